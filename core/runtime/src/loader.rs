@@ -1,0 +1,1 @@
+//! Plugin loading (in progress).

@@ -1,0 +1,1 @@
+//! Storage capability (in progress).

@@ -1,0 +1,272 @@
+/*
+ * switchyard.h — the Switchyard plugin ABI, version 1.
+ *
+ * This header is the specification of the boundary between the Switchyard host and a
+ * protocol plugin (a shared library). The Rust SDK (`switchyard-sdk`, module `abi`)
+ * mirrors it field for field; a test compiles this header and compares every size and
+ * offset with the Rust side.
+ *
+ * The model
+ * ---------
+ * A plugin is a sans-I/O state machine. The host owns every socket, timer and file; it
+ * delivers events (`SyEvent`) to a plugin instance, and the instance answers by calling
+ * the host functions in `SyHostApi` *during* that call. A plugin never blocks, never
+ * spawns threads and keeps no pointer it was lent after the call returns.
+ *
+ * Rules
+ * -----
+ *  - All data passed by pointer is borrowed for the duration of one call. Nothing
+ *    allocated on one side is ever freed on the other.
+ *  - Tags and statuses are uint32_t constants; unknown event tags must be ignored.
+ *  - Structs that may grow start with `struct_size`; check it before reading fields.
+ *  - Calls into one instance are never concurrent.
+ *  - Strings are UTF-8, not NUL-terminated: (ptr, len).
+ *  - A plugin runs with the host's full rights. Only load plugins you trust.
+ *
+ * Loading
+ * -------
+ *  1. The host reads the data symbol `switchyard_plugin_decl` (SyPluginDecl) before any
+ *     plugin code runs, and refuses the library unless magic == SY_MAGIC, abi_version ==
+ *     SY_ABI_VERSION and flags has SY_FLAG_PANIC_UNWIND or SY_FLAG_NO_UNWIND.
+ *  2. It calls `switchyard_plugin_entry(SY_ABI_VERSION)`; a null result refuses the host.
+ *  3. It checks the returned vtable's struct_size and abi_version, then its declarations.
+ *
+ * A minimal C plugin: see examples/plugins/c-echo/c_echo.c.
+ */
+#ifndef SWITCHYARD_H
+#define SWITCHYARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SY_ABI_VERSION 1u
+#define SY_MAGIC 0x53575944u /* "SWYD" */
+
+/* Declaration flags */
+#define SY_FLAG_PANIC_UNWIND (1u << 0) /* Rust, panic=unwind: panics are caught   */
+#define SY_FLAG_NO_UNWIND    (1u << 1) /* C or another language without unwinding */
+
+/* Status codes */
+#define SY_OK              0u
+#define SY_ERR_PANICKED    1u  /* a panic was caught; the instance is poisoned */
+#define SY_ERR_INVALID     2u  /* malformed argument, unknown id              */
+#define SY_ERR_NOT_FOUND   3u
+#define SY_ERR_ACCESS      4u  /* path escapes the root, or not permitted     */
+#define SY_ERR_EXISTS      5u
+#define SY_ERR_NO_SPACE    6u
+#define SY_ERR_IO          7u
+#define SY_ERR_CLOSED      8u  /* peer, connection or socket gone             */
+#define SY_ERR_LIMIT       9u  /* a host limit was reached                    */
+#define SY_ERR_CONFIG      10u /* configuration refused                       */
+#define SY_ERR_UNSUPPORTED 11u
+#define SY_ERR_IS_DIR      12u
+
+/* Listener kinds (bit mask) */
+#define SY_LISTEN_UDP (1u << 0)
+#define SY_LISTEN_TCP (1u << 1)
+
+/* Instance modes */
+#define SY_INSTANCE_PER_HANDLER    0u /* one instance for the whole handler      */
+#define SY_INSTANCE_PER_CONNECTION 1u /* one per TCP connection (TCP only)        */
+
+/* Port directions; a type name of "*" on an input port accepts every type. */
+#define SY_PORT_IN  1u
+#define SY_PORT_OUT 2u
+
+/* Log levels */
+#define SY_LOG_ERROR 1u
+#define SY_LOG_WARN  2u
+#define SY_LOG_INFO  3u
+#define SY_LOG_DEBUG 4u
+#define SY_LOG_TRACE 5u
+
+/* Event tags; the fields each one sets are listed, all others are zero. */
+#define SY_EV_START         1u  /* (none): instance created                         */
+#define SY_EV_DATAGRAM      2u  /* socket, peer, local, listener, data               */
+#define SY_EV_CONN_OPENED   3u  /* conn, peer, local, listener                       */
+#define SY_EV_BYTES         4u  /* conn, data                                        */
+#define SY_EV_PEER_EOF      5u  /* conn: peer shut its write side                    */
+#define SY_EV_CONN_CLOSED   6u  /* conn, status                                      */
+#define SY_EV_TIMER         7u  /* token                                             */
+#define SY_EV_DRAINED       8u  /* conn, token                                       */
+#define SY_EV_FILE_SENT     9u  /* conn, token, status, amount                       */
+#define SY_EV_FILE_RECEIVED 10u /* conn, token, status, amount, digest               */
+#define SY_EV_MESSAGE       11u /* port, type_name, data                             */
+#define SY_EV_DRAIN         12u /* host is shutting down: finish, start nothing new  */
+#define SY_EV_SOCKET_ERROR  13u /* socket, status                                    */
+
+/* Flags of host calls */
+#define SY_COMMIT_OVERWRITE (1u << 0) /* commit_file: replace an existing file      */
+#define SY_RECV_SHA256      (1u << 0) /* recv_to_file: sha256 of the whole file      */
+
+/* File kinds in SyStat */
+#define SY_FILE_REGULAR 1u
+#define SY_FILE_DIR     2u
+#define SY_FILE_OTHER   3u
+
+typedef struct SyStr {
+    const uint8_t *ptr; /* may be NULL when len == 0 */
+    size_t len;
+} SyStr;
+
+typedef struct SyBytes {
+    const uint8_t *ptr; /* may be NULL when len == 0 */
+    size_t len;
+} SyBytes;
+
+/* A socket address; family is 4 or 6. For IPv4 only ip[0..4] is used. Port in host order. */
+typedef struct SyAddr {
+    uint16_t family;
+    uint16_t port;
+    uint32_t flowinfo;
+    uint32_t scope_id;
+    uint8_t ip[16];
+} SyAddr;
+
+typedef struct SyStat {
+    uint32_t struct_size;
+    uint32_t kind; /* SY_FILE_* */
+    uint64_t size;
+    int64_t modified_unix;
+} SyStat;
+
+typedef struct SyEvent {
+    uint32_t struct_size;
+    uint32_t tag;       /* SY_EV_* */
+    uint64_t now_ms;    /* host monotonic clock: the only time a plugin should read */
+    uint64_t socket;
+    uint64_t conn;
+    uint64_t token;
+    uint64_t amount;
+    uint32_t status;
+    uint32_t port;      /* input port index (SY_EV_MESSAGE) */
+    SyAddr peer;
+    SyAddr local;
+    SyStr listener;     /* listener name */
+    SyStr type_name;    /* message type (SY_EV_MESSAGE) */
+    SyBytes data;
+    uint8_t digest[32]; /* sha256 (SY_EV_FILE_RECEIVED with SY_RECV_SHA256) */
+} SyEvent;
+
+typedef struct SyPortDecl {
+    uint32_t direction; /* SY_PORT_IN or SY_PORT_OUT */
+    SyStr name;
+    SyStr type_name;    /* e.g. "switchyard.TransferCompleted/1", or "*" */
+} SyPortDecl;
+
+typedef struct SyHostCtx SyHostCtx;   /* opaque, host side   */
+typedef struct SyInstance SyInstance; /* opaque, plugin side */
+
+typedef void (*SyListFn)(void *user, SyStr name, const SyStat *stat);
+
+/*
+ * The host's functions. Each takes the ctx of the current call and is valid only during
+ * that call. Each returns SY_OK or an SY_ERR_* status unless it returns void.
+ */
+typedef struct SyHostApi {
+    uint32_t struct_size;
+    uint32_t abi_version;
+    void (*log)(SyHostCtx *ctx, uint32_t level, SyStr msg);
+    /* Report a configuration error at 1-based line/col of the config text (0 = unknown). */
+    void (*config_error)(SyHostCtx *ctx, SyStr msg, uint32_t line, uint32_t col);
+
+    uint32_t (*send_datagram)(SyHostCtx *ctx, uint64_t socket, const SyAddr *to, SyBytes data);
+    /* One datagram: `header` then up to `len` bytes of `file` at `offset`; *out_sent = file bytes sent. */
+    uint32_t (*send_datagram_file)(SyHostCtx *ctx, uint64_t socket, const SyAddr *to, SyBytes header,
+                                   uint64_t file, uint64_t offset, uint32_t len, uint32_t *out_sent);
+    /* Bind a UDP socket on the local IP of `like_socket`, ephemeral port. */
+    uint32_t (*open_udp)(SyHostCtx *ctx, uint64_t like_socket, uint64_t *out_socket, SyAddr *out_local);
+    uint32_t (*close_socket)(SyHostCtx *ctx, uint64_t socket);
+
+    /* Queue bytes on a connection; the host copies what it cannot send now. */
+    uint32_t (*write)(SyHostCtx *ctx, uint64_t conn, SyBytes data);
+    /* SY_EV_DRAINED with `token` once everything queued so far is written. */
+    uint32_t (*notify_drained)(SyHostCtx *ctx, uint64_t conn, uint64_t token);
+    uint32_t (*shutdown_write)(SyHostCtx *ctx, uint64_t conn);
+    uint32_t (*close)(SyHostCtx *ctx, uint64_t conn);
+    /* on = 0 pauses reading (backpressure), 1 resumes. */
+    uint32_t (*set_reading)(SyHostCtx *ctx, uint64_t conn, uint32_t on);
+    /* sendfile(2) a range after the queued bytes; completion: SY_EV_FILE_SENT. */
+    uint32_t (*send_file)(SyHostCtx *ctx, uint64_t conn, uint64_t file, uint64_t offset, uint64_t len,
+                          uint64_t token);
+    /* Receive exactly `len` more bytes into temp `file` (appended). With SY_RECV_SHA256 the
+     * digest covers the whole file. Completion: SY_EV_FILE_RECEIVED. */
+    uint32_t (*recv_to_file)(SyHostCtx *ctx, uint64_t conn, uint64_t file, uint64_t len, uint32_t flags,
+                             uint64_t token);
+
+    uint32_t (*set_timer)(SyHostCtx *ctx, uint64_t token, uint64_t delay_ms); /* re-arms */
+    uint32_t (*cancel_timer)(SyHostCtx *ctx, uint64_t token);
+    /* Emit a typed message (JSON bytes) on output port index `port`. */
+    uint32_t (*emit)(SyHostCtx *ctx, uint32_t port, SyBytes data);
+
+    /* Storage confined to the handler's root: relative '/'-separated paths only. */
+    uint32_t (*open_read)(SyHostCtx *ctx, SyStr path, uint64_t *out_file, uint64_t *out_size);
+    uint32_t (*read_file)(SyHostCtx *ctx, uint64_t file, uint64_t offset, uint8_t *buf, size_t len,
+                          size_t *out_read);
+    /* Hidden temp file in the directory of `path`; nothing visible until commit_file. */
+    uint32_t (*create_temp)(SyHostCtx *ctx, SyStr path, uint64_t *out_file);
+    uint32_t (*write_file)(SyHostCtx *ctx, uint64_t file, SyBytes data); /* append */
+    /* fsync, move to `path` (SY_ERR_EXISTS unless SY_COMMIT_OVERWRITE), fsync dir, close. */
+    uint32_t (*commit_file)(SyHostCtx *ctx, uint64_t file, SyStr path, uint32_t flags);
+    /* Close a handle; an uncommitted temp file is deleted. */
+    uint32_t (*close_file)(SyHostCtx *ctx, uint64_t file);
+    uint32_t (*stat)(SyHostCtx *ctx, SyStr path, SyStat *out);
+    uint32_t (*list_dir)(SyHostCtx *ctx, SyStr path, SyListFn each, void *user);
+    uint32_t (*remove_file)(SyHostCtx *ctx, SyStr path);
+    uint32_t (*free_space)(SyHostCtx *ctx, uint64_t *out_bytes);
+} SyHostApi;
+
+typedef struct SyPluginVTable {
+    uint32_t struct_size;
+    uint32_t abi_version;
+    SyStr name;
+    SyStr version;
+    SyStr description;
+    uint32_t listener_kinds; /* SY_LISTEN_* mask; 0 = message-only handler */
+    uint32_t instance_mode;  /* SY_INSTANCE_* */
+    const SyPortDecl *ports;
+    uint32_t port_count;
+    /* May be NULL (every config accepted). Report errors with api->config_error. */
+    uint32_t (*check_config)(const SyHostApi *api, SyHostCtx *ctx, SyStr config);
+    uint32_t (*create)(const SyHostApi *api, SyHostCtx *ctx, SyStr config, SyInstance **out);
+    void (*destroy)(SyInstance *inst); /* exactly once per created instance */
+    uint32_t (*on_event)(SyInstance *inst, const SyHostApi *api, SyHostCtx *ctx, const SyEvent *event);
+    uint64_t (*active_sessions)(SyInstance *inst); /* may be NULL */
+} SyPluginVTable;
+
+typedef struct SyPluginDecl {
+    uint32_t magic;       /* SY_MAGIC */
+    uint32_t abi_version; /* SY_ABI_VERSION */
+    uint32_t struct_size; /* sizeof(SyPluginDecl) */
+    uint32_t flags;       /* SY_FLAG_* */
+} SyPluginDecl;
+
+/* What a plugin exports. */
+typedef const SyPluginVTable *(*SyEntryFn)(uint32_t host_abi_version);
+
+/* Declare a C plugin: exports the declaration symbol with SY_FLAG_NO_UNWIND.
+ * The plugin still defines `switchyard_plugin_entry` itself. */
+#define SWITCHYARD_DECLARE_C_PLUGIN()                                                     \
+    __attribute__((visibility("default"))) const SyPluginDecl switchyard_plugin_decl = { \
+        SY_MAGIC, SY_ABI_VERSION, (uint32_t)sizeof(SyPluginDecl), SY_FLAG_NO_UNWIND}
+
+#define SY_STR(lit) ((SyStr){(const uint8_t *)(lit), sizeof(lit) - 1})
+
+/* Layout pins, checked against the Rust side by the test suite (x86-64 / aarch64 LP64). */
+#if defined(__LP64__)
+_Static_assert(sizeof(SyStr) == 16, "SyStr");
+_Static_assert(sizeof(SyAddr) == 28, "SyAddr");
+_Static_assert(sizeof(SyStat) == 24, "SyStat");
+_Static_assert(sizeof(SyEvent) == 192, "SyEvent");
+_Static_assert(sizeof(SyPortDecl) == 40, "SyPortDecl");
+_Static_assert(sizeof(SyPluginDecl) == 16, "SyPluginDecl");
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SWITCHYARD_H */

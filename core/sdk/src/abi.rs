@@ -1,0 +1,526 @@
+//! The raw C ABI between the Switchyard host and a plugin library.
+//!
+//! This module is the Rust mirror of `include/switchyard.h`; the header is the
+//! specification, and `tests/abi_layout.rs` checks that both agree on every size
+//! and offset. Plugin authors writing Rust never touch this module: they use
+//! [`crate::Protocol`] and [`crate::declare_plugin!`].
+//!
+//! # Rules of the boundary (see `shared/DESIGN.md`)
+//! - Only `#[repr(C)]` structs and fixed-width integers cross it. Tags are `u32`
+//!   constants, never Rust enums: an unknown discriminant would be undefined behaviour.
+//! - Every struct that may grow starts with a `struct_size` field; a reader checks it
+//!   before touching a field it knows of.
+//! - Data is *borrowed for the duration of one call*: no allocation ever changes owner,
+//!   so host and plugin may use different allocators (or languages).
+//! - A plugin links neither actix nor tokio: every socket, timer, file and log line goes
+//!   through [`SyHostApi`].
+#![allow(missing_docs)] // the header documents every field
+
+use std::ffi::c_void;
+
+/// Major version of this ABI. The host refuses a plugin whose major version differs.
+pub const SY_ABI_VERSION: u32 = 1;
+/// `"SWYD"`: marks the declaration symbol as a Switchyard one.
+pub const SY_MAGIC: u32 = 0x5357_5944;
+
+/// Name of the data symbol the host reads before any plugin code runs.
+pub const SY_DECL_SYMBOL: &[u8] = b"switchyard_plugin_decl\0";
+/// Name of the entry function returning the plugin's vtable.
+pub const SY_ENTRY_SYMBOL: &[u8] = b"switchyard_plugin_entry\0";
+
+// ---- declaration flags -------------------------------------------------------------
+/// Built with `panic = "unwind"`: the SDK can catch a panic and report it.
+pub const SY_FLAG_PANIC_UNWIND: u32 = 1 << 0;
+/// Written in a language without unwinding (C): nothing to catch.
+pub const SY_FLAG_NO_UNWIND: u32 = 1 << 1;
+
+// ---- status codes (returned by host and plugin functions) --------------------------
+pub const SY_OK: u32 = 0;
+/// A Rust panic was caught inside the plugin; the instance is poisoned.
+pub const SY_ERR_PANICKED: u32 = 1;
+/// An argument was malformed (null pointer, bad size, unknown id).
+pub const SY_ERR_INVALID: u32 = 2;
+pub const SY_ERR_NOT_FOUND: u32 = 3;
+/// The path escapes the root, or the operation is not permitted.
+pub const SY_ERR_ACCESS: u32 = 4;
+pub const SY_ERR_EXISTS: u32 = 5;
+pub const SY_ERR_NO_SPACE: u32 = 6;
+pub const SY_ERR_IO: u32 = 7;
+/// The peer or socket is gone.
+pub const SY_ERR_CLOSED: u32 = 8;
+/// A configured limit was reached (buffer, files, sockets).
+pub const SY_ERR_LIMIT: u32 = 9;
+/// The plugin refused its configuration.
+pub const SY_ERR_CONFIG: u32 = 10;
+pub const SY_ERR_UNSUPPORTED: u32 = 11;
+pub const SY_ERR_IS_DIR: u32 = 12;
+
+// ---- listener kinds (bit mask) -------------------------------------------------------
+pub const SY_LISTEN_UDP: u32 = 1 << 0;
+pub const SY_LISTEN_TCP: u32 = 1 << 1;
+
+// ---- instance modes ----------------------------------------------------------------
+/// One instance serves every listener routed to the handler.
+pub const SY_INSTANCE_PER_HANDLER: u32 = 0;
+/// A fresh instance for each TCP connection (TCP listeners only).
+pub const SY_INSTANCE_PER_CONNECTION: u32 = 1;
+
+// ---- port directions -----------------------------------------------------------------
+pub const SY_PORT_IN: u32 = 1;
+pub const SY_PORT_OUT: u32 = 2;
+/// Type name of an input port that accepts every message type.
+pub const SY_TYPE_ANY: &str = "*";
+
+// ---- log levels (slog's order) ---------------------------------------------------------
+pub const SY_LOG_ERROR: u32 = 1;
+pub const SY_LOG_WARN: u32 = 2;
+pub const SY_LOG_INFO: u32 = 3;
+pub const SY_LOG_DEBUG: u32 = 4;
+pub const SY_LOG_TRACE: u32 = 5;
+
+// ---- event tags ------------------------------------------------------------------------
+/// The instance was created and may arm timers. No other field is set.
+pub const SY_EV_START: u32 = 1;
+/// `socket`, `peer`, `local`, `data`: one datagram arrived.
+pub const SY_EV_DATAGRAM: u32 = 2;
+/// `conn`, `peer`, `local`, `listener`: a TCP connection was accepted.
+pub const SY_EV_CONN_OPENED: u32 = 3;
+/// `conn`, `data`: bytes arrived on a connection.
+pub const SY_EV_BYTES: u32 = 4;
+/// `conn`: the peer shut its write side (EOF). Writing may go on.
+pub const SY_EV_PEER_EOF: u32 = 5;
+/// `conn`, `status`: the connection is gone (closed by either side or failed).
+pub const SY_EV_CONN_CLOSED: u32 = 6;
+/// `token`: a timer armed with `set_timer` fired.
+pub const SY_EV_TIMER: u32 = 7;
+/// `conn`, `token`: all bytes queued before `notify_drained` were written.
+pub const SY_EV_DRAINED: u32 = 8;
+/// `conn`, `token`, `status`, `amount`: a `send_file` finished.
+pub const SY_EV_FILE_SENT: u32 = 9;
+/// `conn`, `token`, `status`, `amount`, `digest`: a `recv_to_file` finished.
+pub const SY_EV_FILE_RECEIVED: u32 = 10;
+/// `port`, `type_name`, `data`: a typed message arrived on an input port.
+pub const SY_EV_MESSAGE: u32 = 11;
+/// The host is draining: finish in-flight work, start no new work.
+pub const SY_EV_DRAIN: u32 = 12;
+/// `socket`, `status`: a socket failed (e.g. ICMP error); the socket stays open.
+pub const SY_EV_SOCKET_ERROR: u32 = 13;
+
+// ---- flags for host calls ----------------------------------------------------------
+/// `commit_file`: replace an existing file of the same name.
+pub const SY_COMMIT_OVERWRITE: u32 = 1 << 0;
+/// `recv_to_file`: compute the sha256 of the received bytes.
+pub const SY_RECV_SHA256: u32 = 1 << 0;
+
+/// A borrowed UTF-8 string (not NUL-terminated). `ptr` may be null when `len` is 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SyStr {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+/// A borrowed byte slice. `ptr` may be null when `len` is 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SyBytes {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+/// A socket address. `family` is 4 or 6; for IPv4 only `ip[0..4]` is used.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyAddr {
+    pub family: u16,
+    pub port: u16,
+    pub flowinfo: u32,
+    pub scope_id: u32,
+    pub ip: [u8; 16],
+}
+
+/// Metadata of a file under the handler's root.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyStat {
+    pub struct_size: u32,
+    /// 1 = regular file, 2 = directory, 3 = other.
+    pub kind: u32,
+    pub size: u64,
+    /// Seconds since the Unix epoch.
+    pub modified_unix: i64,
+}
+
+pub const SY_FILE_REGULAR: u32 = 1;
+pub const SY_FILE_DIR: u32 = 2;
+pub const SY_FILE_OTHER: u32 = 3;
+
+/// One event delivered to a plugin instance. Which fields are set depends on `tag`
+/// (see the `SY_EV_*` constants); the others are zero.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SyEvent {
+    pub struct_size: u32,
+    pub tag: u32,
+    /// Milliseconds on the host's monotonic clock. Plugins read time only from here.
+    pub now_ms: u64,
+    pub socket: u64,
+    pub conn: u64,
+    pub token: u64,
+    /// Bytes sent or received (`FILE_SENT`, `FILE_RECEIVED`).
+    pub amount: u64,
+    pub status: u32,
+    /// Input port index (`MESSAGE`).
+    pub port: u32,
+    pub peer: SyAddr,
+    pub local: SyAddr,
+    /// Listener name (`CONN_OPENED`, `DATAGRAM`).
+    pub listener: SyStr,
+    pub type_name: SyStr,
+    pub data: SyBytes,
+    /// sha256 of the received bytes (`FILE_RECEIVED` with `SY_RECV_SHA256`).
+    pub digest: [u8; 32],
+}
+
+/// A typed message port a plugin declares.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SyPortDecl {
+    pub direction: u32,
+    pub name: SyStr,
+    /// Type name, e.g. `switchyard.TransferCompleted/1`, or `*` for an input accepting all.
+    pub type_name: SyStr,
+}
+
+/// Opaque host context passed to every call; only the host reads it.
+#[repr(C)]
+#[derive(Debug)]
+pub struct SyHostCtx {
+    _private: [u8; 0],
+}
+
+/// Opaque plugin instance; only the plugin reads it.
+#[repr(C)]
+#[derive(Debug)]
+pub struct SyInstance {
+    _private: [u8; 0],
+}
+
+/// Callback of [`SyHostApi::list_dir`], called once per entry during the call.
+pub type SyListFn = unsafe extern "C" fn(user: *mut c_void, name: SyStr, stat: *const SyStat);
+
+/// What the host offers a plugin. Every function takes the `ctx` of the current call and
+/// is valid only during that call. Functions return an `SY_OK`/`SY_ERR_*` status.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SyHostApi {
+    pub struct_size: u32,
+    pub abi_version: u32,
+    pub log: unsafe extern "C" fn(ctx: *mut SyHostCtx, level: u32, msg: SyStr),
+    /// Report a configuration error at `line`/`col` (1-based, 0 = unknown) of the config text.
+    pub config_error: unsafe extern "C" fn(ctx: *mut SyHostCtx, msg: SyStr, line: u32, col: u32),
+
+    pub send_datagram: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        socket: u64,
+        to: *const SyAddr,
+        data: SyBytes,
+    ) -> u32,
+    /// Send `header` followed by `len` bytes of `file` from `offset` as one datagram.
+    /// Returns the number of file bytes sent in `out_sent` (fewer at end of file).
+    pub send_datagram_file: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        socket: u64,
+        to: *const SyAddr,
+        header: SyBytes,
+        file: u64,
+        offset: u64,
+        len: u32,
+        out_sent: *mut u32,
+    ) -> u32,
+    /// Bind a new UDP socket on the same local IP as `like_socket`, ephemeral port.
+    pub open_udp: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        like_socket: u64,
+        out_socket: *mut u64,
+        out_local: *mut SyAddr,
+    ) -> u32,
+    pub close_socket: unsafe extern "C" fn(ctx: *mut SyHostCtx, socket: u64) -> u32,
+
+    pub write: unsafe extern "C" fn(ctx: *mut SyHostCtx, conn: u64, data: SyBytes) -> u32,
+    /// Ask for an `SY_EV_DRAINED` with `token` once everything queued so far is written.
+    pub notify_drained: unsafe extern "C" fn(ctx: *mut SyHostCtx, conn: u64, token: u64) -> u32,
+    pub shutdown_write: unsafe extern "C" fn(ctx: *mut SyHostCtx, conn: u64) -> u32,
+    pub close: unsafe extern "C" fn(ctx: *mut SyHostCtx, conn: u64) -> u32,
+    /// Stop (0) or resume (1) reading from a connection: backpressure.
+    pub set_reading: unsafe extern "C" fn(ctx: *mut SyHostCtx, conn: u64, on: u32) -> u32,
+    /// Send `len` bytes of `file` from `offset` after what is queued (sendfile). Completion:
+    /// `SY_EV_FILE_SENT` with `token`.
+    pub send_file: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        conn: u64,
+        file: u64,
+        offset: u64,
+        len: u64,
+        token: u64,
+    ) -> u32,
+    /// Receive exactly `len` bytes from `conn` straight into `file` (a temp file from
+    /// `create_temp`), at its current end. Bytes already delivered are not included.
+    /// Completion: `SY_EV_FILE_RECEIVED` with `token`.
+    pub recv_to_file: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        conn: u64,
+        file: u64,
+        len: u64,
+        flags: u32,
+        token: u64,
+    ) -> u32,
+
+    pub set_timer: unsafe extern "C" fn(ctx: *mut SyHostCtx, token: u64, delay_ms: u64) -> u32,
+    pub cancel_timer: unsafe extern "C" fn(ctx: *mut SyHostCtx, token: u64) -> u32,
+    /// Emit a typed message on output port `port` (index into the plugin's port list).
+    pub emit: unsafe extern "C" fn(ctx: *mut SyHostCtx, port: u32, data: SyBytes) -> u32,
+
+    // ---- storage, confined to the handler's root ---------------------------------------
+    pub open_read: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        path: SyStr,
+        out_file: *mut u64,
+        out_size: *mut u64,
+    ) -> u32,
+    pub read_file: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        file: u64,
+        offset: u64,
+        buf: *mut u8,
+        len: usize,
+        out_read: *mut usize,
+    ) -> u32,
+    /// Create a hidden temporary file in the directory of `path` (which is checked now).
+    pub create_temp: unsafe extern "C" fn(ctx: *mut SyHostCtx, path: SyStr, out_file: *mut u64) -> u32,
+    /// Append `data` to a temp file.
+    pub write_file: unsafe extern "C" fn(ctx: *mut SyHostCtx, file: u64, data: SyBytes) -> u32,
+    /// fsync the temp file, move it to `path` (refusing to replace unless
+    /// `SY_COMMIT_OVERWRITE`), fsync the directory, close the handle.
+    pub commit_file: unsafe extern "C" fn(ctx: *mut SyHostCtx, file: u64, path: SyStr, flags: u32) -> u32,
+    /// Close a file; a temp file not committed is deleted.
+    pub close_file: unsafe extern "C" fn(ctx: *mut SyHostCtx, file: u64) -> u32,
+    pub stat: unsafe extern "C" fn(ctx: *mut SyHostCtx, path: SyStr, out: *mut SyStat) -> u32,
+    pub list_dir: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        path: SyStr,
+        each: SyListFn,
+        user: *mut c_void,
+    ) -> u32,
+    pub remove_file: unsafe extern "C" fn(ctx: *mut SyHostCtx, path: SyStr) -> u32,
+    pub free_space: unsafe extern "C" fn(ctx: *mut SyHostCtx, out_bytes: *mut u64) -> u32,
+}
+
+/// What a plugin's entry function returns. Static for the library's lifetime.
+#[repr(C)]
+#[derive(Debug)]
+pub struct SyPluginVTable {
+    pub struct_size: u32,
+    pub abi_version: u32,
+    pub name: SyStr,
+    pub version: SyStr,
+    pub description: SyStr,
+    /// `SY_LISTEN_*` bit mask of the listener kinds this plugin serves (0 = none).
+    pub listener_kinds: u32,
+    /// `SY_INSTANCE_*`.
+    pub instance_mode: u32,
+    pub ports: *const SyPortDecl,
+    pub port_count: u32,
+    /// Check a configuration (RON text) without creating anything. Errors are reported
+    /// with `config_error`. May be null: every configuration is accepted.
+    pub check_config: Option<
+        unsafe extern "C" fn(api: *const SyHostApi, ctx: *mut SyHostCtx, config: SyStr) -> u32,
+    >,
+    /// Create an instance from a configuration (RON text).
+    pub create: Option<
+        unsafe extern "C" fn(
+            api: *const SyHostApi,
+            ctx: *mut SyHostCtx,
+            config: SyStr,
+            out: *mut *mut SyInstance,
+        ) -> u32,
+    >,
+    /// Destroy an instance. Called exactly once per created instance, also after a panic.
+    pub destroy: Option<unsafe extern "C" fn(inst: *mut SyInstance)>,
+    /// Deliver one event. The plugin answers by calling `api` functions during the call.
+    pub on_event: Option<
+        unsafe extern "C" fn(
+            inst: *mut SyInstance,
+            api: *const SyHostApi,
+            ctx: *mut SyHostCtx,
+            event: *const SyEvent,
+        ) -> u32,
+    >,
+    /// Number of sessions still in flight (used while draining). May be null.
+    pub active_sessions: Option<unsafe extern "C" fn(inst: *mut SyInstance) -> u64>,
+}
+
+// SAFETY: the vtable is immutable static data; its pointers point to static data too.
+unsafe impl Sync for SyPluginVTable {}
+unsafe impl Send for SyPluginVTable {}
+// SAFETY: port declarations are immutable static data.
+unsafe impl Sync for SyPortDecl {}
+unsafe impl Send for SyPortDecl {}
+
+/// The declaration data symbol, read by the host before any plugin code runs.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SyPluginDecl {
+    pub magic: u32,
+    pub abi_version: u32,
+    pub struct_size: u32,
+    /// `SY_FLAG_*`.
+    pub flags: u32,
+}
+
+/// Type of the entry function. Returns null to refuse this host.
+pub type SyEntryFn = unsafe extern "C" fn(host_abi_version: u32) -> *const SyPluginVTable;
+
+impl SyStr {
+    pub const EMPTY: SyStr = SyStr { ptr: std::ptr::null(), len: 0 };
+
+    pub const fn from_str(s: &str) -> SyStr {
+        SyStr { ptr: s.as_ptr(), len: s.len() }
+    }
+
+    /// # Safety
+    /// `ptr` must point to `len` readable bytes valid for `'a`.
+    pub unsafe fn as_bytes<'a>(&self) -> &'a [u8] {
+        if self.ptr.is_null() || self.len == 0 {
+            &[]
+        } else {
+            // SAFETY: guaranteed by the caller.
+            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        }
+    }
+
+    /// Lossy UTF-8 view (a C plugin may hand over anything).
+    ///
+    /// # Safety
+    /// As [`SyStr::as_bytes`].
+    pub unsafe fn to_string_lossy<'a>(&self) -> std::borrow::Cow<'a, str> {
+        // SAFETY: guaranteed by the caller.
+        String::from_utf8_lossy(unsafe { self.as_bytes() })
+    }
+}
+
+impl SyBytes {
+    pub const EMPTY: SyBytes = SyBytes { ptr: std::ptr::null(), len: 0 };
+
+    pub fn from_slice(s: &[u8]) -> SyBytes {
+        SyBytes { ptr: s.as_ptr(), len: s.len() }
+    }
+
+    /// # Safety
+    /// `ptr` must point to `len` readable bytes valid for `'a`.
+    pub unsafe fn as_slice<'a>(&self) -> &'a [u8] {
+        if self.ptr.is_null() || self.len == 0 {
+            &[]
+        } else {
+            // SAFETY: guaranteed by the caller.
+            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        }
+    }
+}
+
+// SAFETY: a SyStr in a static vtable points to static string data.
+unsafe impl Sync for SyStr {}
+unsafe impl Send for SyStr {}
+
+impl SyEvent {
+    /// An event with every field zeroed but the size, tag and clock.
+    pub fn new(tag: u32, now_ms: u64) -> SyEvent {
+        SyEvent {
+            struct_size: std::mem::size_of::<SyEvent>() as u32,
+            tag,
+            now_ms,
+            socket: 0,
+            conn: 0,
+            token: 0,
+            amount: 0,
+            status: SY_OK,
+            port: 0,
+            peer: SyAddr::default(),
+            local: SyAddr::default(),
+            listener: SyStr::EMPTY,
+            type_name: SyStr::EMPTY,
+            data: SyBytes::EMPTY,
+            digest: [0; 32],
+        }
+    }
+}
+
+impl From<std::net::SocketAddr> for SyAddr {
+    fn from(addr: std::net::SocketAddr) -> SyAddr {
+        match addr {
+            std::net::SocketAddr::V4(a) => {
+                let mut ip = [0u8; 16];
+                ip[..4].copy_from_slice(&a.ip().octets());
+                SyAddr { family: 4, port: a.port(), flowinfo: 0, scope_id: 0, ip }
+            }
+            std::net::SocketAddr::V6(a) => SyAddr {
+                family: 6,
+                port: a.port(),
+                flowinfo: a.flowinfo(),
+                scope_id: a.scope_id(),
+                ip: a.ip().octets(),
+            },
+        }
+    }
+}
+
+impl SyAddr {
+    /// The standard address, or `None` for an unknown family.
+    pub fn to_socket_addr(&self) -> Option<std::net::SocketAddr> {
+        use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+        match self.family {
+            4 => {
+                let ip = Ipv4Addr::new(self.ip[0], self.ip[1], self.ip[2], self.ip[3]);
+                Some(SocketAddr::V4(SocketAddrV4::new(ip, self.port)))
+            }
+            6 => Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(self.ip),
+                self.port,
+                self.flowinfo,
+                self.scope_id,
+            ))),
+            _ => None,
+        }
+    }
+}
+
+/// A short human name for a status code, for logs and error messages.
+pub fn status_name(status: u32) -> &'static str {
+    match status {
+        SY_OK => "ok",
+        SY_ERR_PANICKED => "plugin panicked",
+        SY_ERR_INVALID => "invalid argument",
+        SY_ERR_NOT_FOUND => "not found",
+        SY_ERR_ACCESS => "access denied",
+        SY_ERR_EXISTS => "already exists",
+        SY_ERR_NO_SPACE => "no space left",
+        SY_ERR_IO => "I/O error",
+        SY_ERR_CLOSED => "closed",
+        SY_ERR_LIMIT => "limit reached",
+        SY_ERR_CONFIG => "configuration refused",
+        SY_ERR_UNSUPPORTED => "unsupported",
+        SY_ERR_IS_DIR => "is a directory",
+        _ => "unknown status",
+    }
+}
+
+// Layout pins, the same numbers as the `_Static_assert`s in `include/switchyard.h`.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert!(std::mem::size_of::<SyStr>() == 16);
+    assert!(std::mem::size_of::<SyAddr>() == 28);
+    assert!(std::mem::size_of::<SyStat>() == 24);
+    assert!(std::mem::size_of::<SyEvent>() == 192);
+    assert!(std::mem::size_of::<SyPortDecl>() == 40);
+    assert!(std::mem::size_of::<SyPluginDecl>() == 16);
+};

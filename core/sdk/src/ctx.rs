@@ -1,0 +1,304 @@
+//! [`Ctx`]: the host API, made safe, for the duration of one call into the plugin.
+
+use std::ffi::c_void;
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::abi::{self, SyBytes, SyHostApi, SyHostCtx, SyStr};
+use crate::error::HostError;
+use crate::event::{ConnId, FileId, SocketId};
+use crate::messages::Message;
+use crate::protocol::{Port, Stat};
+
+/// Log levels, as slog orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// An operator must act.
+    Error = abi::SY_LOG_ERROR as isize,
+    Warn = abi::SY_LOG_WARN as isize,
+    Info = abi::SY_LOG_INFO as isize,
+    Debug = abi::SY_LOG_DEBUG as isize,
+    Trace = abi::SY_LOG_TRACE as isize,
+}
+
+/// The host, during one call. Not `Send`, not storable: it borrows the host's context.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    api: &'a SyHostApi,
+    raw: *mut SyHostCtx,
+    now_ms: u64,
+    ports: &'static [Port],
+}
+
+fn s(text: &str) -> SyStr {
+    SyStr { ptr: text.as_ptr(), len: text.len() }
+}
+
+impl<'a> Ctx<'a> {
+    /// Wrap the raw host pointers of one call.
+    ///
+    /// # Safety
+    /// `api` and `raw` must be the pointers the host passed to this call.
+    pub unsafe fn from_raw(
+        api: &'a SyHostApi,
+        raw: *mut SyHostCtx,
+        now_ms: u64,
+        ports: &'static [Port],
+    ) -> Ctx<'a> {
+        Ctx { api, raw, now_ms, ports }
+    }
+
+    /// Milliseconds on the host's monotonic clock, as of this event.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Log a line into the host's logger, tagged with this handler's name.
+    pub fn log(&mut self, level: Level, msg: impl Display) {
+        let text = msg.to_string();
+        // SAFETY: `raw` is this call's context; `text` outlives the call.
+        unsafe { (self.api.log)(self.raw, level as u32, s(&text)) }
+    }
+    pub fn error(&mut self, msg: impl Display) {
+        self.log(Level::Error, msg)
+    }
+    pub fn warn(&mut self, msg: impl Display) {
+        self.log(Level::Warn, msg)
+    }
+    pub fn info(&mut self, msg: impl Display) {
+        self.log(Level::Info, msg)
+    }
+    pub fn debug(&mut self, msg: impl Display) {
+        self.log(Level::Debug, msg)
+    }
+
+    /// Report a configuration error at a 1-based line/column of the config text.
+    pub fn config_error(&mut self, msg: impl Display, line: u32, col: u32) {
+        let text = msg.to_string();
+        // SAFETY: as in `log`.
+        unsafe { (self.api.config_error)(self.raw, s(&text), line, col) }
+    }
+
+    // ---- datagrams ----------------------------------------------------------------
+
+    /// Send one datagram from `socket` to `to`.
+    pub fn send_datagram(&mut self, socket: SocketId, to: SocketAddr, data: &[u8]) -> Result<(), HostError> {
+        let to = abi::SyAddr::from(to);
+        // SAFETY: every pointer is valid for the call.
+        HostError::check(unsafe { (self.api.send_datagram)(self.raw, socket.0, &to, SyBytes::from_slice(data)) })
+    }
+
+    /// Send `header` then up to `len` bytes of `file` at `offset`, as one datagram,
+    /// without copying the file through the plugin. Returns the file bytes sent.
+    pub fn send_datagram_file(
+        &mut self,
+        socket: SocketId,
+        to: SocketAddr,
+        header: &[u8],
+        file: FileId,
+        offset: u64,
+        len: u32,
+    ) -> Result<u32, HostError> {
+        let to = abi::SyAddr::from(to);
+        let mut sent = 0u32;
+        // SAFETY: every pointer is valid for the call.
+        HostError::check(unsafe {
+            (self.api.send_datagram_file)(
+                self.raw,
+                socket.0,
+                &to,
+                SyBytes::from_slice(header),
+                file.0,
+                offset,
+                len,
+                &mut sent,
+            )
+        })?;
+        Ok(sent)
+    }
+
+    /// Bind a new UDP socket on the same local IP as `like`, on an ephemeral port
+    /// (TFTP's per-transfer TID). Its datagrams arrive as [`crate::Event::Datagram`].
+    pub fn open_udp(&mut self, like: SocketId) -> Result<(SocketId, SocketAddr), HostError> {
+        let mut id = 0u64;
+        let mut local = abi::SyAddr::default();
+        // SAFETY: out-pointers are valid locals.
+        HostError::check(unsafe { (self.api.open_udp)(self.raw, like.0, &mut id, &mut local) })?;
+        let local = local.to_socket_addr().ok_or(HostError::Invalid)?;
+        Ok((SocketId(id), local))
+    }
+
+    /// Close a socket opened with [`Ctx::open_udp`].
+    pub fn close_socket(&mut self, socket: SocketId) -> Result<(), HostError> {
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.close_socket)(self.raw, socket.0) })
+    }
+
+    // ---- connections --------------------------------------------------------------
+
+    /// Queue bytes for a connection (the host buffers; see [`Ctx::notify_drained`]).
+    pub fn write(&mut self, conn: ConnId, data: &[u8]) -> Result<(), HostError> {
+        // SAFETY: `data` is valid for the call; the host copies what it cannot send now.
+        HostError::check(unsafe { (self.api.write)(self.raw, conn.0, SyBytes::from_slice(data)) })
+    }
+
+    /// Get [`crate::Event::Drained`] with `token` once all queued bytes are written.
+    pub fn notify_drained(&mut self, conn: ConnId, token: u64) -> Result<(), HostError> {
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.notify_drained)(self.raw, conn.0, token) })
+    }
+
+    /// Shut down our write side after the queued bytes are sent.
+    pub fn shutdown_write(&mut self, conn: ConnId) -> Result<(), HostError> {
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.shutdown_write)(self.raw, conn.0) })
+    }
+
+    /// Close a connection after the queued bytes are sent.
+    pub fn close(&mut self, conn: ConnId) -> Result<(), HostError> {
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.close)(self.raw, conn.0) })
+    }
+
+    /// Pause (`false`) or resume (`true`) reading from a connection.
+    pub fn set_reading(&mut self, conn: ConnId, on: bool) -> Result<(), HostError> {
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.set_reading)(self.raw, conn.0, on as u32) })
+    }
+
+    /// Send a file range after the queued bytes, with `sendfile(2)`.
+    pub fn send_file(&mut self, conn: ConnId, file: FileId, offset: u64, len: u64, token: u64) -> Result<(), HostError> {
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.send_file)(self.raw, conn.0, file.0, offset, len, token) })
+    }
+
+    /// Receive exactly `len` more bytes from `conn` straight into a temp `file`,
+    /// optionally hashing the whole file with sha256.
+    pub fn recv_to_file(&mut self, conn: ConnId, file: FileId, len: u64, sha256: bool, token: u64) -> Result<(), HostError> {
+        let flags = if sha256 { abi::SY_RECV_SHA256 } else { 0 };
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.recv_to_file)(self.raw, conn.0, file.0, len, flags, token) })
+    }
+
+    // ---- timers and messages --------------------------------------------------------
+
+    /// Arm (or re-arm) timer `token` to fire after `delay`.
+    pub fn set_timer(&mut self, token: u64, delay: Duration) -> Result<(), HostError> {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.set_timer)(self.raw, token, ms) })
+    }
+
+    /// Cancel timer `token` (no error if it is not armed).
+    pub fn cancel_timer(&mut self, token: u64) -> Result<(), HostError> {
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.cancel_timer)(self.raw, token) })
+    }
+
+    /// Emit raw bytes on the output port named `port`.
+    pub fn emit_raw(&mut self, port: &str, data: &[u8]) -> Result<(), HostError> {
+        let index = self
+            .ports
+            .iter()
+            .position(|p| p.direction == abi::SY_PORT_OUT && p.name_str() == port)
+            .ok_or(HostError::Invalid)?;
+        // SAFETY: `data` is valid for the call.
+        HostError::check(unsafe { (self.api.emit)(self.raw, index as u32, SyBytes::from_slice(data)) })
+    }
+
+    /// Emit a typed message (JSON-encoded, readable from C too) on output port `port`.
+    pub fn emit<M: Message>(&mut self, port: &str, msg: &M) -> Result<(), HostError> {
+        let data = serde_json::to_vec(msg).map_err(|_| HostError::Invalid)?;
+        self.emit_raw(port, &data)
+    }
+
+    // ---- storage under the handler's root ---------------------------------------------
+
+    /// Open a file for reading. Returns its handle and size.
+    pub fn open_read(&mut self, path: &str) -> Result<(FileId, u64), HostError> {
+        let (mut id, mut size) = (0u64, 0u64);
+        // SAFETY: out-pointers are valid locals.
+        HostError::check(unsafe { (self.api.open_read)(self.raw, s(path), &mut id, &mut size) })?;
+        Ok((FileId(id), size))
+    }
+
+    /// Read at `offset` into `buf`; returns the bytes read (0 at end of file).
+    pub fn read_file(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> Result<usize, HostError> {
+        let mut n = 0usize;
+        // SAFETY: `buf` is writable for its length.
+        HostError::check(unsafe {
+            (self.api.read_file)(self.raw, file.0, offset, buf.as_mut_ptr(), buf.len(), &mut n)
+        })?;
+        Ok(n.min(buf.len()))
+    }
+
+    /// Create a hidden temp file beside `path` (checked now). Nothing is visible under
+    /// `path` until [`Ctx::commit_file`].
+    pub fn create_temp(&mut self, path: &str) -> Result<FileId, HostError> {
+        let mut id = 0u64;
+        // SAFETY: out-pointer is a valid local.
+        HostError::check(unsafe { (self.api.create_temp)(self.raw, s(path), &mut id) })?;
+        Ok(FileId(id))
+    }
+
+    /// Append to a temp file.
+    pub fn write_file(&mut self, file: FileId, data: &[u8]) -> Result<(), HostError> {
+        // SAFETY: `data` is valid for the call.
+        HostError::check(unsafe { (self.api.write_file)(self.raw, file.0, SyBytes::from_slice(data)) })
+    }
+
+    /// fsync a temp file and move it to `path` atomically; [`HostError::Exists`] if
+    /// `path` exists and `overwrite` is false. The handle is closed either way on success.
+    pub fn commit_file(&mut self, file: FileId, path: &str, overwrite: bool) -> Result<(), HostError> {
+        let flags = if overwrite { abi::SY_COMMIT_OVERWRITE } else { 0 };
+        // SAFETY: `path` is valid for the call.
+        HostError::check(unsafe { (self.api.commit_file)(self.raw, file.0, s(path), flags) })
+    }
+
+    /// Close a handle; an uncommitted temp file is deleted.
+    pub fn close_file(&mut self, file: FileId) -> Result<(), HostError> {
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.close_file)(self.raw, file.0) })
+    }
+
+    /// Metadata of `path`.
+    pub fn stat(&mut self, path: &str) -> Result<Stat, HostError> {
+        let mut out = abi::SyStat { struct_size: std::mem::size_of::<abi::SyStat>() as u32, ..Default::default() };
+        // SAFETY: out-pointer is a valid local.
+        HostError::check(unsafe { (self.api.stat)(self.raw, s(path), &mut out) })?;
+        Ok(Stat::from(out))
+    }
+
+    /// The entries of directory `path` (`""` is the root), hidden temp files excluded.
+    pub fn list_dir(&mut self, path: &str) -> Result<Vec<(String, Stat)>, HostError> {
+        unsafe extern "C" fn each(user: *mut c_void, name: SyStr, stat: *const abi::SyStat) {
+            // SAFETY: `user` is the Vec passed below; `name`/`stat` are lent for the call.
+            let out = unsafe { &mut *(user as *mut Vec<(String, Stat)>) };
+            let name = unsafe { name.to_string_lossy() }.into_owned();
+            if let Some(stat) = unsafe { stat.as_ref() } {
+                out.push((name, Stat::from(*stat)));
+            }
+        }
+        let mut out: Vec<(String, Stat)> = Vec::new();
+        // SAFETY: `each` matches `SyListFn`; `out` outlives the call.
+        HostError::check(unsafe {
+            (self.api.list_dir)(self.raw, s(path), each, &mut out as *mut _ as *mut c_void)
+        })?;
+        Ok(out)
+    }
+
+    /// Remove a file.
+    pub fn remove_file(&mut self, path: &str) -> Result<(), HostError> {
+        // SAFETY: `path` is valid for the call.
+        HostError::check(unsafe { (self.api.remove_file)(self.raw, s(path)) })
+    }
+
+    /// Free bytes on the root's file system.
+    pub fn free_space(&mut self) -> Result<u64, HostError> {
+        let mut out = 0u64;
+        // SAFETY: out-pointer is a valid local.
+        HostError::check(unsafe { (self.api.free_space)(self.raw, &mut out) })?;
+        Ok(out)
+    }
+}

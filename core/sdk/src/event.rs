@@ -1,0 +1,142 @@
+//! [`Event`]: the safe, borrowed view of one [`abi::SyEvent`].
+
+use std::net::SocketAddr;
+
+use crate::abi::{self, SyEvent};
+use crate::error::HostError;
+
+/// A UDP socket the host owns for this handler (a listener's, or one from `open_udp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(pub u64);
+
+/// A TCP connection the host owns for this handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// An open file handle under the handler's storage root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u64);
+
+/// One event from the host. Borrowed data lives only for the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// The instance exists; arm timers here if needed.
+    Start,
+    /// A datagram arrived on `socket`.
+    Datagram {
+        socket: SocketId,
+        peer: SocketAddr,
+        local: SocketAddr,
+        listener: &'a str,
+        data: &'a [u8],
+    },
+    /// A TCP connection was accepted.
+    ConnOpened {
+        conn: ConnId,
+        peer: SocketAddr,
+        local: SocketAddr,
+        listener: &'a str,
+    },
+    /// Bytes arrived on a connection.
+    Bytes { conn: ConnId, data: &'a [u8] },
+    /// The peer closed its write side; we may still write.
+    PeerEof { conn: ConnId },
+    /// The connection is gone; `error` says why when it failed.
+    ConnClosed { conn: ConnId, error: Option<HostError> },
+    /// A timer set with [`crate::Ctx::set_timer`] fired.
+    Timer { token: u64 },
+    /// Everything queued on `conn` before [`crate::Ctx::notify_drained`] was written.
+    Drained { conn: ConnId, token: u64 },
+    /// A [`crate::Ctx::send_file`] finished: bytes sent, or why not.
+    FileSent { conn: ConnId, token: u64, result: Result<u64, HostError> },
+    /// A [`crate::Ctx::recv_to_file`] finished: bytes received and the digest of the
+    /// whole file (when asked), or why not.
+    FileReceived {
+        conn: ConnId,
+        token: u64,
+        result: Result<(u64, Option<[u8; 32]>), HostError>,
+    },
+    /// A typed message arrived on input port `port`.
+    Message { port: &'a str, type_name: &'a str, data: &'a [u8] },
+    /// The host is shutting down: finish in-flight work, start nothing new.
+    Drain,
+    /// A send on `socket` failed (e.g. an ICMP unreachable); the socket stays usable.
+    SocketError { socket: SocketId, error: HostError },
+    /// An event tag this SDK does not know (sent by a newer host); ignore it.
+    Unknown { tag: u32 },
+}
+
+fn addr(a: &abi::SyAddr) -> SocketAddr {
+    a.to_socket_addr()
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+fn result_of(status: u32) -> Result<(), HostError> {
+    HostError::check(status)
+}
+
+impl<'a> Event<'a> {
+    /// Decode a raw event. `ports` is the plugin's port list, to name input ports.
+    ///
+    /// # Safety
+    /// Every pointer in `raw` must be valid for `'a`, as the host guarantees for the
+    /// duration of a call.
+    pub unsafe fn from_raw(raw: &'a SyEvent, ports: &'static [abi::SyPortDecl]) -> Event<'a> {
+        // SAFETY (all below): the host lends these pointers for the call.
+        let text = |s: &abi::SyStr| -> &'a str {
+            std::str::from_utf8(unsafe { s.as_bytes() }).unwrap_or("")
+        };
+        let data = unsafe { raw.data.as_slice() };
+        match raw.tag {
+            abi::SY_EV_START => Event::Start,
+            abi::SY_EV_DATAGRAM => Event::Datagram {
+                socket: SocketId(raw.socket),
+                peer: addr(&raw.peer),
+                local: addr(&raw.local),
+                listener: text(&raw.listener),
+                data,
+            },
+            abi::SY_EV_CONN_OPENED => Event::ConnOpened {
+                conn: ConnId(raw.conn),
+                peer: addr(&raw.peer),
+                local: addr(&raw.local),
+                listener: text(&raw.listener),
+            },
+            abi::SY_EV_BYTES => Event::Bytes { conn: ConnId(raw.conn), data },
+            abi::SY_EV_PEER_EOF => Event::PeerEof { conn: ConnId(raw.conn) },
+            abi::SY_EV_CONN_CLOSED => Event::ConnClosed {
+                conn: ConnId(raw.conn),
+                error: result_of(raw.status).err(),
+            },
+            abi::SY_EV_TIMER => Event::Timer { token: raw.token },
+            abi::SY_EV_DRAINED => Event::Drained { conn: ConnId(raw.conn), token: raw.token },
+            abi::SY_EV_FILE_SENT => Event::FileSent {
+                conn: ConnId(raw.conn),
+                token: raw.token,
+                result: result_of(raw.status).map(|()| raw.amount),
+            },
+            abi::SY_EV_FILE_RECEIVED => Event::FileReceived {
+                conn: ConnId(raw.conn),
+                token: raw.token,
+                result: result_of(raw.status).map(|()| {
+                    let digest = (raw.digest != [0; 32]).then_some(raw.digest);
+                    (raw.amount, digest)
+                }),
+            },
+            abi::SY_EV_MESSAGE => Event::Message {
+                port: ports
+                    .get(raw.port as usize)
+                    .map(|p| std::str::from_utf8(unsafe { p.name.as_bytes() }).unwrap_or(""))
+                    .unwrap_or(""),
+                type_name: text(&raw.type_name),
+                data,
+            },
+            abi::SY_EV_DRAIN => Event::Drain,
+            abi::SY_EV_SOCKET_ERROR => Event::SocketError {
+                socket: SocketId(raw.socket),
+                error: HostError::from_status(raw.status),
+            },
+            tag => Event::Unknown { tag },
+        }
+    }
+}

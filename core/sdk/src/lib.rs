@@ -1,0 +1,70 @@
+//! # switchyard-sdk
+//!
+//! Everything a protocol plugin needs, and nothing it must not have: this crate
+//! depends on neither actix nor tokio, because a `cdylib` carries its own copies of
+//! their thread-locals and cannot use the host's runtime (see `shared/DESIGN.md` §1).
+//! A plugin is a sans-I/O state machine: the host feeds it [`Event`]s and it answers
+//! by calling [`Ctx`] methods during the call.
+//!
+//! ```ignore
+//! use switchyard_sdk::prelude::*;
+//!
+//! #[derive(serde::Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Config {}
+//!
+//! struct Echo;
+//!
+//! impl Protocol for Echo {
+//!     type Config = Config;
+//!     const NAME: &'static str = "echo";
+//!     const LISTENERS: Listeners = Listeners::UDP;
+//!     fn new(_config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> { Ok(Echo) }
+//!     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
+//!         if let Event::Datagram { socket, peer, data, .. } = event {
+//!             let _ = ctx.send_datagram(socket, peer, data);
+//!         }
+//!     }
+//! }
+//!
+//! switchyard_sdk::declare_plugin!(Echo);
+//! ```
+//!
+//! # Layout
+//! - [`abi`]: the raw `#[repr(C)]` ABI, mirrored by `include/switchyard.h` (the spec).
+//! - `protocol`: the [`Protocol`] trait a plugin implements, and its declarations.
+//! - `event`: [`Event`], the safe view of one host event.
+//! - `ctx`: [`Ctx`], the safe view of the host API during one call.
+//! - `error`: [`HostError`], a host call's failure.
+//! - `config`: parsing the handler's RON config with positions for the host.
+//! - `messages`: typed messages shared by the bundled plugins.
+//! - `trampoline` / `declare_plugin!`: the generated `extern "C"` glue; every entry
+//!   catches panics, so a plugin bug never unwinds into the host.
+//! - [`testing`]: a recording host for unit tests of a `Protocol` impl.
+
+pub mod abi;
+mod config;
+mod ctx;
+mod error;
+mod event;
+mod macros;
+pub mod messages;
+mod protocol;
+pub mod testing;
+#[doc(hidden)]
+pub mod trampoline;
+
+pub use config::parse_config;
+pub use ctx::{Ctx, Level};
+pub use error::HostError;
+pub use event::{ConnId, Event, FileId, SocketId};
+pub use protocol::{InstanceMode, Listeners, Port, Protocol, Stat};
+
+/// One `use` for plugin authors.
+pub mod prelude {
+    pub use crate::messages::{ChatMessage, Message, TransferCompleted};
+    pub use crate::{
+        ConnId, Ctx, Event, FileId, HostError, InstanceMode, Level, Listeners, Port, Protocol,
+        SocketId, Stat,
+    };
+}

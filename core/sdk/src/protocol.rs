@@ -1,0 +1,122 @@
+//! The [`Protocol`] trait a plugin implements, and what it declares to the host.
+
+use serde::de::DeserializeOwned;
+
+use crate::abi;
+use crate::ctx::Ctx;
+use crate::event::Event;
+
+/// The listener kinds a plugin serves, checked by `switchyard validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listeners(pub u32);
+
+impl Listeners {
+    /// No listener: the handler only exchanges typed messages.
+    pub const NONE: Listeners = Listeners(0);
+    pub const UDP: Listeners = Listeners(abi::SY_LISTEN_UDP);
+    pub const TCP: Listeners = Listeners(abi::SY_LISTEN_TCP);
+    pub const UDP_AND_TCP: Listeners = Listeners(abi::SY_LISTEN_UDP | abi::SY_LISTEN_TCP);
+}
+
+/// How many instances the host creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceMode {
+    /// One instance serves the whole handler (UDP protocols, shared state such as rooms).
+    PerHandler,
+    /// A fresh instance per TCP connection: simple code, and a panic costs one connection.
+    PerConnection,
+}
+
+impl InstanceMode {
+    pub const fn raw(self) -> u32 {
+        match self {
+            InstanceMode::PerHandler => abi::SY_INSTANCE_PER_HANDLER,
+            InstanceMode::PerConnection => abi::SY_INSTANCE_PER_CONNECTION,
+        }
+    }
+}
+
+/// A typed message port. Build them in a `const` list with [`Port::input`] and
+/// [`Port::output`]; the type name is what `validate` compares across a route.
+pub type Port = abi::SyPortDecl;
+
+impl abi::SyPortDecl {
+    /// An input port receiving messages of `type_name` (`"*"`: any type).
+    pub const fn input(name: &'static str, type_name: &'static str) -> Port {
+        abi::SyPortDecl {
+            direction: abi::SY_PORT_IN,
+            name: abi::SyStr::from_str(name),
+            type_name: abi::SyStr::from_str(type_name),
+        }
+    }
+
+    /// An output port emitting messages of `type_name`.
+    pub const fn output(name: &'static str, type_name: &'static str) -> Port {
+        abi::SyPortDecl {
+            direction: abi::SY_PORT_OUT,
+            name: abi::SyStr::from_str(name),
+            type_name: abi::SyStr::from_str(type_name),
+        }
+    }
+
+    /// The port's name.
+    pub fn name_str(&self) -> &'static str {
+        // SAFETY: ports are built from `&'static str` by the constructors above.
+        std::str::from_utf8(unsafe { self.name.as_bytes() }).unwrap_or("")
+    }
+}
+
+/// Metadata of a file under the handler's root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub is_dir: bool,
+    pub is_file: bool,
+    pub size: u64,
+    pub modified_unix: i64,
+}
+
+impl From<abi::SyStat> for Stat {
+    fn from(s: abi::SyStat) -> Stat {
+        Stat {
+            is_dir: s.kind == abi::SY_FILE_DIR,
+            is_file: s.kind == abi::SY_FILE_REGULAR,
+            size: s.size,
+            modified_unix: s.modified_unix,
+        }
+    }
+}
+
+/// A protocol, written as a sans-I/O state machine.
+///
+/// The host owns every socket, timer and file; the plugin sees [`Event`]s and acts
+/// through [`Ctx`] during the call. Time comes only from [`Ctx::now_ms`], which makes
+/// an implementation deterministic and testable with [`crate::testing::MockHost`].
+pub trait Protocol: Sized + 'static {
+    /// The handler's `config: (...)` section, parsed from RON. Use
+    /// `#[serde(deny_unknown_fields)]` so that a typo is an error, not a silent default.
+    type Config: DeserializeOwned;
+
+    /// Plugin name, as topologies refer to it.
+    const NAME: &'static str;
+    /// Plugin version, shown by `switchyard plugins`.
+    const VERSION: &'static str = "0.0.0";
+    /// One line saying what the plugin does.
+    const DESCRIPTION: &'static str = "";
+    /// Listener kinds this plugin serves.
+    const LISTENERS: Listeners;
+    /// Instance per handler (default) or per TCP connection.
+    const MODE: InstanceMode = InstanceMode::PerHandler;
+    /// Typed message ports.
+    const PORTS: &'static [Port] = &[];
+
+    /// Build an instance from its configuration. An `Err` refuses the handler.
+    fn new(config: Self::Config, ctx: &mut Ctx<'_>) -> Result<Self, String>;
+
+    /// Handle one event.
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>);
+
+    /// Sessions still in flight, consulted while the host drains.
+    fn active_sessions(&self) -> u64 {
+        0
+    }
+}
