@@ -1,0 +1,1 @@
+//! Writes typed events as JSON lines (transcript/audit) (in progress: see the open issue).

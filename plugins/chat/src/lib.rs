@@ -1,0 +1,1 @@
+//! UDP support-desk and room chat plugin (in progress: see the open issue).

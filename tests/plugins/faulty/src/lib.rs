@@ -1,0 +1,1 @@
+//! Test-only plugin that panics and misbehaves on command (in progress: see the open issue).
