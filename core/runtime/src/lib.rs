@@ -10,3 +10,6 @@
 pub mod loader;
 pub mod storage;
 pub mod topology;
+pub mod actor;
+pub mod hostapi;
+pub mod instance;

@@ -1,1 +1,258 @@
-//! Plugin loading (in progress).
+//! Loading plugin libraries: `dlopen`, the version handshake, and [`Plugin`].
+//!
+//! The order of checks is the point of this module. The declaration symbol is plain
+//! data, so it is read and checked *before any plugin code runs*: a library built for
+//! another ABI, with `panic = "abort"`, or that is no Switchyard plugin at all is refused
+//! with a message saying exactly that, without calling into it. Only then is the entry
+//! function called and the returned vtable checked field by field.
+//!
+//! A [`Plugin`] keeps its library alive (`Arc`), and so does every instance made from
+//! it, so the library is unloaded only after the last object from it is gone
+//! (DESIGN.md §4: a call after `dlclose` is a segfault).
+
+use std::ffi::c_void;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use switchyard_sdk::abi::{self, SyPluginDecl, SyPluginVTable, SyPortDecl};
+
+/// Why a library was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// `dlopen` failed: missing file, not an ELF shared object, missing dependency.
+    #[error("cannot load {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+    /// The library has no Switchyard declaration symbol, or its magic is wrong.
+    #[error("{path} is not a Switchyard plugin: {reason}")]
+    NotAPlugin { path: PathBuf, reason: String },
+    /// The plugin was built against another ABI version.
+    #[error(
+        "{path} was built for Switchyard plugin ABI {plugin}, this host speaks ABI {host}: rebuild the plugin against a matching switchyard-sdk"
+    )]
+    AbiMismatch { path: PathBuf, plugin: u32, host: u32 },
+    /// The plugin cannot unwind, so a panic in it would abort the whole host.
+    #[error(
+        "{path} was built with panic=abort: a panic in it would abort the host; build it with panic=unwind (the default), or declare SY_FLAG_NO_UNWIND for a C plugin"
+    )]
+    PanicAbort { path: PathBuf },
+    /// The entry function returned null, or its vtable is malformed.
+    #[error("{path} refused to load: {reason}")]
+    Refused { path: PathBuf, reason: String },
+}
+
+/// A port as the plugin declared it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortInfo {
+    pub name: String,
+    /// `true` for an input port.
+    pub input: bool,
+    pub type_name: String,
+}
+
+/// What a plugin declared about itself, copied out of its vtable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub abi_version: u32,
+    /// `SY_LISTEN_*` mask.
+    pub listener_kinds: u32,
+    /// `SY_INSTANCE_*`.
+    pub instance_mode: u32,
+    pub ports: Vec<PortInfo>,
+    pub path: PathBuf,
+}
+
+struct Library {
+    vtable: *const SyPluginVTable,
+    info: PluginInfo,
+    /// Dropped last (fields drop in order): nothing above points into it after drop.
+    _lib: libloading::Library,
+}
+
+// SAFETY: the vtable is immutable static data inside the library, which `_lib` keeps
+// loaded; plugin calls themselves are serialized per instance by the host.
+unsafe impl Send for Library {}
+unsafe impl Sync for Library {}
+
+/// A loaded, checked plugin library. Cheap to clone; the library stays loaded while any
+/// clone (or instance) lives.
+#[derive(Clone)]
+pub struct Plugin(Arc<Library>);
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("info", &self.0.info).finish()
+    }
+}
+
+fn text(s: &abi::SyStr, what: &str) -> Result<String, String> {
+    // SAFETY: the vtable's strings are static data of the loaded library.
+    let bytes = unsafe { s.as_bytes() };
+    String::from_utf8(bytes.to_vec()).map_err(|_| format!("{what} is not UTF-8"))
+}
+
+impl Plugin {
+    /// Load and check the library at `path`.
+    pub fn load(path: &Path) -> Result<Plugin, LoadError> {
+        let path_buf = path.to_path_buf();
+        // SAFETY: loading a library runs its ELF initializers; Rust and C plugins built
+        // with the SDK have none that matter. This is the trust boundary documented in
+        // the README: a native plugin runs with the host's rights.
+        let lib = unsafe { libloading::Library::new(path) }
+            .map_err(|e| LoadError::Open { path: path_buf.clone(), reason: e.to_string() })?;
+        let not_plugin = |reason: &str| LoadError::NotAPlugin { path: path_buf.clone(), reason: reason.into() };
+
+        // 1. The declaration: plain data, read before any plugin code runs.
+        // SAFETY: we only take the symbol's address here.
+        let decl_ptr = unsafe { lib.get::<*const c_void>(abi::SY_DECL_SYMBOL) }
+            .map_err(|_| not_plugin("it exports no `switchyard_plugin_decl` symbol"))?;
+        let decl_ptr = *decl_ptr as *const SyPluginDecl;
+        if decl_ptr.is_null() {
+            return Err(not_plugin("`switchyard_plugin_decl` is null"));
+        }
+        // SAFETY: the symbol is a `SyPluginDecl` static by contract; its first field is
+        // the magic, read before trusting anything else. Unaligned read to be safe.
+        let decl = unsafe { std::ptr::read_unaligned(decl_ptr) };
+        if decl.magic != abi::SY_MAGIC {
+            return Err(not_plugin("`switchyard_plugin_decl` has the wrong magic number"));
+        }
+        if decl.abi_version != abi::SY_ABI_VERSION {
+            return Err(LoadError::AbiMismatch { path: path_buf, plugin: decl.abi_version, host: abi::SY_ABI_VERSION });
+        }
+        if (decl.struct_size as usize) < std::mem::size_of::<SyPluginDecl>() {
+            return Err(not_plugin("`switchyard_plugin_decl` is too small"));
+        }
+        if decl.flags & (abi::SY_FLAG_PANIC_UNWIND | abi::SY_FLAG_NO_UNWIND) == 0 {
+            return Err(LoadError::PanicAbort { path: path_buf });
+        }
+
+        // 2. The entry function, then the vtable.
+        let refused = |reason: String| LoadError::Refused { path: path_buf.clone(), reason };
+        // SAFETY: the declaration says this is a Switchyard plugin of our ABI, whose
+        // entry has the `SyEntryFn` signature.
+        let entry = unsafe { lib.get::<abi::SyEntryFn>(abi::SY_ENTRY_SYMBOL) }
+            .map_err(|_| refused("it exports no `switchyard_plugin_entry` function".into()))?;
+        // SAFETY: as above; the SDK's entry catches nothing because it cannot panic.
+        let vtable = unsafe { entry(abi::SY_ABI_VERSION) };
+        // SAFETY: null-checked; a non-null vtable is static data of the library.
+        let vt = unsafe { vtable.as_ref() }.ok_or_else(|| refused("its entry function refused this host".into()))?;
+        let info = check_vtable(vt, &path_buf).map_err(refused)?;
+        Ok(Plugin(Arc::new(Library { vtable, info, _lib: lib })))
+    }
+
+    /// What the plugin declared.
+    pub fn info(&self) -> &PluginInfo {
+        &self.0.info
+    }
+
+    /// The checked vtable; valid as long as `self` lives.
+    pub fn vtable(&self) -> &SyPluginVTable {
+        // SAFETY: checked at load; the library is kept loaded by `self.0`.
+        unsafe { &*self.0.vtable }
+    }
+}
+
+fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> {
+    if (vt.struct_size as usize) < std::mem::size_of::<SyPluginVTable>() {
+        return Err(format!(
+            "its vtable is {} bytes, this host needs {}",
+            vt.struct_size,
+            std::mem::size_of::<SyPluginVTable>()
+        ));
+    }
+    if vt.abi_version != abi::SY_ABI_VERSION {
+        return Err(format!("its vtable says ABI {}, this host speaks {}", vt.abi_version, abi::SY_ABI_VERSION));
+    }
+    if vt.create.is_none() || vt.destroy.is_none() || vt.on_event.is_none() {
+        return Err("its vtable lacks create, destroy or on_event".into());
+    }
+    if vt.listener_kinds & !(abi::SY_LISTEN_UDP | abi::SY_LISTEN_TCP) != 0 {
+        return Err(format!("unknown listener kinds {:#x}", vt.listener_kinds));
+    }
+    if vt.instance_mode > abi::SY_INSTANCE_PER_CONNECTION {
+        return Err(format!("unknown instance mode {}", vt.instance_mode));
+    }
+    let name = text(&vt.name, "name")?;
+    if name.is_empty() {
+        return Err("its name is empty".into());
+    }
+    if vt.port_count > 0 && vt.ports.is_null() {
+        return Err("it declares ports but gives no port list".into());
+    }
+    let decls: &[SyPortDecl] = if vt.port_count == 0 {
+        &[]
+    } else {
+        // SAFETY: non-null, `port_count` entries of static data by contract.
+        unsafe { std::slice::from_raw_parts(vt.ports, vt.port_count as usize) }
+    };
+    let mut ports = Vec::with_capacity(decls.len());
+    for p in decls {
+        let input = match p.direction {
+            abi::SY_PORT_IN => true,
+            abi::SY_PORT_OUT => false,
+            other => return Err(format!("a port has unknown direction {other}")),
+        };
+        let port_name = text(&p.name, "a port name")?;
+        if ports.iter().any(|q: &PortInfo| q.name == port_name) {
+            return Err(format!("port `{port_name}` is declared twice"));
+        }
+        ports.push(PortInfo { name: port_name, input, type_name: text(&p.type_name, "a port type")? });
+    }
+    Ok(PluginInfo {
+        name,
+        version: text(&vt.version, "version")?,
+        description: text(&vt.description, "description")?,
+        abi_version: vt.abi_version,
+        listener_kinds: vt.listener_kinds,
+        instance_mode: vt.instance_mode,
+        ports,
+        path: path.to_path_buf(),
+    })
+}
+
+/// File names tried for plugin `name` in each directory, in order.
+pub fn candidate_file_names(name: &str) -> Vec<String> {
+    let stem = name.replace('-', "_");
+    let ext = std::env::consts::DLL_EXTENSION;
+    vec![format!("libswitchyard_{stem}.{ext}"), format!("lib{stem}.{ext}"), format!("{stem}.{ext}")]
+}
+
+/// Find plugin `name` in `dirs` (in order). Returns the first existing candidate.
+pub fn find_in_dirs(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
+    let names = candidate_file_names(name);
+    dirs.iter()
+        .flat_map(|d| names.iter().map(move |n| d.join(n)))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_map_dashes() {
+        let names = candidate_file_names("my-proto");
+        assert_eq!(names[0], format!("libswitchyard_my_proto.{}", std::env::consts::DLL_EXTENSION));
+        assert_eq!(names.len(), 3);
+    }
+
+    #[test]
+    fn missing_file_is_an_open_error() {
+        let err = Plugin::load(Path::new("/nonexistent/libswitchyard_x.so")).unwrap_err();
+        assert!(matches!(err, LoadError::Open { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_library_without_declaration_is_not_a_plugin() {
+        // libc is present on every Linux machine this runs on and is no plugin.
+        let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib64/libc.so.6"]
+            .iter()
+            .map(Path::new)
+            .find(|p| p.exists());
+        let Some(libc) = libc else { return };
+        let err = Plugin::load(libc).unwrap_err();
+        assert!(err.to_string().contains("is not a Switchyard plugin"), "{err}");
+    }
+}

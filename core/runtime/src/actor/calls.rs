@@ -1,0 +1,419 @@
+//! [`Calls`]: the plugin's actions, executed by the actor that owns its resources.
+//!
+//! These run *inside* a call into the plugin, so they never call the plugin back:
+//! anything that produces an event (a completed receive, a fired timer, a flush) is
+//! scheduled on the actor's context and delivered after the current call returns.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::FileExt;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{AsyncContext, Context, WrapFuture};
+use sha2::Digest;
+use slog::{debug, error, info, trace, warn};
+use switchyard_sdk::abi::{self, SyStat};
+
+use super::InstanceActor;
+use super::messages::{Flush, TypedMessage};
+use super::resources::{OpenFile, Out, RecvToFile};
+use crate::hostapi::HostCalls;
+use crate::storage::StorageError;
+
+/// Most timers one instance may have armed.
+const MAX_TIMERS: usize = 65_536;
+/// Most UDP sockets one instance may open.
+const MAX_SOCKETS: usize = 4_096;
+/// Most files one instance may have open.
+const MAX_FILES: usize = 1_024;
+/// Most bytes of datagrams waiting for a full socket buffer, per socket.
+const MAX_UDP_QUEUED: usize = 4 * 1024 * 1024;
+/// Largest typed message.
+const MAX_MESSAGE: usize = 1024 * 1024;
+/// Longest timer: a year (longer is a plugin bug).
+const MAX_TIMER_MS: u64 = 365 * 24 * 3600 * 1000;
+
+/// The ABI status for an I/O error.
+pub fn io_status(e: &io::Error) -> u32 {
+    match rustix::io::Errno::from_io_error(e) {
+        Some(rustix::io::Errno::NOSPC) | Some(rustix::io::Errno::DQUOT) => abi::SY_ERR_NO_SPACE,
+        _ => match e.kind() {
+            io::ErrorKind::NotFound => abi::SY_ERR_NOT_FOUND,
+            io::ErrorKind::PermissionDenied => abi::SY_ERR_ACCESS,
+            io::ErrorKind::AlreadyExists => abi::SY_ERR_EXISTS,
+            io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::NotConnected => abi::SY_ERR_CLOSED,
+            _ => abi::SY_ERR_IO,
+        },
+    }
+}
+
+
+/// The actor, lent to a plugin for one call.
+pub struct Calls<'a> {
+    pub actor: &'a mut InstanceActor,
+    pub ctx: &'a mut Context<InstanceActor>,
+}
+
+impl Calls<'_> {
+    fn storage_err(&self, what: &str, path: &str, e: &StorageError) -> u32 {
+        let status = e.status();
+        if status == abi::SY_ERR_IO {
+            warn!(self.actor.shared.log, "storage error"; "op" => what, "path" => path, "error" => %e);
+        } else {
+            debug!(self.actor.shared.log, "storage refused"; "op" => what, "path" => path, "error" => %e);
+        }
+        status
+    }
+
+    fn new_file(&mut self, file: OpenFile) -> Result<u64, u32> {
+        if self.actor.res.files.len() >= MAX_FILES {
+            return Err(abi::SY_ERR_LIMIT);
+        }
+        let id = self.actor.shared.next_id();
+        self.actor.res.files.insert(id, file);
+        Ok(id)
+    }
+
+    fn queue(&mut self, conn: u64, item: Out) -> u32 {
+        let Some(c) = self.actor.res.conns.get_mut(&conn) else { return abi::SY_ERR_INVALID };
+        if c.write_closed {
+            return abi::SY_ERR_CLOSED;
+        }
+        if matches!(item, Out::Shutdown | Out::Close) {
+            c.write_closed = true;
+        }
+        c.out.push_back(item);
+        self.ctx.notify(Flush(conn));
+        abi::SY_OK
+    }
+}
+
+impl HostCalls for Calls<'_> {
+    fn log(&mut self, level: u32, msg: &str) {
+        let log = &self.actor.shared.log;
+        match level {
+            abi::SY_LOG_ERROR => error!(log, "{}", msg),
+            abi::SY_LOG_WARN => warn!(log, "{}", msg),
+            abi::SY_LOG_INFO => info!(log, "{}", msg),
+            abi::SY_LOG_DEBUG => debug!(log, "{}", msg),
+            _ => trace!(log, "{}", msg),
+        }
+    }
+
+    fn config_error(&mut self, msg: &str, line: u32, col: u32) {
+        error!(self.actor.shared.log, "plugin configuration error"; "message" => msg, "line" => line, "col" => col);
+    }
+
+    fn send_datagram(&mut self, socket: u64, to: SocketAddr, data: &[u8]) -> u32 {
+        let Some(s) = self.actor.res.sockets.get(&socket) else { return abi::SY_ERR_INVALID };
+        if s.local.is_ipv4() != to.is_ipv4() {
+            return abi::SY_ERR_INVALID;
+        }
+        match s.sock.try_send_to(data, to) {
+            Ok(_) => abi::SY_OK,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let queued = Rc::clone(&s.queued);
+                if queued.get() + data.len() > MAX_UDP_QUEUED {
+                    return abi::SY_ERR_LIMIT;
+                }
+                queued.set(queued.get() + data.len());
+                let sock = Rc::clone(&s.sock);
+                let data = data.to_vec();
+                self.ctx.spawn(
+                    async move {
+                        let _ = sock.send_to(&data, to).await;
+                        queued.set(queued.get() - data.len());
+                    }
+                    .into_actor(&*self.actor),
+                );
+                abi::SY_OK
+            }
+            Err(e) => io_status(&e),
+        }
+    }
+
+    fn send_datagram_file(
+        &mut self,
+        socket: u64,
+        to: SocketAddr,
+        header: &[u8],
+        file: u64,
+        offset: u64,
+        len: u32,
+    ) -> Result<u32, u32> {
+        let Some(OpenFile::Read { file, .. }) = self.actor.res.files.get(&file) else { return Err(abi::SY_ERR_INVALID) };
+        let mut buf = vec![0u8; header.len() + len as usize];
+        buf[..header.len()].copy_from_slice(header);
+        let mut got = 0usize;
+        while got < len as usize {
+            match file.read_at(&mut buf[header.len() + got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_status(&e)),
+            }
+        }
+        buf.truncate(header.len() + got);
+        match self.send_datagram(socket, to, &buf) {
+            abi::SY_OK => Ok(got as u32),
+            status => Err(status),
+        }
+    }
+
+    fn open_udp(&mut self, like_socket: u64) -> Result<(u64, SocketAddr), u32> {
+        let Some(like) = self.actor.res.sockets.get(&like_socket) else { return Err(abi::SY_ERR_INVALID) };
+        if self.actor.res.sockets.len() >= MAX_SOCKETS {
+            return Err(abi::SY_ERR_LIMIT);
+        }
+        let bind = SocketAddr::new(like.local.ip(), 0);
+        let sock = std::net::UdpSocket::bind(bind).map_err(|e| io_status(&e))?;
+        let shared = Rc::clone(&self.actor.shared);
+        self.actor.res.attach_udp(&shared, sock, None, self.ctx).map_err(|e| io_status(&e))
+    }
+
+    fn close_socket(&mut self, socket: u64) -> u32 {
+        if self.actor.res.close_socket(socket, self.ctx) { abi::SY_OK } else { abi::SY_ERR_INVALID }
+    }
+
+    fn write(&mut self, conn: u64, data: &[u8]) -> u32 {
+        let max = self.actor.shared.limits.max_write_buffer;
+        let Some(c) = self.actor.res.conns.get_mut(&conn) else { return abi::SY_ERR_INVALID };
+        if c.write_closed {
+            return abi::SY_ERR_CLOSED;
+        }
+        if data.is_empty() {
+            return abi::SY_OK;
+        }
+        let mut written = 0;
+        if c.out.is_empty() {
+            match c.stream.try_write(data) {
+                Ok(n) => written = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return io_status(&e),
+            }
+        }
+        let rest = &data[written..];
+        if rest.is_empty() {
+            return abi::SY_OK;
+        }
+        if c.pending + rest.len() > max {
+            return abi::SY_ERR_LIMIT;
+        }
+        c.pending += rest.len();
+        c.out.push_back(Out::Bytes { data: rest.to_vec(), pos: 0 });
+        self.ctx.notify(Flush(conn));
+        abi::SY_OK
+    }
+
+    fn notify_drained(&mut self, conn: u64, token: u64) -> u32 {
+        self.queue(conn, Out::Drained { token })
+    }
+
+    fn shutdown_write(&mut self, conn: u64) -> u32 {
+        self.queue(conn, Out::Shutdown)
+    }
+
+    fn close(&mut self, conn: u64) -> u32 {
+        self.queue(conn, Out::Close)
+    }
+
+    fn set_reading(&mut self, conn: u64, on: bool) -> u32 {
+        let Some(c) = self.actor.res.conns.get_mut(&conn) else { return abi::SY_ERR_INVALID };
+        match (on, c.read_handle.is_some()) {
+            (false, true) => {
+                let h = c.read_handle.take().expect("checked");
+                self.ctx.cancel_future(h);
+            }
+            (true, false) if !c.eof => {
+                let reader = super::streams::ConnRead::new(Rc::clone(&c.stream), conn, Rc::clone(&c.read_chunk));
+                c.read_handle = Some(self.ctx.add_stream(reader));
+            }
+            _ => {}
+        }
+        abi::SY_OK
+    }
+
+    fn send_file(&mut self, conn: u64, file: u64, offset: u64, len: u64, token: u64) -> u32 {
+        let Some(OpenFile::Read { file, .. }) = self.actor.res.files.get(&file) else { return abi::SY_ERR_INVALID };
+        // A duplicate descriptor: the plugin may close its handle before the send ends.
+        let Ok(file) = file.try_clone() else { return abi::SY_ERR_IO };
+        self.queue(conn, Out::File { file, offset, remaining: len, sent: 0, token })
+    }
+
+    fn recv_to_file(&mut self, conn: u64, file: u64, len: u64, sha256: bool, token: u64) -> u32 {
+        let hasher = match self.actor.res.files.get(&file) {
+            Some(OpenFile::Temp(t)) if sha256 => {
+                // The digest covers the whole file: hash what is already in it.
+                let mut h = sha2::Sha256::new();
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut off = 0u64;
+                loop {
+                    match t.file().read_at(&mut buf, off) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            h.update(&buf[..n]);
+                            off += n as u64;
+                        }
+                        Err(e) => return io_status(&e),
+                    }
+                }
+                Some(h)
+            }
+            Some(OpenFile::Temp(_)) => None,
+            _ => return abi::SY_ERR_INVALID,
+        };
+        let Some(c) = self.actor.res.conns.get_mut(&conn) else { return abi::SY_ERR_INVALID };
+        if c.recv.is_some() {
+            return abi::SY_ERR_INVALID;
+        }
+        c.recv = Some(RecvToFile { file, remaining: len, received: 0, token, hasher });
+        c.read_chunk.set(super::conn::FILE_READ_CHUNK);
+        if len == 0 || c.eof {
+            let status = if len == 0 { Ok(()) } else { Err(abi::SY_ERR_CLOSED) };
+            self.ctx.run_later(Duration::ZERO, move |act, ctx| act.finish_recv(conn, status, ctx));
+        }
+        abi::SY_OK
+    }
+
+    fn set_timer(&mut self, token: u64, delay_ms: u64) -> u32 {
+        if let Some(old) = self.actor.res.timers.remove(&token) {
+            self.ctx.cancel_future(old);
+        } else if self.actor.res.timers.len() >= MAX_TIMERS {
+            return abi::SY_ERR_LIMIT;
+        }
+        let delay = Duration::from_millis(delay_ms.min(MAX_TIMER_MS));
+        let handle = self.ctx.run_later(delay, move |act, ctx| {
+            act.res.timers.remove(&token);
+            let mut ev = abi::SyEvent::new(abi::SY_EV_TIMER, act.shared.now_ms());
+            ev.token = token;
+            act.deliver(&ev, ctx);
+        });
+        self.actor.res.timers.insert(token, handle);
+        abi::SY_OK
+    }
+
+    fn cancel_timer(&mut self, token: u64) -> u32 {
+        if let Some(h) = self.actor.res.timers.remove(&token) {
+            self.ctx.cancel_future(h);
+        }
+        abi::SY_OK
+    }
+
+    fn emit(&mut self, port: u32, data: &[u8]) -> u32 {
+        let shared = &self.actor.shared;
+        let Some(decl) = shared.plugin.info().ports.get(port as usize) else { return abi::SY_ERR_INVALID };
+        if decl.input {
+            return abi::SY_ERR_INVALID;
+        }
+        if data.len() > MAX_MESSAGE {
+            return abi::SY_ERR_LIMIT;
+        }
+        let Some(routes) = shared.outputs.get(&port) else { return abi::SY_OK };
+        let data: Arc<[u8]> = Arc::from(data);
+        let type_name = Arc::clone(&shared.type_names[port as usize]);
+        let registry = shared.registry.borrow();
+        for r in routes {
+            if let Some(addr) = registry.get(&r.to_handler) {
+                addr.do_send(TypedMessage { port: r.to_port, type_name: Arc::clone(&type_name), data: Arc::clone(&data) });
+            }
+        }
+        abi::SY_OK
+    }
+
+    fn open_read(&mut self, path: &str) -> Result<(u64, u64), u32> {
+        let Some(root) = self.actor.shared.root.clone() else { return Err(abi::SY_ERR_UNSUPPORTED) };
+        let (file, size) = root.open_read(path).map_err(|e| self.storage_err("open_read", path, &e))?;
+        let id = self.new_file(OpenFile::Read { file })?;
+        Ok((id, size))
+    }
+
+    fn read_file(&mut self, file: u64, offset: u64, buf: &mut [u8]) -> Result<usize, u32> {
+        let f = match self.actor.res.files.get(&file) {
+            Some(OpenFile::Read { file, .. }) => file,
+            Some(OpenFile::Temp(t)) => t.file(),
+            None => return Err(abi::SY_ERR_INVALID),
+        };
+        let mut got = 0;
+        while got < buf.len() {
+            match f.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_status(&e)),
+            }
+        }
+        Ok(got)
+    }
+
+    fn create_temp(&mut self, path: &str) -> Result<u64, u32> {
+        let Some(root) = self.actor.shared.root.clone() else { return Err(abi::SY_ERR_UNSUPPORTED) };
+        let temp = root.create_temp(path).map_err(|e| self.storage_err("create_temp", path, &e))?;
+        self.new_file(OpenFile::Temp(temp))
+    }
+
+    fn write_file(&mut self, file: u64, data: &[u8]) -> u32 {
+        match self.actor.res.files.get_mut(&file) {
+            Some(OpenFile::Temp(t)) => match std::io::Write::write_all(t.file_mut(), data) {
+                Ok(()) => abi::SY_OK,
+                Err(e) => io_status(&e),
+            },
+            _ => abi::SY_ERR_INVALID,
+        }
+    }
+
+    fn commit_file(&mut self, file: u64, path: &str, overwrite: bool) -> u32 {
+        let Some(root) = self.actor.shared.root.clone() else { return abi::SY_ERR_UNSUPPORTED };
+        let Some(OpenFile::Temp(temp)) = self.actor.res.files.get_mut(&file) else { return abi::SY_ERR_INVALID };
+        match root.commit(temp, path, overwrite) {
+            Ok(()) => {
+                self.actor.res.files.remove(&file);
+                abi::SY_OK
+            }
+            Err(e) => self.storage_err("commit", path, &e),
+        }
+    }
+
+    fn close_file(&mut self, file: u64) -> u32 {
+        match self.actor.res.files.remove(&file) {
+            Some(_) => abi::SY_OK,
+            None => abi::SY_ERR_INVALID,
+        }
+    }
+
+    fn stat(&mut self, path: &str) -> Result<SyStat, u32> {
+        let Some(root) = self.actor.shared.root.clone() else { return Err(abi::SY_ERR_UNSUPPORTED) };
+        root.stat(path).map(|s| s.to_abi()).map_err(|e| self.storage_err("stat", path, &e))
+    }
+
+    fn list_dir(&mut self, path: &str, each: &mut dyn FnMut(&str, &SyStat)) -> u32 {
+        let Some(root) = self.actor.shared.root.clone() else { return abi::SY_ERR_UNSUPPORTED };
+        match root.list(path) {
+            Ok(entries) => {
+                for (name, st) in &entries {
+                    each(name, &st.to_abi());
+                }
+                abi::SY_OK
+            }
+            Err(e) => self.storage_err("list", path, &e),
+        }
+    }
+
+    fn remove_file(&mut self, path: &str) -> u32 {
+        let Some(root) = self.actor.shared.root.clone() else { return abi::SY_ERR_UNSUPPORTED };
+        match root.remove(path) {
+            Ok(()) => abi::SY_OK,
+            Err(e) => self.storage_err("remove", path, &e),
+        }
+    }
+
+    fn free_space(&mut self) -> Result<u64, u32> {
+        let Some(root) = self.actor.shared.root.clone() else { return Err(abi::SY_ERR_UNSUPPORTED) };
+        root.free_space().map_err(|e| self.storage_err("free_space", "", &e))
+    }
+}

@@ -1,0 +1,263 @@
+//! TCP connections: input (bytes to the plugin, or straight into a file) and the
+//! ordered output queue (bytes, `sendfile` ranges, drain notices, shutdown, close).
+//!
+//! Writes are attempted at once and queued only on `EWOULDBLOCK`; one writable-wait
+//! per connection resumes the queue. `sendfile` runs through tokio's `try_io`, so a
+//! `EWOULDBLOCK` clears tokio's readiness and the wait is real, not a busy loop.
+
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::rc::Rc;
+
+use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, WrapFuture};
+use sha2::Digest;
+use switchyard_sdk::abi::{self, SyEvent};
+use tokio::io::Interest;
+
+use super::InstanceActor;
+use super::calls::io_status;
+use super::resources::{OpenFile, Out};
+use super::Role;
+use super::streams::{ConnInput, ConnItem};
+
+/// Read size while receiving straight into a file: fewer syscalls per byte.
+pub const FILE_READ_CHUNK: usize = 1024 * 1024;
+
+impl InstanceActor {
+    pub(super) fn on_conn_input(&mut self, item: ConnItem, ctx: &mut Context<Self>) {
+        let id = item.conn;
+        if !self.res.conns.contains_key(&id) {
+            return;
+        }
+        match item.input {
+            ConnInput::Data(data) => {
+                let rest = self.absorb_into_file(id, &data, ctx);
+                if !rest.is_empty() {
+                    let mut ev = SyEvent::new(abi::SY_EV_BYTES, self.shared.now_ms());
+                    ev.conn = id;
+                    ev.data = abi::SyBytes::from_slice(rest);
+                    self.deliver(&ev, ctx);
+                }
+            }
+            ConnInput::Eof => {
+                if let Some(conn) = self.res.conns.get_mut(&id) {
+                    conn.eof = true;
+                    conn.read_handle = None;
+                }
+                if self.res.conns.get(&id).is_some_and(|c| c.recv.is_some()) {
+                    self.finish_recv(id, Err(abi::SY_ERR_CLOSED), ctx);
+                }
+                let mut ev = SyEvent::new(abi::SY_EV_PEER_EOF, self.shared.now_ms());
+                ev.conn = id;
+                self.deliver(&ev, ctx);
+                self.close_if_finished(id, ctx);
+            }
+            ConnInput::Failed(e) => {
+                if self.res.conns.get(&id).is_some_and(|c| c.recv.is_some()) {
+                    self.finish_recv(id, Err(abi::SY_ERR_CLOSED), ctx);
+                }
+                self.drop_conn(id, io_status(&e), ctx);
+            }
+        }
+    }
+
+    /// While a `recv_to_file` is active, write `data` into its file; returns the bytes
+    /// past the requested length (or all of `data` when no receive is active).
+    fn absorb_into_file<'d>(&mut self, id: u64, data: &'d [u8], ctx: &mut Context<Self>) -> &'d [u8] {
+        let Some(conn) = self.res.conns.get_mut(&id) else { return data };
+        let Some(recv) = conn.recv.as_mut() else { return data };
+        let take = (recv.remaining.min(data.len() as u64)) as usize;
+        let (mine, rest) = data.split_at(take);
+        let written = match self.res.files.get_mut(&recv.file) {
+            Some(OpenFile::Temp(t)) => t.file_mut().write_all(mine).map_err(|e| io_status(&e)),
+            _ => Err(abi::SY_ERR_INVALID),
+        };
+        match written {
+            Ok(()) => {
+                if let Some(h) = recv.hasher.as_mut() {
+                    h.update(mine);
+                }
+                recv.remaining -= take as u64;
+                recv.received += take as u64;
+                if recv.remaining == 0 {
+                    self.finish_recv(id, Ok(()), ctx);
+                }
+                rest
+            }
+            Err(status) => {
+                self.finish_recv(id, Err(status), ctx);
+                rest
+            }
+        }
+    }
+
+    /// End a `recv_to_file` and tell the plugin how it went.
+    pub(super) fn finish_recv(&mut self, id: u64, result: Result<(), u32>, ctx: &mut Context<Self>) {
+        let Some(conn) = self.res.conns.get_mut(&id) else { return };
+        let Some(recv) = conn.recv.take() else { return };
+        conn.read_chunk.set(super::READ_CHUNK);
+        let mut ev = SyEvent::new(abi::SY_EV_FILE_RECEIVED, self.shared.now_ms());
+        ev.conn = id;
+        ev.token = recv.token;
+        ev.amount = recv.received;
+        match result {
+            Ok(()) => {
+                if let Some(h) = recv.hasher {
+                    ev.digest.copy_from_slice(&h.finalize());
+                }
+            }
+            Err(status) => ev.status = status,
+        }
+        self.deliver(&ev, ctx);
+    }
+
+    /// Write what can be written now; on `EWOULDBLOCK`, wait for writability once.
+    pub(super) fn flush(&mut self, id: u64, ctx: &mut Context<Self>) {
+        loop {
+            let Some(conn) = self.res.conns.get_mut(&id) else { return };
+            let Some(front) = conn.out.front_mut() else { return };
+            let step: io::Result<Option<Done>> = match front {
+                Out::Bytes { data, pos } => match conn.stream.try_write(&data[*pos..]) {
+                    Ok(n) => {
+                        *pos += n;
+                        conn.pending -= n;
+                        Ok((*pos == data.len()).then_some(Done::Plain))
+                    }
+                    Err(e) => Err(e),
+                },
+                Out::File { file, offset, remaining, sent, token } => {
+                    let sock = Rc::clone(&conn.stream);
+                    let chunk = (*remaining).min(1 << 30) as usize;
+                    let mut off = *offset;
+                    match sock.try_io(Interest::WRITABLE, || {
+                        rustix::fs::sendfile(sock.as_fd(), file.as_fd(), Some(&mut off), chunk).map_err(io::Error::from)
+                    }) {
+                        Ok(0) => Ok(Some(Done::FileSent { token: *token, sent: *sent, short: *remaining > 0 })),
+                        Ok(n) => {
+                            *offset = off;
+                            *remaining -= n as u64;
+                            *sent += n as u64;
+                            Ok((*remaining == 0).then_some(Done::FileSent { token: *token, sent: *sent, short: false }))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Out::Drained { token } => Ok(Some(Done::Drained { token: *token })),
+                Out::Shutdown => Ok(Some(match socket2::SockRef::from(&*conn.stream).shutdown(std::net::Shutdown::Write) {
+                    Ok(()) => Done::Plain,
+                    Err(_) => Done::Plain, // already gone: nothing left to shut down
+                })),
+                Out::Close => Ok(Some(Done::Close)),
+            };
+            match step {
+                Ok(None) => continue,
+                Ok(Some(done)) => {
+                    conn.out.pop_front();
+                    match done {
+                        Done::Plain => {
+                            if conn.out.is_empty() {
+                                self.close_if_finished(id, ctx);
+                                return;
+                            }
+                        }
+                        Done::Drained { token } => {
+                            let mut ev = SyEvent::new(abi::SY_EV_DRAINED, self.shared.now_ms());
+                            ev.conn = id;
+                            ev.token = token;
+                            self.deliver(&ev, ctx);
+                        }
+                        Done::FileSent { token, sent, short } => {
+                            let mut ev = SyEvent::new(abi::SY_EV_FILE_SENT, self.shared.now_ms());
+                            ev.conn = id;
+                            ev.token = token;
+                            ev.amount = sent;
+                            if short {
+                                ev.status = abi::SY_ERR_IO; // the file shrank under us
+                            }
+                            self.deliver(&ev, ctx);
+                        }
+                        Done::Close => {
+                            self.drop_conn(id, abi::SY_OK, ctx);
+                            return;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !conn.flushing {
+                        conn.flushing = true;
+                        let stream = Rc::clone(&conn.stream);
+                        ctx.spawn(
+                            async move { stream.writable().await }.into_actor(self).map(move |_, act, ctx| {
+                                if let Some(c) = act.res.conns.get_mut(&id) {
+                                    c.flushing = false;
+                                }
+                                act.flush(id, ctx);
+                            }),
+                        );
+                    }
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.fail_pending_files(id, ctx);
+                    self.drop_conn(id, io_status(&e), ctx);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Both directions are done (peer EOF seen, our write side shut and flushed):
+    /// nothing more can happen on this connection, so it is closed and forgotten.
+    fn close_if_finished(&mut self, id: u64, ctx: &mut Context<Self>) {
+        let finished = self.res.conns.get(&id).is_some_and(|c| c.eof && c.write_closed && c.out.is_empty());
+        if finished {
+            self.drop_conn(id, abi::SY_OK, ctx);
+        }
+    }
+
+    /// Report every queued `send_file` of a failing connection as failed.
+    fn fail_pending_files(&mut self, id: u64, ctx: &mut Context<Self>) {
+        let Some(conn) = self.res.conns.get_mut(&id) else { return };
+        let failed: Vec<(u64, u64)> = conn
+            .out
+            .drain(..)
+            .filter_map(|o| match o {
+                Out::File { token, sent, .. } => Some((token, sent)),
+                _ => None,
+            })
+            .collect();
+        for (token, sent) in failed {
+            let mut ev = SyEvent::new(abi::SY_EV_FILE_SENT, self.shared.now_ms());
+            ev.conn = id;
+            ev.token = token;
+            ev.amount = sent;
+            ev.status = abi::SY_ERR_CLOSED;
+            self.deliver(&ev, ctx);
+        }
+    }
+
+    /// Forget a connection (closing its socket) and tell the plugin.
+    pub(super) fn drop_conn(&mut self, id: u64, status: u32, ctx: &mut Context<Self>) {
+        let Some(conn) = self.res.conns.remove(&id) else { return };
+        if let Some(h) = conn.read_handle {
+            ctx.cancel_future(h);
+        }
+        drop(conn);
+        let mut ev = SyEvent::new(abi::SY_EV_CONN_CLOSED, self.shared.now_ms());
+        ev.conn = id;
+        ev.status = status;
+        self.deliver(&ev, ctx);
+        if matches!(self.role, Role::Connection { .. }) && self.res.conns.is_empty() {
+            ctx.stop();
+        }
+    }
+}
+
+/// What finishing the front of the output queue means.
+enum Done {
+    Plain,
+    Drained { token: u64 },
+    FileSent { token: u64, sent: u64, short: bool },
+    Close,
+}

@@ -1,0 +1,108 @@
+//! Messages an [`InstanceActor`] handles: typed messages from other handlers, its own
+//! deferred flushes, and the server's drain and status requests.
+
+use std::sync::Arc;
+
+use actix::{ActorContext, AsyncContext, Context, Handler, Message};
+use switchyard_sdk::abi::{self, SyEvent, SyStr};
+
+use super::{InstanceActor, Role};
+
+/// A typed message for input port `port` of the receiving handler.
+#[derive(Debug, Clone)]
+pub struct TypedMessage {
+    pub port: u32,
+    pub type_name: Arc<str>,
+    pub data: Arc<[u8]>,
+}
+
+impl Message for TypedMessage {
+    type Result = ();
+}
+
+impl Handler<TypedMessage> for InstanceActor {
+    type Result = ();
+    fn handle(&mut self, msg: TypedMessage, ctx: &mut Context<Self>) {
+        let mut ev = SyEvent::new(abi::SY_EV_MESSAGE, self.shared.now_ms());
+        ev.port = msg.port;
+        ev.type_name = SyStr::from_str(&msg.type_name);
+        ev.data = abi::SyBytes::from_slice(&msg.data);
+        self.deliver(&ev, ctx);
+    }
+}
+
+/// Resume writing a connection's output queue (scheduled, never run inside a plugin call).
+#[derive(Debug)]
+pub struct Flush(pub u64);
+
+impl Message for Flush {
+    type Result = ();
+}
+
+impl Handler<Flush> for InstanceActor {
+    type Result = ();
+    fn handle(&mut self, msg: Flush, ctx: &mut Context<Self>) {
+        let waiting = self.res.conns.get(&msg.0).is_some_and(|c| c.flushing);
+        if !waiting {
+            self.flush(msg.0, ctx);
+        }
+    }
+}
+
+/// Stop accepting and tell the plugin to finish what it has.
+#[derive(Debug)]
+pub struct Drain;
+
+impl Message for Drain {
+    type Result = ();
+}
+
+impl Handler<Drain> for InstanceActor {
+    type Result = ();
+    fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) {
+        if let Role::Handler = self.role {
+            self.shared.draining.set(true);
+            for h in self.accept_handles.drain(..) {
+                ctx.cancel_future(h);
+            }
+            for child in self.shared.children.borrow().values() {
+                child.do_send(Drain);
+            }
+        }
+        let ev = SyEvent::new(abi::SY_EV_DRAIN, self.shared.now_ms());
+        self.deliver(&ev, ctx);
+    }
+}
+
+/// How much work is still in flight (sessions, connections, connection actors).
+#[derive(Debug)]
+pub struct Busy;
+
+impl Message for Busy {
+    type Result = u64;
+}
+
+impl Handler<Busy> for InstanceActor {
+    type Result = u64;
+    fn handle(&mut self, _: Busy, _ctx: &mut Context<Self>) -> u64 {
+        self.busy()
+    }
+}
+
+/// Stop a handler whose restart intensity was exceeded in a connection actor.
+#[derive(Debug)]
+pub struct StopHandler;
+
+impl Message for StopHandler {
+    type Result = ();
+}
+
+impl Handler<StopHandler> for InstanceActor {
+    type Result = ();
+    fn handle(&mut self, _: StopHandler, ctx: &mut Context<Self>) {
+        for child in self.shared.children.borrow().values() {
+            child.do_send(StopHandler);
+        }
+        ctx.stop();
+    }
+}

@@ -1,0 +1,154 @@
+//! What a plugin instance owns through the host: UDP sockets, TCP connections, timers
+//! and open files. Released all at once when the instance is gone (panic or stop), so
+//! a restarted instance starts clean and no temp file of the dead one stays visible.
+
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use actix::{AsyncContext, Context, SpawnHandle};
+use tokio::net::{TcpStream, UdpSocket};
+
+use super::InstanceActor;
+use super::shared::{ConnSlot, Shared};
+use super::streams::UdpRecv;
+use crate::storage::TempFile;
+
+/// A UDP socket of the handler.
+#[derive(Debug)]
+pub struct UdpSock {
+    pub sock: Rc<UdpSocket>,
+    /// Set for listener sockets, which outlive instances.
+    pub listener: Option<Rc<str>>,
+    pub local: SocketAddr,
+    pub handle: SpawnHandle,
+    /// Bytes waiting in spawned sends after `EWOULDBLOCK`.
+    pub queued: Rc<Cell<usize>>,
+}
+
+/// One item of a connection's output queue, written in order.
+#[derive(Debug)]
+pub enum Out {
+    Bytes { data: Vec<u8>, pos: usize },
+    File { file: std::fs::File, offset: u64, remaining: u64, sent: u64, token: u64 },
+    Drained { token: u64 },
+    Shutdown,
+    Close,
+}
+
+/// A receive straight into a temp file (`recv_to_file`).
+#[derive(Debug)]
+pub struct RecvToFile {
+    pub file: u64,
+    pub remaining: u64,
+    pub received: u64,
+    pub token: u64,
+    pub hasher: Option<sha2::Sha256>,
+}
+
+/// A TCP connection of the instance.
+#[derive(Debug)]
+pub struct Conn {
+    pub stream: Rc<TcpStream>,
+    /// The read stream; `None` while reading is paused or after EOF.
+    pub read_handle: Option<SpawnHandle>,
+    pub read_chunk: Rc<Cell<usize>>,
+    pub eof: bool,
+    pub out: VecDeque<Out>,
+    /// Bytes queued in `out` (files not counted: they are not in memory).
+    pub pending: usize,
+    /// A writable-wait is in flight.
+    pub flushing: bool,
+    /// `close` or `shutdown_write` was queued: further writes are refused.
+    pub write_closed: bool,
+    pub recv: Option<RecvToFile>,
+    _slot: ConnSlot,
+}
+
+impl Conn {
+    pub fn new(
+        stream: Rc<TcpStream>,
+        read_handle: SpawnHandle,
+        read_chunk: Rc<Cell<usize>>,
+        slot: ConnSlot,
+    ) -> Conn {
+        Conn {
+            stream,
+            read_handle: Some(read_handle),
+            read_chunk,
+            eof: false,
+            out: VecDeque::new(),
+            pending: 0,
+            flushing: false,
+            write_closed: false,
+            recv: None,
+            _slot: slot,
+        }
+    }
+}
+
+/// A file opened through the storage capability.
+#[derive(Debug)]
+pub enum OpenFile {
+    Read { file: std::fs::File },
+    Temp(TempFile),
+}
+
+/// Everything one instance owns.
+#[derive(Debug, Default)]
+pub struct Resources {
+    pub sockets: HashMap<u64, UdpSock>,
+    pub conns: HashMap<u64, Conn>,
+    pub timers: HashMap<u64, SpawnHandle>,
+    pub files: HashMap<u64, OpenFile>,
+}
+
+impl Resources {
+    /// Start receiving on a bound UDP socket; returns its id.
+    pub fn attach_udp(
+        &mut self,
+        shared: &Shared,
+        sock: std::net::UdpSocket,
+        listener: Option<Rc<str>>,
+        ctx: &mut Context<InstanceActor>,
+    ) -> std::io::Result<(u64, SocketAddr)> {
+        sock.set_nonblocking(true)?;
+        let local = sock.local_addr()?;
+        let sock = Rc::new(UdpSocket::from_std(sock)?);
+        let id = shared.next_id();
+        let handle = ctx.add_stream(UdpRecv::new(Rc::clone(&sock), id));
+        self.sockets.insert(id, UdpSock { sock, listener, local, handle, queued: Rc::new(Cell::new(0)) });
+        Ok((id, local))
+    }
+
+    /// Close a socket the instance opened (listener sockets are not the instance's).
+    pub fn close_socket(&mut self, id: u64, ctx: &mut Context<InstanceActor>) -> bool {
+        match self.sockets.get(&id) {
+            Some(s) if s.listener.is_none() => {
+                let s = self.sockets.remove(&id).expect("present");
+                ctx.cancel_future(s.handle);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drop what the (dead or stopping) instance owned. Listener sockets stay.
+    pub fn release_instance_resources(&mut self, ctx: &mut Context<InstanceActor>) {
+        for (_, handle) in self.timers.drain() {
+            ctx.cancel_future(handle);
+        }
+        let owned: Vec<u64> = self.sockets.iter().filter(|(_, s)| s.listener.is_none()).map(|(id, _)| *id).collect();
+        for id in owned {
+            self.close_socket(id, ctx);
+        }
+        for (_, conn) in self.conns.drain() {
+            if let Some(h) = conn.read_handle {
+                ctx.cancel_future(h);
+            }
+        }
+        // Uncommitted temp files are deleted by `TempFile`'s drop.
+        self.files.clear();
+    }
+}

@@ -1,0 +1,184 @@
+//! What every actor of one handler shares: its plan, logger, storage root, routes,
+//! connection counters and restart history.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+
+use super::InstanceActor;
+use crate::loader::Plugin;
+use crate::storage::Root;
+
+/// Where an output port's messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRoute {
+    /// Index of the output port in the plugin's port list.
+    pub port: u32,
+    pub to_handler: String,
+    /// Index of the input port in the receiving plugin's port list.
+    pub to_port: u32,
+    pub type_name: String,
+}
+
+/// Host-enforced limits of one handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerLimits {
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// Bytes a connection may have queued for writing before `write` says LIMIT.
+    pub max_write_buffer: usize,
+}
+
+/// Restart intensity, as OTP supervisors count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    pub max_restarts: u32,
+    pub within: Duration,
+}
+
+/// Everything needed to start one handler.
+#[derive(Debug)]
+pub struct HandlerPlan {
+    pub name: String,
+    pub plugin: Plugin,
+    pub config_text: String,
+    pub root: Option<PathBuf>,
+    pub restart: RestartPolicy,
+    pub limits: HandlerLimits,
+    pub outputs: Vec<OutputRoute>,
+    /// Listener sockets, bound before anything starts (so a taken port fails fast).
+    pub udp: Vec<(String, std::net::UdpSocket)>,
+    pub tcp: Vec<(String, std::net::TcpListener)>,
+}
+
+/// Handler name -> its actor, for typed messages. Replaced entries take effect at once.
+pub type Registry = Rc<RefCell<HashMap<String, Addr<InstanceActor>>>>;
+
+/// State shared by the handler actor and its per-connection actors.
+#[derive(Debug)]
+pub struct Shared {
+    pub name: String,
+    pub plugin: Plugin,
+    pub config_text: String,
+    pub log: slog::Logger,
+    pub root: Option<Rc<Root>>,
+    pub limits: HandlerLimits,
+    pub restart: RestartPolicy,
+    /// Output routes indexed by output port index.
+    pub outputs: HashMap<u32, Vec<OutputRoute>>,
+    pub registry: Registry,
+    pub clock_origin: Instant,
+    restarts: RefCell<VecDeque<Instant>>,
+    pub stopped: Cell<bool>,
+    pub draining: Cell<bool>,
+    open_conns: Cell<usize>,
+    per_ip: RefCell<HashMap<IpAddr, usize>>,
+    /// Per-connection actors alive, by connection id.
+    pub children: RefCell<HashMap<u64, Addr<InstanceActor>>>,
+    next_id: Cell<u64>,
+    pub type_names: Vec<Arc<str>>,
+}
+
+impl Shared {
+    pub fn new(plan: &HandlerPlan, log: slog::Logger, root: Option<Rc<Root>>, registry: Registry) -> Shared {
+        let mut outputs: HashMap<u32, Vec<OutputRoute>> = HashMap::new();
+        for r in &plan.outputs {
+            outputs.entry(r.port).or_default().push(r.clone());
+        }
+        let type_names = plan.plugin.info().ports.iter().map(|p| Arc::from(p.type_name.as_str())).collect();
+        Shared {
+            name: plan.name.clone(),
+            plugin: plan.plugin.clone(),
+            config_text: plan.config_text.clone(),
+            log,
+            root,
+            limits: plan.limits.clone(),
+            restart: plan.restart,
+            outputs,
+            registry,
+            clock_origin: Instant::now(),
+            restarts: RefCell::new(VecDeque::new()),
+            stopped: Cell::new(false),
+            draining: Cell::new(false),
+            open_conns: Cell::new(0),
+            per_ip: RefCell::new(HashMap::new()),
+            children: RefCell::new(HashMap::new()),
+            next_id: Cell::new(1),
+            type_names,
+        }
+    }
+
+    /// Milliseconds since the handler started: the plugin's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.clock_origin.elapsed().as_millis() as u64
+    }
+
+    /// A fresh id for a socket, connection or file, unique within the handler.
+    pub fn next_id(&self) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        id
+    }
+
+    /// Record a restart; `false` when the intensity limit is exceeded.
+    pub fn record_restart(&self) -> bool {
+        let now = Instant::now();
+        let mut r = self.restarts.borrow_mut();
+        r.push_back(now);
+        while r.front().is_some_and(|t| now.duration_since(*t) > self.restart.within) {
+            r.pop_front();
+        }
+        r.len() <= self.restart.max_restarts as usize
+    }
+
+    /// Restarts counted in the current window.
+    pub fn recent_restarts(&self) -> usize {
+        self.restarts.borrow().len()
+    }
+
+    /// Take a connection slot for `ip`, or say which limit refuses it.
+    pub fn take_conn_slot(self: &Rc<Self>, ip: IpAddr) -> Result<ConnSlot, &'static str> {
+        if self.open_conns.get() >= self.limits.max_connections {
+            return Err("max_connections");
+        }
+        let mut per_ip = self.per_ip.borrow_mut();
+        let n = per_ip.entry(ip).or_insert(0);
+        if *n >= self.limits.max_connections_per_ip {
+            return Err("max_connections_per_ip");
+        }
+        *n += 1;
+        self.open_conns.set(self.open_conns.get() + 1);
+        Ok(ConnSlot { shared: Rc::clone(self), ip })
+    }
+
+    pub fn open_conns(&self) -> usize {
+        self.open_conns.get()
+    }
+}
+
+/// A taken connection slot; dropping it frees the slot, however the connection ends.
+#[derive(Debug)]
+pub struct ConnSlot {
+    shared: Rc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        let s = &self.shared;
+        s.open_conns.set(s.open_conns.get().saturating_sub(1));
+        let mut per_ip = s.per_ip.borrow_mut();
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
