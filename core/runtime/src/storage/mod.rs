@@ -1,1 +1,45 @@
-//! Storage capability (in progress).
+//! The host storage capability: every file operation of a handler, confined to its
+//! root directory.
+//!
+//! This is the security boundary of the file-serving plugins (TFTP, the command file
+//! server, bulk transfer). Confinement has two layers:
+//! 1. a lexical check by path component ([`validate_path`]): no absolute paths, `.`,
+//!    `..`, empty components, backslashes, NUL/control characters, over-long names or
+//!    temp-file names;
+//! 2. resolution beneath the root's directory fd that never follows a symlink
+//!    (`openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, or an `O_NOFOLLOW` walk where
+//!    `openat2` is missing). Symlinks are refused even when they point inside the root,
+//!    so plugin-side lexical policies cannot be bypassed by an alias. An opened file or
+//!    directory is held by fd, so swapping a symlink in mid-transfer changes nothing.
+//!
+//! Uploads go to a hidden temp file, are `fsync`ed, renamed into place (atomically
+//! refusing to replace unless asked) and the directory `fsync`ed; see [`TempFile`].
+//!
+//! # Layout
+//! - `error`: [`StorageError`], its `SY_ERR_*` status, and [`map_io`].
+//! - `path`: [`validate_path`], [`RelPath`], the reserved [`TEMP_PREFIX`].
+//! - `resolve`: opening beneath the root without following symlinks.
+//! - `stat`: [`Stat`] and [`FileKind`].
+//! - `root`: [`Root`] and its read-side operations (open, stat, list, remove, space).
+//! - `temp`: [`TempFile`], `Root::create_temp` and `Root::commit`.
+//! - `tempname`: temp names that record their writer; the staleness rule.
+//! - `sweep`: deleting stale temps when a root is opened.
+//! - `tests/`: unit tests on real files, one file per concern.
+
+mod error;
+mod path;
+mod resolve;
+mod root;
+mod stat;
+mod sweep;
+mod temp;
+mod tempname;
+
+pub use error::{StorageError, map_io};
+pub use path::{RelPath, TEMP_PREFIX, validate_path};
+pub use root::Root;
+pub use stat::{FileKind, Stat};
+pub use temp::TempFile;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,211 @@
+//! [`Root`]: a handler's storage root, and every read-side operation on it.
+//!
+//! A `Root` holds an open fd of the root directory; every path is resolved *beneath
+//! that fd* by [`resolve`](super::resolve), never by joining strings onto the root's
+//! name, so renaming or replacing the root path later cannot redirect a handler, and
+//! `/srv/d2/x` can never be reached from `/srv/d`. Writes live in `temp`.
+
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use super::resolve::{Resolver, open_beneath};
+use super::sweep::sweep;
+use super::{FileKind, Stat, StorageError, validate_path};
+
+/// A directory every storage operation of one handler is confined to.
+///
+/// `Send + Sync`: operations take `&self` and keep no state besides the root fd, so one
+/// `Root` can be shared (`Arc`) by all actors of a handler.
+#[derive(Debug)]
+pub struct Root {
+    dir: OwnedFd,
+    path: PathBuf,
+    /// `(st_dev, st_ino)` of the root, to recognise temps made under another root.
+    id: (u64, u64),
+    swept: usize,
+    resolver: Resolver,
+}
+
+impl Root {
+    /// Open (creating it and missing parents if needed) the root at `path`, then delete
+    /// temp files left anywhere beneath it by a crashed process (see
+    /// [`swept`](Self::swept)). The root path itself may be a symlink: that is the
+    /// admin's choice; only paths *under* it are policed.
+    pub fn open(path: &Path) -> Result<Root, StorageError> {
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_dir() => return Err(StorageError::NotDir),
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir_all(path)?,
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let dir = rustix::fs::open(path, flags, Mode::empty())?;
+        let st = rustix::fs::fstat(&dir)?;
+        let path = std::path::absolute(path)?;
+        let resolver = Resolver::detect(dir.as_fd());
+        let mut root = Root {
+            dir,
+            path,
+            id: (st.st_dev, st.st_ino),
+            swept: 0,
+            resolver,
+        };
+        root.swept = sweep(root.dir.as_fd());
+        Ok(root)
+    }
+
+    /// The root's absolute path, for logs.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many stale temp files [`open`](Self::open) deleted.
+    pub fn swept(&self) -> usize {
+        self.swept
+    }
+
+    /// Use the portable component walk instead of `openat2`, to test that path.
+    #[cfg(test)]
+    pub(super) fn force_walk(&mut self) {
+        self.resolver = Resolver::Walk;
+    }
+
+    pub(super) fn fd(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    pub(super) fn id(&self) -> (u64, u64) {
+        self.id
+    }
+
+    /// Open `rel` (a validated path or `"."`) beneath the root.
+    pub(super) fn open_at(
+        &self,
+        rel: &str,
+        flags: OFlags,
+        mode: Mode,
+    ) -> Result<OwnedFd, StorageError> {
+        open_beneath(self.resolver, self.fd(), rel, flags, mode)
+    }
+
+    /// Open the directory containing `rel`'s last component; returns it with the name.
+    pub(super) fn open_parent<'p>(
+        &self,
+        rel: &'p super::RelPath,
+        flags: OFlags,
+    ) -> Result<(OwnedFd, &'p str), StorageError> {
+        let (dir, name) = rel.split_last();
+        let fd = self.open_at(dir.unwrap_or("."), flags | OFlags::DIRECTORY, Mode::empty())?;
+        Ok((fd, name))
+    }
+
+    /// Open a regular file for reading; returns it with its size.
+    ///
+    /// Opened `O_NONBLOCK` so that a FIFO placed under the root cannot hang the
+    /// calling thread (the flag is cleared again for the regular file returned).
+    /// The kernel is told the file will be read sequentially (readahead).
+    pub fn open_read(&self, rel: &str) -> Result<(File, u64), StorageError> {
+        let rel = validate_path(rel)?;
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
+        let fd = self.open_at(rel.as_str(), flags, Mode::empty())?;
+        let stat = Stat::from_raw(&rustix::fs::fstat(&fd)?);
+        match stat.kind {
+            FileKind::File => {}
+            FileKind::Dir => return Err(StorageError::IsDir),
+            FileKind::Other => return Err(StorageError::NotFile),
+        }
+        rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
+        // Advice only: a file system without fadvise is still readable.
+        let _ = rustix::fs::fadvise(&fd, 0, None, rustix::fs::Advice::Sequential);
+        Ok((File::from(fd), stat.size))
+    }
+
+    /// Describe `rel` without following a symlink at its end (a symlink is
+    /// [`FileKind::Other`]).
+    pub fn stat(&self, rel: &str) -> Result<Stat, StorageError> {
+        let rel = validate_path(rel)?;
+        let (dir, name) = self.open_parent(&rel, OFlags::PATH)?;
+        Ok(Stat::from_raw(&rustix::fs::statat(
+            &dir,
+            name,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?))
+    }
+
+    /// The entries of directory `rel` (`""` = the root), sorted by name.
+    ///
+    /// Only entries a plugin could name are listed: temp files, non-UTF-8 names and names
+    /// that [`validate_path`] would refuse (control characters, backslashes) are left out.
+    /// An entry removed while listing is skipped.
+    pub fn list(&self, rel: &str) -> Result<Vec<(String, Stat)>, StorageError> {
+        let rel = if rel.is_empty() {
+            ".".to_owned()
+        } else {
+            validate_path(rel)?.as_str().to_owned()
+        };
+        let dir = self.open_at(&rel, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
+        let mut out = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&dir)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().to_str() else {
+                continue;
+            };
+            if name == "." || name == ".." || name.contains('/') || validate_path(name).is_err() {
+                continue;
+            }
+            match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => out.push((name.to_owned(), Stat::from_raw(&st))),
+                Err(rustix::io::Errno::NOENT) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Delete the non-directory entry `rel` (a symlink is removed itself, never its
+    /// target). Directories are refused with [`StorageError::IsDir`].
+    pub fn remove(&self, rel: &str) -> Result<(), StorageError> {
+        let rel = validate_path(rel)?;
+        let (dir, name) = self.open_parent(&rel, OFlags::PATH)?;
+        rustix::fs::unlinkat(&dir, name, AtFlags::empty())?;
+        Ok(())
+    }
+
+    /// Create directory `rel` and any missing parents beneath the root (mode 0755).
+    ///
+    /// Not reachable from plugins (the ABI has no mkdir, so a client can never make a
+    /// directory tree appear); for the host, e.g. a handler's configured `incoming/`.
+    pub fn create_dir_all(&self, rel: &str) -> Result<(), StorageError> {
+        let rel = validate_path(rel)?;
+        let mut end = 0;
+        for component in rel.as_str().split('/') {
+            let parent = if end == 0 {
+                "."
+            } else {
+                &rel.as_str()[..end - 1]
+            };
+            end += component.len() + 1;
+            let dir = self.open_at(parent, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+            match rustix::fs::mkdirat(&dir, component, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let _ = self.open_at(
+            rel.as_str(),
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        )?;
+        Ok(())
+    }
+
+    /// Bytes available to an unprivileged writer on the root's file system
+    /// (`f_bavail * f_frsize`).
+    pub fn free_space(&self) -> Result<u64, StorageError> {
+        let vfs = rustix::fs::fstatvfs(self.fd())?;
+        Ok(vfs.f_bavail.saturating_mul(vfs.f_frsize))
+    }
+}

@@ -1,0 +1,60 @@
+//! [`Stat`]: what a plugin may learn about a path (kind, size, mtime), and its ABI form.
+
+use switchyard_sdk::abi;
+
+/// The kind of a directory entry, as the ABI reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file: the only kind that can be read or committed to.
+    File,
+    /// A directory.
+    Dir,
+    /// Anything else (symlink, FIFO, socket, device): listed so the plugin sees it
+    /// exists, but never opened.
+    Other,
+}
+
+/// Metadata of one path under a root. Symlinks are described, not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub kind: FileKind,
+    /// Size in bytes (0 for directories and other kinds).
+    pub size: u64,
+    /// Last modification, seconds since the Unix epoch.
+    pub modified_unix: i64,
+}
+
+impl Stat {
+    /// Convert the kernel's `struct stat`.
+    pub(super) fn from_raw(st: &rustix::fs::Stat) -> Self {
+        let kind = match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+            rustix::fs::FileType::RegularFile => FileKind::File,
+            rustix::fs::FileType::Directory => FileKind::Dir,
+            _ => FileKind::Other,
+        };
+        let size = if kind == FileKind::File {
+            u64::try_from(st.st_size).unwrap_or(0)
+        } else {
+            0
+        };
+        Self {
+            kind,
+            size,
+            modified_unix: st.st_mtime,
+        }
+    }
+
+    /// The `SyStat` handed to a plugin.
+    pub fn to_abi(&self) -> abi::SyStat {
+        abi::SyStat {
+            struct_size: std::mem::size_of::<abi::SyStat>() as u32,
+            kind: match self.kind {
+                FileKind::File => abi::SY_FILE_REGULAR,
+                FileKind::Dir => abi::SY_FILE_DIR,
+                FileKind::Other => abi::SY_FILE_OTHER,
+            },
+            size: self.size,
+            modified_unix: self.modified_unix,
+        }
+    }
+}
