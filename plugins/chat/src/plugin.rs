@@ -131,3 +131,140 @@ impl ChatPlugin {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_sdk::testing::{Action, MockHost};
+
+    fn peer(port: u16) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn datagram(port: u16, data: &[u8]) -> Event<'_> {
+        Event::Datagram {
+            socket: SocketId(4),
+            peer: peer(port),
+            local: peer(6000),
+            listener: "chat_udp",
+            data,
+        }
+    }
+
+    fn create(host: &mut MockHost) -> ChatPlugin {
+        host.create::<ChatPlugin>("(auto_reply: \"nobody here\", idle_timeout_secs: 5)")
+            .unwrap()
+    }
+
+    #[test]
+    fn a_visitor_gets_the_auto_reply_the_line_is_emitted_and_the_sweep_armed() {
+        let mut host = MockHost::new();
+        let mut chat = create(&mut host);
+        host.deliver(&mut chat, 100, datagram(5000, "你好".as_bytes()));
+        let io = host.take_io();
+        let reply = Action::SendDatagram {
+            socket: 4,
+            to: peer(5000),
+            data: b"nobody here".to_vec(),
+        };
+        assert!(io.contains(&reply), "{io:?}");
+        let emitted: Vec<ChatMessage> = io
+            .iter()
+            .filter_map(|a| match a {
+                Action::Emit { port: 0, data } => Some(serde_json::from_slice(data).unwrap()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(emitted.len(), 2, "{io:?}");
+        assert_eq!(
+            (
+                emitted[0].from.as_str(),
+                emitted[0].channel.as_str(),
+                emitted[0].text.as_str()
+            ),
+            ("v1", "v1", "你好")
+        );
+        assert_eq!(emitted[1].text, "nobody here");
+        assert!(
+            emitted[0].at_unix_ms > 1_600_000_000_000,
+            "wall-clock time: {}",
+            emitted[0].at_unix_ms
+        );
+        assert_eq!(
+            io.last(),
+            Some(&Action::SetTimer {
+                token: SWEEP_TIMER,
+                delay_ms: 500
+            })
+        );
+    }
+
+    #[test]
+    fn the_timer_expires_sessions_and_stays_off_when_none_are_left() {
+        let mut host = MockHost::new();
+        let mut chat = create(&mut host);
+        host.deliver(&mut chat, 0, datagram(5000, b"/join lobby"));
+        host.take_io();
+        for now in (500..5000).step_by(500) {
+            host.deliver(&mut chat, now, Event::Timer { token: SWEEP_TIMER });
+            assert_eq!(
+                host.take_io(),
+                vec![Action::SetTimer {
+                    token: SWEEP_TIMER,
+                    delay_ms: 500
+                }]
+            );
+        }
+        host.deliver(&mut chat, 5000, Event::Timer { token: SWEEP_TIMER });
+        assert_eq!(
+            host.take_io(),
+            vec![],
+            "the timer fired and no session is left: nothing to arm"
+        );
+        assert_eq!(chat.chat.session_count(), 0);
+    }
+
+    #[test]
+    fn room_lines_fan_out_and_socket_errors_change_nothing() {
+        let mut host = MockHost::new();
+        let mut chat = create(&mut host);
+        for port in [1, 2, 3] {
+            host.deliver(&mut chat, 0, datagram(port, b"/join r"));
+        }
+        host.take_io();
+        host.deliver(
+            &mut chat,
+            1,
+            Event::SocketError {
+                socket: SocketId(4),
+                error: HostError::Closed,
+            },
+        );
+        host.deliver(&mut chat, 2, datagram(2, b"hello room"));
+        let sends: Vec<_> = host
+            .take_io()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::SendDatagram { to, data, .. } => {
+                    Some((to.port(), String::from_utf8(data).unwrap()))
+                }
+                _ => None,
+            })
+            .collect();
+        let line = "#r <v2> hello room".to_string();
+        assert_eq!(sends, vec![(1, line.clone()), (2, line.clone()), (3, line)]);
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        let mut host = MockHost::new();
+        let err = host.create::<ChatPlugin>("(max_sessions: 0)").unwrap_err();
+        assert!(err.contains("max_sessions"), "{err}");
+        let err = host
+            .create::<ChatPlugin>("(agent_secret: Some(\"pw\"))")
+            .unwrap_err();
+        assert!(err.contains("agent_secret"), "{err}");
+        let err = host.create::<ChatPlugin>("(secret: \"x\")").unwrap_err();
+        assert!(err.contains("secret"), "{err}");
+    }
+}
