@@ -20,7 +20,7 @@
 //!
 //! [`validate_path`]: super::validate_path
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -95,21 +95,16 @@ fn walk(
     };
     let mut held: Option<OwnedFd> = None;
     for component in dirs.into_iter().flat_map(|d| d.split('/')) {
-        let cur = held.as_ref().map_or(dir, |fd| fd_borrow(fd));
+        let cur = held.as_ref().map_or(dir, OwnedFd::as_fd);
         let step = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         match rustix::fs::openat(cur, component, step, Mode::empty()) {
             Ok(fd) => held = Some(fd),
             Err(err) => return Err(classify(cur, component, err)),
         }
     }
-    let cur = held.as_ref().map_or(dir, |fd| fd_borrow(fd));
+    let cur = held.as_ref().map_or(dir, OwnedFd::as_fd);
     rustix::fs::openat(cur, last, flags | OFlags::NOFOLLOW, mode)
         .map_err(|err| classify(cur, last, err))
-}
-
-fn fd_borrow(fd: &OwnedFd) -> BorrowedFd<'_> {
-    use std::os::fd::AsFd;
-    fd.as_fd()
 }
 
 /// Turn an open error into a [`StorageError`]. `ENOTDIR` is ambiguous: opening a

@@ -9,13 +9,15 @@ use crate::storage::{Root, TEMP_PREFIX};
 fn stale_temps_are_swept_and_live_ones_kept() {
     let area = Area::new(false);
     let me = std::process::id();
-    let dead_pid = format!("{TEMP_PREFIX}4194304000.00000000000000ab.3"); // above pid_max
+    let dead_pid = format!("{TEMP_PREFIX}2000000000.00000000000000ab.3"); // above any pid_max
     let old_me = format!("{TEMP_PREFIX}{me}.0000000000000001.0"); // our pid, earlier incarnation
     let garbage = format!("{TEMP_PREFIX}junk");
+    let huge_pid = format!("{TEMP_PREFIX}99999999999.0.0"); // not an i32 pid at all
     let live_other = format!("{TEMP_PREFIX}1.00000000000000cd.0"); // pid 1 always runs
     put(&area.at(&dead_pid), b"x");
     put(&area.at(&format!("deep/er/{old_me}")), b"x");
     put(&area.at(&garbage), b"x");
+    put(&area.at(&huge_pid), b"x");
     put(&area.at(&live_other), b"x");
     put(&area.at(".keep"), b"x");
     let live_mine = area.root.create_temp("deep/er/upload").expect("temp");
@@ -25,7 +27,7 @@ fn stale_temps_are_swept_and_live_ones_kept() {
     symlink(area.outside(), area.at("out")).expect("symlink");
 
     let reopened = Root::open(&area.at("")).expect("reopen");
-    assert_eq!(reopened.swept(), 3);
+    assert_eq!(reopened.swept(), 4);
     let mut root_names = raw_names(&area.at(""));
     root_names.retain(|n| n != "deep" && n != "out");
     assert_eq!(root_names, [".keep", live_other.as_str()]);
