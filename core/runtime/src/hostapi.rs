@@ -332,3 +332,83 @@ pub static HOST_API: SyHostApi = SyHostApi {
     remove_file: h_remove_file,
     free_space: h_free_space,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder {
+        sends: Vec<(u64, SocketAddr, Vec<u8>)>,
+        logs: Vec<String>,
+    }
+
+    impl HostCalls for Recorder {
+        fn log(&mut self, _level: u32, msg: &str) {
+            self.logs.push(msg.to_owned());
+        }
+        fn send_datagram(&mut self, socket: u64, to: SocketAddr, data: &[u8]) -> u32 {
+            self.sends.push((socket, to, data.to_vec()));
+            abi::SY_OK
+        }
+    }
+
+    #[test]
+    fn a_call_reaches_the_context_it_was_lent_to() {
+        let mut rec = Recorder::default();
+        let to: SocketAddr = "[::1]:5353".parse().unwrap();
+        let status = with_ctx(&mut rec, |api, ctx| {
+            let addr = SyAddr::from(to);
+            // SAFETY: our own table and context.
+            unsafe { ((*api).send_datagram)(ctx, 9, &addr, SyBytes::from_slice(b"abc")) }
+        });
+        assert_eq!(status, abi::SY_OK);
+        assert_eq!(rec.sends, vec![(9, to, b"abc".to_vec())]);
+    }
+
+    #[test]
+    fn malformed_arguments_are_refused_before_dispatch() {
+        let mut rec = Recorder::default();
+        let statuses = with_ctx(&mut rec, |api, ctx| {
+            // SAFETY: deliberately bad arguments; the table must refuse them.
+            unsafe {
+                let api = &*api;
+                let bad_bytes = SyBytes { ptr: std::ptr::null(), len: 5 };
+                let bad_family = SyAddr { family: 9, ..SyAddr::default() };
+                let good = SyAddr::from("127.0.0.1:1".parse::<SocketAddr>().unwrap());
+                [
+                    (api.send_datagram)(ctx, 1, std::ptr::null(), SyBytes::EMPTY),
+                    (api.send_datagram)(ctx, 1, &bad_family, SyBytes::EMPTY),
+                    (api.send_datagram)(ctx, 1, &good, bad_bytes),
+                    (api.open_read)(ctx, SyStr { ptr: std::ptr::null(), len: 3 }, std::ptr::null_mut(), std::ptr::null_mut()),
+                    (api.open_read)(ctx, SyStr::from_str("\u{0}"), std::ptr::null_mut(), std::ptr::null_mut()),
+                    (api.read_file)(ctx, 1, 0, std::ptr::null_mut(), 10, std::ptr::null_mut()),
+                ]
+            }
+        });
+        assert_eq!(&statuses[..3], &[SY_ERR_INVALID; 3]);
+        assert_eq!(statuses[3], SY_ERR_INVALID);
+        // Valid UTF-8 reaches the context, which does not offer storage here.
+        assert_eq!(statuses[4], SY_ERR_UNSUPPORTED);
+        assert_eq!(statuses[5], SY_ERR_INVALID);
+        assert!(rec.sends.is_empty());
+    }
+
+    #[test]
+    fn a_null_context_is_refused() {
+        // SAFETY: a null ctx must be refused, not dereferenced.
+        let status = unsafe { (HOST_API.close)(std::ptr::null_mut(), 1) };
+        assert_eq!(status, SY_ERR_IO);
+    }
+
+    #[test]
+    fn non_utf8_logs_are_kept_lossily() {
+        let mut rec = Recorder::default();
+        with_ctx(&mut rec, |api, ctx| {
+            let bytes = [b'o', b'k', 0xff];
+            // SAFETY: our own table and context.
+            unsafe { ((*api).log)(ctx, abi::SY_LOG_INFO, SyStr { ptr: bytes.as_ptr(), len: bytes.len() }) }
+        });
+        assert_eq!(rec.logs, vec!["ok\u{fffd}".to_string()]);
+    }
+}
