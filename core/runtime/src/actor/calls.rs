@@ -30,6 +30,8 @@ const MAX_SOCKETS: usize = 4_096;
 const MAX_FILES: usize = 1_024;
 /// Most bytes of datagrams waiting for a full socket buffer, per socket.
 const MAX_UDP_QUEUED: usize = 4 * 1024 * 1024;
+/// Largest datagram `send_datagram_file` builds (UDP's maximum payload).
+const MAX_DATAGRAM_OUT: usize = 65_535;
 /// Largest typed message.
 const MAX_MESSAGE: usize = 1024 * 1024;
 /// Longest timer: a year (longer is a plugin bug).
@@ -148,19 +150,33 @@ impl HostCalls for Calls<'_> {
         len: u32,
     ) -> Result<u32, u32> {
         let Some(OpenFile::Read { file, .. }) = self.actor.res.files.get(&file) else { return Err(abi::SY_ERR_INVALID) };
-        let mut buf = vec![0u8; header.len() + len as usize];
+        let total = header.len() + len as usize;
+        if total > MAX_DATAGRAM_OUT {
+            return Err(abi::SY_ERR_INVALID);
+        }
+        // One scratch buffer per actor, allocated once: no per-packet allocation.
+        let mut buf = std::mem::take(&mut self.actor.scratch);
+        buf.resize(MAX_DATAGRAM_OUT, 0);
         buf[..header.len()].copy_from_slice(header);
         let mut got = 0usize;
+        let mut failed = None;
         while got < len as usize {
-            match file.read_at(&mut buf[header.len() + got..], offset + got as u64) {
+            match file.read_at(&mut buf[header.len() + got..total], offset + got as u64) {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_status(&e)),
+                Err(e) => {
+                    failed = Some(io_status(&e));
+                    break;
+                }
             }
         }
-        buf.truncate(header.len() + got);
-        match self.send_datagram(socket, to, &buf) {
+        let status = match failed {
+            Some(status) => status,
+            None => self.send_datagram(socket, to, &buf[..header.len() + got]),
+        };
+        self.actor.scratch = buf;
+        match status {
             abi::SY_OK => Ok(got as u32),
             status => Err(status),
         }

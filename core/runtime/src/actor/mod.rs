@@ -71,6 +71,8 @@ pub struct InstanceActor {
     /// The connection a per-connection actor was made for, until `started`.
     pending_conn: Option<(TcpStream, std::net::SocketAddr, Rc<str>, shared::ConnSlot)>,
     accept_handles: Vec<actix::SpawnHandle>,
+    /// Reused buffer for datagrams built from files.
+    scratch: Vec<u8>,
 }
 
 impl InstanceActor {
@@ -85,6 +87,7 @@ impl InstanceActor {
             pending_tcp: plan.tcp,
             pending_conn: None,
             accept_handles: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -222,6 +225,7 @@ impl InstanceActor {
                 pending_tcp: Vec::new(),
                 pending_conn: Some((stream, peer, item.listener, slot)),
                 accept_handles: Vec::new(),
+                scratch: Vec::new(),
             };
             let addr = child.start();
             shared.children.borrow_mut().insert(id, addr);
