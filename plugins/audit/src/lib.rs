@@ -1,1 +1,28 @@
-//! Writes typed events as JSON lines (transcript/audit) (in progress: see the open issue).
+//! # switchyard-audit — typed messages to a JSON-lines transcript
+//!
+//! A handler with no listener and one input port, `events`, accepting any message
+//! type. Every message it receives becomes one line
+//! `{"at_ms":..,"handler_port":..,"type":..,"data":<the message JSON>}` in a file
+//! under its storage root: route `chat.messages` (and the file plugins'
+//! `TransferCompleted` ports) to `audit.events` and you have a transcript.
+//! `at_ms` is Unix time in milliseconds when the record was received;
+//! `handler_port` is the input port it came in on.
+//!
+//! The storage capability has no append, so the transcript is a series of segments
+//! `transcript-000001.jsonl`, `-000002`, ... each rewritten atomically on every
+//! flush; see [`segments`] for why that is sound.
+//!
+//! # Layout
+//! - [`config`]: the handler's config and the split of `file` into dir/stem/ext.
+//! - [`record`]: encoding one record line (the codec).
+//! - [`segments`]: when to commit what, on a manual clock (the state machine).
+//! - `plugin`: the `Protocol` impl, a thin adapter doing the storage calls.
+
+pub mod config;
+mod plugin;
+pub mod record;
+pub mod segments;
+
+pub use plugin::{Audit, EVENTS_PORT};
+
+switchyard_sdk::declare_plugin!(Audit);

@@ -1,0 +1,256 @@
+//! The `Protocol` impl: typed messages in, records into [`Segments`], commits
+//! through the host's storage capability.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use switchyard_sdk::prelude::*;
+
+use crate::config::Config;
+use crate::record;
+use crate::segments::Segments;
+
+/// The only timer: the next commit.
+const FLUSH_TIMER: u64 = 1;
+/// The input port; it accepts every message type.
+pub const EVENTS_PORT: &str = "events";
+
+/// The audit handler.
+#[derive(Debug)]
+pub struct Audit {
+    segments: Segments,
+    armed: Option<u64>,
+    /// Unix time minus host time: records carry wall-clock time.
+    unix_offset_ms: u64,
+    /// Records lost to failed commits of sealed segments.
+    lost: u64,
+}
+
+impl Protocol for Audit {
+    type Config = Config;
+    const NAME: &'static str = "audit";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "writes every typed message it receives as a JSON line";
+    const LISTENERS: Listeners = Listeners::NONE;
+    const PORTS: &'static [Port] = &[Port::input(EVENTS_PORT, "*")];
+
+    fn new(config: Config, ctx: &mut Ctx<'_>) -> Result<Self, String> {
+        let name = config.validate()?;
+        let existing = match ctx.list_dir(&name.dir) {
+            Ok(entries) => entries.into_iter().map(|(name, _)| name).collect(),
+            Err(HostError::NotFound) => Vec::new(),
+            Err(HostError::Unsupported) => {
+                return Err("audit needs a storage root: set `root: Some(\"...\")`".into());
+            }
+            Err(e) => return Err(format!("cannot list the transcript directory: {e}")),
+        };
+        let segments = Segments::new(
+            name.dir,
+            name.stem,
+            name.ext,
+            config.max_segment_bytes,
+            config.flush_interval_ms,
+            existing.iter().map(String::as_str),
+        );
+        ctx.info(format_args!(
+            "transcript segments start at {}",
+            segments.path()
+        ));
+        let unix_now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Ok(Audit {
+            segments,
+            armed: None,
+            unix_offset_ms: unix_now.saturating_sub(ctx.now_ms()),
+            lost: 0,
+        })
+    }
+
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
+        let now = ctx.now_ms();
+        match event {
+            Event::Message {
+                port,
+                type_name,
+                data,
+            } => {
+                let line = record::encode(self.unix_offset_ms + now, port, type_name, data);
+                self.segments.append(now, &line);
+            }
+            Event::Timer { token: FLUSH_TIMER } => self.armed = None,
+            Event::Drain => self.segments.drain(),
+            _ => {}
+        }
+        self.flush(ctx, now);
+    }
+
+    /// Uncommitted records keep the host's drain waiting for us.
+    fn active_sessions(&self) -> u64 {
+        self.segments.pending_records()
+    }
+}
+
+impl Audit {
+    fn flush(&mut self, ctx: &mut Ctx<'_>, now: u64) {
+        for (path, data, records) in self.segments.take_sealed() {
+            if let Err(e) = write(ctx, &path, &data) {
+                self.lost += records;
+                ctx.error(format_args!(
+                    "sealing {path} failed ({e}): {records} records lost, {} in all",
+                    self.lost
+                ));
+            }
+        }
+        if let Some(commit) = self.segments.due(now) {
+            match write(ctx, &commit.path, commit.data) {
+                Ok(()) => self.segments.committed(),
+                Err(e) => {
+                    ctx.warn(format_args!(
+                        "committing {} failed ({e}); retrying",
+                        commit.path
+                    ));
+                    self.segments.failed(now);
+                }
+            }
+        }
+        let deadline = self.segments.poll_timeout();
+        if deadline != self.armed {
+            let result = match deadline {
+                Some(at) => {
+                    ctx.set_timer(FLUSH_TIMER, Duration::from_millis(at.saturating_sub(now)))
+                }
+                None => ctx.cancel_timer(FLUSH_TIMER),
+            };
+            self.armed = if result.is_ok() { deadline } else { None };
+        }
+    }
+}
+
+/// Write `data` to a temp file beside `path` and commit it over `path`.
+fn write(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Result<(), HostError> {
+    let file = ctx.create_temp(path)?;
+    let result = ctx
+        .write_file(file, data)
+        .and_then(|()| ctx.commit_file(file, path, true));
+    if result.is_err() {
+        let _ = ctx.close_file(file);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_sdk::testing::{Action, MockHost};
+
+    fn message<'a>(data: &'a [u8]) -> Event<'a> {
+        Event::Message {
+            port: EVENTS_PORT,
+            type_name: ChatMessage::TYPE,
+            data,
+        }
+    }
+
+    fn lines(host: &MockHost, path: &str) -> Vec<serde_json::Value> {
+        let text = std::str::from_utf8(&host.files[path]).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn messages_become_json_lines_committed_after_the_interval() {
+        let mut host = MockHost::new();
+        host.files
+            .insert("transcript-000004.jsonl".into(), b"old".to_vec());
+        let mut audit = host.create::<Audit>("(flush_interval_ms: 100)").unwrap();
+        host.take_actions();
+        let msg = ChatMessage {
+            from: "v1".into(),
+            channel: "v1".into(),
+            text: "你好".into(),
+            at_unix_ms: 5,
+        };
+        let json = serde_json::to_vec(&msg).unwrap();
+        host.deliver(&mut audit, 10, message(&json));
+        assert_eq!(
+            host.take_io(),
+            vec![Action::SetTimer {
+                token: FLUSH_TIMER,
+                delay_ms: 100
+            }]
+        );
+        host.deliver(&mut audit, 50, message(b"{\"n\":2}"));
+        assert_eq!(
+            host.take_io(),
+            vec![],
+            "still buffered, timer already armed"
+        );
+        host.deliver(&mut audit, 110, Event::Timer { token: FLUSH_TIMER });
+        assert_eq!(
+            host.take_io(),
+            vec![Action::Commit {
+                path: "transcript-000005.jsonl".into()
+            }]
+        );
+        assert_eq!(
+            host.files["transcript-000004.jsonl"], b"old",
+            "never overwritten"
+        );
+        let records = lines(&host, "transcript-000005.jsonl");
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0]["handler_port"], "events");
+        assert_eq!(records[0]["type"], "switchyard.ChatMessage/1");
+        assert_eq!(records[0]["data"], serde_json::to_value(&msg).unwrap());
+        assert!(records[0]["at_ms"].as_u64().unwrap() > 1_600_000_000_000);
+        assert_eq!(records[1]["data"]["n"], 2);
+        assert_eq!(host.open_files(), 0);
+        assert_eq!(audit.active_sessions(), 0);
+    }
+
+    #[test]
+    fn drain_commits_at_once_and_later_lines_rewrite_the_segment() {
+        let mut host = MockHost::new();
+        let mut audit = host.create::<Audit>("(file: \"t.jsonl\")").unwrap();
+        host.deliver(&mut audit, 0, message(b"1"));
+        assert_eq!(audit.active_sessions(), 1, "the drain waits for it");
+        host.deliver(&mut audit, 1, Event::Drain);
+        assert_eq!(lines(&host, "t-000001.jsonl").len(), 1);
+        host.deliver(&mut audit, 2, message(b"2"));
+        assert_eq!(lines(&host, "t-000001.jsonl").len(), 2);
+        assert_eq!(audit.active_sessions(), 0);
+    }
+
+    #[test]
+    fn full_segments_rotate_and_a_full_disk_is_retried() {
+        let mut host = MockHost::new();
+        let mut audit = host
+            .create::<Audit>("(max_segment_bytes: 1024, flush_interval_ms: 10)")
+            .unwrap();
+        let big = format!("\"{}\"", "x".repeat(600));
+        host.deliver(&mut audit, 0, message(big.as_bytes()));
+        host.deliver(&mut audit, 1, message(big.as_bytes()));
+        assert!(
+            host.files.contains_key("transcript-000001.jsonl"),
+            "sealed at once"
+        );
+        host.free_space = 0;
+        host.deliver(&mut audit, 20, Event::Timer { token: FLUSH_TIMER });
+        assert!(!host.files.contains_key("transcript-000002.jsonl"));
+        assert_eq!(host.open_files(), 0, "the failed temp file is closed");
+        host.free_space = 1 << 20;
+        host.deliver(&mut audit, 30, Event::Timer { token: FLUSH_TIMER });
+        assert_eq!(lines(&host, "transcript-000002.jsonl").len(), 1);
+    }
+
+    #[test]
+    fn bad_config_is_refused() {
+        let mut host = MockHost::new();
+        assert!(
+            host.create::<Audit>("(file: \"../x\")")
+                .unwrap_err()
+                .contains("file")
+        );
+        assert!(host.create::<Audit>("(flie: \"x\")").is_err());
+    }
+}
