@@ -66,6 +66,12 @@ impl Root {
         self.swept
     }
 
+    /// Whether paths are resolved with `openat2` (else the `O_NOFOLLOW` walk, on kernels
+    /// or sandboxes without it): worth one line in the startup log.
+    pub fn uses_openat2(&self) -> bool {
+        self.resolver == Resolver::Openat2
+    }
+
     /// Use the portable component walk instead of `openat2`, to test that path.
     #[cfg(test)]
     pub(super) fn force_walk(&mut self) {

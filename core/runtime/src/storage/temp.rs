@@ -112,7 +112,7 @@ impl Root {
         Err(StorageError::Exists)
     }
 
-    /// Make `temp` visible as `rel`: `fsync` the file, rename it into place, `fsync` the
+    /// Make `temp` visible as `rel`: `fdatasync` the file, rename it into place, `fsync` the
     /// directory.
     ///
     /// Without `overwrite` the rename is atomic no-replace (`renameat2(RENAME_NOREPLACE)`,
@@ -139,7 +139,8 @@ impl Root {
         }
         let rel = validate_path(rel)?;
         let (dir, name) = self.open_parent(&rel, OFlags::RDONLY)?;
-        temp.file.sync_all()?;
+        // Data and size are what must survive a crash; mtime need not cost a journal write.
+        temp.file.sync_data()?;
         let from = temp.name.as_str();
         let moved = if overwrite {
             rustix::fs::renameat(&temp.dir, from, &dir, name)

@@ -145,6 +145,25 @@ fn create_dir_all_makes_nested_directories_beneath_the_root() {
     }
 }
 
+/// The confinement tests run with both resolvers; this makes sure "both" is not the walk
+/// twice on a machine whose kernel has `openat2`.
+#[test]
+fn openat2_is_used_where_the_kernel_has_it() {
+    let area = Area::new(false);
+    let probe = rustix::fs::openat2(
+        rustix::fs::CWD,
+        ".",
+        rustix::fs::OFlags::PATH,
+        rustix::fs::Mode::empty(),
+        rustix::fs::ResolveFlags::BENEATH,
+    );
+    match probe {
+        Ok(_) => assert!(area.root.uses_openat2()),
+        Err(err) => println!("openat2 unavailable here ({err}): only the walk is tested"),
+    }
+    assert!(!Area::new(true).root.uses_openat2());
+}
+
 #[test]
 fn free_space_is_positive_and_root_path_is_absolute() {
     let area = Area::new(false);
