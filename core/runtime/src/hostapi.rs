@@ -164,10 +164,13 @@ fn status<T>(r: Result<T, u32>, out: impl FnOnce(T)) -> u32 {
 }
 
 unsafe extern "C" fn h_log(ctx: *mut SyHostCtx, level: u32, msg: SyStr) {
-    let msg = str_arg(msg).map(str::to_owned).unwrap_or_else(|| {
-        // SAFETY: as `str_arg`; lossy for plugins that log non-UTF-8.
-        (!msg.ptr.is_null()).then(|| unsafe { msg.to_string_lossy() }.into_owned()).unwrap_or_default()
-    });
+    let msg = match str_arg(msg) {
+        Some(text) => text.to_owned(),
+        // Lossy for plugins that log non-UTF-8; nothing for a null pointer.
+        None if msg.ptr.is_null() => String::new(),
+        // SAFETY: non-null, lent by the plugin for the call.
+        None => unsafe { msg.to_string_lossy() }.into_owned(),
+    };
     dispatch(ctx, (), |c| c.log(level, &msg))
 }
 unsafe extern "C" fn h_config_error(ctx: *mut SyHostCtx, msg: SyStr, line: u32, col: u32) {

@@ -375,9 +375,9 @@ impl HostCalls for Calls<'_> {
 
     fn write_file(&mut self, file: u64, data: &[u8]) -> u32 {
         match self.actor.res.files.get_mut(&file) {
-            Some(OpenFile::Temp(t)) => match std::io::Write::write_all(t.file_mut(), data) {
+            Some(OpenFile::Temp(t)) => match t.append(data) {
                 Ok(()) => abi::SY_OK,
-                Err(e) => io_status(&e),
+                Err(e) => self.storage_err("write", "", &e),
             },
             _ => abi::SY_ERR_INVALID,
         }
