@@ -1,0 +1,101 @@
+//! Command line, and `HOST[:PORT]` resolution.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
+use clap::Parser;
+
+/// The default topology serves chat here.
+pub const DEFAULT_PORT: u16 = 6000;
+
+/// Talk to a Switchyard chat server: as a visitor (default) or a support agent.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard-chat", version)]
+pub struct Args {
+    /// Server, `HOST[:PORT]` (IPv6 as `[::1]:6000`); default port 6000.
+    pub server: String,
+    /// Log in as a support agent (needs the server's agent secret).
+    #[arg(long)]
+    pub agent: bool,
+    /// The agent secret; prefer the environment variable, which `ps` does not show.
+    #[arg(long, env = "SWITCHYARD_CHAT_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Your name (agent name, or nick for a visitor).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Seconds to wait for the server before probing again.
+    #[arg(long, default_value_t = 3.0)]
+    pub timeout: f64,
+    /// Unanswered probes before giving up.
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+}
+
+/// `HOST[:PORT]` -> the first address it resolves to.
+pub fn resolve(server: &str) -> Result<SocketAddr, String> {
+    let candidates: Vec<SocketAddr> = if let Ok(addr) = server.parse::<SocketAddr>() {
+        vec![addr]
+    } else if let Ok(ip) = server
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        vec![SocketAddr::new(ip, DEFAULT_PORT)]
+    } else if server.contains(':') {
+        server
+            .to_socket_addrs()
+            .map_err(|e| format!("{server}: {e}"))?
+            .collect()
+    } else {
+        (server, DEFAULT_PORT)
+            .to_socket_addrs()
+            .map_err(|e| format!("{server}: {e}"))?
+            .collect()
+    };
+    candidates
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{server}: no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port_forms() {
+        assert_eq!(
+            resolve("127.0.0.1:7000"),
+            Ok("127.0.0.1:7000".parse().unwrap())
+        );
+        assert_eq!(resolve("127.0.0.1"), Ok("127.0.0.1:6000".parse().unwrap()));
+        assert_eq!(resolve("[::1]:7000"), Ok("[::1]:7000".parse().unwrap()));
+        assert_eq!(resolve("::1"), Ok("[::1]:6000".parse().unwrap()));
+        assert_eq!(resolve("[::1]"), Ok("[::1]:6000".parse().unwrap()));
+        assert_eq!(resolve("localhost:7001").unwrap().port(), 7001);
+        assert_eq!(resolve("localhost").unwrap().port(), 6000);
+        assert!(resolve("127.0.0.1:notaport").is_err());
+    }
+
+    #[test]
+    fn args_parse() {
+        let a = Args::try_parse_from([
+            "switchyard-chat",
+            "h:1",
+            "--agent",
+            "--secret",
+            "pw",
+            "--name",
+            "al",
+        ])
+        .unwrap();
+        assert!(a.agent);
+        assert_eq!(
+            (a.secret.as_deref(), a.name.as_deref(), a.retries),
+            (Some("pw"), Some("al"), 3)
+        );
+        assert!(
+            Args::try_parse_from(["switchyard-chat"]).is_err(),
+            "server is required"
+        );
+    }
+}
