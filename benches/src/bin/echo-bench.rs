@@ -103,7 +103,7 @@ fn start_switchyard(dir: &std::path::Path) -> (Server, SocketAddr) {
         let line = line.expect("log line");
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
         match v["msg"].as_str() {
-            Some("listening") => addr = v["addr"].as_str().and_then(|a| a.parse().ok()),
+            Some("listening") if v["kind"] == "udp" => addr = v["addr"].as_str().and_then(|a| a.parse().ok()),
             Some("serving") => break,
             _ => {}
         }
