@@ -1,0 +1,308 @@
+//! Room fan-out: 1 sender and N members on loopback, the `switchyard` host serving
+//! the chat plugin side by side with a minimal tokio UDP broadcast loop, in the same
+//! run with the same client. Prints delivered messages/s and p50/p99 latency.
+//!
+//! The sender keeps `--window` messages in flight (it is a room member too, and
+//! joins last, so its own copy is the last one the server sends); each message
+//! carries its send time, and every member records the latency of every copy.
+//! Loss (copies never received, e.g. a full socket buffer) is reported, not hidden.
+//! Loopback only; every process is killed when the bench ends.
+
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+
+struct Args {
+    secs: u64,
+    members: Vec<usize>,
+    window: usize,
+    /// Measure the tokio baseline only (to check the bench itself).
+    baseline_only: bool,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut args = Args {
+        secs: 3,
+        members: vec![10, 100, 1000],
+        window: 8,
+        baseline_only: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--serve-tokio" => {
+                serve_tokio();
+                return Ok(None);
+            }
+            "--baseline-only" => args.baseline_only = true,
+            "--secs" => args.secs = value()?.parse().map_err(|_| "--secs: a number")?,
+            "--window" => args.window = value()?.parse().map_err(|_| "--window: a number")?,
+            "--members" => {
+                args.members = value()?
+                    .split(',')
+                    .map(|n| {
+                        n.parse()
+                            .map_err(|_| "--members: numbers, comma-separated".to_string())
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Some(args))
+}
+
+/// The baseline: the smallest reasonable tokio broadcast loop, current-thread like
+/// the host's actix system. `/join ...` registers the sender; anything else goes to
+/// every member.
+fn serve_tokio() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        println!("{}", sock.local_addr().expect("addr"));
+        let mut members: Vec<SocketAddr> = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                continue;
+            };
+            if buf[..n].starts_with(b"/join") {
+                if !members.contains(&peer) {
+                    members.push(peer);
+                }
+                let _ = sock.send_to(b"* joined", peer).await;
+                continue;
+            }
+            for m in &members {
+                let _ = sock.send_to(&buf[..n], m).await;
+            }
+        }
+    });
+}
+
+/// A server process, killed on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_tokio() -> (Server, SocketAddr) {
+    let exe = std::env::current_exe().expect("exe");
+    let mut child = Command::new(exe)
+        .arg("--serve-tokio")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("addr line");
+    (Server(child), line.trim().parse().expect("address"))
+}
+
+fn start_switchyard(dir: &Path) -> (Server, SocketAddr) {
+    let exe_dir = std::env::current_exe()
+        .expect("exe")
+        .parent()
+        .expect("dir")
+        .to_path_buf();
+    let bin = exe_dir.join("switchyard");
+    assert!(
+        bin.exists(),
+        "{} missing: cargo build --release -p switchyard -p switchyard-chat",
+        bin.display()
+    );
+    let topo = dir.join("chat-bench.ron");
+    std::fs::write(
+        &topo,
+        r#"(listeners: {"u": (kind: udp, bind: "127.0.0.1:0")},
+            handlers: {"chat": (plugin: "chat", config: (rate_per_sec: 1000000, burst: 1000000))},
+            routes: [(from: "u", to: "chat")])"#,
+    )
+    .expect("topology");
+    let mut child = Command::new(bin)
+        .args([
+            "serve",
+            "--log-format",
+            "json",
+            "--log-level",
+            "warn",
+            "--config",
+        ])
+        .arg(&topo)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn switchyard");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut addr = None;
+    for line in lines.by_ref() {
+        let line = line.expect("log line");
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        match v["msg"].as_str() {
+            Some("listening") => addr = v["addr"].as_str().and_then(|a| a.parse().ok()),
+            Some("serving") => break,
+            _ => {}
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    (
+        Server(child),
+        addr.expect("switchyard logged its UDP address (needs --log-level info?)"),
+    )
+}
+
+/// One measurement.
+struct Measured {
+    delivered_per_sec: f64,
+    p50_us: u64,
+    p99_us: u64,
+    loss: f64,
+}
+
+/// Join `n` members and the sender, then send for `secs`.
+fn measure(server: SocketAddr, n: usize, args: &Args) -> Measured {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let start = Instant::now();
+        let mut members = Vec::with_capacity(n);
+        for _ in 0..n {
+            members.push(join(server).await);
+        }
+        let sender = join(server).await;
+        let lat: Rc<RefCell<Vec<u32>>> = Rc::new(RefCell::new(Vec::new()));
+        let measuring = Rc::new(std::cell::Cell::new(false));
+        for m in members {
+            let (lat, measuring) = (lat.clone(), measuring.clone());
+            tokio::task::spawn_local(async move {
+                let mut buf = vec![0u8; 2048];
+                while let Ok(len) = m.recv(&mut buf).await {
+                    if let (true, Some(sent)) = (measuring.get(), stamp(&buf[..len])) {
+                        let now = start.elapsed().as_micros() as u64;
+                        lat.borrow_mut().push(now.saturating_sub(sent) as u32);
+                    }
+                }
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await; // let join notices drain
+        measuring.set(true);
+        let t0 = Instant::now();
+        let mut sent = 0u64;
+        let mut inflight = 0usize;
+        let mut buf = vec![0u8; 2048];
+        while t0.elapsed() < Duration::from_secs(args.secs) {
+            while inflight < args.window {
+                let text = format!("m {sent} {}", start.elapsed().as_micros());
+                let _ = sender.send(text.as_bytes()).await;
+                sent += 1;
+                inflight += 1;
+            }
+            // Our own copy comes last in each fan-out; a lost one must not stall us.
+            match tokio::time::timeout(Duration::from_millis(200), sender.recv(&mut buf)).await {
+                Ok(Ok(len)) if stamp(&buf[..len]).is_some() => inflight -= 1,
+                Ok(_) => {}
+                Err(_) => inflight = 0,
+            }
+        }
+        let elapsed = t0.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_millis(300)).await; // stragglers
+        measuring.set(false);
+        let mut lat = lat.borrow().clone();
+        lat.sort_unstable();
+        let pct = |p: f64| {
+            lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0)
+        };
+        let expected = sent as f64 * n as f64;
+        Measured {
+            delivered_per_sec: lat.len() as f64 / elapsed,
+            p50_us: u64::from(pct(0.50)),
+            p99_us: u64::from(pct(0.99)),
+            loss: if expected > 0.0 {
+                1.0 - lat.len() as f64 / expected
+            } else {
+                0.0
+            },
+        }
+    })
+}
+
+/// A member socket that has joined room `bench` (retried: a join can be lost too).
+async fn join(server: SocketAddr) -> UdpSocket {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    sock.connect(server).await.expect("connect");
+    let mut buf = vec![0u8; 2048];
+    for _ in 0..10 {
+        sock.send(b"/join bench").await.expect("send");
+        if let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(500), sock.recv(&mut buf)).await
+        {
+            return sock;
+        }
+    }
+    panic!("server does not answer joins");
+}
+
+/// The send time (µs since start) at the end of a bench line, if it is one.
+fn stamp(line: &[u8]) -> Option<u64> {
+    let line = std::str::from_utf8(line).ok()?;
+    let mut words = line.rsplit(' ');
+    let t = words.next()?.parse().ok()?;
+    let _seq: u64 = words.next()?.parse().ok()?;
+    (words.next()?.ends_with('m')).then_some(t)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(Some(a)) => a,
+        Ok(None) => return,
+        Err(e) => {
+            eprintln!("chat-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!("| members | server | delivered msg/s | p50 µs | p99 µs | loss | ratio vs tokio |");
+    println!("|---|---|---|---|---|---|---|");
+    for &n in &args.members {
+        let (_t, taddr) = start_tokio();
+        let base = measure(taddr, n, &args);
+        drop(_t);
+        let mut rows = vec![("tokio broadcast loop", base)];
+        if !args.baseline_only {
+            let (_s, saddr) = start_switchyard(dir.path());
+            rows.push(("switchyard + chat", measure(saddr, n, &args)));
+        }
+        let base_rate = rows[0].1.delivered_per_sec;
+        for (name, r) in &rows {
+            println!(
+                "| {n} | {name} | {:.0} | {} | {} | {:.2}% | {:.2} |",
+                r.delivered_per_sec,
+                r.p50_us,
+                r.p99_us,
+                r.loss * 100.0,
+                r.delivered_per_sec / base_rate
+            );
+        }
+    }
+}
