@@ -35,9 +35,15 @@ impl Protocol for Audit {
 
     fn new(config: Config, ctx: &mut Ctx<'_>) -> Result<Self, String> {
         let name = config.validate()?;
-        let existing = match ctx.list_dir(&name.dir) {
+        let existing: Vec<String> = match ctx.list_dir(&name.dir) {
             Ok(entries) => entries.into_iter().map(|(name, _)| name).collect(),
-            Err(HostError::NotFound) => Vec::new(),
+            // The storage API cannot create directories: fail now, not at the first flush.
+            Err(HostError::NotFound) => {
+                return Err(format!(
+                    "file: directory {:?} does not exist under the storage root",
+                    name.dir
+                ));
+            }
             Err(HostError::Unsupported) => {
                 return Err("audit needs a storage root: set `root: Some(\"...\")`".into());
             }
