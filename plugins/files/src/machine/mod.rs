@@ -1,0 +1,484 @@
+//! One connection as a deterministic state machine (quinn-proto style).
+//!
+//! Inputs are the `handle_*` methods, each with the current time in milliseconds;
+//! outputs are [`Session::poll_output`] (bytes to write, files to send or receive,
+//! close, transfer records, log lines) and [`Session::poll_timeout`] (the one deadline
+//! to call [`Session::handle_timeout`] at). Storage answers at once, so it is a trait
+//! ([`Storage`]) the machine calls. No clock, no randomness, no I/O of its own: a test
+//! replays any scenario exactly.
+//!
+//! The first bytes choose the protocol (`codec::detect`): the seed's v1 lives in `v1`,
+//! v2 requests are dispatched to the `cmd` modules, and transfers in flight are the
+//! [`Phase`] variants below.
+//!
+//! # Layout
+//! - this file: [`Session`], its phases, inputs, deadlines and the v2 request loop.
+//! - `transfer`: completion of downloads, uploads and hashing (v1 and v2).
+//! - `v1`: the seed protocol, and how uploads get their `NNNN.txt` names.
+//! - `storage`: the [`Storage`] trait and its `Ctx` implementation.
+//! - `sums`: digests remembered beside files, for `GET` and `HASH`.
+
+mod storage;
+pub(crate) mod sums;
+mod transfer;
+mod v1;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+
+use switchyard_sdk::FileId;
+use switchyard_sdk::messages::TransferCompleted;
+
+pub use storage::Storage;
+pub(crate) use transfer::{Hashing, Receiving, Sending};
+use v1::V1Upload;
+
+use crate::cmd::Command;
+use crate::codec::{self, CodecError, Detected, ErrorCode, Frame, Reply, V1Op};
+use crate::config::Config;
+
+/// One thing for the adapter to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Queue bytes on the connection.
+    Write(Vec<u8>),
+    /// Send `len` bytes of `file` from `offset` (the host uses `sendfile`).
+    SendFile { file: FileId, offset: u64, len: u64, token: u64 },
+    /// Receive exactly `len` bytes into temp `file`, hashing the whole file.
+    RecvToFile { file: FileId, len: u64, token: u64 },
+    /// Pause (`false`) or resume reading: pipelined requests wait in the socket.
+    SetReading(bool),
+    /// Close after everything queued is sent.
+    Close,
+    /// A finished (or failed) transfer, for the `transfers` port.
+    Transfer(TransferCompleted),
+    /// One INFO line (one per command).
+    Log(String),
+}
+
+/// Where the connection is.
+#[derive(Debug)]
+pub(crate) enum Phase {
+    /// Nothing decided yet: waiting for enough bytes to tell v1 from v2.
+    Detect { first_byte: Option<u64> },
+    /// v1 `0:` or `1:`: collecting the message or name (in `inbuf`).
+    V1Header { op: V1Op, first_byte: u64 },
+    /// v1 `2:`: storing bytes until the client closes or goes idle.
+    V1Upload(V1Upload),
+    /// v2, between requests.
+    Ready,
+    /// A `sendfile` is in flight.
+    Sending(Sending),
+    /// A `recv_to_file` is in flight (v2 `PUT`).
+    Receiving(Receiving),
+    /// A `HASH` reading the file step by step.
+    Hashing(Hashing),
+    /// Closed or closing: input is ignored.
+    Done,
+}
+
+/// One connection's whole state.
+#[derive(Debug)]
+pub struct Session {
+    pub(crate) cfg: Config,
+    pub(crate) peer: String,
+    pub(crate) phase: Phase,
+    /// Bytes received and not yet consumed (request lines, v1 header).
+    pub(crate) inbuf: Vec<u8>,
+    out: VecDeque<Output>,
+    /// Time of the last byte received or the last request finished.
+    pub(crate) last_activity: u64,
+    /// When the partial line in `inbuf` started (header timeout).
+    line_started: Option<u64>,
+    reading: bool,
+    pub(crate) draining: bool,
+    pub(crate) peer_eof: bool,
+    next_token: u64,
+}
+
+impl Session {
+    /// A session for a connection from `peer`, opened at `now`. `cfg` must be valid.
+    pub fn new(cfg: Config, peer: String, now: u64) -> Session {
+        Session {
+            cfg,
+            peer,
+            phase: Phase::Detect { first_byte: None },
+            inbuf: Vec::new(),
+            out: VecDeque::new(),
+            last_activity: now,
+            line_started: None,
+            reading: true,
+            draining: false,
+            peer_eof: false,
+            next_token: 0,
+        }
+    }
+
+    /// The next output, in the order produced.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Session::handle_timeout`] should run next (absolute ms), if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let c = &self.cfg;
+        match &self.phase {
+            Phase::Detect { first_byte: Some(t) } => Some(t + c.header_ms()),
+            Phase::Detect { first_byte: None } => Some(self.last_activity + c.idle_ms()),
+            Phase::V1Header { first_byte, .. } => {
+                Some((first_byte + c.header_ms()).min(self.last_activity + c.v1_settle_ms))
+            }
+            Phase::V1Upload(_) => Some(self.last_activity + c.idle_ms()),
+            Phase::Ready => match self.line_started {
+                Some(t) => Some(t + c.header_ms()),
+                None => Some(self.last_activity + c.idle_ms()),
+            },
+            Phase::Sending(s) => Some(s.started.saturating_add(c.transfer_ms(s.len))),
+            Phase::Receiving(r) => Some(r.started.saturating_add(c.transfer_ms(r.size))),
+            Phase::Hashing(h) => Some(h.next_step),
+            Phase::Done => None,
+        }
+    }
+
+    /// True while a command or transfer is in progress (the host waits for these
+    /// while draining).
+    pub fn busy(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::V1Header { .. } | Phase::V1Upload(_) | Phase::Sending(_) | Phase::Receiving(_) | Phase::Hashing(_)
+        )
+    }
+
+    /// The connection is closed or closing.
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    // ---- inputs -------------------------------------------------------------------
+
+    /// Bytes from the client.
+    pub fn handle_bytes(&mut self, now: u64, data: &[u8], st: &mut dyn Storage) {
+        self.last_activity = now;
+        match &mut self.phase {
+            Phase::Done => {}
+            // The seed client sends nothing after its request; anything more is ignored.
+            Phase::Sending(s) if s.v1 => {}
+            Phase::V1Upload(_) => self.v1_upload_bytes(now, data, st),
+            _ => {
+                if self.inbuf.is_empty() && !data.is_empty() {
+                    self.line_started = Some(now);
+                }
+                self.inbuf.extend_from_slice(data);
+                self.advance(now, st);
+            }
+        }
+    }
+
+    /// The client shut its write side.
+    pub fn handle_eof(&mut self, now: u64, st: &mut dyn Storage) {
+        self.peer_eof = true;
+        match &self.phase {
+            Phase::Detect { .. } => {
+                if !self.inbuf.is_empty() {
+                    self.log(format!("cmd=- peer={} result=error reason=\"incomplete request at close\"", self.peer));
+                }
+                self.close();
+            }
+            Phase::V1Header { op, .. } => {
+                let op = *op;
+                self.v1_header_done(now, op, st);
+            }
+            Phase::V1Upload(_) => self.v1_upload_done(now, "eof", st),
+            Phase::Ready => {
+                self.advance(now, st);
+                if matches!(self.phase, Phase::Ready) {
+                    if !self.inbuf.is_empty() {
+                        self.fail_fatal("-", ErrorCode::BadRequest, "incomplete request line at end of stream");
+                    } else {
+                        self.close();
+                    }
+                }
+            }
+            // Finish what is in flight; `transfer` closes afterwards.
+            Phase::Sending(_) | Phase::Receiving(_) | Phase::Hashing(_) | Phase::Done => {}
+        }
+    }
+
+    /// The connection is gone: nothing will be sent any more; release every file.
+    pub fn handle_closed(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::V1Upload(u) => {
+                // Only a clean end of stream stores a v1 upload: a reset means the client
+                // did not finish, and nothing partial may become visible.
+                let _ = st.close_file(u.file);
+                self.record(now, "upload", "-", u.bytes, u.started, None, reason);
+                self.log(format!("cmd=v1-upload peer={} bytes={} result=error reason=\"{reason}\"", self.peer, u.bytes));
+            }
+            Phase::Sending(s) => {
+                let _ = st.close_file(s.file);
+                self.record(now, "download", &s.name, 0, s.started, None, reason);
+            }
+            Phase::Receiving(r) => {
+                let _ = st.close_file(r.file);
+                self.record(now, "upload", &r.name, 0, r.started, None, reason);
+            }
+            Phase::Hashing(h) => {
+                let _ = st.close_file(h.file);
+            }
+            _ => {}
+        }
+        self.inbuf = Vec::new();
+    }
+
+    /// The deadline from [`Session::poll_timeout`] may have passed.
+    pub fn handle_timeout(&mut self, now: u64, st: &mut dyn Storage) {
+        match self.poll_timeout() {
+            Some(t) if t <= now => {}
+            _ => return,
+        }
+        match &self.phase {
+            Phase::Detect { .. } => {
+                self.log(format!("cmd=- peer={} result=timeout reason=\"no request\"", self.peer));
+                self.close();
+            }
+            Phase::V1Header { op, .. } => {
+                let op = *op;
+                self.v1_header_done(now, op, st);
+            }
+            Phase::V1Upload(_) => self.v1_upload_done(now, "idle", st),
+            Phase::Ready if self.line_started.is_some() => {
+                self.fail_fatal("-", ErrorCode::Timeout, "request line not completed in time");
+            }
+            Phase::Ready => {
+                self.log(format!("cmd=- peer={} result=idle", self.peer));
+                self.close();
+            }
+            Phase::Sending(_) | Phase::Receiving(_) => {
+                self.handle_closed(now, "timeout", st);
+                self.log(format!("cmd=- peer={} result=timeout reason=\"transfer too slow\"", self.peer));
+                self.out.push_back(Output::Close);
+            }
+            Phase::Hashing(_) => self.hash_step(now, st),
+            Phase::Done => {}
+        }
+    }
+
+    /// The host is shutting down: finish what is in flight, start nothing new.
+    pub fn handle_drain(&mut self, _now: u64) {
+        self.draining = true;
+        if matches!(self.phase, Phase::Detect { first_byte: None }) || (matches!(self.phase, Phase::Ready) && self.inbuf.is_empty()) {
+            self.close();
+        }
+    }
+
+    // ---- shared by commands -----------------------------------------------------
+
+    pub(crate) fn reply(&mut self, reply: &Reply) {
+        self.out.push_back(Output::Write(reply.to_bytes()));
+    }
+
+    pub(crate) fn write(&mut self, data: Vec<u8>) {
+        self.out.push_back(Output::Write(data));
+    }
+
+    pub(crate) fn log(&mut self, line: String) {
+        self.out.push_back(Output::Log(line));
+    }
+
+    /// An error reply and its log line; the connection stays usable.
+    pub(crate) fn fail(&mut self, verb: &str, name: &str, code: ErrorCode, message: &str) {
+        self.log(format!(
+            "cmd={verb} proto=v2 peer={} name={name:?} result=error code={} reason={message:?}",
+            self.peer,
+            code.code()
+        ));
+        self.reply(&Reply::err(code, message));
+    }
+
+    /// An error reply, then close: the stream cannot be trusted any more.
+    pub(crate) fn fail_fatal(&mut self, verb: &str, code: ErrorCode, message: &str) {
+        self.fail(verb, "", code, message);
+        self.close();
+    }
+
+    pub(crate) fn close(&mut self) {
+        if !matches!(self.phase, Phase::Done) {
+            self.phase = Phase::Done;
+            self.out.push_back(Output::Close);
+        }
+    }
+
+    pub(crate) fn token(&mut self) -> u64 {
+        self.next_token += 1;
+        self.next_token
+    }
+
+    pub(crate) fn push(&mut self, output: Output) {
+        self.out.push_back(output);
+    }
+
+    /// A transfer record for the `transfers` port.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record(
+        &mut self,
+        now: u64,
+        direction: &str,
+        file: &str,
+        bytes: u64,
+        started: u64,
+        sha256: Option<String>,
+        result: &str,
+    ) {
+        self.out.push_back(Output::Transfer(TransferCompleted {
+            protocol: "files".into(),
+            peer: self.peer.clone(),
+            file: file.into(),
+            direction: direction.into(),
+            bytes,
+            duration_ms: now.saturating_sub(started),
+            sha256,
+            result: result.into(),
+        }));
+    }
+
+    /// Back to waiting for requests after a command, then run what is buffered.
+    pub(crate) fn ready(&mut self, now: u64, st: &mut dyn Storage) {
+        self.phase = Phase::Ready;
+        self.last_activity = now;
+        self.advance(now, st);
+        if matches!(self.phase, Phase::Ready) && self.peer_eof {
+            self.handle_eof(now, st);
+        }
+    }
+
+    // ---- the request loop ---------------------------------------------------------
+
+    /// Consume what `inbuf` holds, as far as the current phase allows.
+    fn advance(&mut self, now: u64, st: &mut dyn Storage) {
+        loop {
+            match &self.phase {
+                Phase::Detect { .. } => match codec::detect(&self.inbuf) {
+                    Ok(Detected::V1 { op, consumed }) if self.cfg.v1 => {
+                        self.inbuf.drain(..consumed);
+                        self.phase = Phase::V1Header { op, first_byte: self.line_started.unwrap_or(now) };
+                        self.v1_start(now, op, st);
+                    }
+                    Ok(Detected::V1 { .. }) => {
+                        self.log(format!("cmd=- peer={} result=error reason=\"v1 is disabled\"", self.peer));
+                        self.close();
+                    }
+                    Ok(Detected::V2 { consumed }) => {
+                        self.inbuf.drain(..consumed);
+                        self.line_started = (!self.inbuf.is_empty()).then_some(now);
+                        self.phase = Phase::Ready;
+                    }
+                    Err(CodecError::Incomplete) => {
+                        self.phase = Phase::Detect { first_byte: self.line_started };
+                        return;
+                    }
+                    Err(e) => {
+                        self.log(format!("cmd=- peer={} result=error reason={:?}", self.peer, e.to_string()));
+                        self.close();
+                    }
+                },
+                Phase::V1Header { op, .. } => {
+                    let op = *op;
+                    self.v1_header_bytes(now, op, st);
+                    return;
+                }
+                Phase::Ready => {
+                    if self.draining && !self.inbuf.is_empty() {
+                        self.fail_fatal("-", ErrorCode::Unavailable, "server shutting down");
+                        return;
+                    }
+                    match Frame::next(&self.inbuf, self.cfg.max_line_bytes) {
+                        Ok((frame, used)) => {
+                            self.inbuf.drain(..used);
+                            self.line_started = (!self.inbuf.is_empty()).then_some(now);
+                            self.run(now, &frame, st);
+                        }
+                        Err(CodecError::Incomplete) => {
+                            self.set_reading(true);
+                            return;
+                        }
+                        Err(CodecError::TooLong(n)) => {
+                            self.fail_fatal("-", ErrorCode::LineTooLong, &format!("request line over {n} bytes"));
+                        }
+                        Err(CodecError::Invalid(m) | CodecError::Refused(m)) => {
+                            // A whole line, but not text (NUL, bad UTF-8...): drop just it.
+                            if let Ok(used) = Frame::check(&self.inbuf, self.cfg.max_line_bytes) {
+                                self.inbuf.drain(..used);
+                            }
+                            self.line_started = (!self.inbuf.is_empty()).then_some(now);
+                            self.fail("-", "", ErrorCode::BadRequest, &m);
+                        }
+                    }
+                }
+                // A transfer is in flight: requests wait, within a bound.
+                Phase::Sending(_) | Phase::Receiving(_) | Phase::Hashing(_) => {
+                    if self.inbuf.len() >= self.cfg.max_line_bytes {
+                        self.set_reading(false);
+                    }
+                    return;
+                }
+                Phase::V1Upload(_) | Phase::Done => return,
+            }
+        }
+    }
+
+    fn set_reading(&mut self, on: bool) {
+        if self.reading != on {
+            self.reading = on;
+            self.out.push_back(Output::SetReading(on));
+        }
+    }
+
+    /// Run one request line.
+    fn run(&mut self, now: u64, frame: &Frame, st: &mut dyn Storage) {
+        let command = match Command::from_frame(frame) {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
+                let verb = frame.head().to_owned();
+                let code = match e {
+                    CodecError::Refused(_) => ErrorCode::Forbidden,
+                    _ => ErrorCode::BadRequest,
+                };
+                self.fail(&sanitize_verb(&verb), "", code, &e.to_string());
+                return;
+            }
+        };
+        match command {
+            Command::Get(c) => c.apply(self, now, st),
+            Command::Put(c) => c.apply(self, now, st),
+            Command::List(c) => c.apply(self, st),
+            Command::Stat(c) => c.apply(self, st),
+            Command::Delete(c) => c.apply(self, st),
+            Command::Hash(c) => c.apply(self, now, st),
+            Command::Quit(c) => c.apply(self),
+        }
+    }
+}
+
+/// A verb fit for a log line (a client may send anything).
+fn sanitize_verb(verb: &str) -> String {
+    verb.chars().filter(char::is_ascii_alphanumeric).take(16).collect()
+}
+
+/// A `HostError` as a client-facing code and message.
+pub(crate) fn host_error(e: switchyard_sdk::HostError) -> (ErrorCode, &'static str) {
+    use switchyard_sdk::HostError as H;
+    match e {
+        H::NotFound => (ErrorCode::NotFound, "no such file"),
+        H::Access => (ErrorCode::Forbidden, "access denied"),
+        H::Exists => (ErrorCode::Exists, "already exists"),
+        H::NoSpace => (ErrorCode::NoSpace, "no space left"),
+        H::IsDir => (ErrorCode::NotAFile, "is a directory"),
+        H::Limit => (ErrorCode::Unavailable, "server limit reached"),
+        H::Invalid => (ErrorCode::Forbidden, "invalid name"),
+        H::Unsupported => (ErrorCode::Internal, "no storage configured"),
+        H::Io | H::Closed | H::Other(_) => (ErrorCode::Internal, "I/O error"),
+    }
+}

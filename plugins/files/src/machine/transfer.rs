@@ -1,0 +1,233 @@
+//! Transfers in flight and how they end: `sendfile` downloads (v1 and v2), `PUT`
+//! uploads received straight into a temp file, and `HASH` reading step by step.
+
+use sha2::{Digest, Sha256};
+use switchyard_sdk::{FileId, HostError};
+
+use super::{Output, Phase, Session, Storage, host_error, sums};
+use crate::cmd::hex;
+use crate::codec::{ErrorCode, Reply, encode_name};
+
+/// A download: `len` bytes of `file` handed to the host.
+#[derive(Debug)]
+pub(crate) struct Sending {
+    pub file: FileId,
+    pub name: String,
+    pub len: u64,
+    pub started: u64,
+    pub token: u64,
+    pub sha256: Option<String>,
+    /// A seed download: the connection closes after it.
+    pub v1: bool,
+}
+
+/// A `PUT`: the host receives `remaining` more bytes into `file`.
+#[derive(Debug)]
+pub(crate) struct Receiving {
+    pub file: FileId,
+    pub name: String,
+    pub size: u64,
+    pub remaining: u64,
+    pub expected: Option<String>,
+    pub overwrite: bool,
+    pub started: u64,
+    pub token: u64,
+}
+
+/// A `HASH` of a file without a remembered digest.
+#[derive(Debug)]
+pub(crate) struct Hashing {
+    pub file: FileId,
+    pub name: String,
+    pub size: u64,
+    pub offset: u64,
+    pub hasher: Sha256,
+    pub started: u64,
+    pub next_step: u64,
+}
+
+impl Session {
+    /// Start sending `len` bytes of an open file (the reply header is already queued).
+    pub(crate) fn start_send(&mut self, now: u64, mut sending: Sending, offset: u64) {
+        sending.started = now;
+        sending.token = self.token();
+        self.push(Output::SendFile { file: sending.file, offset, len: sending.len, token: sending.token });
+        self.phase = Phase::Sending(sending);
+    }
+
+    /// The host finished (or failed) a `sendfile`.
+    pub fn handle_file_sent(&mut self, now: u64, token: u64, result: Result<u64, HostError>, st: &mut dyn Storage) {
+        let Phase::Sending(s) = &self.phase else { return };
+        if s.token != token {
+            return;
+        }
+        let Phase::Sending(s) = std::mem::replace(&mut self.phase, Phase::Ready) else { unreachable!() };
+        self.finish_send(now, s, result, st);
+    }
+
+    /// A download ended: release the file, log, record, and go on (v2) or close (v1).
+    pub(crate) fn finish_send(&mut self, now: u64, s: Sending, result: Result<u64, HostError>, st: &mut dyn Storage) {
+        let _ = st.close_file(s.file);
+        let proto = if s.v1 { "v1" } else { "v2" };
+        match result {
+            Ok(n) if n == s.len => {
+                self.log(format!(
+                    "cmd=GET proto={proto} peer={} name={:?} bytes={n} ms={} result=ok",
+                    self.peer,
+                    s.name,
+                    now.saturating_sub(s.started)
+                ));
+                self.record(now, "download", &s.name, n, s.started, s.sha256.clone(), "ok");
+                if s.v1 {
+                    self.close();
+                } else {
+                    self.ready(now, st);
+                }
+            }
+            other => {
+                let (bytes, reason) = match other {
+                    Ok(n) => (n, "file changed during send".to_owned()),
+                    Err(e) => (0, e.to_string()),
+                };
+                self.log(format!(
+                    "cmd=GET proto={proto} peer={} name={:?} bytes={bytes} result=error reason={reason:?}",
+                    self.peer, s.name
+                ));
+                self.record(now, "download", &s.name, bytes, s.started, None, &reason);
+                // The client expects `len` bytes it will not get: the stream is broken.
+                self.close();
+            }
+        }
+    }
+
+    /// Start receiving a `PUT`'s bytes; `already` of them were buffered with the request.
+    pub(crate) fn start_recv(&mut self, mut r: Receiving, st: &mut dyn Storage) {
+        let take = (r.remaining.min(self.inbuf.len() as u64)) as usize;
+        if take > 0 {
+            let head: Vec<u8> = self.inbuf.drain(..take).collect();
+            if let Err(e) = st.write_file(r.file, &head) {
+                let _ = st.close_file(r.file);
+                let (code, msg) = host_error(e);
+                self.fail_fatal("PUT", code, msg);
+                return;
+            }
+            r.remaining -= take as u64;
+        }
+        r.token = self.token();
+        // Always through the host, even for 0 bytes: it hashes the whole file.
+        self.push(Output::RecvToFile { file: r.file, len: r.remaining, token: r.token });
+        self.phase = Phase::Receiving(r);
+    }
+
+    /// The host finished (or failed) a `recv_to_file`.
+    pub fn handle_file_received(
+        &mut self,
+        now: u64,
+        token: u64,
+        result: Result<(u64, Option<[u8; 32]>), HostError>,
+        st: &mut dyn Storage,
+    ) {
+        let Phase::Receiving(r) = &self.phase else { return };
+        if r.token != token {
+            return;
+        }
+        let Phase::Receiving(r) = std::mem::replace(&mut self.phase, Phase::Ready) else { unreachable!() };
+        let digest = match result {
+            Ok((n, Some(d))) if n == r.remaining => hex(&d),
+            Ok((n, _)) => return self.put_failed(now, r, n, ErrorCode::Internal, "short receive", true, st),
+            Err(HostError::Closed) => {
+                return self.put_failed(now, r, 0, ErrorCode::Internal, "client closed mid-upload", true, st);
+            }
+            Err(e) => {
+                let (code, msg) = host_error(e);
+                return self.put_failed(now, r, 0, code, msg, true, st);
+            }
+        };
+        if r.expected.as_ref().is_some_and(|e| *e != digest) {
+            let size = r.size;
+            return self.put_failed(now, r, size, ErrorCode::DigestMismatch, "sha256 mismatch", false, st);
+        }
+        if let Err(e) = st.commit_file(r.file, &r.name, r.overwrite) {
+            let (code, msg) = host_error(e);
+            let size = r.size;
+            return self.put_failed(now, r, size, code, msg, false, st);
+        }
+        sums::store(st, &r.name, &digest);
+        self.reply(&Reply::Ok(vec![encode_name(&r.name), r.size.to_string(), digest.clone()]));
+        self.log(format!(
+            "cmd=PUT proto=v2 peer={} name={:?} bytes={} ms={} sha256={digest} result=ok",
+            self.peer,
+            r.name,
+            r.size,
+            now.saturating_sub(r.started)
+        ));
+        self.record(now, "upload", &r.name, r.size, r.started, Some(digest), "ok");
+        self.ready(now, st);
+    }
+
+    /// A `PUT` that stores nothing: its temp is deleted; `fatal` when the stream is
+    /// out of step (bytes of the upload may still be coming).
+    #[allow(clippy::too_many_arguments)]
+    fn put_failed(
+        &mut self,
+        now: u64,
+        r: Receiving,
+        bytes: u64,
+        code: ErrorCode,
+        msg: &str,
+        fatal: bool,
+        st: &mut dyn Storage,
+    ) {
+        let _ = st.close_file(r.file);
+        self.record(now, "upload", &r.name, bytes, r.started, None, msg);
+        self.fail("PUT", &r.name, code, msg);
+        if fatal || self.peer_eof {
+            self.close();
+        } else {
+            self.ready(now, st);
+        }
+    }
+
+    /// Start a `HASH`: the first step runs now, the others at timer ticks.
+    pub(crate) fn start_hash(&mut self, h: Hashing, now: u64, st: &mut dyn Storage) {
+        self.phase = Phase::Hashing(h);
+        self.hash_step(now, st);
+    }
+
+    /// Hash the next step of a `HASH`; reply when the file is done.
+    pub(crate) fn hash_step(&mut self, now: u64, st: &mut dyn Storage) {
+        let Phase::Hashing(h) = &mut self.phase else { return };
+        let want = (h.size - h.offset).min(self.cfg.hash_step_bytes as u64) as usize;
+        let mut buf = vec![0u8; want];
+        let read = if want == 0 { Ok(0) } else { st.read_file(h.file, h.offset, &mut buf) };
+        match read {
+            Ok(n) if n == want => {
+                h.hasher.update(&buf[..n]);
+                h.offset += n as u64;
+                h.next_step = now;
+                if h.offset < h.size {
+                    return;
+                }
+            }
+            Ok(_) | Err(_) => {
+                let Phase::Hashing(h) = std::mem::replace(&mut self.phase, Phase::Ready) else { unreachable!() };
+                let _ = st.close_file(h.file);
+                self.fail("HASH", &h.name, ErrorCode::Internal, "file changed or unreadable while hashing");
+                return self.ready(now, st);
+            }
+        }
+        let Phase::Hashing(h) = std::mem::replace(&mut self.phase, Phase::Ready) else { unreachable!() };
+        let _ = st.close_file(h.file);
+        let digest = hex(&h.hasher.finalize());
+        sums::store(st, &h.name, &digest);
+        self.reply(&Reply::Ok(vec![digest.clone()]));
+        self.log(format!(
+            "cmd=HASH proto=v2 peer={} name={:?} bytes={} ms={} sha256={digest} result=ok",
+            self.peer,
+            h.name,
+            h.size,
+            now.saturating_sub(h.started)
+        ));
+        self.ready(now, st);
+    }
+}
