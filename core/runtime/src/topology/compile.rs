@@ -1,0 +1,294 @@
+//! The compiler: read the file, describe its plugins, check configs, routes, cycles and
+//! addresses, all in one pass; then either every problem or the checked [`Topology`].
+//!
+//! Relative paths (`plugin_dirs`, `plugins`, `root`) resolve against the working
+//! directory, not the file's directory: `switchyard serve --config config/x.ron` run
+//! from the repository root finds `target/debug/...` and `./data` where a user expects.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::addresses;
+use super::catalog::{PluginCatalog, PluginDescription};
+use super::cycles;
+use super::diagnostic::{Diag, DiagnosticKind, Diags, TopologyErrors};
+use super::document::{self, Document};
+use super::model::{HandlerSpec, ListenerSpec, Topology};
+use super::reader::Reader;
+use super::routes::{self, Wiring};
+use super::source::{SourceFile, offset_at, token_at};
+
+/// Read the topology file at `path`. A read failure is returned as a diagnostic too, so
+/// the CLI prints every kind of failure the same way.
+pub fn load(path: &Path) -> Result<SourceFile, TopologyErrors> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(SourceFile::new(path, text)),
+        Err(err) => {
+            let mut diags = Diags::default();
+            diags.push(Diag::new(
+                DiagnosticKind::Io,
+                None,
+                format!("cannot read topology file `{}`: {err}", path.display()),
+            ));
+            Err(diags.finish(&SourceFile::new(path, "")))
+        }
+    }
+}
+
+/// Compile `src` into a checked topology, asking `catalog` about plugins. Relative paths
+/// resolve against the current working directory.
+pub fn compile(src: &SourceFile, catalog: &dyn PluginCatalog) -> Result<Topology, TopologyErrors> {
+    match std::env::current_dir() {
+        Ok(cwd) => compile_in(src, catalog, &cwd),
+        Err(err) => {
+            let mut diags = Diags::default();
+            diags.push(Diag::new(
+                DiagnosticKind::Io,
+                None,
+                format!("cannot resolve relative paths: no working directory ({err})"),
+            ));
+            Err(diags.finish(src))
+        }
+    }
+}
+
+/// [`compile`] with relative paths resolved against `cwd` (tests pin it).
+pub(crate) fn compile_in(
+    src: &SourceFile,
+    catalog: &dyn PluginCatalog,
+    cwd: &Path,
+) -> Result<Topology, TopologyErrors> {
+    let mut r = Reader::new(&src.text);
+    let topology = document::read(&mut r).map(|doc| check(&mut r, &doc, catalog, cwd));
+    match topology {
+        Some(t) if r.diags.is_empty() => Ok(t),
+        _ => {
+            if r.diags.is_empty() {
+                // Cannot happen (a failed read always says why); never return "0 errors".
+                r.push(Diag::new(
+                    DiagnosticKind::Syntax,
+                    None,
+                    "the topology could not be read",
+                ));
+            }
+            Err(r.diags.finish(src))
+        }
+    }
+}
+
+/// The semantic checks over a read document. Returns the topology built from what is
+/// valid; it is only used when no diagnostic was pushed.
+fn check(
+    r: &mut Reader<'_>,
+    doc: &Document<'_>,
+    catalog: &dyn PluginCatalog,
+    cwd: &Path,
+) -> Topology {
+    shared_names(r, doc);
+    let plugin_dirs: Vec<PathBuf> = doc.plugin_dirs.iter().map(|d| cwd.join(d)).collect();
+    let plugins = describe_plugins(r, doc, catalog, cwd, &plugin_dirs);
+    check_configs(r, doc, catalog, &plugins);
+    let wiring = routes::wire(r, doc, &plugins);
+    report_cycles(r, doc, &wiring);
+    report_address_conflicts(r, doc);
+    assemble(doc, plugins, wiring, plugin_dirs, cwd)
+}
+
+/// Listeners and handlers share one namespace (routes name either).
+fn shared_names(r: &mut Reader<'_>, doc: &Document<'_>) {
+    for h in &doc.handlers {
+        if doc.listeners.iter().any(|l| l.name.value == h.name.value) {
+            r.push(
+                Diag::new(
+                    DiagnosticKind::BadName,
+                    h.name.span.clone(),
+                    format!("`{}` names both a listener and a handler", h.name.value),
+                )
+                .label("also a listener")
+                .help(Some(
+                    "listeners and handlers share one namespace; rename one".into(),
+                )),
+            );
+        }
+    }
+}
+
+/// Describe each plugin once; report a failure at every handler that names it.
+fn describe_plugins(
+    r: &mut Reader<'_>,
+    doc: &Document<'_>,
+    catalog: &dyn PluginCatalog,
+    cwd: &Path,
+    plugin_dirs: &[PathBuf],
+) -> Vec<Option<PluginDescription>> {
+    let mut cache: HashMap<&str, Result<PluginDescription, String>> = HashMap::new();
+    let mut out = Vec::with_capacity(doc.handlers.len());
+    for h in &doc.handlers {
+        let Some(plugin) = &h.plugin else {
+            out.push(None);
+            continue;
+        };
+        let name = plugin.value.as_str();
+        let described = cache.entry(name).or_insert_with(|| {
+            let explicit = doc.plugins.get(name).map(|p| cwd.join(p));
+            catalog.describe(name, explicit.as_deref(), plugin_dirs)
+        });
+        match described {
+            Ok(desc) => out.push(Some(desc.clone())),
+            Err(reason) => {
+                r.push(
+                    Diag::new(
+                        DiagnosticKind::UnknownPlugin,
+                        plugin.span.clone(),
+                        format!("cannot load plugin `{name}` for handler `{}`: {reason}", h.name.value),
+                    )
+                    .label("unknown plugin")
+                    .help(Some(
+                        "build it, or give its path in `plugins: { \"name\": \"path/to/lib.so\" }`, or add its directory to `plugin_dirs`"
+                            .into(),
+                    )),
+                );
+                out.push(None);
+            }
+        }
+    }
+    out
+}
+
+/// Let each plugin check its handler's config; map its positions onto the file.
+fn check_configs(
+    r: &mut Reader<'_>,
+    doc: &Document<'_>,
+    catalog: &dyn PluginCatalog,
+    plugins: &[Option<PluginDescription>],
+) {
+    for (h, plugin) in doc.handlers.iter().zip(plugins) {
+        let Some(plugin) = plugin else { continue };
+        let text = h.config.unwrap_or("");
+        for problem in catalog.check_config(plugin, text) {
+            let span = match (h.config.and_then(|c| r.span(c)), problem.line) {
+                (Some(config), line) if line > 0 => {
+                    let offset =
+                        config.start + offset_at(text, line as usize, problem.col as usize);
+                    Some(token_at(r.text, offset))
+                }
+                (Some(config), _) => Some(config),
+                // No `config:` at all: point at the handler.
+                (None, _) => h.name.span.clone(),
+            };
+            r.push(
+                Diag::new(
+                    DiagnosticKind::Config,
+                    span,
+                    format!(
+                        "invalid config for handler `{}`: {}",
+                        h.name.value, problem.message
+                    ),
+                )
+                .label(format!("refused by plugin `{}`", plugin.name)),
+            );
+        }
+    }
+}
+
+fn report_cycles(r: &mut Reader<'_>, doc: &Document<'_>, wiring: &Wiring) {
+    for cycle in cycles::find(doc.handlers.len(), &wiring.edges) {
+        let path: Vec<&str> = cycle
+            .path
+            .iter()
+            .map(|&i| doc.handlers[i].name.value.as_str())
+            .collect();
+        r.push(
+            Diag::new(
+                DiagnosticKind::Cycle,
+                cycle.closing,
+                format!("cycle in message routes: {}", path.join(" -> ")),
+            )
+            .label("this route closes the cycle")
+            .help(Some(
+                "messages routed in a loop can circulate forever; remove one route of the loop"
+                    .into(),
+            )),
+        );
+    }
+}
+
+fn report_address_conflicts(r: &mut Reader<'_>, doc: &Document<'_>) {
+    let claims: Vec<_> = doc
+        .listeners
+        .iter()
+        .map(|l| Some((l.kind.as_ref()?.value, l.bind.as_ref()?.value)))
+        .collect();
+    for (i, before) in addresses::claimed_before(&claims).into_iter().enumerate() {
+        let (Some(j), Some((kind, addr))) = (before, claims[i]) else {
+            continue;
+        };
+        let (first, first_addr) = (&doc.listeners[j].name.value, claims[j].map(|c| c.1));
+        let help = first_addr.filter(|a| *a != addr).map(|a| {
+            format!("`{a}` and `{addr}` overlap: an unspecified IP covers every IP of its family")
+        });
+        r.push(
+            Diag::new(
+                DiagnosticKind::AddressConflict,
+                doc.listeners[i].bind.as_ref().and_then(|b| b.span.clone()),
+                format!(
+                    "listener `{}` claims {kind} address `{addr}`, already claimed by listener `{first}`",
+                    doc.listeners[i].name.value
+                ),
+            )
+            .label("address in use")
+            .help(help),
+        );
+    }
+}
+
+/// The topology built from the document; meaningful only when nothing was reported.
+fn assemble(
+    doc: &Document<'_>,
+    plugins: Vec<Option<PluginDescription>>,
+    wiring: Wiring,
+    plugin_dirs: Vec<PathBuf>,
+    cwd: &Path,
+) -> Topology {
+    let listeners: Vec<ListenerSpec> = doc
+        .listeners
+        .iter()
+        .zip(&wiring.listener_handler)
+        .filter_map(|(l, hi)| {
+            Some(ListenerSpec {
+                name: l.name.value.clone(),
+                kind: l.kind.as_ref()?.value,
+                bind: l.bind.as_ref()?.value,
+                handler: doc.handlers[(*hi)?].name.value.clone(),
+            })
+        })
+        .collect();
+    let handlers = doc
+        .handlers
+        .iter()
+        .zip(plugins)
+        .zip(wiring.outputs)
+        .filter_map(|((h, plugin), outputs)| {
+            Some(HandlerSpec {
+                name: h.name.value.clone(),
+                plugin: plugin?,
+                root: h.root.as_ref().map(|p| cwd.join(p)),
+                config_text: h.config.unwrap_or("").to_string(),
+                restart: h.restart,
+                limits: h.limits,
+                listeners: listeners
+                    .iter()
+                    .filter(|l| l.handler == h.name.value)
+                    .map(|l| l.name.clone())
+                    .collect(),
+                outputs,
+            })
+        })
+        .collect();
+    Topology {
+        listeners,
+        handlers,
+        drain_timeout: doc.drain_timeout,
+        plugin_dirs,
+    }
+}

@@ -1,0 +1,369 @@
+//! The topology format: reading a file into definitions that still know where each of
+//! their parts is written, so later checks can point at them.
+//!
+//! A definition with a bad part is kept with that part missing (`None`): its name still
+//! exists for the routes that mention it, so one typo gives one diagnostic, not a
+//! cascade of "dangling route" errors.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::diagnostic::{Diag, DiagnosticKind};
+use super::model::{Limits, ListenerKind, RestartPolicy};
+use super::raw::{self, RawStruct};
+use super::reader::{Fields, Reader};
+
+/// Default for `drain_timeout_secs`.
+const DEFAULT_DRAIN_SECS: u64 = 10;
+
+/// A value and where it is written.
+#[derive(Debug, Clone)]
+pub(crate) struct At<T> {
+    pub value: T,
+    pub span: Option<Range<usize>>,
+}
+
+/// The whole file, read.
+#[derive(Debug, Default)]
+pub(crate) struct Document<'a> {
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Explicit plugin paths by plugin name, as written (not yet resolved).
+    pub plugins: HashMap<String, PathBuf>,
+    pub drain_timeout: Duration,
+    pub listeners: Vec<ListenerDef>,
+    pub handlers: Vec<HandlerDef<'a>>,
+    pub routes: Vec<RouteDef>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ListenerDef {
+    pub name: At<String>,
+    pub kind: Option<At<ListenerKind>>,
+    pub bind: Option<At<SocketAddr>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct HandlerDef<'a> {
+    pub name: At<String>,
+    pub plugin: Option<At<String>>,
+    pub root: Option<PathBuf>,
+    /// The `config:` value text (a slice of the file), `None` when absent.
+    pub config: Option<&'a str>,
+    pub restart: RestartPolicy,
+    pub limits: Limits,
+}
+
+#[derive(Debug)]
+pub(crate) struct RouteDef {
+    pub from: Option<At<String>>,
+    pub to: Option<At<String>>,
+    pub span: Option<Range<usize>>,
+}
+
+const TOP_FIELDS: &[&str] = &[
+    "plugin_dirs",
+    "plugins",
+    "drain_timeout_secs",
+    "listeners",
+    "handlers",
+    "routes",
+];
+const LISTENER_FIELDS: &[&str] = &["kind", "bind"];
+const HANDLER_FIELDS: &[&str] = &["plugin", "root", "config", "restart", "limits"];
+const RESTART_FIELDS: &[&str] = &["max_restarts", "within_secs"];
+const LIMIT_FIELDS: &[&str] = &[
+    "max_connections",
+    "max_connections_per_ip",
+    "max_write_buffer",
+];
+const ROUTE_FIELDS: &[&str] = &["from", "to"];
+
+/// Read the file. `None` when it is not even a RON struct (a syntax error); otherwise
+/// every definition that could be read, with problems left in `r.diags`.
+pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
+    let text = r.text;
+    // A syntax error anywhere in the file surfaces here, at its own position.
+    if let Err(err) = raw::parse::<RawStruct<'a>>(text) {
+        r.ron_error(DiagnosticKind::Syntax, text, &err);
+        if let Some(d) = r.diags.0.last_mut() {
+            d.message = format!("syntax error: {}", d.message);
+            if matches!(
+                err.code,
+                ron::Error::ExpectedStructLike | ron::Error::ExpectedNamedStructLike(_)
+            ) {
+                d.help = Some("a topology is a struct: `( listeners: {...}, handlers: {...}, routes: [...] )`".into());
+            }
+        }
+        return None;
+    }
+    // The top-level struct without leading comments, so "missing field" points at `(`.
+    let body = raw::parse::<&'a ron::value::RawValue>(text).map_or(text, |v| v.trim().get_ron());
+    let top = r.open(body, "the topology".into(), TOP_FIELDS)?;
+    let mut doc = Document {
+        plugin_dirs: r
+            .optional(&top, "plugin_dirs", Vec::new())
+            .unwrap_or_default(),
+        drain_timeout: Duration::from_secs(
+            r.optional(&top, "drain_timeout_secs", DEFAULT_DRAIN_SECS)
+                .unwrap_or(DEFAULT_DRAIN_SECS),
+        ),
+        ..Document::default()
+    };
+    if let Some(raw) = top.get("plugins") {
+        read_plugins(r, raw, &mut doc);
+    }
+    if let Some(raw) = r.required(&top, "listeners") {
+        for (key, value) in named_entries(r, raw, "listener") {
+            doc.listeners.push(read_listener(r, key, value));
+        }
+    }
+    if let Some(raw) = r.required(&top, "handlers") {
+        for (key, value) in named_entries(r, raw, "handler") {
+            doc.handlers.push(read_handler(r, key, value));
+        }
+    }
+    if let Some(raw) = top.get("routes")
+        && let Some(seq) = r.seq(raw, "`routes`")
+    {
+        doc.routes = seq
+            .items
+            .into_iter()
+            .filter_map(|item| read_route(r, item))
+            .collect();
+    }
+    Some(doc)
+}
+
+/// The `plugins` map: plugin name -> library path.
+fn read_plugins<'a>(r: &mut Reader<'a>, raw: &'a str, doc: &mut Document<'a>) {
+    for (name, value) in named_entries(r, raw, "plugin") {
+        if let Some(path) = r.value::<PathBuf>(value, &format!("path of plugin `{}`", name.value)) {
+            doc.plugins.insert(name.value, path);
+        }
+    }
+}
+
+/// The entries of a `{ "name": value }` map, names read and checked: strings, not
+/// empty, no `.` (routes use it for ports), each defined once.
+fn named_entries<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> Vec<(At<String>, &'a str)> {
+    let Some(map) = r.map(raw, &format!("`{what}s`")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(At<String>, &'a str)> = Vec::new();
+    for (key, value) in map.entries {
+        let span = r.span(key);
+        let Ok(name) = raw::parse::<String>(key) else {
+            r.push(
+                Diag::new(
+                    DiagnosticKind::BadName,
+                    span,
+                    format!("a {what} name must be a string"),
+                )
+                .label("not a string")
+                .help(Some(format!(
+                    "write it in quotes: `\"{}\"`",
+                    key.trim_matches('"')
+                ))),
+            );
+            continue;
+        };
+        if name.is_empty() || name.contains('.') {
+            r.push(
+                Diag::new(
+                    DiagnosticKind::BadName,
+                    span.clone(),
+                    format!("invalid {what} name `{name}`"),
+                )
+                .label("bad name")
+                .help(Some(
+                    "names are not empty and have no `.` (routes write `handler.port`)".into(),
+                )),
+            );
+        }
+        if out.iter().any(|(n, _)| n.value == name) {
+            r.push(
+                Diag::new(
+                    DiagnosticKind::Duplicate,
+                    span.clone(),
+                    format!("{what} `{name}` is defined twice"),
+                )
+                .label("second definition"),
+            );
+            continue;
+        }
+        out.push((At { value: name, span }, value));
+    }
+    out
+}
+
+fn read_listener<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> ListenerDef {
+    let mut def = ListenerDef {
+        name,
+        kind: None,
+        bind: None,
+    };
+    let Some(f) = r.open(
+        raw,
+        format!("listener `{}`", def.name.value),
+        LISTENER_FIELDS,
+    ) else {
+        return def;
+    };
+    if let Some(raw) = r.required(&f, "kind") {
+        def.kind = r
+            .value::<ListenerKind>(raw, &format!("`kind` of listener `{}`", def.name.value))
+            .map(|value| At {
+                value,
+                span: r.span(raw),
+            });
+    }
+    if let Some(raw) = r.required(&f, "bind") {
+        def.bind = read_bind(r, &f, raw).map(|value| At {
+            value,
+            span: r.span(raw),
+        });
+    }
+    def
+}
+
+/// A bind address: a string `ip:port` (IPv6 in brackets). Host names are refused: the
+/// address must not depend on a resolver at start.
+fn read_bind<'a>(r: &mut Reader<'a>, f: &Fields<'a>, raw: &'a str) -> Option<SocketAddr> {
+    let text: String = r.value(raw, &format!("`bind` in {}", f.what))?;
+    match text.parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(err) => {
+            r.push(
+                Diag::new(DiagnosticKind::BadAddress, r.span(raw), format!("invalid bind address `{text}` in {}: {err}", f.what))
+                    .label("not ip:port")
+                    .help(Some("write `ip:port`, e.g. \"127.0.0.1:7007\" or \"[::1]:7007\" (port 0 = any free port)".into())),
+            );
+            None
+        }
+    }
+}
+
+fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> HandlerDef<'a> {
+    let mut def = HandlerDef {
+        name,
+        plugin: None,
+        root: None,
+        config: None,
+        restart: RestartPolicy::default(),
+        limits: Limits::default(),
+    };
+    let what = format!("handler `{}`", def.name.value);
+    let Some(f) = r.open(raw, what.clone(), HANDLER_FIELDS) else {
+        return def;
+    };
+    if let Some(raw) = r.required(&f, "plugin") {
+        def.plugin = r
+            .value::<String>(raw, &format!("`plugin` of {what}"))
+            .map(|value| At {
+                value,
+                span: r.span(raw),
+            });
+    }
+    if let Some(raw) = f.get("root") {
+        def.root = read_root(r, raw, &what);
+    }
+    def.config = f.get("config");
+    if let Some(raw) = f.get("restart") {
+        def.restart = read_restart(r, raw, &what);
+    }
+    if let Some(raw) = f.get("limits") {
+        def.limits = read_limits(r, raw, &what);
+    }
+    def
+}
+
+/// `Some("path")`, `None`, or (leniently) a bare `"path"`.
+fn read_root(r: &mut Reader<'_>, raw: &str, what: &str) -> Option<PathBuf> {
+    if let Ok(root) = raw::parse::<Option<PathBuf>>(raw) {
+        return root;
+    }
+    if let Ok(root) = raw::parse::<PathBuf>(raw) {
+        return Some(root);
+    }
+    r.push(
+        Diag::new(
+            DiagnosticKind::BadValue,
+            r.span(raw),
+            format!("invalid `root` of {what}"),
+        )
+        .label("not a path")
+        .help(Some("write `Some(\"./data\")` or `None`".into())),
+    );
+    None
+}
+
+fn read_restart<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> RestartPolicy {
+    let default = RestartPolicy::default();
+    let Some(f) = r.open(raw, format!("`restart` of {what}"), RESTART_FIELDS) else {
+        return default;
+    };
+    let max_restarts = r
+        .optional(&f, "max_restarts", default.max_restarts)
+        .unwrap_or(default.max_restarts);
+    let within = r
+        .optional(&f, "within_secs", default.within.as_secs())
+        .unwrap_or(default.within.as_secs());
+    RestartPolicy {
+        max_restarts,
+        within: Duration::from_secs(within),
+    }
+}
+
+fn read_limits<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> Limits {
+    let default = Limits::default();
+    let Some(f) = r.open(raw, format!("`limits` of {what}"), LIMIT_FIELDS) else {
+        return default;
+    };
+    let positive = |r: &mut Reader<'a>, name: &str, default: usize| -> usize {
+        let value = r.optional(&f, name, default).unwrap_or(default);
+        if value == 0 {
+            let span = f.get(name).and_then(|raw| r.span(raw));
+            r.push(
+                Diag::new(
+                    DiagnosticKind::BadValue,
+                    span,
+                    format!("`{name}` in {} must be at least 1", f.what),
+                )
+                .label("zero would refuse everything"),
+            );
+            return default;
+        }
+        value
+    };
+    Limits {
+        max_connections: positive(r, "max_connections", default.max_connections),
+        max_connections_per_ip: positive(
+            r,
+            "max_connections_per_ip",
+            default.max_connections_per_ip,
+        ),
+        max_write_buffer: positive(r, "max_write_buffer", default.max_write_buffer),
+    }
+}
+
+fn read_route<'a>(r: &mut Reader<'a>, raw: &'a str) -> Option<RouteDef> {
+    let f = r.open(raw, "a route".into(), ROUTE_FIELDS)?;
+    let end = |r: &mut Reader<'a>, name: &str| -> Option<At<String>> {
+        let raw = r.required(&f, name)?;
+        let value = r.value::<String>(raw, &format!("`{name}` of a route"))?;
+        Some(At {
+            value,
+            span: r.span(raw),
+        })
+    };
+    let from = end(r, "from");
+    let to = end(r, "to");
+    Some(RouteDef {
+        from,
+        to,
+        span: r.span(raw),
+    })
+}

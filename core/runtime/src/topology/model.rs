@@ -1,0 +1,147 @@
+//! The compiled topology: a checked graph the runtime can start without re-checking.
+//!
+//! Everything here derives `PartialEq` so that a reload can diff the old and the new
+//! topology and restart only the handlers that changed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::catalog::PluginDescription;
+
+/// A checked topology. Listeners and handlers keep the file's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Topology {
+    /// Every listener, each routed to exactly one handler.
+    pub listeners: Vec<ListenerSpec>,
+    /// Every handler, with its plugin already described and its config accepted.
+    pub handlers: Vec<HandlerSpec>,
+    /// How long a drain may take before the host exits anyway (`drain_timeout_secs`).
+    pub drain_timeout: Duration,
+    /// The topology's `plugin_dirs`, resolved against the working directory.
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+/// A socket the host binds and hands to one handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerSpec {
+    /// The listener's name in the topology.
+    pub name: String,
+    /// UDP socket or TCP acceptor.
+    pub kind: ListenerKind,
+    /// Where to bind; port 0 picks an ephemeral port.
+    pub bind: SocketAddr,
+    /// The handler the route sends it to.
+    pub handler: String,
+}
+
+/// The transport of a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerKind {
+    /// A UDP socket; datagrams go to the handler's single instance.
+    Udp,
+    /// A TCP acceptor; each accepted connection goes to the handler.
+    Tcp,
+}
+
+impl ListenerKind {
+    /// The bit of `switchyard_sdk::abi::SY_LISTEN_*` a plugin sets to accept this kind.
+    pub fn abi_bit(self) -> u32 {
+        match self {
+            ListenerKind::Udp => switchyard_sdk::abi::SY_LISTEN_UDP,
+            ListenerKind::Tcp => switchyard_sdk::abi::SY_LISTEN_TCP,
+        }
+    }
+
+    /// The word used in topology files and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerKind::Udp => "udp",
+            ListenerKind::Tcp => "tcp",
+        }
+    }
+}
+
+impl std::fmt::Display for ListenerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A plugin instance (or family of instances) with its configuration and wiring.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandlerSpec {
+    /// The handler's name in the topology.
+    pub name: String,
+    /// The plugin serving it.
+    pub plugin: PluginDescription,
+    /// Storage root, resolved against the working directory; `None` = no storage.
+    pub root: Option<PathBuf>,
+    /// The exact RON text of `config:` (empty when absent), already accepted by the plugin.
+    pub config_text: String,
+    /// How often the instance may be recreated after panics before the handler stops.
+    pub restart: RestartPolicy,
+    /// Resource limits the host enforces for this handler.
+    pub limits: Limits,
+    /// Names of the listeners routed to this handler, in file order.
+    pub listeners: Vec<String>,
+    /// Where each message emitted on an output port goes.
+    pub outputs: Vec<OutputRoute>,
+}
+
+/// Restart intensity, as in OTP: more than `max_restarts` within `within` stops the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// Restarts tolerated inside the window.
+    pub max_restarts: u32,
+    /// The sliding window.
+    pub within: Duration,
+}
+
+impl Default for RestartPolicy {
+    /// 5 restarts in 10 seconds: survives a burst of bad inputs, stops a crash loop.
+    fn default() -> Self {
+        RestartPolicy {
+            max_restarts: 5,
+            within: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Per-handler resource limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Open TCP connections at once, over all the handler's listeners.
+    pub max_connections: usize,
+    /// Open TCP connections at once from one peer IP.
+    pub max_connections_per_ip: usize,
+    /// Bytes queued for writing on one connection before writes are refused.
+    pub max_write_buffer: usize,
+}
+
+impl Default for Limits {
+    /// 1024 connections, 64 per IP, 8 MiB write buffer per connection.
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+            max_write_buffer: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// One route from an output port of a handler to an input port of another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRoute {
+    /// Index of the output port in the source plugin's port list.
+    pub port: u32,
+    /// The receiving handler.
+    pub to_handler: String,
+    /// Index of the input port in the receiving plugin's port list.
+    pub to_port: u32,
+    /// The message type carried (the output port's type).
+    pub type_name: String,
+}

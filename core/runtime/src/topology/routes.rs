@@ -1,0 +1,439 @@
+//! Routes: which handler each listener feeds, and where each output port's messages go.
+//!
+//! A route is `(from: "listener", to: "handler")` or
+//! `(from: "handler.out_port", to: "handler.in_port")`. Every mistake is reported where it
+//! is written: a name that exists nowhere (with a suggestion), a listener sent to a port,
+//! a route starting at an input port, a type mismatch, a listener routed twice.
+//! Ends whose handler's plugin could not be described are not checked further: that
+//! plugin already has its own diagnostic.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use switchyard_sdk::abi;
+
+use super::catalog::{PluginDescription, PortDirection};
+use super::diagnostic::{Diag, DiagnosticKind, did_you_mean, one_of};
+use super::document::{At, Document};
+use super::model::OutputRoute;
+use super::reader::Reader;
+
+/// The wiring found, indexed like the document's listeners and handlers.
+#[derive(Debug, Default)]
+pub(crate) struct Wiring {
+    /// For each listener, the handler it is routed to.
+    pub listener_handler: Vec<Option<usize>>,
+    /// For each handler, its output routes.
+    pub outputs: Vec<Vec<OutputRoute>>,
+    /// Handler -> handler edges of the port routes, with the route's place, in file order.
+    pub edges: Vec<(usize, usize, Option<Range<usize>>)>,
+}
+
+/// Names and plugins the routes are checked against.
+struct Scope<'d> {
+    listeners: HashMap<&'d str, usize>,
+    handlers: HashMap<&'d str, usize>,
+    plugins: &'d [Option<PluginDescription>],
+    handler_names: Vec<&'d str>,
+}
+
+/// A resolved `handler.port` end.
+struct PortEnd<'p> {
+    handler: usize,
+    index: usize,
+    port: &'p super::catalog::PortDescription,
+}
+
+/// Check every route and the listener kinds they imply. `plugins[i]` is handler `i`'s
+/// plugin, when it could be described.
+pub(crate) fn wire(
+    r: &mut Reader<'_>,
+    doc: &Document<'_>,
+    plugins: &[Option<PluginDescription>],
+) -> Wiring {
+    let scope = Scope {
+        listeners: doc
+            .listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.name.value.as_str(), i))
+            .collect(),
+        handlers: doc
+            .handlers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.name.value.as_str(), i))
+            .collect(),
+        plugins,
+        handler_names: doc.handlers.iter().map(|h| h.name.value.as_str()).collect(),
+    };
+    let mut wiring = Wiring {
+        listener_handler: vec![None; doc.listeners.len()],
+        outputs: vec![Vec::new(); doc.handlers.len()],
+        edges: Vec::new(),
+    };
+    // The route that first sent each listener somewhere, to name it when a second does.
+    let mut first_route: Vec<Option<&str>> = vec![None; doc.listeners.len()];
+    for route in &doc.routes {
+        let (Some(from), Some(to)) = (&route.from, &route.to) else {
+            continue;
+        };
+        match from.value.split_once('.') {
+            None => {
+                if let Some(&li) = scope.listeners.get(from.value.as_str()) {
+                    let Some(hi) = listener_target(r, &scope, from, to) else {
+                        continue;
+                    };
+                    if let Some(first) = first_route[li] {
+                        r.push(
+                            Diag::new(
+                                DiagnosticKind::ListenerRouting,
+                                to.span.clone(),
+                                format!("listener `{}` is routed to more than one handler", from.value),
+                            )
+                            .label("second route")
+                            .help(Some(format!("it is already routed to handler `{first}`; a listener feeds exactly one handler"))),
+                        );
+                        continue;
+                    }
+                    first_route[li] = Some(scope.handler_names[hi]);
+                    wiring.listener_handler[li] = Some(hi);
+                } else if scope.handlers.contains_key(from.value.as_str()) {
+                    let outs = port_names(&scope, &from.value, PortDirection::Out);
+                    r.push(
+                        Diag::new(
+                            DiagnosticKind::BadRoute,
+                            from.span.clone(),
+                            format!("route from handler `{}` names no port", from.value),
+                        )
+                        .label("a handler port is `handler.port`")
+                        .help(Some(format!(
+                            "routes between handlers go from an output port: {outs}"
+                        ))),
+                    );
+                } else {
+                    dangling(r, &scope, from, "source", true);
+                }
+            }
+            Some((h, p)) => {
+                let Some(out) = port_end(r, &scope, from, h, p, PortDirection::Out) else {
+                    continue;
+                };
+                let Some(inp) = input_end(r, &scope, to) else {
+                    continue;
+                };
+                if inp.port.type_name != abi::SY_TYPE_ANY
+                    && inp.port.type_name != out.port.type_name
+                {
+                    r.push(
+                        Diag::new(
+                            DiagnosticKind::TypeMismatch,
+                            to.span.clone(),
+                            format!(
+                                "type mismatch: `{}` emits `{}` but `{}` accepts `{}`",
+                                from.value, out.port.type_name, to.value, inp.port.type_name
+                            ),
+                        )
+                        .label(format!("expects `{}`", inp.port.type_name)),
+                    );
+                    continue;
+                }
+                let route_out = OutputRoute {
+                    port: index_u32(out.index),
+                    to_handler: scope.handler_names[inp.handler].to_string(),
+                    to_port: index_u32(inp.index),
+                    type_name: out.port.type_name.clone(),
+                };
+                if wiring.outputs[out.handler].contains(&route_out) {
+                    r.push(
+                        Diag::new(
+                            DiagnosticKind::Duplicate,
+                            route.span.clone(),
+                            "this route is given twice",
+                        )
+                        .label("repeated route"),
+                    );
+                    continue;
+                }
+                wiring.outputs[out.handler].push(route_out);
+                wiring
+                    .edges
+                    .push((out.handler, inp.handler, route.span.clone()));
+            }
+        }
+    }
+    for (li, listener) in doc.listeners.iter().enumerate() {
+        match wiring.listener_handler[li] {
+            None => r.push(
+                Diag::new(
+                    DiagnosticKind::ListenerRouting,
+                    listener.name.span.clone(),
+                    format!("listener `{}` is routed to no handler", listener.name.value),
+                )
+                .label("never routed")
+                .help(Some(format!(
+                    "add a route: `(from: \"{}\", to: \"<handler>\")`",
+                    listener.name.value
+                ))),
+            ),
+            Some(hi) => check_kind(r, &scope, doc, li, hi),
+        }
+    }
+    wiring
+}
+
+/// The handler a listener route goes to, or a diagnostic on its `to`.
+fn listener_target(
+    r: &mut Reader<'_>,
+    scope: &Scope<'_>,
+    from: &At<String>,
+    to: &At<String>,
+) -> Option<usize> {
+    if let Some(&hi) = scope.handlers.get(to.value.as_str()) {
+        return Some(hi);
+    }
+    let (message, help) = if let Some((h, _)) = to.value.split_once('.') {
+        (
+            format!(
+                "listener `{}` is routed to a port, `{}`",
+                from.value, to.value
+            ),
+            Some(format!(
+                "a listener is routed to a whole handler: `to: \"{h}\"`"
+            )),
+        )
+    } else if scope.listeners.contains_key(to.value.as_str()) {
+        (
+            format!(
+                "listener `{}` is routed to listener `{}`",
+                from.value, to.value
+            ),
+            Some("a listener is routed to a handler".to_string()),
+        )
+    } else {
+        dangling(r, scope, to, "target", false);
+        return None;
+    };
+    r.push(
+        Diag::new(DiagnosticKind::BadRoute, to.span.clone(), message)
+            .label("not a handler")
+            .help(help),
+    );
+    None
+}
+
+/// The `to` of a port route: `handler.in_port`.
+fn input_end<'p>(r: &mut Reader<'_>, scope: &Scope<'p>, to: &At<String>) -> Option<PortEnd<'p>> {
+    if let Some((h, p)) = to.value.split_once('.') {
+        return port_end(r, scope, to, h, p, PortDirection::In);
+    }
+    if scope.handlers.contains_key(to.value.as_str()) {
+        let ins = port_names(scope, &to.value, PortDirection::In);
+        r.push(
+            Diag::new(
+                DiagnosticKind::BadRoute,
+                to.span.clone(),
+                format!("route to handler `{}` names no port", to.value),
+            )
+            .label("a handler port is `handler.port`")
+            .help(Some(format!("messages go to an input port: {ins}"))),
+        );
+    } else if scope.listeners.contains_key(to.value.as_str()) {
+        r.push(
+            Diag::new(
+                DiagnosticKind::BadRoute,
+                to.span.clone(),
+                format!("messages cannot be routed to listener `{}`", to.value),
+            )
+            .label("a listener")
+            .help(Some(
+                "messages go to an input port of a handler: `handler.port`".into(),
+            )),
+        );
+    } else {
+        dangling(r, scope, to, "target", false);
+    }
+    None
+}
+
+/// Resolve `h.p`, which must be a port of direction `want`.
+fn port_end<'p>(
+    r: &mut Reader<'_>,
+    scope: &Scope<'p>,
+    end: &At<String>,
+    h: &str,
+    p: &str,
+    want: PortDirection,
+) -> Option<PortEnd<'p>> {
+    let Some(&hi) = scope.handlers.get(h) else {
+        let (message, help) = if scope.listeners.contains_key(h) {
+            (format!("`{h}` is a listener, which has no ports"), None)
+        } else {
+            (
+                format!("`{}` names no handler `{h}`", end.value),
+                did_you_mean(h, scope.handler_names.iter().copied()),
+            )
+        };
+        r.push(
+            Diag::new(DiagnosticKind::DanglingRoute, end.span.clone(), message)
+                .label("unknown handler")
+                .help(help),
+        );
+        return None;
+    };
+    // An undescribed plugin already has its diagnostic; its ports cannot be checked.
+    let plugin = scope.plugins[hi].as_ref()?;
+    let Some((index, port)) = plugin
+        .ports
+        .iter()
+        .enumerate()
+        .find(|(_, port)| port.name == p)
+    else {
+        let help =
+            did_you_mean(p, plugin.ports.iter().map(|port| port.name.as_str())).or_else(|| {
+                Some(format!(
+                    "its ports: {}",
+                    one_of(plugin.ports.iter().map(|port| port.name.as_str()))
+                ))
+            });
+        r.push(
+            Diag::new(
+                DiagnosticKind::DanglingRoute,
+                end.span.clone(),
+                format!("handler `{h}` (plugin `{}`) has no port `{p}`", plugin.name),
+            )
+            .label("unknown port")
+            .help(help),
+        );
+        return None;
+    };
+    if port.direction != want {
+        let (is, should) = match want {
+            PortDirection::Out => ("an input", "starts at an output port"),
+            PortDirection::In => ("an output", "ends at an input port"),
+        };
+        r.push(
+            Diag::new(
+                DiagnosticKind::BadRoute,
+                end.span.clone(),
+                format!(
+                    "direction mismatch: `{}` is {is} port, and a route {should}",
+                    end.value
+                ),
+            )
+            .label(format!("{is} port")),
+        );
+        return None;
+    }
+    Some(PortEnd {
+        handler: hi,
+        index,
+        port,
+    })
+}
+
+/// A name that exists nowhere; suggest the closest listener or handler.
+fn dangling(
+    r: &mut Reader<'_>,
+    scope: &Scope<'_>,
+    end: &At<String>,
+    role: &str,
+    listeners_too: bool,
+) {
+    let mut names: Vec<&str> = scope.handler_names.clone();
+    let what = if listeners_too {
+        names.extend(scope.listeners.keys().copied());
+        "listener or handler"
+    } else {
+        "handler"
+    };
+    r.push(
+        Diag::new(
+            DiagnosticKind::DanglingRoute,
+            end.span.clone(),
+            format!("route {role} `{}` names no {what}", end.value),
+        )
+        .label(format!("no such {what}"))
+        .help(did_you_mean(&end.value, names)),
+    );
+}
+
+/// "`a`, `b`" for the ports of `handler` in direction `dir`, for hints.
+fn port_names(scope: &Scope<'_>, handler: &str, dir: PortDirection) -> String {
+    let plugin = scope
+        .handlers
+        .get(handler)
+        .and_then(|&hi| scope.plugins[hi].as_ref());
+    let Some(plugin) = plugin else {
+        return "`handler.port`".to_string();
+    };
+    let names: Vec<String> = plugin
+        .ports
+        .iter()
+        .filter(|p| p.direction == dir)
+        .map(|p| format!("{handler}.{}", p.name))
+        .collect();
+    if names.is_empty() {
+        return format!("plugin `{}` has none", plugin.name);
+    }
+    one_of(names.iter().map(String::as_str))
+}
+
+/// The listener's kind must be one its handler's plugin accepts; per-connection plugins
+/// need connections, which UDP does not have.
+fn check_kind(r: &mut Reader<'_>, scope: &Scope<'_>, doc: &Document<'_>, li: usize, hi: usize) {
+    let listener = &doc.listeners[li];
+    let (Some(kind), Some(plugin)) = (&listener.kind, &scope.plugins[hi]) else {
+        return;
+    };
+    let handler = scope.handler_names[hi];
+    if plugin.listener_kinds & kind.value.abi_bit() == 0 {
+        r.push(
+            Diag::new(
+                DiagnosticKind::ListenerKind,
+                kind.span.clone(),
+                format!(
+                    "listener `{}` is {}, but handler `{handler}` (plugin `{}`) accepts {}",
+                    listener.name.value,
+                    kind.value,
+                    plugin.name,
+                    kinds_text(plugin.listener_kinds)
+                ),
+            )
+            .label(format!("not accepted by plugin `{}`", plugin.name)),
+        );
+    } else if kind.value == super::model::ListenerKind::Udp
+        && plugin.instance_mode == abi::SY_INSTANCE_PER_CONNECTION
+    {
+        r.push(
+            Diag::new(
+                DiagnosticKind::ListenerKind,
+                kind.span.clone(),
+                format!(
+                    "listener `{}` is udp, but plugin `{}` (handler `{handler}`) runs one instance per connection",
+                    listener.name.value, plugin.name
+                ),
+            )
+            .label("UDP has no connections")
+            .help(Some("route a tcp listener to this handler".into())),
+        );
+    }
+}
+
+/// "only udp", "only tcp", "udp and tcp", "no listener".
+fn kinds_text(mask: u32) -> &'static str {
+    match (
+        mask & abi::SY_LISTEN_UDP != 0,
+        mask & abi::SY_LISTEN_TCP != 0,
+    ) {
+        (true, true) => "udp and tcp listeners",
+        (true, false) => "only udp listeners",
+        (false, true) => "only tcp listeners",
+        (false, false) => "no listener",
+    }
+}
+
+/// Port indices come from a plugin's port list, which the ABI counts in `u32`.
+fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,15 @@
+//! Tests of the topology compiler against a fake plugin catalog.
+//!
+//! # Layout
+//! - `fake.rs`: the fake catalog (plugins as data; configs checked with the SDK's real
+//!   `parse_config`, so positions are the ones a real plugin reports) and helpers.
+//! - `valid.rs`: topologies that compile, and the graph they compile to.
+//! - `syntax.rs`: syntax, field, value and address errors (the reading stage).
+//! - `semantic.rs`: plugin, config, route, cycle and address-conflict errors.
+//! - `render.rs`: the miette report and `Display`.
+
+mod fake;
+mod render;
+mod semantic;
+mod syntax;
+mod valid;
