@@ -94,7 +94,8 @@ impl Config {
 
     /// How long a transfer of `len` bytes may take.
     pub(crate) fn transfer_ms(&self, len: u64) -> u64 {
-        self.idle_ms().saturating_add(len.saturating_mul(1000) / self.min_transfer_rate)
+        self.idle_ms()
+            .saturating_add(len.saturating_mul(1000) / self.min_transfer_rate)
     }
 }
 
@@ -119,7 +120,12 @@ mod tests {
 
     #[test]
     fn unsafe_values_are_refused() {
-        for bad in ["(idle_timeout_secs: 0)", "(max_line_bytes: 10)", "(min_transfer_rate: 0)", "(v1_settle_ms: 0)"] {
+        for bad in [
+            "(idle_timeout_secs: 0)",
+            "(max_line_bytes: 10)",
+            "(min_transfer_rate: 0)",
+            "(v1_settle_ms: 0)",
+        ] {
             let c: Config = parse_config(bad).unwrap();
             assert!(c.validate().is_err(), "{bad}");
         }
@@ -127,7 +133,11 @@ mod tests {
 
     #[test]
     fn transfer_budget_grows_with_size() {
-        let c = Config { idle_timeout_secs: 10, min_transfer_rate: 1000, ..Config::default() };
+        let c = Config {
+            idle_timeout_secs: 10,
+            min_transfer_rate: 1000,
+            ..Config::default()
+        };
         assert_eq!(c.transfer_ms(0), 10_000);
         assert_eq!(c.transfer_ms(5000), 15_000);
         // No overflow for absurd sizes: the budget saturates instead.

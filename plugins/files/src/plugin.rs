@@ -36,7 +36,12 @@ impl Protocol for FilesPlugin {
 
     fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
         config.validate()?;
-        Ok(FilesPlugin { cfg: config, conn: None, session: None, armed: None })
+        Ok(FilesPlugin {
+            cfg: config,
+            conn: None,
+            session: None,
+            armed: None,
+        })
     }
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
@@ -45,21 +50,32 @@ impl Protocol for FilesPlugin {
             self.conn = Some(conn);
             self.session = Some(Session::new(self.cfg.clone(), peer.to_string(), now));
         }
-        let Some(session) = self.session.as_mut() else { return };
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
         match event {
             Event::Bytes { data, .. } => session.handle_bytes(now, data, ctx),
             Event::PeerEof { .. } => session.handle_eof(now, ctx),
             Event::ConnClosed { error, .. } => {
-                let reason = error.map_or_else(|| "connection closed".to_owned(), |e| format!("connection {e}"));
+                let reason = error.map_or_else(
+                    || "connection closed".to_owned(),
+                    |e| format!("connection {e}"),
+                );
                 session.handle_closed(now, &reason, ctx);
                 self.conn = None;
             }
-            Event::Timer { token: DEADLINE_TIMER } => {
+            Event::Timer {
+                token: DEADLINE_TIMER,
+            } => {
                 self.armed = None;
                 session.handle_timeout(now, ctx);
             }
-            Event::FileSent { token, result, .. } => session.handle_file_sent(now, token, result, ctx),
-            Event::FileReceived { token, result, .. } => session.handle_file_received(now, token, result, ctx),
+            Event::FileSent { token, result, .. } => {
+                session.handle_file_sent(now, token, result, ctx)
+            }
+            Event::FileReceived { token, result, .. } => {
+                session.handle_file_received(now, token, result, ctx)
+            }
             Event::Drain => session.handle_drain(now),
             _ => {}
         }
@@ -74,7 +90,9 @@ impl Protocol for FilesPlugin {
 impl FilesPlugin {
     /// Carry out the session's outputs, then arm the timer for its deadline.
     fn flush(&mut self, ctx: &mut Ctx<'_>, now: u64) {
-        let Some(session) = self.session.as_mut() else { return };
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
         while let Some(output) = session.poll_output() {
             let Some(conn) = self.conn else {
                 // Closed: only records and log lines still matter.
@@ -93,7 +111,12 @@ impl FilesPlugin {
                         let _ = ctx.close(conn);
                     }
                 }
-                Output::SendFile { file, offset, len, token } => {
+                Output::SendFile {
+                    file,
+                    offset,
+                    len,
+                    token,
+                } => {
                     if let Err(e) = ctx.send_file(conn, file, offset, len, token) {
                         session.handle_file_sent(now, token, Err(e), ctx);
                     }
@@ -113,10 +136,17 @@ impl FilesPlugin {
                 Output::Log(line) => ctx.info(line),
             }
         }
-        let deadline = if self.conn.is_some() { session.poll_timeout() } else { None };
+        let deadline = if self.conn.is_some() {
+            session.poll_timeout()
+        } else {
+            None
+        };
         match deadline {
             Some(d) if self.armed != Some(d) => {
-                let _ = ctx.set_timer(DEADLINE_TIMER, std::time::Duration::from_millis(d.saturating_sub(now)));
+                let _ = ctx.set_timer(
+                    DEADLINE_TIMER,
+                    std::time::Duration::from_millis(d.saturating_sub(now)),
+                );
                 self.armed = Some(d);
             }
             None if self.armed.is_some() => {

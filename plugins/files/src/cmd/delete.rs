@@ -13,7 +13,9 @@ pub struct Delete {
 impl Delete {
     pub fn parse(args: &[String]) -> Result<Delete, CodecError> {
         arity("DELETE", args, 1, 1)?;
-        Ok(Delete { name: name_arg(&args[0], false)? })
+        Ok(Delete {
+            name: name_arg(&args[0], false)?,
+        })
     }
 
     pub fn to_frame(&self) -> Frame {
@@ -22,10 +24,17 @@ impl Delete {
 
     pub(crate) fn apply(self, s: &mut Session, st: &mut dyn Storage) {
         if !s.cfg.allow_delete {
-            return s.fail("DELETE", &self.name, ErrorCode::NotAllowed, "deleting is disabled on this server");
+            return s.fail(
+                "DELETE",
+                &self.name,
+                ErrorCode::NotAllowed,
+                "deleting is disabled on this server",
+            );
         }
         match st.stat(&self.name) {
-            Ok(stat) if !stat.is_file => return s.fail("DELETE", &self.name, ErrorCode::NotAFile, "not a file"),
+            Ok(stat) if !stat.is_file => {
+                return s.fail("DELETE", &self.name, ErrorCode::NotAFile, "not a file");
+            }
             Ok(_) => {}
             Err(e) => {
                 let (code, msg) = host_error(e);
@@ -36,7 +45,10 @@ impl Delete {
             Ok(()) => {
                 sums::forget(st, &self.name);
                 s.reply(&Reply::Ok(vec![]));
-                s.log(format!("cmd=DELETE proto=v2 peer={} name={:?} result=ok", s.peer, self.name));
+                s.log(format!(
+                    "cmd=DELETE proto=v2 peer={} name={:?} result=ok",
+                    s.peer, self.name
+                ));
             }
             Err(e) => {
                 let (code, msg) = host_error(e);

@@ -22,12 +22,18 @@ pub struct GetOk {
 
 impl GetOk {
     pub fn to_reply(&self) -> Reply {
-        Reply::Ok(vec![self.len.to_string(), self.sha256.clone().unwrap_or_else(|| "-".into())])
+        Reply::Ok(vec![
+            self.len.to_string(),
+            self.sha256.clone().unwrap_or_else(|| "-".into()),
+        ])
     }
 
     pub fn from_fields(fields: &[String]) -> Result<GetOk, CodecError> {
         arity("GET reply", fields, 2, 2)?;
-        Ok(GetOk { len: number_arg("length", &fields[0])?, sha256: crate::cmd::sha_arg(&fields[1])? })
+        Ok(GetOk {
+            len: number_arg("length", &fields[0])?,
+            sha256: crate::cmd::sha_arg(&fields[1])?,
+        })
     }
 }
 
@@ -38,7 +44,10 @@ impl Get {
             Some(t) => number_arg("offset", t)?,
             None => 0,
         };
-        Ok(Get { name: name_arg(&args[0], false)?, offset })
+        Ok(Get {
+            name: name_arg(&args[0], false)?,
+            offset,
+        })
     }
 
     pub fn to_frame(&self) -> Frame {
@@ -59,12 +68,34 @@ impl Get {
         };
         if self.offset > size {
             let _ = st.close_file(file);
-            return s.fail("GET", &self.name, ErrorCode::BadOffset, "offset past the end of the file");
+            return s.fail(
+                "GET",
+                &self.name,
+                ErrorCode::BadOffset,
+                "offset past the end of the file",
+            );
         }
-        let sha256 = st.stat(&self.name).ok().and_then(|stat| sums::load(st, &self.name, &stat));
+        let sha256 = st
+            .stat(&self.name)
+            .ok()
+            .and_then(|stat| sums::load(st, &self.name, &stat));
         let len = size - self.offset;
-        s.reply(&GetOk { len, sha256: sha256.clone() }.to_reply());
-        let sending = Sending { file, name: self.name, len, started: now, token: 0, sha256, v1: false };
+        s.reply(
+            &GetOk {
+                len,
+                sha256: sha256.clone(),
+            }
+            .to_reply(),
+        );
+        let sending = Sending {
+            file,
+            name: self.name,
+            len,
+            started: now,
+            token: 0,
+            sha256,
+            v1: false,
+        };
         if len == 0 {
             // Nothing to send: no host round trip, but the same bookkeeping.
             s.finish_send(now, sending, Ok(0), st);

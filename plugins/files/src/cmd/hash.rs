@@ -16,7 +16,9 @@ pub struct Hash {
 impl Hash {
     pub fn parse(args: &[String]) -> Result<Hash, CodecError> {
         arity("HASH", args, 1, 1)?;
-        Ok(Hash { name: name_arg(&args[0], false)? })
+        Ok(Hash {
+            name: name_arg(&args[0], false)?,
+        })
     }
 
     pub fn to_frame(&self) -> Frame {
@@ -31,12 +33,31 @@ impl Hash {
                 return s.fail("HASH", &self.name, code, msg);
             }
         };
-        if let Some(hex) = st.stat(&self.name).ok().and_then(|stat| sums::load(st, &self.name, &stat)) {
+        if let Some(hex) = st
+            .stat(&self.name)
+            .ok()
+            .and_then(|stat| sums::load(st, &self.name, &stat))
+        {
             let _ = st.close_file(file);
             s.reply(&Reply::Ok(vec![hex.clone()]));
-            s.log(format!("cmd=HASH proto=v2 peer={} name={:?} sha256={hex} cached=true result=ok", s.peer, self.name));
+            s.log(format!(
+                "cmd=HASH proto=v2 peer={} name={:?} sha256={hex} cached=true result=ok",
+                s.peer, self.name
+            ));
             return;
         }
-        s.start_hash(Hashing { file, name: self.name, size, offset: 0, hasher: Sha256::new(), started: now, next_step: now }, now, st);
+        s.start_hash(
+            Hashing {
+                file,
+                name: self.name,
+                size,
+                offset: 0,
+                hasher: Sha256::new(),
+                started: now,
+                next_step: now,
+            },
+            now,
+            st,
+        );
     }
 }

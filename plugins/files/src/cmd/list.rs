@@ -26,11 +26,21 @@ pub struct Entry {
 
 impl Entry {
     pub(crate) fn from_stat(name: &str, stat: &Stat) -> Entry {
-        Entry { kind: kind(stat), size: stat.size, mtime: stat.modified_unix, name: name.to_owned() }
+        Entry {
+            kind: kind(stat),
+            size: stat.size,
+            mtime: stat.modified_unix,
+            name: name.to_owned(),
+        }
     }
 
     pub fn to_frame(&self) -> Frame {
-        Frame::new([self.kind.to_string(), self.size.to_string(), self.mtime.to_string(), encode_name(&self.name)])
+        Frame::new([
+            self.kind.to_string(),
+            self.size.to_string(),
+            self.mtime.to_string(),
+            encode_name(&self.name),
+        ])
     }
 
     pub fn from_frame(frame: &Frame) -> Result<Entry, CodecError> {
@@ -43,7 +53,12 @@ impl Entry {
             _ => return Err(CodecError::invalid("entry kind must be f, d or o")),
         };
         let mtime = t[2].parse().map_err(|_| CodecError::invalid("bad mtime"))?;
-        Ok(Entry { kind, size: number_arg("size", &t[1])?, mtime, name: decode_name(&t[3])? })
+        Ok(Entry {
+            kind,
+            size: number_arg("size", &t[1])?,
+            mtime,
+            name: decode_name(&t[3])?,
+        })
     }
 }
 
@@ -69,7 +84,11 @@ impl List {
     }
 
     pub fn to_frame(&self) -> Frame {
-        if self.dir.is_empty() { Frame::new(["LIST"]) } else { Frame::new(["LIST".to_owned(), encode_name(&self.dir)]) }
+        if self.dir.is_empty() {
+            Frame::new(["LIST"])
+        } else {
+            Frame::new(["LIST".to_owned(), encode_name(&self.dir)])
+        }
     }
 
     pub(crate) fn apply(self, s: &mut Session, st: &mut dyn Storage) {
@@ -80,13 +99,19 @@ impl List {
                 return s.fail("LIST", &self.dir, code, msg);
             }
         };
-        let visible: Vec<&(String, Stat)> = entries.iter().filter(|(n, _)| !n.starts_with('.')).collect();
+        let visible: Vec<&(String, Stat)> = entries
+            .iter()
+            .filter(|(n, _)| !n.starts_with('.'))
+            .collect();
         let shown = visible.len().min(s.cfg.max_list_entries);
         let mut out = Reply::Ok(vec![shown.to_string(), visible.len().to_string()]).to_bytes();
         for (name, stat) in visible.iter().take(shown) {
             Entry::from_stat(name, stat).to_frame().encode(&mut out);
         }
         s.write(out);
-        s.log(format!("cmd=LIST proto=v2 peer={} name={:?} entries={shown} result=ok", s.peer, self.dir));
+        s.log(format!(
+            "cmd=LIST proto=v2 peer={} name={:?} entries={shown} result=ok",
+            s.peer, self.dir
+        ));
     }
 }

@@ -31,7 +31,9 @@ pub enum Command {
 impl Command {
     /// The request in `frame`; `Ok(None)` for an empty line (ignored, for `nc` users).
     pub fn from_frame(frame: &Frame) -> Result<Option<Command>, CodecError> {
-        let Some((verb, args)) = frame.tokens.split_first() else { return Ok(None) };
+        let Some((verb, args)) = frame.tokens.split_first() else {
+            return Ok(None);
+        };
         let cmd = match verb.as_str() {
             "GET" => Command::Get(get::Get::parse(args)?),
             "PUT" => Command::Put(put::Put::parse(args)?),
@@ -75,8 +77,15 @@ impl Command {
 /// Check the argument count is within `min..=max`.
 pub(crate) fn arity(verb: &str, args: &[String], min: usize, max: usize) -> Result<(), CodecError> {
     if args.len() < min || args.len() > max {
-        let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
-        return Err(CodecError::invalid(format!("{verb} takes {want} arguments, got {}", args.len())));
+        let want = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        return Err(CodecError::invalid(format!(
+            "{verb} takes {want} arguments, got {}",
+            args.len()
+        )));
     }
     Ok(())
 }
@@ -91,9 +100,13 @@ pub(crate) fn name_arg(token: &str, dir: bool) -> Result<String, CodecError> {
 /// A decimal `u64`: digits only (no sign, no spaces), at most 20 of them.
 pub fn number_arg(what: &str, token: &str) -> Result<u64, CodecError> {
     if token.is_empty() || token.len() > 20 || !token.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CodecError::invalid(format!("{what} must be a decimal number")));
+        return Err(CodecError::invalid(format!(
+            "{what} must be a decimal number"
+        )));
     }
-    token.parse().map_err(|_| CodecError::invalid(format!("{what} out of range")))
+    token
+        .parse()
+        .map_err(|_| CodecError::invalid(format!("{what} out of range")))
 }
 
 /// A sha256 as 64 hex digits, returned lowercase; `-` means none.
@@ -136,7 +149,11 @@ mod tests {
             "QUIT",
         ] {
             let c = cmd(line).unwrap().unwrap();
-            assert_eq!(Command::from_frame(&c.to_frame()).unwrap().unwrap(), c, "{line}");
+            assert_eq!(
+                Command::from_frame(&c.to_frame()).unwrap().unwrap(),
+                c,
+                "{line}"
+            );
         }
     }
 

@@ -26,8 +26,13 @@ pub struct PutOk {
 impl PutOk {
     pub fn from_fields(fields: &[String]) -> Result<PutOk, CodecError> {
         arity("PUT reply", fields, 3, 3)?;
-        let sha256 = sha_arg(&fields[2])?.ok_or_else(|| CodecError::invalid("PUT reply without sha256"))?;
-        Ok(PutOk { name: crate::codec::decode_name(&fields[0])?, size: number_arg("size", &fields[1])?, sha256 })
+        let sha256 =
+            sha_arg(&fields[2])?.ok_or_else(|| CodecError::invalid("PUT reply without sha256"))?;
+        Ok(PutOk {
+            name: crate::codec::decode_name(&fields[0])?,
+            size: number_arg("size", &fields[1])?,
+            sha256,
+        })
     }
 }
 
@@ -41,13 +46,26 @@ impl Put {
         let overwrite = match args.get(3).map(String::as_str) {
             None => false,
             Some("overwrite") => true,
-            Some(_) => return Err(CodecError::invalid("the 4th PUT argument can only be `overwrite`")),
+            Some(_) => {
+                return Err(CodecError::invalid(
+                    "the 4th PUT argument can only be `overwrite`",
+                ));
+            }
         };
-        Ok(Put { name: name_arg(&args[0], false)?, size: number_arg("size", &args[1])?, sha256, overwrite })
+        Ok(Put {
+            name: name_arg(&args[0], false)?,
+            size: number_arg("size", &args[1])?,
+            sha256,
+            overwrite,
+        })
     }
 
     pub fn to_frame(&self) -> Frame {
-        let mut tokens = vec!["PUT".to_owned(), encode_name(&self.name), self.size.to_string()];
+        let mut tokens = vec![
+            "PUT".to_owned(),
+            encode_name(&self.name),
+            self.size.to_string(),
+        ];
         if self.sha256.is_some() || self.overwrite {
             tokens.push(self.sha256.clone().unwrap_or_else(|| "-".into()));
         }
@@ -67,11 +85,20 @@ impl Put {
             return s.fail("PUT", name, ErrorCode::TooLarge, &msg);
         }
         if self.overwrite && !s.cfg.allow_overwrite {
-            return s.fail("PUT", name, ErrorCode::NotAllowed, "overwriting is disabled on this server");
+            return s.fail(
+                "PUT",
+                name,
+                ErrorCode::NotAllowed,
+                "overwriting is disabled on this server",
+            );
         }
         match st.stat(name) {
-            Ok(stat) if !stat.is_file => return s.fail("PUT", name, ErrorCode::NotAFile, "is a directory"),
-            Ok(_) if !self.overwrite => return s.fail("PUT", name, ErrorCode::Exists, "already exists"),
+            Ok(stat) if !stat.is_file => {
+                return s.fail("PUT", name, ErrorCode::NotAFile, "is a directory");
+            }
+            Ok(_) if !self.overwrite => {
+                return s.fail("PUT", name, ErrorCode::Exists, "already exists");
+            }
             Ok(_) | Err(switchyard_sdk::HostError::NotFound) => {}
             Err(e) => {
                 let (code, msg) = host_error(e);
@@ -80,7 +107,12 @@ impl Put {
         }
         let free = st.free_space().unwrap_or(0);
         if self.size.saturating_add(s.cfg.reserve_free_bytes) > free {
-            return s.fail("PUT", name, ErrorCode::NoSpace, "not enough free space for this size");
+            return s.fail(
+                "PUT",
+                name,
+                ErrorCode::NoSpace,
+                "not enough free space for this size",
+            );
         }
         let file = match st.create_temp(name) {
             Ok(f) => f,

@@ -21,11 +21,16 @@ pub struct StatOk {
 impl StatOk {
     pub fn from_fields(fields: &[String]) -> Result<StatOk, CodecError> {
         arity("STAT reply", fields, 3, 3)?;
-        let kind = fields[0].chars().next().filter(|c| "fdo".contains(*c) && fields[0].len() == 1);
+        let kind = fields[0]
+            .chars()
+            .next()
+            .filter(|c| "fdo".contains(*c) && fields[0].len() == 1);
         Ok(StatOk {
             kind: kind.ok_or_else(|| CodecError::invalid("kind must be f, d or o"))?,
             size: number_arg("size", &fields[1])?,
-            mtime: fields[2].parse().map_err(|_| CodecError::invalid("bad mtime"))?,
+            mtime: fields[2]
+                .parse()
+                .map_err(|_| CodecError::invalid("bad mtime"))?,
         })
     }
 }
@@ -33,7 +38,9 @@ impl StatOk {
 impl Stat {
     pub fn parse(args: &[String]) -> Result<Stat, CodecError> {
         arity("STAT", args, 1, 1)?;
-        Ok(Stat { name: name_arg(&args[0], false)? })
+        Ok(Stat {
+            name: name_arg(&args[0], false)?,
+        })
     }
 
     pub fn to_frame(&self) -> Frame {
@@ -43,9 +50,16 @@ impl Stat {
     pub(crate) fn apply(self, s: &mut Session, st: &mut dyn Storage) {
         match st.stat(&self.name) {
             Ok(stat) => {
-                let fields = vec![kind(&stat).to_string(), stat.size.to_string(), stat.modified_unix.to_string()];
+                let fields = vec![
+                    kind(&stat).to_string(),
+                    stat.size.to_string(),
+                    stat.modified_unix.to_string(),
+                ];
                 s.reply(&Reply::Ok(fields));
-                s.log(format!("cmd=STAT proto=v2 peer={} name={:?} result=ok", s.peer, self.name));
+                s.log(format!(
+                    "cmd=STAT proto=v2 peer={} name={:?} result=ok",
+                    s.peer, self.name
+                ));
             }
             Err(e) => {
                 let (code, msg) = host_error(e);

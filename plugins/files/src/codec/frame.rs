@@ -20,7 +20,9 @@ impl Frame {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Frame { tokens: tokens.into_iter().map(Into::into).collect() }
+        Frame {
+            tokens: tokens.into_iter().map(Into::into).collect(),
+        }
     }
 
     /// Is a whole frame at the start of `buf`? Returns its length (LF included).
@@ -39,16 +41,30 @@ impl Frame {
 
     /// Parse one frame checked by [`Frame::check`]: `line` ends with its LF.
     pub fn parse(line: &[u8]) -> Result<Frame, CodecError> {
-        let body = line.strip_suffix(b"\n").ok_or_else(|| CodecError::invalid("frame without LF"))?;
+        let body = line
+            .strip_suffix(b"\n")
+            .ok_or_else(|| CodecError::invalid("frame without LF"))?;
         let body = body.strip_suffix(b"\r").unwrap_or(body);
-        let text = std::str::from_utf8(body).map_err(|_| CodecError::invalid("line is not UTF-8"))?;
+        let text =
+            std::str::from_utf8(body).map_err(|_| CodecError::invalid("line is not UTF-8"))?;
         if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\t') {
-            return Err(CodecError::invalid(format!("control character {:?} in line", c)));
+            return Err(CodecError::invalid(format!(
+                "control character {:?} in line",
+                c
+            )));
         }
         if text.contains('\t') {
-            return Err(CodecError::invalid("tab in line: separate tokens with spaces"));
+            return Err(CodecError::invalid(
+                "tab in line: separate tokens with spaces",
+            ));
         }
-        Ok(Frame { tokens: text.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect() })
+        Ok(Frame {
+            tokens: text
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        })
     }
 
     /// `check` then `parse` on the front of `buf`: the frame and the bytes it used.
@@ -100,7 +116,11 @@ mod tests {
     fn every_split_point_is_incomplete_then_complete() {
         let line = b"PUT x%20y 10 overwrite\r\n";
         for cut in 0..line.len() {
-            assert_eq!(Frame::check(&line[..cut], 100), Err(CodecError::Incomplete), "cut {cut}");
+            assert_eq!(
+                Frame::check(&line[..cut], 100),
+                Err(CodecError::Incomplete),
+                "cut {cut}"
+            );
         }
         let (f, used) = Frame::next(line, 100).unwrap();
         assert_eq!(used, line.len());
@@ -133,16 +153,34 @@ mod tests {
         assert_eq!(Frame::check(b"abcdefg", 8), Err(CodecError::Incomplete));
         assert_eq!(Frame::check(b"abcdefg\n", 8), Ok(8));
         // An LF beyond the limit does not count: the line itself is too long.
-        assert_eq!(Frame::check(b"abcdefghij\n", 8), Err(CodecError::TooLong(8)));
+        assert_eq!(
+            Frame::check(b"abcdefghij\n", 8),
+            Err(CodecError::TooLong(8))
+        );
     }
 
     #[test]
     fn malformed_lines_are_refused() {
-        assert!(matches!(Frame::parse(b"GET \xff\xfe\n"), Err(CodecError::Invalid(_))));
-        assert!(matches!(Frame::parse(b"GET a\0b\n"), Err(CodecError::Invalid(_))));
-        assert!(matches!(Frame::parse(b"GET\ta\n"), Err(CodecError::Invalid(_))));
-        assert!(matches!(Frame::parse(b"GET a\rb\n"), Err(CodecError::Invalid(_))));
-        assert!(matches!(Frame::parse(b"GET a"), Err(CodecError::Invalid(_))));
+        assert!(matches!(
+            Frame::parse(b"GET \xff\xfe\n"),
+            Err(CodecError::Invalid(_))
+        ));
+        assert!(matches!(
+            Frame::parse(b"GET a\0b\n"),
+            Err(CodecError::Invalid(_))
+        ));
+        assert!(matches!(
+            Frame::parse(b"GET\ta\n"),
+            Err(CodecError::Invalid(_))
+        ));
+        assert!(matches!(
+            Frame::parse(b"GET a\rb\n"),
+            Err(CodecError::Invalid(_))
+        ));
+        assert!(matches!(
+            Frame::parse(b"GET a"),
+            Err(CodecError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -80,28 +80,43 @@ pub enum Detected {
 /// v1 requests start with `0:`, `1:` or `2:`; v2 connections start with [`MAGIC`].
 /// Anything else is refused as soon as one byte proves it cannot match either.
 pub fn detect(buf: &[u8]) -> Result<Detected, CodecError> {
-    let Some(&first) = buf.first() else { return Err(CodecError::Incomplete) };
+    let Some(&first) = buf.first() else {
+        return Err(CodecError::Incomplete);
+    };
     if first.is_ascii_digit() {
-        let Some(&second) = buf.get(1) else { return Err(CodecError::Incomplete) };
+        let Some(&second) = buf.get(1) else {
+            return Err(CodecError::Incomplete);
+        };
         if second != b':' {
-            return Err(CodecError::invalid("v1 request without ':' after its digit"));
+            return Err(CodecError::invalid(
+                "v1 request without ':' after its digit",
+            ));
         }
         let op = match first {
             b'0' => V1Op::Quit,
             b'1' => V1Op::Download,
             b'2' => V1Op::Upload,
-            _ => return Err(CodecError::invalid(format!("unknown v1 operation {}", first as char))),
+            _ => {
+                return Err(CodecError::invalid(format!(
+                    "unknown v1 operation {}",
+                    first as char
+                )));
+            }
         };
         return Ok(Detected::V1 { op, consumed: 2 });
     }
     let n = buf.len().min(MAGIC.len());
     if buf[..n] != MAGIC[..n] {
-        return Err(CodecError::invalid("neither a v1 request nor the v2 magic line"));
+        return Err(CodecError::invalid(
+            "neither a v1 request nor the v2 magic line",
+        ));
     }
     if n < MAGIC.len() {
         return Err(CodecError::Incomplete);
     }
-    Ok(Detected::V2 { consumed: MAGIC.len() })
+    Ok(Detected::V2 {
+        consumed: MAGIC.len(),
+    })
 }
 
 #[cfg(test)]
@@ -110,9 +125,27 @@ mod tests {
 
     #[test]
     fn v1_ops_are_detected() {
-        assert_eq!(detect(b"1:a.txt"), Ok(Detected::V1 { op: V1Op::Download, consumed: 2 }));
-        assert_eq!(detect(b"2:"), Ok(Detected::V1 { op: V1Op::Upload, consumed: 2 }));
-        assert_eq!(detect(b"0:bye"), Ok(Detected::V1 { op: V1Op::Quit, consumed: 2 }));
+        assert_eq!(
+            detect(b"1:a.txt"),
+            Ok(Detected::V1 {
+                op: V1Op::Download,
+                consumed: 2
+            })
+        );
+        assert_eq!(
+            detect(b"2:"),
+            Ok(Detected::V1 {
+                op: V1Op::Upload,
+                consumed: 2
+            })
+        );
+        assert_eq!(
+            detect(b"0:bye"),
+            Ok(Detected::V1 {
+                op: V1Op::Quit,
+                consumed: 2
+            })
+        );
     }
 
     #[test]
@@ -128,7 +161,12 @@ mod tests {
     fn v2_magic_is_detected_with_what_follows() {
         let mut buf = MAGIC.to_vec();
         buf.extend_from_slice(b"LIST\n");
-        assert_eq!(detect(&buf), Ok(Detected::V2 { consumed: MAGIC.len() }));
+        assert_eq!(
+            detect(&buf),
+            Ok(Detected::V2 {
+                consumed: MAGIC.len()
+            })
+        );
     }
 
     #[test]
@@ -136,7 +174,10 @@ mod tests {
         assert!(matches!(detect(b"GET x\n"), Err(CodecError::Invalid(_))));
         assert!(matches!(detect(b"3:x"), Err(CodecError::Invalid(_))));
         assert!(matches!(detect(b"12"), Err(CodecError::Invalid(_))));
-        assert!(matches!(detect(b"SYFILES/3\n"), Err(CodecError::Invalid(_))));
+        assert!(matches!(
+            detect(b"SYFILES/3\n"),
+            Err(CodecError::Invalid(_))
+        ));
         assert!(matches!(detect(b"SX"), Err(CodecError::Invalid(_))));
         assert!(matches!(detect(b"\0"), Err(CodecError::Invalid(_))));
     }

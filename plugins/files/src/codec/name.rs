@@ -36,9 +36,13 @@ pub fn decode_name(token: &str) -> Result<String, CodecError> {
     let mut i = 0;
     while i < raw.len() {
         if raw[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3).ok_or_else(|| CodecError::invalid("truncated %-escape in name"))?;
-            let hex = std::str::from_utf8(hex).map_err(|_| CodecError::invalid("bad %-escape in name"))?;
-            let b = u8::from_str_radix(hex, 16).map_err(|_| CodecError::invalid("bad %-escape in name"))?;
+            let hex = raw
+                .get(i + 1..i + 3)
+                .ok_or_else(|| CodecError::invalid("truncated %-escape in name"))?;
+            let hex = std::str::from_utf8(hex)
+                .map_err(|_| CodecError::invalid("bad %-escape in name"))?;
+            let b = u8::from_str_radix(hex, 16)
+                .map_err(|_| CodecError::invalid("bad %-escape in name"))?;
             out.push(b);
             i += 3;
         } else {
@@ -57,7 +61,11 @@ pub fn decode_name(token: &str) -> Result<String, CodecError> {
 /// characters (log injection, C strings), and over-long components or paths.
 pub fn check_name(name: &str, dir: bool) -> Result<(), CodecError> {
     if name.is_empty() {
-        return if dir { Ok(()) } else { Err(CodecError::refused("empty name")) };
+        return if dir {
+            Ok(())
+        } else {
+            Err(CodecError::refused("empty name"))
+        };
     }
     if name.len() > MAX_PATH {
         return Err(CodecError::refused("name too long"));
@@ -94,9 +102,21 @@ mod tests {
 
     #[test]
     fn encoding_round_trips_awkward_names() {
-        for name in ["a.txt", "with space", "100%", "tab\there", "nl\nx", "ünï 字.txt", "a:b:c", "del\u{7f}"] {
+        for name in [
+            "a.txt",
+            "with space",
+            "100%",
+            "tab\there",
+            "nl\nx",
+            "ünï 字.txt",
+            "a:b:c",
+            "del\u{7f}",
+        ] {
             let token = encode_name(name);
-            assert!(!token.contains(' ') && !token.contains('\n') && !token.contains('\t'), "{token}");
+            assert!(
+                !token.contains(' ') && !token.contains('\n') && !token.contains('\t'),
+                "{token}"
+            );
             assert_eq!(decode_name(&token).unwrap(), name);
         }
         assert_eq!(encode_name("a b%"), "a%20b%25");
@@ -114,12 +134,32 @@ mod tests {
     #[test]
     fn policy_refuses_every_escape_form() {
         for bad in [
-            "", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", ".hidden", "d/.sy-tmp.1", "..\\x",
-            "a\0b", "x\ny", &"n".repeat(256), &"a/".repeat(2048),
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            "a//b",
+            "a/",
+            ".hidden",
+            "d/.sy-tmp.1",
+            "..\\x",
+            "a\0b",
+            "x\ny",
+            &"n".repeat(256),
+            &"a/".repeat(2048),
         ] {
             assert!(check_name(bad, false).is_err(), "{bad:?}");
         }
-        for good in ["a.txt", "dir/sub/file.bin", "a:b", "x y", "ünï", "a..b", "a.."] {
+        for good in [
+            "a.txt",
+            "dir/sub/file.bin",
+            "a:b",
+            "x y",
+            "ünï",
+            "a..b",
+            "a..",
+        ] {
             assert!(check_name(good, false).is_ok(), "{good:?}");
         }
         assert!(check_name("", true).is_ok());

@@ -95,18 +95,26 @@ pub enum Reply {
 impl Reply {
     /// An `ERR` reply.
     pub fn err(code: ErrorCode, message: impl Into<String>) -> Reply {
-        Reply::Err { code, message: message.into() }
+        Reply::Err {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The frame of this reply. Line breaks in a message become spaces.
     pub fn to_frame(&self) -> Frame {
         match self {
-            Reply::Ok(fields) => Frame::new(std::iter::once("OK".to_owned()).chain(fields.iter().cloned())),
+            Reply::Ok(fields) => {
+                Frame::new(std::iter::once("OK".to_owned()).chain(fields.iter().cloned()))
+            }
             Reply::Continue => Frame::new(["CONTINUE"]),
             Reply::Err { code, message } => {
                 let mut tokens = vec!["ERR".to_owned(), code.code().to_string()];
                 tokens.extend(
-                    message.split(|c: char| c == ' ' || c.is_control()).filter(|t| !t.is_empty()).map(str::to_owned),
+                    message
+                        .split(|c: char| c == ' ' || c.is_control())
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned),
                 );
                 Frame::new(tokens)
             }
@@ -130,7 +138,10 @@ impl Reply {
                     .and_then(|c| c.parse::<u16>().ok())
                     .and_then(ErrorCode::from_code)
                     .ok_or_else(|| CodecError::invalid("ERR without a known code"))?;
-                Ok(Reply::Err { code, message: tokens.collect::<Vec<_>>().join(" ") })
+                Ok(Reply::Err {
+                    code,
+                    message: tokens.collect::<Vec<_>>().join(" "),
+                })
             }
             _ => Err(CodecError::invalid("reply is neither OK, ERR nor CONTINUE")),
         }
@@ -172,9 +183,19 @@ mod tests {
 
     #[test]
     fn malformed_replies_are_refused() {
-        for bad in [&b"HELLO\n"[..], b"ERR\n", b"ERR abc x\n", b"ERR 999 x\n", b"\n"] {
+        for bad in [
+            &b"HELLO\n"[..],
+            b"ERR\n",
+            b"ERR abc x\n",
+            b"ERR 999 x\n",
+            b"\n",
+        ] {
             let (f, _) = Frame::next(bad, 100).unwrap();
-            assert!(Reply::from_frame(f).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                Reply::from_frame(f).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

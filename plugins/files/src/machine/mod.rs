@@ -45,7 +45,12 @@ pub enum Output {
     /// Queue bytes on the connection.
     Write(Vec<u8>),
     /// Send `len` bytes of `file` from `offset` (the host uses `sendfile`).
-    SendFile { file: FileId, offset: u64, len: u64, token: u64 },
+    SendFile {
+        file: FileId,
+        offset: u64,
+        len: u64,
+        token: u64,
+    },
     /// Receive exactly `len` bytes into temp `file`, hashing the whole file.
     RecvToFile { file: FileId, len: u64, token: u64 },
     /// Pause (`false`) or resume reading: pipelined requests wait in the socket.
@@ -125,7 +130,9 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<u64> {
         let c = &self.cfg;
         match &self.phase {
-            Phase::Detect { first_byte: Some(t) } => Some(t + c.header_ms()),
+            Phase::Detect {
+                first_byte: Some(t),
+            } => Some(t + c.header_ms()),
             Phase::Detect { first_byte: None } => Some(self.last_activity + c.idle_ms()),
             Phase::V1Header { first_byte, .. } => {
                 Some((first_byte + c.header_ms()).min(self.last_activity + c.v1_settle_ms))
@@ -147,7 +154,11 @@ impl Session {
     pub fn busy(&self) -> bool {
         matches!(
             self.phase,
-            Phase::V1Header { .. } | Phase::V1Upload(_) | Phase::Sending(_) | Phase::Receiving(_) | Phase::Hashing(_)
+            Phase::V1Header { .. }
+                | Phase::V1Upload(_)
+                | Phase::Sending(_)
+                | Phase::Receiving(_)
+                | Phase::Hashing(_)
         )
     }
 
@@ -182,7 +193,10 @@ impl Session {
         match &self.phase {
             Phase::Detect { .. } => {
                 if !self.inbuf.is_empty() {
-                    self.log(format!("cmd=- peer={} result=error reason=\"incomplete request at close\"", self.peer));
+                    self.log(format!(
+                        "cmd=- peer={} result=error reason=\"incomplete request at close\"",
+                        self.peer
+                    ));
                 }
                 self.close();
             }
@@ -195,7 +209,11 @@ impl Session {
                 self.advance(now, st);
                 if matches!(self.phase, Phase::Ready) {
                     if !self.inbuf.is_empty() {
-                        self.fail_fatal("-", ErrorCode::BadRequest, "incomplete request line at end of stream");
+                        self.fail_fatal(
+                            "-",
+                            ErrorCode::BadRequest,
+                            "incomplete request line at end of stream",
+                        );
                     } else {
                         self.close();
                     }
@@ -214,7 +232,10 @@ impl Session {
                 // did not finish, and nothing partial may become visible.
                 let _ = st.close_file(u.file);
                 self.record(now, "upload", "-", u.bytes, u.started, None, reason);
-                self.log(format!("cmd=v1-upload peer={} bytes={} result=error reason=\"{reason}\"", self.peer, u.bytes));
+                self.log(format!(
+                    "cmd=v1-upload peer={} bytes={} result=error reason=\"{reason}\"",
+                    self.peer, u.bytes
+                ));
             }
             Phase::Sending(s) => {
                 let _ = st.close_file(s.file);
@@ -240,7 +261,10 @@ impl Session {
         }
         match &self.phase {
             Phase::Detect { .. } => {
-                self.log(format!("cmd=- peer={} result=timeout reason=\"no request\"", self.peer));
+                self.log(format!(
+                    "cmd=- peer={} result=timeout reason=\"no request\"",
+                    self.peer
+                ));
                 self.close();
             }
             Phase::V1Header { op, .. } => {
@@ -249,7 +273,11 @@ impl Session {
             }
             Phase::V1Upload(_) => self.v1_upload_done(now, "idle", st),
             Phase::Ready if self.line_started.is_some() => {
-                self.fail_fatal("-", ErrorCode::Timeout, "request line not completed in time");
+                self.fail_fatal(
+                    "-",
+                    ErrorCode::Timeout,
+                    "request line not completed in time",
+                );
             }
             Phase::Ready => {
                 self.log(format!("cmd=- peer={} result=idle", self.peer));
@@ -257,7 +285,10 @@ impl Session {
             }
             Phase::Sending(_) | Phase::Receiving(_) => {
                 self.handle_closed(now, "timeout", st);
-                self.log(format!("cmd=- peer={} result=timeout reason=\"transfer too slow\"", self.peer));
+                self.log(format!(
+                    "cmd=- peer={} result=timeout reason=\"transfer too slow\"",
+                    self.peer
+                ));
                 self.out.push_back(Output::Close);
             }
             Phase::Hashing(_) => self.hash_step(now, st),
@@ -268,7 +299,9 @@ impl Session {
     /// The host is shutting down: finish what is in flight, start nothing new.
     pub fn handle_drain(&mut self, _now: u64) {
         self.draining = true;
-        if matches!(self.phase, Phase::Detect { first_byte: None }) || (matches!(self.phase, Phase::Ready) && self.inbuf.is_empty()) {
+        if matches!(self.phase, Phase::Detect { first_byte: None })
+            || (matches!(self.phase, Phase::Ready) && self.inbuf.is_empty())
+        {
             self.close();
         }
     }
@@ -362,11 +395,17 @@ impl Session {
                 Phase::Detect { .. } => match codec::detect(&self.inbuf) {
                     Ok(Detected::V1 { op, consumed }) if self.cfg.v1 => {
                         self.inbuf.drain(..consumed);
-                        self.phase = Phase::V1Header { op, first_byte: self.line_started.unwrap_or(now) };
+                        self.phase = Phase::V1Header {
+                            op,
+                            first_byte: self.line_started.unwrap_or(now),
+                        };
                         self.v1_start(now, op, st);
                     }
                     Ok(Detected::V1 { .. }) => {
-                        self.log(format!("cmd=- peer={} result=error reason=\"v1 is disabled\"", self.peer));
+                        self.log(format!(
+                            "cmd=- peer={} result=error reason=\"v1 is disabled\"",
+                            self.peer
+                        ));
                         self.close();
                     }
                     Ok(Detected::V2 { consumed }) => {
@@ -375,11 +414,17 @@ impl Session {
                         self.phase = Phase::Ready;
                     }
                     Err(CodecError::Incomplete) => {
-                        self.phase = Phase::Detect { first_byte: self.line_started };
+                        self.phase = Phase::Detect {
+                            first_byte: self.line_started,
+                        };
                         return;
                     }
                     Err(e) => {
-                        self.log(format!("cmd=- peer={} result=error reason={:?}", self.peer, e.to_string()));
+                        self.log(format!(
+                            "cmd=- peer={} result=error reason={:?}",
+                            self.peer,
+                            e.to_string()
+                        ));
                         self.close();
                     }
                 },
@@ -404,7 +449,11 @@ impl Session {
                             return;
                         }
                         Err(CodecError::TooLong(n)) => {
-                            self.fail_fatal("-", ErrorCode::LineTooLong, &format!("request line over {n} bytes"));
+                            self.fail_fatal(
+                                "-",
+                                ErrorCode::LineTooLong,
+                                &format!("request line over {n} bytes"),
+                            );
                         }
                         Err(CodecError::Invalid(m) | CodecError::Refused(m)) => {
                             // A whole line, but not text (NUL, bad UTF-8...): drop just it.
@@ -464,7 +513,10 @@ impl Session {
 
 /// A verb fit for a log line (a client may send anything).
 fn sanitize_verb(verb: &str) -> String {
-    verb.chars().filter(char::is_ascii_alphanumeric).take(16).collect()
+    verb.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(16)
+        .collect()
 }
 
 /// A `HostError` as a client-facing code and message.

@@ -35,7 +35,11 @@ pub(crate) fn load(st: &mut dyn Storage, name: &str, stat: &Stat) -> Option<Stri
     let path = sum_path(name)?;
     let (file, size) = st.open_read(&path).ok()?;
     let mut buf = [0u8; 128];
-    let n = if size as usize <= buf.len() { st.read_file(file, 0, &mut buf).ok() } else { None };
+    let n = if size as usize <= buf.len() {
+        st.read_file(file, 0, &mut buf).ok()
+    } else {
+        None
+    };
     let _ = st.close_file(file);
     let text = std::str::from_utf8(&buf[..n?]).ok()?;
     let mut parts = text.split_ascii_whitespace();
@@ -52,7 +56,9 @@ pub(crate) fn load(st: &mut dyn Storage, name: &str, stat: &Stat) -> Option<Stri
 pub(crate) fn store(st: &mut dyn Storage, name: &str, hex: &str) {
     let Some(path) = sum_path(name) else { return };
     let Ok(stat) = st.stat(name) else { return };
-    let Ok(file) = st.create_temp(&path) else { return };
+    let Ok(file) = st.create_temp(&path) else {
+        return;
+    };
     let line = format!("{hex} {} {}\n", stat.size, stat.modified_unix);
     if st.write_file(file, line.as_bytes()).is_err() || st.commit_file(file, &path, true).is_err() {
         let _ = st.close_file(file);

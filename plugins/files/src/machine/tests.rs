@@ -26,7 +26,10 @@ struct Mem {
 
 impl Mem {
     fn new() -> Mem {
-        Mem { free: 1 << 30, ..Mem::default() }
+        Mem {
+            free: 1 << 30,
+            ..Mem::default()
+        }
     }
 
     fn with(mut self, name: &str, data: &[u8]) -> Mem {
@@ -37,13 +40,19 @@ impl Mem {
     fn check(path: &str) -> Result<(), HostError> {
         let ok = !path.is_empty()
             && !path.starts_with('/')
-            && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
+            && path
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..");
         if ok { Ok(()) } else { Err(HostError::Access) }
     }
 
     /// What the host does during `recv_to_file`: append the bytes to the temp.
     fn receive(&mut self, file: FileId, data: &[u8]) {
-        self.open.get_mut(&file.0).unwrap().0.extend_from_slice(data);
+        self.open
+            .get_mut(&file.0)
+            .unwrap()
+            .0
+            .extend_from_slice(data);
     }
 
     fn sha_of(&self, file: FileId) -> [u8; 32] {
@@ -52,12 +61,21 @@ impl Mem {
 
     /// Visible names, side files excluded.
     fn visible(&self) -> Vec<String> {
-        self.files.keys().filter(|n| !n.rsplit('/').next().unwrap().starts_with('.')).cloned().collect()
+        self.files
+            .keys()
+            .filter(|n| !n.rsplit('/').next().unwrap().starts_with('.'))
+            .cloned()
+            .collect()
     }
 }
 
 fn stat_of(len: usize) -> Stat {
-    Stat { is_dir: false, is_file: true, size: len as u64, modified_unix: 1000 }
+    Stat {
+        is_dir: false,
+        is_file: true,
+        size: len as u64,
+        modified_unix: 1000,
+    }
 }
 
 impl Storage for Mem {
@@ -111,33 +129,63 @@ impl Storage for Mem {
         Ok(())
     }
     fn close_file(&mut self, file: FileId) -> Result<(), HostError> {
-        self.open.remove(&file.0).map(|_| ()).ok_or(HostError::Invalid)
+        self.open
+            .remove(&file.0)
+            .map(|_| ())
+            .ok_or(HostError::Invalid)
     }
     fn stat(&mut self, path: &str) -> Result<Stat, HostError> {
         Mem::check(path)?;
         if self.dirs.contains(path) {
-            return Ok(Stat { is_dir: true, is_file: false, size: 0, modified_unix: 1000 });
+            return Ok(Stat {
+                is_dir: true,
+                is_file: false,
+                size: 0,
+                modified_unix: 1000,
+            });
         }
-        self.files.get(path).map(|d| stat_of(d.len())).ok_or(HostError::NotFound)
+        self.files
+            .get(path)
+            .map(|d| stat_of(d.len()))
+            .ok_or(HostError::NotFound)
     }
     fn list_dir(&mut self, path: &str) -> Result<Vec<(String, Stat)>, HostError> {
-        let prefix = if path.is_empty() { String::new() } else { format!("{path}/") };
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}/")
+        };
         let mut out: Vec<(String, Stat)> = self
             .files
             .iter()
             .filter(|(n, _)| !self.unlisted.contains(*n))
-            .filter_map(|(n, d)| n.strip_prefix(&prefix).filter(|r| !r.contains('/')).map(|r| (r.to_owned(), stat_of(d.len()))))
+            .filter_map(|(n, d)| {
+                n.strip_prefix(&prefix)
+                    .filter(|r| !r.contains('/'))
+                    .map(|r| (r.to_owned(), stat_of(d.len())))
+            })
             .collect();
         for d in &self.dirs {
             if let Some(r) = d.strip_prefix(&prefix).filter(|r| !r.contains('/')) {
-                out.push((r.to_owned(), Stat { is_dir: true, is_file: false, size: 0, modified_unix: 1000 }));
+                out.push((
+                    r.to_owned(),
+                    Stat {
+                        is_dir: true,
+                        is_file: false,
+                        size: 0,
+                        modified_unix: 1000,
+                    },
+                ));
             }
         }
         Ok(out)
     }
     fn remove_file(&mut self, path: &str) -> Result<(), HostError> {
         Mem::check(path)?;
-        self.files.remove(path).map(|_| ()).ok_or(HostError::NotFound)
+        self.files
+            .remove(path)
+            .map(|_| ())
+            .ok_or(HostError::NotFound)
     }
     fn free_space(&mut self) -> Result<u64, HostError> {
         Ok(self.free)
@@ -156,7 +204,13 @@ fn drain(s: &mut Session) -> Vec<Output> {
 fn written(outs: &[Output]) -> String {
     let bytes: Vec<u8> = outs
         .iter()
-        .filter_map(|o| if let Output::Write(d) = o { Some(d.clone()) } else { None })
+        .filter_map(|o| {
+            if let Output::Write(d) = o {
+                Some(d.clone())
+            } else {
+                None
+            }
+        })
         .flatten()
         .collect();
     String::from_utf8_lossy(&bytes).into_owned()
@@ -167,7 +221,15 @@ fn closed(outs: &[Output]) -> bool {
 }
 
 fn transfers(outs: &[Output]) -> Vec<&switchyard_sdk::messages::TransferCompleted> {
-    outs.iter().filter_map(|o| if let Output::Transfer(t) = o { Some(t) } else { None }).collect()
+    outs.iter()
+        .filter_map(|o| {
+            if let Output::Transfer(t) = o {
+                Some(t)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 fn v2(s: &mut Session, st: &mut Mem, now: u64, lines: &str) -> Vec<Output> {
@@ -180,7 +242,12 @@ fn v2(s: &mut Session, st: &mut Mem, now: u64, lines: &str) -> Vec<Output> {
 fn send_file(outs: &[Output]) -> (FileId, u64, u64, u64) {
     outs.iter()
         .find_map(|o| match o {
-            Output::SendFile { file, offset, len, token } => Some((*file, *offset, *len, *token)),
+            Output::SendFile {
+                file,
+                offset,
+                len,
+                token,
+            } => Some((*file, *offset, *len, *token)),
             _ => None,
         })
         .expect("a SendFile output")
@@ -210,8 +277,19 @@ fn get_sends_header_then_the_file_with_sendfile() {
     let outs = drain(&mut s);
     let t = transfers(&outs);
     assert_eq!(t.len(), 1);
-    assert_eq!((t[0].direction.as_str(), t[0].bytes, t[0].duration_ms, t[0].result.as_str()), ("download", 5, 6, "ok"));
-    assert!(!st.open.contains_key(&file.0), "the handle is closed after the send");
+    assert_eq!(
+        (
+            t[0].direction.as_str(),
+            t[0].bytes,
+            t[0].duration_ms,
+            t[0].result.as_str()
+        ),
+        ("download", 5, 6, "ok")
+    );
+    assert!(
+        !st.open.contains_key(&file.0),
+        "the handle is closed after the send"
+    );
     assert!(!closed(&outs) && !s.busy());
 }
 
@@ -227,8 +305,14 @@ fn get_with_offset_and_empty_file() {
     drain(&mut s);
     s.handle_bytes(2, b"GET empty\nGET a 10\nGET a 11\n", &mut st);
     let outs = drain(&mut s);
-    assert_eq!(written(&outs), "OK 0 -\nOK 0 -\nERR 416 offset past the end of the file\n");
-    assert!(!outs.iter().any(|o| matches!(o, Output::SendFile { .. })), "nothing to send for 0 bytes");
+    assert_eq!(
+        written(&outs),
+        "OK 0 -\nOK 0 -\nERR 416 offset past the end of the file\n"
+    );
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::SendFile { .. })),
+        "nothing to send for 0 bytes"
+    );
     assert!(st.open.is_empty());
 }
 
@@ -244,8 +328,15 @@ fn errors_keep_the_connection_usable() {
         "GET missing\nGET ../etc/passwd\nGET /etc/passwd\nGET a%2F..%2F..%2Fx\nGET sub\nFETCH x\nGET .ok.sha256\nSTAT ok\n",
     );
     let text = written(&outs);
-    let codes: Vec<&str> = text.lines().map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
-    assert_eq!(codes, ["404", "403", "403", "403", "412", "400", "403", "f"], "{text}");
+    let codes: Vec<&str> = text
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        codes,
+        ["404", "403", "403", "403", "412", "400", "403", "f"],
+        "{text}"
+    );
     assert!(!closed(&outs));
 }
 
@@ -253,7 +344,9 @@ fn errors_keep_the_connection_usable() {
 fn get_digest_comes_from_the_side_file_while_it_matches() {
     let body = b"some bytes";
     let digest = hex(&Sha256::digest(body));
-    let mut st = Mem::new().with("f", body).with(".f.sha256", format!("{digest} 10 1000\n").as_bytes());
+    let mut st = Mem::new()
+        .with("f", body)
+        .with(".f.sha256", format!("{digest} 10 1000\n").as_bytes());
     let mut s = session();
     let outs = v2(&mut s, &mut st, 0, "GET f\n");
     assert_eq!(written(&outs), format!("OK 10 {digest}\n"));
@@ -297,7 +390,10 @@ fn pipelined_requests_wait_for_the_transfer() {
 #[test]
 fn reading_pauses_when_pipelined_requests_pile_up() {
     let mut st = Mem::new().with("a", b"abc");
-    let cfg = Config { max_line_bytes: 64, ..Config::default() };
+    let cfg = Config {
+        max_line_bytes: 64,
+        ..Config::default()
+    };
     let mut s = Session::new(cfg, "p".into(), 0);
     let (_, _, _, token) = send_file(&v2(&mut s, &mut st, 0, "GET a\n"));
     s.handle_bytes(1, "STAT a\n".repeat(10).as_bytes(), &mut st);
@@ -327,12 +423,21 @@ fn put_receives_into_a_temp_and_commits_with_the_digest() {
     let hexd = hex(&digest);
     assert_eq!(written(&outs), format!("OK up.bin {} {hexd}\n", body.len()));
     assert_eq!(st.files["up.bin"], body);
-    assert!(st.files.contains_key(".up.bin.sha256"), "digest remembered for GET");
+    assert!(
+        st.files.contains_key(".up.bin.sha256"),
+        "digest remembered for GET"
+    );
     let t = transfers(&outs);
-    assert_eq!((t[0].direction.as_str(), t[0].sha256.as_deref()), ("upload", Some(hexd.as_str())));
+    assert_eq!(
+        (t[0].direction.as_str(), t[0].sha256.as_deref()),
+        ("upload", Some(hexd.as_str()))
+    );
     // And a GET now announces it.
     s.handle_bytes(10, b"GET up.bin\n", &mut st);
-    assert_eq!(written(&drain(&mut s)), format!("OK {} {hexd}\n", body.len()));
+    assert_eq!(
+        written(&drain(&mut s)),
+        format!("OK {} {hexd}\n", body.len())
+    );
 }
 
 #[test]
@@ -358,7 +463,10 @@ fn put_of_zero_bytes_still_goes_through_the_host_for_the_digest() {
     assert_eq!(len, 0);
     let d = st.sha_of(file);
     s.handle_file_received(1, token, Ok((0, Some(d))), &mut st);
-    assert_eq!(written(&drain(&mut s)), format!("OK empty 0 {}\n", hex(&Sha256::digest(b""))));
+    assert_eq!(
+        written(&drain(&mut s)),
+        format!("OK empty 0 {}\n", hex(&Sha256::digest(b"")))
+    );
     assert_eq!(st.files["empty"], b"");
 }
 
@@ -374,14 +482,20 @@ fn put_with_a_wrong_digest_stores_nothing_and_goes_on() {
     let outs = drain(&mut s);
     assert_eq!(written(&outs), "ERR 422 sha256 mismatch\n");
     assert!(!closed(&outs));
-    assert!(st.visible().is_empty() && st.open.is_empty(), "temp deleted");
+    assert!(
+        st.visible().is_empty() && st.open.is_empty(),
+        "temp deleted"
+    );
 }
 
 #[test]
 fn put_refusals_come_before_any_byte_is_sent() {
     let mut st = Mem::new().with("exists", b"old");
     st.free = 100 << 20;
-    let cfg = Config { max_upload_bytes: 1 << 30, ..Config::default() };
+    let cfg = Config {
+        max_upload_bytes: 1 << 30,
+        ..Config::default()
+    };
     let mut s = Session::new(cfg, "p".into(), 0);
     let outs = v2(
         &mut s,
@@ -406,7 +520,10 @@ fn put_refusals_come_before_any_byte_is_sent() {
 #[test]
 fn put_overwrite_when_allowed() {
     let mut st = Mem::new().with("f", b"old");
-    let cfg = Config { allow_overwrite: true, ..Config::default() };
+    let cfg = Config {
+        allow_overwrite: true,
+        ..Config::default()
+    };
     let mut s = Session::new(cfg, "p".into(), 0);
     let (file, _, token) = recv_to_file(&v2(&mut s, &mut st, 0, "PUT f 3 - overwrite\n"));
     st.receive(file, b"new");
@@ -423,7 +540,10 @@ fn client_gone_mid_upload_leaves_nothing() {
     let (file, _, token) = recv_to_file(&v2(&mut s, &mut st, 0, "PUT x 1000\n"));
     st.receive(file, b"partial");
     s.handle_eof(1, &mut st);
-    assert!(drain(&mut s).is_empty(), "EOF alone waits for the host's verdict");
+    assert!(
+        drain(&mut s).is_empty(),
+        "EOF alone waits for the host's verdict"
+    );
     s.handle_file_received(2, token, Err(HostError::Closed), &mut st);
     let outs = drain(&mut s);
     assert!(closed(&outs));
@@ -445,10 +565,19 @@ fn connection_reset_mid_upload_releases_the_temp() {
 
 #[test]
 fn list_stat_and_hidden_names() {
-    let mut st = Mem::new().with("b", b"12").with("a b", b"").with(".a.sha256", b"x").with("sub/in", b"1");
+    let mut st = Mem::new()
+        .with("b", b"12")
+        .with("a b", b"")
+        .with(".a.sha256", b"x")
+        .with("sub/in", b"1");
     st.dirs.insert("sub".into());
     let mut s = session();
-    let outs = v2(&mut s, &mut st, 0, "LIST\nLIST sub\nSTAT sub\nLIST nope/..\n");
+    let outs = v2(
+        &mut s,
+        &mut st,
+        0,
+        "LIST\nLIST sub\nSTAT sub\nLIST nope/..\n",
+    );
     let text = written(&outs);
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("OK 3 3"));
@@ -467,18 +596,41 @@ fn list_is_capped() {
     for i in 0..5 {
         st.files.insert(format!("f{i}"), vec![]);
     }
-    let mut s = Session::new(Config { max_list_entries: 2, ..Config::default() }, "p".into(), 0);
-    assert_eq!(written(&v2(&mut s, &mut st, 0, "LIST\n")).lines().count(), 3);
+    let mut s = Session::new(
+        Config {
+            max_list_entries: 2,
+            ..Config::default()
+        },
+        "p".into(),
+        0,
+    );
+    assert_eq!(
+        written(&v2(&mut s, &mut st, 0, "LIST\n")).lines().count(),
+        3
+    );
 }
 
 #[test]
 fn delete_only_when_allowed() {
     let mut st = Mem::new().with("f", b"1").with(".f.sha256", b"x");
     let mut s = session();
-    assert_eq!(written(&v2(&mut s, &mut st, 0, "DELETE f\n")), "ERR 405 deleting is disabled on this server\n");
+    assert_eq!(
+        written(&v2(&mut s, &mut st, 0, "DELETE f\n")),
+        "ERR 405 deleting is disabled on this server\n"
+    );
     assert!(st.files.contains_key("f"));
-    let mut s = Session::new(Config { allow_delete: true, ..Config::default() }, "p".into(), 0);
-    assert_eq!(written(&v2(&mut s, &mut st, 0, "DELETE f\nDELETE f\n")), "OK\nERR 404 no such file\n");
+    let mut s = Session::new(
+        Config {
+            allow_delete: true,
+            ..Config::default()
+        },
+        "p".into(),
+        0,
+    );
+    assert_eq!(
+        written(&v2(&mut s, &mut st, 0, "DELETE f\nDELETE f\n")),
+        "OK\nERR 404 no such file\n"
+    );
     assert!(st.files.is_empty(), "side file removed too");
 }
 
@@ -486,7 +638,14 @@ fn delete_only_when_allowed() {
 fn hash_runs_in_steps_and_is_remembered() {
     let body: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
     let mut st = Mem::new().with("big", &body);
-    let mut s = Session::new(Config { hash_step_bytes: 4096, ..Config::default() }, "p".into(), 0);
+    let mut s = Session::new(
+        Config {
+            hash_step_bytes: 4096,
+            ..Config::default()
+        },
+        "p".into(),
+        0,
+    );
     let outs = v2(&mut s, &mut st, 0, "HASH big\n");
     assert_eq!(written(&outs), "", "first step only");
     assert_eq!(s.poll_timeout(), Some(0), "next step at once");
@@ -497,7 +656,11 @@ fn hash_runs_in_steps_and_is_remembered() {
     assert_eq!(written(&drain(&mut s)), format!("OK {want}\n"));
     assert!(st.open.is_empty());
     s.handle_bytes(1, b"HASH big\n", &mut st);
-    assert_eq!(written(&drain(&mut s)), format!("OK {want}\n"), "answered from the side file");
+    assert_eq!(
+        written(&drain(&mut s)),
+        format!("OK {want}\n"),
+        "answered from the side file"
+    );
     assert!(st.files.contains_key(".big.sha256"));
 }
 
@@ -546,9 +709,22 @@ fn unknown_protocol_is_closed_without_a_reply() {
 #[test]
 fn long_lines_and_malformed_lines() {
     let mut st = Mem::new();
-    let mut s = Session::new(Config { max_line_bytes: 64, ..Config::default() }, "p".into(), 0);
+    let mut s = Session::new(
+        Config {
+            max_line_bytes: 64,
+            ..Config::default()
+        },
+        "p".into(),
+        0,
+    );
     let outs = v2(&mut s, &mut st, 0, "GET \u{1}x\nSTAT a\x00\n");
-    assert_eq!(written(&outs).lines().filter(|l| l.starts_with("ERR 400")).count(), 2);
+    assert_eq!(
+        written(&outs)
+            .lines()
+            .filter(|l| l.starts_with("ERR 400"))
+            .count(),
+        2
+    );
     assert!(!closed(&outs));
     s.handle_bytes(1, &[b'a'; 100], &mut st);
     let outs = drain(&mut s);
@@ -573,7 +749,10 @@ fn idle_and_header_timeouts() {
     assert_eq!(s.poll_timeout(), Some(11_000));
     s.handle_timeout(11_000, &mut st);
     let outs = drain(&mut s);
-    assert_eq!(written(&outs), "ERR 408 request line not completed in time\n");
+    assert_eq!(
+        written(&outs),
+        "ERR 408 request line not completed in time\n"
+    );
     assert!(closed(&outs));
     // Idle between requests.
     let mut s = session();
@@ -648,7 +827,13 @@ fn v1_name_ends_at_a_line_end_or_eof() {
 #[test]
 fn v1_refusals_close_without_serving() {
     let mut st = Mem::new().with("a", b"1");
-    for req in [&b"1:../../etc/passwd\n"[..], b"1:/etc/passwd\n", b"1:missing\n", b"1:\n", b"1:\xff\n"] {
+    for req in [
+        &b"1:../../etc/passwd\n"[..],
+        b"1:/etc/passwd\n",
+        b"1:missing\n",
+        b"1:\n",
+        b"1:\xff\n",
+    ] {
         let mut s = session();
         s.handle_bytes(0, req, &mut st);
         let outs = drain(&mut s);
@@ -712,7 +897,14 @@ fn v1_upload_reset_or_failure_leaves_nothing() {
     s.handle_closed(1, "connection closed", &mut st);
     assert!(st.visible().is_empty() && st.open.is_empty());
 
-    let mut s = Session::new(Config { max_upload_bytes: 4, ..Config::default() }, "p".into(), 0);
+    let mut s = Session::new(
+        Config {
+            max_upload_bytes: 4,
+            ..Config::default()
+        },
+        "p".into(),
+        0,
+    );
     s.handle_bytes(0, b"2:12345", &mut st);
     assert!(closed(&drain(&mut s)));
     assert!(st.visible().is_empty() && st.open.is_empty());
@@ -733,14 +925,24 @@ fn v1_quit_is_logged() {
     s.handle_bytes(0, "0:客户端已退出".as_bytes(), &mut st);
     s.handle_eof(1, &mut st);
     let outs = drain(&mut s);
-    assert!(outs.iter().any(|o| matches!(o, Output::Log(l) if l.contains("客户端已退出"))));
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, Output::Log(l) if l.contains("客户端已退出")))
+    );
     assert!(closed(&outs));
 }
 
 #[test]
 fn v1_can_be_disabled() {
     let mut st = Mem::new().with("a", b"1");
-    let mut s = Session::new(Config { v1: false, ..Config::default() }, "p".into(), 0);
+    let mut s = Session::new(
+        Config {
+            v1: false,
+            ..Config::default()
+        },
+        "p".into(),
+        0,
+    );
     s.handle_bytes(0, b"1:a\n", &mut st);
     let outs = drain(&mut s);
     assert!(closed(&outs) && !outs.iter().any(|o| matches!(o, Output::SendFile { .. })));

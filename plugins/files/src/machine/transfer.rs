@@ -51,22 +51,43 @@ impl Session {
     pub(crate) fn start_send(&mut self, now: u64, mut sending: Sending, offset: u64) {
         sending.started = now;
         sending.token = self.token();
-        self.push(Output::SendFile { file: sending.file, offset, len: sending.len, token: sending.token });
+        self.push(Output::SendFile {
+            file: sending.file,
+            offset,
+            len: sending.len,
+            token: sending.token,
+        });
         self.phase = Phase::Sending(sending);
     }
 
     /// The host finished (or failed) a `sendfile`.
-    pub fn handle_file_sent(&mut self, now: u64, token: u64, result: Result<u64, HostError>, st: &mut dyn Storage) {
-        let Phase::Sending(s) = &self.phase else { return };
+    pub fn handle_file_sent(
+        &mut self,
+        now: u64,
+        token: u64,
+        result: Result<u64, HostError>,
+        st: &mut dyn Storage,
+    ) {
+        let Phase::Sending(s) = &self.phase else {
+            return;
+        };
         if s.token != token {
             return;
         }
-        let Phase::Sending(s) = std::mem::replace(&mut self.phase, Phase::Ready) else { unreachable!() };
+        let Phase::Sending(s) = std::mem::replace(&mut self.phase, Phase::Ready) else {
+            unreachable!()
+        };
         self.finish_send(now, s, result, st);
     }
 
     /// A download ended: release the file, log, record, and go on (v2) or close (v1).
-    pub(crate) fn finish_send(&mut self, now: u64, s: Sending, result: Result<u64, HostError>, st: &mut dyn Storage) {
+    pub(crate) fn finish_send(
+        &mut self,
+        now: u64,
+        s: Sending,
+        result: Result<u64, HostError>,
+        st: &mut dyn Storage,
+    ) {
         let _ = st.close_file(s.file);
         let proto = if s.v1 { "v1" } else { "v2" };
         match result {
@@ -77,7 +98,15 @@ impl Session {
                     s.name,
                     now.saturating_sub(s.started)
                 ));
-                self.record(now, "download", &s.name, n, s.started, s.sha256.clone(), "ok");
+                self.record(
+                    now,
+                    "download",
+                    &s.name,
+                    n,
+                    s.started,
+                    s.sha256.clone(),
+                    "ok",
+                );
                 if s.v1 {
                     self.close();
                 } else {
@@ -115,7 +144,11 @@ impl Session {
         }
         r.token = self.token();
         // Always through the host, even for 0 bytes: it hashes the whole file.
-        self.push(Output::RecvToFile { file: r.file, len: r.remaining, token: r.token });
+        self.push(Output::RecvToFile {
+            file: r.file,
+            len: r.remaining,
+            token: r.token,
+        });
         self.phase = Phase::Receiving(r);
     }
 
@@ -127,16 +160,30 @@ impl Session {
         result: Result<(u64, Option<[u8; 32]>), HostError>,
         st: &mut dyn Storage,
     ) {
-        let Phase::Receiving(r) = &self.phase else { return };
+        let Phase::Receiving(r) = &self.phase else {
+            return;
+        };
         if r.token != token {
             return;
         }
-        let Phase::Receiving(r) = std::mem::replace(&mut self.phase, Phase::Ready) else { unreachable!() };
+        let Phase::Receiving(r) = std::mem::replace(&mut self.phase, Phase::Ready) else {
+            unreachable!()
+        };
         let digest = match result {
             Ok((n, Some(d))) if n == r.remaining => hex(&d),
-            Ok((n, _)) => return self.put_failed(now, r, n, ErrorCode::Internal, "short receive", true, st),
+            Ok((n, _)) => {
+                return self.put_failed(now, r, n, ErrorCode::Internal, "short receive", true, st);
+            }
             Err(HostError::Closed) => {
-                return self.put_failed(now, r, 0, ErrorCode::Internal, "client closed mid-upload", true, st);
+                return self.put_failed(
+                    now,
+                    r,
+                    0,
+                    ErrorCode::Internal,
+                    "client closed mid-upload",
+                    true,
+                    st,
+                );
             }
             Err(e) => {
                 let (code, msg) = host_error(e);
@@ -145,7 +192,15 @@ impl Session {
         };
         if r.expected.as_ref().is_some_and(|e| *e != digest) {
             let size = r.size;
-            return self.put_failed(now, r, size, ErrorCode::DigestMismatch, "sha256 mismatch", false, st);
+            return self.put_failed(
+                now,
+                r,
+                size,
+                ErrorCode::DigestMismatch,
+                "sha256 mismatch",
+                false,
+                st,
+            );
         }
         if let Err(e) = st.commit_file(r.file, &r.name, r.overwrite) {
             let (code, msg) = host_error(e);
@@ -153,7 +208,11 @@ impl Session {
             return self.put_failed(now, r, size, code, msg, false, st);
         }
         sums::store(st, &r.name, &digest);
-        self.reply(&Reply::Ok(vec![encode_name(&r.name), r.size.to_string(), digest.clone()]));
+        self.reply(&Reply::Ok(vec![
+            encode_name(&r.name),
+            r.size.to_string(),
+            digest.clone(),
+        ]));
         self.log(format!(
             "cmd=PUT proto=v2 peer={} name={:?} bytes={} ms={} sha256={digest} result=ok",
             self.peer,
@@ -161,7 +220,15 @@ impl Session {
             r.size,
             now.saturating_sub(r.started)
         ));
-        self.record(now, "upload", &r.name, r.size, r.started, Some(digest), "ok");
+        self.record(
+            now,
+            "upload",
+            &r.name,
+            r.size,
+            r.started,
+            Some(digest),
+            "ok",
+        );
         self.ready(now, st);
     }
 
@@ -196,10 +263,16 @@ impl Session {
 
     /// Hash the next step of a `HASH`; reply when the file is done.
     pub(crate) fn hash_step(&mut self, now: u64, st: &mut dyn Storage) {
-        let Phase::Hashing(h) = &mut self.phase else { return };
+        let Phase::Hashing(h) = &mut self.phase else {
+            return;
+        };
         let want = (h.size - h.offset).min(self.cfg.hash_step_bytes as u64) as usize;
         let mut buf = vec![0u8; want];
-        let read = if want == 0 { Ok(0) } else { st.read_file(h.file, h.offset, &mut buf) };
+        let read = if want == 0 {
+            Ok(0)
+        } else {
+            st.read_file(h.file, h.offset, &mut buf)
+        };
         match read {
             Ok(n) if n == want => {
                 h.hasher.update(&buf[..n]);
@@ -210,13 +283,22 @@ impl Session {
                 }
             }
             Ok(_) | Err(_) => {
-                let Phase::Hashing(h) = std::mem::replace(&mut self.phase, Phase::Ready) else { unreachable!() };
+                let Phase::Hashing(h) = std::mem::replace(&mut self.phase, Phase::Ready) else {
+                    unreachable!()
+                };
                 let _ = st.close_file(h.file);
-                self.fail("HASH", &h.name, ErrorCode::Internal, "file changed or unreadable while hashing");
+                self.fail(
+                    "HASH",
+                    &h.name,
+                    ErrorCode::Internal,
+                    "file changed or unreadable while hashing",
+                );
                 return self.ready(now, st);
             }
         }
-        let Phase::Hashing(h) = std::mem::replace(&mut self.phase, Phase::Ready) else { unreachable!() };
+        let Phase::Hashing(h) = std::mem::replace(&mut self.phase, Phase::Ready) else {
+            unreachable!()
+        };
         let _ = st.close_file(h.file);
         let digest = hex(&h.hasher.finalize());
         sums::store(st, &h.name, &digest);

@@ -42,22 +42,36 @@ impl Session {
             return self.v1_header_bytes(now, op, st);
         }
         if self.draining {
-            self.log(format!("cmd=v1-upload peer={} result=error reason=\"server shutting down\"", self.peer));
+            self.log(format!(
+                "cmd=v1-upload peer={} result=error reason=\"server shutting down\"",
+                self.peer
+            ));
             return self.close();
         }
         let enough = st.free_space().map(|f| f > self.cfg.reserve_free_bytes);
         if !matches!(enough, Ok(true)) {
-            self.log(format!("cmd=v1-upload peer={} result=error reason=\"no space left\"", self.peer));
+            self.log(format!(
+                "cmd=v1-upload peer={} result=error reason=\"no space left\"",
+                self.peer
+            ));
             return self.close();
         }
         match st.create_temp(TEMP_HINT) {
             Ok(file) => {
-                self.phase = Phase::V1Upload(V1Upload { file, bytes: 0, started: now });
+                self.phase = Phase::V1Upload(V1Upload {
+                    file,
+                    bytes: 0,
+                    started: now,
+                });
                 let rest = std::mem::take(&mut self.inbuf);
                 self.v1_upload_bytes(now, &rest, st);
             }
             Err(e) => {
-                self.log(format!("cmd=v1-upload peer={} result=error reason={:?}", self.peer, e.to_string()));
+                self.log(format!(
+                    "cmd=v1-upload peer={} result=error reason={:?}",
+                    self.peer,
+                    e.to_string()
+                ));
                 self.close();
             }
         }
@@ -92,7 +106,10 @@ impl Session {
         let text = String::from_utf8_lossy(&raw).into_owned();
         match op {
             V1Op::Quit => {
-                self.log(format!("cmd=v1-quit proto=v1 peer={} msg={text:?} result=ok", self.peer));
+                self.log(format!(
+                    "cmd=v1-quit proto=v1 peer={} msg={text:?} result=ok",
+                    self.peer
+                ));
                 self.close();
             }
             V1Op::Download => self.v1_download(now, &raw, text, st),
@@ -102,7 +119,10 @@ impl Session {
 
     fn v1_download(&mut self, now: u64, raw: &[u8], name: String, st: &mut dyn Storage) {
         let refuse = |s: &mut Session, reason: &str| {
-            s.log(format!("cmd=GET proto=v1 peer={} name={name:?} result=error reason={reason:?}", s.peer));
+            s.log(format!(
+                "cmd=GET proto=v1 peer={} name={name:?} result=error reason={reason:?}",
+                s.peer
+            ));
             s.record(now, "download", &name, 0, now, None, reason);
             s.close();
         };
@@ -117,7 +137,15 @@ impl Session {
             Err(e) => return refuse(self, &e.to_string()),
         };
         let sha256 = st.stat(&name).ok().and_then(|s| sums::load(st, &name, &s));
-        let sending = Sending { file, name, len: size, started: now, token: 0, sha256, v1: true };
+        let sending = Sending {
+            file,
+            name,
+            len: size,
+            started: now,
+            token: 0,
+            sha256,
+            v1: true,
+        };
         if size == 0 {
             self.finish_send(now, sending, Ok(0), st);
         } else {
@@ -128,7 +156,9 @@ impl Session {
     /// Bytes of a v1 upload.
     pub(super) fn v1_upload_bytes(&mut self, now: u64, data: &[u8], st: &mut dyn Storage) {
         let max = self.cfg.max_upload_bytes;
-        let Phase::V1Upload(u) = &mut self.phase else { return };
+        let Phase::V1Upload(u) = &mut self.phase else {
+            return;
+        };
         if data.is_empty() {
             return;
         }
@@ -148,21 +178,34 @@ impl Session {
 
     /// Give up an upload: its temp is deleted, nothing becomes visible.
     fn v1_upload_abort(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
-        let Phase::V1Upload(u) = std::mem::replace(&mut self.phase, Phase::Done) else { return };
+        let Phase::V1Upload(u) = std::mem::replace(&mut self.phase, Phase::Done) else {
+            return;
+        };
         let _ = st.close_file(u.file);
-        self.log(format!("cmd=PUT proto=v1 peer={} bytes={} result=error reason={reason:?}", self.peer, u.bytes));
+        self.log(format!(
+            "cmd=PUT proto=v1 peer={} bytes={} result=error reason={reason:?}",
+            self.peer, u.bytes
+        ));
         self.record(now, "upload", "-", u.bytes, u.started, None, reason);
         self.push(super::Output::Close);
     }
 
     /// The upload is complete (client closed or went idle): name and commit it.
     pub(super) fn v1_upload_done(&mut self, now: u64, why: &str, st: &mut dyn Storage) {
-        let Phase::V1Upload(u) = std::mem::replace(&mut self.phase, Phase::Done) else { return };
+        let Phase::V1Upload(u) = std::mem::replace(&mut self.phase, Phase::Done) else {
+            return;
+        };
         let mut taken: std::collections::HashSet<u32> = st
             .list_dir("")
-            .map(|entries| entries.iter().filter_map(|(n, _)| upload_number(n)).collect())
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|(n, _)| upload_number(n))
+                    .collect()
+            })
             .unwrap_or_default();
-        let start = FIRST_NAME + (mix(now, &self.peer) % u64::from(LAST_NAME - FIRST_NAME + 1)) as u32;
+        let start =
+            FIRST_NAME + (mix(now, &self.peer) % u64::from(LAST_NAME - FIRST_NAME + 1)) as u32;
         let mut stored = None;
         let mut failure = "no free NNNN.txt name left".to_owned();
         for i in 0..=(LAST_NAME - FIRST_NAME) {
@@ -223,7 +266,10 @@ fn upload_number(name: &str) -> Option<u32> {
     if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok().filter(|n| (FIRST_NAME..=LAST_NAME).contains(n))
+    digits
+        .parse()
+        .ok()
+        .filter(|n| (FIRST_NAME..=LAST_NAME).contains(n))
 }
 
 /// A well-spread number from the time and peer (FNV-1a): the start of the name probe.
