@@ -77,10 +77,12 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (u32, u32) {
 pub(crate) fn token_at(text: &str, offset: usize) -> Range<usize> {
     let offset = floor_char_boundary(text, offset.min(text.len()));
     let rest = &text[offset..];
-    let Some(first) = rest.chars().next() else {
-        // At the very end: point at the last character, if any.
-        let start = text.char_indices().next_back().map_or(0, |(i, _)| i);
-        return start..text.len();
+    let first = rest.chars().next().filter(|_| !rest.trim().is_empty());
+    let Some(first) = first else {
+        // At the very end ("unexpected end"): point at the last visible character.
+        let visible = text.trim_end();
+        let start = visible.char_indices().next_back().map_or(0, |(i, _)| i);
+        return start..visible.len().max(start);
     };
     let len = if first == '"' {
         rest[1..].find('"').map_or(rest.len(), |i| i + 2)
@@ -144,5 +146,8 @@ mod tests {
         assert_eq!(&text[token_at(text, 18)], "\"1.2.3.4:5\"");
         assert_eq!(&text[token_at(text, 4)], ":");
         assert_eq!(&text[token_at(text, text.len())], "\"");
+        assert_eq!(&"ab {\n\n"[token_at("ab {\n\n", 5)], "{");
+        assert_eq!(&"ab {\n\n"[token_at("ab {\n\n", 4)], "{");
+        assert_eq!(token_at("", 0), 0..0);
     }
 }

@@ -15,14 +15,17 @@ use crate::topology::{
 /// The working directory the tests resolve relative paths against.
 pub const CWD: &str = "/srv/switchyard";
 
+/// One `describe` call: (name, explicit path, plugin_dirs).
+pub type DescribeCall = (String, Option<PathBuf>, Vec<PathBuf>);
+
 /// Plugins: `echo` (udp+tcp, no ports, any config), `files` (tcp only, per connection),
 /// `perconn` (udp+tcp but per connection), `chat` (udp; out `messages: ChatMessage`,
 /// in `inbox: ChatMessage`), `audit` (in `events: *`, out `alerts: Alert`), `strict`
 /// (config checked as `(size: u32, name: String)` with unknown fields denied).
 #[derive(Debug, Default)]
 pub struct FakeCatalog {
-    /// Every `describe` call: (name, explicit path, plugin_dirs).
-    pub described: RefCell<Vec<(String, Option<PathBuf>, Vec<PathBuf>)>>,
+    /// Every `describe` call, in order.
+    pub described: RefCell<Vec<DescribeCall>>,
 }
 
 fn port(name: &str, direction: PortDirection, type_name: &str) -> PortDescription {
