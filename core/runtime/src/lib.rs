@@ -1,15 +1,26 @@
 //! # switchyard-runtime
 //!
 //! Loads plugins, compiles a topology into a checked graph and runs it on actix.
+//! Plugins are sans-I/O state machines behind the C ABI of `switchyard-sdk`: every
+//! socket, timer and file is owned here, by the actors.
 //!
 //! # Layout
-//! - `topology`: RON parsing with positions, and the compiler into a checked graph.
-//! - `loader`: `dlopen`, the version handshake, and `Plugin` (which keeps its library alive).
-//! - `storage`: the host storage capability confined to a handler's root.
+//! - [`topology`]: RON parsing with positions, and the compiler into a checked graph.
+//! - [`loader`]: `dlopen`, the declaration-first handshake, and [`loader::Plugin`]
+//!   (which keeps its library alive).
+//! - [`catalog`]: finding plugins by name, loading each once, answering the compiler.
+//! - [`hostapi`]: the host's side of the ABI: one `extern "C"` table dispatching to a
+//!   [`hostapi::HostCalls`] implementation.
+//! - [`instance`]: one live plugin instance, and config checks through a plugin.
+//! - [`storage`]: the storage capability confined to a handler's root.
+//! - [`actor`]: the actix actors running instances, listeners and connections.
+//! - [`server`]: binding listeners, starting handlers, draining.
 
-pub mod loader;
-pub mod storage;
-pub mod topology;
 pub mod actor;
+pub mod catalog;
 pub mod hostapi;
 pub mod instance;
+pub mod loader;
+pub mod server;
+pub mod storage;
+pub mod topology;
