@@ -9,7 +9,10 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 
 use super::source::{SourceFile, line_col};
 
@@ -94,13 +97,49 @@ pub struct Diagnostic {
     /// Byte range of the culprit in the file, when it has one.
     pub span: Option<Range<usize>>,
     label: Option<String>,
-    source: NamedSource<Arc<str>>,
+    source: CharColumns,
 }
 
 impl Diagnostic {
     /// The file name shown in reports.
     pub fn file_name(&self) -> &str {
-        self.source.name()
+        &self.source.name
+    }
+}
+
+/// The file as miette's source, reporting columns in characters.
+///
+/// miette's own `str` source counts the `[file:line:col]` column in bytes, which
+/// disagrees with RON, with editors and with [`Diagnostic::col`] on any line holding
+/// non-ASCII text before the culprit (a comment in French is enough).
+#[derive(Debug, Clone)]
+struct CharColumns {
+    name: String,
+    text: Arc<str>,
+}
+
+impl SourceCode for CharColumns {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner = (*self.text).read_span(span, context_lines_before, context_lines_after)?;
+        // With context lines miette reports column 0 and measures lines itself.
+        let column = if inner.column() == 0 {
+            0
+        } else {
+            line_col(&self.text, span.offset()).1.saturating_sub(1) as usize
+        };
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line(),
+            column,
+            inner.line_count(),
+        )))
     }
 }
 
@@ -286,7 +325,10 @@ impl Diags {
     /// Attach the file, sort by position and wrap as [`TopologyErrors`].
     pub fn finish(self, src: &SourceFile) -> TopologyErrors {
         let path = src.path.display().to_string();
-        let source = NamedSource::new(path.clone(), Arc::clone(&src.text));
+        let source = CharColumns {
+            name: path.clone(),
+            text: Arc::clone(&src.text),
+        };
         let mut diags = self.0;
         diags.sort_by_key(|d| d.span.as_ref().map(|s| (s.start, s.end)));
         let diagnostics = diags

@@ -100,3 +100,14 @@ fn an_io_error_renders_without_a_snippet() {
     assert!(out.contains("topology::io"), "{out}");
     assert!(out.trim_end().ends_with("1 error in topology"), "{out}");
 }
+
+#[test]
+fn columns_count_characters_like_miette_does() {
+    let text = "(\n    /* é, ü */ listeners: {}, handlers: {}, zzz: 1,\n)";
+    let e = errors(text);
+    let d = &e.diagnostics[0];
+    assert_eq!((d.line, d.col), pos(text, "zzz"), "{e}");
+    assert_eq!(d.col, 45, "45 characters, 49 bytes");
+    let out = render(&e, false);
+    assert!(out.contains("[file.ron:2:45]"), "{out}");
+}

@@ -278,3 +278,49 @@ fn compiled_topologies_compare_for_reload_diffs() {
     );
     assert_eq!(a.handlers[1..], b.handlers[1..]);
 }
+
+/// Every plugin unknown: only the reading stage and the listener routing are checked.
+#[derive(Debug)]
+struct NoPlugins;
+
+impl crate::topology::PluginCatalog for NoPlugins {
+    fn describe(
+        &self,
+        name: &str,
+        _: Option<&std::path::Path>,
+        _: &[PathBuf],
+    ) -> Result<crate::topology::PluginDescription, String> {
+        Err(format!("no `{name}` in this test"))
+    }
+
+    fn check_config(
+        &self,
+        _: &crate::topology::PluginDescription,
+        _: &str,
+    ) -> Vec<crate::topology::ConfigDiagnostic> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn the_repository_topologies_read_cleanly() {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let mut files = vec![config.join("topology.ron")];
+    for entry in std::fs::read_dir(config.join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ron") {
+            files.push(path);
+        }
+    }
+    for file in files {
+        let src = crate::topology::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let Err(e) = compile_in(&src, &NoPlugins, std::path::Path::new(CWD)) else {
+            continue;
+        };
+        let other: Vec<_> = e
+            .iter()
+            .filter(|d| d.kind != crate::topology::DiagnosticKind::UnknownPlugin)
+            .collect();
+        assert!(other.is_empty(), "{}: {other:#?}", file.display());
+    }
+}
