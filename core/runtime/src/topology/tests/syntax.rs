@@ -281,3 +281,31 @@ fn a_file_on_disk_loads_with_its_path() {
         (path.as_path(), "(listeners: {}, handlers: {})")
     );
 }
+
+#[test]
+fn an_empty_or_comment_only_file_is_a_syntax_error_not_a_panic() {
+    for text in ["", "   \n", "// nothing here\n"] {
+        let e = errors(text);
+        let d = only(&e, DiagnosticKind::Syntax);
+        assert!(
+            d.message.starts_with("syntax error"),
+            "{text:?}: {}",
+            d.message
+        );
+    }
+}
+
+#[test]
+fn crlf_files_report_the_same_places() {
+    let text = "(\r\n    listeners: {},\r\n    handlers: { \"h\": (plugin: \"echo\", bogus: 1) },\r\n)\r\n";
+    let d = only(&errors(text), DiagnosticKind::UnknownField);
+    assert_at(&d, pos(text, "bogus"));
+    assert_eq!(d.line, 3);
+}
+
+#[test]
+fn ron_extensions_at_the_top_do_not_break_reading() {
+    let text = "#![enable(implicit_some)]\n(listeners: {}, handlers: { \"h\": (plugin: \"echo\", root: \"/d\") })";
+    let t = super::fake::compile_text(text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.handlers[0].root, Some(std::path::PathBuf::from("/d")));
+}
