@@ -1,0 +1,315 @@
+//! One v2 connection: the magic line, then requests and replies in order.
+//!
+//! Replies are read with the same [`Frame`] codec the server uses; bytes that arrive
+//! behind a reply line (the start of a `GET`'s data) stay in the buffer and are
+//! consumed first.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use sha2::{Digest, Sha256};
+use switchyard_files::cmd::get::{Get, GetOk};
+use switchyard_files::cmd::list::Entry;
+use switchyard_files::cmd::put::{Put, PutOk};
+use switchyard_files::cmd::stat::StatOk;
+use switchyard_files::cmd::{Command, delete, hash, list, quit, stat};
+use switchyard_files::codec::{CodecError, ErrorCode, Frame, MAGIC, Reply};
+
+use crate::hasher::Hasher;
+
+/// Longest reply line we accept (the server's are short; LIST entries hold one name).
+const MAX_REPLY_LINE: usize = 16 * 1024;
+/// Socket read size for downloads.
+const CHUNK: usize = 1 << 20;
+/// Bytes per `sendfile` call in uploads (progress is updated between calls).
+const SEND_STEP: u64 = 16 << 20;
+
+/// Why a request failed.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The server answered `ERR`.
+    Server { code: ErrorCode, message: String },
+    /// The network or a local file failed.
+    Io(String),
+    /// The server said something we do not understand.
+    Protocol(String),
+    /// A digest did not match: the bytes are not trusted.
+    Verify(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Server { code, message } => write!(f, "server: {} {message}", code.code()),
+            ClientError::Io(m) => write!(f, "{m}"),
+            ClientError::Protocol(m) => write!(f, "protocol error: {m}"),
+            ClientError::Verify(m) => write!(f, "verification failed: {m}"),
+        }
+    }
+}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> ClientError {
+        ClientError::Io(e.to_string())
+    }
+}
+
+impl From<CodecError> for ClientError {
+    fn from(e: CodecError) -> ClientError {
+        ClientError::Protocol(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// A connected v2 client.
+#[derive(Debug)]
+pub struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Connect to the first address that answers and send the magic line.
+    pub fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<Client> {
+        let mut last = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(addr, timeout) {
+                Ok(stream) => {
+                    stream.set_read_timeout(Some(timeout))?;
+                    stream.set_write_timeout(Some(timeout))?;
+                    stream.set_nodelay(true)?;
+                    let mut c = Client {
+                        stream,
+                        buf: Vec::new(),
+                    };
+                    c.stream.write_all(MAGIC)?;
+                    return Ok(c);
+                }
+                Err(e) => last = Some(format!("{addr}: {e}")),
+            }
+        }
+        Err(ClientError::Io(last.unwrap_or_else(|| "no address".into())))
+    }
+
+    fn send(&mut self, cmd: &Command) -> Result<()> {
+        self.stream.write_all(&cmd.to_frame().to_bytes())?;
+        Ok(())
+    }
+
+    fn read_frame(&mut self) -> Result<Frame> {
+        loop {
+            match Frame::next(&self.buf, MAX_REPLY_LINE) {
+                Ok((frame, used)) => {
+                    self.buf.drain(..used);
+                    return Ok(frame);
+                }
+                Err(CodecError::Incomplete) => {
+                    let mut tmp = [0u8; 16 * 1024];
+                    let n = self.stream.read(&mut tmp)?;
+                    if n == 0 {
+                        return Err(ClientError::Io("server closed the connection".into()));
+                    }
+                    self.buf.extend_from_slice(&tmp[..n]);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The next reply; `ERR` becomes [`ClientError::Server`].
+    fn read_reply(&mut self) -> Result<Reply> {
+        let frame = self.read_frame()?;
+        match Reply::from_frame(frame)? {
+            Reply::Err { code, message } => Err(ClientError::Server { code, message }),
+            other => Ok(other),
+        }
+    }
+
+    fn read_ok(&mut self) -> Result<Vec<String>> {
+        match self.read_reply()? {
+            Reply::Ok(fields) => Ok(fields),
+            other => Err(ClientError::Protocol(format!("expected OK, got {other:?}"))),
+        }
+    }
+
+    fn simple(&mut self, cmd: Command) -> Result<Vec<String>> {
+        self.send(&cmd)?;
+        self.read_ok()
+    }
+
+    pub fn stat(&mut self, name: &str) -> Result<StatOk> {
+        let fields = self.simple(Command::Stat(stat::Stat { name: name.into() }))?;
+        Ok(StatOk::from_fields(&fields)?)
+    }
+
+    /// Entries of `dir`, and how many there were in all.
+    pub fn list(&mut self, dir: &str) -> Result<(Vec<Entry>, u64)> {
+        let fields = self.simple(Command::List(list::List { dir: dir.into() }))?;
+        let (count, total) = match fields.as_slice() {
+            [c, t] => (
+                switchyard_files::cmd::number_arg("count", c)?,
+                switchyard_files::cmd::number_arg("total", t)?,
+            ),
+            _ => {
+                return Err(ClientError::Protocol(
+                    "LIST reply needs count and total".into(),
+                ));
+            }
+        };
+        let mut entries = Vec::new();
+        for _ in 0..count {
+            entries.push(Entry::from_frame(&self.read_frame()?)?);
+        }
+        Ok((entries, total))
+    }
+
+    pub fn delete(&mut self, name: &str) -> Result<()> {
+        self.simple(Command::Delete(delete::Delete { name: name.into() }))
+            .map(|_| ())
+    }
+
+    pub fn hash(&mut self, name: &str) -> Result<String> {
+        let fields = self.simple(Command::Hash(hash::Hash { name: name.into() }))?;
+        match fields.as_slice() {
+            [h] => switchyard_files::cmd::sha_arg(h)?
+                .ok_or_else(|| ClientError::Protocol("HASH without digest".into())),
+            _ => Err(ClientError::Protocol("HASH reply needs one digest".into())),
+        }
+    }
+
+    pub fn quit(&mut self) -> Result<()> {
+        self.simple(Command::Quit(quit::Quit)).map(|_| ())
+    }
+
+    /// Download `name` into `out` and verify it: against the digest in the reply, or
+    /// (when the server has none remembered) against a `HASH` asked afterwards.
+    /// Returns the bytes and the verified digest.
+    pub fn get(&mut self, name: &str, out: &mut File, bar: &ProgressBar) -> Result<(u64, String)> {
+        self.send(&Command::Get(Get {
+            name: name.into(),
+            offset: 0,
+        }))?;
+        let fields = self.read_ok()?;
+        let header = GetOk::from_fields(&fields)?;
+        bar.set_length(header.len);
+        let mut hasher = Hasher::new(CHUNK);
+        let mut left = header.len;
+        // Bytes that came behind the reply line.
+        let early = (left.min(self.buf.len() as u64)) as usize;
+        if early > 0 {
+            let head: Vec<u8> = self.buf.drain(..early).collect();
+            out.write_all(&head)?;
+            let mut b = hasher.buffer();
+            b[..early].copy_from_slice(&head);
+            hasher.update(b, early);
+            left -= early as u64;
+            bar.inc(early as u64);
+        }
+        while left > 0 {
+            let mut b = hasher.buffer();
+            let want = (left.min(CHUNK as u64)) as usize;
+            let n = self.stream.read(&mut b[..want])?;
+            if n == 0 {
+                return Err(ClientError::Io(format!(
+                    "server closed after {} of {} bytes",
+                    header.len - left,
+                    header.len
+                )));
+            }
+            out.write_all(&b[..n])?;
+            hasher.update(b, n);
+            left -= n as u64;
+            bar.inc(n as u64);
+        }
+        let ours = hasher.finish();
+        let theirs = match header.sha256 {
+            Some(h) => h,
+            None => self.hash(name)?,
+        };
+        if ours != theirs {
+            return Err(ClientError::Verify(format!(
+                "received sha256 {ours}, server has {theirs}"
+            )));
+        }
+        Ok((header.len, ours))
+    }
+
+    /// Upload `file` (of `size` bytes) as `name`; the bytes go with `sendfile` while a
+    /// second thread hashes the file; the server's digest must match ours.
+    pub fn put(
+        &mut self,
+        name: &str,
+        file: &File,
+        size: u64,
+        overwrite: bool,
+        bar: &ProgressBar,
+    ) -> Result<PutOk> {
+        self.send(&Command::Put(Put {
+            name: name.into(),
+            size,
+            sha256: None,
+            overwrite,
+        }))?;
+        match self.read_reply()? {
+            Reply::Continue => {}
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "expected CONTINUE, got {other:?}"
+                )));
+            }
+        }
+        bar.set_length(size);
+        let reader = file.try_clone()?;
+        let ours = std::thread::scope(|scope| -> Result<String> {
+            let hashing = scope.spawn(move || hash_file(&reader, size));
+            let mut sent = 0u64;
+            let mut src = file;
+            while sent < size {
+                let step = (size - sent).min(SEND_STEP);
+                // std uses sendfile(2) for a file-to-socket copy.
+                let n = io::copy(&mut Read::by_ref(&mut src).take(step), &mut self.stream)?;
+                if n == 0 {
+                    return Err(ClientError::Io(format!(
+                        "local file shrank to {sent} of {size} bytes"
+                    )));
+                }
+                sent += n;
+                bar.inc(n);
+            }
+            hashing
+                .join()
+                .map_err(|_| ClientError::Io("hashing thread failed".into()))?
+        })?;
+        let ok = PutOk::from_fields(&self.read_ok()?)?;
+        if ok.sha256 != ours || ok.size != size {
+            return Err(ClientError::Verify(format!(
+                "sent {size} bytes with sha256 {ours}, server stored {} bytes with {}",
+                ok.size, ok.sha256
+            )));
+        }
+        Ok(ok)
+    }
+}
+
+/// sha256 of the first `size` bytes of `file`, read with positioned reads (the
+/// sending side moves the shared offset).
+fn hash_file(file: &File, size: u64) -> Result<String> {
+    use std::os::unix::fs::FileExt;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut off = 0u64;
+    while off < size {
+        let want = ((size - off).min(CHUNK as u64)) as usize;
+        let n = file.read_at(&mut buf[..want], off)?;
+        if n == 0 {
+            return Err(ClientError::Io("local file shrank while hashing".into()));
+        }
+        h.update(&buf[..n]);
+        off += n as u64;
+    }
+    Ok(switchyard_files::cmd::hex(&h.finalize()))
+}
