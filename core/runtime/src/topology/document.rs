@@ -116,12 +116,12 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
         read_plugins(r, raw, &mut doc);
     }
     if let Some(raw) = r.required(&top, "listeners") {
-        for (key, value) in named_entries(r, raw, "listener") {
+        for (key, value) in named_entries(r, raw, "listener", true) {
             doc.listeners.push(read_listener(r, key, value));
         }
     }
     if let Some(raw) = r.required(&top, "handlers") {
-        for (key, value) in named_entries(r, raw, "handler") {
+        for (key, value) in named_entries(r, raw, "handler", true) {
             doc.handlers.push(read_handler(r, key, value));
         }
     }
@@ -139,7 +139,7 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
 
 /// The `plugins` map: plugin name -> library path.
 fn read_plugins<'a>(r: &mut Reader<'a>, raw: &'a str, doc: &mut Document<'a>) {
-    for (name, value) in named_entries(r, raw, "plugin") {
+    for (name, value) in named_entries(r, raw, "plugin", false) {
         if let Some(path) = r.value::<PathBuf>(value, &format!("path of plugin `{}`", name.value)) {
             doc.plugins.insert(name.value, path);
         }
@@ -147,8 +147,14 @@ fn read_plugins<'a>(r: &mut Reader<'a>, raw: &'a str, doc: &mut Document<'a>) {
 }
 
 /// The entries of a `{ "name": value }` map, names read and checked: strings, not
-/// empty, no `.` (routes use it for ports), each defined once.
-fn named_entries<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> Vec<(At<String>, &'a str)> {
+/// empty, each defined once, and for names that routes use (`routed`) no `.`, which
+/// routes use for ports.
+fn named_entries<'a>(
+    r: &mut Reader<'a>,
+    raw: &'a str,
+    what: &str,
+    routed: bool,
+) -> Vec<(At<String>, &'a str)> {
     let Some(map) = r.map(raw, &format!("`{what}s`")) else {
         return Vec::new();
     };
@@ -170,7 +176,7 @@ fn named_entries<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> Vec<(At<St
             );
             continue;
         };
-        if name.is_empty() || name.contains('.') {
+        if name.is_empty() || (routed && name.contains('.')) {
             r.push(
                 Diag::new(
                     DiagnosticKind::BadName,

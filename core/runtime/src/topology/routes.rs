@@ -35,6 +35,8 @@ struct Scope<'d> {
     handlers: HashMap<&'d str, usize>,
     plugins: &'d [Option<PluginDescription>],
     handler_names: Vec<&'d str>,
+    /// In file order, so that suggestions are deterministic.
+    listener_names: Vec<&'d str>,
 }
 
 /// A resolved `handler.port` end.
@@ -66,14 +68,17 @@ pub(crate) fn wire(
             .collect(),
         plugins,
         handler_names: doc.handlers.iter().map(|h| h.name.value.as_str()).collect(),
+        listener_names: doc
+            .listeners
+            .iter()
+            .map(|l| l.name.value.as_str())
+            .collect(),
     };
     let mut wiring = Wiring {
         listener_handler: vec![None; doc.listeners.len()],
         outputs: vec![Vec::new(); doc.handlers.len()],
         edges: Vec::new(),
     };
-    // The route that first sent each listener somewhere, to name it when a second does.
-    let mut first_route: Vec<Option<&str>> = vec![None; doc.listeners.len()];
     for route in &doc.routes {
         let (Some(from), Some(to)) = (&route.from, &route.to) else {
             continue;
@@ -84,20 +89,25 @@ pub(crate) fn wire(
                     let Some(hi) = listener_target(r, &scope, from, to) else {
                         continue;
                     };
-                    if let Some(first) = first_route[li] {
-                        r.push(
+                    match wiring.listener_handler[li] {
+                        None => wiring.listener_handler[li] = Some(hi),
+                        Some(first) if first == hi => r.push(
+                            Diag::new(DiagnosticKind::Duplicate, route.span.clone(), "this route is given twice")
+                                .label("repeated route"),
+                        ),
+                        Some(first) => r.push(
                             Diag::new(
                                 DiagnosticKind::ListenerRouting,
                                 to.span.clone(),
                                 format!("listener `{}` is routed to more than one handler", from.value),
                             )
                             .label("second route")
-                            .help(Some(format!("it is already routed to handler `{first}`; a listener feeds exactly one handler"))),
-                        );
-                        continue;
+                            .help(Some(format!(
+                                "it is already routed to handler `{}`; a listener feeds exactly one handler",
+                                scope.handler_names[first]
+                            ))),
+                        ),
                     }
-                    first_route[li] = Some(scope.handler_names[hi]);
-                    wiring.listener_handler[li] = Some(hi);
                 } else if scope.handlers.contains_key(from.value.as_str()) {
                     let outs = port_names(&scope, &from.value, PortDirection::Out);
                     r.push(
@@ -342,7 +352,7 @@ fn dangling(
 ) {
     let mut names: Vec<&str> = scope.handler_names.clone();
     let what = if listeners_too {
-        names.extend(scope.listeners.keys().copied());
+        names.extend(scope.listener_names.iter().copied());
         "listener or handler"
     } else {
         "handler"

@@ -410,3 +410,16 @@ fn reading_and_checking_errors_come_together_in_file_order() {
     let lines: Vec<u32> = e.iter().map(|d| d.line).collect();
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
 }
+
+#[test]
+fn a_listener_route_repeated_is_a_duplicate_not_a_second_handler() {
+    let text = with(
+        r#"    listeners: { "u": (kind: udp, bind: "127.0.0.1:1") },
+    handlers: { "h": (plugin: "echo") },
+    routes: [(from: "u", to: "h"), (from: "u", to: "h")],"#,
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e}");
+    let d = only(&e, DiagnosticKind::Duplicate);
+    assert_at(&d, pos_nth(&text, "(from: \"u\"", 1));
+}

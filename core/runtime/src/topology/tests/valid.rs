@@ -324,3 +324,20 @@ fn the_repository_topologies_read_cleanly() {
         assert!(other.is_empty(), "{}: {other:#?}", file.display());
     }
 }
+
+#[test]
+fn plugin_names_may_hold_dots_and_explicit_paths_reach_the_catalog() {
+    let catalog = FakeCatalog::default();
+    let text = r#"(plugins: { "echo.v2": "libs/echo.so" }, listeners: {}, handlers: { "h": (plugin: "echo") })"#;
+    compile_in(
+        &SourceFile::new("f.ron", text),
+        &catalog,
+        std::path::Path::new(CWD),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        catalog.described.borrow()[0].1,
+        None,
+        "`echo.v2` is another plugin"
+    );
+}
