@@ -495,7 +495,9 @@ impl Session {
                     CodecError::Refused(_) => ErrorCode::Forbidden,
                     _ => ErrorCode::BadRequest,
                 };
-                self.fail(&sanitize_verb(&verb), "", code, &e.to_string());
+                // The raw first argument, for the log (Debug-escaped there).
+                let arg = frame.tokens.get(1).map_or("", String::as_str);
+                self.fail(&sanitize_verb(&verb), arg, code, &e.to_string());
                 return;
             }
         };
