@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use super::addresses;
 use super::catalog::{PluginCatalog, PluginDescription};
+use super::collect::{Diag, Diags};
 use super::cycles;
-use super::diagnostic::{Diag, DiagnosticKind, Diags, TopologyErrors};
+use super::diagnostic::{DiagnosticKind, TopologyErrors};
 use super::document::{self, Document};
 use super::model::{HandlerSpec, ListenerSpec, Topology};
 use super::reader::Reader;

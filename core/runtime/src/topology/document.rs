@@ -11,7 +11,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::diagnostic::{Diag, DiagnosticKind};
+use super::collect::Diag;
+use super::diagnostic::DiagnosticKind;
 use super::model::{Limits, ListenerKind, RestartPolicy};
 use super::raw::{self, RawStruct};
 use super::reader::{Fields, Reader};

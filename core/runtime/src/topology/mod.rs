@@ -16,7 +16,8 @@
 //! current working directory, not against the file's directory.
 //!
 //! # Layout
-//! - `source.rs`: [`SourceFile`]; byte offsets <-> line/column.
+//! - `source.rs`: [`SourceFile`]; byte offsets <-> line/column; the file as miette's
+//!   source (columns in characters).
 //! - `raw.rs`: one level of RON at a time, values left as slices of the file.
 //! - `reader.rs`: field checks (unknown/missing/duplicate), typed leaf values, ron errors
 //!   as diagnostics.
@@ -27,11 +28,14 @@
 //! - `addresses.rs`: two listeners claiming one address.
 //! - `compile.rs`: [`load`], [`compile`]: the pass that runs all of the above.
 //! - `model.rs`: the compiled [`Topology`].
-//! - `diagnostic.rs`: [`Diagnostic`], [`TopologyErrors`], [`render`].
+//! - `collect.rs`: problems collected while compiling, then turned into diagnostics.
+//! - `diagnostic.rs`: [`Diagnostic`], [`DiagnosticKind`], [`TopologyErrors`].
+//! - `render.rs`: [`render`], the graphical report the CLI prints.
 //! - `tests/`: the compiler's tests against a fake catalog.
 
 mod addresses;
 mod catalog;
+mod collect;
 mod compile;
 mod cycles;
 mod diagnostic;
@@ -39,6 +43,7 @@ mod document;
 mod model;
 mod raw;
 mod reader;
+mod render;
 mod routes;
 mod source;
 
@@ -49,8 +54,9 @@ pub use catalog::{
     ConfigDiagnostic, PluginCatalog, PluginDescription, PortDescription, PortDirection,
 };
 pub use compile::{compile, load};
-pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors, render};
+pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};
 pub use model::{
     HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute, RestartPolicy, Topology,
 };
+pub use render::render;
 pub use source::SourceFile;

@@ -9,7 +9,8 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
-use super::diagnostic::{Diag, DiagnosticKind, Diags, did_you_mean, one_of};
+use super::collect::{Diag, Diags, did_you_mean, one_of};
+use super::diagnostic::DiagnosticKind;
 use super::raw::{self, RawMap, RawSeq, RawStruct};
 use super::source::{offset_at, offset_in, token_at};
 

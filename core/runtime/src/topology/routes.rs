@@ -13,7 +13,8 @@ use std::ops::Range;
 use switchyard_sdk::abi;
 
 use super::catalog::{PluginDescription, PortDirection};
-use super::diagnostic::{Diag, DiagnosticKind, did_you_mean, one_of};
+use super::collect::{Diag, did_you_mean, one_of};
+use super::diagnostic::DiagnosticKind;
 use super::document::{At, Document};
 use super::model::OutputRoute;
 use super::reader::Reader;

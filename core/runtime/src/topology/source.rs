@@ -9,6 +9,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
+
 /// A topology file as read from disk (or built in memory), kept for diagnostics.
 ///
 /// The text is shared (`Arc`) because every diagnostic carries it to render its snippet.
@@ -27,6 +29,42 @@ impl SourceFile {
             path: path.into(),
             text: text.into(),
         }
+    }
+}
+
+/// The file as miette's source, reporting columns in characters.
+///
+/// miette's own `str` source counts the `[file:line:col]` column in bytes, which
+/// disagrees with RON, with editors and with `Diagnostic::col` on any line holding
+/// non-ASCII text before the culprit (a comment in French is enough).
+#[derive(Debug, Clone)]
+pub(crate) struct CharColumns {
+    pub name: String,
+    pub text: Arc<str>,
+}
+
+impl SourceCode for CharColumns {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner = (*self.text).read_span(span, context_lines_before, context_lines_after)?;
+        // With context lines miette reports column 0 and measures lines itself.
+        let column = if inner.column() == 0 {
+            0
+        } else {
+            line_col(&self.text, span.offset()).1.saturating_sub(1) as usize
+        };
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line(),
+            column,
+            inner.line_count(),
+        )))
     }
 }
 
