@@ -147,11 +147,7 @@ impl Server {
             handlers.push((h.name.clone(), addr));
         }
         for (name, kind, addr) in bound_addrs {
-            let kind = match kind {
-                ListenerKind::Udp => "udp",
-                ListenerKind::Tcp => "tcp",
-            };
-            info!(log, "listening"; "listener" => name, "kind" => kind, "addr" => %addr);
+            info!(log, "listening"; "listener" => name, "kind" => kind.as_str(), "addr" => %addr);
         }
         Ok(Server { handlers, registry, log: log.clone() })
     }
