@@ -24,6 +24,8 @@ use crate::hasher::Hasher;
 const MAX_REPLY_LINE: usize = 16 * 1024;
 /// Socket read size for downloads.
 const CHUNK: usize = 1 << 20;
+/// Bodies up to this size are hashed inline.
+const INLINE_HASH: usize = 256 * 1024;
 /// Bytes per `sendfile` call in uploads (progress is updated between calls).
 const SEND_STEP: u64 = 16 << 20;
 
@@ -188,7 +190,12 @@ impl Client {
     /// Download `name` into `out` and verify it: against the digest in the reply, or
     /// (when the server has none remembered) against a `HASH` asked afterwards.
     /// Returns the bytes and the verified digest.
-    pub fn get(&mut self, name: &str, out: &mut File, bar: &ProgressBar) -> Result<(u64, String)> {
+    pub fn get(
+        &mut self,
+        name: &str,
+        out: &mut dyn Write,
+        bar: &ProgressBar,
+    ) -> Result<(u64, String)> {
         self.send(&Command::Get(Get {
             name: name.into(),
             offset: 0,
@@ -196,36 +203,11 @@ impl Client {
         let fields = self.read_ok()?;
         let header = GetOk::from_fields(&fields)?;
         bar.set_length(header.len);
-        let mut hasher = Hasher::new(CHUNK);
-        let mut left = header.len;
-        // Bytes that came behind the reply line.
-        let early = (left.min(self.buf.len() as u64)) as usize;
-        if early > 0 {
-            let head: Vec<u8> = self.buf.drain(..early).collect();
-            out.write_all(&head)?;
-            let mut b = hasher.buffer();
-            b[..early].copy_from_slice(&head);
-            hasher.update(b, early);
-            left -= early as u64;
-            bar.inc(early as u64);
-        }
-        while left > 0 {
-            let mut b = hasher.buffer();
-            let want = (left.min(CHUNK as u64)) as usize;
-            let n = self.stream.read(&mut b[..want])?;
-            if n == 0 {
-                return Err(ClientError::Io(format!(
-                    "server closed after {} of {} bytes",
-                    header.len - left,
-                    header.len
-                )));
-            }
-            out.write_all(&b[..n])?;
-            hasher.update(b, n);
-            left -= n as u64;
-            bar.inc(n as u64);
-        }
-        let ours = hasher.finish();
+        let ours = if header.len <= INLINE_HASH as u64 {
+            self.get_small(header.len as usize, out, bar)?
+        } else {
+            self.get_large(header.len, out, bar)?
+        };
         let theirs = match header.sha256 {
             Some(h) => h,
             None => self.hash(name)?,
@@ -236,6 +218,58 @@ impl Client {
             )));
         }
         Ok((header.len, ours))
+    }
+
+    /// A small body: read whole, hashed here (a thread would cost more than the hash).
+    fn get_small(&mut self, len: usize, out: &mut dyn Write, bar: &ProgressBar) -> Result<String> {
+        while self.buf.len() < len {
+            let mut tmp = [0u8; 16 * 1024];
+            let n = self.stream.read(&mut tmp)?;
+            if n == 0 {
+                return Err(ClientError::Io(format!(
+                    "server closed after {} of {len} bytes",
+                    self.buf.len()
+                )));
+            }
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+        let body: Vec<u8> = self.buf.drain(..len).collect();
+        out.write_all(&body)?;
+        bar.inc(len as u64);
+        Ok(switchyard_files::cmd::hex(&Sha256::digest(&body)))
+    }
+
+    /// A large body: straight from the socket into `out`, hashed on a second thread.
+    fn get_large(&mut self, len: u64, out: &mut dyn Write, bar: &ProgressBar) -> Result<String> {
+        let mut hasher = Hasher::new(CHUNK);
+        let mut left = len;
+        // Bytes that came behind the reply line.
+        let early = (left.min(self.buf.len() as u64)) as usize;
+        if early > 0 {
+            let mut b = hasher.buffer();
+            b[..early].copy_from_slice(&self.buf[..early]);
+            self.buf.drain(..early);
+            out.write_all(&b[..early])?;
+            hasher.update(b, early);
+            left -= early as u64;
+            bar.inc(early as u64);
+        }
+        while left > 0 {
+            let mut b = hasher.buffer();
+            let want = (left.min(CHUNK as u64)) as usize;
+            let n = self.stream.read(&mut b[..want])?;
+            if n == 0 {
+                return Err(ClientError::Io(format!(
+                    "server closed after {} of {len} bytes",
+                    len - left
+                )));
+            }
+            out.write_all(&b[..n])?;
+            hasher.update(b, n);
+            left -= n as u64;
+            bar.inc(n as u64);
+        }
+        Ok(hasher.finish())
     }
 
     /// Upload `file` (of `size` bytes) as `name`; the bytes go with `sendfile` while a

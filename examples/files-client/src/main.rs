@@ -81,6 +81,16 @@ enum Cmd {
     Hash { server: String, name: String },
     /// Interactive mode with the seed client's menu.
     Shell { server: String },
+    /// Measure small-command throughput: COUNT verified GETs of NAME in all, spread
+    /// over CONNS connections at once (each one request after the other).
+    BenchGet {
+        server: String,
+        name: String,
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        #[arg(long, default_value_t = 1)]
+        conns: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -148,6 +158,12 @@ fn run(args: Args) -> Result<(), String> {
             let c = connect(&server, timeout)?;
             menu::run(c, quiet)?;
         }
+        Cmd::BenchGet {
+            server,
+            name,
+            count,
+            conns,
+        } => bench_get(&server, &name, count, conns.max(1), timeout)?,
     }
     Ok(())
 }
@@ -182,6 +198,51 @@ impl From<Failure> for String {
     fn from(f: Failure) -> String {
         f.msg
     }
+}
+
+/// `bench-get`: prints one line `gets=N conns=C secs=S per_sec=R`.
+fn bench_get(
+    server: &str,
+    name: &str,
+    count: u64,
+    conns: u64,
+    timeout: Duration,
+) -> Result<(), String> {
+    let addrs = addr::resolve(server)?;
+    let started = Instant::now();
+    let results: Vec<Result<u64, String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..conns)
+            .map(|i| {
+                let n = count / conns + u64::from(i < count % conns);
+                let addrs = &addrs;
+                scope.spawn(move || -> Result<u64, String> {
+                    let mut c = Client::connect(addrs, timeout).map_err(|e| e.to_string())?;
+                    let bar = progress::bar(0, name, true);
+                    let mut sink = Vec::new();
+                    for _ in 0..n {
+                        sink.clear();
+                        c.get(name, &mut sink, &bar).map_err(|e| e.to_string())?;
+                    }
+                    let _ = c.quit();
+                    Ok(n)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err("worker panicked".into())))
+            .collect()
+    });
+    let secs = started.elapsed().as_secs_f64();
+    let mut done = 0;
+    for r in results {
+        done += r?;
+    }
+    println!(
+        "gets={done} conns={conns} secs={secs:.3} per_sec={:.0}",
+        done as f64 / secs
+    );
+    Ok(())
 }
 
 fn kind_word(kind: char) -> &'static str {
