@@ -62,12 +62,11 @@ impl Partial {
         self.file.as_mut().expect("open until persisted")
     }
 
-    /// Flush to disk and rename onto `target` (replacing it only if `replace`).
+    /// Rename onto `target` (replacing it only if `replace`). Atomic but not fsynced:
+    /// like curl or wget, a download is not made durable against power loss (the
+    /// server side is: it fsyncs every upload before answering).
     pub fn persist(mut self, target: &Path, replace: bool) -> Result<(), String> {
-        let file = self.file.take().expect("open until persisted");
-        file.sync_all()
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
-        drop(file);
+        drop(self.file.take());
         if !replace && target.exists() {
             return Err(format!(
                 "{} exists (use --force to replace it)",
