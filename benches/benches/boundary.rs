@@ -32,9 +32,9 @@ impl HostCalls for CountingHost {
 }
 
 fn echo_library() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
-    });
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let name = format!("libswitchyard_echo.{}", std::env::consts::DLL_EXTENSION);
     for profile in ["release", "debug"] {
         let p = target.join(profile).join(&name);
@@ -67,7 +67,9 @@ fn boundary(c: &mut Criterion) {
                 with_ctx(&mut host, |api, ctx| {
                     let to = SyAddr::from(peer);
                     // SAFETY: the host's own table and context, for this call.
-                    black_box(unsafe { ((*api).send_datagram)(ctx, 1, &to, SyBytes::from_slice(&payload)) })
+                    black_box(unsafe {
+                        ((*api).send_datagram)(ctx, 1, &to, SyBytes::from_slice(&payload))
+                    })
                 })
             })
         });

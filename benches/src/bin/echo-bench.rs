@@ -25,7 +25,12 @@ struct Args {
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
-    let mut args = Args { secs: 3, rounds: 3, clients: 4, payload: 64 };
+    let mut args = Args {
+        secs: 3,
+        rounds: 3,
+        clients: 4,
+        payload: 64,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         if a == "--serve-tokio" {
@@ -33,7 +38,9 @@ fn parse_args() -> Result<Option<Args>, String> {
             return Ok(None);
         }
         let mut num = |name: &str| -> Result<u64, String> {
-            it.next().and_then(|v| v.parse().ok()).ok_or(format!("{name} needs a number"))
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or(format!("{name} needs a number"))
         };
         match a.as_str() {
             "--secs" => args.secs = num("--secs")?,
@@ -49,13 +56,20 @@ fn parse_args() -> Result<Option<Args>, String> {
 /// The baseline: the smallest reasonable tokio UDP echo server, current-thread like
 /// the host's actix system.
 fn serve_tokio() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
-        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         println!("{}", sock.local_addr().expect("addr"));
         let mut buf = vec![0u8; 65536];
         loop {
-            let Ok((n, peer)) = sock.recv_from(&mut buf).await else { continue };
+            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                continue;
+            };
             let _ = sock.send_to(&buf[..n], peer).await;
         }
     });
@@ -73,16 +87,30 @@ impl Drop for Server {
 
 fn start_tokio() -> (Server, SocketAddr) {
     let exe = std::env::current_exe().expect("exe");
-    let mut child = Command::new(exe).arg("--serve-tokio").stdout(Stdio::piped()).spawn().expect("spawn");
+    let mut child = Command::new(exe)
+        .arg("--serve-tokio")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("addr line");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("addr line");
     (Server(child), line.trim().parse().expect("address"))
 }
 
 fn start_switchyard(dir: &std::path::Path) -> (Server, SocketAddr) {
-    let exe_dir = std::env::current_exe().expect("exe").parent().expect("dir").to_path_buf();
+    let exe_dir = std::env::current_exe()
+        .expect("exe")
+        .parent()
+        .expect("dir")
+        .to_path_buf();
     let bin: PathBuf = exe_dir.join("switchyard");
-    assert!(bin.exists(), "{} missing: cargo build --release --workspace", bin.display());
+    assert!(
+        bin.exists(),
+        "{} missing: cargo build --release --workspace",
+        bin.display()
+    );
     let topo = dir.join("echo-bench.ron");
     std::fs::write(
         &topo,
@@ -101,23 +129,32 @@ fn start_switchyard(dir: &std::path::Path) -> (Server, SocketAddr) {
     let mut addr = None;
     for line in lines.by_ref() {
         let line = line.expect("log line");
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
         match v["msg"].as_str() {
-            Some("listening") if v["kind"] == "udp" => addr = v["addr"].as_str().and_then(|a| a.parse().ok()),
+            Some("listening") if v["kind"] == "udp" => {
+                addr = v["addr"].as_str().and_then(|a| a.parse().ok())
+            }
             Some("serving") => break,
             _ => {}
         }
     }
     // Keep draining stderr so the host never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    (Server(child), addr.expect("switchyard logged its UDP address"))
+    (
+        Server(child),
+        addr.expect("switchyard logged its UDP address"),
+    )
 }
 
 /// Stop-and-wait round trips from `clients` threads for `secs`; returns round trips/s.
 fn measure(addr: SocketAddr, args: &Args) -> f64 {
     // Warm up (and check the server answers).
     let probe = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    probe.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    probe
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
     probe.send_to(b"warmup", addr).expect("send");
     let mut b = [0u8; 16];
     probe.recv_from(&mut b).expect("server answers");
@@ -131,7 +168,8 @@ fn measure(addr: SocketAddr, args: &Args) -> f64 {
             std::thread::spawn(move || {
                 let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
                 s.connect(addr).expect("connect");
-                s.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+                s.set_read_timeout(Some(Duration::from_millis(500)))
+                    .expect("timeout");
                 let mut buf = vec![0u8; 65536];
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
@@ -185,10 +223,19 @@ fn main() {
         }
     }
     let (t, h) = (median(tokio_rates.clone()), median(host_rates.clone()));
-    println!("| server | round trips/s (median of {}) | runs |", args.rounds);
+    println!(
+        "| server | round trips/s (median of {}) | runs |",
+        args.rounds
+    );
     println!("|---|---|---|");
-    println!("| tokio UDP echo (baseline) | {t:.0} | {:?} |", tokio_rates.iter().map(|r| *r as u64).collect::<Vec<_>>());
-    println!("| switchyard + echo plugin | {h:.0} | {:?} |", host_rates.iter().map(|r| *r as u64).collect::<Vec<_>>());
+    println!(
+        "| tokio UDP echo (baseline) | {t:.0} | {:?} |",
+        tokio_rates.iter().map(|r| *r as u64).collect::<Vec<_>>()
+    );
+    println!(
+        "| switchyard + echo plugin | {h:.0} | {:?} |",
+        host_rates.iter().map(|r| *r as u64).collect::<Vec<_>>()
+    );
     println!();
     println!(
         "ratio switchyard / tokio: {:.3}  ({} clients, {} B payload, {} s per run)",

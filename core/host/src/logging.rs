@@ -36,7 +36,10 @@ pub fn build(format: Format, level: Level) -> (Logger, slog_async::AsyncGuard) {
             async_drain(drain)
         }
         Format::Json => {
-            let drain = slog_json::Json::new(std::io::stderr()).add_default_keys().build().fuse();
+            let drain = slog_json::Json::new(std::io::stderr())
+                .add_default_keys()
+                .build()
+                .fuse();
             async_drain(drain)
         }
     };

@@ -6,9 +6,11 @@
 //! # Layout
 //! - `main.rs`: the command line and exit codes.
 //! - `logging.rs`: the slog logger (terminal or JSON, to stderr).
-//! - `serve.rs`: running a topology until a signal, then draining.
+//! - `serve.rs`: running a topology, reloading it on SIGHUP, draining on SIGTERM.
+//! - `notify.rs`: systemd readiness notifications.
 
 mod logging;
+mod notify;
 mod serve;
 
 use std::path::PathBuf;
@@ -22,7 +24,11 @@ use switchyard_runtime::topology;
 const EXIT_CONFIG: u8 = 78;
 
 #[derive(Debug, Parser)]
-#[command(name = "switchyard", version, about = "A server host in which every network protocol is a plugin")]
+#[command(
+    name = "switchyard",
+    version,
+    about = "A server host in which every network protocol is a plugin"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = logging::Format::Term)]
@@ -44,6 +50,14 @@ enum Command {
         /// The topology file.
         #[arg(long, short, default_value = "config/topology.ron")]
         config: PathBuf,
+        /// Write the server's pid here (for `switchyard reload`); removed on exit.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+    },
+    /// Make a running server reload its topology (sends SIGHUP to the pid in the file).
+    Reload {
+        #[arg(long)]
+        pid_file: PathBuf,
     },
     /// Check topology files without binding anything. Exit 0 if all are valid, 78 if not.
     Validate {
@@ -62,14 +76,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let catalog = Catalog::new(cli.plugin_dir.clone());
     match cli.command {
-        Command::Serve { config } => {
+        Command::Serve { config, pid_file } => {
             let (log, guard) = logging::build(cli.log_format, cli.log_level.0);
-            let code = serve::run(&config, &catalog, &log);
+            let code = serve::run(&serve::ServeOptions { config, pid_file }, &catalog, &log);
             drop(log);
             drop(guard);
             code
         }
         Command::Validate { files } => validate(&files, &catalog),
+        Command::Reload { pid_file } => reload(&pid_file),
         Command::Plugins { config } => plugins(config.as_deref(), &catalog),
     }
 }
@@ -90,7 +105,33 @@ fn validate(files: &[PathBuf], catalog: &Catalog) -> ExitCode {
             }
         }
     }
-    if failed { ExitCode::from(EXIT_CONFIG) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(EXIT_CONFIG)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn reload(pid_file: &std::path::Path) -> ExitCode {
+    let pid = std::fs::read_to_string(pid_file)
+        .map_err(|e| format!("cannot read {}: {e}", pid_file.display()))
+        .and_then(|t| {
+            t.trim()
+                .parse::<i32>()
+                .map_err(|_| format!("{} holds no pid", pid_file.display()))
+        })
+        .and_then(|n| rustix::process::Pid::from_raw(n).ok_or_else(|| format!("bad pid {n}")));
+    let sent = pid.and_then(|pid| {
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP)
+            .map_err(|e| format!("cannot signal pid {}: {e}", pid.as_raw_nonzero()))
+    });
+    match sent {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchyard reload: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn plugins(config: Option<&std::path::Path>, catalog: &Catalog) -> ExitCode {
@@ -121,9 +162,21 @@ fn plugins(config: Option<&std::path::Path>, catalog: &Catalog) -> ExitCode {
         match result {
             Ok(p) => {
                 let i = p.info();
-                println!("{:<16} {:<10} {:<4} {}", i.name, i.version, i.abi_version, path.display());
+                println!(
+                    "{:<16} {:<10} {:<4} {}",
+                    i.name,
+                    i.version,
+                    i.abi_version,
+                    path.display()
+                );
             }
-            Err(reason) => println!("{:<16} {:<10} {:<4} {} ({reason})", "-", "-", "-", path.display()),
+            Err(reason) => println!(
+                "{:<16} {:<10} {:<4} {} ({reason})",
+                "-",
+                "-",
+                "-",
+                path.display()
+            ),
         }
     }
     ExitCode::SUCCESS

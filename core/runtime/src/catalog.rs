@@ -5,6 +5,11 @@
 //! path; `--plugin-dir` directories; the topology's `plugin_dirs`;
 //! `SWITCHYARD_PLUGIN_PATH` (colon-separated); the directory of the running
 //! executable (so `cargo build` output works with no flags).
+//!
+//! A library is loaded once per content: when the file changes on disk (a rebuilt
+//! plugin, found at reload), the new version is loaded from a private copy, because
+//! `dlopen` of a path already loaded returns the old library. The old version stays
+//! loaded for as long as instances made from it live.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -14,7 +19,9 @@ use switchyard_sdk::abi;
 
 use crate::instance::check_config;
 use crate::loader::{Plugin, find_in_dirs};
-use crate::topology::{ConfigDiagnostic, PluginCatalog, PluginDescription, PortDescription, PortDirection};
+use crate::topology::{
+    ConfigDiagnostic, PluginCatalog, PluginDescription, PortDescription, PortDirection,
+};
 
 /// Loaded plugins by canonical path, and where to look for more.
 #[derive(Debug, Default)]
@@ -23,7 +30,34 @@ pub struct Catalog {
     cli_dirs: Vec<PathBuf>,
     /// `SWITCHYARD_PLUGIN_PATH` and the executable's directory, searched last.
     fallback_dirs: Vec<PathBuf>,
-    loaded: RefCell<HashMap<PathBuf, Plugin>>,
+    loaded: RefCell<HashMap<PathBuf, Loaded>>,
+    copies: std::cell::Cell<u64>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    plugin: Plugin,
+    fingerprint: Fingerprint,
+}
+
+/// What identifies a library file's content without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+fn fingerprint(path: &Path) -> Result<Fingerprint, String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+    Ok(Fingerprint {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+    })
 }
 
 impl Catalog {
@@ -31,28 +65,86 @@ impl Catalog {
     /// environment's `SWITCHYARD_PLUGIN_PATH`, then the executable's directory.
     pub fn new(cli_dirs: Vec<PathBuf>) -> Catalog {
         let mut fallback_dirs: Vec<PathBuf> = std::env::var_os("SWITCHYARD_PLUGIN_PATH")
-            .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
-        if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+        {
             fallback_dirs.push(dir);
         }
-        Catalog { cli_dirs, fallback_dirs, loaded: RefCell::default() }
+        Catalog {
+            cli_dirs,
+            fallback_dirs,
+            loaded: RefCell::default(),
+            copies: std::cell::Cell::new(0),
+        }
     }
 
     /// Every directory searched for a topology with `plugin_dirs`, in order.
     pub fn search_dirs(&self, plugin_dirs: &[PathBuf]) -> Vec<PathBuf> {
-        self.cli_dirs.iter().chain(plugin_dirs).chain(&self.fallback_dirs).cloned().collect()
+        self.cli_dirs
+            .iter()
+            .chain(plugin_dirs)
+            .chain(&self.fallback_dirs)
+            .cloned()
+            .collect()
     }
 
-    /// Load (once) the library at `path`.
+    /// Load the library at `path`, once per content of the file.
     pub fn load(&self, path: &Path) -> Result<Plugin, String> {
         let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        if let Some(p) = self.loaded.borrow().get(&key) {
-            return Ok(p.clone());
-        }
-        let plugin = Plugin::load(&key).map_err(|e| e.to_string())?;
-        self.loaded.borrow_mut().insert(key, plugin.clone());
+        let print = fingerprint(&key)?;
+        let seen_before = match self.loaded.borrow().get(&key) {
+            Some(l) if l.fingerprint == print => return Ok(l.plugin.clone()),
+            Some(_) => true,
+            None => false,
+        };
+        let plugin = if seen_before {
+            self.load_copy(&key)?
+        } else {
+            Plugin::load(&key).map_err(|e| e.to_string())?
+        };
+        self.loaded.borrow_mut().insert(
+            key,
+            Loaded {
+                plugin: plugin.clone(),
+                fingerprint: print,
+            },
+        );
         Ok(plugin)
+    }
+
+    /// Load a changed library from a private copy (removed again once mapped).
+    fn load_copy(&self, path: &Path) -> Result<Plugin, String> {
+        let n = self.copies.get() + 1;
+        self.copies.set(n);
+        let name = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let copy =
+            std::env::temp_dir().join(format!("switchyard-{}-{n}-{name}", std::process::id()));
+        std::fs::copy(path, &copy)
+            .map_err(|e| format!("cannot copy {} for reload: {e}", path.display()))?;
+        let result = Plugin::load_at(&copy, path).map_err(|e| e.to_string());
+        // The mapping outlives the name: nothing is left behind in the temp directory.
+        let _ = std::fs::remove_file(&copy);
+        result
+    }
+
+    /// Whether `plugin` is the current version of its library file.
+    pub fn is_current(&self, plugin: &Plugin) -> bool {
+        let path = &plugin.info().path;
+        let key = path.canonicalize().unwrap_or_else(|_| path.clone());
+        self.loaded
+            .borrow()
+            .get(&key)
+            .is_some_and(|l| l.plugin.same_library(plugin))
     }
 
     /// Every plugin library found in the search directories (for `switchyard plugins`):
@@ -60,17 +152,26 @@ impl Catalog {
     pub fn discover(&self, plugin_dirs: &[PathBuf]) -> Vec<(PathBuf, Result<Plugin, String>)> {
         let mut seen = std::collections::BTreeSet::new();
         for dir in self.search_dirs(plugin_dirs) {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for e in entries.flatten() {
                 let path = e.path();
-                let is_lib = path.extension().is_some_and(|x| x == std::env::consts::DLL_EXTENSION);
-                let named = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libswitchyard_"));
+                let is_lib = path
+                    .extension()
+                    .is_some_and(|x| x == std::env::consts::DLL_EXTENSION);
+                let named = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("libswitchyard_"));
                 if is_lib && named {
                     seen.insert(path.canonicalize().unwrap_or(path));
                 }
             }
         }
-        seen.into_iter().map(|p| (p.clone(), self.load(&p))).collect()
+        seen.into_iter()
+            .map(|p| (p.clone(), self.load(&p)))
+            .collect()
     }
 }
 
@@ -87,7 +188,11 @@ fn describe(plugin: &Plugin) -> PluginDescription {
             .iter()
             .map(|p| PortDescription {
                 name: p.name.clone(),
-                direction: if p.input { PortDirection::In } else { PortDirection::Out },
+                direction: if p.input {
+                    PortDirection::In
+                } else {
+                    PortDirection::Out
+                },
                 type_name: p.type_name.clone(),
             })
             .collect(),
@@ -95,7 +200,12 @@ fn describe(plugin: &Plugin) -> PluginDescription {
 }
 
 impl PluginCatalog for Catalog {
-    fn describe(&self, name: &str, explicit: Option<&Path>, plugin_dirs: &[PathBuf]) -> Result<PluginDescription, String> {
+    fn describe(
+        &self,
+        name: &str,
+        explicit: Option<&Path>,
+        plugin_dirs: &[PathBuf],
+    ) -> Result<PluginDescription, String> {
         if let Some(path) = explicit {
             // An explicit path may alias a plugin under another name.
             return self.load(path).map(|p| describe(&p));
@@ -106,7 +216,11 @@ impl PluginCatalog for Catalog {
             return Err(format!(
                 "plugin `{name}` not found: looked for {} in {}",
                 crate::loader::candidate_file_names(name).join(", "),
-                if tried.is_empty() { "no directory".to_string() } else { tried.join(", ") }
+                if tried.is_empty() {
+                    "no directory".to_string()
+                } else {
+                    tried.join(", ")
+                }
             ));
         };
         let plugin = self.load(&path)?;
@@ -124,9 +238,17 @@ impl PluginCatalog for Catalog {
         match self.load(&plugin.path) {
             Ok(p) => check_config(&p, config_text)
                 .into_iter()
-                .map(|c| ConfigDiagnostic { message: c.message, line: c.line, col: c.col })
+                .map(|c| ConfigDiagnostic {
+                    message: c.message,
+                    line: c.line,
+                    col: c.col,
+                })
                 .collect(),
-            Err(e) => vec![ConfigDiagnostic { message: e, line: 0, col: 0 }],
+            Err(e) => vec![ConfigDiagnostic {
+                message: e,
+                line: 0,
+                col: 0,
+            }],
         }
     }
 }

@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use switchyard_sdk::abi::{
-    self, SY_ERR_INVALID, SY_ERR_IO, SY_ERR_UNSUPPORTED, SyAddr, SyBytes, SyHostApi, SyHostCtx, SyListFn, SyStat,
-    SyStr,
+    self, SY_ERR_INVALID, SY_ERR_IO, SY_ERR_UNSUPPORTED, SyAddr, SyBytes, SyHostApi, SyHostCtx,
+    SyListFn, SyStat, SyStr,
 };
 
 /// What a plugin may ask of the host. Every method has a default that refuses with
@@ -108,7 +108,10 @@ pub trait HostCalls {
 }
 
 /// Run `f` with the raw `(api, ctx)` pair that lends `calls` to a plugin for one call.
-pub fn with_ctx<R>(calls: &mut dyn HostCalls, f: impl FnOnce(*const SyHostApi, *mut SyHostCtx) -> R) -> R {
+pub fn with_ctx<R>(
+    calls: &mut dyn HostCalls,
+    f: impl FnOnce(*const SyHostApi, *mut SyHostCtx) -> R,
+) -> R {
     let mut fat: &mut dyn HostCalls = calls;
     let ctx = &mut fat as *mut &mut dyn HostCalls as *mut SyHostCtx;
     f(&HOST_API, ctx)
@@ -177,8 +180,15 @@ unsafe extern "C" fn h_config_error(ctx: *mut SyHostCtx, msg: SyStr, line: u32, 
     let msg = str_arg(msg).unwrap_or("(message not UTF-8)");
     dispatch(ctx, (), |c| c.config_error(msg, line, col))
 }
-unsafe extern "C" fn h_send_datagram(ctx: *mut SyHostCtx, socket: u64, to: *const SyAddr, data: SyBytes) -> u32 {
-    let (Some(to), Some(data)) = (addr_arg(to), bytes_arg(data)) else { return SY_ERR_INVALID };
+unsafe extern "C" fn h_send_datagram(
+    ctx: *mut SyHostCtx,
+    socket: u64,
+    to: *const SyAddr,
+    data: SyBytes,
+) -> u32 {
+    let (Some(to), Some(data)) = (addr_arg(to), bytes_arg(data)) else {
+        return SY_ERR_INVALID;
+    };
     dispatch(ctx, SY_ERR_IO, |c| c.send_datagram(socket, to, data))
 }
 #[allow(clippy::too_many_arguments)]
@@ -192,12 +202,22 @@ unsafe extern "C" fn h_send_datagram_file(
     len: u32,
     out_sent: *mut u32,
 ) -> u32 {
-    let (Some(to), Some(header)) = (addr_arg(to), bytes_arg(header)) else { return SY_ERR_INVALID };
+    let (Some(to), Some(header)) = (addr_arg(to), bytes_arg(header)) else {
+        return SY_ERR_INVALID;
+    };
     dispatch(ctx, SY_ERR_IO, |c| {
-        status(c.send_datagram_file(socket, to, header, file, offset, len), |n| put(out_sent, n))
+        status(
+            c.send_datagram_file(socket, to, header, file, offset, len),
+            |n| put(out_sent, n),
+        )
     })
 }
-unsafe extern "C" fn h_open_udp(ctx: *mut SyHostCtx, like: u64, out: *mut u64, local: *mut SyAddr) -> u32 {
+unsafe extern "C" fn h_open_udp(
+    ctx: *mut SyHostCtx,
+    like: u64,
+    out: *mut u64,
+    local: *mut SyAddr,
+) -> u32 {
     dispatch(ctx, SY_ERR_IO, |c| {
         status(c.open_udp(like), |(id, addr)| {
             put(out, id);
@@ -209,7 +229,9 @@ unsafe extern "C" fn h_close_socket(ctx: *mut SyHostCtx, socket: u64) -> u32 {
     dispatch(ctx, SY_ERR_IO, |c| c.close_socket(socket))
 }
 unsafe extern "C" fn h_write(ctx: *mut SyHostCtx, conn: u64, data: SyBytes) -> u32 {
-    let Some(data) = bytes_arg(data) else { return SY_ERR_INVALID };
+    let Some(data) = bytes_arg(data) else {
+        return SY_ERR_INVALID;
+    };
     dispatch(ctx, SY_ERR_IO, |c| c.write(conn, data))
 }
 unsafe extern "C" fn h_notify_drained(ctx: *mut SyHostCtx, conn: u64, token: u64) -> u32 {
@@ -224,11 +246,29 @@ unsafe extern "C" fn h_close(ctx: *mut SyHostCtx, conn: u64) -> u32 {
 unsafe extern "C" fn h_set_reading(ctx: *mut SyHostCtx, conn: u64, on: u32) -> u32 {
     dispatch(ctx, SY_ERR_IO, |c| c.set_reading(conn, on != 0))
 }
-unsafe extern "C" fn h_send_file(ctx: *mut SyHostCtx, conn: u64, file: u64, offset: u64, len: u64, token: u64) -> u32 {
-    dispatch(ctx, SY_ERR_IO, |c| c.send_file(conn, file, offset, len, token))
+unsafe extern "C" fn h_send_file(
+    ctx: *mut SyHostCtx,
+    conn: u64,
+    file: u64,
+    offset: u64,
+    len: u64,
+    token: u64,
+) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| {
+        c.send_file(conn, file, offset, len, token)
+    })
 }
-unsafe extern "C" fn h_recv_to_file(ctx: *mut SyHostCtx, conn: u64, file: u64, len: u64, flags: u32, token: u64) -> u32 {
-    dispatch(ctx, SY_ERR_IO, |c| c.recv_to_file(conn, file, len, flags & abi::SY_RECV_SHA256 != 0, token))
+unsafe extern "C" fn h_recv_to_file(
+    ctx: *mut SyHostCtx,
+    conn: u64,
+    file: u64,
+    len: u64,
+    flags: u32,
+    token: u64,
+) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| {
+        c.recv_to_file(conn, file, len, flags & abi::SY_RECV_SHA256 != 0, token)
+    })
 }
 unsafe extern "C" fn h_set_timer(ctx: *mut SyHostCtx, token: u64, delay_ms: u64) -> u32 {
     dispatch(ctx, SY_ERR_IO, |c| c.set_timer(token, delay_ms))
@@ -237,11 +277,20 @@ unsafe extern "C" fn h_cancel_timer(ctx: *mut SyHostCtx, token: u64) -> u32 {
     dispatch(ctx, SY_ERR_IO, |c| c.cancel_timer(token))
 }
 unsafe extern "C" fn h_emit(ctx: *mut SyHostCtx, port: u32, data: SyBytes) -> u32 {
-    let Some(data) = bytes_arg(data) else { return SY_ERR_INVALID };
+    let Some(data) = bytes_arg(data) else {
+        return SY_ERR_INVALID;
+    };
     dispatch(ctx, SY_ERR_IO, |c| c.emit(port, data))
 }
-unsafe extern "C" fn h_open_read(ctx: *mut SyHostCtx, path: SyStr, out: *mut u64, size: *mut u64) -> u32 {
-    let Some(path) = str_arg(path) else { return SY_ERR_INVALID };
+unsafe extern "C" fn h_open_read(
+    ctx: *mut SyHostCtx,
+    path: SyStr,
+    out: *mut u64,
+    size: *mut u64,
+) -> u32 {
+    let Some(path) = str_arg(path) else {
+        return SY_ERR_INVALID;
+    };
     dispatch(ctx, SY_ERR_IO, |c| {
         status(c.open_read(path), |(id, len)| {
             put(out, id);
@@ -266,29 +315,50 @@ unsafe extern "C" fn h_read_file(
         // SAFETY: the plugin lends `len` writable bytes at `buf` for the call.
         unsafe { std::slice::from_raw_parts_mut(buf, len) }
     };
-    dispatch(ctx, SY_ERR_IO, |c| status(c.read_file(file, offset, buf), |n| put(out, n)))
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(c.read_file(file, offset, buf), |n| put(out, n))
+    })
 }
 unsafe extern "C" fn h_create_temp(ctx: *mut SyHostCtx, path: SyStr, out: *mut u64) -> u32 {
-    let Some(path) = str_arg(path) else { return SY_ERR_INVALID };
-    dispatch(ctx, SY_ERR_IO, |c| status(c.create_temp(path), |id| put(out, id)))
+    let Some(path) = str_arg(path) else {
+        return SY_ERR_INVALID;
+    };
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(c.create_temp(path), |id| put(out, id))
+    })
 }
 unsafe extern "C" fn h_write_file(ctx: *mut SyHostCtx, file: u64, data: SyBytes) -> u32 {
-    let Some(data) = bytes_arg(data) else { return SY_ERR_INVALID };
+    let Some(data) = bytes_arg(data) else {
+        return SY_ERR_INVALID;
+    };
     dispatch(ctx, SY_ERR_IO, |c| c.write_file(file, data))
 }
 unsafe extern "C" fn h_commit_file(ctx: *mut SyHostCtx, file: u64, path: SyStr, flags: u32) -> u32 {
-    let Some(path) = str_arg(path) else { return SY_ERR_INVALID };
-    dispatch(ctx, SY_ERR_IO, |c| c.commit_file(file, path, flags & abi::SY_COMMIT_OVERWRITE != 0))
+    let Some(path) = str_arg(path) else {
+        return SY_ERR_INVALID;
+    };
+    dispatch(ctx, SY_ERR_IO, |c| {
+        c.commit_file(file, path, flags & abi::SY_COMMIT_OVERWRITE != 0)
+    })
 }
 unsafe extern "C" fn h_close_file(ctx: *mut SyHostCtx, file: u64) -> u32 {
     dispatch(ctx, SY_ERR_IO, |c| c.close_file(file))
 }
 unsafe extern "C" fn h_stat(ctx: *mut SyHostCtx, path: SyStr, out: *mut SyStat) -> u32 {
-    let Some(path) = str_arg(path) else { return SY_ERR_INVALID };
+    let Some(path) = str_arg(path) else {
+        return SY_ERR_INVALID;
+    };
     dispatch(ctx, SY_ERR_IO, |c| status(c.stat(path), |st| put(out, st)))
 }
-unsafe extern "C" fn h_list_dir(ctx: *mut SyHostCtx, path: SyStr, each: SyListFn, user: *mut c_void) -> u32 {
-    let Some(path) = str_arg(path) else { return SY_ERR_INVALID };
+unsafe extern "C" fn h_list_dir(
+    ctx: *mut SyHostCtx,
+    path: SyStr,
+    each: SyListFn,
+    user: *mut c_void,
+) -> u32 {
+    let Some(path) = str_arg(path) else {
+        return SY_ERR_INVALID;
+    };
     dispatch(ctx, SY_ERR_IO, |c| {
         c.list_dir(path, &mut |name, st| {
             // SAFETY: the plugin's callback, given values valid for the call.
@@ -297,7 +367,9 @@ unsafe extern "C" fn h_list_dir(ctx: *mut SyHostCtx, path: SyStr, each: SyListFn
     })
 }
 unsafe extern "C" fn h_remove_file(ctx: *mut SyHostCtx, path: SyStr) -> u32 {
-    let Some(path) = str_arg(path) else { return SY_ERR_INVALID };
+    let Some(path) = str_arg(path) else {
+        return SY_ERR_INVALID;
+    };
     dispatch(ctx, SY_ERR_IO, |c| c.remove_file(path))
 }
 unsafe extern "C" fn h_free_space(ctx: *mut SyHostCtx, out: *mut u64) -> u32 {
@@ -376,15 +448,34 @@ mod tests {
             // SAFETY: deliberately bad arguments; the table must refuse them.
             unsafe {
                 let api = &*api;
-                let bad_bytes = SyBytes { ptr: std::ptr::null(), len: 5 };
-                let bad_family = SyAddr { family: 9, ..SyAddr::default() };
+                let bad_bytes = SyBytes {
+                    ptr: std::ptr::null(),
+                    len: 5,
+                };
+                let bad_family = SyAddr {
+                    family: 9,
+                    ..SyAddr::default()
+                };
                 let good = SyAddr::from("127.0.0.1:1".parse::<SocketAddr>().unwrap());
                 [
                     (api.send_datagram)(ctx, 1, std::ptr::null(), SyBytes::EMPTY),
                     (api.send_datagram)(ctx, 1, &bad_family, SyBytes::EMPTY),
                     (api.send_datagram)(ctx, 1, &good, bad_bytes),
-                    (api.open_read)(ctx, SyStr { ptr: std::ptr::null(), len: 3 }, std::ptr::null_mut(), std::ptr::null_mut()),
-                    (api.open_read)(ctx, SyStr::from_str("\u{0}"), std::ptr::null_mut(), std::ptr::null_mut()),
+                    (api.open_read)(
+                        ctx,
+                        SyStr {
+                            ptr: std::ptr::null(),
+                            len: 3,
+                        },
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                    ),
+                    (api.open_read)(
+                        ctx,
+                        SyStr::from_str("\u{0}"),
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                    ),
                     (api.read_file)(ctx, 1, 0, std::ptr::null_mut(), 10, std::ptr::null_mut()),
                 ]
             }
@@ -410,7 +501,16 @@ mod tests {
         with_ctx(&mut rec, |api, ctx| {
             let bytes = [b'o', b'k', 0xff];
             // SAFETY: our own table and context.
-            unsafe { ((*api).log)(ctx, abi::SY_LOG_INFO, SyStr { ptr: bytes.as_ptr(), len: bytes.len() }) }
+            unsafe {
+                ((*api).log)(
+                    ctx,
+                    abi::SY_LOG_INFO,
+                    SyStr {
+                        ptr: bytes.as_ptr(),
+                        len: bytes.len(),
+                    },
+                )
+            }
         });
         assert_eq!(rec.logs, vec!["ok\u{fffd}".to_string()]);
     }

@@ -37,22 +37,35 @@ impl HostCalls for ConfigCollector {
         self.logs.push((level, msg.to_owned()));
     }
     fn config_error(&mut self, msg: &str, line: u32, col: u32) {
-        self.problems.push(ConfigProblem { message: msg.to_owned(), line, col });
+        self.problems.push(ConfigProblem {
+            message: msg.to_owned(),
+            line,
+            col,
+        });
     }
 }
 
 /// Ask `plugin` to check `config` (RON text) without creating anything.
 pub fn check_config(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
-    let Some(check) = plugin.vtable().check_config else { return Vec::new() };
+    let Some(check) = plugin.vtable().check_config else {
+        return Vec::new();
+    };
     let mut collector = ConfigCollector::default();
     let status = with_ctx(&mut collector, |api, ctx| {
         // SAFETY: a checked vtable function with this call's host pointers.
         unsafe { check(api, ctx, SyStr::from_str(config)) }
     });
     if status != abi::SY_OK && collector.problems.is_empty() {
-        let detail = collector.logs.last().map(|(_, m)| m.clone()).unwrap_or_default();
+        let detail = collector
+            .logs
+            .last()
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default();
         collector.problems.push(ConfigProblem {
-            message: format!("the plugin refused its configuration ({}) {detail}", abi::status_name(status)),
+            message: format!(
+                "the plugin refused its configuration ({}) {detail}",
+                abi::status_name(status)
+            ),
             line: 0,
             col: 0,
         });
@@ -62,7 +75,11 @@ pub fn check_config(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
 
 impl Instance {
     /// Create an instance from `config` (RON text), lending `calls` for the call.
-    pub fn create(plugin: &Plugin, config: &str, calls: &mut dyn HostCalls) -> Result<Instance, u32> {
+    pub fn create(
+        plugin: &Plugin,
+        config: &str,
+        calls: &mut dyn HostCalls,
+    ) -> Result<Instance, u32> {
         let create = plugin.vtable().create.ok_or(abi::SY_ERR_INVALID)?;
         let mut out: *mut SyInstance = std::ptr::null_mut();
         let status = with_ctx(calls, |api, ctx| {
@@ -73,13 +90,18 @@ impl Instance {
             return Err(status);
         }
         let ptr = NonNull::new(out).ok_or(abi::SY_ERR_INVALID)?;
-        Ok(Instance { plugin: plugin.clone(), ptr })
+        Ok(Instance {
+            plugin: plugin.clone(),
+            ptr,
+        })
     }
 
     /// Deliver one event; the plugin acts through `calls` during the call.
     /// Returns the plugin's status (`SY_ERR_PANICKED` means: recreate me).
     pub fn deliver(&mut self, event: &SyEvent, calls: &mut dyn HostCalls) -> u32 {
-        let Some(on_event) = self.plugin.vtable().on_event else { return abi::SY_ERR_INVALID };
+        let Some(on_event) = self.plugin.vtable().on_event else {
+            return abi::SY_ERR_INVALID;
+        };
         let inst = self.ptr.as_ptr();
         with_ctx(calls, |api, ctx| {
             // SAFETY: `inst` is live (we own it); pointers valid for the call.

@@ -29,7 +29,11 @@ pub enum LoadError {
     #[error(
         "{path} was built for Switchyard plugin ABI {plugin}, this host speaks ABI {host}: rebuild the plugin against a matching switchyard-sdk"
     )]
-    AbiMismatch { path: PathBuf, plugin: u32, host: u32 },
+    AbiMismatch {
+        path: PathBuf,
+        plugin: u32,
+        host: u32,
+    },
     /// The plugin cannot unwind, so a panic in it would abort the whole host.
     #[error(
         "{path} was built with panic=abort: a panic in it would abort the host; build it with panic=unwind (the default), or declare SY_FLAG_NO_UNWIND for a C plugin"
@@ -83,7 +87,9 @@ pub struct Plugin(Arc<Library>);
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("info", &self.0.info).finish()
+        f.debug_struct("Plugin")
+            .field("info", &self.0.info)
+            .finish()
     }
 }
 
@@ -96,13 +102,25 @@ fn text(s: &abi::SyStr, what: &str) -> Result<String, String> {
 impl Plugin {
     /// Load and check the library at `path`.
     pub fn load(path: &Path) -> Result<Plugin, LoadError> {
+        Plugin::load_at(path, path)
+    }
+
+    /// Load the library at `open_path`, reporting it (in errors and [`PluginInfo::path`])
+    /// as `path`. Reload uses this to load a changed library from a fresh copy: `dlopen`
+    /// of a path that is already loaded returns the old library.
+    pub fn load_at(open_path: &Path, path: &Path) -> Result<Plugin, LoadError> {
         let path_buf = path.to_path_buf();
         // SAFETY: loading a library runs its ELF initializers; Rust and C plugins built
         // with the SDK have none that matter. This is the trust boundary documented in
         // the README: a native plugin runs with the host's rights.
-        let lib = unsafe { libloading::Library::new(path) }
-            .map_err(|e| LoadError::Open { path: path_buf.clone(), reason: e.to_string() })?;
-        let not_plugin = |reason: &str| LoadError::NotAPlugin { path: path_buf.clone(), reason: reason.into() };
+        let lib = unsafe { libloading::Library::new(open_path) }.map_err(|e| LoadError::Open {
+            path: path_buf.clone(),
+            reason: e.to_string(),
+        })?;
+        let not_plugin = |reason: &str| LoadError::NotAPlugin {
+            path: path_buf.clone(),
+            reason: reason.into(),
+        };
 
         // 1. The declaration: plain data, read before any plugin code runs.
         // SAFETY: we only take the symbol's address here.
@@ -116,10 +134,16 @@ impl Plugin {
         // the magic, read before trusting anything else. Unaligned read to be safe.
         let decl = unsafe { std::ptr::read_unaligned(decl_ptr) };
         if decl.magic != abi::SY_MAGIC {
-            return Err(not_plugin("`switchyard_plugin_decl` has the wrong magic number"));
+            return Err(not_plugin(
+                "`switchyard_plugin_decl` has the wrong magic number",
+            ));
         }
         if decl.abi_version != abi::SY_ABI_VERSION {
-            return Err(LoadError::AbiMismatch { path: path_buf, plugin: decl.abi_version, host: abi::SY_ABI_VERSION });
+            return Err(LoadError::AbiMismatch {
+                path: path_buf,
+                plugin: decl.abi_version,
+                host: abi::SY_ABI_VERSION,
+            });
         }
         if (decl.struct_size as usize) < std::mem::size_of::<SyPluginDecl>() {
             return Err(not_plugin("`switchyard_plugin_decl` is too small"));
@@ -129,7 +153,10 @@ impl Plugin {
         }
 
         // 2. The entry function, then the vtable.
-        let refused = |reason: String| LoadError::Refused { path: path_buf.clone(), reason };
+        let refused = |reason: String| LoadError::Refused {
+            path: path_buf.clone(),
+            reason,
+        };
         // SAFETY: the declaration says this is a Switchyard plugin of our ABI, whose
         // entry has the `SyEntryFn` signature.
         let entry = unsafe { lib.get::<abi::SyEntryFn>(abi::SY_ENTRY_SYMBOL) }
@@ -137,9 +164,19 @@ impl Plugin {
         // SAFETY: as above; the SDK's entry catches nothing because it cannot panic.
         let vtable = unsafe { entry(abi::SY_ABI_VERSION) };
         // SAFETY: null-checked; a non-null vtable is static data of the library.
-        let vt = unsafe { vtable.as_ref() }.ok_or_else(|| refused("its entry function refused this host".into()))?;
+        let vt = unsafe { vtable.as_ref() }
+            .ok_or_else(|| refused("its entry function refused this host".into()))?;
         let info = check_vtable(vt, &path_buf).map_err(refused)?;
-        Ok(Plugin(Arc::new(Library { vtable, info, _lib: lib })))
+        Ok(Plugin(Arc::new(Library {
+            vtable,
+            info,
+            _lib: lib,
+        })))
+    }
+
+    /// Whether both handles refer to the same loaded library (not just the same path).
+    pub fn same_library(&self, other: &Plugin) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// What the plugin declared.
@@ -163,7 +200,11 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
         ));
     }
     if vt.abi_version != abi::SY_ABI_VERSION {
-        return Err(format!("its vtable says ABI {}, this host speaks {}", vt.abi_version, abi::SY_ABI_VERSION));
+        return Err(format!(
+            "its vtable says ABI {}, this host speaks {}",
+            vt.abi_version,
+            abi::SY_ABI_VERSION
+        ));
     }
     if vt.create.is_none() || vt.destroy.is_none() || vt.on_event.is_none() {
         return Err("its vtable lacks create, destroy or on_event".into());
@@ -198,7 +239,11 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
         if ports.iter().any(|q: &PortInfo| q.name == port_name) {
             return Err(format!("port `{port_name}` is declared twice"));
         }
-        ports.push(PortInfo { name: port_name, input, type_name: text(&p.type_name, "a port type")? });
+        ports.push(PortInfo {
+            name: port_name,
+            input,
+            type_name: text(&p.type_name, "a port type")?,
+        });
     }
     Ok(PluginInfo {
         name,
@@ -216,7 +261,11 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
 pub fn candidate_file_names(name: &str) -> Vec<String> {
     let stem = name.replace('-', "_");
     let ext = std::env::consts::DLL_EXTENSION;
-    vec![format!("libswitchyard_{stem}.{ext}"), format!("lib{stem}.{ext}"), format!("{stem}.{ext}")]
+    vec![
+        format!("libswitchyard_{stem}.{ext}"),
+        format!("lib{stem}.{ext}"),
+        format!("{stem}.{ext}"),
+    ]
 }
 
 /// Find plugin `name` in `dirs` (in order). Returns the first existing candidate.
@@ -234,7 +283,10 @@ mod tests {
     #[test]
     fn candidates_map_dashes() {
         let names = candidate_file_names("my-proto");
-        assert_eq!(names[0], format!("libswitchyard_my_proto.{}", std::env::consts::DLL_EXTENSION));
+        assert_eq!(
+            names[0],
+            format!("libswitchyard_my_proto.{}", std::env::consts::DLL_EXTENSION)
+        );
         assert_eq!(names.len(), 3);
     }
 
@@ -247,12 +299,19 @@ mod tests {
     #[test]
     fn a_library_without_declaration_is_not_a_plugin() {
         // libc is present on every Linux machine this runs on and is no plugin.
-        let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib64/libc.so.6"]
-            .iter()
-            .map(Path::new)
-            .find(|p| p.exists());
+        let libc = [
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib/aarch64-linux-gnu/libc.so.6",
+            "/lib64/libc.so.6",
+        ]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists());
         let Some(libc) = libc else { return };
         let err = Plugin::load(libc).unwrap_err();
-        assert!(err.to_string().contains("is not a Switchyard plugin"), "{err}");
+        assert!(
+            err.to_string().contains("is not a Switchyard plugin"),
+            "{err}"
+        );
     }
 }

@@ -1,8 +1,19 @@
-//! Turning a compiled topology into running actors, and draining them.
+//! Turning a compiled topology into running actors; reloading it; draining it.
 //!
 //! Listener sockets are bound first, all of them, before any actor starts: a taken
-//! port or a bad address fails the start with the listener's name, and nothing is left
-//! half-running. Then one [`InstanceActor`] per handler starts with its sockets.
+//! port or a bad address fails the start (or the reload) with the listener's name,
+//! and nothing is left half-changed. The server keeps every listener socket itself and
+//! hands each handler actor a duplicate, so a reload can give the *same* socket to a
+//! replacement handler: no port is ever closed, and no datagram or connection waiting
+//! in the kernel is lost while handlers change.
+//!
+//! # Reload
+//! [`Server::reload`] diffs the running topology with a new one. A handler whose spec,
+//! plugin library and listeners are unchanged keeps running untouched. A changed one
+//! is replaced: the new actor starts on the same sockets, the old one *retires* — it
+//! stops listening, is told to drain, finishes its in-flight work (on the old plugin
+//! library, which stays loaded while its instances live) and stops when idle or at
+//! the drain deadline. Removed handlers retire the same way.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,21 +25,32 @@ use slog::{Logger, info, o};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::actor::{
-    Busy, Drain, HandlerLimits, HandlerPlan, InstanceActor, OutputRoute, Registry, RestartPolicy, Shared,
+    Busy, Drain, HandlerLimits, HandlerPlan, InstanceActor, OutputRoute, Registry, RestartPolicy,
+    Retire, Shared,
 };
 use crate::catalog::Catalog;
+use crate::loader::Plugin;
 use crate::storage::Root;
-use crate::topology::{ListenerKind, Topology};
+use crate::topology::{HandlerSpec, ListenerKind, ListenerSpec, Topology};
 
-/// Why the server could not start.
+/// Why the server could not start, or a reload was refused (the old topology then
+/// keeps running unchanged).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A listener's address could not be bound (in use, not local, no permission).
     #[error("listener `{listener}` cannot bind {addr}: {source}")]
-    Bind { listener: String, addr: SocketAddr, source: std::io::Error },
+    Bind {
+        listener: String,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     /// A handler's storage root could not be opened or created.
     #[error("handler `{handler}`: storage root {root}: {reason}")]
-    Root { handler: String, root: String, reason: String },
+    Root {
+        handler: String,
+        root: String,
+        reason: String,
+    },
     /// A plugin named by the topology could not be loaded (it was at validation).
     #[error("handler `{handler}`: {reason}")]
     Plugin { handler: String, reason: String },
@@ -39,6 +61,22 @@ pub enum StartError {
 pub enum BoundSocket {
     Udp(std::net::UdpSocket),
     Tcp(std::net::TcpListener),
+}
+
+impl BoundSocket {
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            BoundSocket::Udp(s) => s.local_addr(),
+            BoundSocket::Tcp(s) => s.local_addr(),
+        }
+    }
+
+    fn try_clone(&self) -> std::io::Result<BoundSocket> {
+        Ok(match self {
+            BoundSocket::Udp(s) => BoundSocket::Udp(s.try_clone()?),
+            BoundSocket::Tcp(s) => BoundSocket::Tcp(s.try_clone()?),
+        })
+    }
 }
 
 /// Bind one listener. IPv6 sockets are v6-only, so `[::]:P` and `0.0.0.0:P` coexist.
@@ -70,98 +108,275 @@ pub fn bind(kind: ListenerKind, addr: SocketAddr) -> std::io::Result<BoundSocket
     }
 }
 
-/// The running handlers.
+#[derive(Debug)]
+struct RunningListener {
+    spec: ListenerSpec,
+    socket: BoundSocket,
+}
+
+#[derive(Debug)]
+struct RunningHandler {
+    spec: HandlerSpec,
+    plugin: Plugin,
+    addr: Addr<InstanceActor>,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    pub kept: Vec<String>,
+    pub started: Vec<String>,
+    pub replaced: Vec<String>,
+    pub retired: Vec<String>,
+}
+
+/// The running handlers and the listener sockets they share.
 #[derive(Debug)]
 pub struct Server {
-    handlers: Vec<(String, Addr<InstanceActor>)>,
+    listeners: HashMap<String, RunningListener>,
+    handlers: HashMap<String, RunningHandler>,
+    /// Replaced or removed handlers still finishing their work.
+    retiring: Vec<Addr<InstanceActor>>,
     registry: Registry,
+    drain_timeout: Duration,
     log: Logger,
 }
 
 impl Server {
     /// Bind every listener, then start every handler. Must run inside an actix system.
-    pub fn start(topology: &Topology, catalog: &Catalog, log: &Logger) -> Result<Server, StartError> {
-        let mut udp: HashMap<String, Vec<(String, std::net::UdpSocket)>> = HashMap::new();
-        let mut tcp: HashMap<String, Vec<(String, std::net::TcpListener)>> = HashMap::new();
-        let mut bound_addrs = Vec::new();
+    pub fn start(
+        topology: &Topology,
+        catalog: &Catalog,
+        log: &Logger,
+    ) -> Result<Server, StartError> {
+        let mut server = Server {
+            listeners: HashMap::new(),
+            handlers: HashMap::new(),
+            retiring: Vec::new(),
+            registry: Rc::default(),
+            drain_timeout: topology.drain_timeout,
+            log: log.clone(),
+        };
+        server.apply(topology, catalog)?;
+        Ok(server)
+    }
+
+    /// Move to `topology`, changing only what changed. On error nothing changed.
+    pub fn reload(
+        &mut self,
+        topology: &Topology,
+        catalog: &Catalog,
+    ) -> Result<ReloadSummary, StartError> {
+        self.apply(topology, catalog)
+    }
+
+    fn apply(
+        &mut self,
+        topology: &Topology,
+        catalog: &Catalog,
+    ) -> Result<ReloadSummary, StartError> {
+        // 1. Sockets: reuse a listener whose kind and address are unchanged, bind the rest.
+        let mut sockets: HashMap<String, BoundSocket> = HashMap::new();
+        let mut fresh = Vec::new();
         for l in &topology.listeners {
-            let sock = bind(l.kind, l.bind).map_err(|source| StartError::Bind {
+            let reused = self.listeners.values().find(|old| {
+                old.spec.kind == l.kind
+                    && (old.spec.bind == l.bind && (l.bind.port() != 0 || old.spec.name == l.name))
+            });
+            let socket = match reused {
+                Some(old) => old.socket.try_clone(),
+                None => bind(l.kind, l.bind),
+            }
+            .map_err(|source| StartError::Bind {
                 listener: l.name.clone(),
                 addr: l.bind,
                 source,
             })?;
-            let local = match &sock {
-                BoundSocket::Udp(s) => s.local_addr(),
-                BoundSocket::Tcp(s) => s.local_addr(),
+            if reused.is_none() {
+                fresh.push(l.name.clone());
             }
-            .unwrap_or(l.bind);
-            bound_addrs.push((l.name.clone(), l.kind, local));
-            match sock {
-                BoundSocket::Udp(s) => udp.entry(l.handler.clone()).or_default().push((l.name.clone(), s)),
-                BoundSocket::Tcp(s) => tcp.entry(l.handler.clone()).or_default().push((l.name.clone(), s)),
-            }
+            sockets.insert(l.name.clone(), socket);
         }
-
-        let registry: Registry = Rc::default();
-        let mut handlers = Vec::new();
+        // 2. Plugins and roots, before anything changes.
+        let mut prepared = Vec::new();
         for h in &topology.handlers {
             let plugin = catalog
                 .load(&h.plugin.path)
-                .map_err(|reason| StartError::Plugin { handler: h.name.clone(), reason })?;
-            let root = match &h.root {
-                Some(path) => Some(Rc::new(Root::open(path).map_err(|e| StartError::Root {
+                .map_err(|reason| StartError::Plugin {
                     handler: h.name.clone(),
-                    root: path.display().to_string(),
-                    reason: e.to_string(),
-                })?)),
-                None => None,
+                    reason,
+                })?;
+            let unchanged = self.handlers.get(&h.name).is_some_and(|old| {
+                old.spec == *h
+                    && old.plugin.same_library(&plugin)
+                    && self.listener_specs_of(&h.name) == listener_specs(topology, &h.name)
+            });
+            let root = match (&h.root, unchanged) {
+                (Some(path), false) => {
+                    Some(Rc::new(Root::open(path).map_err(|e| StartError::Root {
+                        handler: h.name.clone(),
+                        root: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?))
+                }
+                _ => None,
             };
-            let plan = HandlerPlan {
-                name: h.name.clone(),
-                plugin,
-                config_text: h.config_text.clone(),
-                root: h.root.clone(),
-                restart: RestartPolicy { max_restarts: h.restart.max_restarts, within: h.restart.within },
-                limits: HandlerLimits {
-                    max_connections: h.limits.max_connections,
-                    max_connections_per_ip: h.limits.max_connections_per_ip,
-                    max_write_buffer: h.limits.max_write_buffer,
+            prepared.push((h, plugin, unchanged, root));
+        }
+
+        // 3. Nothing can fail from here on: switch.
+        let mut summary = ReloadSummary::default();
+        let mut handlers = HashMap::new();
+        for (spec, plugin, unchanged, root) in prepared {
+            if unchanged {
+                let old = self.handlers.remove(&spec.name).expect("checked unchanged");
+                summary.kept.push(spec.name.clone());
+                handlers.insert(spec.name.clone(), old);
+                continue;
+            }
+            let mut udp = Vec::new();
+            let mut tcp = Vec::new();
+            for l in topology.listeners.iter().filter(|l| l.handler == spec.name) {
+                match sockets.get(&l.name).map(BoundSocket::try_clone) {
+                    Some(Ok(BoundSocket::Udp(s))) => udp.push((l.name.clone(), s)),
+                    Some(Ok(BoundSocket::Tcp(s))) => tcp.push((l.name.clone(), s)),
+                    Some(Err(e)) => {
+                        slog::error!(self.log, "cannot share listener socket"; "listener" => &l.name, "error" => %e)
+                    }
+                    None => {}
+                }
+            }
+            let addr = self.start_handler(spec, plugin.clone(), root, udp, tcp);
+            if let Some(old) = self.handlers.remove(&spec.name) {
+                old.addr.do_send(Retire {
+                    deadline: topology.drain_timeout,
+                });
+                self.retiring.push(old.addr);
+                summary.replaced.push(spec.name.clone());
+            } else {
+                summary.started.push(spec.name.clone());
+            }
+            self.registry
+                .borrow_mut()
+                .insert(spec.name.clone(), addr.clone());
+            handlers.insert(
+                spec.name.clone(),
+                RunningHandler {
+                    spec: spec.clone(),
+                    plugin,
+                    addr,
                 },
-                outputs: h
-                    .outputs
-                    .iter()
-                    .map(|r| OutputRoute {
-                        port: r.port,
-                        to_handler: r.to_handler.clone(),
-                        to_port: r.to_port,
-                        type_name: r.type_name.clone(),
-                    })
-                    .collect(),
-                udp: udp.remove(&h.name).unwrap_or_default(),
-                tcp: tcp.remove(&h.name).unwrap_or_default(),
-            };
-            let hlog = log.new(o!("handler" => h.name.clone(), "plugin" => plan.plugin.info().name.clone()));
-            let shared = Rc::new(Shared::new(&plan, hlog, root, Rc::clone(&registry)));
-            let addr = InstanceActor::handler(plan, shared).start();
-            registry.borrow_mut().insert(h.name.clone(), addr.clone());
-            handlers.push((h.name.clone(), addr));
+            );
         }
-        for (name, kind, addr) in bound_addrs {
-            info!(log, "listening"; "listener" => name, "kind" => kind.as_str(), "addr" => %addr);
+        for (name, old) in self.handlers.drain() {
+            old.addr.do_send(Retire {
+                deadline: topology.drain_timeout,
+            });
+            self.registry.borrow_mut().remove(&name);
+            self.retiring.push(old.addr);
+            summary.retired.push(name);
         }
-        Ok(Server { handlers, registry, log: log.clone() })
+        self.handlers = handlers;
+        self.retiring.retain(|a| a.connected());
+        self.listeners = topology
+            .listeners
+            .iter()
+            .filter_map(|l| {
+                let socket = sockets.remove(&l.name)?;
+                Some((
+                    l.name.clone(),
+                    RunningListener {
+                        spec: l.clone(),
+                        socket,
+                    },
+                ))
+            })
+            .collect();
+        self.drain_timeout = topology.drain_timeout;
+        for name in fresh {
+            let l = &self.listeners[&name];
+            let addr = l.socket.local_addr().unwrap_or(l.spec.bind);
+            info!(self.log, "listening"; "listener" => &name, "kind" => l.spec.kind.as_str(), "addr" => %addr,
+                "handler" => &l.spec.handler);
+        }
+        Ok(summary)
     }
 
-    /// Stop accepting, let in-flight work finish until `deadline`, and say whether
-    /// everything finished in time.
-    pub async fn drain(&self, deadline: Duration) -> bool {
-        for (_, addr) in &self.handlers {
+    fn listener_specs_of(&self, handler: &str) -> Vec<ListenerSpec> {
+        let mut v: Vec<ListenerSpec> = self
+            .listeners
+            .values()
+            .filter(|l| l.spec.handler == handler)
+            .map(|l| l.spec.clone())
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    fn start_handler(
+        &self,
+        h: &HandlerSpec,
+        plugin: Plugin,
+        root: Option<Rc<Root>>,
+        udp: Vec<(String, std::net::UdpSocket)>,
+        tcp: Vec<(String, std::net::TcpListener)>,
+    ) -> Addr<InstanceActor> {
+        let plan = HandlerPlan {
+            name: h.name.clone(),
+            plugin,
+            config_text: h.config_text.clone(),
+            root: h.root.clone(),
+            restart: RestartPolicy {
+                max_restarts: h.restart.max_restarts,
+                within: h.restart.within,
+            },
+            limits: HandlerLimits {
+                max_connections: h.limits.max_connections,
+                max_connections_per_ip: h.limits.max_connections_per_ip,
+                max_write_buffer: h.limits.max_write_buffer,
+            },
+            outputs: h
+                .outputs
+                .iter()
+                .map(|r| OutputRoute {
+                    port: r.port,
+                    to_handler: r.to_handler.clone(),
+                    to_port: r.to_port,
+                    type_name: r.type_name.clone(),
+                })
+                .collect(),
+            udp,
+            tcp,
+        };
+        let hlog = self
+            .log
+            .new(o!("handler" => h.name.clone(), "plugin" => plan.plugin.info().name.clone()));
+        if let Some(root) = &root
+            && root.swept() > 0
+        {
+            info!(hlog, "removed temp files left by a crash"; "root" => %root.path().display(), "count" => root.swept());
+        }
+        let shared = Rc::new(Shared::new(&plan, hlog, root, Rc::clone(&self.registry)));
+        InstanceActor::handler(plan, shared).start()
+    }
+
+    /// Stop accepting, let in-flight work finish until the drain deadline, and say
+    /// whether everything finished in time.
+    pub async fn drain(&self) -> bool {
+        let deadline = self.drain_timeout;
+        let all: Vec<&Addr<InstanceActor>> = self
+            .handlers
+            .values()
+            .map(|h| &h.addr)
+            .chain(&self.retiring)
+            .collect();
+        for addr in &all {
             addr.do_send(Drain);
         }
         let start = Instant::now();
         loop {
             let mut busy = 0u64;
-            for (_, addr) in &self.handlers {
+            for addr in &all {
                 // A stopped handler answers nothing: it has no work left.
                 busy += addr.send(Busy).await.unwrap_or(0);
             }
@@ -179,11 +394,17 @@ impl Server {
 
     /// Names of the handlers that are running.
     pub fn handler_names(&self) -> impl Iterator<Item = &str> {
-        self.handlers.iter().map(|(n, _)| n.as_str())
+        self.handlers.keys().map(String::as_str)
     }
+}
 
-    /// The registry used for typed messages (for reload, which swaps entries).
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
+fn listener_specs(topology: &Topology, handler: &str) -> Vec<ListenerSpec> {
+    let mut v: Vec<ListenerSpec> = topology
+        .listeners
+        .iter()
+        .filter(|l| l.handler == handler)
+        .cloned()
+        .collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
 }

@@ -297,12 +297,14 @@ pub struct SyHostApi {
         out_read: *mut usize,
     ) -> u32,
     /// Create a hidden temporary file in the directory of `path` (which is checked now).
-    pub create_temp: unsafe extern "C" fn(ctx: *mut SyHostCtx, path: SyStr, out_file: *mut u64) -> u32,
+    pub create_temp:
+        unsafe extern "C" fn(ctx: *mut SyHostCtx, path: SyStr, out_file: *mut u64) -> u32,
     /// Append `data` to a temp file.
     pub write_file: unsafe extern "C" fn(ctx: *mut SyHostCtx, file: u64, data: SyBytes) -> u32,
     /// fsync the temp file, move it to `path` (refusing to replace unless
     /// `SY_COMMIT_OVERWRITE`), fsync the directory, close the handle.
-    pub commit_file: unsafe extern "C" fn(ctx: *mut SyHostCtx, file: u64, path: SyStr, flags: u32) -> u32,
+    pub commit_file:
+        unsafe extern "C" fn(ctx: *mut SyHostCtx, file: u64, path: SyStr, flags: u32) -> u32,
     /// Close a file; a temp file not committed is deleted.
     pub close_file: unsafe extern "C" fn(ctx: *mut SyHostCtx, file: u64) -> u32,
     pub stat: unsafe extern "C" fn(ctx: *mut SyHostCtx, path: SyStr, out: *mut SyStat) -> u32,
@@ -382,10 +384,16 @@ pub struct SyPluginDecl {
 pub type SyEntryFn = unsafe extern "C" fn(host_abi_version: u32) -> *const SyPluginVTable;
 
 impl SyStr {
-    pub const EMPTY: SyStr = SyStr { ptr: std::ptr::null(), len: 0 };
+    pub const EMPTY: SyStr = SyStr {
+        ptr: std::ptr::null(),
+        len: 0,
+    };
 
     pub const fn from_str(s: &str) -> SyStr {
-        SyStr { ptr: s.as_ptr(), len: s.len() }
+        SyStr {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        }
     }
 
     /// # Safety
@@ -410,10 +418,16 @@ impl SyStr {
 }
 
 impl SyBytes {
-    pub const EMPTY: SyBytes = SyBytes { ptr: std::ptr::null(), len: 0 };
+    pub const EMPTY: SyBytes = SyBytes {
+        ptr: std::ptr::null(),
+        len: 0,
+    };
 
     pub fn from_slice(s: &[u8]) -> SyBytes {
-        SyBytes { ptr: s.as_ptr(), len: s.len() }
+        SyBytes {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        }
     }
 
     /// # Safety
@@ -461,7 +475,13 @@ impl From<std::net::SocketAddr> for SyAddr {
             std::net::SocketAddr::V4(a) => {
                 let mut ip = [0u8; 16];
                 ip[..4].copy_from_slice(&a.ip().octets());
-                SyAddr { family: 4, port: a.port(), flowinfo: 0, scope_id: 0, ip }
+                SyAddr {
+                    family: 4,
+                    port: a.port(),
+                    flowinfo: 0,
+                    scope_id: 0,
+                    ip,
+                }
             }
             std::net::SocketAddr::V6(a) => SyAddr {
                 family: 6,

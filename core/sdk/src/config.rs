@@ -19,11 +19,13 @@ pub struct ConfigError {
 /// whose fields all have defaults needs no section at all.
 pub fn parse_config<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
     let text = if text.trim().is_empty() { "()" } else { text };
-    ron::Options::default().from_str::<T>(text).map_err(|e| ConfigError {
-        message: e.code.to_string(),
-        line: u32::try_from(e.span.start.line).unwrap_or(0),
-        col: u32::try_from(e.span.start.col).unwrap_or(0),
-    })
+    ron::Options::default()
+        .from_str::<T>(text)
+        .map_err(|e| ConfigError {
+            message: e.code.to_string(),
+            line: u32::try_from(e.span.start.line).unwrap_or(0),
+            col: u32::try_from(e.span.start.col).unwrap_or(0),
+        })
 }
 
 #[cfg(test)]

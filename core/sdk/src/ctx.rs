@@ -32,7 +32,10 @@ pub struct Ctx<'a> {
 }
 
 fn s(text: &str) -> SyStr {
-    SyStr { ptr: text.as_ptr(), len: text.len() }
+    SyStr {
+        ptr: text.as_ptr(),
+        len: text.len(),
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -46,7 +49,12 @@ impl<'a> Ctx<'a> {
         now_ms: u64,
         ports: &'static [Port],
     ) -> Ctx<'a> {
-        Ctx { api, raw, now_ms, ports }
+        Ctx {
+            api,
+            raw,
+            now_ms,
+            ports,
+        }
     }
 
     /// Milliseconds on the host's monotonic clock, as of this event.
@@ -83,10 +91,17 @@ impl<'a> Ctx<'a> {
     // ---- datagrams ----------------------------------------------------------------
 
     /// Send one datagram from `socket` to `to`.
-    pub fn send_datagram(&mut self, socket: SocketId, to: SocketAddr, data: &[u8]) -> Result<(), HostError> {
+    pub fn send_datagram(
+        &mut self,
+        socket: SocketId,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), HostError> {
         let to = abi::SyAddr::from(to);
         // SAFETY: every pointer is valid for the call.
-        HostError::check(unsafe { (self.api.send_datagram)(self.raw, socket.0, &to, SyBytes::from_slice(data)) })
+        HostError::check(unsafe {
+            (self.api.send_datagram)(self.raw, socket.0, &to, SyBytes::from_slice(data))
+        })
     }
 
     /// Send `header` then up to `len` bytes of `file` at `offset`, as one datagram,
@@ -168,17 +183,35 @@ impl<'a> Ctx<'a> {
     }
 
     /// Send a file range after the queued bytes, with `sendfile(2)`.
-    pub fn send_file(&mut self, conn: ConnId, file: FileId, offset: u64, len: u64, token: u64) -> Result<(), HostError> {
+    pub fn send_file(
+        &mut self,
+        conn: ConnId,
+        file: FileId,
+        offset: u64,
+        len: u64,
+        token: u64,
+    ) -> Result<(), HostError> {
         // SAFETY: plain values.
-        HostError::check(unsafe { (self.api.send_file)(self.raw, conn.0, file.0, offset, len, token) })
+        HostError::check(unsafe {
+            (self.api.send_file)(self.raw, conn.0, file.0, offset, len, token)
+        })
     }
 
     /// Receive exactly `len` more bytes from `conn` straight into a temp `file`,
     /// optionally hashing the whole file with sha256.
-    pub fn recv_to_file(&mut self, conn: ConnId, file: FileId, len: u64, sha256: bool, token: u64) -> Result<(), HostError> {
+    pub fn recv_to_file(
+        &mut self,
+        conn: ConnId,
+        file: FileId,
+        len: u64,
+        sha256: bool,
+        token: u64,
+    ) -> Result<(), HostError> {
         let flags = if sha256 { abi::SY_RECV_SHA256 } else { 0 };
         // SAFETY: plain values.
-        HostError::check(unsafe { (self.api.recv_to_file)(self.raw, conn.0, file.0, len, flags, token) })
+        HostError::check(unsafe {
+            (self.api.recv_to_file)(self.raw, conn.0, file.0, len, flags, token)
+        })
     }
 
     // ---- timers and messages --------------------------------------------------------
@@ -204,7 +237,9 @@ impl<'a> Ctx<'a> {
             .position(|p| p.direction == abi::SY_PORT_OUT && p.name_str() == port)
             .ok_or(HostError::Invalid)?;
         // SAFETY: `data` is valid for the call.
-        HostError::check(unsafe { (self.api.emit)(self.raw, index as u32, SyBytes::from_slice(data)) })
+        HostError::check(unsafe {
+            (self.api.emit)(self.raw, index as u32, SyBytes::from_slice(data))
+        })
     }
 
     /// Emit a typed message (JSON-encoded, readable from C too) on output port `port`.
@@ -224,11 +259,23 @@ impl<'a> Ctx<'a> {
     }
 
     /// Read at `offset` into `buf`; returns the bytes read (0 at end of file).
-    pub fn read_file(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> Result<usize, HostError> {
+    pub fn read_file(
+        &mut self,
+        file: FileId,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, HostError> {
         let mut n = 0usize;
         // SAFETY: `buf` is writable for its length.
         HostError::check(unsafe {
-            (self.api.read_file)(self.raw, file.0, offset, buf.as_mut_ptr(), buf.len(), &mut n)
+            (self.api.read_file)(
+                self.raw,
+                file.0,
+                offset,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut n,
+            )
         })?;
         Ok(n.min(buf.len()))
     }
@@ -245,13 +292,24 @@ impl<'a> Ctx<'a> {
     /// Append to a temp file.
     pub fn write_file(&mut self, file: FileId, data: &[u8]) -> Result<(), HostError> {
         // SAFETY: `data` is valid for the call.
-        HostError::check(unsafe { (self.api.write_file)(self.raw, file.0, SyBytes::from_slice(data)) })
+        HostError::check(unsafe {
+            (self.api.write_file)(self.raw, file.0, SyBytes::from_slice(data))
+        })
     }
 
     /// fsync a temp file and move it to `path` atomically; [`HostError::Exists`] if
     /// `path` exists and `overwrite` is false. The handle is closed either way on success.
-    pub fn commit_file(&mut self, file: FileId, path: &str, overwrite: bool) -> Result<(), HostError> {
-        let flags = if overwrite { abi::SY_COMMIT_OVERWRITE } else { 0 };
+    pub fn commit_file(
+        &mut self,
+        file: FileId,
+        path: &str,
+        overwrite: bool,
+    ) -> Result<(), HostError> {
+        let flags = if overwrite {
+            abi::SY_COMMIT_OVERWRITE
+        } else {
+            0
+        };
         // SAFETY: `path` is valid for the call.
         HostError::check(unsafe { (self.api.commit_file)(self.raw, file.0, s(path), flags) })
     }
@@ -264,7 +322,10 @@ impl<'a> Ctx<'a> {
 
     /// Metadata of `path`.
     pub fn stat(&mut self, path: &str) -> Result<Stat, HostError> {
-        let mut out = abi::SyStat { struct_size: std::mem::size_of::<abi::SyStat>() as u32, ..Default::default() };
+        let mut out = abi::SyStat {
+            struct_size: std::mem::size_of::<abi::SyStat>() as u32,
+            ..Default::default()
+        };
         // SAFETY: out-pointer is a valid local.
         HostError::check(unsafe { (self.api.stat)(self.raw, s(path), &mut out) })?;
         Ok(Stat::from(out))

@@ -42,13 +42,20 @@ pub enum Event<'a> {
     /// The peer closed its write side; we may still write.
     PeerEof { conn: ConnId },
     /// The connection is gone; `error` says why when it failed.
-    ConnClosed { conn: ConnId, error: Option<HostError> },
+    ConnClosed {
+        conn: ConnId,
+        error: Option<HostError>,
+    },
     /// A timer set with [`crate::Ctx::set_timer`] fired.
     Timer { token: u64 },
     /// Everything queued on `conn` before [`crate::Ctx::notify_drained`] was written.
     Drained { conn: ConnId, token: u64 },
     /// A [`crate::Ctx::send_file`] finished: bytes sent, or why not.
-    FileSent { conn: ConnId, token: u64, result: Result<u64, HostError> },
+    FileSent {
+        conn: ConnId,
+        token: u64,
+        result: Result<u64, HostError>,
+    },
     /// A [`crate::Ctx::recv_to_file`] finished: bytes received and the digest of the
     /// whole file (when asked), or why not.
     FileReceived {
@@ -57,7 +64,11 @@ pub enum Event<'a> {
         result: Result<(u64, Option<[u8; 32]>), HostError>,
     },
     /// A typed message arrived on input port `port`.
-    Message { port: &'a str, type_name: &'a str, data: &'a [u8] },
+    Message {
+        port: &'a str,
+        type_name: &'a str,
+        data: &'a [u8],
+    },
     /// The host is shutting down: finish in-flight work, start nothing new.
     Drain,
     /// A send on `socket` failed (e.g. an ICMP unreachable); the socket stays usable.
@@ -102,14 +113,22 @@ impl<'a> Event<'a> {
                 local: addr(&raw.local),
                 listener: text(&raw.listener),
             },
-            abi::SY_EV_BYTES => Event::Bytes { conn: ConnId(raw.conn), data },
-            abi::SY_EV_PEER_EOF => Event::PeerEof { conn: ConnId(raw.conn) },
+            abi::SY_EV_BYTES => Event::Bytes {
+                conn: ConnId(raw.conn),
+                data,
+            },
+            abi::SY_EV_PEER_EOF => Event::PeerEof {
+                conn: ConnId(raw.conn),
+            },
             abi::SY_EV_CONN_CLOSED => Event::ConnClosed {
                 conn: ConnId(raw.conn),
                 error: result_of(raw.status).err(),
             },
             abi::SY_EV_TIMER => Event::Timer { token: raw.token },
-            abi::SY_EV_DRAINED => Event::Drained { conn: ConnId(raw.conn), token: raw.token },
+            abi::SY_EV_DRAINED => Event::Drained {
+                conn: ConnId(raw.conn),
+                token: raw.token,
+            },
             abi::SY_EV_FILE_SENT => Event::FileSent {
                 conn: ConnId(raw.conn),
                 token: raw.token,

@@ -16,7 +16,11 @@ macro_rules! declare_plugin {
             abi_version: $crate::abi::SY_ABI_VERSION,
             struct_size: ::std::mem::size_of::<$crate::abi::SyPluginDecl>() as u32,
             // Evaluated in the plugin's own crate, under its own panic strategy.
-            flags: if cfg!(panic = "unwind") { $crate::abi::SY_FLAG_PANIC_UNWIND } else { 0 },
+            flags: if cfg!(panic = "unwind") {
+                $crate::abi::SY_FLAG_PANIC_UNWIND
+            } else {
+                0
+            },
         };
 
         /// # Safety

@@ -24,22 +24,72 @@ use crate::protocol::Protocol;
 /// One thing the plugin asked the host to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Log { level: u32, msg: String },
-    ConfigError { msg: String, line: u32, col: u32 },
-    SendDatagram { socket: u64, to: SocketAddr, data: Vec<u8> },
-    OpenUdp { socket: u64 },
-    CloseSocket { socket: u64 },
-    Write { conn: u64, data: Vec<u8> },
-    NotifyDrained { conn: u64, token: u64 },
-    ShutdownWrite { conn: u64 },
-    Close { conn: u64 },
-    SetReading { conn: u64, on: bool },
-    SendFile { conn: u64, file: u64, offset: u64, len: u64, token: u64 },
-    RecvToFile { conn: u64, file: u64, len: u64, sha256: bool, token: u64 },
-    SetTimer { token: u64, delay_ms: u64 },
-    CancelTimer { token: u64 },
-    Emit { port: u32, data: Vec<u8> },
-    Commit { path: String },
+    Log {
+        level: u32,
+        msg: String,
+    },
+    ConfigError {
+        msg: String,
+        line: u32,
+        col: u32,
+    },
+    SendDatagram {
+        socket: u64,
+        to: SocketAddr,
+        data: Vec<u8>,
+    },
+    OpenUdp {
+        socket: u64,
+    },
+    CloseSocket {
+        socket: u64,
+    },
+    Write {
+        conn: u64,
+        data: Vec<u8>,
+    },
+    NotifyDrained {
+        conn: u64,
+        token: u64,
+    },
+    ShutdownWrite {
+        conn: u64,
+    },
+    Close {
+        conn: u64,
+    },
+    SetReading {
+        conn: u64,
+        on: bool,
+    },
+    SendFile {
+        conn: u64,
+        file: u64,
+        offset: u64,
+        len: u64,
+        token: u64,
+    },
+    RecvToFile {
+        conn: u64,
+        file: u64,
+        len: u64,
+        sha256: bool,
+        token: u64,
+    },
+    SetTimer {
+        token: u64,
+        delay_ms: u64,
+    },
+    CancelTimer {
+        token: u64,
+    },
+    Emit {
+        port: u32,
+        data: Vec<u8>,
+    },
+    Commit {
+        path: String,
+    },
 }
 
 #[derive(Debug)]
@@ -80,19 +130,39 @@ fn valid_path(path: &str) -> bool {
         && !path.starts_with('/')
         && !path.contains('\\')
         && !path.contains('\0')
-        && path.split('/').all(|c| !c.is_empty() && c != ".." && c != ".")
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != ".." && c != ".")
 }
 
 unsafe extern "C" fn m_log(ctx: *mut SyHostCtx, level: u32, msg: SyStr) {
-    host(ctx).actions.push(Action::Log { level, msg: text(msg) });
+    host(ctx).actions.push(Action::Log {
+        level,
+        msg: text(msg),
+    });
 }
 unsafe extern "C" fn m_config_error(ctx: *mut SyHostCtx, msg: SyStr, line: u32, col: u32) {
-    host(ctx).actions.push(Action::ConfigError { msg: text(msg), line, col });
+    host(ctx).actions.push(Action::ConfigError {
+        msg: text(msg),
+        line,
+        col,
+    });
 }
-unsafe extern "C" fn m_send_datagram(ctx: *mut SyHostCtx, socket: u64, to: *const SyAddr, data: SyBytes) -> u32 {
+unsafe extern "C" fn m_send_datagram(
+    ctx: *mut SyHostCtx,
+    socket: u64,
+    to: *const SyAddr,
+    data: SyBytes,
+) -> u32 {
     // SAFETY: lent for the call.
-    let Some(to) = (unsafe { to.as_ref() }).and_then(SyAddr::to_socket_addr) else { return abi::SY_ERR_INVALID };
-    host(ctx).actions.push(Action::SendDatagram { socket, to, data: bytes(data) });
+    let Some(to) = (unsafe { to.as_ref() }).and_then(SyAddr::to_socket_addr) else {
+        return abi::SY_ERR_INVALID;
+    };
+    host(ctx).actions.push(Action::SendDatagram {
+        socket,
+        to,
+        data: bytes(data),
+    });
     abi::SY_OK
 }
 #[allow(clippy::too_many_arguments)]
@@ -108,8 +178,12 @@ unsafe extern "C" fn m_send_datagram_file(
 ) -> u32 {
     let h = host(ctx);
     // SAFETY: lent for the call.
-    let Some(to) = (unsafe { to.as_ref() }).and_then(SyAddr::to_socket_addr) else { return abi::SY_ERR_INVALID };
-    let Some(f) = h.open.get(&file) else { return abi::SY_ERR_INVALID };
+    let Some(to) = (unsafe { to.as_ref() }).and_then(SyAddr::to_socket_addr) else {
+        return abi::SY_ERR_INVALID;
+    };
+    let Some(f) = h.open.get(&file) else {
+        return abi::SY_ERR_INVALID;
+    };
     let start = (offset as usize).min(f.data.len());
     let end = (start + len as usize).min(f.data.len());
     let mut data = bytes(header);
@@ -121,7 +195,12 @@ unsafe extern "C" fn m_send_datagram_file(
     h.actions.push(Action::SendDatagram { socket, to, data });
     abi::SY_OK
 }
-unsafe extern "C" fn m_open_udp(ctx: *mut SyHostCtx, _like: u64, out: *mut u64, local: *mut SyAddr) -> u32 {
+unsafe extern "C" fn m_open_udp(
+    ctx: *mut SyHostCtx,
+    _like: u64,
+    out: *mut u64,
+    local: *mut SyAddr,
+) -> u32 {
     let h = host(ctx);
     h.next_id += 1;
     let id = 1000 + h.next_id;
@@ -131,7 +210,10 @@ unsafe extern "C" fn m_open_udp(ctx: *mut SyHostCtx, _like: u64, out: *mut u64, 
             *o = id;
         }
         if let Some(l) = local.as_mut() {
-            *l = SyAddr::from(SocketAddr::from(([127, 0, 0, 1], 40000 + (id % 20000) as u16)));
+            *l = SyAddr::from(SocketAddr::from((
+                [127, 0, 0, 1],
+                40000 + (id % 20000) as u16,
+            )));
         }
     }
     h.actions.push(Action::OpenUdp { socket: id });
@@ -142,11 +224,16 @@ unsafe extern "C" fn m_close_socket(ctx: *mut SyHostCtx, socket: u64) -> u32 {
     abi::SY_OK
 }
 unsafe extern "C" fn m_write(ctx: *mut SyHostCtx, conn: u64, data: SyBytes) -> u32 {
-    host(ctx).actions.push(Action::Write { conn, data: bytes(data) });
+    host(ctx).actions.push(Action::Write {
+        conn,
+        data: bytes(data),
+    });
     abi::SY_OK
 }
 unsafe extern "C" fn m_notify_drained(ctx: *mut SyHostCtx, conn: u64, token: u64) -> u32 {
-    host(ctx).actions.push(Action::NotifyDrained { conn, token });
+    host(ctx)
+        .actions
+        .push(Action::NotifyDrained { conn, token });
     abi::SY_OK
 }
 unsafe extern "C" fn m_shutdown_write(ctx: *mut SyHostCtx, conn: u64) -> u32 {
@@ -158,16 +245,44 @@ unsafe extern "C" fn m_close(ctx: *mut SyHostCtx, conn: u64) -> u32 {
     abi::SY_OK
 }
 unsafe extern "C" fn m_set_reading(ctx: *mut SyHostCtx, conn: u64, on: u32) -> u32 {
-    host(ctx).actions.push(Action::SetReading { conn, on: on != 0 });
+    host(ctx)
+        .actions
+        .push(Action::SetReading { conn, on: on != 0 });
     abi::SY_OK
 }
-unsafe extern "C" fn m_send_file(ctx: *mut SyHostCtx, conn: u64, file: u64, offset: u64, len: u64, token: u64) -> u32 {
-    host(ctx).actions.push(Action::SendFile { conn, file, offset, len, token });
+unsafe extern "C" fn m_send_file(
+    ctx: *mut SyHostCtx,
+    conn: u64,
+    file: u64,
+    offset: u64,
+    len: u64,
+    token: u64,
+) -> u32 {
+    host(ctx).actions.push(Action::SendFile {
+        conn,
+        file,
+        offset,
+        len,
+        token,
+    });
     abi::SY_OK
 }
-unsafe extern "C" fn m_recv_to_file(ctx: *mut SyHostCtx, conn: u64, file: u64, len: u64, flags: u32, token: u64) -> u32 {
+unsafe extern "C" fn m_recv_to_file(
+    ctx: *mut SyHostCtx,
+    conn: u64,
+    file: u64,
+    len: u64,
+    flags: u32,
+    token: u64,
+) -> u32 {
     let sha256 = flags & abi::SY_RECV_SHA256 != 0;
-    host(ctx).actions.push(Action::RecvToFile { conn, file, len, sha256, token });
+    host(ctx).actions.push(Action::RecvToFile {
+        conn,
+        file,
+        len,
+        sha256,
+        token,
+    });
     abi::SY_OK
 }
 unsafe extern "C" fn m_set_timer(ctx: *mut SyHostCtx, token: u64, delay_ms: u64) -> u32 {
@@ -179,16 +294,26 @@ unsafe extern "C" fn m_cancel_timer(ctx: *mut SyHostCtx, token: u64) -> u32 {
     abi::SY_OK
 }
 unsafe extern "C" fn m_emit(ctx: *mut SyHostCtx, port: u32, data: SyBytes) -> u32 {
-    host(ctx).actions.push(Action::Emit { port, data: bytes(data) });
+    host(ctx).actions.push(Action::Emit {
+        port,
+        data: bytes(data),
+    });
     abi::SY_OK
 }
-unsafe extern "C" fn m_open_read(ctx: *mut SyHostCtx, path: SyStr, out: *mut u64, size: *mut u64) -> u32 {
+unsafe extern "C" fn m_open_read(
+    ctx: *mut SyHostCtx,
+    path: SyStr,
+    out: *mut u64,
+    size: *mut u64,
+) -> u32 {
     let h = host(ctx);
     let path = text(path);
     if !valid_path(&path) {
         return abi::SY_ERR_ACCESS;
     }
-    let Some(data) = h.files.get(&path).cloned() else { return abi::SY_ERR_NOT_FOUND };
+    let Some(data) = h.files.get(&path).cloned() else {
+        return abi::SY_ERR_NOT_FOUND;
+    };
     h.next_id += 1;
     let id = h.next_id;
     // SAFETY: out-pointers from the plugin.
@@ -203,8 +328,17 @@ unsafe extern "C" fn m_open_read(ctx: *mut SyHostCtx, path: SyStr, out: *mut u64
     h.open.insert(id, OpenFile { data, temp: false });
     abi::SY_OK
 }
-unsafe extern "C" fn m_read_file(ctx: *mut SyHostCtx, file: u64, offset: u64, buf: *mut u8, len: usize, out: *mut usize) -> u32 {
-    let Some(f) = host(ctx).open.get(&file) else { return abi::SY_ERR_INVALID };
+unsafe extern "C" fn m_read_file(
+    ctx: *mut SyHostCtx,
+    file: u64,
+    offset: u64,
+    buf: *mut u8,
+    len: usize,
+    out: *mut usize,
+) -> u32 {
+    let Some(f) = host(ctx).open.get(&file) else {
+        return abi::SY_ERR_INVALID;
+    };
     let start = (offset as usize).min(f.data.len());
     let n = len.min(f.data.len() - start);
     // SAFETY: `buf` is writable for `len` bytes, as the plugin promises.
@@ -228,12 +362,20 @@ unsafe extern "C" fn m_create_temp(ctx: *mut SyHostCtx, path: SyStr, out: *mut u
     if let Some(o) = unsafe { out.as_mut() } {
         *o = id;
     }
-    h.open.insert(id, OpenFile { data: Vec::new(), temp: true });
+    h.open.insert(
+        id,
+        OpenFile {
+            data: Vec::new(),
+            temp: true,
+        },
+    );
     abi::SY_OK
 }
 unsafe extern "C" fn m_write_file(ctx: *mut SyHostCtx, file: u64, data: SyBytes) -> u32 {
     let h = host(ctx);
-    let Some(f) = h.open.get_mut(&file).filter(|f| f.temp) else { return abi::SY_ERR_INVALID };
+    let Some(f) = h.open.get_mut(&file).filter(|f| f.temp) else {
+        return abi::SY_ERR_INVALID;
+    };
     let data = bytes(data);
     if data.len() as u64 > h.free_space {
         return abi::SY_ERR_NO_SPACE;
@@ -251,7 +393,9 @@ unsafe extern "C" fn m_commit_file(ctx: *mut SyHostCtx, file: u64, path: SyStr, 
     if h.files.contains_key(&path) && flags & abi::SY_COMMIT_OVERWRITE == 0 {
         return abi::SY_ERR_EXISTS;
     }
-    let Some(f) = h.open.remove(&file).filter(|f| f.temp) else { return abi::SY_ERR_INVALID };
+    let Some(f) = h.open.remove(&file).filter(|f| f.temp) else {
+        return abi::SY_ERR_INVALID;
+    };
     h.files.insert(path.clone(), f.data);
     h.actions.push(Action::Commit { path });
     abi::SY_OK
@@ -275,16 +419,27 @@ unsafe extern "C" fn m_stat(ctx: *mut SyHostCtx, path: SyStr, out: *mut SyStat) 
     if !valid_path(&path) {
         return abi::SY_ERR_ACCESS;
     }
-    let Some(data) = host(ctx).files.get(&path) else { return abi::SY_ERR_NOT_FOUND };
+    let Some(data) = host(ctx).files.get(&path) else {
+        return abi::SY_ERR_NOT_FOUND;
+    };
     // SAFETY: out-pointer from the plugin.
     if let Some(o) = unsafe { out.as_mut() } {
         *o = stat_of(data);
     }
     abi::SY_OK
 }
-unsafe extern "C" fn m_list_dir(ctx: *mut SyHostCtx, path: SyStr, each: abi::SyListFn, user: *mut c_void) -> u32 {
+unsafe extern "C" fn m_list_dir(
+    ctx: *mut SyHostCtx,
+    path: SyStr,
+    each: abi::SyListFn,
+    user: *mut c_void,
+) -> u32 {
     let prefix = text(path);
-    let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+    let prefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}/")
+    };
     for (name, data) in &host(ctx).files {
         if let Some(rest) = name.strip_prefix(&prefix).filter(|r| !r.contains('/')) {
             let st = stat_of(data);
@@ -343,7 +498,10 @@ static MOCK_API: SyHostApi = SyHostApi {
 impl MockHost {
     /// An empty host with 1 GiB of free space.
     pub fn new() -> MockHost {
-        MockHost { free_space: 1 << 30, ..Default::default() }
+        MockHost {
+            free_space: 1 << 30,
+            ..Default::default()
+        }
     }
 
     /// The host API table the mock hands to plugins (usable to drive a raw vtable).

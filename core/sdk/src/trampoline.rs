@@ -117,7 +117,9 @@ pub unsafe extern "C" fn check_config<P: Protocol>(
     config: SyStr,
 ) -> u32 {
     // SAFETY: host pointers, checked.
-    let Some(api) = (unsafe { host_api(api) }) else { return abi::SY_ERR_INVALID };
+    let Some(api) = (unsafe { host_api(api) }) else {
+        return abi::SY_ERR_INVALID;
+    };
     // SAFETY: the host lends `config` for the call.
     let text = unsafe { config.to_string_lossy() };
     let result = catch_unwind(AssertUnwindSafe(|| parse_config::<P::Config>(&text)));
@@ -143,7 +145,9 @@ pub unsafe extern "C" fn create<P: Protocol>(
     out: *mut *mut SyInstance,
 ) -> u32 {
     // SAFETY: host pointers, checked.
-    let Some(api) = (unsafe { host_api(api) }) else { return abi::SY_ERR_INVALID };
+    let Some(api) = (unsafe { host_api(api) }) else {
+        return abi::SY_ERR_INVALID;
+    };
     if out.is_null() {
         return abi::SY_ERR_INVALID;
     }
@@ -166,7 +170,10 @@ pub unsafe extern "C" fn create<P: Protocol>(
     }));
     match result {
         Ok(Ok(proto)) => {
-            let inst = Box::new(Instance { proto, poisoned: false });
+            let inst = Box::new(Instance {
+                proto,
+                poisoned: false,
+            });
             // SAFETY: `out` checked non-null.
             unsafe { *out = Box::into_raw(inst) as *mut SyInstance };
             abi::SY_OK
@@ -198,13 +205,17 @@ pub unsafe extern "C" fn on_event<P: Protocol>(
     event: *const SyEvent,
 ) -> u32 {
     // SAFETY: host pointers, checked.
-    let Some(api) = (unsafe { host_api(api) }) else { return abi::SY_ERR_INVALID };
+    let Some(api) = (unsafe { host_api(api) }) else {
+        return abi::SY_ERR_INVALID;
+    };
     // SAFETY: `inst` was made by `create::<P>`; the host serializes calls per instance.
     let Some(inst) = (unsafe { (inst as *mut Instance<P>).as_mut() }) else {
         return abi::SY_ERR_INVALID;
     };
     // SAFETY: the host lends the event for the call.
-    let Some(raw) = (unsafe { event.as_ref() }) else { return abi::SY_ERR_INVALID };
+    let Some(raw) = (unsafe { event.as_ref() }) else {
+        return abi::SY_ERR_INVALID;
+    };
     if (raw.struct_size as usize) < std::mem::size_of::<SyEvent>() {
         return abi::SY_ERR_INVALID;
     }
@@ -232,7 +243,9 @@ pub unsafe extern "C" fn on_event<P: Protocol>(
 /// `inst` came from `create::<P>`.
 pub unsafe extern "C" fn active_sessions<P: Protocol>(inst: *mut SyInstance) -> u64 {
     // SAFETY: `inst` was made by `create::<P>`.
-    let Some(inst) = (unsafe { (inst as *mut Instance<P>).as_ref() }) else { return 0 };
+    let Some(inst) = (unsafe { (inst as *mut Instance<P>).as_ref() }) else {
+        return 0;
+    };
     if inst.poisoned {
         return 0;
     }

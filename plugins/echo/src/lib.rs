@@ -43,12 +43,18 @@ impl Protocol for Echo {
         if config.prefix.len() > 1024 {
             return Err("prefix: at most 1024 bytes".into());
         }
-        Ok(Echo { prefix: config.prefix.into_bytes(), conns: HashSet::new(), scratch: Vec::new() })
+        Ok(Echo {
+            prefix: config.prefix.into_bytes(),
+            conns: HashSet::new(),
+            scratch: Vec::new(),
+        })
     }
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
         match event {
-            Event::Datagram { socket, peer, data, .. } => {
+            Event::Datagram {
+                socket, peer, data, ..
+            } => {
                 let reply = if self.prefix.is_empty() {
                     data
                 } else {
@@ -99,9 +105,22 @@ mod tests {
     fn datagram_is_echoed_with_prefix() {
         let mut host = MockHost::new();
         let mut echo = host.create::<Echo>("(prefix: \"> \")").unwrap();
-        let ev = Event::Datagram { socket: SocketId(7), peer: addr(), local: addr(), listener: "u", data: b"hi" };
+        let ev = Event::Datagram {
+            socket: SocketId(7),
+            peer: addr(),
+            local: addr(),
+            listener: "u",
+            data: b"hi",
+        };
         host.deliver(&mut echo, 0, ev);
-        assert_eq!(host.take_io(), vec![Action::SendDatagram { socket: 7, to: addr(), data: b"> hi".to_vec() }]);
+        assert_eq!(
+            host.take_io(),
+            vec![Action::SendDatagram {
+                socket: 7,
+                to: addr(),
+                data: b"> hi".to_vec()
+            }]
+        );
     }
 
     #[test]
@@ -109,14 +128,29 @@ mod tests {
         let mut host = MockHost::new();
         let mut echo = host.create::<Echo>("").unwrap();
         let conn = ConnId(3);
-        host.deliver(&mut echo, 0, Event::ConnOpened { conn, peer: addr(), local: addr(), listener: "t" });
+        host.deliver(
+            &mut echo,
+            0,
+            Event::ConnOpened {
+                conn,
+                peer: addr(),
+                local: addr(),
+                listener: "t",
+            },
+        );
         assert_eq!(echo.active_sessions(), 1);
         host.deliver(&mut echo, 1, Event::Bytes { conn, data: b"abc" });
         host.deliver(&mut echo, 2, Event::PeerEof { conn });
         host.deliver(&mut echo, 3, Event::ConnClosed { conn, error: None });
         assert_eq!(
             host.take_io(),
-            vec![Action::Write { conn: 3, data: b"abc".to_vec() }, Action::ShutdownWrite { conn: 3 }]
+            vec![
+                Action::Write {
+                    conn: 3,
+                    data: b"abc".to_vec()
+                },
+                Action::ShutdownWrite { conn: 3 }
+            ]
         );
         assert_eq!(echo.active_sessions(), 0);
     }

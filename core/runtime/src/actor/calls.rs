@@ -55,7 +55,6 @@ pub fn io_status(e: &io::Error) -> u32 {
     }
 }
 
-
 /// The actor, lent to a plugin for one call.
 pub struct Calls<'a> {
     pub actor: &'a mut InstanceActor,
@@ -83,7 +82,9 @@ impl Calls<'_> {
     }
 
     fn queue(&mut self, conn: u64, item: Out) -> u32 {
-        let Some(c) = self.actor.res.conns.get_mut(&conn) else { return abi::SY_ERR_INVALID };
+        let Some(c) = self.actor.res.conns.get_mut(&conn) else {
+            return abi::SY_ERR_INVALID;
+        };
         if c.write_closed {
             return abi::SY_ERR_CLOSED;
         }
@@ -113,7 +114,9 @@ impl HostCalls for Calls<'_> {
     }
 
     fn send_datagram(&mut self, socket: u64, to: SocketAddr, data: &[u8]) -> u32 {
-        let Some(s) = self.actor.res.sockets.get(&socket) else { return abi::SY_ERR_INVALID };
+        let Some(s) = self.actor.res.sockets.get(&socket) else {
+            return abi::SY_ERR_INVALID;
+        };
         if s.local.is_ipv4() != to.is_ipv4() {
             return abi::SY_ERR_INVALID;
         }
@@ -149,7 +152,9 @@ impl HostCalls for Calls<'_> {
         offset: u64,
         len: u32,
     ) -> Result<u32, u32> {
-        let Some(OpenFile::Read { file, .. }) = self.actor.res.files.get(&file) else { return Err(abi::SY_ERR_INVALID) };
+        let Some(OpenFile::Read { file, .. }) = self.actor.res.files.get(&file) else {
+            return Err(abi::SY_ERR_INVALID);
+        };
         let total = header.len() + len as usize;
         if total > MAX_DATAGRAM_OUT {
             return Err(abi::SY_ERR_INVALID);
@@ -183,23 +188,34 @@ impl HostCalls for Calls<'_> {
     }
 
     fn open_udp(&mut self, like_socket: u64) -> Result<(u64, SocketAddr), u32> {
-        let Some(like) = self.actor.res.sockets.get(&like_socket) else { return Err(abi::SY_ERR_INVALID) };
+        let Some(like) = self.actor.res.sockets.get(&like_socket) else {
+            return Err(abi::SY_ERR_INVALID);
+        };
         if self.actor.res.sockets.len() >= MAX_SOCKETS {
             return Err(abi::SY_ERR_LIMIT);
         }
         let bind = SocketAddr::new(like.local.ip(), 0);
         let sock = std::net::UdpSocket::bind(bind).map_err(|e| io_status(&e))?;
         let shared = Rc::clone(&self.actor.shared);
-        self.actor.res.attach_udp(&shared, sock, None, self.ctx).map_err(|e| io_status(&e))
+        self.actor
+            .res
+            .attach_udp(&shared, sock, None, self.ctx)
+            .map_err(|e| io_status(&e))
     }
 
     fn close_socket(&mut self, socket: u64) -> u32 {
-        if self.actor.res.close_socket(socket, self.ctx) { abi::SY_OK } else { abi::SY_ERR_INVALID }
+        if self.actor.res.close_socket(socket, self.ctx) {
+            abi::SY_OK
+        } else {
+            abi::SY_ERR_INVALID
+        }
     }
 
     fn write(&mut self, conn: u64, data: &[u8]) -> u32 {
         let max = self.actor.shared.limits.max_write_buffer;
-        let Some(c) = self.actor.res.conns.get_mut(&conn) else { return abi::SY_ERR_INVALID };
+        let Some(c) = self.actor.res.conns.get_mut(&conn) else {
+            return abi::SY_ERR_INVALID;
+        };
         if c.write_closed {
             return abi::SY_ERR_CLOSED;
         }
@@ -222,7 +238,10 @@ impl HostCalls for Calls<'_> {
             return abi::SY_ERR_LIMIT;
         }
         c.pending += rest.len();
-        c.out.push_back(Out::Bytes { data: rest.to_vec(), pos: 0 });
+        c.out.push_back(Out::Bytes {
+            data: rest.to_vec(),
+            pos: 0,
+        });
         self.ctx.notify(Flush(conn));
         abi::SY_OK
     }
@@ -240,14 +259,20 @@ impl HostCalls for Calls<'_> {
     }
 
     fn set_reading(&mut self, conn: u64, on: bool) -> u32 {
-        let Some(c) = self.actor.res.conns.get_mut(&conn) else { return abi::SY_ERR_INVALID };
+        let Some(c) = self.actor.res.conns.get_mut(&conn) else {
+            return abi::SY_ERR_INVALID;
+        };
         match (on, c.read_handle.is_some()) {
             (false, true) => {
                 let h = c.read_handle.take().expect("checked");
                 self.ctx.cancel_future(h);
             }
             (true, false) if !c.eof => {
-                let reader = super::streams::ConnRead::new(Rc::clone(&c.stream), conn, Rc::clone(&c.read_chunk));
+                let reader = super::streams::ConnRead::new(
+                    Rc::clone(&c.stream),
+                    conn,
+                    Rc::clone(&c.read_chunk),
+                );
                 c.read_handle = Some(self.ctx.add_stream(reader));
             }
             _ => {}
@@ -256,10 +281,23 @@ impl HostCalls for Calls<'_> {
     }
 
     fn send_file(&mut self, conn: u64, file: u64, offset: u64, len: u64, token: u64) -> u32 {
-        let Some(OpenFile::Read { file, .. }) = self.actor.res.files.get(&file) else { return abi::SY_ERR_INVALID };
+        let Some(OpenFile::Read { file, .. }) = self.actor.res.files.get(&file) else {
+            return abi::SY_ERR_INVALID;
+        };
         // A duplicate descriptor: the plugin may close its handle before the send ends.
-        let Ok(file) = file.try_clone() else { return abi::SY_ERR_IO };
-        self.queue(conn, Out::File { file, offset, remaining: len, sent: 0, token })
+        let Ok(file) = file.try_clone() else {
+            return abi::SY_ERR_IO;
+        };
+        self.queue(
+            conn,
+            Out::File {
+                file,
+                offset,
+                remaining: len,
+                sent: 0,
+                token,
+            },
+        )
     }
 
     fn recv_to_file(&mut self, conn: u64, file: u64, len: u64, sha256: bool, token: u64) -> u32 {
@@ -284,15 +322,29 @@ impl HostCalls for Calls<'_> {
             Some(OpenFile::Temp(_)) => None,
             _ => return abi::SY_ERR_INVALID,
         };
-        let Some(c) = self.actor.res.conns.get_mut(&conn) else { return abi::SY_ERR_INVALID };
+        let Some(c) = self.actor.res.conns.get_mut(&conn) else {
+            return abi::SY_ERR_INVALID;
+        };
         if c.recv.is_some() {
             return abi::SY_ERR_INVALID;
         }
-        c.recv = Some(RecvToFile { file, remaining: len, received: 0, token, hasher });
+        c.recv = Some(RecvToFile {
+            file,
+            remaining: len,
+            received: 0,
+            token,
+            hasher,
+        });
         c.read_chunk.set(super::conn::FILE_READ_CHUNK);
         if len == 0 || c.eof {
-            let status = if len == 0 { Ok(()) } else { Err(abi::SY_ERR_CLOSED) };
-            self.ctx.run_later(Duration::ZERO, move |act, ctx| act.finish_recv(conn, status, ctx));
+            let status = if len == 0 {
+                Ok(())
+            } else {
+                Err(abi::SY_ERR_CLOSED)
+            };
+            self.ctx.run_later(Duration::ZERO, move |act, ctx| {
+                act.finish_recv(conn, status, ctx)
+            });
         }
         abi::SY_OK
     }
@@ -323,28 +375,40 @@ impl HostCalls for Calls<'_> {
 
     fn emit(&mut self, port: u32, data: &[u8]) -> u32 {
         let shared = &self.actor.shared;
-        let Some(decl) = shared.plugin.info().ports.get(port as usize) else { return abi::SY_ERR_INVALID };
+        let Some(decl) = shared.plugin.info().ports.get(port as usize) else {
+            return abi::SY_ERR_INVALID;
+        };
         if decl.input {
             return abi::SY_ERR_INVALID;
         }
         if data.len() > MAX_MESSAGE {
             return abi::SY_ERR_LIMIT;
         }
-        let Some(routes) = shared.outputs.get(&port) else { return abi::SY_OK };
+        let Some(routes) = shared.outputs.get(&port) else {
+            return abi::SY_OK;
+        };
         let data: Arc<[u8]> = Arc::from(data);
         let type_name = Arc::clone(&shared.type_names[port as usize]);
         let registry = shared.registry.borrow();
         for r in routes {
             if let Some(addr) = registry.get(&r.to_handler) {
-                addr.do_send(TypedMessage { port: r.to_port, type_name: Arc::clone(&type_name), data: Arc::clone(&data) });
+                addr.do_send(TypedMessage {
+                    port: r.to_port,
+                    type_name: Arc::clone(&type_name),
+                    data: Arc::clone(&data),
+                });
             }
         }
         abi::SY_OK
     }
 
     fn open_read(&mut self, path: &str) -> Result<(u64, u64), u32> {
-        let Some(root) = self.actor.shared.root.clone() else { return Err(abi::SY_ERR_UNSUPPORTED) };
-        let (file, size) = root.open_read(path).map_err(|e| self.storage_err("open_read", path, &e))?;
+        let Some(root) = self.actor.shared.root.clone() else {
+            return Err(abi::SY_ERR_UNSUPPORTED);
+        };
+        let (file, size) = root
+            .open_read(path)
+            .map_err(|e| self.storage_err("open_read", path, &e))?;
         let id = self.new_file(OpenFile::Read { file })?;
         Ok((id, size))
     }
@@ -368,8 +432,12 @@ impl HostCalls for Calls<'_> {
     }
 
     fn create_temp(&mut self, path: &str) -> Result<u64, u32> {
-        let Some(root) = self.actor.shared.root.clone() else { return Err(abi::SY_ERR_UNSUPPORTED) };
-        let temp = root.create_temp(path).map_err(|e| self.storage_err("create_temp", path, &e))?;
+        let Some(root) = self.actor.shared.root.clone() else {
+            return Err(abi::SY_ERR_UNSUPPORTED);
+        };
+        let temp = root
+            .create_temp(path)
+            .map_err(|e| self.storage_err("create_temp", path, &e))?;
         self.new_file(OpenFile::Temp(temp))
     }
 
@@ -384,8 +452,12 @@ impl HostCalls for Calls<'_> {
     }
 
     fn commit_file(&mut self, file: u64, path: &str, overwrite: bool) -> u32 {
-        let Some(root) = self.actor.shared.root.clone() else { return abi::SY_ERR_UNSUPPORTED };
-        let Some(OpenFile::Temp(temp)) = self.actor.res.files.get_mut(&file) else { return abi::SY_ERR_INVALID };
+        let Some(root) = self.actor.shared.root.clone() else {
+            return abi::SY_ERR_UNSUPPORTED;
+        };
+        let Some(OpenFile::Temp(temp)) = self.actor.res.files.get_mut(&file) else {
+            return abi::SY_ERR_INVALID;
+        };
         match root.commit(temp, path, overwrite) {
             Ok(()) => {
                 self.actor.res.files.remove(&file);
@@ -403,12 +475,18 @@ impl HostCalls for Calls<'_> {
     }
 
     fn stat(&mut self, path: &str) -> Result<SyStat, u32> {
-        let Some(root) = self.actor.shared.root.clone() else { return Err(abi::SY_ERR_UNSUPPORTED) };
-        root.stat(path).map(|s| s.to_abi()).map_err(|e| self.storage_err("stat", path, &e))
+        let Some(root) = self.actor.shared.root.clone() else {
+            return Err(abi::SY_ERR_UNSUPPORTED);
+        };
+        root.stat(path)
+            .map(|s| s.to_abi())
+            .map_err(|e| self.storage_err("stat", path, &e))
     }
 
     fn list_dir(&mut self, path: &str, each: &mut dyn FnMut(&str, &SyStat)) -> u32 {
-        let Some(root) = self.actor.shared.root.clone() else { return abi::SY_ERR_UNSUPPORTED };
+        let Some(root) = self.actor.shared.root.clone() else {
+            return abi::SY_ERR_UNSUPPORTED;
+        };
         match root.list(path) {
             Ok(entries) => {
                 for (name, st) in &entries {
@@ -421,7 +499,9 @@ impl HostCalls for Calls<'_> {
     }
 
     fn remove_file(&mut self, path: &str) -> u32 {
-        let Some(root) = self.actor.shared.root.clone() else { return abi::SY_ERR_UNSUPPORTED };
+        let Some(root) = self.actor.shared.root.clone() else {
+            return abi::SY_ERR_UNSUPPORTED;
+        };
         match root.remove(path) {
             Ok(()) => abi::SY_OK,
             Err(e) => self.storage_err("remove", path, &e),
@@ -429,7 +509,10 @@ impl HostCalls for Calls<'_> {
     }
 
     fn free_space(&mut self) -> Result<u64, u32> {
-        let Some(root) = self.actor.shared.root.clone() else { return Err(abi::SY_ERR_UNSUPPORTED) };
-        root.free_space().map_err(|e| self.storage_err("free_space", "", &e))
+        let Some(root) = self.actor.shared.root.clone() else {
+            return Err(abi::SY_ERR_UNSUPPORTED);
+        };
+        root.free_space()
+            .map_err(|e| self.storage_err("free_space", "", &e))
     }
 }

@@ -15,9 +15,9 @@ use switchyard_sdk::abi::{self, SyEvent};
 use tokio::io::Interest;
 
 use super::InstanceActor;
+use super::Role;
 use super::calls::io_status;
 use super::resources::{OpenFile, Out};
-use super::Role;
 use super::streams::{ConnInput, ConnItem};
 
 /// Read size while receiving straight into a file: fewer syscalls per byte.
@@ -63,9 +63,18 @@ impl InstanceActor {
 
     /// While a `recv_to_file` is active, write `data` into its file; returns the bytes
     /// past the requested length (or all of `data` when no receive is active).
-    fn absorb_into_file<'d>(&mut self, id: u64, data: &'d [u8], ctx: &mut Context<Self>) -> &'d [u8] {
-        let Some(conn) = self.res.conns.get_mut(&id) else { return data };
-        let Some(recv) = conn.recv.as_mut() else { return data };
+    fn absorb_into_file<'d>(
+        &mut self,
+        id: u64,
+        data: &'d [u8],
+        ctx: &mut Context<Self>,
+    ) -> &'d [u8] {
+        let Some(conn) = self.res.conns.get_mut(&id) else {
+            return data;
+        };
+        let Some(recv) = conn.recv.as_mut() else {
+            return data;
+        };
         let take = (recv.remaining.min(data.len() as u64)) as usize;
         let (mine, rest) = data.split_at(take);
         let written = match self.res.files.get_mut(&recv.file) {
@@ -92,8 +101,15 @@ impl InstanceActor {
     }
 
     /// End a `recv_to_file` and tell the plugin how it went.
-    pub(super) fn finish_recv(&mut self, id: u64, result: Result<(), u32>, ctx: &mut Context<Self>) {
-        let Some(conn) = self.res.conns.get_mut(&id) else { return };
+    pub(super) fn finish_recv(
+        &mut self,
+        id: u64,
+        result: Result<(), u32>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(conn) = self.res.conns.get_mut(&id) else {
+            return;
+        };
         let Some(recv) = conn.recv.take() else { return };
         conn.read_chunk.set(super::READ_CHUNK);
         let mut ev = SyEvent::new(abi::SY_EV_FILE_RECEIVED, self.shared.now_ms());
@@ -114,8 +130,12 @@ impl InstanceActor {
     /// Write what can be written now; on `EWOULDBLOCK`, wait for writability once.
     pub(super) fn flush(&mut self, id: u64, ctx: &mut Context<Self>) {
         loop {
-            let Some(conn) = self.res.conns.get_mut(&id) else { return };
-            let Some(front) = conn.out.front_mut() else { return };
+            let Some(conn) = self.res.conns.get_mut(&id) else {
+                return;
+            };
+            let Some(front) = conn.out.front_mut() else {
+                return;
+            };
             let step: io::Result<Option<Done>> = match front {
                 Out::Bytes { data, pos } => match conn.stream.try_write(&data[*pos..]) {
                     Ok(n) => {
@@ -125,28 +145,46 @@ impl InstanceActor {
                     }
                     Err(e) => Err(e),
                 },
-                Out::File { file, offset, remaining, sent, token } => {
+                Out::File {
+                    file,
+                    offset,
+                    remaining,
+                    sent,
+                    token,
+                } => {
                     let sock = Rc::clone(&conn.stream);
                     let chunk = (*remaining).min(1 << 30) as usize;
                     let mut off = *offset;
                     match sock.try_io(Interest::WRITABLE, || {
-                        rustix::fs::sendfile(sock.as_fd(), file.as_fd(), Some(&mut off), chunk).map_err(io::Error::from)
+                        rustix::fs::sendfile(sock.as_fd(), file.as_fd(), Some(&mut off), chunk)
+                            .map_err(io::Error::from)
                     }) {
-                        Ok(0) => Ok(Some(Done::FileSent { token: *token, sent: *sent, short: *remaining > 0 })),
+                        Ok(0) => Ok(Some(Done::FileSent {
+                            token: *token,
+                            sent: *sent,
+                            short: *remaining > 0,
+                        })),
                         Ok(n) => {
                             *offset = off;
                             *remaining -= n as u64;
                             *sent += n as u64;
-                            Ok((*remaining == 0).then_some(Done::FileSent { token: *token, sent: *sent, short: false }))
+                            Ok((*remaining == 0).then_some(Done::FileSent {
+                                token: *token,
+                                sent: *sent,
+                                short: false,
+                            }))
                         }
                         Err(e) => Err(e),
                     }
                 }
                 Out::Drained { token } => Ok(Some(Done::Drained { token: *token })),
-                Out::Shutdown => Ok(Some(match socket2::SockRef::from(&*conn.stream).shutdown(std::net::Shutdown::Write) {
-                    Ok(()) => Done::Plain,
-                    Err(_) => Done::Plain, // already gone: nothing left to shut down
-                })),
+                Out::Shutdown => Ok(Some(
+                    match socket2::SockRef::from(&*conn.stream).shutdown(std::net::Shutdown::Write)
+                    {
+                        Ok(()) => Done::Plain,
+                        Err(_) => Done::Plain, // already gone: nothing left to shut down
+                    },
+                )),
                 Out::Close => Ok(Some(Done::Close)),
             };
             match step {
@@ -186,14 +224,14 @@ impl InstanceActor {
                     if !conn.flushing {
                         conn.flushing = true;
                         let stream = Rc::clone(&conn.stream);
-                        ctx.spawn(
-                            async move { stream.writable().await }.into_actor(self).map(move |_, act, ctx| {
+                        ctx.spawn(async move { stream.writable().await }.into_actor(self).map(
+                            move |_, act, ctx| {
                                 if let Some(c) = act.res.conns.get_mut(&id) {
                                     c.flushing = false;
                                 }
                                 act.flush(id, ctx);
-                            }),
-                        );
+                            },
+                        ));
                     }
                     return;
                 }
@@ -210,7 +248,11 @@ impl InstanceActor {
     /// Both directions are done (peer EOF seen, our write side shut and flushed):
     /// nothing more can happen on this connection, so it is closed and forgotten.
     fn close_if_finished(&mut self, id: u64, ctx: &mut Context<Self>) {
-        let finished = self.res.conns.get(&id).is_some_and(|c| c.eof && c.write_closed && c.out.is_empty());
+        let finished = self
+            .res
+            .conns
+            .get(&id)
+            .is_some_and(|c| c.eof && c.write_closed && c.out.is_empty());
         if finished {
             self.drop_conn(id, abi::SY_OK, ctx);
         }
@@ -218,7 +260,9 @@ impl InstanceActor {
 
     /// Report every queued `send_file` of a failing connection as failed.
     fn fail_pending_files(&mut self, id: u64, ctx: &mut Context<Self>) {
-        let Some(conn) = self.res.conns.get_mut(&id) else { return };
+        let Some(conn) = self.res.conns.get_mut(&id) else {
+            return;
+        };
         let failed: Vec<(u64, u64)> = conn
             .out
             .drain(..)
@@ -239,7 +283,9 @@ impl InstanceActor {
 
     /// Forget a connection (closing its socket) and tell the plugin.
     pub(super) fn drop_conn(&mut self, id: u64, status: u32, ctx: &mut Context<Self>) {
-        let Some(conn) = self.res.conns.remove(&id) else { return };
+        let Some(conn) = self.res.conns.remove(&id) else {
+            return;
+        };
         if let Some(h) = conn.read_handle {
             ctx.cancel_future(h);
         }

@@ -106,3 +106,44 @@ impl Handler<StopHandler> for InstanceActor {
         ctx.stop();
     }
 }
+
+/// Replaced or removed by a reload: stop listening (the replacement reads the same
+/// sockets now), drain, and stop when idle or at `deadline`.
+#[derive(Debug)]
+pub struct Retire {
+    pub deadline: std::time::Duration,
+}
+
+impl Message for Retire {
+    type Result = ();
+}
+
+impl Handler<Retire> for InstanceActor {
+    type Result = ();
+    fn handle(&mut self, msg: Retire, ctx: &mut Context<Self>) {
+        let listeners: Vec<u64> = self
+            .res
+            .sockets
+            .iter()
+            .filter(|(_, s)| s.listener.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in listeners {
+            if let Some(s) = self.res.sockets.remove(&id) {
+                ctx.cancel_future(s.handle);
+            }
+        }
+        self.handle(Drain, ctx);
+        ctx.run_interval(std::time::Duration::from_millis(100), |act, ctx| {
+            if act.busy() == 0 {
+                ctx.stop();
+            }
+        });
+        ctx.run_later(msg.deadline, |act, ctx| {
+            for child in act.shared.children.borrow().values() {
+                child.do_send(StopHandler);
+            }
+            ctx.stop();
+        });
+    }
+}

@@ -42,7 +42,7 @@ use slog::{error, info, warn};
 use switchyard_sdk::abi::{self, SyEvent, SyStr};
 use tokio::net::TcpStream;
 
-pub use messages::{Busy, Drain, StopHandler, TypedMessage};
+pub use messages::{Busy, Drain, Retire, StopHandler, TypedMessage};
 use resources::{Conn, Resources};
 pub use shared::{HandlerLimits, HandlerPlan, OutputRoute, Registry, RestartPolicy, Shared};
 use streams::{Accept, Accepted, ConnItem, UdpItem};
@@ -55,7 +55,10 @@ const READ_CHUNK: usize = 64 * 1024;
 #[derive(Debug)]
 enum Role {
     Handler,
-    Connection { parent: actix::Addr<InstanceActor>, id: u64 },
+    Connection {
+        parent: actix::Addr<InstanceActor>,
+        id: u64,
+    },
 }
 
 /// Runs one plugin instance (or, for a per-connection handler, only its listeners).
@@ -118,7 +121,9 @@ impl InstanceActor {
 
     /// Deliver one event to the instance (if any) and handle a panic.
     fn deliver(&mut self, event: &SyEvent, ctx: &mut Context<Self>) {
-        let Some(mut inst) = self.instance.take() else { return };
+        let Some(mut inst) = self.instance.take() else {
+            return;
+        };
         let status = {
             let mut calls = calls::Calls { actor: self, ctx };
             inst.deliver(event, &mut calls)
@@ -182,8 +187,14 @@ impl InstanceActor {
         let _ = stream.set_nodelay(true);
         let stream = Rc::new(stream);
         let chunk = Rc::new(Cell::new(READ_CHUNK));
-        let handle = ctx.add_stream(streams::ConnRead::new(Rc::clone(&stream), id, Rc::clone(&chunk)));
-        self.res.conns.insert(id, Conn::new(stream, handle, chunk, slot));
+        let handle = ctx.add_stream(streams::ConnRead::new(
+            Rc::clone(&stream),
+            id,
+            Rc::clone(&chunk),
+        ));
+        self.res
+            .conns
+            .insert(id, Conn::new(stream, handle, chunk, slot));
         let mut ev = SyEvent::new(abi::SY_EV_CONN_OPENED, self.shared.now_ms());
         ev.conn = id;
         ev.peer = peer.into();
@@ -236,7 +247,9 @@ impl InstanceActor {
     }
 
     fn on_datagram(&mut self, item: UdpItem, ctx: &mut Context<Self>) {
-        let Some(sock) = self.res.sockets.get(&item.socket) else { return };
+        let Some(sock) = self.res.sockets.get(&item.socket) else {
+            return;
+        };
         match item.result {
             Ok((peer, data)) => {
                 let listener = sock.listener.clone();
@@ -245,7 +258,10 @@ impl InstanceActor {
                 ev.socket = item.socket;
                 ev.peer = peer.into();
                 ev.local = local.into();
-                ev.listener = listener.as_deref().map(SyStr::from_str).unwrap_or(SyStr::EMPTY);
+                ev.listener = listener
+                    .as_deref()
+                    .map(SyStr::from_str)
+                    .unwrap_or(SyStr::EMPTY);
                 ev.data = abi::SyBytes::from_slice(&data);
                 self.deliver(&ev, ctx);
             }
@@ -275,16 +291,25 @@ impl Actor for InstanceActor {
             Role::Handler => {
                 for (name, sock) in std::mem::take(&mut self.pending_udp) {
                     let name: Rc<str> = Rc::from(name.as_str());
-                    if let Err(e) = self.res.attach_udp(&self.shared, sock, Some(name.clone()), ctx) {
+                    if let Err(e) = self
+                        .res
+                        .attach_udp(&self.shared, sock, Some(name.clone()), ctx)
+                    {
                         error!(self.shared.log, "cannot attach UDP listener"; "listener" => &*name, "error" => %e);
                     }
                 }
                 for (name, listener) in std::mem::take(&mut self.pending_tcp) {
                     let name: Rc<str> = Rc::from(name.as_str());
-                    let tokio_listener = listener.set_nonblocking(true).and_then(|()| tokio::net::TcpListener::from_std(listener));
+                    let tokio_listener = listener
+                        .set_nonblocking(true)
+                        .and_then(|()| tokio::net::TcpListener::from_std(listener));
                     match tokio_listener {
-                        Ok(l) => self.accept_handles.push(ctx.add_stream(Accept::new(l, name))),
-                        Err(e) => error!(self.shared.log, "cannot attach TCP listener"; "listener" => &*name, "error" => %e),
+                        Ok(l) => self
+                            .accept_handles
+                            .push(ctx.add_stream(Accept::new(l, name))),
+                        Err(e) => {
+                            error!(self.shared.log, "cannot attach TCP listener"; "listener" => &*name, "error" => %e)
+                        }
                     }
                 }
                 if !self.per_connection() && !self.create_instance(ctx) {

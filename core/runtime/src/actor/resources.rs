@@ -30,9 +30,20 @@ pub struct UdpSock {
 /// One item of a connection's output queue, written in order.
 #[derive(Debug)]
 pub enum Out {
-    Bytes { data: Vec<u8>, pos: usize },
-    File { file: std::fs::File, offset: u64, remaining: u64, sent: u64, token: u64 },
-    Drained { token: u64 },
+    Bytes {
+        data: Vec<u8>,
+        pos: usize,
+    },
+    File {
+        file: std::fs::File,
+        offset: u64,
+        remaining: u64,
+        sent: u64,
+        token: u64,
+    },
+    Drained {
+        token: u64,
+    },
     Shutdown,
     Close,
 }
@@ -118,7 +129,16 @@ impl Resources {
         let sock = Rc::new(UdpSocket::from_std(sock)?);
         let id = shared.next_id();
         let handle = ctx.add_stream(UdpRecv::new(Rc::clone(&sock), id));
-        self.sockets.insert(id, UdpSock { sock, listener, local, handle, queued: Rc::new(Cell::new(0)) });
+        self.sockets.insert(
+            id,
+            UdpSock {
+                sock,
+                listener,
+                local,
+                handle,
+                queued: Rc::new(Cell::new(0)),
+            },
+        );
         Ok((id, local))
     }
 
@@ -139,7 +159,12 @@ impl Resources {
         for (_, handle) in self.timers.drain() {
             ctx.cancel_future(handle);
         }
-        let owned: Vec<u64> = self.sockets.iter().filter(|(_, s)| s.listener.is_none()).map(|(id, _)| *id).collect();
+        let owned: Vec<u64> = self
+            .sockets
+            .iter()
+            .filter(|(_, s)| s.listener.is_none())
+            .map(|(id, _)| *id)
+            .collect();
         for id in owned {
             self.close_socket(id, ctx);
         }

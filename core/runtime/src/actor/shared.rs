@@ -86,12 +86,23 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(plan: &HandlerPlan, log: slog::Logger, root: Option<Rc<Root>>, registry: Registry) -> Shared {
+    pub fn new(
+        plan: &HandlerPlan,
+        log: slog::Logger,
+        root: Option<Rc<Root>>,
+        registry: Registry,
+    ) -> Shared {
         let mut outputs: HashMap<u32, Vec<OutputRoute>> = HashMap::new();
         for r in &plan.outputs {
             outputs.entry(r.port).or_default().push(r.clone());
         }
-        let type_names = plan.plugin.info().ports.iter().map(|p| Arc::from(p.type_name.as_str())).collect();
+        let type_names = plan
+            .plugin
+            .info()
+            .ports
+            .iter()
+            .map(|p| Arc::from(p.type_name.as_str()))
+            .collect();
         Shared {
             name: plan.name.clone(),
             plugin: plan.plugin.clone(),
@@ -131,7 +142,10 @@ impl Shared {
         let now = Instant::now();
         let mut r = self.restarts.borrow_mut();
         r.push_back(now);
-        while r.front().is_some_and(|t| now.duration_since(*t) > self.restart.within) {
+        while r
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.restart.within)
+        {
             r.pop_front();
         }
         r.len() <= self.restart.max_restarts as usize
@@ -154,7 +168,10 @@ impl Shared {
         }
         *n += 1;
         self.open_conns.set(self.open_conns.get() + 1);
-        Ok(ConnSlot { shared: Rc::clone(self), ip })
+        Ok(ConnSlot {
+            shared: Rc::clone(self),
+            ip,
+        })
     }
 
     pub fn open_conns(&self) -> usize {

@@ -42,7 +42,11 @@ pub struct UdpRecv {
 
 impl UdpRecv {
     pub fn new(sock: Rc<UdpSocket>, id: u64) -> UdpRecv {
-        UdpRecv { sock, id, buf: vec![0u8; MAX_DATAGRAM].into_boxed_slice() }
+        UdpRecv {
+            sock,
+            id,
+            buf: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
+        }
     }
 }
 
@@ -54,9 +58,15 @@ impl Stream for UdpRecv {
         match this.sock.poll_recv_from(cx, &mut rb) {
             Poll::Ready(Ok(peer)) => {
                 let data = rb.filled().to_vec();
-                Poll::Ready(Some(UdpItem { socket: this.id, result: Ok((peer, data)) }))
+                Poll::Ready(Some(UdpItem {
+                    socket: this.id,
+                    result: Ok((peer, data)),
+                }))
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Some(UdpItem { socket: this.id, result: Err(e) })),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(UdpItem {
+                socket: this.id,
+                result: Err(e),
+            })),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -83,7 +93,11 @@ pub struct Accept {
 
 impl Accept {
     pub fn new(listener: TcpListener, name: Rc<str>) -> Accept {
-        Accept { listener, name, pause: None }
+        Accept {
+            listener,
+            name,
+            pause: None,
+        }
     }
 }
 
@@ -97,11 +111,17 @@ impl Stream for Accept {
             self.pause = None;
         }
         match self.listener.poll_accept(cx) {
-            Poll::Ready(Ok(conn)) => Poll::Ready(Some(Accepted { listener: self.name.clone(), result: Ok(conn) })),
+            Poll::Ready(Ok(conn)) => Poll::Ready(Some(Accepted {
+                listener: self.name.clone(),
+                result: Ok(conn),
+            })),
             Poll::Ready(Err(e)) => {
                 // EMFILE and friends: back off instead of spinning on a full fd table.
                 self.pause = Some(Box::pin(tokio::time::sleep(Duration::from_millis(100))));
-                Poll::Ready(Some(Accepted { listener: self.name.clone(), result: Err(e) }))
+                Poll::Ready(Some(Accepted {
+                    listener: self.name.clone(),
+                    result: Err(e),
+                }))
             }
             Poll::Pending => Poll::Pending,
         }
@@ -138,7 +158,12 @@ pub struct ConnRead {
 
 impl ConnRead {
     pub fn new(stream: Rc<TcpStream>, conn: u64, chunk: Rc<Cell<usize>>) -> ConnRead {
-        ConnRead { stream, conn, chunk, done: false }
+        ConnRead {
+            stream,
+            conn,
+            chunk,
+            done: false,
+        }
     }
 }
 
@@ -153,7 +178,10 @@ impl Stream for ConnRead {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => {
                     self.done = true;
-                    return Poll::Ready(Some(ConnItem { conn: self.conn, input: ConnInput::Failed(e) }));
+                    return Poll::Ready(Some(ConnItem {
+                        conn: self.conn,
+                        input: ConnInput::Failed(e),
+                    }));
                 }
                 Poll::Ready(Ok(())) => {}
             }
@@ -161,17 +189,26 @@ impl Stream for ConnRead {
             match self.stream.try_read(&mut buf) {
                 Ok(0) => {
                     self.done = true;
-                    return Poll::Ready(Some(ConnItem { conn: self.conn, input: ConnInput::Eof }));
+                    return Poll::Ready(Some(ConnItem {
+                        conn: self.conn,
+                        input: ConnInput::Eof,
+                    }));
                 }
                 Ok(n) => {
                     buf.truncate(n);
-                    return Poll::Ready(Some(ConnItem { conn: self.conn, input: ConnInput::Data(buf) }));
+                    return Poll::Ready(Some(ConnItem {
+                        conn: self.conn,
+                        input: ConnInput::Data(buf),
+                    }));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.done = true;
-                    return Poll::Ready(Some(ConnItem { conn: self.conn, input: ConnInput::Failed(e) }));
+                    return Poll::Ready(Some(ConnItem {
+                        conn: self.conn,
+                        input: ConnInput::Failed(e),
+                    }));
                 }
             }
         }
