@@ -74,7 +74,7 @@ cat > "$work/topology.ron" <<RON
     routes: [ (from: "files_tcp", to: "files") ],
 )
 RON
-"$bin/switchyard" serve --config "$work/topology.ron" --log-format json --log-level warn 2> "$work/server.log" &
+"$bin/switchyard" serve --config "$work/topology.ron" --log-format json 2> "$work/server.log" &
 server_pid=$!
 for _ in $(seq 100); do grep -q '"serving"' "$work/server.log" 2>/dev/null && break; sleep 0.05; done
 addr=$(python3 -c 'import json,sys
