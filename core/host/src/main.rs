@@ -8,9 +8,11 @@
 //! - `logging.rs`: the slog logger (terminal or JSON, to stderr).
 //! - `serve.rs`: running a topology, reloading it on SIGHUP, draining on SIGTERM.
 //! - `notify.rs`: systemd readiness notifications.
+//! - `privilege.rs`: switching to the topology's `user` after binding.
 
 mod logging;
 mod notify;
+mod privilege;
 mod serve;
 
 use std::path::PathBuf;

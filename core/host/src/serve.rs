@@ -53,6 +53,16 @@ pub fn run(opts: &ServeOptions, catalog: &Catalog, log: &Logger) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(user) = &topo.user {
+            match crate::privilege::drop_to(user) {
+                Ok((uid, gid)) => info!(log, "running as an unprivileged user";
+                    "user" => user, "uid" => uid.as_raw(), "gid" => gid.as_raw()),
+                Err(e) => {
+                    error!(log, "cannot drop privileges"; "user" => user, "error" => format!("{e:#}"));
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         let signals = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
@@ -93,6 +103,7 @@ fn reload(server: &mut Server, config: &Path, catalog: &Catalog, log: &Logger) {
     notify::reloading();
     match compile(config, catalog) {
         Err(errors) => {
+            server.metrics().reload("invalid");
             let report = topology::render(&errors, false);
             eprintln!("{report}");
             for d in errors.iter() {

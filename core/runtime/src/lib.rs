@@ -21,6 +21,7 @@ pub mod catalog;
 pub mod hostapi;
 pub mod instance;
 pub mod loader;
+pub mod metrics;
 pub mod server;
 pub mod storage;
 pub mod topology;

@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr};
@@ -30,6 +31,7 @@ use crate::actor::{
 };
 use crate::catalog::Catalog;
 use crate::loader::Plugin;
+use crate::metrics::{Metrics, serve_admin};
 use crate::storage::Root;
 use crate::topology::{HandlerSpec, ListenerKind, ListenerSpec, Topology};
 
@@ -139,6 +141,7 @@ pub struct Server {
     retiring: Vec<Addr<InstanceActor>>,
     registry: Registry,
     drain_timeout: Duration,
+    metrics: Arc<Metrics>,
     log: Logger,
 }
 
@@ -155,10 +158,38 @@ impl Server {
             retiring: Vec::new(),
             registry: Rc::default(),
             drain_timeout: topology.drain_timeout,
+            metrics: Metrics::new(),
             log: log.clone(),
         };
+        if let Some(addr) = topology.admin {
+            server.start_admin(addr)?;
+        }
         server.apply(topology, catalog)?;
         Ok(server)
+    }
+
+    /// The admin endpoint (`/metrics`, `/health`), bound now, served on the system.
+    fn start_admin(&self, addr: SocketAddr) -> Result<(), StartError> {
+        let bind_err = |source| StartError::Bind {
+            listener: "(admin)".into(),
+            addr,
+            source,
+        };
+        let BoundSocket::Tcp(std_listener) = bind(ListenerKind::Tcp, addr).map_err(bind_err)?
+        else {
+            unreachable!("a TCP bind gives a TCP socket")
+        };
+        std_listener.set_nonblocking(true).map_err(bind_err)?;
+        let local = std_listener.local_addr().unwrap_or(addr);
+        let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind_err)?;
+        actix_rt::spawn(serve_admin(listener, Arc::clone(&self.metrics)));
+        info!(self.log, "listening"; "listener" => "(admin)", "kind" => "tcp", "addr" => %local);
+        Ok(())
+    }
+
+    /// The host's metrics (for counting reloads and tests).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Move to `topology`, changing only what changed. On error nothing changed.
@@ -356,7 +387,14 @@ impl Server {
         {
             info!(hlog, "removed temp files left by a crash"; "root" => %root.path().display(), "count" => root.swept());
         }
-        let shared = Rc::new(Shared::new(&plan, hlog, root, Rc::clone(&self.registry)));
+        let metrics = self.metrics.handler(&h.name);
+        let shared = Rc::new(Shared::new(
+            &plan,
+            hlog,
+            root,
+            Rc::clone(&self.registry),
+            metrics,
+        ));
         InstanceActor::handler(plan, shared).start()
     }
 

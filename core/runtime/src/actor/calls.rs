@@ -15,6 +15,7 @@ use actix::{AsyncContext, Context, WrapFuture};
 use sha2::Digest;
 use slog::{debug, error, info, trace, warn};
 use switchyard_sdk::abi::{self, SyStat};
+use switchyard_sdk::messages::{Message, TransferCompleted};
 
 use super::InstanceActor;
 use super::messages::{Flush, TypedMessage};
@@ -64,6 +65,14 @@ pub struct Calls<'a> {
 impl Calls<'_> {
     fn storage_err(&self, what: &str, path: &str, e: &StorageError) -> u32 {
         let status = e.status();
+        self.actor
+            .shared
+            .metrics
+            .error(if status == abi::SY_ERR_IO {
+                "storage_io"
+            } else {
+                "storage_refused"
+            });
         if status == abi::SY_ERR_IO {
             warn!(self.actor.shared.log, "storage error"; "op" => what, "path" => path, "error" => %e);
         } else {
@@ -120,8 +129,13 @@ impl HostCalls for Calls<'_> {
         if s.local.is_ipv4() != to.is_ipv4() {
             return abi::SY_ERR_INVALID;
         }
+        let m = &self.actor.shared.metrics;
         match s.sock.try_send_to(data, to) {
-            Ok(_) => abi::SY_OK,
+            Ok(_) => {
+                m.datagrams_out.inc();
+                m.bytes_out.inc_by(data.len() as u64);
+                abi::SY_OK
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let queued = Rc::clone(&s.queued);
                 if queued.get() + data.len() > MAX_UDP_QUEUED {
@@ -225,7 +239,10 @@ impl HostCalls for Calls<'_> {
         let mut written = 0;
         if c.out.is_empty() {
             match c.stream.try_write(data) {
-                Ok(n) => written = n,
+                Ok(n) => {
+                    self.actor.shared.metrics.bytes_out.inc_by(n as u64);
+                    written = n;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return io_status(&e),
             }
@@ -383,6 +400,13 @@ impl HostCalls for Calls<'_> {
         }
         if data.len() > MAX_MESSAGE {
             return abi::SY_ERR_LIMIT;
+        }
+        if &*shared.type_names[port as usize] == TransferCompleted::TYPE {
+            // Transfers by result, for the metrics, whoever emits them.
+            let result = serde_json::from_slice::<TransferCompleted>(data).map(|t| t.result);
+            shared
+                .metrics
+                .transfer(result.as_deref().unwrap_or("unparsable"));
         }
         let Some(routes) = shared.outputs.get(&port) else {
             return abi::SY_OK;

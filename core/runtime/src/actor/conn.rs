@@ -31,6 +31,7 @@ impl InstanceActor {
         }
         match item.input {
             ConnInput::Data(data) => {
+                self.shared.metrics.bytes_in.inc_by(data.len() as u64);
                 let rest = self.absorb_into_file(id, &data, ctx);
                 if !rest.is_empty() {
                     let mut ev = SyEvent::new(abi::SY_EV_BYTES, self.shared.now_ms());
@@ -139,6 +140,7 @@ impl InstanceActor {
             let step: io::Result<Option<Done>> = match front {
                 Out::Bytes { data, pos } => match conn.stream.try_write(&data[*pos..]) {
                     Ok(n) => {
+                        self.shared.metrics.bytes_out.inc_by(n as u64);
                         *pos += n;
                         conn.pending -= n;
                         Ok((*pos == data.len()).then_some(Done::Plain))
@@ -165,6 +167,7 @@ impl InstanceActor {
                             short: *remaining > 0,
                         })),
                         Ok(n) => {
+                            self.shared.metrics.bytes_out.inc_by(n as u64);
                             *offset = off;
                             *remaining -= n as u64;
                             *sent += n as u64;

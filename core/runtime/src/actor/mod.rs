@@ -139,6 +139,8 @@ impl InstanceActor {
     /// The instance panicked and is gone: free what it owned, then restart or stop.
     fn on_panic(&mut self, ctx: &mut Context<Self>) {
         self.res.release_instance_resources(ctx);
+        self.shared.metrics.restarts.inc();
+        self.shared.metrics.error("plugin_panic");
         let within_limit = self.shared.record_restart();
         let restarts = self.shared.recent_restarts();
         let policy = self.shared.restart;
@@ -218,6 +220,7 @@ impl InstanceActor {
         let slot = match self.shared.take_conn_slot(peer.ip()) {
             Ok(slot) => slot,
             Err(limit) => {
+                self.shared.metrics.error("conn_limit");
                 warn!(self.shared.log, "connection refused: limit reached";
                     "peer" => %peer, "limit" => limit, "listener" => &*item.listener);
                 return;
@@ -252,6 +255,8 @@ impl InstanceActor {
         };
         match item.result {
             Ok((peer, data)) => {
+                self.shared.metrics.datagrams_in.inc();
+                self.shared.metrics.bytes_in.inc_by(data.len() as u64);
                 let listener = sock.listener.clone();
                 let local = sock.local;
                 let mut ev = SyEvent::new(abi::SY_EV_DATAGRAM, self.shared.now_ms());
@@ -312,6 +317,10 @@ impl Actor for InstanceActor {
                         }
                     }
                 }
+                // The sessions gauge: sampled, so the event path pays nothing for it.
+                ctx.run_interval(std::time::Duration::from_secs(1), |act, _| {
+                    act.shared.metrics.sessions.set(act.busy() as i64);
+                });
                 if !self.per_connection() && !self.create_instance(ctx) {
                     self.shared.stopped.set(true);
                     ctx.stop();

@@ -13,6 +13,7 @@ use actix::Addr;
 
 use super::InstanceActor;
 use crate::loader::Plugin;
+use crate::metrics::HandlerMetrics;
 use crate::storage::Root;
 
 /// Where an output port's messages go.
@@ -83,6 +84,7 @@ pub struct Shared {
     pub children: RefCell<HashMap<u64, Addr<InstanceActor>>>,
     next_id: Cell<u64>,
     pub type_names: Vec<Arc<str>>,
+    pub metrics: HandlerMetrics,
 }
 
 impl Shared {
@@ -91,6 +93,7 @@ impl Shared {
         log: slog::Logger,
         root: Option<Rc<Root>>,
         registry: Registry,
+        metrics: HandlerMetrics,
     ) -> Shared {
         let mut outputs: HashMap<u32, Vec<OutputRoute>> = HashMap::new();
         for r in &plan.outputs {
@@ -122,6 +125,7 @@ impl Shared {
             children: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
             type_names,
+            metrics,
         }
     }
 
@@ -168,6 +172,8 @@ impl Shared {
         }
         *n += 1;
         self.open_conns.set(self.open_conns.get() + 1);
+        self.metrics.conns_total.inc();
+        self.metrics.conns_open.inc();
         Ok(ConnSlot {
             shared: Rc::clone(self),
             ip,
@@ -190,6 +196,7 @@ impl Drop for ConnSlot {
     fn drop(&mut self) {
         let s = &self.shared;
         s.open_conns.set(s.open_conns.get().saturating_sub(1));
+        s.metrics.conns_open.dec();
         let mut per_ip = s.per_ip.borrow_mut();
         if let Some(n) = per_ip.get_mut(&self.ip) {
             *n -= 1;

@@ -290,6 +290,8 @@ fn assemble(
         listeners,
         handlers,
         drain_timeout: doc.drain_timeout,
+        admin: doc.admin,
+        user: doc.user.clone(),
         plugin_dirs,
     }
 }

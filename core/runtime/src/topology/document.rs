@@ -34,6 +34,10 @@ pub(crate) struct Document<'a> {
     /// Explicit plugin paths by plugin name, as written (not yet resolved).
     pub plugins: HashMap<String, PathBuf>,
     pub drain_timeout: Duration,
+    /// `admin: Some("127.0.0.1:9100")`: the metrics/health endpoint, off when absent.
+    pub admin: Option<SocketAddr>,
+    /// `user: Some("switchyard")`: drop to this user after binding.
+    pub user: Option<String>,
     pub listeners: Vec<ListenerDef>,
     pub handlers: Vec<HandlerDef<'a>>,
     pub routes: Vec<RouteDef>,
@@ -68,6 +72,8 @@ const TOP_FIELDS: &[&str] = &[
     "plugin_dirs",
     "plugins",
     "drain_timeout_secs",
+    "admin",
+    "user",
     "listeners",
     "handlers",
     "routes",
@@ -111,8 +117,14 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
             r.optional(&top, "drain_timeout_secs", DEFAULT_DRAIN_SECS)
                 .unwrap_or(DEFAULT_DRAIN_SECS),
         ),
+        user: r.optional(&top, "user", None).unwrap_or_default(),
         ..Document::default()
     };
+    if let Some(raw) = top.get("admin") {
+        doc.admin = r
+            .value::<Option<SocketAddr>>(raw, "`admin` (an address like \"127.0.0.1:9100\")")
+            .flatten();
+    }
     if let Some(raw) = top.get("plugins") {
         read_plugins(r, raw, &mut doc);
     }

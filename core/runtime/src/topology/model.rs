@@ -20,6 +20,10 @@ pub struct Topology {
     pub handlers: Vec<HandlerSpec>,
     /// How long a drain may take before the host exits anyway (`drain_timeout_secs`).
     pub drain_timeout: Duration,
+    /// Metrics and health endpoint (`admin`), off when `None`.
+    pub admin: Option<SocketAddr>,
+    /// User to switch to after binding (`user`), `None` to stay as started.
+    pub user: Option<String>,
     /// The topology's `plugin_dirs`, resolved against the working directory.
     pub plugin_dirs: Vec<PathBuf>,
 }

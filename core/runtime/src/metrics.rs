@@ -1,0 +1,264 @@
+//! Prometheus metrics, and the admin endpoint that serves them.
+//!
+//! Counters live in one [`Metrics`] registry; each handler gets its own pre-labelled
+//! handles ([`HandlerMetrics`]) once, so the hot path is a relaxed atomic add, never a
+//! label lookup. The admin endpoint is a deliberately tiny HTTP/1.0 responder on its
+//! own listener (127.0.0.1 unless configured otherwise, off unless configured):
+//! `GET /metrics` (Prometheus text format) and `GET /health` (`ok`).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandlerLabel {
+    handler: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandlerResult {
+    handler: String,
+    result: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandlerKind {
+    handler: String,
+    kind: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+/// Every metric the host exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    conns_open: Family<HandlerLabel, Gauge>,
+    conns_total: Family<HandlerLabel, Counter>,
+    sessions: Family<HandlerLabel, Gauge>,
+    bytes_in: Family<HandlerLabel, Counter>,
+    bytes_out: Family<HandlerLabel, Counter>,
+    datagrams_in: Family<HandlerLabel, Counter>,
+    datagrams_out: Family<HandlerLabel, Counter>,
+    transfers: Family<HandlerResult, Counter>,
+    errors: Family<HandlerKind, Counter>,
+    restarts: Family<HandlerLabel, Counter>,
+    reloads: Family<ResultLabel, Counter>,
+}
+
+/// One handler's metric handles (cheap clones of shared atomics).
+#[derive(Debug, Clone)]
+pub struct HandlerMetrics {
+    name: String,
+    metrics: Arc<Metrics>,
+    pub conns_open: Gauge,
+    pub conns_total: Counter,
+    pub sessions: Gauge,
+    pub bytes_in: Counter,
+    pub bytes_out: Counter,
+    pub datagrams_in: Counter,
+    pub datagrams_out: Counter,
+    pub restarts: Counter,
+}
+
+impl HandlerMetrics {
+    /// Count an error of `kind` (`conn_limit`, `send`, `storage`, `plugin_panic`, ...).
+    pub fn error(&self, kind: &str) {
+        let label = HandlerKind {
+            handler: self.name.clone(),
+            kind: kind.to_owned(),
+        };
+        self.metrics.errors.get_or_create(&label).inc();
+    }
+
+    /// Count a finished transfer by its result (`ok` or a short reason).
+    pub fn transfer(&self, result: &str) {
+        let label = HandlerResult {
+            handler: self.name.clone(),
+            result: result.to_owned(),
+        };
+        self.metrics.transfers.get_or_create(&label).inc();
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("switchyard");
+        let m = Metrics {
+            conns_open: Family::default(),
+            conns_total: Family::default(),
+            sessions: Family::default(),
+            bytes_in: Family::default(),
+            bytes_out: Family::default(),
+            datagrams_in: Family::default(),
+            datagrams_out: Family::default(),
+            transfers: Family::default(),
+            errors: Family::default(),
+            restarts: Family::default(),
+            reloads: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "connections_open",
+            "TCP connections open",
+            m.conns_open.clone(),
+        );
+        registry.register(
+            "connections",
+            "TCP connections accepted",
+            m.conns_total.clone(),
+        );
+        registry.register(
+            "sessions_active",
+            "Sessions in flight, as the plugin counts them",
+            m.sessions.clone(),
+        );
+        registry.register(
+            "bytes_in",
+            "Bytes received (TCP and UDP)",
+            m.bytes_in.clone(),
+        );
+        registry.register("bytes_out", "Bytes sent (TCP and UDP)", m.bytes_out.clone());
+        registry.register(
+            "datagrams_in",
+            "UDP datagrams received",
+            m.datagrams_in.clone(),
+        );
+        registry.register(
+            "datagrams_out",
+            "UDP datagrams sent",
+            m.datagrams_out.clone(),
+        );
+        registry.register(
+            "transfers",
+            "Transfers finished, by result",
+            m.transfers.clone(),
+        );
+        registry.register("errors", "Errors, by kind", m.errors.clone());
+        registry.register(
+            "plugin_restarts",
+            "Plugin instances recreated after a panic",
+            m.restarts.clone(),
+        );
+        registry.register("reloads", "Topology reloads, by result", m.reloads.clone());
+        Arc::new(Metrics { registry, ..m })
+    }
+
+    /// Handles for handler `name`.
+    pub fn handler(self: &Arc<Self>, name: &str) -> HandlerMetrics {
+        let l = HandlerLabel {
+            handler: name.to_owned(),
+        };
+        HandlerMetrics {
+            name: name.to_owned(),
+            metrics: Arc::clone(self),
+            conns_open: self.conns_open.get_or_create(&l).clone(),
+            conns_total: self.conns_total.get_or_create(&l).clone(),
+            sessions: self.sessions.get_or_create(&l).clone(),
+            bytes_in: self.bytes_in.get_or_create(&l).clone(),
+            bytes_out: self.bytes_out.get_or_create(&l).clone(),
+            datagrams_in: self.datagrams_in.get_or_create(&l).clone(),
+            datagrams_out: self.datagrams_out.get_or_create(&l).clone(),
+            restarts: self.restarts.get_or_create(&l).clone(),
+        }
+    }
+
+    /// Count a reload (`ok`, `invalid`, `refused`).
+    pub fn reload(&self, result: &str) {
+        self.reloads
+            .get_or_create(&ResultLabel {
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            let _ = writeln!(out, "# encoding failed");
+        }
+        out
+    }
+}
+
+/// Serve `/metrics` and `/health` on `listener` until the runtime stops.
+pub async fn serve_admin(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = Arc::clone(&metrics);
+        actix_rt::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let read =
+                tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
+                    .await;
+            let Ok(Ok(n)) = read else { return };
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let path = request.split_whitespace().nth(1).unwrap_or("");
+            let (status, ctype, body) = match path {
+                "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.encode()),
+                "/health" | "/healthz" => ("200 OK", "text/plain", "ok\n".to_owned()),
+                _ => (
+                    "404 Not Found",
+                    "text/plain",
+                    "not found: try /metrics or /health\n".to_owned(),
+                ),
+            };
+            let head = format!(
+                "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(body.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handler_counters_appear_in_the_exposition() {
+        let m = Metrics::new();
+        let h = m.handler("tftp");
+        h.bytes_out.inc_by(1234);
+        h.conns_open.set(3);
+        h.transfer("ok");
+        h.error("conn_limit");
+        m.reload("ok");
+        let text = m.encode();
+        assert!(
+            text.contains("switchyard_bytes_out_total{handler=\"tftp\"} 1234"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchyard_connections_open{handler=\"tftp\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchyard_transfers_total{handler=\"tftp\",result=\"ok\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchyard_errors_total{handler=\"tftp\",kind=\"conn_limit\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchyard_reloads_total{result=\"ok\"} 1"),
+            "{text}"
+        );
+    }
+}
