@@ -1,0 +1,491 @@
+//! End-to-end tests of the files plugin against the real `switchyard` binary: the seed
+//! client driven through its menu, v1 and v2 transfers of awkward bytes, traversal
+//! forms, concurrent uploads, a client killed mid-upload, and a >1 GiB upload.
+//!
+//! Everything is on loopback, port 0, with bounded waits. The server helper here is
+//! local to this file (the shared harness in `tests/src` is not there yet).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The build output directory holding `switchyard` and the plugin libraries.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
+    let ready = dir.join("switchyard").exists() && dir.join("libswitchyard_files.so").exists();
+    if !ready {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "switchyard", "-p", "switchyard-files"])
+            .status()
+            .expect("run cargo build");
+        assert!(
+            status.success(),
+            "building the host and the files plugin failed"
+        );
+    }
+    dir
+}
+
+/// A running `switchyard serve` with one files handler; killed on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    root: PathBuf,
+    _dir: tempfile::TempDir,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(config: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        let topo = dir.path().join("topology.ron");
+        std::fs::write(
+            &topo,
+            format!(
+                r#"(
+    listeners: {{ "files_tcp": (kind: tcp, bind: "127.0.0.1:0") }},
+    handlers: {{ "files": (plugin: "files", root: Some("{}"), config: ({config})) }},
+    routes: [ (from: "files_tcp", to: "files") ],
+)"#,
+                root.display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(bin_dir().join("switchyard"))
+            .args(["serve", "--config"])
+            .arg(&topo)
+            .args(["--log-format", "json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn switchyard");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(j) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if j["msg"] == "listening" {
+                        let _ = tx.send(j["addr"].as_str().unwrap_or_default().to_owned());
+                    }
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(WAIT) {
+            Ok(a) => a.parse().expect("listening addr"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start: {:?}", log.lock().unwrap());
+            }
+        };
+        Server {
+            child,
+            addr,
+            root,
+            _dir: dir,
+            log,
+        }
+    }
+
+    /// Names in the root, hidden ones included (temps and digests), sorted.
+    fn entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Visible names (what a user sees).
+    fn visible(&self) -> Vec<String> {
+        self.entries()
+            .into_iter()
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    }
+
+    fn logs_with(&self, needle: &str) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect_timeout(&self.addr, WAIT).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Wait until `cond` holds (bounded).
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn awkward_bytes() -> Vec<u8> {
+    let mut v = b"a:b::c\r\n\r\nline\n\0\xff\xfe:2:1:".to_vec();
+    v.extend((0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    v
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---- v1 ---------------------------------------------------------------------------
+
+/// One v1 upload over a raw socket; returns the name the server wrote back.
+fn v1_put(s: &Server, data: &[u8]) -> String {
+    let mut c = s.connect();
+    c.write_all(b"2:").unwrap();
+    c.write_all(data).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    reply.trim_end().to_owned()
+}
+
+fn v1_get(s: &Server, request: &[u8]) -> Vec<u8> {
+    let mut c = s.connect();
+    c.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    out
+}
+
+#[test]
+fn v1_binary_colons_crlf_and_empty_round_trip() {
+    let s = Server::start("");
+    let data = awkward_bytes();
+    let name = v1_put(&s, &data);
+    assert!(name.len() == 8 && name.ends_with(".txt"), "{name:?}");
+    assert_eq!(std::fs::read(s.root.join(&name)).unwrap(), data);
+    assert_eq!(v1_get(&s, format!("1:{name}\n").as_bytes()), data);
+
+    let empty = v1_put(&s, b"");
+    assert_eq!(std::fs::read(s.root.join(&empty)).unwrap(), b"");
+    assert_eq!(
+        v1_get(&s, format!("1:{empty}").as_bytes()),
+        b"",
+        "settle time ends an unterminated name"
+    );
+    eventually("both uploads logged", || {
+        s.logs_with("cmd=PUT proto=v1").len() == 2
+    });
+}
+
+#[test]
+fn v1_traversal_forms_serve_nothing() {
+    let s = Server::start("");
+    std::fs::create_dir_all(&s.root).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", s.root.join("link")).unwrap();
+    std::fs::create_dir(s.root.join("d")).unwrap();
+    for req in [
+        "1:../../../../etc/passwd\n",
+        "1:/etc/passwd\n",
+        "1:d/../../x\n",
+        "1:link\n",
+        "1:d\n",
+        "1:missing\n",
+        "1:\n",
+    ] {
+        assert_eq!(v1_get(&s, req.as_bytes()), b"", "{req:?}");
+    }
+    // One log line per refused request (the log arrives asynchronously).
+    eventually("7 refusals logged", || {
+        s.logs_with("result=error").len() == 7
+    });
+}
+
+#[test]
+fn concurrent_v1_uploads_get_distinct_names() {
+    let s = Arc::new(Server::start(""));
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || (i, v1_put(&s, format!("upload number {i}\n").as_bytes())))
+        })
+        .collect();
+    let mut names = std::collections::BTreeSet::new();
+    for h in handles {
+        let (i, name) = h.join().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(s.root.join(&name)).unwrap(),
+            format!("upload number {i}\n")
+        );
+        names.insert(name);
+    }
+    assert_eq!(names.len(), 16);
+    assert_eq!(s.visible().len(), 16);
+}
+
+#[test]
+fn seed_client_through_its_menu() {
+    let s = Server::start("");
+    std::fs::create_dir_all(&s.root).unwrap();
+    std::fs::write(s.root.join("served.txt"), "来自服务器 a:b:c\n").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("mine.txt"), "上传 x:y:z\nsecond line\n").unwrap();
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seed/c_tcp_file_client.py");
+    let seed = if seed.exists() {
+        seed
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/c_tcp_file_client.py")
+    };
+    let mut child = Command::new("python3")
+        .arg(&seed)
+        .current_dir(work.path())
+        .env("SEED_PORT", s.addr.port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("2\nmine.txt\n1\nserved.txt\n0\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("数据上传成功!")
+            && stdout.contains("下载完成")
+            && stdout.contains("客户端关闭"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("served.txt")).unwrap(),
+        "来自服务器 a:b:c\n"
+    );
+    eventually("the upload to be stored", || s.visible().len() == 2);
+    let uploaded: Vec<String> = s
+        .visible()
+        .into_iter()
+        .filter(|n| n != "served.txt")
+        .collect();
+    assert_eq!(
+        std::fs::read_to_string(s.root.join(&uploaded[0])).unwrap(),
+        "上传 x:y:z\nsecond line\n"
+    );
+    eventually("the quit message to be logged", || {
+        !s.logs_with("客户端已退出").is_empty()
+    });
+}
+
+// ---- v2 ---------------------------------------------------------------------------
+
+/// A raw v2 connection.
+struct V2 {
+    s: TcpStream,
+    r: BufReader<TcpStream>,
+}
+
+impl V2 {
+    fn open(server: &Server) -> V2 {
+        let mut s = server.connect();
+        s.write_all(b"SYFILES/2\n").unwrap();
+        let r = BufReader::new(s.try_clone().unwrap());
+        V2 { s, r }
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.r.read_line(&mut l).unwrap();
+        l.trim_end().to_owned()
+    }
+
+    fn ask(&mut self, req: &str) -> String {
+        self.s.write_all(format!("{req}\n").as_bytes()).unwrap();
+        self.line()
+    }
+
+    fn put(&mut self, name: &str, data: &[u8]) -> String {
+        assert_eq!(self.ask(&format!("PUT {name} {}", data.len())), "CONTINUE");
+        self.s.write_all(data).unwrap();
+        self.line()
+    }
+
+    fn get(&mut self, name: &str) -> (String, Vec<u8>) {
+        let head = self.ask(&format!("GET {name}"));
+        let len: usize = head
+            .split(' ')
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; if head.starts_with("OK") { len } else { 0 }];
+        self.r.read_exact(&mut body).unwrap();
+        (head, body)
+    }
+}
+
+#[test]
+fn v2_binary_colons_crlf_and_empty_round_trip() {
+    let s = Server::start("");
+    let mut c = V2::open(&s);
+    let data = awkward_bytes();
+    let digest = hex(&Sha256::digest(&data));
+    assert_eq!(
+        c.put("bin%20file:1.dat", &data),
+        format!("OK bin%20file:1.dat {} {digest}", data.len())
+    );
+    assert_eq!(std::fs::read(s.root.join("bin file:1.dat")).unwrap(), data);
+    let (head, body) = c.get("bin%20file:1.dat");
+    assert_eq!(head, format!("OK {} {digest}", data.len()));
+    assert_eq!(body, data);
+
+    let empty = hex(&Sha256::digest(b""));
+    assert_eq!(c.put("empty", b""), format!("OK empty 0 {empty}"));
+    assert_eq!(c.get("empty"), (format!("OK 0 {empty}"), vec![]));
+    assert!(
+        c.ask("PUT empty 1").starts_with("ERR 409 "),
+        "no silent overwrite"
+    );
+}
+
+#[test]
+fn v2_errors_and_traversal_keep_the_connection() {
+    let s = Server::start("");
+    std::fs::create_dir_all(s.root.join("sub")).unwrap();
+    std::os::unix::fs::symlink("/etc", s.root.join("sub/out")).unwrap();
+    std::fs::write(s.root.join("f"), b"12345").unwrap();
+    let mut c = V2::open(&s);
+    for (req, code) in [
+        ("GET ../../etc/passwd", "403"),
+        ("GET /etc/passwd", "403"),
+        ("GET sub/..%2F..%2Fetc%2Fpasswd", "403"),
+        ("GET sub/out/passwd", "403"),
+        ("GET .hidden", "403"),
+        ("GET missing", "404"),
+        ("GET sub", "412"),
+        ("GET f 6", "416"),
+        ("PUT f 1", "409"),
+        ("PUT ../x 1", "403"),
+        ("PUT big 99999999999999", "413"),
+        ("DELETE f", "405"),
+        ("BOGUS", "400"),
+    ] {
+        let reply = c.ask(req);
+        assert!(reply.starts_with(&format!("ERR {code} ")), "{req}: {reply}");
+    }
+    assert_eq!(
+        c.ask("STAT f").split(' ').take(3).collect::<Vec<_>>(),
+        ["OK", "f", "5"]
+    );
+    assert_eq!(c.ask("LIST"), "OK 2 2");
+    let mut entries = vec![c.line(), c.line()];
+    entries.sort();
+    assert!(
+        entries[0].starts_with("d 0 ") || entries[0].starts_with("d "),
+        "{entries:?}"
+    );
+    assert!(
+        entries[1].starts_with("f 5 ") && entries[1].ends_with(" f"),
+        "{entries:?}"
+    );
+    assert_eq!(c.ask("QUIT"), "OK bye");
+    assert_eq!(s.visible(), ["f", "sub"]);
+}
+
+#[test]
+fn client_killed_mid_upload_leaves_no_file() {
+    let s = Server::start("");
+    let script = format!(
+        r#"
+import os, signal, socket
+c = socket.create_connection(("127.0.0.1", {port}))
+c.sendall(b"SYFILES/2\nPUT partial.bin 10000000\n")
+assert c.recv(100) == b"CONTINUE\n"
+c.sendall(b"x" * 3000000)
+os.kill(os.getpid(), signal.SIGKILL)
+"#,
+        port = s.addr.port()
+    );
+    let status = Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the client was killed");
+    eventually("the aborted upload to be logged", || {
+        !s.logs_with("result=error").is_empty() || !s.logs_with("mid-upload").is_empty()
+    });
+    eventually("the temp file to be gone", || {
+        s.entries().is_empty() || s.entries().iter().all(|n| !n.starts_with(".sy-tmp"))
+    });
+    assert!(s.visible().is_empty(), "{:?}", s.entries());
+    assert!(
+        s.entries().is_empty(),
+        "no temp or digest left: {:?}",
+        s.entries()
+    );
+}
+
+#[test]
+fn upload_over_one_gib_from_a_generated_stream() {
+    let s = Server::start("max_upload_bytes: 2147483648, reserve_free_bytes: 0");
+    let size: u64 = (1 << 30) + 12_345;
+    let mut c = V2::open(&s);
+    c.s.set_write_timeout(Some(Duration::from_secs(300)))
+        .unwrap();
+    c.s.set_read_timeout(Some(Duration::from_secs(300)))
+        .unwrap();
+    c.r.get_mut()
+        .set_read_timeout(Some(Duration::from_secs(300)))
+        .unwrap();
+    assert_eq!(c.ask(&format!("PUT huge.bin {size}")), "CONTINUE");
+    let chunk: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut h = Sha256::new();
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        c.s.write_all(&chunk[..n]).unwrap();
+        h.update(&chunk[..n]);
+        left -= n as u64;
+    }
+    let digest = hex(&h.finalize());
+    assert_eq!(c.line(), format!("OK huge.bin {size} {digest}"));
+    assert_eq!(
+        std::fs::metadata(s.root.join("huge.bin")).unwrap().len(),
+        size
+    );
+    std::fs::remove_file(s.root.join("huge.bin")).unwrap();
+}
