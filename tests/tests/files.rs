@@ -489,3 +489,30 @@ fn upload_over_one_gib_from_a_generated_stream() {
     );
     std::fs::remove_file(s.root.join("huge.bin")).unwrap();
 }
+
+#[test]
+fn slow_clients_time_out_without_blocking_others() {
+    let s = Server::start("header_timeout_secs: 1, idle_timeout_secs: 1");
+    std::fs::create_dir_all(&s.root).unwrap();
+    std::fs::write(s.root.join("f"), b"data").unwrap();
+    // Slowloris: a request line that never ends.
+    let mut slow = V2::open(&s);
+    slow.s.write_all(b"GET f").unwrap();
+    // A v1 upload whose client never closes: stored after the idle timeout.
+    let mut lingering = s.connect();
+    lingering.write_all(b"2:kept").unwrap();
+    // Meanwhile another client is served at once.
+    let started = Instant::now();
+    let mut fast = V2::open(&s);
+    assert_eq!(fast.get("f"), ("OK 4 -".to_owned(), b"data".to_vec()));
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(slow.line(), "ERR 408 request line not completed in time");
+    let mut name = String::new();
+    lingering.read_to_string(&mut name).unwrap();
+    let name = name.trim_end();
+    assert_eq!(std::fs::read(s.root.join(name)).unwrap(), b"kept");
+}
