@@ -26,8 +26,8 @@ use slog::{Logger, info, o};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::actor::{
-    Busy, Drain, HandlerLimits, HandlerPlan, InstanceActor, OutputRoute, Registry, RestartPolicy,
-    Retire, Shared,
+    Abort, Busy, Drain, HandlerLimits, HandlerPlan, InstanceActor, OutputRoute, Registry,
+    RestartPolicy, Retire, Shared,
 };
 use crate::catalog::Catalog;
 use crate::loader::Plugin;
@@ -156,7 +156,7 @@ impl Server {
             listeners: HashMap::new(),
             handlers: HashMap::new(),
             retiring: Vec::new(),
-            registry: Rc::default(),
+            registry: Registry::default(),
             drain_timeout: topology.drain_timeout,
             metrics: Metrics::new(),
             log: log.clone(),
@@ -243,13 +243,11 @@ impl Server {
                     && self.listener_specs_of(&h.name) == listener_specs(topology, &h.name)
             });
             let root = match (&h.root, unchanged) {
-                (Some(path), false) => {
-                    Some(Rc::new(Root::open(path).map_err(|e| StartError::Root {
-                        handler: h.name.clone(),
-                        root: path.display().to_string(),
-                        reason: e.to_string(),
-                    })?))
-                }
+                (Some(path), false) => Some(Root::open(path).map_err(|e| StartError::Root {
+                    handler: h.name.clone(),
+                    root: path.display().to_string(),
+                    reason: e.to_string(),
+                })?),
                 _ => None,
             };
             prepared.push((h, plugin, unchanged, root));
@@ -288,7 +286,8 @@ impl Server {
                 summary.started.push(spec.name.clone());
             }
             self.registry
-                .borrow_mut()
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
                 .insert(spec.name.clone(), addr.clone());
             handlers.insert(
                 spec.name.clone(),
@@ -303,7 +302,10 @@ impl Server {
             old.addr.do_send(Retire {
                 deadline: topology.drain_timeout,
             });
-            self.registry.borrow_mut().remove(&name);
+            self.registry
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&name);
             self.retiring.push(old.addr);
             summary.retired.push(name);
         }
@@ -348,7 +350,7 @@ impl Server {
         &self,
         h: &HandlerSpec,
         plugin: Plugin,
-        root: Option<Rc<Root>>,
+        root: Option<Root>,
         udp: Vec<(String, std::net::UdpSocket)>,
         tcp: Vec<(String, std::net::TcpListener)>,
     ) -> Addr<InstanceActor> {
@@ -388,14 +390,20 @@ impl Server {
             info!(hlog, "removed temp files left by a crash"; "root" => %root.path().display(), "count" => root.swept());
         }
         let metrics = self.metrics.handler(&h.name);
-        let shared = Rc::new(Shared::new(
-            &plan,
-            hlog,
-            root,
-            Rc::clone(&self.registry),
-            metrics,
-        ));
-        InstanceActor::handler(plan, shared).start()
+        let registry = Arc::clone(&self.registry);
+        // Each handler on its own thread: a handler busy hashing a large upload never
+        // delays another's datagrams, and the host uses every core.
+        let arbiter = actix::Arbiter::new();
+        InstanceActor::start_in_arbiter(&arbiter.handle(), move |_| {
+            let shared = Rc::new(Shared::new(
+                &plan,
+                hlog,
+                root.map(Rc::new),
+                registry,
+                metrics,
+            ));
+            InstanceActor::handler(plan, shared)
+        })
     }
 
     /// Stop accepting, let in-flight work finish until the drain deadline, and say
@@ -424,9 +432,30 @@ impl Server {
             }
             if start.elapsed() >= deadline {
                 info!(self.log, "drain deadline reached; aborting what is left"; "in_flight" => busy);
+                self.abort(&all).await;
                 return false;
             }
             actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Abort what is left: every actor drops its instance, connections and temp files
+    /// (nothing partial stays visible), then stops. Waits briefly for
+    /// per-connection actors, which abort on their own threads' turn.
+    async fn abort(&self, all: &[&Addr<InstanceActor>]) {
+        for addr in all {
+            let _ = addr.send(Abort).await;
+        }
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(2) {
+            let mut alive = 0u64;
+            for addr in all {
+                alive += addr.send(Busy).await.unwrap_or(0);
+            }
+            if alive == 0 {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

@@ -413,7 +413,7 @@ impl HostCalls for Calls<'_> {
         };
         let data: Arc<[u8]> = Arc::from(data);
         let type_name = Arc::clone(&shared.type_names[port as usize]);
-        let registry = shared.registry.borrow();
+        let registry = shared.registry.read().unwrap_or_else(|e| e.into_inner());
         for r in routes {
             if let Some(addr) = registry.get(&r.to_handler) {
                 addr.do_send(TypedMessage {

@@ -147,3 +147,23 @@ impl Handler<Retire> for InstanceActor {
         });
     }
 }
+
+/// The drain deadline passed: drop everything now (temp files are deleted), stop.
+#[derive(Debug)]
+pub struct Abort;
+
+impl Message for Abort {
+    type Result = ();
+}
+
+impl Handler<Abort> for InstanceActor {
+    type Result = ();
+    fn handle(&mut self, _: Abort, ctx: &mut Context<Self>) {
+        for child in self.shared.children.borrow().values() {
+            child.do_send(Abort);
+        }
+        self.instance = None;
+        self.res.release_instance_resources(ctx);
+        ctx.stop();
+    }
+}

@@ -42,7 +42,7 @@ use slog::{error, info, warn};
 use switchyard_sdk::abi::{self, SyEvent, SyStr};
 use tokio::net::TcpStream;
 
-pub use messages::{Busy, Drain, Retire, StopHandler, TypedMessage};
+pub use messages::{Abort, Busy, Drain, Retire, StopHandler, TypedMessage};
 use resources::{Conn, Resources};
 pub use shared::{HandlerLimits, HandlerPlan, OutputRoute, Registry, RestartPolicy, Shared};
 use streams::{Accept, Accepted, ConnItem, UdpItem};
@@ -344,8 +344,15 @@ impl Actor for InstanceActor {
         if let Role::Connection { id, .. } = self.role {
             self.shared.children.borrow_mut().remove(&id);
         }
-        if matches!(self.role, Role::Handler) && self.shared.stopped.get() {
-            info!(self.shared.log, "handler stopped");
+        if matches!(self.role, Role::Handler) {
+            if self.shared.stopped.get() {
+                info!(self.shared.log, "handler stopped");
+            }
+            // The handler's thread ends with it (see `Server::start_handler`); its
+            // per-connection actors were stopped or aborted before.
+            if self.shared.children.borrow().is_empty() {
+                actix::Arbiter::current().stop();
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix::Addr;
@@ -59,7 +59,8 @@ pub struct HandlerPlan {
 }
 
 /// Handler name -> its actor, for typed messages. Replaced entries take effect at once.
-pub type Registry = Rc<RefCell<HashMap<String, Addr<InstanceActor>>>>;
+/// Shared across handler threads; read on every emit, written only at (re)load.
+pub type Registry = Arc<RwLock<HashMap<String, Addr<InstanceActor>>>>;
 
 /// State shared by the handler actor and its per-connection actors.
 #[derive(Debug)]
