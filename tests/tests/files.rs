@@ -24,11 +24,21 @@ fn bin_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("target/<profile>")
         .to_path_buf();
-    let ready = dir.join("switchyard").exists() && dir.join("libswitchyard_files.so").exists();
+    let ready = ["switchyard", "switchyard-files", "libswitchyard_files.so"]
+        .iter()
+        .all(|f| dir.join(f).exists());
     if !ready {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "switchyard", "-p", "switchyard-files"])
+            .args([
+                "build",
+                "-p",
+                "switchyard",
+                "-p",
+                "switchyard-files",
+                "-p",
+                "switchyard-files-client",
+            ])
             .status()
             .expect("run cargo build");
         assert!(
@@ -515,4 +525,92 @@ fn slow_clients_time_out_without_blocking_others() {
     lingering.read_to_string(&mut name).unwrap();
     let name = name.trim_end();
     assert_eq!(std::fs::read(s.root.join(name)).unwrap(), b"kept");
+}
+
+/// Run the `switchyard-files` client in `cwd`; returns (success, stdout, stderr).
+fn client(cwd: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(bin_dir().join("switchyard-files"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("switchyard-files");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn client_commands_and_menu() {
+    let s = Server::start("allow_delete: true");
+    let addr = s.addr.to_string();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let data = awkward_bytes();
+    std::fs::write(w.join("local.bin"), &data).unwrap();
+
+    let (ok, _, err) = client(w, &["put", &addr, "local.bin", "a b.bin"], "");
+    assert!(ok, "{err}");
+    assert!(err.contains("verified"), "{err}");
+    assert_eq!(std::fs::read(s.root.join("a b.bin")).unwrap(), data);
+    let (ok, _, err) = client(w, &["put", &addr, "local.bin", "a b.bin"], "");
+    assert!(!ok && err.contains("409"), "no overwrite: {err}");
+
+    // The download lands exactly where asked, nowhere else, and only when verified.
+    std::fs::create_dir(w.join("dl")).unwrap();
+    let (ok, _, err) = client(w, &["get", &addr, "a b.bin", "dl"], "");
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read(w.join("dl/a b.bin")).unwrap(), data);
+    let (ok, _, err) = client(w, &["get", &addr, "a b.bin", "dl"], "");
+    assert!(!ok && err.contains("exists"), "{err}");
+    let (ok, _, err) = client(w, &["get", &addr, "missing", "dl"], "");
+    assert!(!ok && err.contains("404"), "{err}");
+    let mut left: Vec<String> = std::fs::read_dir(w.join("dl"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["a b.bin"], "no temp files left behind");
+
+    let (ok, out, _) = client(w, &["ls", &addr], "");
+    assert!(
+        ok && out.contains("a b.bin") && out.contains(&data.len().to_string()),
+        "{out}"
+    );
+    let (ok, out, _) = client(w, &["stat", &addr, "a b.bin"], "");
+    assert!(
+        ok && out.contains("file") && out.contains(&data.len().to_string()),
+        "{out}"
+    );
+    let (ok, out, _) = client(w, &["hash", &addr, "a b.bin"], "");
+    assert!(ok && out.starts_with(&hex(&Sha256::digest(&data))), "{out}");
+
+    // The interactive menu: upload, list, download, delete, quit.
+    std::fs::write(w.join("menu.txt"), "via the menu\n").unwrap();
+    let (ok, out, err) = client(
+        w,
+        &["shell", &addr],
+        "2\nmenu.txt\n3\n1\na b.bin\n5\na b.bin\n0\n",
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("数据上传成功!")
+            && out.contains("下载完成")
+            && out.contains("已删除")
+            && out.contains("客户端关闭"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(w.join("a b.bin")).unwrap(), data);
+    assert_eq!(s.visible(), ["menu.txt"]);
+    let (ok, _, err) = client(w, &["rm", &addr, "menu.txt"], "");
+    assert!(ok, "{err}");
+    assert!(s.visible().is_empty());
 }
