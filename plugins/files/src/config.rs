@@ -37,7 +37,8 @@ pub struct Config {
     pub allow_delete: bool,
     /// Most entries one `LIST` returns.
     pub max_list_entries: usize,
-    /// Bytes hashed per step of a `HASH` (a step never blocks the host long).
+    /// Bytes hashed per step of a `HASH`. Each step is a synchronous read on the
+    /// host's actor thread (shared with other connections), so it stays small.
     pub hash_step_bytes: usize,
 }
 
@@ -55,7 +56,7 @@ impl Default for Config {
             allow_overwrite: false,
             allow_delete: false,
             max_list_entries: 10_000,
-            hash_step_bytes: 4 << 20,
+            hash_step_bytes: 1 << 20,
         }
     }
 }
