@@ -197,6 +197,58 @@ mod tests {
     }
 
     #[test]
+    fn reply_fields_parse_and_refuse_malformed_forms() {
+        let f = |s: &str| {
+            s.split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let sha = "ab".repeat(32);
+        let g = get::GetOk::from_fields(&f(&format!("12 {sha}"))).unwrap();
+        assert_eq!((g.len, g.sha256.as_deref()), (12, Some(sha.as_str())));
+        assert_eq!(get::GetOk::from_fields(&f("0 -")).unwrap().sha256, None);
+        assert_eq!(
+            get::GetOk {
+                len: 3,
+                sha256: None
+            }
+            .to_reply()
+            .to_bytes(),
+            b"OK 3 -\n"
+        );
+        let p = put::PutOk::from_fields(&f(&format!("a%20b 5 {sha}"))).unwrap();
+        assert_eq!((p.name.as_str(), p.size), ("a b", 5));
+        let st = stat::StatOk::from_fields(&f("d 4096 -5")).unwrap();
+        assert_eq!((st.kind, st.size, st.mtime), ('d', 4096, -5));
+        let e = list::Entry::from_frame(&Frame::new(["f", "1", "2", "x%25"])).unwrap();
+        assert_eq!((e.kind, e.name.as_str()), ('f', "x%"));
+        for bad in ["", "12", "x -", "12 abc", "12 - extra"] {
+            assert!(get::GetOk::from_fields(&f(bad)).is_err(), "GET {bad:?}");
+        }
+        for bad in ["a 5", "a 5 -", "a x {sha}", "a%zz 5 {sha}"] {
+            assert!(
+                put::PutOk::from_fields(&f(&bad.replace("{sha}", &sha))).is_err(),
+                "PUT {bad:?}"
+            );
+        }
+        for bad in ["x 1 2", "ff 1 2", "f 1", "f -1 2", "f 1 x"] {
+            assert!(stat::StatOk::from_fields(&f(bad)).is_err(), "STAT {bad:?}");
+        }
+        for bad in [
+            &["q", "1", "2", "n"][..],
+            &["f", "1", "2"],
+            &["f", "x", "2", "n"],
+            &["f", "1", "2", "%"],
+        ] {
+            assert!(
+                list::Entry::from_frame(&Frame::new(bad.iter().copied())).is_err(),
+                "LIST {bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn numbers_and_digests() {
         assert_eq!(number_arg("n", "18446744073709551615").unwrap(), u64::MAX);
         assert!(number_arg("n", "18446744073709551616").is_err());

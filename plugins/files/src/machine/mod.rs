@@ -239,12 +239,18 @@ impl Session {
             }
             Phase::Sending(s) => {
                 let _ = st.close_file(s.file);
-                self.log(format!("cmd=GET peer={} name={:?} result=error reason={reason:?}", self.peer, s.name));
+                self.log(format!(
+                    "cmd=GET peer={} name={:?} result=error reason={reason:?}",
+                    self.peer, s.name
+                ));
                 self.record(now, "download", &s.name, 0, s.started, None, reason);
             }
             Phase::Receiving(r) => {
                 let _ = st.close_file(r.file);
-                self.log(format!("cmd=PUT peer={} name={:?} result=error reason={reason:?}", self.peer, r.name));
+                self.log(format!(
+                    "cmd=PUT peer={} name={:?} result=error reason={reason:?}",
+                    self.peer, r.name
+                ));
                 self.record(now, "upload", &r.name, 0, r.started, None, reason);
             }
             Phase::Hashing(h) => {
