@@ -1,1 +1,221 @@
-//! Test-only plugin that panics and misbehaves on command (in progress: see the open issue).
+//! # faulty — a test-only plugin that panics and misbehaves on command
+//!
+//! The end-to-end tests (`tests/tests/supervision.rs`, `host_cli.rs`) need a plugin whose
+//! failures they can trigger at will, to check that the host isolates them: a panic must
+//! cost one instance (recreated under the restart policy), never the host or another
+//! handler; host calls with bad arguments must come back as error statuses, never crash.
+//!
+//! Every UDP datagram (and every TCP read, trimmed of trailing whitespace) is a command:
+//! - `panic`: panics inside `on_event` (the SDK catches it; the host restarts us);
+//! - `malformed`: calls host functions with ids that do not exist (socket, connection,
+//!   file) and a path that leaves the root, then replies with the statuses it got,
+//!   e.g. `malformed socket=2 conn=2 file=2 close_file=2 commit=2`, where each number is
+//!   the `SY_ERR_*` status (0 would mean the host accepted garbage);
+//! - `ping`: replies `pong` (the tests' liveness probe after a restart);
+//! - `emit`: emits a `ChatMessage` on output port `out` and replies `emitted <status>`;
+//! - anything else is echoed back unchanged.
+//!
+//! Typed message ports exist so that `validate` tests can build a port type mismatch and
+//! a cycle with two `faulty` handlers: output `out` (`switchyard.ChatMessage/1`), input
+//! `in` (`switchyard.TransferCompleted/1`) and input `any` (`*`). Messages received on an
+//! input are logged at info level (`faulty got message`) so a test can see them arrive.
+//!
+//! Config: `(panic_in_new: bool)`, default `false`: panics while the instance is built,
+//! to test a plugin that fails in `create`.
+
+use serde::Deserialize;
+use switchyard_sdk::prelude::*;
+
+/// The handler's `config: (...)` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Panic in `Protocol::new`, i.e. inside the host's `create` call.
+    pub panic_in_new: bool,
+}
+
+/// Stateless apart from a counter of handled commands, which makes a restart visible in
+/// logs (a fresh instance starts again at zero).
+#[derive(Debug, Default)]
+pub struct Faulty {
+    handled: u64,
+}
+
+/// An id no host hands out: ids count up from small numbers.
+const BOGUS: u64 = u64::MAX - 7;
+
+/// The status number of a host call's result (0 for success), for replies.
+fn status(r: Result<(), HostError>) -> u32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.status(),
+    }
+}
+
+impl Faulty {
+    /// Run one command; `Some(reply)` to send back, `None` to echo the input.
+    fn command(&mut self, ctx: &mut Ctx<'_>, input: &[u8]) -> Option<Vec<u8>> {
+        self.handled += 1;
+        match input.trim_ascii_end() {
+            b"panic" => panic!(
+                "faulty: panic on command (#{} of this instance)",
+                self.handled
+            ),
+            b"ping" => Some(b"pong".to_vec()),
+            b"malformed" => Some(self.malformed(ctx).into_bytes()),
+            b"emit" => {
+                let msg = ChatMessage {
+                    from: "faulty".into(),
+                    channel: "test".into(),
+                    text: "hello".into(),
+                    at_unix_ms: 0,
+                };
+                Some(format!("emitted {}", status(ctx.emit("out", &msg))).into_bytes())
+            }
+            _ => None,
+        }
+    }
+
+    /// Call host functions with arguments that cannot be valid, and say what came back.
+    fn malformed(&mut self, ctx: &mut Ctx<'_>) -> String {
+        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+        let socket = status(ctx.send_datagram(SocketId(BOGUS), peer, b"x"));
+        let conn = status(ctx.write(ConnId(BOGUS), b"x"));
+        let mut buf = [0u8; 16];
+        let file = status(ctx.read_file(FileId(BOGUS), 0, &mut buf).map(|_| ()));
+        let close_file = status(ctx.close_file(FileId(BOGUS)));
+        let commit = status(ctx.commit_file(FileId(BOGUS), "../escape", false));
+        format!(
+            "malformed socket={socket} conn={conn} file={file} close_file={close_file} commit={commit}"
+        )
+    }
+}
+
+impl Protocol for Faulty {
+    type Config = Config;
+    const NAME: &'static str = "faulty";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "test-only: panics and misbehaves on command";
+    const LISTENERS: Listeners = Listeners::UDP_AND_TCP;
+    const PORTS: &'static [Port] = &[
+        Port::output("out", ChatMessage::TYPE),
+        Port::input("in", TransferCompleted::TYPE),
+        Port::input("any", "*"),
+    ];
+
+    fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
+        if config.panic_in_new {
+            panic!("faulty: panic_in_new is set");
+        }
+        Ok(Faulty::default())
+    }
+
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
+        match event {
+            Event::Datagram {
+                socket, peer, data, ..
+            } => {
+                let reply = self.command(ctx, data);
+                let _ = ctx.send_datagram(socket, peer, reply.as_deref().unwrap_or(data));
+            }
+            Event::Bytes { conn, data } => {
+                let reply = self.command(ctx, data);
+                let _ = ctx.write(conn, reply.as_deref().unwrap_or(data));
+            }
+            Event::PeerEof { conn } => {
+                let _ = ctx.shutdown_write(conn);
+            }
+            Event::Message {
+                port, type_name, ..
+            } => {
+                ctx.info(format_args!(
+                    "faulty got message on port {port} of type {type_name}"
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+switchyard_sdk::declare_plugin!(Faulty);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_sdk::testing::{Action, MockHost};
+
+    fn addr() -> std::net::SocketAddr {
+        "127.0.0.1:5000".parse().unwrap()
+    }
+
+    fn datagram(data: &[u8]) -> Event<'_> {
+        Event::Datagram {
+            socket: SocketId(1),
+            peer: addr(),
+            local: addr(),
+            listener: "u",
+            data,
+        }
+    }
+
+    fn replies(actions: Vec<Action>) -> Vec<Vec<u8>> {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::SendDatagram {
+                    socket: 1, data, ..
+                } => Some(data),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ping_pongs_and_other_bytes_echo() {
+        let mut host = MockHost::new();
+        let mut f = host.create::<Faulty>("").unwrap();
+        host.deliver(&mut f, 0, datagram(b"ping"));
+        host.deliver(&mut f, 1, datagram(b"hello"));
+        assert_eq!(
+            replies(host.take_io()),
+            vec![b"pong".to_vec(), b"hello".to_vec()]
+        );
+    }
+
+    #[test]
+    fn panic_command_panics() {
+        let mut host = MockHost::new();
+        let mut f = host.create::<Faulty>("()").unwrap();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            host.deliver(&mut f, 0, datagram(b"panic"))
+        }));
+        assert!(caught.is_err(), "`panic` must panic");
+    }
+
+    #[test]
+    fn malformed_reports_every_status() {
+        let mut host = MockHost::new();
+        let mut f = host.create::<Faulty>("").unwrap();
+        host.deliver(&mut f, 0, datagram(b"malformed\n"));
+        let r = replies(host.take_io());
+        assert_eq!(r.len(), 1, "{r:?}");
+        let text = String::from_utf8(r[0].clone()).unwrap();
+        for key in ["socket=", "conn=", "file=", "close_file=", "commit="] {
+            assert!(text.contains(key), "{text}");
+        }
+    }
+
+    #[test]
+    fn config_is_checked() {
+        let mut host = MockHost::new();
+        let err = host.create::<Faulty>("(panic_in_neww: true)").unwrap_err();
+        assert!(err.contains("panic_in_neww"), "{err}");
+        assert!(host.create::<Faulty>("(panic_in_new: false)").is_ok());
+    }
+
+    #[test]
+    fn ports_are_declared() {
+        let names: Vec<_> = Faulty::PORTS.iter().map(|p| p.name_str()).collect();
+        assert_eq!(names, ["out", "in", "any"]);
+    }
+}
