@@ -272,8 +272,9 @@ impl Client {
         Ok(hasher.finish())
     }
 
-    /// Upload `file` (of `size` bytes) as `name`; the bytes go with `sendfile` while a
-    /// second thread hashes the file; the server's digest must match ours.
+    /// Upload `file` (of `size` bytes) as `name`; the bytes go with `sendfile(2)` (no
+    /// copy through this process) while a second thread hashes the file; the server's
+    /// digest must match ours.
     pub fn put(
         &mut self,
         name: &str,
@@ -301,11 +302,14 @@ impl Client {
         let ours = std::thread::scope(|scope| -> Result<String> {
             let hashing = scope.spawn(move || hash_file(&reader, size));
             let mut sent = 0u64;
-            let mut src = file;
             while sent < size {
-                let step = (size - sent).min(SEND_STEP);
-                // std uses sendfile(2) for a file-to-socket copy.
-                let n = io::copy(&mut Read::by_ref(&mut src).take(step), &mut self.stream)?;
+                let step = (size - sent).min(SEND_STEP) as usize;
+                let mut offset = sent;
+                let n = match rustix::fs::sendfile(&self.stream, file, Some(&mut offset), step) {
+                    Ok(n) => n as u64,
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Err(e) => return Err(ClientError::Io(format!("sending: {e}"))),
+                };
                 if n == 0 {
                     return Err(ClientError::Io(format!(
                         "local file shrank to {sent} of {size} bytes"
