@@ -1,0 +1,214 @@
+/*
+ * c_echo.c — a Switchyard protocol plugin written in C: UDP and TCP echo.
+ *
+ * This is the example for C plugin authors. It uses nothing but the ABI header
+ * (core/sdk/include/switchyard.h, the specification of the boundary) and libc, and
+ * shows every obligation a plugin has:
+ *
+ *   - export the declaration data symbol (SWITCHYARD_DECLARE_C_PLUGIN) and the entry
+ *     function `switchyard_plugin_entry`, which returns a static vtable;
+ *   - keep per-instance state in memory the plugin allocates and frees itself (the host
+ *     never frees plugin memory, and the plugin never frees host memory);
+ *   - check `struct_size` before reading a struct that may grow;
+ *   - ignore event tags it does not know (a newer host may send more);
+ *   - check its configuration and report errors with api->config_error, so that the
+ *     operator sees them at the right line and column of the topology file;
+ *   - act only through the host API during a call, never keep a pointer it was lent.
+ *
+ * Build: make -C examples/plugins/c-echo
+ * Serve: switchyard serve --config config/examples/echo-c.ron
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "switchyard.h"
+
+/* Export the declaration symbol: magic, ABI version and SY_FLAG_NO_UNWIND (C does not
+ * unwind, so the host may load it; a Rust plugin built with panic=abort is refused). */
+SWITCHYARD_DECLARE_C_PLUGIN();
+
+/* Instance state: malloc'd in create, freed in destroy. One instance serves the whole
+ * handler (SY_INSTANCE_PER_HANDLER), so it counts all its connections. */
+typedef struct CEcho {
+    uint64_t open_conns; /* for active_sessions: the host waits for these when draining */
+    uint64_t datagrams;  /* echoed datagrams: state that lives as long as the instance */
+} CEcho;
+
+/* Our SyInstance is a CEcho; the host only ever sees the opaque pointer. */
+struct SyInstance {
+    CEcho echo;
+};
+
+/* The host API must be at least as large as the one this plugin was compiled against,
+ * otherwise a function pointer we call could lie beyond its end. */
+static int api_ok(const SyHostApi *api) {
+    return api != NULL && api->struct_size >= sizeof(SyHostApi) && api->abi_version == SY_ABI_VERSION;
+}
+
+static void log_text(const SyHostApi *api, SyHostCtx *ctx, uint32_t level, const char *text) {
+    SyStr s = {(const uint8_t *)text, strlen(text)};
+    api->log(ctx, level, s);
+}
+
+/* A position in the config text, 1-based like the host expects. */
+typedef struct Cursor {
+    const uint8_t *p;
+    size_t len, i;
+    uint32_t line, col;
+} Cursor;
+
+static void skip_space(Cursor *c) {
+    while (c->i < c->len && (c->p[c->i] == ' ' || c->p[c->i] == '\t' || c->p[c->i] == '\r' || c->p[c->i] == '\n')) {
+        if (c->p[c->i] == '\n') {
+            c->line++;
+            c->col = 1;
+        } else {
+            c->col++;
+        }
+        c->i++;
+    }
+}
+
+/* Consume `ch` if it is next. */
+static int eat(Cursor *c, uint8_t ch) {
+    if (c->i < c->len && c->p[c->i] == ch) {
+        c->i++;
+        c->col++;
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * This plugin takes no options: the handler's config section must be absent, empty or
+ * `()`. Anything else is reported at the 1-based line/column of the first unexpected
+ * character in the config text; the host maps that onto the topology file, so the
+ * operator's caret lands on the offending option.
+ */
+static uint32_t validate_config(const SyHostApi *api, SyHostCtx *ctx, SyStr config) {
+    Cursor c = {config.ptr, config.ptr == NULL ? 0 : config.len, 0, 1, 1};
+    skip_space(&c);
+    if (c.i == c.len) {
+        return SY_OK; /* empty: no options */
+    }
+    if (eat(&c, '(')) {
+        skip_space(&c);
+        if (eat(&c, ')')) {
+            skip_space(&c);
+            if (c.i == c.len) {
+                return SY_OK; /* `()` */
+            }
+        }
+    }
+    api->config_error(ctx, SY_STR("c-echo takes no options: leave `config` out or write `config: ()`"), c.line,
+                      c.col);
+    return SY_ERR_CONFIG;
+}
+
+/* Called by `switchyard validate` (and before create): check, allocate nothing. */
+static uint32_t c_echo_check_config(const SyHostApi *api, SyHostCtx *ctx, SyStr config) {
+    if (!api_ok(api)) {
+        return SY_ERR_INVALID;
+    }
+    return validate_config(api, ctx, config);
+}
+
+static uint32_t c_echo_create(const SyHostApi *api, SyHostCtx *ctx, SyStr config, SyInstance **out) {
+    if (!api_ok(api) || out == NULL) {
+        return SY_ERR_INVALID;
+    }
+    uint32_t status = validate_config(api, ctx, config);
+    if (status != SY_OK) {
+        return status;
+    }
+    SyInstance *inst = calloc(1, sizeof *inst);
+    if (inst == NULL) {
+        return SY_ERR_LIMIT;
+    }
+    *out = inst;
+    return SY_OK;
+}
+
+/* Exactly once per instance created; the host calls it on restart, reload and exit. */
+static void c_echo_destroy(SyInstance *inst) {
+    free(inst);
+}
+
+static uint32_t c_echo_on_event(SyInstance *inst, const SyHostApi *api, SyHostCtx *ctx, const SyEvent *ev) {
+    if (inst == NULL || !api_ok(api) || ev == NULL) {
+        return SY_ERR_INVALID;
+    }
+    /* An older host would send a shorter event: refuse to read past its end. */
+    if (ev->struct_size < sizeof(SyEvent)) {
+        return SY_ERR_INVALID;
+    }
+    CEcho *echo = &inst->echo;
+    switch (ev->tag) {
+    case SY_EV_START:
+        log_text(api, ctx, SY_LOG_DEBUG, "c-echo instance started");
+        break;
+    case SY_EV_DATAGRAM:
+        /* Reply from the socket it came in on, to its sender, with the same bytes. The
+         * data is borrowed for this call only, which is all send_datagram needs. */
+        if (api->send_datagram(ctx, ev->socket, &ev->peer, ev->data) == SY_OK) {
+            echo->datagrams++;
+        }
+        break;
+    case SY_EV_CONN_OPENED:
+        echo->open_conns++;
+        break;
+    case SY_EV_BYTES:
+        /* The host copies what it cannot send at once; a failure means the connection
+         * is unusable (or its write buffer limit is reached): give up on it. */
+        if (api->write(ctx, ev->conn, ev->data) != SY_OK) {
+            api->close(ctx, ev->conn);
+        }
+        break;
+    case SY_EV_PEER_EOF:
+        /* The peer is done sending: finish our side once the echo is written. */
+        api->shutdown_write(ctx, ev->conn);
+        break;
+    case SY_EV_CONN_CLOSED:
+        if (echo->open_conns > 0) {
+            echo->open_conns--;
+        }
+        break;
+    default:
+        /* Timers, drain, messages, and tags newer than this plugin: nothing to do. */
+        break;
+    }
+    return SY_OK;
+}
+
+/* Consulted while the host drains: it waits until this is 0 (or the deadline). */
+static uint64_t c_echo_active_sessions(SyInstance *inst) {
+    return inst == NULL ? 0 : inst->echo.open_conns;
+}
+
+/* The vtable: static, so it stays valid as long as the library is loaded. */
+static const SyPluginVTable VTABLE = {
+    .struct_size = sizeof(SyPluginVTable),
+    .abi_version = SY_ABI_VERSION,
+    .name = SY_STR("c-echo"),
+    .version = SY_STR("0.1.0"),
+    .description = SY_STR("UDP and TCP echo written in C (example plugin)"),
+    .listener_kinds = SY_LISTEN_UDP | SY_LISTEN_TCP,
+    .instance_mode = SY_INSTANCE_PER_HANDLER,
+    .ports = NULL,
+    .port_count = 0,
+    .check_config = c_echo_check_config,
+    .create = c_echo_create,
+    .destroy = c_echo_destroy,
+    .on_event = c_echo_on_event,
+    .active_sessions = c_echo_active_sessions,
+};
+
+/* Called once after the declaration was checked. Returning NULL refuses a host that
+ * speaks another ABI version. */
+__attribute__((visibility("default"))) const SyPluginVTable *switchyard_plugin_entry(uint32_t host_abi_version) {
+    if (host_abi_version != SY_ABI_VERSION) {
+        return NULL;
+    }
+    return &VTABLE;
+}
