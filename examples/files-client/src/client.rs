@@ -18,7 +18,7 @@ use switchyard_files::cmd::stat::StatOk;
 use switchyard_files::cmd::{Command, delete, hash, list, quit, stat};
 use switchyard_files::codec::{CodecError, ErrorCode, Frame, MAGIC, Reply};
 
-use crate::hasher::Hasher;
+use crate::hasher::FileHasher;
 
 /// Longest reply line we accept (the server's are short; LIST entries hold one name).
 const MAX_REPLY_LINE: usize = 16 * 1024;
@@ -190,12 +190,7 @@ impl Client {
     /// Download `name` into `out` and verify it: against the digest in the reply, or
     /// (when the server has none remembered) against a `HASH` asked afterwards.
     /// Returns the bytes and the verified digest.
-    pub fn get(
-        &mut self,
-        name: &str,
-        out: &mut dyn Write,
-        bar: &ProgressBar,
-    ) -> Result<(u64, String)> {
+    pub fn get(&mut self, name: &str, out: &mut File, bar: &ProgressBar) -> Result<(u64, String)> {
         self.send(&Command::Get(Get {
             name: name.into(),
             offset: 0,
@@ -221,7 +216,7 @@ impl Client {
     }
 
     /// A small body: read whole, hashed here (a thread would cost more than the hash).
-    fn get_small(&mut self, len: usize, out: &mut dyn Write, bar: &ProgressBar) -> Result<String> {
+    fn get_small(&mut self, len: usize, out: &mut File, bar: &ProgressBar) -> Result<String> {
         while self.buf.len() < len {
             let mut tmp = [0u8; 16 * 1024];
             let n = self.stream.read(&mut tmp)?;
@@ -239,37 +234,51 @@ impl Client {
         Ok(switchyard_files::cmd::hex(&Sha256::digest(&body)))
     }
 
-    /// A large body: straight from the socket into `out`, hashed on a second thread.
-    fn get_large(&mut self, len: u64, out: &mut dyn Write, bar: &ProgressBar) -> Result<String> {
-        let mut hasher = Hasher::new(CHUNK);
-        let mut left = len;
+    /// A large body: socket -> pipe -> file with `splice(2)` (no copy through this
+    /// process), hashed by a second thread trailing the writes.
+    fn get_large(&mut self, len: u64, out: &mut File, bar: &ProgressBar) -> Result<String> {
+        use rustix::pipe::{SpliceFlags, fcntl_setpipe_size, pipe, splice};
+        let hasher = FileHasher::new(out.try_clone()?);
+        let mut written = 0u64;
         // Bytes that came behind the reply line.
-        let early = (left.min(self.buf.len() as u64)) as usize;
+        let early = (len.min(self.buf.len() as u64)) as usize;
         if early > 0 {
-            let mut b = hasher.buffer();
-            b[..early].copy_from_slice(&self.buf[..early]);
+            out.write_all(&self.buf[..early])?;
             self.buf.drain(..early);
-            out.write_all(&b[..early])?;
-            hasher.update(b, early);
-            left -= early as u64;
-            bar.inc(early as u64);
+            written = early as u64;
+            hasher.advance(written);
+            bar.inc(written);
         }
-        while left > 0 {
-            let mut b = hasher.buffer();
-            let want = (left.min(CHUNK as u64)) as usize;
-            let n = self.stream.read(&mut b[..want])?;
-            if n == 0 {
-                return Err(ClientError::Io(format!(
-                    "server closed after {} of {len} bytes",
-                    len - left
-                )));
+        let (from_pipe, to_pipe) = pipe().map_err(io::Error::from)?;
+        // A bigger pipe means fewer splices; the default (64 KiB) works too.
+        let _ = fcntl_setpipe_size(&to_pipe, CHUNK);
+        let io_err = |what: &str, e: rustix::io::Errno| ClientError::Io(format!("{what}: {e}"));
+        while written < len {
+            let want = ((len - written).min(CHUNK as u64)) as usize;
+            let n = match splice(&self.stream, None, &to_pipe, None, want, SpliceFlags::MOVE) {
+                Ok(0) => {
+                    return Err(ClientError::Io(format!(
+                        "server closed after {written} of {len} bytes"
+                    )));
+                }
+                Ok(n) => n,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(io_err("receiving", e)),
+            };
+            let mut moved = 0;
+            while moved < n {
+                match splice(&from_pipe, None, &*out, None, n - moved, SpliceFlags::MOVE) {
+                    Ok(0) => return Err(ClientError::Io("writing: no progress".into())),
+                    Ok(k) => moved += k,
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Err(e) => return Err(io_err("writing", e)),
+                }
             }
-            out.write_all(&b[..n])?;
-            hasher.update(b, n);
-            left -= n as u64;
+            written += n as u64;
+            hasher.advance(written);
             bar.inc(n as u64);
         }
-        Ok(hasher.finish())
+        Ok(hasher.finish()?)
     }
 
     /// Upload `file` (of `size` bytes) as `name`; the bytes go with `sendfile(2)` (no

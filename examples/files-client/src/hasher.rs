@@ -1,91 +1,95 @@
-//! sha256 on a second thread, so hashing overlaps the network instead of adding to it.
+//! sha256 of a file being written, on a second thread that trails the writer.
 //!
-//! Buffers go to the thread and come back for reuse: no allocation per chunk.
+//! Downloads move socket -> pipe -> file with `splice(2)`, so this process never holds
+//! the bytes; the thread re-reads each range from the page cache as soon as it is
+//! written. The two copies that remain (into the page cache, and back for hashing)
+//! then run on two cores at once instead of one after the other.
 
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::mpsc::{Sender, channel};
 use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
-/// Chunks in flight between the reader and the hashing thread.
-const DEPTH: usize = 4;
+/// Bytes re-read per step.
+const STEP: usize = 1 << 20;
 
-/// A background sha256.
+/// A background sha256 of `file`'s first bytes, as far as [`FileHasher::advance`] says
+/// they are written.
 #[derive(Debug)]
-pub struct Hasher {
-    to_hash: Option<SyncSender<(Vec<u8>, usize)>>,
-    spare: Receiver<Vec<u8>>,
-    thread: Option<JoinHandle<[u8; 32]>>,
-    chunk: usize,
-    created: usize,
+pub struct FileHasher {
+    written: Option<Sender<u64>>,
+    thread: Option<JoinHandle<std::io::Result<[u8; 32]>>>,
 }
 
-impl Hasher {
-    /// A hasher taking buffers of `chunk` bytes.
-    pub fn new(chunk: usize) -> Hasher {
-        let (to_hash, rx) = sync_channel::<(Vec<u8>, usize)>(DEPTH);
-        let (give_back, spare) = sync_channel::<Vec<u8>>(DEPTH + 2);
+impl FileHasher {
+    /// Hash `file` (a handle of its own: reads are positioned, the writer's offset
+    /// is untouched).
+    pub fn new(file: File) -> FileHasher {
+        let (tx, rx) = channel::<u64>();
         let thread = std::thread::spawn(move || {
             let mut h = Sha256::new();
-            for (buf, n) in rx {
-                h.update(&buf[..n]);
-                let _ = give_back.send(buf);
+            let mut buf = vec![0u8; STEP];
+            let mut done = 0u64;
+            for upto in rx {
+                while done < upto {
+                    let want = ((upto - done).min(STEP as u64)) as usize;
+                    let n = file.read_at(&mut buf[..want], done)?;
+                    if n == 0 {
+                        return Err(std::io::Error::other("file shorter than written"));
+                    }
+                    h.update(&buf[..n]);
+                    done += n as u64;
+                }
             }
-            h.finalize().into()
+            Ok(h.finalize().into())
         });
-        Hasher {
-            to_hash: Some(to_hash),
-            spare,
+        FileHasher {
+            written: Some(tx),
             thread: Some(thread),
-            chunk,
-            created: 0,
         }
     }
 
-    /// A buffer to fill (recycled once the thread is done with it).
-    pub fn buffer(&mut self) -> Vec<u8> {
-        if self.created < DEPTH + 2 {
-            self.created += 1;
-            return vec![0u8; self.chunk];
-        }
-        self.spare.recv().unwrap_or_else(|_| vec![0u8; self.chunk])
-    }
-
-    /// Hash the first `n` bytes of `buf` (in the background).
-    pub fn update(&mut self, buf: Vec<u8>, n: usize) {
-        if let Some(tx) = &self.to_hash {
-            let _ = tx.send((buf, n));
+    /// The first `upto` bytes of the file are written.
+    pub fn advance(&self, upto: u64) {
+        if let Some(tx) = &self.written {
+            let _ = tx.send(upto);
         }
     }
 
-    /// The digest of everything given, as lowercase hex.
-    pub fn finish(mut self) -> String {
-        drop(self.to_hash.take());
-        let digest = self
-            .thread
-            .take()
-            .and_then(|t| t.join().ok())
-            .unwrap_or_default();
-        switchyard_files::cmd::hex(&digest)
+    /// The digest of everything advanced over, as lowercase hex.
+    pub fn finish(mut self) -> std::io::Result<String> {
+        drop(self.written.take());
+        let thread = self.thread.take().expect("joined once");
+        let digest = thread
+            .join()
+            .map_err(|_| std::io::Error::other("hashing thread panicked"))??;
+        Ok(switchyard_files::cmd::hex(&digest))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
-    fn matches_a_one_shot_digest() {
-        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
-        let mut h = Hasher::new(1000);
-        for piece in data.chunks(1000) {
-            let mut buf = h.buffer();
-            buf[..piece.len()].copy_from_slice(piece);
-            h.update(buf, piece.len());
+    fn trails_the_writer_and_matches_a_one_shot_digest() {
+        let path = std::env::temp_dir().join(format!("sy-files-hasher-{}", std::process::id()));
+        let mut f = File::create(&path).unwrap();
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7) as u8).collect();
+        let h = FileHasher::new(File::open(&path).unwrap());
+        let mut written = 0u64;
+        for piece in data.chunks(700_001) {
+            f.write_all(piece).unwrap();
+            written += piece.len() as u64;
+            h.advance(written);
         }
         assert_eq!(
-            h.finish(),
+            h.finish().unwrap(),
             switchyard_files::cmd::hex(&Sha256::digest(&data))
         );
+        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -44,7 +44,13 @@ impl Partial {
                 base.to_string_lossy(),
                 std::process::id()
             ));
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
+            // Readable too: the hashing thread re-reads what was written.
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
                 Ok(file) => {
                     return Ok(Partial {
                         path,

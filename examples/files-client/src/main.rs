@@ -218,9 +218,13 @@ fn bench_get(
                 scope.spawn(move || -> Result<u64, String> {
                     let mut c = Client::connect(addrs, timeout).map_err(|e| e.to_string())?;
                     let bar = progress::bar(0, name, true);
-                    let mut sink = Vec::new();
+                    // A real file, as a download would write (rewound each time).
+                    let path = std::env::temp_dir()
+                        .join(format!("sy-files-bench-{}-{i}", std::process::id()));
+                    let mut sink = File::create(&path).map_err(|e| e.to_string())?;
+                    let _ = std::fs::remove_file(&path);
                     for _ in 0..n {
-                        sink.clear();
+                        std::io::Seek::rewind(&mut sink).map_err(|e| e.to_string())?;
                         c.get(name, &mut sink, &bar).map_err(|e| e.to_string())?;
                     }
                     let _ = c.quit();
