@@ -765,6 +765,19 @@ pub fn compile_c(dir: &Path, name: &str, source: &str) -> PathBuf {
 /// A separate target directory keeps it from contending with the workspace build's lock
 /// and keeps the source tree clean. The build is incremental, so repeated runs are cheap.
 pub fn build_external_plugin(subdir: &str, args: &[&str]) -> PathBuf {
+    // Once per process and build: tests of one file run in parallel and share it.
+    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    let key = format!("{subdir} {args:?}");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, lib)) = built.iter().find(|(k, _)| *k == key) {
+        return lib.clone();
+    }
+    let lib = cargo_build_external(subdir, args);
+    built.push((key, lib.clone()));
+    lib
+}
+
+fn cargo_build_external(subdir: &str, args: &[&str]) -> PathBuf {
     let target = target_root().join(subdir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);

@@ -1,0 +1,76 @@
+//! A plugin crate that lives outside the workspace (`tests/external-plugin`, with its own
+//! `Cargo.toml`, an empty `[workspace]` table, and `switchyard-sdk` by path) is built
+//! with plain `cargo build`, as a third party would, and served by the host.
+//!
+//! The build goes to `<target>/external-plugin` so it never touches the source tree and
+//! never waits on the workspace build's lock; it is incremental, so reruns are cheap.
+
+use std::time::Duration;
+
+use switchyard_e2e::{Host, build_external_plugin, run_switchyard, udp_roundtrip};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn third_party_plugin_builds_and_serves() {
+    let lib = build_external_plugin("external-plugin", &[]);
+    let dir = lib.parent().expect("library directory");
+
+    // Found by directory (`--plugin-dir`), under the name it declares.
+    let out = run_switchyard(["plugins".as_ref(), "--plugin-dir".as_ref(), dir.as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("reverse "))
+        .unwrap_or_else(|| panic!("reverse not listed:\n{stdout}"));
+    // Its own crate version, not the workspace's.
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[1..3], ["0.3.1", "1"], "{line}");
+
+    // Served by explicit path, with its own config.
+    let host = Host::start(&format!(
+        r#"(
+    plugins: {{ "reverse": "{}" }},
+    listeners: {{
+        "rev4": (kind: udp, bind: "127.0.0.1:0"),
+        "rev6": (kind: udp, bind: "[::1]:0"),
+    }},
+    handlers: {{ "rev": (plugin: "reverse", config: (prefix: "<")) }},
+    routes: [ (from: "rev4", to: "rev"), (from: "rev6", to: "rev") ],
+)"#,
+        lib.display()
+    ));
+    assert_eq!(
+        udp_roundtrip(host.addr("rev4"), b"switchyard", WAIT),
+        b"<drayhctiws"
+    );
+    assert_eq!(udp_roundtrip(host.addr("rev6"), b"abc", WAIT), b"<cba");
+}
+
+/// The third party's `#[serde(deny_unknown_fields)]` config is enforced by `validate`
+/// with a position in the topology, exactly as for bundled plugins.
+#[test]
+fn third_party_config_is_checked_by_validate() {
+    let lib = build_external_plugin("external-plugin", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rev.ron");
+    std::fs::write(
+        &file,
+        format!(
+            r#"(
+    plugins: {{ "reverse": "{}" }},
+    listeners: {{ "u": (kind: udp, bind: "127.0.0.1:0") }},
+    handlers: {{ "rev": (plugin: "reverse", config: (prefx: "<")) }},
+    routes: [ (from: "u", to: "rev") ],
+)"#,
+            lib.display()
+        ),
+    )
+    .unwrap();
+    let out = run_switchyard(["validate".as_ref(), file.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("prefx"), "{err}");
+    assert!(err.contains(&format!("{}:4:53", file.display())), "{err}");
+}
