@@ -1,122 +1,49 @@
 //! End-to-end tests of the files plugin against the real `switchyard` binary: the seed
 //! client driven through its menu, v1 and v2 transfers of awkward bytes, traversal
-//! forms, concurrent uploads, a client killed mid-upload, and a >1 GiB upload.
+//! forms, concurrent uploads, a client killed mid-upload, slow clients, a >1 GiB
+//! upload, and the `switchyard-files` client with its menu.
 //!
-//! Everything is on loopback, port 0, with bounded waits. The server helper here is
-//! local to this file (the shared harness in `tests/src` is not there yet).
+//! Everything is on loopback, port 0, with bounded waits. Needs `cargo build
+//! --workspace` first (the harness does not build).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use switchyard_e2e::{Host, bin_dir, repo_root, sha256_hex, tcp_connect, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The build output directory holding `switchyard` and the plugin libraries.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf();
-    let ready = ["switchyard", "switchyard-files", "libswitchyard_files.so"]
-        .iter()
-        .all(|f| dir.join(f).exists());
-    if !ready {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "-p",
-                "switchyard",
-                "-p",
-                "switchyard-files",
-                "-p",
-                "switchyard-files-client",
-            ])
-            .status()
-            .expect("run cargo build");
-        assert!(
-            status.success(),
-            "building the host and the files plugin failed"
-        );
-    }
-    dir
-}
-
-/// A running `switchyard serve` with one files handler; killed on drop.
+/// A host serving one files handler with `config`, rooted in its temp dir.
 struct Server {
-    child: Child,
+    host: Host,
     addr: SocketAddr,
-    root: PathBuf,
-    _dir: tempfile::TempDir,
-    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     fn start(config: &str) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("data");
-        let topo = dir.path().join("topology.ron");
-        std::fs::write(
-            &topo,
-            format!(
-                r#"(
+        let host = Host::start(&format!(
+            r#"(
     listeners: {{ "files_tcp": (kind: tcp, bind: "127.0.0.1:0") }},
-    handlers: {{ "files": (plugin: "files", root: Some("{}"), config: ({config})) }},
+    handlers: {{ "files": (plugin: "files", root: Some("$TMP/data"), config: ({config})) }},
     routes: [ (from: "files_tcp", to: "files") ],
-)"#,
-                root.display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(bin_dir().join("switchyard"))
-            .args(["serve", "--config"])
-            .arg(&topo)
-            .args(["--log-format", "json"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn switchyard");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(j) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if j["msg"] == "listening" {
-                        let _ = tx.send(j["addr"].as_str().unwrap_or_default().to_owned());
-                    }
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let addr = match rx.recv_timeout(WAIT) {
-            Ok(a) => a.parse().expect("listening addr"),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("server did not start: {:?}", log.lock().unwrap());
-            }
-        };
-        Server {
-            child,
-            addr,
-            root,
-            _dir: dir,
-            log,
-        }
+)"#
+        ));
+        let addr = host.addr("files_tcp");
+        Server { host, addr }
+    }
+
+    fn root(&self) -> std::path::PathBuf {
+        self.host.temp_dir().join("data")
     }
 
     /// Names in the root, hidden ones included (temps and digests), sorted.
     fn entries(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.root)
+        let mut v: Vec<String> = std::fs::read_dir(self.root())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
@@ -133,36 +60,21 @@ impl Server {
     }
 
     fn logs_with(&self, needle: &str) -> Vec<String> {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
+        self.host
+            .stderr_lines()
+            .into_iter()
             .filter(|l| l.contains(needle))
-            .cloned()
             .collect()
     }
 
     fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect_timeout(&self.addr, WAIT).unwrap();
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        s
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        tcp_connect(self.addr, WAIT)
     }
 }
 
 /// Wait until `cond` holds (bounded).
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + WAIT;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    wait_until(what, WAIT, cond);
 }
 
 fn awkward_bytes() -> Vec<u8> {
@@ -202,11 +114,11 @@ fn v1_binary_colons_crlf_and_empty_round_trip() {
     let data = awkward_bytes();
     let name = v1_put(&s, &data);
     assert!(name.len() == 8 && name.ends_with(".txt"), "{name:?}");
-    assert_eq!(std::fs::read(s.root.join(&name)).unwrap(), data);
+    assert_eq!(std::fs::read(s.root().join(&name)).unwrap(), data);
     assert_eq!(v1_get(&s, format!("1:{name}\n").as_bytes()), data);
 
     let empty = v1_put(&s, b"");
-    assert_eq!(std::fs::read(s.root.join(&empty)).unwrap(), b"");
+    assert_eq!(std::fs::read(s.root().join(&empty)).unwrap(), b"");
     assert_eq!(
         v1_get(&s, format!("1:{empty}").as_bytes()),
         b"",
@@ -220,9 +132,9 @@ fn v1_binary_colons_crlf_and_empty_round_trip() {
 #[test]
 fn v1_traversal_forms_serve_nothing() {
     let s = Server::start("");
-    std::fs::create_dir_all(&s.root).unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", s.root.join("link")).unwrap();
-    std::fs::create_dir(s.root.join("d")).unwrap();
+    std::fs::create_dir_all(s.root()).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", s.root().join("link")).unwrap();
+    std::fs::create_dir(s.root().join("d")).unwrap();
     for req in [
         "1:../../../../etc/passwd\n",
         "1:/etc/passwd\n",
@@ -253,7 +165,7 @@ fn concurrent_v1_uploads_get_distinct_names() {
     for h in handles {
         let (i, name) = h.join().unwrap();
         assert_eq!(
-            std::fs::read_to_string(s.root.join(&name)).unwrap(),
+            std::fs::read_to_string(s.root().join(&name)).unwrap(),
             format!("upload number {i}\n")
         );
         names.insert(name);
@@ -265,16 +177,17 @@ fn concurrent_v1_uploads_get_distinct_names() {
 #[test]
 fn seed_client_through_its_menu() {
     let s = Server::start("");
-    std::fs::create_dir_all(&s.root).unwrap();
-    std::fs::write(s.root.join("served.txt"), "来自服务器 a:b:c\n").unwrap();
+    std::fs::create_dir_all(s.root()).unwrap();
+    std::fs::write(s.root().join("served.txt"), "来自服务器 a:b:c\n").unwrap();
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("mine.txt"), "上传 x:y:z\nsecond line\n").unwrap();
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seed/c_tcp_file_client.py");
-    let seed = if seed.exists() {
-        seed
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/c_tcp_file_client.py")
-    };
+    // shared/ sits beside the repository (as laid out for developers and CI).
+    let seed = repo_root().join("../shared/seed/c_tcp_file_client.py");
+    assert!(
+        seed.is_file(),
+        "seed client not found at {}",
+        seed.display()
+    );
     let mut child = Command::new("python3")
         .arg(&seed)
         .current_dir(work.path())
@@ -314,7 +227,7 @@ fn seed_client_through_its_menu() {
         .filter(|n| n != "served.txt")
         .collect();
     assert_eq!(
-        std::fs::read_to_string(s.root.join(&uploaded[0])).unwrap(),
+        std::fs::read_to_string(s.root().join(&uploaded[0])).unwrap(),
         "上传 x:y:z\nsecond line\n"
     );
     eventually("the quit message to be logged", || {
@@ -373,17 +286,20 @@ fn v2_binary_colons_crlf_and_empty_round_trip() {
     let s = Server::start("");
     let mut c = V2::open(&s);
     let data = awkward_bytes();
-    let digest = hex(&Sha256::digest(&data));
+    let digest = sha256_hex(&data);
     assert_eq!(
         c.put("bin%20file:1.dat", &data),
         format!("OK bin%20file:1.dat {} {digest}", data.len())
     );
-    assert_eq!(std::fs::read(s.root.join("bin file:1.dat")).unwrap(), data);
+    assert_eq!(
+        std::fs::read(s.root().join("bin file:1.dat")).unwrap(),
+        data
+    );
     let (head, body) = c.get("bin%20file:1.dat");
     assert_eq!(head, format!("OK {} {digest}", data.len()));
     assert_eq!(body, data);
 
-    let empty = hex(&Sha256::digest(b""));
+    let empty = sha256_hex(b"");
     assert_eq!(c.put("empty", b""), format!("OK empty 0 {empty}"));
     assert_eq!(c.get("empty"), (format!("OK 0 {empty}"), vec![]));
     assert!(
@@ -395,9 +311,9 @@ fn v2_binary_colons_crlf_and_empty_round_trip() {
 #[test]
 fn v2_errors_and_traversal_keep_the_connection() {
     let s = Server::start("");
-    std::fs::create_dir_all(s.root.join("sub")).unwrap();
-    std::os::unix::fs::symlink("/etc", s.root.join("sub/out")).unwrap();
-    std::fs::write(s.root.join("f"), b"12345").unwrap();
+    std::fs::create_dir_all(s.root().join("sub")).unwrap();
+    std::os::unix::fs::symlink("/etc", s.root().join("sub/out")).unwrap();
+    std::fs::write(s.root().join("f"), b"12345").unwrap();
     let mut c = V2::open(&s);
     for (req, code) in [
         ("GET ../../etc/passwd", "403"),
@@ -494,17 +410,17 @@ fn upload_over_one_gib_from_a_generated_stream() {
     let digest = hex(&h.finalize());
     assert_eq!(c.line(), format!("OK huge.bin {size} {digest}"));
     assert_eq!(
-        std::fs::metadata(s.root.join("huge.bin")).unwrap().len(),
+        std::fs::metadata(s.root().join("huge.bin")).unwrap().len(),
         size
     );
-    std::fs::remove_file(s.root.join("huge.bin")).unwrap();
+    std::fs::remove_file(s.root().join("huge.bin")).unwrap();
 }
 
 #[test]
 fn slow_clients_time_out_without_blocking_others() {
     let s = Server::start("header_timeout_secs: 1, idle_timeout_secs: 1");
-    std::fs::create_dir_all(&s.root).unwrap();
-    std::fs::write(s.root.join("f"), b"data").unwrap();
+    std::fs::create_dir_all(s.root()).unwrap();
+    std::fs::write(s.root().join("f"), b"data").unwrap();
     // Slowloris: a request line that never ends.
     let mut slow = V2::open(&s);
     slow.s.write_all(b"GET f").unwrap();
@@ -524,12 +440,18 @@ fn slow_clients_time_out_without_blocking_others() {
     let mut name = String::new();
     lingering.read_to_string(&mut name).unwrap();
     let name = name.trim_end();
-    assert_eq!(std::fs::read(s.root.join(name)).unwrap(), b"kept");
+    assert_eq!(std::fs::read(s.root().join(name)).unwrap(), b"kept");
 }
 
 /// Run the `switchyard-files` client in `cwd`; returns (success, stdout, stderr).
 fn client(cwd: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(bin_dir().join("switchyard-files"))
+    let exe = bin_dir().join("switchyard-files");
+    assert!(
+        exe.is_file(),
+        "{} not built: run `cargo build --workspace` first",
+        exe.display()
+    );
+    let mut child = Command::new(exe)
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::piped())
@@ -560,7 +482,7 @@ fn client_commands_and_menu() {
     let (ok, _, err) = client(w, &["put", &addr, "local.bin", "a b.bin"], "");
     assert!(ok, "{err}");
     assert!(err.contains("verified"), "{err}");
-    assert_eq!(std::fs::read(s.root.join("a b.bin")).unwrap(), data);
+    assert_eq!(std::fs::read(s.root().join("a b.bin")).unwrap(), data);
     let (ok, _, err) = client(w, &["put", &addr, "local.bin", "a b.bin"], "");
     assert!(!ok && err.contains("409"), "no overwrite: {err}");
 
@@ -591,7 +513,7 @@ fn client_commands_and_menu() {
         "{out}"
     );
     let (ok, out, _) = client(w, &["hash", &addr, "a b.bin"], "");
-    assert!(ok && out.starts_with(&hex(&Sha256::digest(&data))), "{out}");
+    assert!(ok && out.starts_with(&sha256_hex(&data)), "{out}");
 
     // The interactive menu: upload, list, download, delete, quit.
     std::fs::write(w.join("menu.txt"), "via the menu\n").unwrap();
