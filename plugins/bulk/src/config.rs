@@ -1,0 +1,161 @@
+//! The handler's `config: (...)` section, with safe defaults.
+//!
+//! Every field has a default, so `config: ()` serves the seed client and v2 clients
+//! at once. Limits are checked before anything is created on disk.
+
+use serde::Deserialize;
+
+/// Bulk configuration, as written in the topology.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory under the handler's root where uploads land and downloads come from.
+    /// It must exist (the ABI cannot create directories); `""` is the root itself.
+    pub incoming_dir: String,
+    /// Largest file accepted (v1 and v2), checked against the declared length before
+    /// anything is created.
+    pub max_file_bytes: u64,
+    /// Free space an upload must leave on the root's file system.
+    pub reserve_free_bytes: u64,
+    /// The whole request header must arrive within this (slowloris).
+    pub header_timeout_secs: u64,
+    /// Base allowance of a transfer, and the wait for a v2 trailing digest.
+    pub idle_timeout_secs: u64,
+    /// Slowest transfer tolerated, in bytes per second: `n` bytes must arrive within
+    /// `idle_timeout + n / min_transfer_rate` (the host moves the bytes and reports
+    /// only the end, so the plugin bounds the whole transfer).
+    pub min_transfer_rate: u64,
+    /// Serve the seed's v1 protocol on the same port.
+    pub v1: bool,
+    /// Serve v2 downloads (`GET`) of files in `incoming_dir`.
+    pub downloads: bool,
+    /// Keep the received part of a resumable v2 upload when its connection is lost.
+    pub resume: bool,
+    /// Most partial uploads kept; the oldest are deleted beyond this.
+    pub max_partials: usize,
+    /// Bytes copied per step when a resumed upload's kept part is copied into its new
+    /// temp file (see README: pending host support makes this copy unnecessary).
+    pub resume_copy_step_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            incoming_dir: "incoming".into(),
+            max_file_bytes: 16 << 30,
+            reserve_free_bytes: 64 << 20,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            min_transfer_rate: 64 * 1024,
+            v1: true,
+            downloads: true,
+            resume: true,
+            max_partials: 64,
+            resume_copy_step_bytes: 8 << 20,
+        }
+    }
+}
+
+impl Config {
+    /// Refuse values that would disable a protection or make the server unusable.
+    pub fn validate(&self) -> Result<(), String> {
+        let dir = &self.incoming_dir;
+        if !dir.is_empty()
+            && (dir.starts_with('/')
+                || dir.contains('\\')
+                || dir
+                    .split('/')
+                    .any(|c| c.is_empty() || c == "." || c == ".."))
+        {
+            return Err("incoming_dir: a relative path below the root, like \"incoming\"".into());
+        }
+        if self.header_timeout_secs == 0 || self.idle_timeout_secs == 0 {
+            return Err("header_timeout_secs and idle_timeout_secs: at least 1".into());
+        }
+        if self.min_transfer_rate == 0 {
+            return Err("min_transfer_rate: at least 1 byte per second".into());
+        }
+        if self.max_partials == 0 && self.resume {
+            return Err("max_partials: at least 1 when resume is on".into());
+        }
+        if !(64 << 10..=256 << 20).contains(&self.resume_copy_step_bytes) {
+            return Err("resume_copy_step_bytes: between 65536 and 268435456".into());
+        }
+        Ok(())
+    }
+
+    /// `incoming_dir/name` (or `name` when the directory is the root).
+    pub fn path_of(&self, name: &str) -> String {
+        if self.incoming_dir.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.incoming_dir)
+        }
+    }
+
+    pub(crate) fn header_ms(&self) -> u64 {
+        self.header_timeout_secs.saturating_mul(1000)
+    }
+
+    pub(crate) fn idle_ms(&self) -> u64 {
+        self.idle_timeout_secs.saturating_mul(1000)
+    }
+
+    /// How long a transfer of `len` bytes may take.
+    pub(crate) fn transfer_ms(&self, len: u64) -> u64 {
+        self.idle_ms()
+            .saturating_add(len.saturating_mul(1000) / self.min_transfer_rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_sdk::parse_config;
+
+    #[test]
+    fn empty_config_is_the_safe_default() {
+        let c: Config = parse_config("").unwrap();
+        assert_eq!(c, Config::default());
+        assert!(c.validate().is_ok());
+        assert_eq!(c.path_of("a.bin"), "incoming/a.bin");
+    }
+
+    #[test]
+    fn typos_are_errors() {
+        let e = parse_config::<Config>("(max_file_byte: 1)").unwrap_err();
+        assert!(e.message.contains("max_file_byte"), "{e:?}");
+    }
+
+    #[test]
+    fn unsafe_values_are_refused() {
+        for bad in [
+            "(idle_timeout_secs: 0)",
+            "(header_timeout_secs: 0)",
+            "(min_transfer_rate: 0)",
+            "(incoming_dir: \"../x\")",
+            "(incoming_dir: \"/srv\")",
+            "(incoming_dir: \"a//b\")",
+            "(max_partials: 0)",
+            "(resume_copy_step_bytes: 1)",
+        ] {
+            let c: Config = parse_config(bad).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        let root: Config = parse_config("(incoming_dir: \"\")").unwrap();
+        assert!(root.validate().is_ok());
+        assert_eq!(root.path_of("a"), "a");
+    }
+
+    #[test]
+    fn transfer_budget_grows_with_size_and_saturates() {
+        let c = Config {
+            idle_timeout_secs: 10,
+            min_transfer_rate: 1000,
+            ..Config::default()
+        };
+        assert_eq!(c.transfer_ms(0), 10_000);
+        assert_eq!(c.transfer_ms(5000), 15_000);
+        assert!(c.transfer_ms(u64::MAX) >= u64::MAX / 1000);
+    }
+}

@@ -1,0 +1,118 @@
+//! v2 `GET`: the reply (length that follows, remembered digest), then the file range
+//! with `sendfile`.
+
+use switchyard_sdk::messages::TransferCompleted;
+use switchyard_sdk::{FileId, HostError};
+
+use super::names;
+use super::{Output, Phase, Session, Storage, rate};
+use crate::codec::{self, Get, Reply, Status, hex};
+
+/// A download in flight.
+#[derive(Debug)]
+pub(crate) struct Download {
+    pub file: FileId,
+    pub path: String,
+    pub offset: u64,
+    pub len: u64,
+    pub digest: Option<[u8; 32]>,
+    pub started: u64,
+    pub token: u64,
+}
+
+impl Session {
+    pub(crate) fn start_download(&mut self, now: u64, get: Get, st: &mut dyn Storage) {
+        if self.draining {
+            return self.refuse_v2(Status::Unavailable, "server shutting down");
+        }
+        if !self.cfg.downloads {
+            return self.refuse_v2(Status::Unavailable, "downloads are disabled");
+        }
+        if let Err(e) = codec::check_name(&get.name) {
+            return self.refuse_v2(Status::BadName, &e.to_string());
+        }
+        let path = self.cfg.path_of(&get.name);
+        let (file, size) = match st.open_read(&path) {
+            Ok(f) => f,
+            Err(HostError::NotFound | HostError::IsDir | HostError::Access) => {
+                return self.refuse_v2(Status::NotFound, "no such file");
+            }
+            Err(e) => return self.refuse_v2(Status::Internal, &e.to_string()),
+        };
+        if get.offset > size {
+            let _ = st.close_file(file);
+            let why = format!("offset {} past the end ({size} bytes)", get.offset);
+            return self.refuse_v2(Status::NotFound, &why);
+        }
+        let digest = st
+            .stat(&path)
+            .ok()
+            .and_then(|s| names::load_sum(&self.cfg, st, &get.name, &s));
+        self.leftover_is_error();
+        let len = size - get.offset;
+        self.reply(Reply {
+            status: Status::Ok,
+            value: len,
+            digest,
+            text: get.name.clone(),
+        });
+        let token = self.token();
+        self.push(Output::SendFile {
+            file,
+            offset: get.offset,
+            len,
+            token,
+        });
+        self.set_deadline(Some(now.saturating_add(self.cfg.transfer_ms(len))));
+        self.phase = Phase::Sending(Download {
+            file,
+            path,
+            offset: get.offset,
+            len,
+            digest,
+            started: now,
+            token,
+        });
+    }
+
+    pub(crate) fn finish_download(
+        &mut self,
+        now: u64,
+        d: Download,
+        result: Result<(), String>,
+        st: &mut dyn Storage,
+    ) {
+        let _ = st.close_file(d.file);
+        let ms = now.saturating_sub(d.started);
+        let (bytes, result) = match result {
+            Ok(()) => (d.len, "ok".to_owned()),
+            Err(why) => (0, why),
+        };
+        let sha = d.digest.map(|x| hex(&x));
+        let line = format!(
+            "transfer proto=v2 op=get peer={} file={:?} offset={} bytes={bytes} ms={ms} \
+             mib_s={} sha256={} result={result:?}",
+            self.peer,
+            d.path,
+            d.offset,
+            rate(bytes, ms),
+            sha.as_deref().unwrap_or("-"),
+        );
+        if result == "ok" {
+            self.info(line);
+        } else {
+            self.warn(line);
+        }
+        self.push(Output::Transfer(TransferCompleted {
+            protocol: "bulk".into(),
+            peer: self.peer.clone(),
+            file: d.path,
+            direction: "download".into(),
+            bytes,
+            duration_ms: ms,
+            sha256: sha,
+            result,
+        }));
+        self.end();
+    }
+}

@@ -1,0 +1,391 @@
+//! One connection as a deterministic state machine (quinn-proto style).
+//!
+//! Inputs are the `handle_*` methods, each with the current time in milliseconds;
+//! outputs are [`Session::poll_output`] (bytes to write, a file to receive or send,
+//! close, transfer records, log lines) and [`Session::poll_timeout`] (the one deadline
+//! at which to call [`Session::handle_timeout`]). Storage answers at once, so it is a
+//! trait ([`Storage`]) the machine calls. No clock, no randomness, no I/O of its own:
+//! a test replays any scenario exactly.
+//!
+//! A connection carries one transfer: the header (v1 or v2, told apart by the first
+//! byte), then the body, received by the host straight into a hidden temp file, then
+//! the commit under a unique name and (v2) the reply. Bytes past the body are a
+//! protocol error: logged, and the connection is closed; they never change what is
+//! stored.
+//!
+//! # Layout
+//! - this file: [`Session`], [`Phase`], inputs, deadlines, header dispatch.
+//! - `upload`: v1 and v2 uploads, resume, commit, failures.
+//! - `download`: v2 `GET`.
+//! - `names`: unique names, kept partials, digest side files.
+//! - `storage`: the [`Storage`] trait and its `Ctx` implementation.
+
+mod download;
+mod names;
+mod storage;
+mod upload;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+
+use switchyard_sdk::messages::TransferCompleted;
+use switchyard_sdk::{FileId, HostError};
+
+pub use storage::Storage;
+
+use crate::codec::{self, CodecError, Detected, Reply, Request, Status, V1Header};
+use crate::config::Config;
+use download::Download;
+use upload::{Upload, Want};
+
+/// One thing for the adapter to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Queue bytes on the connection.
+    Write(Vec<u8>),
+    /// Receive exactly `len` more bytes into temp `file`, hashing the whole file.
+    RecvToFile { file: FileId, len: u64, token: u64 },
+    /// Send `len` bytes of `file` from `offset` (`sendfile`).
+    SendFile {
+        file: FileId,
+        offset: u64,
+        len: u64,
+        token: u64,
+    },
+    /// Close after everything queued is sent.
+    Close,
+    /// A finished (or failed) transfer, for the `transfers` port.
+    Transfer(TransferCompleted),
+    /// One INFO line.
+    Info(String),
+    /// One WARN line (refusals, protocol errors, failures).
+    Warn(String),
+}
+
+/// Where the connection is.
+#[derive(Debug)]
+pub(crate) enum Phase {
+    /// Collecting the header in `inbuf`.
+    Header,
+    /// A resumed upload: copying the kept part into the new temp, one step per
+    /// (immediate) deadline, before `CONTINUE` is sent.
+    Copying(Upload, Copy),
+    /// `recv_to_file` in flight.
+    Receiving(Upload),
+    /// v2 digest-last: the body is in, waiting for the 32-byte digest in `inbuf`.
+    Trailer(Upload, [u8; 32]),
+    /// `sendfile` in flight.
+    Sending(Download),
+    /// The transfer is over (or refused); the connection is closing.
+    Done,
+}
+
+/// A kept partial being copied into a resumed upload's temp.
+#[derive(Debug)]
+pub(crate) struct Copy {
+    pub src: FileId,
+    pub done: u64,
+    pub size: u64,
+}
+
+/// One connection's whole state.
+#[derive(Debug)]
+pub struct Session {
+    pub(crate) cfg: Config,
+    pub(crate) peer: String,
+    pub(crate) phase: Phase,
+    /// Bytes received and not yet consumed (header, trailer).
+    pub(crate) inbuf: Vec<u8>,
+    out: VecDeque<Output>,
+    deadline: Option<u64>,
+    pub(crate) draining: bool,
+    /// Bytes seen past the end of the transfer (protocol error, reported once).
+    pub(crate) extra: u64,
+    next_token: u64,
+}
+
+impl Session {
+    /// A session for a connection from `peer`, opened at `now`. `cfg` must be valid.
+    pub fn new(cfg: Config, peer: String, now: u64) -> Session {
+        let deadline = Some(now.saturating_add(cfg.header_ms()));
+        Session {
+            cfg,
+            peer,
+            phase: Phase::Header,
+            inbuf: Vec::new(),
+            out: VecDeque::new(),
+            deadline,
+            draining: false,
+            extra: 0,
+            next_token: 0,
+        }
+    }
+
+    /// The next output, in order.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Session::handle_timeout`] is due, if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Done => None,
+            _ => self.deadline,
+        }
+    }
+
+    /// A transfer is in flight (the host waits for it while draining).
+    pub fn busy(&self) -> bool {
+        match self.phase {
+            Phase::Header => !self.inbuf.is_empty(),
+            Phase::Done => false,
+            _ => true,
+        }
+    }
+
+    /// Bytes arrived.
+    pub fn handle_bytes(&mut self, now: u64, data: &[u8], st: &mut dyn Storage) {
+        match self.phase {
+            Phase::Header => {
+                self.inbuf.extend_from_slice(data);
+                self.try_header(now, st);
+            }
+            Phase::Trailer(..) => {
+                self.inbuf.extend_from_slice(data);
+                self.try_trailer(now, st);
+            }
+            // Resumable clients wait for CONTINUE: bytes now are early body bytes.
+            Phase::Copying(..) | Phase::Receiving(..) | Phase::Sending(..) => {
+                self.protocol_error(data.len() as u64)
+            }
+            Phase::Done => self.protocol_error(data.len() as u64),
+        }
+    }
+
+    /// The client half-closed.
+    pub fn handle_eof(&mut self, now: u64, st: &mut dyn Storage) {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Header => {
+                if !self.inbuf.is_empty() {
+                    self.warn(format!(
+                        "refused peer={} reason=\"closed inside the header ({} bytes)\"",
+                        self.peer,
+                        self.inbuf.len()
+                    ));
+                }
+                self.out.push_back(Output::Close);
+            }
+            Phase::Trailer(up, _) => {
+                self.fail_upload(now, up, Status::BadRequest, "closed before the digest", st)
+            }
+            // A downloading client may half-close at once; the rest wait for the host.
+            other => self.phase = other,
+        }
+    }
+
+    /// The connection is gone.
+    pub fn handle_closed(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Header | Phase::Done => {}
+            Phase::Copying(up, copy) => {
+                let _ = st.close_file(copy.src);
+                self.fail_upload(now, up, Status::BadRequest, reason, st);
+            }
+            Phase::Receiving(up) => self.lose_upload(now, up, reason, st),
+            Phase::Trailer(up, _) => self.fail_upload(now, up, Status::BadRequest, reason, st),
+            Phase::Sending(d) => self.finish_download(now, d, Err(reason.to_owned()), st),
+        }
+    }
+
+    /// The deadline from [`Session::poll_timeout`] passed.
+    pub fn handle_timeout(&mut self, now: u64, st: &mut dyn Storage) {
+        if self.deadline.is_none_or(|d| now < d) {
+            return;
+        }
+        self.deadline = None;
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Header => {
+                self.warn(format!(
+                    "refused peer={} reason=\"header timeout\" bytes={}",
+                    self.peer,
+                    self.inbuf.len()
+                ));
+                if codec::detect(&self.inbuf) == Some(Detected::V2) {
+                    self.reply(Reply::error(Status::Timeout, "header timeout"));
+                }
+                self.out.push_back(Output::Close);
+            }
+            Phase::Copying(up, copy) => self.copy_step(now, up, copy, st),
+            Phase::Receiving(up) => {
+                if !up.v1 {
+                    self.reply(Reply::error(Status::Timeout, "transfer too slow"));
+                }
+                self.lose_upload(now, up, "timeout", st);
+            }
+            Phase::Trailer(up, _) => self.fail_upload(now, up, Status::Timeout, "no digest", st),
+            Phase::Sending(d) => {
+                self.finish_download(now, d, Err("timeout".into()), st);
+            }
+            Phase::Done => {}
+        }
+    }
+
+    /// A `recv_to_file` finished.
+    pub fn handle_file_received(
+        &mut self,
+        now: u64,
+        token: u64,
+        result: Result<(u64, Option<[u8; 32]>), HostError>,
+        st: &mut dyn Storage,
+    ) {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Receiving(up) if up.token == token => self.received(now, up, result, st),
+            other => self.phase = other,
+        }
+    }
+
+    /// A `send_file` finished.
+    pub fn handle_file_sent(
+        &mut self,
+        now: u64,
+        token: u64,
+        result: Result<u64, HostError>,
+        st: &mut dyn Storage,
+    ) {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Sending(d) if d.token == token => {
+                let result = match result {
+                    Ok(n) if n == d.len => Ok(()),
+                    Ok(n) => Err(format!("short send ({n} of {})", d.len)),
+                    Err(e) => Err(e.to_string()),
+                };
+                self.finish_download(now, d, result, st)
+            }
+            other => self.phase = other,
+        }
+    }
+
+    /// The host is shutting down: finish what is in flight, start nothing new.
+    pub fn handle_drain(&mut self, _now: u64) {
+        self.draining = true;
+        if matches!(self.phase, Phase::Header) && self.inbuf.is_empty() {
+            self.phase = Phase::Done;
+            self.out.push_back(Output::Close);
+        }
+    }
+
+    // ---- header ---------------------------------------------------------------------
+
+    fn try_header(&mut self, now: u64, st: &mut dyn Storage) {
+        let Some(proto) = codec::detect(&self.inbuf) else {
+            return;
+        };
+        match proto {
+            Detected::V1 => match V1Header::parse(&self.inbuf) {
+                Err(CodecError::Incomplete) => {}
+                Err(CodecError::Invalid(why)) => self.refuse_v1(why),
+                Ok(_) if !self.cfg.v1 => self.refuse_v1("v1 is disabled"),
+                Ok(h) => {
+                    self.inbuf.drain(..codec::V1_HEADER_LEN);
+                    self.start_upload(now, Want::v1(h.len), st);
+                }
+            },
+            Detected::V2 => match Request::check(&self.inbuf) {
+                Err(CodecError::Incomplete) => {}
+                Err(CodecError::Invalid(why)) => self.refuse_v2(Status::BadRequest, why),
+                Ok(n) => {
+                    let req = Request::parse(&self.inbuf);
+                    self.inbuf.drain(..n);
+                    match req {
+                        Err(e) => self.refuse_v2(Status::BadRequest, &e.to_string()),
+                        Ok(Request::Put(p)) => self.start_upload(now, Want::v2(p), st),
+                        Ok(Request::Get(g)) => self.start_download(now, g, st),
+                    }
+                }
+            },
+        }
+    }
+
+    /// Refuse a v1 request: v1 has no error channel, so log and close.
+    pub(crate) fn refuse_v1(&mut self, why: &str) {
+        self.warn(format!(
+            "refused proto=v1 peer={} reason={why:?}",
+            self.peer
+        ));
+        self.phase = Phase::Done;
+        self.out.push_back(Output::Close);
+    }
+
+    /// Refuse a v2 request with an error reply, then close.
+    pub(crate) fn refuse_v2(&mut self, status: Status, why: &str) {
+        self.warn(format!(
+            "refused proto=v2 peer={} status={} reason={why:?}",
+            self.peer,
+            status.as_str()
+        ));
+        self.reply(Reply::error(status, why));
+        self.phase = Phase::Done;
+        self.out.push_back(Output::Close);
+    }
+
+    // ---- helpers --------------------------------------------------------------------
+
+    pub(crate) fn reply(&mut self, r: Reply) {
+        self.out.push_back(Output::Write(r.encode()));
+    }
+
+    pub(crate) fn push(&mut self, o: Output) {
+        self.out.push_back(o);
+    }
+
+    pub(crate) fn info(&mut self, line: String) {
+        self.out.push_back(Output::Info(line));
+    }
+
+    pub(crate) fn warn(&mut self, line: String) {
+        self.out.push_back(Output::Warn(line));
+    }
+
+    pub(crate) fn set_deadline(&mut self, at: Option<u64>) {
+        self.deadline = at;
+    }
+
+    pub(crate) fn token(&mut self) -> u64 {
+        self.next_token += 1;
+        self.next_token
+    }
+
+    /// Bytes the protocol does not allow (past the body, or before `CONTINUE`): log
+    /// once. A transfer in flight still ends normally (the bytes never change what is
+    /// stored) and closes the connection then; after it, close at once.
+    fn protocol_error(&mut self, n: u64) {
+        let first = self.extra == 0;
+        self.extra += n;
+        if first {
+            self.warn(format!(
+                "protocol error peer={} reason=\"{n} bytes the protocol does not allow\"",
+                self.peer
+            ));
+            if matches!(self.phase, Phase::Done) {
+                self.out.push_back(Output::Close);
+            }
+        }
+    }
+
+    /// Extra bytes found right after a header or trailer.
+    pub(crate) fn leftover_is_error(&mut self) {
+        let n = self.inbuf.len() as u64;
+        self.inbuf.clear();
+        if n > 0 {
+            self.protocol_error(n);
+        }
+    }
+}
+
+/// `MiB/s` for a log line.
+pub(crate) fn rate(bytes: u64, ms: u64) -> String {
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    format!("{:.1}", mib / (ms.max(1) as f64 / 1000.0))
+}

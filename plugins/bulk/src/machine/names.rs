@@ -1,0 +1,185 @@
+//! Where things are stored: unique names for uploads, kept partial uploads, and the
+//! digest side files.
+//!
+//! - A v1 upload (no name on the wire) is stored as `v1-NNNNNN.bin`, `N` one past the
+//!   highest already in the directory; a v2 upload under its own name, or
+//!   `stem-1.ext`, `stem-2.ext`... when taken. The commit itself refuses an existing
+//!   name atomically, so two concurrent uploads never get (or overwrite) one name;
+//!   the loser just tries the next candidate.
+//! - The received part of a resumable upload is kept as `.partial.<upload id hex>`.
+//! - A stored file's digest is remembered in `.<name>.sha256` as `<hex> <size>
+//!   <mtime>` (the files plugin's format, so both read each other's), trusted only
+//!   while size and mtime match, so `GET` tells the client what to expect without
+//!   reading the file twice.
+//!
+//! Hidden names are refused to clients (`codec::check_name`), so they can neither read
+//! nor forge any of these.
+
+use switchyard_sdk::Stat;
+
+use super::Storage;
+use crate::codec::{MAX_NAME, hex};
+use crate::config::Config;
+
+/// Most candidates tried for one upload before giving up.
+pub(crate) const MAX_CANDIDATES: u64 = 10_000;
+const V1_PREFIX: &str = "v1-";
+const V1_SUFFIX: &str = ".bin";
+const PARTIAL_PREFIX: &str = ".partial.";
+
+/// The `n`th candidate name for a v2 upload of `name` (0 is the name itself).
+pub(crate) fn v2_candidate(name: &str, n: u64) -> String {
+    if n == 0 {
+        return name.to_owned();
+    }
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => name.split_at(i),
+        _ => (name, ""),
+    };
+    let suffix = format!("-{n}{ext}");
+    let mut keep = MAX_NAME.saturating_sub(suffix.len()).min(stem.len());
+    while !stem.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}{suffix}", &stem[..keep])
+}
+
+/// The v1 name with number `n`.
+pub(crate) fn v1_name(n: u64) -> String {
+    format!("{V1_PREFIX}{n:06}{V1_SUFFIX}")
+}
+
+/// The first v1 number to try: one past the highest in `entries`.
+pub(crate) fn v1_first(entries: &[(String, Stat)]) -> u64 {
+    entries
+        .iter()
+        .filter_map(|(name, _)| {
+            name.strip_prefix(V1_PREFIX)?
+                .strip_suffix(V1_SUFFIX)?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .map_or(1, |n| n.saturating_add(1))
+}
+
+/// Name of the kept part of upload `id`.
+pub(crate) fn partial_name(id: &[u8; 16]) -> String {
+    format!("{PARTIAL_PREFIX}{}", hex(id))
+}
+
+/// Delete the oldest kept partials beyond `cfg.max_partials`, never `keep`.
+pub(crate) fn prune_partials(cfg: &Config, st: &mut dyn Storage, keep: &str) -> usize {
+    let Ok(entries) = st.list_dir(&cfg.incoming_dir) else {
+        return 0;
+    };
+    let mut partials: Vec<(i64, String)> = entries
+        .into_iter()
+        .filter(|(n, s)| n.starts_with(PARTIAL_PREFIX) && s.is_file && n != keep)
+        .map(|(n, s)| (s.modified_unix, n))
+        .collect();
+    // `keep` itself counts towards the limit.
+    let excess = (partials.len() + 1).saturating_sub(cfg.max_partials);
+    partials.sort();
+    let mut removed = 0;
+    for (_, name) in partials.into_iter().take(excess) {
+        if st.remove_file(&cfg.path_of(&name)).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+fn sum_path(cfg: &Config, name: &str) -> Option<String> {
+    let side = format!(".{name}.sha256");
+    (side.len() <= MAX_NAME).then(|| cfg.path_of(&side))
+}
+
+/// The remembered digest of stored file `name`, if still valid for `stat`.
+pub(crate) fn load_sum(
+    cfg: &Config,
+    st: &mut dyn Storage,
+    name: &str,
+    stat: &Stat,
+) -> Option<[u8; 32]> {
+    let path = sum_path(cfg, name)?;
+    let (file, size) = st.open_read(&path).ok()?;
+    let mut buf = [0u8; 128];
+    let n = if size as usize <= buf.len() {
+        st.read_file(file, 0, &mut buf).ok()
+    } else {
+        None
+    };
+    let _ = st.close_file(file);
+    let text = std::str::from_utf8(&buf[..n?]).ok()?;
+    let mut parts = text.split_ascii_whitespace();
+    let (digest, len, mtime) = (parts.next()?, parts.next()?, parts.next()?);
+    let valid =
+        len.parse::<u64>().ok()? == stat.size && mtime.parse::<i64>().ok()? == stat.modified_unix;
+    valid.then(|| crate::codec::parse_digest(digest)).flatten()
+}
+
+/// Remember `digest` for stored file `name` (best effort: without it, a `GET` simply
+/// carries no digest).
+pub(crate) fn store_sum(cfg: &Config, st: &mut dyn Storage, name: &str, digest: &[u8; 32]) {
+    let Some(path) = sum_path(cfg, name) else {
+        return;
+    };
+    let Ok(stat) = st.stat(&cfg.path_of(name)) else {
+        return;
+    };
+    let Ok(file) = st.create_temp(&path) else {
+        return;
+    };
+    let line = format!("{} {} {}\n", hex(digest), stat.size, stat.modified_unix);
+    if st.write_file(file, line.as_bytes()).is_err() || st.commit_file(file, &path, true).is_err() {
+        let _ = st.close_file(file);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat() -> Stat {
+        Stat {
+            is_dir: false,
+            is_file: true,
+            size: 1,
+            modified_unix: 0,
+        }
+    }
+
+    #[test]
+    fn v2_candidates_keep_the_extension() {
+        assert_eq!(v2_candidate("a.pptx", 0), "a.pptx");
+        assert_eq!(v2_candidate("a.pptx", 1), "a-1.pptx");
+        assert_eq!(v2_candidate("archive.tar.gz", 2), "archive.tar-2.gz");
+        assert_eq!(v2_candidate("README", 3), "README-3");
+        let long = "é".repeat(127) + ".x";
+        let c = v2_candidate(&long, 12);
+        assert!(c.len() <= MAX_NAME && c.ends_with("-12.x"), "{c}");
+    }
+
+    #[test]
+    fn v1_numbers_continue_after_the_highest() {
+        assert_eq!(v1_first(&[]), 1);
+        let entries = vec![
+            ("v1-000007.bin".to_owned(), stat()),
+            ("v1-000003.bin".to_owned(), stat()),
+            ("v1-x.bin".to_owned(), stat()),
+            ("other".to_owned(), stat()),
+        ];
+        assert_eq!(v1_first(&entries), 8);
+        assert_eq!(v1_name(8), "v1-000008.bin");
+    }
+
+    #[test]
+    fn partial_names_are_hidden() {
+        assert_eq!(
+            partial_name(&[0xab; 16]),
+            format!(".partial.{}", "ab".repeat(16))
+        );
+        assert!(crate::codec::check_name(&partial_name(&[0; 16])).is_err());
+    }
+}

@@ -1,0 +1,54 @@
+//! [`Storage`]: the handler's files, as the machine sees them.
+//!
+//! Storage calls answer at once (the host runs them during the call), so they are a
+//! trait the machine calls rather than outputs it queues. The adapter implements it on
+//! `Ctx`; the machine's tests on an in-memory map that can inject failures.
+
+use switchyard_sdk::{Ctx, FileId, HostError, Stat};
+
+/// Storage under the handler's root. Paths are relative, `/`-separated.
+pub trait Storage {
+    fn open_read(&mut self, path: &str) -> Result<(FileId, u64), HostError>;
+    fn read_file(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> Result<usize, HostError>;
+    fn create_temp(&mut self, path: &str) -> Result<FileId, HostError>;
+    fn write_file(&mut self, file: FileId, data: &[u8]) -> Result<(), HostError>;
+    fn commit_file(&mut self, file: FileId, path: &str, overwrite: bool) -> Result<(), HostError>;
+    fn close_file(&mut self, file: FileId) -> Result<(), HostError>;
+    fn stat(&mut self, path: &str) -> Result<Stat, HostError>;
+    fn list_dir(&mut self, path: &str) -> Result<Vec<(String, Stat)>, HostError>;
+    fn remove_file(&mut self, path: &str) -> Result<(), HostError>;
+    fn free_space(&mut self) -> Result<u64, HostError>;
+}
+
+impl Storage for Ctx<'_> {
+    fn open_read(&mut self, path: &str) -> Result<(FileId, u64), HostError> {
+        Ctx::open_read(self, path)
+    }
+    fn read_file(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> Result<usize, HostError> {
+        Ctx::read_file(self, file, offset, buf)
+    }
+    fn create_temp(&mut self, path: &str) -> Result<FileId, HostError> {
+        Ctx::create_temp(self, path)
+    }
+    fn write_file(&mut self, file: FileId, data: &[u8]) -> Result<(), HostError> {
+        Ctx::write_file(self, file, data)
+    }
+    fn commit_file(&mut self, file: FileId, path: &str, overwrite: bool) -> Result<(), HostError> {
+        Ctx::commit_file(self, file, path, overwrite)
+    }
+    fn close_file(&mut self, file: FileId) -> Result<(), HostError> {
+        Ctx::close_file(self, file)
+    }
+    fn stat(&mut self, path: &str) -> Result<Stat, HostError> {
+        Ctx::stat(self, path)
+    }
+    fn list_dir(&mut self, path: &str) -> Result<Vec<(String, Stat)>, HostError> {
+        Ctx::list_dir(self, path)
+    }
+    fn remove_file(&mut self, path: &str) -> Result<(), HostError> {
+        Ctx::remove_file(self, path)
+    }
+    fn free_space(&mut self) -> Result<u64, HostError> {
+        Ctx::free_space(self)
+    }
+}

@@ -1,0 +1,897 @@
+//! The state machine, driven by hand: an in-memory storage that can fail, and a test
+//! "host" that plays `recv_to_file` (append + sha256 of the whole temp) itself.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+use switchyard_sdk::{FileId, HostError, Stat};
+
+use super::*;
+use crate::codec::{Get, Put, Reply, Request, Status, V1Header};
+
+#[derive(Debug, Default)]
+struct Mem {
+    files: BTreeMap<String, Vec<u8>>,
+    open: BTreeMap<u64, (Vec<u8>, bool)>,
+    next: u64,
+    free: u64,
+    fail_create: Option<HostError>,
+    no_space_after: Option<u64>,
+}
+
+impl Mem {
+    fn new() -> Mem {
+        Mem {
+            free: 1 << 40,
+            ..Default::default()
+        }
+    }
+    fn stat_of(data: &[u8]) -> Stat {
+        Stat {
+            is_dir: false,
+            is_file: true,
+            size: data.len() as u64,
+            modified_unix: 0,
+        }
+    }
+    /// Play the host's `recv_to_file`: append, then hash the whole temp.
+    fn receive(&mut self, file: FileId, body: &[u8]) -> [u8; 32] {
+        let f = self.open.get_mut(&file.0).expect("open temp");
+        f.0.extend_from_slice(body);
+        Sha256::digest(&f.0).into()
+    }
+    fn visible(&self) -> Vec<String> {
+        self.files
+            .keys()
+            .filter(|k| !k.rsplit('/').next().unwrap().starts_with('.'))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Storage for Mem {
+    fn open_read(&mut self, path: &str) -> Result<(FileId, u64), HostError> {
+        let data = self.files.get(path).cloned().ok_or(HostError::NotFound)?;
+        self.next += 1;
+        let n = data.len() as u64;
+        self.open.insert(self.next, (data, false));
+        Ok((FileId(self.next), n))
+    }
+    fn read_file(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> Result<usize, HostError> {
+        let (d, _) = self.open.get(&file.0).ok_or(HostError::Invalid)?;
+        let start = (offset as usize).min(d.len());
+        let n = buf.len().min(d.len() - start);
+        buf[..n].copy_from_slice(&d[start..start + n]);
+        Ok(n)
+    }
+    fn create_temp(&mut self, path: &str) -> Result<FileId, HostError> {
+        if let Some(e) = self.fail_create {
+            return Err(e);
+        }
+        assert!(!path.is_empty());
+        self.next += 1;
+        self.open.insert(self.next, (Vec::new(), true));
+        Ok(FileId(self.next))
+    }
+    fn write_file(&mut self, file: FileId, data: &[u8]) -> Result<(), HostError> {
+        let (d, temp) = self.open.get_mut(&file.0).ok_or(HostError::Invalid)?;
+        assert!(*temp);
+        if self
+            .no_space_after
+            .is_some_and(|n| d.len() + data.len() > n as usize)
+        {
+            return Err(HostError::NoSpace);
+        }
+        d.extend_from_slice(data);
+        Ok(())
+    }
+    fn commit_file(&mut self, file: FileId, path: &str, overwrite: bool) -> Result<(), HostError> {
+        if self.files.contains_key(path) && !overwrite {
+            return Err(HostError::Exists);
+        }
+        let (d, temp) = self.open.remove(&file.0).ok_or(HostError::Invalid)?;
+        assert!(temp);
+        self.files.insert(path.to_owned(), d);
+        Ok(())
+    }
+    fn close_file(&mut self, file: FileId) -> Result<(), HostError> {
+        self.open
+            .remove(&file.0)
+            .map(|_| ())
+            .ok_or(HostError::Invalid)
+    }
+    fn stat(&mut self, path: &str) -> Result<Stat, HostError> {
+        self.files
+            .get(path)
+            .map(|d| Mem::stat_of(d))
+            .ok_or(HostError::NotFound)
+    }
+    fn list_dir(&mut self, path: &str) -> Result<Vec<(String, Stat)>, HostError> {
+        let prefix = format!("{path}/");
+        Ok(self
+            .files
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_owned(), Mem::stat_of(v))))
+            .collect())
+    }
+    fn remove_file(&mut self, path: &str) -> Result<(), HostError> {
+        self.files
+            .remove(path)
+            .map(|_| ())
+            .ok_or(HostError::NotFound)
+    }
+    fn free_space(&mut self) -> Result<u64, HostError> {
+        Ok(self.free)
+    }
+}
+
+fn session(config: &str) -> Session {
+    let cfg: Config = switchyard_sdk::parse_config(config).unwrap();
+    cfg.validate().unwrap();
+    Session::new(cfg, "127.0.0.1:5000".into(), 0)
+}
+
+fn drain(s: &mut Session) -> Vec<Output> {
+    std::iter::from_fn(|| s.poll_output()).collect()
+}
+
+fn replies(out: &[Output]) -> Vec<Reply> {
+    let mut bytes = Vec::new();
+    for o in out {
+        if let Output::Write(d) = o {
+            bytes.extend_from_slice(d);
+        }
+    }
+    let mut v = Vec::new();
+    while !bytes.is_empty() {
+        let n = Reply::check(&bytes).unwrap();
+        v.push(Reply::parse(&bytes).unwrap());
+        bytes.drain(..n);
+    }
+    v
+}
+
+fn recv_of(out: &[Output]) -> Option<(FileId, u64, u64)> {
+    out.iter().find_map(|o| match o {
+        Output::RecvToFile { file, len, token } => Some((*file, *len, *token)),
+        _ => None,
+    })
+}
+
+fn transfers(out: &[Output]) -> Vec<TransferCompleted> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Transfer(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn warned(out: &[Output], what: &str) -> bool {
+    out.iter()
+        .any(|o| matches!(o, Output::Warn(l) if l.contains(what)))
+}
+
+fn closes(out: &[Output]) -> bool {
+    out.contains(&Output::Close)
+}
+
+fn sha(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+/// Feed `head` (split at `cuts`), then play the host receiving `rest`.
+fn upload(s: &mut Session, st: &mut Mem, pieces: &[&[u8]], rest: &[u8]) -> Vec<Output> {
+    let mut out = Vec::new();
+    for p in pieces {
+        s.handle_bytes(1, p, st);
+        out.extend(drain(s));
+    }
+    let (file, len, token) = recv_of(&out).expect("recv_to_file asked");
+    assert_eq!(len, rest.len() as u64, "asks for exactly the rest");
+    let d = st.receive(file, rest);
+    s.handle_file_received(2, token, Ok((len, Some(d))), st);
+    out.extend(drain(s));
+    out
+}
+
+#[test]
+fn v1_header_split_at_every_point_stores_exactly_the_body() {
+    let body = b"hello, bulk world";
+    let mut wire = V1Header::encode(body.len() as u64).unwrap().to_vec();
+    wire.extend_from_slice(body);
+    for cut in 0..=wire.len() {
+        let (a, b) = wire.split_at(cut);
+        let mut st = Mem::new();
+        let mut s = session("");
+        let mut out = Vec::new();
+        s.handle_bytes(1, a, &mut st);
+        out.extend(drain(&mut s));
+        s.handle_bytes(1, b, &mut st);
+        out.extend(drain(&mut s));
+        let (file, len, token) = recv_of(&out).expect("recv");
+        // Whatever came with the header was written; the host is asked for the rest.
+        let have = st.open[&file.0].0.len() as u64;
+        assert_eq!(have + len, body.len() as u64, "cut {cut}");
+        let d = st.receive(file, &body[have as usize..]);
+        s.handle_file_received(2, token, Ok((len, Some(d))), &mut st);
+        let out = drain(&mut s);
+        assert_eq!(st.files["incoming/v1-000001.bin"], body, "cut {cut}");
+        assert!(closes(&out));
+        let t = transfers(&out);
+        assert_eq!(t[0].result, "ok");
+        assert_eq!(t[0].bytes, body.len() as u64);
+        assert_eq!(
+            t[0].sha256.as_deref(),
+            Some(crate::codec::hex(&sha(body)).as_str())
+        );
+        assert!(replies(&out).is_empty(), "v1 gets no reply");
+    }
+}
+
+#[test]
+fn v1_one_byte_at_a_time() {
+    let body = b"abc";
+    let mut wire = V1Header::encode(3).unwrap().to_vec();
+    wire.extend_from_slice(body);
+    let mut st = Mem::new();
+    let mut s = session("");
+    // The header byte by byte; the body then goes to the host's receive.
+    let pieces: Vec<&[u8]> = wire[..4].chunks(1).collect();
+    let out = upload(&mut s, &mut st, &pieces, body);
+    assert_eq!(st.files["incoming/v1-000001.bin"], body);
+    assert!(closes(&out));
+}
+
+#[test]
+fn v1_negative_and_over_limit_lengths_create_nothing() {
+    for len in [-1i32, i32::MIN] {
+        let mut st = Mem::new();
+        let mut s = session("");
+        s.handle_bytes(1, &len.to_be_bytes(), &mut st);
+        let out = drain(&mut s);
+        assert!(warned(&out, "negative length"));
+        assert!(closes(&out));
+        assert!(st.open.is_empty() && st.files.is_empty());
+    }
+    let mut st = Mem::new();
+    let mut s = session("(max_file_bytes: 100)");
+    s.handle_bytes(1, &101i32.to_be_bytes(), &mut st);
+    let out = drain(&mut s);
+    assert!(warned(&out, "over the limit"));
+    assert!(closes(&out));
+    assert!(st.open.is_empty() && st.files.is_empty());
+}
+
+#[test]
+fn v1_names_are_unique_and_continue_numbering() {
+    let mut st = Mem::new();
+    st.files
+        .insert("incoming/v1-000041.bin".into(), b"old".to_vec());
+    for expected in ["incoming/v1-000042.bin", "incoming/v1-000043.bin"] {
+        let mut s = session("");
+        let mut wire = V1Header::encode(2).unwrap().to_vec();
+        wire.extend_from_slice(b"xy");
+        upload(&mut s, &mut st, &[&wire], b"");
+        assert_eq!(st.files[expected], b"xy");
+    }
+    assert_eq!(st.files["incoming/v1-000041.bin"], b"old");
+}
+
+#[test]
+fn v1_short_body_leaves_nothing_visible() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    let mut wire = V1Header::encode(1000).unwrap().to_vec();
+    wire.extend_from_slice(&[1; 10]);
+    s.handle_bytes(1, &wire, &mut st);
+    let (_, len, token) = recv_of(&drain(&mut s)).unwrap();
+    assert_eq!(len, 990);
+    s.handle_file_received(5, token, Err(HostError::Closed), &mut st);
+    let out = drain(&mut s);
+    assert!(st.files.is_empty(), "{:?}", st.files.keys());
+    assert!(st.open.is_empty(), "temp closed (deleted)");
+    assert_eq!(transfers(&out)[0].result, "connection closed");
+    // The host's ConnClosed that follows changes nothing.
+    s.handle_closed(6, "connection closed", &mut st);
+    assert!(drain(&mut s).is_empty());
+}
+
+#[test]
+fn v1_connection_closed_without_a_completion_deletes_the_temp() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    s.handle_bytes(1, &V1Header::encode(50).unwrap(), &mut st);
+    drain(&mut s);
+    s.handle_closed(2, "connection reset", &mut st);
+    assert!(st.open.is_empty() && st.files.is_empty());
+    assert!(!s.busy());
+}
+
+#[test]
+fn v1_extra_bytes_are_logged_and_never_stored() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    let mut wire = V1Header::encode(3).unwrap().to_vec();
+    wire.extend_from_slice(b"abcEXTRA");
+    let out = upload(&mut s, &mut st, &[&wire], b"");
+    assert!(warned(&out, "protocol error"));
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Info(l) if l.contains("extra_bytes=5")))
+    );
+    assert_eq!(st.files["incoming/v1-000001.bin"], b"abc");
+    // Extra bytes after the transfer ended: logged once more? No: once per connection.
+    s.handle_bytes(3, b"more", &mut st);
+    let out = drain(&mut s);
+    assert!(!warned(&out, "protocol error"));
+}
+
+#[test]
+fn v1_extra_bytes_after_the_commit_close_the_connection() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    let mut wire = V1Header::encode(3).unwrap().to_vec();
+    wire.extend_from_slice(b"ab");
+    upload(&mut s, &mut st, &[&wire], b"c");
+    s.handle_bytes(3, b"junk", &mut st);
+    let out = drain(&mut s);
+    assert!(warned(&out, "4 bytes the protocol does not allow"));
+    assert!(closes(&out));
+    assert_eq!(st.files["incoming/v1-000001.bin"], b"abc");
+}
+
+#[test]
+fn v1_can_be_disabled() {
+    let mut st = Mem::new();
+    let mut s = session("(v1: false)");
+    s.handle_bytes(1, &[0, 0, 0, 1], &mut st);
+    let out = drain(&mut s);
+    assert!(warned(&out, "v1 is disabled") && closes(&out));
+    assert!(st.open.is_empty());
+}
+
+#[test]
+fn v1_refused_when_space_is_short() {
+    let mut st = Mem::new();
+    st.free = 1000;
+    let mut s = session("(reserve_free_bytes: 500)");
+    s.handle_bytes(1, &V1Header::encode(600).unwrap(), &mut st);
+    let out = drain(&mut s);
+    assert!(warned(&out, "free") && closes(&out));
+    assert!(st.open.is_empty());
+}
+
+#[test]
+fn missing_incoming_directory_is_explained() {
+    let mut st = Mem::new();
+    st.fail_create = Some(HostError::NotFound);
+    let mut s = session("");
+    s.handle_bytes(1, &V1Header::encode(1).unwrap(), &mut st);
+    let out = drain(&mut s);
+    assert!(warned(&out, "\\\"incoming\\\" missing"), "{out:?}");
+}
+
+fn put(name: &str, len: u64) -> Put {
+    Put {
+        name: name.into(),
+        len,
+        digest: None,
+        digest_last: false,
+        upload_id: None,
+    }
+}
+
+fn wire(req: Request) -> Vec<u8> {
+    req.encode().unwrap()
+}
+
+#[test]
+fn v2_put_with_digest_first_stores_and_replies() {
+    let body = vec![9u8; 5000];
+    let mut st = Mem::new();
+    let mut s = session("");
+    let mut w = wire(Request::Put(Put {
+        digest: Some(sha(&body)),
+        ..put("a.pptx", 5000)
+    }));
+    w.extend_from_slice(&body[..100]);
+    let out = upload(&mut s, &mut st, &[&w], &body[100..]);
+    let r = replies(&out);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].status, Status::Ok);
+    assert_eq!(r[0].text, "a.pptx");
+    assert_eq!(r[0].value, 5000);
+    assert_eq!(r[0].digest, Some(sha(&body)));
+    assert_eq!(st.files["incoming/a.pptx"], body);
+    // The digest is remembered beside the file.
+    let side = String::from_utf8(st.files["incoming/.a.pptx.sha256"].clone()).unwrap();
+    assert!(side.starts_with(&crate::codec::hex(&sha(&body))));
+    assert!(closes(&out));
+}
+
+#[test]
+fn v2_header_split_at_every_point() {
+    let body = b"0123456789";
+    let mut w = wire(Request::Put(Put {
+        digest: Some(sha(body)),
+        upload_id: None,
+        ..put("x.bin", 10)
+    }));
+    w.extend_from_slice(body);
+    for cut in 0..=w.len() {
+        let mut st = Mem::new();
+        let mut s = session("");
+        let mut out = Vec::new();
+        for piece in [&w[..cut], &w[cut..]] {
+            s.handle_bytes(1, piece, &mut st);
+            out.extend(drain(&mut s));
+        }
+        let (file, len, token) = recv_of(&out).expect("recv");
+        let have = st.open[&file.0].0.len();
+        let d = st.receive(file, &body[have..]);
+        s.handle_file_received(2, token, Ok((len, Some(d))), &mut st);
+        let r = replies(&drain(&mut s));
+        assert_eq!(r[0].status, Status::Ok, "cut {cut}");
+        assert_eq!(st.files["incoming/x.bin"], body);
+    }
+}
+
+#[test]
+fn v2_digest_mismatch_stores_nothing() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    let w = wire(Request::Put(Put {
+        digest: Some([0; 32]),
+        ..put("a", 3)
+    }));
+    let out = upload(&mut s, &mut st, &[&w], b"abc");
+    let r = replies(&out);
+    assert_eq!(r[0].status, Status::DigestMismatch);
+    assert!(st.visible().is_empty());
+    assert!(st.open.is_empty());
+    assert!(transfers(&out)[0].result.starts_with("digest-mismatch"));
+}
+
+#[test]
+fn v2_digest_last_is_read_after_the_body() {
+    for good in [true, false] {
+        let body = b"payload";
+        let mut st = Mem::new();
+        let mut s = session("");
+        let w = wire(Request::Put(Put {
+            digest_last: true,
+            ..put("p.txt", 7)
+        }));
+        let out = upload(&mut s, &mut st, &[&w], body);
+        assert!(replies(&out).is_empty(), "waits for the digest");
+        let digest = if good { sha(body) } else { [1; 32] };
+        // The trailer may be split too.
+        s.handle_bytes(3, &digest[..5], &mut st);
+        assert!(drain(&mut s).is_empty());
+        s.handle_bytes(3, &digest[5..], &mut st);
+        let r = replies(&drain(&mut s));
+        if good {
+            assert_eq!(r[0].status, Status::Ok);
+            assert_eq!(st.files["incoming/p.txt"], body);
+        } else {
+            assert_eq!(r[0].status, Status::DigestMismatch);
+            assert!(st.visible().is_empty());
+        }
+    }
+}
+
+#[test]
+fn v2_digest_last_trailer_in_the_same_read_as_everything() {
+    let body = b"xyz";
+    let mut st = Mem::new();
+    let mut s = session("");
+    let mut w = wire(Request::Put(Put {
+        digest_last: true,
+        ..put("t", 3)
+    }));
+    w.extend_from_slice(body);
+    w.extend_from_slice(&sha(body));
+    let out = upload(&mut s, &mut st, &[&w], b"");
+    assert_eq!(replies(&out)[0].status, Status::Ok);
+    assert!(!warned(&out, "protocol error"));
+    assert_eq!(st.files["incoming/t"], body);
+}
+
+#[test]
+fn v2_taken_names_get_a_suffix() {
+    let mut st = Mem::new();
+    st.files.insert("incoming/a.txt".into(), b"first".to_vec());
+    st.files
+        .insert("incoming/a-1.txt".into(), b"second".to_vec());
+    let mut s = session("");
+    let out = upload(
+        &mut s,
+        &mut st,
+        &[&wire(Request::Put(put("a.txt", 1)))],
+        b"3",
+    );
+    assert_eq!(replies(&out)[0].text, "a-2.txt");
+    assert_eq!(st.files["incoming/a-2.txt"], b"3");
+    assert_eq!(st.files["incoming/a.txt"], b"first");
+}
+
+#[test]
+fn v2_refusals_come_before_anything_is_created() {
+    let cases: Vec<(Vec<u8>, Status)> = vec![
+        (wire(Request::Put(put("../x", 1))), Status::BadName),
+        (wire(Request::Put(put(".hidden", 1))), Status::BadName),
+        (wire(Request::Put(put("a", u64::MAX))), Status::TooLarge),
+        (
+            wire(Request::Put(put("a", (16 << 30) + 1))),
+            Status::TooLarge,
+        ),
+        (vec![0xB5, b'B', b'L', b'X'], Status::BadRequest),
+        (
+            {
+                let mut w = wire(Request::Put(put("a", 1)));
+                w[4] = 9;
+                w
+            },
+            Status::BadRequest,
+        ),
+    ];
+    for (w, status) in cases {
+        let mut st = Mem::new();
+        let mut s = session("");
+        s.handle_bytes(1, &w, &mut st);
+        let out = drain(&mut s);
+        assert_eq!(replies(&out)[0].status, status);
+        assert!(closes(&out));
+        assert!(st.open.is_empty() && st.files.is_empty());
+    }
+}
+
+#[test]
+fn v2_no_space_mid_transfer_replies_and_deletes() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    s.handle_bytes(1, &wire(Request::Put(put("big", 1 << 20))), &mut st);
+    let (_, _, token) = recv_of(&drain(&mut s)).unwrap();
+    s.handle_file_received(2, token, Err(HostError::NoSpace), &mut st);
+    let out = drain(&mut s);
+    assert_eq!(replies(&out)[0].status, Status::NoSpace);
+    assert!(st.open.is_empty() && st.files.is_empty());
+    assert!(closes(&out));
+}
+
+#[test]
+fn v2_no_space_while_writing_the_first_bytes() {
+    let mut st = Mem::new();
+    st.no_space_after = Some(2);
+    let mut s = session("");
+    let mut w = wire(Request::Put(put("f", 10)));
+    w.extend_from_slice(b"0123");
+    s.handle_bytes(1, &w, &mut st);
+    let out = drain(&mut s);
+    assert_eq!(replies(&out)[0].status, Status::NoSpace);
+    assert!(st.open.is_empty());
+}
+
+#[test]
+fn resume_keeps_the_part_and_continues_with_the_whole_digest() {
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let id = [7u8; 16];
+    let req = Request::Put(Put {
+        digest: Some(sha(&body)),
+        upload_id: Some(id),
+        ..put("movie.mkv", body.len() as u64)
+    });
+    let partial = format!("incoming/.partial.{}", "07".repeat(16));
+    // First attempt: CONTINUE 0, then the client dies after 30000 bytes.
+    let mut st = Mem::new();
+    let mut s = session("(resume_copy_step_bytes: 65536)");
+    s.handle_bytes(1, &wire(req.clone()), &mut st);
+    let out = drain(&mut s);
+    let r = replies(&out);
+    assert_eq!((r[0].status, r[0].value), (Status::Continue, 0));
+    let (file, len, token) = recv_of(&out).unwrap();
+    assert_eq!(len, body.len() as u64);
+    st.open
+        .get_mut(&file.0)
+        .unwrap()
+        .0
+        .extend_from_slice(&body[..100_000]);
+    s.handle_file_received(3, token, Err(HostError::Closed), &mut st);
+    let out = drain(&mut s);
+    assert!(transfers(&out)[0].result.contains("100000 bytes kept"));
+    assert_eq!(st.files[&partial].len(), 100_000);
+    assert!(st.visible().is_empty(), "a partial is hidden");
+
+    // Second attempt: the kept part is copied (two steps), then CONTINUE 100000.
+    let mut s = session("(resume_copy_step_bytes: 65536)");
+    s.handle_bytes(10, &wire(req.clone()), &mut st);
+    let out = drain(&mut s);
+    assert!(
+        replies(&out).is_empty(),
+        "no CONTINUE before the copy is done"
+    );
+    assert_eq!(s.poll_timeout(), Some(10), "next step at once");
+    s.handle_timeout(10, &mut st);
+    let out = drain(&mut s);
+    let r = replies(&out);
+    assert_eq!((r[0].status, r[0].value), (Status::Continue, 100_000));
+    let (file, len, token) = recv_of(&out).unwrap();
+    assert_eq!(len, 200_000);
+    let d = st.receive(file, &body[100_000..]);
+    s.handle_file_received(11, token, Ok((len, Some(d))), &mut st);
+    let out = drain(&mut s);
+    let r = replies(&out);
+    assert_eq!(r[0].status, Status::Ok);
+    assert_eq!(r[0].digest, Some(sha(&body)));
+    assert_eq!(st.files["incoming/movie.mkv"], body);
+    assert!(
+        !st.files.contains_key(&partial),
+        "partial removed after commit"
+    );
+    assert!(st.open.is_empty());
+}
+
+#[test]
+fn resume_timeout_keeps_the_part_too() {
+    let mut st = Mem::new();
+    let mut s = session("(idle_timeout_secs: 1, min_transfer_rate: 1000)");
+    let req = Request::Put(Put {
+        upload_id: Some([1; 16]),
+        ..put("slow", 2000)
+    });
+    s.handle_bytes(0, &wire(req), &mut st);
+    let (file, _, _) = recv_of(&drain(&mut s)).unwrap();
+    st.open
+        .get_mut(&file.0)
+        .unwrap()
+        .0
+        .extend_from_slice(&[5; 10]);
+    let deadline = s.poll_timeout().unwrap();
+    assert_eq!(deadline, 1000 + 2000);
+    s.handle_timeout(deadline - 1, &mut st);
+    assert!(drain(&mut s).is_empty(), "not yet");
+    s.handle_timeout(deadline, &mut st);
+    let out = drain(&mut s);
+    assert_eq!(replies(&out)[0].status, Status::Timeout);
+    assert!(closes(&out));
+    assert_eq!(
+        st.files[&format!("incoming/.partial.{}", "01".repeat(16))].len(),
+        10
+    );
+}
+
+#[test]
+fn resume_refuses_a_length_shorter_than_the_kept_part() {
+    let mut st = Mem::new();
+    st.files.insert(
+        format!("incoming/.partial.{}", "02".repeat(16)),
+        vec![0; 50],
+    );
+    let mut s = session("");
+    let req = Request::Put(Put {
+        upload_id: Some([2; 16]),
+        ..put("x", 40)
+    });
+    s.handle_bytes(0, &wire(req), &mut st);
+    let out = drain(&mut s);
+    assert_eq!(replies(&out)[0].status, Status::ResumeMismatch);
+    assert!(st.open.is_empty());
+}
+
+#[test]
+fn non_resumable_loss_keeps_nothing_and_resume_can_be_off() {
+    let mut st = Mem::new();
+    let mut s = session("(resume: false)");
+    let req = Request::Put(Put {
+        upload_id: Some([3; 16]),
+        ..put("x", 40)
+    });
+    s.handle_bytes(0, &wire(req), &mut st);
+    let out = drain(&mut s);
+    // The client still gets its CONTINUE (it waits for one), from 0.
+    assert_eq!(replies(&out)[0].status, Status::Continue);
+    let (_, _, token) = recv_of(&out).unwrap();
+    s.handle_file_received(1, token, Err(HostError::Closed), &mut st);
+    drain(&mut s);
+    assert!(st.files.is_empty() && st.open.is_empty());
+}
+
+#[test]
+fn body_bytes_before_continue_are_a_protocol_error() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    let mut w = wire(Request::Put(Put {
+        upload_id: Some([4; 16]),
+        ..put("x", 40)
+    }));
+    w.extend_from_slice(b"early");
+    s.handle_bytes(0, &w, &mut st);
+    let out = drain(&mut s);
+    assert!(warned(&out, "protocol error"));
+    // The upload itself still runs from offset 0.
+    assert_eq!(recv_of(&out).unwrap().1, 40);
+}
+
+#[test]
+fn partials_beyond_the_limit_are_pruned_oldest_first() {
+    let mut st = Mem::new();
+    for i in 0..3u8 {
+        st.files
+            .insert(format!("incoming/.partial.{i:032}"), vec![i]);
+    }
+    let mut s = session("(max_partials: 2)");
+    let req = Request::Put(Put {
+        upload_id: Some([9; 16]),
+        ..put("x", 40)
+    });
+    s.handle_bytes(0, &wire(req), &mut st);
+    let (_, _, token) = recv_of(&drain(&mut s)).unwrap();
+    s.handle_file_received(1, token, Err(HostError::Closed), &mut st);
+    drain(&mut s);
+    let partials: Vec<_> = st
+        .files
+        .keys()
+        .filter(|k| k.contains(".partial."))
+        .collect();
+    assert_eq!(partials.len(), 2, "{partials:?}");
+    assert!(
+        st.files
+            .contains_key(&format!("incoming/.partial.{}", "09".repeat(16)))
+    );
+}
+
+#[test]
+fn get_sends_the_file_with_its_remembered_digest() {
+    let mut st = Mem::new();
+    // Store one through an upload so the digest side file exists.
+    let mut s = session("");
+    upload(
+        &mut s,
+        &mut st,
+        &[&wire(Request::Put(put("d.bin", 6)))],
+        b"abcdef",
+    );
+    let mut s = session("");
+    let g = Request::Get(Get {
+        name: "d.bin".into(),
+        offset: 2,
+    });
+    s.handle_bytes(5, &wire(g), &mut st);
+    let out = drain(&mut s);
+    let r = replies(&out);
+    assert_eq!((r[0].status, r[0].value), (Status::Ok, 4));
+    assert_eq!(r[0].digest, Some(sha(b"abcdef")));
+    let (file, offset, len, token) = out
+        .iter()
+        .find_map(|o| match o {
+            Output::SendFile {
+                file,
+                offset,
+                len,
+                token,
+            } => Some((*file, *offset, *len, *token)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((offset, len), (2, 4));
+    assert!(st.open.contains_key(&file.0));
+    s.handle_file_sent(6, token, Ok(4), &mut st);
+    let out = drain(&mut s);
+    let t = transfers(&out);
+    assert_eq!(
+        (t[0].direction.as_str(), t[0].bytes, t[0].result.as_str()),
+        ("download", 4, "ok")
+    );
+    assert!(closes(&out));
+    assert!(st.open.is_empty());
+}
+
+#[test]
+fn get_refusals() {
+    let mut st = Mem::new();
+    st.files.insert("incoming/f".into(), b"12".to_vec());
+    for (name, offset, status) in [
+        ("nope", 0, Status::NotFound),
+        ("../etc/passwd", 0, Status::BadName),
+        (".f.sha256", 0, Status::BadName),
+        ("f", 3, Status::NotFound),
+    ] {
+        let mut s = session("");
+        let g = Request::Get(Get {
+            name: name.into(),
+            offset,
+        });
+        s.handle_bytes(0, &wire(g), &mut st);
+        let out = drain(&mut s);
+        assert_eq!(replies(&out)[0].status, status, "{name}");
+        assert!(st.open.is_empty());
+    }
+    let mut s = session("(downloads: false)");
+    let g = Request::Get(Get {
+        name: "f".into(),
+        offset: 0,
+    });
+    s.handle_bytes(0, &wire(g), &mut st);
+    assert_eq!(replies(&drain(&mut s))[0].status, Status::Unavailable);
+}
+
+#[test]
+fn slowloris_header_times_out() {
+    let mut st = Mem::new();
+    let mut s = session("(header_timeout_secs: 5)");
+    assert_eq!(s.poll_timeout(), Some(5000));
+    s.handle_bytes(100, &[0, 0], &mut st);
+    s.handle_timeout(5000, &mut st);
+    let out = drain(&mut s);
+    assert!(warned(&out, "header timeout") && closes(&out));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn v2_header_timeout_gets_a_reply() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    s.handle_bytes(1, &[0xB5, b'B'], &mut st);
+    s.handle_timeout(10_000, &mut st);
+    assert_eq!(replies(&drain(&mut s))[0].status, Status::Timeout);
+}
+
+#[test]
+fn stalled_v1_upload_times_out_and_leaves_nothing() {
+    let mut st = Mem::new();
+    let mut s = session("(idle_timeout_secs: 2, min_transfer_rate: 100)");
+    s.handle_bytes(0, &V1Header::encode(1000).unwrap(), &mut st);
+    drain(&mut s);
+    assert_eq!(s.poll_timeout(), Some(2000 + 10_000));
+    s.handle_timeout(12_000, &mut st);
+    let out = drain(&mut s);
+    assert!(closes(&out));
+    assert_eq!(transfers(&out)[0].result, "timeout");
+    assert!(st.open.is_empty() && st.files.is_empty());
+}
+
+#[test]
+fn eof_inside_the_header_is_logged() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    s.handle_bytes(0, &[0, 0, 1], &mut st);
+    s.handle_eof(1, &mut st);
+    let out = drain(&mut s);
+    assert!(warned(&out, "closed inside the header") && closes(&out));
+}
+
+#[test]
+fn drain_closes_idle_connections_and_refuses_new_uploads() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    s.handle_drain(0);
+    assert!(closes(&drain(&mut s)));
+    assert!(!s.busy());
+
+    let mut s = session("");
+    s.handle_bytes(0, &[0, 0], &mut st);
+    s.handle_drain(1);
+    assert!(drain(&mut s).is_empty(), "a header in progress may finish");
+    assert!(s.busy());
+    s.handle_bytes(2, &[0, 1], &mut st);
+    let out = drain(&mut s);
+    assert!(warned(&out, "shutting down") && closes(&out));
+    assert!(st.open.is_empty());
+}
+
+#[test]
+fn zero_length_upload_still_gets_a_digest() {
+    let mut st = Mem::new();
+    let mut s = session("");
+    let out = upload(
+        &mut s,
+        &mut st,
+        &[&wire(Request::Put(put("empty", 0)))],
+        b"",
+    );
+    let r = replies(&out);
+    assert_eq!(r[0].status, Status::Ok);
+    assert_eq!(r[0].digest, Some(sha(b"")));
+    assert_eq!(st.files["incoming/empty"], b"");
+}

@@ -1,0 +1,421 @@
+//! Uploads, v1 and v2: admission, the body, resume, commit, and every way they fail.
+//!
+//! Admission (length limit, name, free space, resume state) happens before anything
+//! is created. The body goes to a hidden temp file: bytes that came with the header
+//! through `write_file`, the rest straight from the socket through the host's
+//! `recv_to_file`, which also hashes the *whole* file. Only a complete, verified
+//! upload is committed (fsync, atomic no-replace rename) under a unique name.
+//!
+//! Resume on the present host API: when a resumable upload's connection is lost (or
+//! times out), its temp is committed as the hidden `.partial.<id>`; a later `PUT`
+//! with the same id is told the kept length (`CONTINUE n`), the kept bytes are copied
+//! into the new temp step by step, and only the rest crosses the network. The digest
+//! still covers the whole file because the host hashes the temp from its start.
+
+use switchyard_sdk::messages::TransferCompleted;
+use switchyard_sdk::{FileId, HostError};
+
+use super::names::{self, MAX_CANDIDATES};
+use super::{Copy, Output, Phase, Session, Storage, rate};
+use crate::codec::{self, Put, Reply, Status, hex};
+
+/// An upload being received.
+#[derive(Debug)]
+pub(crate) struct Upload {
+    pub v1: bool,
+    pub put: Put,
+    /// The hidden temp file.
+    pub file: FileId,
+    pub started: u64,
+    /// Bytes taken from a kept partial (0 for a fresh upload).
+    pub resumed_from: u64,
+    pub token: u64,
+}
+
+/// What a header asked for, before admission.
+#[derive(Debug)]
+pub(crate) struct Want {
+    pub v1: bool,
+    pub put: Put,
+}
+
+impl Want {
+    pub fn v1(len: u64) -> Want {
+        Want {
+            v1: true,
+            put: Put {
+                name: String::new(),
+                len,
+                digest: None,
+                digest_last: false,
+                upload_id: None,
+            },
+        }
+    }
+
+    pub fn v2(put: Put) -> Want {
+        Want { v1: false, put }
+    }
+}
+
+impl Session {
+    fn refuse(&mut self, v1: bool, status: Status, why: &str) {
+        if v1 {
+            self.refuse_v1(why)
+        } else {
+            self.refuse_v2(status, why)
+        }
+    }
+
+    fn partial_path(&self, put: &Put) -> Option<String> {
+        let id = put.upload_id.as_ref().filter(|_| self.cfg.resume)?;
+        Some(self.cfg.path_of(&names::partial_name(id)))
+    }
+
+    /// A header was parsed: admit the upload or refuse it, before creating anything.
+    pub(crate) fn start_upload(&mut self, now: u64, want: Want, st: &mut dyn Storage) {
+        let Want { v1, put } = want;
+        if self.draining {
+            return self.refuse(v1, Status::Unavailable, "server shutting down");
+        }
+        if !v1 {
+            if let Err(e) = codec::check_name(&put.name) {
+                return self.refuse(v1, Status::BadName, &e.to_string());
+            }
+        }
+        if put.len > self.cfg.max_file_bytes {
+            let why = format!(
+                "length {} over the limit {}",
+                put.len, self.cfg.max_file_bytes
+            );
+            return self.refuse(v1, Status::TooLarge, &why);
+        }
+        let partial = self.partial_path(&put);
+        let kept = match partial.as_deref().map(|p| st.stat(p)) {
+            None | Some(Err(HostError::NotFound)) => 0,
+            Some(Ok(s)) if s.is_file => s.size,
+            Some(Ok(_)) => return self.refuse(v1, Status::Internal, "partial is not a file"),
+            Some(Err(e)) => return self.refuse(v1, Status::Internal, &format!("partial: {e}")),
+        };
+        if kept > put.len {
+            let why = format!("kept {kept} bytes, more than the length {}", put.len);
+            return self.refuse(v1, Status::ResumeMismatch, &why);
+        }
+        let need = (put.len - kept).saturating_add(self.cfg.reserve_free_bytes);
+        match st.free_space() {
+            Ok(free) if free >= need => {}
+            Ok(free) => {
+                let why = format!("needs {need} bytes with the reserve, {free} free");
+                return self.refuse(v1, Status::NoSpace, &why);
+            }
+            Err(e) => return self.refuse(v1, Status::Internal, &format!("free space: {e}")),
+        }
+        let hint = self.cfg.path_of(if v1 { "v1.bin" } else { &put.name });
+        let file = match st.create_temp(&hint) {
+            Ok(f) => f,
+            Err(HostError::NotFound) => {
+                let why = format!(
+                    "directory {:?} missing under the root",
+                    self.cfg.incoming_dir
+                );
+                return self.refuse(v1, Status::Internal, &why);
+            }
+            Err(e) => return self.refuse(v1, Status::Internal, &format!("temp file: {e}")),
+        };
+        let up = Upload {
+            v1,
+            put,
+            file,
+            started: now,
+            resumed_from: kept,
+            token: self.token(),
+        };
+        if up.put.upload_id.is_some() {
+            // A resumable client waits for CONTINUE: anything before it is an error.
+            self.leftover_is_error();
+            if kept > 0 {
+                let path = partial.expect("kept implies a partial");
+                return match st.open_read(&path) {
+                    Ok((src, size)) if size == kept => {
+                        let copy = Copy { src, done: 0, size };
+                        self.copy_step(now, up, copy, st);
+                    }
+                    Ok((src, _)) => {
+                        let _ = st.close_file(src);
+                        self.fail_upload(now, up, Status::Internal, "partial changed", st)
+                    }
+                    Err(e) => self.fail_upload(now, up, Status::Internal, &e.to_string(), st),
+                };
+            }
+            self.reply(Reply {
+                status: Status::Continue,
+                value: 0,
+                digest: None,
+                text: String::new(),
+            });
+            return self.begin_receive(now, up, 0);
+        }
+        let take = (self.inbuf.len() as u64).min(up.put.len) as usize;
+        if take > 0 {
+            if let Err(e) = st.write_file(up.file, &self.inbuf[..take]) {
+                return self.fail_write(now, up, e, st);
+            }
+            self.inbuf.drain(..take);
+        }
+        if !up.put.digest_last {
+            self.leftover_is_error();
+        }
+        self.begin_receive(now, up, take as u64);
+    }
+
+    fn fail_write(&mut self, now: u64, up: Upload, e: HostError, st: &mut dyn Storage) {
+        let status = match e {
+            HostError::NoSpace => Status::NoSpace,
+            _ => Status::Internal,
+        };
+        self.fail_upload(now, up, status, &e.to_string(), st)
+    }
+
+    /// Copy one step of the kept partial into the new temp; after the last, `CONTINUE`.
+    pub(crate) fn copy_step(&mut self, now: u64, up: Upload, mut copy: Copy, st: &mut dyn Storage) {
+        let step = (copy.size - copy.done).min(self.cfg.resume_copy_step_bytes as u64) as usize;
+        let mut buf = vec![0u8; step];
+        let n = match st.read_file(copy.src, copy.done, &mut buf) {
+            Ok(0) if step > 0 => Err(HostError::Io),
+            other => other,
+        };
+        let written = n.and_then(|n| st.write_file(up.file, &buf[..n]).map(|()| n));
+        match written {
+            Ok(n) => copy.done += n as u64,
+            Err(e) => {
+                let _ = st.close_file(copy.src);
+                return self.fail_write(now, up, e, st);
+            }
+        }
+        if copy.done < copy.size {
+            self.phase = Phase::Copying(up, copy);
+            return self.set_deadline(Some(now));
+        }
+        let _ = st.close_file(copy.src);
+        self.info(format!(
+            "resume peer={} name={:?} from={}",
+            self.peer, up.put.name, copy.size
+        ));
+        self.reply(Reply {
+            status: Status::Continue,
+            value: copy.size,
+            digest: None,
+            text: String::new(),
+        });
+        self.begin_receive(now, up, 0);
+    }
+
+    /// Ask the host for the rest of the body (possibly 0 bytes: the host still hashes).
+    fn begin_receive(&mut self, now: u64, up: Upload, have: u64) {
+        let len = up.put.len - up.resumed_from - have;
+        self.push(Output::RecvToFile {
+            file: up.file,
+            len,
+            token: up.token,
+        });
+        self.set_deadline(Some(now.saturating_add(self.cfg.transfer_ms(len))));
+        self.phase = Phase::Receiving(up);
+    }
+
+    /// The host finished (or failed) receiving the body.
+    pub(crate) fn received(
+        &mut self,
+        now: u64,
+        up: Upload,
+        result: Result<(u64, Option<[u8; 32]>), HostError>,
+        st: &mut dyn Storage,
+    ) {
+        match result {
+            Ok((_, Some(digest))) if up.put.digest_last => {
+                self.phase = Phase::Trailer(up, digest);
+                self.set_deadline(Some(now.saturating_add(self.cfg.idle_ms())));
+                self.try_trailer(now, st);
+            }
+            Ok((_, Some(digest))) => self.finish_upload(now, up, digest, st),
+            Ok((_, None)) => self.fail_upload(now, up, Status::Internal, "host gave no digest", st),
+            Err(HostError::Closed) => self.lose_upload(now, up, "connection closed", st),
+            Err(e) => self.fail_write(now, up, e, st),
+        }
+    }
+
+    /// Digest-last: take the 32-byte digest once it is all there.
+    pub(crate) fn try_trailer(&mut self, now: u64, st: &mut dyn Storage) {
+        if self.inbuf.len() < codec::DIGEST_LEN {
+            return;
+        }
+        let Phase::Trailer(mut up, digest) = std::mem::replace(&mut self.phase, Phase::Done) else {
+            return;
+        };
+        let sent: [u8; 32] = self.inbuf[..codec::DIGEST_LEN]
+            .try_into()
+            .expect("32 bytes");
+        self.inbuf.drain(..codec::DIGEST_LEN);
+        self.leftover_is_error();
+        up.put.digest = Some(sent);
+        self.finish_upload(now, up, digest, st);
+    }
+
+    /// The whole body is in and hashed: verify, commit under a unique name, reply.
+    fn finish_upload(&mut self, now: u64, up: Upload, digest: [u8; 32], st: &mut dyn Storage) {
+        if let Some(expected) = up.put.digest.filter(|e| *e != digest) {
+            // Resuming would reproduce the same bytes: drop the kept part too.
+            if let Some(p) = self.partial_path(&up.put) {
+                let _ = st.remove_file(&p);
+            }
+            let why = format!("expected {}, received {}", hex(&expected), hex(&digest));
+            return self.fail_upload(now, up, Status::DigestMismatch, &why, st);
+        }
+        let name = match self.commit_unique(&up, st) {
+            Ok(name) => name,
+            Err(e) => return self.fail_write(now, up, e, st),
+        };
+        if let Some(p) = self.partial_path(&up.put) {
+            let _ = st.remove_file(&p);
+        }
+        names::store_sum(&self.cfg, st, &name, &digest);
+        if !up.v1 {
+            self.reply(Reply {
+                status: Status::Ok,
+                value: up.put.len,
+                digest: Some(digest),
+                text: name.clone(),
+            });
+        }
+        let path = self.cfg.path_of(&name);
+        self.report(now, &up, &path, up.put.len, Some(digest), "ok");
+        self.end();
+    }
+
+    /// Commit the temp under the first free candidate name.
+    fn commit_unique(&mut self, up: &Upload, st: &mut dyn Storage) -> Result<String, HostError> {
+        let first = if up.v1 {
+            st.list_dir(&self.cfg.incoming_dir)
+                .map(|e| names::v1_first(&e))
+                .unwrap_or(1)
+        } else {
+            0
+        };
+        for i in 0..MAX_CANDIDATES {
+            let name = if up.v1 {
+                names::v1_name(first + i)
+            } else {
+                names::v2_candidate(&up.put.name, i)
+            };
+            let path = self.cfg.path_of(&name);
+            if st.stat(&path).is_ok() {
+                continue;
+            }
+            match st.commit_file(up.file, &path, false) {
+                Ok(()) => return Ok(name),
+                // Taken between the stat and the commit by a concurrent upload.
+                Err(HostError::Exists) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(HostError::Exists)
+    }
+
+    /// Refuse or abort an upload: the temp is deleted, nothing becomes visible.
+    pub(crate) fn fail_upload(
+        &mut self,
+        now: u64,
+        up: Upload,
+        status: Status,
+        why: &str,
+        st: &mut dyn Storage,
+    ) {
+        let _ = st.close_file(up.file);
+        if !up.v1 {
+            self.reply(Reply::error(status, why));
+        }
+        let result = format!("{}: {why}", status.as_str());
+        self.report(now, &up, "", 0, None, &result);
+        self.end();
+    }
+
+    /// The connection was lost (or stalled) mid-body. A resumable upload keeps what
+    /// arrived as its partial; anything else is deleted.
+    pub(crate) fn lose_upload(&mut self, now: u64, up: Upload, why: &str, st: &mut dyn Storage) {
+        let mut kept = None;
+        if let Some(path) = self.partial_path(&up.put) {
+            match st.commit_file(up.file, &path, true) {
+                Ok(()) => {
+                    kept = st.stat(&path).ok().map(|s| s.size);
+                    let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
+                    names::prune_partials(&self.cfg, st, &name);
+                }
+                Err(e) => {
+                    self.warn(format!(
+                        "partial not kept peer={} reason=\"{e}\"",
+                        self.peer
+                    ));
+                    let _ = st.close_file(up.file);
+                }
+            }
+        } else {
+            let _ = st.close_file(up.file);
+        }
+        let result = match kept {
+            Some(n) => format!("{why}; {n} bytes kept for resume"),
+            None => why.to_owned(),
+        };
+        self.report(now, &up, "", kept.unwrap_or(0), None, &result);
+        self.end();
+    }
+
+    /// One summary line and one `TransferCompleted` per upload.
+    fn report(
+        &mut self,
+        now: u64,
+        up: &Upload,
+        path: &str,
+        bytes: u64,
+        digest: Option<[u8; 32]>,
+        result: &str,
+    ) {
+        let ms = now.saturating_sub(up.started);
+        let proto = if up.v1 { "v1" } else { "v2" };
+        let sha = digest.map(|d| hex(&d));
+        let mut line = format!(
+            "transfer proto={proto} op=put peer={} file={:?} name={:?} len={} bytes={bytes} \
+             resumed_from={} ms={ms} mib_s={} sha256={} result={result:?}",
+            self.peer,
+            path,
+            up.put.name,
+            up.put.len,
+            up.resumed_from,
+            rate(bytes.saturating_sub(up.resumed_from), ms),
+            sha.as_deref().unwrap_or("-"),
+        );
+        if self.extra > 0 {
+            line.push_str(&format!(" extra_bytes={}", self.extra));
+        }
+        if result == "ok" {
+            self.info(line);
+        } else {
+            self.warn(line);
+        }
+        self.push(Output::Transfer(TransferCompleted {
+            protocol: "bulk".into(),
+            peer: self.peer.clone(),
+            file: path.to_owned(),
+            direction: "upload".into(),
+            bytes,
+            duration_ms: ms,
+            sha256: sha,
+            result: result.to_owned(),
+        }));
+    }
+
+    /// The transfer is over: close after the reply.
+    pub(crate) fn end(&mut self) {
+        self.phase = Phase::Done;
+        self.set_deadline(None);
+        self.push(Output::Close);
+    }
+}
