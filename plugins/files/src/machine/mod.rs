@@ -12,12 +12,14 @@
 //! [`Phase`] variants below.
 //!
 //! # Layout
-//! - this file: [`Session`], its phases, inputs, deadlines and the v2 request loop.
+//! - this file: [`Session`], its phases, inputs and deadlines.
+//! - `requests`: protocol detection and the v2 request loop.
 //! - `transfer`: completion of downloads, uploads and hashing (v1 and v2).
 //! - `v1`: the seed protocol, and how uploads get their `NNNN.txt` names.
 //! - `storage`: the [`Storage`] trait and its `Ctx` implementation.
 //! - `sums`: digests remembered beside files, for `GET` and `HASH`.
 
+mod requests;
 mod storage;
 pub(crate) mod sums;
 mod transfer;
@@ -31,12 +33,12 @@ use std::collections::VecDeque;
 use switchyard_sdk::FileId;
 use switchyard_sdk::messages::TransferCompleted;
 
+pub(crate) use requests::host_error;
 pub use storage::Storage;
 pub(crate) use transfer::{Hashing, Receiving, Sending};
 use v1::V1Upload;
 
-use crate::cmd::Command;
-use crate::codec::{self, CodecError, Detected, ErrorCode, Frame, Reply, V1Op};
+use crate::codec::{ErrorCode, Reply, V1Op};
 use crate::config::Config;
 
 /// One thing for the adapter to do, in order.
@@ -392,155 +394,5 @@ impl Session {
         if matches!(self.phase, Phase::Ready) && self.peer_eof {
             self.handle_eof(now, st);
         }
-    }
-
-    // ---- the request loop ---------------------------------------------------------
-
-    /// Consume what `inbuf` holds, as far as the current phase allows.
-    fn advance(&mut self, now: u64, st: &mut dyn Storage) {
-        loop {
-            match &self.phase {
-                Phase::Detect { .. } => match codec::detect(&self.inbuf) {
-                    Ok(Detected::V1 { op, consumed }) if self.cfg.v1 => {
-                        self.inbuf.drain(..consumed);
-                        self.phase = Phase::V1Header {
-                            op,
-                            first_byte: self.line_started.unwrap_or(now),
-                        };
-                        self.v1_start(now, op, st);
-                    }
-                    Ok(Detected::V1 { .. }) => {
-                        self.log(format!(
-                            "cmd=- peer={} result=error reason=\"v1 is disabled\"",
-                            self.peer
-                        ));
-                        self.close();
-                    }
-                    Ok(Detected::V2 { consumed }) => {
-                        self.inbuf.drain(..consumed);
-                        self.line_started = (!self.inbuf.is_empty()).then_some(now);
-                        self.phase = Phase::Ready;
-                    }
-                    Err(CodecError::Incomplete) => {
-                        self.phase = Phase::Detect {
-                            first_byte: self.line_started,
-                        };
-                        return;
-                    }
-                    Err(e) => {
-                        self.log(format!(
-                            "cmd=- peer={} result=error reason={:?}",
-                            self.peer,
-                            e.to_string()
-                        ));
-                        self.close();
-                    }
-                },
-                Phase::V1Header { op, .. } => {
-                    let op = *op;
-                    self.v1_header_bytes(now, op, st);
-                    return;
-                }
-                Phase::Ready => {
-                    if self.draining && !self.inbuf.is_empty() {
-                        self.fail_fatal("-", ErrorCode::Unavailable, "server shutting down");
-                        return;
-                    }
-                    match Frame::next(&self.inbuf, self.cfg.max_line_bytes) {
-                        Ok((frame, used)) => {
-                            self.inbuf.drain(..used);
-                            self.line_started = (!self.inbuf.is_empty()).then_some(now);
-                            self.run(now, &frame, st);
-                        }
-                        Err(CodecError::Incomplete) => {
-                            self.set_reading(true);
-                            return;
-                        }
-                        Err(CodecError::TooLong(n)) => {
-                            self.fail_fatal(
-                                "-",
-                                ErrorCode::LineTooLong,
-                                &format!("request line over {n} bytes"),
-                            );
-                        }
-                        Err(CodecError::Invalid(m) | CodecError::Refused(m)) => {
-                            // A whole line, but not text (NUL, bad UTF-8...): drop just it.
-                            if let Ok(used) = Frame::check(&self.inbuf, self.cfg.max_line_bytes) {
-                                self.inbuf.drain(..used);
-                            }
-                            self.line_started = (!self.inbuf.is_empty()).then_some(now);
-                            self.fail("-", "", ErrorCode::BadRequest, &m);
-                        }
-                    }
-                }
-                // A transfer is in flight: requests wait, within a bound.
-                Phase::Sending(_) | Phase::Receiving(_) | Phase::Hashing(_) => {
-                    if self.inbuf.len() >= self.cfg.max_line_bytes {
-                        self.set_reading(false);
-                    }
-                    return;
-                }
-                Phase::V1Upload(_) | Phase::Done => return,
-            }
-        }
-    }
-
-    fn set_reading(&mut self, on: bool) {
-        if self.reading != on {
-            self.reading = on;
-            self.out.push_back(Output::SetReading(on));
-        }
-    }
-
-    /// Run one request line.
-    fn run(&mut self, now: u64, frame: &Frame, st: &mut dyn Storage) {
-        let command = match Command::from_frame(frame) {
-            Ok(Some(c)) => c,
-            Ok(None) => return,
-            Err(e) => {
-                let verb = frame.head().to_owned();
-                let code = match e {
-                    CodecError::Refused(_) => ErrorCode::Forbidden,
-                    _ => ErrorCode::BadRequest,
-                };
-                // The raw first argument, for the log (Debug-escaped there).
-                let arg = frame.tokens.get(1).map_or("", String::as_str);
-                self.fail(&sanitize_verb(&verb), arg, code, &e.to_string());
-                return;
-            }
-        };
-        match command {
-            Command::Get(c) => c.apply(self, now, st),
-            Command::Put(c) => c.apply(self, now, st),
-            Command::List(c) => c.apply(self, st),
-            Command::Stat(c) => c.apply(self, st),
-            Command::Delete(c) => c.apply(self, st),
-            Command::Hash(c) => c.apply(self, now, st),
-            Command::Quit(c) => c.apply(self),
-        }
-    }
-}
-
-/// A verb fit for a log line (a client may send anything).
-fn sanitize_verb(verb: &str) -> String {
-    verb.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(16)
-        .collect()
-}
-
-/// A `HostError` as a client-facing code and message.
-pub(crate) fn host_error(e: switchyard_sdk::HostError) -> (ErrorCode, &'static str) {
-    use switchyard_sdk::HostError as H;
-    match e {
-        H::NotFound => (ErrorCode::NotFound, "no such file"),
-        H::Access => (ErrorCode::Forbidden, "access denied"),
-        H::Exists => (ErrorCode::Exists, "already exists"),
-        H::NoSpace => (ErrorCode::NoSpace, "no space left"),
-        H::IsDir => (ErrorCode::NotAFile, "is a directory"),
-        H::Limit => (ErrorCode::Unavailable, "server limit reached"),
-        H::Invalid => (ErrorCode::Forbidden, "invalid name"),
-        H::Unsupported => (ErrorCode::Internal, "no storage configured"),
-        H::Io | H::Closed | H::Other(_) => (ErrorCode::Internal, "I/O error"),
     }
 }
