@@ -131,18 +131,20 @@ impl Session {
     /// When [`Session::handle_timeout`] should run next (absolute ms), if ever.
     pub fn poll_timeout(&self) -> Option<u64> {
         let c = &self.cfg;
+        // Saturating: a configured timeout of "forever" must not overflow.
+        let idle = self.last_activity.saturating_add(c.idle_ms());
         match &self.phase {
             Phase::Detect {
                 first_byte: Some(t),
-            } => Some(t + c.header_ms()),
-            Phase::Detect { first_byte: None } => Some(self.last_activity + c.idle_ms()),
+            } => Some(t.saturating_add(c.header_ms())),
+            Phase::Detect { first_byte: None } | Phase::V1Upload(_) => Some(idle),
             Phase::V1Header { first_byte, .. } => {
-                Some((first_byte + c.header_ms()).min(self.last_activity + c.v1_settle_ms))
+                let settled = self.last_activity.saturating_add(c.v1_settle_ms);
+                Some(first_byte.saturating_add(c.header_ms()).min(settled))
             }
-            Phase::V1Upload(_) => Some(self.last_activity + c.idle_ms()),
             Phase::Ready => match self.line_started {
-                Some(t) => Some(t + c.header_ms()),
-                None => Some(self.last_activity + c.idle_ms()),
+                Some(t) => Some(t.saturating_add(c.header_ms())),
+                None => Some(idle),
             },
             Phase::Sending(s) => Some(s.started.saturating_add(c.transfer_ms(s.len))),
             Phase::Receiving(r) => Some(r.started.saturating_add(c.transfer_ms(r.size))),

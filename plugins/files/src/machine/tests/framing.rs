@@ -119,3 +119,19 @@ fn drain_closes_idle_connections_and_refuses_new_uploads() {
     assert_eq!(written(&outs), "ERR 503 server shutting down\n");
     assert!(closed(&outs));
 }
+
+#[test]
+fn huge_timeouts_do_not_overflow() {
+    let mut st = Mem::new();
+    let cfg = Config {
+        header_timeout_secs: u64::MAX,
+        idle_timeout_secs: u64::MAX,
+        ..Config::default()
+    };
+    let mut s = Session::new(cfg, "p".into(), 5);
+    assert_eq!(s.poll_timeout(), Some(u64::MAX));
+    s.handle_bytes(6, b"SYF", &mut st);
+    assert_eq!(s.poll_timeout(), Some(u64::MAX));
+    s.handle_timeout(u64::MAX - 1, &mut st);
+    assert!(drain(&mut s).is_empty());
+}
