@@ -9,7 +9,7 @@
 //!
 //! The first bytes choose the protocol (`codec::detect`): the seed's v1 lives in `v1`,
 //! v2 requests are dispatched to the `cmd` modules, and transfers in flight are the
-//! [`Phase`] variants below.
+//! `Phase` variants below.
 //!
 //! # Layout
 //! - this file: [`Session`], its phases, inputs and deadlines.
