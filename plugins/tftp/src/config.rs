@@ -1,0 +1,133 @@
+//! The handler's `config: (...)` section: every limit of the server, with safe defaults.
+//!
+//! Every field is optional. Defaults lean safe: uploads and overwrites are off, a source
+//! address gets a bounded request rate (TFTP is a known UDP amplification vector), and a
+//! vanished peer is given up after the same 31 s of backoff as tftpd-hpa.
+
+use serde::Deserialize;
+
+/// See `plugins/tftp/README.md` for what each field does.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Accept WRQ (uploads). Off by default.
+    pub allow_create: bool,
+    /// Let a WRQ replace an existing file. Off by default.
+    pub allow_overwrite: bool,
+    /// Largest `blksize` granted (RFC 2348 allows 8..=65464).
+    pub max_blksize: u16,
+    /// Largest `windowsize` granted (RFC 7440 allows 1..=65535).
+    pub max_windowsize: u16,
+    /// First retransmission timeout, when the client does not ask for one.
+    pub timeout_ms: u64,
+    /// Ceiling of the doubling backoff.
+    pub max_timeout_ms: u64,
+    /// Retransmissions of one packet before the transfer is abandoned.
+    pub max_retries: u32,
+    /// How long an upload's final ACK is kept to answer a repeated last DATA.
+    pub dally_ms: u64,
+    /// Largest upload accepted, in bytes (announced `tsize` or received bytes).
+    pub max_upload_bytes: u64,
+    /// Free space an upload must leave on the root's file system.
+    pub reserve_free_bytes: u64,
+    /// Transfers in flight, all clients together.
+    pub max_transfers: u32,
+    /// Transfers in flight from one client address.
+    pub max_transfers_per_client: u32,
+    /// Sustained requests per second accepted from one source address.
+    pub requests_per_sec: u32,
+    /// Requests one source address may send at once before the rate applies.
+    pub request_burst: u32,
+    /// Source addresses whose request rate is tracked at once.
+    pub max_tracked_sources: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            allow_create: false,
+            allow_overwrite: false,
+            max_blksize: 65464,
+            max_windowsize: 64,
+            timeout_ms: 1000,
+            max_timeout_ms: 16_000,
+            max_retries: 5,
+            dally_ms: 3000,
+            max_upload_bytes: 4 << 30,
+            reserve_free_bytes: 64 << 20,
+            max_transfers: 512,
+            max_transfers_per_client: 32,
+            requests_per_sec: 50,
+            request_burst: 100,
+            max_tracked_sources: 65_536,
+        }
+    }
+}
+
+impl Config {
+    /// Refuse values that cannot work, with the field named.
+    pub fn check(&self) -> Result<(), String> {
+        if !(8..=65464).contains(&self.max_blksize) {
+            return Err("max_blksize: must be within 8..=65464".into());
+        }
+        if self.max_windowsize == 0 {
+            return Err("max_windowsize: must be at least 1".into());
+        }
+        if !(1..=255_000).contains(&self.timeout_ms) {
+            return Err("timeout_ms: must be within 1..=255000".into());
+        }
+        if self.max_timeout_ms < self.timeout_ms {
+            return Err("max_timeout_ms: must be at least timeout_ms".into());
+        }
+        if self.max_retries == 0 {
+            return Err("max_retries: must be at least 1".into());
+        }
+        if self.max_transfers == 0 || self.max_transfers_per_client == 0 {
+            return Err("max_transfers, max_transfers_per_client: must be at least 1".into());
+        }
+        if self.requests_per_sec == 0 || self.request_burst == 0 {
+            return Err("requests_per_sec, request_burst: must be at least 1".into());
+        }
+        if self.max_tracked_sources == 0 {
+            return Err("max_tracked_sources: must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_sdk::parse_config;
+
+    #[test]
+    fn empty_config_is_the_safe_default() {
+        let c: Config = parse_config("").unwrap();
+        assert_eq!(c, Config::default());
+        assert!(!c.allow_create && !c.allow_overwrite);
+        c.check().unwrap();
+    }
+
+    #[test]
+    fn unknown_field_is_refused() {
+        let err = parse_config::<Config>("(allow_creat: true)").unwrap_err();
+        assert!(err.message.contains("allow_creat"), "{err:?}");
+    }
+
+    #[test]
+    fn impossible_values_are_refused() {
+        for bad in [
+            "(max_blksize: 7)",
+            "(max_blksize: 65465)",
+            "(max_windowsize: 0)",
+            "(timeout_ms: 0)",
+            "(timeout_ms: 5000, max_timeout_ms: 1000)",
+            "(max_retries: 0)",
+            "(max_transfers: 0)",
+            "(requests_per_sec: 0)",
+        ] {
+            let c: Config = parse_config(bad).unwrap();
+            assert!(c.check().is_err(), "{bad}");
+        }
+    }
+}

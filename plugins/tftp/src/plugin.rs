@@ -1,0 +1,528 @@
+//! [`Tftp`]: the [`Protocol`] adapter. It owns no protocol logic: it asks
+//! [`Admission`] about each request, does the file and socket I/O a request needs, and
+//! runs the [`transfer`](crate::transfer) machines' actions through `Ctx`.
+//!
+//! One host timer per transfer (token = transfer id), armed lazily: it is re-armed only
+//! when the machine's deadline moves earlier, or when it fires early. A fast transfer
+//! thus costs about one timer call per timeout period, not one per packet.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use switchyard_sdk::prelude::*;
+
+use crate::admission::{Admission, Request, Verdict};
+use crate::config::Config;
+use crate::netascii;
+use crate::options::{self, Limits, Negotiated};
+use crate::packet::{self, ErrorCode, RequestKind};
+use crate::transfer::{Action, Outcome, Params, Receiver, Sender};
+
+/// The output port carrying one [`TransferCompleted`] per transfer.
+pub const TRANSFERS_PORT: &str = "transfers";
+
+#[derive(Debug)]
+enum Machine {
+    Send(Sender),
+    Recv(Receiver),
+}
+
+impl Machine {
+    fn deadline(&self) -> Option<u64> {
+        match self {
+            Machine::Send(s) => s.deadline(),
+            Machine::Recv(r) => r.deadline(),
+        }
+    }
+
+    fn fail(&mut self, code: ErrorCode, why: &str, out: &mut Vec<Action<'_>>) {
+        match self {
+            Machine::Send(s) => s.fail(code, why, out),
+            Machine::Recv(r) => r.fail(code, why, out),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Convert {
+    Encode(netascii::Encoder),
+    Decode(netascii::Decoder),
+}
+
+/// One transfer in flight (or dallying).
+#[derive(Debug)]
+struct Live {
+    machine: Machine,
+    socket: SocketId,
+    peer: SocketAddr,
+    /// The file being read, or the temp being written (until committed).
+    file: Option<FileId>,
+    kind: RequestKind,
+    path: String,
+    convert: Option<Convert>,
+    options: String,
+    started_ms: u64,
+    /// When the host timer is armed for.
+    armed: Option<u64>,
+    /// The result is not known yet (it counts as a session and against the limits).
+    running: bool,
+    closed: bool,
+}
+
+/// The TFTP server plugin: one instance per handler serves every transfer.
+#[derive(Debug)]
+pub struct Tftp {
+    cfg: Config,
+    admission: Admission,
+    transfers: HashMap<u64, Live>,
+    by_socket: HashMap<SocketId, u64>,
+    next_id: u64,
+    scratch: Vec<u8>,
+}
+
+/// `key=value` with the value quoted when it holds a space, quote or `=`.
+fn kv(out: &mut String, key: &str, value: impl Display) {
+    let v = value.to_string();
+    if v.is_empty() || v.contains([' ', '"', '=']) {
+        out.push_str(&format!(" {key}={v:?}"));
+    } else {
+        out.push_str(&format!(" {key}={v}"));
+    }
+}
+
+/// The TFTP error for a failed storage call.
+fn storage_error(e: HostError) -> (ErrorCode, &'static str) {
+    match e {
+        HostError::NotFound => (ErrorCode::FileNotFound, "file not found"),
+        HostError::Access => (ErrorCode::AccessViolation, "access violation"),
+        HostError::IsDir => (ErrorCode::AccessViolation, "is a directory"),
+        HostError::Exists => (ErrorCode::FileExists, "file already exists"),
+        HostError::NoSpace => (ErrorCode::DiskFull, "disk full"),
+        HostError::Limit => (ErrorCode::NotDefined, "server busy, try later"),
+        _ => (ErrorCode::NotDefined, "server error"),
+    }
+}
+
+impl Tftp {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_blksize: self.cfg.max_blksize,
+            max_windowsize: self.cfg.max_windowsize,
+        }
+    }
+
+    fn params(&self, n: &Negotiated) -> Params {
+        let timeout_ms = n.timeout_ms.unwrap_or(self.cfg.timeout_ms);
+        Params {
+            blksize: n.blksize,
+            windowsize: n.windowsize,
+            timeout_ms,
+            max_timeout_ms: self.cfg.max_timeout_ms.max(timeout_ms),
+            max_retries: self.cfg.max_retries,
+            dally_ms: self.cfg.dally_ms,
+            max_bytes: self.cfg.max_upload_bytes,
+        }
+    }
+
+    fn refuse(
+        ctx: &mut Ctx<'_>,
+        socket: SocketId,
+        peer: SocketAddr,
+        req: &str,
+        code: ErrorCode,
+        msg: &str,
+    ) {
+        let _ = ctx.send_datagram(socket, peer, &packet::error(code, msg));
+        let mut line = String::from("request refused");
+        kv(&mut line, "peer", peer);
+        kv(&mut line, "request", req);
+        kv(&mut line, "code", code.code());
+        kv(&mut line, "reason", msg);
+        ctx.info(line);
+    }
+
+    /// A datagram on the listener.
+    fn on_request(&mut self, ctx: &mut Ctx<'_>, listener: SocketId, peer: SocketAddr, data: &[u8]) {
+        let now = ctx.now_ms();
+        match self.admission.check(now, peer, data) {
+            Verdict::Drop(why) => ctx.debug(format_args!("dropped datagram from {peer}: {why}")),
+            Verdict::Refuse { code, message } => {
+                Tftp::refuse(ctx, listener, peer, "", code, &message)
+            }
+            Verdict::Accept(req) => {
+                if let Err((code, msg)) = self.start(ctx, listener, peer, &req) {
+                    Tftp::refuse(ctx, listener, peer, &req.path, code, msg);
+                }
+            }
+        }
+    }
+
+    fn start(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        listener: SocketId,
+        peer: SocketAddr,
+        req: &Request,
+    ) -> Result<(), (ErrorCode, &'static str)> {
+        let now = ctx.now_ms();
+        let opts: Vec<packet::Opt<'_>> = req
+            .options
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let (file, neg, total, convert) = match req.kind {
+            RequestKind::Read => {
+                let (file, size) = ctx.open_read(&req.path).map_err(storage_error)?;
+                let (total, convert) = if req.netascii {
+                    match Tftp::netascii_len(ctx, file, size) {
+                        Ok(total) => (total, Some(Convert::Encode(netascii::Encoder::new(size)))),
+                        Err(e) => {
+                            let _ = ctx.close_file(file);
+                            return Err(storage_error(e));
+                        }
+                    }
+                } else {
+                    (size, None)
+                };
+                let neg = options::negotiate(
+                    req.kind,
+                    &opts,
+                    self.limits(),
+                    (!req.netascii).then_some(size),
+                );
+                (file, neg, total, convert)
+            }
+            RequestKind::Write => {
+                match ctx.stat(&req.path) {
+                    Ok(st) if st.is_dir => {
+                        return Err((ErrorCode::AccessViolation, "is a directory"));
+                    }
+                    Ok(_) if !self.cfg.allow_overwrite => {
+                        return Err((ErrorCode::FileExists, "file already exists"));
+                    }
+                    Ok(_) | Err(HostError::NotFound) => {}
+                    Err(e) => return Err(storage_error(e)),
+                }
+                let neg = options::negotiate(req.kind, &opts, self.limits(), None);
+                let free = ctx.free_space().unwrap_or(u64::MAX);
+                let room = free.saturating_sub(self.cfg.reserve_free_bytes);
+                if let Some(size) = neg.tsize {
+                    if size > self.cfg.max_upload_bytes {
+                        return Err((ErrorCode::DiskFull, "file too large"));
+                    }
+                    if size > room {
+                        return Err((ErrorCode::DiskFull, "disk full"));
+                    }
+                }
+                if room == 0 {
+                    return Err((ErrorCode::DiskFull, "disk full"));
+                }
+                let file = ctx.create_temp(&req.path).map_err(storage_error)?;
+                let convert = req
+                    .netascii
+                    .then(|| Convert::Decode(netascii::Decoder::new()));
+                (file, neg, room, convert)
+            }
+        };
+        let socket = match ctx.open_udp(listener) {
+            Ok((socket, _)) => socket,
+            Err(e) => {
+                let _ = ctx.close_file(file);
+                return Err(storage_error(e));
+            }
+        };
+        let mut params = self.params(&neg);
+        let oack = (!neg.granted.is_empty()).then(|| packet::oack(&neg.granted));
+        let mut out = Vec::new();
+        let machine = match req.kind {
+            RequestKind::Read => {
+                Machine::Send(Sender::server(now, params, peer, total, oack, &mut out))
+            }
+            RequestKind::Write => {
+                params.max_bytes = params.max_bytes.min(total);
+                Machine::Recv(Receiver::server(now, params, peer, oack, &mut out))
+            }
+        };
+        self.next_id += 1;
+        let id = self.next_id;
+        self.admission.started(peer, req);
+        self.by_socket.insert(socket, id);
+        let live = Live {
+            machine,
+            socket,
+            peer,
+            file: Some(file),
+            kind: req.kind,
+            path: req.path.clone(),
+            convert,
+            options: neg.summary(),
+            started_ms: now,
+            armed: None,
+            running: true,
+            closed: false,
+        };
+        self.step(ctx, id, live, out);
+        Ok(())
+    }
+
+    /// The netascii length of a file: one counting pass, so the last block is known.
+    fn netascii_len(ctx: &mut Ctx<'_>, file: FileId, size: u64) -> Result<u64, HostError> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut off, mut total) = (0u64, 0u64);
+        while off < size {
+            let n = ctx.read_file(file, off, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            total += netascii::encoded_len(&buf[..n]);
+            off += n as u64;
+        }
+        Ok(total)
+    }
+
+    /// Run `actions` for transfer `live`, then put it back (or drop it) and arm its timer.
+    fn step(&mut self, ctx: &mut Ctx<'_>, id: u64, mut live: Live, actions: Vec<Action<'_>>) {
+        let mut failure = None;
+        for action in actions {
+            if let Err(f) = self.exec(ctx, &mut live, action) {
+                failure = Some(f);
+                break;
+            }
+        }
+        if let Some((code, why)) = failure {
+            let mut more = Vec::new();
+            live.machine.fail(code, why, &mut more);
+            for action in more {
+                let _ = self.exec(ctx, &mut live, action);
+            }
+        }
+        if live.closed {
+            let _ = ctx.cancel_timer(id);
+            return;
+        }
+        match live.machine.deadline() {
+            Some(d) if live.armed.is_none_or(|a| d < a) => {
+                let _ = ctx.set_timer(id, Duration::from_millis(d.saturating_sub(ctx.now_ms())));
+                live.armed = Some(d);
+            }
+            None if live.armed.is_some() => {
+                let _ = ctx.cancel_timer(id);
+                live.armed = None;
+            }
+            _ => {}
+        }
+        self.transfers.insert(id, live);
+    }
+
+    fn exec(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        live: &mut Live,
+        action: Action<'_>,
+    ) -> Result<(), (ErrorCode, &'static str)> {
+        match action {
+            Action::Send { to, packet } => {
+                if let Err(e) = ctx.send_datagram(live.socket, to, &packet) {
+                    ctx.debug(format_args!("send to {to} failed: {e}"));
+                }
+            }
+            Action::SendBlock {
+                to,
+                block,
+                offset,
+                len,
+            } => {
+                let file = live.file.ok_or((ErrorCode::NotDefined, "server error"))?;
+                let sent = match &mut live.convert {
+                    Some(Convert::Encode(enc)) => {
+                        if let Machine::Send(s) = &live.machine {
+                            enc.release(s.acked_offset());
+                        }
+                        let mut read = |off: u64, buf: &mut [u8]| ctx.read_file(file, off, buf);
+                        let payload = enc
+                            .get(offset, len as usize, &mut read)
+                            .map_err(|_| (ErrorCode::NotDefined, "read error"))?;
+                        self.scratch.clear();
+                        self.scratch.extend_from_slice(&packet::data_header(block));
+                        self.scratch.extend_from_slice(payload);
+                        ctx.send_datagram(live.socket, to, &self.scratch)
+                            .map(|_| ())
+                    }
+                    _ => ctx
+                        .send_datagram_file(
+                            live.socket,
+                            to,
+                            &packet::data_header(block),
+                            file,
+                            offset,
+                            len,
+                        )
+                        .map(|_| ()),
+                };
+                match sent {
+                    // A full socket buffer or a vanished peer: the retransmission clock copes.
+                    Ok(()) | Err(HostError::Limit | HostError::Closed) => {}
+                    Err(_) => return Err((ErrorCode::NotDefined, "read error")),
+                }
+            }
+            Action::Write(data) => {
+                let file = live.file.ok_or((ErrorCode::NotDefined, "server error"))?;
+                let result = match &mut live.convert {
+                    Some(Convert::Decode(dec)) => {
+                        self.scratch.clear();
+                        dec.decode(data, &mut self.scratch);
+                        ctx.write_file(file, &self.scratch)
+                    }
+                    _ => ctx.write_file(file, data),
+                };
+                result.map_err(storage_error)?;
+            }
+            Action::Commit => {
+                let file = live.file.ok_or((ErrorCode::NotDefined, "server error"))?;
+                if let Some(Convert::Decode(dec)) = &mut live.convert {
+                    self.scratch.clear();
+                    dec.finish(&mut self.scratch);
+                    if !self.scratch.is_empty() {
+                        ctx.write_file(file, &self.scratch).map_err(storage_error)?;
+                    }
+                }
+                ctx.commit_file(file, &live.path, self.cfg.allow_overwrite)
+                    .map_err(storage_error)?;
+                live.file = None;
+            }
+            Action::Finished(outcome) => self.finished(ctx, live, &outcome),
+            Action::Close => {
+                let _ = ctx.close_socket(live.socket);
+                self.by_socket.remove(&live.socket);
+                if let Some(file) = live.file.take() {
+                    // An uncommitted temp file is deleted by the host here.
+                    let _ = ctx.close_file(file);
+                }
+                live.closed = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Log the summary line, emit the typed event, release the limits.
+    fn finished(&mut self, ctx: &mut Ctx<'_>, live: &mut Live, o: &Outcome) {
+        if !live.running {
+            return;
+        }
+        live.running = false;
+        self.admission.ended(live.peer, live.kind, &live.path);
+        let duration_ms = ctx.now_ms().saturating_sub(live.started_ms);
+        let direction = match live.kind {
+            RequestKind::Read => "download",
+            RequestKind::Write => "upload",
+        };
+        let rate = o.bytes as f64 / (duration_ms.max(1) as f64 / 1000.0) / 1e6;
+        let mut line = String::from("transfer");
+        kv(&mut line, "peer", live.peer);
+        kv(&mut line, "file", &live.path);
+        kv(&mut line, "direction", direction);
+        kv(
+            &mut line,
+            "mode",
+            if live.convert.is_some() {
+                "netascii"
+            } else {
+                "octet"
+            },
+        );
+        kv(&mut line, "bytes", o.bytes);
+        kv(&mut line, "options", &live.options);
+        kv(&mut line, "duration_ms", duration_ms);
+        kv(&mut line, "rate", format_args!("{rate:.2}MB/s"));
+        kv(&mut line, "retransmits", o.retransmits);
+        kv(&mut line, "result", &o.result);
+        if o.ok() {
+            ctx.info(line);
+        } else {
+            ctx.warn(line);
+        }
+        let event = TransferCompleted {
+            protocol: "tftp".into(),
+            peer: live.peer.to_string(),
+            file: live.path.clone(),
+            direction: direction.into(),
+            bytes: o.bytes,
+            duration_ms,
+            sha256: None,
+            result: o.result.clone(),
+        };
+        if let Err(e) = ctx.emit(TRANSFERS_PORT, &event) {
+            ctx.debug(format_args!("emit failed: {e}"));
+        }
+    }
+
+    fn on_transfer_packet(&mut self, ctx: &mut Ctx<'_>, id: u64, from: SocketAddr, data: &[u8]) {
+        let Some(mut live) = self.transfers.remove(&id) else {
+            return;
+        };
+        let now = ctx.now_ms();
+        let mut out = Vec::new();
+        match &mut live.machine {
+            Machine::Send(s) => s.on_packet(now, from, data, &mut out),
+            Machine::Recv(r) => r.on_packet(now, from, data, &mut out),
+        }
+        self.step(ctx, id, live, out);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: u64) {
+        let Some(mut live) = self.transfers.remove(&id) else {
+            return;
+        };
+        live.armed = None;
+        let now = ctx.now_ms();
+        let mut out = Vec::new();
+        match &mut live.machine {
+            Machine::Send(s) => s.on_timeout(now, &mut out),
+            Machine::Recv(r) => r.on_timeout(now, &mut out),
+        }
+        self.step(ctx, id, live, out);
+    }
+}
+
+impl Protocol for Tftp {
+    type Config = Config;
+    const NAME: &'static str = "tftp";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "TFTP server (RFC 1350, 2347, 2348, 2349, 7440)";
+    const LISTENERS: Listeners = Listeners::UDP;
+    const PORTS: &'static [Port] = &[Port::output(TRANSFERS_PORT, TransferCompleted::TYPE)];
+
+    fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
+        config.check()?;
+        Ok(Tftp {
+            admission: Admission::new(&config),
+            cfg: config,
+            transfers: HashMap::new(),
+            by_socket: HashMap::new(),
+            next_id: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
+        match event {
+            Event::Datagram {
+                socket, peer, data, ..
+            } => match self.by_socket.get(&socket) {
+                Some(&id) => self.on_transfer_packet(ctx, id, peer, data),
+                None => self.on_request(ctx, socket, peer, data),
+            },
+            Event::Timer { token } => self.on_timer(ctx, token),
+            Event::Drain => self.admission.draining = true,
+            _ => {}
+        }
+    }
+
+    fn active_sessions(&self) -> u64 {
+        self.transfers.values().filter(|l| l.running).count() as u64
+    }
+}
+
+switchyard_sdk::declare_plugin!(Tftp);

@@ -1,0 +1,285 @@
+//! [`Sender`]: sends a stream of `total` bytes as DATA blocks, one window at a time.
+
+use std::net::SocketAddr;
+
+use super::{Action, Outcome, Params, Peer, Rel, Retry, Role, block_of, peer_error, relative};
+use crate::options;
+use crate::packet::{self, ErrorCode, Packet};
+
+/// The sending side of one transfer (the server for RRQ, the client for `put`).
+///
+/// Block indexes are 64-bit (`1..=last`); only the wire numbers wrap. `acked` is the
+/// highest index the peer acknowledged, `sent` the highest sent in the current window.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    p: Params,
+    role: Role,
+    peer: Peer,
+    total: u64,
+    last: u64,
+    acked: u64,
+    sent: u64,
+    /// Sent (and re-sent on timeout) until the peer starts the transfer: the server's
+    /// OACK, or the client's WRQ.
+    start: Option<(SocketAddr, Vec<u8>)>,
+    retry: Retry,
+    retransmits: u64,
+    done: bool,
+}
+
+fn last_index(total: u64, blksize: u16) -> u64 {
+    total / u64::from(blksize) + 1
+}
+
+impl Sender {
+    /// The server's side of an RRQ from `peer`: with an OACK to acknowledge first, or
+    /// straight to DATA 1.
+    pub fn server(
+        now: u64,
+        p: Params,
+        peer: SocketAddr,
+        total: u64,
+        oack: Option<Vec<u8>>,
+        out: &mut Vec<Action<'_>>,
+    ) -> Sender {
+        let mut s = Sender {
+            p,
+            role: Role::Server,
+            peer: Peer {
+                addr: peer,
+                locked: true,
+            },
+            total,
+            last: last_index(total, p.blksize),
+            acked: 0,
+            sent: 0,
+            start: oack.map(|o| (peer, o)),
+            retry: Retry::new(&p),
+            retransmits: 0,
+            done: false,
+        };
+        s.begin(now, out);
+        s
+    }
+
+    /// A client's `put`: send `wrq` to `server` and wait for ACK 0 or an OACK.
+    pub fn client(
+        now: u64,
+        p: Params,
+        server: SocketAddr,
+        total: u64,
+        wrq: Vec<u8>,
+        asked: Vec<(String, String)>,
+        out: &mut Vec<Action<'_>>,
+    ) -> Sender {
+        let mut s = Sender {
+            p,
+            role: Role::Client { asked },
+            peer: Peer {
+                addr: server,
+                locked: false,
+            },
+            total,
+            last: last_index(total, p.blksize),
+            acked: 0,
+            sent: 0,
+            start: Some((server, wrq)),
+            retry: Retry::new(&p),
+            retransmits: 0,
+            done: false,
+        };
+        s.begin(now, out);
+        s
+    }
+
+    fn begin(&mut self, now: u64, out: &mut Vec<Action<'_>>) {
+        match &self.start {
+            Some((to, pkt)) => {
+                out.push(Action::Send {
+                    to: *to,
+                    packet: pkt.clone(),
+                });
+                self.retry.progress(now);
+            }
+            None => self.fill(now, out),
+        }
+    }
+
+    /// The negotiated parameters (a client learns them from the OACK).
+    pub fn params(&self) -> &Params {
+        &self.p
+    }
+
+    /// When to call [`Sender::on_timeout`].
+    pub fn deadline(&self) -> Option<u64> {
+        if self.done { None } else { self.retry.deadline }
+    }
+
+    /// Stream bytes the peer has acknowledged: nothing before this is asked again.
+    pub fn acked_offset(&self) -> u64 {
+        (self.acked * u64::from(self.p.blksize)).min(self.total)
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn outcome(&self, result: impl Into<String>) -> Outcome {
+        Outcome {
+            result: result.into(),
+            bytes: self.acked_offset(),
+            retransmits: self.retransmits,
+        }
+    }
+
+    fn end(&mut self, result: impl Into<String>, out: &mut Vec<Action<'_>>) {
+        out.push(Action::Finished(self.outcome(result)));
+        out.push(Action::Close);
+        self.done = true;
+        self.retry.deadline = None;
+    }
+
+    /// Send every block of the window not sent yet.
+    fn fill(&mut self, now: u64, out: &mut Vec<Action<'_>>) {
+        let bs = u64::from(self.p.blksize);
+        let end = (self.acked + u64::from(self.p.windowsize)).min(self.last);
+        while self.sent < end {
+            self.sent += 1;
+            let offset = (self.sent - 1) * bs;
+            out.push(Action::SendBlock {
+                to: self.peer.addr,
+                block: block_of(self.sent),
+                offset,
+                len: (self.total - offset.min(self.total)).min(bs) as u32,
+            });
+        }
+        self.retry.arm(now);
+    }
+
+    /// A datagram arrived on the transfer's socket.
+    pub fn on_packet(
+        &mut self,
+        now: u64,
+        from: SocketAddr,
+        data: &[u8],
+        out: &mut Vec<Action<'_>>,
+    ) {
+        if self.done || !self.peer.check(from, out) {
+            return;
+        }
+        // Junk from the peer is dropped; the retransmission clock keeps running.
+        let Ok(pkt) = Packet::parse(data) else { return };
+        match pkt {
+            Packet::Ack { block } => self.on_ack(now, block, out),
+            Packet::Error { code, message } => self.end(peer_error(code, message), out),
+            Packet::Oack { options } if self.start.is_some() => {
+                let Role::Client { asked } = &self.role else {
+                    return self.illegal("unexpected OACK", out);
+                };
+                match options::accept_oack(asked, &options) {
+                    Ok(n) => {
+                        self.p.blksize = n.blksize;
+                        self.p.windowsize = n.windowsize;
+                        if let Some(t) = n.timeout_ms {
+                            self.p.timeout_ms = t;
+                            self.retry = Retry::new(&self.p);
+                        }
+                        self.last = last_index(self.total, self.p.blksize);
+                        self.start = None;
+                        self.retry.progress(now);
+                        self.fill(now, out);
+                    }
+                    Err(why) => {
+                        out.push(Action::Send {
+                            to: self.peer.addr,
+                            packet: packet::error(ErrorCode::OptionRefused, &why),
+                        });
+                        self.end(why, out);
+                    }
+                }
+            }
+            _ => self.illegal("unexpected packet", out),
+        }
+    }
+
+    fn illegal(&mut self, why: &str, out: &mut Vec<Action<'_>>) {
+        out.push(Action::Send {
+            to: self.peer.addr,
+            packet: packet::error(ErrorCode::IllegalOperation, why),
+        });
+        self.end(why, out);
+    }
+
+    fn on_ack(&mut self, now: u64, block: u16, out: &mut Vec<Action<'_>>) {
+        if self.start.is_some() {
+            if block != 0 {
+                return;
+            }
+            if matches!(self.role, Role::Client { .. }) {
+                // ACK 0 to our WRQ: the server took none of our options.
+                self.p.blksize = options::DEFAULT_BLKSIZE;
+                self.p.windowsize = 1;
+                self.last = last_index(self.total, self.p.blksize);
+            }
+            self.start = None;
+            self.retry.progress(now);
+            self.fill(now, out);
+            return;
+        }
+        let index = match relative(block, self.acked) {
+            // A duplicate ACK never triggers a send (Sorcerer's Apprentice).
+            Rel::Same | Rel::Behind => return,
+            Rel::Ahead(n) => self.acked + n,
+        };
+        if index > self.sent {
+            return; // acknowledges something never sent: stale, from an earlier wrap
+        }
+        self.acked = index;
+        self.retry.progress(now);
+        if self.acked == self.last {
+            return self.end("ok", out);
+        }
+        // An ACK inside the window means the peer lost the rest: resume after it.
+        self.sent = self.acked;
+        self.fill(now, out);
+    }
+
+    /// The deadline passed: resend the window (or the start packet), or give up.
+    pub fn on_timeout(&mut self, now: u64, out: &mut Vec<Action<'_>>) {
+        if self.done || self.retry.deadline.is_none_or(|d| now < d) {
+            return;
+        }
+        if !self.retry.backoff(now) {
+            out.push(Action::Send {
+                to: self.peer.addr,
+                packet: packet::error(ErrorCode::NotDefined, "timeout"),
+            });
+            return self.end("timeout", out);
+        }
+        if let Some((to, pkt)) = &self.start {
+            out.push(Action::Send {
+                to: *to,
+                packet: pkt.clone(),
+            });
+            self.retransmits += 1;
+            return;
+        }
+        self.retransmits += self.sent - self.acked;
+        self.sent = self.acked;
+        let deadline = self.retry.deadline;
+        self.fill(now, out);
+        self.retry.deadline = deadline; // keep the backed-off deadline
+    }
+
+    /// The driver could not do an action (file read error, ...): tell the peer, end.
+    pub fn fail(&mut self, code: ErrorCode, why: &str, out: &mut Vec<Action<'_>>) {
+        if self.done {
+            return;
+        }
+        out.push(Action::Send {
+            to: self.peer.addr,
+            packet: packet::error(code, why),
+        });
+        self.end(why, out);
+    }
+}
