@@ -526,3 +526,6 @@ impl Protocol for Tftp {
 }
 
 switchyard_sdk::declare_plugin!(Tftp);
+
+#[cfg(test)]
+mod tests;
