@@ -1,0 +1,518 @@
+//! End-to-end tests of the bulk plugin against the real `switchyard` binary: the seed's
+//! own client, v1 headers split every way, negative and over-limit lengths, short and
+//! long bodies, a client gone mid-upload, resume after a lost connection with the
+//! whole-file digest, concurrent uploads, the free-space refusal, slowloris, the
+//! `switchyard-bulk` client (send, get, --legacy), and transfer records reaching audit.
+//!
+//! Loopback only, port 0, bounded waits. v2 is spoken raw here (a few lines below,
+//! written from `docs/bulk-protocol.md`), so the tests also check the spec.
+//! Build first: `cargo build --workspace` (the harness never runs cargo).
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use switchyard_e2e::{Host, bin_dir, sha256_hex, tcp_connect, wait_until};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Bulk {
+    host: Host,
+    addr: SocketAddr,
+}
+
+impl Bulk {
+    fn start(config: &str) -> Bulk {
+        let host = Host::start(&format!(
+            r#"(
+    listeners: {{ "bulk_tcp": (kind: tcp, bind: "127.0.0.1:0") }},
+    handlers: {{
+        "bulk": (plugin: "bulk", root: Some("$TMP/data"), config: ({config})),
+        "audit": (plugin: "audit", root: Some("$TMP/audit"),
+                  config: (file: "transcript.jsonl", flush_interval_ms: 100)),
+    }},
+    routes: [
+        (from: "bulk_tcp", to: "bulk"),
+        (from: "bulk.transfers", to: "audit.events"),
+    ],
+)"#
+        ));
+        // The ABI cannot create directories: the operator makes `incoming/`.
+        std::fs::create_dir_all(host.temp_dir().join("data/incoming")).unwrap();
+        let addr = host.addr("bulk_tcp");
+        Bulk { host, addr }
+    }
+
+    fn incoming(&self) -> PathBuf {
+        self.host.temp_dir().join("data/incoming")
+    }
+
+    /// Every entry of `incoming/`, hidden ones (temps, partials, digests) included.
+    fn entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.incoming())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn visible(&self) -> Vec<String> {
+        self.entries()
+            .into_iter()
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.incoming().join(name)).unwrap()
+    }
+
+    /// Wait for the `n`-th transfer summary line and return its message.
+    fn transfer(&self, n: usize) -> String {
+        let rec = self
+            .host
+            .wait_for_nth_log(
+                n,
+                |v: &Value| {
+                    v["msg"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("transfer "))
+                },
+                WAIT,
+            )
+            .unwrap_or_else(|| {
+                panic!("no transfer #{n}:\n{}", self.host.stderr_lines().join("\n"))
+            });
+        rec["msg"].as_str().unwrap().to_owned()
+    }
+
+    fn connect(&self) -> TcpStream {
+        tcp_connect(self.addr, WAIT)
+    }
+}
+
+/// Whether the server closed the connection (EOF or reset) within the read timeout.
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 256];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 13) as u8)
+        .collect()
+}
+
+// ---- v2, raw, as docs/bulk-protocol.md says ------------------------------------------
+
+const MAGIC: [u8; 4] = [0xB5, b'B', b'L', b'K'];
+
+fn put_header(
+    name: &str,
+    len: u64,
+    flags: u8,
+    digest: Option<[u8; 32]>,
+    id: Option<[u8; 16]>,
+) -> Vec<u8> {
+    let mut w = MAGIC.to_vec();
+    w.extend_from_slice(&[2, 1, flags, name.len() as u8]);
+    w.extend_from_slice(&len.to_be_bytes());
+    w.extend_from_slice(name.as_bytes());
+    if let Some(d) = digest {
+        w.extend_from_slice(&d);
+    }
+    if let Some(id) = id {
+        w.extend_from_slice(&id);
+    }
+    w
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u8,
+    value: u64,
+    digest: Option<[u8; 32]>,
+    text: String,
+}
+
+fn read_reply(s: &mut TcpStream) -> Reply {
+    let mut fixed = [0u8; 48];
+    s.read_exact(&mut fixed).expect("reply header");
+    assert_eq!(fixed[..4], MAGIC);
+    let mut text = vec![0u8; u16::from_be_bytes([fixed[6], fixed[7]]) as usize];
+    s.read_exact(&mut text).expect("reply text");
+    Reply {
+        status: fixed[4],
+        value: u64::from_be_bytes(fixed[8..16].try_into().unwrap()),
+        digest: (fixed[5] & 1 != 0).then(|| fixed[16..48].try_into().unwrap()),
+        text: String::from_utf8(text).unwrap(),
+    }
+}
+
+const OK: u8 = 0;
+const CONTINUE: u8 = 1;
+const NO_SPACE: u8 = 0x13;
+const DIGEST_LAST: u8 = 0x02;
+const RESUMABLE: u8 = 0x04;
+
+fn sha(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+// ---- v1 ------------------------------------------------------------------------------
+
+#[test]
+fn seed_client_delivers_its_file() {
+    let b = Bulk::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let body = pattern(300_000, 1);
+    std::fs::write(dir.path().join("111.pptx"), &body).unwrap();
+    let out = Command::new("python3")
+        .arg("/work/shared/seed/d_bulk_client.py")
+        .env("SEED_PORT", b.addr.port().to_string())
+        .current_dir(dir.path())
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = b.transfer(1);
+    assert!(line.contains("result=\"ok\""), "{line}");
+    assert_eq!(b.visible(), ["v1-000001.bin"]);
+    assert_eq!(b.read("v1-000001.bin"), body);
+    assert!(line.contains(&sha256_hex(&body)), "{line}");
+}
+
+#[test]
+fn v1_header_split_byte_by_byte_and_body_in_pieces() {
+    let b = Bulk::start("");
+    let body = pattern(100_000, 2);
+    let mut s = b.connect();
+    for byte in (body.len() as i32).to_be_bytes() {
+        s.write_all(&[byte]).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    for piece in body.chunks(7_919) {
+        s.write_all(piece).unwrap();
+    }
+    assert!(closed_by_server(&mut s), "closed once stored");
+    assert!(b.transfer(1).contains("result=\"ok\""));
+    assert_eq!(b.read("v1-000001.bin"), body);
+}
+
+#[test]
+fn v1_negative_and_over_limit_lengths_create_nothing() {
+    let b = Bulk::start("max_file_bytes: 1000");
+    for len in [-1i32, i32::MIN, 1001, i32::MAX] {
+        let mut s = b.connect();
+        s.write_all(&len.to_be_bytes()).unwrap();
+        let _ = s.write_all(&[0u8; 100]);
+        assert!(closed_by_server(&mut s), "{len}");
+    }
+    wait_until("negative length", WAIT, || {
+        b.host.logs_contain("negative length")
+    });
+    wait_until("over the limit", WAIT, || {
+        b.host.logs_contain("over the limit")
+    });
+    assert!(b.entries().is_empty(), "{:?}", b.entries());
+    // The server is fine afterwards.
+    let mut s = b.connect();
+    s.write_all(&3i32.to_be_bytes()).unwrap();
+    s.write_all(b"abc").unwrap();
+    assert!(closed_by_server(&mut s));
+    assert_eq!(b.read("v1-000001.bin"), b"abc");
+}
+
+#[test]
+fn v1_short_body_leaves_nothing_visible() {
+    let b = Bulk::start("");
+    let mut s = b.connect();
+    s.write_all(&1_000_000i32.to_be_bytes()).unwrap();
+    s.write_all(&[7u8; 50_000]).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    assert!(closed_by_server(&mut s));
+    let line = b.transfer(1);
+    assert!(line.contains("connection closed"), "{line}");
+    // No file, and no temp either (the host deleted it with the handle).
+    wait_until("temp removed", WAIT, || b.entries().is_empty());
+}
+
+#[test]
+fn v1_bytes_past_the_length_are_logged_and_not_stored() {
+    let b = Bulk::start("");
+    let mut s = b.connect();
+    let mut w = 5i32.to_be_bytes().to_vec();
+    w.extend_from_slice(b"helloEXTRA BYTES");
+    s.write_all(&w).unwrap();
+    assert!(closed_by_server(&mut s));
+    b.transfer(1);
+    assert_eq!(b.read("v1-000001.bin"), b"hello");
+    wait_until("protocol error", WAIT, || {
+        b.host.logs_contain("protocol error")
+    });
+}
+
+#[test]
+fn concurrent_uploads_get_distinct_names_and_exact_bytes() {
+    let b = Bulk::start("");
+    let bodies: Vec<Vec<u8>> = (0..8)
+        .map(|i| pattern(400_000 + i * 1000, i as u32))
+        .collect();
+    std::thread::scope(|scope| {
+        for body in &bodies {
+            let addr = b.addr;
+            scope.spawn(move || {
+                let mut s = tcp_connect(addr, WAIT);
+                s.write_all(&(body.len() as i32).to_be_bytes()).unwrap();
+                for piece in body.chunks(65_536) {
+                    s.write_all(piece).unwrap();
+                }
+                assert!(closed_by_server(&mut s));
+            });
+        }
+    });
+    b.transfer(8);
+    let mut got: Vec<Vec<u8>> = b.visible().iter().map(|n| b.read(n)).collect();
+    let mut want = bodies.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(b.visible().len(), 8);
+    assert!(got == want, "stored bytes differ from sent bytes");
+}
+
+#[test]
+fn slowloris_is_closed_and_others_are_served_meanwhile() {
+    let b = Bulk::start("header_timeout_secs: 1");
+    let mut slow = b.connect();
+    slow.write_all(&[0, 0]).unwrap();
+    let started = Instant::now();
+    let mut s = b.connect();
+    s.write_all(&2i32.to_be_bytes()).unwrap();
+    s.write_all(b"ok").unwrap();
+    assert!(closed_by_server(&mut s));
+    assert_eq!(b.read("v1-000001.bin"), b"ok");
+    assert!(closed_by_server(&mut slow));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    wait_until("header timeout", WAIT, || {
+        b.host.logs_contain("header timeout")
+    });
+}
+
+// ---- v2 ------------------------------------------------------------------------------
+
+#[test]
+fn v2_lost_connection_then_resume_stores_the_whole_file_with_its_digest() {
+    let b = Bulk::start("");
+    let body = pattern(3_000_000, 3);
+    let id = [0x5A; 16];
+    let head = put_header(
+        "movie.mkv",
+        body.len() as u64,
+        DIGEST_LAST | RESUMABLE,
+        None,
+        Some(id),
+    );
+
+    // First attempt: CONTINUE 0, about half the body, then the client is gone.
+    let mut s = b.connect();
+    s.write_all(&head).unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!((r.status, r.value), (CONTINUE, 0));
+    s.write_all(&body[..1_500_000]).unwrap();
+    drop(s);
+    let line = b.transfer(1);
+    assert!(line.contains("kept for resume"), "{line}");
+    assert!(b.visible().is_empty(), "nothing visible: {:?}", b.entries());
+
+    // Second attempt: the server says where to continue; only the rest is sent.
+    let mut s = b.connect();
+    s.write_all(&head).unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!(r.status, CONTINUE);
+    let from = r.value as usize;
+    assert!(from > 0 && from <= 1_500_000, "{from}");
+    s.write_all(&body[from..]).unwrap();
+    s.write_all(&sha(&body)).unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!(r.status, OK, "{r:?}");
+    assert_eq!(r.text, "movie.mkv");
+    assert_eq!(r.digest, Some(sha(&body)), "digest of the whole file");
+    assert_eq!(b.read("movie.mkv"), body);
+    // The kept part is gone; only the file and its digest side file remain.
+    assert_eq!(b.entries(), [".movie.mkv.sha256", "movie.mkv"]);
+}
+
+#[test]
+fn v2_free_space_refusal_comes_before_anything_is_stored() {
+    let b = Bulk::start("reserve_free_bytes: 4611686018427387904");
+    let mut s = b.connect();
+    s.write_all(&put_header("a", 10, 0, None, None)).unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!(r.status, NO_SPACE, "{r:?}");
+    assert!(b.entries().is_empty());
+}
+
+fn client() -> PathBuf {
+    let c = bin_dir().join("switchyard-bulk");
+    assert!(
+        c.exists(),
+        "{} missing: cargo build --workspace first",
+        c.display()
+    );
+    c
+}
+
+fn run_client(args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new(client())
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run switchyard-bulk")
+}
+
+#[test]
+fn client_send_and_get_verify_and_never_overwrite() {
+    let b = Bulk::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let body = pattern(2_000_000, 4);
+    std::fs::write(dir.path().join("report.pdf"), &body).unwrap();
+    let server = b.addr.to_string();
+    for (i, expected) in ["report.pdf", "report-1.pdf"].into_iter().enumerate() {
+        let out = run_client(&["send", &server, "report.pdf"], dir.path());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(expected) && stdout.contains(&sha256_hex(&body)),
+            "{i}: {stdout}"
+        );
+    }
+    assert_eq!(b.read("report-1.pdf"), body);
+    let out = run_client(
+        &[
+            "send",
+            "--digest-first",
+            &server,
+            "report.pdf",
+            "--name",
+            "r2",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success());
+    let out = run_client(&["send", "--legacy", &server, "report.pdf"], dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = run_client(
+        &["get", &server, "report-1.pdf", "-o", "copy.pdf"],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("verified"), "{stdout}");
+    assert_eq!(std::fs::read(dir.path().join("copy.pdf")).unwrap(), body);
+    // Failures exit non-zero.
+    let out = run_client(&["get", &server, "nope", "-o", "x"], dir.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not-found"));
+    let out = run_client(
+        &["get", &server, "report-1.pdf", "-o", "copy.pdf"],
+        dir.path(),
+    );
+    assert!(
+        !out.status.success(),
+        "an existing output is never overwritten"
+    );
+}
+
+#[test]
+fn client_legacy_refuses_two_gib_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = std::fs::File::create(dir.path().join("big")).unwrap();
+    f.set_len(1 << 31).unwrap(); // sparse: no disk used
+    // Port 9 on loopback: nothing listens, and nothing must be tried.
+    let out = run_client(&["send", "--legacy", "127.0.0.1:9", "big"], dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot send 2 GiB or more"), "{err}");
+}
+
+#[test]
+fn transfers_are_recorded_by_audit() {
+    let b = Bulk::start("");
+    let mut s = b.connect();
+    s.write_all(&4i32.to_be_bytes()).unwrap();
+    s.write_all(b"data").unwrap();
+    assert!(closed_by_server(&mut s));
+    let audit = b.host.temp_dir().join("audit");
+    wait_until("transcript with the transfer", WAIT, || {
+        std::fs::read_dir(&audit)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read_to_string(e.path()).is_ok_and(|t| {
+                    t.contains("switchyard.TransferCompleted/1")
+                        && t.contains("\"protocol\":\"bulk\"")
+                        && t.contains(&sha256_hex(b"data"))
+                })
+            })
+    });
+}
+
+/// A >4 GiB upload, generated on the fly and checked by digest, then deleted. Slow in
+/// a debug build: `cargo test --release -p switchyard-e2e --test bulk -- --ignored`.
+#[test]
+#[ignore = "4 GiB through loopback: run in release with --ignored"]
+fn v2_upload_over_four_gib() {
+    let b = Bulk::start("");
+    let len: u64 = (4 << 30) + 12_345;
+    let mut s = b.connect();
+    s.write_all(&put_header("huge.bin", len, DIGEST_LAST, None, None))
+        .unwrap();
+    let mut h = Sha256::new();
+    let block = pattern(1 << 20, 5);
+    let mut sent = 0u64;
+    while sent < len {
+        let n = (len - sent).min(block.len() as u64) as usize;
+        s.write_all(&block[..n]).unwrap();
+        h.update(&block[..n]);
+        sent += n as u64;
+    }
+    let d: [u8; 32] = h.finalize().into();
+    s.write_all(&d).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!((r.status, r.value, r.digest), (OK, len, Some(d)), "{r:?}");
+    let path = b.incoming().join("huge.bin");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+    std::fs::remove_file(path).unwrap();
+}
