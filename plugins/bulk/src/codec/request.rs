@@ -297,6 +297,29 @@ mod tests {
     }
 
     #[test]
+    fn matches_the_example_in_the_spec() {
+        // docs/bulk-protocol.md, "Example (hex)".
+        let wire = Request::Put(Put {
+            digest_last: true,
+            ..Put {
+                name: "a".into(),
+                len: 3,
+                digest: None,
+                digest_last: false,
+                upload_id: None,
+            }
+        })
+        .encode()
+        .unwrap();
+        assert_eq!(
+            wire,
+            [
+                0xB5, 0x42, 0x4C, 0x4B, 2, 1, 2, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0x61
+            ]
+        );
+    }
+
+    #[test]
     fn names_must_fit_one_byte_length() {
         let long = Request::Get(Get {
             name: "x".repeat(256),
