@@ -149,7 +149,11 @@ impl Tftp {
         match self.admission.check(now, peer, data) {
             Verdict::Drop(why) => ctx.debug(format_args!("dropped datagram from {peer}: {why}")),
             Verdict::Refuse { code, message } => {
-                Tftp::refuse(ctx, listener, peer, "", code, &message)
+                let name = match packet::Packet::parse(data) {
+                    Ok(packet::Packet::Request { filename, .. }) => filename,
+                    _ => "",
+                };
+                Tftp::refuse(ctx, listener, peer, name, code, &message)
             }
             Verdict::Accept(req) => {
                 if let Err((code, msg)) = self.start(ctx, listener, peer, &req) {

@@ -35,6 +35,8 @@ pub struct Receiver {
     retry: Retry,
     retransmits: u64,
     phase: Phase,
+    /// The size the server announced in its OACK (`tsize`), for a client's progress.
+    announced: Option<u64>,
 }
 
 impl Receiver {
@@ -112,6 +114,7 @@ impl Receiver {
             retry,
             retransmits: 0,
             phase: Phase::Receiving,
+            announced: None,
         }
     }
 
@@ -135,6 +138,11 @@ impl Receiver {
 
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
+    }
+
+    /// The file size the server announced (`tsize` in its OACK).
+    pub fn announced_size(&self) -> Option<u64> {
+        self.announced
     }
 
     /// Bytes written so far.
@@ -211,6 +219,7 @@ impl Receiver {
                     Ok(n) => {
                         self.p.blksize = n.blksize;
                         self.p.windowsize = n.windowsize;
+                        self.announced = n.tsize;
                         if let Some(t) = n.timeout_ms {
                             self.p.timeout_ms = t;
                             self.retry = Retry::new(&self.p);

@@ -495,6 +495,7 @@ fn client_get_follows_the_oack_and_locks_the_server_port() {
         }]
     );
     let o = oack(&[("blksize", "512")]);
+    assert_eq!(r.announced_size(), None);
     let mut out = Vec::new();
     r.on_packet(1100, tid(), &o, &mut out);
     assert_eq!(
