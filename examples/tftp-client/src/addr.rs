@@ -12,18 +12,24 @@ pub fn resolve(server: &str) -> Result<SocketAddr, Failure> {
     if let Ok(addr) = server.parse::<SocketAddr>() {
         return Ok(addr);
     }
-    let (host, port) = match server.rsplit_once(':') {
-        // A bare IPv6 address has colons but no port.
-        Some((h, p)) if !h.contains(':') || h.starts_with('[') => {
-            let port = p
-                .parse::<u16>()
-                .map_err(|_| Failure::Usage(format!("bad port in {server:?}")))?;
-            (h.trim_start_matches('[').trim_end_matches(']'), port)
+    let bad_port = || Failure::Usage(format!("bad port in {server:?}"));
+    let (host, port) = if let Some(rest) = server.strip_prefix('[') {
+        // `[v6]` or `[v6]:port`.
+        let (host, after) = rest.split_once(']').ok_or_else(bad_port)?;
+        let port = match after {
+            "" => DEFAULT_PORT,
+            p => p
+                .strip_prefix(':')
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(bad_port)?,
+        };
+        (host, port)
+    } else {
+        match server.rsplit_once(':') {
+            // A bare IPv6 address has several colons and no port.
+            Some((h, p)) if !h.contains(':') => (h, p.parse::<u16>().map_err(|_| bad_port())?),
+            _ => (server, DEFAULT_PORT),
         }
-        _ => (
-            server.trim_start_matches('[').trim_end_matches(']'),
-            DEFAULT_PORT,
-        ),
     };
     (host, port)
         .to_socket_addrs()
