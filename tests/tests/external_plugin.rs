@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use switchyard_e2e::{Host, build_external_plugin, run_switchyard, udp_roundtrip};
+use switchyard_e2e::{
+    Host, build_external_plugin, run_switchyard, run_switchyard_with, udp_roundtrip,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -73,4 +75,50 @@ fn third_party_config_is_checked_by_validate() {
     assert_eq!(out.status.code(), Some(78), "{err}");
     assert!(err.contains("prefx"), "{err}");
     assert!(err.contains(&format!("{}:4:53", file.display())), "{err}");
+}
+
+/// Found by name alone, through the topology's `plugin_dirs` (serve) and through
+/// `SWITCHYARD_PLUGIN_PATH` (validate): no explicit path needed.
+#[test]
+fn third_party_plugin_is_found_by_name() {
+    let lib = build_external_plugin("external-plugin", &[]);
+    let dir = lib.parent().expect("library directory");
+    let host = Host::start(&format!(
+        r#"(
+    plugin_dirs: [ "{}" ],
+    listeners: {{ "u": (kind: udp, bind: "127.0.0.1:0") }},
+    handlers: {{ "rev": (plugin: "reverse") }},
+    routes: [ (from: "u", to: "rev") ],
+)"#,
+        dir.display()
+    ));
+    assert_eq!(udp_roundtrip(host.addr("u"), b"123", WAIT), b"321");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("by-env.ron");
+    std::fs::write(
+        &file,
+        r#"(
+    listeners: { "u": (kind: udp, bind: "127.0.0.1:0") },
+    handlers: { "rev": (plugin: "reverse") },
+    routes: [ (from: "u", to: "rev") ],
+)"#,
+    )
+    .unwrap();
+    let without = run_switchyard(["validate".as_ref(), file.as_os_str()]);
+    assert_eq!(without.status.code(), Some(78), "{without:?}");
+    let with = run_switchyard_with(
+        |cmd| {
+            cmd.arg("validate").arg(&file).env(
+                "SWITCHYARD_PLUGIN_PATH",
+                format!("/nonexistent:{}", dir.display()),
+            );
+        },
+        Duration::from_secs(60),
+    );
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
 }
