@@ -12,6 +12,7 @@
 //! into the new temp step by step, and only the rest crosses the network. The digest
 //! still covers the whole file because the host hashes the temp from its start.
 
+use sha2::{Digest, Sha256};
 use switchyard_sdk::messages::TransferCompleted;
 use switchyard_sdk::{FileId, HostError};
 
@@ -30,6 +31,11 @@ pub(crate) struct Upload {
     /// Bytes taken from a kept partial (0 for a fresh upload).
     pub resumed_from: u64,
     pub token: u64,
+    /// sha256 of the bytes the plugin wrote itself (header chunk, kept part). Used only
+    /// when they are the whole file: then no `recv_to_file` is needed at all, so a
+    /// client that sends everything and closes at once cannot race a zero-length
+    /// receive against its EOF.
+    pub own: Sha256,
 }
 
 /// What a header asked for, before admission.
@@ -129,6 +135,7 @@ impl Session {
             started: now,
             resumed_from: kept,
             token: self.token(),
+            own: Sha256::new(),
         };
         if up.put.upload_id.is_some() {
             // A resumable client waits for CONTINUE: anything before it is an error.
@@ -153,19 +160,21 @@ impl Session {
                 digest: None,
                 text: String::new(),
             });
-            return self.begin_receive(now, up, 0);
+            return self.begin_receive(now, up, 0, st);
         }
+        let mut up = up;
         let take = (self.inbuf.len() as u64).min(up.put.len) as usize;
         if take > 0 {
             if let Err(e) = st.write_file(up.file, &self.inbuf[..take]) {
                 return self.fail_write(now, up, e, st);
             }
+            up.own.update(&self.inbuf[..take]);
             self.inbuf.drain(..take);
         }
         if !up.put.digest_last {
             self.leftover_is_error();
         }
-        self.begin_receive(now, up, take as u64);
+        self.begin_receive(now, up, take as u64, st);
     }
 
     fn fail_write(&mut self, now: u64, up: Upload, e: HostError, st: &mut dyn Storage) {
@@ -177,7 +186,13 @@ impl Session {
     }
 
     /// Copy one step of the kept partial into the new temp; after the last, `CONTINUE`.
-    pub(crate) fn copy_step(&mut self, now: u64, up: Upload, mut copy: Copy, st: &mut dyn Storage) {
+    pub(crate) fn copy_step(
+        &mut self,
+        now: u64,
+        mut up: Upload,
+        mut copy: Copy,
+        st: &mut dyn Storage,
+    ) {
         let step = (copy.size - copy.done).min(self.cfg.resume_copy_step_bytes as u64) as usize;
         let mut buf = vec![0u8; step];
         let n = match st.read_file(copy.src, copy.done, &mut buf) {
@@ -186,7 +201,10 @@ impl Session {
         };
         let written = n.and_then(|n| st.write_file(up.file, &buf[..n]).map(|()| n));
         match written {
-            Ok(n) => copy.done += n as u64,
+            Ok(n) => {
+                up.own.update(&buf[..n]);
+                copy.done += n as u64;
+            }
             Err(e) => {
                 let _ = st.close_file(copy.src);
                 return self.fail_write(now, up, e, st);
@@ -207,12 +225,17 @@ impl Session {
             digest: None,
             text: String::new(),
         });
-        self.begin_receive(now, up, 0);
+        self.begin_receive(now, up, 0, st);
     }
 
-    /// Ask the host for the rest of the body (possibly 0 bytes: the host still hashes).
-    fn begin_receive(&mut self, now: u64, up: Upload, have: u64) {
+    /// Ask the host for the rest of the body; with nothing left, finish at once with
+    /// the plugin's own digest.
+    fn begin_receive(&mut self, now: u64, up: Upload, have: u64, st: &mut dyn Storage) {
         let len = up.put.len - up.resumed_from - have;
+        if len == 0 {
+            let digest: [u8; 32] = up.own.clone().finalize().into();
+            return self.received(now, up, Ok((0, Some(digest))), st);
+        }
         self.push(Output::RecvToFile {
             file: up.file,
             len,
