@@ -95,9 +95,10 @@ pub trait HostCalls {
     fn stat(&mut self, path: &str) -> Result<SyStat, u32> {
         Err(SY_ERR_UNSUPPORTED)
     }
-    /// Calls `each(name, stat)` per entry.
-    fn list_dir(&mut self, path: &str, each: &mut dyn FnMut(&str, &SyStat)) -> u32 {
-        SY_ERR_UNSUPPORTED
+    /// The entries of a directory. The plugin's callback is called with them only
+    /// after this returns, so a callback that calls the host never aliases `self`.
+    fn list_dir(&mut self, path: &str) -> Result<Vec<(String, SyStat)>, u32> {
+        Err(SY_ERR_UNSUPPORTED)
     }
     fn remove_file(&mut self, path: &str) -> u32 {
         SY_ERR_UNSUPPORTED
@@ -359,12 +360,16 @@ unsafe extern "C" fn h_list_dir(
     let Some(path) = str_arg(path) else {
         return SY_ERR_INVALID;
     };
-    dispatch(ctx, SY_ERR_IO, |c| {
-        c.list_dir(path, &mut |name, st| {
-            // SAFETY: the plugin's callback, given values valid for the call.
-            unsafe { each(user, SyStr::from_str(name), st) }
-        })
-    })
+    let entries = match dispatch(ctx, Err(SY_ERR_IO), |c| c.list_dir(path)) {
+        Ok(entries) => entries,
+        Err(status) => return status,
+    };
+    for (name, st) in &entries {
+        // SAFETY: the plugin's callback, given values valid for the call; no borrow of
+        // the host context is live while it runs.
+        unsafe { each(user, SyStr::from_str(name), st) }
+    }
+    abi::SY_OK
 }
 unsafe extern "C" fn h_remove_file(ctx: *mut SyHostCtx, path: SyStr) -> u32 {
     let Some(path) = str_arg(path) else {

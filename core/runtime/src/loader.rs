@@ -1,7 +1,8 @@
 //! Loading plugin libraries: `dlopen`, the version handshake, and [`Plugin`].
 //!
 //! The order of checks is the point of this module. The declaration symbol is plain
-//! data, so it is read and checked *before any plugin code runs*: a library built for
+//! data, so it is read and checked *before any plugin function is called* (only the
+//! library's ELF initializers, which the SDK adds none of, run at `dlopen`): a library built for
 //! another ABI, with `panic = "abort"`, or that is no Switchyard plugin at all is refused
 //! with a message saying exactly that, without calling into it. Only then is the entry
 //! function called and the returned vtable checked field by field.
@@ -113,7 +114,16 @@ impl Plugin {
         // SAFETY: loading a library runs its ELF initializers; Rust and C plugins built
         // with the SDK have none that matter. This is the trust boundary documented in
         // the README: a native plugin runs with the host's rights.
-        let lib = unsafe { libloading::Library::new(open_path) }.map_err(|e| LoadError::Open {
+        // RTLD_NOW: an undefined symbol fails the load here, with a message, instead of
+        // killing the whole host at the first call that needs it.
+        let lib = unsafe {
+            libloading::os::unix::Library::open(
+                Some(open_path),
+                libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL,
+            )
+        }
+        .map(libloading::Library::from)
+        .map_err(|e| LoadError::Open {
             path: path_buf.clone(),
             reason: e.to_string(),
         })?;

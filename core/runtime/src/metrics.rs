@@ -53,6 +53,9 @@ pub struct Metrics {
     errors: Family<HandlerKind, Counter>,
     restarts: Family<HandlerLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
+    up: Family<HandlerLabel, Gauge>,
+    /// Handlers stopped by their restart intensity, for `/health`.
+    stopped: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// One handler's metric handles (cheap clones of shared atomics).
@@ -80,6 +83,28 @@ impl HandlerMetrics {
         self.metrics.errors.get_or_create(&label).inc();
     }
 
+    /// Record whether this handler was stopped by its restart intensity (shown by
+    /// `/health` and `switchyard_handler_up`).
+    pub fn set_stopped(&self, stopped: bool) {
+        let label = HandlerLabel {
+            handler: self.name.clone(),
+        };
+        self.metrics
+            .up
+            .get_or_create(&label)
+            .set(i64::from(!stopped));
+        let mut set = self
+            .metrics
+            .stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if stopped {
+            set.insert(self.name.clone());
+        } else {
+            set.remove(&self.name);
+        }
+    }
+
     /// Count a finished transfer by its result (`ok` or a short reason).
     pub fn transfer(&self, result: &str) {
         let label = HandlerResult {
@@ -105,6 +130,8 @@ impl Metrics {
             errors: Family::default(),
             restarts: Family::default(),
             reloads: Family::default(),
+            up: Family::default(),
+            stopped: std::sync::Mutex::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -150,6 +177,11 @@ impl Metrics {
             m.restarts.clone(),
         );
         registry.register("reloads", "Topology reloads, by result", m.reloads.clone());
+        registry.register(
+            "handler_up",
+            "1 while a handler serves, 0 once stopped by its restart intensity",
+            m.up.clone(),
+        );
         Arc::new(Metrics { registry, ..m })
     }
 
@@ -170,6 +202,16 @@ impl Metrics {
             datagrams_out: self.datagrams_out.get_or_create(&l).clone(),
             restarts: self.restarts.get_or_create(&l).clone(),
         }
+    }
+
+    /// Handlers stopped by their restart intensity.
+    pub fn stopped_handlers(&self) -> Vec<String> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Count a reload (`ok`, `invalid`, `refused`).
@@ -208,7 +250,14 @@ pub async fn serve_admin(listener: tokio::net::TcpListener, metrics: Arc<Metrics
             let path = request.split_whitespace().nth(1).unwrap_or("");
             let (status, ctype, body) = match path {
                 "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.encode()),
-                "/health" | "/healthz" => ("200 OK", "text/plain", "ok\n".to_owned()),
+                "/health" | "/healthz" => match metrics.stopped_handlers() {
+                    stopped if stopped.is_empty() => ("200 OK", "text/plain", "ok\n".to_owned()),
+                    stopped => (
+                        "503 Service Unavailable",
+                        "text/plain",
+                        format!("degraded: stopped handlers: {}\n", stopped.join(", ")),
+                    ),
+                },
                 _ => (
                     "404 Not Found",
                     "text/plain",

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr};
@@ -142,6 +143,8 @@ pub struct Server {
     registry: Registry,
     drain_timeout: Duration,
     metrics: Arc<Metrics>,
+    /// Actors alive, per-connection ones included.
+    live: Arc<AtomicUsize>,
     log: Logger,
 }
 
@@ -159,6 +162,7 @@ impl Server {
             registry: Registry::default(),
             drain_timeout: topology.drain_timeout,
             metrics: Metrics::new(),
+            live: Arc::default(),
             log: log.clone(),
         };
         if let Some(addr) = topology.admin {
@@ -237,8 +241,11 @@ impl Server {
                     handler: h.name.clone(),
                     reason,
                 })?;
+            // A handler stopped by its restart intensity counts as changed: a reload
+            // is how an operator restarts it.
             let unchanged = self.handlers.get(&h.name).is_some_and(|old| {
-                old.spec == *h
+                old.addr.connected()
+                    && old.spec == *h
                     && old.plugin.same_library(&plugin)
                     && self.listener_specs_of(&h.name) == listener_specs(topology, &h.name)
             });
@@ -390,7 +397,9 @@ impl Server {
             info!(hlog, "removed temp files left by a crash"; "root" => %root.path().display(), "count" => root.swept());
         }
         let metrics = self.metrics.handler(&h.name);
+        metrics.set_stopped(false);
         let registry = Arc::clone(&self.registry);
+        let live = Arc::clone(&self.live);
         // Each handler on its own thread: a handler busy hashing a large upload never
         // delays another's datagrams, and the host uses every core.
         let arbiter = actix::Arbiter::new();
@@ -401,13 +410,14 @@ impl Server {
                 root.map(Rc::new),
                 registry,
                 metrics,
+                live,
             ));
             InstanceActor::handler(plan, shared)
         })
     }
 
-    /// Stop accepting, let in-flight work finish until the drain deadline, and say
-    /// whether everything finished in time.
+    /// Stop accepting, let in-flight work finish until the drain deadline, then stop
+    /// every actor. Says whether all work finished in time.
     pub async fn drain(&self) -> bool {
         let deadline = self.drain_timeout;
         let all: Vec<&Addr<InstanceActor>> = self
@@ -420,42 +430,32 @@ impl Server {
             addr.do_send(Drain);
         }
         let start = Instant::now();
-        loop {
-            let mut busy = 0u64;
-            for addr in &all {
-                // A stopped handler answers nothing: it has no work left.
-                busy += addr.send(Busy).await.unwrap_or(0);
-            }
+        let finished = loop {
+            let busy = busy_total(&all).await;
             if busy == 0 {
                 info!(self.log, "drained"; "secs" => start.elapsed().as_secs_f64());
-                return true;
+                break true;
             }
             if start.elapsed() >= deadline {
                 info!(self.log, "drain deadline reached; aborting what is left"; "in_flight" => busy);
-                self.abort(&all).await;
-                return false;
+                break false;
             }
             actix_rt::time::sleep(Duration::from_millis(50)).await;
-        }
+        };
+        self.abort(&all).await;
+        finished
     }
 
-    /// Abort what is left: every actor drops its instance, connections and temp files
-    /// (nothing partial stays visible), then stops. Waits briefly for
-    /// per-connection actors, which abort on their own threads' turn.
+    /// Stop every actor now: each drops its instance, connections and temp files
+    /// (nothing partial stays visible). Waits (2 s at most) until no actor is alive,
+    /// per-connection ones included, so the process exits after their cleanup.
     async fn abort(&self, all: &[&Addr<InstanceActor>]) {
         for addr in all {
-            let _ = addr.send(Abort).await;
+            addr.do_send(Abort);
         }
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(2) {
-            let mut alive = 0u64;
-            for addr in all {
-                alive += addr.send(Busy).await.unwrap_or(0);
-            }
-            if alive == 0 {
-                break;
-            }
-            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        while self.live.load(Ordering::Acquire) > 0 && start.elapsed() < Duration::from_secs(2) {
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -463,6 +463,21 @@ impl Server {
     pub fn handler_names(&self) -> impl Iterator<Item = &str> {
         self.handlers.keys().map(String::as_str)
     }
+}
+
+/// Work in flight across `all`. A handler that does not answer within a second (stuck
+/// in plugin code, or in a slow fsync) counts as busy: the drain deadline still holds.
+async fn busy_total(all: &[&Addr<InstanceActor>]) -> u64 {
+    let mut busy = 0u64;
+    for addr in all {
+        busy += match tokio::time::timeout(Duration::from_secs(1), addr.send(Busy)).await {
+            Ok(Ok(n)) => n,
+            // Stopped: nothing left in flight.
+            Ok(Err(_)) => 0,
+            Err(_) => 1,
+        };
+    }
+    busy
 }
 
 fn listener_specs(topology: &Topology, handler: &str) -> Vec<ListenerSpec> {

@@ -18,7 +18,7 @@ use switchyard_sdk::abi::{self, SyStat};
 use switchyard_sdk::messages::{Message, TransferCompleted};
 
 use super::InstanceActor;
-use super::messages::{Flush, TypedMessage};
+use super::messages::{Flush, ReplayHeld, TypedMessage};
 use super::resources::{OpenFile, Out, RecvToFile};
 use crate::hostapi::HostCalls;
 use crate::storage::StorageError;
@@ -31,6 +31,8 @@ const MAX_SOCKETS: usize = 4_096;
 const MAX_FILES: usize = 1_024;
 /// Most bytes of datagrams waiting for a full socket buffer, per socket.
 const MAX_UDP_QUEUED: usize = 4 * 1024 * 1024;
+/// How long a closed connection may take to send what was queued before it.
+const CLOSE_LINGER: Duration = Duration::from_secs(5);
 /// Largest datagram `send_datagram_file` builds (UDP's maximum payload).
 const MAX_DATAGRAM_OUT: usize = 65_535;
 /// Largest typed message.
@@ -208,8 +210,18 @@ impl HostCalls for Calls<'_> {
         if self.actor.res.sockets.len() >= MAX_SOCKETS {
             return Err(abi::SY_ERR_LIMIT);
         }
-        let bind = SocketAddr::new(like.local.ip(), 0);
-        let sock = std::net::UdpSocket::bind(bind).map_err(|e| io_status(&e))?;
+        // Same address family, IP and (IPv6) scope as the listener, v6-only like it.
+        let bind = match like.local {
+            SocketAddr::V6(v6) => {
+                SocketAddr::V6(std::net::SocketAddrV6::new(*v6.ip(), 0, 0, v6.scope_id()))
+            }
+            SocketAddr::V4(v4) => SocketAddr::new((*v4.ip()).into(), 0),
+        };
+        let sock = match crate::server::bind(crate::topology::ListenerKind::Udp, bind) {
+            Ok(crate::server::BoundSocket::Udp(s)) => s,
+            Ok(_) => return Err(abi::SY_ERR_IO),
+            Err(e) => return Err(io_status(&e)),
+        };
         let shared = Rc::clone(&self.actor.shared);
         self.actor
             .res
@@ -236,6 +248,11 @@ impl HostCalls for Calls<'_> {
         if data.is_empty() {
             return abi::SY_OK;
         }
+        // LIMIT means "nothing was written": decide before writing a byte. An empty
+        // queue accepts any write (what the socket does not take now is queued once).
+        if !c.out.is_empty() && c.pending + data.len() > max {
+            return abi::SY_ERR_LIMIT;
+        }
         let mut written = 0;
         if c.out.is_empty() {
             match c.stream.try_write(data) {
@@ -250,9 +267,6 @@ impl HostCalls for Calls<'_> {
         let rest = &data[written..];
         if rest.is_empty() {
             return abi::SY_OK;
-        }
-        if c.pending + rest.len() > max {
-            return abi::SY_ERR_LIMIT;
         }
         c.pending += rest.len();
         c.out.push_back(Out::Bytes {
@@ -272,27 +286,43 @@ impl HostCalls for Calls<'_> {
     }
 
     fn close(&mut self, conn: u64) -> u32 {
-        self.queue(conn, Out::Close)
+        let Some(c) = self.actor.res.conns.get_mut(&conn) else {
+            return abi::SY_ERR_INVALID;
+        };
+        if c.closing {
+            return abi::SY_OK;
+        }
+        // Nothing more is read or delivered; what is queued gets CLOSE_LINGER to go out,
+        // so a peer that never reads cannot hold the connection (or its slot) open.
+        c.closing = true;
+        c.write_closed = true;
+        c.read.pause();
+        c.held.clear();
+        c.out.push_back(Out::Close);
+        self.ctx.notify(Flush(conn));
+        self.ctx.run_later(CLOSE_LINGER, move |act, ctx| {
+            if act.res.conns.get(&conn).is_some_and(|c| c.closing) {
+                act.drop_conn(conn, abi::SY_OK, ctx);
+            }
+        });
+        abi::SY_OK
     }
 
     fn set_reading(&mut self, conn: u64, on: bool) -> u32 {
         let Some(c) = self.actor.res.conns.get_mut(&conn) else {
             return abi::SY_ERR_INVALID;
         };
-        match (on, c.read_handle.is_some()) {
-            (false, true) => {
-                let h = c.read_handle.take().expect("checked");
-                self.ctx.cancel_future(h);
-            }
-            (true, false) if !c.eof => {
-                let reader = super::streams::ConnRead::new(
-                    Rc::clone(&c.stream),
-                    conn,
-                    Rc::clone(&c.read_chunk),
-                );
-                c.read_handle = Some(self.ctx.add_stream(reader));
-            }
-            _ => {}
+        if c.closing {
+            return abi::SY_OK;
+        }
+        c.want_read = on;
+        if !on {
+            c.read.pause();
+        } else if c.held.is_empty() {
+            c.read.resume();
+        } else {
+            // Held bytes go first; the stream resumes after them (`replay_held`).
+            self.ctx.notify(ReplayHeld(conn));
         }
         abi::SY_OK
     }
@@ -352,7 +382,7 @@ impl HostCalls for Calls<'_> {
             token,
             hasher,
         });
-        c.read_chunk.set(super::conn::FILE_READ_CHUNK);
+        c.read.set_chunk(super::conn::FILE_READ_CHUNK);
         if len == 0 || c.eof {
             let status = if len == 0 {
                 Ok(())
@@ -507,18 +537,16 @@ impl HostCalls for Calls<'_> {
             .map_err(|e| self.storage_err("stat", path, &e))
     }
 
-    fn list_dir(&mut self, path: &str, each: &mut dyn FnMut(&str, &SyStat)) -> u32 {
+    fn list_dir(&mut self, path: &str) -> Result<Vec<(String, SyStat)>, u32> {
         let Some(root) = self.actor.shared.root.clone() else {
-            return abi::SY_ERR_UNSUPPORTED;
+            return Err(abi::SY_ERR_UNSUPPORTED);
         };
         match root.list(path) {
-            Ok(entries) => {
-                for (name, st) in &entries {
-                    each(name, &st.to_abi());
-                }
-                abi::SY_OK
-            }
-            Err(e) => self.storage_err("list", path, &e),
+            Ok(entries) => Ok(entries
+                .into_iter()
+                .map(|(name, st)| (name, st.to_abi()))
+                .collect()),
+            Err(e) => Err(self.storage_err("list", path, &e)),
         }
     }
 

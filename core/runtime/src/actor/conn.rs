@@ -26,24 +26,21 @@ pub const FILE_READ_CHUNK: usize = 1024 * 1024;
 impl InstanceActor {
     pub(super) fn on_conn_input(&mut self, item: ConnItem, ctx: &mut Context<Self>) {
         let id = item.conn;
-        if !self.res.conns.contains_key(&id) {
+        let Some(conn) = self.res.conns.get(&id) else {
             return;
-        }
+        };
+        let read = Rc::clone(&conn.read);
         match item.input {
             ConnInput::Data(data) => {
                 self.shared.metrics.bytes_in.inc_by(data.len() as u64);
-                let rest = self.absorb_into_file(id, &data, ctx);
-                if !rest.is_empty() {
-                    let mut ev = SyEvent::new(abi::SY_EV_BYTES, self.shared.now_ms());
-                    ev.conn = id;
-                    ev.data = abi::SyBytes::from_slice(rest);
-                    self.deliver(&ev, ctx);
+                if !conn.closing {
+                    self.process_input(id, &data, ctx);
                 }
+                read.recycle(data);
             }
             ConnInput::Eof => {
                 if let Some(conn) = self.res.conns.get_mut(&id) {
                     conn.eof = true;
-                    conn.read_handle = None;
                 }
                 if self.res.conns.get(&id).is_some_and(|c| c.recv.is_some()) {
                     self.finish_recv(id, Err(abi::SY_ERR_CLOSED), ctx);
@@ -59,6 +56,54 @@ impl InstanceActor {
                 }
                 self.drop_conn(id, io_status(&e), ctx);
             }
+        }
+    }
+
+    /// Route received bytes: into the active `recv_to_file` (as many receives as the
+    /// plugin chains), to the plugin as `BYTES`, or — when the plugin paused reading
+    /// in the middle of this chunk — into `held`, delivered when it resumes.
+    pub(super) fn process_input(&mut self, id: u64, data: &[u8], ctx: &mut Context<Self>) {
+        let mut data = data;
+        while !data.is_empty() {
+            let Some(conn) = self.res.conns.get_mut(&id) else {
+                return;
+            };
+            if conn.closing {
+                return;
+            }
+            if conn.recv.is_some() {
+                data = self.absorb_into_file(id, data, ctx);
+                continue;
+            }
+            if !conn.want_read {
+                conn.held.extend_from_slice(data);
+                return;
+            }
+            let mut ev = SyEvent::new(abi::SY_EV_BYTES, self.shared.now_ms());
+            ev.conn = id;
+            ev.data = abi::SyBytes::from_slice(data);
+            self.deliver(&ev, ctx);
+            return;
+        }
+    }
+
+    /// Reading was resumed: deliver what was held, then let the stream read again
+    /// (in that order, so bytes and EOF keep their order).
+    pub(super) fn replay_held(&mut self, id: u64, ctx: &mut Context<Self>) {
+        let Some(conn) = self.res.conns.get_mut(&id) else {
+            return;
+        };
+        if !conn.want_read {
+            return;
+        }
+        let held = std::mem::take(&mut conn.held);
+        let read = Rc::clone(&conn.read);
+        self.process_input(id, &held, ctx);
+        if let Some(conn) = self.res.conns.get(&id)
+            && conn.held.is_empty()
+            && conn.want_read
+        {
+            read.resume();
         }
     }
 
@@ -112,7 +157,7 @@ impl InstanceActor {
             return;
         };
         let Some(recv) = conn.recv.take() else { return };
-        conn.read_chunk.set(super::READ_CHUNK);
+        conn.read.set_chunk(super::READ_CHUNK);
         let mut ev = SyEvent::new(abi::SY_EV_FILE_RECEIVED, self.shared.now_ms());
         ev.conn = id;
         ev.token = recv.token;
@@ -224,23 +269,25 @@ impl InstanceActor {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !conn.flushing {
-                        conn.flushing = true;
+                    if conn.flush_wait.is_none() {
                         let stream = Rc::clone(&conn.stream);
-                        ctx.spawn(async move { stream.writable().await }.into_actor(self).map(
-                            move |_, act, ctx| {
+                        let wait = async move { stream.writable().await }
+                            .into_actor(&*self)
+                            .map(move |_, act: &mut Self, ctx| {
                                 if let Some(c) = act.res.conns.get_mut(&id) {
-                                    c.flushing = false;
+                                    c.flush_wait = None;
                                 }
                                 act.flush(id, ctx);
-                            },
-                        ));
+                            });
+                        let handle = ctx.spawn(wait);
+                        if let Some(c) = self.res.conns.get_mut(&id) {
+                            c.flush_wait = Some(handle);
+                        }
                     }
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.fail_pending_files(id, ctx);
                     self.drop_conn(id, io_status(&e), ctx);
                     return;
                 }
@@ -261,20 +308,23 @@ impl InstanceActor {
         }
     }
 
-    /// Report every queued `send_file` of a failing connection as failed.
-    fn fail_pending_files(&mut self, id: u64, ctx: &mut Context<Self>) {
-        let Some(conn) = self.res.conns.get_mut(&id) else {
+    /// Forget a connection (closing its socket) and tell the plugin: first every
+    /// queued `send_file` that will not finish, then `CONN_CLOSED`.
+    pub(super) fn drop_conn(&mut self, id: u64, status: u32, ctx: &mut Context<Self>) {
+        let Some(conn) = self.res.conns.remove(&id) else {
             return;
         };
-        let failed: Vec<(u64, u64)> = conn
+        conn.cancel_io(ctx);
+        let unsent: Vec<(u64, u64)> = conn
             .out
-            .drain(..)
+            .iter()
             .filter_map(|o| match o {
-                Out::File { token, sent, .. } => Some((token, sent)),
+                Out::File { token, sent, .. } => Some((*token, *sent)),
                 _ => None,
             })
             .collect();
-        for (token, sent) in failed {
+        drop(conn);
+        for (token, sent) in unsent {
             let mut ev = SyEvent::new(abi::SY_EV_FILE_SENT, self.shared.now_ms());
             ev.conn = id;
             ev.token = token;
@@ -282,17 +332,6 @@ impl InstanceActor {
             ev.status = abi::SY_ERR_CLOSED;
             self.deliver(&ev, ctx);
         }
-    }
-
-    /// Forget a connection (closing its socket) and tell the plugin.
-    pub(super) fn drop_conn(&mut self, id: u64, status: u32, ctx: &mut Context<Self>) {
-        let Some(conn) = self.res.conns.remove(&id) else {
-            return;
-        };
-        if let Some(h) = conn.read_handle {
-            ctx.cancel_future(h);
-        }
-        drop(conn);
         let mut ev = SyEvent::new(abi::SY_EV_CONN_CLOSED, self.shared.now_ms());
         ev.conn = id;
         ev.status = status;

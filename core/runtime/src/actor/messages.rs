@@ -42,7 +42,11 @@ impl Message for Flush {
 impl Handler<Flush> for InstanceActor {
     type Result = ();
     fn handle(&mut self, msg: Flush, ctx: &mut Context<Self>) {
-        let waiting = self.res.conns.get(&msg.0).is_some_and(|c| c.flushing);
+        let waiting = self
+            .res
+            .conns
+            .get(&msg.0)
+            .is_some_and(|c| c.flush_wait.is_some());
         if !waiting {
             self.flush(msg.0, ctx);
         }
@@ -100,8 +104,10 @@ impl Message for StopHandler {
 impl Handler<StopHandler> for InstanceActor {
     type Result = ();
     fn handle(&mut self, _: StopHandler, ctx: &mut Context<Self>) {
-        for child in self.shared.children.borrow().values() {
-            child.do_send(StopHandler);
+        if let Role::Handler = self.role {
+            for child in self.shared.children.borrow().values() {
+                child.do_send(StopHandler);
+            }
         }
         ctx.stop();
     }
@@ -159,11 +165,28 @@ impl Message for Abort {
 impl Handler<Abort> for InstanceActor {
     type Result = ();
     fn handle(&mut self, _: Abort, ctx: &mut Context<Self>) {
-        for child in self.shared.children.borrow().values() {
-            child.do_send(Abort);
+        if let Role::Handler = self.role {
+            for child in self.shared.children.borrow().values() {
+                child.do_send(Abort);
+            }
         }
         self.instance = None;
         self.res.release_instance_resources(ctx);
         ctx.stop();
+    }
+}
+
+/// Reading was resumed on a connection with held bytes: deliver them first.
+#[derive(Debug)]
+pub struct ReplayHeld(pub u64);
+
+impl Message for ReplayHeld {
+    type Result = ();
+}
+
+impl Handler<ReplayHeld> for InstanceActor {
+    type Result = ();
+    fn handle(&mut self, msg: ReplayHeld, ctx: &mut Context<Self>) {
+        self.replay_held(msg.0, ctx);
     }
 }

@@ -34,7 +34,6 @@ mod resources;
 pub mod shared;
 mod streams;
 
-use std::cell::Cell;
 use std::rc::Rc;
 
 use actix::{Actor, ActorContext, AsyncContext, Context, StreamHandler};
@@ -55,10 +54,7 @@ const READ_CHUNK: usize = 64 * 1024;
 #[derive(Debug)]
 enum Role {
     Handler,
-    Connection {
-        parent: actix::Addr<InstanceActor>,
-        id: u64,
-    },
+    Connection { id: u64 },
 }
 
 /// Runs one plugin instance (or, for a per-connection handler, only its listeners).
@@ -144,28 +140,32 @@ impl InstanceActor {
         let within_limit = self.shared.record_restart();
         let restarts = self.shared.recent_restarts();
         let policy = self.shared.restart;
-        if !within_limit {
-            error!(self.shared.log, "handler stopped: plugin restart intensity exceeded";
-                "restarts" => restarts, "max_restarts" => policy.max_restarts,
-                "within_secs" => policy.within.as_secs_f64());
-            self.shared.stopped.set(true);
-            match &self.role {
-                Role::Handler => ctx.stop(),
-                Role::Connection { parent, .. } => {
-                    parent.do_send(StopHandler);
-                    ctx.stop();
-                }
-            }
-            return;
-        }
         match &self.role {
+            Role::Handler if !within_limit => {
+                error!(self.shared.log, "handler stopped: plugin restart intensity exceeded; reload to restart it";
+                    "restarts" => restarts, "max_restarts" => policy.max_restarts,
+                    "within_secs" => policy.within.as_secs_f64());
+                self.shared.stopped.set(true);
+                self.shared.metrics.set_stopped(true);
+                ctx.stop();
+            }
             Role::Handler => {
                 warn!(self.shared.log, "plugin panicked; instance recreated";
                     "restarts" => restarts, "max_restarts" => policy.max_restarts);
                 if !self.create_instance(ctx) {
                     self.shared.stopped.set(true);
+                    self.shared.metrics.set_stopped(true);
                     ctx.stop();
                 }
+            }
+            // A panic costs its own connection only. Stopping the whole handler here
+            // would let a few crafted requests take the service down for everyone, so
+            // past the intensity limit this is an ERROR for the operator, not a stop.
+            Role::Connection { .. } if !within_limit => {
+                error!(self.shared.log, "plugin keeps panicking on connections; each costs only its connection";
+                    "restarts" => restarts, "max_restarts" => policy.max_restarts,
+                    "within_secs" => policy.within.as_secs_f64());
+                ctx.stop();
             }
             Role::Connection { .. } => {
                 warn!(self.shared.log, "plugin panicked; its connection is closed";
@@ -188,15 +188,15 @@ impl InstanceActor {
         let local = stream.local_addr().unwrap_or(peer);
         let _ = stream.set_nodelay(true);
         let stream = Rc::new(stream);
-        let chunk = Rc::new(Cell::new(READ_CHUNK));
+        let read = Rc::new(streams::ReadControl::new(READ_CHUNK));
         let handle = ctx.add_stream(streams::ConnRead::new(
             Rc::clone(&stream),
             id,
-            Rc::clone(&chunk),
+            Rc::clone(&read),
         ));
         self.res
             .conns
-            .insert(id, Conn::new(stream, handle, chunk, slot));
+            .insert(id, Conn::new(stream, handle, read, slot));
         let mut ev = SyEvent::new(abi::SY_EV_CONN_OPENED, self.shared.now_ms());
         ev.conn = id;
         ev.peer = peer.into();
@@ -228,11 +228,10 @@ impl InstanceActor {
         };
         if self.per_connection() {
             let shared = Rc::clone(&self.shared);
-            let parent = ctx.address();
             let id = shared.next_id();
             let child = InstanceActor {
                 shared: Rc::clone(&shared),
-                role: Role::Connection { parent, id },
+                role: Role::Connection { id },
                 instance: None,
                 res: Resources::default(),
                 pending_udp: Vec::new(),
@@ -292,6 +291,9 @@ impl Actor for InstanceActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.shared
+            .live
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         match self.role {
             Role::Handler => {
                 for (name, sock) in std::mem::take(&mut self.pending_udp) {
@@ -341,18 +343,24 @@ impl Actor for InstanceActor {
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         // Destroy the instance before the files and sockets it used go away.
         self.instance = None;
-        if let Role::Connection { id, .. } = self.role {
-            self.shared.children.borrow_mut().remove(&id);
+        self.shared
+            .live
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        match self.role {
+            Role::Handler => {
+                self.shared.handler_stopped.set(true);
+                if self.shared.stopped.get() {
+                    info!(self.shared.log, "handler stopped");
+                }
+            }
+            Role::Connection { id, .. } => {
+                self.shared.children.borrow_mut().remove(&id);
+            }
         }
-        if matches!(self.role, Role::Handler) {
-            if self.shared.stopped.get() {
-                info!(self.shared.log, "handler stopped");
-            }
-            // The handler's thread ends with it (see `Server::start_handler`); its
-            // per-connection actors were stopped or aborted before.
-            if self.shared.children.borrow().is_empty() {
-                actix::Arbiter::current().stop();
-            }
+        // The handler's thread (see `Server::start_handler`) ends with the last actor
+        // on it: the handler, or its last per-connection actor after it.
+        if self.shared.handler_stopped.get() && self.shared.children.borrow().is_empty() {
+            actix::Arbiter::current().stop();
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::net::{TcpStream, UdpSocket};
 
 use super::InstanceActor;
 use super::shared::{ConnSlot, Shared};
-use super::streams::UdpRecv;
+use super::streams::{ReadControl, UdpRecv};
 use crate::storage::TempFile;
 
 /// A UDP socket of the handler.
@@ -62,17 +62,25 @@ pub struct RecvToFile {
 #[derive(Debug)]
 pub struct Conn {
     pub stream: Rc<TcpStream>,
-    /// The read stream; `None` while reading is paused or after EOF.
-    pub read_handle: Option<SpawnHandle>,
-    pub read_chunk: Rc<Cell<usize>>,
+    /// The read stream, cancelled when the connection is dropped.
+    pub read_handle: SpawnHandle,
+    /// Pause flag, read size and buffers shared with the read stream.
+    pub read: Rc<ReadControl>,
+    /// What the plugin asked with `set_reading` (the stream itself may lag behind).
+    pub want_read: bool,
+    /// Bytes that arrived while reading was paused mid-chunk; delivered on resume.
+    pub held: Vec<u8>,
     pub eof: bool,
     pub out: VecDeque<Out>,
     /// Bytes queued in `out` (files not counted: they are not in memory).
     pub pending: usize,
-    /// A writable-wait is in flight.
-    pub flushing: bool,
+    /// The writable-wait in flight, cancelled when the connection is dropped (it holds
+    /// the socket: an uncancelled wait on a peer that never reads would keep it open).
+    pub flush_wait: Option<SpawnHandle>,
     /// `close` or `shutdown_write` was queued: further writes are refused.
     pub write_closed: bool,
+    /// `close` was asked: nothing more is read, and a linger deadline runs.
+    pub closing: bool,
     pub recv: Option<RecvToFile>,
     _slot: ConnSlot,
 }
@@ -81,20 +89,31 @@ impl Conn {
     pub fn new(
         stream: Rc<TcpStream>,
         read_handle: SpawnHandle,
-        read_chunk: Rc<Cell<usize>>,
+        read: Rc<ReadControl>,
         slot: ConnSlot,
     ) -> Conn {
         Conn {
             stream,
-            read_handle: Some(read_handle),
-            read_chunk,
+            read_handle,
+            read,
+            want_read: true,
+            held: Vec::new(),
             eof: false,
             out: VecDeque::new(),
             pending: 0,
-            flushing: false,
+            flush_wait: None,
             write_closed: false,
+            closing: false,
             recv: None,
             _slot: slot,
+        }
+    }
+
+    /// Cancel the futures that hold this connection's socket.
+    pub fn cancel_io(&self, ctx: &mut Context<InstanceActor>) {
+        ctx.cancel_future(self.read_handle);
+        if let Some(h) = self.flush_wait {
+            ctx.cancel_future(h);
         }
     }
 }
@@ -169,9 +188,7 @@ impl Resources {
             self.close_socket(id, ctx);
         }
         for (_, conn) in self.conns.drain() {
-            if let Some(h) = conn.read_handle {
-                ctx.cancel_future(h);
-            }
+            conn.cancel_io(ctx);
         }
         // Uncommitted temp files are deleted by `TempFile`'s drop.
         self.files.clear();

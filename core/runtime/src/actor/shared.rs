@@ -86,6 +86,10 @@ pub struct Shared {
     next_id: Cell<u64>,
     pub type_names: Vec<Arc<str>>,
     pub metrics: HandlerMetrics,
+    /// The handler actor has stopped (its connection actors may still run).
+    pub handler_stopped: Cell<bool>,
+    /// Actors alive across the whole server, so a shutdown can wait for all of them.
+    pub live: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Shared {
@@ -95,6 +99,7 @@ impl Shared {
         root: Option<Rc<Root>>,
         registry: Registry,
         metrics: HandlerMetrics,
+        live: Arc<std::sync::atomic::AtomicUsize>,
     ) -> Shared {
         let mut outputs: HashMap<u32, Vec<OutputRoute>> = HashMap::new();
         for r in &plan.outputs {
@@ -127,6 +132,8 @@ impl Shared {
             next_id: Cell::new(1),
             type_names,
             metrics,
+            handler_stopped: Cell::new(false),
+            live,
         }
     }
 

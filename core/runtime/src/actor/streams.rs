@@ -6,14 +6,15 @@
 //! ICMP error reported on a UDP socket, or `EMFILE` on accept, is handed to the actor
 //! and the stream goes on (after a pause, for accept, so a full fd table is no busy loop).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use bytes::BufMut;
 use futures_util::Stream;
 use tokio::io::ReadBuf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -146,22 +147,82 @@ impl actix::Message for ConnItem {
     type Result = ();
 }
 
+/// Shared between a connection's read stream and its actor: how much to read at
+/// once, whether reading is paused, and a small pool of buffers.
+///
+/// Pausing is a flag the stream checks on every poll (not a cancelled future): actix
+/// keeps polling a stream for several items after a handler returns, so only a flag
+/// stops the very next read. Buffers come back through the pool, so a read neither
+/// allocates nor zeroes memory (large memsets and memcpys are slow on these VMs).
+#[derive(Debug, Default)]
+pub struct ReadControl {
+    chunk: Cell<usize>,
+    paused: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+    pool: RefCell<Vec<Vec<u8>>>,
+}
+
+impl ReadControl {
+    pub fn new(chunk: usize) -> ReadControl {
+        ReadControl {
+            chunk: Cell::new(chunk),
+            ..ReadControl::default()
+        }
+    }
+
+    pub fn set_chunk(&self, chunk: usize) {
+        self.chunk.set(chunk);
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused.get()
+    }
+
+    pub fn pause(&self) {
+        self.paused.set(true);
+    }
+
+    pub fn resume(&self) {
+        self.paused.set(false);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// Give a buffer back for the next read.
+    pub fn recycle(&self, mut buf: Vec<u8>) {
+        let mut pool = self.pool.borrow_mut();
+        if pool.len() < 2 {
+            buf.clear();
+            pool.push(buf);
+        }
+    }
+
+    fn buffer(&self) -> Vec<u8> {
+        let chunk = self.chunk.get().max(1);
+        let mut buf = self.pool.borrow_mut().pop().unwrap_or_default();
+        if buf.capacity() < chunk {
+            buf.reserve_exact(chunk);
+        }
+        buf
+    }
+}
+
 /// Bytes from one connection; ends after EOF or an error.
 #[derive(Debug)]
 pub struct ConnRead {
     pub stream: Rc<TcpStream>,
     pub conn: u64,
-    /// How much to read at once: larger while receiving straight into a file.
-    pub chunk: Rc<Cell<usize>>,
+    ctl: Rc<ReadControl>,
     done: bool,
 }
 
 impl ConnRead {
-    pub fn new(stream: Rc<TcpStream>, conn: u64, chunk: Rc<Cell<usize>>) -> ConnRead {
+    pub fn new(stream: Rc<TcpStream>, conn: u64, ctl: Rc<ReadControl>) -> ConnRead {
         ConnRead {
             stream,
             conn,
-            chunk,
+            ctl,
             done: false,
         }
     }
@@ -172,6 +233,10 @@ impl Stream for ConnRead {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ConnItem>> {
         if self.done {
             return Poll::Ready(None);
+        }
+        if self.ctl.paused() {
+            *self.ctl.waker.borrow_mut() = Some(cx.waker().clone());
+            return Poll::Pending;
         }
         loop {
             match self.stream.poll_read_ready(cx) {
@@ -185,24 +250,36 @@ impl Stream for ConnRead {
                 }
                 Poll::Ready(Ok(())) => {}
             }
-            let mut buf = vec![0u8; self.chunk.get().max(1)];
-            match self.stream.try_read(&mut buf) {
+            let mut buf = self.ctl.buffer();
+            let chunk = self.ctl.chunk.get().max(1);
+            // Read into the spare capacity only: no zeroing.
+            let spare = buf.capacity().min(chunk);
+            let result = {
+                let mut limited = (&mut buf).limit(spare);
+                self.stream.try_read_buf(&mut limited)
+            };
+            match result {
                 Ok(0) => {
                     self.done = true;
+                    self.ctl.recycle(buf);
                     return Poll::Ready(Some(ConnItem {
                         conn: self.conn,
                         input: ConnInput::Eof,
                     }));
                 }
-                Ok(n) => {
-                    buf.truncate(n);
+                Ok(_) => {
                     return Poll::Ready(Some(ConnItem {
                         conn: self.conn,
                         input: ConnInput::Data(buf),
                     }));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::Interrupted =>
+                {
+                    self.ctl.recycle(buf);
+                    continue;
+                }
                 Err(e) => {
                     self.done = true;
                     return Poll::Ready(Some(ConnItem {
