@@ -6,10 +6,11 @@
 //! `SWITCHYARD_PLUGIN_PATH` (colon-separated); the directory of the running
 //! executable (so `cargo build` output works with no flags).
 //!
-//! A library is loaded once per content: when the file changes on disk (a rebuilt
-//! plugin, found at reload), the new version is loaded from a private copy, because
-//! `dlopen` of a path already loaded returns the old library. The old version stays
-//! loaded for as long as instances made from it live.
+//! A library is loaded once per content, always from a private copy (in a 0700
+//! directory, created exclusively, removed once mapped): `dlopen` of a path already
+//! loaded would return the old library at reload, and mapping the operator's file
+//! itself would let an in-place `cp` over it change code the host is running. The old
+//! version stays loaded for as long as instances made from it live.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -32,6 +33,8 @@ pub struct Catalog {
     fallback_dirs: Vec<PathBuf>,
     loaded: RefCell<HashMap<PathBuf, Loaded>>,
     copies: std::cell::Cell<u64>,
+    /// Private (0700) directory for the copies that are loaded.
+    copy_dir: std::cell::OnceCell<tempfile::TempDir>,
 }
 
 #[derive(Debug)]
@@ -82,6 +85,7 @@ impl Catalog {
             fallback_dirs,
             loaded: RefCell::default(),
             copies: std::cell::Cell::new(0),
+            copy_dir: std::cell::OnceCell::new(),
         }
     }
 
@@ -99,16 +103,12 @@ impl Catalog {
     pub fn load(&self, path: &Path) -> Result<Plugin, String> {
         let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         let print = fingerprint(&key)?;
-        let seen_before = match self.loaded.borrow().get(&key) {
-            Some(l) if l.fingerprint == print => return Ok(l.plugin.clone()),
-            Some(_) => true,
-            None => false,
-        };
-        let plugin = if seen_before {
-            self.load_copy(&key)?
-        } else {
-            Plugin::load(&key).map_err(|e| e.to_string())?
-        };
+        if let Some(l) = self.loaded.borrow().get(&key)
+            && l.fingerprint == print
+        {
+            return Ok(l.plugin.clone());
+        }
+        let plugin = self.load_copy(&key)?;
         self.loaded.borrow_mut().insert(
             key,
             Loaded {
@@ -123,16 +123,34 @@ impl Catalog {
     fn load_copy(&self, path: &Path) -> Result<Plugin, String> {
         let n = self.copies.get() + 1;
         self.copies.set(n);
+        let fail = |what: &str, e: std::io::Error| {
+            format!("cannot {what} {} to load it: {e}", path.display())
+        };
+        let dir = match self.copy_dir.get() {
+            Some(d) => d,
+            None => {
+                let d = tempfile::Builder::new()
+                    .prefix("switchyard-plugins-")
+                    .tempdir()
+                    .map_err(|e| fail("stage", e))?;
+                self.copy_dir.get_or_init(|| d)
+            }
+        };
         let name = path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let copy =
-            std::env::temp_dir().join(format!("switchyard-{}-{n}-{name}", std::process::id()));
-        std::fs::copy(path, &copy)
-            .map_err(|e| format!("cannot copy {} for reload: {e}", path.display()))?;
+        let copy = dir.path().join(format!("{n}-{name}"));
+        let mut src = std::fs::File::open(path).map_err(|e| fail("open", e))?;
+        let mut dst = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&copy)
+            .map_err(|e| fail("copy", e))?;
+        std::io::copy(&mut src, &mut dst).map_err(|e| fail("copy", e))?;
+        drop(dst);
         let result = Plugin::load_at(&copy, path).map_err(|e| e.to_string());
-        // The mapping outlives the name: nothing is left behind in the temp directory.
+        // The mapping outlives the name: nothing is left behind.
         let _ = std::fs::remove_file(&copy);
         result
     }

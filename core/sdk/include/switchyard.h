@@ -19,7 +19,9 @@
  *    allocated on one side is ever freed on the other.
  *  - Tags and statuses are uint32_t constants; unknown event tags must be ignored.
  *  - Structs that may grow start with `struct_size`; check it before reading fields.
- *  - Calls into one instance are never concurrent.
+ *  - Calls into one instance are never concurrent, but different instances of one
+ *    plugin may run on different threads at the same time (each handler has its own
+ *    thread): keep state in the instance; global state must be thread-safe.
  *  - Strings are UTF-8, not NUL-terminated: (ptr, len).
  *  - A plugin runs with the host's full rights. Only load plugins you trust.
  *
