@@ -142,7 +142,8 @@ impl InstanceActor {
         let policy = self.shared.restart;
         match &self.role {
             Role::Handler if !within_limit => {
-                error!(self.shared.log, "handler stopped: plugin restart intensity exceeded; reload to restart it";
+                error!(self.shared.log, "handler stopped: plugin restart intensity exceeded";
+                    "hint" => "reload the topology to restart it",
                     "restarts" => restarts, "max_restarts" => policy.max_restarts,
                     "within_secs" => policy.within.as_secs_f64());
                 self.shared.stopped.set(true);
