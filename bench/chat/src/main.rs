@@ -135,14 +135,7 @@ fn start_switchyard(dir: &Path) -> (Server, SocketAddr) {
     )
     .expect("topology");
     let mut child = Command::new(bin)
-        .args([
-            "serve",
-            "--log-format",
-            "json",
-            "--log-level",
-            "warn",
-            "--config",
-        ])
+        .args(["serve", "--log-format", "json", "--config"])
         .arg(&topo)
         .stderr(Stdio::piped())
         .spawn()
@@ -163,7 +156,7 @@ fn start_switchyard(dir: &Path) -> (Server, SocketAddr) {
     std::thread::spawn(move || lines.for_each(drop));
     (
         Server(child),
-        addr.expect("switchyard logged its UDP address (needs --log-level info?)"),
+        addr.expect("switchyard logged its UDP address"),
     )
 }
 
