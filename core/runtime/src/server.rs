@@ -202,7 +202,9 @@ impl Server {
         topology: &Topology,
         catalog: &Catalog,
     ) -> Result<ReloadSummary, StartError> {
-        self.apply(topology, catalog)
+        let result = self.apply(topology, catalog);
+        self.metrics.reload(if result.is_ok() { "ok" } else { "refused" });
+        result
     }
 
     fn apply(
