@@ -11,11 +11,71 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
 use sha2::{Digest, Sha256};
 use switchyard_bulk::codec::{Get, Request, Status, hex};
 
 use crate::progress;
 use crate::wire;
+
+/// Bytes per read/write/hash step.
+const BUF: usize = 4 << 20;
+/// Buffers in flight between the receiving and the hashing thread.
+const IN_FLIGHT: usize = 4;
+
+/// sha256 on a second thread: the receiving thread hands over each buffer after
+/// writing it, and gets it back for reuse, so hashing overlaps the next receive and no
+/// byte is copied for it.
+struct Hashing {
+    full: Option<SyncSender<(Vec<u8>, usize)>>,
+    empty: Receiver<Vec<u8>>,
+    thread: Option<JoinHandle<[u8; 32]>>,
+}
+
+impl Hashing {
+    fn start(mut h: Sha256) -> Hashing {
+        let (full, full_rx) = sync_channel::<(Vec<u8>, usize)>(IN_FLIGHT);
+        let (empty_tx, empty) = sync_channel::<Vec<u8>>(IN_FLIGHT + 1);
+        for _ in 0..IN_FLIGHT {
+            let _ = empty_tx.send(vec![0; BUF]);
+        }
+        let thread = std::thread::spawn(move || {
+            for (buf, len) in full_rx {
+                h.update(&buf[..len]);
+                let _ = empty_tx.send(buf);
+            }
+            h.finalize().into()
+        });
+        Hashing {
+            full: Some(full),
+            empty,
+            thread: Some(thread),
+        }
+    }
+
+    /// A free buffer of `BUF` bytes (waits while all are being hashed).
+    fn buffer(&self) -> Vec<u8> {
+        self.empty.recv().unwrap_or_else(|_| vec![0; BUF])
+    }
+
+    /// Hash the first `len` bytes of `buf`, then recycle it.
+    fn push(&self, buf: Vec<u8>, len: usize) {
+        if let Some(tx) = &self.full {
+            let _ = tx.send((buf, len));
+        }
+    }
+
+    fn finish(mut self) -> Result<[u8; 32], String> {
+        drop(self.full.take());
+        self.thread
+            .take()
+            .expect("joined once")
+            .join()
+            .map_err(|_| "hashing thread panicked".to_owned())
+    }
+}
 
 /// What to fetch, and where to.
 #[derive(Debug)]
@@ -85,31 +145,41 @@ pub fn run(o: &GetOpts) -> Result<(), String> {
     let bar = progress::bar(total, "get", o.quiet);
     bar.set_position(offset);
     let started = Instant::now();
-    let mut buf = vec![0u8; 1 << 20];
+    let hashing = Hashing::start(hasher);
     let mut got = 0u64;
     while got < r.value {
-        let want = ((r.value - got).min(buf.len() as u64)) as usize;
-        let n = match sock.read(&mut buf[..want]) {
-            Ok(0) => {
-                return Err(format!(
-                    "server closed after {} of {total} bytes; the part is kept in {}: run \
-                     again with --resume",
-                    offset + got,
-                    part.display()
-                ));
+        let mut buf = hashing.buffer();
+        let want = ((r.value - got).min(BUF as u64)) as usize;
+        // Fill the buffer (fewer, larger writes and hash steps).
+        let mut len = 0;
+        while len < want {
+            match sock.read(&mut buf[len..want]) {
+                Ok(0) => {
+                    // Keep what arrived: a later --resume continues from it.
+                    let _ = file.write_all(&buf[..len]);
+                    return Err(format!(
+                        "server closed after {} of {total} bytes; the part is kept in {}: \
+                         run again with --resume",
+                        offset + got + len as u64,
+                        part.display()
+                    ));
+                }
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = file.write_all(&buf[..len]);
+                    return Err(format!("receiving: {e}; run again with --resume"));
+                }
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("receiving: {e}; run again with --resume")),
-        };
-        file.write_all(&buf[..n])
+        }
+        file.write_all(&buf[..len])
             .map_err(|e| format!("{}: {e}", part.display()))?;
-        hasher.update(&buf[..n]);
-        got += n as u64;
+        got += len as u64;
+        hashing.push(buf, len);
         bar.set_position(offset + got);
     }
     bar.finish_and_clear();
-    let ours: [u8; 32] = hasher.finalize().into();
+    let ours = hashing.finish()?;
     let verified = match r.digest {
         Some(d) if d != ours => {
             let _ = std::fs::remove_file(&part);
