@@ -454,6 +454,30 @@ fn client_send_and_get_verify_and_never_overwrite() {
 }
 
 #[test]
+fn client_killed_mid_upload_leaves_nothing_visible() {
+    let b = Bulk::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let f = std::fs::File::create(dir.path().join("big.iso")).unwrap();
+    f.set_len(3 << 30).unwrap(); // sparse: reads as zeros, costs no disk here
+    let mut child = Command::new(client())
+        .args(["send", "-q", &b.addr.to_string(), "big.iso"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The host's hidden temp appears once the header is in: the body is on its way.
+    wait_until("upload started", WAIT, || {
+        b.entries().iter().any(|n| n.starts_with(".sy-tmp."))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let line = b.transfer(1);
+    assert!(line.contains("connection closed"), "{line}");
+    wait_until("temp removed", WAIT, || b.entries().is_empty());
+}
+
+#[test]
 fn client_legacy_refuses_two_gib_before_connecting() {
     let dir = tempfile::tempdir().unwrap();
     let f = std::fs::File::create(dir.path().join("big")).unwrap();
