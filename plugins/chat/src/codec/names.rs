@@ -43,8 +43,8 @@ fn name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
 }
 
-/// Check a nickname: 1..=24 of `[A-Za-z0-9_.-]`, starting with a letter, and not of
-/// the form `v<digits>` (that is how visitors are tagged).
+/// Check a nickname: 1..=24 of `[A-Za-z0-9_.-]`, starting with a letter, not of the
+/// form `v<digits>` (that is how visitors are tagged) and not `auto`.
 pub fn check_nick(nick: &str) -> Result<&str, CodecError> {
     if nick.is_empty() {
         return Err(CodecError::BadNick("empty"));
@@ -62,6 +62,10 @@ pub fn check_nick(nick: &str) -> Result<&str, CodecError> {
     }
     if nick.parse::<VisitorId>().is_ok() && nick.starts_with(['v', 'V']) {
         return Err(CodecError::BadNick("v<number> is reserved for visitor ids"));
+    }
+    // `auto` authors the automatic replies in published chat lines.
+    if nick.eq_ignore_ascii_case("auto") {
+        return Err(CodecError::BadNick("reserved"));
     }
     Ok(nick)
 }
@@ -129,6 +133,7 @@ mod tests {
         assert!(check_nick("9lives").is_err());
         assert!(check_nick("v12").is_err());
         assert!(check_nick("victor").is_ok());
+        assert_eq!(check_nick("Auto"), Err(CodecError::BadNick("reserved")));
         assert!(check_nick("名前").is_err());
     }
 
