@@ -5,8 +5,9 @@
 //! reading the same file, so hashing and sending run on two cores at once.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -151,7 +152,7 @@ fn resume_hint(resume: bool) -> &'static str {
     }
 }
 
-/// Send `file[offset..size]` with `sendfile`, step by step.
+/// Send `file[offset..size]` with `sendfile(2)`, step by step (one bar update each).
 fn send_body(
     sock: &mut TcpStream,
     file: &File,
@@ -161,17 +162,15 @@ fn send_body(
 ) -> io::Result<()> {
     let bar = progress::bar(size, "send", quiet);
     bar.set_position(offset);
-    let mut f = file;
-    f.seek(SeekFrom::Start(offset))?;
     let mut at = offset;
     while at < size {
-        let step = (size - at).min(STEP);
-        let n = io::copy(&mut f.take(step), sock)?;
-        if n == 0 {
-            return Err(io::Error::other("the file shrank while sending"));
+        let step = (size - at).min(STEP) as usize;
+        match rustix::fs::sendfile(sock.as_fd(), file.as_fd(), Some(&mut at), step) {
+            Ok(0) => return Err(io::Error::other("the file shrank while sending")),
+            Ok(_) => bar.set_position(at),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
-        at += n;
-        bar.set_position(at);
     }
     bar.finish_and_clear();
     Ok(())
