@@ -476,3 +476,45 @@ fn the_transcript_has_every_chat_line_as_a_typed_record() {
         ]
     );
 }
+
+#[test]
+fn the_chat_client_as_an_agent_shows_visitors_live_and_answers() {
+    let server = Server::start();
+    let mut agent = Command::new(bin_dir().join("switchyard-chat"))
+        .arg(server.addr.to_string())
+        .args(["--agent", "--name", "carol"])
+        .env("SWITCHYARD_CHAT_SECRET", SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn switchyard-chat");
+    let mut out = BufReader::new(agent.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("* welcome carol"), "{line}");
+
+    let visitor = Peer::new(&server);
+    visitor.send("hi from a visitor");
+    line.clear();
+    out.read_line(&mut line).unwrap(); // arrives while the agent types nothing
+    let (id, text) = line.trim_end()[1..]
+        .split_once("] ")
+        .expect("a tagged line");
+    assert_eq!(text, "hi from a visitor");
+    let mut stdin = agent.stdin.take().unwrap();
+    writeln!(stdin, "/reply {id} hello from carol").unwrap();
+    assert_eq!(visitor.recv(), "hello from carol");
+    drop(stdin); // Ctrl-D: the client says bye and exits 0
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(s) = agent.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "client did not exit on EOF");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    // The agent is gone: the next visitor line gets the auto-reply.
+    assert_eq!(visitor.ask("still there?"), AUTO);
+}
