@@ -14,7 +14,7 @@
 //! stored.
 //!
 //! # Layout
-//! - this file: [`Session`], [`Phase`], inputs, deadlines, header dispatch.
+//! - this file: [`Session`], `Phase`, inputs, deadlines, header dispatch.
 //! - `upload`: v1 and v2 uploads, resume, commit, failures.
 //! - `download`: v2 `GET`.
 //! - `names`: unique names, kept partials, digest side files.
