@@ -68,6 +68,13 @@ pub(crate) fn partial_name(id: &[u8; 16]) -> String {
     format!("{PARTIAL_PREFIX}{}", hex(id))
 }
 
+/// Whether `name` is a kept partial (exactly `.partial.` and 32 hex digits: the
+/// digest side file of a file called `partial.x` is not one).
+pub(crate) fn is_partial_name(name: &str) -> bool {
+    name.strip_prefix(PARTIAL_PREFIX)
+        .is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Delete the oldest kept partials beyond `cfg.max_partials`, never `keep`.
 pub(crate) fn prune_partials(cfg: &Config, st: &mut dyn Storage, keep: &str) -> usize {
     let Ok(entries) = st.list_dir(&cfg.incoming_dir) else {
@@ -75,7 +82,7 @@ pub(crate) fn prune_partials(cfg: &Config, st: &mut dyn Storage, keep: &str) -> 
     };
     let mut partials: Vec<(i64, String)> = entries
         .into_iter()
-        .filter(|(n, s)| n.starts_with(PARTIAL_PREFIX) && s.is_file && n != keep)
+        .filter(|(n, s)| is_partial_name(n) && s.is_file && n != keep)
         .map(|(n, s)| (s.modified_unix, n))
         .collect();
     // `keep` itself counts towards the limit.
