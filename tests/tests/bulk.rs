@@ -478,6 +478,57 @@ fn client_killed_mid_upload_leaves_nothing_visible() {
 }
 
 #[test]
+fn client_killed_mid_resumable_upload_continues_where_it_stopped() {
+    let b = Bulk::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disk.img");
+    {
+        // Mostly sparse (cheap to make), with data at both ends and in the middle.
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::create(&path).unwrap();
+        let len: u64 = 48 << 20;
+        f.set_len(len).unwrap();
+        f.write_all_at(&pattern(65_536, 6), 0).unwrap();
+        f.write_all_at(&pattern(65_536, 7), 24 << 20).unwrap();
+        f.write_all_at(b"tail", len - 4).unwrap();
+    }
+    let want = sha256_hex(&std::fs::read(&path).unwrap());
+    let server = b.addr.to_string();
+    let mut child = Command::new(client())
+        .args(["send", "-q", "--resume", &server, "disk.img"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once at least 1 MiB has reached the server's temp file.
+    wait_until("1 MiB received", WAIT, || {
+        std::fs::read_dir(b.incoming()).unwrap().flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with(".sy-tmp.")
+                && e.metadata().is_ok_and(|m| m.len() >= 1 << 20)
+        })
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let line = b.transfer(1);
+    assert!(line.contains("kept for resume"), "{line}");
+    assert!(b.visible().is_empty(), "{:?}", b.entries());
+
+    // The same command again: only the rest is sent, and the whole file verifies.
+    let out = run_client(&["send", "--resume", &server, "disk.img"], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("resumed at "), "{stdout}");
+    assert!(stdout.contains(&want), "{stdout}");
+    assert_eq!(sha256_hex(&b.read("disk.img")), want);
+    assert_eq!(b.entries(), [".disk.img.sha256", "disk.img"]);
+}
+
+#[test]
 fn client_legacy_refuses_two_gib_before_connecting() {
     let dir = tempfile::tempdir().unwrap();
     let f = std::fs::File::create(dir.path().join("big")).unwrap();
