@@ -163,3 +163,70 @@ fn download(
         Err(Failure::Transfer(format!("{remote}: {}", outcome.result)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_under_the_last_component_or_where_asked() {
+        assert_eq!(target("a/b/c.bin", None).unwrap(), PathBuf::from("c.bin"));
+        assert_eq!(
+            target("..\\..\\win.ini", None).unwrap(),
+            PathBuf::from("win.ini")
+        );
+        assert_eq!(
+            target("x", Some(PathBuf::from("/tmp/out.bin"))).unwrap(),
+            PathBuf::from("/tmp/out.bin")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            target("d/f.txt", Some(dir.path().to_path_buf())).unwrap(),
+            dir.path().join("f.txt")
+        );
+        for bad in ["..", "dir/", ".", "a/.."] {
+            assert!(target(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn temp_is_hidden_beside_the_target() {
+        let t = temp_beside(Path::new("/srv/out/f.bin"));
+        assert_eq!(t.parent(), Some(Path::new("/srv/out")));
+        let name = t.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(".f.bin.") && name.ends_with(".tftp-part"),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn options_asked_follow_the_flags() {
+        let opts = Opts {
+            blksize: Some(1468),
+            windowsize: Some(8),
+            timeout: Some(3),
+            mode: Mode::Octet,
+            retries: 4,
+            quiet: true,
+        };
+        let (wanted, p) = asked(&opts, 0);
+        let names: Vec<&str> = wanted.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["blksize", "windowsize", "timeout", "tsize"]);
+        assert_eq!(
+            (p.blksize, p.windowsize, p.timeout_ms, p.max_retries),
+            (1468, 8, 3000, 4)
+        );
+        let plain = Opts {
+            blksize: None,
+            windowsize: None,
+            timeout: None,
+            mode: Mode::Netascii,
+            retries: 5,
+            quiet: true,
+        };
+        let (wanted, p) = asked(&plain, 0);
+        assert!(wanted.is_empty(), "netascii: no tsize");
+        assert_eq!((p.blksize, p.windowsize), (512, 1));
+    }
+}
