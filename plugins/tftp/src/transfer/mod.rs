@@ -15,9 +15,12 @@
 //! # Layout
 //! - this file: [`Params`], [`Action`], [`Outcome`], the retry clock and block mapping.
 //! - `send`: [`Sender`]. `recv`: [`Receiver`]. `tests`: both, with a manual clock.
+//! - `sim`: the two talking through a lossy, duplicating, reordering simulated network.
 
 mod recv;
 mod send;
+#[cfg(test)]
+mod sim;
 #[cfg(test)]
 mod tests;
 
