@@ -4,15 +4,16 @@
 //! surviving a dead member, malformed datagrams answered while the server keeps
 //! serving, and the audit transcript of it all (`chat.messages` -> `audit.events`).
 //!
-//! Loopback only, port 0, bounded waits. The server helper is local to this file
-//! (the shared harness in `tests/src` is not there yet).
+//! Loopback only, port 0, bounded waits; hosts come from the shared harness
+//! (`switchyard_e2e::Host`), so `cargo build --workspace` first.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use switchyard_e2e::{Host, bin_dir};
 
 const WAIT: Duration = Duration::from_secs(20);
 const SECRET: &str = "e2e-secret-123";
@@ -42,132 +43,47 @@ print('程序关闭')
 client.close()
 "#;
 
-/// The build output directory holding `switchyard` and the plugin libraries.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf();
-    let ready = [
-        "switchyard",
-        "libswitchyard_chat.so",
-        "libswitchyard_audit.so",
-    ]
-    .iter()
-    .all(|f| dir.join(f).exists());
-    if !ready {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "-p",
-                "switchyard",
-                "-p",
-                "switchyard-chat",
-                "-p",
-                "switchyard-audit",
-            ])
-            .status()
-            .expect("run cargo build");
-        assert!(
-            status.success(),
-            "building the host and the chat/audit plugins failed"
-        );
-    }
-    dir
-}
-
-/// A running `switchyard serve` with a chat handler routed to an audit handler.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let topo = dir.path().join("topology.ron");
-        std::fs::write(
-            &topo,
-            format!(
-                r#"(
+/// The chat topology: a chat handler routed to an audit handler whose root is in the
+/// host's temporary directory.
+fn topology() -> String {
+    format!(
+        r#"(
     drain_timeout_secs: 5,
     listeners: {{ "chat_udp": (kind: udp, bind: "127.0.0.1:0") }},
     handlers: {{
         "chat": (plugin: "chat", config: (agent_secret: Some("{SECRET}"), auto_reply: "{AUTO}", max_datagram: 1024)),
-        "audit": (plugin: "audit", root: Some("{}"), config: (file: "transcript.jsonl", flush_interval_ms: 100)),
+        "audit": (plugin: "audit", root: Some("$TMP/audit"), config: (file: "transcript.jsonl", flush_interval_ms: 100)),
     }},
     routes: [
         (from: "chat_udp", to: "chat"),
         (from: "chat.messages", to: "audit.events"),
     ],
-)"#,
-                dir.path().join("audit").display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(bin_dir().join("switchyard"))
-            .args(["serve", "--log-format", "json", "--config"])
-            .arg(&topo)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn switchyard");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut addr = None;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(j) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if j["msg"] == "listening" && j["listener"] == "chat_udp" {
-                        addr = j["addr"].as_str().map(str::to_owned);
-                    }
-                    if j["msg"] == "serving" {
-                        let _ = tx.send(addr.take());
-                    }
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let addr = match rx.recv_timeout(WAIT) {
-            Ok(Some(a)) => a.parse().expect("listening addr"),
-            _ => {
-                let _ = child.kill();
-                panic!("server did not start: {:?}", log.lock().unwrap());
-            }
-        };
-        Server {
-            child,
-            addr,
-            dir,
-            log,
-        }
+)"#
+    )
+}
+
+/// A served chat topology (the shared harness's [`Host`], killed on drop).
+struct Server {
+    host: Host,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start() -> Server {
+        let host = Host::start(&topology());
+        let addr = host.addr("chat_udp");
+        Server { host, addr }
     }
 
     /// SIGTERM, then wait for the drained exit.
     fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + WAIT;
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "server did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.host.signal("TERM");
+        assert!(self.host.wait_exit(WAIT).success());
     }
 
     /// Every record of every transcript segment, in order.
     fn transcript(&self) -> Vec<serde_json::Value> {
-        let audit = self.dir.path().join("audit");
+        let audit = self.host.temp_dir().join("audit");
         let mut names: Vec<_> = std::fs::read_dir(&audit)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -186,21 +102,23 @@ impl Server {
     }
 
     fn panics(&self) -> Vec<String> {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
+        self.host
+            .stderr_lines()
+            .into_iter()
             .filter(|l| l.contains("panic"))
-            .cloned()
             .collect()
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The example client, built with the workspace.
+fn chat_client_bin() -> PathBuf {
+    let bin = bin_dir().join("switchyard-chat");
+    assert!(
+        bin.is_file(),
+        "{} not found: run `cargo build --workspace` first",
+        bin.display()
+    );
+    bin
 }
 
 /// A UDP peer of the chat server.
@@ -259,7 +177,7 @@ impl Peer {
 
 /// Run the seed client with `input` on stdin; `None` if there is no python3.
 fn seed_client(server: &Server, input: &str, before_wait: impl FnOnce()) -> Option<Output> {
-    let script = server.dir.path().join("a_udp_chat_client.py");
+    let script = server.host.temp_dir().join("a_udp_chat_client.py");
     std::fs::write(&script, SEED_CLIENT).unwrap();
     let mut child = match Command::new("python3")
         .arg(&script)
@@ -480,7 +398,7 @@ fn the_transcript_has_every_chat_line_as_a_typed_record() {
 #[test]
 fn the_chat_client_as_an_agent_shows_visitors_live_and_answers() {
     let server = Server::start();
-    let mut agent = Command::new(bin_dir().join("switchyard-chat"))
+    let mut agent = Command::new(chat_client_bin())
         .arg(server.addr.to_string())
         .args(["--agent", "--name", "carol"])
         .env("SWITCHYARD_CHAT_SECRET", SECRET)
