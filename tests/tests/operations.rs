@@ -237,7 +237,7 @@ fn systemd_notify_says_ready_reloading_and_stopping() {
     let mut host = Host::builder(&echo_topology("", ""))
         .env("NOTIFY_SOCKET", path.display().to_string())
         .start();
-    let mut next = || {
+    let next = || {
         let mut buf = [0u8; 256];
         let n = sock.recv(&mut buf).expect("a notification");
         String::from_utf8_lossy(&buf[..n]).into_owned()

@@ -71,9 +71,8 @@ impl Protocol for Echo {
                 self.conns.insert(conn);
             }
             Event::Bytes { conn, data } => {
-                if ctx.write(conn, data).is_err() {
-                    let _ = ctx.close(conn);
-                }
+                // A peer that sends but never reads fills the host's write buffer: cut it off.
+                let _ = ctx.write(conn, data).or_else(|_| ctx.close(conn));
             }
             Event::PeerEof { conn } => {
                 let _ = ctx.shutdown_write(conn);
