@@ -203,7 +203,8 @@ impl Server {
         catalog: &Catalog,
     ) -> Result<ReloadSummary, StartError> {
         let result = self.apply(topology, catalog);
-        self.metrics.reload(if result.is_ok() { "ok" } else { "refused" });
+        self.metrics
+            .reload(if result.is_ok() { "ok" } else { "refused" });
         result
     }
 
