@@ -7,7 +7,9 @@
 # servers round by round so that machine noise hits both alike. Prints the median MB/s
 # of each and the ratio ours / tftpd-hpa (the goal is >= 1.2 on every download line).
 # tftpd-hpa has no windowsize: the atftp windowsize lines fall back to lock-step there,
-# as they do with it in production. Every first download is compared byte for byte.
+# as they do with it in production. Every transfer is compared byte for byte. Our server
+# fsyncs an upload before its final ACK and tftpd-hpa does not, so uploads are also
+# compared with "tftpd-hpa + sync FILE" (the last two columns).
 #
 #   bench/tftp.sh                       # builds --release first
 #   SKIP_BUILD=1 SIZE_MIB=16 ROUNDS=1 bench/tftp.sh
@@ -82,9 +84,11 @@ hpa_pid=$!
 sleep 0.3
 echo "== switchyard tftp on 127.0.0.1:$ours_port, tftpd-hpa on 127.0.0.1:$hpa_port"
 
-# One timed client run: $1 = server (ours|hpa), $2 = case command with PORT/OUT/UP.
+# One timed client run: $1 = server (ours|hpa), $2 = case command with PORT/OUT/UP/SRC,
+# $3 = "sync" to include an fsync of the stored upload in the time (tftpd-hpa does not
+# fsync; our server fsyncs every upload before its final ACK).
 run_once() {
-    local server=$1 cmd=$2 port out up t0 t1
+    local server=$1 cmd=$2 want_sync=${3:-} port out up t0 t1 stored=
     if [ "$server" = ours ]; then port=$ours_port; else port=$hpa_port; fi
     out="$work/out/$server.bin"
     up="up-$server-$RANDOM.bin"
@@ -100,15 +104,18 @@ run_once() {
         echo "0"
         return
     fi
+    if [[ "$cmd" == *" -T "* || "$cmd" == *" -p "* ]]; then
+        stored="$work/$server/$up"
+        for _ in $(seq 50); do [ -e "$stored" ] && break; sleep 0.02; done
+        [ "$want_sync" = sync ] && sync "$stored"
+    fi
     t1=$(now)
     if [ -e "$out" ] && ! cmp -s "$out" "$work/src.bin"; then
         echo "CORRUPT download ($server): $cmd" >&2
         echo "0"
         return
     fi
-    if [[ "$cmd" == *" -T "* || "$cmd" == *" -p "* ]]; then
-        local stored="$work/$server/$up"
-        for _ in $(seq 50); do [ -e "$stored" ] && break; sleep 0.02; done
+    if [ -n "$stored" ]; then
         cmp -s "$stored" "$work/src.bin" || { echo "CORRUPT upload ($server): $cmd" >&2; echo 0; return; }
         rm -f "$stored"
     fi
@@ -132,18 +139,23 @@ cases=(
     "atftp put 1468 ws 8|atftp --option 'blksize 1468' --option 'windowsize 8' -p -l SRC -r UP 127.0.0.1 PORT"
 )
 # ONLY=regex limits the cases.
-printf '\n%-26s %12s %12s %8s\n' "client, options" "ours MB/s" "hpa MB/s" "ratio"
+printf '\n%-26s %10s %10s %7s %14s %7s\n' "client, options" "ours MB/s" "hpa MB/s" "ratio" "hpa+sync MB/s" "ratio"
 for c in "${cases[@]}"; do
     name=${c%%|*}
     cmd=${c#*|}
     if [ -n "${ONLY:-}" ] && ! [[ "$name" =~ $ONLY ]]; then continue; fi
+    put=0
+    [[ "$name" == *put* ]] && put=1
     ours=()
     hpa=()
+    hpa_sync=()
     for r in $(seq "$ROUNDS"); do
         if [ $((r % 2)) = 1 ]; then
             ours+=("$(run_once ours "$cmd")")
             hpa+=("$(run_once hpa "$cmd")")
+            [ $put = 1 ] && hpa_sync+=("$(run_once hpa "$cmd" sync)")
         else
+            [ $put = 1 ] && hpa_sync+=("$(run_once hpa "$cmd" sync)")
             hpa+=("$(run_once hpa "$cmd")")
             ours+=("$(run_once ours "$cmd")")
         fi
@@ -151,7 +163,14 @@ for c in "${cases[@]}"; do
     o=$(median "${ours[@]}")
     h=$(median "${hpa[@]}")
     ratio=$(python3 -c "print(f'{$o / $h:.2f}' if $h > 0 else 'n/a')")
-    printf '%-26s %12s %12s %8s\n' "$name" "$o" "$h" "$ratio"
+    if [ $put = 1 ]; then
+        hs=$(median "${hpa_sync[@]}")
+        sratio=$(python3 -c "print(f'{$o / $hs:.2f}' if $hs > 0 else 'n/a')")
+    else
+        hs=-
+        sratio=-
+    fi
+    printf '%-26s %10s %10s %7s %14s %7s\n' "$name" "$o" "$h" "$ratio" "$hs" "$sratio"
 done
 grep -c '"level":"WARN"' "$work/ours.log" > "$work/warns" || true
 echo
