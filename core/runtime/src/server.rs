@@ -253,11 +253,25 @@ impl Server {
                     && self.listener_specs_of(&h.name) == listener_specs(topology, &h.name)
             });
             let root = match (&h.root, unchanged) {
-                (Some(path), false) => Some(Root::open(path).map_err(|e| StartError::Root {
-                    handler: h.name.clone(),
-                    root: path.display().to_string(),
-                    reason: e.to_string(),
-                })?),
+                (Some(path), false) => {
+                    let root_err = |e: crate::storage::StorageError| StartError::Root {
+                        handler: h.name.clone(),
+                        root: path.display().to_string(),
+                        reason: e.to_string(),
+                    };
+                    let root = Root::open(path).map_err(root_err)?;
+                    for dir in &h.create_dirs {
+                        root.create_dir_all(dir).map_err(root_err)?;
+                    }
+                    Some(root)
+                }
+                (None, _) if !h.create_dirs.is_empty() => {
+                    return Err(StartError::Root {
+                        handler: h.name.clone(),
+                        root: "(none)".into(),
+                        reason: "`create_dirs` needs a `root`".into(),
+                    });
+                }
                 _ => None,
             };
             prepared.push((h, plugin, unchanged, root));

@@ -275,6 +275,7 @@ fn assemble(
                 plugin: plugin?,
                 root: h.root.as_ref().map(|p| cwd.join(p)),
                 config_text: h.config.unwrap_or("").to_string(),
+                create_dirs: h.create_dirs.clone(),
                 restart: h.restart,
                 limits: h.limits,
                 listeners: listeners

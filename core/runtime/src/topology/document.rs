@@ -57,6 +57,8 @@ pub(crate) struct HandlerDef<'a> {
     pub root: Option<PathBuf>,
     /// The `config:` value text (a slice of the file), `None` when absent.
     pub config: Option<&'a str>,
+    /// Directories created under `root` at start (plugins cannot create directories).
+    pub create_dirs: Vec<String>,
     pub restart: RestartPolicy,
     pub limits: Limits,
 }
@@ -79,7 +81,14 @@ const TOP_FIELDS: &[&str] = &[
     "routes",
 ];
 const LISTENER_FIELDS: &[&str] = &["kind", "bind"];
-const HANDLER_FIELDS: &[&str] = &["plugin", "root", "config", "restart", "limits"];
+const HANDLER_FIELDS: &[&str] = &[
+    "plugin",
+    "root",
+    "create_dirs",
+    "config",
+    "restart",
+    "limits",
+];
 const RESTART_FIELDS: &[&str] = &["max_restarts", "within_secs"];
 const LIMIT_FIELDS: &[&str] = &[
     "max_connections",
@@ -271,6 +280,7 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
         plugin: None,
         root: None,
         config: None,
+        create_dirs: Vec::new(),
         restart: RestartPolicy::default(),
         limits: Limits::default(),
     };
@@ -289,6 +299,9 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
     if let Some(raw) = f.get("root") {
         def.root = read_root(r, raw, &what);
     }
+    def.create_dirs = r
+        .optional(&f, "create_dirs", Vec::new())
+        .unwrap_or_default();
     def.config = f.get("config");
     if let Some(raw) = f.get("restart") {
         def.restart = read_restart(r, raw, &what);

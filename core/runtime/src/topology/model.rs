@@ -87,6 +87,8 @@ pub struct HandlerSpec {
     /// The exact RON text of `config:` (empty when absent), already accepted by the plugin.
     pub config_text: String,
     /// How often the instance may be recreated after panics before the handler stops.
+    /// Directories created under `root` when the handler starts (`create_dirs`).
+    pub create_dirs: Vec<String>,
     pub restart: RestartPolicy,
     /// Resource limits the host enforces for this handler.
     pub limits: Limits,

@@ -82,7 +82,7 @@ fn an_unknown_field_far_from_every_known_one_lists_them() {
     let d = only(&errors(&text), DiagnosticKind::UnknownField);
     assert_eq!(
         d.help.as_deref(),
-        Some("expected `plugin`, `root`, `config`, `restart` or `limits`")
+        Some("expected `plugin`, `root`, `create_dirs`, `config`, `restart` or `limits`")
     );
 }
 

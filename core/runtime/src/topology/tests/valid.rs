@@ -80,6 +80,7 @@ fn a_full_topology_compiles_to_the_expected_graph() {
             plugin: plugin("echo").unwrap(),
             root: Some(cwd.join("data")),
             config_text: "(prefix: \"> \")".into(),
+            create_dirs: Vec::new(),
             restart: RestartPolicy {
                 max_restarts: 2,
                 within: Duration::from_secs(30)
