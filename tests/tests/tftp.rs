@@ -687,3 +687,37 @@ fn example_topology_validates() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn no_room_on_disk_is_error_3_before_anything_is_written() {
+    // Reserve more than any disk has: every upload finds no room.
+    let s = Server::start("allow_create: true, reserve_free_bytes: 18446744073709551615");
+    let sock = client_socket(s.addr);
+    sock.send_to(&wrq("full.bin", &[]), s.addr).unwrap();
+    assert_eq!(error_code(&recv(&sock).0), 3);
+    sock.send_to(&wrq("full2.bin", &[("tsize", "10")]), s.addr)
+        .unwrap();
+    assert_eq!(error_code(&recv(&sock).0), 3);
+    assert!(s.entries().is_empty());
+}
+
+#[test]
+fn per_client_and_total_transfer_limits() {
+    let s = Server::start("max_transfers_per_client: 1");
+    s.put_file("l.bin", &bytes(5000, 4));
+    let first = client_socket(s.addr);
+    first.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
+    let (pkt, tid) = recv(&first);
+    assert_eq!(pkt[..4], [0, 3, 0, 1]);
+    // Same address, another port: over the per-client limit while the first runs.
+    let second = client_socket(s.addr);
+    second.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
+    let (refusal, _) = recv(&second);
+    assert_eq!(error_code(&refusal), 0);
+    assert!(String::from_utf8_lossy(&refusal).contains("too many"));
+    // Once the first ends (its client sends ERROR), the slot is free again.
+    first.send_to(b"\x00\x05\x00\x00bye\x00", tid).unwrap();
+    s.expect_transfer("l.bin", "\"peer error 0: bye\"");
+    second.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
+    assert_eq!(recv(&second).0[..4], [0, 3, 0, 1]);
+}
