@@ -115,6 +115,17 @@ impl Sender {
         if self.done { None } else { self.retry.deadline }
     }
 
+    /// The block the next ACK will most likely have sent first, as `(offset, len)`:
+    /// what a driver may read ahead while the peer is busy.
+    pub fn next_block(&self) -> Option<(u64, u32)> {
+        if self.done || self.sent >= self.last {
+            return None;
+        }
+        let bs = u64::from(self.p.blksize);
+        let offset = self.sent * bs;
+        Some((offset, (self.total - offset.min(self.total)).min(bs) as u32))
+    }
+
     /// Stream bytes the peer has acknowledged: nothing before this is asked again.
     pub fn acked_offset(&self) -> u64 {
         (self.acked * u64::from(self.p.blksize)).min(self.total)
