@@ -28,6 +28,9 @@ pub struct Config {
     pub dally_ms: u64,
     /// Largest upload accepted, in bytes (announced `tsize` or received bytes).
     pub max_upload_bytes: u64,
+    /// Largest file served in `netascii` mode: its converted length is counted before
+    /// the first block, with synchronous reads, so this bounds that work.
+    pub max_netascii_bytes: u64,
     /// Free space an upload must leave on the root's file system.
     pub reserve_free_bytes: u64,
     /// Transfers in flight, all clients together.
@@ -54,6 +57,7 @@ impl Default for Config {
             max_retries: 5,
             dally_ms: 3000,
             max_upload_bytes: 4 << 30,
+            max_netascii_bytes: 16 << 20,
             reserve_free_bytes: 64 << 20,
             max_transfers: 512,
             max_transfers_per_client: 32,

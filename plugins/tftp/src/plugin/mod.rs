@@ -195,6 +195,13 @@ impl Tftp {
         let (file, neg, total, convert) = match req.kind {
             RequestKind::Read => {
                 let (file, size) = ctx.open_read(&req.path).map_err(storage_error)?;
+                if req.netascii && size > self.cfg.max_netascii_bytes {
+                    let _ = ctx.close_file(file);
+                    return Err((
+                        ErrorCode::NotDefined,
+                        "file too large for netascii, use octet",
+                    ));
+                }
                 let (total, convert) = if req.netascii {
                     match Tftp::netascii_len(ctx, file, size) {
                         Ok(total) => (total, Some(Convert::Encode(netascii::Encoder::new(size)))),

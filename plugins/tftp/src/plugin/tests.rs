@@ -428,3 +428,25 @@ fn bad_config_is_refused() {
     assert!(host.create::<Tftp>("(allow_uploads: true)").is_err());
     assert_eq!(Tftp::PORTS[0].direction, abi::SY_PORT_OUT);
 }
+
+#[test]
+fn netascii_is_refused_beyond_its_size_limit() {
+    let mut rig = Rig::new("(max_netascii_bytes: 10)");
+    rig.host
+        .files
+        .insert("t.txt".into(), b"0123456789ab".to_vec());
+    let pkt = request::<&str>(RequestKind::Read, "t.txt", "netascii", &[]);
+    rig.deliver(0, LISTENER, peer(), &pkt);
+    let (sends, _) = rig.take();
+    match Packet::parse(&sends[0].1).unwrap() {
+        Packet::Error { code, message } => {
+            assert_eq!(code, 0);
+            assert!(String::from_utf8_lossy(message).contains("octet"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rig.host.open_files(), 0);
+    // The same file in octet mode is served.
+    rig.deliver(1, LISTENER, peer(), &rrq("t.txt", &[]));
+    assert_eq!(rig.take().0[0].1, data(1, b"0123456789ab"));
+}
