@@ -371,7 +371,7 @@ fn the_transcript_has_every_chat_line_as_a_typed_record() {
         .iter()
         .map(|r| {
             assert_eq!(r["type"], "switchyard.ChatMessage/1");
-            assert_eq!(r["handler_port"], "events");
+            assert_eq!(r["handler_port"], "chat.messages");
             assert!(r["at_ms"].as_u64().unwrap() > 1_600_000_000_000);
             let d = &r["data"];
             assert!(d["at_unix_ms"].as_u64().is_some());

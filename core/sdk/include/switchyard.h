@@ -97,7 +97,7 @@ extern "C" {
 #define SY_EV_DRAINED       8u  /* conn, token                                       */
 #define SY_EV_FILE_SENT     9u  /* conn, token, status, amount                       */
 #define SY_EV_FILE_RECEIVED 10u /* conn, token, status, amount, digest               */
-#define SY_EV_MESSAGE       11u /* port, type_name, data                             */
+#define SY_EV_MESSAGE       11u /* port, type_name, data, source                     */
 #define SY_EV_DRAIN         12u /* host is shutting down: finish, start nothing new  */
 #define SY_EV_SOCKET_ERROR  13u /* socket, status                                    */
 
@@ -152,6 +152,8 @@ typedef struct SyEvent {
     SyStr type_name;    /* message type (SY_EV_MESSAGE) */
     SyBytes data;
     uint8_t digest[32]; /* sha256 (SY_EV_FILE_RECEIVED with SY_RECV_SHA256) */
+    uint64_t wall_ms;   /* wall clock, ms since the Unix epoch: for records, never for timeouts */
+    SyStr source;       /* sender of a typed message, "handler.port" (SY_EV_MESSAGE) */
 } SyEvent;
 
 typedef struct SyPortDecl {
@@ -263,7 +265,7 @@ typedef const SyPluginVTable *(*SyEntryFn)(uint32_t host_abi_version);
 _Static_assert(sizeof(SyStr) == 16, "SyStr");
 _Static_assert(sizeof(SyAddr) == 28, "SyAddr");
 _Static_assert(sizeof(SyStat) == 24, "SyStat");
-_Static_assert(sizeof(SyEvent) == 192, "SyEvent");
+_Static_assert(sizeof(SyEvent) == 216, "SyEvent");
 _Static_assert(sizeof(SyPortDecl) == 40, "SyPortDecl");
 _Static_assert(sizeof(SyPluginDecl) == 16, "SyPluginDecl");
 #endif

@@ -180,6 +180,11 @@ pub struct SyEvent {
     pub data: SyBytes,
     /// sha256 of the received bytes (`FILE_RECEIVED` with `SY_RECV_SHA256`).
     pub digest: [u8; 32],
+    /// Wall-clock milliseconds since the Unix epoch, for records and logs (never for
+    /// timeouts: use `now_ms`, which cannot jump).
+    pub wall_ms: u64,
+    /// Where a typed message came from, as `handler.port` (`MESSAGE`).
+    pub source: SyStr,
 }
 
 /// A typed message port a plugin declares.
@@ -465,6 +470,10 @@ impl SyEvent {
             type_name: SyStr::EMPTY,
             data: SyBytes::EMPTY,
             digest: [0; 32],
+            wall_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            source: SyStr::EMPTY,
         }
     }
 }
@@ -540,7 +549,7 @@ const _: () = {
     assert!(std::mem::size_of::<SyStr>() == 16);
     assert!(std::mem::size_of::<SyAddr>() == 28);
     assert!(std::mem::size_of::<SyStat>() == 24);
-    assert!(std::mem::size_of::<SyEvent>() == 192);
+    assert!(std::mem::size_of::<SyEvent>() == 216);
     assert!(std::mem::size_of::<SyPortDecl>() == 40);
     assert!(std::mem::size_of::<SyPluginDecl>() == 16);
 };

@@ -28,6 +28,7 @@ pub struct Ctx<'a> {
     api: &'a SyHostApi,
     raw: *mut SyHostCtx,
     now_ms: u64,
+    wall_ms: u64,
     ports: &'static [Port],
 }
 
@@ -47,14 +48,22 @@ impl<'a> Ctx<'a> {
         api: &'a SyHostApi,
         raw: *mut SyHostCtx,
         now_ms: u64,
+        wall_ms: u64,
         ports: &'static [Port],
     ) -> Ctx<'a> {
         Ctx {
             api,
             raw,
             now_ms,
+            wall_ms,
             ports,
         }
+    }
+
+    /// Wall-clock milliseconds since the Unix epoch, as of this event: for timestamps
+    /// in records. Timeouts use [`Ctx::now_ms`], which never jumps.
+    pub fn now_unix_ms(&self) -> u64 {
+        self.wall_ms
     }
 
     /// Milliseconds on the host's monotonic clock, as of this event.

@@ -66,6 +66,8 @@ pub enum Event<'a> {
     /// A typed message arrived on input port `port`.
     Message {
         port: &'a str,
+        /// The sender, as `handler.port`.
+        from: &'a str,
         type_name: &'a str,
         data: &'a [u8],
     },
@@ -147,6 +149,7 @@ impl<'a> Event<'a> {
                     .get(raw.port as usize)
                     .map(|p| std::str::from_utf8(unsafe { p.name.as_bytes() }).unwrap_or(""))
                     .unwrap_or(""),
+                from: text(&raw.source),
                 type_name: text(&raw.type_name),
                 data,
             },

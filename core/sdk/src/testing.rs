@@ -108,6 +108,8 @@ pub struct MockHost {
     next_id: u64,
     /// Answer for `free_space`.
     pub free_space: u64,
+    /// The wall clock at `now_ms == 0` (`Ctx::now_unix_ms` is this plus `now_ms`).
+    pub wall_origin_ms: u64,
 }
 
 fn host(ctx: *mut SyHostCtx) -> &'static mut MockHost {
@@ -500,6 +502,7 @@ impl MockHost {
     pub fn new() -> MockHost {
         MockHost {
             free_space: 1 << 30,
+            wall_origin_ms: 1_700_000_000_000,
             ..Default::default()
         }
     }
@@ -519,7 +522,7 @@ impl MockHost {
         let config = parse_config::<P::Config>(config).map_err(|e| e.to_string())?;
         let raw = self.raw_ctx();
         // SAFETY: `raw` is `self`, alive for the call.
-        let mut cx = unsafe { Ctx::from_raw(&MOCK_API, raw, 0, P::PORTS) };
+        let mut cx = unsafe { Ctx::from_raw(&MOCK_API, raw, 0, self.wall_origin_ms, P::PORTS) };
         P::new(config, &mut cx)
     }
 
@@ -527,7 +530,15 @@ impl MockHost {
     pub fn deliver<P: Protocol>(&mut self, proto: &mut P, now_ms: u64, event: Event<'_>) {
         let raw = self.raw_ctx();
         // SAFETY: `raw` is `self`, alive for the call.
-        let mut cx = unsafe { Ctx::from_raw(&MOCK_API, raw, now_ms, P::PORTS) };
+        let mut cx = unsafe {
+            Ctx::from_raw(
+                &MOCK_API,
+                raw,
+                now_ms,
+                self.wall_origin_ms + now_ms,
+                P::PORTS,
+            )
+        };
         proto.on_event(&mut cx, event);
     }
 

@@ -80,6 +80,13 @@ unsafe fn host_api<'a>(api: *const SyHostApi) -> Option<&'a SyHostApi> {
         .then_some(api)
 }
 
+/// Wall clock for calls that carry no event (config checks and `create`).
+fn wall_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The `switchyard_plugin_entry` body: refuse a host of another ABI.
 pub fn entry(host_abi_version: u32, vtable: &'static SyPluginVTable) -> *const SyPluginVTable {
     if host_abi_version != abi::SY_ABI_VERSION {
@@ -124,7 +131,7 @@ pub unsafe extern "C" fn check_config<P: Protocol>(
     let text = unsafe { config.to_string_lossy() };
     let result = catch_unwind(AssertUnwindSafe(|| parse_config::<P::Config>(&text)));
     // SAFETY: this call's pointers.
-    let mut cx = unsafe { Ctx::from_raw(api, ctx, 0, P::PORTS) };
+    let mut cx = unsafe { Ctx::from_raw(api, ctx, 0, wall_now(), P::PORTS) };
     match result {
         Ok(Ok(_)) => abi::SY_OK,
         Ok(Err(e)) => {
@@ -155,7 +162,7 @@ pub unsafe extern "C" fn create<P: Protocol>(
     let text = unsafe { config.to_string_lossy() };
     let result = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: this call's pointers.
-        let mut cx = unsafe { Ctx::from_raw(api, ctx, 0, P::PORTS) };
+        let mut cx = unsafe { Ctx::from_raw(api, ctx, 0, wall_now(), P::PORTS) };
         let config = match parse_config::<P::Config>(&text) {
             Ok(c) => c,
             Err(e) => {
@@ -224,7 +231,7 @@ pub unsafe extern "C" fn on_event<P: Protocol>(
     }
     let result = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: this call's pointers.
-        let mut cx = unsafe { Ctx::from_raw(api, ctx, raw.now_ms, P::PORTS) };
+        let mut cx = unsafe { Ctx::from_raw(api, ctx, raw.now_ms, raw.wall_ms, P::PORTS) };
         // SAFETY: the event's pointers are valid for the call.
         let ev = unsafe { Event::from_raw(raw, P::PORTS) };
         inst.proto.on_event(&mut cx, ev);

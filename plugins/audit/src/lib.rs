@@ -6,7 +6,7 @@
 //! under its storage root: route `chat.messages` (and the file plugins'
 //! `TransferCompleted` ports) to `audit.events` and you have a transcript.
 //! `at_ms` is Unix time in milliseconds when the record was received;
-//! `handler_port` is the input port it came in on.
+//! `handler_port` is the sender's `handler.port` (e.g. `chat.messages`).
 //!
 //! The storage capability has no append, so the transcript is a series of segments
 //! `transcript-000001.jsonl`, `-000002`, ... each rewritten atomically on every

@@ -1,7 +1,7 @@
 //! The `Protocol` impl: typed messages in, records into [`Segments`], commits
 //! through the host's storage capability.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use switchyard_sdk::prelude::*;
 
@@ -19,8 +19,6 @@ pub const EVENTS_PORT: &str = "events";
 pub struct Audit {
     segments: Segments,
     armed: Option<u64>,
-    /// Unix time minus host time: records carry wall-clock time.
-    unix_offset_ms: u64,
     /// Records lost to failed commits of sealed segments.
     lost: u64,
 }
@@ -61,13 +59,9 @@ impl Protocol for Audit {
             "transcript segments start at {}",
             segments.path()
         ));
-        let unix_now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
         Ok(Audit {
             segments,
             armed: None,
-            unix_offset_ms: unix_now.saturating_sub(ctx.now_ms()),
             lost: 0,
         })
     }
@@ -76,11 +70,12 @@ impl Protocol for Audit {
         let now = ctx.now_ms();
         match event {
             Event::Message {
-                port,
+                from,
                 type_name,
                 data,
+                ..
             } => {
-                let line = record::encode(self.unix_offset_ms + now, port, type_name, data);
+                let line = record::encode(ctx.now_unix_ms(), from, type_name, data);
                 self.segments.append(now, &line);
             }
             Event::Timer { token: FLUSH_TIMER } => self.armed = None,
@@ -152,6 +147,7 @@ mod tests {
     fn message<'a>(data: &'a [u8]) -> Event<'a> {
         Event::Message {
             port: EVENTS_PORT,
+            from: "chat.messages",
             type_name: ChatMessage::TYPE,
             data,
         }
@@ -205,7 +201,7 @@ mod tests {
         );
         let records = lines(&host, "transcript-000005.jsonl");
         assert_eq!(records.len(), 2);
-        assert_eq!(records[0]["handler_port"], "events");
+        assert_eq!(records[0]["handler_port"], "chat.messages");
         assert_eq!(records[0]["type"], "switchyard.ChatMessage/1");
         assert_eq!(records[0]["data"], serde_json::to_value(&msg).unwrap());
         assert!(records[0]["at_ms"].as_u64().unwrap() > 1_600_000_000_000);

@@ -5,7 +5,7 @@
 //! logged, never fatal: one dead member must not stop a fan-out), chat lines as
 //! `ChatMessage` on the `messages` port, and the one timer at the machine's deadline.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use switchyard_sdk::prelude::*;
 
@@ -23,9 +23,6 @@ pub struct ChatPlugin {
     chat: Chat,
     /// Deadline the host timer is armed for.
     armed: Option<u64>,
-    /// Unix time minus host time, taken once: the SDK offers only a monotonic
-    /// clock, and `ChatMessage` carries wall-clock time.
-    unix_offset_ms: u64,
     /// Failed sends since the last log line about them.
     send_failures: u64,
 }
@@ -38,15 +35,11 @@ impl Protocol for ChatPlugin {
     const LISTENERS: Listeners = Listeners::UDP;
     const PORTS: &'static [Port] = &[Port::output(MESSAGES_PORT, ChatMessage::TYPE)];
 
-    fn new(config: Config, ctx: &mut Ctx<'_>) -> Result<Self, String> {
+    fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
         let chat = Chat::new(config)?;
-        let unix_now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
         Ok(ChatPlugin {
             chat,
             armed: None,
-            unix_offset_ms: unix_now.saturating_sub(ctx.now_ms()),
             send_failures: 0,
         })
     }
@@ -106,7 +99,7 @@ impl ChatPlugin {
                         from,
                         channel,
                         text,
-                        at_unix_ms: self.unix_offset_ms + now,
+                        at_unix_ms: ctx.now_unix_ms(),
                     };
                     // No route on the port is a valid topology: nothing to do then.
                     let _ = ctx.emit(MESSAGES_PORT, &msg);

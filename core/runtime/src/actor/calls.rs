@@ -444,10 +444,12 @@ impl HostCalls for Calls<'_> {
         let data: Arc<[u8]> = Arc::from(data);
         let type_name = Arc::clone(&shared.type_names[port as usize]);
         let registry = shared.registry.read().unwrap_or_else(|e| e.into_inner());
+        let source: Arc<str> = Arc::from(format!("{}.{}", shared.name, decl.name));
         for r in routes {
             if let Some(addr) = registry.get(&r.to_handler) {
                 addr.do_send(TypedMessage {
                     port: r.to_port,
+                    source: Arc::clone(&source),
                     type_name: Arc::clone(&type_name),
                     data: Arc::clone(&data),
                 });

@@ -12,6 +12,8 @@ use super::{InstanceActor, Role};
 #[derive(Debug, Clone)]
 pub struct TypedMessage {
     pub port: u32,
+    /// The sender, `handler.port`.
+    pub source: Arc<str>,
     pub type_name: Arc<str>,
     pub data: Arc<[u8]>,
 }
@@ -26,6 +28,7 @@ impl Handler<TypedMessage> for InstanceActor {
         let mut ev = SyEvent::new(abi::SY_EV_MESSAGE, self.shared.now_ms());
         ev.port = msg.port;
         ev.type_name = SyStr::from_str(&msg.type_name);
+        ev.source = SyStr::from_str(&msg.source);
         ev.data = abi::SyBytes::from_slice(&msg.data);
         self.deliver(&ev, ctx);
     }
