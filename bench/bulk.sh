@@ -94,27 +94,35 @@ for l in open(sys.argv[1]):
 [ -n "$addr" ] || { echo "server did not start:"; cat "$work/server.log"; exit 1; }
 port=${addr##*:}
 echo "   server at $addr"
+# The download source, uploaded once so the server remembers its digest (GET verifies).
+"$bin/switchyard-bulk" -q send "$addr" "$work/src.bin" --name dl.bin > /dev/null
 
 results=$work/results.txt
 : > "$results"
 record() { echo "$1 $2" >> "$results"; }
-n=0
-clean_incoming() { find "$work/data/incoming" -mindepth 1 -delete; }
+n=1  # the setup upload of dl.bin was transfer #1
+# The download source stays; everything else goes after each step. Every timed step
+# follows the deletion of a file of the same size, so none of them pays alone for
+# reclaiming page cache (measured: the first 1 GiB write into a full page cache costs
+# ~2 s of extra sys time, whichever program does it).
+clean_incoming() { find "$work/data/incoming" -mindepth 1 ! -name dl.bin -delete; }
 
 for r in $(seq "$ROUNDS"); do
+    # Every timed step starts with no dirty pages left by the previous one (sync is
+    # outside the timing), so writeback of one step never slows the next.
     # ---- uploads to our server ----
-    s=$(now); "$bin/switchyard-bulk" -q send "$addr" "$work/src.bin" --name "up-$r.bin" > /dev/null; e=$(now)
+    sync; s=$(now); "$bin/switchyard-bulk" -q send "$addr" "$work/src.bin" --name "up-$r.bin" > /dev/null; e=$(now)
     n=$((n + 1)); record put-v2 "$(awk "BEGIN{print $e - $s}")"
     cmp -s "$work/src.bin" "$work/data/incoming/up-$r.bin" || { echo "v2 upload $r differs"; exit 1; }
     clean_incoming
 
-    s=$(now); nc -N 127.0.0.1 "$port" < "$work/v1.bin" > /dev/null; wait_transfers $((n + 1)); e=$(now)
+    sync; s=$(now); nc -N 127.0.0.1 "$port" < "$work/v1.bin" > /dev/null; wait_transfers $((n + 1)); e=$(now)
     n=$((n + 1)); record put-v1-nc "$(awk "BEGIN{print $e - $s}")"
     v1f=("$work"/data/incoming/v1-*.bin)
     cmp -s "$work/src.bin" "${v1f[0]}" || { echo "v1 upload $r differs"; exit 1; }
     clean_incoming
 
-    s=$(now); (cd "$work/seed" && SEED_PORT=$port python3 "$seed" > /dev/null); wait_transfers $((n + 1)); e=$(now)
+    sync; s=$(now); (cd "$work/seed" && SEED_PORT=$port python3 "$seed" > /dev/null); wait_transfers $((n + 1)); e=$(now)
     n=$((n + 1)); record put-seed "$(awk "BEGIN{print $e - $s}")"
     clean_incoming
 
@@ -122,7 +130,7 @@ for r in $(seq "$ROUNDS"); do
     p=$(free_port)
     nc -l 127.0.0.1 "$p" > "$work/out/nc-up.bin" & lp=$!
     wait_port "$p"
-    s=$(now); nc -N 127.0.0.1 "$p" < "$work/src.bin"; wait "$lp"; e=$(now)
+    sync; s=$(now); nc -N 127.0.0.1 "$p" < "$work/src.bin"; wait "$lp"; e=$(now)
     record nc "$(awk "BEGIN{print $e - $s}")"
     sync "$work/out/nc-up.bin"; e2=$(now)
     record nc+sync "$(awk "BEGIN{print $e2 - $s}")"
@@ -131,13 +139,12 @@ for r in $(seq "$ROUNDS"); do
     p=$(free_port)
     nc -l 127.0.0.1 "$p" > "$work/out/seed-nc.bin" & lp=$!
     wait_port "$p"
-    s=$(now); (cd "$work/seed" && SEED_PORT=$p python3 "$seed" > /dev/null); wait "$lp"; e=$(now)
+    sync; s=$(now); (cd "$work/seed" && SEED_PORT=$p python3 "$seed" > /dev/null); wait "$lp"; e=$(now)
     record seed-nc "$(awk "BEGIN{print $e - $s}")"
     rm -f "$work/out/seed-nc.bin"
 
     # ---- downloads ----
-    cp "$work/src.bin" "$work/data/incoming/dl.bin"
-    s=$(now); "$bin/switchyard-bulk" -q get "$addr" dl.bin -o "$work/out/ours-down.bin" > /dev/null; e=$(now)
+    sync; s=$(now); "$bin/switchyard-bulk" -q get "$addr" dl.bin -o "$work/out/ours-down.bin" > /dev/null; e=$(now)
     record get-v2 "$(awk "BEGIN{print $e - $s}")"
     cmp -s "$work/src.bin" "$work/out/ours-down.bin" || { echo "download $r differs"; exit 1; }
     rm -f "$work/out/ours-down.bin"
@@ -145,13 +152,13 @@ for r in $(seq "$ROUNDS"); do
     p=$(free_port)
     nc -l -N 127.0.0.1 "$p" < "$work/data/incoming/dl.bin" & lp=$!
     wait_port "$p"
-    s=$(now); nc -d 127.0.0.1 "$p" > "$work/out/nc-down.bin"; wait "$lp"; e=$(now)
+    sync; s=$(now); nc -d 127.0.0.1 "$p" > "$work/out/nc-down.bin"; wait "$lp"; e=$(now)
     record get-nc "$(awk "BEGIN{print $e - $s}")"
     rm -f "$work/out/nc-down.bin"
-    clean_incoming
     echo "   round $r done"
 done
 
+echo "== load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (on $(nproc) cores: other work skews every ratio)"
 echo "== server memory after all transfers: $(grep VmHWM /proc/$server_pid/status | tr -s ' ') peak RSS (flat: independent of SIZE_MIB)"
 echo "== ${SIZE_MIB} MiB transfers (median of $ROUNDS; ratio = baseline time / our time)"
 python3 - "$results" "$SIZE_MIB" <<'PY'
