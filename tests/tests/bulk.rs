@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use switchyard_e2e::{Host, bin_dir, sha256_hex, tcp_connect, wait_until};
+use switchyard_e2e::{Host, bin_dir, repo_root, sha256_hex, tcp_connect, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -179,8 +179,14 @@ fn seed_client_delivers_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let body = pattern(300_000, 1);
     std::fs::write(dir.path().join("111.pptx"), &body).unwrap();
+    let seed = repo_root().join("../shared/seed/d_bulk_client.py");
+    assert!(
+        seed.is_file(),
+        "seed client not found at {}",
+        seed.display()
+    );
     let out = Command::new("python3")
-        .arg("/work/shared/seed/d_bulk_client.py")
+        .arg(&seed)
         .env("SEED_PORT", b.addr.port().to_string())
         .current_dir(dir.path())
         .output()
