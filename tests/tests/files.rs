@@ -181,8 +181,8 @@ fn seed_client_through_its_menu() {
     std::fs::write(s.root().join("served.txt"), "来自服务器 a:b:c\n").unwrap();
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("mine.txt"), "上传 x:y:z\nsecond line\n").unwrap();
-    // shared/ sits beside the repository (as laid out for developers and CI).
-    let seed = repo_root().join("../shared/seed/c_tcp_file_client.py");
+    // The seed client, vendored unmodified in tests/seed.
+    let seed = repo_root().join("tests/seed/c_tcp_file_client.py");
     assert!(
         seed.is_file(),
         "seed client not found at {}",
