@@ -535,6 +535,51 @@ fn client_killed_mid_resumable_upload_continues_where_it_stopped() {
 }
 
 #[test]
+fn client_get_resume_fetches_only_the_rest_and_verifies_the_whole() {
+    let b = Bulk::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let body = pattern(1_000_000, 8);
+    std::fs::write(dir.path().join("src.bin"), &body).unwrap();
+    let server = b.addr.to_string();
+    let out = run_client(&["send", &server, "src.bin", "--name", "f.bin"], dir.path());
+    assert!(out.status.success());
+    // An earlier download broke after 300000 bytes.
+    std::fs::write(dir.path().join(".got.bin.part"), &body[..300_000]).unwrap();
+    let out = run_client(
+        &["get", "--resume", &server, "f.bin", "-o", "got.bin"],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("verified") && stdout.contains(&sha256_hex(&body)),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read(dir.path().join("got.bin")).unwrap(), body);
+    let line = b.transfer(2);
+    assert!(
+        line.contains("op=get") && line.contains("offset=300000"),
+        "{line}"
+    );
+    // A corrupt part is caught by the whole-file digest, and removed.
+    let mut bad = body[..300_000].to_vec();
+    bad[10] ^= 1;
+    std::fs::write(dir.path().join(".bad.bin.part"), &bad).unwrap();
+    let out = run_client(
+        &["get", "--resume", &server, "f.bin", "-o", "bad.bin"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("digest mismatch"));
+    assert!(!dir.path().join("bad.bin").exists());
+    assert!(!dir.path().join(".bad.bin.part").exists());
+}
+
+#[test]
 fn client_legacy_refuses_two_gib_before_connecting() {
     let dir = tempfile::tempdir().unwrap();
     let f = std::fs::File::create(dir.path().join("big")).unwrap();
