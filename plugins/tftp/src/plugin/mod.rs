@@ -352,8 +352,9 @@ impl Tftp {
         Tftp::read_ahead(ctx, &mut live);
         match live.machine.deadline() {
             Some(d) if live.armed.is_none_or(|a| d < a) => {
-                let _ = ctx.set_timer(id, Duration::from_millis(d.saturating_sub(ctx.now_ms())));
-                live.armed = Some(d);
+                let delay = Duration::from_millis(d.saturating_sub(ctx.now_ms()));
+                // If the host refuses (timer limit), stay unarmed: the next event retries.
+                live.armed = ctx.set_timer(id, delay).ok().map(|()| d);
             }
             None if live.armed.is_some() => {
                 let _ = ctx.cancel_timer(id);
