@@ -345,6 +345,13 @@ impl Tftp {
                 let _ = self.exec(ctx, &mut live, action);
             }
         }
+        if !live.running && !live.closed {
+            // Dallying: worth a socket only while few transfers do it at once.
+            let dallying = self.transfers.values().filter(|l| !l.running).count();
+            if dallying >= self.cfg.max_transfers as usize {
+                let _ = self.exec(ctx, &mut live, Action::Close);
+            }
+        }
         if live.closed {
             let _ = ctx.cancel_timer(id);
             return;

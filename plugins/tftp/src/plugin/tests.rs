@@ -450,3 +450,25 @@ fn netascii_is_refused_beyond_its_size_limit() {
     rig.deliver(1, LISTENER, peer(), &rrq("t.txt", &[]));
     assert_eq!(rig.take().0[0].1, data(1, b"0123456789ab"));
 }
+
+#[test]
+fn dallying_uploads_are_bounded_by_max_transfers() {
+    let mut rig = Rig::new("(allow_create: true, max_transfers: 2)");
+    let mut socks = Vec::new();
+    for i in 0..3u16 {
+        let from: SocketAddr = format!("127.0.0.1:{}", 5000 + i).parse().unwrap();
+        let pkt = request::<&str>(RequestKind::Write, &format!("u{i}"), "octet", &[]);
+        rig.deliver(0, LISTENER, from, &pkt);
+        let (_, rest) = rig.take();
+        let tid = opened(&rest);
+        rig.deliver(1, SocketId(tid), from, &data(1, b"x"));
+        let (_, rest) = rig.take();
+        socks.push((tid, rest.contains(&HostAction::CloseSocket { socket: tid })));
+    }
+    // Two may dally; the third finishes without holding its socket.
+    assert_eq!(
+        socks.iter().map(|s| s.1).collect::<Vec<_>>(),
+        vec![false, false, true]
+    );
+    assert_eq!(rig.host.files.len(), 3);
+}
