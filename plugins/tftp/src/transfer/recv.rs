@@ -280,10 +280,12 @@ impl Receiver {
         self.start = None;
         self.gap_acked = false;
         self.retry.progress(now);
-        if !data.is_empty() {
-            out.push(Action::Write(data));
-        }
         if data.len() < usize::from(self.p.blksize) {
+            // The last block: written and committed (durable, visible) before its ACK,
+            // which is the promise that the whole file is stored.
+            if !data.is_empty() {
+                out.push(Action::Write(data));
+            }
             out.push(Action::Commit);
             self.ack(out);
             out.push(Action::Finished(self.outcome("ok")));
@@ -297,10 +299,14 @@ impl Receiver {
             }
             return;
         }
+        // Any other block is acknowledged first and written after: the peer sends the
+        // next block while we write this one. A write that fails ends the transfer with
+        // an ERROR before the last ACK, so nothing is ever claimed stored that is not.
         self.since_ack += 1;
         if self.since_ack >= u64::from(self.p.windowsize) {
             self.ack(out);
         }
+        out.push(Action::Write(data));
     }
 
     /// The deadline passed: re-send our last word, end the dally, or give up.
