@@ -126,13 +126,15 @@ fn metrics_count_traffic_and_health_reports_ok() {
         health.starts_with("HTTP/1.0 200") && health.ends_with("ok\n"),
         "{health}"
     );
+    // The handler counts a reply just after sending it, on its own thread: the
+    // client can see the reply first, so wait for the counters to catch up.
+    let sent = "switchyard_bytes_out_total{handler=\"echo\"} 15";
+    switchyard_e2e::wait_until("the reply bytes to be counted", WAIT, || {
+        http_get(admin, "/metrics").contains(sent)
+    });
     let metrics = http_get(admin, "/metrics");
     assert!(
         metrics.contains("switchyard_datagrams_in_total{handler=\"echo\"} 3"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("switchyard_bytes_out_total{handler=\"echo\"} 15"),
         "{metrics}"
     );
     assert!(
