@@ -137,17 +137,30 @@ fn describe_plugins(
         match described {
             Ok(desc) => out.push(Some(desc.clone())),
             Err(reason) => {
+                // Not found at all, or found and refused (ABI, panic=abort, not a
+                // plugin): the operator's next step differs.
+                let (label, help) = if reason.contains("not found") {
+                    (
+                        "unknown plugin",
+                        "build it, or give its path in `plugins: { \"name\": \"path/to/lib.so\" }`, or add its directory to `plugin_dirs`",
+                    )
+                } else {
+                    (
+                        "plugin refused",
+                        "rebuild the plugin against this host's switchyard-sdk, as the reason says",
+                    )
+                };
                 r.push(
                     Diag::new(
                         DiagnosticKind::UnknownPlugin,
                         plugin.span.clone(),
-                        format!("cannot load plugin `{name}` for handler `{}`: {reason}", h.name.value),
+                        format!(
+                            "cannot load plugin `{name}` for handler `{}`: {reason}",
+                            h.name.value
+                        ),
                     )
-                    .label("unknown plugin")
-                    .help(Some(
-                        "build it, or give its path in `plugins: { \"name\": \"path/to/lib.so\" }`, or add its directory to `plugin_dirs`"
-                            .into(),
-                    )),
+                    .label(label)
+                    .help(Some(help.into())),
                 );
                 out.push(None);
             }
