@@ -110,7 +110,7 @@ impl List {
         }
         s.write(out);
         s.log(format!(
-            "cmd=LIST proto=v2 peer={} name={:?} entries={shown} result=ok",
+            "cmd=LIST proto=v2 peer={} file={:?} entries={shown} result=ok",
             s.peer, self.dir
         ));
     }

@@ -244,7 +244,7 @@ impl Session {
             Phase::Sending(s) => {
                 let _ = st.close_file(s.file);
                 self.log(format!(
-                    "cmd=GET peer={} name={:?} result=error reason={reason:?}",
+                    "cmd=GET peer={} file={:?} result=error reason={reason:?}",
                     self.peer, s.name
                 ));
                 self.record(now, "download", &s.name, 0, s.started, None, reason);
@@ -252,7 +252,7 @@ impl Session {
             Phase::Receiving(r) => {
                 let _ = st.close_file(r.file);
                 self.log(format!(
-                    "cmd=PUT peer={} name={:?} result=error reason={reason:?}",
+                    "cmd=PUT peer={} file={:?} result=error reason={reason:?}",
                     self.peer, r.name
                 ));
                 self.record(now, "upload", &r.name, 0, r.started, None, reason);
@@ -335,7 +335,7 @@ impl Session {
     /// An error reply and its log line; the connection stays usable.
     pub(crate) fn fail(&mut self, verb: &str, name: &str, code: ErrorCode, message: &str) {
         self.log(format!(
-            "cmd={verb} proto=v2 peer={} name={name:?} result=error code={} reason={message:?}",
+            "cmd={verb} proto=v2 peer={} file={name:?} result=error code={} reason={message:?}",
             self.peer,
             code.code()
         ));

@@ -93,7 +93,7 @@ impl Session {
         match result {
             Ok(n) if n == s.len => {
                 self.log(format!(
-                    "cmd=GET proto={proto} peer={} name={:?} bytes={n} ms={} result=ok",
+                    "cmd=GET direction=download proto={proto} peer={} file={:?} bytes={n} duration_ms={} result=ok",
                     self.peer,
                     s.name,
                     now.saturating_sub(s.started)
@@ -119,7 +119,7 @@ impl Session {
                     Err(e) => (0, e.to_string()),
                 };
                 self.log(format!(
-                    "cmd=GET proto={proto} peer={} name={:?} bytes={bytes} result=error reason={reason:?}",
+                    "cmd=GET direction=download proto={proto} peer={} file={:?} bytes={bytes} result=error reason={reason:?}",
                     self.peer, s.name
                 ));
                 self.record(now, "download", &s.name, bytes, s.started, None, &reason);
@@ -214,7 +214,7 @@ impl Session {
             digest.clone(),
         ]));
         self.log(format!(
-            "cmd=PUT proto=v2 peer={} name={:?} bytes={} ms={} sha256={digest} result=ok",
+            "cmd=PUT direction=upload proto=v2 peer={} file={:?} bytes={} duration_ms={} sha256={digest} result=ok",
             self.peer,
             r.name,
             r.size,
@@ -304,7 +304,7 @@ impl Session {
         sums::store(st, &h.name, &digest);
         self.reply(&Reply::Ok(vec![digest.clone()]));
         self.log(format!(
-            "cmd=HASH proto=v2 peer={} name={:?} bytes={} ms={} sha256={digest} result=ok",
+            "cmd=HASH proto=v2 peer={} file={:?} bytes={} duration_ms={} sha256={digest} result=ok",
             self.peer,
             h.name,
             h.size,

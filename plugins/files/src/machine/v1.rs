@@ -120,7 +120,7 @@ impl Session {
     fn v1_download(&mut self, now: u64, raw: &[u8], name: String, st: &mut dyn Storage) {
         let refuse = |s: &mut Session, reason: &str| {
             s.log(format!(
-                "cmd=GET proto=v1 peer={} name={name:?} result=error reason={reason:?}",
+                "cmd=GET direction=download proto=v1 peer={} file={name:?} result=error reason={reason:?}",
                 s.peer
             ));
             s.record(now, "download", &name, 0, now, None, reason);
@@ -233,7 +233,7 @@ impl Session {
         match stored {
             Some(name) => {
                 self.log(format!(
-                    "cmd=PUT proto=v1 peer={} name={name:?} bytes={} ms={ms} end={why} result=ok",
+                    "cmd=PUT direction=upload proto=v1 peer={} file={name:?} bytes={} duration_ms={ms} end={why} result=ok",
                     self.peer, u.bytes
                 ));
                 self.record(now, "upload", &name, u.bytes, u.started, None, "ok");
@@ -242,7 +242,7 @@ impl Session {
             None => {
                 let _ = st.close_file(u.file);
                 self.log(format!(
-                    "cmd=PUT proto=v1 peer={} bytes={} ms={ms} result=error reason={failure:?}",
+                    "cmd=PUT proto=v1 peer={} bytes={} duration_ms={ms} result=error reason={failure:?}",
                     self.peer, u.bytes
                 ));
                 self.record(now, "upload", "-", u.bytes, u.started, None, &failure);
