@@ -107,26 +107,27 @@ n=1  # the setup upload of dl.bin was transfer #1
 # ~2 s of extra sys time, whichever program does it).
 clean_incoming() { find "$work/data/incoming" -mindepth 1 ! -name dl.bin -delete; }
 
-for r in $(seq "$ROUNDS"); do
-    # Every timed step starts with no dirty pages left by the previous one (sync is
-    # outside the timing), so writeback of one step never slows the next.
-    # ---- uploads to our server ----
+# Each measured step is a function; odd rounds run ours first, even rounds the
+# baselines first, so neither side always inherits the page-cache state of the other.
+put_v2() {
     sync; s=$(now); "$bin/switchyard-bulk" -q send "$addr" "$work/src.bin" --name "up-$r.bin" > /dev/null; e=$(now)
     n=$((n + 1)); record put-v2 "$(awk "BEGIN{print $e - $s}")"
     cmp -s "$work/src.bin" "$work/data/incoming/up-$r.bin" || { echo "v2 upload $r differs"; exit 1; }
     clean_incoming
-
+}
+put_v1_nc() {
     sync; s=$(now); nc -N 127.0.0.1 "$port" < "$work/v1.bin" > /dev/null; wait_transfers $((n + 1)); e=$(now)
     n=$((n + 1)); record put-v1-nc "$(awk "BEGIN{print $e - $s}")"
     v1f=("$work"/data/incoming/v1-*.bin)
     cmp -s "$work/src.bin" "${v1f[0]}" || { echo "v1 upload $r differs"; exit 1; }
     clean_incoming
-
+}
+put_seed() {
     sync; s=$(now); (cd "$work/seed" && SEED_PORT=$port python3 "$seed" > /dev/null); wait_transfers $((n + 1)); e=$(now)
     n=$((n + 1)); record put-seed "$(awk "BEGIN{print $e - $s}")"
     clean_incoming
-
-    # ---- baselines: nc into a file ----
+}
+base_nc() {
     p=$(free_port)
     nc -l 127.0.0.1 "$p" > "$work/out/nc-up.bin" & lp=$!
     wait_port "$p"
@@ -135,26 +136,36 @@ for r in $(seq "$ROUNDS"); do
     sync "$work/out/nc-up.bin"; e2=$(now)
     record nc+sync "$(awk "BEGIN{print $e2 - $s}")"
     rm -f "$work/out/nc-up.bin"
-
+}
+base_seed_nc() {
     p=$(free_port)
     nc -l 127.0.0.1 "$p" > "$work/out/seed-nc.bin" & lp=$!
     wait_port "$p"
     sync; s=$(now); (cd "$work/seed" && SEED_PORT=$p python3 "$seed" > /dev/null); wait "$lp"; e=$(now)
     record seed-nc "$(awk "BEGIN{print $e - $s}")"
     rm -f "$work/out/seed-nc.bin"
-
-    # ---- downloads ----
+}
+get_v2() {
     sync; s=$(now); "$bin/switchyard-bulk" -q get "$addr" dl.bin -o "$work/out/ours-down.bin" > /dev/null; e=$(now)
     record get-v2 "$(awk "BEGIN{print $e - $s}")"
     cmp -s "$work/src.bin" "$work/out/ours-down.bin" || { echo "download $r differs"; exit 1; }
     rm -f "$work/out/ours-down.bin"
-
+}
+base_get_nc() {
     p=$(free_port)
     nc -l -N 127.0.0.1 "$p" < "$work/data/incoming/dl.bin" & lp=$!
     wait_port "$p"
     sync; s=$(now); nc -d 127.0.0.1 "$p" > "$work/out/nc-down.bin"; wait "$lp"; e=$(now)
     record get-nc "$(awk "BEGIN{print $e - $s}")"
     rm -f "$work/out/nc-down.bin"
+}
+
+for r in $(seq "$ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then
+        put_v2; put_v1_nc; put_seed; base_nc; base_seed_nc; get_v2; base_get_nc
+    else
+        base_nc; base_seed_nc; put_v2; put_v1_nc; put_seed; base_get_nc; get_v2
+    fi
     echo "   round $r done"
 done
 
