@@ -163,7 +163,10 @@ fn read_reply(s: &mut TcpStream) -> Reply {
 
 const OK: u8 = 0;
 const CONTINUE: u8 = 1;
+const BAD_NAME: u8 = 0x11;
+const TOO_LARGE: u8 = 0x12;
 const NO_SPACE: u8 = 0x13;
+const DIGEST_MISMATCH: u8 = 0x15;
 const DIGEST_LAST: u8 = 0x02;
 const RESUMABLE: u8 = 0x04;
 
@@ -372,6 +375,48 @@ fn v2_free_space_refusal_comes_before_anything_is_stored() {
     let r = read_reply(&mut s);
     assert_eq!(r.status, NO_SPACE, "{r:?}");
     assert!(b.entries().is_empty());
+}
+
+#[test]
+fn v2_wrong_digest_bad_names_and_huge_lengths_store_nothing() {
+    let b = Bulk::start("max_file_bytes: 1000000");
+    // Digest last, but not the body's.
+    let mut s = b.connect();
+    s.write_all(&put_header("x.bin", 5, DIGEST_LAST, None, None))
+        .unwrap();
+    s.write_all(b"hello").unwrap();
+    s.write_all(&[0u8; 32]).unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!(r.status, DIGEST_MISMATCH, "{r:?}");
+    assert!(r.text.contains(&sha256_hex(b"hello")), "{}", r.text);
+    // Digest first, wrong.
+    let mut s = b.connect();
+    s.write_all(&put_header("y.bin", 5, 0x01, Some([1; 32]), None))
+        .unwrap();
+    s.write_all(b"hello").unwrap();
+    assert_eq!(read_reply(&mut s).status, DIGEST_MISMATCH);
+    // Refused before a byte is stored: names, and lengths up to 2^64-1.
+    for (name, len, status) in [
+        ("../escape", 1, BAD_NAME),
+        (".hidden", 1, BAD_NAME),
+        ("a/b", 1, BAD_NAME),
+        ("big", 1_000_001, TOO_LARGE),
+        ("max", u64::MAX, TOO_LARGE),
+    ] {
+        let mut s = b.connect();
+        s.write_all(&put_header(name, len, 0, None, None)).unwrap();
+        let r = read_reply(&mut s);
+        assert_eq!(r.status, status, "{name}: {r:?}");
+        assert!(closed_by_server(&mut s), "{name}");
+    }
+    wait_until("temps removed", WAIT, || b.entries().is_empty());
+    // And the server still works.
+    let mut s = b.connect();
+    s.write_all(&put_header("ok.bin", 2, 0, Some(sha(b"ok")), None))
+        .unwrap();
+    s.write_all(b"ok").unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!((r.status, r.text.as_str()), (OK, "ok.bin"));
 }
 
 fn client() -> PathBuf {
