@@ -419,6 +419,85 @@ fn v2_wrong_digest_bad_names_and_huge_lengths_store_nothing() {
     assert_eq!((r.status, r.text.as_str()), (OK, "ok.bin"));
 }
 
+/// A small tmpfs, unmounted on drop (after the host using it is gone).
+struct Tmpfs(PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// ENOSPC in the middle of a body: two uploads are each admitted (enough free space
+/// for either), together they fill the disk; the one that hits ENOSPC gets
+/// `NO_SPACE`, its temp is removed, and the server carries on.
+#[test]
+#[ignore = "needs root: mounts a 16 MiB tmpfs (run with --ignored)"]
+fn enospc_mid_transfer_replies_no_space_and_removes_the_temp() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "mount failed (not root?)");
+    let _fs = Tmpfs(mnt.clone());
+    std::fs::create_dir(mnt.join("incoming")).unwrap();
+    let host = Host::start(&format!(
+        r#"(
+    listeners: {{ "bulk_tcp": (kind: tcp, bind: "127.0.0.1:0") }},
+    handlers: {{ "bulk": (plugin: "bulk", root: Some("{}"), config: (reserve_free_bytes: 0)) }},
+    routes: [ (from: "bulk_tcp", to: "bulk") ],
+)"#,
+        mnt.display()
+    ));
+    let addr = host.addr("bulk_tcp");
+    let body = pattern(10 << 20, 9);
+    let statuses: Vec<u8> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ["a.bin", "b.bin"]
+            .into_iter()
+            .map(|name| {
+                let body = &body;
+                scope.spawn(move || {
+                    let mut s = tcp_connect(addr, WAIT);
+                    s.write_all(&put_header(name, body.len() as u64, 0, None, None))
+                        .unwrap();
+                    // The refused one may see its connection closed mid-body.
+                    for piece in body.chunks(1 << 20) {
+                        if s.write_all(piece).is_err() {
+                            break;
+                        }
+                    }
+                    read_reply(&mut s).status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(sorted, [OK, NO_SPACE], "{statuses:?}");
+    let names: Vec<String> = std::fs::read_dir(mnt.join("incoming"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".sha256"))
+        .collect();
+    assert_eq!(names.len(), 1, "one file, no temp: {names:?}");
+    assert_eq!(
+        std::fs::read(mnt.join("incoming").join(&names[0])).unwrap(),
+        body
+    );
+    // The server is fine: after freeing space, a new upload works.
+    std::fs::remove_file(mnt.join("incoming").join(&names[0])).unwrap();
+    let mut s = tcp_connect(addr, WAIT);
+    s.write_all(&put_header("c.bin", 3, 0, None, None)).unwrap();
+    s.write_all(b"abc").unwrap();
+    assert_eq!(read_reply(&mut s).status, OK);
+    drop(host);
+}
+
 fn client() -> PathBuf {
     let c = bin_dir().join("switchyard-bulk");
     assert!(
