@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/files.sh — the files plugin against nc and socat, side by side, in one run.
+# benches/files.sh — the files plugin against nc and socat, side by side, in one run.
 #
 # Moves a SIZE_MIB (default 1024) MiB random file over loopback ROUNDS times (default 3)
 # each way with: our client + server (switchyard-files <-> switchyard), nc (openbsd) and
@@ -9,8 +9,8 @@
 # "nc + sync FILE". Then small-command throughput: 1000 verified GETs of a 1 KiB file
 # over one v2 connection, and over 50 connections at once.
 #
-#   bench/files.sh                      # builds --release first
-#   SKIP_BUILD=1 SIZE_MIB=256 ROUNDS=1 bench/files.sh
+#   benches/files.sh                      # builds --release first
+#   SKIP_BUILD=1 SIZE_MIB=256 ROUNDS=1 benches/files.sh
 #
 # Needs: nc (netcat-openbsd), socat, python3. glibc's rep-movsb threshold is left as the
 # environment sets it (see GLIBC_TUNABLES in shared/DESIGN.md §5); the script prints it.
@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 bin=$here/target/$PROFILE
 
 for tool in nc socat python3; do
-    command -v "$tool" >/dev/null || { echo "bench/files.sh: needs $tool (apt-get install netcat-openbsd socat python3)" >&2; exit 2; }
+    command -v "$tool" >/dev/null || { echo "benches/files.sh: needs $tool (apt-get install netcat-openbsd socat python3)" >&2; exit 2; }
 done
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     (cd "$here" && cargo build --profile "$PROFILE" -p switchyard -p switchyard-files -p switchyard-files-client)

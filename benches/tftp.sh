@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/tftp.sh — our TFTP plugin against tftpd-hpa, side by side, in one run.
+# benches/tftp.sh — our TFTP plugin against tftpd-hpa, side by side, in one run.
 #
 # Serves the same SIZE_MIB (default 64) MiB random file from two servers on loopback —
 # `switchyard` with the tftp plugin, and tftpd-hpa (`in.tftpd -L`) — and moves it with
@@ -11,8 +11,8 @@
 # fsyncs an upload before its final ACK and tftpd-hpa does not, so uploads are also
 # compared with "tftpd-hpa + sync FILE" (the last two columns).
 #
-#   bench/tftp.sh                       # builds --release first
-#   SKIP_BUILD=1 SIZE_MIB=16 ROUNDS=1 bench/tftp.sh
+#   benches/tftp.sh                       # builds --release first
+#   SKIP_BUILD=1 SIZE_MIB=16 ROUNDS=1 benches/tftp.sh
 #
 # Needs: in.tftpd (tftpd-hpa), curl, tftp (tftp-hpa), atftp, python3. glibc's rep-movsb
 # threshold is left as the environment sets it (see GLIBC_TUNABLES in shared/DESIGN.md
@@ -26,7 +26,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 bin=$here/target/$PROFILE
 
 for tool in in.tftpd curl tftp atftp python3; do
-    command -v "$tool" >/dev/null || { echo "bench/tftp.sh: needs $tool (apt-get install tftpd-hpa tftp-hpa atftp curl python3)" >&2; exit 2; }
+    command -v "$tool" >/dev/null || { echo "benches/tftp.sh: needs $tool (apt-get install tftpd-hpa tftp-hpa atftp curl python3)" >&2; exit 2; }
 done
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     (cd "$here" && cargo build --profile "$PROFILE" -p switchyard -p switchyard-tftp)

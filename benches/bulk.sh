@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/bulk.sh — the bulk plugin against nc, side by side, in one run.
+# benches/bulk.sh — the bulk plugin against nc, side by side, in one run.
 #
 # Moves a SIZE_MIB (default 1024) MiB random file over loopback ROUNDS times (default 3)
 # and prints median times, rates and ratios (ratio = baseline time / our time):
@@ -13,8 +13,8 @@
 #   get-nc      nc -l < file -> nc > file
 # Goals (issue 5): put-v2 >= 1.0x nc, put-v1-nc >= 0.95x nc, put-seed ~ seed-nc.
 #
-#   bench/bulk.sh                       # builds --release first
-#   SKIP_BUILD=1 SIZE_MIB=256 ROUNDS=1 bench/bulk.sh
+#   benches/bulk.sh                       # builds --release first
+#   SKIP_BUILD=1 SIZE_MIB=256 ROUNDS=1 benches/bulk.sh
 #
 # Needs: nc (netcat-openbsd), python3. SIZE_MIB must stay below 2048 (v1 is 32-bit).
 # GLIBC_TUNABLES is left as the environment sets it (shared/DESIGN.md §5); printed.
@@ -28,9 +28,9 @@ bin=$here/target/$PROFILE
 seed=${SEED_CLIENT:-$here/../shared/seed/d_bulk_client.py}
 
 for tool in nc python3; do
-    command -v "$tool" >/dev/null || { echo "bench/bulk.sh: needs $tool (apt-get install netcat-openbsd python3)" >&2; exit 2; }
+    command -v "$tool" >/dev/null || { echo "benches/bulk.sh: needs $tool (apt-get install netcat-openbsd python3)" >&2; exit 2; }
 done
-[ "$SIZE_MIB" -lt 2048 ] || { echo "bench/bulk.sh: SIZE_MIB must be < 2048 (v1 lengths are 32-bit)" >&2; exit 2; }
+[ "$SIZE_MIB" -lt 2048 ] || { echo "benches/bulk.sh: SIZE_MIB must be < 2048 (v1 lengths are 32-bit)" >&2; exit 2; }
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     (cd "$here" && cargo build --profile "$PROFILE" -p switchyard -p switchyard-bulk -p switchyard-bulk-client)
 fi
