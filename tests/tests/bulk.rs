@@ -182,7 +182,7 @@ fn seed_client_delivers_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let body = pattern(300_000, 1);
     std::fs::write(dir.path().join("111.pptx"), &body).unwrap();
-    let seed = repo_root().join("../shared/seed/d_bulk_client.py");
+    let seed = repo_root().join("tests/seed/d_bulk_client.py");
     assert!(
         seed.is_file(),
         "seed client not found at {}",

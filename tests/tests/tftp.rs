@@ -343,7 +343,7 @@ fn seed_rrq_gets_data_block_one_and_completes() {
     let content = bytes(2000, 3);
     s.put_file("seed.txt", &content);
     // struct.pack('!H%dsb5sb' % len(name), 1, name, 0, b'octet', 0), as the seed sends it.
-    let seed = repo_root().join("../shared/seed/b_udp_rrq_client.py");
+    let seed = repo_root().join("tests/seed/b_udp_rrq_client.py");
     if seed.is_file() {
         let text = std::fs::read_to_string(&seed).unwrap();
         assert!(
