@@ -125,7 +125,7 @@ fn v1_binary_colons_crlf_and_empty_round_trip() {
         "settle time ends an unterminated name"
     );
     eventually("both uploads logged", || {
-        s.logs_with("cmd=PUT proto=v1").len() == 2
+        s.logs_with("cmd=PUT direction=upload proto=v1").len() == 2
     });
 }
 
