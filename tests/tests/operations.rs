@@ -42,7 +42,8 @@ fn reloads(host: &Host, count: usize) {
 
 fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut s = tcp_connect(addr, WAIT);
-    write!(s, "GET {path} HTTP/1.0\r\n\r\n").expect("request");
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .expect("request");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("response");
     out

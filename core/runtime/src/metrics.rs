@@ -241,11 +241,24 @@ pub async fn serve_admin(listener: tokio::net::TcpListener, metrics: Arc<Metrics
         };
         let metrics = Arc::clone(&metrics);
         actix_rt::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let read =
-                tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
-                    .await;
-            let Ok(Ok(n)) = read else { return };
+            // Read the whole request head (it may come in pieces), 4 KiB at most.
+            let mut buf = Vec::with_capacity(1024);
+            let head = async {
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 4096 {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            };
+            if tokio::time::timeout(std::time::Duration::from_secs(5), head)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let n = buf.len();
             let request = String::from_utf8_lossy(&buf[..n]);
             let path = request.split_whitespace().nth(1).unwrap_or("");
             let (status, ctype, body) = match path {
