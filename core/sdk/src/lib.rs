@@ -38,6 +38,7 @@
 //! - `error`: [`HostError`], a host call's failure.
 //! - `config`: parsing the handler's RON config with positions for the host.
 //! - `messages`: typed messages shared by the bundled plugins.
+//! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
 //! - `trampoline` / `declare_plugin!`: the generated `extern "C"` glue; every entry
 //!   catches panics, so a plugin bug never unwinds into the host.
 //! - [`testing`]: a recording host for unit tests of a `Protocol` impl.
@@ -50,6 +51,7 @@ mod event;
 mod macros;
 pub mod messages;
 mod protocol;
+mod storage;
 pub mod testing;
 #[doc(hidden)]
 pub mod trampoline;
@@ -59,6 +61,7 @@ pub use ctx::{Ctx, Level};
 pub use error::HostError;
 pub use event::{ConnId, Event, FileId, SocketId};
 pub use protocol::{InstanceMode, Listeners, Port, Protocol, Stat};
+pub use storage::Storage;
 
 /// One `use` for plugin authors.
 pub mod prelude {

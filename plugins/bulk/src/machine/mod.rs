@@ -18,11 +18,10 @@
 //! - `upload`: v1 and v2 uploads, resume, commit, failures.
 //! - `download`: v2 `GET`.
 //! - `names`: unique names, kept partials, digest side files.
-//! - `storage`: the [`Storage`] trait and its `Ctx` implementation.
+//! - [`Storage`] (from the SDK): the storage calls the machine makes.
 
 mod download;
 mod names;
-mod storage;
 mod upload;
 
 #[cfg(test)]
@@ -33,7 +32,7 @@ use std::collections::VecDeque;
 use switchyard_sdk::messages::TransferCompleted;
 use switchyard_sdk::{FileId, HostError};
 
-pub use storage::Storage;
+pub use switchyard_sdk::Storage;
 
 use crate::codec::{self, CodecError, Detected, Reply, Request, Status, V1Header};
 use crate::config::Config;

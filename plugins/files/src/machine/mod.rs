@@ -16,11 +16,10 @@
 //! - `requests`: protocol detection and the v2 request loop.
 //! - `transfer`: completion of downloads, uploads and hashing (v1 and v2).
 //! - `v1`: the seed protocol, and how uploads get their `NNNN.txt` names.
-//! - `storage`: the [`Storage`] trait and its `Ctx` implementation.
+//! - [`Storage`] (from the SDK): the storage calls the machine makes.
 //! - `sums`: digests remembered beside files, for `GET` and `HASH`.
 
 mod requests;
-mod storage;
 pub(crate) mod sums;
 mod transfer;
 mod v1;
@@ -34,7 +33,7 @@ use switchyard_sdk::FileId;
 use switchyard_sdk::messages::TransferCompleted;
 
 pub(crate) use requests::host_error;
-pub use storage::Storage;
+pub use switchyard_sdk::Storage;
 pub(crate) use transfer::{Hashing, Receiving, Sending};
 use v1::V1Upload;
 

@@ -1,11 +1,11 @@
-//! [`Storage`]: the handler's files, as the machine sees them.
+//! [`Storage`]: the handler's files as a trait, so a protocol state machine can call
+//! storage without holding a [`Ctx`] — the plugin's adapter passes its `Ctx`, the
+//! machine's tests pass an in-memory store that can inject failures.
 //!
-//! Storage calls answer at once (the host runs them during the call), so they are a
-//! trait the machine calls rather than outputs it queues. The adapter implements it
-//! on `Ctx`; the machine's tests on an in-memory map, which lets them inject failures.
+//! Storage calls answer at once (the host runs them during the call), which is why
+//! they are a trait the machine calls rather than outputs it queues.
 
-use switchyard_sdk::{Ctx, FileId, HostError, Stat};
-
+use crate::{Ctx, FileId, HostError, Stat};
 /// Storage under the handler's root. Paths are relative, `/`-separated.
 pub trait Storage {
     fn open_read(&mut self, path: &str) -> Result<(FileId, u64), HostError>;
