@@ -686,7 +686,7 @@ fn client_get_resume_fetches_only_the_rest_and_verifies_the_whole() {
     assert_eq!(std::fs::read(dir.path().join("got.bin")).unwrap(), body);
     let line = b.transfer(2);
     assert!(
-        line.contains("op=get") && line.contains("offset=300000"),
+        line.contains("direction=download") && line.contains("offset=300000"),
         "{line}"
     );
     // A corrupt part is caught by the whole-file digest, and removed.

@@ -90,8 +90,8 @@ impl Session {
         };
         let sha = d.digest.map(|x| hex(&x));
         let line = format!(
-            "transfer proto=v2 op=get peer={} file={:?} offset={} bytes={bytes} ms={ms} \
-             mib_s={} sha256={} result={result:?}",
+            "transfer proto=v2 direction=download peer={} file={:?} offset={} bytes={bytes} \
+             duration_ms={ms} rate={}MB/s sha256={} result={result:?}",
             self.peer,
             d.path,
             d.offset,

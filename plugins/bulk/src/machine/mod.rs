@@ -385,6 +385,7 @@ impl Session {
 
 /// `MiB/s` for a log line.
 pub(crate) fn rate(bytes: u64, ms: u64) -> String {
-    let mib = bytes as f64 / (1024.0 * 1024.0);
-    format!("{:.1}", mib / (ms.max(1) as f64 / 1000.0))
+    // MB/s (10^6), the unit every plugin's summary line uses.
+    let mb = bytes as f64 / 1e6;
+    format!("{:.2}", mb / (ms.max(1) as f64 / 1000.0))
 }

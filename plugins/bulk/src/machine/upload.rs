@@ -405,8 +405,8 @@ impl Session {
         let proto = if up.v1 { "v1" } else { "v2" };
         let sha = digest.map(|d| hex(&d));
         let mut line = format!(
-            "transfer proto={proto} op=put peer={} file={:?} name={:?} len={} bytes={bytes} \
-             resumed_from={} ms={ms} mib_s={} sha256={} result={result:?}",
+            "transfer proto={proto} direction=upload peer={} file={:?} name={:?} len={} bytes={bytes} \
+             resumed_from={} duration_ms={ms} rate={}MB/s sha256={} result={result:?}",
             self.peer,
             path,
             up.put.name,
