@@ -685,6 +685,32 @@ pub fn tcp_roundtrip(addr: SocketAddr, payload: &[u8], timeout: Duration) -> Vec
     out
 }
 
+/// `GET path` over HTTP/1.0 (the admin endpoint): the whole response, head and body.
+pub fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut s = tcp_connect(addr, Duration::from_secs(30));
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .expect("request");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("response");
+    out
+}
+
+/// The value of the Prometheus sample `name{labels}` in a `/metrics` text, if present.
+pub fn metric_value(metrics: &str, sample: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(sample)?.strip_prefix(' ')?;
+        rest.trim().parse().ok()
+    })
+}
+
+/// Write `path` to disk and evict it from the page cache, so the next read of it is
+/// a cold one (needs a file system that honours `POSIX_FADV_DONTNEED`, as ext4 does).
+pub fn evict_from_page_cache(path: &Path) {
+    let file = std::fs::File::open(path).expect("open for eviction");
+    file.sync_all().expect("fsync before eviction");
+    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
+}
+
 /// Poll `cond` every 10 ms until it holds; panics with `what` after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;

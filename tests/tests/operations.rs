@@ -2,10 +2,9 @@
 //! drop, the pid file and `switchyard reload`.
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use switchyard_e2e::{Host, run_switchyard, tcp_connect, udp_roundtrip};
+use switchyard_e2e::{Host, http_get, run_switchyard, tcp_connect, udp_roundtrip};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -38,15 +37,6 @@ fn reloads(host: &Host, count: usize) {
             host.stderr_lines().join("\n")
         )
     });
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut s = tcp_connect(addr, WAIT);
-    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
-        .expect("request");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("response");
-    out
 }
 
 #[test]

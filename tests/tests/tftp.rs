@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use switchyard_e2e::{Host, bin_dir, repo_root, run_with_timeout, sha256_hex, wait_until};
+use switchyard_e2e::{
+    Host, bin_dir, evict_from_page_cache, http_get, metric_value, repo_root, run_with_timeout,
+    sha256_hex, wait_until,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -28,6 +31,7 @@ impl Server {
     fn start_on(bind: &str, config: &str) -> Server {
         let host = Host::start(&format!(
             r#"(
+    admin: Some("127.0.0.1:0"),
     listeners: {{ "tftp_udp": (kind: udp, bind: "{bind}") }},
     handlers: {{ "tftp": (plugin: "tftp", root: Some("$TMP/data"), config: ({config})) }},
     routes: [ (from: "tftp_udp", to: "tftp") ],
@@ -296,6 +300,48 @@ fn our_client_round_trips_octet_and_netascii() {
     assert_eq!(std::fs::read(&back).unwrap(), text);
     let line = s.expect_transfer("t.txt", "ok");
     assert!(line.contains("mode=netascii"), "{line}");
+}
+
+/// A file that is not in the page cache is read off the actor thread (the issue: no
+/// blocking file read on an actor thread with a cold cache), and the datagrams built
+/// from those deferred reads still arrive complete and in order.
+#[test]
+fn cold_cache_reads_are_deferred_and_the_download_is_exact() {
+    let s = Server::start("");
+    let content = bytes(4_000_000, 7);
+    s.put_file("cold.bin", &content);
+    let work = tempfile::tempdir().unwrap();
+    let server = s.addr.to_string();
+    let admin = s.host.addr("(admin)");
+    let deferred = || {
+        metric_value(
+            &http_get(admin, "/metrics"),
+            "switchyard_file_reads_deferred_total{handler=\"tftp\"}",
+        )
+        .unwrap_or(0.0)
+    };
+    for (i, opts) in [vec!["--blksize", "1468"], vec!["--windowsize", "8"]]
+        .into_iter()
+        .enumerate()
+    {
+        evict_from_page_cache(&s.root().join("cold.bin"));
+        let before = deferred();
+        let local = work.path().join(format!("cold{i}.bin"));
+        let mut get = our_client();
+        get.args(["get", &server, "cold.bin"])
+            .arg(&local)
+            .args(&opts);
+        run_ok(get);
+        assert_eq!(
+            sha256_hex(&std::fs::read(&local).unwrap()),
+            sha256_hex(&content),
+            "{opts:?}"
+        );
+        assert!(
+            deferred() > before,
+            "a cold download ({opts:?}) read nothing off the actor thread"
+        );
+    }
 }
 
 #[test]

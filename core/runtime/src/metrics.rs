@@ -52,6 +52,7 @@ pub struct Metrics {
     transfers: Family<HandlerResult, Counter>,
     errors: Family<HandlerKind, Counter>,
     restarts: Family<HandlerLabel, Counter>,
+    reads_deferred: Family<HandlerLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
     up: Family<HandlerLabel, Gauge>,
     /// Handlers stopped by their restart intensity, for `/health`.
@@ -71,6 +72,7 @@ pub struct HandlerMetrics {
     pub datagrams_in: Counter,
     pub datagrams_out: Counter,
     pub restarts: Counter,
+    pub reads_deferred: Counter,
 }
 
 impl HandlerMetrics {
@@ -129,6 +131,7 @@ impl Metrics {
             transfers: Family::default(),
             errors: Family::default(),
             restarts: Family::default(),
+            reads_deferred: Family::default(),
             reloads: Family::default(),
             up: Family::default(),
             stopped: std::sync::Mutex::default(),
@@ -176,6 +179,11 @@ impl Metrics {
             "Plugin instances recreated after a panic",
             m.restarts.clone(),
         );
+        registry.register(
+            "file_reads_deferred",
+            "Datagram file reads that missed the page cache and ran off the actor thread",
+            m.reads_deferred.clone(),
+        );
         registry.register("reloads", "Topology reloads, by result", m.reloads.clone());
         registry.register(
             "handler_up",
@@ -201,6 +209,7 @@ impl Metrics {
             datagrams_in: self.datagrams_in.get_or_create(&l).clone(),
             datagrams_out: self.datagrams_out.get_or_create(&l).clone(),
             restarts: self.restarts.get_or_create(&l).clone(),
+            reads_deferred: self.reads_deferred.get_or_create(&l).clone(),
         }
     }
 

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{AsyncContext, Context, WrapFuture};
+use actix::{AsyncContext, Context};
 use sha2::Digest;
 use slog::{debug, error, info, trace, warn};
 use switchyard_sdk::abi::{self, SyStat};
@@ -20,6 +20,7 @@ use switchyard_sdk::messages::{Message, TransferCompleted};
 use super::InstanceActor;
 use super::messages::{Flush, ReplayHeld, TypedMessage};
 use super::resources::{OpenFile, Out, RecvToFile};
+use super::udp_out;
 use crate::hostapi::HostCalls;
 use crate::storage::StorageError;
 
@@ -29,8 +30,6 @@ const MAX_TIMERS: usize = 65_536;
 const MAX_SOCKETS: usize = 4_096;
 /// Most files one instance may have open.
 const MAX_FILES: usize = 1_024;
-/// Most bytes of datagrams waiting for a full socket buffer, per socket.
-const MAX_UDP_QUEUED: usize = 4 * 1024 * 1024;
 /// How long a closed connection may take to send what was queued before it.
 const CLOSE_LINGER: Duration = Duration::from_secs(5);
 /// Largest datagram `send_datagram_file` builds (UDP's maximum payload).
@@ -125,38 +124,10 @@ impl HostCalls for Calls<'_> {
     }
 
     fn send_datagram(&mut self, socket: u64, to: SocketAddr, data: &[u8]) -> u32 {
-        let Some(s) = self.actor.res.sockets.get(&socket) else {
+        let Some(s) = self.actor.res.sockets.get_mut(&socket) else {
             return abi::SY_ERR_INVALID;
         };
-        if s.local.is_ipv4() != to.is_ipv4() {
-            return abi::SY_ERR_INVALID;
-        }
-        let m = &self.actor.shared.metrics;
-        match s.sock.try_send_to(data, to) {
-            Ok(_) => {
-                m.datagrams_out.inc();
-                m.bytes_out.inc_by(data.len() as u64);
-                abi::SY_OK
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let queued = Rc::clone(&s.queued);
-                if queued.get() + data.len() > MAX_UDP_QUEUED {
-                    return abi::SY_ERR_LIMIT;
-                }
-                queued.set(queued.get() + data.len());
-                let sock = Rc::clone(&s.sock);
-                let data = data.to_vec();
-                self.ctx.spawn(
-                    async move {
-                        let _ = sock.send_to(&data, to).await;
-                        queued.set(queued.get() - data.len());
-                    }
-                    .into_actor(&*self.actor),
-                );
-                abi::SY_OK
-            }
-            Err(e) => io_status(&e),
-        }
+        udp_out::send(s, &self.actor.shared.metrics, to, data, self.ctx)
     }
 
     fn send_datagram_file(
@@ -168,39 +139,20 @@ impl HostCalls for Calls<'_> {
         offset: u64,
         len: u32,
     ) -> Result<u32, u32> {
-        let Some(OpenFile::Read { file, .. }) = self.actor.res.files.get(&file) else {
+        let Some(OpenFile::Read { file: f, size }) = self.actor.res.files.get(&file) else {
             return Err(abi::SY_ERR_INVALID);
         };
-        let total = header.len() + len as usize;
-        if total > MAX_DATAGRAM_OUT {
+        if header.len() + len as usize > MAX_DATAGRAM_OUT {
             return Err(abi::SY_ERR_INVALID);
         }
-        // One scratch buffer per actor, allocated once: no per-packet allocation.
-        let mut buf = std::mem::take(&mut self.actor.scratch);
-        buf.resize(MAX_DATAGRAM_OUT, 0);
-        buf[..header.len()].copy_from_slice(header);
-        let mut got = 0usize;
-        let mut failed = None;
-        while got < len as usize {
-            match file.read_at(&mut buf[header.len() + got..total], offset + got as u64) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    failed = Some(io_status(&e));
-                    break;
-                }
-            }
-        }
-        let status = match failed {
-            Some(status) => status,
-            None => self.send_datagram(socket, to, &buf[..header.len() + got]),
+        let range = udp_out::FileRange {
+            id: file,
+            file: Arc::clone(f),
+            size: *size,
+            offset,
+            len: len as usize,
         };
-        self.actor.scratch = buf;
-        match status {
-            abi::SY_OK => Ok(got as u32),
-            status => Err(status),
-        }
+        udp_out::send_file_range(self.actor, socket, to, header, range, self.ctx)
     }
 
     fn open_udp(&mut self, like_socket: u64) -> Result<(u64, SocketAddr), u32> {
@@ -465,7 +417,10 @@ impl HostCalls for Calls<'_> {
         let (file, size) = root
             .open_read(path)
             .map_err(|e| self.storage_err("open_read", path, &e))?;
-        let id = self.new_file(OpenFile::Read { file })?;
+        let id = self.new_file(OpenFile::Read {
+            file: Arc::new(file),
+            size,
+        })?;
         Ok((id, size))
     }
 
@@ -475,16 +430,7 @@ impl HostCalls for Calls<'_> {
             Some(OpenFile::Temp(t)) => t.file(),
             None => return Err(abi::SY_ERR_INVALID),
         };
-        let mut got = 0;
-        while got < buf.len() {
-            match f.read_at(&mut buf[got..], offset + got as u64) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_status(&e)),
-            }
-        }
-        Ok(got)
+        udp_out::read_full(f, buf, offset).map_err(|e| io_status(&e))
     }
 
     fn create_temp(&mut self, path: &str) -> Result<u64, u32> {

@@ -33,6 +33,7 @@ mod messages;
 mod resources;
 pub mod shared;
 mod streams;
+mod udp_out;
 
 use std::rc::Rc;
 
@@ -70,8 +71,6 @@ pub struct InstanceActor {
     /// The connection a per-connection actor was made for, until `started`.
     pending_conn: Option<(TcpStream, std::net::SocketAddr, Rc<str>, shared::ConnSlot)>,
     accept_handles: Vec<actix::SpawnHandle>,
-    /// Reused buffer for datagrams built from files.
-    scratch: Vec<u8>,
 }
 
 impl InstanceActor {
@@ -86,7 +85,6 @@ impl InstanceActor {
             pending_tcp: plan.tcp,
             pending_conn: None,
             accept_handles: Vec::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -239,7 +237,6 @@ impl InstanceActor {
                 pending_tcp: Vec::new(),
                 pending_conn: Some((stream, peer, item.listener, slot)),
                 accept_handles: Vec::new(),
-                scratch: Vec::new(),
             };
             let addr = child.start();
             shared.children.borrow_mut().insert(id, addr);

@@ -13,6 +13,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use super::InstanceActor;
 use super::shared::{ConnSlot, Shared};
 use super::streams::{ReadControl, UdpRecv};
+use super::udp_out::{Deferred, ReadAhead};
 use crate::storage::TempFile;
 
 /// A UDP socket of the handler.
@@ -25,6 +26,12 @@ pub struct UdpSock {
     pub handle: SpawnHandle,
     /// Bytes waiting in spawned sends after `EWOULDBLOCK`.
     pub queued: Rc<Cell<usize>>,
+    /// Datagrams behind a file read that missed the page cache, in send order.
+    pub backlog: VecDeque<Deferred>,
+    /// Sequence number of the last backlog entry.
+    pub backlog_seq: u64,
+    /// The file range most likely sent next, already read (and the send buffer).
+    pub ahead: ReadAhead,
 }
 
 /// One item of a connection's output queue, written in order.
@@ -121,7 +128,11 @@ impl Conn {
 /// A file opened through the storage capability.
 #[derive(Debug)]
 pub enum OpenFile {
-    Read { file: std::fs::File },
+    /// Shared so a read that missed the page cache can run on the blocking pool.
+    Read {
+        file: std::sync::Arc<std::fs::File>,
+        size: u64,
+    },
     Temp(TempFile),
 }
 
@@ -156,6 +167,9 @@ impl Resources {
                 local,
                 handle,
                 queued: Rc::new(Cell::new(0)),
+                backlog: VecDeque::new(),
+                backlog_seq: 0,
+                ahead: ReadAhead::default(),
             },
         );
         Ok((id, local))

@@ -69,22 +69,6 @@ struct Live {
     /// The result is not known yet (it counts as a session and against the limits).
     running: bool,
     closed: bool,
-    /// The next block, read while the client was busy with the last one (octet only).
-    ahead: ReadAhead,
-}
-
-/// One DATA packet read ahead: `buf` is the 4-byte header room and the payload.
-///
-/// tftpd-hpa reads block n+1 while it waits for ACK n; without this, the read of each
-/// block sits on the round trip's critical path (it costs as much as the copy itself:
-/// ~10 us for 64 KiB). Same number of copies as `send_datagram_file`: the host's pread
-/// and sendto, moved apart in time.
-#[derive(Debug, Default)]
-struct ReadAhead {
-    offset: u64,
-    len: u32,
-    valid: bool,
-    buf: Vec<u8>,
 }
 
 /// The TFTP server plugin: one instance per handler serves every transfer.
@@ -289,29 +273,9 @@ impl Tftp {
             armed: None,
             running: true,
             closed: false,
-            ahead: ReadAhead::default(),
         };
         self.step(ctx, id, live, out);
         Ok(())
-    }
-
-    /// Read the block the next ACK will ask for, if it is not read yet (octet downloads).
-    fn read_ahead(ctx: &mut Ctx<'_>, live: &mut Live) {
-        let (Machine::Send(s), None, Some(file)) = (&live.machine, &live.convert, live.file) else {
-            return;
-        };
-        let Some((offset, len)) = s.next_block() else {
-            return;
-        };
-        let a = &mut live.ahead;
-        if a.valid && a.offset == offset && a.len == len {
-            return;
-        }
-        a.buf.resize(4 + len as usize, 0);
-        a.valid =
-            matches!(ctx.read_file(file, offset, &mut a.buf[4..]), Ok(n) if n == len as usize);
-        a.offset = offset;
-        a.len = len;
     }
 
     /// The netascii length of a file: one counting pass, so the last block is known.
@@ -356,7 +320,6 @@ impl Tftp {
             let _ = ctx.cancel_timer(id);
             return;
         }
-        Tftp::read_ahead(ctx, &mut live);
         match live.machine.deadline() {
             Some(d) if live.armed.is_none_or(|a| d < a) => {
                 let delay = Duration::from_millis(d.saturating_sub(ctx.now_ms()));
@@ -405,15 +368,6 @@ impl Tftp {
                         self.scratch.extend_from_slice(payload);
                         ctx.send_datagram(live.socket, to, &self.scratch)
                             .map(|_| ())
-                    }
-                    _ if live.ahead.valid
-                        && live.ahead.offset == offset
-                        && live.ahead.len == len =>
-                    {
-                        live.ahead.valid = false;
-                        live.ahead.buf[..4].copy_from_slice(&packet::data_header(block));
-                        let n = 4 + len as usize;
-                        ctx.send_datagram(live.socket, to, &live.ahead.buf[..n])
                     }
                     _ => ctx
                         .send_datagram_file(
