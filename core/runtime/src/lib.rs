@@ -17,6 +17,7 @@
 //! - [`server`]: binding listeners, starting handlers, draining.
 
 pub mod actor;
+pub mod busy_poll;
 pub mod catalog;
 pub mod hostapi;
 pub mod instance;

@@ -419,8 +419,16 @@ impl Server {
         let live = Arc::clone(&self.live);
         // Each handler on its own thread: a handler busy hashing a large upload never
         // delays another's datagrams, and the host uses every core.
-        let arbiter = actix::Arbiter::new();
+        let busy = h.busy_poll;
+        let arbiter = actix::Arbiter::with_tokio_rt(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .on_thread_park(crate::busy_poll::before_park)
+                .build()
+                .expect("a tokio runtime for the handler thread")
+        });
         InstanceActor::start_in_arbiter(&arbiter.handle(), move |_| {
+            crate::busy_poll::enable(busy);
             let shared = Rc::new(Shared::new(
                 &plan,
                 hlog,

@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::num::NonZeroU64;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -131,6 +132,7 @@ fn send_unordered(
 ) -> u32 {
     match sock.try_send_to(data, to) {
         Ok(_) => {
+            crate::busy_poll::sent_on(sock.as_raw_fd());
             metrics.datagrams_out.inc();
             metrics.bytes_out.inc_by(data.len() as u64);
             abi::SY_OK

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::addresses;
 use super::catalog::{PluginCatalog, PluginDescription};
@@ -289,6 +290,7 @@ fn assemble(
                 root: h.root.as_ref().map(|p| cwd.join(p)),
                 config_text: h.config.unwrap_or("").to_string(),
                 create_dirs: h.create_dirs.clone(),
+                busy_poll: Duration::from_micros(h.busy_poll_us.into()),
                 restart: h.restart,
                 limits: h.limits,
                 listeners: listeners

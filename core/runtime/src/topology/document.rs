@@ -59,6 +59,8 @@ pub(crate) struct HandlerDef<'a> {
     pub config: Option<&'a str>,
     /// Directories created under `root` at start (plugins cannot create directories).
     pub create_dirs: Vec<String>,
+    /// Microseconds of busy-polling before the handler thread sleeps (0 = off).
+    pub busy_poll_us: u32,
     pub restart: RestartPolicy,
     pub limits: Limits,
 }
@@ -88,7 +90,10 @@ const HANDLER_FIELDS: &[&str] = &[
     "config",
     "restart",
     "limits",
+    "busy_poll_us",
 ];
+/// Longest busy-poll before a handler thread sleeps, in microseconds.
+const MAX_BUSY_POLL_US: u32 = 1_000;
 const RESTART_FIELDS: &[&str] = &["max_restarts", "within_secs"];
 const LIMIT_FIELDS: &[&str] = &[
     "max_connections",
@@ -281,6 +286,7 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
         root: None,
         config: None,
         create_dirs: Vec::new(),
+        busy_poll_us: 0,
         restart: RestartPolicy::default(),
         limits: Limits::default(),
     };
@@ -302,6 +308,22 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
     def.create_dirs = r
         .optional(&f, "create_dirs", Vec::new())
         .unwrap_or_default();
+    def.busy_poll_us = r.optional(&f, "busy_poll_us", 0).unwrap_or_default();
+    if def.busy_poll_us > MAX_BUSY_POLL_US {
+        let span = f.get("busy_poll_us").and_then(|raw| r.span(raw));
+        r.push(
+            Diag::new(
+                DiagnosticKind::BadValue,
+                span,
+                format!("`busy_poll_us` of {what} is at most {MAX_BUSY_POLL_US}"),
+            )
+            .label("a thread spinning this long per sleep only burns CPU")
+            .help(Some(
+                "a round trip on loopback takes 20-100 us: 50 is plenty".into(),
+            )),
+        );
+        def.busy_poll_us = 0;
+    }
     def.config = f.get("config");
     if let Some(raw) = f.get("restart") {
         def.restart = read_restart(r, raw, &what);

@@ -86,9 +86,12 @@ pub struct HandlerSpec {
     pub root: Option<PathBuf>,
     /// The exact RON text of `config:` (empty when absent), already accepted by the plugin.
     pub config_text: String,
-    /// How often the instance may be recreated after panics before the handler stops.
     /// Directories created under `root` when the handler starts (`create_dirs`).
     pub create_dirs: Vec<String>,
+    /// How long the handler thread busy-polls its recently used sockets before it
+    /// sleeps (`busy_poll_us`; zero = never). See `crate::busy_poll`.
+    pub busy_poll: Duration,
+    /// How often the instance may be recreated after panics before the handler stops.
     pub restart: RestartPolicy,
     /// Resource limits the host enforces for this handler.
     pub limits: Limits,

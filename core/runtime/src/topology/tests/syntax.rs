@@ -82,7 +82,9 @@ fn an_unknown_field_far_from_every_known_one_lists_them() {
     let d = only(&errors(&text), DiagnosticKind::UnknownField);
     assert_eq!(
         d.help.as_deref(),
-        Some("expected `plugin`, `root`, `create_dirs`, `config`, `restart` or `limits`")
+        Some(
+            "expected `plugin`, `root`, `create_dirs`, `config`, `restart`, `limits` or `busy_poll_us`"
+        )
     );
 }
 
@@ -187,6 +189,26 @@ fn bad_numbers_and_zero_limits_are_reported_at_the_value() {
         "`max_connections` in `limits` of handler `h` must be at least 1"
     );
     assert_at(bad[1], pos(&text, "0))"));
+}
+
+#[test]
+fn busy_poll_beyond_a_millisecond_is_reported_at_the_value() {
+    let text = topology(
+        "",
+        r#"        "h": (plugin: "echo", busy_poll_us: 5000),"#,
+        "",
+    );
+    let e = errors(&text);
+    let bad: Vec<_> = e
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::BadValue)
+        .collect();
+    assert_eq!(bad.len(), 1, "{e}");
+    assert_eq!(
+        bad[0].message,
+        "`busy_poll_us` of handler `h` is at most 1000"
+    );
+    assert_at(bad[0], pos(&text, "5000"));
 }
 
 #[test]

@@ -27,6 +27,7 @@ const FULL: &str = r#"
             plugin: "echo",
             root: Some("./data"),
             config: (prefix: "> "),
+            busy_poll_us: 40,
             restart: (max_restarts: 2, within_secs: 30),
             limits: (max_connections: 10, max_connections_per_ip: 2, max_write_buffer: 4096),
         ),
@@ -81,6 +82,7 @@ fn a_full_topology_compiles_to_the_expected_graph() {
             root: Some(cwd.join("data")),
             config_text: "(prefix: \"> \")".into(),
             create_dirs: Vec::new(),
+            busy_poll: Duration::from_micros(40),
             restart: RestartPolicy {
                 max_restarts: 2,
                 within: Duration::from_secs(30)
