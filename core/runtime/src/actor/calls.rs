@@ -21,6 +21,7 @@ use super::InstanceActor;
 use super::messages::{Flush, ReplayHeld, TypedMessage};
 use super::resources::{OpenFile, Out, RecvToFile};
 use super::udp_out;
+use super::writeback::Writeback;
 use crate::hostapi::HostCalls;
 use crate::storage::StorageError;
 
@@ -300,6 +301,11 @@ impl HostCalls for Calls<'_> {
     }
 
     fn recv_to_file(&mut self, conn: u64, file: u64, len: u64, sha256: bool, token: u64) -> u32 {
+        let writeback = match self.actor.res.files.get(&file) {
+            // A second descriptor for the blocking pool; without it, no early writeback.
+            Some(OpenFile::Temp(t)) => t.file().try_clone().ok().map(Writeback::new),
+            _ => None,
+        };
         let hasher = match self.actor.res.files.get(&file) {
             Some(OpenFile::Temp(t)) if sha256 => {
                 // The digest covers the whole file: hash what is already in it.
@@ -333,6 +339,7 @@ impl HostCalls for Calls<'_> {
             received: 0,
             token,
             hasher,
+            writeback,
         });
         c.read.set_chunk(super::conn::FILE_READ_CHUNK);
         if len == 0 || c.eof {

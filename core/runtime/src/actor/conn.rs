@@ -132,6 +132,9 @@ impl InstanceActor {
                 if let Some(h) = recv.hasher.as_mut() {
                     h.update(mine);
                 }
+                if let Some(w) = recv.writeback.as_mut() {
+                    w.wrote(take as u64);
+                }
                 recv.remaining -= take as u64;
                 recv.received += take as u64;
                 if recv.remaining == 0 {

@@ -34,6 +34,7 @@ mod resources;
 pub mod shared;
 mod streams;
 mod udp_out;
+mod writeback;
 
 use std::rc::Rc;
 

@@ -14,6 +14,7 @@ use super::InstanceActor;
 use super::shared::{ConnSlot, Shared};
 use super::streams::{ReadControl, UdpRecv};
 use super::udp_out::{Deferred, ReadAhead};
+use super::writeback::Writeback;
 use crate::storage::TempFile;
 
 /// A UDP socket of the handler.
@@ -63,6 +64,8 @@ pub struct RecvToFile {
     pub received: u64,
     pub token: u64,
     pub hasher: Option<sha2::Sha256>,
+    /// Starts the disk early, so the fsync at commit waits for the tail only.
+    pub writeback: Option<Writeback>,
 }
 
 /// A TCP connection of the instance.
