@@ -53,7 +53,13 @@ impl Tmpfs {
         }
         let dir = tempfile::tempdir().expect("a mount point");
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .output()
             .expect("run mount(8)");
@@ -70,6 +76,28 @@ impl Tmpfs {
     /// The mount point.
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Fill the file system with `name` (at the mount point) until it is full, then
+    /// shrink that file so that about `leave` bytes are free again: the next writer runs
+    /// out of space soon, whatever was free before.
+    pub fn fill_leaving(&self, name: &str, leave: u64) -> PathBuf {
+        use std::io::Write;
+        let path = self.path().join(name);
+        let mut f = std::fs::File::create(&path).expect("create the filler");
+        let chunk = vec![0x5au8; 64 * 1024];
+        let mut written = 0u64;
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(n) => written += n as u64,
+                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+                Err(e) => panic!("filling {}: {e}", path.display()),
+            }
+        }
+        f.set_len(written.saturating_sub(leave))
+            .expect("shrink the filler");
+        path
     }
 }
 

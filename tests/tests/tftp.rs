@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use switchyard_e2e::tftp_wire::{
-    ack, client_socket, data, error_code, finish_raw_download, recv, recv_skipping, rrq,
-    try_recv, wrq,
+    ack, client_socket, data, error_code, finish_raw_download, recv, recv_skipping, rrq, try_recv,
+    wrq,
 };
 use switchyard_e2e::{Host, bin_dir, repo_root, run_with_timeout, sha256_hex, wait_until};
 
