@@ -196,6 +196,18 @@ pub fn read_until_closed(s: &mut TcpStream, within: Duration) -> usize {
     }
 }
 
+/// The files process `pid` holds open (targets of `/proc/<pid>/fd/*`): to see that a
+/// server let go of a file, not just stopped talking about it.
+pub fn open_files(pid: u32) -> Vec<PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A directory that outlives one host, so a second host can be started on the same
 /// storage root (crash and restart tests). Deleted on drop.
 #[derive(Debug)]
