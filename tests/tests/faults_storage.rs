@@ -346,3 +346,90 @@ fn host_killed_right_after_success_keeps_the_whole_file() {
     );
     assert_eq!(tftp_get(again.addr("tftp_udp"), "done.bin"), tftp_body);
 }
+
+// ---- a file changed during its download -------------------------------------------------
+
+/// A file truncated while TFTP sends it: the client gets an ERROR, never a short DATA
+/// block (which would end the transfer as if the truncated file were whole).
+#[test]
+fn a_file_truncated_during_a_tftp_download_ends_it_with_an_error() {
+    let dir = SharedDir::new();
+    let host = Host::start(&trio(&dir.text(), ""));
+    let path = dir.join("tftp/f.bin");
+    std::fs::write(&path, pattern(100_000, 6)).unwrap();
+    let addr = host.addr("tftp_udp");
+    let sock = client_socket(addr);
+    sock.send_to(&rrq("f.bin", "octet", &[]), addr).unwrap();
+    let (first, tid) = recv(&sock);
+    assert_eq!(first.len(), 4 + 512);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(600)
+        .unwrap();
+    let mut block = 1u16;
+    let end = loop {
+        sock.send_to(&ack(block), tid).unwrap();
+        let (pkt, _) = recv(&sock);
+        if pkt[..2] != [0, 3] {
+            break pkt;
+        }
+        assert_eq!(
+            pkt.len(),
+            4 + 512,
+            "a short DATA {block}: a truncated file passed as whole"
+        );
+        block = u16::from_be_bytes([pkt[2], pkt[3]]);
+    };
+    assert_eq!(error_code(&end), 0, "{end:?}");
+    assert!(String::from_utf8_lossy(&end).contains("file changed"));
+    host.expect_log(
+        "the failed transfer",
+        |j| {
+            j["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("file=f.bin") && m.contains("file changed"))
+        },
+        WAIT,
+    );
+}
+
+/// A file truncated while files sends it (sendfile): the connection is closed before
+/// the announced length, so the client knows it has not got the file, and the server
+/// logs the failed transfer.
+#[test]
+fn a_file_truncated_during_a_files_get_closes_short_of_the_announced_length() {
+    let dir = SharedDir::new();
+    let host = Host::start(&trio(&dir.text(), ""));
+    let path = dir.join("files/big.bin");
+    let size = 32 << 20;
+    std::fs::write(&path, pattern(size, 7)).unwrap();
+    let mut c = V2::open(host.addr("files_tcp"));
+    let head = c.ask("GET big.bin");
+    assert!(head.starts_with(&format!("OK {size} ")), "{head}");
+    let mut some = vec![0u8; 1 << 20];
+    std::io::Read::read_exact(&mut c.r, &mut some).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(2 << 20)
+        .unwrap();
+    let buffered = c.r.buffer().len();
+    let rest = switchyard_e2e::faults::read_until_closed(&mut c.s, WAIT);
+    let got = some.len() + buffered + rest;
+    assert!(
+        got < size,
+        "{got} of {size} bytes: the truncation went unnoticed"
+    );
+    host.expect_log(
+        "the failed download",
+        |j| {
+            j["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("big.bin") && m.contains("result=error"))
+        },
+        WAIT,
+    );
+}

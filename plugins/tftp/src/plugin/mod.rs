@@ -415,16 +415,22 @@ impl Tftp {
                         let n = 4 + len as usize;
                         ctx.send_datagram(live.socket, to, &live.ahead.buf[..n])
                     }
-                    _ => ctx
-                        .send_datagram_file(
-                            live.socket,
-                            to,
-                            &packet::data_header(block),
-                            file,
-                            offset,
-                            len,
-                        )
-                        .map(|_| ()),
+                    // Read, check, then send: a block shorter than planned means the file
+                    // shrank since it was opened, and a short DATA would tell the client
+                    // "this is the end" of a truncated file. Never send one; fail instead.
+                    _ => {
+                        let a = &mut live.ahead;
+                        a.valid = false;
+                        a.buf.resize(4 + len as usize, 0);
+                        let n = ctx
+                            .read_file(file, offset, &mut a.buf[4..])
+                            .map_err(|_| (ErrorCode::NotDefined, "read error"))?;
+                        if n != len as usize {
+                            return Err((ErrorCode::NotDefined, "file changed during transfer"));
+                        }
+                        a.buf[..4].copy_from_slice(&packet::data_header(block));
+                        ctx.send_datagram(live.socket, to, &a.buf[..4 + len as usize])
+                    }
                 };
                 match sent {
                     // A full socket buffer or a vanished peer: the retransmission clock copes.
