@@ -347,6 +347,70 @@ fn host_killed_right_after_success_keeps_the_whole_file() {
     assert_eq!(tftp_get(again.addr("tftp_udp"), "done.bin"), tftp_body);
 }
 
+/// SIGTERM while a files upload and a TFTP download are half-way: both finish (the
+/// upload is stored whole, the download is byte-exact), new work is refused, and the
+/// host exits 0 once they are done.
+#[test]
+fn sigterm_during_transfers_lets_them_finish_then_exits_0() {
+    let dir = SharedDir::new();
+    let mut host = Host::start(&trio(&dir.text(), "drain_timeout_secs: 20,"));
+    let tftp_body = pattern(512 * 20 + 7, 8);
+    std::fs::write(dir.join("tftp/d.bin"), &tftp_body).unwrap();
+    let body = pattern(500_000, 9);
+    let mut up = V2::open(host.addr("files_tcp"));
+    assert_eq!(up.ask("PUT up.bin 500000"), "CONTINUE");
+    up.s.write_all(&body[..200_000]).unwrap();
+    let tftp = host.addr("tftp_udp");
+    let sock = client_socket(tftp);
+    sock.send_to(&rrq("d.bin", "octet", &[]), tftp).unwrap();
+    let (first, tid) = recv(&sock);
+
+    host.signal("TERM");
+    host.expect_log("draining", |j| j["msg"] == "draining", WAIT);
+    let refused = client_socket(tftp);
+    refused.send_to(&rrq("d.bin", "octet", &[]), tftp).unwrap();
+    assert_eq!(error_code(&recv(&refused).0), 0, "new work is refused");
+
+    up.s.write_all(&body[200_000..]).unwrap();
+    assert_eq!(up.line(), format!("OK up.bin 500000 {}", sha256_hex(&body)));
+    let got = switchyard_e2e::tftp_wire::finish_raw_download(&sock, first, tid);
+    assert_eq!(got, tftp_body);
+    drop(up);
+    let status = host.wait_exit(WAIT);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(std::fs::read(dir.join("files/up.bin")).unwrap(), body);
+}
+
+/// Two `PUT`s of one new name at once: both are admitted (the name is free when each
+/// asks), exactly one is stored whole, the other gets `ERR 409` at the atomic rename,
+/// and no temp is left.
+#[test]
+fn two_puts_of_one_name_at_once_store_exactly_one_whole() {
+    let dir = SharedDir::new();
+    let host = Host::start(&trio(&dir.text(), ""));
+    let addr = host.addr("files_tcp");
+    let bodies = [pattern(300_000, 10), pattern(300_000, 11)];
+    let mut clients: Vec<V2> = bodies.iter().map(|_| V2::open(addr)).collect();
+    for c in &mut clients {
+        assert_eq!(c.ask("PUT same.bin 300000"), "CONTINUE");
+    }
+    for (c, body) in clients.iter_mut().zip(&bodies) {
+        c.s.write_all(body).unwrap();
+    }
+    let replies: Vec<String> = clients.iter_mut().map(V2::line).collect();
+    let ok: Vec<usize> = (0..2).filter(|&i| replies[i].starts_with("OK ")).collect();
+    assert_eq!(ok.len(), 1, "{replies:?}");
+    let loser = 1 - ok[0];
+    assert!(replies[loser].starts_with("ERR 409 "), "{replies:?}");
+    assert_eq!(
+        std::fs::read(dir.join("files/same.bin")).unwrap(),
+        bodies[ok[0]]
+    );
+    wait_until("no temp left", WAIT, || {
+        temps_below(&dir.join("files")).is_empty()
+    });
+}
+
 // ---- a file changed during its download -------------------------------------------------
 
 /// A file truncated while TFTP sends it: the client gets an ERROR, never a short DATA

@@ -120,6 +120,28 @@ fn flood_from_many_addresses_is_cut_at_the_total_limit_and_admitted_ones_are_ser
     kept.iter_mut().for_each(echoes);
 }
 
+// ---- bad input ------------------------------------------------------------------------
+
+/// A 1 MiB request line without a newline: the server answers `ERR 414` as soon as
+/// `max_line_bytes` is passed, without buffering the rest, and closes; a line that is
+/// not UTF-8 is `ERR 400` and the connection stays usable. Others are served.
+#[test]
+fn a_megabyte_line_without_newline_is_414_and_non_utf8_is_400() {
+    let (host, addr) = files_with("");
+    std::fs::write(host.temp_dir().join("data/f"), b"data").unwrap();
+    let mut c = V2::open(addr);
+    c.s.write_all(b"GET \xff\xfe\n").unwrap();
+    assert!(c.line().starts_with("ERR 400 "), "non-UTF-8");
+    assert_eq!(c.get("f"), ("OK 4 -".to_owned(), b"data".to_vec()));
+
+    let mut long = V2::open(addr);
+    // The server may close before all of it is written: a failed write is expected.
+    let _ = long.s.write_all(&vec![b'a'; 1 << 20]);
+    assert_eq!(long.line(), "ERR 414 request line over 4096 bytes");
+    read_until_closed(&mut long.s, WAIT);
+    assert_eq!(c.get("f"), ("OK 4 -".to_owned(), b"data".to_vec()));
+}
+
 // ---- slow peers -----------------------------------------------------------------------
 
 /// A `PUT` body trickled one byte at a time (slowloris on the body) is cut off when
