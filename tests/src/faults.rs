@@ -24,6 +24,20 @@ fn skip(reason: &str) -> bool {
     false
 }
 
+/// A program on `PATH`, or `None` (skip, with the reason printed) when it is not
+/// installed; under `CI=true` a missing program is a failure.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        skip(&format!("{name} is not installed"));
+    }
+    found
+}
+
 /// Whether the test process runs as root; otherwise skips (or fails in CI) with `why`.
 pub fn require_root(why: &str) -> bool {
     let root = std::fs::read_to_string("/proc/self/status")

@@ -12,9 +12,12 @@ use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use switchyard_e2e::faults::{SharedDir, Tmpfs, files_below, pattern, require_root, temps_below};
+use switchyard_e2e::faults::{
+    SharedDir, Tmpfs, files_below, pattern, require_root, temps_below, tool,
+};
 use switchyard_e2e::files_wire::V2;
 use switchyard_e2e::tftp_wire::{ack, client_socket, data, error_code, recv, rrq, wrq};
 use switchyard_e2e::{Host, sha256_hex, tcp_connect, wait_until};
@@ -345,6 +348,82 @@ fn host_killed_right_after_success_keeps_the_whole_file() {
         (format!("OK {} {digest}", body.len()), body)
     );
     assert_eq!(tftp_get(again.addr("tftp_udp"), "done.bin"), tftp_body);
+}
+
+/// The system calls of one commit, watched with strace attached to the running host:
+/// the file's data is synced (`fdatasync`) before the rename that makes it visible,
+/// and the directory that received the name is synced (`fsync` of the rename's target
+/// directory fd) right after, before the client hears `OK`. That order is what makes
+/// "success" survive a crash of the machine, not only of the process; the test proves
+/// the order of calls, not what a given disk does with them.
+#[test]
+fn commit_is_fdatasync_then_rename_then_directory_fsync() {
+    let (Some(strace), true) = (tool("strace"), require_root("attach strace")) else {
+        return;
+    };
+    let dir = SharedDir::new();
+    let host = Host::start(&trio(&dir.text(), ""));
+    let trace = dir.join("trace.txt");
+    let mut tracer = Command::new(strace)
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=fdatasync,fsync,rename,renameat,renameat2,linkat",
+        ])
+        .arg("-o")
+        .arg(&trace)
+        .args(["-p", &host.pid().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run strace");
+    // strace creates its output file once it is attached; then a probe upload must show up.
+    let probe = |name: &str| {
+        let mut c = V2::open(host.addr("files_tcp"));
+        assert!(c.put(name, b"probe").starts_with("OK "));
+    };
+    wait_until("strace attached and tracing", WAIT, || {
+        probe(&format!("probe{}.bin", rand_suffix()));
+        std::fs::read_to_string(&trace).is_ok_and(|t| t.contains("probe"))
+    });
+    let body = pattern(100_000, 12);
+    let mut c = V2::open(host.addr("files_tcp"));
+    assert!(c.put("commit.bin", &body).starts_with("OK commit.bin "));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let _ = tracer.kill();
+    let _ = tracer.wait();
+
+    // Only completed calls, without the pid column.
+    let calls: Vec<String> = text
+        .lines()
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        .filter(|c| c.ends_with("= 0"))
+        .collect();
+    let at = calls
+        .iter()
+        .position(|c| c.starts_with("renameat2(") && c.contains("\"commit.bin\""))
+        .unwrap_or_else(|| panic!("no rename to commit.bin in:\n{text}"));
+    assert!(
+        calls[at - 1].starts_with("fdatasync("),
+        "before the rename: {}",
+        calls[at - 1]
+    );
+    // renameat2(olddirfd, "old", newdirfd, "new", flags): the directory to sync.
+    let target_dir = calls[at].split(", ").nth(2).expect("newdirfd");
+    assert_eq!(
+        calls.get(at + 1),
+        Some(&format!("fsync({target_dir}) = 0")),
+        "after the rename:\n{text}"
+    );
+}
+
+/// A suffix that differs between calls, for probe names.
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
 }
 
 /// SIGTERM while a files upload and a TFTP download are half-way: both finish (the

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use switchyard_e2e::faults::tool;
 use switchyard_e2e::tftp_wire::{
     ack, client_socket, data, error_code, finish_raw_download, recv, recv_skipping, rrq, try_recv,
     wrq,
@@ -87,23 +88,6 @@ fn bytes(n: usize, seed: u32) -> Vec<u8> {
     (0..n as u32)
         .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect()
-}
-
-/// A client program, or `None` (skip) when it is not installed and CI is not set.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{name} is not installed (CI=true: a missing client is a failure)"
-        );
-        eprintln!("skipping: {name} is not installed");
-    }
-    found
 }
 
 /// Run a client command to completion (bounded); panics with its output on failure.
