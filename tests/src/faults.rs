@@ -92,6 +92,11 @@ impl Tmpfs {
         self.dir.path()
     }
 
+    /// The mount point, as topology text.
+    pub fn text(&self) -> String {
+        self.path().to_str().expect("UTF-8 temp path").to_owned()
+    }
+
     /// Fill the file system with `name` (at the mount point) until it is full, then
     /// shrink that file so that about `leave` bytes are free again: the next writer runs
     /// out of space soon, whatever was free before.
@@ -220,6 +225,36 @@ pub fn open_files(pid: u32) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Topology text serving files, bulk and tftp with their roots at `<root>/files`,
+/// `<root>/bulk` (uploads in `incoming/`) and `<root>/tftp`, listeners `files_tcp`,
+/// `bulk_tcp` and `tftp_udp` on loopback port 0, uploads allowed, every free-space
+/// reserve off (the disk itself is the limit) and bulk's resume off. `top` goes first
+/// inside the topology (e.g. `user: Some("nobody"),`), `""` for nothing.
+pub fn storage_trio(root: &str, top: &str) -> String {
+    format!(
+        r#"(
+    {top}
+    listeners: {{
+        "files_tcp": (kind: tcp, bind: "127.0.0.1:0"),
+        "bulk_tcp": (kind: tcp, bind: "127.0.0.1:0"),
+        "tftp_udp": (kind: udp, bind: "127.0.0.1:0"),
+    }},
+    handlers: {{
+        "files": (plugin: "files", root: Some("{root}/files"), config: (reserve_free_bytes: 0)),
+        "bulk": (plugin: "bulk", root: Some("{root}/bulk"), create_dirs: ["incoming"],
+                 config: (reserve_free_bytes: 0, resume: false)),
+        "tftp": (plugin: "tftp", root: Some("{root}/tftp"),
+                 config: (allow_create: true, reserve_free_bytes: 0)),
+    }},
+    routes: [
+        (from: "files_tcp", to: "files"),
+        (from: "bulk_tcp", to: "bulk"),
+        (from: "tftp_udp", to: "tftp"),
+    ],
+)"#
+    )
 }
 
 /// A directory that outlives one host, so a second host can be started on the same

@@ -122,3 +122,48 @@ pub fn client_socket_from(from: IpAddr) -> UdpSocket {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s
 }
+
+/// Send DATA `block` to `tid` and return the reply, skipping retransmissions of ACK
+/// `block - 1` (a slow test machine).
+pub fn send_data(sock: &UdpSocket, tid: SocketAddr, block: u16, payload: &[u8]) -> Vec<u8> {
+    sock.send_to(&data(block, payload), tid).unwrap();
+    loop {
+        let (pkt, _) = recv(sock);
+        if pkt != ack(block.wrapping_sub(1)) {
+            return pkt;
+        }
+    }
+}
+
+/// Start a WRQ of `name` (octet, no options): the socket and the server's transfer
+/// address, once ACK 0 came.
+pub fn upload_start(server: SocketAddr, name: &str) -> (UdpSocket, SocketAddr) {
+    let sock = client_socket(server);
+    sock.send_to(&wrq(name, &[]), server).unwrap();
+    let (pkt, tid) = recv(&sock);
+    assert_eq!(pkt, ack(0), "WRQ {name}");
+    (sock, tid)
+}
+
+/// Upload `content` as `name` in lock step, every ACK checked; returns the socket and
+/// transfer address (e.g. to kill the server right after the final ACK).
+pub fn upload(server: SocketAddr, name: &str, content: &[u8]) -> (UdpSocket, SocketAddr) {
+    let (sock, tid) = upload_start(server, name);
+    let mut blocks: Vec<&[u8]> = content.chunks(512).collect();
+    if content.len() % 512 == 0 {
+        blocks.push(&[]); // the empty block that says "the end"
+    }
+    for (i, payload) in blocks.into_iter().enumerate() {
+        let block = (i + 1) as u16;
+        assert_eq!(send_data(&sock, tid, block, payload), ack(block));
+    }
+    (sock, tid)
+}
+
+/// A whole lock-step download of `name` (octet, no options).
+pub fn download(server: SocketAddr, name: &str) -> Vec<u8> {
+    let sock = client_socket(server);
+    sock.send_to(&rrq(name, "octet", &[]), server).unwrap();
+    let (first, tid) = recv(&sock);
+    finish_raw_download(&sock, first, tid)
+}
