@@ -44,7 +44,11 @@
 //! - client helpers: [`udp_roundtrip`], [`try_udp_roundtrip`], [`udp_request`],
 //!   [`tcp_connect`], [`tcp_roundtrip`], [`wait_until`], [`sha256_hex`];
 //! - building plugins that are not workspace members: [`build_c_echo`], [`compile_c`],
-//!   [`build_external_plugin`].
+//!   [`build_external_plugin`];
+//! - fault injection (a tmpfs to fill, root-only preconditions, connections from other
+//!   loopback addresses, temp-file checks): [`faults`];
+//! - protocol clients written from the specs: [`files_wire`] (files v2), [`tftp_wire`]
+//!   (TFTP packets by hand).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -56,6 +60,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+pub mod faults;
+pub mod files_wire;
+pub mod tftp_wire;
 
 /// How long [`Host::start`] waits for `serving`. A debug build on 2 busy cores loads
 /// plugins and binds in well under a second, but CI compiles other tests alongside.

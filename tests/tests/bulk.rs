@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use switchyard_e2e::faults::Tmpfs;
 use switchyard_e2e::{Host, bin_dir, repo_root, sha256_hex, tcp_connect, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -419,31 +420,15 @@ fn v2_wrong_digest_bad_names_and_huge_lengths_store_nothing() {
     assert_eq!((r.status, r.text.as_str()), (OK, "ok.bin"));
 }
 
-/// A small tmpfs, unmounted on drop (after the host using it is gone).
-struct Tmpfs(PathBuf);
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// ENOSPC in the middle of a body: two uploads are each admitted (enough free space
 /// for either), together they fill the disk; the one that hits ENOSPC gets
 /// `NO_SPACE`, its temp is removed, and the server carries on.
 #[test]
-#[ignore = "needs root: mounts a 16 MiB tmpfs (run with --ignored)"]
 fn enospc_mid_transfer_replies_no_space_and_removes_the_temp() {
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("small");
-    std::fs::create_dir(&mnt).unwrap();
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(ok.success(), "mount failed (not root?)");
-    let _fs = Tmpfs(mnt.clone());
+    let Some(fs) = Tmpfs::mount("16m") else {
+        return;
+    };
+    let mnt = fs.path().to_path_buf();
     std::fs::create_dir(mnt.join("incoming")).unwrap();
     let host = Host::start(&format!(
         r#"(

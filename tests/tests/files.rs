@@ -6,7 +6,7 @@
 //! Everything is on loopback, port 0, with bounded waits. Needs `cargo build
 //! --workspace` first (the harness does not build).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use switchyard_e2e::files_wire::V2;
 use switchyard_e2e::{Host, bin_dir, repo_root, sha256_hex, tcp_connect, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -237,54 +238,10 @@ fn seed_client_through_its_menu() {
 
 // ---- v2 ---------------------------------------------------------------------------
 
-/// A raw v2 connection.
-struct V2 {
-    s: TcpStream,
-    r: BufReader<TcpStream>,
-}
-
-impl V2 {
-    fn open(server: &Server) -> V2 {
-        let mut s = server.connect();
-        s.write_all(b"SYFILES/2\n").unwrap();
-        let r = BufReader::new(s.try_clone().unwrap());
-        V2 { s, r }
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.r.read_line(&mut l).unwrap();
-        l.trim_end().to_owned()
-    }
-
-    fn ask(&mut self, req: &str) -> String {
-        self.s.write_all(format!("{req}\n").as_bytes()).unwrap();
-        self.line()
-    }
-
-    fn put(&mut self, name: &str, data: &[u8]) -> String {
-        assert_eq!(self.ask(&format!("PUT {name} {}", data.len())), "CONTINUE");
-        self.s.write_all(data).unwrap();
-        self.line()
-    }
-
-    fn get(&mut self, name: &str) -> (String, Vec<u8>) {
-        let head = self.ask(&format!("GET {name}"));
-        let len: usize = head
-            .split(' ')
-            .nth(1)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0u8; if head.starts_with("OK") { len } else { 0 }];
-        self.r.read_exact(&mut body).unwrap();
-        (head, body)
-    }
-}
-
 #[test]
 fn v2_binary_colons_crlf_and_empty_round_trip() {
     let s = Server::start("");
-    let mut c = V2::open(&s);
+    let mut c = V2::open(s.addr);
     let data = awkward_bytes();
     let digest = sha256_hex(&data);
     assert_eq!(
@@ -314,7 +271,7 @@ fn v2_errors_and_traversal_keep_the_connection() {
     std::fs::create_dir_all(s.root().join("sub")).unwrap();
     std::os::unix::fs::symlink("/etc", s.root().join("sub/out")).unwrap();
     std::fs::write(s.root().join("f"), b"12345").unwrap();
-    let mut c = V2::open(&s);
+    let mut c = V2::open(s.addr);
     for (req, code) in [
         ("GET ../../etc/passwd", "403"),
         ("GET /etc/passwd", "403"),
@@ -389,7 +346,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 fn upload_over_one_gib_from_a_generated_stream() {
     let s = Server::start("max_upload_bytes: 2147483648, reserve_free_bytes: 0");
     let size: u64 = (1 << 30) + 12_345;
-    let mut c = V2::open(&s);
+    let mut c = V2::open(s.addr);
     c.s.set_write_timeout(Some(Duration::from_secs(300)))
         .unwrap();
     c.s.set_read_timeout(Some(Duration::from_secs(300)))
@@ -422,14 +379,14 @@ fn slow_clients_time_out_without_blocking_others() {
     std::fs::create_dir_all(s.root()).unwrap();
     std::fs::write(s.root().join("f"), b"data").unwrap();
     // Slowloris: a request line that never ends.
-    let mut slow = V2::open(&s);
+    let mut slow = V2::open(s.addr);
     slow.s.write_all(b"GET f").unwrap();
     // A v1 upload whose client never closes: stored after the idle timeout.
     let mut lingering = s.connect();
     lingering.write_all(b"2:kept").unwrap();
     // Meanwhile another client is served at once.
     let started = Instant::now();
-    let mut fast = V2::open(&s);
+    let mut fast = V2::open(s.addr);
     assert_eq!(fast.get("f"), ("OK 4 -".to_owned(), b"data".to_vec()));
     assert!(
         started.elapsed() < Duration::from_millis(500),

@@ -5,11 +5,16 @@
 //! Loopback, port 0, bounded waits. Needs `cargo build --workspace` first. A missing
 //! third-party client is skipped with a message, except under `CI=true`, where it fails.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use switchyard_e2e::faults::tool;
+use switchyard_e2e::tftp_wire::{
+    ack, client_socket, data, error_code, finish_raw_download, recv, recv_skipping, rrq, try_recv,
+    wrq,
+};
 use switchyard_e2e::{
     Host, bin_dir, evict_from_page_cache, http_get, metric_value, repo_root, run_with_timeout,
     sha256_hex, wait_until,
@@ -89,23 +94,6 @@ fn bytes(n: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-/// A client program, or `None` (skip) when it is not installed and CI is not set.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{name} is not installed (CI=true: a missing client is a failure)"
-        );
-        eprintln!("skipping: {name} is not installed");
-    }
-    found
-}
-
 /// Run a client command to completion (bounded); panics with its output on failure.
 fn run_ok(mut cmd: Command) {
     let shown = format!("{cmd:?}");
@@ -128,118 +116,6 @@ fn our_client() -> Command {
         path.display()
     );
     Command::new(path)
-}
-
-// ---- raw packets (the wire format, written out: the test does not trust our codec) -------
-
-fn rrq(name: &str, mode: &str, opts: &[(&str, &str)]) -> Vec<u8> {
-    request(1, name, mode, opts)
-}
-
-fn wrq(name: &str, opts: &[(&str, &str)]) -> Vec<u8> {
-    request(2, name, "octet", opts)
-}
-
-fn request(op: u8, name: &str, mode: &str, opts: &[(&str, &str)]) -> Vec<u8> {
-    let mut p = vec![0, op];
-    for s in [name, mode]
-        .into_iter()
-        .chain(opts.iter().flat_map(|(k, v)| [*k, *v]))
-    {
-        p.extend_from_slice(s.as_bytes());
-        p.push(0);
-    }
-    p
-}
-
-fn ack(block: u16) -> Vec<u8> {
-    let b = block.to_be_bytes();
-    vec![0, 4, b[0], b[1]]
-}
-
-fn data(block: u16, payload: &[u8]) -> Vec<u8> {
-    let b = block.to_be_bytes();
-    let mut p = vec![0, 3, b[0], b[1]];
-    p.extend_from_slice(payload);
-    p
-}
-
-fn client_socket(server: SocketAddr) -> UdpSocket {
-    let any: SocketAddr = if server.is_ipv4() {
-        "127.0.0.1:0".parse().unwrap()
-    } else {
-        "[::1]:0".parse().unwrap()
-    };
-    let s = UdpSocket::bind(any).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
-}
-
-fn recv(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
-    let mut buf = vec![0u8; 70_000];
-    let (n, from) = sock.recv_from(&mut buf).expect("a reply within 10 s");
-    buf.truncate(n);
-    (buf, from)
-}
-
-fn try_recv(sock: &UdpSocket, wait: Duration) -> Option<(Vec<u8>, SocketAddr)> {
-    sock.set_read_timeout(Some(wait)).unwrap();
-    let mut buf = vec![0u8; 70_000];
-    let got = sock.recv_from(&mut buf).ok().map(|(n, from)| {
-        buf.truncate(n);
-        (buf, from)
-    });
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    got
-}
-
-/// Receive until `want`, skipping retransmissions of `earlier` (a slow test machine).
-fn recv_skipping(sock: &UdpSocket, want: &[u8], earlier: &[u8]) -> Vec<u8> {
-    loop {
-        let (pkt, _) = recv(sock);
-        if pkt != earlier {
-            assert_eq!(pkt, want);
-            return pkt;
-        }
-    }
-}
-
-/// The ERROR code of a packet, or a panic naming what came instead.
-fn error_code(pkt: &[u8]) -> u16 {
-    assert!(
-        pkt.len() >= 4 && pkt[..2] == [0, 5],
-        "expected ERROR, got {pkt:?}"
-    );
-    u16::from_be_bytes([pkt[2], pkt[3]])
-}
-
-/// Download with raw lock-step packets after `first` (DATA 1 already received). A
-/// retransmitted block (a slow test machine) is re-ACKed, not appended twice.
-fn finish_raw_download(sock: &UdpSocket, first: Vec<u8>, tid: SocketAddr) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut pkt = first;
-    let mut expected = 1u16;
-    loop {
-        assert_eq!(
-            pkt[..2],
-            [0, 3],
-            "DATA expected: {:?}",
-            &pkt[..pkt.len().min(40)]
-        );
-        let block = u16::from_be_bytes([pkt[2], pkt[3]]);
-        sock.send_to(&ack(block), tid).unwrap();
-        if block == expected {
-            out.extend_from_slice(&pkt[4..]);
-            if pkt.len() - 4 < 512 {
-                return out;
-            }
-            expected = expected.wrapping_add(1);
-        }
-        let (next, from) = recv(sock);
-        assert_eq!(from, tid);
-        pkt = next;
-    }
 }
 
 // ---- our client --------------------------------------------------------------------------

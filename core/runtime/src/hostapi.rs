@@ -106,6 +106,10 @@ pub trait HostCalls {
     fn free_space(&mut self) -> Result<u64, u32> {
         Err(SY_ERR_UNSUPPORTED)
     }
+    /// The plugin made call `call` with arguments that cannot be decoded (a null pointer
+    /// with a length, a bad address, a non-UTF-8 path); it got `SY_ERR_INVALID`. A
+    /// context that logs should say so: it is a bug in the plugin.
+    fn malformed(&mut self, call: &'static str) {}
 }
 
 /// Run `f` with the raw `(api, ctx)` pair that lends `calls` to a plugin for one call.
@@ -126,6 +130,12 @@ fn dispatch<R>(ctx: *mut SyHostCtx, on_panic: R, f: impl FnOnce(&mut dyn HostCal
     // SAFETY: every ctx the host hands out is made by `with_ctx` and valid for the call.
     let calls = unsafe { &mut *(ctx as *mut &mut dyn HostCalls) };
     catch_unwind(AssertUnwindSafe(|| f(&mut **calls))).unwrap_or(on_panic)
+}
+
+/// Refuse a call whose arguments cannot be decoded, telling the context (which logs it).
+fn malformed(ctx: *mut SyHostCtx, call: &'static str) -> u32 {
+    dispatch(ctx, (), |c| c.malformed(call));
+    SY_ERR_INVALID
 }
 
 fn str_arg<'a>(s: SyStr) -> Option<&'a str> {
@@ -188,7 +198,7 @@ unsafe extern "C" fn h_send_datagram(
     data: SyBytes,
 ) -> u32 {
     let (Some(to), Some(data)) = (addr_arg(to), bytes_arg(data)) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "send_datagram");
     };
     dispatch(ctx, SY_ERR_IO, |c| c.send_datagram(socket, to, data))
 }
@@ -204,7 +214,7 @@ unsafe extern "C" fn h_send_datagram_file(
     out_sent: *mut u32,
 ) -> u32 {
     let (Some(to), Some(header)) = (addr_arg(to), bytes_arg(header)) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "send_datagram_file");
     };
     dispatch(ctx, SY_ERR_IO, |c| {
         status(
@@ -231,7 +241,7 @@ unsafe extern "C" fn h_close_socket(ctx: *mut SyHostCtx, socket: u64) -> u32 {
 }
 unsafe extern "C" fn h_write(ctx: *mut SyHostCtx, conn: u64, data: SyBytes) -> u32 {
     let Some(data) = bytes_arg(data) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "write");
     };
     dispatch(ctx, SY_ERR_IO, |c| c.write(conn, data))
 }
@@ -279,7 +289,7 @@ unsafe extern "C" fn h_cancel_timer(ctx: *mut SyHostCtx, token: u64) -> u32 {
 }
 unsafe extern "C" fn h_emit(ctx: *mut SyHostCtx, port: u32, data: SyBytes) -> u32 {
     let Some(data) = bytes_arg(data) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "emit");
     };
     dispatch(ctx, SY_ERR_IO, |c| c.emit(port, data))
 }
@@ -290,7 +300,7 @@ unsafe extern "C" fn h_open_read(
     size: *mut u64,
 ) -> u32 {
     let Some(path) = str_arg(path) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "open_read");
     };
     dispatch(ctx, SY_ERR_IO, |c| {
         status(c.open_read(path), |(id, len)| {
@@ -308,7 +318,7 @@ unsafe extern "C" fn h_read_file(
     out: *mut usize,
 ) -> u32 {
     if buf.is_null() && len != 0 {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "read_file");
     }
     let buf: &mut [u8] = if len == 0 {
         &mut []
@@ -322,7 +332,7 @@ unsafe extern "C" fn h_read_file(
 }
 unsafe extern "C" fn h_create_temp(ctx: *mut SyHostCtx, path: SyStr, out: *mut u64) -> u32 {
     let Some(path) = str_arg(path) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "create_temp");
     };
     dispatch(ctx, SY_ERR_IO, |c| {
         status(c.create_temp(path), |id| put(out, id))
@@ -330,13 +340,13 @@ unsafe extern "C" fn h_create_temp(ctx: *mut SyHostCtx, path: SyStr, out: *mut u
 }
 unsafe extern "C" fn h_write_file(ctx: *mut SyHostCtx, file: u64, data: SyBytes) -> u32 {
     let Some(data) = bytes_arg(data) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "write_file");
     };
     dispatch(ctx, SY_ERR_IO, |c| c.write_file(file, data))
 }
 unsafe extern "C" fn h_commit_file(ctx: *mut SyHostCtx, file: u64, path: SyStr, flags: u32) -> u32 {
     let Some(path) = str_arg(path) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "commit_file");
     };
     dispatch(ctx, SY_ERR_IO, |c| {
         c.commit_file(file, path, flags & abi::SY_COMMIT_OVERWRITE != 0)
@@ -347,7 +357,7 @@ unsafe extern "C" fn h_close_file(ctx: *mut SyHostCtx, file: u64) -> u32 {
 }
 unsafe extern "C" fn h_stat(ctx: *mut SyHostCtx, path: SyStr, out: *mut SyStat) -> u32 {
     let Some(path) = str_arg(path) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "stat");
     };
     dispatch(ctx, SY_ERR_IO, |c| status(c.stat(path), |st| put(out, st)))
 }
@@ -358,7 +368,7 @@ unsafe extern "C" fn h_list_dir(
     user: *mut c_void,
 ) -> u32 {
     let Some(path) = str_arg(path) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "list_dir");
     };
     let entries = match dispatch(ctx, Err(SY_ERR_IO), |c| c.list_dir(path)) {
         Ok(entries) => entries,
@@ -373,7 +383,7 @@ unsafe extern "C" fn h_list_dir(
 }
 unsafe extern "C" fn h_remove_file(ctx: *mut SyHostCtx, path: SyStr) -> u32 {
     let Some(path) = str_arg(path) else {
-        return SY_ERR_INVALID;
+        return malformed(ctx, "remove_file");
     };
     dispatch(ctx, SY_ERR_IO, |c| c.remove_file(path))
 }
@@ -421,6 +431,7 @@ mod tests {
     struct Recorder {
         sends: Vec<(u64, SocketAddr, Vec<u8>)>,
         logs: Vec<String>,
+        malformed: Vec<&'static str>,
     }
 
     impl HostCalls for Recorder {
@@ -430,6 +441,9 @@ mod tests {
         fn send_datagram(&mut self, socket: u64, to: SocketAddr, data: &[u8]) -> u32 {
             self.sends.push((socket, to, data.to_vec()));
             abi::SY_OK
+        }
+        fn malformed(&mut self, call: &'static str) {
+            self.malformed.push(call);
         }
     }
 
@@ -491,6 +505,17 @@ mod tests {
         assert_eq!(statuses[4], SY_ERR_UNSUPPORTED);
         assert_eq!(statuses[5], SY_ERR_INVALID);
         assert!(rec.sends.is_empty());
+        // Each refusal is reported to the context (which logs it), the valid call not.
+        assert_eq!(
+            rec.malformed,
+            [
+                "send_datagram",
+                "send_datagram",
+                "send_datagram",
+                "open_read",
+                "read_file"
+            ]
+        );
     }
 
     #[test]

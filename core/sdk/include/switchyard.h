@@ -179,7 +179,9 @@ typedef struct SyHostApi {
     void (*config_error)(SyHostCtx *ctx, SyStr msg, uint32_t line, uint32_t col);
 
     uint32_t (*send_datagram)(SyHostCtx *ctx, uint64_t socket, const SyAddr *to, SyBytes data);
-    /* One datagram: `header` then up to `len` bytes of `file` at `offset`; *out_sent = file bytes sent. */
+    /* One datagram: `header` then `len` bytes of `file` at `offset`, sent only whole: when the
+     * file holds fewer than `len` bytes there (it ends, or shrank since it was opened), nothing
+     * is sent and *out_sent is the count it holds. Otherwise *out_sent = len. */
     uint32_t (*send_datagram_file)(SyHostCtx *ctx, uint64_t socket, const SyAddr *to, SyBytes header,
                                    uint64_t file, uint64_t offset, uint32_t len, uint32_t *out_sent);
     /* Bind a UDP socket on the local IP of `like_socket`, ephemeral port. */

@@ -113,8 +113,10 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// Send `header` then up to `len` bytes of `file` at `offset`, as one datagram,
-    /// without copying the file through the plugin. Returns the file bytes sent.
+    /// Send `header` then `len` bytes of `file` at `offset`, as one datagram, without
+    /// copying the file through the plugin. Returns `len` when sent. A datagram is sent
+    /// only whole: when the file holds fewer than `len` bytes there (it ends, or it
+    /// shrank since it was opened), nothing is sent and the count it holds is returned.
     pub fn send_datagram_file(
         &mut self,
         socket: SocketId,

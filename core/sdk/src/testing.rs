@@ -188,13 +188,16 @@ unsafe extern "C" fn m_send_datagram_file(
     };
     let start = (offset as usize).min(f.data.len());
     let end = (start + len as usize).min(f.data.len());
-    let mut data = bytes(header);
-    data.extend_from_slice(&f.data[start..end]);
     // SAFETY: out-pointer from the plugin.
     if let Some(out) = unsafe { out_sent.as_mut() } {
         *out = (end - start) as u32;
     }
-    h.actions.push(Action::SendDatagram { socket, to, data });
+    // Like the host: only a whole range is sent.
+    if end - start == len as usize {
+        let mut data = bytes(header);
+        data.extend_from_slice(&f.data[start..end]);
+        h.actions.push(Action::SendDatagram { socket, to, data });
+    }
     abi::SY_OK
 }
 unsafe extern "C" fn m_open_udp(

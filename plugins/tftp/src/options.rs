@@ -237,6 +237,33 @@ mod tests {
         assert_eq!(n.granted, vec![("blksize".into(), "1024".into())]);
     }
 
+    /// The values of issue 7's checklist, each on its own: too big for 16 bits, past
+    /// `u64`, and the largest `u64` announced for an upload.
+    #[test]
+    fn blksize_70000_and_huge_tsize() {
+        let n = read(&[("blksize", "70000")]);
+        assert_eq!(
+            n.blksize, 65464,
+            "clamped to the maximum, not wrapped: {n:?}"
+        );
+        let n = negotiate(
+            RequestKind::Write,
+            &[("tsize", "99999999999999999999999")],
+            LIM,
+            None,
+        );
+        assert_eq!((n.tsize, n.granted.len()), (None, 0), "past u64: ignored");
+        let n = negotiate(
+            RequestKind::Write,
+            &[("tsize", "18446744073709551615")],
+            LIM,
+            None,
+        );
+        // Granted as announced: the plugin then refuses it against `max_upload_bytes`
+        // before creating anything (ERROR 3, `oversized_upload_is_error_3_...`).
+        assert_eq!(n.tsize, Some(u64::MAX));
+    }
+
     #[test]
     fn tsize_on_read_without_size_and_on_write() {
         let n = negotiate(RequestKind::Read, &[("tsize", "0")], LIM, None);

@@ -120,6 +120,11 @@ impl HostCalls for Calls<'_> {
         }
     }
 
+    fn malformed(&mut self, call: &'static str) {
+        self.actor.shared.metrics.error("malformed_call");
+        warn!(self.actor.shared.log, "plugin call refused: malformed arguments"; "call" => call);
+    }
+
     fn config_error(&mut self, msg: &str, line: u32, col: u32) {
         error!(self.actor.shared.log, "plugin configuration error"; "message" => msg, "line" => line, "col" => col);
     }

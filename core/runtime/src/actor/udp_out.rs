@@ -207,9 +207,13 @@ impl ReadAhead {
     }
 }
 
-/// Send `header` + the file range, in order with the socket's other datagrams, and
-/// return how many file bytes it carries. Never blocks: a range not in the page cache
-/// is read on the blocking pool and sent when read ([`defer_file_read`]).
+/// Send `header` + the file range, in order with the socket's other datagrams. Only a
+/// whole range is sent: when the file holds fewer bytes there (it ends, or shrank since
+/// it was opened) nothing is sent and that count is returned, so a protocol never sends
+/// a short block that a peer would take for the end of a file. Never blocks: a range
+/// not in the page cache is read on the blocking pool and sent when read
+/// ([`defer_file_read`]); if it then turns out short, it is dropped, and the plugin's
+/// retransmission finds the short count on its next try.
 pub fn send_file_range(
     actor: &mut InstanceActor,
     socket: u64,
@@ -233,6 +237,7 @@ pub fn send_file_range(
     let got = match s.ahead.holds {
         Some((id, offset, len, got)) if (id, offset, len) == want => got,
         _ => match read_cached(&range.file, s.ahead.room(range.len), range.offset) {
+            Ok(Some(got)) if got < range.len => return Ok(got as u32),
             Ok(Some(got)) => got,
             Ok(None) => return defer(actor, socket, to, header, range, ctx),
             Err(e) => return Err(io_status(&e)),
@@ -246,7 +251,9 @@ pub fn send_file_range(
     // Read what will most likely be asked for next, while the peer is busy.
     let next = range.offset + got as u64;
     if got == range.len && next < range.size {
-        if let Ok(Some(n)) = read_cached(&range.file, s.ahead.room(range.len), next) {
+        if let Ok(Some(n)) = read_cached(&range.file, s.ahead.room(range.len), next)
+            && n == range.len
+        {
             s.ahead.holds = Some((range.id, next, range.len, n));
         }
     }
@@ -262,7 +269,11 @@ fn defer(
     range: FileRange,
     ctx: &mut Context<InstanceActor>,
 ) -> Result<u32, u32> {
-    let expect = (range.len as u64).min(range.size.saturating_sub(range.offset)) as usize;
+    // Past the end as the file was at open: whole ranges only, so nothing to read.
+    let held = range.size.saturating_sub(range.offset);
+    if held < range.len as u64 {
+        return Ok(held as u32);
+    }
     match defer_file_read(
         actor,
         socket,
@@ -270,17 +281,17 @@ fn defer(
         header,
         range.file,
         range.offset,
-        expect,
+        range.len,
         ctx,
     ) {
-        abi::SY_OK => Ok(expect as u32),
+        abi::SY_OK => Ok(range.len as u32),
         status => Err(status),
     }
 }
 
 /// Queue a datagram of `header` plus `len` bytes of `file` at `offset`, read on the
-/// blocking pool; it is sent, in order, once read. `expect` is what the plugin is told
-/// was read (the file's size at open bounds it).
+/// blocking pool; it is sent, in order, once read — and only if all `expect` bytes
+/// were there.
 #[allow(clippy::too_many_arguments)]
 pub fn defer_file_read(
     actor: &mut InstanceActor,
@@ -315,7 +326,11 @@ pub fn defer_file_read(
     let read = tokio::task::spawn_blocking(move || {
         buf.resize(head + expect, 0);
         let got = read_full(&file, &mut buf[head..], offset)?;
-        buf.truncate(head + got);
+        if got < expect {
+            return Err(io::Error::other(format!(
+                "file shrank: {got} of {expect} bytes at offset {offset}"
+            )));
+        }
         // The next datagrams most likely want what follows: start reading it now.
         let _ = rustix::fs::fadvise(
             &*file,

@@ -369,16 +369,22 @@ impl Tftp {
                         ctx.send_datagram(live.socket, to, &self.scratch)
                             .map(|_| ())
                     }
-                    _ => ctx
-                        .send_datagram_file(
-                            live.socket,
-                            to,
-                            &packet::data_header(block),
-                            file,
-                            offset,
-                            len,
-                        )
-                        .map(|_| ()),
+                    // The host sends a range only whole: fewer bytes than planned means
+                    // the file shrank since it was opened, and a short DATA would tell the
+                    // client "this is the end" of a truncated file. Nothing went out; fail.
+                    _ => match ctx.send_datagram_file(
+                        live.socket,
+                        to,
+                        &packet::data_header(block),
+                        file,
+                        offset,
+                        len,
+                    ) {
+                        Ok(n) if n != len => {
+                            return Err((ErrorCode::NotDefined, "file changed during transfer"));
+                        }
+                        other => other.map(|_| ()),
+                    },
                 };
                 match sent {
                     // A full socket buffer or a vanished peer: the retransmission clock copes.

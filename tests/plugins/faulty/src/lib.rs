@@ -20,8 +20,10 @@
 //! `in` (`switchyard.TransferCompleted/1`) and input `any` (`*`). Messages received on an
 //! input are logged at info level (`faulty got message`) so a test can see them arrive.
 //!
-//! Config: `(panic_in_new: bool)`, default `false`: panics while the instance is built,
-//! to test a plugin that fails in `create`.
+//! Config: `(panic_in_new: bool, panic_always: bool)`, both default `false`:
+//! `panic_in_new` panics while the instance is built, to test a plugin that fails in
+//! `create`; `panic_always` panics on every event (`Start` included), to test a plugin
+//! that can never serve: the restart intensity must stop it.
 
 use serde::Deserialize;
 use switchyard_sdk::prelude::*;
@@ -32,6 +34,8 @@ use switchyard_sdk::prelude::*;
 pub struct Config {
     /// Panic in `Protocol::new`, i.e. inside the host's `create` call.
     pub panic_in_new: bool,
+    /// Panic in every `Protocol::on_event` call, whatever the event.
+    pub panic_always: bool,
 }
 
 /// Stateless apart from a counter of handled commands, which makes a restart visible in
@@ -39,6 +43,7 @@ pub struct Config {
 #[derive(Debug, Default)]
 pub struct Faulty {
     handled: u64,
+    panic_always: bool,
 }
 
 /// An id no host hands out: ids count up from small numbers.
@@ -107,10 +112,16 @@ impl Protocol for Faulty {
         if config.panic_in_new {
             panic!("faulty: panic_in_new is set");
         }
-        Ok(Faulty::default())
+        Ok(Faulty {
+            handled: 0,
+            panic_always: config.panic_always,
+        })
     }
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
+        if self.panic_always {
+            panic!("faulty: panic_always is set ({event:?})");
+        }
         match event {
             Event::Datagram {
                 socket, peer, data, ..
@@ -190,6 +201,16 @@ mod tests {
             host.deliver(&mut f, 0, datagram(b"panic"))
         }));
         assert!(caught.is_err(), "`panic` must panic");
+    }
+
+    #[test]
+    fn panic_always_panics_on_any_event() {
+        let mut host = MockHost::new();
+        let mut f = host.create::<Faulty>("(panic_always: true)").unwrap();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            host.deliver(&mut f, 0, datagram(b"ping"))
+        }));
+        assert!(caught.is_err(), "`panic_always` must panic");
     }
 
     #[test]

@@ -162,3 +162,18 @@ fn connection_reset_mid_upload_releases_the_temp() {
     assert!(st.open.is_empty() && st.visible().is_empty());
     assert!(s.is_done());
 }
+
+/// EIO while the host writes the body (a failing disk): `ERR 500`, nothing visible,
+/// the temp released, the failure recorded.
+#[test]
+fn an_io_error_mid_upload_is_err_500_and_stores_nothing() {
+    let mut st = Mem::new();
+    let mut s = session();
+    let (file, _, token) = recv_to_file(&v2(&mut s, &mut st, 0, "PUT x 1000\n"));
+    st.receive(file, &[1; 500]);
+    s.handle_file_received(1, token, Err(HostError::Io), &mut st);
+    let outs = drain(&mut s);
+    assert!(written(&outs).starts_with("ERR 500 "), "{}", written(&outs));
+    assert_ne!(transfers(&outs)[0].result, "ok");
+    assert!(st.open.is_empty() && st.visible().is_empty());
+}
