@@ -250,12 +250,12 @@ pub fn send_file_range(
     }
     // Read what will most likely be asked for next, while the peer is busy.
     let next = range.offset + got as u64;
-    if got == range.len && next < range.size {
-        if let Ok(Some(n)) = read_cached(&range.file, s.ahead.room(range.len), next)
-            && n == range.len
-        {
-            s.ahead.holds = Some((range.id, next, range.len, n));
-        }
+    // (`got == range.len` here: a short range returned above.)
+    if next < range.size
+        && let Ok(Some(n)) = read_cached(&range.file, s.ahead.room(range.len), next)
+        && n == range.len
+    {
+        s.ahead.holds = Some((range.id, next, range.len, n));
     }
     Ok(got as u32)
 }
