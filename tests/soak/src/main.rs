@@ -1,0 +1,207 @@
+//! # switchyard-soak — load and soak for a switchyard host
+//!
+//! Runs chat, TFTP, files and bulk at once against a real `switchyard serve` (started
+//! here on its own topology, or attached to with `--pid`), verifies every
+//! transferred byte by sha256, then checks that the host's open fds, sessions and RSS
+//! come back to their baseline. Exits 0 on a clean run, 1 otherwise, with a report.
+//! `benches/soak` runs the full load; `tests/tests/soak.rs` a short one in CI.
+//!
+//! # Layout
+//! - `args`: the command line; `topology`: the served topology and fixtures;
+//! - `host`: starting or attaching to the host, and its log;
+//! - `load`: the clients, one module per protocol, and the sampler;
+//! - `probe`: `/proc` and `/metrics`; `settle`: the return to baseline;
+//! - `stats`, `report`, `data`: counting, the report, test content.
+
+mod args;
+mod data;
+mod host;
+mod load;
+mod probe;
+mod report;
+mod settle;
+mod stats;
+mod topology;
+
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+use args::Args;
+use host::Target;
+use load::{Ctx, Shape};
+use stats::Stats;
+
+/// Extra time for operations still running at the deadline before they give up.
+const GRACE: Duration = Duration::from_secs(30);
+/// The warm-up round before the baseline: opens what the host opens once (audit
+/// transcript, per-handler state) so the baseline does not count it as a leak.
+const WARMUP: Duration = Duration::from_secs(2);
+/// How long a started host may drain after SIGTERM (its drain timeout is 10 s).
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("switchyard-soak: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<bool, String> {
+    let mut target = match Target::attach(args) {
+        Some(t) => t,
+        None => Target::start(&switchyard_path(args)?)?,
+    };
+    let fixtures = topology::write_fixtures(&target.data)
+        .map_err(|e| format!("writing fixtures under {}: {e}", target.data.display()))?;
+    let shape = Shape {
+        tcp: args.tcp,
+        tftp: args.tftp,
+        chat_rooms: args.chat_rooms,
+        chat_members: args.chat_members,
+        chat_visitors: args.chat_visitors,
+        chat_interval: Duration::from_millis(args.chat_interval_ms),
+        max_size: args.max_size,
+        tftp_upload_percent: args.tftp_upload_percent,
+        seed: args.seed,
+    };
+    let ctx_for = |duration: Duration, shape: Shape| {
+        let deadline = Instant::now() + duration;
+        Ctx {
+            stats: Stats::default(),
+            deadline,
+            hard_stop: deadline + GRACE,
+            files: target.files,
+            bulk: target.bulk,
+            tftp: target.tftp,
+            chat: target.chat,
+            fixtures: fixtures.clone(),
+            data: target.data.clone(),
+            shape,
+            v1_sent: Mutex::default(),
+            busy_tcp: AtomicUsize::new(0),
+            busy_tftp: AtomicUsize::new(0),
+            busy_chat: AtomicUsize::new(0),
+        }
+    };
+    let (pid, admin) = (target.pid, target.admin);
+    let mut problems = Vec::new();
+
+    // Warm-up: a little of everything, then wait until nothing is in flight.
+    let warm_shape = Shape {
+        tcp: 4,
+        tftp: 2,
+        chat_rooms: 1,
+        chat_members: 2,
+        chat_visitors: 1,
+        ..shape.clone()
+    };
+    let warm = ctx_for(WARMUP, warm_shape);
+    load::run(&warm, pid, admin);
+    if warm.stats.total_fails() > 0 {
+        problems.push(format!(
+            "{} failures in the warm-up",
+            warm.stats.total_fails()
+        ));
+    }
+    if let Err(f) = load::verify_v1_on_disk(&warm) {
+        problems.push(format!("warm-up: {}", f.detail));
+    }
+    let baseline = settle::quiesce(pid, admin, Duration::from_secs(args.settle_secs))?;
+    eprintln!(
+        "baseline: {} fds, RSS {} KiB, {} threads; load for {} s",
+        baseline.fds, baseline.rss_kib, baseline.threads, args.duration
+    );
+
+    // The load.
+    let ctx = ctx_for(Duration::from_secs(args.duration), shape.clone());
+    let started = Instant::now();
+    let observed = load::run(&ctx, pid, admin);
+    let elapsed = started.elapsed();
+    problems.extend(observed.probe_errors.iter().take(3).cloned());
+    for (kind, count, _) in ctx.stats.fails() {
+        problems.push(format!("{count} failed operations: {kind}"));
+    }
+    match load::verify_v1_on_disk(&ctx) {
+        Ok(n) => ctx.stats.add("bulk.v1_verified_on_disk", n as u64, 0),
+        Err(f) => problems.push(f.detail),
+    }
+    if let Err(f) = load::no_rooms_left(&ctx) {
+        problems.push(f.detail);
+    }
+
+    // Back to baseline?
+    let bounds = settle::Bounds {
+        fd_slack: args.fd_slack,
+        rss_slack_kib: args.rss_slack_mib * 1024,
+    };
+    let settled = settle::settle(
+        pid,
+        admin,
+        &baseline,
+        bounds,
+        Duration::from_secs(args.settle_secs),
+    );
+    problems.extend(
+        settled
+            .problems
+            .iter()
+            .map(|p| format!("not back to baseline: {p}")),
+    );
+
+    // A started host must drain and exit cleanly.
+    match target.stop(STOP_TIMEOUT) {
+        Some(Ok(status)) if status.success() => {}
+        Some(Ok(status)) => problems.push(format!("host exited with {status} after SIGTERM")),
+        Some(Err(e)) => problems.push(format!("host: {e}")),
+        None => {}
+    }
+    let log = target.log();
+    if log.errors > 0 {
+        problems.push(format!("the host logged {} errors", log.errors));
+    }
+
+    let report = report::Report {
+        shape: &shape,
+        elapsed,
+        stats: &ctx.stats,
+        observed: &observed,
+        baseline: &baseline,
+        after: settled.after.as_ref(),
+        settle_waited: settled.waited,
+        rss_bound_kib: baseline.rss_kib + bounds.rss_slack_kib,
+        fd_bound: baseline.fds + bounds.fd_slack,
+        log: &log,
+        problems: &problems,
+    }
+    .render();
+    print!("{report}");
+    if let Some(path) = &args.report {
+        std::fs::write(path, &report).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(problems.is_empty())
+}
+
+/// `--switchyard`, else the `switchyard` built beside this binary (same profile).
+fn switchyard_path(args: &Args) -> Result<std::path::PathBuf, String> {
+    if let Some(p) = &args.switchyard {
+        return Ok(p.clone());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+    let p = exe.with_file_name("switchyard");
+    if !p.is_file() {
+        return Err(format!(
+            "{} not found: build it (cargo build --workspace) or pass --switchyard",
+            p.display()
+        ));
+    }
+    Ok(p)
+}

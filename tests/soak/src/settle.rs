@@ -1,0 +1,135 @@
+//! After the load: wait (bounded) until the host is back where it started, and say
+//! what is not.
+//!
+//! What "back" means, and why:
+//! - **fds** at most `baseline + fd_slack` (default 0): every socket, transfer
+//!   socket and file a transfer opened must be closed once it is over. The baseline
+//!   is taken after a warm-up round, so fds opened once and kept on purpose (the
+//!   audit transcript, the admin listener's accepted socket) are in it.
+//! - **sessions and connections** 0 for every handler: nothing is still in flight.
+//!   (`switchyard_sessions_active` is sampled by the host every second, hence the wait.)
+//! - **RSS** at most `baseline + rss_slack`: the allocator keeps freed memory for
+//!   reuse, so RSS never returns exactly; a leak proportional to the load exceeds any
+//!   fixed slack on a long enough run.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::probe::{self, Snapshot};
+
+/// How often the host is looked at while settling.
+const POLL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub fd_slack: usize,
+    pub rss_slack_kib: u64,
+}
+
+#[derive(Debug)]
+pub struct Settled {
+    /// The last snapshot taken (`None` if the host could not be read at all).
+    pub after: Option<Snapshot>,
+    pub waited: Duration,
+    /// Empty when everything is back.
+    pub problems: Vec<String>,
+}
+
+/// Poll until `problems` is empty or `timeout` passes.
+pub fn settle(
+    pid: u32,
+    admin: SocketAddr,
+    baseline: &Snapshot,
+    bounds: Bounds,
+    timeout: Duration,
+) -> Settled {
+    let start = Instant::now();
+    loop {
+        let (after, problems) = match probe::snapshot(pid, admin) {
+            Ok(s) => {
+                let p = problems(baseline, &s, bounds);
+                (Some(s), p)
+            }
+            Err(e) => (None, vec![e]),
+        };
+        if problems.is_empty() || start.elapsed() >= timeout {
+            return Settled {
+                after,
+                waited: start.elapsed(),
+                problems,
+            };
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Wait until nothing is in flight (no fd or memory bound): the end of the warm-up,
+/// before the baseline is taken.
+pub fn quiesce(pid: u32, admin: SocketAddr, timeout: Duration) -> Result<Snapshot, String> {
+    let start = Instant::now();
+    loop {
+        let s = probe::snapshot(pid, admin)?;
+        if s.sessions_total() == 0 && s.conns_total() == 0 {
+            return Ok(s);
+        }
+        if start.elapsed() >= timeout {
+            return Err(format!(
+                "still busy after {timeout:?}: sessions {:?}, connections {:?}",
+                s.sessions, s.conns
+            ));
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+fn problems(base: &Snapshot, now: &Snapshot, b: Bounds) -> Vec<String> {
+    let mut p = Vec::new();
+    if now.fds > base.fds + b.fd_slack {
+        p.push(format!(
+            "open fds {} > baseline {} + {}",
+            now.fds, base.fds, b.fd_slack
+        ));
+    }
+    for (what, map) in [("sessions", &now.sessions), ("connections", &now.conns)] {
+        for (handler, n) in map.iter().filter(|(_, n)| **n != 0) {
+            p.push(format!("{handler}: {n} {what} still open"));
+        }
+    }
+    if now.rss_kib > base.rss_kib + b.rss_slack_kib {
+        p.push(format!(
+            "RSS {} KiB > baseline {} KiB + {} KiB",
+            now.rss_kib, base.rss_kib, b.rss_slack_kib
+        ));
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_name_each_leak() {
+        let base = Snapshot {
+            fds: 20,
+            rss_kib: 10_000,
+            ..Snapshot::default()
+        };
+        let b = Bounds {
+            fd_slack: 1,
+            rss_slack_kib: 1000,
+        };
+        let mut now = base.clone();
+        now.fds = 21;
+        now.rss_kib = 11_000;
+        now.sessions.insert("tftp".into(), 0);
+        assert!(problems(&base, &now, b).is_empty());
+        now.fds = 22;
+        now.rss_kib = 11_001;
+        now.sessions.insert("tftp".into(), 2);
+        now.conns.insert("files".into(), 1);
+        let p = problems(&base, &now, b);
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p[1].contains("tftp: 2 sessions"));
+    }
+}
