@@ -86,6 +86,7 @@ fn run(args: &Args) -> Result<bool, String> {
             fixtures: fixtures.clone(),
             data: target.data.clone(),
             shape,
+            owned: target.child.is_some(),
             v1_sent: Mutex::default(),
             busy_tcp: AtomicUsize::new(0),
             busy_tftp: AtomicUsize::new(0),

@@ -115,7 +115,7 @@ impl Report<'_> {
         );
         let _ = writeln!(
             o,
-            "sessions (all handlers): peak {}, after {}; TCP connections: peak {}, after {}",
+            "sessions: peak {:?}, after (all handlers) {}; TCP connections: peak {}, after {}",
             ob.peak_sessions,
             after(|a| a.sessions_total().to_string()),
             ob.peak_conns,

@@ -19,6 +19,9 @@ use crate::probe::{self, Snapshot};
 
 /// How often the host is looked at while settling.
 const POLL: Duration = Duration::from_millis(500);
+/// How long the fd count must hold still before the baseline is taken: longer than
+/// anything lingers after its session (TFTP's dally, 3 s by default).
+const STILL: Duration = Duration::from_secs(4);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
@@ -63,19 +66,28 @@ pub fn settle(
     }
 }
 
-/// Wait until nothing is in flight (no fd or memory bound): the end of the warm-up,
-/// before the baseline is taken.
+/// Wait until nothing is in flight and the fd count has held still for [`STILL`]
+/// (no fd or memory bound): the end of the warm-up, before the baseline is taken.
+/// A finished TFTP upload keeps its socket through the dally (3 s by default) after
+/// its session ends, so "no sessions" alone is not yet the resting state.
 pub fn quiesce(pid: u32, admin: SocketAddr, timeout: Duration) -> Result<Snapshot, String> {
     let start = Instant::now();
+    let mut still_since: Option<(Instant, usize)> = None;
     loop {
         let s = probe::snapshot(pid, admin)?;
-        if s.sessions_total() == 0 && s.conns_total() == 0 {
+        let idle = s.sessions_total() == 0 && s.conns_total() == 0;
+        still_since = match still_since {
+            Some((since, fds)) if idle && fds == s.fds => Some((since, fds)),
+            _ if idle => Some((Instant::now(), s.fds)),
+            _ => None,
+        };
+        if still_since.is_some_and(|(since, _)| since.elapsed() >= STILL) {
             return Ok(s);
         }
         if start.elapsed() >= timeout {
             return Err(format!(
-                "still busy after {timeout:?}: sessions {:?}, connections {:?}",
-                s.sessions, s.conns
+                "not at rest after {timeout:?}: sessions {:?}, connections {:?}, {} fds",
+                s.sessions, s.conns, s.fds
             ));
         }
         std::thread::sleep(POLL);

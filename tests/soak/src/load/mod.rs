@@ -15,6 +15,7 @@ mod tftp;
 pub use bulk::verify_v1_on_disk;
 pub use chat::no_rooms_left;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -62,6 +63,10 @@ pub struct Ctx {
     /// from here once checked, so a long soak does not fill the disk.
     pub data: PathBuf,
     pub shape: Shape,
+    /// The soak started the host and owns its storage. When attached to someone
+    /// else's host, bulk v1 uploads are skipped: their files cannot be told apart
+    /// from the operator's, so they could be neither checked nor removed.
+    pub owned: bool,
     /// sha256 of every bulk v1 upload the server accepted (v1 has no reply; the
     /// stored files are checked against these after the load).
     pub v1_sent: Mutex<Vec<[u8; 32]>>,
@@ -108,7 +113,8 @@ pub struct Observed {
     pub peak_rss_kib: u64,
     pub peak_fds: usize,
     pub peak_threads: u64,
-    pub peak_sessions: i64,
+    /// Peak `sessions_active` by handler (audit's are records waiting to be written).
+    pub peak_sessions: BTreeMap<String, i64>,
     pub peak_conns: i64,
     /// Mean clients busy per protocol over the samples: the concurrency held.
     pub mean_busy: [f64; 3],
@@ -221,6 +227,9 @@ fn peaks(o: &mut Observed, s: &Snapshot) {
     o.peak_rss_kib = o.peak_rss_kib.max(s.rss_kib);
     o.peak_fds = o.peak_fds.max(s.fds);
     o.peak_threads = o.peak_threads.max(s.threads);
-    o.peak_sessions = o.peak_sessions.max(s.sessions_total());
+    for (h, n) in &s.sessions {
+        let peak = o.peak_sessions.entry(h.clone()).or_default();
+        *peak = (*peak).max(*n);
+    }
     o.peak_conns = o.peak_conns.max(s.conns_total());
 }
