@@ -1,5 +1,5 @@
-//! CI's short soak: `switchyard-soak` (tests/soak) with small numbers against a host
-//! it starts on port 0. The full run is `benches/soak`; this one proves on every
+//! CI's short soak: `switchyard-soak` (tests/soak) with small numbers, two rounds,
+//! against a host it starts on port 0. The full run is `benches/soak`; this one proves on every
 //! change that all four protocols work at once, every transferred byte is right,
 //! and fds, sessions and memory return to baseline afterwards.
 
@@ -33,7 +33,7 @@ fn a_short_soak_of_all_four_protocols_passes() {
         "--max-size",
         "262144",
     ]);
-    // Warm-up, 5 s of load, settling and the host's drain: well under a minute.
+    // Warm-up, 2 x 3 s of load, settling and the host's drain: well under a minute.
     let out = run_with_timeout(cmd, Duration::from_secs(120));
     let report = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

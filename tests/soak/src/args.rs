@@ -11,9 +11,14 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "switchyard-soak", version)]
 pub struct Args {
-    /// Seconds of load (new operations start until then; running ones finish).
+    /// Seconds of load per round (new operations start until then; running ones
+    /// finish).
     #[arg(long, default_value_t = 60)]
     pub duration: u64,
+    /// Rounds of load; after each the host must come back to baseline, and RSS must
+    /// not grow from round to round (the leak check that survives allocator caching).
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
     /// Concurrent TCP clients, half on `files` (v2, some v1), half on `bulk` (v2, some v1).
     #[arg(long, default_value_t = 200)]
     pub tcp: usize,
@@ -40,10 +45,15 @@ pub struct Args {
     /// After the load, seconds to wait for fds, sessions and RSS to settle.
     #[arg(long, default_value_t = 30)]
     pub settle_secs: u64,
-    /// RSS after the load may exceed the baseline by this many MiB (the allocator
-    /// keeps freed pages and per-thread arenas; a leak grows with the load instead).
-    #[arg(long, default_value_t = 64)]
+    /// RSS after a round may exceed the baseline by this many MiB. glibc keeps the
+    /// freed receive buffers of a burst (1 MiB per uploading connection) in its
+    /// arenas, so RSS after a burst stays near the burst's peak; see settle.rs.
+    #[arg(long, default_value_t = 256)]
     pub rss_slack_mib: u64,
+    /// RSS after the last round may exceed RSS after the first by this many MiB: a
+    /// leak accumulates round after round, allocator caching does not.
+    #[arg(long, default_value_t = 48)]
+    pub rss_growth_mib: u64,
     /// Open fds after the load may exceed the baseline by this many.
     #[arg(long, default_value_t = 0)]
     pub fd_slack: usize,

@@ -24,15 +24,15 @@ mod stats;
 mod topology;
 
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 
 use args::Args;
 use host::Target;
-use load::{Ctx, Shape};
+use load::{Ctx, Observed, Shape};
 use stats::Stats;
 
 /// Extra time for operations still running at the deadline before they give up.
@@ -73,10 +73,11 @@ fn run(args: &Args) -> Result<bool, String> {
         tftp_upload_percent: args.tftp_upload_percent,
         seed: args.seed,
     };
-    let ctx_for = |duration: Duration, shape: Shape| {
+    let stats = Arc::new(Stats::default());
+    let ctx_for = |duration: Duration, shape: Shape, stats: &Arc<Stats>| {
         let deadline = Instant::now() + duration;
         Ctx {
-            stats: Stats::default(),
+            stats: Arc::clone(stats),
             deadline,
             hard_stop: deadline + GRACE,
             files: target.files,
@@ -94,9 +95,10 @@ fn run(args: &Args) -> Result<bool, String> {
         }
     };
     let (pid, admin) = (target.pid, target.admin);
+    let settle_timeout = Duration::from_secs(args.settle_secs);
     let mut problems = Vec::new();
 
-    // Warm-up: a little of everything, then wait until nothing is in flight.
+    // Warm-up: a little of everything, then wait until the host is at rest.
     let warm_shape = Shape {
         tcp: 4,
         tftp: 2,
@@ -105,58 +107,68 @@ fn run(args: &Args) -> Result<bool, String> {
         chat_visitors: 1,
         ..shape.clone()
     };
-    let warm = ctx_for(WARMUP, warm_shape);
+    let warm = ctx_for(WARMUP, warm_shape, &Arc::new(Stats::default()));
     load::run(&warm, pid, admin);
-    if warm.stats.total_fails() > 0 {
+    for (kind, count, examples) in warm.stats.fails() {
         problems.push(format!(
-            "{} failures in the warm-up",
-            warm.stats.total_fails()
+            "warm-up: {count} failed operations: {kind} {examples:?}"
         ));
     }
     if let Err(f) = load::verify_v1_on_disk(&warm) {
         problems.push(format!("warm-up: {}", f.detail));
     }
-    let baseline = settle::quiesce(pid, admin, Duration::from_secs(args.settle_secs))?;
+    let baseline = settle::quiesce(pid, admin, settle_timeout)?;
     eprintln!(
-        "baseline: {} fds, RSS {} KiB, {} threads; load for {} s",
-        baseline.fds, baseline.rss_kib, baseline.threads, args.duration
+        "baseline: {} fds, RSS {} KiB, {} threads; {} round(s) of {} s",
+        baseline.fds, baseline.rss_kib, baseline.threads, args.rounds, args.duration
     );
 
-    // The load.
-    let ctx = ctx_for(Duration::from_secs(args.duration), shape.clone());
-    let started = Instant::now();
-    let observed = load::run(&ctx, pid, admin);
-    let elapsed = started.elapsed();
-    problems.extend(observed.probe_errors.iter().take(3).cloned());
-    for (kind, count, _) in ctx.stats.fails() {
-        problems.push(format!("{count} failed operations: {kind}"));
-    }
-    match load::verify_v1_on_disk(&ctx) {
-        Ok(n) => ctx.stats.add("bulk.v1_verified_on_disk", n as u64, 0),
-        Err(f) => problems.push(f.detail),
-    }
-    if let Err(f) = load::no_rooms_left(&ctx) {
-        problems.push(f.detail);
-    }
-
-    // Back to baseline?
+    // The rounds: load, then back to baseline.
     let bounds = settle::Bounds {
         fd_slack: args.fd_slack,
         rss_slack_kib: args.rss_slack_mib * 1024,
+        rss_growth_kib: args.rss_growth_mib * 1024,
     };
-    let settled = settle::settle(
-        pid,
-        admin,
-        &baseline,
-        bounds,
-        Duration::from_secs(args.settle_secs),
-    );
-    problems.extend(
-        settled
-            .problems
-            .iter()
-            .map(|p| format!("not back to baseline: {p}")),
-    );
+    let mut observed = Observed::default();
+    let mut rounds = Vec::new();
+    let mut elapsed = Duration::ZERO;
+    for round in 1..=args.rounds.max(1) {
+        let ctx = ctx_for(Duration::from_secs(args.duration), shape.clone(), &stats);
+        let started = Instant::now();
+        observed.merge(&load::run(&ctx, pid, admin));
+        elapsed += started.elapsed();
+        match load::verify_v1_on_disk(&ctx) {
+            Ok(0) => {}
+            Ok(n) => stats.add("bulk.v1_verified_on_disk", n as u64, 0),
+            Err(f) => problems.push(format!("round {round}: {}", f.detail)),
+        }
+        if let Err(f) = load::no_rooms_left(&ctx) {
+            problems.push(format!("round {round}: {}", f.detail));
+        }
+        let settled = settle::settle(pid, admin, &baseline, bounds, settle_timeout);
+        problems.extend(
+            settled
+                .problems
+                .iter()
+                .map(|p| format!("not back to baseline after round {round}: {p}")),
+        );
+        eprintln!(
+            "round {round}: {} operations so far, {} failed; settled in {:.1} s",
+            stats.ops().values().map(|c| c.count).sum::<u64>(),
+            stats.total_fails(),
+            settled.waited.as_secs_f64()
+        );
+        rounds.push(settled);
+    }
+    problems.extend(observed.probe_errors.iter().take(3).cloned());
+    for (kind, count, _) in stats.fails() {
+        problems.push(format!("{count} failed operations: {kind}"));
+    }
+    let rss_after: Vec<u64> = rounds
+        .iter()
+        .filter_map(|r| r.after.as_ref().map(|a| a.rss_kib))
+        .collect();
+    problems.extend(settle::rss_problems(&baseline, &rss_after, bounds));
 
     // A started host must drain and exit cleanly.
     match target.stop(STOP_TIMEOUT) {
@@ -172,14 +184,12 @@ fn run(args: &Args) -> Result<bool, String> {
 
     let report = report::Report {
         shape: &shape,
+        rounds: &rounds,
         elapsed,
-        stats: &ctx.stats,
+        stats: &stats,
         observed: &observed,
         baseline: &baseline,
-        after: settled.after.as_ref(),
-        settle_waited: settled.waited,
-        rss_bound_kib: baseline.rss_kib + bounds.rss_slack_kib,
-        fd_bound: baseline.fds + bounds.fd_slack,
+        bounds,
         log: &log,
         problems: &problems,
     }

@@ -8,20 +8,21 @@ use std::time::Duration;
 use crate::host::LogSummary;
 use crate::load::{Observed, Shape};
 use crate::probe::Snapshot;
+use crate::settle::{Bounds, Settled};
 use crate::stats::Stats;
 
 /// Everything the report shows.
 #[derive(Debug)]
 pub struct Report<'a> {
     pub shape: &'a Shape,
+    /// How each round ended: the host after it, and how long settling took.
+    pub rounds: &'a [Settled],
+    /// Time under load, all rounds together.
     pub elapsed: Duration,
     pub stats: &'a Stats,
     pub observed: &'a Observed,
     pub baseline: &'a Snapshot,
-    pub after: Option<&'a Snapshot>,
-    pub settle_waited: Duration,
-    pub rss_bound_kib: u64,
-    pub fd_bound: usize,
+    pub bounds: Bounds,
     pub log: &'a LogSummary,
     /// Everything that makes the soak fail, in words.
     pub problems: &'a [String],
@@ -38,8 +39,14 @@ impl Report<'_> {
         let _ = writeln!(
             o,
             "load: {} TCP clients (files + bulk), {} TFTP clients, {} chat rooms x {} members, \
-             {} desk visitors, for {:.1} s",
-            s.tcp, s.tftp, s.chat_rooms, s.chat_members, s.chat_visitors, secs
+             {} desk visitors; {} round(s), {:.1} s under load",
+            s.tcp,
+            s.tftp,
+            s.chat_rooms,
+            s.chat_members,
+            s.chat_visitors,
+            self.rounds.len(),
+            secs
         );
         let [tcp, tftp, chat] = self.observed.mean_busy;
         let [tcp_min, tftp_min, chat_min] = self.observed.min_busy;
@@ -88,40 +95,53 @@ impl Report<'_> {
 
         let ob = self.observed;
         let b = self.baseline;
-        let after = |f: fn(&Snapshot) -> String| self.after.map_or("?".into(), f);
+        let bd = self.bounds;
+        let mib = |kib: u64| kib as f64 / 1024.0;
         let _ = writeln!(o, "\n## host");
         let _ = writeln!(
             o,
-            "RSS MiB: baseline {:.1}, peak {:.1}, after {} (bound {:.1})",
-            b.rss_kib as f64 / 1024.0,
-            ob.peak_rss_kib as f64 / 1024.0,
-            after(|a| format!("{:.1}", a.rss_kib as f64 / 1024.0)),
-            self.rss_bound_kib as f64 / 1024.0
-        );
-        let _ = writeln!(
-            o,
-            "open fds: baseline {}, peak {}, after {} (bound {})",
+            "baseline: RSS {:.1} MiB, {} fds, {} threads",
+            mib(b.rss_kib),
             b.fds,
+            b.threads
+        );
+        let _ = writeln!(
+            o,
+            "peak: RSS {:.1} MiB, {} fds, {} threads, {} TCP connections, sessions {:?}",
+            mib(ob.peak_rss_kib),
             ob.peak_fds,
-            after(|a| a.fds.to_string()),
-            self.fd_bound
-        );
-        let _ = writeln!(
-            o,
-            "threads: baseline {}, peak {}, after {}",
-            b.threads,
             ob.peak_threads,
-            after(|a| a.threads.to_string())
+            ob.peak_conns,
+            ob.peak_sessions
         );
+        for (i, r) in self.rounds.iter().enumerate() {
+            match &r.after {
+                Some(a) => {
+                    let _ = writeln!(
+                        o,
+                        "after round {}: RSS {:.1} MiB, {} fds, {} threads, sessions {}, \
+                         connections {} (settled in {:.1} s)",
+                        i + 1,
+                        mib(a.rss_kib),
+                        a.fds,
+                        a.threads,
+                        a.sessions_total(),
+                        a.conns_total(),
+                        r.waited.as_secs_f64()
+                    );
+                }
+                None => {
+                    let _ = writeln!(o, "after round {}: host not readable", i + 1);
+                }
+            }
+        }
         let _ = writeln!(
             o,
-            "sessions: peak {:?}, after (all handlers) {}; TCP connections: peak {}, after {}",
-            ob.peak_sessions,
-            after(|a| a.sessions_total().to_string()),
-            ob.peak_conns,
-            after(|a| a.conns_total().to_string())
+            "bounds: fds <= {}, RSS <= {:.1} MiB, RSS growth from round 1 <= {:.1} MiB",
+            b.fds + bd.fd_slack,
+            mib(b.rss_kib + bd.rss_slack_kib),
+            mib(bd.rss_growth_kib)
         );
-        let _ = writeln!(o, "settled after {:.1} s", self.settle_waited.as_secs_f64());
         let l = self.log;
         let _ = writeln!(
             o,

@@ -8,9 +8,16 @@
 //!   audit transcript, the admin listener's accepted socket) are in it.
 //! - **sessions and connections** 0 for every handler: nothing is still in flight.
 //!   (`switchyard_sessions_active` is sampled by the host every second, hence the wait.)
-//! - **RSS** at most `baseline + rss_slack`: the allocator keeps freed memory for
-//!   reuse, so RSS never returns exactly; a leak proportional to the load exceeds any
-//!   fixed slack on a long enough run.
+//! - **RSS** is judged after the wait, not waited for: it does not come back by
+//!   itself. The host's TCP receive buffers are 1 MiB per connection receiving into a
+//!   file; glibc serves them from its per-thread arenas once its dynamic mmap
+//!   threshold has risen, and keeps them there when freed. After a 200 + 200 burst
+//!   RSS stays near the peak (~100 MiB) while the heap in use is back to ~5 MiB
+//!   (heaptrack: 28 KiB never freed, all of it one-time; `malloc_trim(0)` in the
+//!   idle host: RSS 101 -> 24 MiB). So RSS must stay under `baseline + rss_slack`
+//!   after every round (a loose bound) and must not grow from the first round to the
+//!   last by more than `rss_growth` (the leak check: caching plateaus at the working
+//!   set, a leak accumulates with every round).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -27,6 +34,7 @@ const STILL: Duration = Duration::from_secs(4);
 pub struct Bounds {
     pub fd_slack: usize,
     pub rss_slack_kib: u64,
+    pub rss_growth_kib: u64,
 }
 
 #[derive(Debug)]
@@ -38,7 +46,8 @@ pub struct Settled {
     pub problems: Vec<String>,
 }
 
-/// Poll until `problems` is empty or `timeout` passes.
+/// Poll until fds, sessions and connections are back (or `timeout` passes); RSS is
+/// then judged by [`rss_problems`].
 pub fn settle(
     pid: u32,
     admin: SocketAddr,
@@ -107,11 +116,31 @@ fn problems(base: &Snapshot, now: &Snapshot, b: Bounds) -> Vec<String> {
             p.push(format!("{handler}: {n} {what} still open"));
         }
     }
-    if now.rss_kib > base.rss_kib + b.rss_slack_kib {
-        p.push(format!(
-            "RSS {} KiB > baseline {} KiB + {} KiB",
-            now.rss_kib, base.rss_kib, b.rss_slack_kib
-        ));
+    p
+}
+
+/// RSS after each round (`afters`, KiB) against the baseline and the first round.
+pub fn rss_problems(base: &Snapshot, afters: &[u64], b: Bounds) -> Vec<String> {
+    let mut p = Vec::new();
+    for (round, &rss) in afters.iter().enumerate() {
+        if rss > base.rss_kib + b.rss_slack_kib {
+            p.push(format!(
+                "RSS after round {} {rss} KiB > baseline {} KiB + {} KiB",
+                round + 1,
+                base.rss_kib,
+                b.rss_slack_kib
+            ));
+        }
+    }
+    if let (Some(&first), Some(&last)) = (afters.first(), afters.last()) {
+        if last > first + b.rss_growth_kib {
+            p.push(format!(
+                "RSS grew from {first} KiB after round 1 to {last} KiB after round {} \
+                 (> {} KiB): a leak?",
+                afters.len(),
+                b.rss_growth_kib
+            ));
+        }
     }
     p
 }
@@ -130,18 +159,38 @@ mod tests {
         let b = Bounds {
             fd_slack: 1,
             rss_slack_kib: 1000,
+            rss_growth_kib: 100,
         };
         let mut now = base.clone();
         now.fds = 21;
-        now.rss_kib = 11_000;
+        now.rss_kib = 99_999; // RSS is not waited for
         now.sessions.insert("tftp".into(), 0);
         assert!(problems(&base, &now, b).is_empty());
         now.fds = 22;
-        now.rss_kib = 11_001;
         now.sessions.insert("tftp".into(), 2);
         now.conns.insert("files".into(), 1);
         let p = problems(&base, &now, b);
-        assert_eq!(p.len(), 4, "{p:?}");
+        assert_eq!(p.len(), 3, "{p:?}");
         assert!(p[1].contains("tftp: 2 sessions"));
+    }
+
+    #[test]
+    fn rss_is_bounded_and_must_not_grow_across_rounds() {
+        let base = Snapshot {
+            rss_kib: 10_000,
+            ..Snapshot::default()
+        };
+        let b = Bounds {
+            fd_slack: 0,
+            rss_slack_kib: 1000,
+            rss_growth_kib: 100,
+        };
+        assert!(rss_problems(&base, &[10_900, 10_950, 11_000], b).is_empty());
+        assert!(rss_problems(&base, &[], b).is_empty());
+        let p = rss_problems(&base, &[10_800, 10_901, 10_950], b);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("grew"));
+        let p = rss_problems(&base, &[11_001], b);
+        assert!(p[0].contains("round 1"), "{p:?}");
     }
 }

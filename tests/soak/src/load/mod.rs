@@ -18,8 +18,8 @@ pub use chat::no_rooms_left;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::data::Rng;
@@ -49,7 +49,8 @@ pub struct Shape {
 /// What every client shares.
 #[derive(Debug)]
 pub struct Ctx {
-    pub stats: Stats,
+    /// Shared by every round, so the report adds them up.
+    pub stats: Arc<Stats>,
     /// No operation starts after this.
     pub deadline: Instant,
     /// Operations still running give up here (their sockets time out by then).
@@ -221,6 +222,33 @@ fn sample(ctx: &Ctx, pid: u32, admin: SocketAddr, done: &AtomicBool) -> Observed
         o.min_busy = [0; 3];
     }
     o
+}
+
+impl Observed {
+    /// Fold a later round into this one: peaks of both, concurrency over all samples.
+    pub fn merge(&mut self, r: &Observed) {
+        self.peak_rss_kib = self.peak_rss_kib.max(r.peak_rss_kib);
+        self.peak_fds = self.peak_fds.max(r.peak_fds);
+        self.peak_threads = self.peak_threads.max(r.peak_threads);
+        self.peak_conns = self.peak_conns.max(r.peak_conns);
+        for (h, n) in &r.peak_sessions {
+            let peak = self.peak_sessions.entry(h.clone()).or_default();
+            *peak = (*peak).max(*n);
+        }
+        let total = (self.samples + r.samples).max(1) as f64;
+        for i in 0..3 {
+            self.mean_busy[i] = (self.mean_busy[i] * self.samples as f64
+                + r.mean_busy[i] * r.samples as f64)
+                / total;
+            self.min_busy[i] = if self.samples == 0 {
+                r.min_busy[i]
+            } else {
+                self.min_busy[i].min(r.min_busy[i])
+            };
+        }
+        self.samples += r.samples;
+        self.probe_errors.extend(r.probe_errors.iter().cloned());
+    }
 }
 
 fn peaks(o: &mut Observed, s: &Snapshot) {
