@@ -50,8 +50,9 @@ pub struct Args {
     /// arenas, so RSS after a burst stays near the burst's peak; see settle.rs.
     #[arg(long, default_value_t = 256)]
     pub rss_slack_mib: u64,
-    /// RSS after the last round may exceed RSS after the first by this many MiB: a
-    /// leak accumulates round after round, allocator caching does not.
+    /// RSS after the last round may exceed what the first round reached (its peak,
+    /// or RSS after it) by this many MiB: a leak accumulates round after round,
+    /// allocator caching stays within memory a round already touched.
     #[arg(long, default_value_t = 48)]
     pub rss_growth_mib: u64,
     /// Open fds after the load may exceed the baseline by this many.

@@ -137,7 +137,7 @@ impl Report<'_> {
         }
         let _ = writeln!(
             o,
-            "bounds: fds <= {}, RSS <= {:.1} MiB, RSS growth from round 1 <= {:.1} MiB",
+            "bounds: fds <= {}, RSS <= {:.1} MiB, RSS growth over what round 1 reached <= {:.1} MiB",
             b.fds + bd.fd_slack,
             mib(b.rss_kib + bd.rss_slack_kib),
             mib(bd.rss_growth_kib)

@@ -14,10 +14,13 @@
 //!   threshold has risen, and keeps them there when freed. After a 200 + 200 burst
 //!   RSS stays near the peak (~100 MiB) while the heap in use is back to ~5 MiB
 //!   (heaptrack: 28 KiB never freed, all of it one-time; `malloc_trim(0)` in the
-//!   idle host: RSS 101 -> 24 MiB). So RSS must stay under `baseline + rss_slack`
-//!   after every round (a loose bound) and must not grow from the first round to the
-//!   last by more than `rss_growth` (the leak check: caching plateaus at the working
-//!   set, a leak accumulates with every round).
+//!   idle host: RSS 101 -> 24 MiB). Over rounds the cached part creeps up towards
+//!   a plateau (glibc's total from 124 to 137 MB over four 20 s rounds, the heap in
+//!   use 4 to 9 MB after each, not growing). So RSS must stay under
+//!   `baseline + rss_slack` after every round (a loose bound), and after the last
+//!   round must not exceed what the first round reached (its peak, or RSS after it)
+//!   by more than `rss_growth`: caching stays within the working set a round has
+//!   already touched, a leak accumulates with every round.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -119,8 +122,9 @@ fn problems(base: &Snapshot, now: &Snapshot, b: Bounds) -> Vec<String> {
     p
 }
 
-/// RSS after each round (`afters`, KiB) against the baseline and the first round.
-pub fn rss_problems(base: &Snapshot, afters: &[u64], b: Bounds) -> Vec<String> {
+/// RSS after each round (`afters`, KiB) against the baseline, and the last round
+/// against the first (`first_peak`: the highest RSS sampled during round 1).
+pub fn rss_problems(base: &Snapshot, first_peak: u64, afters: &[u64], b: Bounds) -> Vec<String> {
     let mut p = Vec::new();
     for (round, &rss) in afters.iter().enumerate() {
         if rss > base.rss_kib + b.rss_slack_kib {
@@ -133,10 +137,11 @@ pub fn rss_problems(base: &Snapshot, afters: &[u64], b: Bounds) -> Vec<String> {
         }
     }
     if let (Some(&first), Some(&last)) = (afters.first(), afters.last()) {
-        if last > first + b.rss_growth_kib {
+        let reached = first.max(first_peak);
+        if afters.len() > 1 && last > reached + b.rss_growth_kib {
             p.push(format!(
-                "RSS grew from {first} KiB after round 1 to {last} KiB after round {} \
-                 (> {} KiB): a leak?",
+                "RSS after round {} is {last} KiB, round 1 reached {reached} KiB \
+                 (growth > {} KiB): a leak?",
                 afters.len(),
                 b.rss_growth_kib
             ));
@@ -185,12 +190,14 @@ mod tests {
             rss_slack_kib: 1000,
             rss_growth_kib: 100,
         };
-        assert!(rss_problems(&base, &[10_900, 10_950, 11_000], b).is_empty());
-        assert!(rss_problems(&base, &[], b).is_empty());
-        let p = rss_problems(&base, &[10_800, 10_901, 10_950], b);
+        assert!(rss_problems(&base, 0, &[10_900, 10_950, 11_000], b).is_empty());
+        assert!(rss_problems(&base, 0, &[], b).is_empty());
+        let p = rss_problems(&base, 0, &[10_800, 10_901, 10_950], b);
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(p[0].contains("grew"));
-        let p = rss_problems(&base, &[11_001], b);
+        assert!(p[0].contains("a leak?"));
+        // Creeping up to what round 1 already touched is the allocator's cache.
+        assert!(rss_problems(&base, 10_950, &[10_800, 10_901, 10_950], b).is_empty());
+        let p = rss_problems(&base, 0, &[11_001], b);
         assert!(p[0].contains("round 1"), "{p:?}");
     }
 }
