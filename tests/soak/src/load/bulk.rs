@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
-use super::files::{check, pick_fixture};
+use super::verify::{check, pick_fixture};
 use super::{Busy, Ctx};
 use crate::data::{Rng, content, hex, sha256, sha256_hex};
 use crate::stats::Fail;

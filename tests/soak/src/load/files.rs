@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 
+use super::verify::{check, pick_fixture};
 use super::{Busy, Ctx};
 use crate::data::{Rng, content, sha256_hex};
 use crate::stats::Fail;
@@ -157,26 +158,4 @@ fn connect(ctx: &Ctx) -> Result<TcpStream, Fail> {
     s.set_read_timeout(Some(ctx.left()))?;
     s.set_write_timeout(Some(ctx.left()))?;
     Ok(s)
-}
-
-pub fn pick_fixture<'a>(ctx: &'a Ctx, rng: &mut Rng) -> (&'a String, &'a (usize, String)) {
-    let i = rng.below(ctx.fixtures.len() as u64) as usize;
-    ctx.fixtures.iter().nth(i).expect("index within fixtures")
-}
-
-/// `got` must be `size` bytes hashing to `digest`.
-pub fn check(got: &[u8], size: usize, digest: &str, name: &str) -> Result<(), Fail> {
-    if got.len() != size {
-        return Err(Fail::new(
-            "short_transfer",
-            format!("{name}: {} bytes, expected {size}", got.len()),
-        ));
-    }
-    if sha256_hex(got) != digest {
-        return Err(Fail::new(
-            "digest_mismatch",
-            format!("{name}: wrong sha256"),
-        ));
-    }
-    Ok(())
 }

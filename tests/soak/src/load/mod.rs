@@ -11,6 +11,7 @@ mod bulk;
 mod chat;
 mod files;
 mod tftp;
+mod verify;
 
 pub use bulk::verify_v1_on_disk;
 pub use chat::no_rooms_left;

@@ -7,7 +7,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use super::files::{check, pick_fixture};
+use super::verify::{check, pick_fixture};
 use super::{Busy, Ctx};
 use crate::data::{Rng, content, sha256_hex};
 use crate::stats::Fail;
