@@ -117,7 +117,8 @@ fn run(args: &Args) -> Result<bool, String> {
     if let Err(f) = load::verify_v1_on_disk(&warm) {
         problems.push(format!("warm-up: {}", f.detail));
     }
-    let baseline = settle::quiesce(pid, admin, settle_timeout)?;
+    // The fd count must also hold still for a while, on top of the settling time.
+    let baseline = settle::quiesce(pid, admin, settle_timeout + settle::STILL)?;
     eprintln!(
         "baseline: {} fds, RSS {} KiB, {} threads; {} round(s) of {} s",
         baseline.fds, baseline.rss_kib, baseline.threads, args.rounds, args.duration

@@ -31,7 +31,7 @@ use crate::probe::{self, Snapshot};
 const POLL: Duration = Duration::from_millis(500);
 /// How long the fd count must hold still before the baseline is taken: longer than
 /// anything lingers after its session (TFTP's dally, 3 s by default).
-const STILL: Duration = Duration::from_secs(4);
+pub const STILL: Duration = Duration::from_secs(4);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {

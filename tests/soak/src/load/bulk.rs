@@ -30,16 +30,16 @@ pub fn client(ctx: &Ctx, id: usize, mut rng: Rng) {
         match rng.below(10) {
             0 if ctx.owned => {
                 let r = v1_put(ctx, &mut rng);
-                ctx.stats.record("bulk.v1_put", r);
+                ctx.record("bulk.v1_put", r);
             }
             0..=3 => {
                 let r = get_fixture(ctx, &mut rng);
-                ctx.stats.record("bulk.get", r);
+                ctx.record("bulk.get", r);
             }
             _ => {
                 n += 1;
                 let r = put_get(ctx, &format!("soak-b-{id}-{n}.bin"), &mut rng);
-                ctx.stats.record("bulk.put_get", r);
+                ctx.record("bulk.put_get", r);
             }
         }
     }

@@ -20,9 +20,9 @@ pub fn client(ctx: &Ctx, id: usize, mut rng: Rng) {
         let _busy = Busy::new(&ctx.busy_tcp);
         if rng.chance(10) {
             let r = v1_get(ctx, &mut rng);
-            ctx.stats.record("files.v1_get", r);
+            ctx.record("files.v1_get", r);
         } else if let Err(f) = v2_session(ctx, id, &mut n, &mut rng) {
-            ctx.stats.fail("files.v2", f);
+            ctx.record("files.v2", Err(f));
         }
     }
 }
@@ -51,7 +51,7 @@ fn v2_session(ctx: &Ctx, id: usize, n: &mut u64, rng: &mut Rng) -> Result<(), Fa
             let data = content(rng.next_u64(), rng.size(ctx.shape.max_size));
             let r = c.put_get_delete(&name, &data);
             let failed = r.is_err();
-            ctx.stats.record("files.put_get_delete", r);
+            ctx.record("files.put_get_delete", r);
             if failed {
                 return Ok(()); // the connection's state is unknown: start afresh
             }
@@ -62,7 +62,7 @@ fn v2_session(ctx: &Ctx, id: usize, n: &mut u64, rng: &mut Rng) -> Result<(), Fa
                 Ok(got.len() as u64)
             });
             let failed = r.is_err();
-            ctx.stats.record("files.get", r);
+            ctx.record("files.get", r);
             if failed {
                 return Ok(());
             }

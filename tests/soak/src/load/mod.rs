@@ -25,11 +25,13 @@ use std::time::{Duration, Instant};
 
 use crate::data::Rng;
 use crate::probe::{self, Snapshot};
-use crate::stats::Stats;
+use crate::stats::{Fail, Stats};
 use crate::topology::Fixtures;
 
 /// Stack of a client thread: they hold a few small buffers on the heap only.
 const STACK: usize = 256 * 1024;
+/// Pause of a client after a failed operation.
+const BACKOFF: Duration = Duration::from_millis(100);
 /// Sampling period of the host's RSS, fds and the clients' concurrency.
 const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
@@ -89,6 +91,16 @@ impl Ctx {
 
     pub fn running(&self) -> bool {
         Instant::now() < self.deadline
+    }
+
+    /// Count an operation; after a failure pause a little, so a host that is down
+    /// gets a trickle of retries, not a tight loop that starves everything else.
+    pub fn record(&self, op: &'static str, r: Result<u64, Fail>) {
+        let failed = r.is_err();
+        self.stats.record(op, r);
+        if failed {
+            std::thread::sleep(BACKOFF);
+        }
     }
 }
 
@@ -165,7 +177,7 @@ pub fn run(ctx: &Ctx, pid: u32, admin: SocketAddr) -> Observed {
             if c.join().is_err() {
                 ctx.stats.fail(
                     "client",
-                    crate::stats::Fail::new("client_panic", "a client thread panicked"),
+                    Fail::new("client_panic", "a client thread panicked"),
                 );
             }
         }

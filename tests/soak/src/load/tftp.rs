@@ -40,14 +40,14 @@ pub fn client(ctx: &Ctx, id: usize, mut rng: Rng) {
         if rng.chance(ctx.shape.tftp_upload_percent) {
             n += 1;
             let r = put_get(ctx, &format!("soak-t-{id}-{n}.bin"), &mut rng);
-            ctx.stats.record("tftp.put_get", r);
+            ctx.record("tftp.put_get", r);
         } else {
             let (name, (size, digest)) = pick_fixture(ctx, &mut rng);
             let r = download(ctx, name, opts(&mut rng)).and_then(|got| {
                 check(&got, *size, digest, name)?;
                 Ok(got.len() as u64)
             });
-            ctx.stats.record("tftp.get", r);
+            ctx.record("tftp.get", r);
         }
     }
 }
