@@ -116,11 +116,18 @@ impl Conn {
             }
             match self.sock.recv_from(&mut self.buf) {
                 Ok((n, from)) => {
-                    if from.ip() != self.server.ip() || from == self.server {
-                        continue;
-                    }
-                    if *self.tid.get_or_insert(from) != from {
-                        continue;
+                    // A refusal may come from the listener's port itself.
+                    let refusal = from == self.server
+                        && self.tid.is_none()
+                        && n >= 4
+                        && opcode(&self.buf) == ERROR;
+                    if !refusal {
+                        if from.ip() != self.server.ip() || from == self.server {
+                            continue;
+                        }
+                        if *self.tid.get_or_insert(from) != from {
+                            continue;
+                        }
                     }
                     if n >= 4 && opcode(&self.buf) == ERROR {
                         let code = u16::from_be_bytes([self.buf[2], self.buf[3]]);
