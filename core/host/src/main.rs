@@ -10,6 +10,7 @@
 //! - `notify.rs`: systemd readiness notifications.
 //! - `privilege.rs`: switching to the topology's `user` after binding.
 
+mod allocator;
 mod logging;
 mod notify;
 mod privilege;
@@ -75,6 +76,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     let catalog = Catalog::new(cli.plugin_dir.clone());
     match cli.command {

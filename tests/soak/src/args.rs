@@ -45,10 +45,9 @@ pub struct Args {
     /// After the load, seconds to wait for fds, sessions and RSS to settle.
     #[arg(long, default_value_t = 30)]
     pub settle_secs: u64,
-    /// RSS after a round may exceed the baseline by this many MiB. glibc keeps the
-    /// freed receive buffers of a burst (1 MiB per uploading connection) in its
-    /// arenas, so RSS after a burst stays near the burst's peak; see settle.rs.
-    #[arg(long, default_value_t = 256)]
+    /// RSS after a round may exceed the baseline by this many MiB (allocator
+    /// caching of small blocks; see settle.rs).
+    #[arg(long, default_value_t = 64)]
     pub rss_slack_mib: u64,
     /// RSS after the last round may exceed what the first round reached (its peak,
     /// or RSS after it) by this many MiB: a leak accumulates round after round,

@@ -8,16 +8,14 @@
 //!   audit transcript, the admin listener's accepted socket) are in it.
 //! - **sessions and connections** 0 for every handler: nothing is still in flight.
 //!   (`switchyard_sessions_active` is sampled by the host every second, hence the wait.)
-//! - **RSS** is judged after the wait, not waited for: it does not come back by
-//!   itself. The host's TCP receive buffers are 1 MiB per connection receiving into a
-//!   file; glibc serves them from its per-thread arenas once its dynamic mmap
-//!   threshold has risen, and keeps them there when freed. After a 200 + 200 burst
-//!   RSS stays near the peak (~100 MiB) while the heap in use is back to ~5 MiB
-//!   (heaptrack: 28 KiB never freed, all of it one-time; `malloc_trim(0)` in the
-//!   idle host: RSS 101 -> 24 MiB). Over rounds the cached part creeps up towards
-//!   a plateau (glibc's total from 124 to 137 MB over four 20 s rounds, the heap in
-//!   use 4 to 9 MB after each, not growing). So RSS must stay under
-//!   `baseline + rss_slack` after every round (a loose bound), and after the last
+//! - **RSS** is judged after the wait, not waited for. The host's TCP receive
+//!   buffers are 1 MiB per connection receiving into a file; before the host fixed
+//!   glibc's mmap threshold (`core/host/src/allocator.rs`), glibc served them from its
+//!   arenas once its dynamic threshold had risen and kept them when freed: after a
+//!   200 + 200 burst RSS stayed near 100 MiB while ~5 MiB were in use (heaptrack: 28
+//!   KiB never freed, all one-time). With the fixed threshold RSS after a round is
+//!   within ~30 MiB of the baseline (smaller blocks still fragment the arenas). So RSS
+//!   must stay under `baseline + rss_slack` after every round, and after the last
 //!   round must not exceed what the first round reached (its peak, or RSS after it)
 //!   by more than `rss_growth`: caching stays within the working set a round has
 //!   already touched, a leak accumulates with every round.
