@@ -222,7 +222,8 @@ pub fn send_file_range(
     range: FileRange,
     ctx: &mut Context<InstanceActor>,
 ) -> Result<u32, u32> {
-    let metrics = actor.shared.metrics.clone();
+    // Borrowed, not cloned: this runs once per datagram.
+    let metrics = &actor.shared.metrics;
     let Some(s) = actor.res.sockets.get_mut(&socket) else {
         return Err(abi::SY_ERR_INVALID);
     };
@@ -244,7 +245,7 @@ pub fn send_file_range(
         },
     };
     let datagram = s.ahead.datagram(header, got);
-    let status = send_unordered(&s.sock, &s.queued, &metrics, to, datagram, ctx);
+    let status = send_unordered(&s.sock, &s.queued, metrics, to, datagram, ctx);
     if status != abi::SY_OK {
         return Err(status);
     }
