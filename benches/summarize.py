@@ -28,16 +28,22 @@ def rows(d: Path):
         if len(cells) == 7 and cells[1].startswith("switchyard"):
             yield ("chat", f"fan-out to {cells[0]} members vs tokio", float(cells[6]), 0.8)
 
+    # name, ours, spin, hpa MB/s, ratio, spin ratio, hpa+sync MB/s, ratio, spin ratio
+    num = r"([0-9.]+|n/a|-)"
     for line in text("tftp").splitlines():
-        m = re.match(r"(.+?)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+|n/a)\s+(\S+)\s+(\S+)$", line)
-        if not m or m.group(4) == "n/a":
+        m = re.match(r"(.+?)" + (r"\s+" + num) * 8 + r"$", line)
+        if not m:
             continue
         name = m.group(1).strip()
         if " put " in f" {name} ":
-            if m.group(6) not in ("-", "n/a"):
-                yield ("tftp", f"{name} vs tftpd-hpa + sync", float(m.group(6)), None)
+            pairs = [("", m.group(8)), (" (busy-poll)", m.group(9))]
+            versus, goal = "tftpd-hpa + sync", None
         else:
-            yield ("tftp", f"{name} vs tftpd-hpa", float(m.group(4)), TFTP_GET_GOAL)
+            pairs = [("", m.group(5)), (" (busy-poll)", m.group(6))]
+            versus, goal = "tftpd-hpa", TFTP_GET_GOAL
+        for tag, value in pairs:
+            if value not in ("-", "n/a"):
+                yield ("tftp", f"{name}{tag} vs {versus}", float(value), goal)
 
     for line in text("files").splitlines():
         m = re.match(r"\s*ratio (.+?)\s+([0-9.]+)$", line)

@@ -6,6 +6,9 @@
 # the same client and options against each, ROUNDS times (default 3), alternating the
 # servers round by round so that machine noise hits both alike. Prints the median MB/s
 # of each and the ratio ours / tftpd-hpa (the goal is >= 1.2 on every download line).
+# "ours" is a handler as configured by default; "spin" is the same plugin on a handler
+# with busy_poll_us: $BUSY_POLL_US (default 50), which keeps its thread awake between a
+# DATA and its ACK (docs/operations.md): CPU traded for lock-step latency.
 # tftpd-hpa has no windowsize: the atftp windowsize lines fall back to lock-step there,
 # as they do with it in production. Every transfer is compared byte for byte. Our server
 # fsyncs an upload before its final ACK and tftpd-hpa does not, so uploads are also
@@ -20,6 +23,7 @@
 set -euo pipefail
 
 SIZE_MIB=${SIZE_MIB:-64}
+BUSY_POLL_US=${BUSY_POLL_US:-50}
 ROUNDS=${ROUNDS:-3}
 PROFILE=${PROFILE:-release}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,13 +59,21 @@ head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$work/src.bin"
 cp "$work/src.bin" "$work/ours/big.bin"
 cp "$work/src.bin" "$work/hpa/big.bin"
 
-# Our server: uploads on, the largest blksize and a window of 64 allowed.
+# Our server: uploads on, the largest blksize and a window of 64 allowed. Two handlers
+# serve the same directory: `tftp` as configured by default, and `spin` with
+# busy_poll_us (docs/operations.md), which trades CPU for lock-step latency.
+cfg='allow_create: true, allow_overwrite: true, requests_per_sec: 1000, request_burst: 1000'
 cat > "$work/topology.ron" <<RON
 (
-    listeners: { "tftp_udp": (kind: udp, bind: "127.0.0.1:0") },
-    handlers: { "tftp": (plugin: "tftp", root: Some("$work/ours"),
-        config: (allow_create: true, allow_overwrite: true, requests_per_sec: 1000, request_burst: 1000)) },
-    routes: [ (from: "tftp_udp", to: "tftp") ],
+    listeners: {
+        "tftp_udp": (kind: udp, bind: "127.0.0.1:0"),
+        "spin_udp": (kind: udp, bind: "127.0.0.1:0"),
+    },
+    handlers: {
+        "tftp": (plugin: "tftp", root: Some("$work/ours"), config: ($cfg)),
+        "spin": (plugin: "tftp", root: Some("$work/ours"), busy_poll_us: $BUSY_POLL_US, config: ($cfg)),
+    },
+    routes: [ (from: "tftp_udp", to: "tftp"), (from: "spin_udp", to: "spin") ],
 )
 RON
 "$bin/switchyard" serve --config "$work/topology.ron" --plugin-dir "$bin" --log-format json --log-level info \
@@ -71,25 +83,33 @@ for _ in $(seq 100); do
     grep -q '"msg":"serving"' "$work/ours.log" 2>/dev/null && break
     sleep 0.05
 done
-ours_port=$(python3 -c 'import json,sys
+listener_port() {
+    python3 -c 'import json,sys
 for l in open(sys.argv[1]):
     try: j = json.loads(l)
     except ValueError: continue
-    if j.get("msg") == "listening": print(j["addr"].rsplit(":", 1)[1]); break' "$work/ours.log")
-[ -n "$ours_port" ] || { echo "our server did not start:" >&2; cat "$work/ours.log" >&2; exit 1; }
+    if j.get("msg") == "listening" and j.get("listener") == sys.argv[2]: print(j["addr"].rsplit(":", 1)[1]); break' "$work/ours.log" "$1"
+}
+ours_port=$(listener_port tftp_udp)
+spin_port=$(listener_port spin_udp)
+[ -n "$ours_port" ] && [ -n "$spin_port" ] || { echo "our server did not start:" >&2; cat "$work/ours.log" >&2; exit 1; }
 
 hpa_port=$(free_udp_port)
 in.tftpd -L -a "127.0.0.1:$hpa_port" -s "$work/hpa" -c -p -u "$(id -un)" &
 hpa_pid=$!
 sleep 0.3
-echo "== switchyard tftp on 127.0.0.1:$ours_port, tftpd-hpa on 127.0.0.1:$hpa_port"
+echo "== switchyard tftp on 127.0.0.1:$ours_port (busy_poll_us $BUSY_POLL_US on :$spin_port), tftpd-hpa on 127.0.0.1:$hpa_port"
 
-# One timed client run: $1 = server (ours|hpa), $2 = case command with PORT/OUT/UP/SRC,
+# One timed client run: $1 = server (ours|spin|hpa), $2 = case command with PORT/OUT/UP/SRC,
 # $3 = "sync" to include an fsync of the stored upload in the time (tftpd-hpa does not
 # fsync; our server fsyncs every upload before its final ACK).
 run_once() {
     local server=$1 cmd=$2 want_sync=${3:-} port out up t0 t1 stored=
-    if [ "$server" = ours ]; then port=$ours_port; else port=$hpa_port; fi
+    case $server in
+        ours) port=$ours_port ;;
+        spin) port=$spin_port ;;
+        *) port=$hpa_port ;;
+    esac
     out="$work/out/$server.bin"
     up="up-$server-$RANDOM.bin"
     cmd=${cmd//PORT/$port}
@@ -105,7 +125,7 @@ run_once() {
         return
     fi
     if [[ "$cmd" == *" -T "* || "$cmd" == *" -p "* ]]; then
-        stored="$work/$server/$up"
+        stored="$work/${server/spin/ours}/$up"
         for _ in $(seq 50); do [ -e "$stored" ] && break; sleep 0.02; done
         [ "$want_sync" = sync ] && sync "$stored"
     fi
@@ -139,7 +159,9 @@ cases=(
     "atftp put 1468 ws 8|atftp --option 'blksize 1468' --option 'windowsize 8' -p -l SRC -r UP 127.0.0.1 PORT"
 )
 # ONLY=regex limits the cases.
-printf '\n%-26s %10s %10s %7s %14s %7s\n' "client, options" "ours MB/s" "hpa MB/s" "ratio" "hpa+sync MB/s" "ratio"
+ratio() { python3 -c "print(f'{$1 / $2:.2f}' if $2 > 0 else 'n/a')"; }
+printf '\n%-26s %9s %9s %9s %6s %6s %9s %6s %6s\n' "client, options" "ours" "spin" "hpa" "ratio" "spin" "hpa+sync" "ratio" "spin"
+printf '%-26s %9s %9s %9s %6s %6s %9s %6s %6s\n' "" "MB/s" "MB/s" "MB/s" "" "ratio" "MB/s" "" "ratio"
 for c in "${cases[@]}"; do
     name=${c%%|*}
     cmd=${c#*|}
@@ -147,30 +169,35 @@ for c in "${cases[@]}"; do
     put=0
     [[ "$name" == *put* ]] && put=1
     ours=()
+    spin=()
     hpa=()
     hpa_sync=()
     for r in $(seq "$ROUNDS"); do
         if [ $((r % 2)) = 1 ]; then
             ours+=("$(run_once ours "$cmd")")
+            spin+=("$(run_once spin "$cmd")")
             hpa+=("$(run_once hpa "$cmd")")
             [ $put = 1 ] && hpa_sync+=("$(run_once hpa "$cmd" sync)")
         else
             [ $put = 1 ] && hpa_sync+=("$(run_once hpa "$cmd" sync)")
             hpa+=("$(run_once hpa "$cmd")")
+            spin+=("$(run_once spin "$cmd")")
             ours+=("$(run_once ours "$cmd")")
         fi
     done
     o=$(median "${ours[@]}")
+    sp=$(median "${spin[@]}")
     h=$(median "${hpa[@]}")
-    ratio=$(python3 -c "print(f'{$o / $h:.2f}' if $h > 0 else 'n/a')")
     if [ $put = 1 ]; then
         hs=$(median "${hpa_sync[@]}")
-        sratio=$(python3 -c "print(f'{$o / $hs:.2f}' if $hs > 0 else 'n/a')")
+        sratio=$(ratio "$o" "$hs")
+        spsratio=$(ratio "$sp" "$hs")
     else
         hs=-
         sratio=-
+        spsratio=-
     fi
-    printf '%-26s %10s %10s %7s %14s %7s\n' "$name" "$o" "$h" "$ratio" "$hs" "$sratio"
+    printf '%-26s %9s %9s %9s %6s %6s %9s %6s %6s\n' "$name" "$o" "$sp" "$h" "$(ratio "$o" "$h")" "$(ratio "$sp" "$h")" "$hs" "$sratio" "$spsratio"
 done
 grep -c '"level":"WARN"' "$work/ours.log" > "$work/warns" || true
 echo
