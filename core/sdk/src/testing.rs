@@ -542,6 +542,18 @@ impl MockHost {
         proto.on_event(&mut cx, event);
     }
 
+    /// Run `f` with a `Ctx` on this host at `now_ms`, as during an event. A plugin's
+    /// inner state machine takes its storage as `&mut dyn Storage` (which `Ctx` is), so
+    /// this drives such a machine directly over the in-memory storage (tests, fuzzing)
+    /// without a `Protocol` wrapper around it.
+    pub fn with_ctx<R>(&mut self, now_ms: u64, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        let raw = self.raw_ctx();
+        let wall = self.wall_origin_ms + now_ms;
+        // SAFETY: `raw` is `self`, borrowed for the whole call of `f`.
+        let mut cx = unsafe { Ctx::from_raw(&MOCK_API, raw, now_ms, wall, &[]) };
+        f(&mut cx)
+    }
+
     /// The actions recorded since the last call, logs included.
     pub fn take_actions(&mut self) -> Vec<Action> {
         std::mem::take(&mut self.actions)
