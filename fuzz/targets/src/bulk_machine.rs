@@ -86,8 +86,8 @@ impl Machine for Session {
             },
             Output::RecvToFile { file, len, token } => Out::RecvToFile { file, len, token },
             Output::Close => Out::Close,
-            Output::Transfer(t) => Out::Record(format!("{t:?}")),
-            Output::Info(line) | Output::Warn(line) => Out::Record(line),
+            Output::Transfer(t) => Out::Transfer(format!("{t:?}")),
+            Output::Info(_) | Output::Warn(_) => Out::Log,
         })
     }
     fn check_write(data: &[u8]) {

@@ -1,7 +1,8 @@
 //! `bulk_v1`: the seed's 4-byte signed length. Decoding is undecided on every shorter
 //! prefix, refuses exactly the negative lengths, and encodes back to the same bytes;
 //! any `u64` encodes when v1 can say it and decodes to itself; and a v1 upload behaves
-//! the same whether its bytes arrive whole or in two pieces.
+//! the same (bytes to the client, transfer
+//! records, stored files) whether its bytes arrive whole or in two pieces.
 
 use switchyard_bulk::codec::{self, CodecError, Detected, V1_HEADER_LEN, V1Header};
 

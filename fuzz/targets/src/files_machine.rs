@@ -82,8 +82,8 @@ impl Machine for Session {
             Output::RecvToFile { file, len, token } => Out::RecvToFile { file, len, token },
             Output::SetReading(on) => Out::SetReading(on),
             Output::Close => Out::Close,
-            Output::Transfer(t) => Out::Record(format!("{t:?}")),
-            Output::Log(line) => Out::Record(line),
+            Output::Transfer(t) => Out::Transfer(format!("{t:?}")),
+            Output::Log(_) => Out::Log,
         })
     }
     fn check_write(data: &[u8]) {

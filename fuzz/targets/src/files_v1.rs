@@ -1,6 +1,7 @@
 //! `files_v1`: the seed's `N:` protocol of the files plugin. Protocol detection answers
 //! the same on every prefix (undecided, or the final answer), and a connection behaves
-//! the same whether its bytes arrive whole or in two pieces.
+//! the same (bytes to the client, transfer
+//! records, stored files) whether its bytes arrive whole or in two pieces.
 
 use switchyard_files::codec::{self, CodecError, check_name};
 
