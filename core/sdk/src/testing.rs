@@ -572,3 +572,36 @@ impl MockHost {
         self.open.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Storage;
+
+    #[test]
+    fn with_ctx_is_the_hosts_storage() {
+        let mut host = MockHost::new();
+        host.files.insert("a.txt".into(), b"hello".to_vec());
+        let stored = host.with_ctx(5, |cx| {
+            assert_eq!(cx.now_ms(), 5);
+            let st: &mut dyn Storage = cx;
+            let (file, len) = st.open_read("a.txt")?;
+            let mut buf = [0u8; 8];
+            let n = st.read_file(file, 1, &mut buf)?;
+            st.close_file(file)?;
+            let temp = st.create_temp("b.txt")?;
+            st.write_file(temp, &buf[..n])?;
+            st.commit_file(temp, "b.txt", false)?;
+            Ok::<_, crate::HostError>(len)
+        });
+        assert_eq!(stored, Ok(5));
+        assert_eq!(host.files["b.txt"], b"ello");
+        assert_eq!(host.open_files(), 0);
+        assert_eq!(
+            host.take_io(),
+            vec![Action::Commit {
+                path: "b.txt".into()
+            }]
+        );
+    }
+}
