@@ -4,7 +4,8 @@
 //! The host model is faithful where it matters to the machines: client bytes are
 //! delivered only while reading is on (and end of stream only after them), `sendfile`
 //! sends the file's bytes, `recv_to_file` takes exactly the next bytes of the stream
-//! (fewer if the client closes first) and reports the sha256 of the whole temp, and
+//! and reports the sha256 of the whole temp (or `Closed` if the client half-closes
+//! first, as `core/runtime`'s connection actor does), and
 //! after `Close` the host aborts what is in flight and delivers nothing more.
 //!
 //! Checked on every step: at most one transfer is handed to the host at a time, each
@@ -192,14 +193,19 @@ impl<M: Machine> Conn<M> {
                 let (file, token) = (r.file, r.token);
                 r.left -= n;
                 r.got += n;
-                let done = r.left == 0 || (self.eof && self.incoming.is_empty());
-                let got = r.got;
+                let (left, got) = (r.left, r.got);
+                let ended = self.eof && self.incoming.is_empty();
                 let wrote = self.host.with(now, |st| st.write_file(file, &body));
-                if wrote.is_ok() && !done {
+                if wrote.is_ok() && left > 0 && !ended {
                     return;
                 }
                 self.recv = None;
-                let result = wrote.map(|()| (got, Some(self.host.digest(file))));
+                // As the runtime does: the whole length, or `Closed` at end of stream.
+                let result = match wrote {
+                    Ok(()) if left == 0 => Ok((got, Some(self.host.digest(file)))),
+                    Ok(()) => Err(HostError::Closed),
+                    Err(e) => Err(e),
+                };
                 let m = &mut self.machine;
                 self.host.with(now, |st| m.received(now, token, result, st));
                 continue;
