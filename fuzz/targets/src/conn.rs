@@ -5,8 +5,8 @@
 //! delivered only while reading is on (and end of stream only after them), `sendfile`
 //! sends the file's bytes, `recv_to_file` takes exactly the next bytes of the stream
 //! and reports the sha256 of the whole temp (or `Closed` if the client half-closes
-//! first, as `core/runtime`'s connection actor does), and
-//! after `Close` the host aborts what is in flight and delivers nothing more.
+//! first, as `core/runtime`'s connection actor does), and after `Close` the host
+//! aborts what is in flight and delivers nothing more.
 //!
 //! Checked on every step: at most one transfer is handed to the host at a time, each
 //! with a fresh token; `Close` comes once, after it only records and log lines, and
