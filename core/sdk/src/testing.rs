@@ -545,6 +545,18 @@ impl MockHost {
         proto.on_event(&mut cx, event);
     }
 
+    /// Run `f` with a `Ctx` on this host at `now_ms`, as during an event. A plugin's
+    /// inner state machine takes its storage as `&mut dyn Storage` (which `Ctx` is), so
+    /// this drives such a machine directly over the in-memory storage (tests, fuzzing)
+    /// without a `Protocol` wrapper around it.
+    pub fn with_ctx<R>(&mut self, now_ms: u64, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        let raw = self.raw_ctx();
+        let wall = self.wall_origin_ms + now_ms;
+        // SAFETY: `raw` is `self`, borrowed for the whole call of `f`.
+        let mut cx = unsafe { Ctx::from_raw(&MOCK_API, raw, now_ms, wall, &[]) };
+        f(&mut cx)
+    }
+
     /// The actions recorded since the last call, logs included.
     pub fn take_actions(&mut self) -> Vec<Action> {
         std::mem::take(&mut self.actions)
@@ -561,5 +573,38 @@ impl MockHost {
     /// How many handles (files or temps) are still open.
     pub fn open_files(&self) -> usize {
         self.open.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Storage;
+
+    #[test]
+    fn with_ctx_is_the_hosts_storage() {
+        let mut host = MockHost::new();
+        host.files.insert("a.txt".into(), b"hello".to_vec());
+        let stored = host.with_ctx(5, |cx| {
+            assert_eq!(cx.now_ms(), 5);
+            let st: &mut dyn Storage = cx;
+            let (file, len) = st.open_read("a.txt")?;
+            let mut buf = [0u8; 8];
+            let n = st.read_file(file, 1, &mut buf)?;
+            st.close_file(file)?;
+            let temp = st.create_temp("b.txt")?;
+            st.write_file(temp, &buf[..n])?;
+            st.commit_file(temp, "b.txt", false)?;
+            Ok::<_, crate::HostError>(len)
+        });
+        assert_eq!(stored, Ok(5));
+        assert_eq!(host.files["b.txt"], b"ello");
+        assert_eq!(host.open_files(), 0);
+        assert_eq!(
+            host.take_io(),
+            vec![Action::Commit {
+                path: "b.txt".into()
+            }]
+        );
     }
 }

@@ -144,6 +144,11 @@ impl Session {
         }
     }
 
+    /// The transfer is over (or refused) and the connection closing: input is ignored.
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
     /// Bytes arrived.
     pub fn handle_bytes(&mut self, now: u64, data: &[u8], st: &mut dyn Storage) {
         match self.phase {

@@ -507,6 +507,37 @@ fn v2_digest_last_trailer_in_the_same_read_as_everything() {
     assert_eq!(st.files["incoming/t"], body);
 }
 
+/// Found by fuzzing (`bulk_v2`): bytes after a digest-last trailer closed the
+/// connection before the upload's reply was written, so the client never learnt
+/// whether its file was stored.
+#[test]
+fn v2_bytes_after_the_trailer_still_get_the_reply_before_the_close() {
+    let body = b"abc";
+    let mut st = Mem::new();
+    let mut s = session("");
+    let mut w = wire(Request::Put(Put {
+        digest_last: true,
+        ..put("t", 3)
+    }));
+    w.extend_from_slice(body);
+    w.extend_from_slice(&sha(body));
+    w.extend_from_slice(b"extra");
+    let out = upload(&mut s, &mut st, &[&w], b"");
+    assert!(warned(&out, "protocol error"));
+    let close = out
+        .iter()
+        .position(|o| *o == Output::Close)
+        .expect("a close");
+    let reply = out
+        .iter()
+        .position(|o| matches!(o, Output::Write(_)))
+        .expect("a reply");
+    assert!(reply < close, "the reply comes before the close: {out:?}");
+    assert_eq!(out.iter().filter(|o| **o == Output::Close).count(), 1);
+    assert_eq!(replies(&out)[0].status, Status::Ok);
+    assert_eq!(st.files["incoming/t"], body);
+}
+
 #[test]
 fn v2_taken_names_get_a_suffix() {
     let mut st = Mem::new();

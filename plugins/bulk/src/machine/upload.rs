@@ -268,17 +268,20 @@ impl Session {
 
     /// Digest-last: take the 32-byte digest once it is all there.
     pub(crate) fn try_trailer(&mut self, now: u64, st: &mut dyn Storage) {
-        if self.inbuf.len() < codec::DIGEST_LEN {
+        if self.inbuf.len() < codec::DIGEST_LEN || !matches!(self.phase, Phase::Trailer(..)) {
             return;
         }
-        let Phase::Trailer(mut up, digest) = std::mem::replace(&mut self.phase, Phase::Done) else {
-            return;
-        };
         let sent: [u8; 32] = self.inbuf[..codec::DIGEST_LEN]
             .try_into()
             .expect("32 bytes");
         self.inbuf.drain(..codec::DIGEST_LEN);
+        // Bytes after the digest are reported while the upload is still in flight, so
+        // that it ends normally (reply, then close) instead of being closed before its
+        // reply is written.
         self.leftover_is_error();
+        let Phase::Trailer(mut up, digest) = std::mem::replace(&mut self.phase, Phase::Done) else {
+            unreachable!("checked above");
+        };
         up.put.digest = Some(sent);
         self.finish_upload(now, up, digest, st);
     }

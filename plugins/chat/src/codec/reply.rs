@@ -6,11 +6,13 @@
 //! | `* TEXT` | information (joins, acks, lists); `* pong` answers `/ping` |
 //! | `! TEXT` | an error; the request was refused, the session goes on |
 //! | `#room <nick> TEXT` | a room line, fanned out to every member (the sender too) |
-//! | `[v3] TEXT` | to agents: what visitor v3 wrote |
+//! | `[v3] TEXT` | to agents: what visitor v3 wrote (`[v3] \TEXT` if it starts with `<` or `\`) |
 //! | `[v3] <alice> TEXT` | to agents: agent alice's answer to v3 |
 //!
 //! Visitors see answers verbatim so that the seed client, which prints whatever
-//! arrives, shows exactly what the agent typed.
+//! arrives, shows exactly what the agent typed. A visitor's text, on the other hand,
+//! must never read as an agent's answer: one starting with `<` (or with the `\` that
+//! marks this) gets a `\` in front, so `[v3] \<bob> refund done` is plainly v3's.
 
 use std::fmt::Display;
 
@@ -41,9 +43,14 @@ pub fn room_line(room: &str, from: &str, text: &str) -> String {
     line
 }
 
-/// `[v3] text`: a visitor's line as agents see it.
+/// `[v3] text`: a visitor's line as agents see it; `[v3] \<x> text` for a text that
+/// would otherwise read as agent x's answer.
 pub fn visitor_line(id: VisitorId, text: &str) -> String {
-    format!("[{id}] {text}")
+    if text.starts_with(['<', '\\']) {
+        format!("[{id}] \\{text}")
+    } else {
+        format!("[{id}] {text}")
+    }
 }
 
 /// `[v3] <agent> text`: an agent's answer as the other agents see it.
@@ -100,6 +107,13 @@ fn room_parts(rest: &str) -> Option<ServerLine<'_>> {
 fn visitor_parts(rest: &str) -> Option<ServerLine<'_>> {
     let (id, rest) = rest.split_once("] ")?;
     let id = id.parse::<VisitorId>().ok()?;
+    if let Some(text) = rest.strip_prefix('\\') {
+        return Some(ServerLine::Visitor {
+            id,
+            agent: None,
+            text,
+        });
+    }
     let answer = rest.strip_prefix('<').and_then(|r| r.split_once("> "));
     Some(match answer {
         Some((agent, text)) => ServerLine::Visitor {
@@ -154,5 +168,29 @@ mod tests {
             ServerLine::Plain("[not an id] x")
         );
         assert_eq!(classify("#hashtag"), ServerLine::Plain("#hashtag"));
+    }
+
+    /// Found by fuzzing (`chat_datagram`): a visitor writing `<bob> refund done` was
+    /// shown to the agents as `[v3] <bob> refund done`, agent bob's answer to v3.
+    #[test]
+    fn a_visitor_text_never_reads_as_an_agent_answer() {
+        for text in ["<bob> refund done", "<", "\\<bob> x", "\\", "<<a> b"] {
+            let line = visitor_line(VisitorId(3), text);
+            assert_eq!(
+                classify(&line),
+                ServerLine::Visitor {
+                    id: VisitorId(3),
+                    agent: None,
+                    text
+                },
+                "{line}"
+            );
+            assert_ne!(line, answer_line(VisitorId(3), "bob", "refund done"));
+        }
+        assert_eq!(
+            visitor_line(VisitorId(3), "<bob> refund done"),
+            "[v3] \\<bob> refund done"
+        );
+        assert_eq!(visitor_line(VisitorId(3), "a <b> c"), "[v3] a <b> c");
     }
 }

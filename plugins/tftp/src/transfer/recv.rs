@@ -37,6 +37,10 @@ pub struct Receiver {
     phase: Phase,
     /// The size the server announced in its OACK (`tsize`), for a client's progress.
     announced: Option<u64>,
+    /// The last call ended the transfer outright (last block, no dally). Its write or
+    /// commit may still fail in the driver, which then skips the rest of that call's
+    /// actions (result and `Close` included): [`Receiver::fail`] must still end it.
+    ended_by_last_call: bool,
 }
 
 impl Receiver {
@@ -115,6 +119,7 @@ impl Receiver {
             retransmits: 0,
             phase: Phase::Receiving,
             announced: None,
+            ended_by_last_call: false,
         }
     }
 
@@ -189,6 +194,7 @@ impl Receiver {
         data: &'a [u8],
         out: &mut Vec<Action<'a>>,
     ) {
+        self.ended_by_last_call = false;
         if self.phase == Phase::Done || !self.peer.check(from, out) {
             return;
         }
@@ -293,6 +299,7 @@ impl Receiver {
                 out.push(Action::Close);
                 self.phase = Phase::Done;
                 self.retry.deadline = None;
+                self.ended_by_last_call = true;
             } else {
                 self.phase = Phase::Dally;
                 self.retry.deadline = Some(now + self.p.dally_ms);
@@ -311,6 +318,7 @@ impl Receiver {
 
     /// The deadline passed: re-send our last word, end the dally, or give up.
     pub fn on_timeout(&mut self, now: u64, out: &mut Vec<Action<'_>>) {
+        self.ended_by_last_call = false;
         if self.retry.deadline.is_none_or(|d| now < d) {
             return;
         }
@@ -342,8 +350,10 @@ impl Receiver {
     }
 
     /// The driver could not write or commit: tell the peer, end (the temp is dropped).
+    /// Called right after the call whose action failed, even if that call ended the
+    /// transfer: the driver skipped its result and `Close`, so they are given again.
     pub fn fail(&mut self, code: ErrorCode, why: &str, out: &mut Vec<Action<'_>>) {
-        if self.phase == Phase::Done {
+        if self.phase == Phase::Done && !std::mem::take(&mut self.ended_by_last_call) {
             return;
         }
         out.push(Action::Send {

@@ -381,6 +381,41 @@ fn lock_step_upload_commits_before_the_final_ack_then_dallies() {
     assert!(r.is_done());
 }
 
+/// Found by fuzzing (`tftp_transfer`): without a dally, the last block's step ends
+/// the machine (`Close` included). If its write or commit failed, the driver calls
+/// `fail`, which did nothing on a finished machine: no ERROR to the peer, no result,
+/// no `Close`, so the plugin kept the transfer's socket, slot and temp file forever.
+#[test]
+fn a_failed_commit_without_dally_still_ends_with_an_error_and_a_close() {
+    let mut p = params(512, 1);
+    p.dally_ms = 0;
+    let mut out = Vec::new();
+    let mut r = Receiver::server(0, p, client(), None, &mut out);
+    let out = data_to(&mut r, 1, 1, b"tail");
+    assert_eq!(out[..2], [Action::Write(b"tail"), Action::Commit]);
+    assert!(closed(&out) && r.is_done());
+    // The driver fails at the commit: the ACK, the result and the Close are not done.
+    let mut out = Vec::new();
+    r.fail(ErrorCode::DiskFull, "disk full", &mut out);
+    assert_eq!(
+        sent(&out),
+        vec![(
+            client(),
+            format!(
+                "{:?}",
+                Packet::parse(&error(ErrorCode::DiskFull, "disk full")).unwrap()
+            )
+        )]
+    );
+    assert_eq!(outcome(&out).unwrap().result, "disk full");
+    assert!(closed(&out) && r.is_done());
+    // Only the step that ended the machine may fail: after it, `fail` is a no-op.
+    let mut out = Vec::new();
+    r.on_timeout(99_999, &mut out);
+    r.fail(ErrorCode::DiskFull, "again", &mut out);
+    assert!(out.is_empty());
+}
+
 #[test]
 fn duplicate_data_is_reacked_not_written() {
     let mut out = Vec::new();

@@ -1,0 +1,226 @@
+//! `bulk_machine`: one bulk-plugin connection ([`Session`]) driven by an arbitrary
+//! sequence of byte chunks (mostly v1 and v2 headers, bodies and trailers), end of
+//! stream, clock steps, host completions and failures, and drain, over in-memory
+//! storage with kept partials to resume. The invariants are those of [`crate::conn`],
+//! plus: every write is exactly one well-formed v2 reply.
+
+use arbitrary::{Arbitrary, Unstructured};
+use switchyard_bulk::codec::{Get, Put, Reply, Request, V1Header};
+use switchyard_bulk::config::Config;
+use switchyard_bulk::machine::{Output, Session};
+use switchyard_sdk::{HostError, Storage};
+
+use crate::conn::{Conn, Machine, Out, Seen};
+
+/// An upload id whose partial is kept in [`FILES`].
+const KEPT_ID: [u8; 16] = [7; 16];
+
+/// The files every run starts with (a kept partial of 4 bytes for [`KEPT_ID`]).
+pub(crate) const FILES: &[(&str, &[u8])] = &[
+    ("incoming/a.bin", b"hello"),
+    ("incoming/v1-000001.bin", b"seed"),
+    (
+        "incoming/.partial.07070707070707070707070707070707",
+        b"part",
+    ),
+];
+
+const PEER: &str = "192.0.2.2:4000";
+
+/// A whole connection with the default config (for the split tests).
+pub(crate) fn run(pieces: &[&[u8]]) -> Seen {
+    Conn::run(
+        Session::new(Config::default(), PEER.into(), 0),
+        FILES,
+        pieces,
+    )
+}
+
+impl Machine for Session {
+    fn bytes(&mut self, now: u64, data: &[u8], st: &mut dyn Storage) {
+        self.handle_bytes(now, data, st)
+    }
+    fn eof(&mut self, now: u64, st: &mut dyn Storage) {
+        self.handle_eof(now, st)
+    }
+    fn closed(&mut self, now: u64, st: &mut dyn Storage) {
+        self.handle_closed(now, "connection closed", st)
+    }
+    fn timeout(&mut self, now: u64, st: &mut dyn Storage) {
+        self.handle_timeout(now, st)
+    }
+    fn sent(&mut self, now: u64, token: u64, r: Result<u64, HostError>, st: &mut dyn Storage) {
+        self.handle_file_sent(now, token, r, st)
+    }
+    fn received(
+        &mut self,
+        now: u64,
+        token: u64,
+        r: Result<(u64, Option<[u8; 32]>), HostError>,
+        st: &mut dyn Storage,
+    ) {
+        self.handle_file_received(now, token, r, st)
+    }
+    fn drain(&mut self, now: u64) {
+        self.handle_drain(now)
+    }
+    fn deadline(&self) -> Option<u64> {
+        self.poll_timeout()
+    }
+    fn is_done(&self) -> bool {
+        Session::is_done(self)
+    }
+    fn output(&mut self) -> Option<Out> {
+        Some(match self.poll_output()? {
+            Output::Write(d) => Out::Write(d),
+            Output::SendFile {
+                file,
+                offset,
+                len,
+                token,
+            } => Out::SendFile {
+                file,
+                offset,
+                len,
+                token,
+            },
+            Output::RecvToFile { file, len, token } => Out::RecvToFile { file, len, token },
+            Output::Close => Out::Close,
+            Output::Transfer(t) => Out::Transfer(format!("{t:?}")),
+            Output::Info(_) | Output::Warn(_) => Out::Log,
+        })
+    }
+    fn check_write(data: &[u8]) {
+        assert_eq!(
+            Reply::check(data),
+            Ok(data.len()),
+            "a write that is not one reply"
+        );
+        assert!(Reply::parse(data).is_ok());
+    }
+}
+
+#[derive(Debug, Arbitrary)]
+struct Input {
+    v1: bool,
+    downloads: bool,
+    resume: bool,
+    max_file: u16,
+    events: Vec<Event>,
+}
+
+#[derive(Debug, Arbitrary)]
+enum Event {
+    Bytes(Chunk),
+    Eof,
+    Advance(u32),
+    Deadline,
+    /// The host finishes the `sendfile` in flight (whole, or failed).
+    SendDone(bool),
+    RecvFails,
+    Drain,
+}
+
+#[derive(Debug, Arbitrary)]
+enum Chunk {
+    V1Header(u16),
+    Put {
+        name: Name,
+        len: u16,
+        digest: u8,
+        resumable: bool,
+    },
+    Get(Name, u16),
+    /// Body or trailer bytes.
+    Fill(u8, u16),
+    Raw(Vec<u8>),
+}
+
+#[derive(Debug, Clone, Copy, Arbitrary)]
+enum Name {
+    A,
+    V1,
+    New,
+    Hidden,
+    Slash,
+}
+
+impl Name {
+    fn text(self) -> &'static str {
+        match self {
+            Name::A => "a.bin",
+            Name::V1 => "v1-000001.bin",
+            Name::New => "new file.dat",
+            Name::Hidden => ".partial.07",
+            Name::Slash => "../x",
+        }
+    }
+}
+
+impl Chunk {
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            Chunk::V1Header(n) => V1Header::encode(u64::from(*n)).expect("fits").to_vec(),
+            Chunk::Put {
+                name,
+                len,
+                digest,
+                resumable,
+            } => Request::Put(Put {
+                name: name.text().into(),
+                len: u64::from(*len),
+                digest: (digest % 3 == 1).then_some([*digest; 32]),
+                digest_last: digest % 3 == 2,
+                upload_id: resumable.then_some(KEPT_ID),
+            })
+            .encode()
+            .expect("a valid request"),
+            Chunk::Get(name, offset) => Request::Get(Get {
+                name: name.text().into(),
+                offset: u64::from(*offset),
+            })
+            .encode()
+            .expect("a valid request"),
+            Chunk::Fill(b, n) => vec![*b; usize::from(*n % 512)],
+            Chunk::Raw(b) => b.clone(),
+        }
+    }
+}
+
+pub fn bulk_machine(data: &[u8]) {
+    let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let cfg = Config {
+        v1: input.v1,
+        downloads: input.downloads,
+        resume: input.resume,
+        max_file_bytes: u64::from(input.max_file),
+        // The smallest step, so that a resume copies in several.
+        resume_copy_step_bytes: 64 << 10,
+        ..Config::default()
+    };
+    assert_eq!(cfg.validate(), Ok(()));
+    let mut c = Conn::new(Session::new(cfg, PEER.into(), 0), FILES, false);
+    let mut now = 0u64;
+    for event in &input.events {
+        match event {
+            Event::Bytes(chunk) => c.send_bytes(now, &chunk.bytes()),
+            Event::Eof => c.end_of_stream(now),
+            Event::Advance(ms) => {
+                now += u64::from(*ms);
+                c.timeout(now);
+            }
+            Event::Deadline => {
+                if let Some(t) = c.machine.deadline() {
+                    now = now.max(t);
+                }
+                c.timeout(now);
+            }
+            Event::SendDone(ok) => c.complete_send(now, (!ok).then_some(HostError::Closed)),
+            Event::RecvFails => c.fail_recv(now, HostError::NoSpace),
+            Event::Drain => c.drain(now),
+        }
+    }
+    c.finish(now);
+}
