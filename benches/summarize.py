@@ -23,6 +23,21 @@ def rows(d: Path):
     if m:
         yield ("echo", "UDP echo round trips vs tokio", float(m.group(1)), None)
 
+    # "boundary/plugin_echo_64B 20.1 ns": the FFI cost, reported as the share of an
+    # event's time that is the host's own send (no goal: it is a cost, not a race).
+    costs = {}
+    for line in text("boundary").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith("boundary/"):
+            scale = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3}.get(parts[2], None)
+            if scale is not None:
+                costs[parts[0].split("/", 1)[1]] = float(parts[1]) * scale
+    for size in ("64B", "1024B"):
+        full, host = costs.get(f"plugin_echo_{size}"), costs.get(f"host_send_only_{size}")
+        if full and host:
+            yield ("boundary", f"echo event {size}: {full:.1f} ns through the plugin, "
+                   f"{host:.1f} ns the host send alone (ratio = host / total)", host / full, None)
+
     for line in text("chat").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 7 and cells[1].startswith("switchyard"):
