@@ -69,25 +69,22 @@ pub fn before_park() {
         return;
     }
     let start = Instant::now();
-    let fds: Vec<RawFd> = HOT.with(|hot| {
+    let mut polls: Vec<rustix::event::PollFd<'_>> = HOT.with(|hot| {
         let mut hot = hot.borrow_mut();
         hot.retain(|(_, t)| start.duration_since(*t) < HOT_FOR);
-        hot.iter().map(|(fd, _)| *fd).collect()
+        hot.iter()
+            .map(|(fd, _)| {
+                // SAFETY: the fds are sockets of this thread's actors, alive while they
+                // are hot; a socket closed meanwhile makes `poll` report POLLNVAL or a
+                // reused fd's readiness, both harmless (the spin just ends early).
+                let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
+                rustix::event::PollFd::from_borrowed_fd(fd, rustix::event::PollFlags::IN)
+            })
+            .collect()
     });
-    if fds.is_empty() {
+    if polls.is_empty() {
         return;
     }
-    // SAFETY: the fds are sockets of this thread's actors, alive while they are hot; a
-    // socket closed meanwhile makes `poll` report POLLNVAL or a reused fd's readiness,
-    // both harmless (the spin just ends early).
-    let borrowed: Vec<BorrowedFd<'_>> = fds
-        .iter()
-        .map(|fd| unsafe { BorrowedFd::borrow_raw(*fd) })
-        .collect();
-    let mut polls: Vec<rustix::event::PollFd<'_>> = borrowed
-        .iter()
-        .map(|fd| rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN))
-        .collect();
     while start.elapsed() < budget {
         match rustix::event::poll(
             &mut polls,

@@ -306,11 +306,6 @@ impl HostCalls for Calls<'_> {
     }
 
     fn recv_to_file(&mut self, conn: u64, file: u64, len: u64, sha256: bool, token: u64) -> u32 {
-        let writeback = match self.actor.res.files.get(&file) {
-            // A second descriptor for the blocking pool; without it, no early writeback.
-            Some(OpenFile::Temp(t)) => t.file().try_clone().ok().map(Writeback::new),
-            _ => None,
-        };
         let hasher = match self.actor.res.files.get(&file) {
             Some(OpenFile::Temp(t)) if sha256 => {
                 // The digest covers the whole file: hash what is already in it.
@@ -338,6 +333,11 @@ impl HostCalls for Calls<'_> {
         if c.recv.is_some() {
             return abi::SY_ERR_INVALID;
         }
+        // A second descriptor for the blocking pool; without it, no early writeback.
+        let writeback = match self.actor.res.files.get(&file) {
+            Some(OpenFile::Temp(t)) => t.file().try_clone().ok().map(Writeback::new),
+            _ => None,
+        };
         c.recv = Some(RecvToFile {
             file,
             remaining: len,

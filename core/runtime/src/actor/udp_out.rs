@@ -232,7 +232,7 @@ pub fn send_file_range(
     }
     if !s.backlog.is_empty() || header.len() > HEADROOM {
         // Behind a deferred read (keep the order), or a header too large to prepend.
-        return defer(actor, socket, to, header, range, ctx);
+        return defer_file_read(actor, socket, to, header, range, ctx);
     }
     let want = (range.id, range.offset, range.len);
     let got = match s.ahead.holds {
@@ -240,7 +240,7 @@ pub fn send_file_range(
         _ => match read_cached(&range.file, s.ahead.room(range.len), range.offset) {
             Ok(Some(got)) if got < range.len => return Ok(got as u32),
             Ok(Some(got)) => got,
-            Ok(None) => return defer(actor, socket, to, header, range, ctx),
+            Ok(None) => return defer_file_read(actor, socket, to, header, range, ctx),
             Err(e) => return Err(io_status(&e)),
         },
     };
@@ -261,8 +261,11 @@ pub fn send_file_range(
     Ok(got as u32)
 }
 
-/// [`defer_file_read`] for a [`FileRange`], with the count the plugin is told.
-fn defer(
+/// Queue a datagram of `header` plus the file range, read on the blocking pool; it is
+/// sent, in order, once read — and only if the whole range was there. Returns the
+/// count the plugin is told (short, and nothing queued, when the range passes the end
+/// of the file as it was at open). The caller checked the socket's address family.
+fn defer_file_read(
     actor: &mut InstanceActor,
     socket: u64,
     to: SocketAddr,
@@ -270,48 +273,21 @@ fn defer(
     range: FileRange,
     ctx: &mut Context<InstanceActor>,
 ) -> Result<u32, u32> {
-    // Past the end as the file was at open: whole ranges only, so nothing to read.
     let held = range.size.saturating_sub(range.offset);
     if held < range.len as u64 {
         return Ok(held as u32);
     }
-    match defer_file_read(
-        actor,
-        socket,
-        to,
-        header,
-        range.file,
-        range.offset,
-        range.len,
-        ctx,
-    ) {
-        abi::SY_OK => Ok(range.len as u32),
-        status => Err(status),
-    }
-}
-
-/// Queue a datagram of `header` plus `len` bytes of `file` at `offset`, read on the
-/// blocking pool; it is sent, in order, once read — and only if all `expect` bytes
-/// were there.
-#[allow(clippy::too_many_arguments)]
-pub fn defer_file_read(
-    actor: &mut InstanceActor,
-    socket: u64,
-    to: SocketAddr,
-    header: &[u8],
-    file: Arc<File>,
-    offset: u64,
-    expect: usize,
-    ctx: &mut Context<InstanceActor>,
-) -> u32 {
     let Some(s) = actor.res.sockets.get_mut(&socket) else {
-        return abi::SY_ERR_INVALID;
+        return Err(abi::SY_ERR_INVALID);
     };
-    if s.local.is_ipv4() != to.is_ipv4() {
-        return abi::SY_ERR_INVALID;
-    }
+    let FileRange {
+        file,
+        offset,
+        len: expect,
+        ..
+    } = range;
     if queued_bytes(s) + header.len() + expect > MAX_UDP_QUEUED {
-        return abi::SY_ERR_LIMIT;
+        return Err(abi::SY_ERR_LIMIT);
     }
     s.backlog_seq += 1;
     let seq = s.backlog_seq;
@@ -358,7 +334,7 @@ pub fn defer_file_read(
             complete(act, socket, seq, data, ctx);
         }),
     );
-    abi::SY_OK
+    Ok(expect as u32)
 }
 
 /// A deferred read finished: fill its datagram (or drop it: the plugin's
