@@ -490,17 +490,24 @@ fn v2_digest_last_is_read_after_the_body() {
     }
 }
 
+/// A digest-last upload of `body` as `t` in one piece: header, body, trailer, `extra`.
+fn digest_last_in_one_read(body: &[u8], extra: &[u8]) -> Vec<u8> {
+    let mut w = wire(Request::Put(Put {
+        digest_last: true,
+        ..put("t", body.len() as u64)
+    }));
+    w.extend_from_slice(body);
+    w.extend_from_slice(&sha(body));
+    w.extend_from_slice(extra);
+    w
+}
+
 #[test]
 fn v2_digest_last_trailer_in_the_same_read_as_everything() {
     let body = b"xyz";
     let mut st = Mem::new();
     let mut s = session("");
-    let mut w = wire(Request::Put(Put {
-        digest_last: true,
-        ..put("t", 3)
-    }));
-    w.extend_from_slice(body);
-    w.extend_from_slice(&sha(body));
+    let w = digest_last_in_one_read(body, b"");
     let out = upload(&mut s, &mut st, &[&w], b"");
     assert_eq!(replies(&out)[0].status, Status::Ok);
     assert!(!warned(&out, "protocol error"));
@@ -515,13 +522,7 @@ fn v2_bytes_after_the_trailer_still_get_the_reply_before_the_close() {
     let body = b"abc";
     let mut st = Mem::new();
     let mut s = session("");
-    let mut w = wire(Request::Put(Put {
-        digest_last: true,
-        ..put("t", 3)
-    }));
-    w.extend_from_slice(body);
-    w.extend_from_slice(&sha(body));
-    w.extend_from_slice(b"extra");
+    let w = digest_last_in_one_read(body, b"extra");
     let out = upload(&mut s, &mut st, &[&w], b"");
     assert!(warned(&out, "protocol error"));
     let close = out
