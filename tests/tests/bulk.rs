@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use switchyard_e2e::faults::Tmpfs;
-use switchyard_e2e::{Host, bin_dir, repo_root, sha256_hex, tcp_connect, wait_until};
+use switchyard_e2e::{
+    Host, bin_dir, http_get, metric_value, repo_root, sha256_hex, tcp_connect, wait_until,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -420,8 +422,8 @@ fn v2_wrong_digest_bad_names_and_huge_lengths_store_nothing() {
     assert_eq!((r.status, r.text.as_str()), (OK, "ok.bin"));
 }
 
-/// ENOSPC in the middle of a body: two uploads are each admitted (enough free space
-/// for either), together they fill the disk; the one that hits ENOSPC gets
+/// ENOSPC during a transfer: two uploads are each admitted (enough free space for
+/// either), together they would fill the disk; the one that hits ENOSPC gets
 /// `NO_SPACE`, its temp is removed, and the server carries on.
 #[test]
 fn enospc_mid_transfer_replies_no_space_and_removes_the_temp() {
@@ -435,10 +437,12 @@ fn enospc_mid_transfer_replies_no_space_and_removes_the_temp() {
     listeners: {{ "bulk_tcp": (kind: tcp, bind: "127.0.0.1:0") }},
     handlers: {{ "bulk": (plugin: "bulk", root: Some("{}"), config: (reserve_free_bytes: 0)) }},
     routes: [ (from: "bulk_tcp", to: "bulk") ],
+    admin: Some("127.0.0.1:0"),
 )"#,
         mnt.display()
     ));
     let addr = host.addr("bulk_tcp");
+    // Large enough for the host's O_DIRECT receive path (tmpfs takes O_DIRECT too).
     let body = pattern(10 << 20, 9);
     let statuses: Vec<u8> = std::thread::scope(|scope| {
         let handles: Vec<_> = ["a.bin", "b.bin"]
@@ -464,6 +468,13 @@ fn enospc_mid_transfer_replies_no_space_and_removes_the_temp() {
     let mut sorted = statuses.clone();
     sorted.sort();
     assert_eq!(sorted, [OK, NO_SPACE], "{statuses:?}");
+    let direct = metric_value(
+        &http_get(host.addr("(admin)"), "/metrics"),
+        "switchyard_file_receives_direct_total{handler=\"bulk\"}",
+    );
+    // The host reserves a direct receive's blocks up front: the first upload got
+    // them, the second was refused when reserving, before a byte of its body.
+    assert_eq!(direct, Some(1.0), "the stored body went the direct path");
     let names: Vec<String> = std::fs::read_dir(mnt.join("incoming"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -53,6 +53,7 @@ pub struct Metrics {
     errors: Family<HandlerKind, Counter>,
     restarts: Family<HandlerLabel, Counter>,
     reads_deferred: Family<HandlerLabel, Counter>,
+    receives_direct: Family<HandlerLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
     up: Family<HandlerLabel, Gauge>,
     /// Handlers stopped by their restart intensity, for `/health`.
@@ -73,6 +74,7 @@ pub struct HandlerMetrics {
     pub datagrams_out: Counter,
     pub restarts: Counter,
     pub reads_deferred: Counter,
+    pub receives_direct: Counter,
 }
 
 impl HandlerMetrics {
@@ -132,6 +134,7 @@ impl Metrics {
             errors: Family::default(),
             restarts: Family::default(),
             reads_deferred: Family::default(),
+            receives_direct: Family::default(),
             reloads: Family::default(),
             up: Family::default(),
             stopped: std::sync::Mutex::default(),
@@ -184,6 +187,11 @@ impl Metrics {
             "Datagram file reads that missed the page cache and ran off the actor thread",
             m.reads_deferred.clone(),
         );
+        registry.register(
+            "file_receives_direct",
+            "Receives into a file written with O_DIRECT and hashed off the actor thread",
+            m.receives_direct.clone(),
+        );
         registry.register("reloads", "Topology reloads, by result", m.reloads.clone());
         registry.register(
             "handler_up",
@@ -210,6 +218,7 @@ impl Metrics {
             datagrams_out: self.datagrams_out.get_or_create(&l).clone(),
             restarts: self.restarts.get_or_create(&l).clone(),
             reads_deferred: self.reads_deferred.get_or_create(&l).clone(),
+            receives_direct: self.receives_direct.get_or_create(&l).clone(),
         }
     }
 

@@ -200,7 +200,9 @@ typedef struct SyHostApi {
     uint32_t (*send_file)(SyHostCtx *ctx, uint64_t conn, uint64_t file, uint64_t offset, uint64_t len,
                           uint64_t token);
     /* Receive exactly `len` more bytes into temp `file` (appended). With SY_RECV_SHA256 the
-     * digest covers the whole file. Completion: SY_EV_FILE_RECEIVED. */
+     * digest covers the whole file. Completion: SY_EV_FILE_RECEIVED (bytes after the `len`
+     * arrive after it). The host may reserve the space up front: a disk too full for `len`
+     * bytes may fail the call itself with SY_ERR_NO_SPACE. */
     uint32_t (*recv_to_file)(SyHostCtx *ctx, uint64_t conn, uint64_t file, uint64_t len, uint32_t flags,
                              uint64_t token);
 

@@ -209,7 +209,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// Receive exactly `len` more bytes from `conn` straight into a temp `file`,
-    /// optionally hashing the whole file with sha256.
+    /// optionally hashing the whole file with sha256. Completion is
+    /// [`crate::Event::FileReceived`]; bytes that follow the `len` arrive after it.
+    /// The host may reserve the space up front, so a disk too full for `len` bytes can
+    /// fail the call itself with [`HostError::NoSpace`].
     pub fn recv_to_file(
         &mut self,
         conn: ConnId,

@@ -64,7 +64,7 @@ pub fn hash_file_in_background(file: File) -> std::thread::JoinHandle<io::Result
 /// sha256 of `file` from `from` up to `to` (or its end).
 pub fn hash_range(file: &File, from: u64, to: u64) -> io::Result<[u8; 32]> {
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; 128 << 10];
     let mut at = from;
     while at < to {
         let want = ((to - at).min(buf.len() as u64)) as usize;

@@ -4,6 +4,7 @@
 //! anything that produces an event (a completed receive, a fired timer, a flush) is
 //! scheduled on the actor's context and delivered after the current call returns.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
@@ -18,6 +19,7 @@ use switchyard_sdk::abi::{self, SyStat};
 use switchyard_sdk::messages::{Message, TransferCompleted};
 
 use super::InstanceActor;
+use super::direct_recv::DirectRecv;
 use super::messages::{Flush, ReplayHeld, TypedMessage};
 use super::resources::{OpenFile, Out, RecvToFile};
 use super::udp_out;
@@ -55,6 +57,25 @@ pub fn io_status(e: &io::Error) -> u32 {
             | io::ErrorKind::NotConnected => abi::SY_ERR_CLOSED,
             _ => abi::SY_ERR_IO,
         },
+    }
+}
+
+/// A sha256 state over everything already in `file`: a receive's digest covers the
+/// whole file (the plain path; a direct receive hashes on its own thread).
+fn hash_whole(file: &std::fs::File) -> io::Result<sha2::Sha256> {
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut off = 0u64;
+    loop {
+        match file.read_at(&mut buf, off) {
+            Ok(0) => return Ok(h),
+            Ok(n) => {
+                h.update(&buf[..n]);
+                off += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -306,38 +327,47 @@ impl HostCalls for Calls<'_> {
     }
 
     fn recv_to_file(&mut self, conn: u64, file: u64, len: u64, sha256: bool, token: u64) -> u32 {
-        let hasher = match self.actor.res.files.get(&file) {
-            Some(OpenFile::Temp(t)) if sha256 => {
-                // The digest covers the whole file: hash what is already in it.
-                let mut h = sha2::Sha256::new();
-                let mut buf = vec![0u8; 256 * 1024];
-                let mut off = 0u64;
-                loop {
-                    match t.file().read_at(&mut buf, off) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            h.update(&buf[..n]);
-                            off += n as u64;
-                        }
-                        Err(e) => return io_status(&e),
-                    }
-                }
-                Some(h)
+        let Some(OpenFile::Temp(temp)) = self.actor.res.files.get(&file) else {
+            return abi::SY_ERR_INVALID;
+        };
+        let Some(c) = self.actor.res.conns.get(&conn) else {
+            return abi::SY_ERR_INVALID;
+        };
+        if c.recv.is_some() || c.recv_finishing {
+            return abi::SY_ERR_INVALID;
+        }
+        let direct = if c.eof {
+            None
+        } else {
+            match DirectRecv::open(temp.file(), len, sha256) {
+                Ok(d) => d.map(|d| Rc::new(RefCell::new(d))),
+                Err(e) => return io_status(&e),
             }
-            Some(OpenFile::Temp(_)) => None,
-            _ => return abi::SY_ERR_INVALID,
+        };
+        let (hasher, writeback) = if direct.is_some() {
+            (None, None)
+        } else {
+            let hasher = if sha256 {
+                match hash_whole(temp.file()) {
+                    Ok(h) => Some(h),
+                    Err(e) => return io_status(&e),
+                }
+            } else {
+                None
+            };
+            // A second descriptor for the blocking pool; without it, no early writeback.
+            (hasher, temp.file().try_clone().ok().map(Writeback::new))
         };
         let Some(c) = self.actor.res.conns.get_mut(&conn) else {
             return abi::SY_ERR_INVALID;
         };
-        if c.recv.is_some() {
-            return abi::SY_ERR_INVALID;
+        match &direct {
+            Some(d) => {
+                self.actor.shared.metrics.receives_direct.inc();
+                c.read.set_direct(Some(Rc::clone(d)));
+            }
+            None => c.read.set_chunk(super::conn::FILE_READ_CHUNK),
         }
-        // A second descriptor for the blocking pool; without it, no early writeback.
-        let writeback = match self.actor.res.files.get(&file) {
-            Some(OpenFile::Temp(t)) => t.file().try_clone().ok().map(Writeback::new),
-            _ => None,
-        };
         c.recv = Some(RecvToFile {
             file,
             remaining: len,
@@ -345,8 +375,8 @@ impl HostCalls for Calls<'_> {
             token,
             hasher,
             writeback,
+            direct,
         });
-        c.read.set_chunk(super::conn::FILE_READ_CHUNK);
         if len == 0 || c.eof {
             let status = if len == 0 {
                 Ok(())

@@ -5,7 +5,7 @@
 //! per connection resumes the queue. `sendfile` runs through tokio's `try_io`, so a
 //! `EWOULDBLOCK` clears tokio's readiness and the wait is real, not a busy loop.
 
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::os::fd::AsFd;
 use std::rc::Rc;
 
@@ -37,6 +37,10 @@ impl InstanceActor {
                     self.process_input(id, &data, ctx);
                 }
                 read.recycle(data);
+            }
+            ConnInput::Direct(n) => {
+                self.shared.metrics.bytes_in.inc_by(n as u64);
+                self.recv_took(id, n as u64, ctx);
             }
             ConnInput::Eof => {
                 if let Some(conn) = self.res.conns.get_mut(&id) {
@@ -75,7 +79,7 @@ impl InstanceActor {
                 data = self.absorb_into_file(id, data, ctx);
                 continue;
             }
-            if !conn.want_read {
+            if !conn.want_read || conn.recv_finishing {
                 conn.held.extend_from_slice(data);
                 return;
             }
@@ -123,6 +127,11 @@ impl InstanceActor {
         };
         let take = (recv.remaining.min(data.len() as u64)) as usize;
         let (mine, rest) = data.split_at(take);
+        if let Some(d) = &recv.direct {
+            d.borrow_mut().push(mine);
+            self.recv_took(id, take as u64, ctx);
+            return rest;
+        }
         let written = match self.res.files.get_mut(&recv.file) {
             Some(OpenFile::Temp(t)) => t.file_mut().write_all(mine).map_err(|e| io_status(&e)),
             _ => Err(abi::SY_ERR_INVALID),
@@ -132,24 +141,35 @@ impl InstanceActor {
                 if let Some(h) = recv.hasher.as_mut() {
                     h.update(mine);
                 }
-                if let Some(w) = recv.writeback.as_mut() {
-                    w.wrote(take as u64);
-                }
-                recv.remaining -= take as u64;
-                recv.received += take as u64;
-                if recv.remaining == 0 {
-                    self.finish_recv(id, Ok(()), ctx);
-                }
-                rest
+                self.recv_took(id, take as u64, ctx);
             }
-            Err(status) => {
-                self.finish_recv(id, Err(status), ctx);
-                rest
-            }
+            Err(status) => self.finish_recv(id, Err(status), ctx),
+        }
+        rest
+    }
+
+    /// `n` more bytes of the active receive are in (written, or handed to its
+    /// workers): count them, and end the receive when complete or when its writes
+    /// failed.
+    fn recv_took(&mut self, id: u64, n: u64, ctx: &mut Context<Self>) {
+        let Some(recv) = self.res.conns.get_mut(&id).and_then(|c| c.recv.as_mut()) else {
+            return;
+        };
+        if let Some(w) = recv.writeback.as_mut() {
+            w.wrote(n);
+        }
+        recv.remaining -= n;
+        recv.received += n;
+        let write_error = recv.direct.as_ref().and_then(|d| d.borrow().take_error());
+        if let Some(e) = write_error {
+            self.finish_recv(id, Err(io_status(&e)), ctx);
+        } else if recv.remaining == 0 {
+            self.finish_recv(id, Ok(()), ctx);
         }
     }
 
-    /// End a `recv_to_file` and tell the plugin how it went.
+    /// End a `recv_to_file` and tell the plugin how it went. A direct receive that got
+    /// all its bytes first waits for its writes and digest (input held meanwhile).
     pub(super) fn finish_recv(
         &mut self,
         id: u64,
@@ -161,16 +181,69 @@ impl InstanceActor {
         };
         let Some(recv) = conn.recv.take() else { return };
         conn.read.set_chunk(super::READ_CHUNK);
+        if let Some(d) = recv.direct {
+            conn.read.set_direct(None);
+            // The stream dropped its handle with `set_direct(None)`: this is the last.
+            if let (Ok(()), Ok(d)) = (result, Rc::try_unwrap(d)) {
+                conn.recv_finishing = true;
+                conn.read.pause();
+                let (token, file, received) = (recv.token, recv.file, recv.received);
+                let done = d.into_inner().finish().into_actor(self);
+                ctx.spawn(done.map(move |res, act, ctx| {
+                    act.direct_recv_finished(id, token, file, received, res, ctx)
+                }));
+                return;
+            }
+            // Failed (or, impossibly, still shared): dropping it stops its workers.
+        }
+        let result = result.map(|()| recv.hasher.map(|h| h.finalize().into()));
+        self.deliver_file_received(id, recv.token, recv.received, result, ctx);
+    }
+
+    /// A direct receive's writes and digest are done: cut the temp to its exact size
+    /// (the last write was rounded up), tell the plugin, then let input flow again.
+    fn direct_recv_finished(
+        &mut self,
+        id: u64,
+        token: u64,
+        file: u64,
+        received: u64,
+        result: io::Result<super::direct_recv::Finished>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(conn) = self.res.conns.get_mut(&id) else {
+            return; // dropped meanwhile: the plugin was told CONN_CLOSED
+        };
+        conn.recv_finishing = false;
+        let result = match (result, self.res.files.get_mut(&file)) {
+            (Ok(done), Some(OpenFile::Temp(t))) => t
+                .file()
+                .set_len(done.size)
+                .and_then(|()| t.file_mut().seek(io::SeekFrom::End(0)))
+                .map(|_| done.digest)
+                .map_err(|e| io_status(&e)),
+            (Ok(_), _) => Err(abi::SY_ERR_INVALID),
+            (Err(e), _) => Err(io_status(&e)),
+        };
+        self.deliver_file_received(id, token, received, result, ctx);
+        self.replay_held(id, ctx);
+    }
+
+    fn deliver_file_received(
+        &mut self,
+        id: u64,
+        token: u64,
+        received: u64,
+        result: Result<Option<[u8; 32]>, u32>,
+        ctx: &mut Context<Self>,
+    ) {
         let mut ev = SyEvent::new(abi::SY_EV_FILE_RECEIVED, self.shared.now_ms());
         ev.conn = id;
-        ev.token = recv.token;
-        ev.amount = recv.received;
+        ev.token = token;
+        ev.amount = received;
         match result {
-            Ok(()) => {
-                if let Some(h) = recv.hasher {
-                    ev.digest.copy_from_slice(&h.finalize());
-                }
-            }
+            Ok(Some(digest)) => ev.digest = digest,
+            Ok(None) => {}
             Err(status) => ev.status = status,
         }
         self.deliver(&ev, ctx);

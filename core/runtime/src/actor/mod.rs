@@ -29,6 +29,7 @@
 
 mod calls;
 mod conn;
+mod direct_recv;
 mod messages;
 mod resources;
 pub mod shared;

@@ -2,7 +2,7 @@
 //! and open files. Released all at once when the instance is gone (panic or stop), so
 //! a restarted instance starts clean and no temp file of the dead one stays visible.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -11,6 +11,7 @@ use actix::{AsyncContext, Context, SpawnHandle};
 use tokio::net::{TcpStream, UdpSocket};
 
 use super::InstanceActor;
+use super::direct_recv::DirectRecv;
 use super::shared::{ConnSlot, Shared};
 use super::streams::{ReadControl, UdpRecv};
 use super::udp_out::{Deferred, ReadAhead};
@@ -66,6 +67,9 @@ pub struct RecvToFile {
     pub hasher: Option<sha2::Sha256>,
     /// Starts the disk early, so the fsync at commit waits for the tail only.
     pub writeback: Option<Writeback>,
+    /// Large receives: `O_DIRECT` writes and hashing on worker threads (then `hasher`
+    /// and `writeback` are `None`). Shared with the read stream, which reads into it.
+    pub direct: Option<Rc<RefCell<DirectRecv>>>,
 }
 
 /// A TCP connection of the instance.
@@ -92,6 +96,9 @@ pub struct Conn {
     /// `close` was asked: nothing more is read, and a linger deadline runs.
     pub closing: bool,
     pub recv: Option<RecvToFile>,
+    /// A direct receive got all its bytes and waits for its writes and digest: input
+    /// is held (and reading paused) so `FILE_RECEIVED` comes before later bytes.
+    pub recv_finishing: bool,
     _slot: ConnSlot,
 }
 
@@ -115,6 +122,7 @@ impl Conn {
             write_closed: false,
             closing: false,
             recv: None,
+            recv_finishing: false,
             _slot: slot,
         }
     }

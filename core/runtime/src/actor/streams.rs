@@ -19,6 +19,8 @@ use futures_util::Stream;
 use tokio::io::ReadBuf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
+use super::direct_recv::DirectRecv;
+
 /// Largest UDP payload (IPv6 jumbograms aside).
 const MAX_DATAGRAM: usize = 65536;
 
@@ -133,6 +135,8 @@ impl Stream for Accept {
 #[derive(Debug)]
 pub enum ConnInput {
     Data(Vec<u8>),
+    /// This many bytes were read straight into the active direct receive.
+    Direct(usize),
     Eof,
     Failed(io::Error),
 }
@@ -160,6 +164,8 @@ pub struct ReadControl {
     paused: Cell<bool>,
     waker: RefCell<Option<Waker>>,
     pool: RefCell<Vec<Vec<u8>>>,
+    /// While set, reads go straight into this receive's buffers.
+    direct: RefCell<Option<Rc<RefCell<DirectRecv>>>>,
 }
 
 impl ReadControl {
@@ -184,6 +190,14 @@ impl ReadControl {
 
     pub fn resume(&self) {
         self.paused.set(false);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// Read into `direct` from now on (`Some`), or back into own buffers (`None`).
+    pub fn set_direct(&self, direct: Option<Rc<RefCell<DirectRecv>>>) {
+        *self.direct.borrow_mut() = direct;
         if let Some(w) = self.waker.borrow_mut().take() {
             w.wake();
         }
@@ -238,6 +252,10 @@ impl Stream for ConnRead {
             *self.ctl.waker.borrow_mut() = Some(cx.waker().clone());
             return Poll::Pending;
         }
+        let direct = self.ctl.direct.borrow().clone();
+        if let Some(d) = direct {
+            return self.poll_direct(&d, cx);
+        }
         loop {
             match self.stream.poll_read_ready(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -288,6 +306,61 @@ impl Stream for ConnRead {
                     }));
                 }
             }
+        }
+    }
+}
+
+impl ConnRead {
+    /// Read straight into the direct receive's buffer: no copy between the socket and
+    /// the disk. Waits (woken by the receive's buffer pool) while all its buffers are
+    /// in flight, and (woken by `set_direct`) once it wants no more bytes.
+    fn poll_direct(
+        &mut self,
+        d: &RefCell<DirectRecv>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<ConnItem>> {
+        loop {
+            match self.stream.poll_read_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Some(self.failed(e))),
+                Poll::Ready(Ok(())) => {}
+            }
+            let mut d = d.borrow_mut();
+            let Some(spare) = d.spare(cx.waker()) else {
+                return Poll::Pending;
+            };
+            if spare.is_empty() {
+                *self.ctl.waker.borrow_mut() = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            match self.stream.try_read(spare) {
+                Ok(0) => {
+                    self.done = true;
+                    return Poll::Ready(Some(ConnItem {
+                        conn: self.conn,
+                        input: ConnInput::Eof,
+                    }));
+                }
+                Ok(n) => {
+                    d.filled(n);
+                    return Poll::Ready(Some(ConnItem {
+                        conn: self.conn,
+                        input: ConnInput::Direct(n),
+                    }));
+                }
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Some(self.failed(e))),
+            }
+        }
+    }
+
+    fn failed(&mut self, e: io::Error) -> ConnItem {
+        self.done = true;
+        ConnItem {
+            conn: self.conn,
+            input: ConnInput::Failed(e),
         }
     }
 }
