@@ -10,11 +10,12 @@
 //! # Layout
 //! - `send`: uploads (v2, and v1 with `--legacy`).
 //! - `get`: downloads.
-//! - `wire`: connect, read a reply, hashing, the resume id.
+//! - `wire`: connect, read a reply, the resume id. `hash`: a file's sha256 through a map.
 //! - `addr`: `HOST[:PORT]` parsing. `progress`: terminal-only progress bars.
 
 mod addr;
 mod get;
+mod hash;
 mod progress;
 mod send;
 mod wire;

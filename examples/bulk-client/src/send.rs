@@ -2,7 +2,7 @@
 //!
 //! The body goes out with `sendfile` (std's `io::copy` from a `File` to a
 //! `TcpStream`), in steps so the bar moves; the digest is computed on a second thread
-//! reading the same file, so hashing and sending run on two cores at once.
+//! from a map of the same file (`hash`), so hashing and sending run on two cores at once.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use switchyard_bulk::codec::{Put, Request, Status, V1Header, hex};
 
-use crate::progress;
 use crate::wire::{self, REPLY_TIMEOUT};
+use crate::{hash, progress};
 
 /// Bytes sent per step (one bar update).
 const STEP: u64 = 8 << 20;
@@ -59,11 +59,11 @@ pub fn run(o: &SendOpts) -> Result<(), String> {
         None
     };
     let (first, hasher) = if o.digest_first {
-        let d = wire::hash_range(&file, 0, u64::MAX).map_err(|e| format!("hashing: {e}"))?;
+        let d = hash::hash_range(&file, 0, u64::MAX).map_err(|e| format!("hashing: {e}"))?;
         (Some(d), None)
     } else {
         let f = file.try_clone().map_err(|e| e.to_string())?;
-        (None, Some(wire::hash_file_in_background(f)))
+        (None, Some(hash::hash_file_in_background(f)))
     };
     let req = Request::Put(Put {
         name,
@@ -186,7 +186,7 @@ fn legacy(o: &SendOpts, file: File, size: u64) -> Result<(), String> {
             o.file.display()
         ));
     };
-    let hasher = wire::hash_file_in_background(file.try_clone().map_err(|e| e.to_string())?);
+    let hasher = hash::hash_file_in_background(file.try_clone().map_err(|e| e.to_string())?);
     let mut sock = wire::connect(&o.addrs)?;
     let started = Instant::now();
     sock.write_all(&header)

@@ -1,10 +1,9 @@
-//! Socket helpers shared by `send` and `get`: connect, read one reply, hash a file,
-//! and the resume id.
+//! Socket helpers shared by `send` and `get`: connect, read one reply, and the resume
+//! id.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -56,28 +55,6 @@ pub fn read_reply(sock: &mut TcpStream) -> Result<Reply, String> {
     }
 }
 
-/// sha256 of a whole file, on a thread of its own (runs beside the transfer).
-pub fn hash_file_in_background(file: File) -> std::thread::JoinHandle<io::Result<[u8; 32]>> {
-    std::thread::spawn(move || hash_range(&file, 0, u64::MAX))
-}
-
-/// sha256 of `file` from `from` up to `to` (or its end).
-pub fn hash_range(file: &File, from: u64, to: u64) -> io::Result<[u8; 32]> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 128 << 10];
-    let mut at = from;
-    while at < to {
-        let want = ((to - at).min(buf.len() as u64)) as usize;
-        let n = file.read_at(&mut buf[..want], at)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        at += n as u64;
-    }
-    Ok(h.finalize().into())
-}
-
 /// The resume id of an upload: the same file (path, size, mtime) sent under the same
 /// name to the same server gets the same id, so `--resume` needs no state file; a
 /// changed file gets a new one and starts over.
@@ -101,20 +78,6 @@ pub fn upload_id(path: &Path, server: &str, name: &str) -> io::Result<[u8; 16]> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    #[test]
-    fn range_hash_matches_one_shot() {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 13) as u8).collect();
-        f.write_all(&data).unwrap();
-        let file = f.reopen().unwrap();
-        let want: [u8; 32] = Sha256::digest(&data).into();
-        assert_eq!(hash_range(&file, 0, u64::MAX).unwrap(), want);
-        let part: [u8; 32] = Sha256::digest(&data[10..2_000_000]).into();
-        assert_eq!(hash_range(&file, 10, 2_000_000).unwrap(), part);
-        assert_eq!(hash_file_in_background(file).join().unwrap().unwrap(), want);
-    }
 
     #[test]
     fn upload_id_is_stable_and_depends_on_name_and_server() {

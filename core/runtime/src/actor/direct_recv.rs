@@ -53,7 +53,7 @@ pub const BUF_SIZE: usize = 1024 * 1024;
 /// logical block size in use).
 const ALIGN: usize = 4096;
 /// Buffers in flight per receive: the memory bound, and how far the disk may lag.
-pub const MAX_BUFS: usize = 8;
+pub const MAX_BUFS: usize = 4;
 /// Smallest receive that goes direct.
 pub const DIRECT_MIN: u64 = 8 * 1024 * 1024;
 
