@@ -5,6 +5,7 @@
 //! per connection resumes the queue. `sendfile` runs through tokio's `try_io`, so a
 //! `EWOULDBLOCK` clears tokio's readiness and the wait is real, not a busy loop.
 
+use std::cell::RefCell;
 use std::io::{self, Seek, Write};
 use std::os::fd::AsFd;
 use std::rc::Rc;
@@ -184,17 +185,21 @@ impl InstanceActor {
         if let Some(d) = recv.direct {
             conn.read.set_direct(None);
             // The stream dropped its handle with `set_direct(None)`: this is the last.
-            if let (Ok(()), Ok(d)) = (result, Rc::try_unwrap(d)) {
-                conn.recv_finishing = true;
-                conn.read.pause();
-                let (token, file, received) = (recv.token, recv.file, recv.received);
-                let done = d.into_inner().finish().into_actor(self);
-                ctx.spawn(done.map(move |res, act, ctx| {
-                    act.direct_recv_finished(id, token, file, received, res, ctx)
-                }));
-                return;
+            match Rc::try_unwrap(d).map(RefCell::into_inner) {
+                Ok(d) if result.is_ok() => {
+                    conn.recv_finishing = true;
+                    conn.read.pause();
+                    let (token, file, received) = (recv.token, recv.file, recv.received);
+                    let done = d.finish().into_actor(self);
+                    ctx.spawn(done.map(move |res, act, ctx| {
+                        act.direct_recv_finished(id, token, file, received, res, ctx)
+                    }));
+                    return;
+                }
+                // Failed: stop its workers, free its reserved space.
+                Ok(d) => d.abandon(),
+                Err(_) => {} // still shared (cannot be): dropping our handle is all
             }
-            // Failed (or, impossibly, still shared): dropping it stops its workers.
         }
         let result = result.map(|()| recv.hasher.map(|h| h.finalize().into()));
         self.deliver_file_received(id, recv.token, recv.received, result, ctx);

@@ -39,7 +39,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::Waker;
 use std::thread;
@@ -198,6 +198,9 @@ pub struct DirectRecv {
     hasher: Option<mpsc::Sender<HashJob>>,
     /// The first write error, set by the writer thread.
     error: Arc<Mutex<Option<io::Error>>>,
+    /// Set by [`abandon`](Self::abandon): the writer gives back the reserved blocks
+    /// past its last write once it is done.
+    release: Arc<AtomicBool>,
     written: oneshot::Receiver<()>,
     hashed: Option<oneshot::Receiver<io::Result<[u8; 32]>>>,
 }
@@ -246,10 +249,16 @@ impl DirectRecv {
         let (writer, jobs) = mpsc::channel();
         let (written_tx, written) = oneshot::channel();
         let err = Arc::clone(&error);
+        let release = Arc::new(AtomicBool::new(false));
+        let give_back = Arc::clone(&release);
         thread::Builder::new()
             .name("sy-direct-write".into())
             .spawn(move || {
                 write_jobs(&direct, jobs, &err);
+                // Abandoned, or failed (then the receive fails and nobody cuts the file).
+                if give_back.load(Ordering::SeqCst) || lock(&err).is_some() {
+                    release_past_end(&direct);
+                }
                 let _ = written_tx.send(());
             })?;
         let (hasher, hashed) = if sha256 {
@@ -273,6 +282,7 @@ impl DirectRecv {
             cur_offset,
             start,
             wanted: len,
+            release,
             received: 0,
             writer: Some(writer),
             hasher,
@@ -324,6 +334,15 @@ impl DirectRecv {
     /// The first write error so far, if any (the receive should stop).
     pub fn take_error(&self) -> Option<io::Error> {
         lock(&self.error).take()
+    }
+
+    /// The receive failed: stop, and free the blocks reserved past what was handed
+    /// to the writer (a resumable upload keeps its temp as a partial, and must not keep
+    /// the reservation for the whole length with it). Writes already queued still
+    /// land, in order, so the file stays a correct prefix of the upload.
+    pub fn abandon(self) {
+        self.release.store(true, Ordering::SeqCst);
+        // Dropping the job channels ends the writer, which then releases.
     }
 
     /// Hand the current buffer to the workers.
@@ -402,6 +421,16 @@ fn reserve(file: &File, start: u64, len: u64) -> io::Result<()> {
     }
 }
 
+/// Free the blocks reserved past the end of `file`: cutting a file to its own size
+/// drops them (ext4 truncates preallocated blocks then; a hole punched past the end
+/// would be a no-op). Run by the writer after its last write, so no write races it.
+/// Best effort: a failure keeps the blocks until the file is deleted.
+fn release_past_end(file: &File) {
+    if let Ok(m) = file.metadata() {
+        let _ = file.set_len(m.len());
+    }
+}
+
 /// Fill `buf` from `file` at `offset` (used for the few pre-filled bytes).
 fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     file.read_exact_at(buf, offset)
@@ -446,7 +475,6 @@ fn hash_jobs(file: &File, before: u64, jobs: mpsc::Receiver<HashJob>) -> io::Res
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::sync::atomic::AtomicBool;
     use std::task::Wake;
 
     /// A waker that remembers it was woken.
@@ -532,6 +560,54 @@ mod tests {
         assert!(
             got == [before, body].concat(),
             "the file differs from what was sent"
+        );
+    }
+
+    #[test]
+    fn an_abandoned_receive_leaves_a_correct_prefix_and_gives_its_reservation_back() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("temp");
+        let mut temp = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let before = pattern(1000, 1);
+        temp.write_all(&before).unwrap();
+        let len = 64 * BUF_SIZE;
+        let d = DirectRecv::open(&temp, len as u64, true).unwrap().unwrap();
+        let reserved = temp.metadata().unwrap().blocks() * 512;
+        assert!(
+            reserved >= len as u64,
+            "the whole length is reserved: {reserved}"
+        );
+        let body = pattern(3 * BUF_SIZE, 2);
+        let mut d = d;
+        d.push(&body);
+        d.abandon();
+        // The three full buffers still land, in order; the last 1000 bytes do not.
+        let whole = [before.as_slice(), body.as_slice()].concat();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while temp.metadata().unwrap().len() < 3 * BUF_SIZE as u64 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the queued writes never landed"
+            );
+            thread::sleep(std::time::Duration::from_millis(5));
+        }
+        while temp.metadata().unwrap().blocks() * 512 > 4 * BUF_SIZE as u64 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the reservation was never given back"
+            );
+            thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let got = std::fs::read(&path).unwrap();
+        assert!(
+            got == whole[..3 * BUF_SIZE],
+            "the file is not a prefix of the upload"
         );
     }
 
