@@ -220,6 +220,29 @@ fn cold_cache_reads_are_deferred_and_the_download_is_exact() {
     }
 }
 
+/// netascii reads the file through the plugin (to convert line ends): the host first
+/// brings it into the page cache off the actor thread, then the download goes on, exact.
+#[test]
+fn a_cold_netascii_download_is_prefetched_and_exact() {
+    let s = Server::start("");
+    let text = b"line one\nline two\r\nbare cr\r end\n".repeat(20_000);
+    s.put_file("cold.txt", &text);
+    evict_from_page_cache(&s.root().join("cold.txt"));
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("cold.txt");
+    let mut get = our_client();
+    get.args(["get", &s.addr.to_string(), "cold.txt"])
+        .arg(&local)
+        .args(["--mode", "netascii"]);
+    run_ok(get);
+    assert!(
+        std::fs::read(&local).unwrap() == text,
+        "netascii round trip"
+    );
+    let line = s.expect_transfer("cold.txt", "ok");
+    assert!(line.contains("mode=netascii"), "{line}");
+}
+
 #[test]
 fn our_client_failure_exits_nonzero_and_writes_nothing() {
     let s = Server::start("");

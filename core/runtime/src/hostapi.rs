@@ -106,6 +106,9 @@ pub trait HostCalls {
     fn free_space(&mut self) -> Result<u64, u32> {
         Err(SY_ERR_UNSUPPORTED)
     }
+    fn prefetch_file(&mut self, file: u64, offset: u64, len: u64, token: u64) -> u32 {
+        SY_ERR_UNSUPPORTED
+    }
     /// The plugin made call `call` with arguments that cannot be decoded (a null pointer
     /// with a length, a bad address, a non-UTF-8 path); it got `SY_ERR_INVALID`. A
     /// context that logs should say so: it is a bug in the plugin.
@@ -391,6 +394,18 @@ unsafe extern "C" fn h_free_space(ctx: *mut SyHostCtx, out: *mut u64) -> u32 {
     dispatch(ctx, SY_ERR_IO, |c| status(c.free_space(), |n| put(out, n)))
 }
 
+unsafe extern "C" fn h_prefetch_file(
+    ctx: *mut SyHostCtx,
+    file: u64,
+    offset: u64,
+    len: u64,
+    token: u64,
+) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| {
+        c.prefetch_file(file, offset, len, token)
+    })
+}
+
 /// The one host API table.
 pub static HOST_API: SyHostApi = SyHostApi {
     struct_size: std::mem::size_of::<SyHostApi>() as u32,
@@ -421,6 +436,7 @@ pub static HOST_API: SyHostApi = SyHostApi {
     list_dir: h_list_dir,
     remove_file: h_remove_file,
     free_space: h_free_space,
+    prefetch_file: h_prefetch_file,
 };
 
 #[cfg(test)]

@@ -100,6 +100,7 @@ extern "C" {
 #define SY_EV_MESSAGE       11u /* port, type_name, data, source                     */
 #define SY_EV_DRAIN         12u /* host is shutting down: finish, start nothing new  */
 #define SY_EV_SOCKET_ERROR  13u /* socket, status                                    */
+#define SY_EV_FILE_PREFETCHED 14u /* token, status: prefetch_file done (range cached) */
 
 /* Flags of host calls */
 #define SY_COMMIT_OVERWRITE (1u << 0) /* commit_file: replace an existing file      */
@@ -226,6 +227,12 @@ typedef struct SyHostApi {
     uint32_t (*list_dir)(SyHostCtx *ctx, SyStr path, SyListFn each, void *user);
     uint32_t (*remove_file)(SyHostCtx *ctx, SyStr path);
     uint32_t (*free_space)(SyHostCtx *ctx, uint64_t *out_bytes);
+    /* Bring `len` bytes at `offset` of a file from open_read into the page cache off the
+     * handler thread (read_file is synchronous: on a cold cache it stalls the handler).
+     * Completion: SY_EV_FILE_PREFETCHED with `token`; reads of the range then come from
+     * memory. */
+    uint32_t (*prefetch_file)(SyHostCtx *ctx, uint64_t file, uint64_t offset, uint64_t len,
+                              uint64_t token);
 } SyHostApi;
 
 typedef struct SyPluginVTable {
@@ -272,6 +279,7 @@ _Static_assert(sizeof(SyStat) == 24, "SyStat");
 _Static_assert(sizeof(SyEvent) == 216, "SyEvent");
 _Static_assert(sizeof(SyPortDecl) == 40, "SyPortDecl");
 _Static_assert(sizeof(SyPluginDecl) == 16, "SyPluginDecl");
+_Static_assert(sizeof(SyHostApi) == 224, "SyHostApi");
 #endif
 
 #ifdef __cplusplus

@@ -1,8 +1,8 @@
 //! The raw C ABI between the Switchyard host and a plugin library.
 //!
 //! This module is the Rust mirror of `include/switchyard.h`; the header is the
-//! specification, and `tests/abi_layout.rs` checks that both agree on every size
-//! and offset. Plugin authors writing Rust never touch this module: they use
+//! specification, and the layout pins at the end of this module repeat the header's
+//! `_Static_assert`s, so both agree on every size. Plugin authors writing Rust never touch this module: they use
 //! [`crate::Protocol`] and [`crate::declare_plugin!`].
 //!
 //! # Rules of the boundary (see `shared/DESIGN.md`)
@@ -105,6 +105,8 @@ pub const SY_EV_MESSAGE: u32 = 11;
 pub const SY_EV_DRAIN: u32 = 12;
 /// `socket`, `status`: a socket failed (e.g. ICMP error); the socket stays open.
 pub const SY_EV_SOCKET_ERROR: u32 = 13;
+/// `token`, `status`: a `prefetch_file` finished; the range is in the page cache.
+pub const SY_EV_FILE_PREFETCHED: u32 = 14;
 
 // ---- flags for host calls ----------------------------------------------------------
 /// `commit_file`: replace an existing file of the same name.
@@ -321,6 +323,17 @@ pub struct SyHostApi {
     ) -> u32,
     pub remove_file: unsafe extern "C" fn(ctx: *mut SyHostCtx, path: SyStr) -> u32,
     pub free_space: unsafe extern "C" fn(ctx: *mut SyHostCtx, out_bytes: *mut u64) -> u32,
+    /// Bring `len` bytes of a file opened with `open_read`, from `offset`, into the page
+    /// cache off the handler thread (`read_file` is synchronous: on a cold cache it would
+    /// stall every session of the handler). Completion: `SY_EV_FILE_PREFETCHED` with
+    /// `token`; `read_file` of the range is then served from memory.
+    pub prefetch_file: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        file: u64,
+        offset: u64,
+        len: u64,
+        token: u64,
+    ) -> u32,
 }
 
 /// What a plugin's entry function returns. Static for the library's lifetime.
@@ -552,4 +565,6 @@ const _: () = {
     assert!(std::mem::size_of::<SyEvent>() == 216);
     assert!(std::mem::size_of::<SyPortDecl>() == 40);
     assert!(std::mem::size_of::<SyPluginDecl>() == 16);
+    // Grows only at its end (new calls), so older plugins keep reading a valid prefix.
+    assert!(std::mem::size_of::<SyHostApi>() == 224);
 };

@@ -294,6 +294,21 @@ impl<'a> Ctx<'a> {
         Ok(n.min(buf.len()))
     }
 
+    /// Bring `len` bytes of `file` (from [`Ctx::open_read`]) at `offset` into the page
+    /// cache off the handler thread; [`Event::FilePrefetched`](crate::Event) with `token`
+    /// follows. Why: [`Ctx::read_file`] is synchronous, and on a cold cache one read
+    /// would stall every session of the handler; after the prefetch it is a memory copy.
+    pub fn prefetch_file(
+        &mut self,
+        file: FileId,
+        offset: u64,
+        len: u64,
+        token: u64,
+    ) -> Result<(), HostError> {
+        // SAFETY: plain values.
+        HostError::check(unsafe { (self.api.prefetch_file)(self.raw, file.0, offset, len, token) })
+    }
+
     /// Create a hidden temp file beside `path` (checked now). Nothing is visible under
     /// `path` until [`Ctx::commit_file`].
     pub fn create_temp(&mut self, path: &str) -> Result<FileId, HostError> {

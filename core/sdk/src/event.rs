@@ -75,6 +75,11 @@ pub enum Event<'a> {
     Drain,
     /// A send on `socket` failed (e.g. an ICMP unreachable); the socket stays usable.
     SocketError { socket: SocketId, error: HostError },
+    /// A [`crate::Ctx::prefetch_file`] finished: the range is cached, or why not.
+    FilePrefetched {
+        token: u64,
+        result: Result<(), HostError>,
+    },
     /// An event tag this SDK does not know (sent by a newer host); ignore it.
     Unknown { tag: u32 },
 }
@@ -157,6 +162,10 @@ impl<'a> Event<'a> {
             abi::SY_EV_SOCKET_ERROR => Event::SocketError {
                 socket: SocketId(raw.socket),
                 error: HostError::from_status(raw.status),
+            },
+            abi::SY_EV_FILE_PREFETCHED => Event::FilePrefetched {
+                token: raw.token,
+                result: result_of(raw.status),
             },
             tag => Event::Unknown { tag },
         }

@@ -90,6 +90,12 @@ pub enum Action {
     Commit {
         path: String,
     },
+    PrefetchFile {
+        file: u64,
+        offset: u64,
+        len: u64,
+        token: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -108,6 +114,8 @@ pub struct MockHost {
     next_id: u64,
     /// Answer for `free_space`.
     pub free_space: u64,
+    /// `read_file` calls so far (to check when a plugin reads).
+    pub reads: u64,
     /// The wall clock at `now_ms == 0` (`Ctx::now_unix_ms` is this plus `now_ms`).
     pub wall_origin_ms: u64,
 }
@@ -341,7 +349,9 @@ unsafe extern "C" fn m_read_file(
     len: usize,
     out: *mut usize,
 ) -> u32 {
-    let Some(f) = host(ctx).open.get(&file) else {
+    let h = host(ctx);
+    h.reads += 1;
+    let Some(f) = h.open.get(&file) else {
         return abi::SY_ERR_INVALID;
     };
     let start = (offset as usize).min(f.data.len());
@@ -469,6 +479,26 @@ unsafe extern "C" fn m_free_space(ctx: *mut SyHostCtx, out: *mut u64) -> u32 {
     abi::SY_OK
 }
 
+unsafe extern "C" fn m_prefetch_file(
+    ctx: *mut SyHostCtx,
+    file: u64,
+    offset: u64,
+    len: u64,
+    token: u64,
+) -> u32 {
+    let h = host(ctx);
+    if !h.open.get(&file).is_some_and(|f| !f.temp) {
+        return abi::SY_ERR_INVALID;
+    }
+    h.actions.push(Action::PrefetchFile {
+        file,
+        offset,
+        len,
+        token,
+    });
+    abi::SY_OK
+}
+
 static MOCK_API: SyHostApi = SyHostApi {
     struct_size: std::mem::size_of::<SyHostApi>() as u32,
     abi_version: abi::SY_ABI_VERSION,
@@ -498,6 +528,7 @@ static MOCK_API: SyHostApi = SyHostApi {
     list_dir: m_list_dir,
     remove_file: m_remove_file,
     free_space: m_free_space,
+    prefetch_file: m_prefetch_file,
 };
 
 impl MockHost {

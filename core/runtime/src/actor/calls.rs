@@ -557,4 +557,13 @@ impl HostCalls for Calls<'_> {
         root.free_space()
             .map_err(|e| self.storage_err("free_space", "", &e))
     }
+
+    fn prefetch_file(&mut self, file: u64, offset: u64, len: u64, token: u64) -> u32 {
+        let Some(OpenFile::Read { file, size }) = self.actor.res.files.get(&file) else {
+            return abi::SY_ERR_INVALID;
+        };
+        let end = offset.saturating_add(len).min(*size);
+        super::prefetch::spawn(Arc::clone(file), offset, end, token, self.ctx);
+        abi::SY_OK
+    }
 }

@@ -31,6 +31,7 @@ mod calls;
 mod conn;
 mod direct_recv;
 mod messages;
+mod prefetch;
 mod resources;
 pub mod shared;
 mod streams;

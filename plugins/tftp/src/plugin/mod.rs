@@ -80,6 +80,21 @@ pub struct Tftp {
     by_socket: HashMap<SocketId, u64>,
     next_id: u64,
     scratch: Vec<u8>,
+    /// netascii downloads whose file is being prefetched, by prefetch token.
+    prefetching: HashMap<u64, Parked>,
+    next_prefetch: u64,
+}
+
+/// A netascii RRQ waiting for its file to be in the page cache: netascii reads every
+/// byte through the synchronous `read_file`, which must not wait for the disk on the
+/// handler thread. It counts against the limits meanwhile.
+#[derive(Debug)]
+struct Parked {
+    listener: SocketId,
+    peer: SocketAddr,
+    req: Request,
+    file: FileId,
+    size: u64,
 }
 
 /// `key=value` with the value quoted when it holds a space, quote or `=`.
@@ -170,6 +185,76 @@ impl Tftp {
         peer: SocketAddr,
         req: &Request,
     ) -> Result<(), (ErrorCode, &'static str)> {
+        if req.kind == RequestKind::Read && req.netascii {
+            return self.prefetch_netascii(ctx, listener, peer, req);
+        }
+        self.begin(ctx, listener, peer, req, None)
+    }
+
+    /// Open a netascii download's file and have the host bring it into the page cache;
+    /// the transfer begins when it is there ([`Tftp::on_prefetched`]).
+    fn prefetch_netascii(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        listener: SocketId,
+        peer: SocketAddr,
+        req: &Request,
+    ) -> Result<(), (ErrorCode, &'static str)> {
+        let (file, size) = ctx.open_read(&req.path).map_err(storage_error)?;
+        if size > self.cfg.max_netascii_bytes {
+            let _ = ctx.close_file(file);
+            return Err((
+                ErrorCode::NotDefined,
+                "file too large for netascii, use octet",
+            ));
+        }
+        self.next_prefetch += 1;
+        let token = self.next_prefetch;
+        if let Err(e) = ctx.prefetch_file(file, 0, size, token) {
+            let _ = ctx.close_file(file);
+            return Err(storage_error(e));
+        }
+        self.admission.started(peer, req);
+        let parked = Parked {
+            listener,
+            peer,
+            req: req.clone(),
+            file,
+            size,
+        };
+        self.prefetching.insert(token, parked);
+        Ok(())
+    }
+
+    /// A netascii download's file is cached (or could not be read): begin it, or
+    /// refuse it.
+    fn on_prefetched(&mut self, ctx: &mut Ctx<'_>, token: u64, result: Result<(), HostError>) {
+        let Some(p) = self.prefetching.remove(&token) else {
+            return;
+        };
+        let begun = match result {
+            Ok(()) => self.begin(ctx, p.listener, p.peer, &p.req, Some((p.file, p.size))),
+            Err(e) => {
+                let _ = ctx.close_file(p.file);
+                Err(storage_error(e))
+            }
+        };
+        if let Err((code, msg)) = begun {
+            self.admission.ended(p.peer, p.req.kind, &p.req.path);
+            Tftp::refuse(ctx, p.listener, p.peer, &p.req.path, code, msg);
+        }
+    }
+
+    /// Begin a transfer: negotiate, open its socket, send the first packet. `opened`:
+    /// a download's file, already open and counted against the limits (netascii).
+    fn begin(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        listener: SocketId,
+        peer: SocketAddr,
+        req: &Request,
+        opened: Option<(FileId, u64)>,
+    ) -> Result<(), (ErrorCode, &'static str)> {
         let now = ctx.now_ms();
         let opts: Vec<packet::Opt<'_>> = req
             .options
@@ -178,14 +263,10 @@ impl Tftp {
             .collect();
         let (file, neg, total, convert) = match req.kind {
             RequestKind::Read => {
-                let (file, size) = ctx.open_read(&req.path).map_err(storage_error)?;
-                if req.netascii && size > self.cfg.max_netascii_bytes {
-                    let _ = ctx.close_file(file);
-                    return Err((
-                        ErrorCode::NotDefined,
-                        "file too large for netascii, use octet",
-                    ));
-                }
+                let (file, size) = match opened {
+                    Some(f) => f,
+                    None => ctx.open_read(&req.path).map_err(storage_error)?,
+                };
                 let (total, convert) = if req.netascii {
                     match Tftp::netascii_len(ctx, file, size) {
                         Ok(total) => (total, Some(Convert::Encode(netascii::Encoder::new(size)))),
@@ -258,7 +339,9 @@ impl Tftp {
         };
         self.next_id += 1;
         let id = self.next_id;
-        self.admission.started(peer, req);
+        if opened.is_none() {
+            self.admission.started(peer, req);
+        }
         self.by_socket.insert(socket, id);
         let live = Live {
             machine,
@@ -528,6 +611,8 @@ impl Protocol for Tftp {
             by_socket: HashMap::new(),
             next_id: 0,
             scratch: Vec::new(),
+            prefetching: HashMap::new(),
+            next_prefetch: 0,
         })
     }
 
@@ -540,13 +625,15 @@ impl Protocol for Tftp {
                 None => self.on_request(ctx, socket, peer, data),
             },
             Event::Timer { token } => self.on_timer(ctx, token),
+            Event::FilePrefetched { token, result } => self.on_prefetched(ctx, token, result),
             Event::Drain => self.admission.draining = true,
             _ => {}
         }
     }
 
     fn active_sessions(&self) -> u64 {
-        self.transfers.values().filter(|l| l.running).count() as u64
+        let running = self.transfers.values().filter(|l| l.running).count();
+        (running + self.prefetching.len()) as u64
     }
 }
 

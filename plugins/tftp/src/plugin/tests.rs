@@ -343,6 +343,15 @@ fn netascii_both_ways() {
         peer(),
         &request::<&str>(RequestKind::Read, "t.txt", "netascii", &[]),
     );
+    let token = prefetched_after_nothing_read(&mut rig, text.len() as u64);
+    rig.host.deliver(
+        &mut rig.tftp,
+        0,
+        Event::FilePrefetched {
+            token,
+            result: Ok(()),
+        },
+    );
     let (sends, rest) = rig.take();
     let tid = opened(&rest);
     let mut wire = Vec::new();
@@ -374,6 +383,65 @@ fn netascii_both_ways() {
         rig.deliver(3, SocketId(up), peer(), &data(i as u16 + 1, chunk));
     }
     assert_eq!(rig.host.files["u.txt"], text);
+}
+
+/// A netascii RRQ only asks the host to prefetch the file: no byte is read (on the
+/// handler thread) and nothing is sent until the prefetch is done. Returns its token.
+fn prefetched_after_nothing_read(rig: &mut Rig, len: u64) -> u64 {
+    let (sends, rest) = rig.take();
+    assert!(sends.is_empty(), "nothing sent before the file is cached");
+    assert_eq!(rig.host.reads, 0, "no read before the file is cached");
+    rest.iter()
+        .find_map(|a| match *a {
+            HostAction::PrefetchFile {
+                offset: 0,
+                len: l,
+                token,
+                ..
+            } if l == len => Some(token),
+            _ => None,
+        })
+        .expect("a prefetch of the whole file")
+}
+
+#[test]
+fn a_netascii_download_whose_prefetch_fails_is_refused_and_frees_its_slot() {
+    let mut rig = Rig::new("(max_transfers_per_client: 1)");
+    rig.host.files.insert("t.txt".into(), b"a\nb\n".to_vec());
+    let rrq = request::<&str>(RequestKind::Read, "t.txt", "netascii", &[]);
+    rig.deliver(0, LISTENER, peer(), &rrq);
+    let token = prefetched_after_nothing_read(&mut rig, 4);
+    assert_eq!(rig.tftp.active_sessions(), 1, "a parked request counts");
+    // The client's retransmitted RRQ starts nothing new meanwhile.
+    rig.deliver(1, LISTENER, peer(), &rrq);
+    let (sends, rest) = rig.take();
+    assert!(sends.is_empty());
+    assert!(
+        !rest
+            .iter()
+            .any(|a| matches!(a, HostAction::PrefetchFile { .. }))
+    );
+
+    rig.host.deliver(
+        &mut rig.tftp,
+        2,
+        Event::FilePrefetched {
+            token,
+            result: Err(HostError::Io),
+        },
+    );
+    let (sends, _) = rig.take();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].0, LISTENER.0, "refused from the listener");
+    assert!(matches!(
+        Packet::parse(&sends[0].1).unwrap(),
+        Packet::Error { code: 0, .. }
+    ));
+    assert_eq!(rig.tftp.active_sessions(), 0);
+    assert_eq!(rig.host.open_files(), 0, "the file was closed");
+    // The slot is free again: the same request is taken.
+    rig.deliver(3, LISTENER, peer(), &rrq);
+    prefetched_after_nothing_read(&mut rig, 4);
 }
 
 #[test]

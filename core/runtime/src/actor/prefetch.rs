@@ -1,0 +1,91 @@
+//! `prefetch_file`: bring a file range into the page cache on the blocking pool, then
+//! tell the plugin.
+//!
+//! Why: `read_file` is a synchronous call (a plugin that transforms bytes, like TFTP's
+//! netascii, must see them), and on a cold cache one such read would stall every session
+//! of the handler thread. A plugin prefetches what it is about to read and reads it once
+//! `FILE_PREFETCHED` arrives, from memory. The pages could in principle be evicted
+//! again before the read (heavy memory pressure); then that read waits for the disk, as
+//! every read did before.
+
+use std::fs::File;
+use std::io;
+use std::num::NonZeroU64;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use actix::{ActorFutureExt, AsyncContext, Context};
+use slog::warn;
+use switchyard_sdk::abi::{self, SyEvent};
+
+use super::InstanceActor;
+use super::calls::io_status;
+
+/// Read `file[offset..end]` once, so its pages are cached: a readahead hint first (the
+/// kernel reads in large requests), then a pass that waits for every page.
+pub fn prefetch(file: &File, offset: u64, end: u64) -> io::Result<()> {
+    if end <= offset {
+        return Ok(());
+    }
+    let _ = rustix::fs::fadvise(
+        file,
+        offset,
+        NonZeroU64::new(end - offset),
+        rustix::fs::Advice::WillNeed,
+    );
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = offset;
+    while at < end {
+        let want = buf.len().min((end - at) as usize);
+        match file.read_at(&mut buf[..want], at) {
+            Ok(0) => break, // shorter than it was: reads past the end find nothing anyway
+            Ok(n) => at += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Run [`prefetch`] of `file[offset..end]` on the blocking pool; deliver
+/// `FILE_PREFETCHED` with `token` when done.
+pub fn spawn(file: Arc<File>, offset: u64, end: u64, token: u64, ctx: &mut Context<InstanceActor>) {
+    let job = tokio::task::spawn_blocking(move || prefetch(&file, offset, end));
+    ctx.spawn(
+        actix::fut::wrap_future::<_, InstanceActor>(job).map(move |done, act, ctx| {
+            let mut ev = SyEvent::new(abi::SY_EV_FILE_PREFETCHED, act.shared.now_ms());
+            ev.token = token;
+            let failed = match done {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(e) => Some(io::Error::other(e.to_string())),
+            };
+            if let Some(e) = failed {
+                act.shared.metrics.error("storage_io");
+                warn!(act.shared.log, "file prefetch failed"; "error" => %e);
+                ev.status = io_status(&e);
+            }
+            act.deliver(&ev, ctx);
+        }),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn prefetch_reads_the_range_and_tolerates_a_range_past_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(&vec![7u8; 600_000])
+            .unwrap();
+        let f = File::open(&path).unwrap();
+        prefetch(&f, 0, 600_000).unwrap();
+        prefetch(&f, 100, 10_000_000).unwrap();
+        prefetch(&f, 5, 5).unwrap();
+    }
+}
