@@ -18,7 +18,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use switchyard_e2e::faults::Tmpfs;
 use switchyard_e2e::{
-    Host, bin_dir, http_get, metric_value, repo_root, sha256_hex, tcp_connect, wait_until,
+    Host, bin_dir, evict_from_page_cache, http_get, metric_value, repo_root, sha256_hex,
+    tcp_connect, wait_until,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -42,6 +43,7 @@ impl Bulk {
         (from: "bulk_tcp", to: "bulk"),
         (from: "bulk.transfers", to: "audit.events"),
     ],
+    admin: Some("127.0.0.1:0"),
 )"#
         ));
         // The ABI cannot create directories: the operator makes `incoming/`.
@@ -652,6 +654,41 @@ fn client_killed_mid_resumable_upload_continues_where_it_stopped() {
     assert!(stdout.contains(&want), "{stdout}");
     assert_eq!(sha256_hex(&b.read("disk.img")), want);
     assert_eq!(b.entries(), [".disk.img.sha256", "disk.img"]);
+}
+
+/// A download of a file that is not in the page cache: the host reads it in off the
+/// handler thread before each `sendfile` (which would otherwise wait for the disk on
+/// it), and the client gets it exactly.
+#[test]
+fn a_cold_download_is_read_in_off_the_handler_thread_and_exact() {
+    let b = Bulk::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let body = pattern(12 << 20, 11);
+    let path = b.incoming().join("cold.bin");
+    std::fs::write(&path, &body).unwrap();
+    evict_from_page_cache(&path);
+    let deferred = || {
+        metric_value(
+            &http_get(b.host.addr("(admin)"), "/metrics"),
+            "switchyard_file_reads_deferred_total{handler=\"bulk\"}",
+        )
+        .unwrap_or(0.0)
+    };
+    let before = deferred();
+    let out = run_client(
+        &["get", &b.addr.to_string(), "cold.bin", "-o", "got.bin"],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(dir.path().join("got.bin")).unwrap() == body);
+    assert!(
+        deferred() > before,
+        "nothing was read in off the handler thread"
+    );
 }
 
 #[test]

@@ -184,7 +184,7 @@ impl Metrics {
         );
         registry.register(
             "file_reads_deferred",
-            "Datagram file reads that missed the page cache and ran off the actor thread",
+            "File reads (datagram ranges, sendfile ranges) that missed the page cache and ran off the actor thread",
             m.reads_deferred.clone(),
         );
         registry.register(

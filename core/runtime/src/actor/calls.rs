@@ -322,6 +322,7 @@ impl HostCalls for Calls<'_> {
                 remaining: len,
                 sent: 0,
                 token,
+                cached_until: 0,
             },
         )
     }

@@ -20,6 +20,7 @@ use super::Role;
 use super::calls::io_status;
 use super::resources::{OpenFile, Out};
 use super::streams::{ConnInput, ConnItem};
+use super::{file_cache, prefetch};
 
 /// Read size while receiving straight into a file: fewer syscalls per byte.
 pub const FILE_READ_CHUNK: usize = 1024 * 1024;
@@ -263,7 +264,7 @@ impl InstanceActor {
             let Some(front) = conn.out.front_mut() else {
                 return;
             };
-            let step: io::Result<Option<Done>> = match front {
+            let step: Result<Option<Done>, Stall> = match front {
                 Out::Bytes { data, pos } => match conn.stream.try_write(&data[*pos..]) {
                     Ok(n) => {
                         self.shared.metrics.bytes_out.inc_by(n as u64);
@@ -271,7 +272,7 @@ impl InstanceActor {
                         conn.pending -= n;
                         Ok((*pos == data.len()).then_some(Done::Plain))
                     }
-                    Err(e) => Err(e),
+                    Err(e) => Err(Stall::Io(e)),
                 },
                 Out::File {
                     file,
@@ -279,31 +280,42 @@ impl InstanceActor {
                     remaining,
                     sent,
                     token,
+                    cached_until,
                 } => {
-                    let sock = Rc::clone(&conn.stream);
-                    let chunk = (*remaining).min(1 << 30) as usize;
-                    let mut off = *offset;
-                    match sock.try_io(Interest::WRITABLE, || {
-                        rustix::fs::sendfile(sock.as_fd(), file.as_fd(), Some(&mut off), chunk)
-                            .map_err(io::Error::from)
-                    }) {
-                        Ok(0) => Ok(Some(Done::FileSent {
-                            token: *token,
-                            sent: *sent,
-                            short: *remaining > 0,
-                        })),
-                        Ok(n) => {
-                            self.shared.metrics.bytes_out.inc_by(n as u64);
-                            *offset = off;
-                            *remaining -= n as u64;
-                            *sent += n as u64;
-                            Ok((*remaining == 0).then_some(Done::FileSent {
+                    let ahead = (*remaining).min(file_cache::PROBE);
+                    if *offset >= *cached_until && !file_cache::is_cached(file, *offset, ahead) {
+                        // Read it in off this thread first; `sendfile` would wait for it here.
+                        match file.try_clone() {
+                            Ok(dup) => Err(Stall::Cold(dup, *offset, ahead)),
+                            Err(e) => Err(Stall::Io(e)),
+                        }
+                    } else {
+                        *cached_until = (*cached_until).max(*offset + ahead);
+                        let sock = Rc::clone(&conn.stream);
+                        let chunk = (*remaining).min(1 << 30) as usize;
+                        let mut off = *offset;
+                        match sock.try_io(Interest::WRITABLE, || {
+                            rustix::fs::sendfile(sock.as_fd(), file.as_fd(), Some(&mut off), chunk)
+                                .map_err(io::Error::from)
+                        }) {
+                            Ok(0) => Ok(Some(Done::FileSent {
                                 token: *token,
                                 sent: *sent,
-                                short: false,
-                            }))
+                                short: *remaining > 0,
+                            })),
+                            Ok(n) => {
+                                self.shared.metrics.bytes_out.inc_by(n as u64);
+                                *offset = off;
+                                *remaining -= n as u64;
+                                *sent += n as u64;
+                                Ok((*remaining == 0).then_some(Done::FileSent {
+                                    token: *token,
+                                    sent: *sent,
+                                    short: false,
+                                }))
+                            }
+                            Err(e) => Err(Stall::Io(e)),
                         }
-                        Err(e) => Err(e),
                     }
                 }
                 Out::Drained { token } => Ok(Some(Done::Drained { token: *token })),
@@ -349,7 +361,33 @@ impl InstanceActor {
                         }
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(Stall::Cold(file, from, len)) => {
+                    if conn.flush_wait.is_none() {
+                        self.shared.metrics.reads_deferred.inc();
+                        let read = tokio::task::spawn_blocking(move || {
+                            prefetch::prefetch(&file, from, from + len)
+                        });
+                        let wait = actix::fut::wrap_future::<_, Self>(read).map(
+                            move |_, act: &mut Self, ctx| {
+                                let Some(c) = act.res.conns.get_mut(&id) else {
+                                    return;
+                                };
+                                c.flush_wait = None;
+                                // Read in (or failed: then `sendfile` reports it): go on.
+                                if let Some(Out::File { cached_until, .. }) = c.out.front_mut() {
+                                    *cached_until = from + len;
+                                }
+                                act.flush(id, ctx);
+                            },
+                        );
+                        let handle = ctx.spawn(wait);
+                        if let Some(c) = self.res.conns.get_mut(&id) {
+                            c.flush_wait = Some(handle);
+                        }
+                    }
+                    return;
+                }
+                Err(Stall::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     if conn.flush_wait.is_none() {
                         let stream = Rc::clone(&conn.stream);
                         let wait = async move { stream.writable().await }
@@ -367,8 +405,8 @@ impl InstanceActor {
                     }
                     return;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
+                Err(Stall::Io(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(Stall::Io(e)) => {
                     self.drop_conn(id, io_status(&e), ctx);
                     return;
                 }
@@ -421,6 +459,14 @@ impl InstanceActor {
             ctx.stop();
         }
     }
+}
+
+/// Why the front of the output queue cannot go on now.
+enum Stall {
+    Io(io::Error),
+    /// A file range to send is not in the page cache: read it in first (a duplicate
+    /// descriptor, the offset and length).
+    Cold(std::fs::File, u64, u64),
 }
 
 /// What finishing the front of the output queue means.

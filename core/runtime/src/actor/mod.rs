@@ -30,6 +30,7 @@
 mod calls;
 mod conn;
 mod direct_recv;
+mod file_cache;
 mod messages;
 mod prefetch;
 mod resources;

@@ -49,6 +49,8 @@ pub enum Out {
         remaining: u64,
         sent: u64,
         token: u64,
+        /// The file is known to be in the page cache up to here (see `file_cache`).
+        cached_until: u64,
     },
     Drained {
         token: u64,
