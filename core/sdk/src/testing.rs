@@ -487,7 +487,7 @@ unsafe extern "C" fn m_prefetch_file(
     token: u64,
 ) -> u32 {
     let h = host(ctx);
-    if !h.open.get(&file).is_some_and(|f| !f.temp) {
+    if h.open.get(&file).is_none_or(|f| f.temp) {
         return abi::SY_ERR_INVALID;
     }
     h.actions.push(Action::PrefetchFile {
