@@ -328,7 +328,7 @@ impl HostCalls for Calls<'_> {
     }
 
     fn recv_to_file(&mut self, conn: u64, file: u64, len: u64, sha256: bool, token: u64) -> u32 {
-        let Some(OpenFile::Temp(temp)) = self.actor.res.files.get(&file) else {
+        let Some(OpenFile::Temp(temp, _)) = self.actor.res.files.get(&file) else {
             return abi::SY_ERR_INVALID;
         };
         let Some(c) = self.actor.res.conns.get(&conn) else {
@@ -470,7 +470,7 @@ impl HostCalls for Calls<'_> {
     fn read_file(&mut self, file: u64, offset: u64, buf: &mut [u8]) -> Result<usize, u32> {
         let f = match self.actor.res.files.get(&file) {
             Some(OpenFile::Read { file, .. }) => file,
-            Some(OpenFile::Temp(t)) => t.file(),
+            Some(OpenFile::Temp(t, _)) => t.file(),
             None => return Err(abi::SY_ERR_INVALID),
         };
         udp_out::read_full(f, buf, offset).map_err(|e| io_status(&e))
@@ -483,13 +483,19 @@ impl HostCalls for Calls<'_> {
         let temp = root
             .create_temp(path)
             .map_err(|e| self.storage_err("create_temp", path, &e))?;
-        self.new_file(OpenFile::Temp(temp))
+        let writeback = temp.file().try_clone().ok().map(Writeback::new);
+        self.new_file(OpenFile::Temp(temp, writeback))
     }
 
     fn write_file(&mut self, file: u64, data: &[u8]) -> u32 {
         match self.actor.res.files.get_mut(&file) {
-            Some(OpenFile::Temp(t)) => match t.append(data) {
-                Ok(()) => abi::SY_OK,
+            Some(OpenFile::Temp(t, writeback)) => match t.append(data) {
+                Ok(()) => {
+                    if let Some(w) = writeback {
+                        w.wrote(data.len() as u64);
+                    }
+                    abi::SY_OK
+                }
                 Err(e) => self.storage_err("write", "", &e),
             },
             _ => abi::SY_ERR_INVALID,
@@ -500,7 +506,7 @@ impl HostCalls for Calls<'_> {
         let Some(root) = self.actor.shared.root.clone() else {
             return abi::SY_ERR_UNSUPPORTED;
         };
-        let Some(OpenFile::Temp(temp)) = self.actor.res.files.get_mut(&file) else {
+        let Some(OpenFile::Temp(temp, _)) = self.actor.res.files.get_mut(&file) else {
             return abi::SY_ERR_INVALID;
         };
         match root.commit(temp, path, overwrite) {

@@ -135,7 +135,7 @@ impl InstanceActor {
             return rest;
         }
         let written = match self.res.files.get_mut(&recv.file) {
-            Some(OpenFile::Temp(t)) => t.file_mut().write_all(mine).map_err(|e| io_status(&e)),
+            Some(OpenFile::Temp(t, _)) => t.file_mut().write_all(mine).map_err(|e| io_status(&e)),
             _ => Err(abi::SY_ERR_INVALID),
         };
         match written {
@@ -222,7 +222,7 @@ impl InstanceActor {
         };
         conn.recv_finishing = false;
         let result = match (result, self.res.files.get_mut(&file)) {
-            (Ok(done), Some(OpenFile::Temp(t))) => t
+            (Ok(done), Some(OpenFile::Temp(t, _))) => t
                 .file()
                 .set_len(done.size)
                 .and_then(|()| t.file_mut().seek(io::SeekFrom::End(0)))

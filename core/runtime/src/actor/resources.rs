@@ -146,7 +146,9 @@ pub enum OpenFile {
         file: std::sync::Arc<std::fs::File>,
         size: u64,
     },
-    Temp(TempFile),
+    /// An upload, and the writeback of what `write_file` appends to it (so the fsync
+    /// of its commit waits for the tail only; `None` if no second descriptor).
+    Temp(TempFile, Option<Writeback>),
 }
 
 /// Everything one instance owns.
