@@ -19,13 +19,13 @@ use switchyard_sdk::abi::{self, SyStat};
 use switchyard_sdk::messages::{Message, TransferCompleted};
 
 use super::InstanceActor;
-use super::direct_recv::DirectRecv;
 use super::messages::{Flush, ReplayHeld, TypedMessage};
 use super::resources::{OpenFile, Out, RecvToFile};
 use super::udp_out;
 use super::writeback::Writeback;
 use crate::hostapi::HostCalls;
 use crate::storage::StorageError;
+use switchyard_direct_io::DirectSink;
 
 /// Most timers one instance may have armed.
 const MAX_TIMERS: usize = 65_536;
@@ -340,7 +340,7 @@ impl HostCalls for Calls<'_> {
         let direct = if c.eof {
             None
         } else {
-            match DirectRecv::open(temp.file(), len, sha256) {
+            match DirectSink::open_direct(temp.file(), len, sha256) {
                 Ok(d) => d.map(|d| Rc::new(RefCell::new(d))),
                 Err(e) => return io_status(&e),
             }

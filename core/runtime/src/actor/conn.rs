@@ -214,7 +214,7 @@ impl InstanceActor {
         token: u64,
         file: u64,
         received: u64,
-        result: io::Result<super::direct_recv::Finished>,
+        result: io::Result<switchyard_direct_io::Finished>,
         ctx: &mut Context<Self>,
     ) {
         let Some(conn) = self.res.conns.get_mut(&id) else {

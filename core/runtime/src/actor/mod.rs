@@ -29,7 +29,6 @@
 
 mod calls;
 mod conn;
-mod direct_recv;
 mod file_cache;
 mod messages;
 mod prefetch;

@@ -11,12 +11,12 @@ use actix::{AsyncContext, Context, SpawnHandle};
 use tokio::net::{TcpStream, UdpSocket};
 
 use super::InstanceActor;
-use super::direct_recv::DirectRecv;
 use super::shared::{ConnSlot, Shared};
 use super::streams::{ReadControl, UdpRecv};
 use super::udp_out::{Deferred, ReadAhead};
 use super::writeback::Writeback;
 use crate::storage::TempFile;
+use switchyard_direct_io::DirectSink;
 
 /// A UDP socket of the handler.
 #[derive(Debug)]
@@ -71,7 +71,7 @@ pub struct RecvToFile {
     pub writeback: Option<Writeback>,
     /// Large receives: `O_DIRECT` writes and hashing on worker threads (then `hasher`
     /// and `writeback` are `None`). Shared with the read stream, which reads into it.
-    pub direct: Option<Rc<RefCell<DirectRecv>>>,
+    pub direct: Option<Rc<RefCell<DirectSink>>>,
 }
 
 /// A TCP connection of the instance.

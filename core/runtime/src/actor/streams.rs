@@ -19,7 +19,7 @@ use futures_util::Stream;
 use tokio::io::ReadBuf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
-use super::direct_recv::DirectRecv;
+use switchyard_direct_io::DirectSink;
 
 /// Largest UDP payload (IPv6 jumbograms aside).
 const MAX_DATAGRAM: usize = 65536;
@@ -165,7 +165,7 @@ pub struct ReadControl {
     waker: RefCell<Option<Waker>>,
     pool: RefCell<Vec<Vec<u8>>>,
     /// While set, reads go straight into this receive's buffers.
-    direct: RefCell<Option<Rc<RefCell<DirectRecv>>>>,
+    direct: RefCell<Option<Rc<RefCell<DirectSink>>>>,
 }
 
 impl ReadControl {
@@ -196,7 +196,7 @@ impl ReadControl {
     }
 
     /// Read into `direct` from now on (`Some`), or back into own buffers (`None`).
-    pub fn set_direct(&self, direct: Option<Rc<RefCell<DirectRecv>>>) {
+    pub fn set_direct(&self, direct: Option<Rc<RefCell<DirectSink>>>) {
         *self.direct.borrow_mut() = direct;
         if let Some(w) = self.waker.borrow_mut().take() {
             w.wake();
@@ -316,7 +316,7 @@ impl ConnRead {
     /// in flight, and (woken by `set_direct`) once it wants no more bytes.
     fn poll_direct(
         &mut self,
-        d: &RefCell<DirectRecv>,
+        d: &RefCell<DirectSink>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<ConnItem>> {
         loop {

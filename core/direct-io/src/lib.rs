@@ -1,37 +1,46 @@
-//! Receiving a large upload straight to disk: `O_DIRECT` writes and the sha256 on two
+//! Receiving a large stream straight to disk: `O_DIRECT` writes and the sha256 on two
 //! worker threads, the socket read straight into the buffers they take.
 //!
+//! Used by the host runtime (large `recv_to_file`, e.g. bulk and files uploads) and by
+//! the bulk client (downloads): both receive big files from a TCP socket, hash them and
+//! store them, and both ran into the same cost.
+//!
 //! Why: on these VMs, copying a received byte into the page cache costs more than
-//! receiving and hashing it together. perf of a 1 GiB upload through the plain path
-//! (`read`, `write`, hash, all on the actor thread): 54% of the thread in the page-cache
-//! copy (`copy_folio_from_iter_atomic`), 23% in sha256, 6% in the socket copy — one
-//! core fully busy and the upload slower than `nc` writing to a file. With `O_DIRECT` the
-//! disk takes the bytes from our buffer by DMA: no page-cache copy, no dirty pages for
-//! the commit's fsync to wait for, and the actor thread only receives.
+//! receiving and hashing it together. perf of a 1 GiB upload through a plain path
+//! (`read`, `write`, hash, all on one thread): 54% of the thread in the page-cache copy
+//! (`copy_folio_from_iter_atomic`), 23% in sha256, 6% in the socket copy — one core
+//! fully busy and the upload slower than `nc` writing to a file. With `O_DIRECT` the
+//! disk takes the bytes from our buffer by DMA: no page-cache copy, no dirty pages for a
+//! later fsync to wait for, and the receiving thread only receives.
 //!
-//! How:
-//! - The socket is read into 1 MiB buffers aligned to 4 KiB (`O_DIRECT` wants memory,
-//!   file offset and length aligned). A full buffer goes to the writer thread and to
-//!   the hasher thread at once and returns to the pool when both are done with it.
-//! - At most [`MAX_BUFS`] buffers are in flight per receive: when the disk falls
-//!   behind, [`DirectRecv::spare`] has no buffer and the read stream waits (the pool
-//!   wakes it), so memory stays flat however large the upload.
-//! - The receive starts at the temp's current size, which is rarely aligned (the
-//!   plugin wrote a header chunk's body bytes first, or a resumed upload's kept part).
-//!   The first buffer starts at that size rounded down and is pre-filled with the
-//!   file's bytes of that block, which are rewritten unchanged. The last buffer is
-//!   written rounded up with zeros, and the file is cut to its exact size afterwards
-//!   ([`Finished::size`]). The hasher covers the whole file: it reads what was there
-//!   before the receive (from the page cache) and then hashes only received bytes.
+//! # How
+//! - The caller reads the socket into 1 MiB buffers aligned to 4 KiB ([`DirectSink::spare`],
+//!   then [`DirectSink::filled`]); `O_DIRECT` wants memory, file offset and length
+//!   aligned. A full buffer goes to the writer thread and to the hasher thread at once
+//!   and returns to the pool when both are done with it.
+//! - At most [`MAX_BUFS`] buffers are in flight: when the disk falls behind, `spare`
+//!   has no buffer and the caller waits (woken by the pool), so memory stays flat
+//!   however large the stream.
+//! - The stream is appended at the file's current size, which is rarely aligned (a
+//!   header chunk's body bytes written first, a resumed upload's kept part). The first
+//!   buffer starts at that size rounded down and is pre-filled with the file's bytes of
+//!   that block, which are rewritten unchanged. The last buffer is written rounded up
+//!   with zeros; the caller cuts the file to [`Finished::size`] afterwards. The hasher
+//!   covers the whole file: it reads what was there before (from the page cache) and
+//!   then hashes only received bytes.
 //! - The writes go through a second open file description (`/proc/self/fd/N` opened
-//!   with `O_DIRECT`), so the temp's own descriptor keeps its flags.
+//!   with `O_DIRECT`), so the caller's descriptor keeps its flags.
+//! - The stream's blocks are allocated before it starts (`fallocate`), so a full disk
+//!   refuses it at once rather than after the writers raced other writers for space.
 //!
-//! - The receive's blocks are allocated before it starts (`fallocate`), so a full disk
-//!   refuses it at once rather than after the writers raced other uploads for space.
+//! [`DirectSink::open_direct`] returns `None` where `O_DIRECT` is refused (then the
+//! caller keeps its plain path) or for streams below [`DIRECT_MIN`], for which two
+//! threads are not worth starting; [`DirectSink::open`] falls back to the same
+//! pipeline with ordinary (page-cache) writes instead.
 //!
-//! A file system that refuses `O_DIRECT` gets the plain path ([`DirectRecv::open`]
-//! returns `None`), and so do receives below [`DIRECT_MIN`], for which two threads
-//! are not worth starting.
+//! # Layout
+//! One file: the aligned buffers and their pool, the sink (caller side), and the two
+//! worker loops at the end.
 
 use std::alloc::{self, Layout};
 use std::fs::{File, OpenOptions};
@@ -170,6 +179,15 @@ struct HashJob {
     to: usize,
 }
 
+/// What [`DirectSink::close`] leaves to wait on: the final size, the writer's and the
+/// hasher's completion, and the first write error.
+type Closed = (
+    u64,
+    oneshot::Receiver<()>,
+    Option<oneshot::Receiver<io::Result<[u8; 32]>>>,
+    Arc<Mutex<Option<io::Error>>>,
+);
+
 /// How a direct receive ended on the disk side.
 #[derive(Debug)]
 pub struct Finished {
@@ -179,8 +197,8 @@ pub struct Finished {
     pub digest: Option<[u8; 32]>,
 }
 
-/// One receive into a temp file through `O_DIRECT`; lives on the actor thread.
-pub struct DirectRecv {
+/// One stream into a file; lives on the receiving thread.
+pub struct DirectSink {
     pool: Arc<Pool>,
     /// The buffer being filled, its fill level, and where hashing starts in it (after
     /// the pre-filled bytes of the first block).
@@ -205,9 +223,9 @@ pub struct DirectRecv {
     hashed: Option<oneshot::Receiver<io::Result<[u8; 32]>>>,
 }
 
-impl std::fmt::Debug for DirectRecv {
+impl std::fmt::Debug for DirectSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DirectRecv")
+        f.debug_struct("DirectSink")
             .field("start", &self.start)
             .field("cur_offset", &self.cur_offset)
             .field("fill", &self.fill)
@@ -216,23 +234,32 @@ impl std::fmt::Debug for DirectRecv {
     }
 }
 
-impl DirectRecv {
-    /// Start receiving `len` bytes appended to `temp` (at its current size). `Ok(None)`:
-    /// the receive is too small, or the file system refuses `O_DIRECT`; use the plain
-    /// path.
-    pub fn open(temp: &File, len: u64, sha256: bool) -> io::Result<Option<DirectRecv>> {
+impl DirectSink {
+    /// Start receiving `len` bytes appended to `temp` (at its current size) with
+    /// `O_DIRECT` writes. `Ok(None)`: the stream is too small, or the file system refuses
+    /// `O_DIRECT`; use a plain path.
+    pub fn open_direct(temp: &File, len: u64, sha256: bool) -> io::Result<Option<DirectSink>> {
         if len < DIRECT_MIN {
             return Ok(None);
         }
-        let direct = match OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_DIRECT | libc::O_CLOEXEC)
-            .open(format!("/proc/self/fd/{}", temp.as_raw_fd()))
-        {
-            Ok(f) => f,
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        match reopen(temp, libc::O_DIRECT) {
+            Ok(direct) => Self::start(temp, direct, len, sha256).map(Some),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// As [`open_direct`](Self::open_direct), but never `None`: where `O_DIRECT` is not
+    /// taken (or the stream is small), the same pipeline writes through the page cache.
+    pub fn open(temp: &File, len: u64, sha256: bool) -> io::Result<DirectSink> {
+        match Self::open_direct(temp, len, sha256)? {
+            Some(sink) => Ok(sink),
+            None => Self::start(temp, reopen(temp, 0)?, len, sha256),
+        }
+    }
+
+    /// Set up the pipeline: `out` is the writers' descriptor of `temp`.
+    fn start(temp: &File, direct: File, len: u64, sha256: bool) -> io::Result<DirectSink> {
         let start = temp.metadata()?.len();
         reserve(temp, start, len)?;
         let pool = Arc::new(Pool {
@@ -274,7 +301,7 @@ impl DirectRecv {
         } else {
             (None, None)
         };
-        Ok(Some(DirectRecv {
+        Ok(DirectSink {
             pool,
             cur: Some(cur),
             fill: head,
@@ -289,7 +316,7 @@ impl DirectRecv {
             error,
             written,
             hashed,
-        }))
+        })
     }
 
     /// Where the socket may read to next: at most the bytes still wanted. `None`: every
@@ -303,6 +330,18 @@ impl DirectRecv {
         self.cur
             .as_mut()
             .map(|b| &mut b.bytes_mut()[from..from + room])
+    }
+
+    /// [`spare`](Self::spare) for a plain thread: parks until a buffer comes back.
+    pub fn spare_blocking(&mut self) -> &mut [u8] {
+        let waker = Waker::from(Arc::new(Unpark(thread::current())));
+        while self.cur.is_none() {
+            match self.pool.take(Some(&waker), false) {
+                Some(b) => self.cur = Some(b),
+                None => thread::park(), // woken by the pool, or spuriously: look again
+            }
+        }
+        self.spare(&waker).expect("a buffer is held")
     }
 
     /// `n` bytes were read into [`spare`](Self::spare).
@@ -378,21 +417,8 @@ impl DirectRecv {
 
     /// Everything was received: write the rest and wait for both workers. The caller
     /// then cuts the file to [`Finished::size`].
-    pub fn finish(mut self) -> impl Future<Output = io::Result<Finished>> + 'static {
-        if self.fill > 0 {
-            self.submit();
-        }
-        let size = self.start + self.received;
-        let DirectRecv {
-            writer,
-            hasher,
-            error,
-            written,
-            hashed,
-            ..
-        } = self;
-        // Closing the job channels lets the workers finish and report.
-        drop((writer, hasher));
+    pub fn finish(self) -> impl Future<Output = io::Result<Finished>> + 'static {
+        let (size, written, hashed, error) = self.close();
         async move {
             let _ = written.await;
             if let Some(e) = lock(&error).take() {
@@ -408,6 +434,59 @@ impl DirectRecv {
             Ok(Finished { size, digest })
         }
     }
+
+    /// Write the rest, close the job channels (the workers finish and report), and
+    /// return the final size and the ends to wait on.
+    fn close(mut self) -> Closed {
+        if self.fill > 0 {
+            self.submit();
+        }
+        let size = self.start + self.received;
+        let DirectSink {
+            writer,
+            hasher,
+            error,
+            written,
+            hashed,
+            ..
+        } = self;
+        drop((writer, hasher));
+        (size, written, hashed, error)
+    }
+
+    /// [`finish`](Self::finish) for a plain thread (outside any async runtime).
+    pub fn finish_blocking(self) -> io::Result<Finished> {
+        let (size, written, hashed, error) = self.close();
+        let _ = written.blocking_recv();
+        if let Some(e) = lock(&error).take() {
+            return Err(e);
+        }
+        let digest = match hashed {
+            Some(h) => Some(
+                h.blocking_recv()
+                    .map_err(|_| io::Error::other("the hasher thread died"))??,
+            ),
+            None => None,
+        };
+        Ok(Finished { size, digest })
+    }
+}
+
+/// Wakes a parked thread (for [`DirectSink::spare_blocking`]).
+struct Unpark(thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A second, write-only open file description of `file`, with `flags` added.
+fn reopen(file: &File, flags: libc::c_int) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(flags | libc::O_CLOEXEC)
+        .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 /// Allocate the blocks of the whole receive up front (size unchanged): a disk too full
@@ -415,6 +494,9 @@ impl DirectRecv {
 /// finish on worker threads cannot race another upload for the last free blocks.
 /// File systems without `fallocate` just go without.
 fn reserve(file: &File, start: u64, len: u64) -> io::Result<()> {
+    if len == 0 {
+        return Ok(()); // fallocate refuses an empty range
+    }
     match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::KEEP_SIZE, start, len) {
         Ok(()) | Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
         Err(e) => Err(e.into()),
@@ -511,7 +593,7 @@ mod tests {
             .open(&path)
             .unwrap();
         temp.write_all(before).unwrap();
-        let mut d = DirectRecv::open(&temp, body.len() as u64, sha256)
+        let mut d = DirectSink::open_direct(&temp, body.len() as u64, sha256)
             .unwrap()
             .expect("this file system takes O_DIRECT");
         let waker = Arc::new(Flag(AtomicBool::new(false))).into();
@@ -577,7 +659,9 @@ mod tests {
         let before = pattern(1000, 1);
         temp.write_all(&before).unwrap();
         let len = 64 * BUF_SIZE;
-        let d = DirectRecv::open(&temp, len as u64, true).unwrap().unwrap();
+        let d = DirectSink::open_direct(&temp, len as u64, true)
+            .unwrap()
+            .unwrap();
         let reserved = temp.metadata().unwrap().blocks() * 512;
         assert!(
             reserved >= len as u64,
@@ -612,11 +696,45 @@ mod tests {
     }
 
     #[test]
+    fn a_small_stream_through_open_uses_page_cache_writes_and_the_blocking_calls() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part");
+        let mut part = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let before = pattern(333, 4);
+        part.write_all(&before).unwrap();
+        let body = pattern(2 * BUF_SIZE + 77, 8);
+        assert!(
+            DirectSink::open_direct(&part, body.len() as u64, true)
+                .unwrap()
+                .is_none()
+        );
+        let mut sink = DirectSink::open(&part, body.len() as u64, true).unwrap();
+        let mut at = 0;
+        while at < body.len() {
+            let spare = sink.spare_blocking();
+            let n = spare.len().min(body.len() - at).min(100_000);
+            spare[..n].copy_from_slice(&body[at..at + n]);
+            sink.filled(n);
+            at += n;
+        }
+        let done = sink.finish_blocking().unwrap();
+        part.set_len(done.size).unwrap();
+        let whole = [before, body].concat();
+        assert!(std::fs::read(&path).unwrap() == whole, "the file differs");
+        assert_eq!(done.digest, Some(Sha256::digest(&whole).into()));
+    }
+
+    #[test]
     fn small_receives_take_the_plain_path() {
         let dir = tempfile::tempdir().unwrap();
         let f = File::create(dir.path().join("f")).unwrap();
         assert!(
-            DirectRecv::open(&f, DIRECT_MIN - 1, true)
+            DirectSink::open_direct(&f, DIRECT_MIN - 1, true)
                 .unwrap()
                 .is_none()
         );
