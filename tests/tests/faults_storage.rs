@@ -270,6 +270,50 @@ fn a_file_truncated_during_a_tftp_download_ends_it_with_an_error() {
     );
 }
 
+/// The same at the largest block size, where the host reads each next block ahead
+/// while it waits for the ACK: a block read ahead before the truncation may still go
+/// out whole, but then the transfer ends with an ERROR, never with a short DATA.
+#[test]
+fn a_file_truncated_during_a_tftp_download_at_blksize_65464_ends_it_with_an_error() {
+    const BLOCK: usize = 65_464;
+    let dir = SharedDir::new();
+    let host = Host::start(&storage_trio(&dir.text(), ""));
+    let path = dir.join("tftp/big.bin");
+    std::fs::write(&path, pattern(10 * BLOCK, 8)).unwrap();
+    let addr = host.addr("tftp_udp");
+    let sock = client_socket(addr);
+    sock.send_to(&rrq("big.bin", "octet", &[("blksize", "65464")]), addr)
+        .unwrap();
+    let (oack, tid) = recv(&sock);
+    assert_eq!(oack[..2], [0, 6], "an OACK first: {oack:?}");
+    sock.send_to(&ack(0), tid).unwrap();
+    let (first, _) = recv(&sock);
+    assert_eq!(first.len(), 4 + BLOCK);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(600)
+        .unwrap();
+    let mut block = 1u16;
+    let end = loop {
+        sock.send_to(&ack(block), tid).unwrap();
+        let (pkt, _) = recv(&sock);
+        if pkt[..2] != [0, 3] {
+            break pkt;
+        }
+        assert_eq!(
+            pkt.len(),
+            4 + BLOCK,
+            "a short DATA {block}: a truncated file passed as whole"
+        );
+        block = u16::from_be_bytes([pkt[2], pkt[3]]);
+        assert!(block < 10, "the whole file went out after its truncation");
+    };
+    assert_eq!(error_code(&end), 0, "{end:?}");
+    assert!(String::from_utf8_lossy(&end).contains("file changed"));
+}
+
 /// A file truncated while files sends it (sendfile): the connection is closed before
 /// the announced length, so the client knows it has not got the file, and the server
 /// logs the failed transfer.
