@@ -237,28 +237,7 @@ fn a_file_truncated_during_a_tftp_download_ends_it_with_an_error() {
     sock.send_to(&rrq("f.bin", "octet", &[]), addr).unwrap();
     let (first, tid) = recv(&sock);
     assert_eq!(first.len(), 4 + 512);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(600)
-        .unwrap();
-    let mut block = 1u16;
-    let end = loop {
-        sock.send_to(&ack(block), tid).unwrap();
-        let (pkt, _) = recv(&sock);
-        if pkt[..2] != [0, 3] {
-            break pkt;
-        }
-        assert_eq!(
-            pkt.len(),
-            4 + 512,
-            "a short DATA {block}: a truncated file passed as whole"
-        );
-        block = u16::from_be_bytes([pkt[2], pkt[3]]);
-    };
-    assert_eq!(error_code(&end), 0, "{end:?}");
-    assert!(String::from_utf8_lossy(&end).contains("file changed"));
+    truncate_and_expect_error(&sock, tid, &path, 512, 200);
     host.expect_log(
         "the failed transfer",
         |j| {
@@ -289,26 +268,39 @@ fn a_file_truncated_during_a_tftp_download_at_blksize_65464_ends_it_with_an_erro
     sock.send_to(&ack(0), tid).unwrap();
     let (first, _) = recv(&sock);
     assert_eq!(first.len(), 4 + BLOCK);
+    truncate_and_expect_error(&sock, tid, &path, BLOCK, 10);
+}
+
+/// Truncate `path` (being downloaded in `block`-byte blocks, block 1 received) to 600
+/// bytes, then ACK on: every DATA that follows is whole, and the transfer ends with
+/// ERROR "file changed" before block `last`.
+fn truncate_and_expect_error(
+    sock: &std::net::UdpSocket,
+    tid: std::net::SocketAddr,
+    path: &std::path::Path,
+    block_len: usize,
+    last: u16,
+) {
     std::fs::OpenOptions::new()
         .write(true)
-        .open(&path)
+        .open(path)
         .unwrap()
         .set_len(600)
         .unwrap();
     let mut block = 1u16;
     let end = loop {
         sock.send_to(&ack(block), tid).unwrap();
-        let (pkt, _) = recv(&sock);
+        let (pkt, _) = recv(sock);
         if pkt[..2] != [0, 3] {
             break pkt;
         }
         assert_eq!(
             pkt.len(),
-            4 + BLOCK,
+            4 + block_len,
             "a short DATA {block}: a truncated file passed as whole"
         );
         block = u16::from_be_bytes([pkt[2], pkt[3]]);
-        assert!(block < 10, "the whole file went out after its truncation");
+        assert!(block < last, "the whole file went out after its truncation");
     };
     assert_eq!(error_code(&end), 0, "{end:?}");
     assert!(String::from_utf8_lossy(&end).contains("file changed"));

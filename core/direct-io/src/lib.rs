@@ -581,18 +581,24 @@ mod tests {
             .collect()
     }
 
-    /// Receive `body` after `before` bytes already in a temp, half through `push` and
-    /// half through `spare`/`filled`, as the actor and the read stream do.
-    fn receive(before: &[u8], body: &[u8], sha256: bool) -> (Vec<u8>, Finished) {
+    /// A new read-write file in a fresh directory, holding `before`.
+    fn file_holding(before: &[u8]) -> (tempfile::TempDir, std::path::PathBuf, File) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("temp");
-        let mut temp = File::options()
+        let mut f = File::options()
             .read(true)
             .write(true)
             .create_new(true)
             .open(&path)
             .unwrap();
-        temp.write_all(before).unwrap();
+        f.write_all(before).unwrap();
+        (dir, path, f)
+    }
+
+    /// Receive `body` after `before` bytes already in a temp, half through `push` and
+    /// half through `spare`/`filled`, as the actor and the read stream do.
+    fn receive(before: &[u8], body: &[u8], sha256: bool) -> (Vec<u8>, Finished) {
+        let (_dir, path, temp) = file_holding(before);
         let mut d = DirectSink::open_direct(&temp, body.len() as u64, sha256)
             .unwrap()
             .expect("this file system takes O_DIRECT");
@@ -648,16 +654,8 @@ mod tests {
     #[test]
     fn an_abandoned_receive_leaves_a_correct_prefix_and_gives_its_reservation_back() {
         use std::os::unix::fs::MetadataExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("temp");
-        let mut temp = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .unwrap();
         let before = pattern(1000, 1);
-        temp.write_all(&before).unwrap();
+        let (_dir, path, temp) = file_holding(&before);
         let len = 64 * BUF_SIZE;
         let d = DirectSink::open_direct(&temp, len as u64, true)
             .unwrap()
@@ -697,16 +695,8 @@ mod tests {
 
     #[test]
     fn a_small_stream_through_open_uses_page_cache_writes_and_the_blocking_calls() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("part");
-        let mut part = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .unwrap();
         let before = pattern(333, 4);
-        part.write_all(&before).unwrap();
+        let (_dir, path, part) = file_holding(&before);
         let body = pattern(2 * BUF_SIZE + 77, 8);
         assert!(
             DirectSink::open_direct(&part, body.len() as u64, true)
