@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benches/bulk.sh — the bulk plugin against nc, side by side, in one run.
 #
-# Moves a SIZE_MIB (default 1024) MiB random file over loopback ROUNDS times (default 3)
+# Moves a SIZE_MIB (default 1024) MiB random file over loopback ROUNDS times (default 5)
 # and prints median times, rates and ratios (ratio = baseline time / our time):
 #   put-v2      our client -> our server: v2, received into a temp, sha256, fsync, rename
 #   put-v1-nc   nc sending a v1 file (4-byte header + body) -> our server (same work)
@@ -21,7 +21,7 @@
 set -euo pipefail
 
 SIZE_MIB=${SIZE_MIB:-1024}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 PROFILE=${PROFILE:-release}
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=$here/target/$PROFILE
