@@ -228,6 +228,33 @@ fn v1_header_split_byte_by_byte_and_body_in_pieces() {
     assert_eq!(b.read("v1-000001.bin"), body);
 }
 
+/// A large v1 body (the host's direct receive path) followed at once by the client's
+/// EOF, as `nc -N` sends it: the EOF waits behind the receive's end, so the file is
+/// stored whole, and a second such upload right after is too.
+#[test]
+fn v1_large_body_then_eof_at_once_is_stored_whole() {
+    let b = Bulk::start("");
+    for (n, seed) in [(1, 21), (2, 22)] {
+        let body = pattern((9 << 20) + 123, seed);
+        let mut s = b.connect();
+        s.write_all(&(body.len() as i32).to_be_bytes()).unwrap();
+        s.write_all(&body).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        assert!(closed_by_server(&mut s), "closed once stored");
+        let line = b.transfer(n);
+        assert!(line.contains("result=\"ok\""), "{line}");
+        assert!(
+            b.read(&format!("v1-{n:06}.bin")) == body,
+            "upload {n} stored differently"
+        );
+    }
+    let direct = metric_value(
+        &http_get(b.host.addr("(admin)"), "/metrics"),
+        "switchyard_file_receives_direct_total{handler=\"bulk\"}",
+    );
+    assert_eq!(direct, Some(2.0), "both went the direct path");
+}
+
 #[test]
 fn v1_negative_and_over_limit_lengths_create_nothing() {
     let b = Bulk::start("max_file_bytes: 1000");

@@ -48,7 +48,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::Waker;
 use std::thread;
@@ -65,6 +65,15 @@ const ALIGN: usize = 4096;
 pub const MAX_BUFS: usize = 4;
 /// Smallest receive that goes direct.
 pub const DIRECT_MIN: u64 = 8 * 1024 * 1024;
+/// How far ahead of the writes disk blocks are reserved. Bounded, so a client that
+/// announces 16 GiB and sends nothing pins 64 MiB, not 16 GiB.
+const RESERVE_AHEAD: u64 = 64 * 1024 * 1024;
+/// Most direct streams at once in this process (each has two threads and up to
+/// [`MAX_BUFS`] buffers); beyond it [`DirectSink::open_direct`] says `None`.
+pub const MAX_ACTIVE: usize = 64;
+
+/// Direct streams whose writer thread is running.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// [`BUF_SIZE`] bytes aligned to [`ALIGN`], zeroed once when allocated.
 struct AlignedBuf(NonNull<u8>);
@@ -191,7 +200,8 @@ type Closed = (
 /// How a direct receive ended on the disk side.
 #[derive(Debug)]
 pub struct Finished {
-    /// The file's exact size: the last write was rounded up, so cut it here.
+    /// The file's exact size (the last write was rounded up; the writer has cut the
+    /// file back to this).
     pub size: u64,
     /// The sha256 of the whole file, when it was asked for.
     pub digest: Option<[u8; 32]>,
@@ -216,9 +226,10 @@ pub struct DirectSink {
     hasher: Option<mpsc::Sender<HashJob>>,
     /// The first write error, set by the writer thread.
     error: Arc<Mutex<Option<io::Error>>>,
-    /// Set by [`abandon`](Self::abandon): the writer gives back the reserved blocks
-    /// past its last write once it is done.
-    release: Arc<AtomicBool>,
+    /// The exact final size, set when the stream is complete ([`finish`](Self::finish));
+    /// `u64::MAX` until then. After its last write the writer cuts the file to it, or
+    /// (stream abandoned, write failed) to what it wrote.
+    end_size: Arc<AtomicU64>,
     written: oneshot::Receiver<()>,
     hashed: Option<oneshot::Receiver<io::Result<[u8; 32]>>>,
 }
@@ -239,13 +250,13 @@ impl DirectSink {
     /// `O_DIRECT` writes. `Ok(None)`: the stream is too small, or the file system refuses
     /// `O_DIRECT`; use a plain path.
     pub fn open_direct(temp: &File, len: u64, sha256: bool) -> io::Result<Option<DirectSink>> {
-        if len < DIRECT_MIN {
+        if len < DIRECT_MIN || ACTIVE.load(Ordering::Relaxed) >= MAX_ACTIVE {
             return Ok(None);
         }
+        // Refused `O_DIRECT` (EINVAL), or no `/proc` to reopen through: the plain path.
         match reopen(temp, libc::O_DIRECT) {
             Ok(direct) => Self::start(temp, direct, len, sha256).map(Some),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
-            Err(e) => Err(e),
+            Err(_) => Ok(None),
         }
     }
 
@@ -258,10 +269,29 @@ impl DirectSink {
         }
     }
 
-    /// Set up the pipeline: `out` is the writers' descriptor of `temp`.
+    /// Set up the pipeline: `direct` is the writer's descriptor of `temp`.
     fn start(temp: &File, direct: File, len: u64, sha256: bool) -> io::Result<DirectSink> {
         let start = temp.metadata()?.len();
-        reserve(temp, start, len)?;
+        let reserved = start + len.min(RESERVE_AHEAD);
+        if let Err(e) = reserve(temp, start, reserved - start) {
+            release_past_end(temp); // ext4 keeps what it got before ENOSPC
+            return Err(e);
+        }
+        let sink = Self::spawn(temp, direct, start, len, reserved, sha256);
+        if sink.is_err() {
+            release_past_end(temp);
+        }
+        sink
+    }
+
+    fn spawn(
+        temp: &File,
+        direct: File,
+        start: u64,
+        len: u64,
+        reserved: u64,
+        sha256: bool,
+    ) -> io::Result<DirectSink> {
         let pool = Arc::new(Pool {
             free: Mutex::new(Vec::new()),
             waiter: Mutex::new(None),
@@ -275,19 +305,26 @@ impl DirectSink {
         let error = Arc::new(Mutex::new(None));
         let (writer, jobs) = mpsc::channel();
         let (written_tx, written) = oneshot::channel();
-        let err = Arc::clone(&error);
-        let release = Arc::new(AtomicBool::new(false));
-        let give_back = Arc::clone(&release);
-        thread::Builder::new()
+        let end_size = Arc::new(AtomicU64::new(u64::MAX));
+        let writer_state = Writer {
+            file: direct,
+            error: Arc::clone(&error),
+            end_size: Arc::clone(&end_size),
+            reserved,
+            reserve_to: start + len,
+        };
+        ACTIVE.fetch_add(1, Ordering::Relaxed);
+        let spawned = thread::Builder::new()
             .name("sy-direct-write".into())
             .spawn(move || {
-                write_jobs(&direct, jobs, &err);
-                // Abandoned, or failed (then the receive fails and nobody cuts the file).
-                if give_back.load(Ordering::SeqCst) || lock(&err).is_some() {
-                    release_past_end(&direct);
-                }
+                writer_state.run(jobs);
+                ACTIVE.fetch_sub(1, Ordering::Relaxed);
                 let _ = written_tx.send(());
-            })?;
+            });
+        if let Err(e) = spawned {
+            ACTIVE.fetch_sub(1, Ordering::Relaxed);
+            return Err(e);
+        }
         let (hasher, hashed) = if sha256 {
             let (tx, jobs) = mpsc::channel();
             let (done_tx, done) = oneshot::channel();
@@ -309,7 +346,7 @@ impl DirectSink {
             cur_offset,
             start,
             wanted: len,
-            release,
+            end_size,
             received: 0,
             writer: Some(writer),
             hasher,
@@ -375,13 +412,16 @@ impl DirectSink {
         lock(&self.error).take()
     }
 
-    /// The receive failed: stop, and free the blocks reserved past what was handed
-    /// to the writer (a resumable upload keeps its temp as a partial, and must not keep
-    /// the reservation for the whole length with it). Writes already queued still
-    /// land, in order, so the file stays a correct prefix of the upload.
-    pub fn abandon(self) {
-        self.release.store(true, Ordering::SeqCst);
-        // Dropping the job channels ends the writer, which then releases.
+    /// The stream failed: stop. Writes already queued still land, in order, and then
+    /// the writer cuts the file to what it wrote, which also frees the blocks reserved
+    /// past it: the file is a correct prefix of the stream (a resumable upload may keep
+    /// it). Resolves when the writer is done, so nothing changes the file after.
+    /// (Dropping the sink does the same, unobserved.)
+    pub fn abandon(self) -> impl Future<Output = ()> + 'static {
+        let (_, written, _, _) = self.close(false);
+        async move {
+            let _ = written.await;
+        }
     }
 
     /// Hand the current buffer to the workers.
@@ -415,12 +455,14 @@ impl DirectSink {
         self.hash_from = 0;
     }
 
-    /// Everything was received: write the rest and wait for both workers. The caller
-    /// then cuts the file to [`Finished::size`].
+    /// Everything was received: write the rest and wait for both workers; the writer
+    /// cuts the file to its exact size ([`Finished::size`]) after its last write.
     pub fn finish(self) -> impl Future<Output = io::Result<Finished>> + 'static {
-        let (size, written, hashed, error) = self.close();
+        let (size, written, hashed, error) = self.close(true);
         async move {
-            let _ = written.await;
+            if written.await.is_err() {
+                return Err(io::Error::other("the writer thread died"));
+            }
             if let Some(e) = lock(&error).take() {
                 return Err(e);
             }
@@ -435,13 +477,17 @@ impl DirectSink {
         }
     }
 
-    /// Write the rest, close the job channels (the workers finish and report), and
-    /// return the final size and the ends to wait on.
-    fn close(mut self) -> Closed {
-        if self.fill > 0 {
-            self.submit();
-        }
+    /// Close the job channels (the workers finish and report) and return the final
+    /// size and the ends to wait on. `complete`: write the rest and have the file cut to
+    /// its exact size; otherwise drop the rest and let the writer cut to what it wrote.
+    fn close(mut self, complete: bool) -> Closed {
         let size = self.start + self.received;
+        if complete {
+            if self.fill > 0 {
+                self.submit();
+            }
+            self.end_size.store(size, Ordering::SeqCst);
+        }
         let DirectSink {
             writer,
             hasher,
@@ -456,8 +502,10 @@ impl DirectSink {
 
     /// [`finish`](Self::finish) for a plain thread (outside any async runtime).
     pub fn finish_blocking(self) -> io::Result<Finished> {
-        let (size, written, hashed, error) = self.close();
-        let _ = written.blocking_recv();
+        let (size, written, hashed, error) = self.close(true);
+        if written.blocking_recv().is_err() {
+            return Err(io::Error::other("the writer thread died"));
+        }
         if let Some(e) = lock(&error).take() {
             return Err(e);
         }
@@ -489,10 +537,9 @@ fn reopen(file: &File, flags: libc::c_int) -> io::Result<File> {
         .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
-/// Allocate the blocks of the whole receive up front (size unchanged): a disk too full
-/// for it fails here, before a byte is stored, instead of mid-body — and writes that
-/// finish on worker threads cannot race another upload for the last free blocks.
-/// File systems without `fallocate` just go without.
+/// Allocate `len` blocks from `start` (size unchanged): a disk too full fails here,
+/// before the bytes are written, and writes that finish on worker threads cannot race
+/// other writers for the last free blocks. File systems without `fallocate` go without.
 fn reserve(file: &File, start: u64, len: u64) -> io::Result<()> {
     if len == 0 {
         return Ok(()); // fallocate refuses an empty range
@@ -503,12 +550,13 @@ fn reserve(file: &File, start: u64, len: u64) -> io::Result<()> {
     }
 }
 
-/// Free the blocks reserved past the end of `file`: cutting a file to its own size
-/// drops them (ext4 truncates preallocated blocks then; a hole punched past the end
-/// would be a no-op). Run by the writer after its last write, so no write races it.
-/// Best effort: a failure keeps the blocks until the file is deleted.
+/// Free the blocks reserved past the end of `file`. A hole punched past the end is a
+/// no-op on ext4, and a same-size truncate is skipped by some file systems; growing by
+/// one byte and cutting back is a real truncate everywhere. Best effort: a failure
+/// keeps the blocks until the file is deleted.
 fn release_past_end(file: &File) {
     if let Ok(m) = file.metadata() {
+        let _ = file.set_len(m.len() + 1);
         let _ = file.set_len(m.len());
     }
 }
@@ -518,18 +566,55 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     file.read_exact_at(buf, offset)
 }
 
-/// The writer thread: each job in order; after the first error, jobs are only
-/// dropped (their buffers go back), the error waits in `error`.
-fn write_jobs(file: &File, jobs: mpsc::Receiver<WriteJob>, error: &Mutex<Option<io::Error>>) {
-    let mut failed = false;
-    for job in jobs {
-        if failed {
-            continue;
+/// The writer thread's state: its descriptor, the reservation, and how it ends.
+struct Writer {
+    file: File,
+    error: Arc<Mutex<Option<io::Error>>>,
+    end_size: Arc<AtomicU64>,
+    /// Blocks are reserved up to here, and are to be up to `reserve_to`.
+    reserved: u64,
+    reserve_to: u64,
+}
+
+impl Writer {
+    /// Each job in order, keeping the reservation [`RESERVE_AHEAD`] ahead; after the
+    /// first error jobs are only dropped (their buffers go back) and the error waits
+    /// in `error`. Then cut the file: to its exact size when the stream completed, else
+    /// to what was written (which frees what was reserved past it).
+    fn run(mut self, jobs: mpsc::Receiver<WriteJob>) {
+        let mut failed = false;
+        for job in jobs {
+            if failed {
+                continue;
+            }
+            let end = job.offset + job.len as u64;
+            if let Err(e) = self.reserve_ahead(end).and_then(|()| {
+                self.file
+                    .write_all_at(&job.chunk.bytes()[..job.len], job.offset)
+            }) {
+                *lock(&self.error) = Some(e);
+                failed = true;
+            }
         }
-        if let Err(e) = file.write_all_at(&job.chunk.bytes()[..job.len], job.offset) {
-            *lock(error) = Some(e);
-            failed = true;
+        match self.end_size.load(Ordering::SeqCst) {
+            size if size != u64::MAX && !failed => {
+                if let Err(e) = self.file.set_len(size) {
+                    *lock(&self.error) = Some(e);
+                }
+            }
+            _ => release_past_end(&self.file),
         }
+    }
+
+    /// Extend the reservation once writes come within half a window of its end.
+    fn reserve_ahead(&mut self, end: u64) -> io::Result<()> {
+        if self.reserved >= self.reserve_to || end + RESERVE_AHEAD / 2 < self.reserved {
+            return Ok(());
+        }
+        let to = (end + RESERVE_AHEAD).min(self.reserve_to);
+        reserve(&self.file, self.reserved, to - self.reserved)?;
+        self.reserved = to;
+        Ok(())
     }
 }
 
@@ -557,6 +642,7 @@ fn hash_jobs(file: &File, before: u64, jobs: mpsc::Receiver<HashJob>) -> io::Res
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::sync::atomic::AtomicBool;
     use std::task::Wake;
 
     /// A waker that remembers it was woken.
@@ -624,7 +710,11 @@ mod tests {
             "nothing more is wanted"
         );
         let done = block_on(d.finish()).unwrap();
-        temp.set_len(done.size).unwrap();
+        assert_eq!(
+            temp.metadata().unwrap().len(),
+            done.size,
+            "cut to its exact size"
+        );
         (std::fs::read(&path).unwrap(), done)
     }
 
@@ -656,36 +746,25 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         let before = pattern(1000, 1);
         let (_dir, path, temp) = file_holding(&before);
-        let len = 64 * BUF_SIZE;
+        let len = 256 * BUF_SIZE;
         let d = DirectSink::open_direct(&temp, len as u64, true)
             .unwrap()
             .unwrap();
         let reserved = temp.metadata().unwrap().blocks() * 512;
         assert!(
-            reserved >= len as u64,
-            "the whole length is reserved: {reserved}"
+            (RESERVE_AHEAD..len as u64 / 2).contains(&reserved),
+            "a window is reserved, not the whole length: {reserved}"
         );
         let body = pattern(3 * BUF_SIZE, 2);
         let mut d = d;
         d.push(&body);
-        d.abandon();
-        // The three full buffers still land, in order; the last 1000 bytes do not.
+        block_on(d.abandon());
+        // The three full buffers landed, in order; the last 1000 bytes were dropped,
+        // and the file was cut to what was written, giving the reservation back.
         let whole = [before.as_slice(), body.as_slice()].concat();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while temp.metadata().unwrap().len() < 3 * BUF_SIZE as u64 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the queued writes never landed"
-            );
-            thread::sleep(std::time::Duration::from_millis(5));
-        }
-        while temp.metadata().unwrap().blocks() * 512 > 4 * BUF_SIZE as u64 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the reservation was never given back"
-            );
-            thread::sleep(std::time::Duration::from_millis(5));
-        }
+        assert_eq!(temp.metadata().unwrap().len(), 3 * BUF_SIZE as u64);
+        let kept = temp.metadata().unwrap().blocks() * 512;
+        assert!(kept <= 4 * BUF_SIZE as u64, "reserved blocks kept: {kept}");
         let got = std::fs::read(&path).unwrap();
         assert!(
             got == whole[..3 * BUF_SIZE],
@@ -713,7 +792,7 @@ mod tests {
             at += n;
         }
         let done = sink.finish_blocking().unwrap();
-        part.set_len(done.size).unwrap();
+        assert_eq!(part.metadata().unwrap().len(), done.size);
         let whole = [before, body].concat();
         assert!(std::fs::read(&path).unwrap() == whole, "the file differs");
         assert_eq!(done.digest, Some(Sha256::digest(&whole).into()));

@@ -202,8 +202,9 @@ typedef struct SyHostApi {
                           uint64_t token);
     /* Receive exactly `len` more bytes into temp `file` (appended). With SY_RECV_SHA256 the
      * digest covers the whole file. Completion: SY_EV_FILE_RECEIVED (bytes after the `len`
-     * arrive after it). The host may reserve the space up front: a disk too full for `len`
-     * bytes may fail the call itself with SY_ERR_NO_SPACE. */
+     * and the peer's EOF arrive after it; the file does not change after it). The host may
+     * reserve disk space ahead: a disk that is too full may fail the call itself with
+     * SY_ERR_NO_SPACE. */
     uint32_t (*recv_to_file)(SyHostCtx *ctx, uint64_t conn, uint64_t file, uint64_t len, uint32_t flags,
                              uint64_t token);
 
@@ -227,7 +228,9 @@ typedef struct SyHostApi {
     uint32_t (*list_dir)(SyHostCtx *ctx, SyStr path, SyListFn each, void *user);
     uint32_t (*remove_file)(SyHostCtx *ctx, SyStr path);
     uint32_t (*free_space)(SyHostCtx *ctx, uint64_t *out_bytes);
-    /* Bring `len` bytes at `offset` of a file from open_read into the page cache off the
+    /* Added after the first table of ABI version 1: present only when
+     * api->struct_size >= offsetof(SyHostApi, prefetch_file) + sizeof(void *); check first.
+     * Bring `len` bytes at `offset` of a file from open_read into the page cache off the
      * handler thread (read_file is synchronous: on a cold cache it stalls the handler).
      * Completion: SY_EV_FILE_PREFETCHED with `token`; reads of the range then come from
      * memory. */

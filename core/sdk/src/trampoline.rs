@@ -75,8 +75,7 @@ unsafe fn report_panic(api: &SyHostApi, ctx: *mut SyHostCtx, during: &str) -> u3
 unsafe fn host_api<'a>(api: *const SyHostApi) -> Option<&'a SyHostApi> {
     // SAFETY: guaranteed by the caller.
     let api = unsafe { api.as_ref() }?;
-    (api.struct_size as usize >= std::mem::size_of::<SyHostApi>()
-        && api.abi_version == abi::SY_ABI_VERSION)
+    (api.struct_size as usize >= abi::HOST_API_MIN_SIZE && api.abi_version == abi::SY_ABI_VERSION)
         .then_some(api)
 }
 

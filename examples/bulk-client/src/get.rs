@@ -90,15 +90,17 @@ pub fn run(o: &GetOpts) -> Result<(), String> {
                 sink.filled(n);
                 got += n as u64;
                 bar.set_position(offset + got);
-                continue;
+                match sink.take_error() {
+                    None => continue,
+                    Some(e) => format!("writing {}: {e}", part.display()),
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => format!("receiving: {e}"),
         };
-        // Keep what arrived: a later --resume continues from it.
-        if let Ok(done) = sink.finish_blocking() {
-            let _ = part_file.set_len(done.size);
-        }
+        // Keep what arrived (the writer stores all of it, or what it could): a later
+        // --resume continues from it.
+        let _ = sink.finish_blocking();
         return Err(format!(
             "{why}; the part is kept in {}: run again with --resume",
             part.display()
@@ -107,9 +109,6 @@ pub fn run(o: &GetOpts) -> Result<(), String> {
     bar.finish_and_clear();
     let done = sink
         .finish_blocking()
-        .map_err(|e| format!("{}: {e}", part.display()))?;
-    part_file
-        .set_len(done.size)
         .map_err(|e| format!("{}: {e}", part.display()))?;
     let ours = done.digest.expect("asked for a digest");
     let verified = match r.digest {

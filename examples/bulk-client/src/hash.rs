@@ -7,7 +7,8 @@
 //!
 //! The price of a map: a file cut shorter while mapped raises `SIGBUS` on the next
 //! access. [`guard_sigbus`] turns that into a clear message and exit status 1 instead
-//! of a crash; the transfer was not finished, so the server stored nothing.
+//! of a crash: the transfer did not complete, so the server did not store the file
+//! (a resumable upload keeps its partial, as after any broken connection).
 
 use std::fs::File;
 use std::io;
@@ -77,7 +78,8 @@ fn guard_sigbus() {
 
 extern "C" fn on_sigbus(_: libc::c_int) {
     const MSG: &[u8] =
-        b"switchyard-bulk: the file shrank while it was being read; nothing was stored\n";
+        b"switchyard-bulk: the file shrank (or became unreadable) while it was being sent; \
+          the upload did not complete\n";
     // SAFETY: write(2) and _exit(2) are async-signal-safe; MSG is static.
     unsafe {
         libc::write(2, MSG.as_ptr().cast(), MSG.len());

@@ -297,6 +297,8 @@ impl HostCalls for Calls<'_> {
         c.want_read = on;
         if !on {
             c.read.pause();
+        } else if c.recv_finishing {
+            // Resumed (held bytes first) after the receive's FILE_RECEIVED.
         } else if c.held.is_empty() {
             c.read.resume();
         } else {
@@ -570,7 +572,7 @@ impl HostCalls for Calls<'_> {
             return abi::SY_ERR_INVALID;
         };
         let end = offset.saturating_add(len).min(*size);
-        super::prefetch::spawn(Arc::clone(file), offset, end, token, self.ctx);
-        abi::SY_OK
+        let file = Arc::clone(file);
+        super::prefetch::spawn(self.actor, file, (offset, end), token, self.ctx)
     }
 }

@@ -8,9 +8,11 @@
 use std::cell::RefCell;
 use std::io::{self, Seek, Write};
 use std::os::fd::AsFd;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, WrapFuture};
+use futures_util::FutureExt;
 use sha2::Digest;
 use switchyard_sdk::abi::{self, SyEvent};
 use tokio::io::Interest;
@@ -51,18 +53,40 @@ impl InstanceActor {
                 if self.res.conns.get(&id).is_some_and(|c| c.recv.is_some()) {
                     self.finish_recv(id, Err(abi::SY_ERR_CLOSED), ctx);
                 }
-                let mut ev = SyEvent::new(abi::SY_EV_PEER_EOF, self.shared.now_ms());
-                ev.conn = id;
-                self.deliver(&ev, ctx);
-                self.close_if_finished(id, ctx);
+                if self.defer_end(id, ConnEnd::Eof) {
+                    return;
+                }
+                self.deliver_eof(id, ctx);
             }
             ConnInput::Failed(e) => {
                 if self.res.conns.get(&id).is_some_and(|c| c.recv.is_some()) {
                     self.finish_recv(id, Err(abi::SY_ERR_CLOSED), ctx);
                 }
+                if self.defer_end(id, ConnEnd::Failed(io_status(&e))) {
+                    return;
+                }
                 self.drop_conn(id, io_status(&e), ctx);
             }
         }
+    }
+
+    /// While a direct receive finishes, the connection's end waits behind its
+    /// `FILE_RECEIVED` (see [`Self::direct_recv_finished`]). True when deferred.
+    fn defer_end(&mut self, id: u64, end: ConnEnd) -> bool {
+        match self.res.conns.get_mut(&id) {
+            Some(c) if c.recv_finishing => {
+                c.end_behind_recv = Some(end);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn deliver_eof(&mut self, id: u64, ctx: &mut Context<Self>) {
+        let mut ev = SyEvent::new(abi::SY_EV_PEER_EOF, self.shared.now_ms());
+        ev.conn = id;
+        self.deliver(&ev, ctx);
+        self.close_if_finished(id, ctx);
     }
 
     /// Route received bytes: into the active `recv_to_file` (as many receives as the
@@ -82,6 +106,9 @@ impl InstanceActor {
                 continue;
             }
             if !conn.want_read || conn.recv_finishing {
+                if conn.recv_finishing {
+                    conn.read.pause(); // resumed after FILE_RECEIVED
+                }
                 conn.held.extend_from_slice(data);
                 return;
             }
@@ -99,7 +126,7 @@ impl InstanceActor {
         let Some(conn) = self.res.conns.get_mut(&id) else {
             return;
         };
-        if !conn.want_read {
+        if !conn.want_read || conn.recv_finishing {
             return;
         }
         let held = std::mem::take(&mut conn.held);
@@ -186,53 +213,67 @@ impl InstanceActor {
         if let Some(d) = recv.direct {
             conn.read.set_direct(None);
             // The stream dropped its handle with `set_direct(None)`: this is the last.
-            match Rc::try_unwrap(d).map(RefCell::into_inner) {
-                Ok(d) if result.is_ok() => {
-                    conn.recv_finishing = true;
-                    conn.read.pause();
-                    let (token, file, received) = (recv.token, recv.file, recv.received);
-                    let done = d.finish().into_actor(self);
-                    ctx.spawn(done.map(move |res, act, ctx| {
-                        act.direct_recv_finished(id, token, file, received, res, ctx)
-                    }));
-                    return;
-                }
-                // Failed: stop its workers, free its reserved space.
-                Ok(d) => d.abandon(),
-                Err(_) => {} // still shared (cannot be): dropping our handle is all
-            }
+            let Ok(d) = Rc::try_unwrap(d).map(RefCell::into_inner) else {
+                debug_assert!(false, "a direct receive still shared at its end");
+                self.deliver_file_received(id, recv.token, recv.received, Err(abi::SY_ERR_IO), ctx);
+                return;
+            };
+            // Complete or not, the writer finishes first, so the plugin never sees the
+            // file change after FILE_RECEIVED; input and the connection's end wait.
+            conn.recv_finishing = true;
+            conn.read.pause();
+            let done: Finishing = match result {
+                Ok(()) => Box::pin(
+                    d.finish()
+                        .map(|r| r.map(|f| f.digest).map_err(|e| io_status(&e))),
+                ),
+                Err(status) => Box::pin(d.abandon().map(move |()| Err(status))),
+            };
+            let (token, file, received) = (recv.token, recv.file, recv.received);
+            ctx.spawn(
+                actix::fut::wrap_future::<_, Self>(done).map(move |res, act, ctx| {
+                    act.direct_recv_finished(id, token, file, received, res, ctx)
+                }),
+            );
+            return;
         }
         let result = result.map(|()| recv.hasher.map(|h| h.finalize().into()));
         self.deliver_file_received(id, recv.token, recv.received, result, ctx);
     }
 
-    /// A direct receive's writes and digest are done: cut the temp to its exact size
-    /// (the last write was rounded up), tell the plugin, then let input flow again.
+    /// A direct receive's writer (and hasher) are done, and the temp has its final
+    /// size: put the temp's cursor at its end, tell the plugin, then let what waited
+    /// behind it go on, in order — held input, then the connection's end.
     fn direct_recv_finished(
         &mut self,
         id: u64,
         token: u64,
         file: u64,
         received: u64,
-        result: io::Result<switchyard_direct_io::Finished>,
+        result: RecvOutcome,
         ctx: &mut Context<Self>,
     ) {
         let Some(conn) = self.res.conns.get_mut(&id) else {
             return; // dropped meanwhile: the plugin was told CONN_CLOSED
         };
         conn.recv_finishing = false;
-        let result = match (result, self.res.files.get_mut(&file)) {
-            (Ok(done), Some(OpenFile::Temp(t, _))) => t
-                .file()
-                .set_len(done.size)
-                .and_then(|()| t.file_mut().seek(io::SeekFrom::End(0)))
-                .map(|_| done.digest)
+        let end = conn.end_behind_recv.take();
+        let at_end = match self.res.files.get_mut(&file) {
+            Some(OpenFile::Temp(t, _)) => t
+                .file_mut()
+                .seek(io::SeekFrom::End(0))
+                .map(|_| ())
                 .map_err(|e| io_status(&e)),
-            (Ok(_), _) => Err(abi::SY_ERR_INVALID),
-            (Err(e), _) => Err(io_status(&e)),
+            _ => Err(abi::SY_ERR_INVALID), // the plugin closed it meanwhile
         };
+        let result = result.and_then(|digest| at_end.map(|()| digest));
         self.deliver_file_received(id, token, received, result, ctx);
         self.replay_held(id, ctx);
+        match end {
+            Some(ConnEnd::Eof) => self.deliver_eof(id, ctx),
+            Some(ConnEnd::Failed(status)) => self.drop_conn(id, status, ctx),
+            None => {}
+        }
     }
 
     fn deliver_file_received(
@@ -290,9 +331,10 @@ impl InstanceActor {
                             Err(e) => Err(Stall::Io(e)),
                         }
                     } else {
-                        *cached_until = (*cached_until).max(*offset + ahead);
+                        *cached_until = (*cached_until).max(offset.saturating_add(ahead));
                         let sock = Rc::clone(&conn.stream);
-                        let chunk = (*remaining).min(1 << 30) as usize;
+                        // No further than known cached: past it, sendfile could read the disk.
+                        let chunk = (*remaining).min(*cached_until - *offset) as usize;
                         let mut off = *offset;
                         match sock.try_io(Interest::WRITABLE, || {
                             rustix::fs::sendfile(sock.as_fd(), file.as_fd(), Some(&mut off), chunk)
@@ -365,7 +407,7 @@ impl InstanceActor {
                     if conn.flush_wait.is_none() {
                         self.shared.metrics.reads_deferred.inc();
                         let read = tokio::task::spawn_blocking(move || {
-                            prefetch::prefetch(&file, from, from + len)
+                            prefetch::prefetch(&file, from, from.saturating_add(len))
                         });
                         let wait = actix::fut::wrap_future::<_, Self>(read).map(
                             move |_, act: &mut Self, ctx| {
@@ -375,7 +417,7 @@ impl InstanceActor {
                                 c.flush_wait = None;
                                 // Read in (or failed: then `sendfile` reports it): go on.
                                 if let Some(Out::File { cached_until, .. }) = c.out.front_mut() {
-                                    *cached_until = from + len;
+                                    *cached_until = from.saturating_add(len);
                                 }
                                 act.flush(id, ctx);
                             },
@@ -459,6 +501,18 @@ impl InstanceActor {
             ctx.stop();
         }
     }
+}
+
+/// How a receive ended: the digest (when asked), or a status.
+type RecvOutcome = Result<Option<[u8; 32]>, u32>;
+/// A direct receive's writer (and hasher) finishing.
+type Finishing = Pin<Box<dyn Future<Output = RecvOutcome>>>;
+
+/// How a connection ended while a direct receive was finishing.
+#[derive(Debug, Clone, Copy)]
+pub enum ConnEnd {
+    Eof,
+    Failed(u32),
 }
 
 /// Why the front of the output queue cannot go on now.

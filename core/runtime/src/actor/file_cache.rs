@@ -62,7 +62,7 @@ pub fn is_cached(file: &File, offset: u64, len: u64) -> bool {
     if rc != 0 {
         return true;
     }
-    let pages = (offset + len).div_ceil(page) - offset / page;
+    let pages = offset.saturating_add(len).div_ceil(page) - offset / page;
     stat.nr_cache >= pages
 }
 

@@ -47,12 +47,27 @@ pub fn prefetch(file: &File, offset: u64, end: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Most prefetches in flight per instance.
+pub const MAX_PREFETCHES: usize = 1024;
+
 /// Run [`prefetch`] of `file[offset..end]` on the blocking pool; deliver
-/// `FILE_PREFETCHED` with `token` when done.
-pub fn spawn(file: Arc<File>, offset: u64, end: u64, token: u64, ctx: &mut Context<InstanceActor>) {
+/// `FILE_PREFETCHED` with `token` when done (tracked in the instance's resources, so
+/// it is cancelled with the instance).
+pub fn spawn(
+    actor: &mut InstanceActor,
+    file: Arc<File>,
+    (offset, end): (u64, u64),
+    token: u64,
+    ctx: &mut Context<InstanceActor>,
+) -> u32 {
+    if actor.res.prefetches.len() >= MAX_PREFETCHES {
+        return abi::SY_ERR_LIMIT;
+    }
+    let id = actor.shared.next_id();
     let job = tokio::task::spawn_blocking(move || prefetch(&file, offset, end));
-    ctx.spawn(
-        actix::fut::wrap_future::<_, InstanceActor>(job).map(move |done, act, ctx| {
+    let handle = ctx.spawn(actix::fut::wrap_future::<_, InstanceActor>(job).map(
+        move |done, act, ctx| {
+            act.res.prefetches.remove(&id);
             let mut ev = SyEvent::new(abi::SY_EV_FILE_PREFETCHED, act.shared.now_ms());
             ev.token = token;
             let failed = match done {
@@ -66,8 +81,10 @@ pub fn spawn(file: Arc<File>, offset: u64, end: u64, token: u64, ctx: &mut Conte
                 ev.status = io_status(&e);
             }
             act.deliver(&ev, ctx);
-        }),
-    );
+        },
+    ));
+    actor.res.prefetches.insert(id, handle);
+    abi::SY_OK
 }
 
 #[cfg(test)]

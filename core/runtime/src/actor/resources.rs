@@ -101,6 +101,9 @@ pub struct Conn {
     /// A direct receive got all its bytes and waits for its writes and digest: input
     /// is held (and reading paused) so `FILE_RECEIVED` comes before later bytes.
     pub recv_finishing: bool,
+    /// The peer's EOF or a read failure that came while `recv_finishing`: delivered
+    /// after `FILE_RECEIVED`.
+    pub end_behind_recv: Option<super::conn::ConnEnd>,
     _slot: ConnSlot,
 }
 
@@ -125,6 +128,7 @@ impl Conn {
             closing: false,
             recv: None,
             recv_finishing: false,
+            end_behind_recv: None,
             _slot: slot,
         }
     }
@@ -158,6 +162,9 @@ pub struct Resources {
     pub conns: HashMap<u64, Conn>,
     pub timers: HashMap<u64, SpawnHandle>,
     pub files: HashMap<u64, OpenFile>,
+    /// `prefetch_file` reads in flight, cancelled with the instance (a restarted
+    /// instance must not get its predecessor's `FILE_PREFETCHED`).
+    pub prefetches: HashMap<u64, SpawnHandle>,
 }
 
 impl Resources {
@@ -204,7 +211,7 @@ impl Resources {
 
     /// Drop what the (dead or stopping) instance owned. Listener sockets stay.
     pub fn release_instance_resources(&mut self, ctx: &mut Context<InstanceActor>) {
-        for (_, handle) in self.timers.drain() {
+        for (_, handle) in self.timers.drain().chain(self.prefetches.drain()) {
             ctx.cancel_future(handle);
         }
         let owned: Vec<u64> = self
