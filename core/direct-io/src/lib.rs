@@ -192,7 +192,7 @@ struct HashJob {
 /// hasher's completion, and the first write error.
 type Closed = (
     u64,
-    oneshot::Receiver<()>,
+    oneshot::Receiver<u64>,
     Option<oneshot::Receiver<io::Result<[u8; 32]>>>,
     Arc<Mutex<Option<io::Error>>>,
 );
@@ -230,7 +230,8 @@ pub struct DirectSink {
     /// `u64::MAX` until then. After its last write the writer cuts the file to it, or
     /// (stream abandoned, write failed) to what it wrote.
     end_size: Arc<AtomicU64>,
-    written: oneshot::Receiver<()>,
+    /// The writer is done: the file's length then.
+    written: oneshot::Receiver<u64>,
     hashed: Option<oneshot::Receiver<io::Result<[u8; 32]>>>,
 }
 
@@ -317,9 +318,9 @@ impl DirectSink {
         let spawned = thread::Builder::new()
             .name("sy-direct-write".into())
             .spawn(move || {
-                writer_state.run(jobs);
+                let len = writer_state.run(jobs);
                 ACTIVE.fetch_sub(1, Ordering::Relaxed);
-                let _ = written_tx.send(());
+                let _ = written_tx.send(len);
             });
         if let Err(e) = spawned {
             ACTIVE.fetch_sub(1, Ordering::Relaxed);
@@ -416,12 +417,12 @@ impl DirectSink {
     /// the writer cuts the file to what it wrote, which also frees the blocks reserved
     /// past it: the file is a correct prefix of the stream (a resumable upload may keep
     /// it). Resolves when the writer is done, so nothing changes the file after.
-    /// (Dropping the sink does the same, unobserved.)
-    pub fn abandon(self) -> impl Future<Output = ()> + 'static {
+    /// (Dropping the sink does the same, unobserved.) Resolves to the bytes of the
+    /// stream the file holds.
+    pub fn abandon(self) -> impl Future<Output = u64> + 'static {
+        let start = self.start;
         let (_, written, _, _) = self.close(false);
-        async move {
-            let _ = written.await;
-        }
+        async move { written.await.map_or(0, |len| len.saturating_sub(start)) }
     }
 
     /// Hand the current buffer to the workers.
@@ -580,8 +581,9 @@ impl Writer {
     /// Each job in order, keeping the reservation [`RESERVE_AHEAD`] ahead; after the
     /// first error jobs are only dropped (their buffers go back) and the error waits
     /// in `error`. Then cut the file: to its exact size when the stream completed, else
-    /// to what was written (which frees what was reserved past it).
-    fn run(mut self, jobs: mpsc::Receiver<WriteJob>) {
+    /// to what was written (which frees what was reserved past it). Returns the file's
+    /// length then.
+    fn run(mut self, jobs: mpsc::Receiver<WriteJob>) -> u64 {
         let mut failed = false;
         for job in jobs {
             if failed {
@@ -604,6 +606,7 @@ impl Writer {
             }
             _ => release_past_end(&self.file),
         }
+        self.file.metadata().map_or(0, |m| m.len())
     }
 
     /// Extend the reservation once writes come within half a window of its end.
@@ -758,7 +761,12 @@ mod tests {
         let body = pattern(3 * BUF_SIZE, 2);
         let mut d = d;
         d.push(&body);
-        block_on(d.abandon());
+        let kept = block_on(d.abandon());
+        assert_eq!(
+            kept,
+            3 * BUF_SIZE as u64 - 1000,
+            "bytes of the stream in the file"
+        );
         // The three full buffers landed, in order; the last 1000 bytes were dropped,
         // and the file was cut to what was written, giving the reservation back.
         let whole = [before.as_slice(), body.as_slice()].concat();

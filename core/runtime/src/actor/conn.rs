@@ -222,19 +222,21 @@ impl InstanceActor {
             // file change after FILE_RECEIVED; input and the connection's end wait.
             conn.recv_finishing = true;
             conn.read.pause();
+            let received = recv.received;
             let done: Finishing = match result {
                 Ok(()) => Box::pin(
                     d.finish()
-                        .map(|r| r.map(|f| f.digest).map_err(|e| io_status(&e))),
+                        .map(move |r| (received, r.map(|f| f.digest).map_err(|e| io_status(&e)))),
                 ),
-                Err(status) => Box::pin(d.abandon().map(move |()| Err(status))),
+                // What the file holds of it: bytes not yet written were dropped.
+                Err(status) => Box::pin(d.abandon().map(move |kept| (kept, Err(status)))),
             };
-            let (token, file, received) = (recv.token, recv.file, recv.received);
-            ctx.spawn(
-                actix::fut::wrap_future::<_, Self>(done).map(move |res, act, ctx| {
-                    act.direct_recv_finished(id, token, file, received, res, ctx)
-                }),
-            );
+            let (token, file) = (recv.token, recv.file);
+            ctx.spawn(actix::fut::wrap_future::<_, Self>(done).map(
+                move |(amount, res), act, ctx| {
+                    act.direct_recv_finished(id, token, file, amount, res, ctx)
+                },
+            ));
             return;
         }
         let result = result.map(|()| recv.hasher.map(|h| h.finalize().into()));
@@ -505,8 +507,8 @@ impl InstanceActor {
 
 /// How a receive ended: the digest (when asked), or a status.
 type RecvOutcome = Result<Option<[u8; 32]>, u32>;
-/// A direct receive's writer (and hasher) finishing.
-type Finishing = Pin<Box<dyn Future<Output = RecvOutcome>>>;
+/// A direct receive's writer (and hasher) finishing: the bytes it stored, and how.
+type Finishing = Pin<Box<dyn Future<Output = (u64, RecvOutcome)>>>;
 
 /// How a connection ended while a direct receive was finishing.
 #[derive(Debug, Clone, Copy)]
