@@ -399,6 +399,64 @@ fn v2_lost_connection_then_resume_stores_the_whole_file_with_its_digest() {
     assert_eq!(b.entries(), [".movie.mkv.sha256", "movie.mkv"]);
 }
 
+/// A large resumable upload (the host's direct receive path) broken off mid-body, by
+/// the client's EOF or by the server's transfer deadline (the plugin keeps the partial
+/// while the host's writer is still busy): the partial holds exactly the bytes the
+/// log says were kept, a correct prefix, and the resumed upload stores the whole file.
+#[test]
+fn a_broken_large_resumable_upload_keeps_an_exact_prefix_and_resumes() {
+    for (how, config) in [
+        ("eof", ""),
+        (
+            "deadline",
+            "idle_timeout_secs: 1, min_transfer_rate: 104857600",
+        ),
+    ] {
+        let b = Bulk::start(config);
+        let body = pattern(24 << 20, 31);
+        let id = [0x3C; 16];
+        let head = put_header(
+            "big.bin",
+            body.len() as u64,
+            DIGEST_LAST | RESUMABLE,
+            None,
+            Some(id),
+        );
+        let mut s = b.connect();
+        s.write_all(&head).unwrap();
+        let r = read_reply(&mut s);
+        assert_eq!((r.status, r.value), (CONTINUE, 0), "{how}");
+        s.write_all(&body[..12 << 20]).unwrap();
+        if how == "eof" {
+            s.shutdown(Shutdown::Write).unwrap();
+        }
+        let line = b.transfer(1);
+        let kept: usize = line
+            .split("; ")
+            .find_map(|p| p.strip_suffix(" bytes kept for resume\""))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{how}: no kept count in {line}"));
+        drop(s);
+        let partial = b.incoming().join(format!(".partial.{}", "3c".repeat(16)));
+        let held = std::fs::read(&partial).unwrap();
+        assert_eq!(held.len(), kept, "{how}: the partial is what the log says");
+        assert!(
+            held == body[..kept],
+            "{how}: the partial is a prefix of the body"
+        );
+
+        let mut s = b.connect();
+        s.write_all(&head).unwrap();
+        let r = read_reply(&mut s);
+        assert_eq!((r.status, r.value), (CONTINUE, kept as u64), "{how}");
+        s.write_all(&body[kept..]).unwrap();
+        s.write_all(&sha(&body)).unwrap();
+        let r = read_reply(&mut s);
+        assert_eq!(r.status, OK, "{how}: {r:?}");
+        assert!(b.read("big.bin") == body, "{how}: the resumed file differs");
+    }
+}
+
 #[test]
 fn v2_free_space_refusal_comes_before_anything_is_stored() {
     let b = Bulk::start("reserve_free_bytes: 4611686018427387904");

@@ -48,7 +48,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::Waker;
 use std::thread;
@@ -232,6 +232,10 @@ pub struct DirectSink {
     end_size: Arc<AtomicU64>,
     /// The writer is done: the file's length then.
     written: oneshot::Receiver<u64>,
+    /// The same, for a thread that must wait for it without a runtime.
+    done: WriterDone,
+    /// Stops the hasher of an abandoned stream (it may be reading a large kept part).
+    cancel: Arc<AtomicBool>,
     hashed: Option<oneshot::Receiver<io::Result<[u8; 32]>>>,
 }
 
@@ -303,9 +307,26 @@ impl DirectSink {
         let mut cur = pool.take(None, true).expect("forced");
         read_exact_at(temp, &mut cur.bytes_mut()[..head], cur_offset)?;
 
+        // The hasher first: once the writer runs, an error here would race its cut.
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (hasher, hashed) = if sha256 {
+            let (tx, jobs) = mpsc::channel();
+            let (done_tx, done) = oneshot::channel();
+            let before = temp.try_clone()?;
+            let cancelled = Arc::clone(&cancel);
+            thread::Builder::new()
+                .name("sy-direct-hash".into())
+                .spawn(move || {
+                    let _ = done_tx.send(hash_jobs(&before, start, jobs, &cancelled));
+                })?;
+            (Some(tx), Some(done))
+        } else {
+            (None, None)
+        };
         let error = Arc::new(Mutex::new(None));
         let (writer, jobs) = mpsc::channel();
         let (written_tx, written) = oneshot::channel();
+        let done = WriterDone::default();
         let end_size = Arc::new(AtomicU64::new(u64::MAX));
         let writer_state = Writer {
             file: direct,
@@ -314,31 +335,21 @@ impl DirectSink {
             reserved,
             reserve_to: start + len,
         };
+        let signal = done.clone();
         ACTIVE.fetch_add(1, Ordering::Relaxed);
         let spawned = thread::Builder::new()
             .name("sy-direct-write".into())
             .spawn(move || {
                 let len = writer_state.run(jobs);
                 ACTIVE.fetch_sub(1, Ordering::Relaxed);
+                signal.set(len);
                 let _ = written_tx.send(len);
             });
         if let Err(e) = spawned {
             ACTIVE.fetch_sub(1, Ordering::Relaxed);
+            cancel.store(true, Ordering::Relaxed);
             return Err(e);
         }
-        let (hasher, hashed) = if sha256 {
-            let (tx, jobs) = mpsc::channel();
-            let (done_tx, done) = oneshot::channel();
-            let before = temp.try_clone()?;
-            thread::Builder::new()
-                .name("sy-direct-hash".into())
-                .spawn(move || {
-                    let _ = done_tx.send(hash_jobs(&before, start, jobs));
-                })?;
-            (Some(tx), Some(done))
-        } else {
-            (None, None)
-        };
         Ok(DirectSink {
             pool,
             cur: Some(cur),
@@ -354,6 +365,8 @@ impl DirectSink {
             error,
             written,
             hashed,
+            done,
+            cancel,
         })
     }
 
@@ -408,6 +421,12 @@ impl DirectSink {
         }
     }
 
+    /// A handle to wait, from a plain thread, until the writer is done (after
+    /// [`abandon`](Self::abandon), [`finish`](Self::finish) or dropping the sink).
+    pub fn writer_done(&self) -> WriterDone {
+        self.done.clone()
+    }
+
     /// The first write error so far, if any (the receive should stop).
     pub fn take_error(&self) -> Option<io::Error> {
         lock(&self.error).take()
@@ -458,20 +477,27 @@ impl DirectSink {
 
     /// Everything was received: write the rest and wait for both workers; the writer
     /// cuts the file to its exact size ([`Finished::size`]) after its last write.
-    pub fn finish(self) -> impl Future<Output = io::Result<Finished>> + 'static {
+    /// On an error, the file holds only what was written (cut there); the error says
+    /// how many bytes of the stream that is.
+    pub fn finish(self) -> impl Future<Output = Result<Finished, Failed>> + 'static {
+        let start = self.start;
         let (size, written, hashed, error) = self.close(true);
         async move {
-            if written.await.is_err() {
-                return Err(io::Error::other("the writer thread died"));
-            }
+            let Ok(len) = written.await else {
+                return Err(Failed::new(0, io::Error::other("the writer thread died")));
+            };
             if let Some(e) = lock(&error).take() {
-                return Err(e);
+                return Err(Failed::new(len.saturating_sub(start), e));
             }
             let digest = match hashed {
-                Some(h) => Some(
-                    h.await
-                        .map_err(|_| io::Error::other("the hasher thread died"))??,
-                ),
+                Some(h) => match h.await {
+                    Ok(Ok(d)) => Some(d),
+                    Ok(Err(e)) => return Err(Failed::new(size - start, e)),
+                    Err(_) => {
+                        let e = io::Error::other("the hasher thread died");
+                        return Err(Failed::new(size - start, e));
+                    }
+                },
                 None => None,
             };
             Ok(Finished { size, digest })
@@ -488,6 +514,8 @@ impl DirectSink {
                 self.submit();
             }
             self.end_size.store(size, Ordering::SeqCst);
+        } else {
+            self.cancel.store(true, Ordering::Relaxed);
         }
         let DirectSink {
             writer,
@@ -518,6 +546,49 @@ impl DirectSink {
             None => None,
         };
         Ok(Finished { size, digest })
+    }
+}
+
+/// A stream that did not complete: how many of its bytes the file holds (it was cut
+/// there), and why.
+#[derive(Debug)]
+pub struct Failed {
+    pub kept: u64,
+    pub error: io::Error,
+}
+
+impl Failed {
+    fn new(kept: u64, error: io::Error) -> Failed {
+        Failed { kept, error }
+    }
+}
+
+/// Set by the writer thread when it is done (with the file's length then): lets a
+/// plain thread wait for it, e.g. before the file is renamed into place.
+#[derive(Debug, Clone, Default)]
+pub struct WriterDone(Arc<(Mutex<Option<u64>>, std::sync::Condvar)>);
+
+impl WriterDone {
+    fn set(&self, len: u64) {
+        *lock(&self.0.0) = Some(len);
+        self.0.1.notify_all();
+    }
+
+    /// Whether the writer is done.
+    pub fn is_done(&self) -> bool {
+        lock(&self.0.0).is_some()
+    }
+
+    /// Block until the writer is done (its queue is at most [`MAX_BUFS`] buffers plus
+    /// what `push` forced); returns the file's length then.
+    pub fn wait(&self) -> u64 {
+        let mut len = lock(&self.0.0);
+        loop {
+            if let Some(n) = *len {
+                return n;
+            }
+            len = self.0.1.wait(len).unwrap_or_else(|p| p.into_inner());
+        }
     }
 }
 
@@ -622,11 +693,19 @@ impl Writer {
 }
 
 /// The hasher thread: the `before` bytes already in the file, then each job in order.
-fn hash_jobs(file: &File, before: u64, jobs: mpsc::Receiver<HashJob>) -> io::Result<[u8; 32]> {
+fn hash_jobs(
+    file: &File,
+    before: u64,
+    jobs: mpsc::Receiver<HashJob>,
+    cancelled: &AtomicBool,
+) -> io::Result<[u8; 32]> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut at = 0u64;
     while at < before {
+        if cancelled.load(Ordering::Relaxed) {
+            return Err(io::Error::other("cancelled"));
+        }
         let want = buf.len().min((before - at) as usize);
         let n = file.read_at(&mut buf[..want], at)?;
         if n == 0 {
@@ -636,6 +715,9 @@ fn hash_jobs(file: &File, before: u64, jobs: mpsc::Receiver<HashJob>) -> io::Res
         at += n as u64;
     }
     for job in jobs {
+        if cancelled.load(Ordering::Relaxed) {
+            return Err(io::Error::other("cancelled"));
+        }
         h.update(&job.chunk.bytes()[job.from..job.to]);
     }
     Ok(h.finalize().into())
@@ -645,7 +727,6 @@ fn hash_jobs(file: &File, before: u64, jobs: mpsc::Receiver<HashJob>) -> io::Res
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::sync::atomic::AtomicBool;
     use std::task::Wake;
 
     /// A waker that remembers it was woken.

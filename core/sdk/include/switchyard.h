@@ -228,8 +228,9 @@ typedef struct SyHostApi {
     uint32_t (*list_dir)(SyHostCtx *ctx, SyStr path, SyListFn each, void *user);
     uint32_t (*remove_file)(SyHostCtx *ctx, SyStr path);
     uint32_t (*free_space)(SyHostCtx *ctx, uint64_t *out_bytes);
-    /* Added after the first table of ABI version 1: present only when
-     * api->struct_size >= offsetof(SyHostApi, prefetch_file) + sizeof(void *); check first.
+    /* Added after the first table of ABI version 1: an older host's table ends before it,
+     * so check api->struct_size >= offsetof(SyHostApi, prefetch_file) + sizeof(void *)
+     * before calling it (the Rust SDK refuses hosts whose table is shorter than its own).
      * Bring `len` bytes at `offset` of a file from open_read into the page cache off the
      * handler thread (read_file is synchronous: on a cold cache it stalls the handler).
      * Completion: SY_EV_FILE_PREFETCHED with `token`; reads of the range then come from

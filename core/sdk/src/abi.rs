@@ -336,17 +336,6 @@ pub struct SyHostApi {
     ) -> u32,
 }
 
-/// The host table's size before `prefetch_file` was added: a host of that size is
-/// still served (calls past its end answer `SY_ERR_UNSUPPORTED` in the SDK), so a
-/// plugin built with this SDK keeps loading into older hosts of the same ABI version.
-pub const HOST_API_MIN_SIZE: usize = std::mem::offset_of!(SyHostApi, prefetch_file);
-
-/// Whether `api` has the call whose field starts at `offset` (a field of a later
-/// addition to [`SyHostApi`]).
-pub fn host_has(api: &SyHostApi, offset: usize) -> bool {
-    api.struct_size as usize >= offset + std::mem::size_of::<usize>()
-}
-
 /// What a plugin's entry function returns. Static for the library's lifetime.
 #[repr(C)]
 #[derive(Debug)]

@@ -306,13 +306,7 @@ impl<'a> Ctx<'a> {
         len: u64,
         token: u64,
     ) -> Result<(), HostError> {
-        if !abi::host_has(
-            self.api,
-            std::mem::offset_of!(abi::SyHostApi, prefetch_file),
-        ) {
-            return Err(HostError::Unsupported); // an older host
-        }
-        // SAFETY: plain values; the host's table has this call (checked above).
+        // SAFETY: plain values.
         HostError::check(unsafe { (self.api.prefetch_file)(self.raw, file.0, offset, len, token) })
     }
 
@@ -397,38 +391,5 @@ impl<'a> Ctx<'a> {
         // SAFETY: out-pointer is a valid local.
         HostError::check(unsafe { (self.api.free_space)(self.raw, &mut out) })?;
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::{Action, MockHost};
-
-    /// A plugin built with this SDK, in a host whose table ends before
-    /// `prefetch_file` (an older host of the same ABI version): the call answers
-    /// `Unsupported` instead of reading past the table.
-    #[test]
-    fn prefetch_file_in_an_older_host_is_unsupported_not_a_wild_call() {
-        let mut host = MockHost::new();
-        let mut older = *MockHost::api();
-        older.struct_size = abi::HOST_API_MIN_SIZE as u32;
-        // SAFETY: the mock's own context and a copy of its table, for this call only.
-        let mut ctx = unsafe { Ctx::from_raw(&older, host.raw_ctx(), 0, 0, &[]) };
-        assert_eq!(
-            ctx.prefetch_file(FileId(1), 0, 10, 7),
-            Err(HostError::Unsupported)
-        );
-        // SAFETY: as above, with the full table.
-        let mut ctx = unsafe { Ctx::from_raw(MockHost::api(), host.raw_ctx(), 0, 0, &[]) };
-        assert_eq!(
-            ctx.prefetch_file(FileId(1), 0, 10, 7),
-            Err(HostError::Invalid)
-        );
-        assert!(
-            host.take_actions()
-                .iter()
-                .all(|a| !matches!(a, Action::PrefetchFile { .. }))
-        );
     }
 }

@@ -73,10 +73,24 @@ unsafe fn report_panic(api: &SyHostApi, ctx: *mut SyHostCtx, during: &str) -> u3
 /// # Safety
 /// `api` is null or points to a host API table valid for the call.
 unsafe fn host_api<'a>(api: *const SyHostApi) -> Option<&'a SyHostApi> {
-    // SAFETY: guaranteed by the caller.
-    let api = unsafe { api.as_ref() }?;
-    (api.struct_size as usize >= abi::HOST_API_MIN_SIZE && api.abi_version == abi::SY_ABI_VERSION)
-        .then_some(api)
+    if api.is_null() {
+        return None;
+    }
+    // The table may be shorter than ours (an older host): read its header through the
+    // raw pointer, and make a reference only to a table that is all there.
+    // SAFETY: every host table starts with these two fields.
+    let (size, version) = unsafe {
+        (
+            std::ptr::addr_of!((*api).struct_size).read(),
+            std::ptr::addr_of!((*api).abi_version).read(),
+        )
+    };
+    if size as usize >= std::mem::size_of::<SyHostApi>() && version == abi::SY_ABI_VERSION {
+        // SAFETY: checked above: the whole table is there, valid for the call.
+        Some(unsafe { &*api })
+    } else {
+        None
+    }
 }
 
 /// Wall clock for calls that carry no event (config checks and `create`).

@@ -86,6 +86,34 @@ pub struct Calls<'a> {
 }
 
 impl Calls<'_> {
+    /// A temp a direct receive writes into must not change under its writer, nor
+    /// after the plugin commits it. So before the plugin reads, writes, commits or
+    /// receives into such a temp, a receive still running into it is ended (its
+    /// `FILE_RECEIVED` follows, with `CLOSED`) and the call waits for the writer. The
+    /// wait blocks this thread, but briefly: the writer's queue is a few MiB. It
+    /// happens only when a plugin touches a temp mid-receive (e.g. keeping a partial
+    /// on a timeout, or after the connection was dropped).
+    fn settle_direct(&mut self, file: u64) {
+        let Some(done) = self.actor.res.direct_writers.remove(&file) else {
+            return;
+        };
+        if done.is_done() {
+            return;
+        }
+        let receiving = self
+            .actor
+            .res
+            .conns
+            .iter()
+            .find(|(_, c)| c.recv.as_ref().is_some_and(|r| r.file == file))
+            .map(|(id, _)| *id);
+        if let Some(id) = receiving {
+            self.actor
+                .finish_recv(id, Err(abi::SY_ERR_CLOSED), self.ctx);
+        }
+        done.wait();
+    }
+
     fn storage_err(&self, what: &str, path: &str, e: &StorageError) -> u32 {
         let status = e.status();
         self.actor
@@ -330,6 +358,7 @@ impl HostCalls for Calls<'_> {
     }
 
     fn recv_to_file(&mut self, conn: u64, file: u64, len: u64, sha256: bool, token: u64) -> u32 {
+        self.settle_direct(file);
         let Some(OpenFile::Temp(temp, _)) = self.actor.res.files.get(&file) else {
             return abi::SY_ERR_INVALID;
         };
@@ -368,6 +397,8 @@ impl HostCalls for Calls<'_> {
             Some(d) => {
                 self.actor.shared.metrics.receives_direct.inc();
                 c.read.set_direct(Some(Rc::clone(d)));
+                let done = d.borrow().writer_done();
+                self.actor.res.direct_writers.insert(file, done);
             }
             None => c.read.set_chunk(super::conn::FILE_READ_CHUNK),
         }
@@ -470,6 +501,7 @@ impl HostCalls for Calls<'_> {
     }
 
     fn read_file(&mut self, file: u64, offset: u64, buf: &mut [u8]) -> Result<usize, u32> {
+        self.settle_direct(file);
         let f = match self.actor.res.files.get(&file) {
             Some(OpenFile::Read { file, .. }) => file,
             Some(OpenFile::Temp(t, _)) => t.file(),
@@ -490,6 +522,7 @@ impl HostCalls for Calls<'_> {
     }
 
     fn write_file(&mut self, file: u64, data: &[u8]) -> u32 {
+        self.settle_direct(file);
         match self.actor.res.files.get_mut(&file) {
             Some(OpenFile::Temp(t, writeback)) => match t.append(data) {
                 Ok(()) => {
@@ -505,6 +538,7 @@ impl HostCalls for Calls<'_> {
     }
 
     fn commit_file(&mut self, file: u64, path: &str, overwrite: bool) -> u32 {
+        self.settle_direct(file);
         let Some(root) = self.actor.shared.root.clone() else {
             return abi::SY_ERR_UNSUPPORTED;
         };
@@ -521,6 +555,8 @@ impl HostCalls for Calls<'_> {
     }
 
     fn close_file(&mut self, file: u64) -> u32 {
+        // A writer still running writes into the unlinked temp, harmlessly: no wait.
+        self.actor.res.direct_writers.remove(&file);
         match self.actor.res.files.remove(&file) {
             Some(_) => abi::SY_OK,
             None => abi::SY_ERR_INVALID,

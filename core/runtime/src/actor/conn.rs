@@ -224,10 +224,10 @@ impl InstanceActor {
             conn.read.pause();
             let received = recv.received;
             let done: Finishing = match result {
-                Ok(()) => Box::pin(
-                    d.finish()
-                        .map(move |r| (received, r.map(|f| f.digest).map_err(|e| io_status(&e)))),
-                ),
+                Ok(()) => Box::pin(d.finish().map(move |r| match r {
+                    Ok(done) => (received, Ok(done.digest)),
+                    Err(failed) => (failed.kept, Err(io_status(&failed.error))),
+                })),
                 // What the file holds of it: bytes not yet written were dropped.
                 Err(status) => Box::pin(d.abandon().map(move |kept| (kept, Err(status)))),
             };
@@ -260,6 +260,8 @@ impl InstanceActor {
         };
         conn.recv_finishing = false;
         let end = conn.end_behind_recv.take();
+        let closing = conn.closing;
+        self.res.direct_writers.remove(&file);
         let at_end = match self.res.files.get_mut(&file) {
             Some(OpenFile::Temp(t, _)) => t
                 .file_mut()
@@ -272,6 +274,8 @@ impl InstanceActor {
         self.deliver_file_received(id, token, received, result, ctx);
         self.replay_held(id, ctx);
         match end {
+            // Closed by the plugin meanwhile: no EOF to tell; the close goes on.
+            Some(ConnEnd::Eof) if closing => {}
             Some(ConnEnd::Eof) => self.deliver_eof(id, ctx),
             Some(ConnEnd::Failed(status)) => self.drop_conn(id, status, ctx),
             None => {}
@@ -418,7 +422,14 @@ impl InstanceActor {
                                 };
                                 c.flush_wait = None;
                                 // Read in (or failed: then `sendfile` reports it): go on.
-                                if let Some(Out::File { cached_until, .. }) = c.out.front_mut() {
+                                // Only if the same send is still in front, at that range.
+                                if let Some(Out::File {
+                                    offset,
+                                    cached_until,
+                                    ..
+                                }) = c.out.front_mut()
+                                    && (from..from.saturating_add(len)).contains(offset)
+                                {
                                     *cached_until = from.saturating_add(len);
                                 }
                                 act.flush(id, ctx);

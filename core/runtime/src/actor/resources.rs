@@ -165,6 +165,9 @@ pub struct Resources {
     /// `prefetch_file` reads in flight, cancelled with the instance (a restarted
     /// instance must not get its predecessor's `FILE_PREFETCHED`).
     pub prefetches: HashMap<u64, SpawnHandle>,
+    /// Temp files a direct receive writes (or wrote) into, by file id: the writer's
+    /// end, to wait for before the plugin touches the file (see `Calls::settle_direct`).
+    pub direct_writers: HashMap<u64, switchyard_direct_io::WriterDone>,
 }
 
 impl Resources {
@@ -228,5 +231,6 @@ impl Resources {
         }
         // Uncommitted temp files are deleted by `TempFile`'s drop.
         self.files.clear();
+        self.direct_writers.clear();
     }
 }
