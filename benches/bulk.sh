@@ -180,8 +180,11 @@ for line in open(sys.argv[1]):
     times.setdefault(k, []).append(float(v))
 mib = float(sys.argv[2])
 med = {k: statistics.median(v) for k, v in times.items()}
+# The spread shows how much a step swung from round to round: nc writing into the page
+# cache varies the most on a VM (fresh guest pages cost a host fault each).
 for k in sorted(med):
-    print(f"   {k:<10} {med[k]:8.3f} s  {mib / med[k]:8.1f} MiB/s")
+    lo, hi = min(times[k]), max(times[k])
+    print(f"   {k:<10} {med[k]:8.3f} s  {mib / med[k]:8.1f} MiB/s   (rounds {lo:.3f}-{hi:.3f} s)")
 def ratio(base, ours, goal):
     print(f"   ratio {ours:<9} vs {base:<8} {med[base] / med[ours]:5.2f}  (goal {goal})")
 ratio("nc", "put-v2", ">= 1.0")

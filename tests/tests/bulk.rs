@@ -357,24 +357,23 @@ fn slowloris_is_closed_and_others_are_served_meanwhile() {
 
 // ---- v2 ------------------------------------------------------------------------------
 
+/// Open a fresh resumable digest-last upload of `len` bytes: its header (to send again
+/// when resuming) and the connection, past the server's `CONTINUE 0`.
+fn start_resumable(b: &Bulk, name: &str, len: usize, id: [u8; 16]) -> (Vec<u8>, TcpStream) {
+    let head = put_header(name, len as u64, DIGEST_LAST | RESUMABLE, None, Some(id));
+    let mut s = b.connect();
+    s.write_all(&head).unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!((r.status, r.value), (CONTINUE, 0), "{name}");
+    (head, s)
+}
+
 #[test]
 fn v2_lost_connection_then_resume_stores_the_whole_file_with_its_digest() {
     let b = Bulk::start("");
     let body = pattern(3_000_000, 3);
-    let id = [0x5A; 16];
-    let head = put_header(
-        "movie.mkv",
-        body.len() as u64,
-        DIGEST_LAST | RESUMABLE,
-        None,
-        Some(id),
-    );
-
     // First attempt: CONTINUE 0, about half the body, then the client is gone.
-    let mut s = b.connect();
-    s.write_all(&head).unwrap();
-    let r = read_reply(&mut s);
-    assert_eq!((r.status, r.value), (CONTINUE, 0));
+    let (head, mut s) = start_resumable(&b, "movie.mkv", body.len(), [0x5A; 16]);
     s.write_all(&body[..1_500_000]).unwrap();
     drop(s);
     let line = b.transfer(1);
@@ -414,18 +413,7 @@ fn a_broken_large_resumable_upload_keeps_an_exact_prefix_and_resumes() {
     ] {
         let b = Bulk::start(config);
         let body = pattern(24 << 20, 31);
-        let id = [0x3C; 16];
-        let head = put_header(
-            "big.bin",
-            body.len() as u64,
-            DIGEST_LAST | RESUMABLE,
-            None,
-            Some(id),
-        );
-        let mut s = b.connect();
-        s.write_all(&head).unwrap();
-        let r = read_reply(&mut s);
-        assert_eq!((r.status, r.value), (CONTINUE, 0), "{how}");
+        let (head, mut s) = start_resumable(&b, "big.bin", body.len(), [0x3C; 16]);
         s.write_all(&body[..12 << 20]).unwrap();
         if how == "eof" {
             s.shutdown(Shutdown::Write).unwrap();
