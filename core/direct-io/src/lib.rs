@@ -236,6 +236,8 @@ pub struct DirectSink {
     done: WriterDone,
     /// Stops the hasher of an abandoned stream (it may be reading a large kept part).
     cancel: Arc<AtomicBool>,
+    /// The writer uses `O_DIRECT` (else the page cache).
+    direct: bool,
     hashed: Option<oneshot::Receiver<io::Result<[u8; 32]>>>,
 }
 
@@ -252,17 +254,33 @@ impl std::fmt::Debug for DirectSink {
 
 impl DirectSink {
     /// Start receiving `len` bytes appended to `temp` (at its current size) with
-    /// `O_DIRECT` writes. `Ok(None)`: the stream is too small, or the file system refuses
-    /// `O_DIRECT`; use a plain path.
+    /// `O_DIRECT` writes, or page-cache writes where the file system refuses `O_DIRECT`
+    /// (see [`is_direct`](Self::is_direct)). `Ok(None)`: not worth two threads (less
+    /// than [`DIRECT_MIN`] to write *and* to hash: a small rest after a large kept part
+    /// still takes the threads, so the kept part is not hashed on the caller's thread),
+    /// [`MAX_ACTIVE`] streams already run, or the file cannot be reopened (no `/proc`);
+    /// use a plain path.
     pub fn open_direct(temp: &File, len: u64, sha256: bool) -> io::Result<Option<DirectSink>> {
-        if len < DIRECT_MIN || ACTIVE.load(Ordering::Relaxed) >= MAX_ACTIVE {
+        let before = temp.metadata()?.len();
+        let work = len.saturating_add(if sha256 { before } else { 0 });
+        if work < DIRECT_MIN || ACTIVE.load(Ordering::Relaxed) >= MAX_ACTIVE {
             return Ok(None);
         }
-        // Refused `O_DIRECT` (EINVAL), or no `/proc` to reopen through: the plain path.
-        match reopen(temp, libc::O_DIRECT) {
-            Ok(direct) => Self::start(temp, direct, len, sha256).map(Some),
-            Err(_) => Ok(None),
-        }
+        let (writer, direct) = match reopen(temp, libc::O_DIRECT) {
+            Ok(f) => (f, true),
+            Err(_) => match reopen(temp, 0) {
+                Ok(f) => (f, false),
+                Err(_) => return Ok(None),
+            },
+        };
+        let mut sink = Self::start(temp, writer, len, sha256)?;
+        sink.direct = direct;
+        Ok(Some(sink))
+    }
+
+    /// Whether the writes bypass the page cache (`O_DIRECT`).
+    pub fn is_direct(&self) -> bool {
+        self.direct
     }
 
     /// As [`open_direct`](Self::open_direct), but never `None`: where `O_DIRECT` is not
@@ -367,6 +385,7 @@ impl DirectSink {
             hashed,
             done,
             cancel,
+            direct: false,
         })
     }
 
@@ -884,6 +903,17 @@ mod tests {
         assert_eq!(part.metadata().unwrap().len(), done.size);
         let whole = [before, body].concat();
         assert!(std::fs::read(&path).unwrap() == whole, "the file differs");
+        assert_eq!(done.digest, Some(Sha256::digest(&whole).into()));
+    }
+
+    #[test]
+    fn a_small_rest_after_a_large_kept_part_still_hashes_on_the_threads() {
+        // Resuming near the end: the kept part is what costs (hashing it), not the rest.
+        let before = pattern(DIRECT_MIN as usize + 5, 12);
+        let body = pattern(1000, 13);
+        let (got, done) = receive(&before, &body, true);
+        let whole = [before, body].concat();
+        assert!(got == whole, "the file differs from what was sent");
         assert_eq!(done.digest, Some(Sha256::digest(&whole).into()));
     }
 

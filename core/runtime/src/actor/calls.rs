@@ -395,7 +395,9 @@ impl HostCalls for Calls<'_> {
         };
         match &direct {
             Some(d) => {
-                self.actor.shared.metrics.receives_direct.inc();
+                if d.borrow().is_direct() {
+                    self.actor.shared.metrics.receives_direct.inc();
+                }
                 c.read.set_direct(Some(Rc::clone(d)));
                 let done = d.borrow().writer_done();
                 self.actor.res.direct_writers.insert(file, done);
