@@ -68,16 +68,18 @@ unsafe fn report_panic(api: &SyHostApi, ctx: *mut SyHostCtx, during: &str) -> u3
     abi::SY_ERR_PANICKED
 }
 
-/// Checked view of the host API pointer.
+/// Checked view of the host API pointer. A host of this ABI version whose table is
+/// shorter than this SDK's (an older host, without the calls added since) is refused
+/// with an ERROR line through its own `log`, so the operator learns why.
 ///
 /// # Safety
-/// `api` is null or points to a host API table valid for the call.
-unsafe fn host_api<'a>(api: *const SyHostApi) -> Option<&'a SyHostApi> {
+/// `api` is null or points to a host API table valid for the call; `ctx` is the call's.
+unsafe fn host_api<'a>(api: *const SyHostApi, ctx: *mut SyHostCtx) -> Option<&'a SyHostApi> {
     if api.is_null() {
         return None;
     }
-    // The table may be shorter than ours (an older host): read its header through the
-    // raw pointer, and make a reference only to a table that is all there.
+    // The table may be shorter than ours: read its header through the raw pointer,
+    // and make a reference only to a table that is all there.
     // SAFETY: every host table starts with these two fields.
     let (size, version) = unsafe {
         (
@@ -85,12 +87,26 @@ unsafe fn host_api<'a>(api: *const SyHostApi) -> Option<&'a SyHostApi> {
             std::ptr::addr_of!((*api).abi_version).read(),
         )
     };
-    if size as usize >= std::mem::size_of::<SyHostApi>() && version == abi::SY_ABI_VERSION {
-        // SAFETY: checked above: the whole table is there, valid for the call.
-        Some(unsafe { &*api })
-    } else {
-        None
+    let need = std::mem::size_of::<SyHostApi>();
+    if version != abi::SY_ABI_VERSION {
+        return None;
     }
+    if (size as usize) < need {
+        if size as usize >= std::mem::offset_of!(SyHostApi, log) + std::mem::size_of::<usize>() {
+            let text = format!(
+                "this plugin was built with a newer Switchyard SDK than this host: the host's \
+                 API table has {size} bytes, the plugin needs {need}; upgrade the host"
+            );
+            // SAFETY: `log` lies within the table (checked); `text` outlives the call.
+            unsafe {
+                let log = std::ptr::addr_of!((*api).log).read();
+                log(ctx, abi::SY_LOG_ERROR, SyStr::from_str(&text));
+            }
+        }
+        return None;
+    }
+    // SAFETY: checked above: the whole table is there, valid for the call.
+    Some(unsafe { &*api })
 }
 
 /// Wall clock for calls that carry no event (config checks and `create`).
@@ -137,7 +153,7 @@ pub unsafe extern "C" fn check_config<P: Protocol>(
     config: SyStr,
 ) -> u32 {
     // SAFETY: host pointers, checked.
-    let Some(api) = (unsafe { host_api(api) }) else {
+    let Some(api) = (unsafe { host_api(api, ctx) }) else {
         return abi::SY_ERR_INVALID;
     };
     // SAFETY: the host lends `config` for the call.
@@ -165,7 +181,7 @@ pub unsafe extern "C" fn create<P: Protocol>(
     out: *mut *mut SyInstance,
 ) -> u32 {
     // SAFETY: host pointers, checked.
-    let Some(api) = (unsafe { host_api(api) }) else {
+    let Some(api) = (unsafe { host_api(api, ctx) }) else {
         return abi::SY_ERR_INVALID;
     };
     if out.is_null() {
@@ -225,7 +241,7 @@ pub unsafe extern "C" fn on_event<P: Protocol>(
     event: *const SyEvent,
 ) -> u32 {
     // SAFETY: host pointers, checked.
-    let Some(api) = (unsafe { host_api(api) }) else {
+    let Some(api) = (unsafe { host_api(api, ctx) }) else {
         return abi::SY_ERR_INVALID;
     };
     // SAFETY: `inst` was made by `create::<P>`; the host serializes calls per instance.
@@ -270,4 +286,55 @@ pub unsafe extern "C" fn active_sessions<P: Protocol>(inst: *mut SyInstance) -> 
         return 0;
     }
     catch_unwind(AssertUnwindSafe(|| inst.proto.active_sessions())).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Action, MockHost};
+    use crate::{Event, Listeners, Protocol};
+
+    struct Nothing;
+
+    impl Protocol for Nothing {
+        type Config = ();
+        const NAME: &'static str = "nothing";
+        const LISTENERS: Listeners = Listeners::NONE;
+        fn new(_: (), _: &mut Ctx<'_>) -> Result<Nothing, String> {
+            Ok(Nothing)
+        }
+        fn on_event(&mut self, _: &mut Ctx<'_>, _: Event<'_>) {}
+    }
+
+    /// An older host's table ends before the calls added since: the plugin refuses it
+    /// without touching past its end, and says why through the host's own log.
+    #[test]
+    fn an_older_hosts_shorter_table_is_refused_with_a_message() {
+        let mut host = MockHost::new();
+        let mut older = *MockHost::api();
+        older.struct_size = std::mem::offset_of!(SyHostApi, prefetch_file) as u32;
+        // SAFETY: a table (declared shorter than it is) and the mock's context.
+        let status =
+            unsafe { check_config::<Nothing>(&older, host.raw_ctx(), SyStr::from_str("()")) };
+        assert_eq!(status, abi::SY_ERR_INVALID);
+        let logs: Vec<String> = host
+            .take_actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Log { msg, .. } => Some(msg),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            logs.iter()
+                .any(|m| m.contains("newer Switchyard SDK") && m.contains("upgrade the host")),
+            "{logs:?}"
+        );
+        // The full table is accepted.
+        // SAFETY: the mock's own table and context.
+        let status = unsafe {
+            check_config::<Nothing>(MockHost::api(), host.raw_ctx(), SyStr::from_str("()"))
+        };
+        assert_eq!(status, abi::SY_OK);
+    }
 }
