@@ -446,6 +446,12 @@ impl Host {
         }
     }
 
+    /// The current value of the Prometheus sample `sample` (`name{labels}`) from the
+    /// host's admin listener (the topology needs `admin: Some(...)`), if recorded.
+    pub fn metric(&self, sample: &str) -> Option<f64> {
+        metric_value(&http_get(self.addr("(admin)"), "/metrics"), sample)
+    }
+
     /// Every listener's name and bound address.
     pub fn addrs(&self) -> &HashMap<String, SocketAddr> {
         &self.addrs

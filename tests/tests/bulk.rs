@@ -18,8 +18,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use switchyard_e2e::faults::Tmpfs;
 use switchyard_e2e::{
-    Host, bin_dir, evict_from_page_cache, http_get, metric_value, repo_root, sha256_hex,
-    tcp_connect, wait_until,
+    Host, bin_dir, evict_from_page_cache, repo_root, sha256_hex, tcp_connect, wait_until,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -248,10 +247,9 @@ fn v1_large_body_then_eof_at_once_is_stored_whole() {
             "upload {n} stored differently"
         );
     }
-    let direct = metric_value(
-        &http_get(b.host.addr("(admin)"), "/metrics"),
-        "switchyard_file_receives_direct_total{handler=\"bulk\"}",
-    );
+    let direct = b
+        .host
+        .metric("switchyard_file_receives_direct_total{handler=\"bulk\"}");
     assert_eq!(direct, Some(2.0), "both went the direct path");
 }
 
@@ -543,12 +541,10 @@ fn enospc_mid_transfer_replies_no_space_and_removes_the_temp() {
     let mut sorted = statuses.clone();
     sorted.sort();
     assert_eq!(sorted, [OK, NO_SPACE], "{statuses:?}");
-    let direct = metric_value(
-        &http_get(host.addr("(admin)"), "/metrics"),
-        "switchyard_file_receives_direct_total{handler=\"bulk\"}",
-    );
-    // The host reserves a direct receive's blocks up front: the first upload got
-    // them, the second was refused when reserving, before a byte of its body.
+    let direct = host.metric("switchyard_file_receives_direct_total{handler=\"bulk\"}");
+    // The host reserves a direct receive's blocks before writing them (here all
+    // 10 MiB at once): the first upload got them, the second was refused when
+    // reserving, before a byte of its body.
     assert_eq!(direct, Some(1.0), "the stored body went the direct path");
     let names: Vec<String> = std::fs::read_dir(mnt.join("incoming"))
         .unwrap()
@@ -741,11 +737,9 @@ fn a_cold_download_is_read_in_off_the_handler_thread_and_exact() {
     std::fs::write(&path, &body).unwrap();
     evict_from_page_cache(&path);
     let deferred = || {
-        metric_value(
-            &http_get(b.host.addr("(admin)"), "/metrics"),
-            "switchyard_file_reads_deferred_total{handler=\"bulk\"}",
-        )
-        .unwrap_or(0.0)
+        b.host
+            .metric("switchyard_file_reads_deferred_total{handler=\"bulk\"}")
+            .unwrap_or(0.0)
     };
     let before = deferred();
     let out = run_client(

@@ -16,8 +16,7 @@ use switchyard_e2e::tftp_wire::{
     wrq,
 };
 use switchyard_e2e::{
-    Host, bin_dir, evict_from_page_cache, http_get, metric_value, repo_root, run_with_timeout,
-    sha256_hex, wait_until,
+    Host, bin_dir, evict_from_page_cache, repo_root, run_with_timeout, sha256_hex, wait_until,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -188,13 +187,10 @@ fn cold_cache_reads_are_deferred_and_the_download_is_exact() {
     s.put_file("cold.bin", &content);
     let work = tempfile::tempdir().unwrap();
     let server = s.addr.to_string();
-    let admin = s.host.addr("(admin)");
     let deferred = || {
-        metric_value(
-            &http_get(admin, "/metrics"),
-            "switchyard_file_reads_deferred_total{handler=\"tftp\"}",
-        )
-        .unwrap_or(0.0)
+        s.host
+            .metric("switchyard_file_reads_deferred_total{handler=\"tftp\"}")
+            .unwrap_or(0.0)
     };
     for (i, opts) in [vec!["--blksize", "1468"], vec!["--windowsize", "8"]]
         .into_iter()
