@@ -651,6 +651,62 @@ fn client_send_and_get_verify_and_never_overwrite() {
 }
 
 #[test]
+fn client_send_with_a_known_digest_is_stored_only_if_it_matches() {
+    let b = Bulk::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let body = pattern(3_000_000, 9);
+    std::fs::write(dir.path().join("release.tar"), &body).unwrap();
+    let server = b.addr.to_string();
+    let right = sha256_hex(&body);
+    let out = run_client(
+        &["send", &server, "release.tar", "--sha256", &right],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&right), "{stdout}");
+    assert_eq!(b.read("release.tar"), body);
+
+    // One digit off: the server refuses, the client says so and exits 1, and nothing
+    // new is stored (the earlier file stays as it was).
+    let mut wrong = right.clone().into_bytes();
+    wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };
+    let wrong = String::from_utf8(wrong).unwrap();
+    let out = run_client(
+        &[
+            "send",
+            &server,
+            "release.tar",
+            "--sha256",
+            &wrong,
+            "--name",
+            "bad.tar",
+        ],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("digest"), "{stderr}");
+    let line = b.transfer(2);
+    assert!(line.contains("digest"), "{line}");
+    wait_until("temp removed", WAIT, || {
+        b.entries() == [".release.tar.sha256", "release.tar"]
+    });
+
+    // Not a sha256: a usage error before connecting.
+    let out = run_client(
+        &["send", &server, "release.tar", "--sha256", "abc"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("64 hex digits"));
+}
+
+#[test]
 fn client_killed_mid_upload_leaves_nothing_visible() {
     let b = Bulk::start("");
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,8 @@
 //! `switchyard-bulk`: send files to, and get files from, the Switchyard bulk plugin.
 //!
 //! ```text
-//! switchyard-bulk send HOST[:PORT] FILE [--name NAME] [--resume] [--digest-first] [--legacy]
+//! switchyard-bulk send HOST[:PORT] FILE [--name NAME] [--resume]
+//!                      [--digest-first | --sha256 HEX] [--legacy]
 //! switchyard-bulk get  HOST[:PORT] NAME [-o OUT] [--resume]
 //! ```
 //! The port defaults to 6667 (the default topology's bulk listener). Exit status: 0 on
@@ -57,8 +58,15 @@ enum Cmd {
         /// by default the digest is computed while sending and sent after the body.
         #[arg(long)]
         digest_first: bool,
+        /// The file's sha256 as 64 hex digits, when you already know it (for example
+        /// from a SHA256SUMS file). It is sent up front, the server stores the file only
+        /// if what it received has this digest, and the client does not read the file a
+        /// second time to hash it: on a machine short of cores that is the fastest
+        /// verified upload.
+        #[arg(long, value_name = "HEX", value_parser = parse_sha256, conflicts_with = "digest_first")]
+        sha256: Option<[u8; 32]>,
         /// Speak the seed's v1 (4-byte length, no name, no reply); files under 2 GiB.
-        #[arg(long, conflicts_with_all = ["name", "resume", "digest_first"])]
+        #[arg(long, conflicts_with_all = ["name", "resume", "digest_first", "sha256"])]
         legacy: bool,
     },
     /// Download NAME from the server's incoming directory.
@@ -74,6 +82,19 @@ enum Cmd {
     },
 }
 
+/// `--sha256`: exactly 64 hex digits.
+fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
+    let s = s.trim();
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("a sha256 is 64 hex digits".into());
+    }
+    let mut d = [0u8; 32];
+    for (i, byte) in d.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    Ok(d)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
@@ -83,6 +104,7 @@ fn main() -> ExitCode {
             name,
             resume,
             digest_first,
+            sha256,
             legacy,
         } => addr::resolve(&server).and_then(|addrs| {
             send::run(&send::SendOpts {
@@ -92,7 +114,11 @@ fn main() -> ExitCode {
                 name,
                 resume,
                 legacy,
-                digest_first,
+                digest: match (sha256, digest_first) {
+                    (Some(d), _) => send::Digest::Known(d),
+                    (None, true) => send::Digest::HashFirst,
+                    (None, false) => send::Digest::HashWhileSending,
+                },
                 quiet: cli.quiet,
             })
         }),

@@ -29,8 +29,21 @@ pub struct SendOpts {
     pub name: Option<String>,
     pub resume: bool,
     pub legacy: bool,
-    pub digest_first: bool,
+    pub digest: Digest,
     pub quiet: bool,
+}
+
+/// Where the upload's sha256 comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digest {
+    /// Hashed on a second thread while the body goes out; sent after it (the default).
+    HashWhileSending,
+    /// Hashed before sending and sent up front (`--digest-first`; reads the file twice).
+    HashFirst,
+    /// Given by the user (`--sha256`): sent up front, the file is not hashed here. The
+    /// server verifies what it received against it, which is an end-to-end check
+    /// against the user's own source of truth, at one sha256 pass fewer.
+    Known([u8; 32]),
 }
 
 /// Upload and print one summary line on stdout.
@@ -58,12 +71,16 @@ pub fn run(o: &SendOpts) -> Result<(), String> {
     } else {
         None
     };
-    let (first, hasher) = if o.digest_first {
-        let d = hash::hash_range(&file, 0, u64::MAX).map_err(|e| format!("hashing: {e}"))?;
-        (Some(d), None)
-    } else {
-        let f = file.try_clone().map_err(|e| e.to_string())?;
-        (None, Some(hash::hash_file_in_background(f)))
+    let (first, hasher) = match o.digest {
+        Digest::Known(d) => (Some(d), None),
+        Digest::HashFirst => {
+            let d = hash::hash_range(&file, 0, u64::MAX).map_err(|e| format!("hashing: {e}"))?;
+            (Some(d), None)
+        }
+        Digest::HashWhileSending => {
+            let f = file.try_clone().map_err(|e| e.to_string())?;
+            (None, Some(hash::hash_file_in_background(f)))
+        }
     };
     let req = Request::Put(Put {
         name,
