@@ -399,9 +399,12 @@ fn v2_lost_connection_then_resume_stores_the_whole_file_with_its_digest() {
 /// A large resumable upload (the host's direct receive path) broken off mid-body, by
 /// the client's EOF or by the server's transfer deadline (the plugin keeps the partial
 /// while the host's writer is still busy): the partial holds exactly the bytes the
-/// log says were kept, a correct prefix, and the resumed upload stores the whole file.
+/// log says were kept, a correct prefix. The resume continues that very file (same
+/// inode: nothing kept is copied), is broken off again and keeps more, and the third
+/// attempt stores the whole file, which is the partial renamed.
 #[test]
 fn a_broken_large_resumable_upload_keeps_an_exact_prefix_and_resumes() {
+    use std::os::unix::fs::MetadataExt;
     for (how, config) in [
         ("eof", ""),
         (
@@ -411,25 +414,46 @@ fn a_broken_large_resumable_upload_keeps_an_exact_prefix_and_resumes() {
     ] {
         let b = Bulk::start(config);
         let body = pattern(24 << 20, 31);
-        let (head, mut s) = start_resumable(&b, "big.bin", body.len(), [0x3C; 16]);
-        s.write_all(&body[..12 << 20]).unwrap();
-        if how == "eof" {
-            s.shutdown(Shutdown::Write).unwrap();
-        }
-        let line = b.transfer(1);
-        let kept: usize = line
-            .split("; ")
-            .find_map(|p| p.strip_suffix(" bytes kept for resume\""))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{how}: no kept count in {line}"));
-        drop(s);
-        let partial = b.incoming().join(format!(".partial.{}", "3c".repeat(16)));
-        let held = std::fs::read(&partial).unwrap();
-        assert_eq!(held.len(), kept, "{how}: the partial is what the log says");
-        assert!(
-            held == body[..kept],
-            "{how}: the partial is a prefix of the body"
+        let head = put_header(
+            "big.bin",
+            body.len() as u64,
+            DIGEST_LAST | RESUMABLE,
+            None,
+            Some([0x3C; 16]),
         );
+        let partial = b.incoming().join(format!(".partial.{}", "3c".repeat(16)));
+        let (mut kept, mut inode) = (0usize, None);
+        for (attempt, upto) in [(1, 12 << 20), (2, 18 << 20)] {
+            let mut s = b.connect();
+            s.write_all(&head).unwrap();
+            let r = read_reply(&mut s);
+            assert_eq!(
+                (r.status, r.value),
+                (CONTINUE, kept as u64),
+                "{how} {attempt}"
+            );
+            s.write_all(&body[kept..upto]).unwrap();
+            if how == "eof" {
+                s.shutdown(Shutdown::Write).unwrap();
+            }
+            let line = b.transfer(attempt);
+            let now_kept: usize = line
+                .split("; ")
+                .find_map(|p| p.strip_suffix(" bytes kept for resume\""))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{how} {attempt}: no kept count in {line}"));
+            drop(s);
+            let held = std::fs::read(&partial).unwrap();
+            assert_eq!(held.len(), now_kept, "{how} {attempt}: the log's count");
+            assert!(now_kept > kept, "{how} {attempt}: {now_kept} after {kept}");
+            assert!(
+                held == body[..now_kept],
+                "{how} {attempt}: the partial is a prefix of the body"
+            );
+            let ino = std::fs::metadata(&partial).unwrap().ino();
+            assert_eq!(*inode.get_or_insert(ino), ino, "{how}: continued in place");
+            kept = now_kept;
+        }
 
         let mut s = b.connect();
         s.write_all(&head).unwrap();
@@ -440,6 +464,9 @@ fn a_broken_large_resumable_upload_keeps_an_exact_prefix_and_resumes() {
         let r = read_reply(&mut s);
         assert_eq!(r.status, OK, "{how}: {r:?}");
         assert!(b.read("big.bin") == body, "{how}: the resumed file differs");
+        let stored = std::fs::metadata(b.incoming().join("big.bin")).unwrap();
+        assert_eq!(Some(stored.ino()), inode, "{how}: the partial was renamed");
+        assert_eq!(b.entries(), [".big.bin.sha256", "big.bin"], "{how}");
     }
 }
 

@@ -109,6 +109,9 @@ pub trait HostCalls {
     fn prefetch_file(&mut self, file: u64, offset: u64, len: u64, token: u64) -> u32 {
         SY_ERR_UNSUPPORTED
     }
+    fn open_partial(&mut self, path: &str) -> Result<(u64, u64), u32> {
+        Err(SY_ERR_UNSUPPORTED)
+    }
     /// The plugin made call `call` with arguments that cannot be decoded (a null pointer
     /// with a length, a bad address, a non-UTF-8 path); it got `SY_ERR_INVALID`. A
     /// context that logs should say so: it is a bug in the plugin.
@@ -312,6 +315,22 @@ unsafe extern "C" fn h_open_read(
         })
     })
 }
+unsafe extern "C" fn h_open_partial(
+    ctx: *mut SyHostCtx,
+    path: SyStr,
+    out: *mut u64,
+    size: *mut u64,
+) -> u32 {
+    let Some(path) = str_arg(path) else {
+        return malformed(ctx, "open_partial");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(c.open_partial(path), |(id, len)| {
+            put(out, id);
+            put(size, len);
+        })
+    })
+}
 unsafe extern "C" fn h_read_file(
     ctx: *mut SyHostCtx,
     file: u64,
@@ -437,6 +456,7 @@ pub static HOST_API: SyHostApi = SyHostApi {
     remove_file: h_remove_file,
     free_space: h_free_space,
     prefetch_file: h_prefetch_file,
+    open_partial: h_open_partial,
 };
 
 #[cfg(test)]

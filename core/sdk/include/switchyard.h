@@ -66,6 +66,7 @@ extern "C" {
 #define SY_ERR_CONFIG      10u /* configuration refused                       */
 #define SY_ERR_UNSUPPORTED 11u
 #define SY_ERR_IS_DIR      12u
+#define SY_ERR_BUSY        13u /* in use by another handle (open_partial)     */
 
 /* Listener kinds (bit mask) */
 #define SY_LISTEN_UDP (1u << 0)
@@ -237,6 +238,14 @@ typedef struct SyHostApi {
      * memory. */
     uint32_t (*prefetch_file)(SyHostCtx *ctx, uint64_t file, uint64_t offset, uint64_t len,
                               uint64_t token);
+    /* Added after prefetch_file (check struct_size the same way). Continue the hidden file
+     * `path` (name starting with '.', e.g. a partial upload committed earlier) in place:
+     * `out_file` is a temp-file handle positioned at its end, `out_size` its size.
+     * write_file and recv_to_file append (a receive's sha256 covers the file from byte 0);
+     * commit_file moves it to its final name. Unlike a temp, close_file keeps it with what
+     * was appended (remove_file deletes it). SY_ERR_BUSY while another handle continues
+     * the same file. */
+    uint32_t (*open_partial)(SyHostCtx *ctx, SyStr path, uint64_t *out_file, uint64_t *out_size);
 } SyHostApi;
 
 typedef struct SyPluginVTable {
@@ -283,7 +292,7 @@ _Static_assert(sizeof(SyStat) == 24, "SyStat");
 _Static_assert(sizeof(SyEvent) == 216, "SyEvent");
 _Static_assert(sizeof(SyPortDecl) == 40, "SyPortDecl");
 _Static_assert(sizeof(SyPluginDecl) == 16, "SyPluginDecl");
-_Static_assert(sizeof(SyHostApi) == 224, "SyHostApi");
+_Static_assert(sizeof(SyHostApi) == 232, "SyHostApi");
 #endif
 
 #ifdef __cplusplus

@@ -54,6 +54,8 @@ pub const SY_ERR_LIMIT: u32 = 9;
 pub const SY_ERR_CONFIG: u32 = 10;
 pub const SY_ERR_UNSUPPORTED: u32 = 11;
 pub const SY_ERR_IS_DIR: u32 = 12;
+/// The file is in use by another handle (`open_partial`: another upload continues it).
+pub const SY_ERR_BUSY: u32 = 13;
 
 // ---- listener kinds (bit mask) -------------------------------------------------------
 pub const SY_LISTEN_UDP: u32 = 1 << 0;
@@ -334,6 +336,18 @@ pub struct SyHostApi {
         len: u64,
         token: u64,
     ) -> u32,
+    /// Continue the hidden file `path` (name starting with `.`, e.g. a partial upload
+    /// committed earlier) in place: `out_file` is a temp-file handle positioned at its
+    /// end, `out_size` its size. `write_file` and `recv_to_file` append (a receive's
+    /// sha256 covers the file from byte 0); `commit_file` moves it to its final name.
+    /// Unlike a temp, `close_file` keeps it with what was appended (`remove_file`
+    /// deletes it). `SY_ERR_BUSY` while another handle continues the same file.
+    pub open_partial: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        path: SyStr,
+        out_file: *mut u64,
+        out_size: *mut u64,
+    ) -> u32,
 }
 
 /// What a plugin's entry function returns. Static for the library's lifetime.
@@ -552,6 +566,7 @@ pub fn status_name(status: u32) -> &'static str {
         SY_ERR_CONFIG => "configuration refused",
         SY_ERR_UNSUPPORTED => "unsupported",
         SY_ERR_IS_DIR => "is a directory",
+        SY_ERR_BUSY => "in use",
         _ => "unknown status",
     }
 }
@@ -566,5 +581,5 @@ const _: () = {
     assert!(std::mem::size_of::<SyPortDecl>() == 40);
     assert!(std::mem::size_of::<SyPluginDecl>() == 16);
     // Grows only at its end (new calls), so older plugins keep reading a valid prefix.
-    assert!(std::mem::size_of::<SyHostApi>() == 224);
+    assert!(std::mem::size_of::<SyHostApi>() == 232);
 };

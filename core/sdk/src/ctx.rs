@@ -310,6 +310,22 @@ impl<'a> Ctx<'a> {
         HostError::check(unsafe { (self.api.prefetch_file)(self.raw, file.0, offset, len, token) })
     }
 
+    /// Continue the hidden file `path` (a name starting with `.`, e.g. a partial upload
+    /// committed earlier) in place. Returns a temp-file handle positioned at its end and
+    /// its size: [`Ctx::write_file`] and [`Ctx::recv_to_file`] append (a receive's
+    /// sha256 covers the file from byte 0), [`Ctx::commit_file`] moves it to its final
+    /// name. Unlike a temp, [`Ctx::close_file`] keeps it with what was appended.
+    /// Why: resuming a large upload must not copy what was already received.
+    /// [`HostError::Busy`] while another handle continues the same file.
+    pub fn open_partial(&mut self, path: &str) -> Result<(FileId, u64), HostError> {
+        let (mut id, mut size) = (0u64, 0u64);
+        // SAFETY: out-pointers are valid locals.
+        HostError::check(unsafe {
+            (self.api.open_partial)(self.raw, s(path), &mut id, &mut size)
+        })?;
+        Ok((FileId(id), size))
+    }
+
     /// Create a hidden temp file beside `path` (checked now). Nothing is visible under
     /// `path` until [`Ctx::commit_file`].
     pub fn create_temp(&mut self, path: &str) -> Result<FileId, HostError> {

@@ -3,7 +3,11 @@
 use crate::abi;
 
 /// Why a host call failed. Each variant is one `SY_ERR_*` status of the ABI.
+///
+/// Non-exhaustive: a later SDK may name a status that is now [`HostError::Other`], and
+/// a plugin's `match` must keep compiling when it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HostError {
     /// An argument was malformed: unknown socket, connection or file id, bad address.
     #[error("invalid argument")]
@@ -35,6 +39,9 @@ pub enum HostError {
     /// The path names a directory where a file was expected.
     #[error("is a directory")]
     IsDir,
+    /// The file is in use by another handle (another upload continues it).
+    #[error("in use")]
+    Busy,
     /// A status this SDK does not know (a newer host).
     #[error("host status {0}")]
     Other(u32),
@@ -62,6 +69,7 @@ impl HostError {
             abi::SY_ERR_LIMIT => HostError::Limit,
             abi::SY_ERR_UNSUPPORTED => HostError::Unsupported,
             abi::SY_ERR_IS_DIR => HostError::IsDir,
+            abi::SY_ERR_BUSY => HostError::Busy,
             other => HostError::Other(other),
         }
     }
@@ -79,6 +87,7 @@ impl HostError {
             HostError::Limit => abi::SY_ERR_LIMIT,
             HostError::Unsupported => abi::SY_ERR_UNSUPPORTED,
             HostError::IsDir => abi::SY_ERR_IS_DIR,
+            HostError::Busy => abi::SY_ERR_BUSY,
             HostError::Other(s) => s,
         }
     }

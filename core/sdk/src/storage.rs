@@ -11,6 +11,12 @@ pub trait Storage {
     fn open_read(&mut self, path: &str) -> Result<(FileId, u64), HostError>;
     fn read_file(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> Result<usize, HostError>;
     fn create_temp(&mut self, path: &str) -> Result<FileId, HostError>;
+    /// See [`Ctx::open_partial`]. The default refuses (`Unsupported`), so stores written
+    /// before it existed still compile.
+    fn open_partial(&mut self, path: &str) -> Result<(FileId, u64), HostError> {
+        let _ = path;
+        Err(HostError::Unsupported)
+    }
     fn write_file(&mut self, file: FileId, data: &[u8]) -> Result<(), HostError>;
     fn commit_file(&mut self, file: FileId, path: &str, overwrite: bool) -> Result<(), HostError>;
     fn close_file(&mut self, file: FileId) -> Result<(), HostError>;
@@ -29,6 +35,9 @@ impl Storage for Ctx<'_> {
     }
     fn create_temp(&mut self, path: &str) -> Result<FileId, HostError> {
         Ctx::create_temp(self, path)
+    }
+    fn open_partial(&mut self, path: &str) -> Result<(FileId, u64), HostError> {
+        Ctx::open_partial(self, path)
     }
     fn write_file(&mut self, file: FileId, data: &[u8]) -> Result<(), HostError> {
         Ctx::write_file(self, file, data)

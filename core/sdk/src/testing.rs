@@ -102,6 +102,8 @@ pub enum Action {
 struct OpenFile {
     data: Vec<u8>,
     temp: bool,
+    /// `open_partial`: the path it continues, where `close_file` puts it back.
+    continues: Option<String>,
 }
 
 /// The recording host. Plain data: inspect `files` and the actions freely.
@@ -338,7 +340,14 @@ unsafe extern "C" fn m_open_read(
             *s = data.len() as u64;
         }
     }
-    h.open.insert(id, OpenFile { data, temp: false });
+    h.open.insert(
+        id,
+        OpenFile {
+            data,
+            temp: false,
+            continues: None,
+        },
+    );
     abi::SY_OK
 }
 unsafe extern "C" fn m_read_file(
@@ -382,6 +391,7 @@ unsafe extern "C" fn m_create_temp(ctx: *mut SyHostCtx, path: SyStr, out: *mut u
         OpenFile {
             data: Vec::new(),
             temp: true,
+            continues: None,
         },
     );
     abi::SY_OK
@@ -411,12 +421,65 @@ unsafe extern "C" fn m_commit_file(ctx: *mut SyHostCtx, file: u64, path: SyStr, 
     let Some(f) = h.open.remove(&file).filter(|f| f.temp) else {
         return abi::SY_ERR_INVALID;
     };
+    if let Some(from) = f.continues.as_ref().filter(|from| **from != path) {
+        h.files.remove(from); // renamed, not copied
+    }
     h.files.insert(path.clone(), f.data);
     h.actions.push(Action::Commit { path });
     abi::SY_OK
 }
+unsafe extern "C" fn m_open_partial(
+    ctx: *mut SyHostCtx,
+    path: SyStr,
+    out: *mut u64,
+    size: *mut u64,
+) -> u32 {
+    let h = host(ctx);
+    let path = text(path);
+    if !valid_path(&path) || !path.rsplit('/').next().unwrap_or("").starts_with('.') {
+        return abi::SY_ERR_ACCESS;
+    }
+    if h.open.values().any(|f| f.continues.as_ref() == Some(&path)) {
+        return abi::SY_ERR_BUSY;
+    }
+    let Some(data) = h.files.get(&path).cloned() else {
+        return abi::SY_ERR_NOT_FOUND;
+    };
+    h.next_id += 1;
+    let id = h.next_id;
+    // SAFETY: out-pointers from the plugin.
+    unsafe {
+        if let Some(o) = out.as_mut() {
+            *o = id;
+        }
+        if let Some(s) = size.as_mut() {
+            *s = data.len() as u64;
+        }
+    }
+    h.open.insert(
+        id,
+        OpenFile {
+            data,
+            temp: true,
+            continues: Some(path),
+        },
+    );
+    abi::SY_OK
+}
 unsafe extern "C" fn m_close_file(ctx: *mut SyHostCtx, file: u64) -> u32 {
-    match host(ctx).open.remove(&file) {
+    let h = host(ctx);
+    match h.open.remove(&file) {
+        Some(OpenFile {
+            data,
+            continues: Some(path),
+            ..
+        }) => {
+            // A continued partial keeps what was appended (if it was not removed).
+            if let Some(kept) = h.files.get_mut(&path) {
+                *kept = data;
+            }
+            abi::SY_OK
+        }
         Some(_) => abi::SY_OK,
         None => abi::SY_ERR_INVALID,
     }
@@ -529,6 +592,7 @@ static MOCK_API: SyHostApi = SyHostApi {
     remove_file: m_remove_file,
     free_space: m_free_space,
     prefetch_file: m_prefetch_file,
+    open_partial: m_open_partial,
 };
 
 impl MockHost {

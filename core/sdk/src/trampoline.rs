@@ -312,7 +312,7 @@ mod tests {
     fn an_older_hosts_shorter_table_is_refused_with_a_message() {
         let mut host = MockHost::new();
         let mut older = *MockHost::api();
-        older.struct_size = std::mem::offset_of!(SyHostApi, prefetch_file) as u32;
+        older.struct_size = std::mem::offset_of!(SyHostApi, open_partial) as u32;
         // SAFETY: a table (declared shorter than it is) and the mock's context.
         let status =
             unsafe { check_config::<Nothing>(&older, host.raw_ctx(), SyStr::from_str("()")) };

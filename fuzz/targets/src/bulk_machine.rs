@@ -196,8 +196,6 @@ pub fn bulk_machine(data: &[u8]) {
         downloads: input.downloads,
         resume: input.resume,
         max_file_bytes: u64::from(input.max_file),
-        // The smallest step, so that a resume copies in several.
-        resume_copy_step_bytes: 64 << 10,
         ..Config::default()
     };
     assert_eq!(cfg.validate(), Ok(()));

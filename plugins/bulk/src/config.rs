@@ -33,9 +33,6 @@ pub struct Config {
     pub resume: bool,
     /// Most partial uploads kept; the oldest are deleted beyond this.
     pub max_partials: usize,
-    /// Bytes copied per step when a resumed upload's kept part is copied into its new
-    /// temp file (see README: pending host support makes this copy unnecessary).
-    pub resume_copy_step_bytes: usize,
 }
 
 impl Default for Config {
@@ -51,7 +48,6 @@ impl Default for Config {
             downloads: true,
             resume: true,
             max_partials: 64,
-            resume_copy_step_bytes: 8 << 20,
         }
     }
 }
@@ -77,9 +73,6 @@ impl Config {
         }
         if self.max_partials == 0 && self.resume {
             return Err("max_partials: at least 1 when resume is on".into());
-        }
-        if !(64 << 10..=256 << 20).contains(&self.resume_copy_step_bytes) {
-            return Err("resume_copy_step_bytes: between 65536 and 268435456".into());
         }
         Ok(())
     }
@@ -137,7 +130,6 @@ mod tests {
             "(incoming_dir: \"/srv\")",
             "(incoming_dir: \"a//b\")",
             "(max_partials: 0)",
-            "(resume_copy_step_bytes: 1)",
         ] {
             let c: Config = parse_config(bad).unwrap();
             assert!(c.validate().is_err(), "{bad}");

@@ -523,6 +523,17 @@ impl HostCalls for Calls<'_> {
         self.new_file(OpenFile::Temp(temp, writeback))
     }
 
+    fn open_partial(&mut self, path: &str) -> Result<(u64, u64), u32> {
+        let Some(root) = self.actor.shared.root.clone() else {
+            return Err(abi::SY_ERR_UNSUPPORTED);
+        };
+        let (temp, size) = root
+            .open_partial(path)
+            .map_err(|e| self.storage_err("open_partial", path, &e))?;
+        let writeback = temp.file().try_clone().ok().map(Writeback::new);
+        Ok((self.new_file(OpenFile::Temp(temp, writeback))?, size))
+    }
+
     fn write_file(&mut self, file: u64, data: &[u8]) -> u32 {
         self.settle_direct(file);
         match self.actor.res.files.get_mut(&file) {

@@ -45,6 +45,10 @@ pub enum StorageError {
     /// The OS refused the operation (`EACCES`/`EPERM`/`EROFS`).
     #[error("permission denied")]
     PermissionDenied,
+    /// The file is already open for appending by another upload
+    /// ([`Root::open_partial`](super::Root::open_partial) holds an exclusive lock).
+    #[error("in use by another upload")]
+    Busy,
     /// A temp file was handed to a [`Root`](super::Root) it was not created under, or
     /// used after it was committed: a host bug, not a client error.
     #[error("temp file does not belong here: {0}")]
@@ -68,6 +72,7 @@ impl StorageError {
             Self::Exists => abi::SY_ERR_EXISTS,
             Self::IsDir => abi::SY_ERR_IS_DIR,
             Self::NoSpace => abi::SY_ERR_NO_SPACE,
+            Self::Busy => abi::SY_ERR_BUSY,
             Self::BadTemp(_) => abi::SY_ERR_INVALID,
             Self::Io(_) => abi::SY_ERR_IO,
         }

@@ -27,6 +27,7 @@
 //! - `tests/`: unit tests on real files, one file per concern.
 
 mod error;
+mod partial;
 mod path;
 mod resolve;
 mod root;

@@ -1,4 +1,5 @@
-//! Uploads: [`TempFile`], [`Root::create_temp`] and [`Root::commit`].
+//! Uploads: [`TempFile`], [`Root::create_temp`] and [`Root::commit`] (a continued
+//! partial, [`Root::open_partial`], is in `partial.rs`).
 //!
 //! An upload is written to a hidden temp file in the target's directory and becomes
 //! visible only by an atomic rename after an `fsync`; the directory is then `fsync`ed,
@@ -36,6 +37,9 @@ pub struct TempFile {
     name: String,
     root_id: (u64, u64),
     committed: bool,
+    /// A continued partial ([`Root::open_partial`]): it already had a name of its
+    /// own before this handle, so dropping the handle keeps it, with what was appended.
+    keep: bool,
 }
 
 impl TempFile {
@@ -74,9 +78,24 @@ impl TempFile {
     }
 }
 
+impl TempFile {
+    /// A handle on an existing hidden file that is continued in place (see
+    /// [`Root::open_partial`]).
+    pub(super) fn continued(file: File, dir: OwnedFd, name: &str, root_id: (u64, u64)) -> Self {
+        TempFile {
+            file,
+            dir,
+            name: name.to_owned(),
+            root_id,
+            committed: false,
+            keep: true,
+        }
+    }
+}
+
 impl Drop for TempFile {
     fn drop(&mut self) {
-        if !self.committed {
+        if !self.committed && !self.keep {
             // Nothing to report to: the fd closes anyway, and a temp left by a failed
             // unlink is swept by the next `Root::open`.
             let _ = rustix::fs::unlinkat(&self.dir, self.name.as_str(), AtFlags::empty());
@@ -103,6 +122,7 @@ impl Root {
                         name,
                         root_id: self.id(),
                         committed: false,
+                        keep: false,
                     });
                 }
                 Err(Errno::EXIST) => continue,

@@ -68,9 +68,6 @@ pub enum Output {
 pub(crate) enum Phase {
     /// Collecting the header in `inbuf`.
     Header,
-    /// A resumed upload: copying the kept part into the new temp, one step per
-    /// (immediate) deadline, before `CONTINUE` is sent.
-    Copying(Upload, Copy),
     /// `recv_to_file` in flight.
     Receiving(Upload),
     /// v2 digest-last: the body is in, waiting for the 32-byte digest in `inbuf`.
@@ -79,14 +76,6 @@ pub(crate) enum Phase {
     Sending(Download),
     /// The transfer is over (or refused); the connection is closing.
     Done,
-}
-
-/// A kept partial being copied into a resumed upload's temp.
-#[derive(Debug)]
-pub(crate) struct Copy {
-    pub src: FileId,
-    pub done: u64,
-    pub size: u64,
 }
 
 /// One connection's whole state.
@@ -161,9 +150,7 @@ impl Session {
                 self.try_trailer(now, st);
             }
             // Resumable clients wait for CONTINUE: bytes now are early body bytes.
-            Phase::Copying(..) | Phase::Receiving(..) | Phase::Sending(..) => {
-                self.protocol_error(data.len() as u64)
-            }
+            Phase::Receiving(..) | Phase::Sending(..) => self.protocol_error(data.len() as u64),
             Phase::Done => self.protocol_error(data.len() as u64),
         }
     }
@@ -193,10 +180,6 @@ impl Session {
     pub fn handle_closed(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Header | Phase::Done => {}
-            Phase::Copying(up, copy) => {
-                let _ = st.close_file(copy.src);
-                self.fail_upload(now, up, Status::BadRequest, reason, st);
-            }
             Phase::Receiving(up) => self.lose_upload(now, up, reason, st),
             Phase::Trailer(up, _) => self.fail_upload(now, up, Status::BadRequest, reason, st),
             Phase::Sending(d) => self.finish_download(now, d, Err(reason.to_owned()), st),
@@ -221,7 +204,6 @@ impl Session {
                 }
                 self.out.push_back(Output::Close);
             }
-            Phase::Copying(up, copy) => self.copy_step(now, up, copy, st),
             Phase::Receiving(up) => {
                 if !up.v1 {
                     self.reply(Reply::error(Status::Timeout, "transfer too slow"));

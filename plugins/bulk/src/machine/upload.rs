@@ -6,18 +6,20 @@
 //! `recv_to_file`, which also hashes the *whole* file. Only a complete, verified
 //! upload is committed (fsync, atomic no-replace rename) under a unique name.
 //!
-//! Resume on the present host API: when a resumable upload's connection is lost (or
-//! times out), its temp is committed as the hidden `.partial.<id>`; a later `PUT`
-//! with the same id is told the kept length (`CONTINUE n`), the kept bytes are copied
-//! into the new temp step by step, and only the rest crosses the network. The digest
-//! still covers the whole file because the host hashes the temp from its start.
+//! Resume: when a resumable upload's connection is lost (or times out), its temp is
+//! committed as the hidden `.partial.<id>`; a later `PUT` with the same id is told the
+//! kept length (`CONTINUE n`) and the partial itself is continued (`open_partial`):
+//! only the rest crosses the network and is appended, nothing kept is copied. The
+//! digest still covers the whole file because the host hashes the file from its start.
+//! A continued partial lost again is committed onto its own name (a no-op rename,
+//! with the fsync), so it can be continued once more.
 
 use sha2::{Digest, Sha256};
 use switchyard_sdk::messages::TransferCompleted;
 use switchyard_sdk::{FileId, HostError};
 
 use super::names::{self, MAX_CANDIDATES};
-use super::{Copy, Output, Phase, Session, Storage, rate};
+use super::{Output, Phase, Session, Storage, rate};
 use crate::codec::{self, Put, Reply, Status, hex};
 
 /// An upload being received.
@@ -116,17 +118,15 @@ impl Session {
             }
             Err(e) => return self.refuse(v1, Status::Internal, &format!("free space: {e}")),
         }
-        let hint = self.cfg.path_of(if v1 { "v1.bin" } else { &put.name });
-        let file = match st.create_temp(&hint) {
-            Ok(f) => f,
-            Err(HostError::NotFound) => {
-                let why = format!(
-                    "directory {:?} missing under the root",
-                    self.cfg.incoming_dir
-                );
-                return self.refuse(v1, Status::Internal, &why);
-            }
-            Err(e) => return self.refuse(v1, Status::Internal, &format!("temp file: {e}")),
+        let file = match partial.as_deref().filter(|_| kept > 0) {
+            Some(path) => match self.continue_partial(path, kept, st) {
+                Ok(file) => file,
+                Err((status, why)) => return self.refuse(v1, status, &why),
+            },
+            None => match self.create_temp(v1, &put, st) {
+                Ok(file) => file,
+                Err(why) => return self.refuse(v1, Status::Internal, &why),
+            },
         };
         let up = Upload {
             v1,
@@ -141,22 +141,14 @@ impl Session {
             // A resumable client waits for CONTINUE: anything before it is an error.
             self.leftover_is_error();
             if kept > 0 {
-                let path = partial.expect("kept implies a partial");
-                return match st.open_read(&path) {
-                    Ok((src, size)) if size == kept => {
-                        let copy = Copy { src, done: 0, size };
-                        self.copy_step(now, up, copy, st);
-                    }
-                    Ok((src, _)) => {
-                        let _ = st.close_file(src);
-                        self.fail_upload(now, up, Status::Internal, "partial changed", st)
-                    }
-                    Err(e) => self.fail_upload(now, up, Status::Internal, &e.to_string(), st),
-                };
+                self.info(format!(
+                    "resume peer={} name={:?} from={kept}",
+                    self.peer, up.put.name
+                ));
             }
             self.reply(Reply {
                 status: Status::Continue,
-                value: 0,
+                value: kept,
                 digest: None,
                 text: String::new(),
             });
@@ -185,54 +177,47 @@ impl Session {
         self.fail_upload(now, up, status, &e.to_string(), st)
     }
 
-    /// Copy one step of the kept partial into the new temp; after the last, `CONTINUE`.
-    pub(crate) fn copy_step(
-        &mut self,
-        now: u64,
-        mut up: Upload,
-        mut copy: Copy,
-        st: &mut dyn Storage,
-    ) {
-        let step = (copy.size - copy.done).min(self.cfg.resume_copy_step_bytes as u64) as usize;
-        let mut buf = vec![0u8; step];
-        let n = match st.read_file(copy.src, copy.done, &mut buf) {
-            Ok(0) if step > 0 => Err(HostError::Io),
-            other => other,
-        };
-        let written = n.and_then(|n| st.write_file(up.file, &buf[..n]).map(|()| n));
-        match written {
-            Ok(n) => {
-                up.own.update(&buf[..n]);
-                copy.done += n as u64;
-            }
-            Err(e) => {
-                let _ = st.close_file(copy.src);
-                return self.fail_write(now, up, e, st);
-            }
-        }
-        if copy.done < copy.size {
-            self.phase = Phase::Copying(up, copy);
-            return self.set_deadline(Some(now));
-        }
-        let _ = st.close_file(copy.src);
-        self.info(format!(
-            "resume peer={} name={:?} from={}",
-            self.peer, up.put.name, copy.size
-        ));
-        self.reply(Reply {
-            status: Status::Continue,
-            value: copy.size,
-            digest: None,
-            text: String::new(),
-        });
-        self.begin_receive(now, up, 0, st);
+    /// A fresh hidden temp for the upload's body.
+    fn create_temp(&self, v1: bool, put: &Put, st: &mut dyn Storage) -> Result<FileId, String> {
+        let hint = self.cfg.path_of(if v1 { "v1.bin" } else { &put.name });
+        st.create_temp(&hint).map_err(|e| match e {
+            HostError::NotFound => format!(
+                "directory {:?} missing under the root",
+                self.cfg.incoming_dir
+            ),
+            e => format!("temp file: {e}"),
+        })
     }
 
-    /// Ask the host for the rest of the body; with nothing left, finish at once with
-    /// the plugin's own digest.
+    /// The kept partial itself becomes the upload's temp: the rest is appended to it,
+    /// so nothing already received is copied or read again here (the host hashes the
+    /// whole file on its own threads).
+    fn continue_partial(
+        &self,
+        path: &str,
+        kept: u64,
+        st: &mut dyn Storage,
+    ) -> Result<FileId, (Status, String)> {
+        match st.open_partial(path) {
+            Ok((file, size)) if size == kept => Ok(file),
+            Ok((file, _)) => {
+                let _ = st.close_file(file);
+                Err((Status::Internal, "partial changed".into()))
+            }
+            Err(HostError::Busy) => Err((
+                Status::Unavailable,
+                "this upload is being continued on another connection; retry when it ends".into(),
+            )),
+            Err(e) => Err((Status::Internal, format!("partial: {e}"))),
+        }
+    }
+
+    /// Ask the host for the rest of the body; with nothing left of a fresh upload,
+    /// finish at once with the plugin's own digest (a continued partial holds bytes the
+    /// plugin never saw, so the host hashes it even then).
     fn begin_receive(&mut self, now: u64, up: Upload, have: u64, st: &mut dyn Storage) {
         let len = up.put.len - up.resumed_from - have;
-        if len == 0 {
+        if len == 0 && up.resumed_from == 0 {
             let digest: [u8; 32] = up.own.clone().finalize().into();
             return self.received(now, up, Ok((0, Some(digest))), st);
         }

@@ -152,6 +152,7 @@ pub(crate) fn host_error(e: switchyard_sdk::HostError) -> (ErrorCode, &'static s
         H::Limit => (ErrorCode::Unavailable, "server limit reached"),
         H::Invalid => (ErrorCode::Forbidden, "invalid name"),
         H::Unsupported => (ErrorCode::Internal, "no storage configured"),
-        H::Io | H::Closed | H::Other(_) => (ErrorCode::Internal, "I/O error"),
+        H::Busy => (ErrorCode::Unavailable, "in use, try later"),
+        _ => (ErrorCode::Internal, "I/O error"),
     }
 }

@@ -8,11 +8,13 @@
 //! - `confinement`: traversal, symlinks (static and swapped mid-transfer), sibling roots.
 //! - `reading`: open_read, stat, list, remove, free_space.
 //! - `uploads`: temp files, commit, concurrency, overwrite.
+//! - `partials`: continuing a hidden partial in place.
 //! - `sweep`: crash recovery at `Root::open`.
 //! - `nospace`: `ENOSPC` on a tiny tmpfs.
 
 mod confinement;
 mod nospace;
+mod partials;
 mod paths;
 mod reading;
 mod sweep;
