@@ -197,6 +197,11 @@ for k in sorted(med):
     print(f"   {k:<12} {med[k]:8.3f} s  {mib / med[k]:8.1f} MiB/s   (rounds {lo:.3f}-{hi:.3f} s)")
 def ratio(base, ours, goal):
     print(f"   ratio {ours:<12} vs {base:<8} {med[base] / med[ours]:5.2f}  (goal {goal})")
+# Each round runs ours and nc back to back: the per-round ratios show how much of a
+# median ratio is nc's own swing.
+for ours in ("put-v2", "put-v2-known"):
+    pairs = [f"{b / o:.2f}" for b, o in zip(times["nc"], times[ours])]
+    print(f"   per round {ours} vs nc: {' '.join(pairs)}")
 ratio("nc", "put-v2", ">= 1.0")
 ratio("nc", "put-v2-known", ">= 1.0")
 ratio("nc+sync", "put-v2", "-")
