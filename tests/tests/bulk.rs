@@ -470,6 +470,43 @@ fn a_broken_large_resumable_upload_keeps_an_exact_prefix_and_resumes() {
     }
 }
 
+/// A partial that already holds the whole body (the rest arrived, the digest did not):
+/// the next attempt is told `CONTINUE len`, sends just the digest and half-closes at
+/// once. The host's zero-length receive is complete (also when the EOF comes before
+/// its queued completion), and the file is stored.
+#[test]
+fn a_fully_kept_upload_completes_with_only_its_digest() {
+    let b = Bulk::start("");
+    let body = pattern(200_000, 12);
+    let (head, mut s) = start_resumable(&b, "full.bin", body.len(), [0x21; 16]);
+    s.write_all(&body[..50_000]).unwrap();
+    drop(s);
+    assert!(b.transfer(1).contains("kept for resume"));
+    // Second attempt: the rest, then the client closes without its digest.
+    let mut s = b.connect();
+    s.write_all(&head).unwrap();
+    let kept = read_reply(&mut s).value as usize;
+    s.write_all(&body[kept..]).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    assert!(b.transfer(2).contains("closed before the digest"));
+    let partial = b.incoming().join(format!(".partial.{}", "21".repeat(16)));
+    assert_eq!(
+        std::fs::read(&partial).unwrap(),
+        body,
+        "the whole body is kept"
+    );
+    // Third attempt: nothing left to send but the digest.
+    let mut s = b.connect();
+    s.write_all(&head).unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!((r.status, r.value), (CONTINUE, body.len() as u64));
+    s.write_all(&sha(&body)).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!(r.status, OK, "{r:?}");
+    assert_eq!(b.read("full.bin"), body);
+}
+
 #[test]
 fn v2_free_space_refusal_comes_before_anything_is_stored() {
     let b = Bulk::start("reserve_free_bytes: 4611686018427387904");

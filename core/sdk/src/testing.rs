@@ -418,9 +418,16 @@ unsafe extern "C" fn m_commit_file(ctx: *mut SyHostCtx, file: u64, path: SyStr, 
     if h.files.contains_key(&path) && flags & abi::SY_COMMIT_OVERWRITE == 0 {
         return abi::SY_ERR_EXISTS;
     }
-    let Some(f) = h.open.remove(&file).filter(|f| f.temp) else {
+    let Some(f) = h.open.get(&file).filter(|f| f.temp) else {
         return abi::SY_ERR_INVALID;
     };
+    // A continued partial is renamed: gone from under its name, the rename fails.
+    if let Some(from) = &f.continues {
+        if !h.files.contains_key(from) {
+            return abi::SY_ERR_NOT_FOUND;
+        }
+    }
+    let f = h.open.remove(&file).expect("checked above");
     if let Some(from) = f.continues.as_ref().filter(|from| **from != path) {
         h.files.remove(from); // renamed, not copied
     }
@@ -528,7 +535,13 @@ unsafe extern "C" fn m_list_dir(
     abi::SY_OK
 }
 unsafe extern "C" fn m_remove_file(ctx: *mut SyHostCtx, path: SyStr) -> u32 {
-    match host(ctx).files.remove(&text(path)) {
+    let h = host(ctx);
+    let path = text(path);
+    // As the host: a partial being continued is locked against removal.
+    if h.open.values().any(|f| f.continues.as_ref() == Some(&path)) {
+        return abi::SY_ERR_BUSY;
+    }
+    match h.files.remove(&path) {
         Some(_) => abi::SY_OK,
         None => abi::SY_ERR_NOT_FOUND,
     }

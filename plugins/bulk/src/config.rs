@@ -33,6 +33,9 @@ pub struct Config {
     pub resume: bool,
     /// Most partial uploads kept; the oldest are deleted beyond this.
     pub max_partials: usize,
+    /// Ignored. Resume once copied the kept part in steps of this size; it now
+    /// continues the part in place. Still accepted so that older topologies load.
+    pub resume_copy_step_bytes: u64,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             downloads: true,
             resume: true,
             max_partials: 64,
+            resume_copy_step_bytes: 0,
         }
     }
 }
@@ -99,6 +103,16 @@ impl Config {
         self.idle_ms()
             .saturating_add(len.saturating_mul(1000) / self.min_transfer_rate)
     }
+
+    /// Time on top of [`Config::transfer_ms`] for a resumed upload: the host reads
+    /// back and hashes the `kept` bytes before it reports the receive, at the disk's
+    /// pace, not the network's (without it, a large partial from a cold disk could
+    /// time out on every retry).
+    pub(crate) fn kept_hash_ms(&self, kept: u64) -> u64 {
+        /// A slow disk's sequential read; sha256 itself runs at 1-2 GB/s.
+        const KEPT_READ_BYTES_PER_SEC: u64 = 50 << 20;
+        kept.saturating_mul(1000) / KEPT_READ_BYTES_PER_SEC
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +126,12 @@ mod tests {
         assert_eq!(c, Config::default());
         assert!(c.validate().is_ok());
         assert_eq!(c.path_of("a.bin"), "incoming/a.bin");
+    }
+
+    #[test]
+    fn the_retired_resume_copy_step_is_still_accepted() {
+        let c: Config = parse_config("(resume_copy_step_bytes: 8388608)").unwrap();
+        assert_eq!(c.validate(), Ok(()));
     }
 
     #[test]

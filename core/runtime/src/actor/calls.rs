@@ -568,7 +568,13 @@ impl HostCalls for Calls<'_> {
     }
 
     fn close_file(&mut self, file: u64) -> u32 {
-        // A writer still running writes into the unlinked temp, harmlessly: no wait.
+        // A continued partial is kept: its writer must be done before its lock goes.
+        // A writer still running into a plain temp writes into the unlinked file,
+        // harmlessly: no wait.
+        if matches!(self.actor.res.files.get(&file), Some(OpenFile::Temp(t, _)) if t.is_continued())
+        {
+            self.settle_direct(file);
+        }
         self.actor.res.direct_writers.remove(&file);
         match self.actor.res.files.remove(&file) {
             Some(_) => abi::SY_OK,

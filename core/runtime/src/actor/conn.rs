@@ -50,18 +50,14 @@ impl InstanceActor {
                 if let Some(conn) = self.res.conns.get_mut(&id) {
                     conn.eof = true;
                 }
-                if self.res.conns.get(&id).is_some_and(|c| c.recv.is_some()) {
-                    self.finish_recv(id, Err(abi::SY_ERR_CLOSED), ctx);
-                }
+                self.end_recv_at_stream_end(id, ctx);
                 if self.defer_end(id, ConnEnd::Eof) {
                     return;
                 }
                 self.deliver_eof(id, ctx);
             }
             ConnInput::Failed(e) => {
-                if self.res.conns.get(&id).is_some_and(|c| c.recv.is_some()) {
-                    self.finish_recv(id, Err(abi::SY_ERR_CLOSED), ctx);
-                }
+                self.end_recv_at_stream_end(id, ctx);
                 if self.defer_end(id, ConnEnd::Failed(io_status(&e))) {
                     return;
                 }
@@ -195,6 +191,18 @@ impl InstanceActor {
         } else if recv.remaining == 0 {
             self.finish_recv(id, Ok(()), ctx);
         }
+    }
+
+    /// The stream ended (EOF or error) during a receive: `CLOSED`, unless nothing was
+    /// left to receive (a zero-length receive whose completion is still queued, e.g. a
+    /// resumed upload that was all kept): that one is complete.
+    fn end_recv_at_stream_end(&mut self, id: u64, ctx: &mut Context<Self>) {
+        let status = match self.res.conns.get(&id).and_then(|c| c.recv.as_ref()) {
+            None => return,
+            Some(r) if r.remaining == 0 => Ok(()),
+            Some(_) => Err(abi::SY_ERR_CLOSED),
+        };
+        self.finish_recv(id, status, ctx);
     }
 
     /// End a `recv_to_file` and tell the plugin how it went. A direct receive that got

@@ -229,8 +229,14 @@ impl Resources {
         for (_, conn) in self.conns.drain() {
             conn.cancel_io(ctx);
         }
-        // Uncommitted temp files are deleted by `TempFile`'s drop.
+        // A continued partial is kept, so its writer (abandoned with its connection
+        // above) finishes before the file's lock goes; the wait is bounded by the few
+        // MiB it has queued. Uncommitted temp files are deleted by `TempFile`'s drop.
+        for (file, done) in self.direct_writers.drain() {
+            if matches!(self.files.get(&file), Some(OpenFile::Temp(t, _)) if t.is_continued()) {
+                done.wait();
+            }
+        }
         self.files.clear();
-        self.direct_writers.clear();
     }
 }

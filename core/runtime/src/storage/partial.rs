@@ -11,13 +11,16 @@
 //! - only a *hidden* name (first byte `.`) can be continued, so a visible file never
 //!   changes in place; host temps are refused by [`validate_path`] as always;
 //! - one writer at a time: the handle holds an exclusive `flock`, a second open gets
-//!   [`StorageError::Busy`] (two connections resuming one upload cannot interleave);
+//!   [`StorageError::Busy`] (two connections resuming one upload cannot interleave),
+//!   and [`Root::remove`] refuses to delete it meanwhile (also `Busy`): a prune of old
+//!   partials or another upload of the same id cannot pull it from under its writer;
 //! - a handle dropped without a commit keeps the file with what was appended, which
 //!   is a correct prefix of the upload (the next resume continues from there).
 
 use std::fs::File;
+use std::os::fd::OwnedFd;
 
-use rustix::fs::{FlockOperation, Mode, OFlags, SeekFrom};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, SeekFrom};
 use rustix::io::Errno;
 
 use super::stat::{FileKind, Stat};
@@ -55,11 +58,36 @@ impl Root {
             Err(Errno::WOULDBLOCK) => return Err(StorageError::Busy),
             Err(e) => return Err(e.into()),
         }
+        // Removed (or replaced) between the open and the lock: `Root::remove` unlinks a
+        // hidden file only while holding this same lock, so the name is checked again.
+        let named = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW);
+        let held = rustix::fs::fstat(&fd)?;
+        if !named.is_ok_and(|n| (n.st_dev, n.st_ino) == (held.st_dev, held.st_ino)) {
+            return Err(StorageError::NotFound);
+        }
         // Appends (`TempFile::append`, a plain receive) write at the file position.
         let size = rustix::fs::seek(&fd, SeekFrom::End(0))?;
         Ok((
             TempFile::continued(File::from(fd), dir, name, self.id()),
             size,
         ))
+    }
+}
+
+/// For [`Root::remove`] of a hidden name: its exclusive lock, or [`StorageError::Busy`]
+/// while an `open_partial` handle holds it. `None` when there is nothing to lock (not a
+/// regular file, or it cannot be opened): the unlink then decides.
+pub(super) fn lock_for_removal(dir: &OwnedFd, name: &str) -> Result<Option<OwnedFd>, StorageError> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let Ok(fd) = rustix::fs::openat(dir, name, flags, Mode::empty()) else {
+        return Ok(None);
+    };
+    if !rustix::fs::fstat(&fd).is_ok_and(|s| FileType::from_raw_mode(s.st_mode).is_file()) {
+        return Ok(None);
+    }
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(fd)),
+        Err(Errno::WOULDBLOCK) => Err(StorageError::Busy),
+        Err(e) => Err(e.into()),
     }
 }

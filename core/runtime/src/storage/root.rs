@@ -176,6 +176,14 @@ impl Root {
     pub fn remove(&self, rel: &str) -> Result<(), StorageError> {
         let rel = validate_path(rel)?;
         let (dir, name) = self.open_parent(&rel, OFlags::PATH)?;
+        // A hidden file may be a partial another upload is continuing
+        // (`open_partial` holds its lock): refused while held, and unlinked under the
+        // lock otherwise, so an `open_partial` racing this sees the name gone.
+        let _lock = if name.starts_with('.') {
+            super::partial::lock_for_removal(&dir, name)?
+        } else {
+            None
+        };
         rustix::fs::unlinkat(&dir, name, AtFlags::empty())?;
         Ok(())
     }

@@ -72,6 +72,12 @@ impl TempFile {
         Ok(self.len()? == 0)
     }
 
+    /// Whether this continues an existing hidden file ([`Root::open_partial`]): such
+    /// a file is kept when the handle drops, so nothing may still write into it then.
+    pub fn is_continued(&self) -> bool {
+        self.keep
+    }
+
     /// Whether [`Root::commit`] succeeded on this temp.
     pub fn is_committed(&self) -> bool {
         self.committed

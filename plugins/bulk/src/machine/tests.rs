@@ -139,6 +139,9 @@ impl Storage for Mem {
             .collect())
     }
     fn remove_file(&mut self, path: &str) -> Result<(), HostError> {
+        if self.continues.values().any(|p| p == path) {
+            return Err(HostError::Busy);
+        }
         self.files
             .remove(path)
             .map(|_| ())
@@ -737,6 +740,46 @@ fn a_continued_partial_lost_again_keeps_everything_received() {
             assert!(!st.files.contains_key(&partial));
         }
     }
+}
+
+#[test]
+fn a_resumed_upload_with_the_wrong_digest_drops_its_partial() {
+    let body = vec![1u8; 6_000];
+    let partial = format!("incoming/.partial.{}", "05".repeat(16));
+    let mut st = Mem::new();
+    st.files.insert(partial.clone(), body[..2_000].to_vec());
+    let mut s = session("");
+    let req = Request::Put(Put {
+        upload_id: Some([5; 16]),
+        digest: Some([0; 32]),
+        ..put("x.bin", body.len() as u64)
+    });
+    s.handle_bytes(1, &wire(req), &mut st);
+    let (file, len, token) = recv_of(&drain(&mut s)).unwrap();
+    // A prune meanwhile cannot delete the partial being continued.
+    assert_eq!(st.remove_file(&partial), Err(HostError::Busy));
+    let d = st.receive(file, &body[2_000..]);
+    s.handle_file_received(2, token, Ok((len, Some(d))), &mut st);
+    let out = drain(&mut s);
+    assert_eq!(replies(&out)[0].status, Status::DigestMismatch);
+    assert!(st.files.is_empty(), "{:?}", st.files.keys());
+    assert!(st.open.is_empty());
+}
+
+#[test]
+fn a_large_kept_part_extends_the_transfer_deadline() {
+    let partial = format!("incoming/.partial.{}", "06".repeat(16));
+    let mut st = Mem::new();
+    st.files.insert(partial, vec![0; 100 << 20]);
+    let mut s = session("(idle_timeout_secs: 1, min_transfer_rate: 1048576)");
+    let req = Request::Put(Put {
+        upload_id: Some([6; 16]),
+        ..put("y.bin", (100 << 20) + (1 << 20))
+    });
+    s.handle_bytes(0, &wire(req), &mut st);
+    let _ = drain(&mut s);
+    // 1 s idle + 1 MiB at 1 MiB/s + 100 MiB read back at 50 MiB/s.
+    assert_eq!(s.poll_timeout(), Some(1_000 + 1_000 + 2_000));
 }
 
 #[test]

@@ -226,7 +226,8 @@ impl Session {
             len,
             token: up.token,
         });
-        self.set_deadline(Some(now.saturating_add(self.cfg.transfer_ms(len))));
+        let budget = self.cfg.transfer_ms(len) + self.cfg.kept_hash_ms(up.resumed_from);
+        self.set_deadline(Some(now.saturating_add(budget)));
         self.phase = Phase::Receiving(up);
     }
 
@@ -274,12 +275,14 @@ impl Session {
     /// The whole body is in and hashed: verify, commit under a unique name, reply.
     fn finish_upload(&mut self, now: u64, up: Upload, digest: [u8; 32], st: &mut dyn Storage) {
         if let Some(expected) = up.put.digest.filter(|e| *e != digest) {
-            // Resuming would reproduce the same bytes: drop the kept part too.
+            // Resuming would reproduce the same bytes: drop the kept part too, after
+            // closing the file (a continued partial is locked by this very handle).
+            let _ = st.close_file(up.file);
             if let Some(p) = self.partial_path(&up.put) {
                 let _ = st.remove_file(&p);
             }
             let why = format!("expected {}, received {}", hex(&expected), hex(&digest));
-            return self.fail_upload(now, up, Status::DigestMismatch, &why, st);
+            return self.abort_upload(now, &up, Status::DigestMismatch, &why);
         }
         let name = match self.commit_unique(&up, st) {
             Ok(name) => name,
@@ -331,7 +334,8 @@ impl Session {
         Err(HostError::Exists)
     }
 
-    /// Refuse or abort an upload: the temp is deleted, nothing becomes visible.
+    /// Refuse or abort an upload: the temp is deleted (a continued partial is kept,
+    /// with what was appended: a correct prefix), nothing becomes visible.
     pub(crate) fn fail_upload(
         &mut self,
         now: u64,
@@ -341,11 +345,16 @@ impl Session {
         st: &mut dyn Storage,
     ) {
         let _ = st.close_file(up.file);
+        self.abort_upload(now, &up, status, why);
+    }
+
+    /// The error reply, the summary line and the end of an upload whose file is closed.
+    fn abort_upload(&mut self, now: u64, up: &Upload, status: Status, why: &str) {
         if !up.v1 {
             self.reply(Reply::error(status, why));
         }
         let result = format!("{}: {why}", status.as_str());
-        self.report(now, &up, "", 0, None, &result);
+        self.report(now, up, "", 0, None, &result);
         self.end();
     }
 

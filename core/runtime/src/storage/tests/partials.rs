@@ -52,8 +52,16 @@ fn a_second_handle_on_the_same_partial_is_busy_until_the_first_closes() {
     let err = area.root.open_partial(".partial.3").expect_err("busy");
     assert!(matches!(err, StorageError::Busy), "{err:?}");
     assert_eq!(err.status(), abi::SY_ERR_BUSY);
+    // Nor can it be removed from under its writer (a prune, another upload's id).
+    assert!(matches!(
+        area.root.remove(".partial.3").expect_err("locked"),
+        StorageError::Busy
+    ));
     drop(first);
     area.root.open_partial(".partial.3").expect("free again");
+    area.root
+        .remove(".partial.3")
+        .expect("removable once closed");
 }
 
 #[test]
