@@ -299,21 +299,33 @@ unsafe extern "C" fn h_emit(ctx: *mut SyHostCtx, port: u32, data: SyBytes) -> u3
     };
     dispatch(ctx, SY_ERR_IO, |c| c.emit(port, data))
 }
+/// The calls that open a path and hand back a file id and its size (checked like every
+/// entry: a malformed path is refused and reported, null out-pointers are skipped).
+fn open_sized(
+    ctx: *mut SyHostCtx,
+    call: &'static str,
+    path: SyStr,
+    out: *mut u64,
+    size: *mut u64,
+    open: impl FnOnce(&mut dyn HostCalls, &str) -> Result<(u64, u64), u32>,
+) -> u32 {
+    let Some(path) = str_arg(path) else {
+        return malformed(ctx, call);
+    };
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(open(c, path), |(id, len)| {
+            put(out, id);
+            put(size, len);
+        })
+    })
+}
 unsafe extern "C" fn h_open_read(
     ctx: *mut SyHostCtx,
     path: SyStr,
     out: *mut u64,
     size: *mut u64,
 ) -> u32 {
-    let Some(path) = str_arg(path) else {
-        return malformed(ctx, "open_read");
-    };
-    dispatch(ctx, SY_ERR_IO, |c| {
-        status(c.open_read(path), |(id, len)| {
-            put(out, id);
-            put(size, len);
-        })
-    })
+    open_sized(ctx, "open_read", path, out, size, |c, p| c.open_read(p))
 }
 unsafe extern "C" fn h_open_partial(
     ctx: *mut SyHostCtx,
@@ -321,14 +333,8 @@ unsafe extern "C" fn h_open_partial(
     out: *mut u64,
     size: *mut u64,
 ) -> u32 {
-    let Some(path) = str_arg(path) else {
-        return malformed(ctx, "open_partial");
-    };
-    dispatch(ctx, SY_ERR_IO, |c| {
-        status(c.open_partial(path), |(id, len)| {
-            put(out, id);
-            put(size, len);
-        })
+    open_sized(ctx, "open_partial", path, out, size, |c, p| {
+        c.open_partial(p)
     })
 }
 unsafe extern "C" fn h_read_file(

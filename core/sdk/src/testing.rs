@@ -329,25 +329,30 @@ unsafe extern "C" fn m_open_read(
     let Some(data) = h.files.get(&path).cloned() else {
         return abi::SY_ERR_NOT_FOUND;
     };
-    h.next_id += 1;
-    let id = h.next_id;
+    let file = OpenFile {
+        data,
+        temp: false,
+        continues: None,
+    };
     // SAFETY: out-pointers from the plugin.
+    unsafe { hand_out(h, file, out, size) }
+}
+/// Register an open file and write its id and size to the plugin's out-pointers.
+///
+/// # Safety
+/// `out` and `size` are null or valid for writes.
+unsafe fn hand_out(h: &mut MockHost, file: OpenFile, out: *mut u64, size: *mut u64) -> u32 {
+    h.next_id += 1;
+    // SAFETY: as the caller promises.
     unsafe {
         if let Some(o) = out.as_mut() {
-            *o = id;
+            *o = h.next_id;
         }
         if let Some(s) = size.as_mut() {
-            *s = data.len() as u64;
+            *s = file.data.len() as u64;
         }
     }
-    h.open.insert(
-        id,
-        OpenFile {
-            data,
-            temp: false,
-            continues: None,
-        },
-    );
+    h.open.insert(h.next_id, file);
     abi::SY_OK
 }
 unsafe extern "C" fn m_read_file(
@@ -452,26 +457,13 @@ unsafe extern "C" fn m_open_partial(
     let Some(data) = h.files.get(&path).cloned() else {
         return abi::SY_ERR_NOT_FOUND;
     };
-    h.next_id += 1;
-    let id = h.next_id;
+    let file = OpenFile {
+        data,
+        temp: true,
+        continues: Some(path),
+    };
     // SAFETY: out-pointers from the plugin.
-    unsafe {
-        if let Some(o) = out.as_mut() {
-            *o = id;
-        }
-        if let Some(s) = size.as_mut() {
-            *s = data.len() as u64;
-        }
-    }
-    h.open.insert(
-        id,
-        OpenFile {
-            data,
-            temp: true,
-            continues: Some(path),
-        },
-    );
-    abi::SY_OK
+    unsafe { hand_out(h, file, out, size) }
 }
 unsafe extern "C" fn m_close_file(ctx: *mut SyHostCtx, file: u64) -> u32 {
     let h = host(ctx);

@@ -23,7 +23,7 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, SeekFrom};
 use rustix::io::Errno;
 
-use super::stat::{FileKind, Stat};
+use super::root::regular_file;
 use super::{Root, StorageError, TempFile, validate_path};
 
 impl Root {
@@ -42,17 +42,11 @@ impl Root {
                 "only a hidden file (name starting with '.') can be continued",
             ));
         }
-        // O_NONBLOCK: a FIFO put in its place cannot hang the thread (cleared below).
+        // O_NONBLOCK: a FIFO put in its place cannot hang the thread (`regular_file`).
         let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         // Opened beside the directory the commit will rename in (not by path again).
         let fd = rustix::fs::openat(&dir, name, flags, Mode::empty())?;
-        let stat = Stat::from_raw(&rustix::fs::fstat(&fd)?);
-        match stat.kind {
-            FileKind::File => {}
-            FileKind::Dir => return Err(StorageError::IsDir),
-            FileKind::Other => return Err(StorageError::NotFile),
-        }
-        rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
+        regular_file(&fd)?;
         match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
             Err(Errno::WOULDBLOCK) => return Err(StorageError::Busy),

@@ -116,13 +116,7 @@ impl Root {
         let rel = validate_path(rel)?;
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
         let fd = self.open_at(rel.as_str(), flags, Mode::empty())?;
-        let stat = Stat::from_raw(&rustix::fs::fstat(&fd)?);
-        match stat.kind {
-            FileKind::File => {}
-            FileKind::Dir => return Err(StorageError::IsDir),
-            FileKind::Other => return Err(StorageError::NotFile),
-        }
-        rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
+        let stat = regular_file(&fd)?;
         // Advice only: a file system without fadvise is still readable.
         let _ = rustix::fs::fadvise(&fd, 0, None, rustix::fs::Advice::Sequential);
         Ok((File::from(fd), stat.size))
@@ -222,4 +216,17 @@ impl Root {
         let vfs = rustix::fs::fstatvfs(self.fd())?;
         Ok(vfs.f_bavail.saturating_mul(vfs.f_frsize))
     }
+}
+
+/// The stat of `fd`, opened `O_NONBLOCK` (so that a FIFO in its place could not hang
+/// the open), if it is a regular file; the flag is cleared for the file's real use.
+pub(super) fn regular_file(fd: &OwnedFd) -> Result<Stat, StorageError> {
+    let stat = Stat::from_raw(&rustix::fs::fstat(fd)?);
+    match stat.kind {
+        FileKind::File => {}
+        FileKind::Dir => return Err(StorageError::IsDir),
+        FileKind::Other => return Err(StorageError::NotFile),
+    }
+    rustix::fs::fcntl_setfl(fd, OFlags::empty())?;
+    Ok(stat)
 }
