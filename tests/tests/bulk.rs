@@ -507,6 +507,42 @@ fn a_fully_kept_upload_completes_with_only_its_digest() {
     assert_eq!(b.read("full.bin"), body);
 }
 
+/// Partials not continued for `partial_max_age_secs` (by their file times, against
+/// the host's wall clock) are deleted when a resumable upload starts; a fresh one stays.
+#[test]
+fn abandoned_partials_expire_by_age() {
+    let b = Bulk::start("partial_max_age_secs: 3600");
+    let old = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    for (id, stale) in [("aa", true), ("bb", false)] {
+        let path = b.incoming().join(format!(".partial.{}", id.repeat(16)));
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(100).unwrap();
+        if stale {
+            f.set_modified(old).unwrap();
+        }
+    }
+    // Resuming the stale one: it has expired, so the upload starts over (CONTINUE 0,
+    // checked by the helper), and is then lost with nothing sent.
+    let (_, s) = start_resumable(&b, "again.bin", 1_000, [0xAA; 16]);
+    drop(s);
+    b.transfer(1);
+    let partials: Vec<String> = b
+        .entries()
+        .into_iter()
+        .filter(|n| n.starts_with(".partial."))
+        .collect();
+    assert!(
+        partials.contains(&format!(".partial.{}", "bb".repeat(16))),
+        "the fresh partial stays: {partials:?}"
+    );
+    let stale = format!(".partial.{}", "aa".repeat(16));
+    let size = std::fs::metadata(b.incoming().join(&stale)).map_or(0, |m| m.len());
+    assert_eq!(
+        size, 0,
+        "the stale 100 bytes are gone (none or an empty restart)"
+    );
+}
+
 #[test]
 fn v2_free_space_refusal_comes_before_anything_is_stored() {
     let b = Bulk::start("reserve_free_bytes: 4611686018427387904");

@@ -33,6 +33,10 @@ pub struct Config {
     pub resume: bool,
     /// Most partial uploads kept; the oldest are deleted beyond this.
     pub max_partials: usize,
+    /// A kept partial not continued for this long is deleted (checked when a
+    /// resumable upload starts or is lost); 0 keeps partials until `max_partials`
+    /// pushes them out. Without it, an abandoned upload holds its disk space forever.
+    pub partial_max_age_secs: u64,
     /// Ignored. Resume once copied the kept part in steps of this size; it now
     /// continues the part in place. Still accepted so that older topologies load.
     pub resume_copy_step_bytes: u64,
@@ -51,6 +55,7 @@ impl Default for Config {
             downloads: true,
             resume: true,
             max_partials: 64,
+            partial_max_age_secs: 7 * 24 * 3600,
             resume_copy_step_bytes: 0,
         }
     }

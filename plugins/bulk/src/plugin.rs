@@ -51,7 +51,10 @@ impl Protocol for BulkPlugin {
         let now = ctx.now_ms();
         if let Event::ConnOpened { conn, peer, .. } = event {
             self.conn = Some(conn);
-            self.session = Some(Session::new(self.cfg.clone(), peer.to_string(), now));
+            let wall_secs = (ctx.now_unix_ms() / 1000) as i64;
+            self.session = Some(
+                Session::new(self.cfg.clone(), peer.to_string(), now).with_wall_clock(wall_secs),
+            );
         }
         let Some(session) = self.session.as_mut() else {
             return;

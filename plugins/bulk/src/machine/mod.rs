@@ -91,6 +91,8 @@ pub struct Session {
     pub(crate) draining: bool,
     /// Bytes seen past the end of the transfer (protocol error, reported once).
     pub(crate) extra: u64,
+    /// See [`Session::with_wall_clock`].
+    pub(crate) wall_secs: Option<i64>,
     next_token: u64,
 }
 
@@ -108,7 +110,16 @@ impl Session {
             draining: false,
             extra: 0,
             next_token: 0,
+            wall_secs: None,
         }
+    }
+
+    /// The wall clock (Unix seconds) at the connection's start, for the age of kept
+    /// partials (file times are wall-clock times). Without it, partials expire only
+    /// by count.
+    pub fn with_wall_clock(mut self, unix_secs: i64) -> Session {
+        self.wall_secs = Some(unix_secs);
+        self
     }
 
     /// The next output, in order.

@@ -75,26 +75,56 @@ pub(crate) fn is_partial_name(name: &str) -> bool {
         .is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Delete the oldest kept partials beyond `cfg.max_partials`, never `keep`.
-pub(crate) fn prune_partials(cfg: &Config, st: &mut dyn Storage, keep: &str) -> usize {
+/// The kept partials other than `keep`, oldest first, with their mtimes.
+fn partials(cfg: &Config, st: &mut dyn Storage, keep: &str) -> Vec<(i64, String)> {
     let Ok(entries) = st.list_dir(&cfg.incoming_dir) else {
-        return 0;
+        return Vec::new();
     };
     let mut partials: Vec<(i64, String)> = entries
         .into_iter()
         .filter(|(n, s)| is_partial_name(n) && s.is_file && n != keep)
         .map(|(n, s)| (s.modified_unix, n))
         .collect();
+    partials.sort();
+    partials
+}
+
+/// Delete the given partials; one being continued right now is refused by the host
+/// (`Busy`) and stays. Returns how many went.
+fn remove_partials(cfg: &Config, st: &mut dyn Storage, names: Vec<String>) -> usize {
+    names
+        .into_iter()
+        .filter(|name| st.remove_file(&cfg.path_of(name)).is_ok())
+        .count()
+}
+
+/// Delete the oldest kept partials beyond `cfg.max_partials`, never `keep`.
+pub(crate) fn prune_partials(cfg: &Config, st: &mut dyn Storage, keep: &str) -> usize {
+    let partials = partials(cfg, st, keep);
     // `keep` itself counts towards the limit.
     let excess = (partials.len() + 1).saturating_sub(cfg.max_partials);
-    partials.sort();
-    let mut removed = 0;
-    for (_, name) in partials.into_iter().take(excess) {
-        if st.remove_file(&cfg.path_of(&name)).is_ok() {
-            removed += 1;
-        }
+    let oldest = partials.into_iter().take(excess).map(|(_, n)| n).collect();
+    remove_partials(cfg, st, oldest)
+}
+
+/// Delete the partials last written more than `cfg.partial_max_age_secs` before
+/// `now_unix` (abandoned uploads), never `keep`.
+pub(crate) fn expire_partials(
+    cfg: &Config,
+    st: &mut dyn Storage,
+    keep: &str,
+    now_unix: i64,
+) -> usize {
+    if cfg.partial_max_age_secs == 0 {
+        return 0;
     }
-    removed
+    let cutoff = now_unix.saturating_sub(cfg.partial_max_age_secs as i64);
+    let expired = partials(cfg, st, keep)
+        .into_iter()
+        .take_while(|(mtime, _)| *mtime < cutoff)
+        .map(|(_, n)| n)
+        .collect();
+    remove_partials(cfg, st, expired)
 }
 
 fn sum_path(cfg: &Config, name: &str) -> Option<String> {

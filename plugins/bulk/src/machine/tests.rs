@@ -17,6 +17,8 @@ struct Mem {
     continues: BTreeMap<u64, String>,
     /// `read_file` calls (a resume must not read the kept part back).
     reads: usize,
+    /// Modification times (Unix seconds) by path; 0 when not set.
+    mtimes: BTreeMap<String, i64>,
     next: u64,
     free: u64,
     fail_create: Option<HostError>,
@@ -30,12 +32,12 @@ impl Mem {
             ..Default::default()
         }
     }
-    fn stat_of(data: &[u8]) -> Stat {
+    fn stat_of(&self, path: &str, data: &[u8]) -> Stat {
         Stat {
             is_dir: false,
             is_file: true,
             size: data.len() as u64,
-            modified_unix: 0,
+            modified_unix: self.mtimes.get(path).copied().unwrap_or(0),
         }
     }
     /// Play the host's `recv_to_file`: append, then hash the whole temp.
@@ -127,7 +129,7 @@ impl Storage for Mem {
     fn stat(&mut self, path: &str) -> Result<Stat, HostError> {
         self.files
             .get(path)
-            .map(|d| Mem::stat_of(d))
+            .map(|d| self.stat_of(path, d))
             .ok_or(HostError::NotFound)
     }
     fn list_dir(&mut self, path: &str) -> Result<Vec<(String, Stat)>, HostError> {
@@ -135,7 +137,7 @@ impl Storage for Mem {
         Ok(self
             .files
             .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_owned(), Mem::stat_of(v))))
+            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_owned(), self.stat_of(k, v))))
             .collect())
     }
     fn remove_file(&mut self, path: &str) -> Result<(), HostError> {
@@ -917,6 +919,42 @@ fn partials_beyond_the_limit_are_pruned_oldest_first() {
         st.files
             .contains_key(&format!("incoming/.partial.{}", "09".repeat(16)))
     );
+}
+
+#[test]
+fn partials_not_continued_for_too_long_are_deleted() {
+    const NOW: i64 = 1_800_000_000;
+    let day = 24 * 3600;
+    let mut st = Mem::new();
+    // Abandoned 8 days ago, 6 days ago, and the one this upload continues (10 days
+    // old: expired too, so it starts over).
+    for (id, age) in [(1u8, 8 * day), (2, 6 * day), (3, 10 * day)] {
+        let path = format!("incoming/.partial.{}", format!("{id:02x}").repeat(16));
+        st.files.insert(path.clone(), vec![id; 10]);
+        st.mtimes.insert(path, NOW - age);
+    }
+    let mut s = session("(partial_max_age_secs: 604800)").with_wall_clock(NOW);
+    let req = Request::Put(Put {
+        upload_id: Some([3; 16]),
+        ..put("z.bin", 40)
+    });
+    s.handle_bytes(0, &wire(req.clone()), &mut st);
+    let out = drain(&mut s);
+    assert_eq!(
+        replies(&out)[0].value,
+        0,
+        "the expired kept part is not resumed"
+    );
+    let left: Vec<_> = st.files.keys().cloned().collect();
+    assert_eq!(left, [format!("incoming/.partial.{}", "02".repeat(16))]);
+
+    // Without a wall clock (or with 0), age never deletes anything.
+    let mut st2 = Mem::new();
+    st2.files
+        .insert(format!("incoming/.partial.{}", "01".repeat(16)), vec![1]);
+    let mut s = session("(partial_max_age_secs: 0)").with_wall_clock(NOW);
+    s.handle_bytes(0, &wire(req), &mut st2);
+    assert_eq!(st2.files.len(), 1);
 }
 
 #[test]

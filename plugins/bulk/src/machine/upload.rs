@@ -99,6 +99,11 @@ impl Session {
             return self.refuse(v1, Status::TooLarge, &why);
         }
         let partial = self.partial_path(&put);
+        if let (Some(_), Some(now_unix)) = (&partial, self.wall_secs) {
+            // A resumable upload is where a stale partial would be found: expire
+            // abandoned ones first (this one too, if it is that old: it starts over).
+            names::expire_partials(&self.cfg, st, "", now_unix);
+        }
         let kept = match partial.as_deref().map(|p| st.stat(p)) {
             None | Some(Err(HostError::NotFound)) => 0,
             Some(Ok(s)) if s.is_file => s.size,
@@ -367,6 +372,9 @@ impl Session {
                 Ok(()) => {
                     kept = st.stat(&path).ok().map(|s| s.size);
                     let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
+                    if let Some(now_unix) = self.wall_secs {
+                        names::expire_partials(&self.cfg, st, &name, now_unix);
+                    }
                     names::prune_partials(&self.cfg, st, &name);
                 }
                 Err(e) => {
