@@ -52,6 +52,9 @@ pub struct Started {
 pub struct LogSummary {
     pub lines: u64,
     pub warnings: u64,
+    /// Warnings the load causes on purpose: the summary line of a resumable bulk
+    /// upload it broke off ("... bytes kept for resume"). Not counted in `warnings`.
+    pub expected_warnings: u64,
     pub errors: u64,
     pub kept: Vec<String>,
 }
@@ -207,15 +210,17 @@ fn read_log(stderr: impl std::io::Read, tx: mpsc::Sender<Startup>, log: Arc<Mute
     for line in BufReader::new(stderr).lines() {
         let Ok(line) = line else { break };
         let level = level_of(&line);
+        let expected = level == Level::Warn && line.contains(" bytes kept for resume");
         {
             let mut s = log.lock().unwrap_or_else(|e| e.into_inner());
             s.lines += 1;
             match level {
+                Level::Warn if expected => s.expected_warnings += 1,
                 Level::Warn => s.warnings += 1,
                 Level::Error => s.errors += 1,
                 Level::Other => {}
             }
-            if level != Level::Other && s.kept.len() < KEPT_LINES {
+            if level != Level::Other && !expected && s.kept.len() < KEPT_LINES {
                 s.kept.push(line.clone());
             }
         }

@@ -186,11 +186,22 @@ fn run(args: &Args) -> Result<bool, String> {
         None => {}
     }
     let log = target.log();
-    // Every client saw success, so the host has nothing to warn about either.
+    // Every client saw success, so the host has nothing to warn about either, apart
+    // from one line per upload the load broke off on purpose (and no more of those).
     if log.errors > 0 || log.warnings > 0 {
         problems.push(format!(
             "the host logged {} errors and {} warnings",
             log.errors, log.warnings
+        ));
+    }
+    let broken_off: u64 = [&warm.stats, &stats]
+        .iter()
+        .filter_map(|s| s.ops().get("bulk.broken_off").map(|c| c.count))
+        .sum();
+    if log.expected_warnings != broken_off {
+        problems.push(format!(
+            "{broken_off} uploads were broken off, the host logged {} of them",
+            log.expected_warnings
         ));
     }
 

@@ -145,8 +145,8 @@ impl Report<'_> {
         let l = self.log;
         let _ = writeln!(
             o,
-            "host log: {} lines, {} warnings, {} errors",
-            l.lines, l.warnings, l.errors
+            "host log: {} lines, {} warnings, {} errors ({} expected warnings: resumable uploads the load broke off)",
+            l.lines, l.warnings, l.errors, l.expected_warnings
         );
         for line in &l.kept {
             let _ = writeln!(o, "    {line}");

@@ -1,6 +1,6 @@
 //! A `bulk` client (docs/bulk-protocol.md), one transfer per connection: v2 uploads
-//! (digest first, last, none, or resumable) of a fresh file that is then downloaded
-//! and checked, v2 downloads of fixtures (some from an offset), and v1 uploads (no
+//! (digest first, last, none, or resumable, half of those broken off and resumed)
+//! of a fresh file that is then downloaded and checked, v2 downloads of fixtures (some from an offset), and v1 uploads (no
 //! reply: their digests are checked on disk after the load).
 
 use std::io::{Read, Write};
@@ -99,25 +99,27 @@ fn put_get(ctx: &Ctx, name: &str, rng: &mut Rng) -> Result<u64, Fail> {
     if flags & DIGEST_FIRST != 0 {
         head.extend_from_slice(&digest);
     }
+    let mut from = 0;
     if flags & RESUMABLE != 0 {
         head.extend_from_slice(&upload_id(rng));
-        s.write_all(&head)?;
-        let Reply {
-            status,
-            value,
-            text,
-            ..
-        } = reply(&mut s)?;
-        if status != CONTINUE || value != 0 {
-            return Err(Fail::new(
-                "bulk_reply",
-                format!("PUT {name}: status {status:#x} value {value} {text}"),
-            ));
+        if data.len() >= 2 && rng.chance(50) {
+            // Broken off halfway, then resumed on a new connection: the server
+            // continues its kept part in place and the digest covers the whole file.
+            let half = data.len() / 2;
+            continue_at(&mut s, &head, name, 0..=0)?;
+            s.write_all(&data[..half])?;
+            s.shutdown(Shutdown::Write)?;
+            s.read_to_end(&mut Vec::new())?; // the server closes once it kept the part
+            ctx.record("bulk.broken_off", Ok(half as u64));
+            s = connect(ctx)?;
+            from = continue_at(&mut s, &head, name, 0..=half as u64)? as usize;
+        } else {
+            continue_at(&mut s, &head, name, 0..=0)?;
         }
     } else {
         s.write_all(&head)?;
     }
-    s.write_all(&data)?;
+    s.write_all(&data[from..])?;
     if flags & DIGEST_LAST != 0 {
         s.write_all(&digest)?;
     }
@@ -150,6 +152,29 @@ fn put_get(ctx: &Ctx, name: &str, rng: &mut Rng) -> Result<u64, Fail> {
     // The remembered digest, if the server kept one: not an error if it did not.
     let _ = std::fs::remove_file(dir.join(format!(".{name}.sha256")));
     Ok(2 * data.len() as u64)
+}
+
+/// Send a resumable PUT's header and expect `CONTINUE` at an offset in `want`.
+fn continue_at(
+    s: &mut TcpStream,
+    head: &[u8],
+    name: &str,
+    want: std::ops::RangeInclusive<u64>,
+) -> Result<u64, Fail> {
+    s.write_all(head)?;
+    let Reply {
+        status,
+        value,
+        text,
+        ..
+    } = reply(s)?;
+    if status != CONTINUE || !want.contains(&value) {
+        return Err(Fail::new(
+            "bulk_reply",
+            format!("PUT {name}: status {status:#x} value {value} {text}"),
+        ));
+    }
+    Ok(value)
 }
 
 /// GET `name` from `offset`: the bytes that follow an `OK`, up to the close.
