@@ -51,14 +51,12 @@ impl Protocol for BulkPlugin {
         let now = ctx.now_ms();
         if let Event::ConnOpened { conn, peer, .. } = event {
             self.conn = Some(conn);
-            let wall_secs = (ctx.now_unix_ms() / 1000) as i64;
-            self.session = Some(
-                Session::new(self.cfg.clone(), peer.to_string(), now).with_wall_clock(wall_secs),
-            );
+            self.session = Some(Session::new(self.cfg.clone(), peer.to_string(), now));
         }
         let Some(session) = self.session.as_mut() else {
             return;
         };
+        session.set_wall_clock((ctx.now_unix_ms() / 1000) as i64);
         match event {
             Event::Bytes { data, .. } => session.handle_bytes(now, data, ctx),
             Event::PeerEof { .. } => session.handle_eof(now, ctx),

@@ -91,7 +91,7 @@ pub struct Session {
     pub(crate) draining: bool,
     /// Bytes seen past the end of the transfer (protocol error, reported once).
     pub(crate) extra: u64,
-    /// See [`Session::with_wall_clock`].
+    /// See [`Session::set_wall_clock`].
     pub(crate) wall_secs: Option<i64>,
     next_token: u64,
 }
@@ -114,12 +114,11 @@ impl Session {
         }
     }
 
-    /// The wall clock (Unix seconds) at the connection's start, for the age of kept
-    /// partials (file times are wall-clock times). Without it, partials expire only
-    /// by count.
-    pub fn with_wall_clock(mut self, unix_secs: i64) -> Session {
+    /// The wall clock (Unix seconds) as of the event about to be handled, for the
+    /// age of kept partials (file times are wall-clock times; `now` is monotonic).
+    /// Without it, partials expire only by count.
+    pub fn set_wall_clock(&mut self, unix_secs: i64) {
         self.wall_secs = Some(unix_secs);
-        self
     }
 
     /// The next output, in order.

@@ -118,7 +118,9 @@ pub(crate) fn expire_partials(
     if cfg.partial_max_age_secs == 0 {
         return 0;
     }
-    let cutoff = now_unix.saturating_sub(cfg.partial_max_age_secs as i64);
+    // An age past i64 (e.g. u64::MAX meant as "never") expires nothing.
+    let age = i64::try_from(cfg.partial_max_age_secs).unwrap_or(i64::MAX);
+    let cutoff = now_unix.saturating_sub(age);
     let expired = partials(cfg, st, keep)
         .into_iter()
         .take_while(|(mtime, _)| *mtime < cutoff)

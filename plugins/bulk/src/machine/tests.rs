@@ -19,6 +19,9 @@ struct Mem {
     reads: usize,
     /// Modification times (Unix seconds) by path; 0 when not set.
     mtimes: BTreeMap<String, i64>,
+    /// `open_partial` finds the file gone (another connection removed it after the
+    /// upload's stat).
+    partial_vanishes: bool,
     next: u64,
     free: u64,
     fail_create: Option<HostError>,
@@ -82,6 +85,10 @@ impl Storage for Mem {
     }
     fn open_partial(&mut self, path: &str) -> Result<(FileId, u64), HostError> {
         assert!(path.rsplit('/').next().unwrap().starts_with('.'));
+        if self.partial_vanishes {
+            self.files.remove(path);
+            return Err(HostError::NotFound);
+        }
         if self.continues.values().any(|p| p == path) {
             return Err(HostError::Busy);
         }
@@ -933,7 +940,8 @@ fn partials_not_continued_for_too_long_are_deleted() {
         st.files.insert(path.clone(), vec![id; 10]);
         st.mtimes.insert(path, NOW - age);
     }
-    let mut s = session("(partial_max_age_secs: 604800)").with_wall_clock(NOW);
+    let mut s = session("(partial_max_age_secs: 604800)");
+    s.set_wall_clock(NOW);
     let req = Request::Put(Put {
         upload_id: Some([3; 16]),
         ..put("z.bin", 40)
@@ -948,13 +956,50 @@ fn partials_not_continued_for_too_long_are_deleted() {
     let left: Vec<_> = st.files.keys().cloned().collect();
     assert_eq!(left, [format!("incoming/.partial.{}", "02".repeat(16))]);
 
-    // Without a wall clock (or with 0), age never deletes anything.
-    let mut st2 = Mem::new();
-    st2.files
-        .insert(format!("incoming/.partial.{}", "01".repeat(16)), vec![1]);
-    let mut s = session("(partial_max_age_secs: 0)").with_wall_clock(NOW);
-    s.handle_bytes(0, &wire(req), &mut st2);
-    assert_eq!(st2.files.len(), 1);
+    // With 0, with an age too large for the clock, or without a wall clock, age
+    // never deletes anything.
+    for (config, clock) in [
+        ("(partial_max_age_secs: 0)", Some(NOW)),
+        ("(partial_max_age_secs: 18446744073709551615)", Some(NOW)),
+        ("()", None),
+    ] {
+        let mut st2 = Mem::new();
+        let path = format!("incoming/.partial.{}", "01".repeat(16));
+        st2.files.insert(path.clone(), vec![1]);
+        st2.mtimes.insert(path, NOW - 400 * day);
+        let mut s = session(config);
+        if let Some(t) = clock {
+            s.set_wall_clock(t);
+        }
+        s.handle_bytes(0, &wire(req.clone()), &mut st2);
+        assert_eq!(st2.files.len(), 1, "{config} {clock:?}");
+    }
+}
+
+#[test]
+fn a_partial_removed_after_the_stat_means_starting_over() {
+    let mut st = Mem::new();
+    st.files.insert(
+        format!("incoming/.partial.{}", "0a".repeat(16)),
+        vec![1; 10],
+    );
+    st.partial_vanishes = true;
+    let mut s = session("");
+    let req = Request::Put(Put {
+        upload_id: Some([0x0A; 16]),
+        ..put("w.bin", 40)
+    });
+    s.handle_bytes(0, &wire(req), &mut st);
+    let out = drain(&mut s);
+    assert_eq!(
+        (replies(&out)[0].status, replies(&out)[0].value),
+        (Status::Continue, 0)
+    );
+    assert_eq!(
+        recv_of(&out).unwrap().1,
+        40,
+        "the whole body, into a fresh temp"
+    );
 }
 
 #[test]

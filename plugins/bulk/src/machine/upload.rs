@@ -123,11 +123,17 @@ impl Session {
             }
             Err(e) => return self.refuse(v1, Status::Internal, &format!("free space: {e}")),
         }
-        let file = match partial.as_deref().filter(|_| kept > 0) {
+        let continued = match partial.as_deref().filter(|_| kept > 0) {
             Some(path) => match self.continue_partial(path, kept, st) {
                 Ok(file) => file,
                 Err((status, why)) => return self.refuse(v1, status, &why),
             },
+            None => None,
+        };
+        // Gone since the stat (pruned or expired by another connection): start over.
+        let kept = if continued.is_some() { kept } else { 0 };
+        let file = match continued {
+            Some(file) => file,
             None => match self.create_temp(v1, &put, st) {
                 Ok(file) => file,
                 Err(why) => return self.refuse(v1, Status::Internal, &why),
@@ -196,15 +202,16 @@ impl Session {
 
     /// The kept partial itself becomes the upload's temp: the rest is appended to it,
     /// so nothing already received is copied or read again here (the host hashes the
-    /// whole file on its own threads).
+    /// whole file). `None` when it is gone since the stat: the upload starts over.
     fn continue_partial(
         &self,
         path: &str,
         kept: u64,
         st: &mut dyn Storage,
-    ) -> Result<FileId, (Status, String)> {
+    ) -> Result<Option<FileId>, (Status, String)> {
         match st.open_partial(path) {
-            Ok((file, size)) if size == kept => Ok(file),
+            Ok((file, size)) if size == kept => Ok(Some(file)),
+            Err(HostError::NotFound) => Ok(None),
             Ok((file, _)) => {
                 let _ = st.close_file(file);
                 Err((Status::Internal, "partial changed".into()))
