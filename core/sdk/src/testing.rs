@@ -337,6 +337,15 @@ unsafe extern "C" fn m_open_read(
     // SAFETY: out-pointers from the plugin.
     unsafe { hand_out(h, file, out, size) }
 }
+impl MockHost {
+    /// Whether an `open_partial` handle continues `path` (it is locked, as on the host).
+    fn continued(&self, path: &str) -> bool {
+        self.open
+            .values()
+            .any(|f| f.continues.as_deref() == Some(path))
+    }
+}
+
 /// Register an open file and write its id and size to the plugin's out-pointers.
 ///
 /// # Safety
@@ -451,7 +460,7 @@ unsafe extern "C" fn m_open_partial(
     if !valid_path(&path) || !path.rsplit('/').next().unwrap_or("").starts_with('.') {
         return abi::SY_ERR_ACCESS;
     }
-    if h.open.values().any(|f| f.continues.as_ref() == Some(&path)) {
+    if h.continued(&path) {
         return abi::SY_ERR_BUSY;
     }
     let Some(data) = h.files.get(&path).cloned() else {
@@ -530,7 +539,7 @@ unsafe extern "C" fn m_remove_file(ctx: *mut SyHostCtx, path: SyStr) -> u32 {
     let h = host(ctx);
     let path = text(path);
     // As the host: a partial being continued is locked against removal.
-    if h.open.values().any(|f| f.continues.as_ref() == Some(&path)) {
+    if h.continued(&path) {
         return abi::SY_ERR_BUSY;
     }
     match h.files.remove(&path) {

@@ -571,7 +571,12 @@ impl HostCalls for Calls<'_> {
         // A continued partial is kept: its writer must be done before its lock goes.
         // A writer still running into a plain temp writes into the unlinked file,
         // harmlessly: no wait.
-        if matches!(self.actor.res.files.get(&file), Some(OpenFile::Temp(t, _)) if t.is_continued())
+        if self
+            .actor
+            .res
+            .files
+            .get(&file)
+            .is_some_and(OpenFile::is_continued_temp)
         {
             self.settle_direct(file);
         }

@@ -155,6 +155,14 @@ pub enum OpenFile {
     Temp(TempFile, Option<Writeback>),
 }
 
+impl OpenFile {
+    /// A continued partial (kept when closed): its direct writer must finish before
+    /// the handle, and with it the file's lock, goes.
+    pub fn is_continued_temp(&self) -> bool {
+        matches!(self, OpenFile::Temp(t, _) if t.is_continued())
+    }
+}
+
 /// Everything one instance owns.
 #[derive(Debug, Default)]
 pub struct Resources {
@@ -233,7 +241,11 @@ impl Resources {
         // above) finishes before the file's lock goes; the wait is bounded by the few
         // MiB it has queued. Uncommitted temp files are deleted by `TempFile`'s drop.
         for (file, done) in self.direct_writers.drain() {
-            if matches!(self.files.get(&file), Some(OpenFile::Temp(t, _)) if t.is_continued()) {
+            if self
+                .files
+                .get(&file)
+                .is_some_and(OpenFile::is_continued_temp)
+            {
                 done.wait();
             }
         }

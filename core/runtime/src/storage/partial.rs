@@ -47,11 +47,7 @@ impl Root {
         // Opened beside the directory the commit will rename in (not by path again).
         let fd = rustix::fs::openat(&dir, name, flags, Mode::empty())?;
         regular_file(&fd)?;
-        match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(Errno::WOULDBLOCK) => return Err(StorageError::Busy),
-            Err(e) => return Err(e.into()),
-        }
+        lock_exclusive(&fd)?;
         // Removed (or replaced) between the open and the lock: `Root::remove` unlinks a
         // hidden file only while holding this same lock, so the name is checked again.
         let named = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW);
@@ -79,8 +75,15 @@ pub(super) fn lock_for_removal(dir: &OwnedFd, name: &str) -> Result<Option<Owned
     if !rustix::fs::fstat(&fd).is_ok_and(|s| FileType::from_raw_mode(s.st_mode).is_file()) {
         return Ok(None);
     }
-    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Some(fd)),
+    lock_exclusive(&fd)?;
+    Ok(Some(fd))
+}
+
+/// The exclusive lock every continued partial is held under; [`StorageError::Busy`]
+/// while another open file holds it.
+fn lock_exclusive(fd: &OwnedFd) -> Result<(), StorageError> {
+    match rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(()),
         Err(Errno::WOULDBLOCK) => Err(StorageError::Busy),
         Err(e) => Err(e.into()),
     }
