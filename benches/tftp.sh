@@ -199,6 +199,6 @@ for c in "${cases[@]}"; do
     fi
     printf '%-26s %9s %9s %9s %6s %6s %9s %6s %6s\n' "$name" "$o" "$sp" "$h" "$(ratio "$o" "$h")" "$(ratio "$sp" "$h")" "$hs" "$sratio" "$spsratio"
 done
-grep -c '"level":"WARN"' "$work/ours.log" > "$work/warns" || true
+grep -c '"level":"warn"' "$work/ours.log" > "$work/warns" || true
 echo
 echo "our server's warnings during the run: $(cat "$work/warns") (retransmits show as warn lines)"

@@ -50,7 +50,7 @@
 //! - protocol clients written from the specs: [`files_wire`] (files v2), [`tftp_wire`]
 //!   (TFTP packets by hand).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -844,6 +844,32 @@ fn cargo_build_external(subdir: &str, args: &[&str]) -> PathBuf {
     )
 }
 
+/// A JSON log record as one line of text: the message, then every field but the
+/// host's own (`ts`, `level`, `msg`, `handler`, `plugin`) as `key=value`, sorted by
+/// key, a string quoted as Rust's `{:?}` quotes it when it holds a space, a quote or
+/// `=`. Plugins' fields are JSON keys of their own; this gives a test one string to
+/// search, as an operator's `grep` would.
+pub fn log_text(j: &Value) -> String {
+    let mut out = j["msg"].as_str().unwrap_or("").to_owned();
+    let fields: BTreeMap<&String, &Value> = j
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| !["ts", "level", "msg", "handler", "plugin"].contains(&k.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (k, v) in fields {
+        let v = match v.as_str() {
+            Some(s) if s.is_empty() || s.contains([' ', '"', '=']) => format!("{s:?}"),
+            Some(s) => s.to_owned(),
+            None => v.to_string(),
+        };
+        out.push_str(&format!(" {k}={v}"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -888,3 +914,4 @@ mod tests {
         run_with_timeout(cmd, Duration::from_millis(200));
     }
 }
+

@@ -47,7 +47,7 @@ fn a_plugin_panicking_on_every_event_is_stopped_and_the_rest_serves() {
         |j| {
             j["msg"] == "handler stopped: plugin restart intensity exceeded"
                 && j["handler"] == "h"
-                && j["level"] == "ERRO"
+                && j["level"] == "error"
         },
         WAIT,
     );
@@ -163,7 +163,7 @@ fn malformed_actions_are_refused_logged_and_survived() {
     let refused = |j: &Value| {
         j["msg"] == "plugin call refused: malformed arguments"
             && j["handler"] == "h"
-            && j["level"] == "WARN"
+            && j["level"] == "warn"
     };
     host.wait_for_nth_log(10, refused, WAIT)
         .expect("ten WARN lines, five per datagram");

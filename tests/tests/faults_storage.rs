@@ -21,7 +21,7 @@ use switchyard_e2e::files_wire::V2;
 use switchyard_e2e::tftp_wire::{
     ack, client_socket, download, error_code, recv, rrq, send_data, upload_start, wrq,
 };
-use switchyard_e2e::{Host, sha256_hex, tcp_connect, wait_until};
+use switchyard_e2e::{Host, log_text, sha256_hex, tcp_connect, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -52,9 +52,7 @@ fn enospc_mid_files_put_is_an_error_and_leaves_no_temp_while_another_put_succeed
     host.expect_log(
         "the failed upload",
         |j| {
-            j["msg"]
-                .as_str()
-                .is_some_and(|m| m.contains("big.bin") && m.contains("no space left"))
+            Some(log_text(j)).is_some_and(|m| m.contains("big.bin") && m.contains("no space left"))
         },
         WAIT,
     );
@@ -101,9 +99,7 @@ fn enospc_mid_tftp_wrq_is_error_3_and_leaves_no_temp() {
     host.expect_log(
         "the failed upload",
         |j| {
-            j["msg"]
-                .as_str()
-                .is_some_and(|m| m.contains("file=big.bin") && m.contains("disk full"))
+            Some(log_text(j)).is_some_and(|m| m.contains("file=big.bin") && m.contains("disk full"))
         },
         WAIT,
     );
@@ -173,7 +169,7 @@ fn eacces_on_the_root_is_an_error_to_the_peer_and_the_host_keeps_serving() {
             &format!("{handler} logging the refusal"),
             |j| {
                 j["handler"] == handler
-                    && j["msg"].as_str().is_some_and(|m| {
+                    && Some(log_text(j)).is_some_and(|m| {
                         m.contains("access denied") || m.contains("access violation")
                     })
             },
@@ -241,9 +237,7 @@ fn a_file_truncated_during_a_tftp_download_ends_it_with_an_error() {
     host.expect_log(
         "the failed transfer",
         |j| {
-            j["msg"]
-                .as_str()
-                .is_some_and(|m| m.contains("file=f.bin") && m.contains("file changed"))
+            Some(log_text(j)).is_some_and(|m| m.contains("file=f.bin") && m.contains("file changed"))
         },
         WAIT,
     );
@@ -337,9 +331,7 @@ fn a_file_truncated_during_a_files_get_closes_short_of_the_announced_length() {
     host.expect_log(
         "the failed download",
         |j| {
-            j["msg"]
-                .as_str()
-                .is_some_and(|m| m.contains("big.bin") && m.contains("result=error"))
+            Some(log_text(j)).is_some_and(|m| m.contains("big.bin") && m.contains("result=error"))
         },
         WAIT,
     );

@@ -53,13 +53,13 @@ fn is_recreated(j: &Value) -> bool {
 fn is_stopped_error(j: &Value) -> bool {
     j["msg"] == "handler stopped: plugin restart intensity exceeded"
         && j["handler"] == "faulty"
-        && j["level"] == "ERRO"
+        && j["level"] == "error"
 }
 
 /// The panic message the SDK caught and forwarded, as the plugin's ERROR line.
 fn is_panic_report(j: &Value) -> bool {
     j["handler"] == "faulty"
-        && j["level"] == "ERRO"
+        && j["level"] == "error"
         && j["msg"].as_str().is_some_and(|m| {
             m.starts_with("plugin panicked during on_event: faulty: panic on command")
         })
@@ -245,7 +245,7 @@ fn a_panic_while_creating_stops_that_handler_only() {
         "the create panic",
         |j| {
             j["handler"] == "faulty"
-                && j["level"] == "ERRO"
+                && j["level"] == "error"
                 && j["msg"].as_str().is_some_and(|m| {
                     m.contains("plugin panicked during create: faulty: panic_in_new is set")
                 })

@@ -16,7 +16,8 @@ use switchyard_e2e::tftp_wire::{
     wrq,
 };
 use switchyard_e2e::{
-    Host, bin_dir, evict_from_page_cache, repo_root, run_with_timeout, sha256_hex, wait_until,
+    Host, bin_dir, evict_from_page_cache, log_text, repo_root, run_with_timeout, sha256_hex,
+    wait_until,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -71,18 +72,13 @@ impl Server {
 
     /// Wait for the summary line of a transfer of `file` with `result`.
     fn expect_transfer(&self, file: &str, result: &str) -> String {
-        let needle = format!("file={file} ");
         let want = format!("result={result}");
         let line = self.host.expect_log(
             &format!("transfer of {file} with {want}"),
-            |j| {
-                j["msg"].as_str().is_some_and(|m| {
-                    m.starts_with("transfer ") && m.contains(&needle) && m.contains(&want)
-                })
-            },
+            |j| j["msg"] == "transfer" && j["file"] == file && log_text(j).contains(&want),
             WAIT,
         );
-        line["msg"].as_str().unwrap().to_owned()
+        log_text(&line)
     }
 }
 

@@ -5,16 +5,30 @@
 //!
 //! # Layout
 //! - `main.rs`: the command line and exit codes.
-//! - `logging.rs`: the slog logger (terminal or JSON, to stderr).
+//! - `logging/`: the slog logger (terminal or JSON; stderr or a file SIGUSR1 reopens).
 //! - `serve.rs`: running a topology, reloading it on SIGHUP, draining on SIGTERM.
+//! - `signals.rs`: which signals do what, and which are ignored.
+//! - `startup.rs`: what `serve` checks (and creates) before binding anything.
+//! - `access.rs`: checking paths as the user the host will run as.
+//! - `nofile.rs`: raising the open-files limit.
+//! - `reload_status.rs`: the answer to a reload, in a file next to the pid file.
+//! - `reload_client.rs`: `switchyard reload`, which signals and waits for that answer.
+//! - `validate.rs`: `switchyard validate`.
 //! - `notify.rs`: systemd readiness notifications.
 //! - `privilege.rs`: switching to the topology's `user` after binding.
 
+mod access;
 mod allocator;
 mod logging;
+mod nofile;
 mod notify;
 mod privilege;
+mod reload_client;
+mod reload_status;
 mod serve;
+mod signals;
+mod startup;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,9 +47,12 @@ const EXIT_CONFIG: u8 = 78;
     about = "A server host in which every network protocol is a plugin"
 )]
 struct Cli {
-    /// Log format on stderr.
+    /// Log format: `term` for people, `json` for one JSON object per line.
     #[arg(long, global = true, value_enum, default_value_t = logging::Format::Term)]
     log_format: logging::Format,
+    /// Append the log to this file instead of stderr (`serve`); SIGUSR1 reopens it.
+    #[arg(long, global = true)]
+    log_file: Option<PathBuf>,
     /// Least severe level logged: error, warn, info, debug, trace.
     #[arg(long, global = true, default_value = "info")]
     log_level: logging::LevelArg,
@@ -57,12 +74,18 @@ enum Command {
         #[arg(long)]
         pid_file: Option<PathBuf>,
     },
-    /// Make a running server reload its topology (sends SIGHUP to the pid in the file).
+    /// Make a running server reload its topology and wait for the outcome: exit 0
+    /// applied, 78 refused (errors printed with file:line:col), 1 no answer.
     Reload {
+        /// The pid file the server was started with (`serve --pid-file`).
         #[arg(long)]
         pid_file: PathBuf,
+        /// Seconds to wait for the server's answer.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
     },
-    /// Check topology files without binding anything. Exit 0 if all are valid, 78 if not.
+    /// Check topology files without binding anything, and the storage roots as the
+    /// user the host will run as. Exit 0 if all are valid, 78 if not.
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -81,60 +104,24 @@ fn main() -> ExitCode {
     let catalog = Catalog::new(cli.plugin_dir.clone());
     match cli.command {
         Command::Serve { config, pid_file } => {
-            let (log, guard) = logging::build(cli.log_format, cli.log_level.0);
-            let code = serve::run(&serve::ServeOptions { config, pid_file }, &catalog, &log);
-            drop(log);
-            drop(guard);
-            code
+            let logs = match logging::build(
+                cli.log_format,
+                cli.log_level.0,
+                cli.log_file.as_deref(),
+            ) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("switchyard: cannot log: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            serve::run(&serve::ServeOptions { config, pid_file }, &catalog, &logs)
         }
-        Command::Validate { files } => validate(&files, &catalog),
-        Command::Reload { pid_file } => reload(&pid_file),
+        Command::Validate { files } => validate::run(&files, &catalog),
+        Command::Reload { pid_file, timeout } => {
+            reload_client::run(&pid_file, std::time::Duration::from_secs(timeout))
+        }
         Command::Plugins { config } => plugins(config.as_deref(), &catalog),
-    }
-}
-
-fn validate(files: &[PathBuf], catalog: &Catalog) -> ExitCode {
-    let mut failed = false;
-    for file in files {
-        match topology::load(file).and_then(|src| topology::compile(&src, catalog)) {
-            Ok(t) => println!(
-                "{}: ok ({} listeners, {} handlers)",
-                file.display(),
-                t.listeners.len(),
-                t.handlers.len()
-            ),
-            Err(errors) => {
-                failed = true;
-                eprintln!("{}", topology::render(&errors, false));
-            }
-        }
-    }
-    if failed {
-        ExitCode::from(EXIT_CONFIG)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-fn reload(pid_file: &std::path::Path) -> ExitCode {
-    let pid = std::fs::read_to_string(pid_file)
-        .map_err(|e| format!("cannot read {}: {e}", pid_file.display()))
-        .and_then(|t| {
-            t.trim()
-                .parse::<i32>()
-                .map_err(|_| format!("{} holds no pid", pid_file.display()))
-        })
-        .and_then(|n| rustix::process::Pid::from_raw(n).ok_or_else(|| format!("bad pid {n}")));
-    let sent = pid.and_then(|pid| {
-        rustix::process::kill_process(pid, rustix::process::Signal::HUP)
-            .map_err(|e| format!("cannot signal pid {}: {e}", pid.as_raw_nonzero()))
-    });
-    match sent {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("switchyard reload: {e}");
-            ExitCode::FAILURE
-        }
     }
 }
 

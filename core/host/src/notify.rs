@@ -21,14 +21,25 @@ fn send(state: &str) {
     };
 }
 
-/// Everything is up (also after a reload).
-pub fn ready() {
-    send("READY=1");
+/// Everything is up (also after a reload), with a one-line status for
+/// `systemctl status` (say whether the last reload was applied or refused).
+pub fn ready(status: &str) {
+    let status: String = status.chars().filter(|c| *c != '\n').collect();
+    send(&format!("READY=1\nSTATUS={status}"));
 }
 
-/// A reload started.
+/// A reload started. `MONOTONIC_USEC` lets a `Type=notify-reload` unit match the
+/// reload to this message; `Type=notify` ignores it.
 pub fn reloading() {
-    send("RELOADING=1");
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out pointer for the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut now) };
+    let usec = u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000
+        + u64::try_from(now.tv_nsec).unwrap_or(0) / 1000;
+    send(&format!("RELOADING=1\nMONOTONIC_USEC={usec}"));
 }
 
 /// Shutting down.

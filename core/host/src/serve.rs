@@ -1,6 +1,7 @@
-//! `switchyard serve`: compile the topology, start the server, then react to signals:
-//! SIGHUP reloads the topology (keeping the old one on any error), SIGINT/SIGTERM
-//! drain and exit, a second SIGINT/SIGTERM exits at once.
+//! `switchyard serve`: check, compile and start the topology, then react to signals
+//! ([`crate::signals`]): SIGHUP reloads the topology (keeping the old one on any error)
+//! and answers through the status file ([`crate::reload_status`]), SIGUSR1 reopens the
+//! log file, SIGINT/SIGTERM drain and exit, a second SIGINT/SIGTERM exits at once.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,10 +10,12 @@ use slog::{Logger, error, info, warn};
 use switchyard_runtime::catalog::Catalog;
 use switchyard_runtime::server::Server;
 use switchyard_runtime::topology::{self, Topology};
-use tokio::signal::unix::{SignalKind, signal};
 
-use crate::EXIT_CONFIG;
-use crate::notify;
+use crate::access::RunAs;
+use crate::logging::Logs;
+use crate::reload_status::{self, Outcome, Status};
+use crate::signals::{self, Handled};
+use crate::{EXIT_CONFIG, nofile, notify, startup};
 
 /// Options of `serve`.
 #[derive(Debug)]
@@ -25,19 +28,75 @@ fn compile(config: &Path, catalog: &Catalog) -> Result<Topology, topology::Topol
     topology::load(config).and_then(|src| topology::compile(&src, catalog))
 }
 
-/// Serve until SIGINT/SIGTERM. Exit codes: 0 after a drain, 78 for a config error,
-/// 1 when the server cannot start, 130 after a second signal.
-pub fn run(opts: &ServeOptions, catalog: &Catalog, log: &Logger) -> ExitCode {
+/// One error per line, each with its `file:line:col`.
+fn error_lines(errors: &topology::TopologyErrors) -> Vec<String> {
+    errors
+        .iter()
+        .map(|d| format!("{}:{}:{}: {d}", d.file_name(), d.line, d.col))
+        .collect()
+}
+
+/// Report a topology that cannot be used: each error as a record with its position,
+/// and the full report (with carets) on stderr for a person, or as a field of one
+/// record where stderr is not read as text (JSON lines, a log file).
+fn report_invalid(logs: &Logs, msg: &str, config: &Path, errors: &topology::TopologyErrors) {
+    let report = topology::render(errors, false);
+    for d in errors.iter() {
+        let at = format!("{}:{}:{}", d.file_name(), d.line, d.col);
+        error!(logs.log, "{}", msg; "file" => %config.display(), "at" => at, "error" => %d);
+    }
+    if logs.reports_inline {
+        error!(logs.log, "topology report"; "file" => %config.display(), "report" => report);
+    } else {
+        eprintln!("{report}");
+    }
+}
+
+/// Serve until SIGINT/SIGTERM. Exit codes: 0 after a drain, 78 for a config error
+/// (an invalid topology, a path the run-as user cannot use), 1 when the server
+/// cannot start, 130 after a second signal.
+pub fn run(opts: &ServeOptions, catalog: &Catalog, logs: &Logs) -> ExitCode {
+    signals::ignore_early();
+    let log = &logs.log;
+    match nofile::raise() {
+        Ok(r) => info!(log, "open files limit"; "soft_before" => r.before, "soft" => r.after, "hard" => r.hard),
+        Err(e) => warn!(log, "cannot raise the open files limit"; "error" => %e),
+    }
     let config = opts.config.as_path();
     let topo = match compile(config, catalog) {
         Ok(t) => t,
         Err(errors) => {
-            eprintln!("{}", topology::render(&errors, false));
-            error!(log, "invalid topology"; "file" => %config.display(), "errors" => errors.len());
+            report_invalid(logs, "invalid topology", config, &errors);
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let _pid_file = match opts.pid_file.as_deref().map(PidFile::create).transpose() {
+    let who = match RunAs::resolve(topo.user.as_deref()) {
+        Ok(w) => w,
+        Err(e) => {
+            error!(log, "cannot start"; "error" => e);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    startup::create_roots(&topo, &who);
+    let problems = startup::check(&topo, opts.pid_file.as_deref(), &who);
+    if !problems.is_empty() {
+        for p in &problems {
+            error!(log, "cannot start: the host could not use a path it needs";
+                "what" => &p.what, "path" => %p.path.display(), "reason" => &p.reason);
+        }
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if topo.user.is_some()
+        && let Some(file) = &logs.file
+    {
+        let dir = startup::parent_of(file);
+        let dirs = [("log file directory".to_owned(), dir, crate::access::Need::Write)];
+        if let Some(p) = crate::access::check(&who, &dirs).first() {
+            warn!(log, "after logrotate moves the log file, SIGUSR1 cannot create a new one: use logrotate's `create` or `copytruncate`";
+                "path" => %p.path.display(), "reason" => &p.reason);
+        }
+    }
+    let pid_file = match opts.pid_file.as_deref().map(PidFile::create).transpose() {
         Ok(p) => p,
         Err(e) => {
             error!(log, "cannot write pid file"; "error" => %e);
@@ -45,81 +104,138 @@ pub fn run(opts: &ServeOptions, catalog: &Catalog, log: &Logger) -> ExitCode {
         }
     };
     let system = actix_rt::System::new();
-    system.block_on(async {
-        let mut server = match Server::start(&topo, catalog, log) {
-            Ok(s) => s,
+    let code = system.block_on(serve(&topo, config, catalog, logs, pid_file.as_ref()));
+    if let Some(p) = pid_file
+        && let Err(e) = p.remove()
+    {
+        warn!(log, "cannot remove the pid file"; "error" => %e);
+    }
+    code
+}
+
+async fn serve(
+    topo: &Topology,
+    config: &Path,
+    catalog: &Catalog,
+    logs: &Logs,
+    pid_file: Option<&PidFile>,
+) -> ExitCode {
+    let log = &logs.log;
+    let mut sigs = match Handled::install() {
+        Ok(s) => s,
+        Err(e) => {
+            error!(log, "cannot install signal handlers"; "error" => %e);
+            return ExitCode::FAILURE;
+        }
+    };
+    signals::log_ignored(log);
+    let mut server = match Server::start(topo, catalog, log) {
+        Ok(s) => s,
+        Err(e) => {
+            error!(log, "cannot start"; "error" => %e);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(user) = &topo.user {
+        match crate::privilege::drop_to(user) {
+            Ok((uid, gid)) => info!(log, "running as an unprivileged user";
+                "user" => user, "uid" => uid.as_raw(), "gid" => gid.as_raw()),
             Err(e) => {
-                error!(log, "cannot start"; "error" => %e);
+                error!(log, "cannot drop privileges"; "user" => user, "error" => format!("{e:#}"));
                 return ExitCode::FAILURE;
             }
-        };
-        if let Some(user) = &topo.user {
-            match crate::privilege::drop_to(user) {
-                Ok((uid, gid)) => info!(log, "running as an unprivileged user";
-                    "user" => user, "uid" => uid.as_raw(), "gid" => gid.as_raw()),
-                Err(e) => {
-                    error!(log, "cannot drop privileges"; "user" => user, "error" => format!("{e:#}"));
-                    return ExitCode::FAILURE;
-                }
-            }
         }
-        let signals = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::hangup()),
-        );
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = signals else {
-            error!(log, "cannot install signal handlers");
-            return ExitCode::FAILURE;
-        };
-        info!(log, "serving"; "config" => %config.display(), "handlers" => topo.handlers.len(),
-            "listeners" => topo.listeners.len());
-        notify::ready();
-        let which = loop {
-            tokio::select! {
-                _ = term.recv() => break "SIGTERM",
-                _ = int.recv() => break "SIGINT",
-                _ = hup.recv() => reload(&mut server, config, catalog, log),
-            }
-        };
-        notify::stopping();
-        info!(log, "draining"; "signal" => which);
+    }
+    let mut answers = pid_file.map(|p| Answers::new(p, log));
+    if let Some(a) = &mut answers {
+        a.write(Outcome::Started, Vec::new(), "serving".into());
+    }
+    info!(log, "serving"; "config" => %config.display(), "handlers" => topo.handlers.len(),
+        "listeners" => topo.listeners.len());
+    notify::ready("serving");
+    let which = loop {
         tokio::select! {
-            finished = server.drain() => {
-                if !finished {
-                    warn!(log, "stopped with work in flight");
+            _ = sigs.term.recv() => break "SIGTERM",
+            _ = sigs.int.recv() => break "SIGINT",
+            _ = sigs.hup.recv() => {
+                let (outcome, errors, report) = reload(&mut server, config, catalog, logs);
+                let status = match outcome {
+                    Outcome::Refused => "reload refused: the running topology is unchanged",
+                    _ => "reload applied",
+                };
+                if let Some(a) = &mut answers {
+                    a.write(outcome, errors, report);
                 }
-                info!(log, "stopped");
-                ExitCode::SUCCESS
+                notify::ready(status);
             }
-            _ = term.recv() => second_signal(log),
-            _ = int.recv() => second_signal(log),
+            _ = sigs.usr1.recv() => match &logs.reopen {
+                Some(reopen) => {
+                    reopen.request();
+                    info!(log, "log file reopened"; "signal" => "SIGUSR1");
+                }
+                None => info!(log, "SIGUSR1: no log file to reopen (logging to stderr)"),
+            },
         }
-    })
+    };
+    notify::stopping();
+    info!(log, "draining"; "signal" => which);
+    tokio::select! {
+        finished = server.drain() => {
+            if !finished {
+                warn!(log, "stopped with work in flight");
+            }
+            info!(log, "stopped");
+            ExitCode::SUCCESS
+        }
+        _ = sigs.term.recv() => second_signal(log),
+        _ = sigs.int.recv() => second_signal(log),
+    }
 }
 
 /// Reload on SIGHUP: a topology with any error leaves the running one untouched.
-fn reload(server: &mut Server, config: &Path, catalog: &Catalog, log: &Logger) {
+/// Returns the outcome, the errors (each with its position) and a report.
+fn reload(
+    server: &mut Server,
+    config: &Path,
+    catalog: &Catalog,
+    logs: &Logs,
+) -> (Outcome, Vec<String>, String) {
+    let log = &logs.log;
     notify::reloading();
     match compile(config, catalog) {
         Err(errors) => {
             server.metrics().reload("invalid");
-            let report = topology::render(&errors, false);
-            eprintln!("{report}");
-            for d in errors.iter() {
-                error!(log, "reload refused: invalid topology, keeping the running one";
-                    "at" => format!("{}:{}:{}", d.file_name(), d.line, d.col), "error" => %d);
-            }
+            report_invalid(
+                logs,
+                "reload refused: invalid topology, keeping the running one",
+                config,
+                &errors,
+            );
+            (
+                Outcome::Refused,
+                error_lines(&errors),
+                topology::render(&errors, false),
+            )
         }
         Ok(topo) => match server.reload(&topo, catalog) {
             Ok(s) => {
                 info!(log, "reloaded"; "kept" => s.kept.join(","), "started" => s.started.join(","),
-                "replaced" => s.replaced.join(","), "retired" => s.retired.join(","))
+                    "replaced" => s.replaced.join(","), "retired" => s.retired.join(","));
+                let summary = format!(
+                    "kept [{}], started [{}], replaced [{}], retired [{}]",
+                    s.kept.join(", "),
+                    s.started.join(", "),
+                    s.replaced.join(", "),
+                    s.retired.join(", ")
+                );
+                (Outcome::Applied, Vec::new(), summary)
             }
-            Err(e) => error!(log, "reload refused, keeping the running topology"; "error" => %e),
+            Err(e) => {
+                error!(log, "reload refused, keeping the running topology"; "error" => %e);
+                (Outcome::Refused, vec![e.to_string()], e.to_string())
+            }
         },
     }
-    notify::ready();
 }
 
 fn second_signal(log: &Logger) -> ExitCode {
@@ -127,19 +243,67 @@ fn second_signal(log: &Logger) -> ExitCode {
     ExitCode::from(130)
 }
 
-/// The pid file, removed when the server exits.
+/// Writes the reload answers next to the pid file.
+struct Answers {
+    path: PathBuf,
+    generation: u64,
+    log: Logger,
+}
+
+impl Answers {
+    fn new(pid_file: &PidFile, log: &Logger) -> Answers {
+        Answers {
+            path: reload_status::path_for(&pid_file.0),
+            generation: 0,
+            log: log.clone(),
+        }
+    }
+
+    fn write(&mut self, outcome: Outcome, errors: Vec<String>, report: String) {
+        if outcome != Outcome::Started {
+            self.generation += 1;
+        }
+        let status = Status {
+            generation: self.generation,
+            outcome,
+            pid: std::process::id(),
+            at_unix_ms: reload_status::now_unix_ms(),
+            errors,
+            report,
+        };
+        if let Err(e) = reload_status::write(&self.path, &status) {
+            warn!(self.log, "cannot write the reload answer"; "path" => %self.path.display(), "error" => %e);
+        }
+    }
+}
+
+/// The pid file and the reload answers beside it, removed when the server exits
+/// (also after a privilege drop: the start-up checks made sure the directory is
+/// writable by the user the host runs as).
 #[derive(Debug)]
-struct PidFile(PathBuf);
+pub struct PidFile(PathBuf);
 
 impl PidFile {
     fn create(path: &Path) -> std::io::Result<PidFile> {
         std::fs::write(path, format!("{}\n", std::process::id()))?;
         Ok(PidFile(path.to_path_buf()))
     }
+
+    fn remove(self) -> std::io::Result<()> {
+        let status = reload_status::path_for(&self.0);
+        let path = self.0.clone();
+        std::mem::forget(self);
+        match std::fs::remove_file(&status) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::fs::remove_file(path)
+    }
 }
 
 impl Drop for PidFile {
     fn drop(&mut self) {
+        let _ = std::fs::remove_file(reload_status::path_for(&self.0));
         let _ = std::fs::remove_file(&self.0);
     }
 }

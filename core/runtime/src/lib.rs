@@ -11,6 +11,7 @@
 //! - [`catalog`]: finding plugins by name, loading each once, answering the compiler.
 //! - [`hostapi`]: the host's side of the ABI: one `extern "C"` table dispatching to a
 //!   [`hostapi::HostCalls`] implementation.
+//! - [`logfmt`]: plugin log lines split into a message and fields (JSON keys).
 //! - [`instance`]: one live plugin instance, and config checks through a plugin.
 //! - [`storage`]: the storage capability confined to a handler's root.
 //! - [`actor`]: the actix actors running instances, listeners and connections.
@@ -22,6 +23,7 @@ pub mod catalog;
 pub mod hostapi;
 pub mod instance;
 pub mod loader;
+pub mod logfmt;
 pub mod metrics;
 pub mod server;
 pub mod storage;

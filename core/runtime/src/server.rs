@@ -59,6 +59,22 @@ pub enum StartError {
     Plugin { handler: String, reason: String },
 }
 
+/// The admin endpoint's socket, bound but not yet served.
+#[derive(Debug)]
+struct BoundAdmin {
+    /// As configured (port 0 stays 0: the same topology keeps the same endpoint).
+    addr: SocketAddr,
+    local: SocketAddr,
+    listener: tokio::net::TcpListener,
+}
+
+/// The running admin endpoint.
+#[derive(Debug)]
+struct AdminEndpoint {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
 /// A bound listener socket.
 #[derive(Debug)]
 pub enum BoundSocket {
@@ -140,6 +156,8 @@ pub struct Server {
     handlers: HashMap<String, RunningHandler>,
     /// Replaced or removed handlers still finishing their work.
     retiring: Vec<Addr<InstanceActor>>,
+    /// The admin endpoint, when the topology has one.
+    admin: Option<AdminEndpoint>,
     registry: Registry,
     drain_timeout: Duration,
     metrics: Arc<Metrics>,
@@ -159,6 +177,7 @@ impl Server {
             listeners: HashMap::new(),
             handlers: HashMap::new(),
             retiring: Vec::new(),
+            admin: None,
             registry: Registry::default(),
             drain_timeout: topology.drain_timeout,
             metrics: Metrics::new(),
@@ -166,14 +185,15 @@ impl Server {
             log: log.clone(),
         };
         if let Some(addr) = topology.admin {
-            server.start_admin(addr)?;
+            let bound = server.bind_admin(addr)?;
+            server.admin = Some(server.serve_admin(bound));
         }
         server.apply(topology, catalog)?;
         Ok(server)
     }
 
-    /// The admin endpoint (`/metrics`, `/health`), bound now, served on the system.
-    fn start_admin(&self, addr: SocketAddr) -> Result<(), StartError> {
+    /// Bind the admin endpoint's socket (`/metrics`, `/health`), not serving yet.
+    fn bind_admin(&self, addr: SocketAddr) -> Result<BoundAdmin, StartError> {
         let bind_err = |source| StartError::Bind {
             listener: "(admin)".into(),
             addr,
@@ -186,9 +206,21 @@ impl Server {
         std_listener.set_nonblocking(true).map_err(bind_err)?;
         let local = std_listener.local_addr().unwrap_or(addr);
         let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind_err)?;
-        actix_rt::spawn(serve_admin(listener, Arc::clone(&self.metrics)));
-        info!(self.log, "listening"; "listener" => "(admin)", "kind" => "tcp", "addr" => %local);
-        Ok(())
+        Ok(BoundAdmin {
+            addr,
+            local,
+            listener,
+        })
+    }
+
+    /// Serve a bound admin socket on the system.
+    fn serve_admin(&self, bound: BoundAdmin) -> AdminEndpoint {
+        let task = actix_rt::spawn(serve_admin(bound.listener, Arc::clone(&self.metrics)));
+        info!(self.log, "listening"; "listener" => "(admin)", "kind" => "tcp", "addr" => %bound.local);
+        AdminEndpoint {
+            addr: bound.addr,
+            task,
+        }
     }
 
     /// The host's metrics (for counting reloads and tests).
@@ -197,15 +229,40 @@ impl Server {
     }
 
     /// Move to `topology`, changing only what changed. On error nothing changed.
+    ///
+    /// A changed `admin` address is bound before anything else changes (a taken
+    /// address refuses the reload) and replaces the old endpoint once the rest is
+    /// applied; removing `admin` stops the endpoint.
     pub fn reload(
         &mut self,
         topology: &Topology,
         catalog: &Catalog,
     ) -> Result<ReloadSummary, StartError> {
-        let result = self.apply(topology, catalog);
+        let result = self.reload_admin_and_apply(topology, catalog);
         self.metrics
             .reload(if result.is_ok() { "ok" } else { "refused" });
         result
+    }
+
+    fn reload_admin_and_apply(
+        &mut self,
+        topology: &Topology,
+        catalog: &Catalog,
+    ) -> Result<ReloadSummary, StartError> {
+        let admin_changed = self.admin.as_ref().map(|a| a.addr) != topology.admin;
+        let new_admin = match topology.admin {
+            Some(addr) if admin_changed => Some(self.bind_admin(addr)?),
+            _ => None,
+        };
+        let summary = self.apply(topology, catalog)?;
+        if admin_changed {
+            if let Some(old) = self.admin.take() {
+                old.task.abort();
+                info!(self.log, "admin endpoint closed"; "addr" => %old.addr);
+            }
+            self.admin = new_admin.map(|b| self.serve_admin(b));
+        }
+        Ok(summary)
     }
 
     fn apply(

@@ -249,12 +249,12 @@ enum Level {
     Other,
 }
 
-/// slog-json's short level names, found without parsing every line (the host logs
+/// The host's JSON level names, found without parsing every line (the host logs
 /// one line per transfer, thousands a second under load).
 fn level_of(line: &str) -> Level {
-    if line.contains(r#""level":"WARN""#) {
+    if line.contains(r#""level":"warn""#) {
         Level::Warn
-    } else if line.contains(r#""level":"ERRO""#) || line.contains(r#""level":"CRIT""#) {
+    } else if line.contains(r#""level":"error""#) {
         Level::Error
     } else {
         Level::Other
@@ -267,8 +267,8 @@ mod tests {
 
     #[test]
     fn levels_from_slog_json_lines() {
-        assert_eq!(level_of(r#"{"msg":"x","level":"WARN"}"#), Level::Warn);
-        assert_eq!(level_of(r#"{"msg":"x","level":"ERRO"}"#), Level::Error);
-        assert_eq!(level_of(r#"{"msg":"WARN","level":"INFO"}"#), Level::Other);
+        assert_eq!(level_of(r#"{"msg":"x","level":"warn"}"#), Level::Warn);
+        assert_eq!(level_of(r#"{"msg":"x","level":"error"}"#), Level::Error);
+        assert_eq!(level_of(r#"{"msg":"warn","level":"info"}"#), Level::Other);
     }
 }

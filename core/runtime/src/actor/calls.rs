@@ -160,12 +160,15 @@ impl Calls<'_> {
 impl HostCalls for Calls<'_> {
     fn log(&mut self, level: u32, msg: &str) {
         let log = &self.actor.shared.log;
+        let line = crate::logfmt::parse(msg);
+        let fields = crate::logfmt::Fields(&line.fields);
+        let msg = line.msg;
         match level {
-            abi::SY_LOG_ERROR => error!(log, "{}", msg),
-            abi::SY_LOG_WARN => warn!(log, "{}", msg),
-            abi::SY_LOG_INFO => info!(log, "{}", msg),
-            abi::SY_LOG_DEBUG => debug!(log, "{}", msg),
-            _ => trace!(log, "{}", msg),
+            abi::SY_LOG_ERROR => error!(log, "{}", msg; fields),
+            abi::SY_LOG_WARN => warn!(log, "{}", msg; fields),
+            abi::SY_LOG_INFO => info!(log, "{}", msg; fields),
+            abi::SY_LOG_DEBUG => debug!(log, "{}", msg; fields),
+            _ => trace!(log, "{}", msg; fields),
         }
     }
 
