@@ -45,6 +45,7 @@
 //!   [`tcp_connect`], [`tcp_roundtrip`], [`wait_until`], [`sha256_hex`];
 //! - building plugins that are not workspace members: [`build_c_echo`], [`compile_c`],
 //!   [`build_external_plugin`];
+//! - a host logging to a file, started through a shell line: [`logfile_host`];
 //! - fault injection (a tmpfs to fill, root-only preconditions, connections from other
 //!   loopback addresses, temp-file checks): [`faults`];
 //! - protocol clients written from the specs: [`files_wire`] (files v2), [`tftp_wire`]
@@ -63,6 +64,7 @@ use sha2::{Digest, Sha256};
 
 pub mod faults;
 pub mod files_wire;
+pub mod logfile_host;
 pub mod tftp_wire;
 
 /// How long [`Host::start`] waits for `serving`. A debug build on 2 busy cores loads
@@ -914,4 +916,3 @@ mod tests {
         run_with_timeout(cmd, Duration::from_millis(200));
     }
 }
-

@@ -80,11 +80,7 @@ impl Bulk {
     fn transfer(&self, n: usize) -> String {
         let rec = self
             .host
-            .wait_for_nth_log(
-                n,
-                |v: &Value| v["msg"] == "transfer",
-                WAIT,
-            )
+            .wait_for_nth_log(n, |v: &Value| v["msg"] == "transfer", WAIT)
             .unwrap_or_else(|| {
                 panic!("no transfer #{n}:\n{}", self.host.stderr_lines().join("\n"))
             });
@@ -434,8 +430,11 @@ fn a_broken_large_resumable_upload_keeps_an_exact_prefix_and_resumes() {
             }
             let line = b.transfer(attempt);
             let now_kept: usize = line
-                .split("; ")
-                .find_map(|p| p.strip_suffix(" bytes kept for resume\""))
+                .find(" bytes kept for resume")
+                .map(|end| {
+                    let digits = line[..end].rfind(|c: char| !c.is_ascii_digit());
+                    &line[digits.map_or(0, |d| d + 1)..end]
+                })
                 .and_then(|n| n.parse().ok())
                 .unwrap_or_else(|| panic!("{how} {attempt}: no kept count in {line}"));
             drop(s);

@@ -62,8 +62,7 @@ fn shipped_example_echoes_udp_through_the_c_plugin() {
         assert_eq!(udp_roundtrip(addr, &p, WAIT), p);
     }
     assert!(
-        host.logs_where(|j| j["level"] == "error")
-            .is_empty(),
+        host.logs_where(|j| j["level"] == "error").is_empty(),
         "{:?}",
         host.stderr_lines()
     );

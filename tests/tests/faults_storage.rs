@@ -51,9 +51,7 @@ fn enospc_mid_files_put_is_an_error_and_leaves_no_temp_while_another_put_succeed
     assert!(reply.starts_with("ERR 507"), "{reply}");
     host.expect_log(
         "the failed upload",
-        |j| {
-            Some(log_text(j)).is_some_and(|m| m.contains("big.bin") && m.contains("no space left"))
-        },
+        |j| Some(log_text(j)).is_some_and(|m| m.contains("big.bin") && m.contains("no space left")),
         WAIT,
     );
     let files = fs.path().join("files");
@@ -112,9 +110,11 @@ fn enospc_mid_tftp_wrq_is_error_3_and_leaves_no_temp() {
 
 // ---- EACCES -----------------------------------------------------------------------------
 
-/// The host drops root to `nobody`; its roots belong to root with mode 0700, so every
-/// file operation there is EACCES. Each protocol answers with an error, the host logs
-/// it and keeps serving: once the operator fixes the mode, the same host works.
+/// The host drops root to `nobody`; once it runs, its roots are made root's own with
+/// mode 0700 (at start they were open, or `serve` would refuse to start: see
+/// `operator_privilege.rs`), so every file operation there is EACCES. Each protocol
+/// answers with an error, the host logs it and keeps serving: once the operator fixes
+/// the mode, the same host works.
 #[test]
 fn eacces_on_the_root_is_an_error_to_the_peer_and_the_host_keeps_serving() {
     if !require_root("switch to the user `nobody`") {
@@ -129,17 +129,18 @@ fn eacces_on_the_root_is_an_error_to_the_peer_and_the_host_keeps_serving() {
     // roots themselves are root's only.
     std::fs::set_permissions(dir.join(""), std::fs::Permissions::from_mode(0o755)).unwrap();
     let lock = |mode| {
-        for sub in ["files", "tftp", "bulk/incoming"] {
+        for sub in ["files", "tftp", "bulk", "bulk/incoming"] {
             std::fs::set_permissions(dir.join(sub), std::fs::Permissions::from_mode(mode)).unwrap();
         }
     };
-    lock(0o700);
+    lock(0o777);
     let host = Host::start(&storage_trio(&dir.text(), r#"user: Some("nobody"),"#));
     host.expect_log(
         "the privilege drop",
         |j| j["msg"] == "running as an unprivileged user",
         WAIT,
     );
+    lock(0o700);
 
     let mut c = V2::open(host.addr("files_tcp"));
     let (head, _) = c.get("f.txt");
@@ -237,7 +238,8 @@ fn a_file_truncated_during_a_tftp_download_ends_it_with_an_error() {
     host.expect_log(
         "the failed transfer",
         |j| {
-            Some(log_text(j)).is_some_and(|m| m.contains("file=f.bin") && m.contains("file changed"))
+            Some(log_text(j))
+                .is_some_and(|m| m.contains("file=f.bin") && m.contains("file changed"))
         },
         WAIT,
     );
@@ -330,9 +332,7 @@ fn a_file_truncated_during_a_files_get_closes_short_of_the_announced_length() {
     );
     host.expect_log(
         "the failed download",
-        |j| {
-            Some(log_text(j)).is_some_and(|m| m.contains("big.bin") && m.contains("result=error"))
-        },
+        |j| Some(log_text(j)).is_some_and(|m| m.contains("big.bin") && m.contains("result=error")),
         WAIT,
     );
 }

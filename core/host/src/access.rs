@@ -165,10 +165,7 @@ fn check_dir(dir: &Path, need: Need) -> Result<(), String> {
             "not writable"
         };
         if creating {
-            format!(
-                "cannot be created: {} {what} ({e})",
-                at.display()
-            )
+            format!("cannot be created: {} {what} ({e})", at.display())
         } else {
             format!("{what} ({e})")
         }
@@ -227,7 +224,10 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         let problems = check(&me(), &[("root".into(), file, Need::ReadWrite)]);
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].reason.contains("not a directory"), "{problems:?}");
+        assert!(
+            problems[0].reason.contains("not a directory"),
+            "{problems:?}"
+        );
     }
 
     /// As root the check switches to another user, so a root-owned 0755 directory
@@ -249,7 +249,10 @@ mod tests {
         let problems = check(&who, &[("root".into(), locked.clone(), Need::ReadWrite)]);
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].reason.contains("not readable and writable"), "{problems:?}");
+        assert!(
+            problems[0].reason.contains("not readable and writable"),
+            "{problems:?}"
+        );
         assert!(problems[0].reason.contains(&who.name), "{problems:?}");
     }
 }

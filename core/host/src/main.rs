@@ -104,17 +104,14 @@ fn main() -> ExitCode {
     let catalog = Catalog::new(cli.plugin_dir.clone());
     match cli.command {
         Command::Serve { config, pid_file } => {
-            let logs = match logging::build(
-                cli.log_format,
-                cli.log_level.0,
-                cli.log_file.as_deref(),
-            ) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("switchyard: cannot log: {e}");
-                    return ExitCode::from(EXIT_CONFIG);
-                }
-            };
+            let logs =
+                match logging::build(cli.log_format, cli.log_level.0, cli.log_file.as_deref()) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("switchyard: cannot log: {e}");
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                };
             serve::run(&serve::ServeOptions { config, pid_file }, &catalog, &logs)
         }
         Command::Validate { files } => validate::run(&files, &catalog),

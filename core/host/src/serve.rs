@@ -59,7 +59,9 @@ pub fn run(opts: &ServeOptions, catalog: &Catalog, logs: &Logs) -> ExitCode {
     signals::ignore_early();
     let log = &logs.log;
     match nofile::raise() {
-        Ok(r) => info!(log, "open files limit"; "soft_before" => r.before, "soft" => r.after, "hard" => r.hard),
+        Ok(r) => {
+            info!(log, "open files limit"; "soft_before" => r.before, "soft" => r.after, "hard" => r.hard)
+        }
         Err(e) => warn!(log, "cannot raise the open files limit"; "error" => %e),
     }
     let config = opts.config.as_path();
@@ -90,7 +92,11 @@ pub fn run(opts: &ServeOptions, catalog: &Catalog, logs: &Logs) -> ExitCode {
         && let Some(file) = &logs.file
     {
         let dir = startup::parent_of(file);
-        let dirs = [("log file directory".to_owned(), dir, crate::access::Need::Write)];
+        let dirs = [(
+            "log file directory".to_owned(),
+            dir,
+            crate::access::Need::Write,
+        )];
         if let Some(p) = crate::access::check(&who, &dirs).first() {
             warn!(log, "after logrotate moves the log file, SIGUSR1 cannot create a new one: use logrotate's `create` or `copytruncate`";
                 "path" => %p.path.display(), "reason" => &p.reason);

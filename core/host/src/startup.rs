@@ -15,10 +15,7 @@ use switchyard_runtime::topology::Topology;
 use crate::access::{self, Need, Problem, RunAs};
 
 /// The directories the host needs, as `(what, path, need)`.
-pub fn needed(
-    topo: &Topology,
-    pid_file: Option<&Path>,
-) -> Vec<(String, PathBuf, Need)> {
+pub fn needed(topo: &Topology, pid_file: Option<&Path>) -> Vec<(String, PathBuf, Need)> {
     let mut dirs: Vec<(String, PathBuf, Need)> = topo
         .handlers
         .iter()
@@ -32,11 +29,7 @@ pub fn needed(
         })
         .collect();
     if let Some(pid) = pid_file {
-        dirs.push((
-            "pid file directory".into(),
-            parent_of(pid),
-            Need::Write,
-        ));
+        dirs.push(("pid file directory".into(), parent_of(pid), Need::Write));
     }
     dirs
 }

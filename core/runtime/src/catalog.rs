@@ -4,7 +4,9 @@
 //! Search order for a plugin named in a topology: the topology's explicit `plugins`
 //! path; `--plugin-dir` directories; the topology's `plugin_dirs`;
 //! `SWITCHYARD_PLUGIN_PATH` (colon-separated); the directory of the running
-//! executable (so `cargo build` output works with no flags).
+//! executable (so `cargo build` output works with no flags); for an installed
+//! `<prefix>/bin/switchyard`, `<prefix>/lib/switchyard/plugins`; and
+//! `/usr/lib/switchyard/plugins` (distribution packages).
 //!
 //! A library is loaded once per content, always from a private copy (in a 0700
 //! directory, created exclusively, removed once mapped): `dlopen` of a path already
@@ -63,9 +65,14 @@ fn fingerprint(path: &Path) -> Result<Fingerprint, String> {
     })
 }
 
+/// The system-wide plugin directory, searched last.
+pub const SYSTEM_PLUGIN_DIR: &str = "/usr/lib/switchyard/plugins";
+
 impl Catalog {
     /// A catalog searching `cli_dirs`, then (per topology) its `plugin_dirs`, then the
-    /// environment's `SWITCHYARD_PLUGIN_PATH`, then the executable's directory.
+    /// environment's `SWITCHYARD_PLUGIN_PATH`, then the executable's directory, then
+    /// `<prefix>/lib/switchyard/plugins` for an executable in `<prefix>/bin`, then
+    /// [`SYSTEM_PLUGIN_DIR`].
     pub fn new(cli_dirs: Vec<PathBuf>) -> Catalog {
         let mut fallback_dirs: Vec<PathBuf> = std::env::var_os("SWITCHYARD_PLUGIN_PATH")
             .map(|v| {
@@ -78,8 +85,14 @@ impl Catalog {
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf))
         {
+            // An installed host: `/usr/local/bin/switchyard` finds its plugins in
+            // `/usr/local/lib/switchyard/plugins`, as well as next to itself.
+            let installed = dir.parent().map(|p| p.join("lib/switchyard/plugins"));
             fallback_dirs.push(dir);
+            fallback_dirs.extend(installed);
         }
+        // Where distribution packages put them.
+        fallback_dirs.push(PathBuf::from(SYSTEM_PLUGIN_DIR));
         Catalog {
             cli_dirs,
             fallback_dirs,

@@ -169,7 +169,9 @@ mod tests {
 
     #[test]
     fn message_and_fields_are_split() {
-        let l = parse(r#"transfer peer=127.0.0.1:5 file="a b.txt" options="blksize=1468 windowsize=8" result=ok"#);
+        let l = parse(
+            r#"transfer peer=127.0.0.1:5 file="a b.txt" options="blksize=1468 windowsize=8" result=ok"#,
+        );
         assert_eq!(l.msg, "transfer");
         assert_eq!(
             fields(&l),
