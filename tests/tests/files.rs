@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use switchyard_e2e::files_wire::V2;
-use switchyard_e2e::{Host, bin_dir, repo_root, sha256_hex, tcp_connect, wait_until};
+use switchyard_e2e::{Host, bin_dir, log_text, repo_root, sha256_hex, tcp_connect, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -60,11 +60,14 @@ impl Server {
             .collect()
     }
 
-    fn logs_with(&self, needle: &str) -> Vec<String> {
+    /// Log records (as text: message, then sorted `key=value` fields) holding every
+    /// space-separated part of `needles`.
+    fn logs_with(&self, needles: &str) -> Vec<String> {
         self.host
-            .stderr_lines()
-            .into_iter()
-            .filter(|l| l.contains(needle))
+            .json_logs()
+            .iter()
+            .map(log_text)
+            .filter(|l| needles.split(' ').all(|n| l.contains(n)))
             .collect()
     }
 

@@ -235,10 +235,22 @@ fn systemd_notify_says_ready_reloading_and_stopping() {
         let n = sock.recv(&mut buf).expect("a notification");
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
-    assert_eq!(next(), "READY=1");
+    assert_eq!(next(), "READY=1\nSTATUS=serving");
     host.signal("HUP");
-    assert_eq!(next(), "RELOADING=1");
-    assert_eq!(next(), "READY=1");
+    let reloading = next();
+    assert!(
+        reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
+        "{reloading}"
+    );
+    assert_eq!(next(), "READY=1\nSTATUS=reload applied");
+    std::fs::write(host.config_path(), "(broken").unwrap();
+    host.signal("HUP");
+    assert!(next().starts_with("RELOADING=1"));
+    let refused = next();
+    assert!(
+        refused.starts_with("READY=1\nSTATUS=reload refused"),
+        "{refused}"
+    );
     host.signal("TERM");
     assert_eq!(next(), "STOPPING=1");
     assert!(host.wait_exit(WAIT).success());

@@ -34,7 +34,9 @@ pub fn ignore_early() {
     let all = IGNORED
         .iter()
         .map(|(n, _)| *n)
-        .chain([libc::SIGUSR1, libc::SIGPIPE]);
+        // SIGHUP too: a reload asked for while the host starts must not kill it
+        // (its topology is being read anyway).
+        .chain([libc::SIGUSR1, libc::SIGPIPE, libc::SIGHUP]);
     for n in all {
         // SAFETY: installing SIG_IGN has no handler code to be unsafe in.
         unsafe {
