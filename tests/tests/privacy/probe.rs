@@ -93,7 +93,7 @@ impl Probe {
     /// files v2 `LIST dir`: the reply line and the names listed.
     pub fn files_v2_list(&self, dir: &str) -> (String, Vec<String>) {
         let mut c = V2::open(self.files);
-        let head = c.ask(&format!("LIST {dir}").trim_end().to_owned());
+        let head = c.ask(format!("LIST {dir}").trim_end());
         let shown: usize = match head.strip_prefix("OK ") {
             Some(rest) => rest.split(' ').next().unwrap().parse().unwrap(),
             None => 0,
