@@ -138,7 +138,10 @@ fn plugins(config: Option<&std::path::Path>, catalog: &Catalog) -> ExitCode {
         }
     }
     println!("host ABI {HOST_ABI_VERSION}");
-    println!("{:<16} {:<10} {:<4} PATH", "NAME", "VERSION", "ABI");
+    println!(
+        "{:<16} {:<10} {:<4} {:<8} PATH",
+        "NAME", "VERSION", "ABI", "STORAGE"
+    );
     let mut found = catalog.discover(&dirs);
     for path in named {
         let key = path.canonicalize().unwrap_or(path);
@@ -150,16 +153,24 @@ fn plugins(config: Option<&std::path::Path>, catalog: &Catalog) -> ExitCode {
         match result {
             Ok(p) => {
                 let i = p.info();
+                // Served: peers read the handler's root; private: only the plugin.
+                let storage = if i.storage == switchyard_sdk::abi::SY_STORAGE_PRIVATE {
+                    "private"
+                } else {
+                    "served"
+                };
                 println!(
-                    "{:<16} {:<10} {:<4} {}",
+                    "{:<16} {:<10} {:<4} {:<8} {}",
                     i.name,
                     i.version,
                     i.abi_version,
+                    storage,
                     path.display()
                 );
             }
             Err(reason) => println!(
-                "{:<16} {:<10} {:<4} {} ({reason})",
+                "{:<16} {:<10} {:<4} {:<8} {} ({reason})",
+                "-",
                 "-",
                 "-",
                 "-",

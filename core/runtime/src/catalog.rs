@@ -23,7 +23,7 @@ use switchyard_sdk::abi;
 use crate::instance::check_config;
 use crate::loader::{Plugin, find_in_dirs};
 use crate::topology::{
-    ConfigDiagnostic, PluginCatalog, PluginDescription, PortDescription, PortDirection,
+    ConfigDiagnostic, PluginCatalog, PluginDescription, PortDescription, PortDirection, StorageKind,
 };
 
 /// Loaded plugins by canonical path, and where to look for more.
@@ -214,6 +214,11 @@ fn describe(plugin: &Plugin) -> PluginDescription {
         version: info.version.clone(),
         listener_kinds: info.listener_kinds,
         instance_mode: info.instance_mode,
+        storage: if info.storage == abi::SY_STORAGE_PRIVATE {
+            StorageKind::Private
+        } else {
+            StorageKind::Served
+        },
         ports: info
             .ports
             .iter()

@@ -65,21 +65,24 @@ pub struct PluginInfo {
     pub listener_kinds: u32,
     /// `SY_INSTANCE_*`.
     pub instance_mode: u32,
+    /// `SY_STORAGE_*`; `SY_STORAGE_SERVED` for a vtable that predates the field.
+    pub storage: u32,
     pub ports: Vec<PortInfo>,
     pub path: PathBuf,
 }
 
 struct Library {
-    vtable: *const SyPluginVTable,
+    /// The plugin's vtable copied out (see [`read_vtable`]): its pointers still point
+    /// into the library, which `_lib` keeps loaded.
+    vtable: SyPluginVTable,
     info: PluginInfo,
     /// Dropped last (fields drop in order): nothing above points into it after drop.
     _lib: libloading::Library,
 }
 
-// SAFETY: the vtable is immutable static data inside the library, which `_lib` keeps
-// loaded; plugin calls themselves are serialized per instance by the host.
-unsafe impl Send for Library {}
-unsafe impl Sync for Library {}
+// SAFETY: the vtable's pointers point to immutable static data inside the library,
+// which `_lib` keeps loaded; plugin calls themselves are serialized per instance by the
+// host. (`SyPluginVTable` is Send and Sync already; `libloading::Library` too.)
 
 /// A loaded, checked plugin library. Cheap to clone; the library stays loaded while any
 /// clone (or instance) lives.
@@ -173,10 +176,12 @@ impl Plugin {
             .map_err(|_| refused("it exports no `switchyard_plugin_entry` function".into()))?;
         // SAFETY: as above; the SDK's entry catches nothing because it cannot panic.
         let vtable = unsafe { entry(abi::SY_ABI_VERSION) };
-        // SAFETY: null-checked; a non-null vtable is static data of the library.
-        let vt = unsafe { vtable.as_ref() }
-            .ok_or_else(|| refused("its entry function refused this host".into()))?;
-        let info = check_vtable(vt, &path_buf).map_err(refused)?;
+        if vtable.is_null() {
+            return Err(refused("its entry function refused this host".into()));
+        }
+        // SAFETY: non-null; a vtable is static data of the library, `struct_size` long.
+        let vtable = unsafe { read_vtable(vtable) }.map_err(refused)?;
+        let info = check_vtable(&vtable, &path_buf).map_err(refused)?;
         Ok(Plugin(Arc::new(Library {
             vtable,
             info,
@@ -194,20 +199,45 @@ impl Plugin {
         &self.0.info
     }
 
-    /// The checked vtable; valid as long as `self` lives.
+    /// The checked vtable; its pointers are valid as long as `self` lives.
     pub fn vtable(&self) -> &SyPluginVTable {
-        // SAFETY: checked at load; the library is kept loaded by `self.0`.
-        unsafe { &*self.0.vtable }
+        &self.0.vtable
+    }
+}
+
+/// Copy a plugin's vtable out of the library, as much of it as the plugin built.
+///
+/// A plugin built against an older SDK of this ABI has a shorter table (it ends before
+/// the fields added since, `storage` so far): reading our whole struct from its
+/// pointer would read past its static. So only `struct_size` bytes are copied, over a
+/// zeroed table, and every later field keeps its zero, which is chosen to be the safe
+/// meaning (`SY_STORAGE_SERVED`). A table shorter than the first one is refused.
+///
+/// # Safety
+/// `vt` is non-null and points to at least `struct_size` (its first field) readable
+/// bytes, as the ABI requires of a plugin's vtable.
+unsafe fn read_vtable(vt: *const SyPluginVTable) -> Result<SyPluginVTable, String> {
+    // SAFETY: every vtable starts with its `struct_size`.
+    let size = unsafe { std::ptr::addr_of!((*vt).struct_size).read_unaligned() };
+    if size < abi::SY_VTABLE_SIZE_V1 {
+        return Err(format!(
+            "its vtable is {size} bytes, this host needs at least {}",
+            abi::SY_VTABLE_SIZE_V1
+        ));
+    }
+    let copied = (size as usize).min(std::mem::size_of::<SyPluginVTable>());
+    // SAFETY: all-zero is a valid vtable (null pointers, `None` functions, zero
+    // numbers); then `copied` bytes the plugin vouches for are laid over it.
+    unsafe {
+        let mut out = std::mem::MaybeUninit::<SyPluginVTable>::zeroed();
+        std::ptr::copy_nonoverlapping(vt.cast::<u8>(), out.as_mut_ptr().cast::<u8>(), copied);
+        Ok(out.assume_init())
     }
 }
 
 fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> {
-    if (vt.struct_size as usize) < std::mem::size_of::<SyPluginVTable>() {
-        return Err(format!(
-            "its vtable is {} bytes, this host needs {}",
-            vt.struct_size,
-            std::mem::size_of::<SyPluginVTable>()
-        ));
+    if vt.storage > abi::SY_STORAGE_PRIVATE {
+        return Err(format!("unknown storage kind {}", vt.storage));
     }
     if vt.abi_version != abi::SY_ABI_VERSION {
         return Err(format!(
@@ -262,6 +292,7 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
         abi_version: vt.abi_version,
         listener_kinds: vt.listener_kinds,
         instance_mode: vt.instance_mode,
+        storage: vt.storage,
         ports,
         path: path.to_path_buf(),
     })
@@ -298,6 +329,70 @@ mod tests {
             format!("libswitchyard_my_proto.{}", std::env::consts::DLL_EXTENSION)
         );
         assert_eq!(names.len(), 3);
+    }
+
+    /// A vtable as the SDK builds it, with `storage` set to private.
+    fn private_vtable() -> SyPluginVTable {
+        SyPluginVTable {
+            storage: abi::SY_STORAGE_PRIVATE,
+            ..switchyard_sdk::trampoline::vtable::<Nothing>()
+        }
+    }
+
+    struct Nothing;
+
+    impl switchyard_sdk::Protocol for Nothing {
+        type Config = ();
+        const NAME: &'static str = "nothing";
+        const LISTENERS: switchyard_sdk::Listeners = switchyard_sdk::Listeners::NONE;
+        fn new(_: (), _: &mut switchyard_sdk::Ctx<'_>) -> Result<Nothing, String> {
+            Ok(Nothing)
+        }
+        fn on_event(&mut self, _: &mut switchyard_sdk::Ctx<'_>, _: switchyard_sdk::Event<'_>) {}
+    }
+
+    #[test]
+    fn a_whole_vtable_is_read_with_its_storage_kind() {
+        let vt = private_vtable();
+        // SAFETY: a whole vtable on the stack.
+        let read = unsafe { read_vtable(&vt) }.unwrap();
+        let info = check_vtable(&read, Path::new("x.so")).unwrap();
+        assert_eq!(info.storage, abi::SY_STORAGE_PRIVATE);
+        assert_eq!(info.name, "nothing");
+    }
+
+    /// A plugin built before `storage` existed ends its table there: the host reads no
+    /// further (the bytes behind it are not the plugin's) and takes it as served.
+    #[test]
+    fn a_vtable_from_before_the_storage_field_loads_as_served() {
+        let vt = SyPluginVTable {
+            struct_size: abi::SY_VTABLE_SIZE_V1,
+            ..private_vtable()
+        };
+        // SAFETY: a whole vtable, of which only the first 120 bytes are declared.
+        let read = unsafe { read_vtable(&vt) }.unwrap();
+        let info = check_vtable(&read, Path::new("x.so")).unwrap();
+        assert_eq!(info.storage, abi::SY_STORAGE_SERVED);
+        assert!(read.on_event.is_some() && read.active_sessions.is_some());
+    }
+
+    #[test]
+    fn a_vtable_shorter_than_the_first_one_or_of_unknown_storage_is_refused() {
+        let short = SyPluginVTable {
+            struct_size: abi::SY_VTABLE_SIZE_V1 - 8,
+            ..private_vtable()
+        };
+        // SAFETY: a whole vtable.
+        let err = unsafe { read_vtable(&short) }.unwrap_err();
+        assert!(err.contains("at least 120"), "{err}");
+        let odd = SyPluginVTable {
+            storage: 7,
+            ..private_vtable()
+        };
+        // SAFETY: a whole vtable.
+        let read = unsafe { read_vtable(&odd) }.unwrap();
+        let err = check_vtable(&read, Path::new("x.so")).unwrap_err();
+        assert!(err.contains("unknown storage kind 7"), "{err}");
     }
 
     #[test]

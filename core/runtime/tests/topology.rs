@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use switchyard_runtime::topology::{
     self, ConfigDiagnostic, DiagnosticKind, ListenerKind, PluginCatalog, PluginDescription,
-    PortDescription, PortDirection,
+    PortDescription, PortDirection, StorageKind,
 };
 use switchyard_sdk::abi;
 
@@ -34,6 +34,7 @@ impl PluginCatalog for OneEcho {
                 direction: PortDirection::Out,
                 type_name: "Seen".into(),
             }],
+            storage: StorageKind::Served,
         })
     }
 

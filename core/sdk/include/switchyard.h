@@ -34,6 +34,12 @@
  *  3. It checks the returned vtable's struct_size and abi_version, then its declarations.
  *
  * A minimal C plugin: see examples/plugins/c-echo/c_echo.c.
+ *
+ * Changelog (ABI version 1 grows only at the end of its structs)
+ * ---------
+ *  - SyHostApi.prefetch_file, then SyHostApi.open_partial: new host calls.
+ *  - SyPluginVTable.storage (SY_STORAGE_SERVED / SY_STORAGE_PRIVATE): a vtable of
+ *    SY_VTABLE_SIZE_V1 bytes still loads and is taken as served.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -79,6 +85,12 @@ extern "C" {
 /* Port directions; a type name of "*" on an input port accepts every type. */
 #define SY_PORT_IN  1u
 #define SY_PORT_OUT 2u
+
+/* Storage kinds (SyPluginVTable.storage). SERVED is 0, so a vtable that leaves the field
+ * zero, or predates it, is served: the safe side for the topology's check that no
+ * private root lies inside a served one. */
+#define SY_STORAGE_SERVED  0u /* peers read files from the handler's root (tftp, files) */
+#define SY_STORAGE_PRIVATE 1u /* only the plugin reads its root (audit transcripts)     */
 
 /* Log levels */
 #define SY_LOG_ERROR 1u
@@ -264,7 +276,13 @@ typedef struct SyPluginVTable {
     void (*destroy)(SyInstance *inst); /* exactly once per created instance */
     uint32_t (*on_event)(SyInstance *inst, const SyHostApi *api, SyHostCtx *ctx, const SyEvent *event);
     uint64_t (*active_sessions)(SyInstance *inst); /* may be NULL */
+    /* Added after the first vtable of ABI version 1 (SY_VTABLE_SIZE_V1 bytes, which the
+     * host still accepts and reads as SY_STORAGE_SERVED). SY_STORAGE_*. */
+    uint32_t storage;
 } SyPluginVTable;
+
+/* struct_size of a vtable built before `storage` was added. */
+#define SY_VTABLE_SIZE_V1 ((uint32_t)offsetof(SyPluginVTable, storage))
 
 typedef struct SyPluginDecl {
     uint32_t magic;       /* SY_MAGIC */
@@ -292,6 +310,8 @@ _Static_assert(sizeof(SyStat) == 24, "SyStat");
 _Static_assert(sizeof(SyEvent) == 216, "SyEvent");
 _Static_assert(sizeof(SyPortDecl) == 40, "SyPortDecl");
 _Static_assert(sizeof(SyPluginDecl) == 16, "SyPluginDecl");
+_Static_assert(sizeof(SyPluginVTable) == 128, "SyPluginVTable");
+_Static_assert(offsetof(SyPluginVTable, storage) == 120, "SyPluginVTable v1 size");
 _Static_assert(sizeof(SyHostApi) == 232, "SyHostApi");
 #endif
 

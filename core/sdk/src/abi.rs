@@ -70,6 +70,15 @@ pub const SY_INSTANCE_PER_CONNECTION: u32 = 1;
 // ---- port directions -----------------------------------------------------------------
 pub const SY_PORT_IN: u32 = 1;
 pub const SY_PORT_OUT: u32 = 2;
+
+// ---- storage kinds (`SyPluginVTable::storage`) ----------------------------------------
+/// Peers read files from the handler's root (TFTP, files, bulk). Zero, so a vtable that
+/// does not set the field, or predates it, is *served*: the safe side for the topology's
+/// check that no private root lies inside a served one.
+pub const SY_STORAGE_SERVED: u32 = 0;
+/// Only the plugin itself reads its root (audit transcripts): it must not lie inside,
+/// or contain, a served root.
+pub const SY_STORAGE_PRIVATE: u32 = 1;
 /// Type name of an input port that accepts every message type.
 pub const SY_TYPE_ANY: &str = "*";
 
@@ -392,7 +401,15 @@ pub struct SyPluginVTable {
     >,
     /// Number of sessions still in flight (used while draining). May be null.
     pub active_sessions: Option<unsafe extern "C" fn(inst: *mut SyInstance) -> u64>,
+    /// `SY_STORAGE_*`: whether peers are served files from the handler's root. Added
+    /// after the first vtable of ABI version 1: a vtable whose `struct_size` ends before
+    /// it ([`SY_VTABLE_SIZE_V1`]) is read as `SY_STORAGE_SERVED`.
+    pub storage: u32,
 }
+
+/// `struct_size` of a vtable built before `storage` was added: the host still loads
+/// such plugins, and takes their storage as served.
+pub const SY_VTABLE_SIZE_V1: u32 = std::mem::offset_of!(SyPluginVTable, storage) as u32;
 
 // SAFETY: the vtable is immutable static data; its pointers point to static data too.
 unsafe impl Sync for SyPluginVTable {}
@@ -580,6 +597,9 @@ const _: () = {
     assert!(std::mem::size_of::<SyEvent>() == 216);
     assert!(std::mem::size_of::<SyPortDecl>() == 40);
     assert!(std::mem::size_of::<SyPluginDecl>() == 16);
+    // Grows only at its end; a plugin's table as short as the first one still loads.
+    assert!(std::mem::size_of::<SyPluginVTable>() == 128);
+    assert!(SY_VTABLE_SIZE_V1 == 120);
     // Grows only at its end (new calls), so older plugins keep reading a valid prefix.
     assert!(std::mem::size_of::<SyHostApi>() == 232);
 };

@@ -60,14 +60,14 @@ pub use config::parse_config;
 pub use ctx::{Ctx, Level};
 pub use error::HostError;
 pub use event::{ConnId, Event, FileId, SocketId};
-pub use protocol::{InstanceMode, Listeners, Port, Protocol, Stat};
-pub use storage::Storage;
+pub use protocol::{InstanceMode, Listeners, Port, Protocol, Stat, StorageKind};
+pub use storage::{Storage, is_hidden_path};
 
 /// One `use` for plugin authors.
 pub mod prelude {
     pub use crate::messages::{ChatMessage, Message, TransferCompleted};
     pub use crate::{
         ConnId, Ctx, Event, FileId, HostError, InstanceMode, Level, Listeners, Port, Protocol,
-        SocketId, Stat,
+        SocketId, Stat, StorageKind,
     };
 }

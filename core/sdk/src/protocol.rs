@@ -36,6 +36,27 @@ impl InstanceMode {
     }
 }
 
+/// Who reads the files under a handler's root. The topology refuses a private root
+/// that equals, lies inside or contains a served one (unless `allow_nested_roots`):
+/// a served root would hand private files to any peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageKind {
+    /// Peers are served files from the root (TFTP, files, bulk). The default, because
+    /// it is the safe assumption about a plugin that says nothing.
+    Served,
+    /// Only the plugin reads the root (audit transcripts, state).
+    Private,
+}
+
+impl StorageKind {
+    pub const fn raw(self) -> u32 {
+        match self {
+            StorageKind::Served => abi::SY_STORAGE_SERVED,
+            StorageKind::Private => abi::SY_STORAGE_PRIVATE,
+        }
+    }
+}
+
 /// A typed message port. Build them in a `const` list with [`Port::input`] and
 /// [`Port::output`]; the type name is what `validate` compares across a route.
 pub type Port = abi::SyPortDecl;
@@ -108,6 +129,8 @@ pub trait Protocol: Sized + 'static {
     const MODE: InstanceMode = InstanceMode::PerHandler;
     /// Typed message ports.
     const PORTS: &'static [Port] = &[];
+    /// Whether peers read the files under the handler's root ([`StorageKind`]).
+    const STORAGE: StorageKind = StorageKind::Served;
 
     /// Build an instance from its configuration. An `Err` refuses the handler.
     fn new(config: Self::Config, ctx: &mut Ctx<'_>) -> Result<Self, String>;

@@ -6,6 +6,17 @@
 //! they are a trait the machine calls rather than outputs it queues.
 
 use crate::{Ctx, FileId, HostError, Stat};
+
+/// Whether any `/`-separated component of `path` starts with `.`: a hidden name.
+///
+/// Serving plugins keep their own side files there (digests `.NAME.sha256`, kept
+/// partial uploads `.partial.<id>`, the host's `.sy-tmp.*` temps), next to the files
+/// they describe so that they commit by an atomic rename in the same directory. So a
+/// hidden name is never served, written or listed to peers unless the operator says
+/// so (`serve_hidden`); one shared test keeps the plugins' rules the same.
+pub fn is_hidden_path(path: &str) -> bool {
+    path.split('/').any(|c| c.starts_with('.'))
+}
 /// Storage under the handler's root. Paths are relative, `/`-separated.
 pub trait Storage {
     fn open_read(&mut self, path: &str) -> Result<(FileId, u64), HostError>;
@@ -59,5 +70,28 @@ impl Storage for Ctx<'_> {
     }
     fn free_space(&mut self) -> Result<u64, HostError> {
         Ctx::free_space(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hidden_path;
+
+    #[test]
+    fn any_component_with_a_leading_dot_is_hidden() {
+        for hidden in [
+            ".x.sha256",
+            ".partial.0123456789abcdef0123456789abcdef",
+            "d/.x.sha256",
+            ".git/config",
+            "a/..b/c",
+            "..",
+            ".",
+        ] {
+            assert!(is_hidden_path(hidden), "{hidden:?}");
+        }
+        for shown in ["x.sha256", "a/b.c", "a./b", "", "dir/file."] {
+            assert!(!is_hidden_path(shown), "{shown:?}");
+        }
     }
 }

@@ -142,6 +142,7 @@ pub const fn vtable<P: Protocol>() -> SyPluginVTable {
         destroy: Some(destroy::<P>),
         on_event: Some(on_event::<P>),
         active_sessions: Some(active_sessions::<P>),
+        storage: P::STORAGE.raw(),
     }
 }
 

@@ -202,6 +202,7 @@ static const SyPluginVTable VTABLE = {
     .destroy = c_echo_destroy,
     .on_event = c_echo_on_event,
     .active_sessions = c_echo_active_sessions,
+    .storage = SY_STORAGE_SERVED, /* has no root of its own; served is the safe default */
 };
 
 /* Called once after the declaration was checked. Returning NULL refuses a host that

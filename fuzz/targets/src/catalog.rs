@@ -35,6 +35,7 @@ fn describe<P: Protocol>() -> PluginDescription {
                 type_name: unsafe { p.type_name.to_string_lossy() }.into_owned(),
             })
             .collect(),
+        storage: P::STORAGE,
     }
 }
 

@@ -30,6 +30,9 @@ impl Protocol for Audit {
     const DESCRIPTION: &'static str = "writes every typed message it receives as a JSON line";
     const LISTENERS: Listeners = Listeners::NONE;
     const PORTS: &'static [Port] = &[Port::input(EVENTS_PORT, "*")];
+    /// Transcripts hold every chat line with its peer's address: only this plugin
+    /// reads them, so the topology keeps its root out of every served root.
+    const STORAGE: StorageKind = StorageKind::Private;
 
     fn new(config: Config, ctx: &mut Ctx<'_>) -> Result<Self, String> {
         let name = config.validate()?;

@@ -74,6 +74,11 @@ impl Config {
         {
             return Err("incoming_dir: a relative path below the root, like \"incoming\"".into());
         }
+        if switchyard_sdk::is_hidden_path(dir) {
+            // Hidden names hold side files and partials, and are never served: a
+            // hidden directory would make bulk the one plugin serving them.
+            return Err("incoming_dir: must not be hidden (no component starting with `.`)".into());
+        }
         if self.header_timeout_secs == 0 || self.idle_timeout_secs == 0 {
             return Err("header_timeout_secs and idle_timeout_secs: at least 1".into());
         }
@@ -154,6 +159,8 @@ mod tests {
             "(incoming_dir: \"../x\")",
             "(incoming_dir: \"/srv\")",
             "(incoming_dir: \"a//b\")",
+            "(incoming_dir: \".incoming\")",
+            "(incoming_dir: \"up/.hidden\")",
             "(max_partials: 0)",
         ] {
             let c: Config = parse_config(bad).unwrap();

@@ -35,6 +35,9 @@ pub struct Config {
     pub allow_overwrite: bool,
     /// Let `DELETE` remove files.
     pub allow_delete: bool,
+    /// Serve, list, accept and delete hidden names (a component starting with `.`).
+    /// Off by default: digest side files `.NAME.sha256` live there.
+    pub serve_hidden: bool,
     /// Most entries one `LIST` returns.
     pub max_list_entries: usize,
     /// Bytes hashed per step of a `HASH`. Each step is a synchronous read on the
@@ -55,6 +58,7 @@ impl Default for Config {
             v1_settle_ms: 100,
             allow_overwrite: false,
             allow_delete: false,
+            serve_hidden: false,
             max_list_entries: 10_000,
             hash_step_bytes: 1 << 20,
         }

@@ -16,6 +16,8 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
+use switchyard_sdk::is_hidden_path;
+
 use crate::config::Config;
 use crate::packet::{ErrorCode, OP_ERROR, Packet, RequestKind, opcode};
 
@@ -175,6 +177,16 @@ impl Admission {
         if let Err(why) = check_path(filename) {
             return refuse(ErrorCode::AccessViolation, why);
         }
+        if !self.cfg.serve_hidden && is_hidden_path(filename) {
+            // A read gets ERROR 1 "file not found", exactly what a missing file gets:
+            // tftp-hpa and curl report it as the ordinary miss it looks like, and a
+            // peer cannot tell which side files exist. A write gets ERROR 2, what
+            // tftpd-hpa answers a WRQ it may not perform.
+            return match kind {
+                RequestKind::Read => refuse(ErrorCode::FileNotFound, "file not found"),
+                RequestKind::Write => refuse(ErrorCode::AccessViolation, "hidden name"),
+            };
+        }
         if self.running.contains(&(peer, kind, filename.to_string())) {
             return Verdict::Drop("repeated request");
         }
@@ -321,6 +333,66 @@ mod tests {
             );
         }
         assert_eq!(check_path("..hidden/ok..name"), Ok(()));
+    }
+
+    #[test]
+    fn hidden_names_are_missing_to_readers_and_refused_to_writers() {
+        let mut a = adm(Config {
+            allow_create: true,
+            ..Config::default()
+        });
+        for (i, name) in [
+            ".x.sha256",
+            "d/.x.sha256",
+            ".partial.0123456789abcdef0123456789abcdef",
+            ".git/config",
+            "..hidden/ok..name",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let v = a.check(0, peer(i as u16), &rrq(name, "octet"));
+            assert!(
+                matches!(v, Verdict::Refuse { code: ErrorCode::FileNotFound, ref message } if message == "file not found"),
+                "{name:?}: {v:?}"
+            );
+            let wrq = request::<&str>(RequestKind::Write, name, "octet", &[]);
+            let v = a.check(0, peer(i as u16), &wrq);
+            assert!(
+                matches!(
+                    v,
+                    Verdict::Refuse {
+                        code: ErrorCode::AccessViolation,
+                        ..
+                    }
+                ),
+                "{name:?}: {v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn serve_hidden_serves_them_but_never_the_hosts_temps() {
+        let mut a = adm(Config {
+            serve_hidden: true,
+            ..Config::default()
+        });
+        let v = a.check(0, peer(1), &rrq("d/.x.sha256", "octet"));
+        assert!(
+            matches!(v, Verdict::Accept(ref r) if r.path == "d/.x.sha256"),
+            "{v:?}"
+        );
+        let v = a.check(0, peer(2), &rrq(".sy-tmp.1.2.3", "octet"));
+        assert!(
+            matches!(
+                v,
+                Verdict::Refuse {
+                    code: ErrorCode::AccessViolation,
+                    ..
+                }
+            ),
+            "{v:?}"
+        );
     }
 
     #[test]

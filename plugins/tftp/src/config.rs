@@ -14,6 +14,10 @@ pub struct Config {
     pub allow_create: bool,
     /// Let a WRQ replace an existing file. Off by default.
     pub allow_overwrite: bool,
+    /// Serve, accept uploads to and name hidden paths (a component starting with `.`).
+    /// Off by default: side files (`.NAME.sha256`, kept partials `.partial.<id>`) live
+    /// there, beside the files they describe.
+    pub serve_hidden: bool,
     /// Largest `blksize` granted (RFC 2348 allows 8..=65464).
     pub max_blksize: u16,
     /// Largest `windowsize` granted (RFC 7440 allows 1..=65535).
@@ -50,6 +54,7 @@ impl Default for Config {
         Config {
             allow_create: false,
             allow_overwrite: false,
+            serve_hidden: false,
             max_blksize: 65464,
             max_windowsize: 64,
             timeout_ms: 1000,
@@ -108,7 +113,7 @@ mod tests {
     fn empty_config_is_the_safe_default() {
         let c: Config = parse_config("").unwrap();
         assert_eq!(c, Config::default());
-        assert!(!c.allow_create && !c.allow_overwrite);
+        assert!(!c.allow_create && !c.allow_overwrite && !c.serve_hidden);
         c.check().unwrap();
     }
 

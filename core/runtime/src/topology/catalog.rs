@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub use switchyard_sdk::StorageKind;
+
 /// Resolves plugin names to libraries and checks handler configurations.
 pub trait PluginCatalog {
     /// Resolve plugin `name` and describe it. `explicit` is the path given for it in the
@@ -40,6 +42,9 @@ pub struct PluginDescription {
     pub instance_mode: u32,
     /// Typed message ports; routes refer to them by name, the runtime by index.
     pub ports: Vec<PortDescription>,
+    /// Whether peers are served files from a handler's root, or only the plugin reads
+    /// it: the compiler keeps private roots out of served ones.
+    pub storage: StorageKind,
 }
 
 /// One typed message port of a plugin.

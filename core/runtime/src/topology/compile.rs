@@ -17,6 +17,7 @@ use super::diagnostic::{DiagnosticKind, TopologyErrors};
 use super::document::{self, Document};
 use super::model::{HandlerSpec, ListenerSpec, Topology};
 use super::reader::Reader;
+use super::roots;
 use super::routes::{self, Wiring};
 use super::source::{SourceFile, offset_at, token_at};
 
@@ -93,6 +94,9 @@ fn check(
     let wiring = routes::wire(r, doc, &plugins);
     report_cycles(r, doc, &wiring);
     report_address_conflicts(r, doc);
+    if !doc.allow_nested_roots {
+        report_nested_roots(r, doc, &plugins, cwd);
+    }
     assemble(doc, plugins, wiring, plugin_dirs, cwd)
 }
 
@@ -257,6 +261,61 @@ fn report_address_conflicts(r: &mut Reader<'_>, doc: &Document<'_>) {
     }
 }
 
+/// A private root that equals, lies inside or contains a served root: one diagnostic
+/// per private root, at its `root` value, naming every served handler it overlaps.
+fn report_nested_roots(
+    r: &mut Reader<'_>,
+    doc: &Document<'_>,
+    plugins: &[Option<PluginDescription>],
+    cwd: &Path,
+) {
+    let declared: Vec<_> = doc
+        .handlers
+        .iter()
+        .zip(plugins)
+        .map(|(h, p)| {
+            Some((
+                p.as_ref()?.storage,
+                roots::normalize(&h.root.as_ref()?.value, cwd),
+            ))
+        })
+        .collect();
+    for (i, overlaps) in roots::overlaps(&declared).into_iter().enumerate() {
+        if overlaps.is_empty() {
+            continue;
+        }
+        let h = &doc.handlers[i];
+        let Some(root) = &h.root else { continue };
+        let served: Vec<String> = overlaps
+            .iter()
+            .map(|&j| {
+                let other = &doc.handlers[j];
+                let at = other
+                    .root
+                    .as_ref()
+                    .map_or(String::new(), |p| p.value.display().to_string());
+                format!("`{}` (root `{at}`)", other.name.value)
+            })
+            .collect();
+        r.push(
+            Diag::new(
+                DiagnosticKind::NestedRoots,
+                root.span.clone(),
+                format!(
+                    "private root `{}` of handler `{}` overlaps the served root of {}: peers could read its files",
+                    root.value.display(),
+                    h.name.value,
+                    served.join(", ")
+                ),
+            )
+            .label("private storage inside (or around) a served root")
+            .help(Some(
+                "move it out of every served root, e.g. `root: Some(\"./state/audit\")`, or set `allow_nested_roots: true` at the top level if this is intended".into(),
+            )),
+        );
+    }
+}
+
 /// The topology built from the document; meaningful only when nothing was reported.
 fn assemble(
     doc: &Document<'_>,
@@ -287,7 +346,7 @@ fn assemble(
             Some(HandlerSpec {
                 name: h.name.value.clone(),
                 plugin: plugin?,
-                root: h.root.as_ref().map(|p| cwd.join(p)),
+                root: h.root.as_ref().map(|p| cwd.join(&p.value)),
                 config_text: h.config.unwrap_or("").to_string(),
                 create_dirs: h.create_dirs.clone(),
                 busy_poll: Duration::from_micros(h.busy_poll_us.into()),

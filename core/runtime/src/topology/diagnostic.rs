@@ -50,6 +50,8 @@ pub enum DiagnosticKind {
     Cycle,
     /// Two listeners claiming the same address.
     AddressConflict,
+    /// A private storage root that equals, lies inside or contains a served one.
+    NestedRoots,
 }
 
 impl DiagnosticKind {
@@ -73,6 +75,7 @@ impl DiagnosticKind {
             DiagnosticKind::TypeMismatch => "topology::type_mismatch",
             DiagnosticKind::Cycle => "topology::cycle",
             DiagnosticKind::AddressConflict => "topology::address_conflict",
+            DiagnosticKind::NestedRoots => "topology::nested_roots",
         }
     }
 }

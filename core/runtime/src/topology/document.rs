@@ -38,6 +38,9 @@ pub(crate) struct Document<'a> {
     pub admin: Option<SocketAddr>,
     /// `user: Some("switchyard")`: drop to this user after binding.
     pub user: Option<String>,
+    /// `allow_nested_roots: true`: accept a private root inside a served one (or the
+    /// reverse); off by default, see `roots.rs`.
+    pub allow_nested_roots: bool,
     pub listeners: Vec<ListenerDef>,
     pub handlers: Vec<HandlerDef<'a>>,
     pub routes: Vec<RouteDef>,
@@ -54,7 +57,8 @@ pub(crate) struct ListenerDef {
 pub(crate) struct HandlerDef<'a> {
     pub name: At<String>,
     pub plugin: Option<At<String>>,
-    pub root: Option<PathBuf>,
+    /// The storage root as written (not yet resolved), with its place for diagnostics.
+    pub root: Option<At<PathBuf>>,
     /// The `config:` value text (a slice of the file), `None` when absent.
     pub config: Option<&'a str>,
     /// Directories created under `root` at start (plugins cannot create directories).
@@ -78,6 +82,7 @@ const TOP_FIELDS: &[&str] = &[
     "drain_timeout_secs",
     "admin",
     "user",
+    "allow_nested_roots",
     "listeners",
     "handlers",
     "routes",
@@ -132,6 +137,9 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
                 .unwrap_or(DEFAULT_DRAIN_SECS),
         ),
         user: r.optional(&top, "user", None).unwrap_or_default(),
+        allow_nested_roots: r
+            .optional(&top, "allow_nested_roots", false)
+            .unwrap_or_default(),
         ..Document::default()
     };
     if let Some(raw) = top.get("admin") {
@@ -303,7 +311,10 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
             });
     }
     if let Some(raw) = f.get("root") {
-        def.root = read_root(r, raw, &what);
+        def.root = read_root(r, raw, &what).map(|value| At {
+            value,
+            span: r.span(raw),
+        });
     }
     def.create_dirs = r
         .optional(&f, "create_dirs", Vec::new())

@@ -26,6 +26,7 @@
 //! - `routes.rs`: route resolution, port directions and types, listener kinds.
 //! - `cycles.rs`: cycles among handler port routes.
 //! - `addresses.rs`: two listeners claiming one address.
+//! - `roots.rs`: private storage roots kept apart from served ones.
 //! - `compile.rs`: [`load`], [`compile`]: the pass that runs all of the above.
 //! - `model.rs`: the compiled [`Topology`].
 //! - `collect.rs`: problems collected while compiling, then turned into diagnostics.
@@ -44,6 +45,7 @@ mod model;
 mod raw;
 mod reader;
 mod render;
+mod roots;
 mod routes;
 mod source;
 
@@ -51,7 +53,7 @@ mod source;
 mod tests;
 
 pub use catalog::{
-    ConfigDiagnostic, PluginCatalog, PluginDescription, PortDescription, PortDirection,
+    ConfigDiagnostic, PluginCatalog, PluginDescription, PortDescription, PortDirection, StorageKind,
 };
 pub use compile::{compile, load};
 pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};

@@ -1052,10 +1052,17 @@ fn get_sends_the_file_with_its_remembered_digest() {
 fn get_refusals() {
     let mut st = Mem::new();
     st.files.insert("incoming/f".into(), b"12".to_vec());
+    // Side files that exist: a hidden name is refused before storage is asked.
+    let partial = ".partial.0123456789abcdef0123456789abcdef";
+    st.files
+        .insert("incoming/.f.sha256".into(), b"digest".to_vec());
+    st.files
+        .insert(format!("incoming/{partial}"), b"kept".to_vec());
     for (name, offset, status) in [
         ("nope", 0, Status::NotFound),
         ("../etc/passwd", 0, Status::BadName),
         (".f.sha256", 0, Status::BadName),
+        (partial, 0, Status::BadName),
         ("f", 3, Status::NotFound),
     ] {
         let mut s = session("");

@@ -99,10 +99,7 @@ impl List {
                 return s.fail("LIST", &self.dir, code, msg);
             }
         };
-        let visible: Vec<&(String, Stat)> = entries
-            .iter()
-            .filter(|(n, _)| !n.starts_with('.'))
-            .collect();
+        let visible: Vec<&(String, Stat)> = entries.iter().filter(|(n, _)| !s.hides(n)).collect();
         let shown = visible.len().min(s.cfg.max_list_entries);
         let mut out = Reply::Ok(vec![shown.to_string(), visible.len().to_string()]).to_bytes();
         for (name, stat) in visible.iter().take(shown) {

@@ -47,6 +47,20 @@ impl Command {
         Ok(Some(cmd))
     }
 
+    /// The path the request names (a `LIST`'s directory too), for the server's policy
+    /// on hidden names.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Command::Get(c) => Some(&c.name),
+            Command::Put(c) => Some(&c.name),
+            Command::List(c) => Some(&c.dir),
+            Command::Stat(c) => Some(&c.name),
+            Command::Delete(c) => Some(&c.name),
+            Command::Hash(c) => Some(&c.name),
+            Command::Quit(_) => None,
+        }
+    }
+
     /// The request's wire form (client side).
     pub fn to_frame(&self) -> Frame {
         match self {
@@ -177,7 +191,7 @@ mod tests {
             "GET /etc/passwd",
             "GET a%2F..%2F..%2Fx",
             "GET %2e%2e",
-            "GET .hidden",
+            "GET .sy-tmp.1",
             "GET a%00b",
             "GET a%zz",
             "PUT a",

@@ -55,10 +55,11 @@ pub fn decode_name(token: &str) -> Result<String, CodecError> {
 
 /// The server's policy for a client-supplied name (`dir` allows the empty root).
 ///
-/// Refused: empty names, absolute paths, empty, `.` and `..` components, components
-/// starting with `.` (hidden: reserved for the server's own files such as checksums
-/// and temps), backslashes (a Windows `..\x` must not become a file either), control
-/// characters (log injection, C strings), and over-long components or paths.
+/// Refused: empty names, absolute paths, empty, `.` and `..` components, the host's
+/// temp names (`.sy-tmp.*`), backslashes (a Windows `..\x` must not become a file
+/// either), control characters (log injection, C strings), and over-long components or
+/// paths. Other hidden names (a component starting with `.`, the server's own side
+/// files) pass here: whether they are served is the session's `serve_hidden` policy.
 pub fn check_name(name: &str, dir: bool) -> Result<(), CodecError> {
     if name.is_empty() {
         return if dir {
@@ -86,8 +87,8 @@ pub fn check_name(name: &str, dir: bool) -> Result<(), CodecError> {
         if c == "." || c == ".." {
             return Err(CodecError::refused("dot path component"));
         }
-        if c.starts_with('.') {
-            return Err(CodecError::refused("hidden names are reserved"));
+        if c.starts_with(".sy-tmp.") {
+            return Err(CodecError::refused("reserved temp name"));
         }
         if c.len() > MAX_COMPONENT {
             return Err(CodecError::refused("path component too long"));
@@ -141,7 +142,6 @@ mod tests {
             "a/./b",
             "a//b",
             "a/",
-            ".hidden",
             "d/.sy-tmp.1",
             "..\\x",
             "a\0b",
@@ -159,6 +159,8 @@ mod tests {
             "ünï",
             "a..b",
             "a..",
+            ".hidden",
+            "d/.x.sha256",
         ] {
             assert!(check_name(good, false).is_ok(), "{good:?}");
         }

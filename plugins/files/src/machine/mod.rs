@@ -332,6 +332,12 @@ impl Session {
     }
 
     /// An error reply and its log line; the connection stays usable.
+    /// Whether `path` is hidden from clients: a component starting with `.` (digest
+    /// side files and temps live there), unless the handler sets `serve_hidden`.
+    pub(crate) fn hides(&self, path: &str) -> bool {
+        !self.cfg.serve_hidden && switchyard_sdk::is_hidden_path(path)
+    }
+
     pub(crate) fn fail(&mut self, verb: &str, name: &str, code: ErrorCode, message: &str) {
         self.log(format!(
             "cmd={verb} proto=v2 peer={} file={name:?} result=error code={} reason={message:?}",

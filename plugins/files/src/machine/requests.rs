@@ -120,6 +120,15 @@ impl Session {
                 return;
             }
         };
+        if let Some(path) = command.path().filter(|p| self.hides(p)) {
+            let path = path.to_owned();
+            return self.fail(
+                command.verb(),
+                &path,
+                ErrorCode::Forbidden,
+                "hidden names are reserved",
+            );
+        }
         match command {
             Command::Get(c) => c.apply(self, now, st),
             Command::Put(c) => c.apply(self, now, st),

@@ -132,6 +132,9 @@ impl Session {
         if let Err(e) = check_name(&name, false) {
             return refuse(self, &e.to_string());
         }
+        if self.hides(&name) {
+            return refuse(self, "hidden names are reserved");
+        }
         let (file, size) = match st.open_read(&name) {
             Ok(f) => f,
             Err(e) => return refuse(self, &e.to_string()),

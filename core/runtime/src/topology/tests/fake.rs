@@ -9,7 +9,7 @@ use switchyard_sdk::abi;
 use crate::topology::compile::compile_in;
 use crate::topology::{
     ConfigDiagnostic, Diagnostic, DiagnosticKind, PluginCatalog, PluginDescription,
-    PortDescription, PortDirection, SourceFile, Topology, TopologyErrors,
+    PortDescription, PortDirection, SourceFile, StorageKind, Topology, TopologyErrors,
 };
 
 /// The working directory the tests resolve relative paths against.
@@ -20,7 +20,8 @@ pub type DescribeCall = (String, Option<PathBuf>, Vec<PathBuf>);
 
 /// Plugins: `echo` (udp+tcp, no ports, any config), `files` (tcp only, per connection),
 /// `perconn` (udp+tcp but per connection), `chat` (udp; out `messages: ChatMessage`,
-/// in `inbox: ChatMessage`), `audit` (in `events: *`, out `alerts: Alert`), `strict`
+/// in `inbox: ChatMessage`), `audit` (in `events: *`, out `alerts: Alert`; its storage
+/// private, every other plugin's served), `strict`
 /// (config checked as `(size: u32, name: String)` with unknown fields denied).
 #[derive(Debug, Default)]
 pub struct FakeCatalog {
@@ -68,6 +69,12 @@ pub fn plugin(name: &str) -> Option<PluginDescription> {
         listener_kinds: kinds,
         instance_mode: mode,
         ports,
+        // Audit keeps private transcripts; the others serve their roots.
+        storage: if name == "audit" {
+            StorageKind::Private
+        } else {
+            StorageKind::Served
+        },
     })
 }
 

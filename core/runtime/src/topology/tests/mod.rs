@@ -7,9 +7,11 @@
 //! - `syntax.rs`: syntax, field, value and address errors (the reading stage).
 //! - `semantic.rs`: plugin, config, route, cycle and address-conflict errors.
 //! - `render.rs`: the miette report and `Display`.
+//! - `roots.rs`: private storage roots inside served ones.
 
 mod fake;
 mod render;
+mod roots;
 mod semantic;
 mod syntax;
 mod valid;

@@ -3,12 +3,14 @@
 //! # Layout
 //! - this file: `Mem` (storage with the host's rules and failure knobs) and helpers.
 //! - `downloads`, `uploads`, `commands`: v2 by command family.
+//! - `hidden`: hidden names, refused unless `serve_hidden`.
 //! - `framing`: detection, split/coalesced input, malformed lines, timeouts, drain.
 //! - `v1`: the seed protocol.
 
 mod commands;
 mod downloads;
 mod framing;
+mod hidden;
 mod uploads;
 mod v1;
 
