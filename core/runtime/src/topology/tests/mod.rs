@@ -7,7 +7,9 @@
 //! - `syntax.rs`: syntax, field, value and address errors (the reading stage).
 //! - `semantic.rs`: plugin, config, route, cycle and address-conflict errors.
 //! - `render.rs`: the miette report and `Display`.
+//! - `bind.rs`: host names in `bind` (resolved, or not), `dual_stack`, their clashes.
 
+mod bind;
 mod fake;
 mod render;
 mod semantic;

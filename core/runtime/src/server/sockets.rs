@@ -1,0 +1,198 @@
+//! Listener sockets: binding one address (IPv6-only, or dual stack when asked), binding
+//! every address of a listener on one port, and taking sockets over across a reload.
+//!
+//! A listener has one socket per address (`ListenerSpec::binds`: one for a literal,
+//! one per resolved address for a host name). All of a listener's sockets share one
+//! port, so `name:port` is the same service on every address a client may pick; with
+//! port 0 the first address gets an ephemeral port and the others are bound to that
+//! same port (retried with a fresh one if another family has it taken).
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::topology::{ListenerKind, ListenerSpec};
+
+/// How many fresh ephemeral ports to try for a port-0 listener with several addresses
+/// before giving up: the port picked for the first address can be taken on another.
+const SAME_PORT_ATTEMPTS: usize = 16;
+
+/// A bound listener socket.
+#[derive(Debug)]
+pub enum BoundSocket {
+    Udp(std::net::UdpSocket),
+    Tcp(std::net::TcpListener),
+}
+
+impl BoundSocket {
+    pub(super) fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            BoundSocket::Udp(s) => s.local_addr(),
+            BoundSocket::Tcp(s) => s.local_addr(),
+        }
+    }
+
+    pub(super) fn try_clone(&self) -> io::Result<BoundSocket> {
+        Ok(match self {
+            BoundSocket::Udp(s) => BoundSocket::Udp(s.try_clone()?),
+            BoundSocket::Tcp(s) => BoundSocket::Tcp(s.try_clone()?),
+        })
+    }
+}
+
+/// Bind one IPv6-only socket (for IPv6 addresses), so `[::]:P` and `0.0.0.0:P` coexist.
+pub fn bind(kind: ListenerKind, addr: SocketAddr) -> io::Result<BoundSocket> {
+    bind_socket(kind, addr, false)
+}
+
+/// Bind one socket. An IPv6 socket is `IPV6_V6ONLY` unless `dual_stack`: then IPv4
+/// peers reach it too, seen as `::ffff:a.b.c.d` (explicit either way: the
+/// `net.ipv6.bindv6only` default differs between systems).
+pub fn bind_socket(
+    kind: ListenerKind,
+    addr: SocketAddr,
+    dual_stack: bool,
+) -> io::Result<BoundSocket> {
+    let domain = Domain::for_address(addr);
+    let (ty, proto) = match kind {
+        ListenerKind::Udp => (Type::DGRAM, Protocol::UDP),
+        ListenerKind::Tcp => (Type::STREAM, Protocol::TCP),
+    };
+    let s = Socket::new(domain, ty, Some(proto))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(!dual_stack)?;
+    }
+    match kind {
+        ListenerKind::Udp => {
+            // Bigger buffers: a burst of datagrams must not be dropped by the kernel
+            // while the actor is busy (best effort: capped by net.core.rmem_max).
+            let _ = s.set_recv_buffer_size(4 << 20);
+            let _ = s.set_send_buffer_size(4 << 20);
+            s.bind(&addr.into())?;
+            Ok(BoundSocket::Udp(s.into()))
+        }
+        ListenerKind::Tcp => {
+            s.set_reuse_address(true)?;
+            s.bind(&addr.into())?;
+            s.listen(1024)?;
+            Ok(BoundSocket::Tcp(s.into()))
+        }
+    }
+}
+
+/// One of a listener's sockets.
+#[derive(Debug)]
+pub(super) struct ListenerSocket {
+    /// The address as the topology asks for it (port 0 stays 0): what a reload matches.
+    pub wanted: SocketAddr,
+    pub socket: BoundSocket,
+    /// Bound now rather than taken over from the running topology (logged `listening`).
+    pub fresh: bool,
+}
+
+/// A failed bind: the address and why.
+pub(super) type BindFailure = (SocketAddr, io::Error);
+
+/// The sockets of `spec`, one per address, in `spec.binds` order. An address already
+/// bound by a running listener of the same kind and dual-stack mode is taken over (a
+/// duplicate of its socket: nothing waiting in the kernel is lost); with port 0 only
+/// from the listener of the same name, since another listener's port-0 socket is its
+/// own ephemeral port. The others are bound now, on the port the listener already has.
+pub(super) fn open<'a>(
+    spec: &ListenerSpec,
+    running: impl Iterator<Item = (&'a ListenerSpec, &'a [ListenerSocket])> + Clone,
+) -> Result<Vec<ListenerSocket>, BindFailure> {
+    let mut slots: Vec<Option<ListenerSocket>> = Vec::with_capacity(spec.binds.len());
+    for &wanted in &spec.binds {
+        let old = running
+            .clone()
+            .filter(|(old, _)| {
+                old.kind == spec.kind
+                    && old.dual_stack == spec.dual_stack
+                    && (wanted.port() != 0 || old.name == spec.name)
+            })
+            .find_map(|(_, socks)| socks.iter().find(|s| s.wanted == wanted));
+        slots.push(match old {
+            Some(old) => Some(ListenerSocket {
+                wanted,
+                socket: old.socket.try_clone().map_err(|e| (wanted, e))?,
+                fresh: false,
+            }),
+            None => None,
+        });
+    }
+    let missing: Vec<SocketAddr> = spec
+        .binds
+        .iter()
+        .zip(&slots)
+        .filter(|(_, s)| s.is_none())
+        .map(|(a, _)| *a)
+        .collect();
+    // A port-0 listener keeping some sockets binds its new addresses on their port.
+    let kept_port = slots
+        .iter()
+        .flatten()
+        .find_map(|s| s.socket.local_addr().ok())
+        .map(|a| a.port());
+    let mut fresh = bind_all(spec.kind, &missing, kept_port, spec.dual_stack)?.into_iter();
+    Ok(spec
+        .binds
+        .iter()
+        .zip(slots)
+        .map(|(&wanted, slot)| {
+            slot.unwrap_or_else(|| ListenerSocket {
+                wanted,
+                socket: fresh.next().expect("one socket bound per missing address"),
+                fresh: true,
+            })
+        })
+        .collect())
+}
+
+/// Bind every address of `addrs` (which share one port) on one port: theirs, or
+/// `port` when they ask for 0 and the listener already has one, or else an ephemeral
+/// port that is free on all of them.
+fn bind_all(
+    kind: ListenerKind,
+    addrs: &[SocketAddr],
+    port: Option<u16>,
+    dual_stack: bool,
+) -> Result<Vec<BoundSocket>, BindFailure> {
+    // `set_port` keeps an IPv6 address's scope.
+    let on = |mut a: SocketAddr, port: u16| {
+        a.set_port(port);
+        a
+    };
+    let bind_each = |port: u16| -> Result<Vec<BoundSocket>, BindFailure> {
+        addrs
+            .iter()
+            .map(|&a| {
+                let a = if a.port() == 0 { on(a, port) } else { a };
+                bind_socket(kind, a, dual_stack).map_err(|e| (a, e))
+            })
+            .collect()
+    };
+    let Some(&first) = addrs.first() else {
+        return Ok(Vec::new());
+    };
+    if first.port() != 0 || addrs.len() == 1 || port.is_some() {
+        return bind_each(port.unwrap_or(0));
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let head = bind_socket(kind, first, dual_stack).map_err(|e| (first, e))?;
+        let port = head.local_addr().map_err(|e| (first, e))?.port();
+        let rest = addrs[1..].iter().map(|&a| {
+            let a = on(a, port);
+            bind_socket(kind, a, dual_stack).map_err(|e| (a, e))
+        });
+        match std::iter::once(Ok(head)).chain(rest).collect() {
+            Err((_, e)) if e.kind() == io::ErrorKind::AddrInUse && attempt < SAME_PORT_ATTEMPTS => {
+                continue;
+            }
+            result => return result,
+        }
+    }
+}
