@@ -306,8 +306,7 @@ impl Server {
                 continue;
             };
             for s in running.sockets.iter().filter(|s| s.fresh) {
-                let addr = s.socket.local_addr().unwrap_or(s.wanted);
-                info!(self.log, "listening"; "listener" => &l.name, "kind" => l.kind.as_str(), "addr" => %addr,
+                info!(self.log, "listening"; "listener" => &l.name, "kind" => l.kind.as_str(), "addr" => %s.local,
                     "handler" => &l.handler, "dual_stack" => l.dual_stack);
             }
         }

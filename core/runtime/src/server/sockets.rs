@@ -84,8 +84,10 @@ pub fn bind_socket(
 /// One of a listener's sockets.
 #[derive(Debug)]
 pub(super) struct ListenerSocket {
-    /// The address as the topology asks for it (port 0 stays 0): what a reload matches.
+    /// The address as the topology asks for it (port 0 stays 0).
     pub wanted: SocketAddr,
+    /// The address really bound (the port picked for port 0).
+    pub local: SocketAddr,
     pub socket: BoundSocket,
     /// Bound now rather than taken over from the running topology (logged `listening`).
     pub fresh: bool,
@@ -96,9 +98,11 @@ pub(super) type BindFailure = (SocketAddr, io::Error);
 
 /// The sockets of `spec`, one per address, in `spec.binds` order. An address already
 /// bound by a running listener of the same kind and dual-stack mode is taken over (a
-/// duplicate of its socket: nothing waiting in the kernel is lost); with port 0 only
-/// from the listener of the same name, since another listener's port-0 socket is its
-/// own ephemeral port. The others are bound now, on the port the listener already has.
+/// duplicate of its socket: nothing waiting in the kernel is lost): `ip:P` takes over
+/// the socket really bound there, whatever the topology said before (`P` was maybe
+/// picked for a port 0); `ip:0` only the `ip:0` of the listener of the same name, since
+/// another listener's port-0 socket is its own ephemeral port. The others are bound
+/// now, on the port the listener already has.
 pub(super) fn open<'a>(
     spec: &ListenerSpec,
     running: impl Iterator<Item = (&'a ListenerSpec, &'a [ListenerSocket])> + Clone,
@@ -107,15 +111,17 @@ pub(super) fn open<'a>(
     for &wanted in &spec.binds {
         let old = running
             .clone()
-            .filter(|(old, _)| {
-                old.kind == spec.kind
-                    && old.dual_stack == spec.dual_stack
-                    && (wanted.port() != 0 || old.name == spec.name)
-            })
-            .find_map(|(_, socks)| socks.iter().find(|s| s.wanted == wanted));
+            .filter(|(old, _)| old.kind == spec.kind && old.dual_stack == spec.dual_stack)
+            .find_map(|(old, socks)| {
+                socks.iter().find(|s| match wanted.port() {
+                    0 => old.name == spec.name && s.wanted == wanted,
+                    _ => s.local == wanted,
+                })
+            });
         slots.push(match old {
             Some(old) => Some(ListenerSocket {
                 wanted,
+                local: old.local,
                 socket: old.socket.try_clone().map_err(|e| (wanted, e))?,
                 fresh: false,
             }),
@@ -130,24 +136,24 @@ pub(super) fn open<'a>(
         .map(|(a, _)| *a)
         .collect();
     // A port-0 listener keeping some sockets binds its new addresses on their port.
-    let kept_port = slots
-        .iter()
-        .flatten()
-        .find_map(|s| s.socket.local_addr().ok())
-        .map(|a| a.port());
+    let kept_port = slots.iter().flatten().next().map(|s| s.local.port());
     let mut fresh = bind_all(spec.kind, &missing, kept_port, spec.dual_stack)?.into_iter();
-    Ok(spec
-        .binds
+    spec.binds
         .iter()
         .zip(slots)
-        .map(|(&wanted, slot)| {
-            slot.unwrap_or_else(|| ListenerSocket {
-                wanted,
-                socket: fresh.next().expect("one socket bound per missing address"),
-                fresh: true,
-            })
+        .map(|(&wanted, slot)| match slot {
+            Some(kept) => Ok(kept),
+            None => {
+                let socket = fresh.next().expect("one socket bound per missing address");
+                Ok(ListenerSocket {
+                    wanted,
+                    local: socket.local_addr().map_err(|e| (wanted, e))?,
+                    socket,
+                    fresh: true,
+                })
+            }
         })
-        .collect())
+        .collect()
 }
 
 /// Bind every address of `addrs` (which share one port) on one port: theirs, or
