@@ -202,3 +202,107 @@ fn bind_all(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, kind: ListenerKind, binds: &[&str]) -> ListenerSpec {
+        ListenerSpec {
+            name: name.into(),
+            kind,
+            binds: binds.iter().map(|b| b.parse().unwrap()).collect(),
+            dual_stack: false,
+            handler: "h".into(),
+        }
+    }
+
+    fn locals(socks: &[ListenerSocket]) -> Vec<SocketAddr> {
+        socks.iter().map(|s| s.local).collect()
+    }
+
+    #[test]
+    fn a_port_zero_listener_gets_one_port_on_every_address() {
+        for kind in [ListenerKind::Udp, ListenerKind::Tcp] {
+            let socks = open(
+                &spec("u", kind, &["127.0.0.1:0", "[::1]:0"]),
+                std::iter::empty(),
+            )
+            .unwrap();
+            let port = socks[0].local.port();
+            assert_ne!(port, 0);
+            assert_eq!(
+                locals(&socks),
+                vec![
+                    SocketAddr::new([127, 0, 0, 1].into(), port),
+                    SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), port)
+                ]
+            );
+            assert!(socks.iter().all(|s| s.fresh));
+            for s in &socks {
+                assert_eq!(s.socket.local_addr().unwrap(), s.local);
+            }
+        }
+    }
+
+    #[test]
+    fn a_reload_takes_over_each_address_and_binds_new_ones_on_the_same_port() {
+        let old_spec = spec("u", ListenerKind::Udp, &["127.0.0.1:0"]);
+        let old = open(&old_spec, std::iter::empty()).unwrap();
+        let running = || std::iter::once((&old_spec, old.as_slice()));
+        let port = old[0].local.port();
+
+        let grown = open(
+            &spec("u", ListenerKind::Udp, &["127.0.0.1:0", "[::1]:0"]),
+            running(),
+        )
+        .unwrap();
+        assert!(!grown[0].fresh && grown[1].fresh);
+        assert_eq!(grown[0].local, old[0].local);
+        assert_eq!(
+            grown[1].local.port(),
+            port,
+            "the new address joins the kept port"
+        );
+
+        // The port really bound is taken over by a literal naming it, by any listener.
+        let pinned = format!("127.0.0.1:{port}");
+        let literal = open(&spec("v", ListenerKind::Udp, &[&pinned]), running()).unwrap();
+        assert!(!literal[0].fresh);
+
+        // Another listener's port 0 is its own ephemeral port; another kind, another socket.
+        let other = open(&spec("v", ListenerKind::Udp, &["127.0.0.1:0"]), running()).unwrap();
+        assert!(other[0].fresh);
+        assert_ne!(other[0].local, old[0].local);
+        let tcp = open(&spec("u", ListenerKind::Tcp, &["127.0.0.1:0"]), running()).unwrap();
+        assert!(tcp[0].fresh);
+    }
+
+    #[test]
+    fn a_taken_address_fails_with_that_address() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let (v6, v4) = (format!("[::1]:{port}"), format!("127.0.0.1:{port}"));
+        let err = open(
+            &spec("t", ListenerKind::Tcp, &[&v6, &v4]),
+            std::iter::empty(),
+        )
+        .unwrap_err();
+        assert_eq!(err.0, v4.parse::<SocketAddr>().unwrap());
+        assert_eq!(err.1.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn ipv6_sockets_are_v6_only_unless_dual_stack() {
+        let v6only = |dual_stack| {
+            let BoundSocket::Udp(s) =
+                bind_socket(ListenerKind::Udp, "[::]:0".parse().unwrap(), dual_stack).unwrap()
+            else {
+                unreachable!()
+            };
+            socket2::SockRef::from(&s).only_v6().unwrap()
+        };
+        assert!(v6only(false));
+        assert!(!v6only(true));
+    }
+}
