@@ -108,11 +108,17 @@ fn a_literal_is_bound_as_written_without_the_resolver() {
 
 #[test]
 fn a_name_that_does_not_resolve_is_an_error_at_its_bind_with_the_others() {
-    let text = format!(
-        "(\n    listeners: {{\n        \"u\": (kind: udp, bind: \"nohost.invalid:69\"),\n        \"t\": (kind: tcp, bind: \"other.invalid:70\"),\n    }},\n    handlers: {{ \"h\": (plugin: \"nosuch\") }},\n    routes: [(from: \"u\", to: \"h\"), (from: \"t\", to: \"h\")],\n)\n"
-    );
+    let text = r#"(
+    listeners: {
+        "u": (kind: udp, bind: "nohost.invalid:69"),
+        "t": (kind: tcp, bind: "other.invalid:70"),
+    },
+    handlers: { "h": (plugin: "nosuch") },
+    routes: [(from: "u", to: "h"), (from: "t", to: "h")],
+)
+"#;
     // The real resolver: `.invalid` never resolves (RFC 6761).
-    let e = errors(&text);
+    let e = errors(text);
     let unresolved: Vec<_> = e
         .iter()
         .filter(|d| d.kind == DiagnosticKind::Unresolved)
@@ -125,11 +131,11 @@ fn a_name_that_does_not_resolve_is_an_error_at_its_bind_with_the_others() {
         "{}",
         unresolved[0].message
     );
-    assert_at(unresolved[0], pos(&text, "\"nohost.invalid:69\""));
-    assert_at(unresolved[1], pos(&text, "\"other.invalid:70\""));
+    assert_at(unresolved[0], pos(text, "\"nohost.invalid:69\""));
+    assert_at(unresolved[1], pos(text, "\"other.invalid:70\""));
     // Collected with the other errors, each shown as file:line:col.
     only(&e, DiagnosticKind::UnknownPlugin);
-    let (line, col) = pos(&text, "\"nohost.invalid:69\"");
+    let (line, col) = pos(text, "\"nohost.invalid:69\"");
     assert!(
         e.to_string().contains(&format!(
             "file.ron:{line}:{col}: host name `nohost.invalid`"
