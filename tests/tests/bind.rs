@@ -18,17 +18,16 @@ use switchyard_e2e::{
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The IPs getaddrinfo gives for `localhost`, each once, in its order.
+/// The IPs getaddrinfo gives for `localhost`, each once, sorted (IPv4 first) as the
+/// host binds them.
 fn localhost_ips() -> Vec<IpAddr> {
-    let mut ips = Vec::new();
-    for a in ("localhost", 0)
+    let mut ips: Vec<IpAddr> = ("localhost", 0)
         .to_socket_addrs()
         .expect("resolve localhost")
-    {
-        if !ips.contains(&a.ip()) {
-            ips.push(a.ip());
-        }
-    }
+        .map(|a| a.ip())
+        .collect();
+    ips.sort();
+    ips.dedup();
     eprintln!("localhost resolves to {ips:?} here");
     assert!(ips.contains(&IpAddr::from([127, 0, 0, 1])), "{ips:?}");
     ips
@@ -46,10 +45,7 @@ fn listening(host: &Host, listener: &str) -> Vec<SocketAddr> {
 fn bound_to(host: &Host, listener: &str, ips: &[IpAddr]) -> Vec<SocketAddr> {
     let addrs = host.addrs_of(listener).to_vec();
     let got: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
-    assert_eq!(
-        got, ips,
-        "one socket per resolved address, in resolver order"
-    );
+    assert_eq!(got, ips, "one socket per resolved address, IPv4 first");
     let ports: HashSet<u16> = addrs.iter().map(SocketAddr::port).collect();
     assert_eq!(ports.len(), 1, "one port for all addresses: {addrs:?}");
     assert_ne!(addrs[0].port(), 0);

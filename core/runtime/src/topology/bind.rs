@@ -11,7 +11,6 @@
 //! A name that does not resolve is a diagnostic at the `bind` value, like every other
 //! problem, so `validate` reports it and a reload is refused instead of losing sockets.
 
-use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use super::collect::Diag;
@@ -172,7 +171,7 @@ pub(crate) fn resolve_all(
                 BindAddr::Host { name, port } => (name, *port),
             };
             let failure = match resolver.resolve(name, port) {
-                Ok(addrs) if !addrs.is_empty() => return Some(dedup(addrs)),
+                Ok(addrs) if !addrs.is_empty() => return Some(normalize(addrs)),
                 Ok(_) => "it has no addresses".to_string(),
                 Err(e) => e.to_string(),
             };
@@ -195,11 +194,14 @@ pub(crate) fn resolve_all(
         .collect()
 }
 
-/// `addrs` without repeats, first occurrence kept (getaddrinfo lists an address once
-/// per socket type or per /etc/hosts line: one socket per address is enough).
-fn dedup(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
-    let mut seen = HashSet::new();
-    addrs.into_iter().filter(|a| seen.insert(*a)).collect()
+/// `addrs` sorted (IPv4 first) without repeats. getaddrinfo lists an address once per
+/// socket type or /etc/hosts line (one socket per address is enough), and DNS round
+/// robin changes the order from one query to the next: sorted, the same addresses
+/// compile to the same listener, so a reload does not replace its handler for nothing.
+fn normalize(mut addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    addrs.sort();
+    addrs.dedup();
+    addrs
 }
 
 #[cfg(test)]
@@ -257,16 +259,20 @@ mod tests {
     }
 
     #[test]
-    fn repeated_addresses_are_bound_once_in_first_seen_order() {
+    fn addresses_are_bound_once_each_ipv4_first_whatever_the_order_given() {
         let a = |s: &str| s.parse::<SocketAddr>().unwrap();
         assert_eq!(
-            dedup(vec![
+            normalize(vec![
                 a("[::1]:5"),
                 a("127.0.0.1:5"),
                 a("[::1]:5"),
                 a("127.0.0.1:5")
             ]),
-            vec![a("[::1]:5"), a("127.0.0.1:5")]
+            vec![a("127.0.0.1:5"), a("[::1]:5")]
+        );
+        assert_eq!(
+            normalize(vec![a("[::1]:5"), a("10.0.0.2:5"), a("10.0.0.1:5")]),
+            normalize(vec![a("10.0.0.1:5"), a("[::1]:5"), a("10.0.0.2:5")])
         );
     }
 }

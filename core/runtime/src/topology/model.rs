@@ -36,8 +36,8 @@ pub struct ListenerSpec {
     /// UDP socket or TCP acceptor.
     pub kind: ListenerKind,
     /// Every address to bind, one socket each: the literal `ip:port`, or each address
-    /// a host name resolved to when the topology was compiled (deduplicated, in the
-    /// resolver's order). Never empty. All share one port; port 0 picks one ephemeral
+    /// a host name resolved to when the topology was compiled (each once, sorted: IPv4
+    /// first). Never empty. All share one port; port 0 picks one ephemeral
     /// port for all of them, so `name:port` means the same service on every address.
     pub binds: Vec<SocketAddr>,
     /// Bind the (IPv6) address with `IPV6_V6ONLY` off, so IPv4 peers reach it too, as
