@@ -28,7 +28,9 @@
 //!   process that runs the tests.
 //! - **Port 0, loopback only.** Bind listeners to `127.0.0.1:0` or `[::1]:0` and ask
 //!   [`Host::addr`] for the address the host really bound. It reads the `listening` log
-//!   lines, so parallel tests never collide on ports.
+//!   lines, so parallel tests never collide on ports. A listener bound to a host name
+//!   (`"localhost:0"`) has one socket, and one `listening` line, per address the name
+//!   resolves to: [`Host::addrs_of`] gives them all, [`Host::addr`] the first.
 //! - **Bounded waits.** Every wait here has a timeout and panics with the host's log
 //!   when it expires, so a broken host fails a test instead of hanging CI.
 //! - **Paths.** The host runs with the repository root as its working directory
@@ -324,6 +326,7 @@ impl HostBuilder {
             child,
             logs,
             addrs: HashMap::new(),
+            all_addrs: HashMap::new(),
             config,
             dir,
         };
@@ -343,10 +346,14 @@ impl HostBuilder {
                 else {
                     continue;
                 };
-                let addr = addr
+                let addr: SocketAddr = addr
                     .parse()
                     .unwrap_or_else(|e| panic!("bad listening addr {addr:?}: {e}"));
-                host.addrs.insert(name.to_owned(), addr);
+                host.addrs.entry(name.to_owned()).or_insert(addr);
+                host.all_addrs
+                    .entry(name.to_owned())
+                    .or_default()
+                    .push(addr);
             }
         }
         Ok(host)
@@ -414,7 +421,10 @@ fn spawn_reader<R: Read + Send + 'static>(pipe: Option<R>, logs: Arc<Logs>, stde
 pub struct Host {
     child: Child,
     logs: Arc<Logs>,
+    /// The first `listening` address of each listener.
     addrs: HashMap<String, SocketAddr>,
+    /// Every `listening` address of each listener, in log order.
+    all_addrs: HashMap<String, Vec<SocketAddr>>,
     config: PathBuf,
     dir: tempfile::TempDir,
 }
@@ -437,13 +447,20 @@ impl Host {
         }
     }
 
-    /// The address listener `name` is bound to (the real port, when bound to port 0).
+    /// The address listener `name` is bound to (the real port, when bound to port 0);
+    /// the first one for a listener bound to several ([`Host::addrs_of`]).
     pub fn addr(&self, name: &str) -> SocketAddr {
-        match self.addrs.get(name) {
-            Some(a) => *a,
+        self.addrs_of(name)[0]
+    }
+
+    /// Every address listener `name` is bound to, in the order the host logged them:
+    /// one for an IP literal, one per resolved address for a host name.
+    pub fn addrs_of(&self, name: &str) -> &[SocketAddr] {
+        match self.all_addrs.get(name) {
+            Some(a) => a,
             None => panic!(
                 "no listener `{name}`; the host logged these: {:?}",
-                self.addrs
+                self.all_addrs
             ),
         }
     }
@@ -454,7 +471,7 @@ impl Host {
         metric_value(&http_get(self.addr("(admin)"), "/metrics"), sample)
     }
 
-    /// Every listener's name and bound address.
+    /// Every listener's name and bound address (the first, for a listener with several).
     pub fn addrs(&self) -> &HashMap<String, SocketAddr> {
         &self.addrs
     }

@@ -5,7 +5,9 @@
 //! and nothing is left half-changed. The server keeps every listener socket itself and
 //! hands each handler actor a duplicate, so a reload can give the *same* socket to a
 //! replacement handler: no port is ever closed, and no datagram or connection waiting
-//! in the kernel is lost while handlers change.
+//! in the kernel is lost while handlers change. A listener has one socket per address
+//! (a host name in `bind` resolves to several), all on one port; `server/sockets.rs`
+//! binds them and matches them across reloads address by address.
 //!
 //! # Reload
 //! [`Server::reload`] diffs the running topology with a new one. A handler whose spec,
@@ -24,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr};
 use slog::{Logger, info, o};
-use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::actor::{
     Abort, Busy, Drain, HandlerLimits, HandlerPlan, InstanceActor, OutputRoute, Registry,
@@ -35,6 +36,11 @@ use crate::loader::Plugin;
 use crate::metrics::{Metrics, serve_admin};
 use crate::storage::Root;
 use crate::topology::{HandlerSpec, ListenerKind, ListenerSpec, Topology};
+
+mod sockets;
+
+use sockets::ListenerSocket;
+pub use sockets::{BoundSocket, bind, bind_socket};
 
 /// Why the server could not start, or a reload was refused (the old topology then
 /// keeps running unchanged).
@@ -75,62 +81,11 @@ struct AdminEndpoint {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// A bound listener socket.
-#[derive(Debug)]
-pub enum BoundSocket {
-    Udp(std::net::UdpSocket),
-    Tcp(std::net::TcpListener),
-}
-
-impl BoundSocket {
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        match self {
-            BoundSocket::Udp(s) => s.local_addr(),
-            BoundSocket::Tcp(s) => s.local_addr(),
-        }
-    }
-
-    fn try_clone(&self) -> std::io::Result<BoundSocket> {
-        Ok(match self {
-            BoundSocket::Udp(s) => BoundSocket::Udp(s.try_clone()?),
-            BoundSocket::Tcp(s) => BoundSocket::Tcp(s.try_clone()?),
-        })
-    }
-}
-
-/// Bind one listener. IPv6 sockets are v6-only, so `[::]:P` and `0.0.0.0:P` coexist.
-pub fn bind(kind: ListenerKind, addr: SocketAddr) -> std::io::Result<BoundSocket> {
-    let domain = Domain::for_address(addr);
-    match kind {
-        ListenerKind::Udp => {
-            let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-            if addr.is_ipv6() {
-                s.set_only_v6(true)?;
-            }
-            // Bigger buffers: a burst of datagrams must not be dropped by the kernel
-            // while the actor is busy (best effort: capped by net.core.rmem_max).
-            let _ = s.set_recv_buffer_size(4 << 20);
-            let _ = s.set_send_buffer_size(4 << 20);
-            s.bind(&addr.into())?;
-            Ok(BoundSocket::Udp(s.into()))
-        }
-        ListenerKind::Tcp => {
-            let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
-            if addr.is_ipv6() {
-                s.set_only_v6(true)?;
-            }
-            s.set_reuse_address(true)?;
-            s.bind(&addr.into())?;
-            s.listen(1024)?;
-            Ok(BoundSocket::Tcp(s.into()))
-        }
-    }
-}
-
 #[derive(Debug)]
 struct RunningListener {
     spec: ListenerSpec,
-    socket: BoundSocket,
+    /// One per address of `spec.binds`, in that order.
+    sockets: Vec<ListenerSocket>,
 }
 
 #[derive(Debug)]
@@ -270,27 +225,19 @@ impl Server {
         topology: &Topology,
         catalog: &Catalog,
     ) -> Result<ReloadSummary, StartError> {
-        // 1. Sockets: reuse a listener whose kind and address are unchanged, bind the rest.
-        let mut sockets: HashMap<String, BoundSocket> = HashMap::new();
-        let mut fresh = Vec::new();
+        // 1. Sockets: reuse each address whose kind and mode are unchanged, bind the rest.
+        let mut sockets: HashMap<String, Vec<ListenerSocket>> = HashMap::new();
         for l in &topology.listeners {
-            let reused = self.listeners.values().find(|old| {
-                old.spec.kind == l.kind
-                    && (old.spec.bind == l.bind && (l.bind.port() != 0 || old.spec.name == l.name))
-            });
-            let socket = match reused {
-                Some(old) => old.socket.try_clone(),
-                None => bind(l.kind, l.bind),
-            }
-            .map_err(|source| StartError::Bind {
+            let running = self
+                .listeners
+                .values()
+                .map(|old| (&old.spec, old.sockets.as_slice()));
+            let socks = sockets::open(l, running).map_err(|(addr, source)| StartError::Bind {
                 listener: l.name.clone(),
-                addr: l.bind,
+                addr,
                 source,
             })?;
-            if reused.is_none() {
-                fresh.push(l.name.clone());
-            }
-            sockets.insert(l.name.clone(), socket);
+            sockets.insert(l.name.clone(), socks);
         }
         // 2. Plugins and roots, before anything changes.
         let mut prepared = Vec::new();
@@ -346,14 +293,17 @@ impl Server {
             }
             let mut udp = Vec::new();
             let mut tcp = Vec::new();
+            // Every socket of a listener goes in under its name: the actor keys sockets
+            // by id, so a reply leaves by the socket its datagram came in on.
             for l in topology.listeners.iter().filter(|l| l.handler == spec.name) {
-                match sockets.get(&l.name).map(BoundSocket::try_clone) {
-                    Some(Ok(BoundSocket::Udp(s))) => udp.push((l.name.clone(), s)),
-                    Some(Ok(BoundSocket::Tcp(s))) => tcp.push((l.name.clone(), s)),
-                    Some(Err(e)) => {
-                        slog::error!(self.log, "cannot share listener socket"; "listener" => &l.name, "error" => %e)
+                for s in sockets.get(&l.name).into_iter().flatten() {
+                    match s.socket.try_clone() {
+                        Ok(BoundSocket::Udp(s)) => udp.push((l.name.clone(), s)),
+                        Ok(BoundSocket::Tcp(s)) => tcp.push((l.name.clone(), s)),
+                        Err(e) => {
+                            slog::error!(self.log, "cannot share listener socket"; "listener" => &l.name, "addr" => %s.wanted, "error" => %e)
+                        }
                     }
-                    None => {}
                 }
             }
             let addr = self.start_handler(spec, plugin.clone(), root, udp, tcp);
@@ -396,22 +346,26 @@ impl Server {
             .listeners
             .iter()
             .filter_map(|l| {
-                let socket = sockets.remove(&l.name)?;
+                let sockets = sockets.remove(&l.name)?;
                 Some((
                     l.name.clone(),
                     RunningListener {
                         spec: l.clone(),
-                        socket,
+                        sockets,
                     },
                 ))
             })
             .collect();
         self.drain_timeout = topology.drain_timeout;
-        for name in fresh {
-            let l = &self.listeners[&name];
-            let addr = l.socket.local_addr().unwrap_or(l.spec.bind);
-            info!(self.log, "listening"; "listener" => &name, "kind" => l.spec.kind.as_str(), "addr" => %addr,
-                "handler" => &l.spec.handler);
+        // One `listening` line per socket bound now (tools and tests learn ports here).
+        for l in &topology.listeners {
+            let Some(running) = self.listeners.get(&l.name) else {
+                continue;
+            };
+            for s in running.sockets.iter().filter(|s| s.fresh) {
+                info!(self.log, "listening"; "listener" => &l.name, "kind" => l.kind.as_str(), "addr" => %s.local,
+                    "handler" => &l.handler, "dual_stack" => l.dual_stack);
+            }
         }
         Ok(summary)
     }

@@ -77,7 +77,7 @@ fn a_file_on_disk_compiles_through_the_public_api() {
         .unwrap_or_else(|e| panic!("{}", topology::render(&e, false)));
     assert_eq!(t.listeners.len(), 1);
     assert_eq!(t.listeners[0].kind, ListenerKind::Udp);
-    assert_eq!(t.listeners[0].bind, "[::1]:0".parse().unwrap());
+    assert_eq!(t.listeners[0].binds, vec!["[::1]:0".parse().unwrap()]);
     let cwd = std::env::current_dir().unwrap();
     assert_eq!(
         t.handlers[0].root,

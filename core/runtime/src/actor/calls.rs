@@ -220,14 +220,21 @@ impl HostCalls for Calls<'_> {
         if self.actor.res.sockets.len() >= MAX_SOCKETS {
             return Err(abi::SY_ERR_LIMIT);
         }
-        // Same address family, IP and (IPv6) scope as the listener, v6-only like it.
+        // Same address family, IP and (IPv6) scope as the listener, and v6-only like it:
+        // a transfer socket opened for a peer that reached a dual-stack listener as
+        // `::ffff:a.b.c.d` must be dual stack too, or it could not answer that peer.
         let bind = match like.local {
             SocketAddr::V6(v6) => {
                 SocketAddr::V6(std::net::SocketAddrV6::new(*v6.ip(), 0, 0, v6.scope_id()))
             }
             SocketAddr::V4(v4) => SocketAddr::new((*v4.ip()).into(), 0),
         };
-        let sock = match crate::server::bind(crate::topology::ListenerKind::Udp, bind) {
+        let dual_stack = bind.is_ipv6()
+            && !socket2::SockRef::from(like.sock.as_ref())
+                .only_v6()
+                .unwrap_or(true);
+        let kind = crate::topology::ListenerKind::Udp;
+        let sock = match crate::server::bind_socket(kind, bind, dual_stack) {
             Ok(crate::server::BoundSocket::Udp(s)) => s,
             Ok(_) => return Err(abi::SY_ERR_IO),
             Err(e) => return Err(io_status(&e)),

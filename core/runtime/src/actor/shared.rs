@@ -170,6 +170,9 @@ impl Shared {
 
     /// Take a connection slot for `ip`, or say which limit refuses it.
     pub fn take_conn_slot(self: &Rc<Self>, ip: IpAddr) -> Result<ConnSlot, &'static str> {
+        // One peer is one IP whether it came in over IPv4 or as `::ffff:a.b.c.d` through
+        // a dual-stack listener of the same handler.
+        let ip = ip.to_canonical();
         if self.open_conns.get() >= self.limits.max_connections {
             return Err("max_connections");
         }

@@ -6,10 +6,12 @@
 //! from the repository root finds `target/debug/...` and `./data` where a user expects.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::addresses;
+use super::addresses::{self, Claim};
+use super::bind::{self, BindAddr, Resolve, SystemResolver};
 use super::catalog::{PluginCatalog, PluginDescription};
 use super::collect::{Diag, Diags};
 use super::cycles;
@@ -61,8 +63,19 @@ pub(crate) fn compile_in(
     catalog: &dyn PluginCatalog,
     cwd: &Path,
 ) -> Result<Topology, TopologyErrors> {
+    compile_with(src, catalog, cwd, &SystemResolver)
+}
+
+/// [`compile_in`] with host names in `bind` resolved by `resolver` (tests give names
+/// fixed answers).
+pub(crate) fn compile_with(
+    src: &SourceFile,
+    catalog: &dyn PluginCatalog,
+    cwd: &Path,
+    resolver: &dyn Resolve,
+) -> Result<Topology, TopologyErrors> {
     let mut r = Reader::new(&src.text);
-    let topology = document::read(&mut r).map(|doc| check(&mut r, &doc, catalog, cwd));
+    let topology = document::read(&mut r).map(|doc| check(&mut r, &doc, catalog, cwd, resolver));
     match topology {
         Some(t) if r.diags.is_empty() => Ok(t),
         _ => {
@@ -86,6 +99,7 @@ fn check(
     doc: &Document<'_>,
     catalog: &dyn PluginCatalog,
     cwd: &Path,
+    resolver: &dyn Resolve,
 ) -> Topology {
     shared_names(r, doc);
     let plugin_dirs: Vec<PathBuf> = doc.plugin_dirs.iter().map(|d| cwd.join(d)).collect();
@@ -93,11 +107,12 @@ fn check(
     check_configs(r, doc, catalog, &plugins);
     let wiring = routes::wire(r, doc, &plugins);
     report_cycles(r, doc, &wiring);
-    report_address_conflicts(r, doc);
+    let binds = bind::resolve_all(r, doc, resolver);
+    report_address_conflicts(r, doc, &binds);
     if !doc.allow_nested_roots {
         report_nested_roots(r, doc, &plugins, cwd);
     }
-    assemble(doc, plugins, wiring, plugin_dirs, cwd)
+    assemble(doc, plugins, wiring, &binds, plugin_dirs, cwd)
 }
 
 /// Listeners and handlers share one namespace (routes name either).
@@ -232,31 +247,53 @@ fn report_cycles(r: &mut Reader<'_>, doc: &Document<'_>, wiring: &Wiring) {
     }
 }
 
-fn report_address_conflicts(r: &mut Reader<'_>, doc: &Document<'_>) {
-    let claims: Vec<_> = doc
+/// Every resolved address of every listener is checked against those before it.
+fn report_address_conflicts(
+    r: &mut Reader<'_>,
+    doc: &Document<'_>,
+    binds: &[Option<Vec<SocketAddr>>],
+) {
+    let claims: Vec<Vec<Claim>> = doc
         .listeners
         .iter()
-        .map(|l| Some((l.kind.as_ref()?.value, l.bind.as_ref()?.value)))
+        .zip(binds)
+        .map(|(l, addrs)| match (&l.kind, addrs) {
+            (Some(kind), Some(addrs)) => addrs
+                .iter()
+                .map(|&addr| Claim {
+                    kind: kind.value,
+                    addr,
+                    dual_stack: l.dual_stack,
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
         .collect();
-    for (i, before) in addresses::claimed_before(&claims).into_iter().enumerate() {
-        let (Some(j), Some((kind, addr))) = (before, claims[i]) else {
-            continue;
-        };
-        let (first, first_addr) = (&doc.listeners[j].name.value, claims[j].map(|c| c.1));
-        let help = first_addr.filter(|a| *a != addr).map(|a| {
-            format!("`{a}` and `{addr}` overlap: an unspecified IP covers every IP of its family")
-        });
+    for c in addresses::collisions(&claims) {
+        let (me, first) = (&doc.listeners[c.listener], &doc.listeners[c.first]);
+        let (addr, first_addr) = (c.claim.addr, c.first_claim.addr);
+        let mut help = Vec::new();
+        if let Some(BindAddr::Host { name, .. }) = me.bind.as_ref().map(|b| &b.value) {
+            help.push(format!("`{name}` resolves to `{addr}`"));
+        }
+        if first_addr != addr {
+            help.push(if c.claim.dual_stack || c.first_claim.dual_stack {
+                format!("`{first_addr}` and `{addr}` overlap: an unspecified IP covers every IP of its family, and a dual-stack `[::]` every IPv4 address too")
+            } else {
+                format!("`{first_addr}` and `{addr}` overlap: an unspecified IP covers every IP of its family")
+            });
+        }
         r.push(
             Diag::new(
                 DiagnosticKind::AddressConflict,
-                doc.listeners[i].bind.as_ref().and_then(|b| b.span.clone()),
+                me.bind.as_ref().and_then(|b| b.span.clone()),
                 format!(
-                    "listener `{}` claims {kind} address `{addr}`, already claimed by listener `{first}`",
-                    doc.listeners[i].name.value
+                    "listener `{}` claims {} address `{addr}`, already claimed by listener `{}`",
+                    me.name.value, c.claim.kind, first.name.value
                 ),
             )
             .label("address in use")
-            .help(help),
+            .help((!help.is_empty()).then(|| help.join("; "))),
         );
     }
 }
@@ -321,6 +358,7 @@ fn assemble(
     doc: &Document<'_>,
     plugins: Vec<Option<PluginDescription>>,
     wiring: Wiring,
+    binds: &[Option<Vec<SocketAddr>>],
     plugin_dirs: Vec<PathBuf>,
     cwd: &Path,
 ) -> Topology {
@@ -328,11 +366,13 @@ fn assemble(
         .listeners
         .iter()
         .zip(&wiring.listener_handler)
-        .filter_map(|(l, hi)| {
+        .zip(binds)
+        .filter_map(|((l, hi), binds)| {
             Some(ListenerSpec {
                 name: l.name.value.clone(),
                 kind: l.kind.as_ref()?.value,
-                bind: l.bind.as_ref()?.value,
+                binds: binds.clone()?,
+                dual_stack: l.dual_stack,
                 handler: doc.handlers[(*hi)?].name.value.clone(),
             })
         })

@@ -27,8 +27,11 @@ pub enum DiagnosticKind {
     Duplicate,
     /// A value has the wrong type or shape (e.g. `kind: udpp`, a negative number).
     BadValue,
-    /// A bind address that is not `ip:port`.
+    /// A bind address that is neither `ip:port` nor `host:port`.
     BadAddress,
+    /// A host name in `bind` that does not resolve (now: DNS may be down, so tools may
+    /// treat it apart from a typo in the file).
+    Unresolved,
     /// A listener or handler name that cannot be used (empty, contains `.`, or shared
     /// by a listener and a handler).
     BadName,
@@ -65,6 +68,7 @@ impl DiagnosticKind {
             DiagnosticKind::Duplicate => "topology::duplicate",
             DiagnosticKind::BadValue => "topology::bad_value",
             DiagnosticKind::BadAddress => "topology::bad_address",
+            DiagnosticKind::Unresolved => "topology::unresolved",
             DiagnosticKind::BadName => "topology::bad_name",
             DiagnosticKind::UnknownPlugin => "topology::unknown_plugin",
             DiagnosticKind::Config => "topology::config",

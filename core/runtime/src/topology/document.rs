@@ -11,11 +11,12 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::bind::{self as bind_field, BindAddr};
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
 use super::model::{Limits, ListenerKind, RestartPolicy};
 use super::raw::{self, RawStruct};
-use super::reader::{Fields, Reader};
+use super::reader::Reader;
 
 /// Default for `drain_timeout_secs`.
 const DEFAULT_DRAIN_SECS: u64 = 10;
@@ -50,7 +51,10 @@ pub(crate) struct Document<'a> {
 pub(crate) struct ListenerDef {
     pub name: At<String>,
     pub kind: Option<At<ListenerKind>>,
-    pub bind: Option<At<SocketAddr>>,
+    /// As written; host names are resolved by the compiler (`bind.rs`).
+    pub bind: Option<At<BindAddr>>,
+    /// `dual_stack: true`, already checked against `bind` (an IPv6 literal).
+    pub dual_stack: bool,
 }
 
 #[derive(Debug)]
@@ -87,7 +91,7 @@ const TOP_FIELDS: &[&str] = &[
     "handlers",
     "routes",
 ];
-const LISTENER_FIELDS: &[&str] = &["kind", "bind"];
+const LISTENER_FIELDS: &[&str] = &["kind", "bind", "dual_stack"];
 const HANDLER_FIELDS: &[&str] = &[
     "plugin",
     "root",
@@ -245,6 +249,7 @@ fn read_listener<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> List
         name,
         kind: None,
         bind: None,
+        dual_stack: false,
     };
     let Some(f) = r.open(
         raw,
@@ -262,29 +267,13 @@ fn read_listener<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> List
             });
     }
     if let Some(raw) = r.required(&f, "bind") {
-        def.bind = read_bind(r, &f, raw).map(|value| At {
+        def.bind = bind_field::read_bind(r, &f, raw).map(|value| At {
             value,
             span: r.span(raw),
         });
     }
+    def.dual_stack = bind_field::read_dual_stack(r, &f, def.bind.as_ref());
     def
-}
-
-/// A bind address: a string `ip:port` (IPv6 in brackets). Host names are refused: the
-/// address must not depend on a resolver at start.
-fn read_bind<'a>(r: &mut Reader<'a>, f: &Fields<'a>, raw: &'a str) -> Option<SocketAddr> {
-    let text: String = r.value(raw, &format!("`bind` in {}", f.what))?;
-    match text.parse::<SocketAddr>() {
-        Ok(addr) => Some(addr),
-        Err(err) => {
-            r.push(
-                Diag::new(DiagnosticKind::BadAddress, r.span(raw), format!("invalid bind address `{text}` in {}: {err}", f.what))
-                    .label("not ip:port")
-                    .help(Some("write `ip:port`, e.g. \"127.0.0.1:7007\" or \"[::1]:7007\" (port 0 = any free port)".into())),
-            );
-            None
-        }
-    }
 }
 
 fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> HandlerDef<'a> {

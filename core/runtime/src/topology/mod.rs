@@ -22,10 +22,13 @@
 //! - `reader.rs`: field checks (unknown/missing/duplicate), typed leaf values, ron errors
 //!   as diagnostics.
 //! - `document.rs`: the format itself: top level, listeners, handlers, routes.
+//! - `bind.rs`: a listener's `bind` (`ip:port` or `host:port`) and `dual_stack`, and
+//!   resolving host names (at compile time: start, reload, `validate`).
 //! - `catalog.rs`: [`PluginCatalog`], what the compiler asks the host about plugins.
 //! - `routes.rs`: route resolution, port directions and types, listener kinds.
 //! - `cycles.rs`: cycles among handler port routes.
-//! - `addresses.rs`: two listeners claiming one address.
+//! - `addresses.rs`: two listeners claiming one address (every resolved address,
+//!   dual stack included).
 //! - `roots.rs`: private storage roots kept apart from served ones.
 //! - `compile.rs`: [`load`], [`compile`]: the pass that runs all of the above.
 //! - `model.rs`: the compiled [`Topology`].
@@ -35,6 +38,7 @@
 //! - `tests/`: the compiler's tests against a fake catalog.
 
 mod addresses;
+mod bind;
 mod catalog;
 mod collect;
 mod compile;

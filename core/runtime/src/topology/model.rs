@@ -35,8 +35,15 @@ pub struct ListenerSpec {
     pub name: String,
     /// UDP socket or TCP acceptor.
     pub kind: ListenerKind,
-    /// Where to bind; port 0 picks an ephemeral port.
-    pub bind: SocketAddr,
+    /// Every address to bind, one socket each: the literal `ip:port`, or each address
+    /// a host name resolved to when the topology was compiled (each once, sorted: IPv4
+    /// first). Never empty. All share one port; port 0 picks one ephemeral
+    /// port for all of them, so `name:port` means the same service on every address.
+    pub binds: Vec<SocketAddr>,
+    /// Bind the (IPv6) address with `IPV6_V6ONLY` off, so IPv4 peers reach it too, as
+    /// `::ffff:a.b.c.d`. Off by default: `[::]:P` is IPv6-only and `0.0.0.0:P` can be
+    /// bound beside it.
+    pub dual_stack: bool,
     /// The handler the route sends it to.
     pub handler: String,
 }

@@ -8,7 +8,9 @@
 //! - `semantic.rs`: plugin, config, route, cycle and address-conflict errors.
 //! - `render.rs`: the miette report and `Display`.
 //! - `roots.rs`: private storage roots inside served ones.
+//! - `bind.rs`: host names in `bind` (resolved, or not), `dual_stack`, their clashes.
 
+mod bind;
 mod fake;
 mod render;
 mod roots;

@@ -121,7 +121,7 @@ fn a_bad_enum_value_suggests_the_right_one() {
 #[test]
 fn bad_bind_addresses_are_each_reported() {
     let text = topology(
-        r#"        "a": (kind: udp, bind: "localhost:7007"),
+        r#"        "a": (kind: udp, bind: "local_host:7007"),
         "b": (kind: tcp, bind: "127.0.0.1"),
         "c": (kind: tcp, bind: "127.0.0.1:99999"),
         "d": (kind: tcp, bind: "::1:80"),
@@ -136,7 +136,7 @@ fn bad_bind_addresses_are_each_reported() {
         .collect();
     assert_eq!(bad.len(), 4, "{e}");
     for (d, needle) in bad.iter().zip([
-        "\"localhost:7007\"",
+        "\"local_host:7007\"",
         "\"127.0.0.1\"",
         "\"127.0.0.1:99999\"",
         "\"::1:80\"",

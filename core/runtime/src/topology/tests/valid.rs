@@ -19,7 +19,7 @@ const FULL: &str = r#"
     drain_timeout_secs: 3,
     listeners: {
         "echo_udp": (kind: udp, bind: "127.0.0.1:7007"),
-        "echo_tcp": (kind: tcp, bind: "[::1]:7008"),
+        "echo_tcp": (kind: tcp, bind: "[::]:7008", dual_stack: true),
         "chat_udp": (kind: udp, bind: "0.0.0.0:0"),
     },
     handlers: {
@@ -57,19 +57,22 @@ fn a_full_topology_compiles_to_the_expected_graph() {
             ListenerSpec {
                 name: "echo_udp".into(),
                 kind: ListenerKind::Udp,
-                bind: addr("127.0.0.1:7007"),
+                binds: vec![addr("127.0.0.1:7007")],
+                dual_stack: false,
                 handler: "echo".into()
             },
             ListenerSpec {
                 name: "echo_tcp".into(),
                 kind: ListenerKind::Tcp,
-                bind: addr("[::1]:7008"),
+                binds: vec![addr("[::]:7008")],
+                dual_stack: true,
                 handler: "echo".into()
             },
             ListenerSpec {
                 name: "chat_udp".into(),
                 kind: ListenerKind::Udp,
-                bind: addr("0.0.0.0:0"),
+                binds: vec![addr("0.0.0.0:0")],
+                dual_stack: false,
                 handler: "chat".into()
             },
         ]
@@ -186,7 +189,8 @@ fn defaults_apply_when_optional_parts_are_absent() {
             max_write_buffer: 8 * 1024 * 1024
         }
     );
-    assert_eq!(t.listeners[0].bind, addr("[::]:0"));
+    assert_eq!(t.listeners[0].binds, vec![addr("[::]:0")]);
+    assert!(!t.listeners[0].dual_stack, "IPv6-only unless asked");
 }
 
 #[test]
@@ -204,7 +208,7 @@ fn ipv6_binds_parse_with_and_without_scope_and_port_zero_twice_is_fine() {
     )"#,
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let binds: Vec<SocketAddr> = t.listeners.iter().map(|l| l.bind).collect();
+    let binds: Vec<SocketAddr> = t.listeners.iter().flat_map(|l| l.binds.clone()).collect();
     assert_eq!(
         binds,
         vec![

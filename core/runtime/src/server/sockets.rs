@@ -1,0 +1,308 @@
+//! Listener sockets: binding one address (IPv6-only, or dual stack when asked), binding
+//! every address of a listener on one port, and taking sockets over across a reload.
+//!
+//! A listener has one socket per address (`ListenerSpec::binds`: one for a literal,
+//! one per resolved address for a host name). All of a listener's sockets share one
+//! port, so `name:port` is the same service on every address a client may pick; with
+//! port 0 the first address gets an ephemeral port and the others are bound to that
+//! same port (retried with a fresh one if another family has it taken).
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::topology::{ListenerKind, ListenerSpec};
+
+/// How many fresh ephemeral ports to try for a port-0 listener with several addresses
+/// before giving up: the port picked for the first address can be taken on another.
+const SAME_PORT_ATTEMPTS: usize = 16;
+
+/// A bound listener socket.
+#[derive(Debug)]
+pub enum BoundSocket {
+    Udp(std::net::UdpSocket),
+    Tcp(std::net::TcpListener),
+}
+
+impl BoundSocket {
+    pub(super) fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            BoundSocket::Udp(s) => s.local_addr(),
+            BoundSocket::Tcp(s) => s.local_addr(),
+        }
+    }
+
+    pub(super) fn try_clone(&self) -> io::Result<BoundSocket> {
+        Ok(match self {
+            BoundSocket::Udp(s) => BoundSocket::Udp(s.try_clone()?),
+            BoundSocket::Tcp(s) => BoundSocket::Tcp(s.try_clone()?),
+        })
+    }
+}
+
+/// Bind one IPv6-only socket (for IPv6 addresses), so `[::]:P` and `0.0.0.0:P` coexist.
+pub fn bind(kind: ListenerKind, addr: SocketAddr) -> io::Result<BoundSocket> {
+    bind_socket(kind, addr, false)
+}
+
+/// Bind one socket. An IPv6 socket is `IPV6_V6ONLY` unless `dual_stack`: then IPv4
+/// peers reach it too, seen as `::ffff:a.b.c.d` (explicit either way: the
+/// `net.ipv6.bindv6only` default differs between systems).
+pub fn bind_socket(
+    kind: ListenerKind,
+    addr: SocketAddr,
+    dual_stack: bool,
+) -> io::Result<BoundSocket> {
+    let domain = Domain::for_address(addr);
+    let (ty, proto) = match kind {
+        ListenerKind::Udp => (Type::DGRAM, Protocol::UDP),
+        ListenerKind::Tcp => (Type::STREAM, Protocol::TCP),
+    };
+    let s = Socket::new(domain, ty, Some(proto))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(!dual_stack)?;
+    }
+    match kind {
+        ListenerKind::Udp => {
+            // Bigger buffers: a burst of datagrams must not be dropped by the kernel
+            // while the actor is busy (best effort: capped by net.core.rmem_max).
+            let _ = s.set_recv_buffer_size(4 << 20);
+            let _ = s.set_send_buffer_size(4 << 20);
+            s.bind(&addr.into())?;
+            Ok(BoundSocket::Udp(s.into()))
+        }
+        ListenerKind::Tcp => {
+            s.set_reuse_address(true)?;
+            s.bind(&addr.into())?;
+            s.listen(1024)?;
+            Ok(BoundSocket::Tcp(s.into()))
+        }
+    }
+}
+
+/// One of a listener's sockets.
+#[derive(Debug)]
+pub(super) struct ListenerSocket {
+    /// The address as the topology asks for it (port 0 stays 0).
+    pub wanted: SocketAddr,
+    /// The address really bound (the port picked for port 0).
+    pub local: SocketAddr,
+    pub socket: BoundSocket,
+    /// Bound now rather than taken over from the running topology (logged `listening`).
+    pub fresh: bool,
+}
+
+/// A failed bind: the address and why.
+pub(super) type BindFailure = (SocketAddr, io::Error);
+
+/// The sockets of `spec`, one per address, in `spec.binds` order. An address already
+/// bound by a running listener of the same kind and dual-stack mode is taken over (a
+/// duplicate of its socket: nothing waiting in the kernel is lost): `ip:P` takes over
+/// the socket really bound there, whatever the topology said before (`P` was maybe
+/// picked for a port 0); `ip:0` only the `ip:0` of the listener of the same name, since
+/// another listener's port-0 socket is its own ephemeral port. The others are bound
+/// now, on the port the listener already has.
+pub(super) fn open<'a>(
+    spec: &ListenerSpec,
+    running: impl Iterator<Item = (&'a ListenerSpec, &'a [ListenerSocket])> + Clone,
+) -> Result<Vec<ListenerSocket>, BindFailure> {
+    let mut slots: Vec<Option<ListenerSocket>> = Vec::with_capacity(spec.binds.len());
+    for &wanted in &spec.binds {
+        let old = running
+            .clone()
+            .filter(|(old, _)| old.kind == spec.kind && old.dual_stack == spec.dual_stack)
+            .find_map(|(old, socks)| {
+                socks.iter().find(|s| match wanted.port() {
+                    0 => old.name == spec.name && s.wanted == wanted,
+                    _ => s.local == wanted,
+                })
+            });
+        slots.push(match old {
+            Some(old) => Some(ListenerSocket {
+                wanted,
+                local: old.local,
+                socket: old.socket.try_clone().map_err(|e| (wanted, e))?,
+                fresh: false,
+            }),
+            None => None,
+        });
+    }
+    let missing: Vec<SocketAddr> = spec
+        .binds
+        .iter()
+        .zip(&slots)
+        .filter(|(_, s)| s.is_none())
+        .map(|(a, _)| *a)
+        .collect();
+    // A port-0 listener keeping some sockets binds its new addresses on their port.
+    let kept_port = slots.iter().flatten().next().map(|s| s.local.port());
+    let mut fresh = bind_all(spec.kind, &missing, kept_port, spec.dual_stack)?.into_iter();
+    spec.binds
+        .iter()
+        .zip(slots)
+        .map(|(&wanted, slot)| match slot {
+            Some(kept) => Ok(kept),
+            None => {
+                let socket = fresh.next().expect("one socket bound per missing address");
+                Ok(ListenerSocket {
+                    wanted,
+                    local: socket.local_addr().map_err(|e| (wanted, e))?,
+                    socket,
+                    fresh: true,
+                })
+            }
+        })
+        .collect()
+}
+
+/// Bind every address of `addrs` (which share one port) on one port: theirs, or
+/// `port` when they ask for 0 and the listener already has one, or else an ephemeral
+/// port that is free on all of them.
+fn bind_all(
+    kind: ListenerKind,
+    addrs: &[SocketAddr],
+    port: Option<u16>,
+    dual_stack: bool,
+) -> Result<Vec<BoundSocket>, BindFailure> {
+    // `set_port` keeps an IPv6 address's scope.
+    let on = |mut a: SocketAddr, port: u16| {
+        a.set_port(port);
+        a
+    };
+    let bind_each = |port: u16| -> Result<Vec<BoundSocket>, BindFailure> {
+        addrs
+            .iter()
+            .map(|&a| {
+                let a = if a.port() == 0 { on(a, port) } else { a };
+                bind_socket(kind, a, dual_stack).map_err(|e| (a, e))
+            })
+            .collect()
+    };
+    let Some(&first) = addrs.first() else {
+        return Ok(Vec::new());
+    };
+    if first.port() != 0 || addrs.len() == 1 || port.is_some() {
+        return bind_each(port.unwrap_or(0));
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let head = bind_socket(kind, first, dual_stack).map_err(|e| (first, e))?;
+        let port = head.local_addr().map_err(|e| (first, e))?.port();
+        let rest = addrs[1..].iter().map(|&a| {
+            let a = on(a, port);
+            bind_socket(kind, a, dual_stack).map_err(|e| (a, e))
+        });
+        match std::iter::once(Ok(head)).chain(rest).collect() {
+            Err((_, e)) if e.kind() == io::ErrorKind::AddrInUse && attempt < SAME_PORT_ATTEMPTS => {
+                continue;
+            }
+            result => return result,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, kind: ListenerKind, binds: &[&str]) -> ListenerSpec {
+        ListenerSpec {
+            name: name.into(),
+            kind,
+            binds: binds.iter().map(|b| b.parse().unwrap()).collect(),
+            dual_stack: false,
+            handler: "h".into(),
+        }
+    }
+
+    fn locals(socks: &[ListenerSocket]) -> Vec<SocketAddr> {
+        socks.iter().map(|s| s.local).collect()
+    }
+
+    #[test]
+    fn a_port_zero_listener_gets_one_port_on_every_address() {
+        for kind in [ListenerKind::Udp, ListenerKind::Tcp] {
+            let socks = open(
+                &spec("u", kind, &["127.0.0.1:0", "[::1]:0"]),
+                std::iter::empty(),
+            )
+            .unwrap();
+            let port = socks[0].local.port();
+            assert_ne!(port, 0);
+            assert_eq!(
+                locals(&socks),
+                vec![
+                    SocketAddr::new([127, 0, 0, 1].into(), port),
+                    SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), port)
+                ]
+            );
+            assert!(socks.iter().all(|s| s.fresh));
+            for s in &socks {
+                assert_eq!(s.socket.local_addr().unwrap(), s.local);
+            }
+        }
+    }
+
+    #[test]
+    fn a_reload_takes_over_each_address_and_binds_new_ones_on_the_same_port() {
+        let old_spec = spec("u", ListenerKind::Udp, &["127.0.0.1:0"]);
+        let old = open(&old_spec, std::iter::empty()).unwrap();
+        let running = || std::iter::once((&old_spec, old.as_slice()));
+        let port = old[0].local.port();
+
+        let grown = open(
+            &spec("u", ListenerKind::Udp, &["127.0.0.1:0", "[::1]:0"]),
+            running(),
+        )
+        .unwrap();
+        assert!(!grown[0].fresh && grown[1].fresh);
+        assert_eq!(grown[0].local, old[0].local);
+        assert_eq!(
+            grown[1].local.port(),
+            port,
+            "the new address joins the kept port"
+        );
+
+        // The port really bound is taken over by a literal naming it, by any listener.
+        let pinned = format!("127.0.0.1:{port}");
+        let literal = open(&spec("v", ListenerKind::Udp, &[&pinned]), running()).unwrap();
+        assert!(!literal[0].fresh);
+
+        // Another listener's port 0 is its own ephemeral port; another kind, another socket.
+        let other = open(&spec("v", ListenerKind::Udp, &["127.0.0.1:0"]), running()).unwrap();
+        assert!(other[0].fresh);
+        assert_ne!(other[0].local, old[0].local);
+        let tcp = open(&spec("u", ListenerKind::Tcp, &["127.0.0.1:0"]), running()).unwrap();
+        assert!(tcp[0].fresh);
+    }
+
+    #[test]
+    fn a_taken_address_fails_with_that_address() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let (v6, v4) = (format!("[::1]:{port}"), format!("127.0.0.1:{port}"));
+        let err = open(
+            &spec("t", ListenerKind::Tcp, &[&v6, &v4]),
+            std::iter::empty(),
+        )
+        .unwrap_err();
+        assert_eq!(err.0, v4.parse::<SocketAddr>().unwrap());
+        assert_eq!(err.1.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn ipv6_sockets_are_v6_only_unless_dual_stack() {
+        let v6only = |dual_stack| {
+            let BoundSocket::Udp(s) =
+                bind_socket(ListenerKind::Udp, "[::]:0".parse().unwrap(), dual_stack).unwrap()
+            else {
+                unreachable!()
+            };
+            socket2::SockRef::from(&s).only_v6().unwrap()
+        };
+        assert!(v6only(false));
+        assert!(!v6only(true));
+    }
+}
