@@ -21,9 +21,11 @@ pub fn needed(topo: &Topology, pid_file: Option<&Path>) -> Vec<(String, PathBuf,
         .iter()
         .filter_map(|h| {
             let root = h.root.as_ref()?;
+            // `components` drops the `.` of `/srv/./data` (relative roots are joined
+            // to the working directory), so messages show the path as one would type it.
             Some((
                 format!("handler `{}`: storage root", h.name),
-                root.clone(),
+                root.components().collect(),
                 Need::ReadWrite,
             ))
         })
