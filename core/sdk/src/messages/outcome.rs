@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 pub enum Outcome {
     /// The whole file moved (and matched its digest, where the protocol has one).
     Ok,
-    /// Refused before any data moved: limits, a bad or forbidden name, the file exists,
-    /// too large, not enough space, the operation disabled, the server shutting down.
+    /// Refused by a limit or a policy: before any data moved (a bad or forbidden name,
+    /// the file exists, too large, not enough space, the operation disabled, the server
+    /// shutting down), or mid-transfer when an upload outgrows its size limit.
     Refused,
     /// The requested file does not exist (or the requested offset is past its end).
     NotFound,
