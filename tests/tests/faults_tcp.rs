@@ -181,7 +181,7 @@ fn slowloris_body_is_cut_off_at_the_transfer_deadline_and_stores_nothing() {
         |j| {
             j["msg"]
                 .as_str()
-                .is_some_and(|m| m.contains("slow.bin") && m.contains("result=error"))
+                .is_some_and(|m| m.contains("slow.bin") && m.contains("result=timeout"))
         },
         WAIT,
     );
@@ -213,7 +213,7 @@ fn a_download_that_is_never_read_is_ended_at_its_deadline() {
         |j| {
             j["msg"]
                 .as_str()
-                .is_some_and(|m| m.contains("big.bin") && m.contains("result=error"))
+                .is_some_and(|m| m.contains("big.bin") && m.contains("result=timeout"))
         },
         WAIT,
     );

@@ -30,7 +30,7 @@ mod tests;
 use std::collections::VecDeque;
 
 use switchyard_sdk::FileId;
-use switchyard_sdk::messages::TransferCompleted;
+use switchyard_sdk::messages::{Outcome, TransferCompleted};
 
 pub(crate) use requests::host_error;
 pub use switchyard_sdk::Storage;
@@ -229,32 +229,37 @@ impl Session {
 
     /// The connection is gone: nothing will be sent any more; release every file.
     pub fn handle_closed(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
+        self.cut_off(now, (Outcome::Aborted, reason), st);
+    }
+
+    /// End whatever is in flight, recorded as `outcome` (`aborted`, `timeout`).
+    fn cut_off(&mut self, now: u64, (outcome, reason): (Outcome, &str), st: &mut dyn Storage) {
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::V1Upload(u) => {
                 // Only a clean end of stream stores a v1 upload: a reset means the client
                 // did not finish, and nothing partial may become visible.
                 let _ = st.close_file(u.file);
-                self.record(now, "upload", "-", u.bytes, u.started, None, reason);
+                self.record(now, "upload", "-", u.bytes, u.started, None, outcome);
                 self.log(format!(
-                    "cmd=v1-upload peer={} bytes={} result=error reason=\"{reason}\"",
+                    "cmd=v1-upload peer={} bytes={} result={outcome} reason={reason:?}",
                     self.peer, u.bytes
                 ));
             }
             Phase::Sending(s) => {
                 let _ = st.close_file(s.file);
                 self.log(format!(
-                    "cmd=GET peer={} file={:?} result=error reason={reason:?}",
+                    "cmd=GET peer={} file={:?} result={outcome} reason={reason:?}",
                     self.peer, s.name
                 ));
-                self.record(now, "download", &s.name, 0, s.started, None, reason);
+                self.record(now, "download", &s.name, 0, s.started, None, outcome);
             }
             Phase::Receiving(r) => {
                 let _ = st.close_file(r.file);
                 self.log(format!(
-                    "cmd=PUT peer={} file={:?} result=error reason={reason:?}",
+                    "cmd=PUT peer={} file={:?} result={outcome} reason={reason:?}",
                     self.peer, r.name
                 ));
-                self.record(now, "upload", &r.name, 0, r.started, None, reason);
+                self.record(now, "upload", &r.name, 0, r.started, None, outcome);
             }
             Phase::Hashing(h) => {
                 let _ = st.close_file(h.file);
@@ -295,11 +300,7 @@ impl Session {
                 self.close();
             }
             Phase::Sending(_) | Phase::Receiving(_) => {
-                self.handle_closed(now, "timeout", st);
-                self.log(format!(
-                    "cmd=- peer={} result=timeout reason=\"transfer too slow\"",
-                    self.peer
-                ));
+                self.cut_off(now, (Outcome::Timeout, "transfer too slow"), st);
                 self.out.push_back(Output::Close);
             }
             Phase::Hashing(_) => self.hash_step(now, st),
@@ -333,12 +334,38 @@ impl Session {
 
     /// An error reply and its log line; the connection stays usable.
     pub(crate) fn fail(&mut self, verb: &str, name: &str, code: ErrorCode, message: &str) {
+        self.fail_as(verb, name, code, message, "error");
+    }
+
+    /// [`Session::fail`] with the log line's `result` given: a transfer's [`Outcome`].
+    pub(crate) fn fail_as(
+        &mut self,
+        verb: &str,
+        name: &str,
+        code: ErrorCode,
+        message: &str,
+        result: &str,
+    ) {
         self.log(format!(
-            "cmd={verb} proto=v2 peer={} file={name:?} result=error code={} reason={message:?}",
+            "cmd={verb} proto=v2 peer={} file={name:?} result={result} code={} reason={message:?}",
             self.peer,
             code.code()
         ));
         self.reply(&Reply::err(code, message));
+    }
+
+    /// Refuse a `GET` or `PUT` before any data moved: the error reply, its log line,
+    /// and a transfer record (naming no file), so that refusals show in the metrics and
+    /// the audit trail.
+    pub(crate) fn refuse(&mut self, now: u64, verb: &str, name: &str, code: ErrorCode, msg: &str) {
+        let outcome = match code {
+            ErrorCode::NotFound | ErrorCode::BadOffset => Outcome::NotFound,
+            ErrorCode::Internal => Outcome::Error,
+            _ => Outcome::Refused,
+        };
+        self.fail_as(verb, name, code, msg, outcome.as_str());
+        let direction = if verb == "GET" { "download" } else { "upload" };
+        self.record(now, direction, "", 0, now, None, outcome);
     }
 
     /// An error reply, then close: the stream cannot be trusted any more.
@@ -363,7 +390,8 @@ impl Session {
         self.out.push_back(output);
     }
 
-    /// A transfer record for the `transfers` port.
+    /// A transfer record for the `transfers` port: the outcome only, the reason goes
+    /// into the log line (a metric label must stay bounded).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn record(
         &mut self,
@@ -373,7 +401,7 @@ impl Session {
         bytes: u64,
         started: u64,
         sha256: Option<String>,
-        result: &str,
+        outcome: Outcome,
     ) {
         self.out.push_back(Output::Transfer(TransferCompleted {
             protocol: "files".into(),
@@ -383,7 +411,7 @@ impl Session {
             bytes,
             duration_ms: now.saturating_sub(started),
             sha256,
-            result: result.into(),
+            result: outcome.into(),
         }));
     }
 

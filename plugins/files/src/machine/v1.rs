@@ -16,7 +16,8 @@
 //! root are skipped, and the commit itself refuses an existing name atomically, so two
 //! concurrent uploads can never get (or overwrite) the same name.
 
-use switchyard_sdk::FileId;
+use switchyard_sdk::messages::Outcome;
+use switchyard_sdk::{FileId, HostError};
 
 use super::{Phase, Sending, Session, Storage, sums};
 use crate::codec::{V1Op, check_name};
@@ -118,23 +119,24 @@ impl Session {
     }
 
     fn v1_download(&mut self, now: u64, raw: &[u8], name: String, st: &mut dyn Storage) {
-        let refuse = |s: &mut Session, reason: &str| {
+        let refuse = |s: &mut Session, outcome: Outcome, reason: &str| {
             s.log(format!(
-                "cmd=GET direction=download proto=v1 peer={} file={name:?} result=error reason={reason:?}",
+                "cmd=GET direction=download proto=v1 peer={} file={name:?} result={outcome} reason={reason:?}",
                 s.peer
             ));
-            s.record(now, "download", &name, 0, now, None, reason);
+            s.record(now, "download", &name, 0, now, None, outcome);
             s.close();
         };
         if std::str::from_utf8(raw).is_err() {
-            return refuse(self, "name is not UTF-8");
+            return refuse(self, Outcome::Refused, "name is not UTF-8");
         }
         if let Err(e) = check_name(&name, false) {
-            return refuse(self, &e.to_string());
+            return refuse(self, Outcome::Refused, &e.to_string());
         }
         let (file, size) = match st.open_read(&name) {
             Ok(f) => f,
-            Err(e) => return refuse(self, &e.to_string()),
+            Err(e @ HostError::NotFound) => return refuse(self, Outcome::NotFound, &e.to_string()),
+            Err(e) => return refuse(self, Outcome::Refused, &e.to_string()),
         };
         let sha256 = st.stat(&name).ok().and_then(|s| sums::load(st, &name, &s));
         let sending = Sending {
@@ -163,30 +165,35 @@ impl Session {
             return;
         }
         let failure = if u.bytes + data.len() as u64 > max {
-            format!("upload over {max} bytes")
+            (Outcome::Refused, format!("upload over {max} bytes"))
         } else {
             match st.write_file(u.file, data) {
                 Ok(()) => {
                     u.bytes += data.len() as u64;
                     return;
                 }
-                Err(e) => e.to_string(),
+                Err(e) => (Outcome::Error, e.to_string()),
             }
         };
-        self.v1_upload_abort(now, &failure, st);
+        self.v1_upload_abort(now, failure, st);
     }
 
     /// Give up an upload: its temp is deleted, nothing becomes visible.
-    fn v1_upload_abort(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
+    fn v1_upload_abort(
+        &mut self,
+        now: u64,
+        (outcome, reason): (Outcome, String),
+        st: &mut dyn Storage,
+    ) {
         let Phase::V1Upload(u) = std::mem::replace(&mut self.phase, Phase::Done) else {
             return;
         };
         let _ = st.close_file(u.file);
         self.log(format!(
-            "cmd=PUT proto=v1 peer={} bytes={} result=error reason={reason:?}",
+            "cmd=PUT proto=v1 peer={} bytes={} result={outcome} reason={reason:?}",
             self.peer, u.bytes
         ));
-        self.record(now, "upload", "-", u.bytes, u.started, None, reason);
+        self.record(now, "upload", "-", u.bytes, u.started, None, outcome);
         self.push(super::Output::Close);
     }
 
@@ -236,7 +243,7 @@ impl Session {
                     "cmd=PUT direction=upload proto=v1 peer={} file={name:?} bytes={} duration_ms={ms} end={why} result=ok",
                     self.peer, u.bytes
                 ));
-                self.record(now, "upload", &name, u.bytes, u.started, None, "ok");
+                self.record(now, "upload", &name, u.bytes, u.started, None, Outcome::Ok);
                 self.write(format!("{name}\n").into_bytes());
             }
             None => {
@@ -245,7 +252,7 @@ impl Session {
                     "cmd=PUT proto=v1 peer={} bytes={} duration_ms={ms} result=error reason={failure:?}",
                     self.peer, u.bytes
                 ));
-                self.record(now, "upload", "-", u.bytes, u.started, None, &failure);
+                self.record(now, "upload", "-", u.bytes, u.started, None, Outcome::Error);
             }
         }
         self.push(super::Output::Close);
