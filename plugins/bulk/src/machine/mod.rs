@@ -22,6 +22,7 @@
 
 mod download;
 mod names;
+mod refusal;
 mod upload;
 
 #[cfg(test)]
@@ -323,26 +324,6 @@ impl Session {
         ));
         self.phase = Phase::Done;
         self.out.push_back(Output::Close);
-    }
-
-    /// A transfer request refused before any data moved: recorded too (no bytes, no
-    /// duration), so that refusals show in the metrics and the audit trail.
-    pub(crate) fn record_refusal(&mut self, direction: &str, status: Status) {
-        let outcome = match status {
-            Status::NotFound => Outcome::NotFound,
-            Status::Internal => Outcome::Error,
-            _ => Outcome::Refused,
-        };
-        self.out.push_back(Output::Transfer(TransferCompleted {
-            protocol: "bulk".into(),
-            peer: self.peer.clone(),
-            file: String::new(),
-            direction: direction.into(),
-            bytes: 0,
-            duration_ms: 0,
-            sha256: None,
-            result: outcome.into(),
-        }));
     }
 
     /// Refuse a v2 request with an error reply, then close.

@@ -337,37 +337,6 @@ impl Session {
         self.fail_as(verb, name, code, message, "error");
     }
 
-    /// [`Session::fail`] with the log line's `result` given: a transfer's [`Outcome`].
-    pub(crate) fn fail_as(
-        &mut self,
-        verb: &str,
-        name: &str,
-        code: ErrorCode,
-        message: &str,
-        result: &str,
-    ) {
-        self.log(format!(
-            "cmd={verb} proto=v2 peer={} file={name:?} result={result} code={} reason={message:?}",
-            self.peer,
-            code.code()
-        ));
-        self.reply(&Reply::err(code, message));
-    }
-
-    /// Refuse a `GET` or `PUT` before any data moved: the error reply, its log line,
-    /// and a transfer record (naming no file), so that refusals show in the metrics and
-    /// the audit trail.
-    pub(crate) fn refuse(&mut self, now: u64, verb: &str, name: &str, code: ErrorCode, msg: &str) {
-        let outcome = match code {
-            ErrorCode::NotFound | ErrorCode::BadOffset => Outcome::NotFound,
-            ErrorCode::Internal => Outcome::Error,
-            _ => Outcome::Refused,
-        };
-        self.fail_as(verb, name, code, msg, outcome.as_str());
-        let direction = if verb == "GET" { "download" } else { "upload" };
-        self.record(now, direction, "", 0, now, None, outcome);
-    }
-
     /// An error reply, then close: the stream cannot be trusted any more.
     pub(crate) fn fail_fatal(&mut self, verb: &str, code: ErrorCode, message: &str) {
         self.fail(verb, "", code, message);
