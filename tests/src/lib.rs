@@ -52,6 +52,7 @@
 //!   loopback addresses, temp-file checks): [`faults`];
 //! - protocol clients written from the specs: [`files_wire`] (files v2), [`tftp_wire`]
 //!   (TFTP packets by hand).
+//! - reading `/metrics` with the reference Prometheus text-format parser: [`prometheus`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -67,6 +68,7 @@ use sha2::{Digest, Sha256};
 pub mod faults;
 pub mod files_wire;
 pub mod logfile_host;
+pub mod prometheus;
 pub mod tftp_wire;
 
 /// How long [`Host::start`] waits for `serving`. A debug build on 2 busy cores loads

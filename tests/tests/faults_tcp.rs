@@ -178,7 +178,10 @@ fn slowloris_body_is_cut_off_at_the_transfer_deadline_and_stores_nothing() {
     assert!(!root.join("slow.bin").exists());
     host.expect_log(
         "the abandoned upload",
-        |j| Some(log_text(j)).is_some_and(|m| m.contains("slow.bin") && m.contains("result=error")),
+        |j| {
+            Some(log_text(j))
+                .is_some_and(|m| m.contains("slow.bin") && m.contains("result=timeout"))
+        },
         WAIT,
     );
 }
@@ -206,7 +209,9 @@ fn a_download_that_is_never_read_is_ended_at_its_deadline() {
     assert_eq!(fast.get("f"), ("OK 4 -".to_owned(), b"data".to_vec()));
     host.expect_log(
         "the stalled download",
-        |j| Some(log_text(j)).is_some_and(|m| m.contains("big.bin") && m.contains("result=error")),
+        |j| {
+            Some(log_text(j)).is_some_and(|m| m.contains("big.bin") && m.contains("result=timeout"))
+        },
         WAIT,
     );
     wait_until("the host letting go of big.bin", WAIT, || {

@@ -536,7 +536,7 @@ fn oversized_upload_is_error_3_with_tsize_and_without() {
         pkt = recv(&sock).0;
     }
     assert_eq!(error_code(&pkt), 3);
-    s.expect_transfer("big2.bin", "\"file too large\"");
+    s.expect_transfer("big2.bin", "refused reason=\"file too large\"");
     wait_until("no file left", WAIT, || s.entries().is_empty());
 }
 
@@ -674,7 +674,7 @@ fn per_client_and_total_transfer_limits() {
     assert!(String::from_utf8_lossy(&refusal).contains("too many"));
     // Once the first ends (its client sends ERROR), the slot is free again.
     first.send_to(b"\x00\x05\x00\x00bye\x00", tid).unwrap();
-    s.expect_transfer("l.bin", "\"peer error 0: bye\"");
+    s.expect_transfer("l.bin", "aborted reason=\"peer error 0: bye\"");
     second.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
     assert_eq!(recv(&second).0[..4], [0, 3, 0, 1]);
 }

@@ -4,16 +4,24 @@
 //! handles ([`HandlerMetrics`]) once, so the hot path is a relaxed atomic add, never a
 //! label lookup. The admin endpoint is a deliberately tiny HTTP/1.0 responder on its
 //! own listener (127.0.0.1 unless configured otherwise, off unless configured):
-//! `GET /metrics` (Prometheus text format) and `GET /health` (`ok`).
+//! `GET /metrics` (Prometheus text format 0.0.4, or OpenMetrics when asked for: see
+//! [`exposition`]) and `GET /health` (`ok`).
+//!
+//! Every label value comes from a small fixed set, so the number of series is bounded
+//! by the topology: a transfer's `result` is an [`Outcome`], never the plugin's reason.
+
+mod exposition;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use switchyard_sdk::messages::Outcome;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -24,7 +32,7 @@ struct HandlerLabel {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HandlerResult {
     handler: String,
-    result: String,
+    result: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -75,6 +83,8 @@ pub struct HandlerMetrics {
     pub restarts: Counter,
     pub reads_deferred: Counter,
     pub receives_direct: Counter,
+    /// Set once a `result` outside [`Outcome`]'s strings was counted as `other`.
+    free_text_seen: Arc<AtomicBool>,
 }
 
 impl HandlerMetrics {
@@ -109,13 +119,19 @@ impl HandlerMetrics {
         }
     }
 
-    /// Count a finished transfer by its result (`ok` or a short reason).
-    pub fn transfer(&self, result: &str) {
+    /// Count a finished transfer under the [`Outcome`] its plugin reported in
+    /// `TransferCompleted::result`. Anything outside the set (free text from a plugin
+    /// built against an older SDK, or no parsable event at all) counts as `other`, so
+    /// the label stays bounded. Returns true the first time that happens for this
+    /// handler, for the caller to log it once.
+    pub fn transfer(&self, result: Option<&str>) -> bool {
+        let known = result.and_then(|r| r.parse::<Outcome>().ok());
         let label = HandlerResult {
             handler: self.name.clone(),
-            result: result.to_owned(),
+            result: known.unwrap_or(Outcome::Other).as_str(),
         };
         self.metrics.transfers.get_or_create(&label).inc();
+        known.is_none() && !self.free_text_seen.swap(true, Ordering::Relaxed)
     }
 }
 
@@ -219,6 +235,7 @@ impl Metrics {
             restarts: self.restarts.get_or_create(&l).clone(),
             reads_deferred: self.reads_deferred.get_or_create(&l).clone(),
             receives_direct: self.receives_direct.get_or_create(&l).clone(),
+            free_text_seen: Arc::default(),
         }
     }
 
@@ -241,10 +258,16 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition (format 0.0.4).
     pub fn encode(&self) -> String {
+        exposition::to_prometheus_text(&self.encode_openmetrics())
+    }
+
+    /// The OpenMetrics text exposition, `# EOF` included.
+    pub fn encode_openmetrics(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
             let _ = writeln!(out, "# encoding failed");
         }
         out
@@ -280,7 +303,12 @@ pub async fn serve_admin(listener: tokio::net::TcpListener, metrics: Arc<Metrics
             let request = String::from_utf8_lossy(&buf[..n]);
             let path = request.split_whitespace().nth(1).unwrap_or("");
             let (status, ctype, body) = match path {
-                "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.encode()),
+                "/metrics" if exposition::wants_openmetrics(&request) => (
+                    "200 OK",
+                    exposition::OPENMETRICS_TEXT,
+                    metrics.encode_openmetrics(),
+                ),
+                "/metrics" => ("200 OK", exposition::PROMETHEUS_TEXT, metrics.encode()),
                 "/health" | "/healthz" => match metrics.stopped_handlers() {
                     stopped if stopped.is_empty() => ("200 OK", "text/plain", "ok\n".to_owned()),
                     stopped => (
@@ -307,38 +335,4 @@ pub async fn serve_admin(listener: tokio::net::TcpListener, metrics: Arc<Metrics
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn handler_counters_appear_in_the_exposition() {
-        let m = Metrics::new();
-        let h = m.handler("tftp");
-        h.bytes_out.inc_by(1234);
-        h.conns_open.set(3);
-        h.transfer("ok");
-        h.error("conn_limit");
-        m.reload("ok");
-        let text = m.encode();
-        assert!(
-            text.contains("switchyard_bytes_out_total{handler=\"tftp\"} 1234"),
-            "{text}"
-        );
-        assert!(
-            text.contains("switchyard_connections_open{handler=\"tftp\"} 3"),
-            "{text}"
-        );
-        assert!(
-            text.contains("switchyard_transfers_total{handler=\"tftp\",result=\"ok\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("switchyard_errors_total{handler=\"tftp\",kind=\"conn_limit\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("switchyard_reloads_total{result=\"ok\"} 1"),
-            "{text}"
-        );
-    }
-}
+mod tests;

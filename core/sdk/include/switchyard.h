@@ -223,7 +223,11 @@ typedef struct SyHostApi {
 
     uint32_t (*set_timer)(SyHostCtx *ctx, uint64_t token, uint64_t delay_ms); /* re-arms */
     uint32_t (*cancel_timer)(SyHostCtx *ctx, uint64_t token);
-    /* Emit a typed message (JSON bytes) on output port index `port`. */
+    /* Emit a typed message (JSON bytes) on output port index `port`.
+     * For "switchyard.TransferCompleted/1", `result` must be one of: "ok", "refused",
+     * "not_found", "aborted", "partial", "timeout", "invalid", "error", "other" (the
+     * Rust SDK's messages::Outcome documents each); put the free-text reason in a log
+     * line. The host counts any other value as "other" in switchyard_transfers_total. */
     uint32_t (*emit)(SyHostCtx *ctx, uint32_t port, SyBytes data);
 
     /* Storage confined to the handler's root: relative '/'-separated paths only. */

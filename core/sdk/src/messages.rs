@@ -6,6 +6,10 @@
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+mod outcome;
+
+pub use outcome::{Outcome, UnknownOutcome};
+
 /// A message type with a stable, versioned name.
 pub trait Message: Serialize + DeserializeOwned {
     /// e.g. `switchyard.TransferCompleted/1`. Change the suffix on an incompatible change.
@@ -26,8 +30,23 @@ pub struct TransferCompleted {
     pub duration_ms: u64,
     /// Hex sha256 when known.
     pub sha256: Option<String>,
-    /// `ok`, or a short reason.
+    /// How it ended: one of [`Outcome`]'s strings (`ok`, `refused`, `not_found`,
+    /// `aborted`, `partial`, `timeout`, `invalid`, `error`, `other`), written as
+    /// `Outcome::Timeout.into()`. It becomes a metric label, so it must come from that
+    /// fixed set: the free-text reason goes into the plugin's log line. A plugin built
+    /// against an older SDK may still send free text here; readers use
+    /// [`TransferCompleted::outcome`], which counts that as [`Outcome::Other`].
+    ///
+    /// A `String` and not an `Outcome` so that the type (and struct literals in
+    /// existing plugins) stays source and wire compatible.
     pub result: String,
+}
+
+impl TransferCompleted {
+    /// The [`Outcome`] `result` names; [`Outcome::Other`] for anything outside the set.
+    pub fn outcome(&self) -> Outcome {
+        self.result.parse().unwrap_or(Outcome::Other)
+    }
 }
 
 impl Message for TransferCompleted {
@@ -46,4 +65,38 @@ pub struct ChatMessage {
 
 impl Message for ChatMessage {
     const TYPE: &'static str = "switchyard.ChatMessage/1";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transfer(result: impl Into<String>) -> TransferCompleted {
+        TransferCompleted {
+            protocol: "bulk".into(),
+            peer: "127.0.0.1:1".into(),
+            file: "f".into(),
+            direction: "upload".into(),
+            bytes: 1,
+            duration_ms: 2,
+            sha256: None,
+            result: result.into(),
+        }
+    }
+
+    #[test]
+    fn result_carries_the_outcome_string_on_the_wire() {
+        let t = transfer(Outcome::Partial);
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(json["result"], "partial");
+        let back: TransferCompleted = serde_json::from_value(json).unwrap();
+        assert_eq!(back.outcome(), Outcome::Partial);
+    }
+
+    #[test]
+    fn an_older_plugins_free_text_reads_as_other() {
+        let t = transfer("connection closed; 1760559104 bytes kept for resume");
+        assert_eq!(t.outcome(), Outcome::Other);
+        assert_eq!(transfer("ok").outcome(), Outcome::Ok);
+    }
 }

@@ -146,7 +146,8 @@ pub fn run<M: Machine>(
         process(sock, m, out, exec, &mut outcome, &mut closed);
     }
     outcome.unwrap_or(Outcome {
-        result: "ended without a result".into(),
+        kind: switchyard_tftp::transfer::Ending::Error,
+        reason: "ended without a result".into(),
         bytes: 0,
         retransmits: 0,
     })

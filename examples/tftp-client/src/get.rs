@@ -160,7 +160,7 @@ fn download(
     if outcome.ok() {
         Ok(())
     } else {
-        Err(Failure::Transfer(format!("{remote}: {}", outcome.result)))
+        Err(Failure::Transfer(format!("{remote}: {}", outcome.reason)))
     }
 }
 

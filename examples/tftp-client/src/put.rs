@@ -94,6 +94,6 @@ pub fn run(server: &str, local: &Path, remote: Option<String>, opts: &Opts) -> R
     if outcome.ok() {
         Ok(())
     } else {
-        Err(Failure::Transfer(format!("{remote}: {}", outcome.result)))
+        Err(Failure::Transfer(format!("{remote}: {}", outcome.reason)))
     }
 }

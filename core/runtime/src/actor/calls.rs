@@ -472,11 +472,14 @@ impl HostCalls for Calls<'_> {
             return abi::SY_ERR_LIMIT;
         }
         if &*shared.type_names[port as usize] == TransferCompleted::TYPE {
-            // Transfers by result, for the metrics, whoever emits them.
-            let result = serde_json::from_slice::<TransferCompleted>(data).map(|t| t.result);
-            shared
-                .metrics
-                .transfer(result.as_deref().unwrap_or("unparsable"));
+            // Transfers by outcome, for the metrics, whoever emits them. A result
+            // outside the fixed set counts as `other` (bounded label); said once.
+            let event = serde_json::from_slice::<TransferCompleted>(data);
+            let result = event.as_ref().ok().map(|t| t.result.as_str());
+            if shared.metrics.transfer(result) {
+                debug!(shared.log, "transfer result is not one of the outcomes (plugin built against an older SDK?): counted as `other`, logged once per handler";
+                    "result" => result.unwrap_or("(unparsable event)"));
+            }
         }
         let Some(routes) = shared.outputs.get(&port) else {
             return abi::SY_OK;

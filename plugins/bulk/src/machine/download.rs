@@ -1,7 +1,7 @@
 //! v2 `GET`: the reply (length that follows, remembered digest), then the file range
 //! with `sendfile`.
 
-use switchyard_sdk::messages::TransferCompleted;
+use switchyard_sdk::messages::{Outcome, TransferCompleted};
 use switchyard_sdk::{FileId, HostError};
 
 use super::names;
@@ -21,28 +21,34 @@ pub(crate) struct Download {
 }
 
 impl Session {
+    /// Refuse a `GET` before anything is sent; recorded as a transfer.
+    fn refuse_get(&mut self, status: Status, why: &str) {
+        self.refuse_v2(status, why);
+        self.record_refusal("download", status);
+    }
+
     pub(crate) fn start_download(&mut self, now: u64, get: Get, st: &mut dyn Storage) {
         if self.draining {
-            return self.refuse_v2(Status::Unavailable, "server shutting down");
+            return self.refuse_get(Status::Unavailable, "server shutting down");
         }
         if !self.cfg.downloads {
-            return self.refuse_v2(Status::Unavailable, "downloads are disabled");
+            return self.refuse_get(Status::Unavailable, "downloads are disabled");
         }
         if let Err(e) = codec::check_name(&get.name) {
-            return self.refuse_v2(Status::BadName, &e.to_string());
+            return self.refuse_get(Status::BadName, &e.to_string());
         }
         let path = self.cfg.path_of(&get.name);
         let (file, size) = match st.open_read(&path) {
             Ok(f) => f,
             Err(HostError::NotFound | HostError::IsDir | HostError::Access) => {
-                return self.refuse_v2(Status::NotFound, "no such file");
+                return self.refuse_get(Status::NotFound, "no such file");
             }
-            Err(e) => return self.refuse_v2(Status::Internal, &e.to_string()),
+            Err(e) => return self.refuse_get(Status::Internal, &e.to_string()),
         };
         if get.offset > size {
             let _ = st.close_file(file);
             let why = format!("offset {} past the end ({size} bytes)", get.offset);
-            return self.refuse_v2(Status::NotFound, &why);
+            return self.refuse_get(Status::NotFound, &why);
         }
         let digest = st
             .stat(&path)
@@ -79,28 +85,29 @@ impl Session {
         &mut self,
         now: u64,
         d: Download,
-        result: Result<(), String>,
+        result: Result<(), (Outcome, String)>,
         st: &mut dyn Storage,
     ) {
         let _ = st.close_file(d.file);
         let ms = now.saturating_sub(d.started);
-        let (bytes, result) = match result {
-            Ok(()) => (d.len, "ok".to_owned()),
-            Err(why) => (0, why),
+        let (bytes, outcome, why) = match result {
+            Ok(()) => (d.len, Outcome::Ok, String::new()),
+            Err((outcome, why)) => (0, outcome, why),
         };
         let sha = d.digest.map(|x| hex(&x));
-        let line = format!(
+        let mut line = format!(
             "transfer proto=v2 direction=download peer={} file={:?} offset={} bytes={bytes} \
-             duration_ms={ms} rate={}MB/s sha256={} result={result:?}",
+             duration_ms={ms} rate={}MB/s sha256={} result=\"{outcome}\"",
             self.peer,
             d.path,
             d.offset,
             rate(bytes, ms),
             sha.as_deref().unwrap_or("-"),
         );
-        if result == "ok" {
+        if outcome.is_ok() {
             self.info(line);
         } else {
+            line.push_str(&format!(" reason={why:?}"));
             self.warn(line);
         }
         self.push(Output::Transfer(TransferCompleted {
@@ -111,7 +118,7 @@ impl Session {
             bytes,
             duration_ms: ms,
             sha256: sha,
-            result,
+            result: outcome.into(),
         }));
         self.end();
     }

@@ -22,6 +22,7 @@
 
 mod download;
 mod names;
+mod refusal;
 mod upload;
 
 #[cfg(test)]
@@ -29,7 +30,7 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use switchyard_sdk::messages::TransferCompleted;
+use switchyard_sdk::messages::{Outcome, TransferCompleted};
 use switchyard_sdk::{FileId, HostError};
 
 pub use switchyard_sdk::Storage;
@@ -179,7 +180,8 @@ impl Session {
                 self.out.push_back(Output::Close);
             }
             Phase::Trailer(up, _) => {
-                self.fail_upload(now, up, Status::BadRequest, "closed before the digest", st)
+                let failure = (Status::BadRequest, Outcome::Aborted);
+                self.fail_upload(now, up, failure, "closed before the digest", st)
             }
             // A downloading client may half-close at once; the rest wait for the host.
             other => self.phase = other,
@@ -190,9 +192,14 @@ impl Session {
     pub fn handle_closed(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Header | Phase::Done => {}
-            Phase::Receiving(up) => self.lose_upload(now, up, reason, st),
-            Phase::Trailer(up, _) => self.fail_upload(now, up, Status::BadRequest, reason, st),
-            Phase::Sending(d) => self.finish_download(now, d, Err(reason.to_owned()), st),
+            Phase::Receiving(up) => self.lose_upload(now, up, (Outcome::Aborted, reason), st),
+            Phase::Trailer(up, _) => {
+                let failure = (Status::BadRequest, Outcome::Aborted);
+                self.fail_upload(now, up, failure, reason, st)
+            }
+            Phase::Sending(d) => {
+                self.finish_download(now, d, Err((Outcome::Aborted, reason.to_owned())), st)
+            }
         }
     }
 
@@ -218,11 +225,14 @@ impl Session {
                 if !up.v1 {
                     self.reply(Reply::error(Status::Timeout, "transfer too slow"));
                 }
-                self.lose_upload(now, up, "timeout", st);
+                self.lose_upload(now, up, (Outcome::Timeout, "timeout"), st);
             }
-            Phase::Trailer(up, _) => self.fail_upload(now, up, Status::Timeout, "no digest", st),
+            Phase::Trailer(up, _) => {
+                let failure = (Status::Timeout, Outcome::Timeout);
+                self.fail_upload(now, up, failure, "no digest", st)
+            }
             Phase::Sending(d) => {
-                self.finish_download(now, d, Err("timeout".into()), st);
+                self.finish_download(now, d, Err((Outcome::Timeout, "timeout".into())), st);
             }
             Phase::Done => {}
         }
@@ -254,8 +264,10 @@ impl Session {
             Phase::Sending(d) if d.token == token => {
                 let result = match result {
                     Ok(n) if n == d.len => Ok(()),
-                    Ok(n) => Err(format!("short send ({n} of {})", d.len)),
-                    Err(e) => Err(e.to_string()),
+                    // The file shrank under the send: a server-side failure.
+                    Ok(n) => Err((Outcome::Error, format!("short send ({n} of {})", d.len))),
+                    Err(e @ HostError::Closed) => Err((Outcome::Aborted, e.to_string())),
+                    Err(e) => Err((Outcome::Error, e.to_string())),
                 };
                 self.finish_download(now, d, result, st)
             }

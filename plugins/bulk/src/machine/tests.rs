@@ -340,7 +340,11 @@ fn v1_short_body_leaves_nothing_visible() {
     let out = drain(&mut s);
     assert!(st.files.is_empty(), "{:?}", st.files.keys());
     assert!(st.open.is_empty(), "temp closed (deleted)");
-    assert_eq!(transfers(&out)[0].result, "connection closed");
+    assert_eq!(transfers(&out)[0].outcome(), Outcome::Aborted);
+    assert!(warned(
+        &out,
+        "result=\"aborted\" reason=\"connection closed\""
+    ));
     // The host's ConnClosed that follows changes nothing.
     s.handle_closed(6, "connection closed", &mut st);
     assert!(drain(&mut s).is_empty());
@@ -495,7 +499,8 @@ fn v2_digest_mismatch_stores_nothing() {
     assert_eq!(r[0].status, Status::DigestMismatch);
     assert!(st.visible().is_empty());
     assert!(st.open.is_empty());
-    assert!(transfers(&out)[0].result.starts_with("digest-mismatch"));
+    assert_eq!(transfers(&out)[0].outcome(), Outcome::Invalid);
+    assert!(warned(&out, "reason=\"digest-mismatch: expected "));
 }
 
 #[test]
@@ -621,6 +626,14 @@ fn v2_refusals_come_before_anything_is_created() {
         assert_eq!(replies(&out)[0].status, status);
         assert!(closes(&out));
         assert!(st.open.is_empty() && st.files.is_empty());
+        // A parsed request refused is a transfer record; bytes that are no request not.
+        let results: Vec<String> = transfers(&out).into_iter().map(|t| t.result).collect();
+        let want: &[&str] = if status == Status::BadRequest {
+            &[]
+        } else {
+            &["refused"]
+        };
+        assert_eq!(results, want, "{status:?}");
     }
 }
 
@@ -635,6 +648,7 @@ fn v2_no_space_mid_transfer_replies_and_deletes() {
     assert_eq!(replies(&out)[0].status, Status::NoSpace);
     assert!(st.open.is_empty() && st.files.is_empty());
     assert!(closes(&out));
+    assert_eq!(transfers(&out)[0].outcome(), Outcome::Error);
 }
 
 #[test]
@@ -676,7 +690,8 @@ fn resume_keeps_the_part_and_continues_with_the_whole_digest() {
         .extend_from_slice(&body[..100_000]);
     s.handle_file_received(3, token, Err(HostError::Closed), &mut st);
     let out = drain(&mut s);
-    assert!(transfers(&out)[0].result.contains("100000 bytes kept"));
+    assert_eq!(transfers(&out)[0].outcome(), Outcome::Partial);
+    assert!(warned(&out, "; 100000 bytes kept for resume\""));
     assert_eq!(st.files[&partial].len(), 100_000);
     assert!(st.visible().is_empty(), "a partial is hidden");
 
@@ -741,7 +756,8 @@ fn a_continued_partial_lost_again_keeps_everything_received() {
         s.handle_file_received(at, token, result, &mut st);
         let out = drain(&mut s);
         if upto < body.len() {
-            assert!(transfers(&out)[0].result.contains("5000 bytes kept"));
+            assert_eq!(transfers(&out)[0].result, "partial");
+            assert!(warned(&out, "; 5000 bytes kept for resume\""));
             assert_eq!(st.files[&partial], body[..5_000]);
         } else {
             assert_eq!(replies(&out)[0].status, Status::Ok);
@@ -1058,12 +1074,12 @@ fn get_refusals() {
         .insert("incoming/.f.sha256".into(), b"digest".to_vec());
     st.files
         .insert(format!("incoming/{partial}"), b"kept".to_vec());
-    for (name, offset, status) in [
-        ("nope", 0, Status::NotFound),
-        ("../etc/passwd", 0, Status::BadName),
-        (".f.sha256", 0, Status::BadName),
-        (partial, 0, Status::BadName),
-        ("f", 3, Status::NotFound),
+    for (name, offset, status, outcome) in [
+        ("nope", 0, Status::NotFound, Outcome::NotFound),
+        ("../etc/passwd", 0, Status::BadName, Outcome::Refused),
+        (".f.sha256", 0, Status::BadName, Outcome::Refused),
+        (partial, 0, Status::BadName, Outcome::Refused),
+        ("f", 3, Status::NotFound, Outcome::NotFound),
     ] {
         let mut s = session("");
         let g = Request::Get(Get {
@@ -1074,6 +1090,9 @@ fn get_refusals() {
         let out = drain(&mut s);
         assert_eq!(replies(&out)[0].status, status, "{name}");
         assert!(st.open.is_empty());
+        let t = transfers(&out);
+        assert_eq!((t.len(), t[0].outcome()), (1, outcome), "{name}");
+        assert_eq!((t[0].direction.as_str(), t[0].bytes), ("download", 0));
     }
     let mut s = session("(downloads: false)");
     let g = Request::Get(Get {
@@ -1081,7 +1100,9 @@ fn get_refusals() {
         offset: 0,
     });
     s.handle_bytes(0, &wire(g), &mut st);
-    assert_eq!(replies(&drain(&mut s))[0].status, Status::Unavailable);
+    let out = drain(&mut s);
+    assert_eq!(replies(&out)[0].status, Status::Unavailable);
+    assert_eq!(transfers(&out)[0].outcome(), Outcome::Refused);
 }
 
 #[test]

@@ -15,7 +15,7 @@
 //! with the fsync), so it can be continued once more.
 
 use sha2::{Digest, Sha256};
-use switchyard_sdk::messages::TransferCompleted;
+use switchyard_sdk::messages::{Outcome, TransferCompleted};
 use switchyard_sdk::{FileId, HostError};
 
 use super::names::{self, MAX_CANDIDATES};
@@ -67,12 +67,14 @@ impl Want {
 }
 
 impl Session {
+    /// Refuse an upload request before anything is created; recorded as a transfer.
     fn refuse(&mut self, v1: bool, status: Status, why: &str) {
         if v1 {
             self.refuse_v1(why)
         } else {
             self.refuse_v2(status, why)
         }
+        self.record_refusal("upload", status);
     }
 
     fn partial_path(&self, put: &Put) -> Option<String> {
@@ -185,7 +187,7 @@ impl Session {
             HostError::NoSpace => Status::NoSpace,
             _ => Status::Internal,
         };
-        self.fail_upload(now, up, status, &e.to_string(), st)
+        self.fail_upload(now, up, (status, Outcome::Error), &e.to_string(), st)
     }
 
     /// A fresh hidden temp for the upload's body.
@@ -258,8 +260,13 @@ impl Session {
                 self.try_trailer(now, st);
             }
             Ok((_, Some(digest))) => self.finish_upload(now, up, digest, st),
-            Ok((_, None)) => self.fail_upload(now, up, Status::Internal, "host gave no digest", st),
-            Err(HostError::Closed) => self.lose_upload(now, up, "connection closed", st),
+            Ok((_, None)) => {
+                let failure = (Status::Internal, Outcome::Error);
+                self.fail_upload(now, up, failure, "host gave no digest", st)
+            }
+            Err(HostError::Closed) => {
+                self.lose_upload(now, up, (Outcome::Aborted, "connection closed"), st)
+            }
             Err(e) => self.fail_write(now, up, e, st),
         }
     }
@@ -294,7 +301,7 @@ impl Session {
                 let _ = st.remove_file(&p);
             }
             let why = format!("expected {}, received {}", hex(&expected), hex(&digest));
-            return self.abort_upload(now, &up, Status::DigestMismatch, &why);
+            return self.abort_upload(now, &up, (Status::DigestMismatch, Outcome::Invalid), &why);
         }
         let name = match self.commit_unique(&up, st) {
             Ok(name) => name,
@@ -313,7 +320,7 @@ impl Session {
             });
         }
         let path = self.cfg.path_of(&name);
-        self.report(now, &up, &path, up.put.len, Some(digest), "ok");
+        self.report(now, &up, &path, up.put.len, Some(digest), Outcome::Ok, "");
         self.end();
     }
 
@@ -346,33 +353,41 @@ impl Session {
         Err(HostError::Exists)
     }
 
-    /// Refuse or abort an upload: the temp is deleted (a continued partial is kept,
-    /// with what was appended: a correct prefix), nothing becomes visible.
+    /// Abort an upload: the temp is deleted (a continued partial is kept, with what was
+    /// appended: a correct prefix), nothing becomes visible. `failure`: the status the
+    /// client is told, and the outcome recorded.
     pub(crate) fn fail_upload(
         &mut self,
         now: u64,
         up: Upload,
-        status: Status,
+        failure: (Status, Outcome),
         why: &str,
         st: &mut dyn Storage,
     ) {
         let _ = st.close_file(up.file);
-        self.abort_upload(now, &up, status, why);
+        self.abort_upload(now, &up, failure, why);
     }
 
     /// The error reply, the summary line and the end of an upload whose file is closed.
-    fn abort_upload(&mut self, now: u64, up: &Upload, status: Status, why: &str) {
+    fn abort_upload(&mut self, now: u64, up: &Upload, failure: (Status, Outcome), why: &str) {
+        let (status, outcome) = failure;
         if !up.v1 {
             self.reply(Reply::error(status, why));
         }
-        let result = format!("{}: {why}", status.as_str());
-        self.report(now, up, "", 0, None, &result);
+        let reason = format!("{}: {why}", status.as_str());
+        self.report(now, up, "", 0, None, outcome, &reason);
         self.end();
     }
 
     /// The connection was lost (or stalled) mid-body. A resumable upload keeps what
-    /// arrived as its partial; anything else is deleted.
-    pub(crate) fn lose_upload(&mut self, now: u64, up: Upload, why: &str, st: &mut dyn Storage) {
+    /// arrived as its partial (outcome `partial`); anything else is deleted (`lost`).
+    pub(crate) fn lose_upload(
+        &mut self,
+        now: u64,
+        up: Upload,
+        (lost, why): (Outcome, &str),
+        st: &mut dyn Storage,
+    ) {
         let mut kept = None;
         if let Some(path) = self.partial_path(&up.put) {
             match st.commit_file(up.file, &path, true) {
@@ -395,15 +410,20 @@ impl Session {
         } else {
             let _ = st.close_file(up.file);
         }
-        let result = match kept {
-            Some(n) => format!("{why}; {n} bytes kept for resume"),
-            None => why.to_owned(),
+        let (outcome, reason) = match kept {
+            Some(n) => (
+                Outcome::Partial,
+                format!("{why}; {n} bytes kept for resume"),
+            ),
+            None => (lost, why.to_owned()),
         };
-        self.report(now, &up, "", kept.unwrap_or(0), None, &result);
+        self.report(now, &up, "", kept.unwrap_or(0), None, outcome, &reason);
         self.end();
     }
 
-    /// One summary line and one `TransferCompleted` per upload.
+    /// One summary line and one `TransferCompleted` per upload: the outcome in both,
+    /// the free-text `reason` only in the line (a metric label must stay bounded).
+    #[allow(clippy::too_many_arguments)]
     fn report(
         &mut self,
         now: u64,
@@ -411,14 +431,15 @@ impl Session {
         path: &str,
         bytes: u64,
         digest: Option<[u8; 32]>,
-        result: &str,
+        outcome: Outcome,
+        reason: &str,
     ) {
         let ms = now.saturating_sub(up.started);
         let proto = if up.v1 { "v1" } else { "v2" };
         let sha = digest.map(|d| hex(&d));
         let mut line = format!(
             "transfer proto={proto} direction=upload peer={} file={:?} name={:?} len={} bytes={bytes} \
-             resumed_from={} duration_ms={ms} rate={}MB/s sha256={} result={result:?}",
+             resumed_from={} duration_ms={ms} rate={}MB/s sha256={} result=\"{outcome}\"",
             self.peer,
             path,
             up.put.name,
@@ -427,10 +448,13 @@ impl Session {
             rate(bytes.saturating_sub(up.resumed_from), ms),
             sha.as_deref().unwrap_or("-"),
         );
+        if !outcome.is_ok() {
+            line.push_str(&format!(" reason={reason:?}"));
+        }
         if self.extra > 0 {
             line.push_str(&format!(" extra_bytes={}", self.extra));
         }
-        if result == "ok" {
+        if outcome.is_ok() {
             self.info(line);
         } else {
             self.warn(line);
@@ -443,7 +467,7 @@ impl Session {
             bytes,
             duration_ms: ms,
             sha256: sha,
-            result: result.to_owned(),
+            result: outcome.into(),
         }));
     }
 

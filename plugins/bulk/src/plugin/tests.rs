@@ -146,7 +146,7 @@ fn reset_mid_upload_leaves_nothing() {
     let actions = host.take_actions();
     assert_eq!(host.open_files(), 0, "temp closed, so deleted");
     assert!(host.files.is_empty());
-    assert_eq!(emitted(&actions)[0].result, "connection closed");
+    assert_eq!(emitted(&actions)[0].result, "aborted");
     // No connection calls after the connection is gone.
     assert!(
         !actions

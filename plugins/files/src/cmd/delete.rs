@@ -46,7 +46,7 @@ impl Delete {
                 sums::forget(st, &self.name);
                 s.reply(&Reply::Ok(vec![]));
                 s.log(format!(
-                    "cmd=DELETE proto=v2 peer={} file={:?} result=ok",
+                    "request cmd=DELETE proto=v2 peer={} file={:?} result=ok",
                     s.peer, self.name
                 ));
             }

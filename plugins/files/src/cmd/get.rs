@@ -63,12 +63,13 @@ impl Get {
             Ok(f) => f,
             Err(e) => {
                 let (code, msg) = host_error(e);
-                return s.fail("GET", &self.name, code, msg);
+                return s.refuse(now, "GET", &self.name, code, msg);
             }
         };
         if self.offset > size {
             let _ = st.close_file(file);
-            return s.fail(
+            return s.refuse(
+                now,
                 "GET",
                 &self.name,
                 ErrorCode::BadOffset,

@@ -41,7 +41,7 @@ impl Hash {
             let _ = st.close_file(file);
             s.reply(&Reply::Ok(vec![hex.clone()]));
             s.log(format!(
-                "cmd=HASH proto=v2 peer={} file={:?} sha256={hex} cached=true result=ok",
+                "request cmd=HASH proto=v2 peer={} file={:?} sha256={hex} cached=true result=ok",
                 s.peer, self.name
             ));
             return;

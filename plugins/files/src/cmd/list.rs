@@ -107,7 +107,7 @@ impl List {
         }
         s.write(out);
         s.log(format!(
-            "cmd=LIST proto=v2 peer={} file={:?} entries={shown} result=ok",
+            "request cmd=LIST proto=v2 peer={} file={:?} entries={shown} result=ok",
             s.peer, self.dir
         ));
     }

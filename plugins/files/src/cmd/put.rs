@@ -78,14 +78,21 @@ impl Put {
     pub(crate) fn apply(self, s: &mut Session, now: u64, st: &mut dyn Storage) {
         let name = self.name.as_str();
         if s.draining {
-            return s.fail("PUT", name, ErrorCode::Unavailable, "server shutting down");
+            return s.refuse(
+                now,
+                "PUT",
+                name,
+                ErrorCode::Unavailable,
+                "server shutting down",
+            );
         }
         if self.size > s.cfg.max_upload_bytes {
             let msg = format!("size over the limit of {} bytes", s.cfg.max_upload_bytes);
-            return s.fail("PUT", name, ErrorCode::TooLarge, &msg);
+            return s.refuse(now, "PUT", name, ErrorCode::TooLarge, &msg);
         }
         if self.overwrite && !s.cfg.allow_overwrite {
-            return s.fail(
+            return s.refuse(
+                now,
                 "PUT",
                 name,
                 ErrorCode::NotAllowed,
@@ -94,20 +101,21 @@ impl Put {
         }
         match st.stat(name) {
             Ok(stat) if !stat.is_file => {
-                return s.fail("PUT", name, ErrorCode::NotAFile, "is a directory");
+                return s.refuse(now, "PUT", name, ErrorCode::NotAFile, "is a directory");
             }
             Ok(_) if !self.overwrite => {
-                return s.fail("PUT", name, ErrorCode::Exists, "already exists");
+                return s.refuse(now, "PUT", name, ErrorCode::Exists, "already exists");
             }
             Ok(_) | Err(switchyard_sdk::HostError::NotFound) => {}
             Err(e) => {
                 let (code, msg) = host_error(e);
-                return s.fail("PUT", name, code, msg);
+                return s.refuse(now, "PUT", name, code, msg);
             }
         }
         let free = st.free_space().unwrap_or(0);
         if self.size.saturating_add(s.cfg.reserve_free_bytes) > free {
-            return s.fail(
+            return s.refuse(
+                now,
                 "PUT",
                 name,
                 ErrorCode::NoSpace,
@@ -118,7 +126,7 @@ impl Put {
             Ok(f) => f,
             Err(e) => {
                 let (code, msg) = host_error(e);
-                return s.fail("PUT", name, code, msg);
+                return s.refuse(now, "PUT", name, code, msg);
             }
         };
         s.reply(&Reply::Continue);

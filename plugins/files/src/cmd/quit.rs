@@ -19,7 +19,10 @@ impl Quit {
 
     pub(crate) fn apply(self, s: &mut Session) {
         s.reply(&Reply::Ok(vec!["bye".into()]));
-        s.log(format!("cmd=QUIT proto=v2 peer={} result=ok", s.peer));
+        s.log(format!(
+            "request cmd=QUIT proto=v2 peer={} result=ok",
+            s.peer
+        ));
         s.close();
     }
 }

@@ -57,7 +57,7 @@ impl Stat {
                 ];
                 s.reply(&Reply::Ok(fields));
                 s.log(format!(
-                    "cmd=STAT proto=v2 peer={} file={:?} result=ok",
+                    "request cmd=STAT proto=v2 peer={} file={:?} result=ok",
                     s.peer, self.name
                 ));
             }

@@ -30,7 +30,7 @@ mod tests;
 use std::collections::VecDeque;
 
 use switchyard_sdk::FileId;
-use switchyard_sdk::messages::TransferCompleted;
+use switchyard_sdk::messages::{Outcome, TransferCompleted};
 
 pub(crate) use requests::host_error;
 pub use switchyard_sdk::Storage;
@@ -197,7 +197,7 @@ impl Session {
             Phase::Detect { .. } => {
                 if !self.inbuf.is_empty() {
                     self.log(format!(
-                        "cmd=- peer={} result=error reason=\"incomplete request at close\"",
+                        "request cmd=- peer={} result=error reason=\"incomplete request at close\"",
                         self.peer
                     ));
                 }
@@ -229,32 +229,37 @@ impl Session {
 
     /// The connection is gone: nothing will be sent any more; release every file.
     pub fn handle_closed(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
+        self.cut_off(now, (Outcome::Aborted, reason), st);
+    }
+
+    /// End whatever is in flight, recorded as `outcome` (`aborted`, `timeout`).
+    fn cut_off(&mut self, now: u64, (outcome, reason): (Outcome, &str), st: &mut dyn Storage) {
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::V1Upload(u) => {
                 // Only a clean end of stream stores a v1 upload: a reset means the client
                 // did not finish, and nothing partial may become visible.
                 let _ = st.close_file(u.file);
-                self.record(now, "upload", "-", u.bytes, u.started, None, reason);
+                self.record(now, "upload", "-", u.bytes, u.started, None, outcome);
                 self.log(format!(
-                    "cmd=v1-upload peer={} bytes={} result=error reason=\"{reason}\"",
+                    "request cmd=v1-upload peer={} bytes={} result={outcome} reason={reason:?}",
                     self.peer, u.bytes
                 ));
             }
             Phase::Sending(s) => {
                 let _ = st.close_file(s.file);
                 self.log(format!(
-                    "cmd=GET peer={} file={:?} result=error reason={reason:?}",
+                    "request cmd=GET peer={} file={:?} result={outcome} reason={reason:?}",
                     self.peer, s.name
                 ));
-                self.record(now, "download", &s.name, 0, s.started, None, reason);
+                self.record(now, "download", &s.name, 0, s.started, None, outcome);
             }
             Phase::Receiving(r) => {
                 let _ = st.close_file(r.file);
                 self.log(format!(
-                    "cmd=PUT peer={} file={:?} result=error reason={reason:?}",
+                    "request cmd=PUT peer={} file={:?} result={outcome} reason={reason:?}",
                     self.peer, r.name
                 ));
-                self.record(now, "upload", &r.name, 0, r.started, None, reason);
+                self.record(now, "upload", &r.name, 0, r.started, None, outcome);
             }
             Phase::Hashing(h) => {
                 let _ = st.close_file(h.file);
@@ -273,7 +278,7 @@ impl Session {
         match &self.phase {
             Phase::Detect { .. } => {
                 self.log(format!(
-                    "cmd=- peer={} result=timeout reason=\"no request\"",
+                    "request cmd=- peer={} result=timeout reason=\"no request\"",
                     self.peer
                 ));
                 self.close();
@@ -291,15 +296,11 @@ impl Session {
                 );
             }
             Phase::Ready => {
-                self.log(format!("cmd=- peer={} result=idle", self.peer));
+                self.log(format!("request cmd=- peer={} result=idle", self.peer));
                 self.close();
             }
             Phase::Sending(_) | Phase::Receiving(_) => {
-                self.handle_closed(now, "timeout", st);
-                self.log(format!(
-                    "cmd=- peer={} result=timeout reason=\"transfer too slow\"",
-                    self.peer
-                ));
+                self.cut_off(now, (Outcome::Timeout, "transfer too slow"), st);
                 self.out.push_back(Output::Close);
             }
             Phase::Hashing(_) => self.hash_step(now, st),
@@ -339,12 +340,7 @@ impl Session {
     }
 
     pub(crate) fn fail(&mut self, verb: &str, name: &str, code: ErrorCode, message: &str) {
-        self.log(format!(
-            "cmd={verb} proto=v2 peer={} file={name:?} result=error code={} reason={message:?}",
-            self.peer,
-            code.code()
-        ));
-        self.reply(&Reply::err(code, message));
+        self.fail_as(verb, name, code, message, "error");
     }
 
     /// An error reply, then close: the stream cannot be trusted any more.
@@ -369,7 +365,8 @@ impl Session {
         self.out.push_back(output);
     }
 
-    /// A transfer record for the `transfers` port.
+    /// A transfer record for the `transfers` port: the outcome only, the reason goes
+    /// into the log line (a metric label must stay bounded).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn record(
         &mut self,
@@ -379,7 +376,7 @@ impl Session {
         bytes: u64,
         started: u64,
         sha256: Option<String>,
-        result: &str,
+        outcome: Outcome,
     ) {
         self.out.push_back(Output::Transfer(TransferCompleted {
             protocol: "files".into(),
@@ -389,7 +386,7 @@ impl Session {
             bytes,
             duration_ms: now.saturating_sub(started),
             sha256,
-            result: result.into(),
+            result: outcome.into(),
         }));
     }
 

@@ -2,9 +2,11 @@
 //! request lines dispatched to the `cmd` modules, one at a time; pipelined requests
 //! wait (and reading pauses) while a transfer is in flight.
 
+use switchyard_sdk::messages::Outcome;
+
 use super::{Output, Phase, Session, Storage};
 use crate::cmd::Command;
-use crate::codec::{self, CodecError, Detected, ErrorCode, Frame};
+use crate::codec::{self, CodecError, Detected, ErrorCode, Frame, Reply};
 
 impl Session {
     /// Consume what `inbuf` holds, as far as the current phase allows.
@@ -22,7 +24,7 @@ impl Session {
                     }
                     Ok(Detected::V1 { .. }) => {
                         self.log(format!(
-                            "cmd=- peer={} result=error reason=\"v1 is disabled\"",
+                            "request cmd=- peer={} result=error reason=\"v1 is disabled\"",
                             self.peer
                         ));
                         self.close();
@@ -40,7 +42,7 @@ impl Session {
                     }
                     Err(e) => {
                         self.log(format!(
-                            "cmd=- peer={} result=error reason={:?}",
+                            "request cmd=- peer={} result=error reason={:?}",
                             self.peer,
                             e.to_string()
                         ));
@@ -138,6 +140,37 @@ impl Session {
             Command::Hash(c) => c.apply(self, now, st),
             Command::Quit(c) => c.apply(self),
         }
+    }
+
+    /// [`Session::fail`] with the log line's `result` given: a transfer's [`Outcome`].
+    pub(crate) fn fail_as(
+        &mut self,
+        verb: &str,
+        name: &str,
+        code: ErrorCode,
+        message: &str,
+        result: &str,
+    ) {
+        self.log(format!(
+            "request cmd={verb} proto=v2 peer={} file={name:?} result={result} code={} reason={message:?}",
+            self.peer,
+            code.code()
+        ));
+        self.reply(&Reply::err(code, message));
+    }
+
+    /// Refuse a `GET` or `PUT` before any data moved: the error reply, its log line,
+    /// and a transfer record (naming no file), so that refusals show in the metrics and
+    /// the audit trail.
+    pub(crate) fn refuse(&mut self, now: u64, verb: &str, name: &str, code: ErrorCode, msg: &str) {
+        let outcome = match code {
+            ErrorCode::NotFound | ErrorCode::BadOffset => Outcome::NotFound,
+            ErrorCode::Internal => Outcome::Error,
+            _ => Outcome::Refused,
+        };
+        self.fail_as(verb, name, code, msg, outcome.as_str());
+        let direction = if verb == "GET" { "download" } else { "upload" };
+        self.record(now, direction, "", 0, now, None, outcome);
     }
 }
 

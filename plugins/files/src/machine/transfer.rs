@@ -2,6 +2,7 @@
 //! uploads received straight into a temp file, and `HASH` reading step by step.
 
 use sha2::{Digest, Sha256};
+use switchyard_sdk::messages::Outcome;
 use switchyard_sdk::{FileId, HostError};
 
 use super::{Output, Phase, Session, Storage, host_error, sums};
@@ -93,7 +94,7 @@ impl Session {
         match result {
             Ok(n) if n == s.len => {
                 self.log(format!(
-                    "cmd=GET direction=download proto={proto} peer={} file={:?} bytes={n} duration_ms={} result=ok",
+                    "transfer cmd=GET direction=download proto={proto} peer={} file={:?} bytes={n} duration_ms={} result=ok",
                     self.peer,
                     s.name,
                     now.saturating_sub(s.started)
@@ -105,7 +106,7 @@ impl Session {
                     n,
                     s.started,
                     s.sha256.clone(),
-                    "ok",
+                    Outcome::Ok,
                 );
                 if s.v1 {
                     self.close();
@@ -114,15 +115,16 @@ impl Session {
                 }
             }
             other => {
-                let (bytes, reason) = match other {
-                    Ok(n) => (n, "file changed during send".to_owned()),
-                    Err(e) => (0, e.to_string()),
+                let (bytes, outcome, reason) = match other {
+                    Ok(n) => (n, Outcome::Error, "file changed during send".to_owned()),
+                    Err(e @ HostError::Closed) => (0, Outcome::Aborted, e.to_string()),
+                    Err(e) => (0, Outcome::Error, e.to_string()),
                 };
                 self.log(format!(
-                    "cmd=GET direction=download proto={proto} peer={} file={:?} bytes={bytes} result=error reason={reason:?}",
+                    "transfer cmd=GET direction=download proto={proto} peer={} file={:?} bytes={bytes} result={outcome} reason={reason:?}",
                     self.peer, s.name
                 ));
-                self.record(now, "download", &s.name, bytes, s.started, None, &reason);
+                self.record(now, "download", &s.name, bytes, s.started, None, outcome);
                 // The client expects `len` bytes it will not get: the stream is broken.
                 self.close();
             }
@@ -172,22 +174,16 @@ impl Session {
         let digest = match result {
             Ok((n, Some(d))) if n == r.remaining => hex(&d),
             Ok((n, _)) => {
-                return self.put_failed(now, r, n, ErrorCode::Internal, "short receive", true, st);
+                let failure = (ErrorCode::Internal, Outcome::Error);
+                return self.put_failed(now, r, n, failure, "short receive", true, st);
             }
             Err(HostError::Closed) => {
-                return self.put_failed(
-                    now,
-                    r,
-                    0,
-                    ErrorCode::Internal,
-                    "client closed mid-upload",
-                    true,
-                    st,
-                );
+                let failure = (ErrorCode::Internal, Outcome::Aborted);
+                return self.put_failed(now, r, 0, failure, "client closed mid-upload", true, st);
             }
             Err(e) => {
                 let (code, msg) = host_error(e);
-                return self.put_failed(now, r, 0, code, msg, true, st);
+                return self.put_failed(now, r, 0, (code, Outcome::Error), msg, true, st);
             }
         };
         if r.expected.as_ref().is_some_and(|e| *e != digest) {
@@ -196,7 +192,7 @@ impl Session {
                 now,
                 r,
                 size,
-                ErrorCode::DigestMismatch,
+                (ErrorCode::DigestMismatch, Outcome::Invalid),
                 "sha256 mismatch",
                 false,
                 st,
@@ -205,7 +201,7 @@ impl Session {
         if let Err(e) = st.commit_file(r.file, &r.name, r.overwrite) {
             let (code, msg) = host_error(e);
             let size = r.size;
-            return self.put_failed(now, r, size, code, msg, false, st);
+            return self.put_failed(now, r, size, (code, Outcome::Error), msg, false, st);
         }
         sums::store(st, &r.name, &digest);
         self.reply(&Reply::Ok(vec![
@@ -214,7 +210,7 @@ impl Session {
             digest.clone(),
         ]));
         self.log(format!(
-            "cmd=PUT direction=upload proto=v2 peer={} file={:?} bytes={} duration_ms={} sha256={digest} result=ok",
+            "transfer cmd=PUT direction=upload proto=v2 peer={} file={:?} bytes={} duration_ms={} sha256={digest} result=ok",
             self.peer,
             r.name,
             r.size,
@@ -227,27 +223,28 @@ impl Session {
             r.size,
             r.started,
             Some(digest),
-            "ok",
+            Outcome::Ok,
         );
         self.ready(now, st);
     }
 
     /// A `PUT` that stores nothing: its temp is deleted; `fatal` when the stream is
-    /// out of step (bytes of the upload may still be coming).
+    /// out of step (bytes of the upload may still be coming). `failure`: the code the
+    /// client is told, and the outcome recorded.
     #[allow(clippy::too_many_arguments)]
     fn put_failed(
         &mut self,
         now: u64,
         r: Receiving,
         bytes: u64,
-        code: ErrorCode,
+        (code, outcome): (ErrorCode, Outcome),
         msg: &str,
         fatal: bool,
         st: &mut dyn Storage,
     ) {
         let _ = st.close_file(r.file);
-        self.record(now, "upload", &r.name, bytes, r.started, None, msg);
-        self.fail("PUT", &r.name, code, msg);
+        self.record(now, "upload", &r.name, bytes, r.started, None, outcome);
+        self.fail_as("PUT", &r.name, code, msg, outcome.as_str());
         if fatal || self.peer_eof {
             self.close();
         } else {
@@ -304,7 +301,7 @@ impl Session {
         sums::store(st, &h.name, &digest);
         self.reply(&Reply::Ok(vec![digest.clone()]));
         self.log(format!(
-            "cmd=HASH proto=v2 peer={} file={:?} bytes={} duration_ms={} sha256={digest} result=ok",
+            "request cmd=HASH proto=v2 peer={} file={:?} bytes={} duration_ms={} sha256={digest} result=ok",
             self.peer,
             h.name,
             h.size,

@@ -16,7 +16,8 @@
 //! root are skipped, and the commit itself refuses an existing name atomically, so two
 //! concurrent uploads can never get (or overwrite) the same name.
 
-use switchyard_sdk::FileId;
+use switchyard_sdk::messages::Outcome;
+use switchyard_sdk::{FileId, HostError};
 
 use super::{Phase, Sending, Session, Storage, sums};
 use crate::codec::{V1Op, check_name};
@@ -43,7 +44,7 @@ impl Session {
         }
         if self.draining {
             self.log(format!(
-                "cmd=v1-upload peer={} result=error reason=\"server shutting down\"",
+                "request cmd=v1-upload peer={} result=error reason=\"server shutting down\"",
                 self.peer
             ));
             return self.close();
@@ -51,7 +52,7 @@ impl Session {
         let enough = st.free_space().map(|f| f > self.cfg.reserve_free_bytes);
         if !matches!(enough, Ok(true)) {
             self.log(format!(
-                "cmd=v1-upload peer={} result=error reason=\"no space left\"",
+                "request cmd=v1-upload peer={} result=error reason=\"no space left\"",
                 self.peer
             ));
             return self.close();
@@ -68,7 +69,7 @@ impl Session {
             }
             Err(e) => {
                 self.log(format!(
-                    "cmd=v1-upload peer={} result=error reason={:?}",
+                    "request cmd=v1-upload peer={} result=error reason={:?}",
                     self.peer,
                     e.to_string()
                 ));
@@ -85,7 +86,7 @@ impl Session {
         }
         if self.inbuf.len() >= self.cfg.max_line_bytes {
             self.log(format!(
-                "cmd={} proto=v1 peer={} result=error reason=\"line over {} bytes\"",
+                "request cmd={} proto=v1 peer={} result=error reason=\"line over {} bytes\"",
                 v1_verb(op),
                 self.peer,
                 self.cfg.max_line_bytes
@@ -107,7 +108,7 @@ impl Session {
         match op {
             V1Op::Quit => {
                 self.log(format!(
-                    "cmd=v1-quit proto=v1 peer={} msg={text:?} result=ok",
+                    "request cmd=v1-quit proto=v1 peer={} message={text:?} result=ok",
                     self.peer
                 ));
                 self.close();
@@ -118,26 +119,27 @@ impl Session {
     }
 
     fn v1_download(&mut self, now: u64, raw: &[u8], name: String, st: &mut dyn Storage) {
-        let refuse = |s: &mut Session, reason: &str| {
+        let refuse = |s: &mut Session, outcome: Outcome, reason: &str| {
             s.log(format!(
-                "cmd=GET direction=download proto=v1 peer={} file={name:?} result=error reason={reason:?}",
+                "transfer cmd=GET direction=download proto=v1 peer={} file={name:?} result={outcome} reason={reason:?}",
                 s.peer
             ));
-            s.record(now, "download", &name, 0, now, None, reason);
+            s.record(now, "download", &name, 0, now, None, outcome);
             s.close();
         };
         if std::str::from_utf8(raw).is_err() {
-            return refuse(self, "name is not UTF-8");
+            return refuse(self, Outcome::Refused, "name is not UTF-8");
         }
         if let Err(e) = check_name(&name, false) {
-            return refuse(self, &e.to_string());
+            return refuse(self, Outcome::Refused, &e.to_string());
         }
         if self.hides(&name) {
-            return refuse(self, "hidden names are reserved");
+            return refuse(self, Outcome::Refused, "hidden names are reserved");
         }
         let (file, size) = match st.open_read(&name) {
             Ok(f) => f,
-            Err(e) => return refuse(self, &e.to_string()),
+            Err(e @ HostError::NotFound) => return refuse(self, Outcome::NotFound, &e.to_string()),
+            Err(e) => return refuse(self, Outcome::Refused, &e.to_string()),
         };
         let sha256 = st.stat(&name).ok().and_then(|s| sums::load(st, &name, &s));
         let sending = Sending {
@@ -166,30 +168,35 @@ impl Session {
             return;
         }
         let failure = if u.bytes + data.len() as u64 > max {
-            format!("upload over {max} bytes")
+            (Outcome::Refused, format!("upload over {max} bytes"))
         } else {
             match st.write_file(u.file, data) {
                 Ok(()) => {
                     u.bytes += data.len() as u64;
                     return;
                 }
-                Err(e) => e.to_string(),
+                Err(e) => (Outcome::Error, e.to_string()),
             }
         };
-        self.v1_upload_abort(now, &failure, st);
+        self.v1_upload_abort(now, failure, st);
     }
 
     /// Give up an upload: its temp is deleted, nothing becomes visible.
-    fn v1_upload_abort(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
+    fn v1_upload_abort(
+        &mut self,
+        now: u64,
+        (outcome, reason): (Outcome, String),
+        st: &mut dyn Storage,
+    ) {
         let Phase::V1Upload(u) = std::mem::replace(&mut self.phase, Phase::Done) else {
             return;
         };
         let _ = st.close_file(u.file);
         self.log(format!(
-            "cmd=PUT proto=v1 peer={} bytes={} result=error reason={reason:?}",
+            "request cmd=PUT proto=v1 peer={} bytes={} result={outcome} reason={reason:?}",
             self.peer, u.bytes
         ));
-        self.record(now, "upload", "-", u.bytes, u.started, None, reason);
+        self.record(now, "upload", "-", u.bytes, u.started, None, outcome);
         self.push(super::Output::Close);
     }
 
@@ -236,19 +243,19 @@ impl Session {
         match stored {
             Some(name) => {
                 self.log(format!(
-                    "cmd=PUT direction=upload proto=v1 peer={} file={name:?} bytes={} duration_ms={ms} end={why} result=ok",
+                    "transfer cmd=PUT direction=upload proto=v1 peer={} file={name:?} bytes={} duration_ms={ms} end={why} result=ok",
                     self.peer, u.bytes
                 ));
-                self.record(now, "upload", &name, u.bytes, u.started, None, "ok");
+                self.record(now, "upload", &name, u.bytes, u.started, None, Outcome::Ok);
                 self.write(format!("{name}\n").into_bytes());
             }
             None => {
                 let _ = st.close_file(u.file);
                 self.log(format!(
-                    "cmd=PUT proto=v1 peer={} bytes={} duration_ms={ms} result=error reason={failure:?}",
+                    "request cmd=PUT proto=v1 peer={} bytes={} duration_ms={ms} result=error reason={failure:?}",
                     self.peer, u.bytes
                 ));
-                self.record(now, "upload", "-", u.bytes, u.started, None, &failure);
+                self.record(now, "upload", "-", u.bytes, u.started, None, Outcome::Error);
             }
         }
         self.push(super::Output::Close);

@@ -228,7 +228,7 @@ fn closed_mid_upload_leaves_no_file_and_no_handle() {
     let io = host.take_io();
     assert_eq!(host.open_files(), 0);
     assert!(host.files.is_empty());
-    assert_eq!(emitted(&io)[0].result, "connection closed");
+    assert_eq!(emitted(&io)[0].result, "aborted");
     assert!(
         !io.iter()
             .any(|a| matches!(a, Action::Write { .. } | Action::Close { .. })),

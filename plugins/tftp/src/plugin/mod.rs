@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::netascii;
 use crate::options::{self, Limits, Negotiated};
 use crate::packet::{self, ErrorCode, RequestKind};
-use crate::transfer::{Action, Outcome, Params, Receiver, Sender};
+use crate::transfer::{Action, Ending, Outcome, Params, Receiver, Sender};
 
 /// The output port carrying one [`TransferCompleted`] per transfer.
 pub const TRANSFERS_PORT: &str = "transfers";
@@ -107,6 +107,14 @@ fn kv(out: &mut String, key: &str, value: impl Display) {
     }
 }
 
+/// A request's direction, as `TransferCompleted` and the log lines name it.
+fn direction(kind: RequestKind) -> &'static str {
+    match kind {
+        RequestKind::Read => "download",
+        RequestKind::Write => "upload",
+    }
+}
+
 /// The TFTP error for a failed storage call.
 fn storage_error(e: HostError) -> (ErrorCode, &'static str) {
     match e {
@@ -116,7 +124,20 @@ fn storage_error(e: HostError) -> (ErrorCode, &'static str) {
         HostError::Exists => (ErrorCode::FileExists, "file already exists"),
         HostError::NoSpace => (ErrorCode::DiskFull, "disk full"),
         HostError::Limit => (ErrorCode::NotDefined, "server busy, try later"),
-        _ => (ErrorCode::NotDefined, "server error"),
+        _ => (ErrorCode::NotDefined, SERVER_ERROR),
+    }
+}
+
+/// The message of a refusal caused by a storage failure (outcome `error`, not
+/// `refused`: the server is at fault, not the request).
+const SERVER_ERROR: &str = "server error";
+
+/// How a refused request is counted.
+fn refusal_outcome(code: ErrorCode, msg: &str) -> Ending {
+    match code {
+        ErrorCode::FileNotFound => Ending::NotFound,
+        _ if msg == SERVER_ERROR => Ending::Error,
+        _ => Ending::Refused,
     }
 }
 
@@ -141,21 +162,40 @@ impl Tftp {
         }
     }
 
+    /// Refuse a request: an ERROR to the peer and a log line; for a request (not a
+    /// stray packet, `kind` None) also a transfer record, so that refusals show in the
+    /// metrics and the audit trail. The record names no file: the name was not taken.
     fn refuse(
         ctx: &mut Ctx<'_>,
         socket: SocketId,
         peer: SocketAddr,
-        req: &str,
+        (kind, req): (Option<RequestKind>, &str),
         code: ErrorCode,
         msg: &str,
     ) {
         let _ = ctx.send_datagram(socket, peer, &packet::error(code, msg));
+        let outcome = refusal_outcome(code, msg);
         let mut line = String::from("request refused");
         kv(&mut line, "peer", peer);
         kv(&mut line, "request", req);
         kv(&mut line, "code", code.code());
+        kv(&mut line, "result", outcome);
         kv(&mut line, "reason", msg);
         ctx.info(line);
+        let Some(kind) = kind else { return };
+        let event = TransferCompleted {
+            protocol: "tftp".into(),
+            peer: peer.to_string(),
+            file: String::new(),
+            direction: direction(kind).into(),
+            bytes: 0,
+            duration_ms: 0,
+            sha256: None,
+            result: outcome.into(),
+        };
+        if let Err(e) = ctx.emit(TRANSFERS_PORT, &event) {
+            ctx.debug(format_args!("emit failed: {e}"));
+        }
     }
 
     /// A datagram on the listener.
@@ -164,15 +204,16 @@ impl Tftp {
         match self.admission.check(now, peer, data) {
             Verdict::Drop(why) => ctx.debug(format_args!("dropped datagram from {peer}: {why}")),
             Verdict::Refuse { code, message } => {
-                let name = match packet::Packet::parse(data) {
-                    Ok(packet::Packet::Request { filename, .. }) => filename,
-                    _ => "",
+                let req = match packet::Packet::parse(data) {
+                    Ok(packet::Packet::Request { kind, filename, .. }) => (Some(kind), filename),
+                    _ => (None, ""),
                 };
-                Tftp::refuse(ctx, listener, peer, name, code, &message)
+                Tftp::refuse(ctx, listener, peer, req, code, &message)
             }
             Verdict::Accept(req) => {
                 if let Err((code, msg)) = self.start(ctx, listener, peer, &req) {
-                    Tftp::refuse(ctx, listener, peer, &req.path, code, msg);
+                    let what = (Some(req.kind), req.path.as_str());
+                    Tftp::refuse(ctx, listener, peer, what, code, msg);
                 }
             }
         }
@@ -241,7 +282,8 @@ impl Tftp {
         };
         if let Err((code, msg)) = begun {
             self.admission.ended(p.peer, p.req.kind, &p.req.path);
-            Tftp::refuse(ctx, p.listener, p.peer, &p.req.path, code, msg);
+            let what = (Some(p.req.kind), p.req.path.as_str());
+            Tftp::refuse(ctx, p.listener, p.peer, what, code, msg);
         }
     }
 
@@ -522,10 +564,7 @@ impl Tftp {
         live.running = false;
         self.admission.ended(live.peer, live.kind, &live.path);
         let duration_ms = ctx.now_ms().saturating_sub(live.started_ms);
-        let direction = match live.kind {
-            RequestKind::Read => "download",
-            RequestKind::Write => "upload",
-        };
+        let direction = direction(live.kind);
         let rate = o.bytes as f64 / (duration_ms.max(1) as f64 / 1000.0) / 1e6;
         let mut line = String::from("transfer");
         kv(&mut line, "peer", live.peer);
@@ -545,7 +584,10 @@ impl Tftp {
         kv(&mut line, "duration_ms", duration_ms);
         kv(&mut line, "rate", format_args!("{rate:.2}MB/s"));
         kv(&mut line, "retransmits", o.retransmits);
-        kv(&mut line, "result", &o.result);
+        kv(&mut line, "result", o.kind);
+        if !o.ok() {
+            kv(&mut line, "reason", &o.reason);
+        }
         if o.ok() {
             ctx.info(line);
         } else {
@@ -559,7 +601,7 @@ impl Tftp {
             bytes: o.bytes,
             duration_ms,
             sha256: None,
-            result: o.result.clone(),
+            result: o.kind.into(),
         };
         if let Err(e) = ctx.emit(TRANSFERS_PORT, &event) {
             ctx.debug(format_args!("emit failed: {e}"));

@@ -171,16 +171,22 @@ fn seed_request_gets_data_block_one() {
 fn refusals_come_from_the_listener_with_the_right_code() {
     let mut rig = Rig::new("(allow_create: true)");
     rig.host.files.insert("exists".into(), b"x".to_vec());
-    let cases: Vec<(Vec<u8>, u16)> = vec![
-        (rrq("missing", &[]), 1),
-        (rrq("../etc/passwd", &[]), 2),
-        (rrq("/etc/passwd", &[]), 2),
+    // The outcome recorded: a refused request is a transfer record, a stray packet not.
+    let cases: Vec<(Vec<u8>, u16, Option<&str>)> = vec![
+        (rrq("missing", &[]), 1, Some("not_found")),
+        (rrq("../etc/passwd", &[]), 2, Some("refused")),
+        (rrq("/etc/passwd", &[]), 2, Some("refused")),
         (
             request::<&str>(RequestKind::Write, "exists", "octet", &[]),
             6,
+            Some("refused"),
         ),
-        (request::<&str>(RequestKind::Read, "exists", "mail", &[]), 4),
-        (b"\x00\x01noterm".to_vec(), 4),
+        (
+            request::<&str>(RequestKind::Read, "exists", "mail", &[]),
+            4,
+            Some("refused"),
+        ),
+        (b"\x00\x01noterm".to_vec(), 4, None),
         (
             request(
                 RequestKind::Write,
@@ -189,9 +195,10 @@ fn refusals_come_from_the_listener_with_the_right_code() {
                 &[("tsize", "99999999999")],
             ),
             3,
+            Some("refused"),
         ),
     ];
-    for (pkt, code) in cases {
+    for (pkt, code, outcome) in cases {
         rig.deliver(0, LISTENER, peer(), &pkt);
         let (sends, rest) = rig.take();
         assert_eq!(sends.len(), 1, "{pkt:?}");
@@ -201,6 +208,19 @@ fn refusals_come_from_the_listener_with_the_right_code() {
             other => panic!("{other:?}"),
         }
         assert!(!rest.iter().any(|a| matches!(a, HostAction::OpenUdp { .. })));
+        let recorded: Vec<String> = emitted(&rest).into_iter().map(|t| t.result).collect();
+        assert_eq!(
+            recorded,
+            Vec::from_iter(outcome.map(String::from)),
+            "{pkt:?}"
+        );
+        if let Some(outcome) = outcome {
+            let line = logs(&rest).join("\n");
+            assert!(
+                line.contains(&format!("result={outcome} reason=")),
+                "{line}"
+            );
+        }
     }
     assert_eq!(rig.host.open_files(), 0);
 }
@@ -308,6 +328,12 @@ fn disk_full_gives_error_3_and_no_file() {
     assert!(rest.contains(&HostAction::CloseSocket { socket: tid }));
     assert!(rig.host.files.is_empty());
     assert_eq!(rig.host.open_files(), 0);
+    assert_eq!(emitted(&rest)[0].result, "refused");
+    let line = logs(&rest).join("\n");
+    assert!(
+        line.contains("result=refused reason=\"file too large\""),
+        "{line}"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@
 //! - `send`: [`Sender`]. `recv`: [`Receiver`]. `tests`: both, with a manual clock.
 //! - `sim`: the two talking through a lossy, duplicating, reordering simulated network.
 
+pub use switchyard_sdk::messages::Outcome as Ending;
 mod recv;
 mod send;
 #[cfg(test)]
@@ -99,8 +100,12 @@ pub enum Action<'a> {
 /// How a transfer ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// `ok`, or a short reason (`timeout`, `peer error 1: ...`, `disk full`, ...).
-    pub result: String,
+    /// The kind of ending, from the SDK's fixed set: what the server reports in
+    /// `TransferCompleted` and the metrics count.
+    pub kind: Ending,
+    /// `ok`, or a short reason (`timeout`, `peer error 1: ...`, `disk full`, ...), for
+    /// people: the log line, the client's error message.
+    pub reason: String,
     /// Payload bytes acknowledged (sender) or written (receiver).
     pub bytes: u64,
     /// Packets sent again after a timeout.
@@ -109,7 +114,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        self.result == "ok"
+        self.kind.is_ok()
     }
 }
 

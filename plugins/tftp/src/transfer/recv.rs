@@ -2,7 +2,9 @@
 
 use std::net::SocketAddr;
 
-use super::{Action, Outcome, Params, Peer, Rel, Retry, Role, block_of, peer_error, relative};
+use super::{
+    Action, Ending, Outcome, Params, Peer, Rel, Retry, Role, block_of, peer_error, relative,
+};
 use crate::options;
 use crate::packet::{self, ErrorCode, Packet};
 
@@ -155,16 +157,17 @@ impl Receiver {
         self.bytes
     }
 
-    fn outcome(&self, result: impl Into<String>) -> Outcome {
+    fn outcome(&self, kind: Ending, reason: impl Into<String>) -> Outcome {
         Outcome {
-            result: result.into(),
+            kind,
+            reason: reason.into(),
             bytes: self.bytes,
             retransmits: self.retransmits,
         }
     }
 
-    fn end(&mut self, result: impl Into<String>, out: &mut Vec<Action<'_>>) {
-        out.push(Action::Finished(self.outcome(result)));
+    fn end(&mut self, kind: Ending, reason: impl Into<String>, out: &mut Vec<Action<'_>>) {
+        out.push(Action::Finished(self.outcome(kind, reason)));
         out.push(Action::Close);
         self.phase = Phase::Done;
         self.retry.deadline = None;
@@ -183,7 +186,7 @@ impl Receiver {
             to: self.peer.addr,
             packet: packet::error(ErrorCode::IllegalOperation, why),
         });
-        self.end(why, out);
+        self.end(Ending::Invalid, why, out);
     }
 
     /// A datagram arrived on the transfer's socket.
@@ -215,7 +218,9 @@ impl Receiver {
         }
         match pkt {
             Packet::Data { block, data } => self.on_data(now, block, data, out),
-            Packet::Error { code, message } => self.end(peer_error(code, message), out),
+            Packet::Error { code, message } => {
+                self.end(Ending::Aborted, peer_error(code, message), out)
+            }
             Packet::Oack { options } if self.awaiting_first => {
                 self.awaiting_first = false;
                 let Role::Client { asked } = &self.role else {
@@ -243,7 +248,7 @@ impl Receiver {
                             to: self.peer.addr,
                             packet: packet::error(ErrorCode::OptionRefused, &why),
                         });
-                        self.end(why, out);
+                        self.end(Ending::Invalid, why, out);
                     }
                 }
             }
@@ -279,7 +284,7 @@ impl Receiver {
                 to: self.peer.addr,
                 packet: packet::error(ErrorCode::DiskFull, "file too large"),
             });
-            return self.end("file too large", out);
+            return self.end(Ending::Refused, "file too large", out);
         }
         self.received += 1;
         self.bytes += data.len() as u64;
@@ -294,7 +299,7 @@ impl Receiver {
             }
             out.push(Action::Commit);
             self.ack(out);
-            out.push(Action::Finished(self.outcome("ok")));
+            out.push(Action::Finished(self.outcome(Ending::Ok, "ok")));
             if self.p.dally_ms == 0 {
                 out.push(Action::Close);
                 self.phase = Phase::Done;
@@ -335,7 +340,7 @@ impl Receiver {
                         to: self.peer.addr,
                         packet: packet::error(ErrorCode::NotDefined, "timeout"),
                     });
-                    return self.end("timeout", out);
+                    return self.end(Ending::Timeout, "timeout", out);
                 }
                 self.retransmits += 1;
                 match &self.start {
@@ -360,6 +365,6 @@ impl Receiver {
             to: self.peer.addr,
             packet: packet::error(code, why),
         });
-        self.end(why, out);
+        self.end(Ending::Error, why, out);
     }
 }

@@ -2,7 +2,9 @@
 
 use std::net::SocketAddr;
 
-use super::{Action, Outcome, Params, Peer, Rel, Retry, Role, block_of, peer_error, relative};
+use super::{
+    Action, Ending, Outcome, Params, Peer, Rel, Retry, Role, block_of, peer_error, relative,
+};
 use crate::options;
 use crate::packet::{self, ErrorCode, Packet};
 
@@ -135,16 +137,17 @@ impl Sender {
         self.done
     }
 
-    fn outcome(&self, result: impl Into<String>) -> Outcome {
+    fn outcome(&self, kind: Ending, reason: impl Into<String>) -> Outcome {
         Outcome {
-            result: result.into(),
+            kind,
+            reason: reason.into(),
             bytes: self.acked_offset(),
             retransmits: self.retransmits,
         }
     }
 
-    fn end(&mut self, result: impl Into<String>, out: &mut Vec<Action<'_>>) {
-        out.push(Action::Finished(self.outcome(result)));
+    fn end(&mut self, kind: Ending, reason: impl Into<String>, out: &mut Vec<Action<'_>>) {
+        out.push(Action::Finished(self.outcome(kind, reason)));
         out.push(Action::Close);
         self.done = true;
         self.retry.deadline = None;
@@ -182,7 +185,9 @@ impl Sender {
         let Ok(pkt) = Packet::parse(data) else { return };
         match pkt {
             Packet::Ack { block } => self.on_ack(now, block, out),
-            Packet::Error { code, message } => self.end(peer_error(code, message), out),
+            Packet::Error { code, message } => {
+                self.end(Ending::Aborted, peer_error(code, message), out)
+            }
             Packet::Oack { options } if self.start.is_some() => {
                 let Role::Client { asked } = &self.role else {
                     return self.illegal("unexpected OACK", out);
@@ -205,7 +210,7 @@ impl Sender {
                             to: self.peer.addr,
                             packet: packet::error(ErrorCode::OptionRefused, &why),
                         });
-                        self.end(why, out);
+                        self.end(Ending::Invalid, why, out);
                     }
                 }
             }
@@ -218,7 +223,7 @@ impl Sender {
             to: self.peer.addr,
             packet: packet::error(ErrorCode::IllegalOperation, why),
         });
-        self.end(why, out);
+        self.end(Ending::Invalid, why, out);
     }
 
     fn on_ack(&mut self, now: u64, block: u16, out: &mut Vec<Action<'_>>) {
@@ -248,7 +253,7 @@ impl Sender {
         self.acked = index;
         self.retry.progress(now);
         if self.acked == self.last {
-            return self.end("ok", out);
+            return self.end(Ending::Ok, "ok", out);
         }
         // An ACK inside the window means the peer lost the rest: resume after it.
         self.sent = self.acked;
@@ -265,7 +270,7 @@ impl Sender {
                 to: self.peer.addr,
                 packet: packet::error(ErrorCode::NotDefined, "timeout"),
             });
-            return self.end("timeout", out);
+            return self.end(Ending::Timeout, "timeout", out);
         }
         if let Some((to, pkt)) = &self.start {
             out.push(Action::Send {
@@ -291,6 +296,6 @@ impl Sender {
             to: self.peer.addr,
             packet: packet::error(code, why),
         });
-        self.end(why, out);
+        self.end(Ending::Error, why, out);
     }
 }

@@ -206,7 +206,7 @@ fn lossy_duplicating_reordering_network_lock_step_and_windows() {
             assert!(r.ok(), "bs {blksize} ws {windowsize} seed {seed}: {r:?}");
             assert_eq!(got, data, "bs {blksize} ws {windowsize} seed {seed}");
             // The sender may miss the last ACK for good only if the dally ends first.
-            assert!(s.ok() || s.result == "timeout", "{s:?}");
+            assert!(s.ok() || s.kind == Ending::Timeout, "{s:?}");
             assert_eq!(r.bytes, size as u64);
         }
     }
@@ -237,8 +237,8 @@ fn total_loss_ends_both_sides_by_timeout() {
     let (got, s, r, _) = transfer(&data, params(512, 1), net, 3);
     assert!(got.is_empty());
     assert_eq!(
-        (s.result.as_str(), r.result.as_str()),
-        ("timeout", "timeout")
+        (s.kind, s.reason.as_str(), r.kind, r.reason.as_str()),
+        (Ending::Timeout, "timeout", Ending::Timeout, "timeout")
     );
     assert_eq!(s.retransmits, 12);
 }

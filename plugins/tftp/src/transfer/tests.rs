@@ -101,7 +101,7 @@ fn lock_step_download() {
     assert_eq!(s.deadline(), Some(1010));
     let out = ack_to(&mut s, 20, 2);
     let o = outcome(&out).unwrap();
-    assert_eq!((o.result.as_str(), o.bytes, o.retransmits), ("ok", 1000, 0));
+    assert_eq!((o.kind, o.bytes, o.retransmits), (Ending::Ok, 1000, 0));
     assert!(closed(&out) && s.is_done());
     assert_eq!(s.deadline(), None);
 }
@@ -150,7 +150,7 @@ fn timeouts_back_off_then_give_up() {
         let mut out = Vec::new();
         s.on_timeout(now, &mut out);
         if let Some(o) = outcome(&out) {
-            assert_eq!(o.result, "timeout");
+            assert_eq!((o.kind, o.reason.as_str()), (Ending::Timeout, "timeout"));
             assert_eq!(o.retransmits, 5);
             assert_eq!(sent(&out).len(), 1, "one ERROR to the peer");
             assert!(closed(&out));
@@ -309,7 +309,11 @@ fn peer_error_ends_at_once_and_junk_is_ignored() {
         &error(crate::packet::ErrorCode::DiskFull, "full"),
         &mut out,
     );
-    assert_eq!(outcome(&out).unwrap().result, "peer error 3: full");
+    let o = outcome(&out).unwrap();
+    assert_eq!(
+        (o.kind, o.reason.as_str()),
+        (Ending::Aborted, "peer error 3: full")
+    );
     assert!(
         closed(&out) && sent(&out).is_empty(),
         "an ERROR is not answered"
@@ -364,7 +368,8 @@ fn lock_step_upload_commits_before_the_final_ack_then_dallies() {
                 packet: ack(2).to_vec()
             },
             Action::Finished(Outcome {
-                result: "ok".into(),
+                kind: Ending::Ok,
+                reason: "ok".into(),
                 bytes: 516,
                 retransmits: 0
             }),
@@ -407,7 +412,8 @@ fn a_failed_commit_without_dally_still_ends_with_an_error_and_a_close() {
             )
         )]
     );
-    assert_eq!(outcome(&out).unwrap().result, "disk full");
+    let o = outcome(&out).unwrap();
+    assert_eq!((o.kind, o.reason.as_str()), (Ending::Error, "disk full"));
     assert!(closed(&out) && r.is_done());
     // Only the step that ended the machine may fail: after it, `fail` is a no-op.
     let mut out = Vec::new();
@@ -468,7 +474,7 @@ fn receiver_timeouts_resend_the_last_ack_then_give_up() {
         let mut out = Vec::new();
         r.on_timeout(now, &mut out);
         if let Some(o) = outcome(&out) {
-            assert_eq!(o.result, "timeout");
+            assert_eq!(o.kind, Ending::Timeout);
             assert!(closed(&out));
             break;
         }
@@ -488,7 +494,11 @@ fn oversized_upload_and_oversized_block_are_refused() {
     data_to(&mut r, 1, 1, b"abcd");
     let out = data_to(&mut r, 2, 2, b"efgh");
     assert!(sent(&out)[0].1.contains("code: 3"));
-    assert_eq!(outcome(&out).unwrap().result, "file too large");
+    let o = outcome(&out).unwrap();
+    assert_eq!(
+        (o.kind, o.reason.as_str()),
+        (Ending::Refused, "file too large")
+    );
     assert!(writes(&out).is_empty());
 
     let mut out = Vec::new();

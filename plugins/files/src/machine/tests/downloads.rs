@@ -111,7 +111,8 @@ fn failed_send_closes_and_records_the_failure() {
     s.handle_file_sent(5, token, Err(HostError::Closed), &mut st);
     let outs = drain(&mut s);
     assert!(closed(&outs));
-    assert_eq!(transfers(&outs)[0].result, "closed");
+    assert_eq!(transfers(&outs)[0].result, "aborted");
+    assert!(logged(&outs, "result=aborted reason=\"closed\""));
     assert!(st.open.is_empty());
     // A stale completion is ignored.
     s.handle_file_sent(6, token, Ok(3), &mut st);

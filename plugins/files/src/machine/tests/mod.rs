@@ -245,6 +245,12 @@ pub(super) fn transfers(outs: &[Output]) -> Vec<&switchyard_sdk::messages::Trans
         .collect()
 }
 
+/// Whether one of the log lines contains `what`.
+pub(super) fn logged(outs: &[Output], what: &str) -> bool {
+    outs.iter()
+        .any(|o| matches!(o, Output::Log(l) if l.contains(what)))
+}
+
 pub(super) fn v2(s: &mut Session, st: &mut Mem, now: u64, lines: &str) -> Vec<Output> {
     let mut data = MAGIC.to_vec();
     data.extend_from_slice(lines.as_bytes());

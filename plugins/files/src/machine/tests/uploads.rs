@@ -117,6 +117,26 @@ fn put_refusals_come_before_any_byte_is_sent() {
     );
     assert!(!outs.iter().any(|o| matches!(o, Output::RecvToFile { .. })));
     assert_eq!(st.files["exists"], b"old");
+    // Each refused PUT is a transfer record (naming no file); the unparsable one not.
+    let recorded: Vec<(&str, &str, &str)> = transfers(&outs)
+        .iter()
+        .map(|t| (t.direction.as_str(), t.file.as_str(), t.result.as_str()))
+        .collect();
+    let refused = ("upload", "", "refused");
+    assert_eq!(
+        recorded,
+        [
+            refused,
+            refused,
+            refused,
+            refused,
+            ("upload", "", "not_found")
+        ]
+    );
+    assert!(logged(
+        &outs,
+        "cmd=PUT proto=v2 peer=p file=\"big\" result=refused code=413"
+    ));
 }
 
 #[test]
@@ -149,7 +169,11 @@ fn client_gone_mid_upload_leaves_nothing() {
     s.handle_file_received(2, token, Err(HostError::Closed), &mut st);
     let outs = drain(&mut s);
     assert!(closed(&outs));
-    assert_eq!(transfers(&outs)[0].result, "client closed mid-upload");
+    assert_eq!(transfers(&outs)[0].result, "aborted");
+    assert!(logged(
+        &outs,
+        "result=aborted code=500 reason=\"client closed mid-upload\""
+    ));
     assert!(st.visible().is_empty() && st.open.is_empty());
 }
 

@@ -127,7 +127,8 @@ fn v1_upload_reset_or_failure_leaves_nothing() {
     s.handle_bytes(0, b"2:x", &mut st);
     let outs = drain(&mut s);
     assert!(closed(&outs));
-    assert_eq!(transfers(&outs)[0].result, "no space left");
+    assert_eq!(transfers(&outs)[0].result, "error");
+    assert!(logged(&outs, "result=error reason=\"no space left\""));
     assert!(st.visible().is_empty() && st.open.is_empty());
 }
 
