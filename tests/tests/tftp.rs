@@ -71,11 +71,20 @@ impl Server {
     }
 
     /// Wait for the summary line of a transfer of `file` with `result`.
+    /// `result` is the outcome, optionally followed by ` reason=...` as logged.
     fn expect_transfer(&self, file: &str, result: &str) -> String {
-        let want = format!("result={result}");
+        let (outcome, reason) = match result.split_once(" reason=") {
+            Some((o, r)) => (o, Some(format!("reason={r}"))),
+            None => (result, None),
+        };
         let line = self.host.expect_log(
-            &format!("transfer of {file} with {want}"),
-            |j| j["msg"] == "transfer" && j["file"] == file && log_text(j).contains(&want),
+            &format!("transfer of {file} with result={result}"),
+            |j| {
+                j["msg"] == "transfer"
+                    && j["file"] == file
+                    && j["result"] == outcome
+                    && reason.as_ref().is_none_or(|r| log_text(j).contains(r))
+            },
             WAIT,
         );
         log_text(&line)
