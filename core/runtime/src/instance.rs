@@ -6,8 +6,8 @@
 use std::ptr::NonNull;
 
 use switchyard_sdk::abi::{self, SyEvent, SyInstance, SyStr};
+use switchyard_sdk::host::{HostCalls, with_ctx};
 
-use crate::hostapi::{HostCalls, with_ctx};
 use crate::loader::Plugin;
 
 /// A plugin instance. Not `Send`: calls into one instance are serialized on its actor.

@@ -9,8 +9,9 @@
 //! - [`loader`]: `dlopen`, the declaration-first handshake, and [`loader::Plugin`]
 //!   (which keeps its library alive).
 //! - [`catalog`]: finding plugins by name, loading each once, answering the compiler.
-//! - [`hostapi`]: the host's side of the ABI: one `extern "C"` table dispatching to a
-//!   [`hostapi::HostCalls`] implementation.
+//! - [`hostapi`]: the host's side of the ABI, re-exported from `switchyard_sdk::host`
+//!   (shared with `MockHost`): one `extern "C"` table dispatching to a
+//!   [`hostapi::HostCalls`] implementation (`actor::calls`, `instance::ConfigCollector`).
 //! - [`logfmt`]: plugin log lines split into a message and fields (JSON keys).
 //! - [`instance`]: one live plugin instance, and config checks through a plugin.
 //! - [`storage`]: the storage capability confined to a handler's root.

@@ -41,6 +41,9 @@
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
 //! - `trampoline` / `declare_plugin!`: the generated `extern "C"` glue; every entry
 //!   catches panics, so a plugin bug never unwinds into the host.
+//! - [`host`]: the host side of the ABI, written once: the [`host::HostCalls`] trait and
+//!   the one `extern "C"` table that decodes a plugin's calls into it. The runtime and
+//!   [`testing::MockHost`] both implement the trait, so they cannot differ at the ABI.
 //! - [`testing`]: a recording host for unit tests of a `Protocol` impl.
 
 pub mod abi;
@@ -48,6 +51,7 @@ mod config;
 mod ctx;
 mod error;
 mod event;
+pub mod host;
 mod macros;
 pub mod messages;
 mod protocol;

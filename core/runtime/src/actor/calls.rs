@@ -16,6 +16,7 @@ use actix::{AsyncContext, Context};
 use sha2::Digest;
 use slog::{debug, error, info, trace, warn};
 use switchyard_sdk::abi::{self, SyStat};
+use switchyard_sdk::host::HostCalls;
 use switchyard_sdk::messages::{Message, TransferCompleted};
 
 use super::InstanceActor;
@@ -23,7 +24,6 @@ use super::messages::{Flush, ReplayHeld, TypedMessage};
 use super::resources::{OpenFile, Out, RecvToFile};
 use super::udp_out;
 use super::writeback::Writeback;
-use crate::hostapi::HostCalls;
 use crate::storage::StorageError;
 use switchyard_direct_io::DirectSink;
 

@@ -1,0 +1,360 @@
+//! The one [`SyHostApi`] table: `extern "C"` functions that decode their arguments,
+//! refuse malformed ones, and dispatch to the [`HostCalls`] lent through `ctx`.
+//!
+//! Every argument is validated here — null pointers, bad addresses, non-UTF-8 paths —
+//! so a malformed action from a plugin is refused with `SY_ERR_INVALID` (and reported
+//! to [`HostCalls::malformed`]) instead of reaching the host's I/O code.
+
+use std::ffi::c_void;
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::{HostCalls, Lent};
+use crate::abi::{
+    self, SY_ERR_INVALID, SY_ERR_IO, SyAddr, SyBytes, SyHostApi, SyHostCtx, SyListFn, SyStat, SyStr,
+};
+
+/// Recover the `HostCalls` of this call and run `f` on it, catching host panics.
+fn dispatch<R>(ctx: *mut SyHostCtx, on_panic: R, f: impl FnOnce(&mut dyn HostCalls) -> R) -> R {
+    if ctx.is_null() {
+        return on_panic;
+    }
+    // SAFETY: every ctx given to this table is a `Lent` slot made by `with_ctx` (or
+    // `MockHost::raw_ctx`), valid for the call. The pointer is copied out, so no
+    // reference to the slot is alive while the context (which may hold it) is borrowed.
+    let Lent(calls) = unsafe { ctx.cast::<Lent<'_>>().read() };
+    // SAFETY: the lender gave up its borrow of the context for the call: this is the
+    // only reference to it until the entry returns.
+    let calls = unsafe { &mut *calls };
+    catch_unwind(AssertUnwindSafe(|| f(calls))).unwrap_or(on_panic)
+}
+
+/// Refuse a call whose arguments cannot be decoded, telling the context (which logs it).
+fn malformed(ctx: *mut SyHostCtx, call: &'static str) -> u32 {
+    dispatch(ctx, (), |c| c.malformed(call));
+    SY_ERR_INVALID
+}
+
+// The decoders below borrow the plugin's memory: use them only on the arguments of the
+// entry being run, which the plugin lends for the call.
+
+fn str_arg<'a>(s: SyStr) -> Option<&'a str> {
+    if s.ptr.is_null() && s.len != 0 {
+        return None;
+    }
+    // SAFETY: the plugin lends `s` for the call (null only with len 0, checked above).
+    std::str::from_utf8(unsafe { s.as_bytes() }).ok()
+}
+
+fn bytes_arg<'a>(b: SyBytes) -> Option<&'a [u8]> {
+    if b.ptr.is_null() && b.len != 0 {
+        return None;
+    }
+    // SAFETY: the plugin lends `b` for the call.
+    Some(unsafe { b.as_slice() })
+}
+
+fn addr_arg(a: *const SyAddr) -> Option<SocketAddr> {
+    // SAFETY: the plugin lends `a` for the call (or passes null, refused).
+    unsafe { a.as_ref() }.and_then(SyAddr::to_socket_addr)
+}
+
+/// Write `value` to an out-pointer the plugin gave us, if non-null.
+fn put<T>(out: *mut T, value: T) {
+    // SAFETY: the plugin lends a writable out-pointer for the call (null is skipped).
+    if let Some(slot) = unsafe { out.as_mut() } {
+        *slot = value;
+    }
+}
+
+fn status<T>(r: Result<T, u32>, out: impl FnOnce(T)) -> u32 {
+    match r {
+        Ok(v) => {
+            out(v);
+            abi::SY_OK
+        }
+        Err(s) => s,
+    }
+}
+
+unsafe extern "C" fn h_log(ctx: *mut SyHostCtx, level: u32, msg: SyStr) {
+    let msg = match str_arg(msg) {
+        Some(text) => text.to_owned(),
+        // Lossy for plugins that log non-UTF-8; nothing for a null pointer.
+        None if msg.ptr.is_null() => String::new(),
+        // SAFETY: non-null, lent by the plugin for the call.
+        None => unsafe { msg.to_string_lossy() }.into_owned(),
+    };
+    dispatch(ctx, (), |c| c.log(level, &msg))
+}
+unsafe extern "C" fn h_config_error(ctx: *mut SyHostCtx, msg: SyStr, line: u32, col: u32) {
+    let msg = str_arg(msg).unwrap_or("(message not UTF-8)");
+    dispatch(ctx, (), |c| c.config_error(msg, line, col))
+}
+unsafe extern "C" fn h_send_datagram(
+    ctx: *mut SyHostCtx,
+    socket: u64,
+    to: *const SyAddr,
+    data: SyBytes,
+) -> u32 {
+    let (Some(to), Some(data)) = (addr_arg(to), bytes_arg(data)) else {
+        return malformed(ctx, "send_datagram");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.send_datagram(socket, to, data))
+}
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn h_send_datagram_file(
+    ctx: *mut SyHostCtx,
+    socket: u64,
+    to: *const SyAddr,
+    header: SyBytes,
+    file: u64,
+    offset: u64,
+    len: u32,
+    out_sent: *mut u32,
+) -> u32 {
+    let (Some(to), Some(header)) = (addr_arg(to), bytes_arg(header)) else {
+        return malformed(ctx, "send_datagram_file");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(
+            c.send_datagram_file(socket, to, header, file, offset, len),
+            |n| put(out_sent, n),
+        )
+    })
+}
+unsafe extern "C" fn h_open_udp(
+    ctx: *mut SyHostCtx,
+    like: u64,
+    out: *mut u64,
+    local: *mut SyAddr,
+) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(c.open_udp(like), |(id, addr)| {
+            put(out, id);
+            put(local, SyAddr::from(addr));
+        })
+    })
+}
+unsafe extern "C" fn h_close_socket(ctx: *mut SyHostCtx, socket: u64) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| c.close_socket(socket))
+}
+unsafe extern "C" fn h_write(ctx: *mut SyHostCtx, conn: u64, data: SyBytes) -> u32 {
+    let Some(data) = bytes_arg(data) else {
+        return malformed(ctx, "write");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.write(conn, data))
+}
+unsafe extern "C" fn h_notify_drained(ctx: *mut SyHostCtx, conn: u64, token: u64) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| c.notify_drained(conn, token))
+}
+unsafe extern "C" fn h_shutdown_write(ctx: *mut SyHostCtx, conn: u64) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| c.shutdown_write(conn))
+}
+unsafe extern "C" fn h_close(ctx: *mut SyHostCtx, conn: u64) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| c.close(conn))
+}
+unsafe extern "C" fn h_set_reading(ctx: *mut SyHostCtx, conn: u64, on: u32) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| c.set_reading(conn, on != 0))
+}
+unsafe extern "C" fn h_send_file(
+    ctx: *mut SyHostCtx,
+    conn: u64,
+    file: u64,
+    offset: u64,
+    len: u64,
+    token: u64,
+) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| {
+        c.send_file(conn, file, offset, len, token)
+    })
+}
+unsafe extern "C" fn h_recv_to_file(
+    ctx: *mut SyHostCtx,
+    conn: u64,
+    file: u64,
+    len: u64,
+    flags: u32,
+    token: u64,
+) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| {
+        c.recv_to_file(conn, file, len, flags & abi::SY_RECV_SHA256 != 0, token)
+    })
+}
+unsafe extern "C" fn h_set_timer(ctx: *mut SyHostCtx, token: u64, delay_ms: u64) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| c.set_timer(token, delay_ms))
+}
+unsafe extern "C" fn h_cancel_timer(ctx: *mut SyHostCtx, token: u64) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| c.cancel_timer(token))
+}
+unsafe extern "C" fn h_emit(ctx: *mut SyHostCtx, port: u32, data: SyBytes) -> u32 {
+    let Some(data) = bytes_arg(data) else {
+        return malformed(ctx, "emit");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.emit(port, data))
+}
+/// The calls that open a path and hand back a file id and its size (checked like every
+/// entry: a malformed path is refused and reported, null out-pointers are skipped).
+fn open_sized(
+    ctx: *mut SyHostCtx,
+    call: &'static str,
+    path: SyStr,
+    out: *mut u64,
+    size: *mut u64,
+    open: impl FnOnce(&mut dyn HostCalls, &str) -> Result<(u64, u64), u32>,
+) -> u32 {
+    let Some(path) = str_arg(path) else {
+        return malformed(ctx, call);
+    };
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(open(c, path), |(id, len)| {
+            put(out, id);
+            put(size, len);
+        })
+    })
+}
+unsafe extern "C" fn h_open_read(
+    ctx: *mut SyHostCtx,
+    path: SyStr,
+    out: *mut u64,
+    size: *mut u64,
+) -> u32 {
+    open_sized(ctx, "open_read", path, out, size, |c, p| c.open_read(p))
+}
+unsafe extern "C" fn h_open_partial(
+    ctx: *mut SyHostCtx,
+    path: SyStr,
+    out: *mut u64,
+    size: *mut u64,
+) -> u32 {
+    open_sized(ctx, "open_partial", path, out, size, |c, p| {
+        c.open_partial(p)
+    })
+}
+unsafe extern "C" fn h_read_file(
+    ctx: *mut SyHostCtx,
+    file: u64,
+    offset: u64,
+    buf: *mut u8,
+    len: usize,
+    out: *mut usize,
+) -> u32 {
+    if buf.is_null() && len != 0 {
+        return malformed(ctx, "read_file");
+    }
+    let buf: &mut [u8] = if len == 0 {
+        &mut []
+    } else {
+        // SAFETY: the plugin lends `len` writable bytes at `buf` for the call.
+        unsafe { std::slice::from_raw_parts_mut(buf, len) }
+    };
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(c.read_file(file, offset, buf), |n| put(out, n))
+    })
+}
+unsafe extern "C" fn h_create_temp(ctx: *mut SyHostCtx, path: SyStr, out: *mut u64) -> u32 {
+    let Some(path) = str_arg(path) else {
+        return malformed(ctx, "create_temp");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(c.create_temp(path), |id| put(out, id))
+    })
+}
+unsafe extern "C" fn h_write_file(ctx: *mut SyHostCtx, file: u64, data: SyBytes) -> u32 {
+    let Some(data) = bytes_arg(data) else {
+        return malformed(ctx, "write_file");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.write_file(file, data))
+}
+unsafe extern "C" fn h_commit_file(ctx: *mut SyHostCtx, file: u64, path: SyStr, flags: u32) -> u32 {
+    let Some(path) = str_arg(path) else {
+        return malformed(ctx, "commit_file");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| {
+        c.commit_file(file, path, flags & abi::SY_COMMIT_OVERWRITE != 0)
+    })
+}
+unsafe extern "C" fn h_close_file(ctx: *mut SyHostCtx, file: u64) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| c.close_file(file))
+}
+unsafe extern "C" fn h_stat(ctx: *mut SyHostCtx, path: SyStr, out: *mut SyStat) -> u32 {
+    let Some(path) = str_arg(path) else {
+        return malformed(ctx, "stat");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| status(c.stat(path), |st| put(out, st)))
+}
+unsafe extern "C" fn h_list_dir(
+    ctx: *mut SyHostCtx,
+    path: SyStr,
+    each: SyListFn,
+    user: *mut c_void,
+) -> u32 {
+    let Some(path) = str_arg(path) else {
+        return malformed(ctx, "list_dir");
+    };
+    let entries = match dispatch(ctx, Err(SY_ERR_IO), |c| c.list_dir(path)) {
+        Ok(entries) => entries,
+        Err(status) => return status,
+    };
+    for (name, st) in &entries {
+        // SAFETY: the plugin's callback, given values valid for the call; no borrow of
+        // the host context is live while it runs.
+        unsafe { each(user, SyStr::from_str(name), st) }
+    }
+    abi::SY_OK
+}
+unsafe extern "C" fn h_remove_file(ctx: *mut SyHostCtx, path: SyStr) -> u32 {
+    let Some(path) = str_arg(path) else {
+        return malformed(ctx, "remove_file");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.remove_file(path))
+}
+unsafe extern "C" fn h_free_space(ctx: *mut SyHostCtx, out: *mut u64) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| status(c.free_space(), |n| put(out, n)))
+}
+
+unsafe extern "C" fn h_prefetch_file(
+    ctx: *mut SyHostCtx,
+    file: u64,
+    offset: u64,
+    len: u64,
+    token: u64,
+) -> u32 {
+    dispatch(ctx, SY_ERR_IO, |c| {
+        c.prefetch_file(file, offset, len, token)
+    })
+}
+
+/// The one host API table, shared by every host and mock (see the module docs).
+pub static HOST_API: SyHostApi = SyHostApi {
+    struct_size: std::mem::size_of::<SyHostApi>() as u32,
+    abi_version: abi::SY_ABI_VERSION,
+    log: h_log,
+    config_error: h_config_error,
+    send_datagram: h_send_datagram,
+    send_datagram_file: h_send_datagram_file,
+    open_udp: h_open_udp,
+    close_socket: h_close_socket,
+    write: h_write,
+    notify_drained: h_notify_drained,
+    shutdown_write: h_shutdown_write,
+    close: h_close,
+    set_reading: h_set_reading,
+    send_file: h_send_file,
+    recv_to_file: h_recv_to_file,
+    set_timer: h_set_timer,
+    cancel_timer: h_cancel_timer,
+    emit: h_emit,
+    open_read: h_open_read,
+    read_file: h_read_file,
+    create_temp: h_create_temp,
+    write_file: h_write_file,
+    commit_file: h_commit_file,
+    close_file: h_close_file,
+    stat: h_stat,
+    list_dir: h_list_dir,
+    remove_file: h_remove_file,
+    free_space: h_free_space,
+    prefetch_file: h_prefetch_file,
+    open_partial: h_open_partial,
+};

@@ -1,0 +1,296 @@
+//! What the mock does for each host call, once the shared table has decoded and checked
+//! the plugin's arguments: record an [`Action`], or act on the in-memory storage the way
+//! the real host acts on a root (hidden temps, commit by rename, partials locked while
+//! continued).
+
+use std::net::SocketAddr;
+
+use super::{Action, MockHost, OpenFile};
+use crate::abi::{self, SyStat};
+use crate::host::HostCalls;
+
+/// What the real host's storage would accept as a path under the root.
+fn valid_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && !path.contains('\0')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != ".." && c != ".")
+}
+
+fn stat_of(data: &[u8]) -> SyStat {
+    SyStat {
+        struct_size: std::mem::size_of::<SyStat>() as u32,
+        kind: abi::SY_FILE_REGULAR,
+        size: data.len() as u64,
+        modified_unix: 0,
+    }
+}
+
+impl MockHost {
+    /// Whether an `open_partial` handle continues `path` (it is locked, as on the host).
+    fn continued(&self, path: &str) -> bool {
+        self.open
+            .values()
+            .any(|f| f.continues.as_deref() == Some(path))
+    }
+
+    /// Register an open file: its id and size.
+    fn hand_out(&mut self, file: OpenFile) -> (u64, u64) {
+        self.next_id += 1;
+        let size = file.data.len() as u64;
+        self.open.insert(self.next_id, file);
+        (self.next_id, size)
+    }
+
+    fn record(&mut self, action: Action) -> u32 {
+        self.actions.push(action);
+        abi::SY_OK
+    }
+}
+
+impl HostCalls for MockHost {
+    fn log(&mut self, level: u32, msg: &str) {
+        let msg = msg.to_owned();
+        self.record(Action::Log { level, msg });
+    }
+    fn config_error(&mut self, msg: &str, line: u32, col: u32) {
+        let msg = msg.to_owned();
+        self.record(Action::ConfigError { msg, line, col });
+    }
+    /// As the host, which logs a WARN line (and counts it).
+    fn malformed(&mut self, call: &'static str) {
+        let msg = format!("plugin call refused: malformed arguments (call {call})");
+        self.log(abi::SY_LOG_WARN, &msg);
+    }
+    fn send_datagram(&mut self, socket: u64, to: SocketAddr, data: &[u8]) -> u32 {
+        let data = data.to_vec();
+        self.record(Action::SendDatagram { socket, to, data })
+    }
+    fn send_datagram_file(
+        &mut self,
+        socket: u64,
+        to: SocketAddr,
+        header: &[u8],
+        file: u64,
+        offset: u64,
+        len: u32,
+    ) -> Result<u32, u32> {
+        let Some(f) = self.open.get(&file) else {
+            return Err(abi::SY_ERR_INVALID);
+        };
+        let start = (offset as usize).min(f.data.len());
+        let end = (start + len as usize).min(f.data.len());
+        // Like the host: only a whole range is sent.
+        if end - start == len as usize {
+            let mut data = header.to_vec();
+            data.extend_from_slice(&f.data[start..end]);
+            self.record(Action::SendDatagram { socket, to, data });
+        }
+        Ok((end - start) as u32)
+    }
+    fn open_udp(&mut self, _like_socket: u64) -> Result<(u64, SocketAddr), u32> {
+        self.next_id += 1;
+        let socket = 1000 + self.next_id;
+        let local = SocketAddr::from(([127, 0, 0, 1], 40000 + (socket % 20000) as u16));
+        self.record(Action::OpenUdp { socket });
+        Ok((socket, local))
+    }
+    fn close_socket(&mut self, socket: u64) -> u32 {
+        self.record(Action::CloseSocket { socket })
+    }
+    fn write(&mut self, conn: u64, data: &[u8]) -> u32 {
+        let data = data.to_vec();
+        self.record(Action::Write { conn, data })
+    }
+    fn notify_drained(&mut self, conn: u64, token: u64) -> u32 {
+        self.record(Action::NotifyDrained { conn, token })
+    }
+    fn shutdown_write(&mut self, conn: u64) -> u32 {
+        self.record(Action::ShutdownWrite { conn })
+    }
+    fn close(&mut self, conn: u64) -> u32 {
+        self.record(Action::Close { conn })
+    }
+    fn set_reading(&mut self, conn: u64, on: bool) -> u32 {
+        self.record(Action::SetReading { conn, on })
+    }
+    fn send_file(&mut self, conn: u64, file: u64, offset: u64, len: u64, token: u64) -> u32 {
+        self.record(Action::SendFile {
+            conn,
+            file,
+            offset,
+            len,
+            token,
+        })
+    }
+    fn recv_to_file(&mut self, conn: u64, file: u64, len: u64, sha256: bool, token: u64) -> u32 {
+        self.record(Action::RecvToFile {
+            conn,
+            file,
+            len,
+            sha256,
+            token,
+        })
+    }
+    fn set_timer(&mut self, token: u64, delay_ms: u64) -> u32 {
+        self.record(Action::SetTimer { token, delay_ms })
+    }
+    fn cancel_timer(&mut self, token: u64) -> u32 {
+        self.record(Action::CancelTimer { token })
+    }
+    fn emit(&mut self, port: u32, data: &[u8]) -> u32 {
+        let data = data.to_vec();
+        self.record(Action::Emit { port, data })
+    }
+    fn open_read(&mut self, path: &str) -> Result<(u64, u64), u32> {
+        if !valid_path(path) {
+            return Err(abi::SY_ERR_ACCESS);
+        }
+        let Some(data) = self.files.get(path).cloned() else {
+            return Err(abi::SY_ERR_NOT_FOUND);
+        };
+        Ok(self.hand_out(OpenFile {
+            data,
+            temp: false,
+            continues: None,
+        }))
+    }
+    fn read_file(&mut self, file: u64, offset: u64, buf: &mut [u8]) -> Result<usize, u32> {
+        self.reads += 1;
+        let Some(f) = self.open.get(&file) else {
+            return Err(abi::SY_ERR_INVALID);
+        };
+        let start = (offset as usize).min(f.data.len());
+        let n = buf.len().min(f.data.len() - start);
+        buf[..n].copy_from_slice(&f.data[start..start + n]);
+        Ok(n)
+    }
+    fn create_temp(&mut self, path: &str) -> Result<u64, u32> {
+        if !valid_path(path) {
+            return Err(abi::SY_ERR_ACCESS);
+        }
+        let (id, _) = self.hand_out(OpenFile {
+            data: Vec::new(),
+            temp: true,
+            continues: None,
+        });
+        Ok(id)
+    }
+    fn write_file(&mut self, file: u64, data: &[u8]) -> u32 {
+        let Some(f) = self.open.get_mut(&file).filter(|f| f.temp) else {
+            return abi::SY_ERR_INVALID;
+        };
+        if data.len() as u64 > self.free_space {
+            return abi::SY_ERR_NO_SPACE;
+        }
+        self.free_space -= data.len() as u64;
+        f.data.extend_from_slice(data);
+        abi::SY_OK
+    }
+    fn commit_file(&mut self, file: u64, path: &str, overwrite: bool) -> u32 {
+        if !valid_path(path) {
+            return abi::SY_ERR_ACCESS;
+        }
+        if self.files.contains_key(path) && !overwrite {
+            return abi::SY_ERR_EXISTS;
+        }
+        let Some(f) = self.open.get(&file).filter(|f| f.temp) else {
+            return abi::SY_ERR_INVALID;
+        };
+        // A continued partial is renamed: gone from under its name, the rename fails.
+        if let Some(from) = &f.continues {
+            if !self.files.contains_key(from) {
+                return abi::SY_ERR_NOT_FOUND;
+            }
+        }
+        let f = self.open.remove(&file).expect("checked above");
+        if let Some(from) = f.continues.as_ref().filter(|from| *from != path) {
+            self.files.remove(from); // renamed, not copied
+        }
+        self.files.insert(path.to_owned(), f.data);
+        self.record(Action::Commit {
+            path: path.to_owned(),
+        })
+    }
+    fn close_file(&mut self, file: u64) -> u32 {
+        match self.open.remove(&file) {
+            Some(OpenFile {
+                data,
+                continues: Some(path),
+                ..
+            }) => {
+                // A continued partial keeps what was appended (if it was not removed).
+                if let Some(kept) = self.files.get_mut(&path) {
+                    *kept = data;
+                }
+                abi::SY_OK
+            }
+            Some(_) => abi::SY_OK,
+            None => abi::SY_ERR_INVALID,
+        }
+    }
+    fn stat(&mut self, path: &str) -> Result<SyStat, u32> {
+        if !valid_path(path) {
+            return Err(abi::SY_ERR_ACCESS);
+        }
+        self.files
+            .get(path)
+            .map(|data| stat_of(data))
+            .ok_or(abi::SY_ERR_NOT_FOUND)
+    }
+    fn list_dir(&mut self, path: &str) -> Result<Vec<(String, SyStat)>, u32> {
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}/")
+        };
+        let entries = self.files.iter().filter_map(|(name, data)| {
+            let rest = name.strip_prefix(&prefix).filter(|r| !r.contains('/'))?;
+            Some((rest.to_owned(), stat_of(data)))
+        });
+        Ok(entries.collect())
+    }
+    fn remove_file(&mut self, path: &str) -> u32 {
+        // As the host: a partial being continued is locked against removal.
+        if self.continued(path) {
+            return abi::SY_ERR_BUSY;
+        }
+        match self.files.remove(path) {
+            Some(_) => abi::SY_OK,
+            None => abi::SY_ERR_NOT_FOUND,
+        }
+    }
+    fn free_space(&mut self) -> Result<u64, u32> {
+        Ok(self.free_space)
+    }
+    fn prefetch_file(&mut self, file: u64, offset: u64, len: u64, token: u64) -> u32 {
+        if self.open.get(&file).is_none_or(|f| f.temp) {
+            return abi::SY_ERR_INVALID;
+        }
+        self.record(Action::PrefetchFile {
+            file,
+            offset,
+            len,
+            token,
+        })
+    }
+    fn open_partial(&mut self, path: &str) -> Result<(u64, u64), u32> {
+        if !valid_path(path) || !path.rsplit('/').next().unwrap_or("").starts_with('.') {
+            return Err(abi::SY_ERR_ACCESS);
+        }
+        if self.continued(path) {
+            return Err(abi::SY_ERR_BUSY);
+        }
+        let Some(data) = self.files.get(path).cloned() else {
+            return Err(abi::SY_ERR_NOT_FOUND);
+        };
+        Ok(self.hand_out(OpenFile {
+            data,
+            temp: true,
+            continues: Some(path.to_owned()),
+        }))
+    }
+}

@@ -1,0 +1,263 @@
+//! A recording host for unit tests of a [`Protocol`] implementation — no sockets,
+//! no files, no clock: feed events with a chosen `now`, then assert on [`Action`]s.
+//!
+//! ```ignore
+//! let mut host = MockHost::new();
+//! let mut echo = host.create::<Echo>("()").unwrap();
+//! host.deliver(&mut echo, 0, Event::Bytes { conn: ConnId(1), data: b"hi" });
+//! assert_eq!(host.take_actions(), vec![Action::Write { conn: 1, data: b"hi".to_vec() }]);
+//! ```
+//!
+//! Storage is an in-memory map of path -> bytes; temp files become visible only on
+//! commit, as with the real host.
+//!
+//! The mock is a [`crate::host::HostCalls`] behind the host's own `extern "C"` table,
+//! so a plugin's calls are decoded, checked and refused exactly as in the real host;
+//! only what each call then does is the mock's own (`calls`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::abi::{SyHostApi, SyHostCtx};
+use crate::config::parse_config;
+use crate::ctx::Ctx;
+use crate::event::Event;
+use crate::host::{HOST_API, Lent, with_ctx};
+use crate::protocol::{Port, Protocol};
+
+mod calls;
+
+/// One thing the plugin asked the host to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Log {
+        level: u32,
+        msg: String,
+    },
+    ConfigError {
+        msg: String,
+        line: u32,
+        col: u32,
+    },
+    SendDatagram {
+        socket: u64,
+        to: SocketAddr,
+        data: Vec<u8>,
+    },
+    OpenUdp {
+        socket: u64,
+    },
+    CloseSocket {
+        socket: u64,
+    },
+    Write {
+        conn: u64,
+        data: Vec<u8>,
+    },
+    NotifyDrained {
+        conn: u64,
+        token: u64,
+    },
+    ShutdownWrite {
+        conn: u64,
+    },
+    Close {
+        conn: u64,
+    },
+    SetReading {
+        conn: u64,
+        on: bool,
+    },
+    SendFile {
+        conn: u64,
+        file: u64,
+        offset: u64,
+        len: u64,
+        token: u64,
+    },
+    RecvToFile {
+        conn: u64,
+        file: u64,
+        len: u64,
+        sha256: bool,
+        token: u64,
+    },
+    SetTimer {
+        token: u64,
+        delay_ms: u64,
+    },
+    CancelTimer {
+        token: u64,
+    },
+    Emit {
+        port: u32,
+        data: Vec<u8>,
+    },
+    Commit {
+        path: String,
+    },
+    PrefetchFile {
+        file: u64,
+        offset: u64,
+        len: u64,
+        token: u64,
+    },
+}
+
+#[derive(Debug)]
+struct OpenFile {
+    data: Vec<u8>,
+    temp: bool,
+    /// `open_partial`: the path it continues, where `close_file` puts it back.
+    continues: Option<String>,
+}
+
+/// The recording host. Plain data: inspect `files` and the actions freely.
+#[derive(Debug, Default)]
+pub struct MockHost {
+    actions: Vec<Action>,
+    /// Committed files, by path.
+    pub files: BTreeMap<String, Vec<u8>>,
+    open: BTreeMap<u64, OpenFile>,
+    next_id: u64,
+    /// Answer for `free_space`.
+    pub free_space: u64,
+    /// `read_file` calls so far (to check when a plugin reads).
+    pub reads: u64,
+    /// The wall clock at `now_ms == 0` (`Ctx::now_unix_ms` is this plus `now_ms`).
+    pub wall_origin_ms: u64,
+    /// What [`MockHost::raw_ctx`] points at: unlike `with_ctx`'s slot on the stack, it
+    /// must outlive the call that made the pointer.
+    raw_slot: RawSlot,
+}
+
+/// The `Lent` slot behind [`MockHost::raw_ctx`], holding the host's own address.
+#[derive(Debug)]
+struct RawSlot(Lent<'static>);
+
+impl Default for RawSlot {
+    fn default() -> RawSlot {
+        RawSlot(Lent(std::ptr::null_mut::<MockHost>()))
+    }
+}
+
+// SAFETY: the slot only caches the address of the host that holds it; the table reads
+// it only during a call made with `raw_ctx`, which needs `&mut` of the host (so no other
+// thread can use the host meanwhile). The host is as `Send`/`Sync` as before.
+unsafe impl Send for RawSlot {}
+// SAFETY: as for `Send`: `&RawSlot` gives no access to the pointer outside the crate.
+unsafe impl Sync for RawSlot {}
+
+impl MockHost {
+    /// An empty host with 1 GiB of free space.
+    pub fn new() -> MockHost {
+        MockHost {
+            free_space: 1 << 30,
+            wall_origin_ms: 1_700_000_000_000,
+            ..Default::default()
+        }
+    }
+
+    /// The host API table the mock hands to plugins (usable to drive a raw vtable). It
+    /// is the host's own table, [`crate::host::HOST_API`].
+    pub fn api() -> &'static SyHostApi {
+        &HOST_API
+    }
+
+    /// This host as the opaque context pointer of the raw API. Valid for calls through
+    /// [`MockHost::api`] until the host is moved or used otherwise.
+    pub fn raw_ctx(&mut self) -> *mut SyHostCtx {
+        let me: *mut MockHost = self;
+        // SAFETY: `me` is `self`, exclusively borrowed here; the slot and the pointer
+        // stored in it both derive from `me`, so the write invalidates neither.
+        unsafe {
+            (*me).raw_slot.0 = Lent(me);
+            (&raw mut (*me).raw_slot.0).cast()
+        }
+    }
+
+    /// Run `f` with a `Ctx` lending this host, as the real host lends its contexts.
+    fn lend<R>(
+        &mut self,
+        now_ms: u64,
+        ports: &'static [Port],
+        f: impl FnOnce(&mut Ctx<'_>) -> R,
+    ) -> R {
+        let wall = self.wall_origin_ms + now_ms;
+        with_ctx(self, |api, raw| {
+            // SAFETY: the pointers `with_ctx` made, lending `self` for the whole of `f`.
+            let mut cx = unsafe { Ctx::from_raw(&*api, raw, now_ms, wall, ports) };
+            f(&mut cx)
+        })
+    }
+
+    /// Parse `config` (RON) and create `P`, as the real host does.
+    pub fn create<P: Protocol>(&mut self, config: &str) -> Result<P, String> {
+        let config = parse_config::<P::Config>(config).map_err(|e| e.to_string())?;
+        self.lend(0, P::PORTS, |cx| P::new(config, cx))
+    }
+
+    /// Deliver one event at time `now_ms`.
+    pub fn deliver<P: Protocol>(&mut self, proto: &mut P, now_ms: u64, event: Event<'_>) {
+        self.lend(now_ms, P::PORTS, |cx| proto.on_event(cx, event));
+    }
+
+    /// Run `f` with a `Ctx` on this host at `now_ms`, as during an event. A plugin's
+    /// inner state machine takes its storage as `&mut dyn Storage` (which `Ctx` is), so
+    /// this drives such a machine directly over the in-memory storage (tests, fuzzing)
+    /// without a `Protocol` wrapper around it.
+    pub fn with_ctx<R>(&mut self, now_ms: u64, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        self.lend(now_ms, &[], f)
+    }
+
+    /// The actions recorded since the last call, logs included.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    /// The actions recorded since the last call, without log lines.
+    pub fn take_io(&mut self) -> Vec<Action> {
+        self.take_actions()
+            .into_iter()
+            .filter(|a| !matches!(a, Action::Log { .. }))
+            .collect()
+    }
+
+    /// How many handles (files or temps) are still open.
+    pub fn open_files(&self) -> usize {
+        self.open.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Storage;
+
+    #[test]
+    fn with_ctx_is_the_hosts_storage() {
+        let mut host = MockHost::new();
+        host.files.insert("a.txt".into(), b"hello".to_vec());
+        let stored = host.with_ctx(5, |cx| {
+            assert_eq!(cx.now_ms(), 5);
+            let st: &mut dyn Storage = cx;
+            let (file, len) = st.open_read("a.txt")?;
+            let mut buf = [0u8; 8];
+            let n = st.read_file(file, 1, &mut buf)?;
+            st.close_file(file)?;
+            let temp = st.create_temp("b.txt")?;
+            st.write_file(temp, &buf[..n])?;
+            st.commit_file(temp, "b.txt", false)?;
+            Ok::<_, crate::HostError>(len)
+        });
+        assert_eq!(stored, Ok(5));
+        assert_eq!(host.files["b.txt"], b"ello");
+        assert_eq!(host.open_files(), 0);
+        assert_eq!(
+            host.take_io(),
+            vec![Action::Commit {
+                path: "b.txt".into()
+            }]
+        );
+    }
+}
