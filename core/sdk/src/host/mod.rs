@@ -10,7 +10,7 @@
 //! host, so a plugin could pass its unit tests and misbehave when loaded. Now a mock
 //! and the host differ only in what their methods do, never at the ABI level.
 //!
-//! The opaque `SyHostCtx` pointer a plugin gets points to a [`Lent`]: a `*mut dyn
+//! The opaque `SyHostCtx` pointer a plugin gets points to a `Lent` slot: a `*mut dyn
 //! HostCalls` that lives for the duration of one call, so the same table serves config
 //! checks (which only log and report errors), running instances (which own sockets,
 //! timers and files) and mocks. Every entry catches panics of the host's own code:
