@@ -9,7 +9,8 @@ use crate::abi::{self, SyBytes, SyHostApi, SyHostCtx, SyStr};
 use crate::error::HostError;
 use crate::event::{ConnId, FileId, SocketId};
 use crate::messages::Message;
-use crate::protocol::{Port, Stat};
+use crate::port::Port;
+use crate::stat::Stat;
 
 /// Log levels, as slog orders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -33,6 +33,8 @@
 //! # Layout
 //! - [`abi`]: the raw `#[repr(C)]` ABI, mirrored by `include/switchyard.h` (the spec).
 //! - `protocol`: the [`Protocol`] trait a plugin implements, and its declarations.
+//! - `port`: [`Port`], a typed message port (declared by `Protocol`, used by `Ctx`).
+//! - `stat`: [`Stat`], what the host says of a file.
 //! - `event`: [`Event`], the safe view of one host event.
 //! - `ctx`: [`Ctx`], the safe view of the host API during one call.
 //! - `error`: [`HostError`], a host call's failure.
@@ -54,7 +56,9 @@ mod event;
 pub mod host;
 mod macros;
 pub mod messages;
+mod port;
 mod protocol;
+mod stat;
 mod storage;
 pub mod testing;
 #[doc(hidden)]
@@ -64,7 +68,9 @@ pub use config::parse_config;
 pub use ctx::{Ctx, Level};
 pub use error::HostError;
 pub use event::{ConnId, Event, FileId, SocketId};
-pub use protocol::{InstanceMode, Listeners, Port, Protocol, Stat, StorageKind};
+pub use port::Port;
+pub use protocol::{InstanceMode, Listeners, Protocol, StorageKind};
+pub use stat::Stat;
 pub use storage::{Storage, is_hidden_path};
 
 /// One `use` for plugin authors.

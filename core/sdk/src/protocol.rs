@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use crate::abi;
 use crate::ctx::Ctx;
 use crate::event::Event;
+use crate::port::Port;
 
 /// The listener kinds a plugin serves, checked by `switchyard validate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,56 +54,6 @@ impl StorageKind {
         match self {
             StorageKind::Served => abi::SY_STORAGE_SERVED,
             StorageKind::Private => abi::SY_STORAGE_PRIVATE,
-        }
-    }
-}
-
-/// A typed message port. Build them in a `const` list with [`Port::input`] and
-/// [`Port::output`]; the type name is what `validate` compares across a route.
-pub type Port = abi::SyPortDecl;
-
-impl abi::SyPortDecl {
-    /// An input port receiving messages of `type_name` (`"*"`: any type).
-    pub const fn input(name: &'static str, type_name: &'static str) -> Port {
-        abi::SyPortDecl {
-            direction: abi::SY_PORT_IN,
-            name: abi::SyStr::from_str(name),
-            type_name: abi::SyStr::from_str(type_name),
-        }
-    }
-
-    /// An output port emitting messages of `type_name`.
-    pub const fn output(name: &'static str, type_name: &'static str) -> Port {
-        abi::SyPortDecl {
-            direction: abi::SY_PORT_OUT,
-            name: abi::SyStr::from_str(name),
-            type_name: abi::SyStr::from_str(type_name),
-        }
-    }
-
-    /// The port's name.
-    pub fn name_str(&self) -> &'static str {
-        // SAFETY: ports are built from `&'static str` by the constructors above.
-        std::str::from_utf8(unsafe { self.name.as_bytes() }).unwrap_or("")
-    }
-}
-
-/// Metadata of a file under the handler's root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
-    pub is_dir: bool,
-    pub is_file: bool,
-    pub size: u64,
-    pub modified_unix: i64,
-}
-
-impl From<abi::SyStat> for Stat {
-    fn from(s: abi::SyStat) -> Stat {
-        Stat {
-            is_dir: s.kind == abi::SY_FILE_DIR,
-            is_file: s.kind == abi::SY_FILE_REGULAR,
-            size: s.size,
-            modified_unix: s.modified_unix,
         }
     }
 }

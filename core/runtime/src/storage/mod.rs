@@ -22,11 +22,15 @@
 //! - `stat`: [`Stat`] and [`FileKind`].
 //! - `root`: [`Root`] and its read-side operations (open, stat, list, remove, space).
 //! - `temp`: [`TempFile`], `Root::create_temp` and `Root::commit`.
+//! - `partial`: `Root::open_partial`, continuing a kept partial in place.
+//! - `lock`: the exclusive lock on a continued partial (taken by `partial`, checked by
+//!   `Root::remove`).
 //! - `tempname`: temp names that record their writer; the staleness rule.
 //! - `sweep`: deleting stale temps when a root is opened.
 //! - `tests/`: unit tests on real files, one file per concern.
 
 mod error;
+mod lock;
 mod partial;
 mod path;
 mod resolve;

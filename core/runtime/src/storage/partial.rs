@@ -18,11 +18,10 @@
 //!   is a correct prefix of the upload (the next resume continues from there).
 
 use std::fs::File;
-use std::os::fd::OwnedFd;
 
-use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, SeekFrom};
-use rustix::io::Errno;
+use rustix::fs::{AtFlags, Mode, OFlags, SeekFrom};
 
+use super::lock::lock_exclusive;
 use super::root::regular_file;
 use super::{Root, StorageError, TempFile, validate_path};
 
@@ -61,30 +60,5 @@ impl Root {
             TempFile::continued(File::from(fd), dir, name, self.id()),
             size,
         ))
-    }
-}
-
-/// For [`Root::remove`] of a hidden name: its exclusive lock, or [`StorageError::Busy`]
-/// while an `open_partial` handle holds it. `None` when there is nothing to lock (not a
-/// regular file, or it cannot be opened): the unlink then decides.
-pub(super) fn lock_for_removal(dir: &OwnedFd, name: &str) -> Result<Option<OwnedFd>, StorageError> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let Ok(fd) = rustix::fs::openat(dir, name, flags, Mode::empty()) else {
-        return Ok(None);
-    };
-    if !rustix::fs::fstat(&fd).is_ok_and(|s| FileType::from_raw_mode(s.st_mode).is_file()) {
-        return Ok(None);
-    }
-    lock_exclusive(&fd)?;
-    Ok(Some(fd))
-}
-
-/// The exclusive lock every continued partial is held under; [`StorageError::Busy`]
-/// while another open file holds it.
-fn lock_exclusive(fd: &OwnedFd) -> Result<(), StorageError> {
-    match rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(()),
-        Err(Errno::WOULDBLOCK) => Err(StorageError::Busy),
-        Err(e) => Err(e.into()),
     }
 }

@@ -174,7 +174,7 @@ impl Root {
         // (`open_partial` holds its lock): refused while held, and unlinked under the
         // lock otherwise, so an `open_partial` racing this sees the name gone.
         let _lock = if name.starts_with('.') {
-            super::partial::lock_for_removal(&dir, name)?
+            super::lock::lock_for_removal(&dir, name)?
         } else {
             None
         };

@@ -8,14 +8,12 @@
 //! on the host's main thread before anything is bound, and never on a handler thread
 //! (a slow resolver delays a start or a reload, never a datagram).
 //!
-//! A name that does not resolve is a diagnostic at the `bind` value, like every other
-//! problem, so `validate` reports it and a reload is refused instead of losing sockets.
+//! This file reads the text; `resolution.rs` turns host names into addresses.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
-use super::document::{At, Document};
 use super::reader::{Fields, Reader};
 
 /// A `bind` value as written.
@@ -25,23 +23,6 @@ pub(crate) enum BindAddr {
     Literal(SocketAddr),
     /// `host:port`: bound at every address the host name resolves to.
     Host { name: String, port: u16 },
-}
-
-/// Turns a host name into addresses; the compiler's only view of the resolver, so the
-/// tests can give names fixed answers.
-pub(crate) trait Resolve {
-    /// Every address `host` resolves to, each with `port`.
-    fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>>;
-}
-
-/// The system resolver (`getaddrinfo`: /etc/hosts, DNS, as nsswitch.conf says).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct SystemResolver;
-
-impl Resolve for SystemResolver {
-    fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
-        Ok((host, port).to_socket_addrs()?.collect())
-    }
 }
 
 /// Why a `bind` text is neither `ip:port` nor `host:port`.
@@ -116,11 +97,11 @@ pub(crate) fn read_bind<'a>(r: &mut Reader<'a>, f: &Fields<'a>, raw: &'a str) ->
 pub(crate) fn read_dual_stack<'a>(
     r: &mut Reader<'a>,
     f: &Fields<'a>,
-    bind: Option<&At<BindAddr>>,
+    bind: Option<&BindAddr>,
 ) -> bool {
     let raw = f.get("dual_stack");
     let on = r.optional(f, "dual_stack", false).unwrap_or(false);
-    let refusal = match bind.map(|b| &b.value) {
+    let refusal = match bind {
         _ if !on => return false,
         Some(BindAddr::Literal(SocketAddr::V6(_))) | None => return on,
         Some(BindAddr::Literal(v4 @ SocketAddr::V4(_))) => (
@@ -153,55 +134,6 @@ pub(crate) fn read_dual_stack<'a>(
         .help(Some(refusal.1)),
     );
     false
-}
-
-/// The addresses of each listener of `doc` (in order; `None` where `bind` is missing,
-/// invalid or does not resolve, each such name reported at its `bind` value).
-pub(crate) fn resolve_all(
-    r: &mut Reader<'_>,
-    doc: &Document<'_>,
-    resolver: &dyn Resolve,
-) -> Vec<Option<Vec<SocketAddr>>> {
-    doc.listeners
-        .iter()
-        .map(|l| {
-            let bind = l.bind.as_ref()?;
-            let (name, port) = match &bind.value {
-                BindAddr::Literal(addr) => return Some(vec![*addr]),
-                BindAddr::Host { name, port } => (name, *port),
-            };
-            let failure = match resolver.resolve(name, port) {
-                Ok(addrs) if !addrs.is_empty() => return Some(normalize(addrs)),
-                Ok(_) => "it has no addresses".to_string(),
-                Err(e) => e.to_string(),
-            };
-            r.push(
-                Diag::new(
-                    DiagnosticKind::Unresolved,
-                    bind.span.clone(),
-                    format!(
-                        "host name `{name}` in `bind` of listener `{}` does not resolve: {failure}",
-                        l.name.value
-                    ),
-                )
-                .label("no address for this name")
-                .help(Some(
-                    "check the name (/etc/hosts, DNS) or bind an IP address; names are resolved at start, at reload and by `validate`".into(),
-                )),
-            );
-            None
-        })
-        .collect()
-}
-
-/// `addrs` sorted (IPv4 first) without repeats. getaddrinfo lists an address once per
-/// socket type or /etc/hosts line (one socket per address is enough), and DNS round
-/// robin changes the order from one query to the next: sorted, the same addresses
-/// compile to the same listener, so a reload does not replace its handler for nothing.
-fn normalize(mut addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
-    addrs.sort();
-    addrs.dedup();
-    addrs
 }
 
 #[cfg(test)]
@@ -256,23 +188,5 @@ mod tests {
             );
         }
         assert!(parse(&format!("{}:1", "a".repeat(64))).is_err());
-    }
-
-    #[test]
-    fn addresses_are_bound_once_each_ipv4_first_whatever_the_order_given() {
-        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
-        assert_eq!(
-            normalize(vec![
-                a("[::1]:5"),
-                a("127.0.0.1:5"),
-                a("[::1]:5"),
-                a("127.0.0.1:5")
-            ]),
-            vec![a("127.0.0.1:5"), a("[::1]:5")]
-        );
-        assert_eq!(
-            normalize(vec![a("[::1]:5"), a("10.0.0.2:5"), a("10.0.0.1:5")]),
-            normalize(vec![a("10.0.0.1:5"), a("[::1]:5"), a("10.0.0.2:5")])
-        );
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::addresses::{self, Claim};
-use super::bind::{self, BindAddr, Resolve, SystemResolver};
+use super::bind::BindAddr;
 use super::catalog::{PluginCatalog, PluginDescription};
 use super::collect::{Diag, Diags};
 use super::cycles;
@@ -19,6 +19,7 @@ use super::diagnostic::{DiagnosticKind, TopologyErrors};
 use super::document::{self, Document};
 use super::model::{HandlerSpec, ListenerSpec, Topology};
 use super::reader::Reader;
+use super::resolution::{self, Resolve, SystemResolver};
 use super::roots;
 use super::routes::{self, Wiring};
 use super::source::{SourceFile, offset_at, token_at};
@@ -107,7 +108,7 @@ fn check(
     check_configs(r, doc, catalog, &plugins);
     let wiring = routes::wire(r, doc, &plugins);
     report_cycles(r, doc, &wiring);
-    let binds = bind::resolve_all(r, doc, resolver);
+    let binds = resolution::resolve_all(r, doc, resolver);
     report_address_conflicts(r, doc, &binds);
     if !doc.allow_nested_roots {
         report_nested_roots(r, doc, &plugins, cwd);

@@ -272,7 +272,7 @@ fn read_listener<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> List
             span: r.span(raw),
         });
     }
-    def.dual_stack = bind_field::read_dual_stack(r, &f, def.bind.as_ref());
+    def.dual_stack = bind_field::read_dual_stack(r, &f, def.bind.as_ref().map(|b| &b.value));
     def
 }
 

@@ -24,6 +24,8 @@
 //! - `document.rs`: the format itself: top level, listeners, handlers, routes.
 //! - `bind.rs`: a listener's `bind` (`ip:port` or `host:port`) and `dual_stack`, and
 //!   resolving host names (at compile time: start, reload, `validate`).
+//! - `resolution.rs`: host names in `bind` resolved to addresses (start, reload,
+//!   `validate`).
 //! - `catalog.rs`: [`PluginCatalog`], what the compiler asks the host about plugins.
 //! - `routes.rs`: route resolution, port directions and types, listener kinds.
 //! - `cycles.rs`: cycles among handler port routes.
@@ -49,6 +51,7 @@ mod model;
 mod raw;
 mod reader;
 mod render;
+mod resolution;
 mod roots;
 mod routes;
 mod source;

@@ -17,145 +17,20 @@
 //! unwinding into a plugin's frames would be undefined behaviour.
 //!
 //! # Layout
-//! - this file: the [`HostCalls`] trait and [`with_ctx`], which lends one.
+//! - `calls`: the [`HostCalls`] trait, and the slot a context is lent through.
 //! - `table`: argument decoding and the `extern "C"` functions of [`HOST_API`].
+//! - this file: [`with_ctx`], which lends a context to a plugin for one call.
 
-use std::net::SocketAddr;
+use crate::abi::{SyHostApi, SyHostCtx};
 
-use crate::abi::{SY_ERR_UNSUPPORTED, SyHostApi, SyHostCtx, SyStat};
-
+mod calls;
 mod table;
 #[cfg(test)]
 mod tests;
 
+pub use calls::HostCalls;
+pub(crate) use calls::Lent;
 pub use table::HOST_API;
-
-/// What a plugin may ask of the host: one method per [`SyHostApi`] call, with its
-/// arguments decoded and checked. A method returns the call's `SY_OK`/`SY_ERR_*`
-/// status, or `Ok` with the values the table writes to the plugin's out-pointers.
-///
-/// Every method but `log` has a default that refuses with `SY_ERR_UNSUPPORTED`, so a
-/// context implements only what it offers (a config check offers logs and errors).
-#[allow(unused_variables)]
-pub trait HostCalls {
-    /// A log line; the table turns non-UTF-8 into replacement characters.
-    fn log(&mut self, level: u32, msg: &str);
-    /// A configuration error at `line`/`col` (1-based, 0 = unknown).
-    fn config_error(&mut self, msg: &str, line: u32, col: u32) {}
-    fn send_datagram(&mut self, socket: u64, to: SocketAddr, data: &[u8]) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    /// `header` then `len` bytes of `file` from `offset` as one datagram; `Ok` is the
-    /// number of file bytes sent (fewer at the end of the file).
-    fn send_datagram_file(
-        &mut self,
-        socket: u64,
-        to: SocketAddr,
-        header: &[u8],
-        file: u64,
-        offset: u64,
-        len: u32,
-    ) -> Result<u32, u32> {
-        Err(SY_ERR_UNSUPPORTED)
-    }
-    /// A new UDP socket like `like_socket`: its id and local address.
-    fn open_udp(&mut self, like_socket: u64) -> Result<(u64, SocketAddr), u32> {
-        Err(SY_ERR_UNSUPPORTED)
-    }
-    fn close_socket(&mut self, socket: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn write(&mut self, conn: u64, data: &[u8]) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn notify_drained(&mut self, conn: u64, token: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn shutdown_write(&mut self, conn: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn close(&mut self, conn: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn set_reading(&mut self, conn: u64, on: bool) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn send_file(&mut self, conn: u64, file: u64, offset: u64, len: u64, token: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    /// `sha256` is the `SY_RECV_SHA256` flag.
-    fn recv_to_file(&mut self, conn: u64, file: u64, len: u64, sha256: bool, token: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn set_timer(&mut self, token: u64, delay_ms: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn cancel_timer(&mut self, token: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn emit(&mut self, port: u32, data: &[u8]) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    /// A file id and its size.
-    fn open_read(&mut self, path: &str) -> Result<(u64, u64), u32> {
-        Err(SY_ERR_UNSUPPORTED)
-    }
-    /// Bytes read into `buf`.
-    fn read_file(&mut self, file: u64, offset: u64, buf: &mut [u8]) -> Result<usize, u32> {
-        Err(SY_ERR_UNSUPPORTED)
-    }
-    fn create_temp(&mut self, path: &str) -> Result<u64, u32> {
-        Err(SY_ERR_UNSUPPORTED)
-    }
-    fn write_file(&mut self, file: u64, data: &[u8]) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    /// `overwrite` is the `SY_COMMIT_OVERWRITE` flag.
-    fn commit_file(&mut self, file: u64, path: &str, overwrite: bool) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn close_file(&mut self, file: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn stat(&mut self, path: &str) -> Result<SyStat, u32> {
-        Err(SY_ERR_UNSUPPORTED)
-    }
-    /// The entries of a directory. The plugin's callback is called with them only
-    /// after this returns, so a callback that calls the host never aliases `self`.
-    fn list_dir(&mut self, path: &str) -> Result<Vec<(String, SyStat)>, u32> {
-        Err(SY_ERR_UNSUPPORTED)
-    }
-    fn remove_file(&mut self, path: &str) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    fn free_space(&mut self) -> Result<u64, u32> {
-        Err(SY_ERR_UNSUPPORTED)
-    }
-    fn prefetch_file(&mut self, file: u64, offset: u64, len: u64, token: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
-    }
-    /// A temp-file id positioned at the end of the partial, and its size.
-    fn open_partial(&mut self, path: &str) -> Result<(u64, u64), u32> {
-        Err(SY_ERR_UNSUPPORTED)
-    }
-    /// The plugin made call `call` with arguments that cannot be decoded (a null pointer
-    /// with a length, a bad address, a non-UTF-8 path); it got `SY_ERR_INVALID`. A
-    /// context that logs should say so: it is a bug in the plugin.
-    fn malformed(&mut self, call: &'static str) {}
-}
-
-/// What the `ctx` of every call through [`HOST_API`] points at: the context lent for
-/// the call. A fat pointer does not fit a C `void *`, so the plugin gets a thin pointer
-/// to this slot instead.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Lent<'a>(pub(crate) *mut (dyn HostCalls + 'a));
-
-impl Lent<'_> {
-    /// The `ctx` pointer for this slot.
-    pub(crate) fn as_ctx(&mut self) -> *mut SyHostCtx {
-        (self as *mut Self).cast()
-    }
-}
 
 /// Run `f` with the raw `(api, ctx)` pair that lends `calls` to a plugin for one call.
 pub fn with_ctx<R>(

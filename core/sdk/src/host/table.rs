@@ -9,7 +9,7 @@ use std::ffi::c_void;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::{HostCalls, Lent};
+use super::calls::{HostCalls, Lent};
 use crate::abi::{
     self, SY_ERR_INVALID, SY_ERR_IO, SyAddr, SyBytes, SyHostApi, SyHostCtx, SyListFn, SyStat, SyStr,
 };

@@ -23,7 +23,8 @@ use crate::config::parse_config;
 use crate::ctx::Ctx;
 use crate::event::Event;
 use crate::host::{HOST_API, Lent, with_ctx};
-use crate::protocol::{Port, Protocol};
+use crate::port::Port;
+use crate::protocol::Protocol;
 
 mod calls;
 

@@ -9,8 +9,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 
 use super::fake::{CWD, FakeCatalog, assert_at, compile_text, errors, only, pos};
-use crate::topology::bind::Resolve;
 use crate::topology::compile::compile_with;
+use crate::topology::resolution::Resolve;
 use crate::topology::{DiagnosticKind, SourceFile, Topology, TopologyErrors};
 
 /// Names with fixed addresses; any other name fails as an unknown host would.
