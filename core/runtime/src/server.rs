@@ -133,7 +133,9 @@ impl Server {
         result
     }
 
-    /// Plan, prepare, switch.
+    /// Plan, prepare, switch. Plugins load first because the plan compares libraries;
+    /// one that fails to load counts as changed, so the plan and the preparation still
+    /// run and its error is reported together with every other.
     fn change_to(
         &mut self,
         topology: &Topology,

@@ -1,5 +1,6 @@
 //! Listener sockets: binding one address (IPv6-only, or dual stack when asked), binding
-//! every address of a listener on one port, and taking sockets over across a reload.
+//! every address of a listener on one port, and taking sockets over across a reload
+//! (which running socket an address takes over is the reload plan's rule, `plan.rs`).
 //!
 //! A listener has one socket per address (`ListenerSpec::binds`: one for a literal,
 //! one per resolved address for a host name). All of a listener's sockets share one
