@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr};
-use slog::{Logger, info, o};
+use slog::{Logger, debug, info, o};
 
 use crate::actor::{Abort, Busy, Drain, HandlerPlan, InstanceActor, Registry, Retire, Shared};
 use crate::catalog::Catalog;
@@ -250,6 +250,11 @@ impl Server {
             })
             .collect();
         self.drain_timeout = topology.drain_timeout;
+        // The old listeners just dropped: what no listener took over is closed (its
+        // retiring handler's duplicate goes when it stops listening).
+        for addr in &plan.closed {
+            debug!(self.log, "listener socket closed"; "addr" => %addr);
+        }
         // One `listening` line per socket bound now (tools and tests learn ports here).
         for l in &topology.listeners {
             let Some(running) = self.listeners.get(&l.name) else {
