@@ -26,7 +26,7 @@
 //!   running sockets over as the plan says.
 //! - `admin.rs`: the admin endpoint, bound at prepare and served at the switch.
 //! - `prepare.rs`: the first half of carrying a plan out.
-//! - this file: the [`Server`], the switch, and draining.
+//! - this file: the [`Server`], the switch, and draining; `tests.rs`, its tests.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -394,3 +394,6 @@ async fn busy_total(all: &[&Addr<InstanceActor>]) -> u64 {
     }
     busy
 }
+
+#[cfg(test)]
+mod tests;
