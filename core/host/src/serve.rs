@@ -137,8 +137,11 @@ async fn serve(
     signals::log_ignored(log);
     let mut server = match Server::start(topo, catalog, log) {
         Ok(s) => s,
-        Err(e) => {
-            error!(log, "cannot start"; "error" => %e);
+        Err(errors) => {
+            // One record per reason: the server reports all it found, not the first.
+            for e in &errors {
+                error!(log, "cannot start"; "error" => %e);
+            }
             return ExitCode::FAILURE;
         }
     };
@@ -236,9 +239,12 @@ fn reload(
                 );
                 (Outcome::Applied, Vec::new(), summary)
             }
-            Err(e) => {
-                error!(log, "reload refused, keeping the running topology"; "error" => %e);
-                (Outcome::Refused, vec![e.to_string()], e.to_string())
+            Err(errors) => {
+                for e in &errors {
+                    error!(log, "reload refused, keeping the running topology"; "error" => %e);
+                }
+                let lines = errors.iter().map(ToString::to_string).collect();
+                (Outcome::Refused, lines, errors.to_string())
             }
         },
     }

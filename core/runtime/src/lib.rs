@@ -16,7 +16,10 @@
 //! - [`instance`]: one live plugin instance, and config checks through a plugin.
 //! - [`storage`]: the storage capability confined to a handler's root.
 //! - [`actor`]: the actix actors running instances, listeners and connections.
-//! - [`server`]: binding listeners, starting handlers, draining.
+//! - [`server`]: starting and reloading a topology: [`server::plan::ReloadPlan`], a
+//!   pure diff of what runs and what the new topology asks for, carried out in two
+//!   steps (prepare everything that can fail, reporting every error; then switch);
+//!   binding listeners; draining.
 
 pub mod actor;
 pub mod busy_poll;

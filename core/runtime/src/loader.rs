@@ -97,6 +97,12 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
+/// Which loaded library a [`Plugin`] handle refers to, as a plain value a reload plan
+/// can compare without holding the library. Two ids are equal exactly when the handles
+/// share one library, as long as both handles live (the id is the library's address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LibraryId(pub(crate) usize);
+
 fn text(s: &abi::SyStr, what: &str) -> Result<String, String> {
     // SAFETY: the vtable's strings are static data of the loaded library.
     let bytes = unsafe { s.as_bytes() };
@@ -192,6 +198,11 @@ impl Plugin {
     /// Whether both handles refer to the same loaded library (not just the same path).
     pub fn same_library(&self, other: &Plugin) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The library's identity, for comparing without a second handle at hand.
+    pub fn library_id(&self) -> LibraryId {
+        LibraryId(Arc::as_ptr(&self.0) as usize)
     }
 
     /// What the plugin declared.

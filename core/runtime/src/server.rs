@@ -6,109 +6,77 @@
 //! hands each handler actor a duplicate, so a reload can give the *same* socket to a
 //! replacement handler: no port is ever closed, and no datagram or connection waiting
 //! in the kernel is lost while handlers change. A listener has one socket per address
-//! (a host name in `bind` resolves to several), all on one port; `server/sockets.rs`
-//! binds them and matches them across reloads address by address.
+//! (a host name in `bind` resolves to several), all on one port.
 //!
 //! # Reload
-//! [`Server::reload`] diffs the running topology with a new one. A handler whose spec,
-//! plugin library and listeners are unchanged keeps running untouched. A changed one
-//! is replaced: the new actor starts on the same sockets, the old one *retires* — it
+//! A start is a reload from nothing, and a reload is a value: [`plan::ReloadPlan`]
+//! diffs what runs with the new topology, without I/O. A handler whose spec, plugin
+//! library and listeners are unchanged keeps running untouched. A changed one is
+//! replaced: the new actor starts on the same sockets, the old one *retires* — it
 //! stops listening, is told to drain, finishes its in-flight work (on the old plugin
 //! library, which stays loaded while its instances live) and stops when idle or at
-//! the drain deadline. Removed handlers retire the same way.
+//! the drain deadline. Removed handlers retire the same way. The server then carries
+//! the plan out in two steps: *prepare* everything that can fail (plugins, sockets,
+//! roots, the admin endpoint), collecting every error, and *switch*, which cannot fail.
+//!
+//! # Layout
+//! - `plan.rs`: [`plan::ReloadPlan`], the pure diff, and [`ReloadSummary`].
+//! - `errors.rs`: [`StartError`], one reason, and [`StartErrors`], all of them.
+//! - `sockets.rs`: binding one address, a listener's addresses on one port, and taking
+//!   running sockets over as the plan says.
+//! - `admin.rs`: the admin endpoint, bound at prepare and served at the switch.
+//! - `prepare.rs`: the first half of carrying a plan out.
+//! - this file: the [`Server`], the switch, and draining; `tests.rs`, its tests.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr};
-use slog::{Logger, info, o};
+use slog::{Logger, debug, info, o};
 
-use crate::actor::{
-    Abort, Busy, Drain, HandlerLimits, HandlerPlan, InstanceActor, OutputRoute, Registry,
-    RestartPolicy, Retire, Shared,
-};
+use crate::actor::{Abort, Busy, Drain, HandlerPlan, InstanceActor, Registry, Retire, Shared};
 use crate::catalog::Catalog;
 use crate::loader::Plugin;
-use crate::metrics::{Metrics, serve_admin};
+use crate::metrics::Metrics;
 use crate::storage::Root;
-use crate::topology::{HandlerSpec, ListenerKind, ListenerSpec, Topology};
+use crate::topology::{HandlerSpec, ListenerSpec, Topology};
 
+mod admin;
+mod errors;
+pub mod plan;
+mod prepare;
 mod sockets;
 
+use admin::AdminEndpoint;
+pub use errors::{StartError, StartErrors};
+pub use plan::ReloadSummary;
+use plan::{HandlerStep, ReloadPlan, Running, RunningHandler, RunningListener};
+use prepare::{Plugins, Prepared, prepare};
 use sockets::ListenerSocket;
 pub use sockets::{BoundSocket, bind, bind_socket};
 
-/// Why the server could not start, or a reload was refused (the old topology then
-/// keeps running unchanged).
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A listener's address could not be bound (in use, not local, no permission).
-    #[error("listener `{listener}` cannot bind {addr}: {source}")]
-    Bind {
-        listener: String,
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    /// A handler's storage root could not be opened or created.
-    #[error("handler `{handler}`: storage root {root}: {reason}")]
-    Root {
-        handler: String,
-        root: String,
-        reason: String,
-    },
-    /// A plugin named by the topology could not be loaded (it was at validation).
-    #[error("handler `{handler}`: {reason}")]
-    Plugin { handler: String, reason: String },
-}
-
-/// The admin endpoint's socket, bound but not yet served.
 #[derive(Debug)]
-struct BoundAdmin {
-    /// As configured (port 0 stays 0: the same topology keeps the same endpoint).
-    addr: SocketAddr,
-    local: SocketAddr,
-    listener: tokio::net::TcpListener,
-}
-
-/// The running admin endpoint.
-#[derive(Debug)]
-struct AdminEndpoint {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-#[derive(Debug)]
-struct RunningListener {
+struct LiveListener {
     spec: ListenerSpec,
     /// One per address of `spec.binds`, in that order.
     sockets: Vec<ListenerSocket>,
 }
 
 #[derive(Debug)]
-struct RunningHandler {
+struct LiveHandler {
     spec: HandlerSpec,
     plugin: Plugin,
     addr: Addr<InstanceActor>,
 }
 
-/// What a reload did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReloadSummary {
-    pub kept: Vec<String>,
-    pub started: Vec<String>,
-    pub replaced: Vec<String>,
-    pub retired: Vec<String>,
-}
-
 /// The running handlers and the listener sockets they share.
 #[derive(Debug)]
 pub struct Server {
-    listeners: HashMap<String, RunningListener>,
-    handlers: HashMap<String, RunningHandler>,
+    listeners: HashMap<String, LiveListener>,
+    handlers: HashMap<String, LiveHandler>,
     /// Replaced or removed handlers still finishing their work.
     retiring: Vec<Addr<InstanceActor>>,
     /// The admin endpoint, when the topology has one.
@@ -127,7 +95,7 @@ impl Server {
         topology: &Topology,
         catalog: &Catalog,
         log: &Logger,
-    ) -> Result<Server, StartError> {
+    ) -> Result<Server, StartErrors> {
         let mut server = Server {
             listeners: HashMap::new(),
             handlers: HashMap::new(),
@@ -139,43 +107,8 @@ impl Server {
             live: Arc::default(),
             log: log.clone(),
         };
-        if let Some(addr) = topology.admin {
-            let bound = server.bind_admin(addr)?;
-            server.admin = Some(server.serve_admin(bound));
-        }
-        server.apply(topology, catalog)?;
+        server.change_to(topology, catalog)?;
         Ok(server)
-    }
-
-    /// Bind the admin endpoint's socket (`/metrics`, `/health`), not serving yet.
-    fn bind_admin(&self, addr: SocketAddr) -> Result<BoundAdmin, StartError> {
-        let bind_err = |source| StartError::Bind {
-            listener: "(admin)".into(),
-            addr,
-            source,
-        };
-        let BoundSocket::Tcp(std_listener) = bind(ListenerKind::Tcp, addr).map_err(bind_err)?
-        else {
-            unreachable!("a TCP bind gives a TCP socket")
-        };
-        std_listener.set_nonblocking(true).map_err(bind_err)?;
-        let local = std_listener.local_addr().unwrap_or(addr);
-        let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind_err)?;
-        Ok(BoundAdmin {
-            addr,
-            local,
-            listener,
-        })
-    }
-
-    /// Serve a bound admin socket on the system.
-    fn serve_admin(&self, bound: BoundAdmin) -> AdminEndpoint {
-        let task = actix_rt::spawn(serve_admin(bound.listener, Arc::clone(&self.metrics)));
-        info!(self.log, "listening"; "listener" => "(admin)", "kind" => "tcp", "addr" => %bound.local);
-        AdminEndpoint {
-            addr: bound.addr,
-            task,
-        }
     }
 
     /// The host's metrics (for counting reloads and tests).
@@ -183,7 +116,8 @@ impl Server {
         &self.metrics
     }
 
-    /// Move to `topology`, changing only what changed. On error nothing changed.
+    /// Move to `topology`, changing only what changed. On error nothing changed, and
+    /// the error lists every reason.
     ///
     /// A changed `admin` address is bound before anything else changes (a taken
     /// address refuses the reload) and replaces the old endpoint once the rest is
@@ -192,102 +126,69 @@ impl Server {
         &mut self,
         topology: &Topology,
         catalog: &Catalog,
-    ) -> Result<ReloadSummary, StartError> {
-        let result = self.reload_admin_and_apply(topology, catalog);
+    ) -> Result<ReloadSummary, StartErrors> {
+        let result = self.change_to(topology, catalog);
         self.metrics
             .reload(if result.is_ok() { "ok" } else { "refused" });
         result
     }
 
-    fn reload_admin_and_apply(
+    /// Plan, prepare, switch. Plugins load first because the plan compares libraries;
+    /// one that fails to load counts as changed, so the plan and the preparation still
+    /// run and its error is reported together with every other.
+    fn change_to(
         &mut self,
         topology: &Topology,
         catalog: &Catalog,
-    ) -> Result<ReloadSummary, StartError> {
-        let admin_changed = self.admin.as_ref().map(|a| a.addr) != topology.admin;
-        let new_admin = match topology.admin {
-            Some(addr) if admin_changed => Some(self.bind_admin(addr)?),
-            _ => None,
-        };
-        let summary = self.apply(topology, catalog)?;
-        if admin_changed {
-            if let Some(old) = self.admin.take() {
-                old.task.abort();
-                info!(self.log, "admin endpoint closed"; "addr" => %old.addr);
-            }
-            self.admin = new_admin.map(|b| self.serve_admin(b));
-        }
-        Ok(summary)
+    ) -> Result<ReloadSummary, StartErrors> {
+        let plugins = Plugins::load(topology, catalog);
+        let plan = ReloadPlan::new(&self.running(), topology, &plugins.libraries());
+        let prepared = prepare(&plan, topology, plugins, |name, i| {
+            self.listeners.get(name)?.sockets.get(i)
+        })?;
+        self.switch(&plan, prepared, topology);
+        Ok(plan.summary())
     }
 
-    fn apply(
-        &mut self,
-        topology: &Topology,
-        catalog: &Catalog,
-    ) -> Result<ReloadSummary, StartError> {
-        // 1. Sockets: reuse each address whose kind and mode are unchanged, bind the rest.
-        let mut sockets: HashMap<String, Vec<ListenerSocket>> = HashMap::new();
-        for l in &topology.listeners {
-            let running = self
+    /// What the plan needs to know of what runs.
+    fn running(&self) -> Running<'_> {
+        Running {
+            handlers: self
+                .handlers
+                .values()
+                .map(|h| RunningHandler {
+                    spec: &h.spec,
+                    library: h.plugin.library_id(),
+                    stopped: !h.addr.connected(),
+                })
+                .collect(),
+            listeners: self
                 .listeners
                 .values()
-                .map(|old| (&old.spec, old.sockets.as_slice()));
-            let socks = sockets::open(l, running).map_err(|(addr, source)| StartError::Bind {
-                listener: l.name.clone(),
-                addr,
-                source,
-            })?;
-            sockets.insert(l.name.clone(), socks);
+                .map(|l| RunningListener {
+                    spec: &l.spec,
+                    sockets: l.sockets.iter().map(ListenerSocket::addrs).collect(),
+                })
+                .collect(),
+            admin: self.admin.as_ref().map(|a| a.addr),
         }
-        // 2. Plugins and roots, before anything changes.
-        let mut prepared = Vec::new();
-        for h in &topology.handlers {
-            let plugin = catalog
-                .load(&h.plugin.path)
-                .map_err(|reason| StartError::Plugin {
-                    handler: h.name.clone(),
-                    reason,
-                })?;
-            // A handler stopped by its restart intensity counts as changed: a reload
-            // is how an operator restarts it.
-            let unchanged = self.handlers.get(&h.name).is_some_and(|old| {
-                old.addr.connected()
-                    && old.spec == *h
-                    && old.plugin.same_library(&plugin)
-                    && self.listener_specs_of(&h.name) == listener_specs(topology, &h.name)
-            });
-            let root = match (&h.root, unchanged) {
-                (Some(path), false) => {
-                    let root_err = |e: crate::storage::StorageError| StartError::Root {
-                        handler: h.name.clone(),
-                        root: path.display().to_string(),
-                        reason: e.to_string(),
-                    };
-                    let root = Root::open(path).map_err(root_err)?;
-                    for dir in &h.create_dirs {
-                        root.create_dir_all(dir).map_err(root_err)?;
-                    }
-                    Some(root)
-                }
-                (None, _) if !h.create_dirs.is_empty() => {
-                    return Err(StartError::Root {
-                        handler: h.name.clone(),
-                        root: "(none)".into(),
-                        reason: "`create_dirs` needs a `root`".into(),
-                    });
-                }
-                _ => None,
-            };
-            prepared.push((h, plugin, unchanged, root));
-        }
+    }
 
-        // 3. Nothing can fail from here on: switch.
-        let mut summary = ReloadSummary::default();
+    /// Carry out a prepared plan. Nothing can fail from here on.
+    fn switch(&mut self, plan: &ReloadPlan, prepared: Prepared, topology: &Topology) {
+        let Prepared {
+            mut plugins,
+            mut sockets,
+            mut roots,
+            admin,
+        } = prepared;
         let mut handlers = HashMap::new();
-        for (spec, plugin, unchanged, root) in prepared {
-            if unchanged {
-                let old = self.handlers.remove(&spec.name).expect("checked unchanged");
-                summary.kept.push(spec.name.clone());
+        for (spec, (_, step)) in topology.handlers.iter().zip(&plan.handlers) {
+            let plugin = plugins
+                .remove(&spec.name)
+                .expect("prepared for every handler");
+            if *step == HandlerStep::Keep {
+                let old = self.handlers.remove(&spec.name).expect("planned as kept");
                 handlers.insert(spec.name.clone(), old);
                 continue;
             }
@@ -306,15 +207,10 @@ impl Server {
                     }
                 }
             }
+            let root = roots.remove(&spec.name);
             let addr = self.start_handler(spec, plugin.clone(), root, udp, tcp);
             if let Some(old) = self.handlers.remove(&spec.name) {
-                old.addr.do_send(Retire {
-                    deadline: topology.drain_timeout,
-                });
-                self.retiring.push(old.addr);
-                summary.replaced.push(spec.name.clone());
-            } else {
-                summary.started.push(spec.name.clone());
+                self.retire(old.addr, topology.drain_timeout);
             }
             self.registry
                 .write()
@@ -322,23 +218,20 @@ impl Server {
                 .insert(spec.name.clone(), addr.clone());
             handlers.insert(
                 spec.name.clone(),
-                RunningHandler {
+                LiveHandler {
                     spec: spec.clone(),
                     plugin,
                     addr,
                 },
             );
         }
-        for (name, old) in self.handlers.drain() {
-            old.addr.do_send(Retire {
-                deadline: topology.drain_timeout,
-            });
+        // What is left is what the plan retires.
+        for (name, old) in std::mem::take(&mut self.handlers) {
             self.registry
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&name);
-            self.retiring.push(old.addr);
-            summary.retired.push(name);
+            self.retire(old.addr, topology.drain_timeout);
         }
         self.handlers = handlers;
         self.retiring.retain(|a| a.connected());
@@ -349,7 +242,7 @@ impl Server {
                 let sockets = sockets.remove(&l.name)?;
                 Some((
                     l.name.clone(),
-                    RunningListener {
+                    LiveListener {
                         spec: l.clone(),
                         sockets,
                     },
@@ -357,6 +250,11 @@ impl Server {
             })
             .collect();
         self.drain_timeout = topology.drain_timeout;
+        // The old listeners just dropped: what no listener took over is closed (its
+        // retiring handler's duplicate goes when it stops listening).
+        for addr in &plan.closed {
+            debug!(self.log, "listener socket closed"; "addr" => %addr);
+        }
         // One `listening` line per socket bound now (tools and tests learn ports here).
         for l in &topology.listeners {
             let Some(running) = self.listeners.get(&l.name) else {
@@ -367,18 +265,20 @@ impl Server {
                     "handler" => &l.handler, "dual_stack" => l.dual_stack);
             }
         }
-        Ok(summary)
+        if plan.admin.closes_running()
+            && let Some(old) = self.admin.take()
+        {
+            old.close(&self.log);
+        }
+        if let (Some(bound), Some(addr)) = (admin, plan.admin.to_bind()) {
+            self.admin = Some(bound.serve(addr, &self.metrics, &self.log));
+        }
     }
 
-    fn listener_specs_of(&self, handler: &str) -> Vec<ListenerSpec> {
-        let mut v: Vec<ListenerSpec> = self
-            .listeners
-            .values()
-            .filter(|l| l.spec.handler == handler)
-            .map(|l| l.spec.clone())
-            .collect();
-        v.sort_by(|a, b| a.name.cmp(&b.name));
-        v
+    /// Tell a replaced or removed handler to stop listening and finish its work.
+    fn retire(&mut self, addr: Addr<InstanceActor>, deadline: Duration) {
+        addr.do_send(Retire { deadline });
+        self.retiring.push(addr);
     }
 
     fn start_handler(
@@ -390,29 +290,8 @@ impl Server {
         tcp: Vec<(String, std::net::TcpListener)>,
     ) -> Addr<InstanceActor> {
         let plan = HandlerPlan {
-            name: h.name.clone(),
+            spec: h.clone(),
             plugin,
-            config_text: h.config_text.clone(),
-            root: h.root.clone(),
-            restart: RestartPolicy {
-                max_restarts: h.restart.max_restarts,
-                within: h.restart.within,
-            },
-            limits: HandlerLimits {
-                max_connections: h.limits.max_connections,
-                max_connections_per_ip: h.limits.max_connections_per_ip,
-                max_write_buffer: h.limits.max_write_buffer,
-            },
-            outputs: h
-                .outputs
-                .iter()
-                .map(|r| OutputRoute {
-                    port: r.port,
-                    to_handler: r.to_handler.clone(),
-                    to_port: r.to_port,
-                    type_name: r.type_name.clone(),
-                })
-                .collect(),
             udp,
             tcp,
         };
@@ -516,13 +395,5 @@ async fn busy_total(all: &[&Addr<InstanceActor>]) -> u64 {
     busy
 }
 
-fn listener_specs(topology: &Topology, handler: &str) -> Vec<ListenerSpec> {
-    let mut v: Vec<ListenerSpec> = topology
-        .listeners
-        .iter()
-        .filter(|l| l.handler == handler)
-        .cloned()
-        .collect();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
-}
+#[cfg(test)]
+mod tests;

@@ -20,7 +20,8 @@
 //! alone with an ERROR log line; every other handler keeps serving.
 //!
 //! # Layout
-//! - `shared`: state shared by a handler's actors (plan, limits, counters, routes).
+//! - `shared`: state shared by a handler's actors (plan, limits, counters, routes);
+//!   limits, restart policy and routes are the topology's own types.
 //! - `streams`: UDP datagram, TCP accept and TCP read streams.
 //! - `resources`: what an instance owns (sockets, connections, timers, files).
 //! - `calls`: the `HostCalls` implementation: the plugin's actions, executed.
@@ -47,7 +48,7 @@ use tokio::net::TcpStream;
 
 pub use messages::{Abort, Busy, Drain, Retire, StopHandler, TypedMessage};
 use resources::{Conn, Resources};
-pub use shared::{HandlerLimits, HandlerPlan, OutputRoute, Registry, RestartPolicy, Shared};
+pub use shared::{HandlerPlan, Registry, Shared};
 use streams::{Accept, Accepted, ConnItem, UdpItem};
 
 use crate::instance::Instance;

@@ -4,10 +4,9 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::Addr;
 
@@ -15,44 +14,15 @@ use super::InstanceActor;
 use crate::loader::Plugin;
 use crate::metrics::HandlerMetrics;
 use crate::storage::Root;
+use crate::topology::{HandlerSpec, Limits, OutputRoute, RestartPolicy};
 
-/// Where an output port's messages go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputRoute {
-    /// Index of the output port in the plugin's port list.
-    pub port: u32,
-    pub to_handler: String,
-    /// Index of the input port in the receiving plugin's port list.
-    pub to_port: u32,
-    pub type_name: String,
-}
-
-/// Host-enforced limits of one handler.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerLimits {
-    pub max_connections: usize,
-    pub max_connections_per_ip: usize,
-    /// Bytes a connection may have queued for writing before `write` says LIMIT.
-    pub max_write_buffer: usize,
-}
-
-/// Restart intensity, as OTP supervisors count it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RestartPolicy {
-    pub max_restarts: u32,
-    pub within: Duration,
-}
-
-/// Everything needed to start one handler.
+/// Everything needed to start one handler: its compiled spec (the topology's own
+/// types, limits, restart policy and routes included), its loaded plugin and its
+/// listener sockets.
 #[derive(Debug)]
 pub struct HandlerPlan {
-    pub name: String,
+    pub spec: HandlerSpec,
     pub plugin: Plugin,
-    pub config_text: String,
-    pub root: Option<PathBuf>,
-    pub restart: RestartPolicy,
-    pub limits: HandlerLimits,
-    pub outputs: Vec<OutputRoute>,
     /// Listener sockets, bound before anything starts (so a taken port fails fast).
     pub udp: Vec<(String, std::net::UdpSocket)>,
     pub tcp: Vec<(String, std::net::TcpListener)>,
@@ -70,7 +40,7 @@ pub struct Shared {
     pub config_text: String,
     pub log: slog::Logger,
     pub root: Option<Rc<Root>>,
-    pub limits: HandlerLimits,
+    pub limits: Limits,
     pub restart: RestartPolicy,
     /// Output routes indexed by output port index.
     pub outputs: HashMap<u32, Vec<OutputRoute>>,
@@ -102,7 +72,8 @@ impl Shared {
         live: Arc<std::sync::atomic::AtomicUsize>,
     ) -> Shared {
         let mut outputs: HashMap<u32, Vec<OutputRoute>> = HashMap::new();
-        for r in &plan.outputs {
+        let spec = &plan.spec;
+        for r in &spec.outputs {
             outputs.entry(r.port).or_default().push(r.clone());
         }
         let type_names = plan
@@ -113,13 +84,13 @@ impl Shared {
             .map(|p| Arc::from(p.type_name.as_str()))
             .collect();
         Shared {
-            name: plan.name.clone(),
+            name: spec.name.clone(),
             plugin: plan.plugin.clone(),
-            config_text: plan.config_text.clone(),
+            config_text: spec.config_text.clone(),
             log,
             root,
-            limits: plan.limits.clone(),
-            restart: plan.restart,
+            limits: spec.limits,
+            restart: spec.restart,
             outputs,
             registry,
             clock_origin: Instant::now(),

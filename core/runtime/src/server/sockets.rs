@@ -1,5 +1,6 @@
 //! Listener sockets: binding one address (IPv6-only, or dual stack when asked), binding
-//! every address of a listener on one port, and taking sockets over across a reload.
+//! every address of a listener on one port, and taking sockets over across a reload
+//! (which running socket an address takes over is the reload plan's rule, `plan.rs`).
 //!
 //! A listener has one socket per address (`ListenerSpec::binds`: one for a literal,
 //! one per resolved address for a host name). All of a listener's sockets share one
@@ -12,6 +13,7 @@ use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::plan::{ListenerStep, SocketAddrs, SocketStep};
 use crate::topology::{ListenerKind, ListenerSpec};
 
 /// How many fresh ephemeral ports to try for a port-0 listener with several addresses
@@ -96,28 +98,33 @@ pub(super) struct ListenerSocket {
 /// A failed bind: the address and why.
 pub(super) type BindFailure = (SocketAddr, io::Error);
 
-/// The sockets of `spec`, one per address, in `spec.binds` order. An address already
-/// bound by a running listener of the same kind and dual-stack mode is taken over (a
-/// duplicate of its socket: nothing waiting in the kernel is lost): `ip:P` takes over
-/// the socket really bound there, whatever the topology said before (`P` was maybe
-/// picked for a port 0); `ip:0` only the `ip:0` of the listener of the same name, since
-/// another listener's port-0 socket is its own ephemeral port. The others are bound
-/// now, on the port the listener already has.
-pub(super) fn open<'a>(
+impl ListenerSocket {
+    /// Its addresses, as a reload plan sees them.
+    pub fn addrs(&self) -> SocketAddrs {
+        SocketAddrs {
+            wanted: self.wanted,
+            local: self.local,
+        }
+    }
+}
+
+/// The sockets of `spec`, one per address, in `spec.binds` order, as `step` (from the
+/// reload plan) says: a running socket to take over is duplicated (`running` finds it
+/// by listener name and index), the others are bound now, on the port the listener
+/// already has.
+pub(super) fn open<'r>(
     spec: &ListenerSpec,
-    running: impl Iterator<Item = (&'a ListenerSpec, &'a [ListenerSocket])> + Clone,
+    step: &ListenerStep,
+    running: impl Fn(&str, usize) -> Option<&'r ListenerSocket>,
 ) -> Result<Vec<ListenerSocket>, BindFailure> {
     let mut slots: Vec<Option<ListenerSocket>> = Vec::with_capacity(spec.binds.len());
-    for &wanted in &spec.binds {
-        let old = running
-            .clone()
-            .filter(|(old, _)| old.kind == spec.kind && old.dual_stack == spec.dual_stack)
-            .find_map(|(old, socks)| {
-                socks.iter().find(|s| match wanted.port() {
-                    0 => old.name == spec.name && s.wanted == wanted,
-                    _ => s.local == wanted,
-                })
-            });
+    for (&wanted, socket) in spec.binds.iter().zip(&step.sockets) {
+        let old = match socket {
+            SocketStep::Reuse {
+                listener, index, ..
+            } => running(listener, *index),
+            SocketStep::Bind => None,
+        };
         slots.push(match old {
             Some(old) => Some(ListenerSocket {
                 wanted,
@@ -205,7 +212,40 @@ fn bind_all(
 
 #[cfg(test)]
 mod tests {
+    use super::super::plan::{ReloadPlan, Running, RunningListener};
     use super::*;
+
+    /// The sockets of `spec` across a reload from `running`, as the server opens them.
+    fn open<'a>(
+        spec: &ListenerSpec,
+        running: impl Iterator<Item = (&'a ListenerSpec, &'a [ListenerSocket])> + Clone,
+    ) -> Result<Vec<ListenerSocket>, BindFailure> {
+        let view = Running {
+            listeners: running
+                .clone()
+                .map(|(spec, socks)| RunningListener {
+                    spec,
+                    sockets: socks.iter().map(ListenerSocket::addrs).collect(),
+                })
+                .collect(),
+            ..Running::default()
+        };
+        let topology = crate::topology::Topology {
+            listeners: vec![spec.clone()],
+            handlers: Vec::new(),
+            drain_timeout: std::time::Duration::ZERO,
+            admin: None,
+            user: None,
+            plugin_dirs: Vec::new(),
+        };
+        let plan = ReloadPlan::new(&view, &topology, &Default::default());
+        super::open(spec, &plan.listeners[0], |name, i| {
+            running
+                .clone()
+                .find(|(s, _)| s.name == name)
+                .and_then(|(_, socks)| socks.get(i))
+        })
+    }
 
     fn spec(name: &str, kind: ListenerKind, binds: &[&str]) -> ListenerSpec {
         ListenerSpec {
