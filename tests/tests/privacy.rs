@@ -64,10 +64,17 @@ fn chat_then_probe(topology: &str) -> (Vec<String>, usize) {
     chat.send_to(format!("hello {marker}").as_bytes(), host.addr("chat_udp"))
         .unwrap();
     let tmp = host.temp_dir();
+    // A file under its final name: the audit writes a hidden temp first and renames
+    // it, and a probe run while only the temp exists would prove nothing.
     wait_until(
         "the audit flush writing the marker",
         Duration::from_secs(20),
-        || !files_containing(tmp, marker.as_bytes()).is_empty(),
+        || {
+            files_containing(tmp, marker.as_bytes()).iter().any(|rel| {
+                !rel.components()
+                    .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+            })
+        },
     );
     let probe = Probe {
         tftp: host.addr("tftp_udp"),
