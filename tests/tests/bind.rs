@@ -101,10 +101,14 @@ fn an_ipv6_wildcard_is_ipv6_only_unless_dual_stack() {
         2
     );
 
-    // IPv6-only: the IPv4 side of the port is free for someone else, nobody answers it.
-    let err = TcpStream::connect(on("127.0.0.1", v6only)).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
-    drop(TcpListener::bind(on("127.0.0.1", v6only)).expect("IPv4 port left free"));
+    // IPv6-only: the IPv4 side of the port is free for someone else: this test binds
+    // it, and a connection there reaches this test's socket, not the host. (Refused
+    // connects would prove less: a parallel test may hold that IPv4 port by chance.)
+    let mine = TcpListener::bind(on("127.0.0.1", v6only)).expect("IPv4 port left free");
+    let _to_mine = TcpStream::connect(on("127.0.0.1", v6only)).unwrap();
+    mine.accept()
+        .expect("the IPv4 connection reached this test");
+    drop(mine);
     assert_eq!(tcp_roundtrip(on("::1", v6only), b"six", WAIT), b"six");
 
     // Dual stack: one socket takes both families, and holds the IPv4 port too.

@@ -213,3 +213,59 @@ fn the_systemd_unit_command_lines_validate_serve_reload_and_stop() {
     assert!(!pid_file.exists(), "pid file removed");
     assert!(!tmp.path().join("run/switchyard.pid.reload").exists());
 }
+
+/// A reload hands the listener sockets to the new handler while the old one stops
+/// taking from them. A datagram that arrives in that moment must be answered (by
+/// either), never taken by the retiring handler and dropped: around each of 30
+/// reloads, a burst of datagrams is sent while the host switches, and every one must
+/// be answered; a connection right after each reload must be served.
+#[test]
+fn requests_during_and_right_after_each_reload_are_answered() {
+    let topology = |prefix: &str| {
+        format!(
+            r#"(
+    listeners: {{ "u": (kind: udp, bind: "127.0.0.1:0"), "t": (kind: tcp, bind: "127.0.0.1:0") }},
+    handlers: {{ "echo": (plugin: "echo", config: (prefix: "{prefix}")) }},
+    routes: [(from: "u", to: "echo"), (from: "t", to: "echo")],
+)"#
+        )
+    };
+    let host = Host::start(&topology("p0:"));
+    let (u, t) = (host.addr("u"), host.addr("t"));
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    const BURST: usize = 40;
+    for n in 1..=30 {
+        std::fs::write(host.config_path(), topology(&format!("p{n}:"))).unwrap();
+        host.signal("HUP");
+        for i in 0..BURST {
+            sock.send_to(format!("{n}-{i}").as_bytes(), u).unwrap();
+            if i % 8 == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        let mut answered = std::collections::BTreeSet::new();
+        let mut buf = [0u8; 64];
+        while answered.len() < BURST {
+            let Ok(len) = sock.recv(&mut buf) else {
+                panic!(
+                    "reload {n}: {} of {BURST} datagrams answered",
+                    answered.len()
+                );
+            };
+            let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+            let body = text.split_once(':').map_or("", |(_, b)| b).to_owned();
+            if body.starts_with(&format!("{n}-")) {
+                answered.insert(body);
+            }
+        }
+        host.wait_for_nth_log(n, |j| j["msg"] == "reloaded", WAIT)
+            .unwrap_or_else(|| panic!("reload {n} not logged"));
+        // (echo puts its prefix on datagrams only)
+        assert_eq!(
+            switchyard_e2e::tcp_roundtrip(t, b"y", WAIT),
+            b"y",
+            "reload {n}"
+        );
+    }
+}

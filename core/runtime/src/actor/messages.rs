@@ -69,7 +69,8 @@ impl Handler<Drain> for InstanceActor {
     fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) {
         if let Role::Handler = self.role {
             self.shared.draining.set(true);
-            for h in self.accept_handles.drain(..) {
+            for (h, gate) in self.accept_handles.drain(..) {
+                gate.close();
                 ctx.cancel_future(h);
             }
             for child in self.shared.children.borrow().values() {
@@ -139,7 +140,7 @@ impl Handler<Retire> for InstanceActor {
             .collect();
         for id in listeners {
             if let Some(s) = self.res.sockets.remove(&id) {
-                ctx.cancel_future(s.handle);
+                s.stop_receiving(ctx);
             }
         }
         self.handle(Drain, ctx);

@@ -74,7 +74,8 @@ pub struct InstanceActor {
     pending_tcp: Vec<(String, std::net::TcpListener)>,
     /// The connection a per-connection actor was made for, until `started`.
     pending_conn: Option<(TcpStream, std::net::SocketAddr, Rc<str>, shared::ConnSlot)>,
-    accept_handles: Vec<actix::SpawnHandle>,
+    /// Listener accept streams, each with the gate closed before it is cancelled.
+    accept_handles: Vec<(actix::SpawnHandle, streams::Gate)>,
 }
 
 impl InstanceActor {
@@ -313,9 +314,11 @@ impl Actor for InstanceActor {
                         .set_nonblocking(true)
                         .and_then(|()| tokio::net::TcpListener::from_std(listener));
                     match tokio_listener {
-                        Ok(l) => self
-                            .accept_handles
-                            .push(ctx.add_stream(Accept::new(l, name))),
+                        Ok(l) => {
+                            let gate = streams::Gate::open();
+                            let handle = ctx.add_stream(Accept::new(l, name, gate.clone()));
+                            self.accept_handles.push((handle, gate));
+                        }
                         Err(e) => {
                             error!(self.shared.log, "cannot attach TCP listener"; "listener" => &*name, "error" => %e)
                         }

@@ -12,7 +12,7 @@ use tokio::net::{TcpStream, UdpSocket};
 
 use super::InstanceActor;
 use super::shared::{ConnSlot, Shared};
-use super::streams::{ReadControl, UdpRecv};
+use super::streams::{Gate, ReadControl, UdpRecv};
 use super::udp_out::{Deferred, ReadAhead};
 use super::writeback::Writeback;
 use crate::storage::TempFile;
@@ -26,6 +26,8 @@ pub struct UdpSock {
     pub listener: Option<Rc<str>>,
     pub local: SocketAddr,
     pub handle: SpawnHandle,
+    /// Closed before the receive stream is cancelled (see [`Gate`]).
+    pub gate: Gate,
     /// Bytes waiting in spawned sends after `EWOULDBLOCK`.
     pub queued: Rc<Cell<usize>>,
     /// Datagrams behind a file read that missed the page cache, in send order.
@@ -178,6 +180,15 @@ pub struct Resources {
     pub direct_writers: HashMap<u64, switchyard_direct_io::WriterDone>,
 }
 
+impl UdpSock {
+    /// Stop taking datagrams: the gate first, so the stream reads nothing more even
+    /// in the poll actix makes after the cancel.
+    pub fn stop_receiving(&self, ctx: &mut Context<InstanceActor>) {
+        self.gate.close();
+        ctx.cancel_future(self.handle);
+    }
+}
+
 impl Resources {
     /// Start receiving on a bound UDP socket; returns its id.
     pub fn attach_udp(
@@ -191,7 +202,8 @@ impl Resources {
         let local = sock.local_addr()?;
         let sock = Rc::new(UdpSocket::from_std(sock)?);
         let id = shared.next_id();
-        let handle = ctx.add_stream(UdpRecv::new(Rc::clone(&sock), id));
+        let gate = Gate::open();
+        let handle = ctx.add_stream(UdpRecv::new(Rc::clone(&sock), id, gate.clone()));
         self.sockets.insert(
             id,
             UdpSock {
@@ -199,6 +211,7 @@ impl Resources {
                 listener,
                 local,
                 handle,
+                gate,
                 queued: Rc::new(Cell::new(0)),
                 backlog: VecDeque::new(),
                 backlog_seq: 0,
@@ -213,7 +226,7 @@ impl Resources {
         match self.sockets.get(&id) {
             Some(s) if s.listener.is_none() => {
                 let s = self.sockets.remove(&id).expect("present");
-                ctx.cancel_future(s.handle);
+                s.stop_receiving(ctx);
                 true
             }
             _ => false,

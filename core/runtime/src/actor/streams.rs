@@ -35,19 +35,44 @@ impl actix::Message for UdpItem {
     type Result = ();
 }
 
+/// Whether a listening stream may still take from its socket. Closed by the actor
+/// *before* it cancels the stream: actix polls an actor's streams once more after the
+/// message that cancels them, and a datagram or connection taken then would have no
+/// owner left (lost at a reload, when the socket's next owner is already waiting on
+/// it). A closed stream ends without reading, leaving the kernel's queue to the next.
+#[derive(Debug, Clone)]
+pub struct Gate(Rc<Cell<bool>>);
+
+impl Gate {
+    pub fn open() -> Gate {
+        Gate(Rc::new(Cell::new(true)))
+    }
+
+    /// Stop taking from the socket; the stream ends at its next poll.
+    pub fn close(&self) {
+        self.0.set(false);
+    }
+
+    fn is_open(&self) -> bool {
+        self.0.get()
+    }
+}
+
 /// Datagrams from one socket.
 #[derive(Debug)]
 pub struct UdpRecv {
     pub sock: Rc<UdpSocket>,
     pub id: u64,
+    gate: Gate,
     buf: Box<[u8]>,
 }
 
 impl UdpRecv {
-    pub fn new(sock: Rc<UdpSocket>, id: u64) -> UdpRecv {
+    pub fn new(sock: Rc<UdpSocket>, id: u64, gate: Gate) -> UdpRecv {
         UdpRecv {
             sock,
             id,
+            gate,
             buf: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
         }
     }
@@ -57,6 +82,9 @@ impl Stream for UdpRecv {
     type Item = UdpItem;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<UdpItem>> {
         let this = self.get_mut();
+        if !this.gate.is_open() {
+            return Poll::Ready(None);
+        }
         let mut rb = ReadBuf::new(&mut this.buf);
         match this.sock.poll_recv_from(cx, &mut rb) {
             Poll::Ready(Ok(peer)) => {
@@ -91,14 +119,16 @@ impl actix::Message for Accepted {
 pub struct Accept {
     pub listener: TcpListener,
     pub name: Rc<str>,
+    gate: Gate,
     pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Accept {
-    pub fn new(listener: TcpListener, name: Rc<str>) -> Accept {
+    pub fn new(listener: TcpListener, name: Rc<str>, gate: Gate) -> Accept {
         Accept {
             listener,
             name,
+            gate,
             pause: None,
         }
     }
@@ -107,6 +137,9 @@ impl Accept {
 impl Stream for Accept {
     type Item = Accepted;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Accepted>> {
+        if !self.gate.is_open() {
+            return Poll::Ready(None);
+        }
         if let Some(p) = self.pause.as_mut() {
             if p.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
