@@ -83,14 +83,14 @@ put_ours() {
 }
 put_nc() {
     SERVER_OUT=$work/out/nc-up.bin CLIENT_IN=$work/src.bin \
-        baseline_step put-nc "$src_sha" "$work/out/nc-up.bin" nc -l 127.0.0.1 PORT -- nc -N 127.0.0.1 PORT
+        baseline_step put-nc "$src_sha" "$work/out/nc-up.bin" nc -l 127.0.0.1 @PORT@ -- nc -N 127.0.0.1 @PORT@
     plus_sync put-nc+sync "$work/out/nc-up.bin"
     rm -f "$work/out/nc-up.bin"
 }
 put_socat() {
     baseline_step put-socat "$src_sha" "$work/out/socat-up.bin" \
-        socat -u "TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr" "CREATE:$work/out/socat-up.bin" -- \
-        socat -u "FILE:$work/src.bin" "TCP:127.0.0.1:PORT"
+        socat -u "TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr" "CREATE:$work/out/socat-up.bin" -- \
+        socat -u "FILE:$work/src.bin" "TCP:127.0.0.1:@PORT@"
     rm -f "$work/out/socat-up.bin"
 }
 get_ours() {
@@ -99,13 +99,13 @@ get_ours() {
 }
 get_nc() {
     SERVER_IN=$work/data/dl.bin CLIENT_OUT=$work/out/nc-down.bin \
-        baseline_step get-nc "$src_sha" "$work/out/nc-down.bin" nc -l -N 127.0.0.1 PORT -- nc -d 127.0.0.1 PORT
+        baseline_step get-nc "$src_sha" "$work/out/nc-down.bin" nc -l -N 127.0.0.1 @PORT@ -- nc -d 127.0.0.1 @PORT@
     rm -f "$work/out/nc-down.bin"
 }
 get_socat() {
     baseline_step get-socat "$src_sha" "$work/out/socat-down.bin" \
-        socat -u "FILE:$work/data/dl.bin" "TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr" -- \
-        socat -u "TCP:127.0.0.1:PORT" "CREATE:$work/out/socat-down.bin"
+        socat -u "FILE:$work/data/dl.bin" "TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr" -- \
+        socat -u "TCP:127.0.0.1:@PORT@" "CREATE:$work/out/socat-down.bin"
     rm -f "$work/out/socat-down.bin"
 }
 

@@ -136,7 +136,7 @@ ours_step() {
     local key=$1 want=$2 arrived=$3 c0 c1
     shift 3
     c0=$(proc_cpu "$SERVER_PID")
-    measured "$work/mc" "$@" || fail "$key round $r: our client failed: $*"
+    measured "$work/mc" "$@" > "$work/client.out" || fail "$key round $r: our client failed: $* ($(cat "$work/client.out"))"
     c1=$(proc_cpu "$SERVER_PID")
     verify "$key round $r" "$want" "$arrived"
     record "$results" "$key" "$(sub "$(measured_field "$work/mc" 2)" "$(measured_field "$work/mc" 1)")" \
@@ -144,7 +144,7 @@ ours_step() {
 }
 
 # baseline_step KEY WANT_SHA256 ARRIVED SERVER_CMD... -- CLIENT_CMD...: a baseline
-# server (PORT in its arguments becomes a free port) started first, then its client;
+# server (@PORT@ in its arguments becomes a free port) started first, then its client;
 # timed from the client's start until both have exited. The commands' stdin and stdout
 # come from SERVER_IN/SERVER_OUT and CLIENT_IN/CLIENT_OUT (default /dev/null). Sets
 # STEP_SECS (for a "+ sync" variant). The server's pid is in `lp` while it runs, for
@@ -156,10 +156,10 @@ baseline_step() {
     while [ "$1" != -- ]; do server+=("$1"); shift; done
     shift
     p=$(free_tcp_port)
-    measured "$work/ms" "${server[@]//PORT/$p}" < "${SERVER_IN:-/dev/null}" > "${SERVER_OUT:-/dev/null}" &
+    measured "$work/ms" "${server[@]//@PORT@/$p}" < "${SERVER_IN:-/dev/null}" > "${SERVER_OUT:-/dev/null}" &
     lp=$!
     wait_port "$p"
-    measured "$work/mc" "${@//PORT/$p}" < "${CLIENT_IN:-/dev/null}" > "${CLIENT_OUT:-/dev/null}" ||
+    measured "$work/mc" "${@//@PORT@/$p}" < "${CLIENT_IN:-/dev/null}" > "${CLIENT_OUT:-/dev/null}" ||
         fail "$key round $r: the baseline client failed: $*"
     wait "$lp" || fail "$key round $r: the baseline server failed: ${server[*]}"
     lp=
@@ -177,4 +177,49 @@ plus_sync() {
     sync "$2"
     t1=$(now)
     record "$results" "$1" "$(awk -v a="$STEP_SECS" -v s="$(sub "$t1" "$t0")" 'BEGIN { print a + s }')" - -
+}
+
+# A server that forks per request and ignores SIGCHLD (tftpd-hpa) leaves no trace of
+# its children's CPU in /proc/PID/stat: the kernel discards unwaited children's times.
+# A cgroup of its own counts every process in it, forked ones included.
+#
+# cpu_group_track PID: move PID into a fresh CPU-accounting cgroup (cgroup v2, else v1
+# cpuacct; needs root). Sets CPU_GROUP to its directory, or leaves it empty (and says
+# why on stderr) when that is not possible: the caller then reports "n/a", not 0.
+CPU_GROUP=
+cpu_group_track() {
+    local base dir
+    for base in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/cpuacct; do
+        [ -f "$base/cgroup.procs" ] || continue
+        [ -f "$base/cpu.stat" ] || [ -f "$base/cpuacct.usage" ] ||
+            [ "$(stat -fc %T "$base")" = cgroup2fs ] || continue
+        dir="$base/switchyard-bench.$$.$1"
+        if mkdir "$dir" 2>/dev/null; then
+            if echo "$1" > "$dir/cgroup.procs" 2>/dev/null; then
+                CPU_GROUP=$dir
+                return 0
+            fi
+            rmdir "$dir" 2>/dev/null || true
+        fi
+    done
+    echo "$(basename "$0"): cannot make a cgroup for process $1 (root and cgroupfs needed): its CPU is reported as n/a" >&2
+}
+
+# cpu_group_seconds: CPU seconds used so far by every process in CPU_GROUP.
+cpu_group_seconds() {
+    if [ -f "$CPU_GROUP/cpu.stat" ]; then
+        awk '$1 == "usage_usec" { printf "%.6f\n", $2 / 1e6 }' "$CPU_GROUP/cpu.stat"
+    else
+        awk '{ printf "%.6f\n", $1 / 1e9 }' "$CPU_GROUP/cpuacct.usage"
+    fi
+}
+
+# cpu_group_remove: remove CPU_GROUP once its processes are gone (the EXIT trap).
+cpu_group_remove() {
+    [ -n "$CPU_GROUP" ] || return 0
+    for _ in $(seq 50); do
+        rmdir "$CPU_GROUP" 2>/dev/null && return 0
+        sleep 0.02
+    done
+    echo "$(basename "$0"): could not remove $CPU_GROUP" >&2
 }
