@@ -13,9 +13,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Whether this is CI, where a skipped precondition is a failure. CI systems spell it
-/// differently (`CI=true`, `CI=1`, `CI=yes`, GitLab's `CI=true`, some just set it), so
-/// any non-empty `CI` counts except an explicit `false` or `0`: a check that silently
-/// stops running in CI is worse than one that fails there by mistake.
+/// differently (`CI=true`, `CI=1`, `CI=yes`), so any non-empty `CI` counts except an
+/// explicit `false` or `0`: a check that silently stops running in CI is worse than one
+/// that fails there by mistake.
 pub fn in_ci() -> bool {
     ci_value_means_ci(std::env::var("CI").ok().as_deref())
 }

@@ -7,7 +7,7 @@
 //! bulk ENOSPC case lives in `bulk.rs`
 //! (`enospc_mid_transfer_replies_no_space_and_removes_the_temp`); crashes and stops of
 //! the host are in `faults_crash.rs`. Mounting and switching users need root: without
-//! it these tests skip with a printed reason, except under `CI=true`, where they fail.
+//! it these tests skip with a printed reason, except under CI (`faults::in_ci`), where they fail.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

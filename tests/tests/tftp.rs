@@ -3,7 +3,7 @@
 //! transferred file compared), then every safety point over the wire.
 //!
 //! Loopback, port 0, bounded waits. Needs `cargo build --workspace` first. A missing
-//! third-party client is skipped with a message, except under `CI=true`, where it fails.
+//! third-party client is skipped with a message, except under CI (`faults::in_ci`), where it fails.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
