@@ -3,7 +3,7 @@
 #
 # Moves a SIZE_MIB (default 1024) MiB random file over loopback ROUNDS times (default 5)
 # and prints median times, rates, CPU seconds per GiB of client and server (our server
-# from /proc/PID/stat, every other process from wait4), and ratios (ratio = baseline
+# from its cgroup or /proc/PID/stat, every other process from wait4), and ratios (ratio = baseline
 # time / our time). Every transfer is verified by sha256 of what arrived against what
 # was sent (the seed client and nc send a v1 header first: its receiver must hold the
 # header and the file); a mismatch or a failed command exits 1 with the reason:
@@ -51,6 +51,7 @@ lp=
 cleanup() {
     [ -n "$lp" ] && kill "$lp" 2>/dev/null
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    cpu_group_remove
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -109,11 +110,11 @@ clean_incoming() { find "$work/data/incoming" -mindepth 1 ! -name dl.bin -delete
 v1_into_ours() { # KEY CMD...
     local key=$1 c0 c1 e stored
     shift
-    c0=$(proc_cpu "$SERVER_PID")
+    c0=$(server_cpu "$SERVER_PID")
     measured "$work/mc" "$@" > /dev/null || fail "$key round $r: the client failed: $*"
     wait_transfers $((n + 1))
     e=$(now)
-    c1=$(proc_cpu "$SERVER_PID")
+    c1=$(server_cpu "$SERVER_PID")
     n=$((n + 1))
     stored=$(find "$work/data/incoming" -name 'v1-*.bin' -print -quit)
     verify "$key round $r" "$src_sha256" "${stored:-$work/data/incoming/v1-*.bin}"

@@ -40,6 +40,7 @@ lp=
 cleanup() {
     [ -n "$lp" ] && kill "$lp" 2>/dev/null
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    cpu_group_remove
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -128,10 +129,10 @@ client put "$addr" "$work/k1" k1
 verify "1 KiB upload" "$(sha256_of "$work/k1")" "$work/data/k1"
 gets=1000
 for conns in 1 50; do
-    c0=$(proc_cpu "$SERVER_PID")
+    c0=$(server_cpu "$SERVER_PID")
     measured "$work/mc" "$bin/switchyard-files" --quiet bench-get "$addr" k1 --count "$gets" --conns "$conns" > "$work/bench.txt" ||
         fail "bench-get over $conns connections failed"
-    c1=$(proc_cpu "$SERVER_PID")
+    c1=$(server_cpu "$SERVER_PID")
     echo "   $(cat "$work/bench.txt") cpu_ms_per_get: $(awk -v c="$(measured_field "$work/mc" 3)" -v s="$(sub "$c1" "$c0")" -v n="$gets" \
         'BEGIN { printf "client=%.3f server=%.3f", c * 1000 / n, s * 1000 / n }')"
 done

@@ -53,6 +53,7 @@ start_switchyard() {
     shift
     "$bin/switchyard" serve --log-format json "$@" 2> "$log" &
     SERVER_PID=$!
+    cpu_group_track "$SERVER_PID"
     for _ in $(seq 200); do
         grep -q '"msg":"serving"' "$log" 2>/dev/null && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -135,9 +136,9 @@ later() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b) ? a : b }'; }
 ours_step() {
     local key=$1 want=$2 arrived=$3 c0 c1
     shift 3
-    c0=$(proc_cpu "$SERVER_PID")
+    c0=$(server_cpu "$SERVER_PID")
     measured "$work/mc" "$@" > "$work/client.out" || fail "$key round $r: our client failed: $* ($(cat "$work/client.out"))"
-    c1=$(proc_cpu "$SERVER_PID")
+    c1=$(server_cpu "$SERVER_PID")
     verify "$key round $r" "$want" "$arrived"
     record "$results" "$key" "$(sub "$(measured_field "$work/mc" 2)" "$(measured_field "$work/mc" 1)")" \
         "$(measured_field "$work/mc" 3)" "$(sub "$c1" "$c0")"
@@ -179,14 +180,15 @@ plus_sync() {
     record "$results" "$1" "$(awk -v a="$STEP_SECS" -v s="$(sub "$t1" "$t0")" 'BEGIN { print a + s }')" - -
 }
 
-# A server that forks per request and ignores SIGCHLD (tftpd-hpa) leaves no trace of
-# its children's CPU in /proc/PID/stat: the kernel discards unwaited children's times.
-# A cgroup of its own counts every process in it, forked ones included.
-#
+# Server CPU. /proc/PID/stat counts in clock ticks (10 ms), too coarse for a small
+# transfer, and a server that forks per request and ignores SIGCHLD (tftpd-hpa) leaves
+# no trace of its children's CPU there: the kernel discards unwaited children's times.
+# A cgroup of its own counts every process in it, forked ones included, in µs or ns;
+# every server is put in one when possible (root and a cgroup file system needed).
+declare -A CPU_GROUP_OF=()
+
 # cpu_group_track PID: move PID into a fresh CPU-accounting cgroup (cgroup v2, else v1
-# cpuacct; needs root). Sets CPU_GROUP to its directory, or leaves it empty (and says
-# why on stderr) when that is not possible: the caller then reports "n/a", not 0.
-CPU_GROUP=
+# cpuacct). Says on stderr when that is not possible (server_cpu then falls back).
 cpu_group_track() {
     local base dir
     for base in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/cpuacct; do
@@ -196,30 +198,39 @@ cpu_group_track() {
         dir="$base/switchyard-bench.$$.$1"
         if mkdir "$dir" 2>/dev/null; then
             if echo "$1" > "$dir/cgroup.procs" 2>/dev/null; then
-                CPU_GROUP=$dir
+                CPU_GROUP_OF[$1]=$dir
                 return 0
             fi
             rmdir "$dir" 2>/dev/null || true
         fi
     done
-    echo "$(basename "$0"): cannot make a cgroup for process $1 (root and cgroupfs needed): its CPU is reported as n/a" >&2
+    echo "$(basename "$0"): no cgroup for process $1 (needs root and a cgroup file system): its CPU comes from /proc in 10 ms ticks, or is n/a if it forks" >&2
 }
 
-# cpu_group_seconds: CPU seconds used so far by every process in CPU_GROUP.
-cpu_group_seconds() {
-    if [ -f "$CPU_GROUP/cpu.stat" ]; then
-        awk '$1 == "usage_usec" { printf "%.6f\n", $2 / 1e6 }' "$CPU_GROUP/cpu.stat"
+# server_cpu PID [forks]: CPU seconds used so far by server PID, from its cgroup, else
+# from /proc/PID/stat; "n/a" for a server that forks ("forks") and has no cgroup.
+server_cpu() {
+    local dir=${CPU_GROUP_OF[$1]:-}
+    if [ -n "$dir" ] && [ -f "$dir/cpu.stat" ]; then
+        awk '$1 == "usage_usec" { printf "%.6f\n", $2 / 1e6 }' "$dir/cpu.stat"
+    elif [ -n "$dir" ]; then
+        awk '{ printf "%.6f\n", $1 / 1e9 }' "$dir/cpuacct.usage"
+    elif [ "${2:-}" = forks ]; then
+        echo n/a
     else
-        awk '{ printf "%.6f\n", $1 / 1e9 }' "$CPU_GROUP/cpuacct.usage"
+        proc_cpu "$1"
     fi
 }
 
-# cpu_group_remove: remove CPU_GROUP once its processes are gone (the EXIT trap).
+# cpu_group_remove: remove the cgroups once their processes are gone (EXIT traps, after
+# the servers were stopped).
 cpu_group_remove() {
-    [ -n "$CPU_GROUP" ] || return 0
-    for _ in $(seq 50); do
-        rmdir "$CPU_GROUP" 2>/dev/null && return 0
-        sleep 0.02
+    local dir
+    for dir in "${CPU_GROUP_OF[@]}"; do
+        for _ in $(seq 50); do
+            rmdir "$dir" 2>/dev/null && continue 2
+            sleep 0.02
+        done
+        echo "$(basename "$0"): could not remove $dir" >&2
     done
-    echo "$(basename "$0"): could not remove $CPU_GROUP" >&2
 }

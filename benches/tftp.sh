@@ -15,8 +15,8 @@
 # reason on stderr), never a 0 in a median. Our server fsyncs an upload before its
 # final ACK and tftpd-hpa does not, so uploads are also compared with "tftpd-hpa + sync
 # FILE" (the last two columns). A second table gives the CPU seconds per GiB of each
-# server (/proc/PID/stat; tftpd-hpa's forked transfer processes through its children's
-# times) and of the client (wait4): what busy polling costs.
+# server (each in a cgroup of its own, which also counts tftpd-hpa's forked transfer
+# processes; see benches/lib.sh) and of the client (wait4): what busy polling costs.
 #
 #   benches/tftp.sh                       # builds --release first
 #   SKIP_BUILD=1 SIZE_MIB=16 ROUNDS=1 benches/tftp.sh
@@ -108,17 +108,9 @@ run_once() {
         spin) port=$spin_port; spid=$SERVER_PID ;;
         *) port=$hpa_port; spid=$hpa_pid ;;
     esac
-    # Our server is one process (threads, no children): /proc is exact. tftpd-hpa forks
-    # a process per transfer: its cgroup counts them.
-    server_cpu() {
-        if [ "$spid" = "$SERVER_PID" ]; then
-            proc_cpu "$SERVER_PID"
-        elif [ -n "$CPU_GROUP" ]; then
-            cpu_group_seconds
-        else
-            echo n/a
-        fi
-    }
+    # tftpd-hpa forks a process per transfer: only its cgroup counts them.
+    local forks=
+    [ "$server" = hpa ] && forks=forks
     out="$work/out/$server.bin"
     up="up-$server-$RANDOM.bin"
     cmd=${cmd//PORT/$port}
@@ -129,7 +121,7 @@ run_once() {
     # process of its own in the measurement.
     eval "argv=($cmd)"
     rm -f "$out"
-    c0=$(server_cpu)
+    c0=$(server_cpu "$spid" "$forks")
     measured "$work/mc" "${argv[@]}" > "$work/client.log" 2>&1 ||
         fail "$server: $cmd failed: $(cat "$work/client.log")"
     t0=$(measured_field "$work/mc" 1)
@@ -144,7 +136,7 @@ run_once() {
     # tftpd-hpa's transfer process may outlive the client by its final retransmit
     # wait: count its CPU once it has exited.
     for _ in $(seq 100); do pgrep -P "$spid" >/dev/null || break; sleep 0.02; done
-    c1=$(server_cpu)
+    c1=$(server_cpu "$spid" "$forks")
     if [ -n "$stored" ]; then
         verify "upload to $server: $cmd" "$src_sha" "$stored"
         rm -f "$stored"
