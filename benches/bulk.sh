@@ -3,8 +3,8 @@
 #
 # Moves a SIZE_MIB (default 1024) MiB random file over loopback ROUNDS times (default 5)
 # and prints median times, rates, CPU seconds per GiB of client and server (our server
-# from its cgroup or /proc/PID/stat, every other process from wait4), and ratios (ratio = baseline
-# time / our time). Every transfer is verified by sha256 of what arrived against what
+# from its cgroup, else /proc/PID/stat; every other process from wait4), and ratios
+# (ratio = baseline time / our time). Every transfer is verified by sha256 of what arrived against what
 # was sent (the seed client and nc send a v1 header first: its receiver must hold the
 # header and the file); a mismatch or a failed command exits 1 with the reason:
 #   put-v2      our client -> our server: v2, received into a temp, sha256, fsync, rename

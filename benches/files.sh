@@ -7,7 +7,7 @@
 # rounds the baselines first, so neither side always inherits the other's page cache.
 # Every transfer is verified: the sha256 of what arrived must be the sha256 of what was
 # sent, or the script fails (exit 1, the reason on stderr). Prints the median times and
-# rates, the CPU seconds per GiB of each side (our server from /proc/PID/stat, every
+# rates, the CPU seconds per GiB of each side (our server from its cgroup, every
 # other process from wait4), and the ratios (baseline time / our time; the goal
 # is >= 0.9 against nc both ways). Our server fsyncs every upload before answering; nc
 # and socat do not, so the upload is also compared with "nc + sync FILE". Then
