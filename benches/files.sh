@@ -3,11 +3,16 @@
 #
 # Moves a SIZE_MIB (default 1024) MiB random file over loopback ROUNDS times (default 3)
 # each way with: our client + server (switchyard-files <-> switchyard), nc (openbsd) and
-# socat, every time into a file on the same file system, and prints the median times and
-# the ratios (baseline time / our time: >= 0.9 is the goal). Our server fsyncs every
-# upload before answering; nc and socat do not, so the upload is also compared with
-# "nc + sync FILE". Then small-command throughput: 1000 verified GETs of a 1 KiB file
-# over one v2 connection, and over 50 connections at once.
+# socat, every time into a file on the same file system. Odd rounds run ours first, even
+# rounds the baselines first, so neither side always inherits the other's page cache.
+# Every transfer is verified: the sha256 of what arrived must be the sha256 of what was
+# sent, or the script fails (exit 1, the reason on stderr). Prints the median times and
+# rates, the CPU seconds per GiB of each side (our server from its cgroup, every
+# other process from wait4), and the ratios (baseline time / our time; the goal
+# is >= 0.9 against nc both ways). Our server fsyncs every upload before answering; nc
+# and socat do not, so the upload is also compared with "nc + sync FILE". Then
+# small-command throughput: 1000 verified GETs of a 1 KiB file over one v2 connection,
+# and over 50 connections at once.
 #
 #   benches/files.sh                      # builds --release first
 #   SKIP_BUILD=1 SIZE_MIB=256 ROUNDS=1 benches/files.sh
@@ -21,43 +26,28 @@ ROUNDS=${ROUNDS:-3}
 PROFILE=${PROFILE:-release}
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=$here/target/$PROFILE
+# shellcheck source=benches/lib.sh
+source "$here/benches/lib.sh"
 
-for tool in nc socat python3; do
-    command -v "$tool" >/dev/null || { echo "benches/files.sh: needs $tool (apt-get install netcat-openbsd socat python3)" >&2; exit 2; }
-done
+need_tools "apt-get install netcat-openbsd socat python3" nc socat python3
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     (cd "$here" && cargo build --profile "$PROFILE" -p switchyard -p switchyard-files -p switchyard-files-client)
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sy-files-bench.XXXXXX")
-server_pid=
+SERVER_PID=
+lp=
 cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    [ -n "$lp" ] && kill "$lp" 2>/dev/null
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    cpu_group_remove
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-# Wait until something listens on 127.0.0.1:$1 (the baselines' servers).
-wait_port() {
-    python3 - "$1" <<'PY'
-import socket, sys, time
-end = time.time() + 10
-while time.time() < end:
-    try:
-        with open("/proc/net/tcp") as f:
-            if any(l.split()[1].endswith(":%04X" % int(sys.argv[1])) and l.split()[3] == "0A" for l in f.readlines()[1:]):
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.01)
-sys.exit(1)
-PY
-}
-
 echo "== setup: ${SIZE_MIB} MiB random file, $ROUNDS rounds, profile $PROFILE, GLIBC_TUNABLES=${GLIBC_TUNABLES:-unset}"
 head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$work/src.bin"
+src_sha=$(sha256_of "$work/src.bin")
 printf '%1024s' '' | tr ' ' x > "$work/k1"
 mkdir -p "$work/data" "$work/out"
 
@@ -74,88 +64,75 @@ cat > "$work/topology.ron" <<RON
     routes: [ (from: "files_tcp", to: "files") ],
 )
 RON
-"$bin/switchyard" serve --config "$work/topology.ron" --log-format json 2> "$work/server.log" &
-server_pid=$!
-for _ in $(seq 100); do grep -q '"serving"' "$work/server.log" 2>/dev/null && break; sleep 0.05; done
-addr=$(python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    try: j = json.loads(l)
-    except ValueError: continue
-    if j.get("msg") == "listening": print(j["addr"]); break' "$work/server.log")
-[ -n "$addr" ] || { echo "server did not start:"; cat "$work/server.log"; exit 1; }
+start_switchyard "$work/server.log" --config "$work/topology.ron"
+addr=$(listener_addr "$work/server.log")
+[ -n "$addr" ] || fail "no listening line in the server log"
 client() { "$bin/switchyard-files" --quiet "$@"; }
 echo "   server at $addr"
+# The download source, uploaded once (and checked) before any timed step.
+client put "$addr" "$work/src.bin" dl.bin
+verify "setup upload" "$src_sha" "$work/data/dl.bin"
 
+# Read by the steps in benches/lib.sh.
 results=$work/results.txt
 : > "$results"
-record() { echo "$1 $2" >> "$results"; }
+r=0
+
+put_ours() {
+    ours_step put-ours "$src_sha" "$work/data/up-$r.bin" "$bin/switchyard-files" --quiet put "$addr" "$work/src.bin" "up-$r.bin"
+    rm -f "$work/data/up-$r.bin" "$work/data/.up-$r.bin.sha256"
+}
+put_nc() {
+    SERVER_OUT=$work/out/nc-up.bin CLIENT_IN=$work/src.bin \
+        baseline_step put-nc "$src_sha" "$work/out/nc-up.bin" nc -l 127.0.0.1 @PORT@ -- nc -N 127.0.0.1 @PORT@
+    plus_sync put-nc+sync "$work/out/nc-up.bin"
+    rm -f "$work/out/nc-up.bin"
+}
+put_socat() {
+    baseline_step put-socat "$src_sha" "$work/out/socat-up.bin" \
+        socat -u "TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr" "CREATE:$work/out/socat-up.bin" -- \
+        socat -u "FILE:$work/src.bin" "TCP:127.0.0.1:@PORT@"
+    rm -f "$work/out/socat-up.bin"
+}
+get_ours() {
+    ours_step get-ours "$src_sha" "$work/out/ours-down.bin" "$bin/switchyard-files" --quiet get -f "$addr" dl.bin "$work/out/ours-down.bin"
+    rm -f "$work/out/ours-down.bin"
+}
+get_nc() {
+    SERVER_IN=$work/data/dl.bin CLIENT_OUT=$work/out/nc-down.bin \
+        baseline_step get-nc "$src_sha" "$work/out/nc-down.bin" nc -l -N 127.0.0.1 @PORT@ -- nc -d 127.0.0.1 @PORT@
+    rm -f "$work/out/nc-down.bin"
+}
+get_socat() {
+    baseline_step get-socat "$src_sha" "$work/out/socat-down.bin" \
+        socat -u "FILE:$work/data/dl.bin" "TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr" -- \
+        socat -u "TCP:127.0.0.1:@PORT@" "CREATE:$work/out/socat-down.bin"
+    rm -f "$work/out/socat-down.bin"
+}
 
 for r in $(seq "$ROUNDS"); do
-    # ---- upload: local file -> file under the server's root ----
-    s=$(now); client put "$addr" "$work/src.bin" "up-$r.bin"; e=$(now)
-    record put-ours "$(awk "BEGIN{print $e - $s}")"
-    cmp -s "$work/src.bin" "$work/data/up-$r.bin" || { echo "upload $r differs"; exit 1; }
-
-    port=$(free_port)
-    nc -l 127.0.0.1 "$port" > "$work/out/nc-up.bin" & lp=$!
-    wait_port "$port"
-    s=$(now); nc -N 127.0.0.1 "$port" < "$work/src.bin"; wait "$lp"; e=$(now)
-    record put-nc "$(awk "BEGIN{print $e - $s}")"
-    sync "$work/out/nc-up.bin"; e2=$(now)
-    record put-nc+sync "$(awk "BEGIN{print $e2 - $s}")"
-    rm -f "$work/out/nc-up.bin"
-
-    port=$(free_port)
-    socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" "CREATE:$work/out/socat-up.bin" & lp=$!
-    wait_port "$port"
-    s=$(now); socat -u "FILE:$work/src.bin" "TCP:127.0.0.1:$port"; wait "$lp"; e=$(now)
-    record put-socat "$(awk "BEGIN{print $e - $s}")"
-    rm -f "$work/out/socat-up.bin"
-
-    # ---- download: file under the root -> local file ----
-    s=$(now); client get -f "$addr" "up-1.bin" "$work/out/ours-down.bin"; e=$(now)
-    record get-ours "$(awk "BEGIN{print $e - $s}")"
-    cmp -s "$work/src.bin" "$work/out/ours-down.bin" || { echo "download $r differs"; exit 1; }
-    rm -f "$work/out/ours-down.bin"
-
-    port=$(free_port)
-    nc -l -N 127.0.0.1 "$port" < "$work/data/up-1.bin" & lp=$!
-    wait_port "$port"
-    s=$(now); nc -d 127.0.0.1 "$port" > "$work/out/nc-down.bin"; wait "$lp"; e=$(now)
-    record get-nc "$(awk "BEGIN{print $e - $s}")"
-    rm -f "$work/out/nc-down.bin"
-
-    port=$(free_port)
-    socat -u "FILE:$work/data/up-1.bin" "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" & lp=$!
-    wait_port "$port"
-    s=$(now); socat -u "TCP:127.0.0.1:$port" "CREATE:$work/out/socat-down.bin"; wait "$lp"; e=$(now)
-    record get-socat "$(awk "BEGIN{print $e - $s}")"
-    rm -f "$work/out/socat-down.bin"
-
-    [ "$r" -gt 1 ] && rm -f "$work/data/up-$r.bin" "$work/data/.up-$r.bin.sha256"
-    echo "   round $r done"
+    if [ $((r % 2)) = 1 ]; then
+        put_ours; put_nc; put_socat; get_ours; get_nc; get_socat
+    else
+        put_socat; put_nc; put_ours; get_socat; get_nc; get_ours
+    fi
+    echo "   round $r done ($([ $((r % 2)) = 1 ] && echo ours || echo baselines) first)"
 done
 
-echo "== 1 GiB-class transfers (median of $ROUNDS; ratio = baseline time / our time)"
-python3 - "$results" "$SIZE_MIB" <<'PY'
-import statistics, sys
-times = {}
-for line in open(sys.argv[1]):
-    k, v = line.split()
-    times.setdefault(k, []).append(float(v))
-mib = float(sys.argv[2])
-med = {k: statistics.median(v) for k, v in times.items()}
-for k in sorted(med):
-    print(f"   {k:<14} {med[k]:8.3f} s  {mib / med[k]:8.1f} MiB/s")
-for d in ("get", "put"):
-    ours = med[f"{d}-ours"]
-    for base in ("nc", "nc+sync", "socat"):
-        k = f"{d}-{base}"
-        if k in med:
-            print(f"   ratio {d} vs {base:<8} {med[k] / ours:5.2f}")
-PY
+echo "== ${SIZE_MIB} MiB transfers (median of $ROUNDS; ratio = baseline time / our time)"
+python3 "$here/benches/times.py" "$results" "$SIZE_MIB" \
+    "get-ours:get-nc:>= 0.9" "get-ours:get-socat:-" \
+    "put-ours:put-nc:>= 0.9" "put-ours:put-nc+sync:-" "put-ours:put-socat:-"
 
-echo "== small commands: 1000 GETs of a 1 KiB file (sha256-verified)"
+echo "== small commands: 1000 GETs of a 1 KiB file (sha256-verified by the client)"
 client put "$addr" "$work/k1" k1
-client bench-get "$addr" k1 --count 1000 --conns 1 | sed 's/^/   /'
-client bench-get "$addr" k1 --count 1000 --conns 50 | sed 's/^/   /'
+verify "1 KiB upload" "$(sha256_of "$work/k1")" "$work/data/k1"
+gets=1000
+for conns in 1 50; do
+    c0=$(server_cpu "$SERVER_PID")
+    measured "$work/mc" "$bin/switchyard-files" --quiet bench-get "$addr" k1 --count "$gets" --conns "$conns" > "$work/bench.txt" ||
+        fail "bench-get over $conns connections failed"
+    c1=$(server_cpu "$SERVER_PID")
+    echo "   $(cat "$work/bench.txt") cpu_ms_per_get: $(awk -v c="$(measured_field "$work/mc" 3)" -v s="$(sub "$c1" "$c0")" -v n="$gets" \
+        'BEGIN { printf "client=%.3f server=%.3f", c * 1000 / n, s * 1000 / n }')"
+done

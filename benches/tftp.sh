@@ -10,9 +10,13 @@
 # with busy_poll_us: $BUSY_POLL_US (default 50), which keeps its thread awake between a
 # DATA and its ACK (docs/operations.md): CPU traded for lock-step latency.
 # tftpd-hpa has no windowsize: the atftp windowsize lines fall back to lock-step there,
-# as they do with it in production. Every transfer is compared byte for byte. Our server
-# fsyncs an upload before its final ACK and tftpd-hpa does not, so uploads are also
-# compared with "tftpd-hpa + sync FILE" (the last two columns).
+# as they do with it in production. Every transfer is verified by sha256 of what arrived
+# against what was sent; a corrupt or failed transfer stops the script (exit 1, the
+# reason on stderr), never a 0 in a median. Our server fsyncs an upload before its
+# final ACK and tftpd-hpa does not, so uploads are also compared with "tftpd-hpa + sync
+# FILE" (the last two columns). A second table gives the CPU seconds per GiB of each
+# server (each in a cgroup of its own, which also counts tftpd-hpa's forked transfer
+# processes; see benches/lib.sh) and of the client (wait4): what busy polling costs.
 #
 #   benches/tftp.sh                       # builds --release first
 #   SKIP_BUILD=1 SIZE_MIB=16 ROUNDS=1 benches/tftp.sh
@@ -28,36 +32,38 @@ ROUNDS=${ROUNDS:-3}
 PROFILE=${PROFILE:-release}
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=$here/target/$PROFILE
+# shellcheck source=benches/lib.sh
+source "$here/benches/lib.sh"
 
-for tool in in.tftpd curl tftp atftp python3; do
-    command -v "$tool" >/dev/null || { echo "benches/tftp.sh: needs $tool (apt-get install tftpd-hpa tftp-hpa atftp curl python3)" >&2; exit 2; }
-done
+need_tools "apt-get install tftpd-hpa tftp-hpa atftp curl python3" in.tftpd curl tftp atftp python3 pgrep
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     (cd "$here" && cargo build --profile "$PROFILE" -p switchyard -p switchyard-tftp)
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sy-tftp-bench.XXXXXX")
-ours_pid=
+SERVER_PID=
 hpa_pid=
 cleanup() {
-    [ -n "$ours_pid" ] && kill "$ours_pid" 2>/dev/null && wait "$ours_pid" 2>/dev/null
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     # tftpd-hpa forks one child per transfer: end the children of the one we started.
     if [ -n "$hpa_pid" ]; then
         pkill -P "$hpa_pid" 2>/dev/null || true
         kill "$hpa_pid" 2>/dev/null || true
+        wait "$hpa_pid" 2>/dev/null || true
     fi
+    cpu_group_remove
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_udp_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
 
 mkdir -p "$work/ours" "$work/hpa" "$work/out"
 echo "== setup: ${SIZE_MIB} MiB random file, $ROUNDS rounds, profile $PROFILE, GLIBC_TUNABLES=${GLIBC_TUNABLES:-unset}"
 head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$work/src.bin"
 cp "$work/src.bin" "$work/ours/big.bin"
 cp "$work/src.bin" "$work/hpa/big.bin"
+src_sha=$(sha256_of "$work/src.bin")
+verify "our server's copy" "$src_sha" "$work/ours/big.bin"
+verify "tftpd-hpa's copy" "$src_sha" "$work/hpa/big.bin"
 
 # Our server: uploads on, the largest blksize and a window of 64 allowed. Two handlers
 # serve the same directory: `tftp` as configured by default, and `spin` with
@@ -76,70 +82,81 @@ cat > "$work/topology.ron" <<RON
     routes: [ (from: "tftp_udp", to: "tftp"), (from: "spin_udp", to: "spin") ],
 )
 RON
-"$bin/switchyard" serve --config "$work/topology.ron" --plugin-dir "$bin" --log-format json --log-level info \
-    2> "$work/ours.log" &
-ours_pid=$!
-for _ in $(seq 100); do
-    grep -q '"msg":"serving"' "$work/ours.log" 2>/dev/null && break
-    sleep 0.05
-done
-listener_port() {
-    python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    try: j = json.loads(l)
-    except ValueError: continue
-    if j.get("msg") == "listening" and j.get("listener") == sys.argv[2]: print(j["addr"].rsplit(":", 1)[1]); break' "$work/ours.log" "$1"
-}
+start_switchyard "$work/ours.log" --config "$work/topology.ron" --plugin-dir "$bin" --log-level info
+listener_port() { local a; a=$(listener_addr "$work/ours.log" "$1"); echo "${a##*:}"; }
 ours_port=$(listener_port tftp_udp)
 spin_port=$(listener_port spin_udp)
-[ -n "$ours_port" ] && [ -n "$spin_port" ] || { echo "our server did not start:" >&2; cat "$work/ours.log" >&2; exit 1; }
+[ -n "$ours_port" ] && [ -n "$spin_port" ] || { cat "$work/ours.log" >&2; fail "our server logged no listening lines"; }
 
 hpa_port=$(free_udp_port)
 in.tftpd -L -a "127.0.0.1:$hpa_port" -s "$work/hpa" -c -p -u "$(id -un)" &
 hpa_pid=$!
+cpu_group_track "$hpa_pid"
 sleep 0.3
 echo "== switchyard tftp on 127.0.0.1:$ours_port (busy_poll_us $BUSY_POLL_US on :$spin_port), tftpd-hpa on 127.0.0.1:$hpa_port"
 
-# One timed client run: $1 = server (ours|spin|hpa), $2 = case command with PORT/OUT/UP/SRC,
-# $3 = "sync" to include an fsync of the stored upload in the time (tftpd-hpa does not
-# fsync; our server fsyncs every upload before its final ACK).
+# One timed, verified client run: $1 = server (ours|spin|hpa), $2 = case command with
+# PORT/OUT/UP/SRC, $3 = "sync" to include an fsync of the stored upload in the time
+# (tftpd-hpa does not fsync; our server fsyncs every upload before its final ACK).
+# Sets RESULT (MB/s), CLIENT_CPU and SERVER_CPU (seconds); a failed or corrupt transfer
+# fails the script.
 run_once() {
-    local server=$1 cmd=$2 want_sync=${3:-} port out up t0 t1 stored=
+    local server=$1 cmd=$2 want_sync=${3:-} port out up t0 t1 stored= spid c0 c1
+    local -a argv
     case $server in
-        ours) port=$ours_port ;;
-        spin) port=$spin_port ;;
-        *) port=$hpa_port ;;
+        ours) port=$ours_port; spid=$SERVER_PID ;;
+        spin) port=$spin_port; spid=$SERVER_PID ;;
+        *) port=$hpa_port; spid=$hpa_pid ;;
     esac
+    # tftpd-hpa forks a process per transfer: only its cgroup counts them.
+    local forks=
+    [ "$server" = hpa ] && forks=forks
     out="$work/out/$server.bin"
     up="up-$server-$RANDOM.bin"
     cmd=${cmd//PORT/$port}
     cmd=${cmd//OUT/$out}
     cmd=${cmd//UP/$up}
     cmd=${cmd//SRC/$work/src.bin}
+    # The case's quoting ('blksize 1468') split as the shell would, without a shell
+    # process of its own in the measurement.
+    eval "argv=($cmd)"
     rm -f "$out"
-    t0=$(now)
-    if ! eval "$cmd" > "$work/client.log" 2>&1; then
-        echo "FAILED ($server): $cmd" >&2
-        cat "$work/client.log" >&2
-        echo "0"
-        return
-    fi
+    c0=$(server_cpu "$spid" "$forks")
+    measured "$work/mc" "${argv[@]}" > "$work/client.log" 2>&1 ||
+        fail "$server: $cmd failed: $(cat "$work/client.log")"
+    t0=$(measured_field "$work/mc" 1)
     if [[ "$cmd" == *" -T "* || "$cmd" == *" -p "* ]]; then
         stored="$work/${server/spin/ours}/$up"
         for _ in $(seq 50); do [ -e "$stored" ] && break; sleep 0.02; done
         [ "$want_sync" = sync ] && sync "$stored"
+        t1=$(now)
+    else
+        t1=$(measured_field "$work/mc" 2)
     fi
-    t1=$(now)
-    if [ -e "$out" ] && ! cmp -s "$out" "$work/src.bin"; then
-        echo "CORRUPT download ($server): $cmd" >&2
-        echo "0"
-        return
-    fi
+    # tftpd-hpa's transfer process may outlive the client by its final retransmit
+    # wait: count its CPU once it has exited.
+    for _ in $(seq 100); do pgrep -P "$spid" >/dev/null || break; sleep 0.02; done
+    c1=$(server_cpu "$spid" "$forks")
     if [ -n "$stored" ]; then
-        cmp -s "$stored" "$work/src.bin" || { echo "CORRUPT upload ($server): $cmd" >&2; echo 0; return; }
+        verify "upload to $server: $cmd" "$src_sha" "$stored"
         rm -f "$stored"
+    else
+        verify "download from $server: $cmd" "$src_sha" "$out"
     fi
-    python3 -c "print(f'{$SIZE_MIB * 1048576 / ($t1 - $t0) / 1e6:.1f}')"
+    RESULT=$(awk -v mib="$SIZE_MIB" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", mib * 1048576 / (b - a) / 1e6 }')
+    CLIENT_CPU=$(measured_field "$work/mc" 3)
+    if [ "$c0" = n/a ]; then SERVER_CPU=n/a; else SERVER_CPU=$(sub "$c1" "$c0"); fi
+}
+
+# run_into SERVER ARRAY_PREFIX CMD [sync]: run_once, then append MB/s and both CPU
+# figures to ARRAY_PREFIX, ARRAY_PREFIX_ccpu and ARRAY_PREFIX_scpu.
+run_into() {
+    local server=$1 name=$2 cmd=$3 want_sync=${4:-}
+    run_once "$server" "$cmd" "$want_sync"
+    local -n rate=$name ccpu=${name}_ccpu scpu=${name}_scpu
+    rate+=("$RESULT")
+    ccpu+=("$CLIENT_CPU")
+    scpu+=("$SERVER_CPU")
 }
 
 median() { python3 -c 'import statistics,sys; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.1f}")' "$@"; }
@@ -162,27 +179,29 @@ cases=(
 ratio() { python3 -c "print(f'{$1 / $2:.2f}' if $2 > 0 else 'n/a')"; }
 printf '\n%-26s %9s %9s %9s %6s %6s %9s %6s %6s\n' "client, options" "ours" "spin" "hpa" "ratio" "spin" "hpa+sync" "ratio" "spin"
 printf '%-26s %9s %9s %9s %6s %6s %9s %6s %6s\n' "" "MB/s" "MB/s" "MB/s" "" "ratio" "MB/s" "" "ratio"
+# CPU seconds per GiB moved: the median of a case's rounds, per server and client.
+per_gib() { python3 -c 'import statistics,sys; v = sys.argv[2:]; print("n/a" if "n/a" in v else f"{statistics.median(float(x) for x in v) / (float(sys.argv[1]) / 1024):.2f}")' "$SIZE_MIB" "$@"; }
+cpu_rows=()
 for c in "${cases[@]}"; do
     name=${c%%|*}
     cmd=${c#*|}
     if [ -n "${ONLY:-}" ] && ! [[ "$name" =~ $ONLY ]]; then continue; fi
     put=0
     [[ "$name" == *put* ]] && put=1
-    ours=()
-    spin=()
-    hpa=()
-    hpa_sync=()
+    for a in ours spin hpa hpa_sync; do
+        declare -a "$a=()" "${a}_ccpu=()" "${a}_scpu=()"
+    done
     for r in $(seq "$ROUNDS"); do
         if [ $((r % 2)) = 1 ]; then
-            ours+=("$(run_once ours "$cmd")")
-            spin+=("$(run_once spin "$cmd")")
-            hpa+=("$(run_once hpa "$cmd")")
-            [ $put = 1 ] && hpa_sync+=("$(run_once hpa "$cmd" sync)")
+            run_into ours ours "$cmd"
+            run_into spin spin "$cmd"
+            run_into hpa hpa "$cmd"
+            [ $put = 1 ] && run_into hpa hpa_sync "$cmd" sync
         else
-            [ $put = 1 ] && hpa_sync+=("$(run_once hpa "$cmd" sync)")
-            hpa+=("$(run_once hpa "$cmd")")
-            spin+=("$(run_once spin "$cmd")")
-            ours+=("$(run_once ours "$cmd")")
+            [ $put = 1 ] && run_into hpa hpa_sync "$cmd" sync
+            run_into hpa hpa "$cmd"
+            run_into spin spin "$cmd"
+            run_into ours ours "$cmd"
         fi
     done
     o=$(median "${ours[@]}")
@@ -198,7 +217,15 @@ for c in "${cases[@]}"; do
         spsratio=-
     fi
     printf '%-26s %9s %9s %9s %6s %6s %9s %6s %6s\n' "$name" "$o" "$sp" "$h" "$(ratio "$o" "$h")" "$(ratio "$sp" "$h")" "$hs" "$sratio" "$spsratio"
+    cpu_rows+=("$(printf 'cpu %-26s %7s %7s %7s %7s %7s %7s' "$name" \
+        "$(per_gib "${ours_scpu[@]}")" "$(per_gib "${spin_scpu[@]}")" "$(per_gib "${hpa_scpu[@]}")" \
+        "$(per_gib "${ours_ccpu[@]}")" "$(per_gib "${spin_ccpu[@]}")" "$(per_gib "${hpa_ccpu[@]}")")")
 done
+echo
+echo "CPU seconds per GiB moved (median of $ROUNDS; server: ours, spin = busy_poll_us $BUSY_POLL_US, tftpd-hpa; then the client against each)"
+printf 'cpu %-26s %7s %7s %7s %7s %7s %7s\n' "client, options" "ours" "spin" "hpa" "client" "client" "client"
+printf 'cpu %-26s %7s %7s %7s %7s %7s %7s\n' "" "server" "server" "server" "ours" "spin" "hpa"
+printf '%s\n' "${cpu_rows[@]}"
 grep -c '"level":"warn"' "$work/ours.log" > "$work/warns" || true
 echo
 echo "our server's warnings during the run: $(cat "$work/warns") (retransmits show as warn lines)"

@@ -3,8 +3,8 @@
 //! checks that the server ended a connection or left no temp file behind.
 //!
 //! Tests that need root (mounting, switching users) call [`Tmpfs::mount`] or
-//! [`require_root`]: without root they skip with a printed reason, except under
-//! `CI=true`, where a missing precondition is a failure (CI runs as root).
+//! [`require_root`]: without root they skip with a printed reason, except under CI
+//! (see [`in_ci`]), where a missing precondition is a failure (CI runs as root).
 
 use std::io::{ErrorKind, Read};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -12,20 +12,31 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Whether this is CI (`CI=true`), where a skipped precondition is a failure.
+/// Whether this is CI, where a skipped precondition is a failure. CI systems spell it
+/// differently (`CI=true`, `CI=1`, `CI=yes`), so any non-empty `CI` counts except an
+/// explicit `false` or `0`: a check that silently stops running in CI is worse than one
+/// that fails there by mistake.
 pub fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
+    ci_value_means_ci(std::env::var("CI").ok().as_deref())
 }
 
-/// Skip (print why, return `false`) or, under `CI=true`, fail.
-fn skip(reason: &str) -> bool {
-    assert!(!in_ci(), "CI=true, so this cannot be skipped: {reason}");
+fn ci_value_means_ci(value: Option<&str>) -> bool {
+    match value.map(str::trim) {
+        None | Some("") => false,
+        Some(v) => !(v.eq_ignore_ascii_case("false") || v == "0"),
+    }
+}
+
+/// Skip a test that cannot run its check here: print `skipped: reason` and return
+/// `false`, or, under CI ([`in_ci`]), fail with the reason. The caller returns.
+pub fn skip(reason: &str) -> bool {
+    assert!(!in_ci(), "CI is set, so this cannot be skipped: {reason}");
     eprintln!("skipped: {reason}");
     false
 }
 
 /// A program on `PATH`, or `None` (skip, with the reason printed) when it is not
-/// installed; under `CI=true` a missing program is a failure.
+/// installed; under CI a missing program is a failure.
 pub fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -297,6 +308,23 @@ mod tests {
         std::fs::write(d.path().join("sub/.sy-tmp.1.2.3"), b"").unwrap();
         assert_eq!(files_below(d.path()), ["a", "sub/.sy-tmp.1.2.3"]);
         assert_eq!(temps_below(d.path()), ["sub/.sy-tmp.1.2.3"]);
+    }
+
+    #[test]
+    fn any_non_empty_ci_but_false_or_0_is_ci() {
+        for v in ["true", "1", "yes", "TRUE", "gitlab"] {
+            assert!(ci_value_means_ci(Some(v)), "{v}");
+        }
+        for v in [
+            None,
+            Some(""),
+            Some(" "),
+            Some("false"),
+            Some("False"),
+            Some("0"),
+        ] {
+            assert!(!ci_value_means_ci(v), "{v:?}");
+        }
     }
 
     #[test]

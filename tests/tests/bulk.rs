@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use switchyard_e2e::faults::Tmpfs;
+use switchyard_e2e::faults::{Tmpfs, skip};
 use switchyard_e2e::{
     Host, bin_dir, evict_from_page_cache, log_text, repo_root, sha256_hex, tcp_connect, wait_until,
 };
@@ -683,10 +683,17 @@ fn run_client(args: &[&str], cwd: &Path) -> std::process::Output {
 fn client_send_and_get_verify_and_never_overwrite() {
     let b = Bulk::start("");
     let dir = tempfile::tempdir().unwrap();
+    let first = pattern(2_000_000, 3);
     let body = pattern(2_000_000, 4);
-    std::fs::write(dir.path().join("report.pdf"), &body).unwrap();
+    assert_ne!(first, body);
     let server = b.addr.to_string();
-    for (i, expected) in ["report.pdf", "report-1.pdf"].into_iter().enumerate() {
+    // The same name twice with different bytes: the second is stored under a new name
+    // and the first keeps its own bytes (never overwritten).
+    for (i, (expected, bytes)) in [("report.pdf", &first), ("report-1.pdf", &body)]
+        .into_iter()
+        .enumerate()
+    {
+        std::fs::write(dir.path().join("report.pdf"), bytes).unwrap();
         let out = run_client(&["send", &server, "report.pdf"], dir.path());
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -695,10 +702,15 @@ fn client_send_and_get_verify_and_never_overwrite() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(
-            stdout.contains(expected) && stdout.contains(&sha256_hex(&body)),
+            stdout.contains(expected) && stdout.contains(&sha256_hex(bytes)),
             "{i}: {stdout}"
         );
     }
+    assert_eq!(
+        b.read("report.pdf"),
+        first,
+        "the first upload was overwritten"
+    );
     assert_eq!(b.read("report-1.pdf"), body);
     let out = run_client(
         &[
@@ -990,21 +1002,29 @@ fn transfers_are_recorded_by_audit() {
 }
 
 /// A >4 GiB upload (past every 32-bit length and offset), generated on the fly and
-/// checked by digest, then deleted. ~15 s in a debug build; it needs ~5 GiB of disk,
-/// and says so and skips on a machine with less than 10 GiB free.
+/// checked by digest, then deleted. ~15 s in a debug build. The bytes must really be
+/// written (the server stores what it receives, so a sparse file cannot stand in, and
+/// a tmpfs would take 4 GiB of memory instead), so the test needs the upload's size
+/// plus the server's free-space reserve on the disk holding the temp directory. With
+/// less it says so and skips locally; under CI it fails: CI machines must have the room.
 #[test]
 fn v2_upload_over_four_gib() {
+    let len: u64 = (4 << 30) + 12_345;
     let b = Bulk::start("");
     let stat = rustix::fs::statvfs(b.incoming()).unwrap();
     let free = stat.f_bavail * stat.f_frsize;
-    if free < 10 << 30 {
-        eprintln!(
-            "skipped: {} MiB free, the 4 GiB upload wants 10 GiB",
-            free >> 20
-        );
+    // The default reserve_free_bytes (64 MiB) and headroom for the rest of the suite
+    // writing meanwhile.
+    let need = len + (64 << 20) + (512 << 20);
+    if free < need {
+        skip(&format!(
+            "{} MiB free under {}, the 4 GiB upload needs {} MiB",
+            free >> 20,
+            b.incoming().display(),
+            need >> 20
+        ));
         return;
     }
-    let len: u64 = (4 << 30) + 12_345;
     let mut s = b.connect();
     s.write_all(&put_header("huge.bin", len, DIGEST_LAST, None, None))
         .unwrap();

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use switchyard_e2e::faults::skip;
 use switchyard_e2e::{Host, bin_dir};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -175,7 +176,8 @@ impl Peer {
     }
 }
 
-/// Run the seed client with `input` on stdin; `None` if there is no python3.
+/// Run the seed client with `input` on stdin; `None` if there is no python3 (a skip
+/// with its reason printed locally, a failure under CI).
 fn seed_client(server: &Server, input: &str, before_wait: impl FnOnce()) -> Option<Output> {
     let script = server.host.temp_dir().join("a_udp_chat_client.py");
     std::fs::write(&script, SEED_CLIENT).unwrap();
@@ -190,7 +192,7 @@ fn seed_client(server: &Server, input: &str, before_wait: impl FnOnce()) -> Opti
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("skipping the seed client part: python3 not available ({e})");
+            skip(&format!("the seed client needs python3 ({e})"));
             return None;
         }
     };

@@ -6,7 +6,7 @@
 //! One host serves files, bulk and tftp on subdirectories of one root
 //! ([`storage_trio`]); a second host is started on the same root after a crash.
 //! Attaching strace needs root and strace: without them that test skips with a printed
-//! reason, except under `CI=true`, where it fails.
+//! reason, except under CI (`faults::in_ci`), where it fails.
 
 use std::io::Write;
 use std::path::Path;

@@ -6,7 +6,7 @@
 //!
 //! Loopback, port 0, bounded waits. Needs `cargo build --workspace` first, and
 //! `SWITCHYARD_PYTHON` (a Python with `prometheus-client`, set up by `.ci/run`): without
-//! it the tests skip with the setup printed, except under `CI=true`, where they fail.
+//! it the tests skip with the setup printed, except under CI (`faults::in_ci`), where they fail.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use switchyard_e2e::faults::require_root;
 use switchyard_e2e::{Host, http_get, run_switchyard, tcp_connect, udp_roundtrip};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -180,8 +181,7 @@ fn switchyard_reload_signals_the_server_named_in_the_pid_file() {
 
 #[test]
 fn user_in_the_topology_drops_root_after_binding() {
-    if !nix_is_root() {
-        eprintln!("skipped: needs root to switch users (CI runs as root)");
+    if !require_root("switch users") {
         return;
     }
     let host = Host::start(
@@ -207,17 +207,6 @@ fn user_in_the_topology_drops_root_after_binding() {
         udp_roundtrip(host.addr("u"), b"still serving", WAIT),
         b"still serving"
     );
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 #[test]

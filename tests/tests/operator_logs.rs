@@ -1,5 +1,5 @@
-//! An operator's day, end to end: the log file and logrotate, stray signals, JSON
-//! lines, the open-files limit.
+//! An operator's day, end to end: the log file and logrotate, stray signals, a second
+//! SIGTERM during the drain, JSON lines, the open-files limit.
 
 use std::time::Duration;
 
@@ -171,4 +171,49 @@ fn the_open_files_limit_is_raised_to_the_hard_limit() {
     assert_eq!(soft, hard, "{line}");
     let record = host.wait_for(&log, "the limit", |j| j["msg"] == "open files limit");
     assert_eq!(record["soft_before"], 256, "{record}");
+}
+
+/// The README's promise: SIGTERM starts a drain, and a second signal while it runs
+/// exits at once with 130, not at the drain deadline. A TCP connection held open keeps
+/// the drain (60 s) going, so only the second signal can end the host in time.
+#[test]
+fn a_second_signal_during_the_drain_exits_130_at_once() {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    let mut host = Host::start(
+        r#"(
+    drain_timeout_secs: 60,
+    listeners: { "t": (kind: tcp, bind: "127.0.0.1:0") },
+    handlers: { "echo": (plugin: "echo") },
+    routes: [(from: "t", to: "echo")],
+)"#,
+    );
+    let mut conn = switchyard_e2e::tcp_connect(host.addr("t"), WAIT);
+    conn.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    conn.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping");
+
+    host.signal("TERM");
+    host.expect_log("draining", |j| j["msg"] == "draining", WAIT);
+    // Still draining (the connection is served), so the first signal alone did not end it.
+    conn.write_all(b"pong").unwrap();
+    conn.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"pong");
+    assert!(host.is_running(), "the host left the drain early");
+
+    let second = Instant::now();
+    host.signal("TERM");
+    let status = host.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert!(
+        second.elapsed() < Duration::from_secs(5),
+        "a second signal must exit at once, took {:?} (drain deadline 60 s)",
+        second.elapsed()
+    );
+    host.expect_log(
+        "the second signal",
+        |j| j["msg"] == "second signal: exiting now",
+        WAIT,
+    );
 }

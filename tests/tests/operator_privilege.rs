@@ -1,5 +1,5 @@
 //! Privilege drop, end to end (as root: CI runs as root; elsewhere these tests say
-//! they were skipped, and fail under `CI=true`): what the dropped user cannot use is
+//! they were skipped, and fail under CI): what the dropped user cannot use is
 //! refused at start with exit 78, by `serve` and by `validate`; the pid file and the
 //! reload answers are removed after a drop.
 

@@ -3,7 +3,7 @@
 //! transferred file compared), then every safety point over the wire.
 //!
 //! Loopback, port 0, bounded waits. Needs `cargo build --workspace` first. A missing
-//! third-party client is skipped with a message, except under `CI=true`, where it fails.
+//! third-party client is skipped with a message, except under CI (`faults::in_ci`), where it fails.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use switchyard_e2e::faults::tool;
 use switchyard_e2e::tftp_wire::{
-    ack, client_socket, data, error_code, finish_raw_download, recv, recv_skipping, rrq, try_recv,
-    wrq,
+    ack, client_socket, client_socket_from, data, error_code, finish_raw_download, recv,
+    recv_skipping, rrq, try_recv, wrq,
 };
 use switchyard_e2e::{
     Host, bin_dir, evict_from_page_cache, log_text, repo_root, run_with_timeout, sha256_hex,
@@ -669,7 +669,7 @@ fn no_room_on_disk_is_error_3_before_anything_is_written() {
 
 #[test]
 fn per_client_and_total_transfer_limits() {
-    let s = Server::start("max_transfers_per_client: 1");
+    let s = Server::start("max_transfers_per_client: 1, max_transfers: 2");
     s.put_file("l.bin", &bytes(5000, 4));
     let first = client_socket(s.addr);
     first.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
@@ -680,10 +680,53 @@ fn per_client_and_total_transfer_limits() {
     second.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
     let (refusal, _) = recv(&second);
     assert_eq!(error_code(&refusal), 0);
-    assert!(String::from_utf8_lossy(&refusal).contains("too many"));
-    // Once the first ends (its client sends ERROR), the slot is free again.
+    assert!(
+        String::from_utf8_lossy(&refusal).contains("too many transfers from your address"),
+        "{refusal:?}"
+    );
+    // Another address is under its own per-client limit and fills the total (2).
+    let other = client_socket_from("127.0.0.2".parse().unwrap());
+    other.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
+    let (pkt, other_tid) = recv(&other);
+    assert_eq!(pkt[..4], [0, 3, 0, 1]);
+    // A third address has no transfer of its own, so only the total limit refuses it.
+    let third = client_socket_from("127.0.0.3".parse().unwrap());
+    third.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
+    let (busy, _) = recv(&third);
+    assert_eq!(error_code(&busy), 0);
+    assert!(
+        String::from_utf8_lossy(&busy).contains("server busy"),
+        "{busy:?}"
+    );
+    // Once the first ends (its client sends ERROR), the slot is free again: the total
+    // is back under its limit for the third address, and the first address may ask again.
     first.send_to(b"\x00\x05\x00\x00bye\x00", tid).unwrap();
     s.expect_transfer("l.bin", "aborted reason=\"peer error 0: bye\"");
+    third.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
+    let (pkt, third_tid) = recv(&third);
+    assert_eq!(pkt[..4], [0, 3, 0, 1]);
+    // Full again (other + third): the per-client slot of 127.0.0.1 is free, the total is not.
+    second.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
+    let (busy, _) = recv(&second);
+    assert!(
+        String::from_utf8_lossy(&busy).contains("server busy"),
+        "{busy:?}"
+    );
+    other
+        .send_to(b"\x00\x05\x00\x00bye\x00", other_tid)
+        .unwrap();
+    third
+        .send_to(b"\x00\x05\x00\x00bye\x00", third_tid)
+        .unwrap();
+    // Three aborts in all (first, other, third): both slots are free again.
+    let aborted = |j: &serde_json::Value| {
+        j["msg"] == "transfer" && j["file"] == "l.bin" && j["result"] == "aborted"
+    };
+    assert!(
+        s.host.wait_for_nth_log(3, aborted, WAIT).is_some(),
+        "the other two transfers did not end: {}",
+        s.host.stderr_lines().join("\n")
+    );
     second.send_to(&rrq("l.bin", "octet", &[]), s.addr).unwrap();
     assert_eq!(recv(&second).0[..4], [0, 3, 0, 1]);
 }
