@@ -25,7 +25,7 @@
 #   SKIP_BUILD=1 SIZE_MIB=256 ROUNDS=1 benches/bulk.sh
 #
 # Needs: nc (netcat-openbsd), python3. SIZE_MIB must stay below 2048 (v1 is 32-bit).
-# GLIBC_TUNABLES is left as the environment sets it (shared/DESIGN.md §5); printed.
+# GLIBC_TUNABLES is left as the environment sets it (benches/README.md); printed.
 set -euo pipefail
 
 SIZE_MIB=${SIZE_MIB:-1024}

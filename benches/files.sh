@@ -18,7 +18,8 @@
 #   SKIP_BUILD=1 SIZE_MIB=256 ROUNDS=1 benches/files.sh
 #
 # Needs: nc (netcat-openbsd), socat, python3. glibc's rep-movsb threshold is left as the
-# environment sets it (see GLIBC_TUNABLES in shared/DESIGN.md §5); the script prints it.
+# environment sets it (see glibc's memcpy threshold in benches/README.md); the script
+# prints it.
 set -euo pipefail
 
 SIZE_MIB=${SIZE_MIB:-1024}

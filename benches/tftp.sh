@@ -22,8 +22,8 @@
 #   SKIP_BUILD=1 SIZE_MIB=16 ROUNDS=1 benches/tftp.sh
 #
 # Needs: in.tftpd (tftpd-hpa), curl, tftp (tftp-hpa), atftp, python3. glibc's rep-movsb
-# threshold is left as the environment sets it (see GLIBC_TUNABLES in shared/DESIGN.md
-# §5); the script prints it.
+# threshold is left as the environment sets it (see glibc's memcpy threshold in
+# benches/README.md); the script prints it.
 set -euo pipefail
 
 SIZE_MIB=${SIZE_MIB:-64}

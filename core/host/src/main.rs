@@ -11,6 +11,7 @@
 //! - `startup.rs`: what `serve` checks (and creates) before binding anything.
 //! - `access.rs`: checking paths as the user the host will run as.
 //! - `nofile.rs`: raising the open-files limit.
+//! - `allocator.rs`: glibc's mmap threshold fixed, so RSS returns to its baseline after load.
 //! - `reload_status.rs`: the answer to a reload, in a file next to the pid file.
 //! - `reload_client.rs`: `switchyard reload`, which signals and waits for that answer.
 //! - `validate.rs`: `switchyard validate`.

@@ -13,6 +13,8 @@
 //!   (shared with `MockHost`): one `extern "C"` table dispatching to a
 //!   [`hostapi::HostCalls`] implementation (`actor::calls`, `instance::ConfigCollector`).
 //! - [`logfmt`]: plugin log lines split into a message and fields (JSON keys).
+//! - [`metrics`]: the Prometheus registry and the admin endpoint's responses.
+//! - [`busy_poll`]: spinning before a handler thread sleeps (`busy_poll_us`).
 //! - [`instance`]: one live plugin instance, and config checks through a plugin.
 //! - [`storage`]: the storage capability confined to a handler's root.
 //! - [`actor`]: the actix actors running instances, listeners and connections.

@@ -9,7 +9,8 @@
 //!
 //! A [`Plugin`] keeps its library alive (`Arc`), and so does every instance made from
 //! it, so the library is unloaded only after the last object from it is gone
-//! (DESIGN.md §4: a call after `dlclose` is a segfault).
+//! (a call after `dlclose` is a segfault: `docs/decisions/plugin-boundary.md`, "Rules
+//! that keep unload and reload sound").
 
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};

@@ -9,6 +9,12 @@
 //!
 //! Every label value comes from a small fixed set, so the number of series is bounded
 //! by the topology: a transfer's `result` is an [`Outcome`], never the plugin's reason.
+//!
+//! # Layout
+//! - this file: [`Metrics`] and its per-handler [`HandlerMetrics`]; the text each
+//!   format encodes to.
+//! - `exposition`: Prometheus text 0.0.4 or OpenMetrics, as the scraper asked.
+//! - `metrics/tests.rs`: the tests.
 
 mod exposition;
 

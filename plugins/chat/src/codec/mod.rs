@@ -8,6 +8,14 @@
 //!
 //! One module per command family: [`names`] (ids, nicks, rooms), `room` (`/nick`,
 //! `/join`), `agent` (`/agent`, `/reply`, `/take`, `/release`).
+//!
+//! # Layout
+//! - this file: [`decode`] and [`Request`].
+//! - `error`: [`CodecError`], why a datagram is not a valid request.
+//! - [`names`]: visitor ids, nicknames, room names.
+//! - `room`: `/nick` and `/join` arguments.
+//! - `agent`: `/agent`, `/reply`, `/take` and `/release` arguments.
+//! - [`reply`]: the server's lines, built by the plugin and classified by clients.
 
 mod agent;
 mod error;

@@ -10,7 +10,14 @@
 //! busy reply are checked every `tick_ms` (at most a second), which keeps the per
 //! datagram cost independent of the number of sessions.
 //!
-//! `desk` holds the support-desk commands, `rooms` the room commands.
+//! # Layout
+//! - this file: [`Chat`], its inputs and outputs.
+//! - `session`: one source address's session, and the table of them.
+//! - `desk`: the support desk (visitors, the agent handshake, answers, takeover).
+//! - `rooms`: the room commands and the fan-out of room lines.
+//! - `group`: a set of recipients with a cached recipient list.
+//! - `rate`: the per-source token bucket.
+//! - `tests.rs`: the machine's tests.
 
 mod desk;
 mod group;
