@@ -41,6 +41,7 @@
 //! - `config`: parsing the handler's RON config with positions for the host.
 //! - `messages`: typed messages shared by the bundled plugins.
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
+//! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.
 //! - `trampoline` / `declare_plugin!`: the generated `extern "C"` glue; every entry
 //!   catches panics, so a plugin bug never unwinds into the host.
 //! - [`host`]: the host side of the ABI, written once: the [`host::HostCalls`] trait and
@@ -60,6 +61,7 @@ mod port;
 mod protocol;
 mod stat;
 mod storage;
+pub mod sums;
 pub mod testing;
 #[doc(hidden)]
 pub mod trampoline;
