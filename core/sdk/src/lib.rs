@@ -39,6 +39,8 @@
 //! - `ctx`: [`Ctx`], the safe view of the host API during one call.
 //! - `error`: [`HostError`], a host call's failure.
 //! - `config`: parsing the handler's RON config with positions for the host.
+//! - [`conn`]: [`conn::ConnMachine`], a per-connection state machine, and
+//!   [`conn::ConnAdapter`], the one adapter running it for a `PerConnection` plugin.
 //! - `messages`: typed messages shared by the bundled plugins.
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
 //! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.
@@ -51,6 +53,7 @@
 
 pub mod abi;
 mod config;
+pub mod conn;
 mod ctx;
 mod error;
 mod event;
