@@ -39,8 +39,11 @@
 //! - `ctx`: [`Ctx`], the safe view of the host API during one call.
 //! - `error`: [`HostError`], a host call's failure.
 //! - `config`: parsing the handler's RON config with positions for the host.
+//! - [`conn`]: [`conn::ConnMachine`], a per-connection state machine, and
+//!   [`conn::ConnAdapter`], the one adapter running it for a `PerConnection` plugin.
 //! - `messages`: typed messages shared by the bundled plugins.
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
+//! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.
 //! - `trampoline` / `declare_plugin!`: the generated `extern "C"` glue; every entry
 //!   catches panics, so a plugin bug never unwinds into the host.
 //! - [`host`]: the host side of the ABI, written once: the [`host::HostCalls`] trait and
@@ -50,6 +53,7 @@
 
 pub mod abi;
 mod config;
+pub mod conn;
 mod ctx;
 mod error;
 mod event;
@@ -60,6 +64,7 @@ mod port;
 mod protocol;
 mod stat;
 mod storage;
+pub mod sums;
 pub mod testing;
 #[doc(hidden)]
 pub mod trampoline;

@@ -78,7 +78,7 @@ pub fn run(o: &GetOpts) -> Result<(), String> {
     let total = offset + r.value;
     let mut sink = DirectSink::open(&part_file, r.value, true)
         .map_err(|e| format!("{}: {e}", part.display()))?;
-    let bar = progress::bar(total, "get", o.quiet);
+    let bar = progress::bar(Some(total), "get", o.quiet);
     bar.set_position(offset);
     let started = Instant::now();
     let mut got = 0u64;

@@ -14,10 +14,8 @@
 //! - `wire`: connect, read a reply, the resume id. `hash`: a file's sha256 through a map.
 //! - `addr`: `HOST[:PORT]` parsing. `progress`: terminal-only progress bars.
 
-mod addr;
 mod get;
 mod hash;
-mod progress;
 mod send;
 mod wire;
 
@@ -25,6 +23,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use switchyard_client_support::{addr, progress};
+
+/// The port of the default topology's bulk listener.
+const DEFAULT_PORT: u16 = 6667;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -106,36 +108,40 @@ fn main() -> ExitCode {
             digest_first,
             sha256,
             legacy,
-        } => addr::resolve(&server).and_then(|addrs| {
-            send::run(&send::SendOpts {
-                addrs,
-                server,
-                file,
-                name,
-                resume,
-                legacy,
-                digest: match (sha256, digest_first) {
-                    (Some(d), _) => send::Digest::Known(d),
-                    (None, true) => send::Digest::HashFirst,
-                    (None, false) => send::Digest::HashWhileSending,
-                },
-                quiet: cli.quiet,
-            })
-        }),
+        } => addr::resolve_all(&server, DEFAULT_PORT)
+            .map_err(|e| e.to_string())
+            .and_then(|addrs| {
+                send::run(&send::SendOpts {
+                    addrs,
+                    server,
+                    file,
+                    name,
+                    resume,
+                    legacy,
+                    digest: match (sha256, digest_first) {
+                        (Some(d), _) => send::Digest::Known(d),
+                        (None, true) => send::Digest::HashFirst,
+                        (None, false) => send::Digest::HashWhileSending,
+                    },
+                    quiet: cli.quiet,
+                })
+            }),
         Cmd::Get {
             server,
             name,
             output,
             resume,
-        } => addr::resolve(&server).and_then(|addrs| {
-            get::run(&get::GetOpts {
-                addrs,
-                name,
-                out: output,
-                resume,
-                quiet: cli.quiet,
-            })
-        }),
+        } => addr::resolve_all(&server, DEFAULT_PORT)
+            .map_err(|e| e.to_string())
+            .and_then(|addrs| {
+                get::run(&get::GetOpts {
+                    addrs,
+                    name,
+                    out: output,
+                    resume,
+                    quiet: cli.quiet,
+                })
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

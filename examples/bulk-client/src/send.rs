@@ -177,7 +177,7 @@ fn send_body(
     size: u64,
     quiet: bool,
 ) -> io::Result<()> {
-    let bar = progress::bar(size, "send", quiet);
+    let bar = progress::bar(Some(size), "send", quiet);
     bar.set_position(offset);
     let mut at = offset;
     while at < size {

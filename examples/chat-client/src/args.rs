@@ -1,8 +1,9 @@
 //! Command line, and `HOST[:PORT]` resolution.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use clap::Parser;
+use switchyard_client_support::addr;
 
 /// The default topology serves chat here.
 pub const DEFAULT_PORT: u16 = 6000;
@@ -32,29 +33,7 @@ pub struct Args {
 
 /// `HOST[:PORT]` -> the first address it resolves to.
 pub fn resolve(server: &str) -> Result<SocketAddr, String> {
-    let candidates: Vec<SocketAddr> = if let Ok(addr) = server.parse::<SocketAddr>() {
-        vec![addr]
-    } else if let Ok(ip) = server
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-    {
-        vec![SocketAddr::new(ip, DEFAULT_PORT)]
-    } else if server.contains(':') {
-        server
-            .to_socket_addrs()
-            .map_err(|e| format!("{server}: {e}"))?
-            .collect()
-    } else {
-        (server, DEFAULT_PORT)
-            .to_socket_addrs()
-            .map_err(|e| format!("{server}: {e}"))?
-            .collect()
-    };
-    candidates
-        .into_iter()
-        .next()
-        .ok_or_else(|| format!("{server}: no address"))
+    addr::resolve(server, DEFAULT_PORT).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

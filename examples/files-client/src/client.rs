@@ -9,8 +9,8 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
+use switchyard_client_support::progress::ProgressBar;
 use switchyard_files::cmd::get::{Get, GetOk};
 use switchyard_files::cmd::list::Entry;
 use switchyard_files::cmd::put::{Put, PutOk};

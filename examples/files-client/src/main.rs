@@ -18,12 +18,10 @@
 //! - `menu`: the interactive mode.
 //! - this file: the command line and one function per subcommand.
 
-mod addr;
 mod client;
 mod hasher;
 mod local;
 mod menu;
-mod progress;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -31,6 +29,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use switchyard_client_support::{addr, progress};
 
 use client::Client;
 
@@ -105,7 +104,7 @@ fn main() -> ExitCode {
 }
 
 fn connect(server: &str, timeout: Duration) -> Result<Client, String> {
-    let addrs = addr::resolve(server)?;
+    let addrs = resolve(server)?;
     Client::connect(&addrs, timeout).map_err(|e| e.to_string())
 }
 
@@ -208,7 +207,7 @@ fn bench_get(
     conns: u64,
     timeout: Duration,
 ) -> Result<(), String> {
-    let addrs = addr::resolve(server)?;
+    let addrs = resolve(server)?;
     let started = Instant::now();
     let results: Vec<Result<u64, String>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..conns)
@@ -217,7 +216,7 @@ fn bench_get(
                 let addrs = &addrs;
                 scope.spawn(move || -> Result<u64, String> {
                     let mut c = Client::connect(addrs, timeout).map_err(|e| e.to_string())?;
-                    let bar = progress::bar(0, name, true);
+                    let bar = progress::bar(Some(0), name, true);
                     // A real file, as a download would write (rewound each time).
                     let path = std::env::temp_dir()
                         .join(format!("sy-files-bench-{}-{i}", std::process::id()));
@@ -270,7 +269,7 @@ pub(crate) fn get(
         return Err(format!("{} exists (use --force to replace it)", target.display()).into());
     }
     let mut part = local::Partial::create(&target)?;
-    let bar = progress::bar(0, name, quiet);
+    let bar = progress::bar(Some(0), name, quiet);
     let started = Instant::now();
     let (bytes, sha) = c.get(name, part.file(), &bar)?;
     bar.finish_and_clear();
@@ -309,7 +308,7 @@ pub(crate) fn put(
     if !meta.is_file() {
         return Err(format!("{}: not a regular file", local.display()).into());
     }
-    let bar = progress::bar(meta.len(), &name, quiet);
+    let bar = progress::bar(Some(meta.len()), &name, quiet);
     let started = Instant::now();
     let ok = c.put(&name, &file, meta.len(), overwrite, &bar)?;
     bar.finish_and_clear();
@@ -336,4 +335,12 @@ pub(crate) fn ls(c: &mut Client, dir: &str) -> Result<(), Failure> {
         println!("({} of {total} entries shown)", entries.len());
     }
     Ok(())
+}
+
+/// The port of the default topology's files listener.
+const DEFAULT_PORT: u16 = 6666;
+
+/// `server` to the addresses to try, in resolver order.
+fn resolve(server: &str) -> Result<Vec<std::net::SocketAddr>, String> {
+    addr::resolve_all(server, DEFAULT_PORT).map_err(|e| e.to_string())
 }

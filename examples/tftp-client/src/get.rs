@@ -87,7 +87,7 @@ fn temp_beside(dest: &Path) -> PathBuf {
 }
 
 pub fn run(server: &str, remote: &str, local: Option<PathBuf>, opts: &Opts) -> Result<(), Failure> {
-    let addr = addr::resolve(server)?;
+    let addr = addr::resolve(server, crate::DEFAULT_PORT)?;
     let dest = target(remote, local)?;
     let temp = temp_beside(&dest);
     let file = OpenOptions::new()

@@ -15,16 +15,19 @@
 //! - `addr`: `HOST[:PORT]` parsing. `drive`: the socket loop around a machine.
 //! - `get` and `put`: the two commands. `progress`: the terminal-only progress bar.
 
-mod addr;
 mod drive;
 mod get;
-mod progress;
 mod put;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use switchyard_client_support::addr::{self, AddrError};
+use switchyard_client_support::progress;
+
+/// TFTP's well-known port.
+pub const DEFAULT_PORT: u16 = 69;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -142,5 +145,11 @@ impl std::fmt::Display for Failure {
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
         Failure::Transfer(e.to_string())
+    }
+}
+
+impl From<AddrError> for Failure {
+    fn from(e: AddrError) -> Failure {
+        Failure::Usage(e.to_string())
     }
 }

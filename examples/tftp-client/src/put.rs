@@ -25,7 +25,7 @@ fn read_full(file: &File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize>
 }
 
 pub fn run(server: &str, local: &Path, remote: Option<String>, opts: &Opts) -> Result<(), Failure> {
-    let addr = addr::resolve(server)?;
+    let addr = addr::resolve(server, crate::DEFAULT_PORT)?;
     let remote = match remote {
         Some(r) => r,
         None => local

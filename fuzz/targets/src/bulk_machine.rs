@@ -7,10 +7,10 @@
 use arbitrary::{Arbitrary, Unstructured};
 use switchyard_bulk::codec::{Get, Put, Reply, Request, V1Header};
 use switchyard_bulk::config::Config;
-use switchyard_bulk::machine::{Output, Session};
-use switchyard_sdk::{HostError, Storage};
+use switchyard_bulk::machine::Session;
+use switchyard_sdk::HostError;
 
-use crate::conn::{Conn, Machine, Out, Seen};
+use crate::conn::{Conn, Machine, Seen};
 
 /// An upload id whose partial is kept in [`FILES`].
 const KEPT_ID: [u8; 16] = [7; 16];
@@ -37,59 +37,6 @@ pub(crate) fn run(pieces: &[&[u8]]) -> Seen {
 }
 
 impl Machine for Session {
-    fn bytes(&mut self, now: u64, data: &[u8], st: &mut dyn Storage) {
-        self.handle_bytes(now, data, st)
-    }
-    fn eof(&mut self, now: u64, st: &mut dyn Storage) {
-        self.handle_eof(now, st)
-    }
-    fn closed(&mut self, now: u64, st: &mut dyn Storage) {
-        self.handle_closed(now, "connection closed", st)
-    }
-    fn timeout(&mut self, now: u64, st: &mut dyn Storage) {
-        self.handle_timeout(now, st)
-    }
-    fn sent(&mut self, now: u64, token: u64, r: Result<u64, HostError>, st: &mut dyn Storage) {
-        self.handle_file_sent(now, token, r, st)
-    }
-    fn received(
-        &mut self,
-        now: u64,
-        token: u64,
-        r: Result<(u64, Option<[u8; 32]>), HostError>,
-        st: &mut dyn Storage,
-    ) {
-        self.handle_file_received(now, token, r, st)
-    }
-    fn drain(&mut self, now: u64) {
-        self.handle_drain(now)
-    }
-    fn deadline(&self) -> Option<u64> {
-        self.poll_timeout()
-    }
-    fn is_done(&self) -> bool {
-        Session::is_done(self)
-    }
-    fn output(&mut self) -> Option<Out> {
-        Some(match self.poll_output()? {
-            Output::Write(d) => Out::Write(d),
-            Output::SendFile {
-                file,
-                offset,
-                len,
-                token,
-            } => Out::SendFile {
-                file,
-                offset,
-                len,
-                token,
-            },
-            Output::RecvToFile { file, len, token } => Out::RecvToFile { file, len, token },
-            Output::Close => Out::Close,
-            Output::Transfer(t) => Out::Transfer(format!("{t:?}")),
-            Output::Info(_) | Output::Warn(_) => Out::Log,
-        })
-    }
     fn check_write(data: &[u8]) {
         assert_eq!(
             Reply::check(data),
@@ -210,7 +157,7 @@ pub fn bulk_machine(data: &[u8]) {
                 c.timeout(now);
             }
             Event::Deadline => {
-                if let Some(t) = c.machine.deadline() {
+                if let Some(t) = c.machine.poll_timeout() {
                     now = now.max(t);
                 }
                 c.timeout(now);

@@ -16,53 +16,14 @@
 
 use std::collections::VecDeque;
 
+use switchyard_sdk::conn::{ConnMachine, ConnOutput};
 use switchyard_sdk::{FileId, HostError, Storage};
 
 use crate::host::Host;
 
-/// One output of a connection machine, in the terms of the host.
-#[derive(Debug)]
-pub(crate) enum Out {
-    Write(Vec<u8>),
-    SendFile {
-        file: FileId,
-        offset: u64,
-        len: u64,
-        token: u64,
-    },
-    RecvToFile {
-        file: FileId,
-        len: u64,
-        token: u64,
-    },
-    SetReading(bool),
-    Close,
-    /// A transfer record (`TransferCompleted`, as text).
-    Transfer(String),
-    /// A log line: checked for nothing but allowed after `Close`, and not compared
-    /// between runs (it may say how the bytes arrived, e.g. extra bytes seen before
-    /// the close in one run and never delivered in another).
-    Log,
-}
-
-/// The inputs and outputs the files and bulk `Session`s share.
-pub(crate) trait Machine {
-    fn bytes(&mut self, now: u64, data: &[u8], st: &mut dyn Storage);
-    fn eof(&mut self, now: u64, st: &mut dyn Storage);
-    fn closed(&mut self, now: u64, st: &mut dyn Storage);
-    fn timeout(&mut self, now: u64, st: &mut dyn Storage);
-    fn sent(&mut self, now: u64, token: u64, r: Result<u64, HostError>, st: &mut dyn Storage);
-    fn received(
-        &mut self,
-        now: u64,
-        token: u64,
-        r: Result<(u64, Option<[u8; 32]>), HostError>,
-        st: &mut dyn Storage,
-    );
-    fn drain(&mut self, now: u64);
-    fn deadline(&self) -> Option<u64>;
-    fn is_done(&self) -> bool;
-    fn output(&mut self) -> Option<Out>;
+/// A connection machine as the host drives it ([`ConnMachine`], the trait the plugins'
+/// adapter runs), plus the protocol's own check of what it may write.
+pub(crate) trait Machine: ConnMachine {
     /// Panic if `data` is not something the protocol may write.
     fn check_write(data: &[u8]);
 }
@@ -134,7 +95,7 @@ impl<M: Machine> Conn<M> {
         c.end_of_stream(0);
         let mut now = 0;
         for _ in 0..64 {
-            let Some(t) = c.machine.deadline() else {
+            let Some(t) = c.machine.poll_timeout() else {
                 break;
             };
             now = now.max(t);
@@ -156,11 +117,11 @@ impl<M: Machine> Conn<M> {
     }
 
     pub fn timeout(&mut self, now: u64) {
-        self.step(now, |m, st| m.timeout(now, st));
+        self.step(now, |m, st| m.handle_timeout(now, st));
     }
 
     pub fn drain(&mut self, now: u64) {
-        self.step(now, |m, _| m.drain(now));
+        self.step(now, |m, _| m.handle_drain(now));
     }
 
     /// Deliver one input to the machine, then let everything settle.
@@ -168,7 +129,7 @@ impl<M: Machine> Conn<M> {
         let was_done = self.machine.is_done();
         self.host.with(now, |st| f(&mut self.machine, st));
         if was_done {
-            let o = self.machine.output();
+            let o = self.machine.poll_output();
             assert!(o.is_none(), "output after done: {o:?}");
         }
         self.pump(now);
@@ -207,7 +168,8 @@ impl<M: Machine> Conn<M> {
                     Err(e) => Err(e),
                 };
                 let m = &mut self.machine;
-                self.host.with(now, |st| m.received(now, token, result, st));
+                self.host
+                    .with(now, |st| m.handle_file_received(now, token, result, st));
                 continue;
             }
             if self.send.is_some() || !self.reading {
@@ -216,13 +178,13 @@ impl<M: Machine> Conn<M> {
             if !self.incoming.is_empty() {
                 let data: Vec<u8> = self.incoming.drain(..).collect();
                 let m = &mut self.machine;
-                self.host.with(now, |st| m.bytes(now, &data, st));
+                self.host.with(now, |st| m.handle_bytes(now, &data, st));
                 continue;
             }
             if self.eof && !self.eof_told {
                 self.eof_told = true;
                 let m = &mut self.machine;
-                self.host.with(now, |st| m.eof(now, st));
+                self.host.with(now, |st| m.handle_eof(now, st));
                 continue;
             }
             return;
@@ -243,29 +205,31 @@ impl<M: Machine> Conn<M> {
                 Ok(body.len() as u64)
             }
         };
-        self.step(now, |m, st| m.sent(now, token, result, st));
+        self.step(now, |m, st| m.handle_file_sent(now, token, result, st));
     }
 
     /// The host fails the `recv_to_file` in flight.
     pub fn fail_recv(&mut self, now: u64, e: HostError) {
         if let Some(r) = self.recv.take() {
-            self.step(now, |m, st| m.received(now, r.token, Err(e), st));
+            self.step(now, |m, st| {
+                m.handle_file_received(now, r.token, Err(e), st)
+            });
         }
     }
 
     /// Take the machine's outputs, checking each.
     fn outputs(&mut self) {
-        while let Some(o) = self.machine.output() {
+        while let Some(o) = self.machine.poll_output() {
             let after_close = self.seen.closed;
-            if !matches!(o, Out::Transfer(_) | Out::Log) {
+            if !matches!(o, ConnOutput::Transfer(_) | ConnOutput::Log(..)) {
                 assert!(!after_close, "{o:?} after Close");
             }
             match o {
-                Out::Write(data) => {
+                ConnOutput::Write(data) => {
                     M::check_write(&data);
                     self.seen.stream.extend_from_slice(&data);
                 }
-                Out::SendFile {
+                ConnOutput::SendFile {
                     file,
                     offset,
                     len,
@@ -274,7 +238,7 @@ impl<M: Machine> Conn<M> {
                     self.new_transfer(token);
                     self.send = Some((file, offset, len, token));
                 }
-                Out::RecvToFile { file, len, token } => {
+                ConnOutput::RecvToFile { file, len, token } => {
                     self.new_transfer(token);
                     self.recv = Some(Recv {
                         file,
@@ -283,13 +247,16 @@ impl<M: Machine> Conn<M> {
                         token,
                     });
                 }
-                Out::SetReading(on) => {
+                ConnOutput::SetReading(on) => {
                     assert_ne!(on, self.reading, "set_reading to what it already is");
                     self.reading = on;
                 }
-                Out::Close => self.seen.closed = true,
-                Out::Transfer(t) => self.seen.transfers.push(t),
-                Out::Log => {}
+                ConnOutput::Close => self.seen.closed = true,
+                // Compared between runs as text.
+                ConnOutput::Transfer(t) => self.seen.transfers.push(format!("{t:?}")),
+                // Not compared between runs: a line may say how the bytes arrived (e.g.
+                // extra bytes seen before the close in one run, never delivered in another).
+                ConnOutput::Log(..) => {}
             }
         }
         if self.seen.closed {
@@ -309,7 +276,8 @@ impl<M: Machine> Conn<M> {
     /// The connection is gone: everything must be released.
     pub fn finish(mut self, now: u64) -> Seen {
         let m = &mut self.machine;
-        self.host.with(now, |st| m.closed(now, st));
+        self.host
+            .with(now, |st| m.handle_closed(now, "connection closed", st));
         self.send = None;
         self.recv = None;
         self.outputs();

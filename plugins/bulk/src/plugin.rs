@@ -1,19 +1,16 @@
-//! The `Protocol` impl: a thin adapter between host events and a [`Session`].
+//! The `Protocol` impl: the bulk [`Session`] run by the SDK's [`ConnAdapter`].
 //!
 //! One instance per connection (`InstanceMode::PerConnection`): a panic costs one
-//! connection and the session needs no connection map. Events go to the machine with
-//! `ctx.now_ms()` and `ctx` as its [`crate::machine::Storage`]; its outputs are carried
-//! out in order; its one deadline becomes the one host timer.
+//! connection and the session needs no connection map. How events reach the machine
+//! and its outputs reach the host is the SDK's, shared with the files plugin and the
+//! fuzz harness; this file only says which machine, and how its outputs read.
 
-use std::time::Duration;
-
+use switchyard_sdk::conn::{ConnAdapter, ConnMachine, ConnOutput, RecvResult, SendResult};
 use switchyard_sdk::prelude::*;
 
 use crate::config::Config;
-use crate::machine::{Output, Session};
+use crate::machine::{Output, Session, Storage};
 
-/// The only timer: the session's deadline.
-const DEADLINE_TIMER: u64 = 1;
 /// The output port every transfer is reported on.
 pub const TRANSFERS_PORT: &str = "transfers";
 
@@ -21,10 +18,7 @@ pub const TRANSFERS_PORT: &str = "transfers";
 #[derive(Debug)]
 pub struct BulkPlugin {
     cfg: Config,
-    conn: Option<ConnId>,
-    session: Option<Session>,
-    /// Deadline the host timer is armed for.
-    armed: Option<u64>,
+    conn: ConnAdapter<Session>,
 }
 
 impl Protocol for BulkPlugin {
@@ -41,118 +35,82 @@ impl Protocol for BulkPlugin {
         config.validate()?;
         Ok(BulkPlugin {
             cfg: config,
-            conn: None,
-            session: None,
-            armed: None,
+            conn: ConnAdapter::new(TRANSFERS_PORT),
         })
     }
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
-        let now = ctx.now_ms();
-        if let Event::ConnOpened { conn, peer, .. } = event {
-            self.conn = Some(conn);
-            self.session = Some(Session::new(self.cfg.clone(), peer.to_string(), now));
-        }
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        session.set_wall_clock((ctx.now_unix_ms() / 1000) as i64);
-        match event {
-            Event::Bytes { data, .. } => session.handle_bytes(now, data, ctx),
-            Event::PeerEof { .. } => session.handle_eof(now, ctx),
-            Event::ConnClosed { error, .. } => {
-                let reason = error.map_or_else(
-                    || "connection closed".to_owned(),
-                    |e| format!("connection {e}"),
-                );
-                self.conn = None;
-                session.handle_closed(now, &reason, ctx);
-            }
-            Event::Timer {
-                token: DEADLINE_TIMER,
-            } => {
-                self.armed = None;
-                session.handle_timeout(now, ctx);
-            }
-            Event::FileReceived { token, result, .. } => {
-                session.handle_file_received(now, token, result, ctx)
-            }
-            Event::FileSent { token, result, .. } => {
-                session.handle_file_sent(now, token, result, ctx)
-            }
-            Event::Drain => session.handle_drain(now),
-            _ => {}
-        }
-        self.flush(ctx, now);
+        let cfg = &self.cfg;
+        self.conn
+            .on_event(ctx, event, |peer, now| Session::new(cfg.clone(), peer, now));
     }
 
     fn active_sessions(&self) -> u64 {
-        self.session.as_ref().is_some_and(Session::busy) as u64
+        self.conn.active_sessions()
     }
 }
 
-impl BulkPlugin {
-    /// Carry out the session's outputs, then arm the timer for its deadline.
-    fn flush(&mut self, ctx: &mut Ctx<'_>, now: u64) {
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        while let Some(output) = session.poll_output() {
-            match output {
-                Output::Info(line) => ctx.info(line),
-                Output::Warn(line) => ctx.warn(line),
-                Output::Transfer(t) => {
-                    if let Err(e) = ctx.emit(TRANSFERS_PORT, &t) {
-                        ctx.debug(format_args!("transfer record not emitted: {e}"));
-                    }
-                }
-                // Connection outputs once the connection is gone: nothing to do.
-                _ if self.conn.is_none() => {}
-                Output::Write(data) => {
-                    let conn = self.conn.expect("checked");
-                    if let Err(e) = ctx.write(conn, &data) {
-                        ctx.debug(format_args!("write failed: {e}; closing"));
-                        let _ = ctx.close(conn);
-                    }
-                }
-                Output::RecvToFile { file, len, token } => {
-                    let conn = self.conn.expect("checked");
-                    if let Err(e) = ctx.recv_to_file(conn, file, len, true, token) {
-                        session.handle_file_received(now, token, Err(e), ctx);
-                    }
-                }
-                Output::SendFile {
-                    file,
-                    offset,
-                    len,
-                    token,
-                } => {
-                    let conn = self.conn.expect("checked");
-                    if let Err(e) = ctx.send_file(conn, file, offset, len, token) {
-                        session.handle_file_sent(now, token, Err(e), ctx);
-                    }
-                }
-                Output::Close => {
-                    let _ = ctx.close(self.conn.expect("checked"));
-                }
-            }
+impl From<Output> for ConnOutput {
+    fn from(output: Output) -> ConnOutput {
+        match output {
+            Output::Write(data) => ConnOutput::Write(data),
+            Output::RecvToFile { file, len, token } => ConnOutput::RecvToFile { file, len, token },
+            Output::SendFile {
+                file,
+                offset,
+                len,
+                token,
+            } => ConnOutput::SendFile {
+                file,
+                offset,
+                len,
+                token,
+            },
+            Output::Close => ConnOutput::Close,
+            Output::Transfer(t) => ConnOutput::Transfer(t),
+            Output::Info(line) => ConnOutput::Log(Level::Info, line),
+            Output::Warn(line) => ConnOutput::Log(Level::Warn, line),
         }
-        let deadline = if self.conn.is_some() {
-            session.poll_timeout()
-        } else {
-            None
-        };
-        match deadline {
-            Some(d) if self.armed != Some(d) => {
-                let _ = ctx.set_timer(DEADLINE_TIMER, Duration::from_millis(d.saturating_sub(now)));
-                self.armed = Some(d);
-            }
-            None if self.armed.is_some() => {
-                let _ = ctx.cancel_timer(DEADLINE_TIMER);
-                self.armed = None;
-            }
-            _ => {}
-        }
+    }
+}
+
+impl ConnMachine for Session {
+    fn handle_bytes(&mut self, now: u64, data: &[u8], st: &mut dyn Storage) {
+        Session::handle_bytes(self, now, data, st)
+    }
+    fn handle_eof(&mut self, now: u64, st: &mut dyn Storage) {
+        Session::handle_eof(self, now, st)
+    }
+    fn handle_closed(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
+        Session::handle_closed(self, now, reason, st)
+    }
+    fn handle_timeout(&mut self, now: u64, st: &mut dyn Storage) {
+        Session::handle_timeout(self, now, st)
+    }
+    fn handle_file_sent(&mut self, now: u64, token: u64, r: SendResult, st: &mut dyn Storage) {
+        Session::handle_file_sent(self, now, token, r, st)
+    }
+    fn handle_file_received(&mut self, now: u64, token: u64, r: RecvResult, st: &mut dyn Storage) {
+        Session::handle_file_received(self, now, token, r, st)
+    }
+    fn handle_drain(&mut self, now: u64) {
+        Session::handle_drain(self, now)
+    }
+    /// Bulk compares partial uploads' mtimes with it to expire abandoned ones.
+    fn set_wall_clock(&mut self, unix_secs: i64) {
+        Session::set_wall_clock(self, unix_secs)
+    }
+    fn poll_output(&mut self) -> Option<ConnOutput> {
+        Session::poll_output(self).map(ConnOutput::from)
+    }
+    fn poll_timeout(&self) -> Option<u64> {
+        Session::poll_timeout(self)
+    }
+    fn busy(&self) -> bool {
+        Session::busy(self)
+    }
+    fn is_done(&self) -> bool {
+        Session::is_done(self)
     }
 }
 

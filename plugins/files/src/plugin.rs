@@ -1,17 +1,16 @@
-//! The `Protocol` impl: a thin adapter between host events and a [`Session`].
+//! The `Protocol` impl: the files [`Session`] run by the SDK's [`ConnAdapter`].
 //!
 //! One instance per connection (`InstanceMode::PerConnection`): a panic costs one
-//! connection, and the session needs no connection map. Events go to the machine
-//! with `ctx.now_ms()` and `ctx` as its [`crate::machine::Storage`]; its outputs are
-//! carried out in order; its one deadline becomes the one host timer.
+//! connection, and the session needs no connection map. How events reach the machine
+//! and its outputs reach the host is the SDK's, shared with the bulk plugin and the
+//! fuzz harness; this file only says which machine, and how its outputs read.
 
+use switchyard_sdk::conn::{ConnAdapter, ConnMachine, ConnOutput, RecvResult, SendResult};
 use switchyard_sdk::prelude::*;
 
 use crate::config::Config;
-use crate::machine::{Output, Session};
+use crate::machine::{Output, Session, Storage};
 
-/// The only timer: the session's deadline.
-const DEADLINE_TIMER: u64 = 1;
 /// The output port every transfer is reported on.
 pub const TRANSFERS_PORT: &str = "transfers";
 
@@ -19,10 +18,7 @@ pub const TRANSFERS_PORT: &str = "transfers";
 #[derive(Debug)]
 pub struct FilesPlugin {
     cfg: Config,
-    conn: Option<ConnId>,
-    session: Option<Session>,
-    /// Deadline the host timer is armed for.
-    armed: Option<u64>,
+    conn: ConnAdapter<Session>,
 }
 
 impl Protocol for FilesPlugin {
@@ -38,129 +34,78 @@ impl Protocol for FilesPlugin {
         config.validate()?;
         Ok(FilesPlugin {
             cfg: config,
-            conn: None,
-            session: None,
-            armed: None,
+            conn: ConnAdapter::new(TRANSFERS_PORT),
         })
     }
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
-        let now = ctx.now_ms();
-        if let Event::ConnOpened { conn, peer, .. } = event {
-            self.conn = Some(conn);
-            self.session = Some(Session::new(self.cfg.clone(), peer.to_string(), now));
-        }
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        match event {
-            Event::Bytes { data, .. } => session.handle_bytes(now, data, ctx),
-            Event::PeerEof { .. } => session.handle_eof(now, ctx),
-            Event::ConnClosed { error, .. } => {
-                let reason = error.map_or_else(
-                    || "connection closed".to_owned(),
-                    |e| format!("connection {e}"),
-                );
-                session.handle_closed(now, &reason, ctx);
-                self.conn = None;
-            }
-            Event::Timer {
-                token: DEADLINE_TIMER,
-            } => {
-                self.armed = None;
-                session.handle_timeout(now, ctx);
-            }
-            Event::FileSent { token, result, .. } => {
-                session.handle_file_sent(now, token, result, ctx)
-            }
-            Event::FileReceived { token, result, .. } => {
-                session.handle_file_received(now, token, result, ctx)
-            }
-            Event::Drain => session.handle_drain(now),
-            _ => {}
-        }
-        self.flush(ctx, now);
+        let cfg = &self.cfg;
+        self.conn
+            .on_event(ctx, event, |peer, now| Session::new(cfg.clone(), peer, now));
     }
 
     fn active_sessions(&self) -> u64 {
-        self.session.as_ref().is_some_and(Session::busy) as u64
+        self.conn.active_sessions()
     }
 }
 
-impl FilesPlugin {
-    /// Carry out the session's outputs, then arm the timer for its deadline.
-    fn flush(&mut self, ctx: &mut Ctx<'_>, now: u64) {
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        while let Some(output) = session.poll_output() {
-            let Some(conn) = self.conn else {
-                // Closed: only records and log lines still matter.
-                match output {
-                    Output::Transfer(t) => emit(ctx, &t),
-                    Output::Log(line) => ctx.info(line),
-                    _ => {}
-                }
-                continue;
-            };
-            match output {
-                Output::Write(data) => {
-                    if let Err(e) = ctx.write(conn, &data) {
-                        // The client does not read its replies (write buffer full) or is gone.
-                        ctx.debug(format_args!("write failed: {e}; closing"));
-                        let _ = ctx.close(conn);
-                    }
-                }
-                Output::SendFile {
-                    file,
-                    offset,
-                    len,
-                    token,
-                } => {
-                    if let Err(e) = ctx.send_file(conn, file, offset, len, token) {
-                        session.handle_file_sent(now, token, Err(e), ctx);
-                    }
-                }
-                Output::RecvToFile { file, len, token } => {
-                    if let Err(e) = ctx.recv_to_file(conn, file, len, true, token) {
-                        session.handle_file_received(now, token, Err(e), ctx);
-                    }
-                }
-                Output::SetReading(on) => {
-                    let _ = ctx.set_reading(conn, on);
-                }
-                Output::Close => {
-                    let _ = ctx.close(conn);
-                }
-                Output::Transfer(t) => emit(ctx, &t),
-                Output::Log(line) => ctx.info(line),
-            }
-        }
-        let deadline = if self.conn.is_some() {
-            session.poll_timeout()
-        } else {
-            None
-        };
-        match deadline {
-            Some(d) if self.armed != Some(d) => {
-                let _ = ctx.set_timer(
-                    DEADLINE_TIMER,
-                    std::time::Duration::from_millis(d.saturating_sub(now)),
-                );
-                self.armed = Some(d);
-            }
-            None if self.armed.is_some() => {
-                let _ = ctx.cancel_timer(DEADLINE_TIMER);
-                self.armed = None;
-            }
-            _ => {}
+impl From<Output> for ConnOutput {
+    fn from(output: Output) -> ConnOutput {
+        match output {
+            Output::Write(data) => ConnOutput::Write(data),
+            Output::SendFile {
+                file,
+                offset,
+                len,
+                token,
+            } => ConnOutput::SendFile {
+                file,
+                offset,
+                len,
+                token,
+            },
+            Output::RecvToFile { file, len, token } => ConnOutput::RecvToFile { file, len, token },
+            Output::SetReading(on) => ConnOutput::SetReading(on),
+            Output::Close => ConnOutput::Close,
+            Output::Transfer(t) => ConnOutput::Transfer(t),
+            Output::Log(line) => ConnOutput::Log(Level::Info, line),
         }
     }
 }
 
-fn emit(ctx: &mut Ctx<'_>, t: &TransferCompleted) {
-    if let Err(e) = ctx.emit(TRANSFERS_PORT, t) {
-        ctx.debug(format_args!("transfer record not emitted: {e}"));
+impl ConnMachine for Session {
+    fn handle_bytes(&mut self, now: u64, data: &[u8], st: &mut dyn Storage) {
+        Session::handle_bytes(self, now, data, st)
+    }
+    fn handle_eof(&mut self, now: u64, st: &mut dyn Storage) {
+        Session::handle_eof(self, now, st)
+    }
+    fn handle_closed(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
+        Session::handle_closed(self, now, reason, st)
+    }
+    fn handle_timeout(&mut self, now: u64, st: &mut dyn Storage) {
+        Session::handle_timeout(self, now, st)
+    }
+    fn handle_file_sent(&mut self, now: u64, token: u64, r: SendResult, st: &mut dyn Storage) {
+        Session::handle_file_sent(self, now, token, r, st)
+    }
+    fn handle_file_received(&mut self, now: u64, token: u64, r: RecvResult, st: &mut dyn Storage) {
+        Session::handle_file_received(self, now, token, r, st)
+    }
+    fn handle_drain(&mut self, now: u64) {
+        Session::handle_drain(self, now)
+    }
+    fn poll_output(&mut self) -> Option<ConnOutput> {
+        Session::poll_output(self).map(ConnOutput::from)
+    }
+    fn poll_timeout(&self) -> Option<u64> {
+        Session::poll_timeout(self)
+    }
+    fn busy(&self) -> bool {
+        Session::busy(self)
+    }
+    fn is_done(&self) -> bool {
+        Session::is_done(self)
     }
 }
 

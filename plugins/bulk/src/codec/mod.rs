@@ -78,14 +78,10 @@ pub fn detect(buf: &[u8]) -> Option<Detected> {
     }
 }
 
-/// Lowercase hex of a digest (or any bytes).
+/// Lowercase hex of a digest (or any bytes), as the side files write it
+/// ([`switchyard_sdk::sums`]).
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    switchyard_sdk::sums::to_hex(bytes)
 }
 
 /// Parse 64 hex digits into a digest.

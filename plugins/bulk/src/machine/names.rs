@@ -7,15 +7,14 @@
 //!   name atomically, so two concurrent uploads never get (or overwrite) one name;
 //!   the loser just tries the next candidate.
 //! - The received part of a resumable upload is kept as `.partial.<upload id hex>`.
-//! - A stored file's digest is remembered in `.<name>.sha256` as `<hex> <size>
-//!   <mtime>` (the files plugin's format, so both read each other's), trusted only
-//!   while size and mtime match, so `GET` tells the client what to expect without
-//!   reading the file twice.
+//! - A stored file's digest is remembered in its side file ([`switchyard_sdk::sums`],
+//!   the format the files plugin writes too, so both read each other's), so `GET`
+//!   tells the client what to expect without reading the file twice.
 //!
 //! Hidden names are refused to clients (`codec::check_name`), so they can neither read
 //! nor forge any of these.
 
-use switchyard_sdk::Stat;
+use switchyard_sdk::{Stat, sums};
 
 use super::Storage;
 use crate::codec::{MAX_NAME, hex};
@@ -129,11 +128,6 @@ pub(crate) fn expire_partials(
     remove_partials(cfg, st, expired)
 }
 
-fn sum_path(cfg: &Config, name: &str) -> Option<String> {
-    let side = format!(".{name}.sha256");
-    (side.len() <= MAX_NAME).then(|| cfg.path_of(&side))
-}
-
 /// The remembered digest of stored file `name`, if still valid for `stat`.
 pub(crate) fn load_sum(
     cfg: &Config,
@@ -141,39 +135,13 @@ pub(crate) fn load_sum(
     name: &str,
     stat: &Stat,
 ) -> Option<[u8; 32]> {
-    let path = sum_path(cfg, name)?;
-    let (file, size) = st.open_read(&path).ok()?;
-    let mut buf = [0u8; 128];
-    let n = if size as usize <= buf.len() {
-        st.read_file(file, 0, &mut buf).ok()
-    } else {
-        None
-    };
-    let _ = st.close_file(file);
-    let text = std::str::from_utf8(&buf[..n?]).ok()?;
-    let mut parts = text.split_ascii_whitespace();
-    let (digest, len, mtime) = (parts.next()?, parts.next()?, parts.next()?);
-    let valid =
-        len.parse::<u64>().ok()? == stat.size && mtime.parse::<i64>().ok()? == stat.modified_unix;
-    valid.then(|| crate::codec::parse_digest(digest)).flatten()
+    sums::load(st, &cfg.path_of(name), stat)
 }
 
 /// Remember `digest` for stored file `name` (best effort: without it, a `GET` simply
 /// carries no digest).
 pub(crate) fn store_sum(cfg: &Config, st: &mut dyn Storage, name: &str, digest: &[u8; 32]) {
-    let Some(path) = sum_path(cfg, name) else {
-        return;
-    };
-    let Ok(stat) = st.stat(&cfg.path_of(name)) else {
-        return;
-    };
-    let Ok(file) = st.create_temp(&path) else {
-        return;
-    };
-    let line = format!("{} {} {}\n", hex(digest), stat.size, stat.modified_unix);
-    if st.write_file(file, line.as_bytes()).is_err() || st.commit_file(file, &path, true).is_err() {
-        let _ = st.close_file(file);
-    }
+    sums::store(st, &cfg.path_of(name), digest);
 }
 
 #[cfg(test)]

@@ -134,9 +134,9 @@ pub fn sha_arg(token: &str) -> Result<Option<String>, CodecError> {
     Ok(Some(token.to_ascii_lowercase()))
 }
 
-/// Lowercase hex of a digest.
+/// Lowercase hex of a digest, as the side files write it ([`switchyard_sdk::sums`]).
 pub fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    switchyard_sdk::sums::to_hex(digest)
 }
 
 #[cfg(test)]
