@@ -5,7 +5,7 @@
 //! `_Static_assert`s, so both agree on every size. Plugin authors writing Rust never touch this module: they use
 //! [`crate::Protocol`] and [`crate::declare_plugin!`].
 //!
-//! # Rules of the boundary (see `shared/DESIGN.md`)
+//! # Rules of the boundary (see `docs/decisions/plugin-boundary.md`)
 //! - Only `#[repr(C)]` structs and fixed-width integers cross it. Tags are `u32`
 //!   constants, never Rust enums: an unknown discriminant would be undefined behaviour.
 //! - Every struct that may grow starts with a `struct_size` field; a reader checks it

@@ -2,7 +2,8 @@
 //!
 //! Everything a protocol plugin needs, and nothing it must not have: this crate
 //! depends on neither actix nor tokio, because a `cdylib` carries its own copies of
-//! their thread-locals and cannot use the host's runtime (see `shared/DESIGN.md` §1).
+//! their thread-locals and cannot use the host's runtime (see
+//! `docs/decisions/plugin-boundary.md`, "Context").
 //! A plugin is a sans-I/O state machine: the host feeds it [`Event`]s and it answers
 //! by calling [`Ctx`] methods during the call.
 //!
@@ -44,7 +45,7 @@
 //! - `messages`: typed messages shared by the bundled plugins.
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
 //! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.
-//! - `trampoline` / `declare_plugin!`: the generated `extern "C"` glue; every entry
+//! - `trampoline` / `declare_plugin!` (in `macros`): the generated `extern "C"` glue; every entry
 //!   catches panics, so a plugin bug never unwinds into the host.
 //! - [`host`]: the host side of the ABI, written once: the [`host::HostCalls`] trait and
 //!   the one `extern "C"` table that decodes a plugin's calls into it. The runtime and

@@ -25,7 +25,8 @@ struct Instance<P> {
 ///
 /// The hook replaces the plugin's copy of std's default hook, which would print to
 /// stderr and call `thread::current()`, registering a thread-local destructor that
-/// pins the library in memory (DESIGN.md §4).
+/// pins the library in memory (`docs/decisions/plugin-boundary.md`, "Rules that keep
+/// unload and reload sound").
 static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 static HOOK: Once = Once::new();
 
