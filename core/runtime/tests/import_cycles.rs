@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 const KNOWN: &[(&str, &[&str])] = &[(
     "runtime",
     &[
-        "actor/calls.rs",
         "actor/conn.rs",
         "actor/messages.rs",
         "actor/mod.rs",

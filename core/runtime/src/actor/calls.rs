@@ -20,6 +20,8 @@ use switchyard_sdk::host::HostCalls;
 use switchyard_sdk::messages::{Message, TransferCompleted};
 
 use super::InstanceActor;
+use super::event::HostEvent;
+use super::io::io_status;
 use super::messages::{Flush, ReplayHeld, TypedMessage};
 use super::resources::{OpenFile, Out, RecvToFile};
 use super::udp_out;
@@ -41,24 +43,6 @@ const MAX_DATAGRAM_OUT: usize = 65_535;
 const MAX_MESSAGE: usize = 1024 * 1024;
 /// Longest timer: a year (longer is a plugin bug).
 const MAX_TIMER_MS: u64 = 365 * 24 * 3600 * 1000;
-
-/// The ABI status for an I/O error.
-pub fn io_status(e: &io::Error) -> u32 {
-    match rustix::io::Errno::from_io_error(e) {
-        Some(rustix::io::Errno::NOSPC) | Some(rustix::io::Errno::DQUOT) => abi::SY_ERR_NO_SPACE,
-        _ => match e.kind() {
-            io::ErrorKind::NotFound => abi::SY_ERR_NOT_FOUND,
-            io::ErrorKind::PermissionDenied => abi::SY_ERR_ACCESS,
-            io::ErrorKind::AlreadyExists => abi::SY_ERR_EXISTS,
-            io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::NotConnected => abi::SY_ERR_CLOSED,
-            _ => abi::SY_ERR_IO,
-        },
-    }
-}
 
 /// A sha256 state over everything already in `file`: a receive's digest covers the
 /// whole file (the plain path; a direct receive hashes on its own thread).
@@ -445,9 +429,7 @@ impl HostCalls for Calls<'_> {
         let delay = Duration::from_millis(delay_ms.min(MAX_TIMER_MS));
         let handle = self.ctx.run_later(delay, move |act, ctx| {
             act.res.timers.remove(&token);
-            let mut ev = abi::SyEvent::new(abi::SY_EV_TIMER, act.shared.now_ms());
-            ev.token = token;
-            act.deliver(&ev, ctx);
+            act.deliver(HostEvent::Timer { token }, ctx);
         });
         self.actor.res.timers.insert(token, handle);
         abi::SY_OK

@@ -14,12 +14,13 @@ use std::rc::Rc;
 use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, WrapFuture};
 use futures_util::FutureExt;
 use sha2::Digest;
-use switchyard_sdk::abi::{self, SyEvent};
+use switchyard_sdk::abi;
 use tokio::io::Interest;
 
 use super::InstanceActor;
 use super::Role;
-use super::calls::io_status;
+use super::event::HostEvent;
+use super::io::io_status;
 use super::resources::{OpenFile, Out};
 use super::streams::{ConnInput, ConnItem};
 use super::{file_cache, prefetch};
@@ -79,9 +80,7 @@ impl InstanceActor {
     }
 
     fn deliver_eof(&mut self, id: u64, ctx: &mut Context<Self>) {
-        let mut ev = SyEvent::new(abi::SY_EV_PEER_EOF, self.shared.now_ms());
-        ev.conn = id;
-        self.deliver(&ev, ctx);
+        self.deliver(HostEvent::PeerEof { conn: id }, ctx);
         self.close_if_finished(id, ctx);
     }
 
@@ -108,10 +107,7 @@ impl InstanceActor {
                 conn.held.extend_from_slice(data);
                 return;
             }
-            let mut ev = SyEvent::new(abi::SY_EV_BYTES, self.shared.now_ms());
-            ev.conn = id;
-            ev.data = abi::SyBytes::from_slice(data);
-            self.deliver(&ev, ctx);
+            self.deliver(HostEvent::Bytes { conn: id, data }, ctx);
             return;
         }
     }
@@ -298,16 +294,13 @@ impl InstanceActor {
         result: Result<Option<[u8; 32]>, u32>,
         ctx: &mut Context<Self>,
     ) {
-        let mut ev = SyEvent::new(abi::SY_EV_FILE_RECEIVED, self.shared.now_ms());
-        ev.conn = id;
-        ev.token = token;
-        ev.amount = received;
-        match result {
-            Ok(Some(digest)) => ev.digest = digest,
-            Ok(None) => {}
-            Err(status) => ev.status = status,
-        }
-        self.deliver(&ev, ctx);
+        let ev = HostEvent::FileReceived {
+            conn: id,
+            token,
+            received,
+            result,
+        };
+        self.deliver(ev, ctx);
     }
 
     /// Write what can be written now; on `EWOULDBLOCK`, wait for writability once.
@@ -396,20 +389,17 @@ impl InstanceActor {
                             }
                         }
                         Done::Drained { token } => {
-                            let mut ev = SyEvent::new(abi::SY_EV_DRAINED, self.shared.now_ms());
-                            ev.conn = id;
-                            ev.token = token;
-                            self.deliver(&ev, ctx);
+                            self.deliver(HostEvent::Drained { conn: id, token }, ctx);
                         }
                         Done::FileSent { token, sent, short } => {
-                            let mut ev = SyEvent::new(abi::SY_EV_FILE_SENT, self.shared.now_ms());
-                            ev.conn = id;
-                            ev.token = token;
-                            ev.amount = sent;
-                            if short {
-                                ev.status = abi::SY_ERR_IO; // the file shrank under us
-                            }
-                            self.deliver(&ev, ctx);
+                            let ev = HostEvent::FileSent {
+                                conn: id,
+                                token,
+                                sent,
+                                // The file shrank under us.
+                                status: if short { abi::SY_ERR_IO } else { abi::SY_OK },
+                            };
+                            self.deliver(ev, ctx);
                         }
                         Done::Close => {
                             self.drop_conn(id, abi::SY_OK, ctx);
@@ -507,17 +497,15 @@ impl InstanceActor {
             .collect();
         drop(conn);
         for (token, sent) in unsent {
-            let mut ev = SyEvent::new(abi::SY_EV_FILE_SENT, self.shared.now_ms());
-            ev.conn = id;
-            ev.token = token;
-            ev.amount = sent;
-            ev.status = abi::SY_ERR_CLOSED;
-            self.deliver(&ev, ctx);
+            let ev = HostEvent::FileSent {
+                conn: id,
+                token,
+                sent,
+                status: abi::SY_ERR_CLOSED,
+            };
+            self.deliver(ev, ctx);
         }
-        let mut ev = SyEvent::new(abi::SY_EV_CONN_CLOSED, self.shared.now_ms());
-        ev.conn = id;
-        ev.status = status;
-        self.deliver(&ev, ctx);
+        self.deliver(HostEvent::ConnClosed { conn: id, status }, ctx);
         if matches!(self.role, Role::Connection { .. }) && self.res.conns.is_empty() {
             ctx.stop();
         }

@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use actix::{ActorContext, AsyncContext, Context, Handler, Message};
-use switchyard_sdk::abi::{self, SyEvent, SyStr};
-
+use super::event::HostEvent;
 use super::{InstanceActor, Role};
+use actix::{ActorContext, AsyncContext, Context, Handler, Message};
 
 /// A typed message for input port `port` of the receiving handler.
 #[derive(Debug, Clone)]
@@ -25,12 +24,13 @@ impl Message for TypedMessage {
 impl Handler<TypedMessage> for InstanceActor {
     type Result = ();
     fn handle(&mut self, msg: TypedMessage, ctx: &mut Context<Self>) {
-        let mut ev = SyEvent::new(abi::SY_EV_MESSAGE, self.shared.now_ms());
-        ev.port = msg.port;
-        ev.type_name = SyStr::from_str(&msg.type_name);
-        ev.source = SyStr::from_str(&msg.source);
-        ev.data = abi::SyBytes::from_slice(&msg.data);
-        self.deliver(&ev, ctx);
+        let ev = HostEvent::Message {
+            port: msg.port,
+            type_name: &msg.type_name,
+            source: &msg.source,
+            data: &msg.data,
+        };
+        self.deliver(ev, ctx);
     }
 }
 
@@ -77,8 +77,7 @@ impl Handler<Drain> for InstanceActor {
                 child.do_send(Drain);
             }
         }
-        let ev = SyEvent::new(abi::SY_EV_DRAIN, self.shared.now_ms());
-        self.deliver(&ev, ctx);
+        self.deliver(HostEvent::Drain, ctx);
     }
 }
 

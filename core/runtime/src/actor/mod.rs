@@ -30,7 +30,9 @@
 
 mod calls;
 mod conn;
+mod event;
 mod file_cache;
+mod io;
 mod messages;
 mod prefetch;
 mod resources;
@@ -43,9 +45,10 @@ use std::rc::Rc;
 
 use actix::{Actor, ActorContext, AsyncContext, Context, StreamHandler};
 use slog::{error, info, warn};
-use switchyard_sdk::abi::{self, SyEvent, SyStr};
+use switchyard_sdk::abi;
 use tokio::net::TcpStream;
 
+use event::HostEvent;
 pub use messages::{Abort, Busy, Drain, Retire, StopHandler, TypedMessage};
 use resources::{Conn, Resources};
 pub use shared::{HandlerPlan, Registry, Shared};
@@ -107,7 +110,7 @@ impl InstanceActor {
         match created {
             Ok(inst) => {
                 self.instance = Some(inst);
-                self.deliver(&SyEvent::new(abi::SY_EV_START, self.shared.now_ms()), ctx);
+                self.deliver(HostEvent::Start, ctx);
                 true
             }
             Err(status) => {
@@ -119,13 +122,14 @@ impl InstanceActor {
     }
 
     /// Deliver one event to the instance (if any) and handle a panic.
-    fn deliver(&mut self, event: &SyEvent, ctx: &mut Context<Self>) {
+    fn deliver(&mut self, event: HostEvent<'_>, ctx: &mut Context<Self>) {
         let Some(mut inst) = self.instance.take() else {
             return;
         };
+        let event = event.lower(self.shared.now_ms());
         let status = {
             let mut calls = calls::Calls { actor: self, ctx };
-            inst.deliver(event, &mut calls)
+            inst.deliver(&event, &mut calls)
         };
         if status == abi::SY_ERR_PANICKED {
             drop(inst);
@@ -201,12 +205,13 @@ impl InstanceActor {
         self.res
             .conns
             .insert(id, Conn::new(stream, handle, read, slot));
-        let mut ev = SyEvent::new(abi::SY_EV_CONN_OPENED, self.shared.now_ms());
-        ev.conn = id;
-        ev.peer = peer.into();
-        ev.local = local.into();
-        ev.listener = SyStr::from_str(&listener);
-        self.deliver(&ev, ctx);
+        let ev = HostEvent::ConnOpened {
+            conn: id,
+            peer,
+            local,
+            listener: &listener,
+        };
+        self.deliver(ev, ctx);
         id
     }
 
@@ -261,24 +266,23 @@ impl InstanceActor {
                 self.shared.metrics.bytes_in.inc_by(data.len() as u64);
                 let listener = sock.listener.clone();
                 let local = sock.local;
-                let mut ev = SyEvent::new(abi::SY_EV_DATAGRAM, self.shared.now_ms());
-                ev.socket = item.socket;
-                ev.peer = peer.into();
-                ev.local = local.into();
-                ev.listener = listener
-                    .as_deref()
-                    .map(SyStr::from_str)
-                    .unwrap_or(SyStr::EMPTY);
-                ev.data = abi::SyBytes::from_slice(&data);
-                self.deliver(&ev, ctx);
+                let ev = HostEvent::Datagram {
+                    socket: item.socket,
+                    peer,
+                    local,
+                    listener: listener.as_deref(),
+                    data: &data,
+                };
+                self.deliver(ev, ctx);
             }
             Err(e) => {
                 // An ICMP error from an earlier send: the socket stays usable.
                 slog::debug!(self.shared.log, "udp socket error"; "socket" => item.socket, "error" => %e);
-                let mut ev = SyEvent::new(abi::SY_EV_SOCKET_ERROR, self.shared.now_ms());
-                ev.socket = item.socket;
-                ev.status = calls::io_status(&e);
-                self.deliver(&ev, ctx);
+                let ev = HostEvent::SocketError {
+                    socket: item.socket,
+                    status: io::io_status(&e),
+                };
+                self.deliver(ev, ctx);
             }
         }
     }

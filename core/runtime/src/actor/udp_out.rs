@@ -28,7 +28,7 @@ use switchyard_sdk::abi;
 use tokio::net::UdpSocket;
 
 use super::InstanceActor;
-use super::calls::io_status;
+use super::io::io_status;
 use super::resources::UdpSock;
 use crate::metrics::HandlerMetrics;
 
