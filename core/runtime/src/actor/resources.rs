@@ -176,7 +176,7 @@ pub struct Resources {
     /// instance must not get its predecessor's `FILE_PREFETCHED`).
     pub prefetches: HashMap<u64, SpawnHandle>,
     /// Temp files a direct receive writes (or wrote) into, by file id: the writer's
-    /// end, to wait for before the plugin touches the file (see `Calls::settle_direct`).
+    /// end, to wait for before the plugin touches the file (see `calls::files::settle_direct`).
     pub direct_writers: HashMap<u64, switchyard_direct_io::WriterDone>,
 }
 
