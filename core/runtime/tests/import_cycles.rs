@@ -21,10 +21,8 @@ use std::path::{Path, PathBuf};
 const KNOWN: &[(&str, &[&str])] = &[(
     "runtime",
     &[
-        "actor/conn.rs",
         "actor/messages.rs",
         "actor/mod.rs",
-        "actor/prefetch.rs",
         "actor/resources.rs",
         "actor/shared.rs",
         "actor/udp_out.rs",

@@ -30,6 +30,7 @@
 
 mod calls;
 mod conn;
+mod conn_out;
 mod event;
 mod file_cache;
 mod io;

@@ -105,7 +105,7 @@ pub struct Conn {
     pub recv_finishing: bool,
     /// The peer's EOF or a read failure that came while `recv_finishing`: delivered
     /// after `FILE_RECEIVED`.
-    pub end_behind_recv: Option<super::conn::ConnEnd>,
+    pub end_behind_recv: Option<ConnEnd>,
     _slot: ConnSlot,
 }
 
@@ -142,6 +142,13 @@ impl Conn {
             ctx.cancel_future(h);
         }
     }
+}
+
+/// How a connection ended while a direct receive was finishing.
+#[derive(Debug, Clone, Copy)]
+pub enum ConnEnd {
+    Eof,
+    Failed(u32),
 }
 
 /// A file opened through the storage capability.
