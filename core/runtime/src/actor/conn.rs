@@ -14,6 +14,7 @@ use switchyard_sdk::abi;
 
 use super::InstanceActor;
 use super::event::HostEvent;
+use super::instance_actor::READ_CHUNK;
 use super::io::io_status;
 use super::resources::{ConnEnd, OpenFile};
 use super::streams::{ConnInput, ConnItem};
@@ -206,7 +207,7 @@ impl InstanceActor {
             return;
         };
         let Some(recv) = conn.recv.take() else { return };
-        conn.read.set_chunk(super::READ_CHUNK);
+        conn.read.set_chunk(READ_CHUNK);
         if let Some(d) = recv.direct {
             conn.read.set_direct(None);
             // The stream dropped its handle with `set_direct(None)`: this is the last.

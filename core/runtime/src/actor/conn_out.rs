@@ -13,10 +13,11 @@ use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchyard_sdk::abi;
 use tokio::io::Interest;
 
+use super::InstanceActor;
 use super::event::HostEvent;
+use super::instance_actor::Role;
 use super::io::io_status;
 use super::resources::Out;
-use super::{InstanceActor, Role};
 use super::{file_cache, prefetch};
 
 impl InstanceActor {

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use super::InstanceActor;
 use super::event::HostEvent;
-use super::{InstanceActor, Role};
+use super::instance_actor::Role;
 use actix::{ActorContext, AsyncContext, Context, Handler, Message};
 
 /// A typed message for input port `port` of the receiving handler.
@@ -73,7 +74,7 @@ impl Handler<Drain> for InstanceActor {
                 gate.close();
                 ctx.cancel_future(h);
             }
-            for child in self.shared.children.borrow().values() {
+            for child in self.children.borrow().values() {
                 child.do_send(Drain);
             }
         }
@@ -108,7 +109,7 @@ impl Handler<StopHandler> for InstanceActor {
     type Result = ();
     fn handle(&mut self, _: StopHandler, ctx: &mut Context<Self>) {
         if let Role::Handler = self.role {
-            for child in self.shared.children.borrow().values() {
+            for child in self.children.borrow().values() {
                 child.do_send(StopHandler);
             }
         }
@@ -149,7 +150,7 @@ impl Handler<Retire> for InstanceActor {
             }
         });
         ctx.run_later(msg.deadline, |act, ctx| {
-            for child in act.shared.children.borrow().values() {
+            for child in act.children.borrow().values() {
                 child.do_send(StopHandler);
             }
             ctx.stop();
@@ -169,7 +170,7 @@ impl Handler<Abort> for InstanceActor {
     type Result = ();
     fn handle(&mut self, _: Abort, ctx: &mut Context<Self>) {
         if let Role::Handler = self.role {
-            for child in self.shared.children.borrow().values() {
+            for child in self.children.borrow().values() {
                 child.do_send(Abort);
             }
         }

@@ -38,7 +38,7 @@ pub fn emit(actor: &mut InstanceActor, port: u32, data: &[u8]) -> u32 {
     };
     let data: Arc<[u8]> = Arc::from(data);
     let type_name = Arc::clone(&shared.type_names[port as usize]);
-    let registry = shared.registry.read().unwrap_or_else(|e| e.into_inner());
+    let registry = actor.registry.read().unwrap_or_else(|e| e.into_inner());
     let source: Arc<str> = Arc::from(format!("{}.{}", shared.name, decl.name));
     for r in routes {
         if let Some(addr) = registry.get(&r.to_handler) {

@@ -11,6 +11,7 @@ mod sockets;
 mod timers;
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 
 use actix::Context;
 use slog::{debug, error, info, trace, warn};
@@ -18,6 +19,8 @@ use switchyard_sdk::abi::{self, SyStat};
 use switchyard_sdk::host::HostCalls;
 
 use super::InstanceActor;
+use super::event::HostEvent;
+use crate::instance::Instance;
 
 /// The actor, lent to a plugin for one call.
 pub struct Calls<'a> {
@@ -64,7 +67,8 @@ impl HostCalls for Calls<'_> {
         offset: u64,
         len: u32,
     ) -> Result<u32, u32> {
-        sockets::send_datagram_file(self.actor, self.ctx, socket, to, header, file, offset, len)
+        let range = (file, offset, len);
+        sockets::send_datagram_file(self.actor, self.ctx, socket, to, header, range)
     }
 
     fn open_udp(&mut self, like_socket: u64) -> Result<(u64, SocketAddr), u32> {
@@ -161,5 +165,47 @@ impl HostCalls for Calls<'_> {
 
     fn emit(&mut self, port: u32, data: &[u8]) -> u32 {
         messages::emit(self.actor, port, data)
+    }
+}
+
+/// Lending the actor to its plugin: the only two ways into the instance.
+impl InstanceActor {
+    /// Create the instance and deliver `START`. `false` if the plugin refused.
+    pub(super) fn create_instance(&mut self, ctx: &mut Context<Self>) -> bool {
+        let shared = Rc::clone(&self.shared);
+        let created = {
+            let mut calls = Calls { actor: self, ctx };
+            Instance::create(&shared.plugin, &shared.config_text, &mut calls)
+        };
+        match created {
+            Ok(inst) => {
+                self.instance = Some(inst);
+                self.deliver(HostEvent::Start, ctx);
+                true
+            }
+            Err(status) => {
+                error!(self.shared.log, "plugin refused to create an instance";
+                    "status" => abi::status_name(status));
+                false
+            }
+        }
+    }
+
+    /// Deliver one event to the instance (if any) and handle a panic.
+    pub(super) fn deliver(&mut self, event: HostEvent<'_>, ctx: &mut Context<Self>) {
+        let Some(mut inst) = self.instance.take() else {
+            return;
+        };
+        let event = event.lower(self.shared.now_ms());
+        let status = {
+            let mut calls = Calls { actor: self, ctx };
+            inst.deliver(&event, &mut calls)
+        };
+        if status == abi::SY_ERR_PANICKED {
+            drop(inst);
+            self.on_panic(ctx);
+        } else if self.instance.is_none() {
+            self.instance = Some(inst);
+        }
     }
 }

@@ -31,15 +31,14 @@ pub fn send_datagram(
     udp_out::send(s, &actor.shared.metrics, to, data, ctx)
 }
 
+/// `header` + `len` bytes of `file` at `offset` (the range as one argument).
 pub fn send_datagram_file(
     actor: &mut InstanceActor,
     ctx: &mut Context<InstanceActor>,
     socket: u64,
     to: SocketAddr,
     header: &[u8],
-    file: u64,
-    offset: u64,
-    len: u32,
+    (file, offset, len): (u64, u64, u32),
 ) -> Result<u32, u32> {
     let Some(OpenFile::Read { file: f, size }) = actor.res.files.get(&file) else {
         return Err(abi::SY_ERR_INVALID);
