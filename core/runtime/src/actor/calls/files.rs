@@ -1,6 +1,7 @@
 //! Files through the storage capability: opening, reading, uploads into temp files
 //! (written, committed or kept as partials), directory queries and prefetches.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::Context;
@@ -12,7 +13,7 @@ use crate::actor::io::io_status;
 use crate::actor::resources::OpenFile;
 use crate::actor::udp_out;
 use crate::actor::writeback::Writeback;
-use crate::storage::StorageError;
+use crate::storage::{Root, StorageError};
 
 /// Most files one instance may have open.
 const MAX_FILES: usize = 1_024;
@@ -60,6 +61,11 @@ fn storage_err(actor: &InstanceActor, what: &str, path: &str, e: &StorageError) 
     status
 }
 
+/// The handler's storage root, or `UNSUPPORTED` for a handler configured without one.
+fn root(actor: &InstanceActor) -> Result<Rc<Root>, u32> {
+    actor.shared.root.clone().ok_or(abi::SY_ERR_UNSUPPORTED)
+}
+
 /// Keep an opened file under a fresh id, so a plugin leaking handles hits
 /// `MAX_FILES` instead of the process's descriptor limit.
 fn new_file(actor: &mut InstanceActor, file: OpenFile) -> Result<u64, u32> {
@@ -72,9 +78,7 @@ fn new_file(actor: &mut InstanceActor, file: OpenFile) -> Result<u64, u32> {
 }
 
 pub fn open_read(actor: &mut InstanceActor, path: &str) -> Result<(u64, u64), u32> {
-    let Some(root) = actor.shared.root.clone() else {
-        return Err(abi::SY_ERR_UNSUPPORTED);
-    };
+    let root = root(actor)?;
     let (file, size) = root
         .open_read(path)
         .map_err(|e| storage_err(actor, "open_read", path, &e))?;
@@ -105,9 +109,7 @@ pub fn read_file(
 }
 
 pub fn create_temp(actor: &mut InstanceActor, path: &str) -> Result<u64, u32> {
-    let Some(root) = actor.shared.root.clone() else {
-        return Err(abi::SY_ERR_UNSUPPORTED);
-    };
+    let root = root(actor)?;
     let temp = root
         .create_temp(path)
         .map_err(|e| storage_err(actor, "create_temp", path, &e))?;
@@ -116,9 +118,7 @@ pub fn create_temp(actor: &mut InstanceActor, path: &str) -> Result<u64, u32> {
 }
 
 pub fn open_partial(actor: &mut InstanceActor, path: &str) -> Result<(u64, u64), u32> {
-    let Some(root) = actor.shared.root.clone() else {
-        return Err(abi::SY_ERR_UNSUPPORTED);
-    };
+    let root = root(actor)?;
     let (temp, size) = root
         .open_partial(path)
         .map_err(|e| storage_err(actor, "open_partial", path, &e))?;
@@ -155,8 +155,9 @@ pub fn commit_file(
     overwrite: bool,
 ) -> u32 {
     settle_direct(actor, ctx, file);
-    let Some(root) = actor.shared.root.clone() else {
-        return abi::SY_ERR_UNSUPPORTED;
+    let root = match root(actor) {
+        Ok(root) => root,
+        Err(status) => return status,
     };
     let Some(OpenFile::Temp(temp, _)) = actor.res.files.get_mut(&file) else {
         return abi::SY_ERR_INVALID;
@@ -190,18 +191,14 @@ pub fn close_file(actor: &mut InstanceActor, ctx: &mut Context<InstanceActor>, f
 }
 
 pub fn stat(actor: &mut InstanceActor, path: &str) -> Result<SyStat, u32> {
-    let Some(root) = actor.shared.root.clone() else {
-        return Err(abi::SY_ERR_UNSUPPORTED);
-    };
+    let root = root(actor)?;
     root.stat(path)
         .map(|s| s.to_abi())
         .map_err(|e| storage_err(actor, "stat", path, &e))
 }
 
 pub fn list_dir(actor: &mut InstanceActor, path: &str) -> Result<Vec<(String, SyStat)>, u32> {
-    let Some(root) = actor.shared.root.clone() else {
-        return Err(abi::SY_ERR_UNSUPPORTED);
-    };
+    let root = root(actor)?;
     match root.list(path) {
         Ok(entries) => Ok(entries
             .into_iter()
@@ -212,8 +209,9 @@ pub fn list_dir(actor: &mut InstanceActor, path: &str) -> Result<Vec<(String, Sy
 }
 
 pub fn remove_file(actor: &mut InstanceActor, path: &str) -> u32 {
-    let Some(root) = actor.shared.root.clone() else {
-        return abi::SY_ERR_UNSUPPORTED;
+    let root = match root(actor) {
+        Ok(root) => root,
+        Err(status) => return status,
     };
     match root.remove(path) {
         Ok(()) => abi::SY_OK,
@@ -222,9 +220,7 @@ pub fn remove_file(actor: &mut InstanceActor, path: &str) -> u32 {
 }
 
 pub fn free_space(actor: &mut InstanceActor) -> Result<u64, u32> {
-    let Some(root) = actor.shared.root.clone() else {
-        return Err(abi::SY_ERR_UNSUPPORTED);
-    };
+    let root = root(actor)?;
     root.free_space()
         .map_err(|e| storage_err(actor, "free_space", "", &e))
 }
