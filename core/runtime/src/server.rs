@@ -319,15 +319,8 @@ impl Server {
         });
         InstanceActor::start_in_arbiter(&arbiter.handle(), move |_| {
             crate::busy_poll::enable(busy);
-            let shared = Rc::new(Shared::new(
-                &plan,
-                hlog,
-                root.map(Rc::new),
-                registry,
-                metrics,
-                live,
-            ));
-            InstanceActor::handler(plan, shared)
+            let shared = Rc::new(Shared::new(&plan, hlog, root.map(Rc::new), metrics, live));
+            InstanceActor::handler(plan, shared, registry)
         })
     }
 

@@ -1,28 +1,23 @@
-//! TCP connections: input (bytes to the plugin, or straight into a file) and the
-//! ordered output queue (bytes, `sendfile` ranges, drain notices, shutdown, close).
-//!
-//! Writes are attempted at once and queued only on `EWOULDBLOCK`; one writable-wait
-//! per connection resumes the queue. `sendfile` runs through tokio's `try_io`, so a
-//! `EWOULDBLOCK` clears tokio's readiness and the wait is real, not a busy loop.
+//! TCP connection input: bytes to the plugin, held while it paused reading, or
+//! straight into a file (`recv_to_file`, plain or direct). The output side is
+//! `conn_out`.
 
 use std::cell::RefCell;
 use std::io::{self, Seek, Write};
-use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, WrapFuture};
+use actix::{ActorFutureExt, AsyncContext, Context};
 use futures_util::FutureExt;
 use sha2::Digest;
-use switchyard_sdk::abi::{self, SyEvent};
-use tokio::io::Interest;
+use switchyard_sdk::abi;
 
 use super::InstanceActor;
-use super::Role;
-use super::calls::io_status;
-use super::resources::{OpenFile, Out};
+use super::event::HostEvent;
+use super::instance_actor::READ_CHUNK;
+use super::io::io_status;
+use super::resources::{ConnEnd, OpenFile};
 use super::streams::{ConnInput, ConnItem};
-use super::{file_cache, prefetch};
 
 /// Read size while receiving straight into a file: fewer syscalls per byte.
 pub const FILE_READ_CHUNK: usize = 1024 * 1024;
@@ -79,9 +74,7 @@ impl InstanceActor {
     }
 
     fn deliver_eof(&mut self, id: u64, ctx: &mut Context<Self>) {
-        let mut ev = SyEvent::new(abi::SY_EV_PEER_EOF, self.shared.now_ms());
-        ev.conn = id;
-        self.deliver(&ev, ctx);
+        self.deliver(HostEvent::PeerEof { conn: id }, ctx);
         self.close_if_finished(id, ctx);
     }
 
@@ -108,10 +101,7 @@ impl InstanceActor {
                 conn.held.extend_from_slice(data);
                 return;
             }
-            let mut ev = SyEvent::new(abi::SY_EV_BYTES, self.shared.now_ms());
-            ev.conn = id;
-            ev.data = abi::SyBytes::from_slice(data);
-            self.deliver(&ev, ctx);
+            self.deliver(HostEvent::Bytes { conn: id, data }, ctx);
             return;
         }
     }
@@ -217,7 +207,7 @@ impl InstanceActor {
             return;
         };
         let Some(recv) = conn.recv.take() else { return };
-        conn.read.set_chunk(super::READ_CHUNK);
+        conn.read.set_chunk(READ_CHUNK);
         if let Some(d) = recv.direct {
             conn.read.set_direct(None);
             // The stream dropped its handle with `set_direct(None)`: this is the last.
@@ -298,229 +288,13 @@ impl InstanceActor {
         result: Result<Option<[u8; 32]>, u32>,
         ctx: &mut Context<Self>,
     ) {
-        let mut ev = SyEvent::new(abi::SY_EV_FILE_RECEIVED, self.shared.now_ms());
-        ev.conn = id;
-        ev.token = token;
-        ev.amount = received;
-        match result {
-            Ok(Some(digest)) => ev.digest = digest,
-            Ok(None) => {}
-            Err(status) => ev.status = status,
-        }
-        self.deliver(&ev, ctx);
-    }
-
-    /// Write what can be written now; on `EWOULDBLOCK`, wait for writability once.
-    pub(super) fn flush(&mut self, id: u64, ctx: &mut Context<Self>) {
-        loop {
-            let Some(conn) = self.res.conns.get_mut(&id) else {
-                return;
-            };
-            let Some(front) = conn.out.front_mut() else {
-                return;
-            };
-            let step: Result<Option<Done>, Stall> = match front {
-                Out::Bytes { data, pos } => match conn.stream.try_write(&data[*pos..]) {
-                    Ok(n) => {
-                        self.shared.metrics.bytes_out.inc_by(n as u64);
-                        *pos += n;
-                        conn.pending -= n;
-                        Ok((*pos == data.len()).then_some(Done::Plain))
-                    }
-                    Err(e) => Err(Stall::Io(e)),
-                },
-                Out::File {
-                    file,
-                    offset,
-                    remaining,
-                    sent,
-                    token,
-                    cached_until,
-                } => {
-                    let ahead = (*remaining).min(file_cache::PROBE);
-                    if *offset >= *cached_until && !file_cache::is_cached(file, *offset, ahead) {
-                        // Read it in off this thread first; `sendfile` would wait for it here.
-                        match file.try_clone() {
-                            Ok(dup) => Err(Stall::Cold(dup, *offset, ahead)),
-                            Err(e) => Err(Stall::Io(e)),
-                        }
-                    } else {
-                        *cached_until = (*cached_until).max(offset.saturating_add(ahead));
-                        let sock = Rc::clone(&conn.stream);
-                        // No further than known cached: past it, sendfile could read the disk.
-                        let chunk = (*remaining).min(*cached_until - *offset) as usize;
-                        let mut off = *offset;
-                        match sock.try_io(Interest::WRITABLE, || {
-                            rustix::fs::sendfile(sock.as_fd(), file.as_fd(), Some(&mut off), chunk)
-                                .map_err(io::Error::from)
-                        }) {
-                            Ok(0) => Ok(Some(Done::FileSent {
-                                token: *token,
-                                sent: *sent,
-                                short: *remaining > 0,
-                            })),
-                            Ok(n) => {
-                                self.shared.metrics.bytes_out.inc_by(n as u64);
-                                *offset = off;
-                                *remaining -= n as u64;
-                                *sent += n as u64;
-                                Ok((*remaining == 0).then_some(Done::FileSent {
-                                    token: *token,
-                                    sent: *sent,
-                                    short: false,
-                                }))
-                            }
-                            Err(e) => Err(Stall::Io(e)),
-                        }
-                    }
-                }
-                Out::Drained { token } => Ok(Some(Done::Drained { token: *token })),
-                Out::Shutdown => Ok(Some(
-                    match socket2::SockRef::from(&*conn.stream).shutdown(std::net::Shutdown::Write)
-                    {
-                        Ok(()) => Done::Plain,
-                        Err(_) => Done::Plain, // already gone: nothing left to shut down
-                    },
-                )),
-                Out::Close => Ok(Some(Done::Close)),
-            };
-            match step {
-                Ok(None) => continue,
-                Ok(Some(done)) => {
-                    conn.out.pop_front();
-                    match done {
-                        Done::Plain => {
-                            if conn.out.is_empty() {
-                                self.close_if_finished(id, ctx);
-                                return;
-                            }
-                        }
-                        Done::Drained { token } => {
-                            let mut ev = SyEvent::new(abi::SY_EV_DRAINED, self.shared.now_ms());
-                            ev.conn = id;
-                            ev.token = token;
-                            self.deliver(&ev, ctx);
-                        }
-                        Done::FileSent { token, sent, short } => {
-                            let mut ev = SyEvent::new(abi::SY_EV_FILE_SENT, self.shared.now_ms());
-                            ev.conn = id;
-                            ev.token = token;
-                            ev.amount = sent;
-                            if short {
-                                ev.status = abi::SY_ERR_IO; // the file shrank under us
-                            }
-                            self.deliver(&ev, ctx);
-                        }
-                        Done::Close => {
-                            self.drop_conn(id, abi::SY_OK, ctx);
-                            return;
-                        }
-                    }
-                }
-                Err(Stall::Cold(file, from, len)) => {
-                    if conn.flush_wait.is_none() {
-                        self.shared.metrics.reads_deferred.inc();
-                        let read = tokio::task::spawn_blocking(move || {
-                            prefetch::prefetch(&file, from, from.saturating_add(len))
-                        });
-                        let wait = actix::fut::wrap_future::<_, Self>(read).map(
-                            move |_, act: &mut Self, ctx| {
-                                let Some(c) = act.res.conns.get_mut(&id) else {
-                                    return;
-                                };
-                                c.flush_wait = None;
-                                // Read in (or failed: then `sendfile` reports it): go on.
-                                // Only if the same send is still in front, at that range.
-                                if let Some(Out::File {
-                                    offset,
-                                    cached_until,
-                                    ..
-                                }) = c.out.front_mut()
-                                    && (from..from.saturating_add(len)).contains(offset)
-                                {
-                                    *cached_until = from.saturating_add(len);
-                                }
-                                act.flush(id, ctx);
-                            },
-                        );
-                        let handle = ctx.spawn(wait);
-                        if let Some(c) = self.res.conns.get_mut(&id) {
-                            c.flush_wait = Some(handle);
-                        }
-                    }
-                    return;
-                }
-                Err(Stall::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if conn.flush_wait.is_none() {
-                        let stream = Rc::clone(&conn.stream);
-                        let wait = async move { stream.writable().await }
-                            .into_actor(&*self)
-                            .map(move |_, act: &mut Self, ctx| {
-                                if let Some(c) = act.res.conns.get_mut(&id) {
-                                    c.flush_wait = None;
-                                }
-                                act.flush(id, ctx);
-                            });
-                        let handle = ctx.spawn(wait);
-                        if let Some(c) = self.res.conns.get_mut(&id) {
-                            c.flush_wait = Some(handle);
-                        }
-                    }
-                    return;
-                }
-                Err(Stall::Io(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(Stall::Io(e)) => {
-                    self.drop_conn(id, io_status(&e), ctx);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Both directions are done (peer EOF seen, our write side shut and flushed):
-    /// nothing more can happen on this connection, so it is closed and forgotten.
-    fn close_if_finished(&mut self, id: u64, ctx: &mut Context<Self>) {
-        let finished = self
-            .res
-            .conns
-            .get(&id)
-            .is_some_and(|c| c.eof && c.write_closed && c.out.is_empty());
-        if finished {
-            self.drop_conn(id, abi::SY_OK, ctx);
-        }
-    }
-
-    /// Forget a connection (closing its socket) and tell the plugin: first every
-    /// queued `send_file` that will not finish, then `CONN_CLOSED`.
-    pub(super) fn drop_conn(&mut self, id: u64, status: u32, ctx: &mut Context<Self>) {
-        let Some(conn) = self.res.conns.remove(&id) else {
-            return;
+        let ev = HostEvent::FileReceived {
+            conn: id,
+            token,
+            received,
+            result,
         };
-        conn.cancel_io(ctx);
-        let unsent: Vec<(u64, u64)> = conn
-            .out
-            .iter()
-            .filter_map(|o| match o {
-                Out::File { token, sent, .. } => Some((*token, *sent)),
-                _ => None,
-            })
-            .collect();
-        drop(conn);
-        for (token, sent) in unsent {
-            let mut ev = SyEvent::new(abi::SY_EV_FILE_SENT, self.shared.now_ms());
-            ev.conn = id;
-            ev.token = token;
-            ev.amount = sent;
-            ev.status = abi::SY_ERR_CLOSED;
-            self.deliver(&ev, ctx);
-        }
-        let mut ev = SyEvent::new(abi::SY_EV_CONN_CLOSED, self.shared.now_ms());
-        ev.conn = id;
-        ev.status = status;
-        self.deliver(&ev, ctx);
-        if matches!(self.role, Role::Connection { .. }) && self.res.conns.is_empty() {
-            ctx.stop();
-        }
+        self.deliver(ev, ctx);
     }
 }
 
@@ -528,26 +302,3 @@ impl InstanceActor {
 type RecvOutcome = Result<Option<[u8; 32]>, u32>;
 /// A direct receive's writer (and hasher) finishing: the bytes it stored, and how.
 type Finishing = Pin<Box<dyn Future<Output = (u64, RecvOutcome)>>>;
-
-/// How a connection ended while a direct receive was finishing.
-#[derive(Debug, Clone, Copy)]
-pub enum ConnEnd {
-    Eof,
-    Failed(u32),
-}
-
-/// Why the front of the output queue cannot go on now.
-enum Stall {
-    Io(io::Error),
-    /// A file range to send is not in the page cache: read it in first (a duplicate
-    /// descriptor, the offset and length).
-    Cold(std::fs::File, u64, u64),
-}
-
-/// What finishing the front of the output queue means.
-enum Done {
-    Plain,
-    Drained { token: u64 },
-    FileSent { token: u64, sent: u64, short: bool },
-    Close,
-}

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use super::InstanceActor;
+use super::event::HostEvent;
+use super::instance_actor::Role;
 use actix::{ActorContext, AsyncContext, Context, Handler, Message};
-use switchyard_sdk::abi::{self, SyEvent, SyStr};
-
-use super::{InstanceActor, Role};
 
 /// A typed message for input port `port` of the receiving handler.
 #[derive(Debug, Clone)]
@@ -25,12 +25,13 @@ impl Message for TypedMessage {
 impl Handler<TypedMessage> for InstanceActor {
     type Result = ();
     fn handle(&mut self, msg: TypedMessage, ctx: &mut Context<Self>) {
-        let mut ev = SyEvent::new(abi::SY_EV_MESSAGE, self.shared.now_ms());
-        ev.port = msg.port;
-        ev.type_name = SyStr::from_str(&msg.type_name);
-        ev.source = SyStr::from_str(&msg.source);
-        ev.data = abi::SyBytes::from_slice(&msg.data);
-        self.deliver(&ev, ctx);
+        let ev = HostEvent::Message {
+            port: msg.port,
+            type_name: &msg.type_name,
+            source: &msg.source,
+            data: &msg.data,
+        };
+        self.deliver(ev, ctx);
     }
 }
 
@@ -73,12 +74,11 @@ impl Handler<Drain> for InstanceActor {
                 gate.close();
                 ctx.cancel_future(h);
             }
-            for child in self.shared.children.borrow().values() {
+            for child in self.children.borrow().values() {
                 child.do_send(Drain);
             }
         }
-        let ev = SyEvent::new(abi::SY_EV_DRAIN, self.shared.now_ms());
-        self.deliver(&ev, ctx);
+        self.deliver(HostEvent::Drain, ctx);
     }
 }
 
@@ -109,7 +109,7 @@ impl Handler<StopHandler> for InstanceActor {
     type Result = ();
     fn handle(&mut self, _: StopHandler, ctx: &mut Context<Self>) {
         if let Role::Handler = self.role {
-            for child in self.shared.children.borrow().values() {
+            for child in self.children.borrow().values() {
                 child.do_send(StopHandler);
             }
         }
@@ -150,7 +150,7 @@ impl Handler<Retire> for InstanceActor {
             }
         });
         ctx.run_later(msg.deadline, |act, ctx| {
-            for child in act.shared.children.borrow().values() {
+            for child in act.children.borrow().values() {
                 child.do_send(StopHandler);
             }
             ctx.stop();
@@ -170,7 +170,7 @@ impl Handler<Abort> for InstanceActor {
     type Result = ();
     fn handle(&mut self, _: Abort, ctx: &mut Context<Self>) {
         if let Role::Handler = self.role {
-            for child in self.shared.children.borrow().values() {
+            for child in self.children.borrow().values() {
                 child.do_send(Abort);
             }
         }

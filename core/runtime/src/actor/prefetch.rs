@@ -16,10 +16,11 @@ use std::sync::Arc;
 
 use actix::{ActorFutureExt, AsyncContext, Context};
 use slog::warn;
-use switchyard_sdk::abi::{self, SyEvent};
+use switchyard_sdk::abi;
 
 use super::InstanceActor;
-use super::calls::io_status;
+use super::event::HostEvent;
+use super::io::io_status;
 
 /// Read `file[offset..end]` once, so its pages are cached: a readahead hint first (the
 /// kernel reads in large requests), then a pass that waits for every page.
@@ -68,19 +69,20 @@ pub fn spawn(
     let handle = ctx.spawn(actix::fut::wrap_future::<_, InstanceActor>(job).map(
         move |done, act, ctx| {
             act.res.prefetches.remove(&id);
-            let mut ev = SyEvent::new(abi::SY_EV_FILE_PREFETCHED, act.shared.now_ms());
-            ev.token = token;
             let failed = match done {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(e),
                 Err(e) => Some(io::Error::other(e.to_string())),
             };
-            if let Some(e) = failed {
-                act.shared.metrics.error("storage_io");
-                warn!(act.shared.log, "file prefetch failed"; "error" => %e);
-                ev.status = io_status(&e);
-            }
-            act.deliver(&ev, ctx);
+            let status = match failed {
+                Some(e) => {
+                    act.shared.metrics.error("storage_io");
+                    warn!(act.shared.log, "file prefetch failed"; "error" => %e);
+                    io_status(&e)
+                }
+                None => abi::SY_OK,
+            };
+            act.deliver(HostEvent::FilePrefetched { token, status }, ctx);
         },
     ));
     actor.res.prefetches.insert(id, handle);

@@ -7,36 +7,15 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use actix::{AsyncContext, Context, SpawnHandle};
+use actix::{Actor, AsyncContext, Context, SpawnHandle, StreamHandler};
 use tokio::net::{TcpStream, UdpSocket};
 
-use super::InstanceActor;
 use super::shared::{ConnSlot, Shared};
-use super::streams::{Gate, ReadControl, UdpRecv};
-use super::udp_out::{Deferred, ReadAhead};
+use super::streams::{Gate, ReadControl, UdpItem, UdpRecv};
+use super::udp_sock::{ReadAhead, UdpSock};
 use super::writeback::Writeback;
 use crate::storage::TempFile;
 use switchyard_direct_io::DirectSink;
-
-/// A UDP socket of the handler.
-#[derive(Debug)]
-pub struct UdpSock {
-    pub sock: Rc<UdpSocket>,
-    /// Set for listener sockets, which outlive instances.
-    pub listener: Option<Rc<str>>,
-    pub local: SocketAddr,
-    pub handle: SpawnHandle,
-    /// Closed before the receive stream is cancelled (see [`Gate`]).
-    pub gate: Gate,
-    /// Bytes waiting in spawned sends after `EWOULDBLOCK`.
-    pub queued: Rc<Cell<usize>>,
-    /// Datagrams behind a file read that missed the page cache, in send order.
-    pub backlog: VecDeque<Deferred>,
-    /// Sequence number of the last backlog entry.
-    pub backlog_seq: u64,
-    /// The file range most likely sent next, already read (and the send buffer).
-    pub ahead: ReadAhead,
-}
 
 /// One item of a connection's output queue, written in order.
 #[derive(Debug)]
@@ -105,7 +84,7 @@ pub struct Conn {
     pub recv_finishing: bool,
     /// The peer's EOF or a read failure that came while `recv_finishing`: delivered
     /// after `FILE_RECEIVED`.
-    pub end_behind_recv: Option<super::conn::ConnEnd>,
+    pub end_behind_recv: Option<ConnEnd>,
     _slot: ConnSlot,
 }
 
@@ -136,12 +115,19 @@ impl Conn {
     }
 
     /// Cancel the futures that hold this connection's socket.
-    pub fn cancel_io(&self, ctx: &mut Context<InstanceActor>) {
+    pub fn cancel_io<A: Actor<Context = Context<A>>>(&self, ctx: &mut Context<A>) {
         ctx.cancel_future(self.read_handle);
         if let Some(h) = self.flush_wait {
             ctx.cancel_future(h);
         }
     }
+}
+
+/// How a connection ended while a direct receive was finishing.
+#[derive(Debug, Clone, Copy)]
+pub enum ConnEnd {
+    Eof,
+    Failed(u32),
 }
 
 /// A file opened through the storage capability.
@@ -176,28 +162,22 @@ pub struct Resources {
     /// instance must not get its predecessor's `FILE_PREFETCHED`).
     pub prefetches: HashMap<u64, SpawnHandle>,
     /// Temp files a direct receive writes (or wrote) into, by file id: the writer's
-    /// end, to wait for before the plugin touches the file (see `Calls::settle_direct`).
+    /// end, to wait for before the plugin touches the file (see `calls::files::settle_direct`).
     pub direct_writers: HashMap<u64, switchyard_direct_io::WriterDone>,
-}
-
-impl UdpSock {
-    /// Stop taking datagrams: the gate first, so the stream reads nothing more even
-    /// in the poll actix makes after the cancel.
-    pub fn stop_receiving(&self, ctx: &mut Context<InstanceActor>) {
-        self.gate.close();
-        ctx.cancel_future(self.handle);
-    }
 }
 
 impl Resources {
     /// Start receiving on a bound UDP socket; returns its id.
-    pub fn attach_udp(
+    pub fn attach_udp<A>(
         &mut self,
         shared: &Shared,
         sock: std::net::UdpSocket,
         listener: Option<Rc<str>>,
-        ctx: &mut Context<InstanceActor>,
-    ) -> std::io::Result<(u64, SocketAddr)> {
+        ctx: &mut Context<A>,
+    ) -> std::io::Result<(u64, SocketAddr)>
+    where
+        A: Actor<Context = Context<A>> + StreamHandler<UdpItem>,
+    {
         sock.set_nonblocking(true)?;
         let local = sock.local_addr()?;
         let sock = Rc::new(UdpSocket::from_std(sock)?);
@@ -222,7 +202,11 @@ impl Resources {
     }
 
     /// Close a socket the instance opened (listener sockets are not the instance's).
-    pub fn close_socket(&mut self, id: u64, ctx: &mut Context<InstanceActor>) -> bool {
+    pub fn close_socket<A: Actor<Context = Context<A>>>(
+        &mut self,
+        id: u64,
+        ctx: &mut Context<A>,
+    ) -> bool {
         match self.sockets.get(&id) {
             Some(s) if s.listener.is_none() => {
                 let s = self.sockets.remove(&id).expect("present");
@@ -234,7 +218,10 @@ impl Resources {
     }
 
     /// Drop what the (dead or stopping) instance owned. Listener sockets stay.
-    pub fn release_instance_resources(&mut self, ctx: &mut Context<InstanceActor>) {
+    pub fn release_instance_resources<A: Actor<Context = Context<A>>>(
+        &mut self,
+        ctx: &mut Context<A>,
+    ) {
         for (_, handle) in self.timers.drain().chain(self.prefetches.drain()) {
             ctx.cancel_future(handle);
         }

@@ -5,12 +5,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::rc::Rc;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
-use actix::Addr;
-
-use super::InstanceActor;
 use crate::loader::Plugin;
 use crate::metrics::HandlerMetrics;
 use crate::storage::Root;
@@ -28,10 +25,6 @@ pub struct HandlerPlan {
     pub tcp: Vec<(String, std::net::TcpListener)>,
 }
 
-/// Handler name -> its actor, for typed messages. Replaced entries take effect at once.
-/// Shared across handler threads; read on every emit, written only at (re)load.
-pub type Registry = Arc<RwLock<HashMap<String, Addr<InstanceActor>>>>;
-
 /// State shared by the handler actor and its per-connection actors.
 #[derive(Debug)]
 pub struct Shared {
@@ -44,15 +37,12 @@ pub struct Shared {
     pub restart: RestartPolicy,
     /// Output routes indexed by output port index.
     pub outputs: HashMap<u32, Vec<OutputRoute>>,
-    pub registry: Registry,
     pub clock_origin: Instant,
     restarts: RefCell<VecDeque<Instant>>,
     pub stopped: Cell<bool>,
     pub draining: Cell<bool>,
     open_conns: Cell<usize>,
     per_ip: RefCell<HashMap<IpAddr, usize>>,
-    /// Per-connection actors alive, by connection id.
-    pub children: RefCell<HashMap<u64, Addr<InstanceActor>>>,
     next_id: Cell<u64>,
     pub type_names: Vec<Arc<str>>,
     pub metrics: HandlerMetrics,
@@ -67,7 +57,6 @@ impl Shared {
         plan: &HandlerPlan,
         log: slog::Logger,
         root: Option<Rc<Root>>,
-        registry: Registry,
         metrics: HandlerMetrics,
         live: Arc<std::sync::atomic::AtomicUsize>,
     ) -> Shared {
@@ -92,14 +81,12 @@ impl Shared {
             limits: spec.limits,
             restart: spec.restart,
             outputs,
-            registry,
             clock_origin: Instant::now(),
             restarts: RefCell::new(VecDeque::new()),
             stopped: Cell::new(false),
             draining: Cell::new(false),
             open_conns: Cell::new(0),
             per_ip: RefCell::new(HashMap::new()),
-            children: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
             type_names,
             metrics,

@@ -28,8 +28,8 @@ use switchyard_sdk::abi;
 use tokio::net::UdpSocket;
 
 use super::InstanceActor;
-use super::calls::io_status;
-use super::resources::UdpSock;
+use super::io::io_status;
+use super::udp_sock::{Deferred, HEADROOM, UdpSock};
 use crate::metrics::HandlerMetrics;
 
 /// Most bytes of datagrams waiting (for a full socket buffer or behind a deferred
@@ -37,15 +37,6 @@ use crate::metrics::HandlerMetrics;
 pub const MAX_UDP_QUEUED: usize = 4 * 1024 * 1024;
 /// How far ahead of a missed read the kernel is asked to read the file.
 const READAHEAD: u64 = 2 * 1024 * 1024;
-
-/// A datagram waiting in a socket's ordered backlog.
-#[derive(Debug)]
-pub struct Deferred {
-    seq: u64,
-    to: SocketAddr,
-    /// `None` while its file read is still running.
-    data: Option<Vec<u8>>,
-}
 
 /// Read `buf.len()` bytes at `offset` (fewer at end of file), only from the page
 /// cache. `Ok(None)`: some of it is not cached (or the file system cannot tell), and
@@ -159,10 +150,6 @@ fn send_unordered(
     }
 }
 
-/// Room kept before the payload in [`ReadAhead::buf`] for the plugin's header, so
-/// header and payload go out in one `sendto` without another copy.
-const HEADROOM: usize = 128;
-
 /// A file range a plugin asked to send, with what the host knows of the file.
 #[derive(Debug)]
 pub struct FileRange {
@@ -172,39 +159,6 @@ pub struct FileRange {
     pub size: u64,
     pub offset: u64,
     pub len: usize,
-}
-
-/// The range a socket most likely sends next, read right after the last send.
-///
-/// Why: a lock-step transfer (TFTP) sends block n+1 when ACK n arrives. tftpd-hpa
-/// reads block n+1 while it waits for that ACK; doing the same takes the read off the
-/// round trip's critical path (~10 us for 64 KiB here). It is a cached-only read, so it
-/// never blocks, and the buffer doubles as the send buffer: no extra copy, no
-/// allocation per packet.
-#[derive(Debug, Default)]
-pub struct ReadAhead {
-    /// `HEADROOM` bytes, then the payload.
-    buf: Vec<u8>,
-    /// (file id, offset, requested length, bytes read) of the payload, when valid.
-    holds: Option<(u64, u64, usize, usize)>,
-}
-
-impl ReadAhead {
-    /// Make room for a payload of `len` and forget what was held.
-    fn room(&mut self, len: usize) -> &mut [u8] {
-        self.holds = None;
-        if self.buf.len() < HEADROOM + len {
-            self.buf.resize(HEADROOM + len, 0);
-        }
-        &mut self.buf[HEADROOM..HEADROOM + len]
-    }
-
-    /// The datagram `header` + the `got` payload bytes.
-    fn datagram(&mut self, header: &[u8], got: usize) -> &[u8] {
-        let start = HEADROOM - header.len();
-        self.buf[start..HEADROOM].copy_from_slice(header);
-        &self.buf[start..HEADROOM + got]
-    }
 }
 
 /// Send `header` + the file range, in order with the socket's other datagrams. Only a

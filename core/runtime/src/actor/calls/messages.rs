@@ -1,0 +1,54 @@
+//! Typed messages a plugin emits on an output port, sent to the routed handlers.
+
+use std::sync::Arc;
+
+use slog::debug;
+use switchyard_sdk::abi;
+use switchyard_sdk::messages::{Message, TransferCompleted};
+
+use crate::actor::InstanceActor;
+use crate::actor::messages::TypedMessage;
+
+/// Largest typed message.
+const MAX_MESSAGE: usize = 1024 * 1024;
+
+pub fn emit(actor: &mut InstanceActor, port: u32, data: &[u8]) -> u32 {
+    let shared = &actor.shared;
+    let Some(decl) = shared.plugin.info().ports.get(port as usize) else {
+        return abi::SY_ERR_INVALID;
+    };
+    if decl.input {
+        return abi::SY_ERR_INVALID;
+    }
+    if data.len() > MAX_MESSAGE {
+        return abi::SY_ERR_LIMIT;
+    }
+    if &*shared.type_names[port as usize] == TransferCompleted::TYPE {
+        // Transfers by outcome, for the metrics, whoever emits them. A result
+        // outside the fixed set counts as `other` (bounded label); said once.
+        let event = serde_json::from_slice::<TransferCompleted>(data);
+        let result = event.as_ref().ok().map(|t| t.result.as_str());
+        if shared.metrics.transfer(result) {
+            debug!(shared.log, "transfer result is not one of the outcomes (plugin built against an older SDK?): counted as `other`, logged once per handler";
+                "result" => result.unwrap_or("(unparsable event)"));
+        }
+    }
+    let Some(routes) = shared.outputs.get(&port) else {
+        return abi::SY_OK;
+    };
+    let data: Arc<[u8]> = Arc::from(data);
+    let type_name = Arc::clone(&shared.type_names[port as usize]);
+    let registry = actor.registry.read().unwrap_or_else(|e| e.into_inner());
+    let source: Arc<str> = Arc::from(format!("{}.{}", shared.name, decl.name));
+    for r in routes {
+        if let Some(addr) = registry.get(&r.to_handler) {
+            addr.do_send(TypedMessage {
+                port: r.to_port,
+                source: Arc::clone(&source),
+                type_name: Arc::clone(&type_name),
+                data: Arc::clone(&data),
+            });
+        }
+    }
+    abi::SY_OK
+}

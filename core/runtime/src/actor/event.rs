@@ -1,0 +1,192 @@
+//! [`HostEvent`]: what the host tells a plugin, typed, and its one lowering to the
+//! ABI's [`SyEvent`].
+//!
+//! Why: an `SyEvent` is a flat C struct where each tag uses some fields and leaves the
+//! rest zero. Filled by hand at every place an event arises, a field set for the wrong
+//! tag (or forgotten) would go unnoticed; here each event names exactly its fields and
+//! [`HostEvent::lower`] is the only place that knows the layout.
+
+use std::net::SocketAddr;
+
+use switchyard_sdk::abi::{self, SyBytes, SyEvent, SyStr};
+
+/// An event for a plugin instance, borrowing its bytes and names for the delivery.
+#[derive(Debug, Clone, Copy)]
+pub enum HostEvent<'a> {
+    /// The instance was created.
+    Start,
+    /// The handler drains: finish what is in flight.
+    Drain,
+    Timer {
+        token: u64,
+    },
+    Datagram {
+        socket: u64,
+        peer: SocketAddr,
+        local: SocketAddr,
+        /// The listener's name, for a listener socket.
+        listener: Option<&'a str>,
+        data: &'a [u8],
+    },
+    /// An ICMP error from an earlier send: the socket stays usable.
+    SocketError {
+        socket: u64,
+        status: u32,
+    },
+    ConnOpened {
+        conn: u64,
+        peer: SocketAddr,
+        local: SocketAddr,
+        listener: &'a str,
+    },
+    Bytes {
+        conn: u64,
+        data: &'a [u8],
+    },
+    PeerEof {
+        conn: u64,
+    },
+    ConnClosed {
+        conn: u64,
+        status: u32,
+    },
+    /// Everything queued before `notify_drained` was written.
+    Drained {
+        conn: u64,
+        token: u64,
+    },
+    FileSent {
+        conn: u64,
+        token: u64,
+        sent: u64,
+        status: u32,
+    },
+    /// A `recv_to_file` ended: the digest (when asked) or a status.
+    FileReceived {
+        conn: u64,
+        token: u64,
+        received: u64,
+        result: Result<Option<[u8; 32]>, u32>,
+    },
+    FilePrefetched {
+        token: u64,
+        status: u32,
+    },
+    Message {
+        port: u32,
+        type_name: &'a str,
+        source: &'a str,
+        data: &'a [u8],
+    },
+}
+
+impl HostEvent<'_> {
+    /// The ABI event at `now_ms`. It points into what `self` borrows: deliver it
+    /// while that lives.
+    pub fn lower(self, now_ms: u64) -> SyEvent {
+        let tag = match self {
+            HostEvent::Start => abi::SY_EV_START,
+            HostEvent::Drain => abi::SY_EV_DRAIN,
+            HostEvent::Timer { .. } => abi::SY_EV_TIMER,
+            HostEvent::Datagram { .. } => abi::SY_EV_DATAGRAM,
+            HostEvent::SocketError { .. } => abi::SY_EV_SOCKET_ERROR,
+            HostEvent::ConnOpened { .. } => abi::SY_EV_CONN_OPENED,
+            HostEvent::Bytes { .. } => abi::SY_EV_BYTES,
+            HostEvent::PeerEof { .. } => abi::SY_EV_PEER_EOF,
+            HostEvent::ConnClosed { .. } => abi::SY_EV_CONN_CLOSED,
+            HostEvent::Drained { .. } => abi::SY_EV_DRAINED,
+            HostEvent::FileSent { .. } => abi::SY_EV_FILE_SENT,
+            HostEvent::FileReceived { .. } => abi::SY_EV_FILE_RECEIVED,
+            HostEvent::FilePrefetched { .. } => abi::SY_EV_FILE_PREFETCHED,
+            HostEvent::Message { .. } => abi::SY_EV_MESSAGE,
+        };
+        let mut ev = SyEvent::new(tag, now_ms);
+        match self {
+            HostEvent::Start | HostEvent::Drain => {}
+            HostEvent::Timer { token } => ev.token = token,
+            HostEvent::Datagram {
+                socket,
+                peer,
+                local,
+                listener,
+                data,
+            } => {
+                ev.socket = socket;
+                ev.peer = peer.into();
+                ev.local = local.into();
+                ev.listener = listener.map_or(SyStr::EMPTY, SyStr::from_str);
+                ev.data = SyBytes::from_slice(data);
+            }
+            HostEvent::SocketError { socket, status } => {
+                ev.socket = socket;
+                ev.status = status;
+            }
+            HostEvent::ConnOpened {
+                conn,
+                peer,
+                local,
+                listener,
+            } => {
+                ev.conn = conn;
+                ev.peer = peer.into();
+                ev.local = local.into();
+                ev.listener = SyStr::from_str(listener);
+            }
+            HostEvent::Bytes { conn, data } => {
+                ev.conn = conn;
+                ev.data = SyBytes::from_slice(data);
+            }
+            HostEvent::PeerEof { conn } => ev.conn = conn,
+            HostEvent::ConnClosed { conn, status } => {
+                ev.conn = conn;
+                ev.status = status;
+            }
+            HostEvent::Drained { conn, token } => {
+                ev.conn = conn;
+                ev.token = token;
+            }
+            HostEvent::FileSent {
+                conn,
+                token,
+                sent,
+                status,
+            } => {
+                ev.conn = conn;
+                ev.token = token;
+                ev.amount = sent;
+                ev.status = status;
+            }
+            HostEvent::FileReceived {
+                conn,
+                token,
+                received,
+                result,
+            } => {
+                ev.conn = conn;
+                ev.token = token;
+                ev.amount = received;
+                match result {
+                    Ok(Some(digest)) => ev.digest = digest,
+                    Ok(None) => {}
+                    Err(status) => ev.status = status,
+                }
+            }
+            HostEvent::FilePrefetched { token, status } => {
+                ev.token = token;
+                ev.status = status;
+            }
+            HostEvent::Message {
+                port,
+                type_name,
+                source,
+                data,
+            } => {
+                ev.port = port;
+                ev.type_name = SyStr::from_str(type_name);
+                ev.source = SyStr::from_str(source);
+                ev.data = SyBytes::from_slice(data);
+            }
+        }
+        ev
+    }
+}

@@ -1,0 +1,333 @@
+//! [`InstanceActor`]: the actor, its two roles, and what it does on its own —
+//! starting, attaching listeners, accepting, taking datagrams, restarting after a
+//! panic, stopping. Lending itself to the plugin (`deliver`) is `calls`'s; the other
+//! inputs (connections, messages) are in the files named for them.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::{Arc, RwLock};
+
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, StreamHandler};
+use slog::{error, info, warn};
+use switchyard_sdk::abi;
+use tokio::net::TcpStream;
+
+use super::event::HostEvent;
+use super::io::io_status;
+use super::resources::{Conn, Resources};
+use super::shared::{ConnSlot, HandlerPlan, Shared};
+use super::streams::{Accept, Accepted, ConnItem, ConnRead, Gate, ReadControl, UdpItem};
+use crate::instance::Instance;
+
+/// Handler name -> its actor, for typed messages. Replaced entries take effect at once.
+/// Shared across handler threads; read on every emit, written only at (re)load.
+pub type Registry = Arc<RwLock<HashMap<String, Addr<InstanceActor>>>>;
+
+/// A handler's per-connection actors, by connection id. Not in [`Shared`], which
+/// stands below this actor and so cannot name it.
+pub(super) type Children = Rc<std::cell::RefCell<HashMap<u64, Addr<InstanceActor>>>>;
+
+/// Read size of a connection in normal operation.
+pub(super) const READ_CHUNK: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub(super) enum Role {
+    Handler,
+    Connection { id: u64 },
+}
+
+/// Runs one plugin instance (or, for a per-connection handler, only its listeners).
+#[derive(Debug)]
+pub struct InstanceActor {
+    pub(super) shared: Rc<Shared>,
+    /// Every handler's actor, for typed messages (see [`Registry`]).
+    pub(super) registry: Registry,
+    /// The handler's per-connection actors alive, by connection id: shared by the
+    /// handler actor and those actors (each removes itself when it stops).
+    pub(super) children: Children,
+    pub(super) role: Role,
+    pub(super) instance: Option<Instance>,
+    pub(super) res: Resources,
+    /// Listener sockets waiting to be attached in `started`.
+    pending_udp: Vec<(String, std::net::UdpSocket)>,
+    pending_tcp: Vec<(String, std::net::TcpListener)>,
+    /// The connection a per-connection actor was made for, until `started`.
+    pending_conn: Option<(TcpStream, std::net::SocketAddr, Rc<str>, ConnSlot)>,
+    /// Listener accept streams, each with the gate closed before it is cancelled.
+    pub(super) accept_handles: Vec<(actix::SpawnHandle, Gate)>,
+}
+
+impl InstanceActor {
+    /// A handler actor; its listeners start with the actor.
+    pub fn handler(plan: HandlerPlan, shared: Rc<Shared>, registry: Registry) -> InstanceActor {
+        InstanceActor {
+            shared,
+            registry,
+            children: Children::default(),
+            role: Role::Handler,
+            instance: None,
+            res: Resources::default(),
+            pending_udp: plan.udp,
+            pending_tcp: plan.tcp,
+            pending_conn: None,
+            accept_handles: Vec::new(),
+        }
+    }
+
+    pub(super) fn per_connection(&self) -> bool {
+        self.shared.plugin.info().instance_mode == abi::SY_INSTANCE_PER_CONNECTION
+    }
+
+    /// The instance panicked and is gone: free what it owned, then restart or stop.
+    pub(super) fn on_panic(&mut self, ctx: &mut Context<Self>) {
+        self.res.release_instance_resources(ctx);
+        self.shared.metrics.restarts.inc();
+        self.shared.metrics.error("plugin_panic");
+        let within_limit = self.shared.record_restart();
+        let restarts = self.shared.recent_restarts();
+        let policy = self.shared.restart;
+        match &self.role {
+            Role::Handler if !within_limit => {
+                error!(self.shared.log, "handler stopped: plugin restart intensity exceeded";
+                    "hint" => "reload the topology to restart it",
+                    "restarts" => restarts, "max_restarts" => policy.max_restarts,
+                    "within_secs" => policy.within.as_secs_f64());
+                self.shared.stopped.set(true);
+                self.shared.metrics.set_stopped(true);
+                ctx.stop();
+            }
+            Role::Handler => {
+                warn!(self.shared.log, "plugin panicked; instance recreated";
+                    "restarts" => restarts, "max_restarts" => policy.max_restarts);
+                if !self.create_instance(ctx) {
+                    self.shared.stopped.set(true);
+                    self.shared.metrics.set_stopped(true);
+                    ctx.stop();
+                }
+            }
+            // A panic costs its own connection only. Stopping the whole handler here
+            // would let a few crafted requests take the service down for everyone, so
+            // past the intensity limit this is an ERROR for the operator, not a stop.
+            Role::Connection { .. } if !within_limit => {
+                error!(self.shared.log, "plugin keeps panicking on connections; each costs only its connection";
+                    "restarts" => restarts, "max_restarts" => policy.max_restarts,
+                    "within_secs" => policy.within.as_secs_f64());
+                ctx.stop();
+            }
+            Role::Connection { .. } => {
+                warn!(self.shared.log, "plugin panicked; its connection is closed";
+                    "restarts" => restarts, "max_restarts" => policy.max_restarts);
+                ctx.stop();
+            }
+        }
+    }
+
+    /// Attach an accepted connection to this actor and tell the instance.
+    pub(super) fn open_conn(
+        &mut self,
+        stream: TcpStream,
+        peer: std::net::SocketAddr,
+        listener: Rc<str>,
+        slot: ConnSlot,
+        ctx: &mut Context<Self>,
+    ) -> u64 {
+        let id = self.shared.next_id();
+        let local = stream.local_addr().unwrap_or(peer);
+        let _ = stream.set_nodelay(true);
+        let stream = Rc::new(stream);
+        let read = Rc::new(ReadControl::new(READ_CHUNK));
+        let handle = ctx.add_stream(ConnRead::new(Rc::clone(&stream), id, Rc::clone(&read)));
+        self.res
+            .conns
+            .insert(id, Conn::new(stream, handle, read, slot));
+        let ev = HostEvent::ConnOpened {
+            conn: id,
+            peer,
+            local,
+            listener: &listener,
+        };
+        self.deliver(ev, ctx);
+        id
+    }
+
+    pub(super) fn on_accepted(&mut self, item: Accepted, ctx: &mut Context<Self>) {
+        let (stream, peer) = match item.result {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(self.shared.log, "accept failed"; "listener" => &*item.listener, "error" => %e);
+                return;
+            }
+        };
+        if self.shared.stopped.get() || self.shared.draining.get() {
+            return; // dropping the stream closes it
+        }
+        let slot = match self.shared.take_conn_slot(peer.ip()) {
+            Ok(slot) => slot,
+            Err(limit) => {
+                self.shared.metrics.error("conn_limit");
+                warn!(self.shared.log, "connection refused: limit reached";
+                    "peer" => %peer, "limit" => limit, "listener" => &*item.listener);
+                return;
+            }
+        };
+        if self.per_connection() {
+            let shared = Rc::clone(&self.shared);
+            let id = shared.next_id();
+            let child = InstanceActor {
+                shared: Rc::clone(&shared),
+                registry: Arc::clone(&self.registry),
+                children: Rc::clone(&self.children),
+                role: Role::Connection { id },
+                instance: None,
+                res: Resources::default(),
+                pending_udp: Vec::new(),
+                pending_tcp: Vec::new(),
+                pending_conn: Some((stream, peer, item.listener, slot)),
+                accept_handles: Vec::new(),
+            };
+            let addr = child.start();
+            self.children.borrow_mut().insert(id, addr);
+            // The child removes itself from `children` when it stops (see `stopped`).
+        } else {
+            self.open_conn(stream, peer, item.listener, slot, ctx);
+        }
+    }
+
+    pub(super) fn on_datagram(&mut self, item: UdpItem, ctx: &mut Context<Self>) {
+        let Some(sock) = self.res.sockets.get(&item.socket) else {
+            return;
+        };
+        match item.result {
+            Ok((peer, data)) => {
+                self.shared.metrics.datagrams_in.inc();
+                self.shared.metrics.bytes_in.inc_by(data.len() as u64);
+                let listener = sock.listener.clone();
+                let local = sock.local;
+                let ev = HostEvent::Datagram {
+                    socket: item.socket,
+                    peer,
+                    local,
+                    listener: listener.as_deref(),
+                    data: &data,
+                };
+                self.deliver(ev, ctx);
+            }
+            Err(e) => {
+                // An ICMP error from an earlier send: the socket stays usable.
+                slog::debug!(self.shared.log, "udp socket error"; "socket" => item.socket, "error" => %e);
+                let ev = HostEvent::SocketError {
+                    socket: item.socket,
+                    status: io_status(&e),
+                };
+                self.deliver(ev, ctx);
+            }
+        }
+    }
+
+    /// Sessions in flight, for draining.
+    pub(super) fn busy(&self) -> u64 {
+        let own = self.instance.as_ref().map_or(0, Instance::active_sessions);
+        own + self.res.conns.len() as u64 + self.children.borrow().len() as u64
+    }
+}
+
+impl Actor for InstanceActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.shared
+            .live
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        match self.role {
+            Role::Handler => {
+                for (name, sock) in std::mem::take(&mut self.pending_udp) {
+                    let name: Rc<str> = Rc::from(name.as_str());
+                    if let Err(e) = self
+                        .res
+                        .attach_udp(&self.shared, sock, Some(name.clone()), ctx)
+                    {
+                        error!(self.shared.log, "cannot attach UDP listener"; "listener" => &*name, "error" => %e);
+                    }
+                }
+                for (name, listener) in std::mem::take(&mut self.pending_tcp) {
+                    let name: Rc<str> = Rc::from(name.as_str());
+                    let tokio_listener = listener
+                        .set_nonblocking(true)
+                        .and_then(|()| tokio::net::TcpListener::from_std(listener));
+                    match tokio_listener {
+                        Ok(l) => {
+                            let gate = Gate::open();
+                            let handle = ctx.add_stream(Accept::new(l, name, gate.clone()));
+                            self.accept_handles.push((handle, gate));
+                        }
+                        Err(e) => {
+                            error!(self.shared.log, "cannot attach TCP listener"; "listener" => &*name, "error" => %e)
+                        }
+                    }
+                }
+                // The sessions gauge: sampled, so the event path pays nothing for it.
+                ctx.run_interval(std::time::Duration::from_secs(1), |act, _| {
+                    act.shared.metrics.sessions.set(act.busy() as i64);
+                });
+                if !self.per_connection() && !self.create_instance(ctx) {
+                    self.shared.stopped.set(true);
+                    ctx.stop();
+                }
+            }
+            Role::Connection { .. } => {
+                if !self.create_instance(ctx) {
+                    ctx.stop();
+                    return;
+                }
+                if let Some((stream, peer, listener, slot)) = self.pending_conn.take() {
+                    self.open_conn(stream, peer, listener, slot, ctx);
+                }
+            }
+        }
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        // Destroy the instance before the files and sockets it used go away.
+        self.instance = None;
+        self.shared
+            .live
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        match self.role {
+            Role::Handler => {
+                self.shared.handler_stopped.set(true);
+                if self.shared.stopped.get() {
+                    info!(self.shared.log, "handler stopped");
+                }
+            }
+            Role::Connection { id, .. } => {
+                self.children.borrow_mut().remove(&id);
+            }
+        }
+        // The handler's thread (see `Server::start_handler`) ends with the last actor
+        // on it: the handler, or its last per-connection actor after it.
+        if self.shared.handler_stopped.get() && self.children.borrow().is_empty() {
+            actix::Arbiter::current().stop();
+        }
+    }
+}
+
+impl StreamHandler<UdpItem> for InstanceActor {
+    fn handle(&mut self, item: UdpItem, ctx: &mut Context<Self>) {
+        self.on_datagram(item, ctx);
+    }
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
+}
+
+impl StreamHandler<Accepted> for InstanceActor {
+    fn handle(&mut self, item: Accepted, ctx: &mut Context<Self>) {
+        self.on_accepted(item, ctx);
+    }
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
+}
+
+impl StreamHandler<ConnItem> for InstanceActor {
+    fn handle(&mut self, item: ConnItem, ctx: &mut Context<Self>) {
+        self.on_conn_input(item, ctx);
+    }
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
+}
