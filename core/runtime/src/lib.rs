@@ -17,8 +17,6 @@
 //! - [`busy_poll`]: spinning before a handler thread sleeps (`busy_poll_us`).
 //! - [`instance`]: one live plugin instance, and config checks through a plugin.
 //! - [`storage`]: the storage capability confined to a handler's root.
-//! - [`busy_poll`]: busy-polling before a handler thread sleeps, for lock-step traffic.
-//! - [`metrics`]: Prometheus metrics, per handler, and the admin endpoint serving them.
 //! - [`actor`]: the actix actors running instances, listeners and connections (its
 //!   own `# Layout` lists its files).
 //! - [`server`]: starting and reloading a topology: [`server::plan::ReloadPlan`], a
