@@ -23,6 +23,8 @@
 #
 #   benches/bulk.sh                       # builds --release first
 #   SKIP_BUILD=1 SIZE_MIB=256 ROUNDS=1 benches/bulk.sh
+#   ROUNDS_TSV=FILE: also append every round's MiB/s of each transfer to FILE
+#                    (benches/times.py; the input of benches/plot.py)
 #
 # Needs: nc (netcat-openbsd), python3. SIZE_MIB must stay below 2048 (v1 is 32-bit).
 # GLIBC_TUNABLES is left as the environment sets it (benches/README.md); printed.

@@ -16,6 +16,8 @@
 #
 #   benches/files.sh                      # builds --release first
 #   SKIP_BUILD=1 SIZE_MIB=256 ROUNDS=1 benches/files.sh
+#   ROUNDS_TSV=FILE: also append every round's MiB/s of each transfer to FILE
+#                    (benches/times.py; the input of benches/plot.py)
 #
 # Needs: nc (netcat-openbsd), socat, python3. glibc's rep-movsb threshold is left as the
 # environment sets it (see glibc's memcpy threshold in benches/README.md); the script

@@ -17,6 +17,8 @@
 # FILE" (the last two columns). A second table gives the CPU seconds per GiB of each
 # server (each in a cgroup of its own, which also counts tftpd-hpa's forked transfer
 # processes; see benches/lib.sh) and of the client (wait4): what busy polling costs.
+# With ROUNDS_TSV=FILE, every round's MB/s of each server is appended to FILE for
+# benches/plot.py (benches/README.md, "Plots").
 #
 #   benches/tftp.sh                       # builds --release first
 #   SKIP_BUILD=1 SIZE_MIB=16 ROUNDS=1 benches/tftp.sh
@@ -217,6 +219,18 @@ for c in "${cases[@]}"; do
         spsratio=-
     fi
     printf '%-26s %9s %9s %9s %6s %6s %9s %6s %6s\n' "$name" "$o" "$sp" "$h" "$(ratio "$o" "$h")" "$(ratio "$sp" "$h")" "$hs" "$sratio" "$spsratio"
+    # Every round's MB/s for benches/plot.py (ROUNDS_TSV: benches/README.md, "Plots").
+    if [ -n "${ROUNDS_TSV:-}" ]; then
+        for series in "ours:ours:switchyard" "spin:ours:switchyard, busy_poll_us $BUSY_POLL_US" \
+            "hpa:baseline:tftpd-hpa" "hpa_sync:baseline:tftpd-hpa + sync"; do
+            IFS=: read -r a role label <<< "$series"
+            declare -n rates=$a
+            for i in "${!rates[@]}"; do
+                printf '%s\t%s\t%s\t%s\t%s\tMB/s\n' "$name" "$label" "$role" "$((i + 1))" "${rates[$i]}"
+            done >> "$ROUNDS_TSV"
+            unset -n rates
+        done
+    fi
     cpu_rows+=("$(printf 'cpu %-26s %7s %7s %7s %7s %7s %7s' "$name" \
         "$(per_gib "${ours_scpu[@]}")" "$(per_gib "${spin_scpu[@]}")" "$(per_gib "${hpa_scpu[@]}")" \
         "$(per_gib "${ours_ccpu[@]}")" "$(per_gib "${spin_ccpu[@]}")" "$(per_gib "${hpa_ccpu[@]}")")")

@@ -7,11 +7,13 @@
 //! carries its send time, and every member records the latency of every copy.
 //! Loss (copies never received, e.g. a full socket buffer) is reported, not hidden.
 //! Loopback only; every process is killed when the bench ends.
+//! `--rounds-tsv FILE` also appends every round's delivered messages/s of both servers
+//! to FILE, for `benches/plot.py` (benches/README.md, "Plots").
 
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ struct Args {
     /// Measure the tokio baseline only (to check the bench itself).
     baseline_only: bool,
     rounds: usize,
+    /// Where to append every round's rate (benches/plot.py's input), if anywhere.
+    rounds_tsv: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -34,6 +38,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         window: 8,
         baseline_only: false,
         rounds: 3,
+        rounds_tsv: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -46,6 +51,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--baseline-only" => args.baseline_only = true,
             "--rounds" => args.rounds = value()?.parse().map_err(|_| "--rounds: a number")?,
             "--secs" => args.secs = value()?.parse().map_err(|_| "--secs: a number")?,
+            "--rounds-tsv" => args.rounds_tsv = Some(value()?.into()),
             "--window" => args.window = value()?.parse().map_err(|_| "--window: a number")?,
             "--members" => {
                 args.members = value()?
@@ -305,6 +311,9 @@ fn main() {
                 run_tokio();
             }
         }
+        if let Some(path) = &args.rounds_tsv {
+            write_rounds(path, n, &base, &host);
+        }
         let base = median(base);
         let mut rows = vec![("tokio broadcast loop", &base)];
         let host = (!host.is_empty()).then(|| median(host));
@@ -318,6 +327,30 @@ fn main() {
                 r.loss * 100.0,
                 r.delivered_per_sec / base.delivered_per_sec
             );
+        }
+    }
+}
+
+/// Append every round's delivered messages/s of both servers to `path`, one
+/// tab-separated line each: case, series, role, round, value, unit (benches/plot.py).
+fn write_rounds(path: &Path, members: usize, base: &[Measured], host: &[Measured]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("--rounds-tsv {}: {e}", path.display()));
+    for (series, role, runs) in [
+        ("switchyard + chat", "ours", host),
+        ("tokio broadcast loop", "baseline", base),
+    ] {
+        for (round, m) in runs.iter().enumerate() {
+            writeln!(
+                f,
+                "{members} members\t{series}\t{role}\t{}\t{:.0}\tdelivered msg/s",
+                round + 1,
+                m.delivered_per_sec
+            )
+            .unwrap_or_else(|e| panic!("--rounds-tsv {}: {e}", path.display()));
         }
     }
 }
