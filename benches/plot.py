@@ -153,7 +153,10 @@ def panel(case: str, c: dict, x0: float, y0: float) -> list:
             colour, dash = BASE_COLOURS[base_i % len(BASE_COLOURS)], ' stroke-dasharray="6,4"'
             base_i += 1
         kind = MARKERS[i % len(MARKERS)]
-        xy = [(sx(r), sy(pts[r])) for r in sorted(pts)]
+        # Each series a few pixels to the side of the round, so that equal values
+        # (one round, or a tie) still show every marker.
+        dodge = (i - (len(series) - 1) / 2) * 7
+        xy = [(sx(r) + dodge, sy(pts[r])) for r in sorted(pts)]
         if len(xy) > 1:
             d = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
             out.append(f'<polyline points="{d}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
