@@ -301,21 +301,27 @@ impl PidFile {
         Ok(PidFile(path.to_path_buf()))
     }
 
+    /// Remove both files now, saying why one could not be (the caller logs it).
     fn remove(self) -> std::io::Result<()> {
-        let status = reload_status::path_for(&self.0);
-        let path = self.0.clone();
+        let result = remove_pid_files(&self.0);
         std::mem::forget(self);
-        match std::fs::remove_file(&status) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        std::fs::remove_file(path)
+        result
     }
+}
+
+/// Remove the pid file and its reload answer: both are tried, the first error is
+/// returned (an answer already gone is no error).
+fn remove_pid_files(pid_file: &Path) -> std::io::Result<()> {
+    let answer = match std::fs::remove_file(reload_status::path_for(pid_file)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
+    let pid = std::fs::remove_file(pid_file);
+    answer.and(pid)
 }
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(reload_status::path_for(&self.0));
-        let _ = std::fs::remove_file(&self.0);
+        let _ = remove_pid_files(&self.0);
     }
 }
