@@ -261,6 +261,11 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
     if vt.create.is_none() || vt.destroy.is_none() || vt.on_event.is_none() {
         return Err("its vtable lacks create, destroy or on_event".into());
     }
+    if vt.export_state.is_some() != vt.import_state.is_some() {
+        return Err(
+            "its vtable sets one of export_state and import_state without the other".into(),
+        );
+    }
     if vt.listener_kinds & !(abi::SY_LISTEN_UDP | abi::SY_LISTEN_TCP) != 0 {
         return Err(format!("unknown listener kinds {:#x}", vt.listener_kinds));
     }

@@ -40,6 +40,13 @@
  *  - SyHostApi.prefetch_file, then SyHostApi.open_partial: new host calls.
  *  - SyPluginVTable.storage (SY_STORAGE_SERVED / SY_STORAGE_PRIVATE): a vtable of
  *    SY_VTABLE_SIZE_V1 bytes still loads and is taken as served.
+ *  - SY_EV_REPLACED, SY_EV_DRAIN_DEADLINE (status SY_CUT_*): a replaced instance tells
+ *    its shared-socket sessions; the drain deadline lets each session left be told.
+ *  - SySession, SyHostApi.session_update and SyHostApi.session_end: what a session is
+ *    doing, known to the host (cut-session log lines, metrics' bounded `result`).
+ *  - SyPluginVTable.export_state / import_state and SyHostApi.hand_over_state: state
+ *    handed over across a reload; a vtable of SY_VTABLE_SIZE_V2 bytes still loads, as a
+ *    plugin that hands nothing over.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -114,6 +121,26 @@ extern "C" {
 #define SY_EV_DRAIN         12u /* host is shutting down: finish, start nothing new  */
 #define SY_EV_SOCKET_ERROR  13u /* socket, status                                    */
 #define SY_EV_FILE_PREFETCHED 14u /* token, status: prefetch_file done (range cached) */
+/* Added later in version 1 (older hosts never send them; unknown tags are ignored). */
+/* A reload replaced this instance and the successor did not take its state: the
+ * listener sockets now deliver to the successor, so sessions living on them (datagram
+ * peers of a shared socket) are gone from here: tell them now (sending on a listener
+ * socket still works). Own sockets and connections stay until their sessions end.
+ * SY_EV_DRAIN follows. */
+#define SY_EV_REPLACED      15u /* (none)                                            */
+/* status (SY_CUT_*): the drain deadline passed; every session still open is cut when
+ * this call returns: send each its protocol's goodbye now. File sends in flight were
+ * stopped where they were (no SY_EV_FILE_SENT follows). */
+#define SY_EV_DRAIN_DEADLINE 16u
+
+/* Why sessions are cut (SY_EV_DRAIN_DEADLINE's status) */
+#define SY_CUT_SHUTDOWN 0u /* the host is shutting down: drain_timeout_secs passed      */
+#define SY_CUT_RELOAD   1u /* retired by a reload: reload_drain_timeout_secs passed     */
+
+/* Session directions (SySession.direction) */
+#define SY_DIR_NONE    0u /* neither: a chat member, a control connection */
+#define SY_DIR_SEND    1u /* bytes go to the peer: a download              */
+#define SY_DIR_RECEIVE 2u /* bytes come from the peer: an upload           */
 
 /* Flags of host calls */
 #define SY_COMMIT_OVERWRITE (1u << 0) /* commit_file: replace an existing file      */
@@ -142,6 +169,18 @@ typedef struct SyAddr {
     uint32_t scope_id;
     uint8_t ip[16];
 } SyAddr;
+
+/* What a session is doing (session_update). The host copies it, strings included. */
+typedef struct SySession {
+    uint32_t struct_size; /* sizeof(SySession) */
+    uint32_t direction;   /* SY_DIR_* */
+    SyAddr peer;          /* family 0: none */
+    uint64_t conn;        /* its connection, 0: none (the host then counts its bytes) */
+    SyStr resource;       /* what it works on (a file name), or empty */
+    SyStr state;          /* a short word: "sending", "waiting", "joined"; or empty */
+    uint64_t bytes_done;
+    uint64_t bytes_total; /* 0: unknown */
+} SySession;
 
 typedef struct SyStat {
     uint32_t struct_size;
@@ -262,6 +301,17 @@ typedef struct SyHostApi {
      * was appended (remove_file deletes it). SY_ERR_BUSY while another handle continues
      * the same file. */
     uint32_t (*open_partial)(SyHostCtx *ctx, SyStr path, uint64_t *out_file, uint64_t *out_size);
+    /* Added after open_partial (check struct_size the same way). Describe session
+     * `session` (a key the plugin chooses, unique within the instance) or update its
+     * description: cheap, call it as the session progresses (not per byte). */
+    uint32_t (*session_update)(SyHostCtx *ctx, uint64_t session, const SySession *info);
+    /* Session `session` ended with `result`: ok, refused, not_found, aborted, partial,
+     * timeout, invalid, error or other (anything else counts as other): the metrics'
+     * bounded `result` label. */
+    uint32_t (*session_end)(SyHostCtx *ctx, uint64_t session, SyStr result);
+    /* Only during export_state: the instance's state, tagged with the plugin's state
+     * version. The host copies it. */
+    uint32_t (*hand_over_state)(SyHostCtx *ctx, uint32_t version, SyBytes data);
 } SyHostApi;
 
 typedef struct SyPluginVTable {
@@ -283,10 +333,26 @@ typedef struct SyPluginVTable {
     /* Added after the first vtable of ABI version 1 (SY_VTABLE_SIZE_V1 bytes, which the
      * host still accepts and reads as SY_STORAGE_SERVED). SY_STORAGE_*. */
     uint32_t storage;
+    /* Added after `storage` (a vtable of SY_VTABLE_SIZE_V2 bytes loads as one that hands
+     * nothing over): state handed over across a reload, Erlang's code_change. Both NULL
+     * or both set. export_state hands the instance's state out with
+     * api->hand_over_state during the call (at most once); the host then destroys the
+     * instance without another event, and its connections move to the successor.
+     * import_state takes a predecessor's state (same or older build) right after create
+     * and before any event: SY_OK takes it (migrating an older version); any other
+     * status refuses it, and the instance must be as create left it (it starts fresh).
+     * `now_ms` is each instance's own clock (the successor's starts anew): hand
+     * deadlines over as time left. Timers, files and own sockets do not move. */
+    uint32_t (*export_state)(SyInstance *inst, const SyHostApi *api, SyHostCtx *ctx,
+                             uint64_t now_ms);
+    uint32_t (*import_state)(SyInstance *inst, const SyHostApi *api, SyHostCtx *ctx,
+                             uint64_t now_ms, uint32_t version, SyBytes data);
 } SyPluginVTable;
 
 /* struct_size of a vtable built before `storage` was added. */
 #define SY_VTABLE_SIZE_V1 ((uint32_t)offsetof(SyPluginVTable, storage))
+/* struct_size of a vtable built before the state handover was added. */
+#define SY_VTABLE_SIZE_V2 ((uint32_t)offsetof(SyPluginVTable, export_state))
 
 typedef struct SyPluginDecl {
     uint32_t magic;       /* SY_MAGIC */
@@ -314,9 +380,11 @@ _Static_assert(sizeof(SyStat) == 24, "SyStat");
 _Static_assert(sizeof(SyEvent) == 216, "SyEvent");
 _Static_assert(sizeof(SyPortDecl) == 40, "SyPortDecl");
 _Static_assert(sizeof(SyPluginDecl) == 16, "SyPluginDecl");
-_Static_assert(sizeof(SyPluginVTable) == 128, "SyPluginVTable");
+_Static_assert(sizeof(SyPluginVTable) == 144, "SyPluginVTable");
 _Static_assert(offsetof(SyPluginVTable, storage) == 120, "SyPluginVTable v1 size");
-_Static_assert(sizeof(SyHostApi) == 232, "SyHostApi");
+_Static_assert(offsetof(SyPluginVTable, export_state) == 128, "SyPluginVTable v2 size");
+_Static_assert(sizeof(SySession) == 96, "SySession");
+_Static_assert(sizeof(SyHostApi) == 256, "SyHostApi");
 #endif
 
 #ifdef __cplusplus

@@ -118,6 +118,31 @@ pub const SY_EV_DRAIN: u32 = 12;
 pub const SY_EV_SOCKET_ERROR: u32 = 13;
 /// `token`, `status`: a `prefetch_file` finished; the range is in the page cache.
 pub const SY_EV_FILE_PREFETCHED: u32 = 14;
+/// A reload replaced this instance and its successor did not take its state: the
+/// listener sockets now deliver to the successor. Sessions that live on them (datagram
+/// peers of a shared socket) are gone from here: tell them now (sending on a listener
+/// socket still works). Sessions on the instance's own sockets and connections stay
+/// with it until they end. `SY_EV_DRAIN` follows.
+pub const SY_EV_REPLACED: u32 = 15;
+/// `status` (`SY_CUT_*`): the drain deadline passed. Every session still open is cut
+/// when this call returns: send each its protocol's goodbye now (an error to the peer).
+/// File sends in flight were stopped where they were (no `SY_EV_FILE_SENT` follows), so
+/// what is written now goes out next.
+pub const SY_EV_DRAIN_DEADLINE: u32 = 16;
+
+// ---- why sessions are cut (`SY_EV_DRAIN_DEADLINE`'s `status`) -------------------------
+/// The host is shutting down (`drain_timeout_secs` passed).
+pub const SY_CUT_SHUTDOWN: u32 = 0;
+/// A reload retired this instance and `reload_drain_timeout_secs` passed.
+pub const SY_CUT_RELOAD: u32 = 1;
+
+// ---- session directions (`SySession::direction`) ---------------------------------------
+/// Neither (a chat member, a control connection).
+pub const SY_DIR_NONE: u32 = 0;
+/// Bytes go to the peer (a download).
+pub const SY_DIR_SEND: u32 = 1;
+/// Bytes come from the peer (an upload).
+pub const SY_DIR_RECEIVE: u32 = 2;
 
 // ---- flags for host calls ----------------------------------------------------------
 /// `commit_file`: replace an existing file of the same name.
@@ -150,6 +175,29 @@ pub struct SyAddr {
     pub flowinfo: u32,
     pub scope_id: u32,
     pub ip: [u8; 16],
+}
+
+/// What a session is doing, as a plugin describes it with `session_update`. The host
+/// keeps a copy (strings included): for the lines it logs about a session it cuts,
+/// for metrics and for the operator's view.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SySession {
+    pub struct_size: u32,
+    /// `SY_DIR_*`.
+    pub direction: u32,
+    /// The peer (family 0: none).
+    pub peer: SyAddr,
+    /// The connection the session runs on (0: none). The host then counts the bytes
+    /// it moves on it for the session, file sends and receives included.
+    pub conn: u64,
+    /// What the session works on (a file name), or empty.
+    pub resource: SyStr,
+    /// A short word for its state ("sending", "waiting", "joined"), or empty.
+    pub state: SyStr,
+    pub bytes_done: u64,
+    /// 0: unknown.
+    pub bytes_total: u64,
 }
 
 /// Metadata of a file under the handler's root.
@@ -357,6 +405,19 @@ pub struct SyHostApi {
         out_file: *mut u64,
         out_size: *mut u64,
     ) -> u32,
+    /// Describe session `session` (a key the plugin chooses, unique within the
+    /// instance), or update its description. Cheap: the host copies the numbers, and
+    /// the strings only when they changed.
+    pub session_update:
+        unsafe extern "C" fn(ctx: *mut SyHostCtx, session: u64, info: *const SySession) -> u32,
+    /// Session `session` ended with `result`, one of the outcome words (`ok`, `refused`,
+    /// `not_found`, `aborted`, `partial`, `timeout`, `invalid`, `error`, `other`;
+    /// anything else counts as `other`): the metrics' bounded `result` label.
+    pub session_end: unsafe extern "C" fn(ctx: *mut SyHostCtx, session: u64, result: SyStr) -> u32,
+    /// Only during `export_state`: the instance's state as bytes, tagged with the
+    /// plugin's state version. The host copies it.
+    pub hand_over_state:
+        unsafe extern "C" fn(ctx: *mut SyHostCtx, version: u32, data: SyBytes) -> u32,
 }
 
 /// What a plugin's entry function returns. Static for the library's lifetime.
@@ -405,11 +466,43 @@ pub struct SyPluginVTable {
     /// after the first vtable of ABI version 1: a vtable whose `struct_size` ends before
     /// it ([`SY_VTABLE_SIZE_V1`]) is read as `SY_STORAGE_SERVED`.
     pub storage: u32,
+    /// State handover across a reload (Erlang/OTP's `code_change`), added after
+    /// `storage`: both null, or both set. `export_state` hands the instance's state out
+    /// with `hand_over_state` during the call; the host then destroys the instance
+    /// without another event (its connections move to the successor). May be null.
+    /// `now_ms` is the instance's clock, as in its events: state holding deadlines
+    /// should hand them over as time left.
+    pub export_state: Option<
+        unsafe extern "C" fn(
+            inst: *mut SyInstance,
+            api: *const SyHostApi,
+            ctx: *mut SyHostCtx,
+            now_ms: u64,
+        ) -> u32,
+    >,
+    /// Take the state a predecessor (the same or an older build) handed over, right
+    /// after `create` and before any event. `SY_OK` takes it (migrating an older
+    /// `version`); any other status refuses it, and the instance must then be as
+    /// `create` left it: it starts fresh. `now_ms` is the new instance's clock (which
+    /// starts anew). May be null.
+    pub import_state: Option<
+        unsafe extern "C" fn(
+            inst: *mut SyInstance,
+            api: *const SyHostApi,
+            ctx: *mut SyHostCtx,
+            now_ms: u64,
+            version: u32,
+            data: SyBytes,
+        ) -> u32,
+    >,
 }
 
 /// `struct_size` of a vtable built before `storage` was added: the host still loads
 /// such plugins, and takes their storage as served.
 pub const SY_VTABLE_SIZE_V1: u32 = std::mem::offset_of!(SyPluginVTable, storage) as u32;
+/// `struct_size` of a vtable built before the state handover was added: the host still
+/// loads such plugins, as plugins that hand no state over.
+pub const SY_VTABLE_SIZE_V2: u32 = std::mem::offset_of!(SyPluginVTable, export_state) as u32;
 
 // SAFETY: the vtable is immutable static data; its pointers point to static data too.
 unsafe impl Sync for SyPluginVTable {}
@@ -598,8 +691,10 @@ const _: () = {
     assert!(std::mem::size_of::<SyPortDecl>() == 40);
     assert!(std::mem::size_of::<SyPluginDecl>() == 16);
     // Grows only at its end; a plugin's table as short as the first one still loads.
-    assert!(std::mem::size_of::<SyPluginVTable>() == 128);
+    assert!(std::mem::size_of::<SyPluginVTable>() == 144);
     assert!(SY_VTABLE_SIZE_V1 == 120);
+    assert!(SY_VTABLE_SIZE_V2 == 128);
+    assert!(std::mem::size_of::<SySession>() == 96);
     // Grows only at its end (new calls), so older plugins keep reading a valid prefix.
-    assert!(std::mem::size_of::<SyHostApi>() == 232);
+    assert!(std::mem::size_of::<SyHostApi>() == 256);
 };

@@ -26,8 +26,8 @@ pub enum Level {
 /// The host, during one call. Not `Send`, not storable: it borrows the host's context.
 #[derive(Debug)]
 pub struct Ctx<'a> {
-    api: &'a SyHostApi,
-    raw: *mut SyHostCtx,
+    pub(crate) api: &'a SyHostApi,
+    pub(crate) raw: *mut SyHostCtx,
     now_ms: u64,
     wall_ms: u64,
     ports: &'static [Port],

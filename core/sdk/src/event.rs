@@ -80,8 +80,27 @@ pub enum Event<'a> {
         token: u64,
         result: Result<(), HostError>,
     },
+    /// A reload replaced this instance, and its successor did not take its state.
+    /// Sessions living on a listener socket (datagram peers of a shared socket) now
+    /// reach the successor: tell them (sending on the listener socket still works).
+    /// Sessions on the instance's own sockets and connections stay here until they
+    /// end. [`Event::Drain`] follows.
+    Replaced,
+    /// The drain deadline passed: every session still open is cut when this call
+    /// returns. Send each its protocol's goodbye now (TFTP ERROR, an error reply, a
+    /// notice). File sends in flight were stopped where they were.
+    DrainDeadline { cause: DrainCause },
     /// An event tag this SDK does not know (sent by a newer host); ignore it.
     Unknown { tag: u32 },
+}
+
+/// Why a drain deadline cut sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainCause {
+    /// The host is shutting down (`drain_timeout_secs` passed).
+    Shutdown,
+    /// A reload retired this instance and `reload_drain_timeout_secs` passed.
+    Reload,
 }
 
 fn addr(a: &abi::SyAddr) -> SocketAddr {
@@ -166,6 +185,14 @@ impl<'a> Event<'a> {
             abi::SY_EV_FILE_PREFETCHED => Event::FilePrefetched {
                 token: raw.token,
                 result: result_of(raw.status),
+            },
+            abi::SY_EV_REPLACED => Event::Replaced,
+            abi::SY_EV_DRAIN_DEADLINE => Event::DrainDeadline {
+                cause: if raw.status == abi::SY_CUT_RELOAD {
+                    DrainCause::Reload
+                } else {
+                    DrainCause::Shutdown
+                },
             },
             tag => Event::Unknown { tag },
         }

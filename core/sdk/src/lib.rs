@@ -36,6 +36,8 @@
 //! - `protocol`: the [`Protocol`] trait a plugin implements, and its declarations.
 //! - `port`: [`Port`], a typed message port (declared by `Protocol`, used by `Ctx`).
 //! - `stat`: [`Stat`], what the host says of a file.
+//! - `session`: [`Session`], what a plugin tells the host of one session, and the
+//!   [`Ctx`] calls that describe and end it.
 //! - `event`: [`Event`], the safe view of one host event.
 //! - `ctx`: [`Ctx`], the safe view of the host API during one call.
 //! - `error`: [`HostError`], a host call's failure.
@@ -63,6 +65,7 @@ mod macros;
 pub mod messages;
 mod port;
 mod protocol;
+mod session;
 mod stat;
 mod storage;
 pub mod sums;
@@ -73,13 +76,15 @@ pub mod trampoline;
 pub use config::parse_config;
 pub use ctx::{Ctx, Level};
 pub use error::HostError;
-pub use event::{ConnId, Event, FileId, SocketId};
+pub use event::{ConnId, DrainCause, Event, FileId, SocketId};
 pub use port::Port;
 pub use protocol::{InstanceMode, Listeners, Protocol, StorageKind};
+pub use session::{Direction, Outcome, Session};
 pub use stat::Stat;
 pub use storage::{Storage, is_hidden_path};
 
-/// One `use` for plugin authors.
+/// One `use` for plugin authors. It grows no further (a new name here could clash with
+/// a plugin's own glob imports): newer items are imported by name.
 pub mod prelude {
     pub use crate::messages::{ChatMessage, Message, TransferCompleted};
     pub use crate::{

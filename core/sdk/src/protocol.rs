@@ -93,4 +93,39 @@ pub trait Protocol: Sized + 'static {
     fn active_sessions(&self) -> u64 {
         0
     }
+
+    /// Whether this plugin hands its state over across a reload ([`Protocol::export_state`]
+    /// and [`Protocol::import_state`]). Why: a replaced instance's sessions on a shared
+    /// listener socket (chat members, a key/value store's keys) cannot stay with it, since
+    /// the socket now delivers to its successor; handing the state over keeps them, and
+    /// the host then moves the instance's connections to the successor too.
+    const HANDS_OVER_STATE: bool = false;
+
+    /// The instance's state as bytes, tagged with a state version the plugin chooses
+    /// (start at 1, bump it when the format changes). Called once, when a reload
+    /// replaces the instance and the host has quiesced it; the instance is then
+    /// destroyed without another event. Timers, files and sockets of its own do not
+    /// move: the successor re-arms what it needs. Each instance has its own clock
+    /// ([`Ctx::now_ms`] starts anew in the successor): hand deadlines over as time
+    /// left. `None`: nothing to hand over.
+    fn export_state(&mut self, ctx: &mut Ctx<'_>) -> Option<(u32, Vec<u8>)> {
+        let _ = ctx;
+        None
+    }
+
+    /// Take a predecessor's state (from the same or an older build of this plugin),
+    /// right after [`Protocol::new`] and before any event. Migrate an older `version`;
+    /// refuse one you do not know with `Err(why)`, leaving `self` as `new` made it: the
+    /// instance then starts fresh, and the host logs `why`.
+    fn import_state(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        version: u32,
+        state: &[u8],
+    ) -> Result<(), String> {
+        let _ = (ctx, state);
+        Err(format!(
+            "state version {version} is not taken by this plugin"
+        ))
+    }
 }

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use crate::abi::{SY_ERR_UNSUPPORTED, SyHostCtx, SyStat};
+use crate::session::Session;
 
 /// What a plugin may ask of the host: one method per [`SyHostApi`] call, with its
 /// arguments decoded and checked. A method returns the call's `SY_OK`/`SY_ERR_*`
@@ -113,6 +114,18 @@ pub trait HostCalls {
     /// A temp-file id positioned at the end of the partial, and its size.
     fn open_partial(&mut self, path: &str) -> Result<(u64, u64), u32> {
         Err(SY_ERR_UNSUPPORTED)
+    }
+    /// Describe (or update) session `session`; strings checked UTF-8 by the table.
+    fn session_update(&mut self, session: u64, info: &Session<'_>) -> u32 {
+        SY_ERR_UNSUPPORTED
+    }
+    /// Session `session` ended with `result` (an outcome word; the host bounds it).
+    fn session_end(&mut self, session: u64, result: &str) -> u32 {
+        SY_ERR_UNSUPPORTED
+    }
+    /// The instance's state, during `export_state` only.
+    fn hand_over_state(&mut self, version: u32, data: &[u8]) -> u32 {
+        SY_ERR_UNSUPPORTED
     }
     /// The plugin made call `call` with arguments that cannot be decoded (a null pointer
     /// with a length, a bad address, a non-UTF-8 path); it got `SY_ERR_INVALID`. A

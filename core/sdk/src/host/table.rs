@@ -11,8 +11,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::calls::{HostCalls, Lent};
 use crate::abi::{
-    self, SY_ERR_INVALID, SY_ERR_IO, SyAddr, SyBytes, SyHostApi, SyHostCtx, SyListFn, SyStat, SyStr,
+    self, SY_ERR_INVALID, SY_ERR_IO, SyAddr, SyBytes, SyHostApi, SyHostCtx, SyListFn, SySession,
+    SyStat, SyStr,
 };
+use crate::event::ConnId;
+use crate::session::{Direction, Session};
 
 /// Recover the `HostCalls` of this call and run `f` on it, catching host panics.
 fn dispatch<R>(ctx: *mut SyHostCtx, on_panic: R, f: impl FnOnce(&mut dyn HostCalls) -> R) -> R {
@@ -325,6 +328,52 @@ unsafe extern "C" fn h_prefetch_file(
     })
 }
 
+/// A plugin's session description, checked: a whole struct, UTF-8 strings, a known
+/// address family (or none).
+fn session_arg<'a>(info: *const SySession) -> Option<Session<'a>> {
+    // SAFETY: the plugin lends `info` for the call (or passes null, refused).
+    let raw = unsafe { info.as_ref() }?;
+    if (raw.struct_size as usize) < std::mem::size_of::<SySession>() {
+        return None;
+    }
+    let peer = match raw.peer.family {
+        0 => None,
+        _ => Some(raw.peer.to_socket_addr()?),
+    };
+    Some(Session {
+        direction: Direction::from_raw(raw.direction),
+        peer,
+        conn: (raw.conn != 0).then_some(ConnId(raw.conn)),
+        resource: str_arg(raw.resource)?,
+        state: str_arg(raw.state)?,
+        bytes_done: raw.bytes_done,
+        bytes_total: (raw.bytes_total != 0).then_some(raw.bytes_total),
+    })
+}
+
+unsafe extern "C" fn h_session_update(
+    ctx: *mut SyHostCtx,
+    session: u64,
+    info: *const SySession,
+) -> u32 {
+    let Some(info) = session_arg(info) else {
+        return malformed(ctx, "session_update");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.session_update(session, &info))
+}
+unsafe extern "C" fn h_session_end(ctx: *mut SyHostCtx, session: u64, result: SyStr) -> u32 {
+    let Some(result) = str_arg(result) else {
+        return malformed(ctx, "session_end");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.session_end(session, result))
+}
+unsafe extern "C" fn h_hand_over_state(ctx: *mut SyHostCtx, version: u32, data: SyBytes) -> u32 {
+    let Some(data) = bytes_arg(data) else {
+        return malformed(ctx, "hand_over_state");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.hand_over_state(version, data))
+}
+
 /// The one host API table, shared by every host and mock (see the module docs).
 pub static HOST_API: SyHostApi = SyHostApi {
     struct_size: std::mem::size_of::<SyHostApi>() as u32,
@@ -357,4 +406,7 @@ pub static HOST_API: SyHostApi = SyHostApi {
     free_space: h_free_space,
     prefetch_file: h_prefetch_file,
     open_partial: h_open_partial,
+    session_update: h_session_update,
+    session_end: h_session_end,
+    hand_over_state: h_hand_over_state,
 };

@@ -277,6 +277,30 @@ impl HostCalls for MockHost {
             token,
         })
     }
+    fn session_update(&mut self, session: u64, info: &crate::Session<'_>) -> u32 {
+        self.sessions.insert(
+            session,
+            super::SessionRecord {
+                direction: info.direction,
+                peer: info.peer,
+                conn: info.conn.map(|c| c.0),
+                resource: info.resource.to_owned(),
+                state: info.state.to_owned(),
+                bytes_done: info.bytes_done,
+                bytes_total: info.bytes_total,
+            },
+        );
+        abi::SY_OK
+    }
+    fn session_end(&mut self, session: u64, result: &str) -> u32 {
+        self.sessions.remove(&session);
+        self.ended.push((session, result.to_owned()));
+        abi::SY_OK
+    }
+    fn hand_over_state(&mut self, version: u32, data: &[u8]) -> u32 {
+        self.handed_over = Some((version, data.to_vec()));
+        abi::SY_OK
+    }
     fn open_partial(&mut self, path: &str) -> Result<(u64, u64), u32> {
         if !valid_path(path) || !path.rsplit('/').next().unwrap_or("").starts_with('.') {
             return Err(abi::SY_ERR_ACCESS);

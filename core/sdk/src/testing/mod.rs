@@ -105,6 +105,18 @@ pub enum Action {
     },
 }
 
+/// A session as the plugin last described it ([`crate::Ctx::describe_session`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub direction: crate::Direction,
+    pub peer: Option<SocketAddr>,
+    pub conn: Option<u64>,
+    pub resource: String,
+    pub state: String,
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
+}
+
 #[derive(Debug)]
 struct OpenFile {
     data: Vec<u8>,
@@ -127,6 +139,13 @@ pub struct MockHost {
     pub reads: u64,
     /// The wall clock at `now_ms == 0` (`Ctx::now_unix_ms` is this plus `now_ms`).
     pub wall_origin_ms: u64,
+    /// Sessions described and not ended, by the plugin's key. Kept apart from the
+    /// actions so that describing sessions does not change what `take_io` shows.
+    pub sessions: BTreeMap<u64, SessionRecord>,
+    /// Sessions ended, in order: key and result.
+    pub ended: Vec<(u64, String)>,
+    /// What `hand_over_state` was given last.
+    handed_over: Option<(u32, Vec<u8>)>,
     /// What [`MockHost::raw_ctx`] points at: unlike `with_ctx`'s slot on the stack, it
     /// must outlive the call that made the pointer.
     raw_slot: RawSlot,
@@ -201,6 +220,34 @@ impl MockHost {
     /// Deliver one event at time `now_ms`.
     pub fn deliver<P: Protocol>(&mut self, proto: &mut P, now_ms: u64, event: Event<'_>) {
         self.lend(now_ms, P::PORTS, |cx| proto.on_event(cx, event));
+    }
+
+    /// Ask `proto` for its state as a reload would ([`Protocol::export_state`]).
+    pub fn export_state<P: Protocol>(
+        &mut self,
+        proto: &mut P,
+        now_ms: u64,
+    ) -> Option<(u32, Vec<u8>)> {
+        self.handed_over = None;
+        self.lend(now_ms, P::PORTS, |cx| proto.export_state(cx))
+    }
+
+    /// Give `proto` a predecessor's state as a reload would ([`Protocol::import_state`]).
+    pub fn import_state<P: Protocol>(
+        &mut self,
+        proto: &mut P,
+        now_ms: u64,
+        version: u32,
+        state: &[u8],
+    ) -> Result<(), String> {
+        self.lend(now_ms, P::PORTS, |cx| {
+            proto.import_state(cx, version, state)
+        })
+    }
+
+    /// What a plugin gave `hand_over_state` (through a raw vtable's `export_state`).
+    pub fn take_handed_over(&mut self) -> Option<(u32, Vec<u8>)> {
+        self.handed_over.take()
     }
 
     /// Run `f` with a `Ctx` on this host at `now_ms`, as during an event. A plugin's

@@ -4,9 +4,13 @@
 //! runs the plugin's code inside `catch_unwind` and turns a panic into
 //! `SY_ERR_PANICKED` plus an ERROR log line: a Rust panic must never unwind into the
 //! host (that is undefined behaviour, and measured to abort the process).
+//!
+//! # Layout
+//! - `guard.rs`: the instance box, the panic hook and report, the host table check.
+//! - `handover.rs`: `export_state` and `import_state` (state across a reload).
+//! - this file: the vtable, `entry`, and the other entries.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Mutex, Once};
 
 use crate::abi::{self, SyEvent, SyHostApi, SyHostCtx, SyInstance, SyPluginVTable, SyStr};
 use crate::config::parse_config;
@@ -14,108 +18,10 @@ use crate::ctx::Ctx;
 use crate::event::Event;
 use crate::protocol::Protocol;
 
-/// A plugin instance as the SDK keeps it behind the opaque `SyInstance` pointer.
-struct Instance<P> {
-    proto: P,
-    /// Set after a panic: the state may be broken, so no further event is delivered.
-    poisoned: bool,
-}
+mod guard;
+mod handover;
 
-/// Where our panic hook leaves the message and location of the last panic.
-///
-/// The hook replaces the plugin's copy of std's default hook, which would print to
-/// stderr and call `thread::current()`, registering a thread-local destructor that
-/// pins the library in memory (`docs/decisions/plugin-boundary.md`, "Rules that keep
-/// unload and reload sound").
-static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
-static HOOK: Once = Once::new();
-
-fn install_panic_hook() {
-    HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            let payload = info.payload();
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic payload".to_string());
-            let text = match info.location() {
-                Some(loc) => format!("{msg} at {}:{}", loc.file(), loc.line()),
-                None => msg,
-            };
-            if let Ok(mut last) = LAST_PANIC.lock() {
-                *last = Some(text);
-            }
-        }));
-    });
-}
-
-fn take_panic_message() -> String {
-    LAST_PANIC
-        .lock()
-        .ok()
-        .and_then(|mut m| m.take())
-        .unwrap_or_else(|| "panic".to_string())
-}
-
-/// Log a caught panic through the host and return the status that says so.
-///
-/// # Safety
-/// `api`/`ctx` are the host's pointers for this call (checked non-null by the caller).
-unsafe fn report_panic(api: &SyHostApi, ctx: *mut SyHostCtx, during: &str) -> u32 {
-    let text = format!("plugin panicked during {during}: {}", take_panic_message());
-    // SAFETY: `text` outlives the call; `ctx` is this call's context.
-    unsafe { (api.log)(ctx, abi::SY_LOG_ERROR, SyStr::from_str(&text)) };
-    abi::SY_ERR_PANICKED
-}
-
-/// Checked view of the host API pointer. A host of this ABI version whose table is
-/// shorter than this SDK's (an older host, without the calls added since) is refused
-/// with an ERROR line through its own `log`, so the operator learns why.
-///
-/// # Safety
-/// `api` is null or points to a host API table valid for the call; `ctx` is the call's.
-unsafe fn host_api<'a>(api: *const SyHostApi, ctx: *mut SyHostCtx) -> Option<&'a SyHostApi> {
-    if api.is_null() {
-        return None;
-    }
-    // The table may be shorter than ours: read its header through the raw pointer,
-    // and make a reference only to a table that is all there.
-    // SAFETY: every host table starts with these two fields.
-    let (size, version) = unsafe {
-        (
-            std::ptr::addr_of!((*api).struct_size).read(),
-            std::ptr::addr_of!((*api).abi_version).read(),
-        )
-    };
-    let need = std::mem::size_of::<SyHostApi>();
-    if version != abi::SY_ABI_VERSION {
-        return None;
-    }
-    if (size as usize) < need {
-        if size as usize >= std::mem::offset_of!(SyHostApi, log) + std::mem::size_of::<usize>() {
-            let text = format!(
-                "this plugin was built with a newer Switchyard SDK than this host: the host's \
-                 API table has {size} bytes, the plugin needs {need}; upgrade the host"
-            );
-            // SAFETY: `log` lies within the table (checked); `text` outlives the call.
-            unsafe {
-                let log = std::ptr::addr_of!((*api).log).read();
-                log(ctx, abi::SY_LOG_ERROR, SyStr::from_str(&text));
-            }
-        }
-        return None;
-    }
-    // SAFETY: checked above: the whole table is there, valid for the call.
-    Some(unsafe { &*api })
-}
-
-/// Wall clock for calls that carry no event (config checks and `create`).
-fn wall_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+use guard::{Instance, host_api, install_panic_hook, report_panic, wall_now};
 
 /// The `switchyard_plugin_entry` body: refuse a host of another ABI.
 pub fn entry(host_abi_version: u32, vtable: &'static SyPluginVTable) -> *const SyPluginVTable {
@@ -144,6 +50,16 @@ pub const fn vtable<P: Protocol>() -> SyPluginVTable {
         on_event: Some(on_event::<P>),
         active_sessions: Some(active_sessions::<P>),
         storage: P::STORAGE.raw(),
+        export_state: if P::HANDS_OVER_STATE {
+            Some(handover::export_state::<P>)
+        } else {
+            None
+        },
+        import_state: if P::HANDS_OVER_STATE {
+            Some(handover::import_state::<P>)
+        } else {
+            None
+        },
     }
 }
 
