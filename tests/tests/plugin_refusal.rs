@@ -60,9 +60,9 @@ fn topology_for(name: &str, lib: &Path) -> String {
     )
 }
 
-/// Check that `validate` and `serve` both refuse `lib` with `expected` in their output,
-/// and that `plugins --plugin-dir` lists it with the same reason.
-fn assert_refused(name: &str, lib: &Path, expected: &[&str]) {
+/// Check that `validate` refuses `lib` with its class's `code`, and that `validate` and
+/// `serve` both say `expected`, and `plugins --plugin-dir` lists it with the same reason.
+fn assert_refused(name: &str, lib: &Path, code: &str, expected: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(format!("{name}.ron"));
     std::fs::write(&file, topology_for(name, lib)).unwrap();
@@ -74,9 +74,10 @@ fn assert_refused(name: &str, lib: &Path, expected: &[&str]) {
         Some(78),
         "validate must refuse {name}:\n{err}"
     );
-    // Reported at the handler's `plugin` value: line 4 of the topology.
+    assert!(err.contains(code), "validate: not {code} for {name}:\n{err}");
+    // Reported at the library's path under `plugins`, what to fix: line 2.
     assert!(
-        err.contains(&format!("{}:4:", file.display())),
+        err.contains(&format!("{}:2:", file.display())),
         "validate: no position for {name}:\n{err}"
     );
     for e in expected {
@@ -143,6 +144,7 @@ fn abi_version_mismatch_is_refused_before_plugin_code_runs() {
     assert_refused(
         "old",
         &lib,
+        "topology::plugin_abi_mismatch",
         &["was built for Switchyard plugin ABI 99, this host speaks ABI 1"],
     );
 }
@@ -158,7 +160,12 @@ fn rust_plugin_built_with_panic_abort_is_refused() {
         "external-plugin-panic-abort",
         &["--config", r#"profile.dev.panic="abort""#],
     );
-    assert_refused("reverse", &lib, &["was built with panic=abort"]);
+    assert_refused(
+        "reverse",
+        &lib,
+        "topology::plugin_panic_abort",
+        &["was built with panic=abort"],
+    );
     // And the same crate built normally is accepted: the flag is what differs.
     let ok = build_external_plugin("external-plugin", &[]);
     let out = run_switchyard([
@@ -180,6 +187,7 @@ fn shared_library_without_symbols_is_not_a_plugin() {
     assert_refused(
         "plain",
         &lib,
+        "topology::not_a_plugin",
         &["is not a Switchyard plugin: it exports no `switchyard_plugin_decl` symbol"],
     );
 }
@@ -191,6 +199,7 @@ fn entry_returning_null_is_refused() {
     assert_refused(
         "picky",
         &lib,
+        "topology::plugin_refused",
         &["refused to load: its entry function refused this host"],
     );
 }
@@ -200,5 +209,10 @@ fn file_that_is_not_a_library_cannot_be_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("libswitchyard_text.so");
     std::fs::write(&lib, "this is not an ELF file\n").unwrap();
-    assert_refused("text", &lib, &["cannot load"]);
+    assert_refused(
+        "text",
+        &lib,
+        "topology::plugin_open_failed",
+        &["cannot load", "file too short"],
+    );
 }

@@ -35,8 +35,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use switchyard_runtime::catalog::{Catalog, HOST_ABI_VERSION};
+use switchyard_runtime::catalog::{Catalog, Discovered, HOST_ABI_VERSION};
 use switchyard_runtime::topology;
+use switchyard_runtime::topology::PluginCatalog;
 
 /// `EX_CONFIG` from sysexits.h: the configuration is wrong, retrying will not help.
 const EXIT_CONFIG: u8 = 78;
@@ -123,35 +124,61 @@ fn main() -> ExitCode {
     }
 }
 
+/// `switchyard plugins`: every library lookup could load, under the name it would be
+/// found by, and those the topology names. Exit 78 only when a plugin the topology
+/// names is refused (each is listed with its reason), so the command still shows what
+/// is there when a topology does not compile.
 fn plugins(config: Option<&std::path::Path>, catalog: &Catalog) -> ExitCode {
-    let mut dirs = Vec::new();
-    let mut named = Vec::new();
-    if let Some(path) = config {
-        match topology::load(path).and_then(|src| topology::compile(&src, catalog)) {
-            Ok(t) => {
-                dirs = t.plugin_dirs.clone();
-                named = t.handlers.iter().map(|h| h.plugin.path.clone()).collect();
+    let lookup = match config {
+        Some(path) => match topology::load(path) {
+            Ok(src) => {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                topology::plugin_lookup(&src, &cwd)
             }
             Err(errors) => {
                 eprintln!("{}", topology::render(&errors, false));
                 return ExitCode::from(EXIT_CONFIG);
             }
-        }
-    }
+        },
+        None => topology::PluginLookup::default(),
+    };
     println!("host ABI {HOST_ABI_VERSION}");
     println!(
         "{:<16} {:<10} {:<4} {:<8} PATH",
         "NAME", "VERSION", "ABI", "STORAGE"
     );
-    let mut found = catalog.discover(&dirs);
-    for path in named {
-        let key = path.canonicalize().unwrap_or(path);
-        if !found.iter().any(|(p, _)| *p == key) {
-            found.push((key.clone(), catalog.load(&key)));
+    let mut found = catalog.discover(&lookup.dirs);
+    let mut refused_named = Vec::new();
+    for (name, explicit) in &lookup.named {
+        match catalog.describe(name, explicit.as_deref(), &lookup.dirs) {
+            Ok(desc) => {
+                let key = desc.path.canonicalize().unwrap_or(desc.path);
+                if !found.iter().any(|d| d.path == key) {
+                    let result = catalog.load(&key);
+                    found.push(Discovered {
+                        path: key,
+                        name: name.clone(),
+                        result,
+                    });
+                }
+            }
+            Err(problem) => {
+                if let Some(path) = explicit
+                    && !found.iter().any(|d| d.path == *path)
+                {
+                    let result = Err(problem.clone());
+                    found.push(Discovered {
+                        path: path.clone(),
+                        name: name.clone(),
+                        result,
+                    });
+                }
+                refused_named.push((name, problem));
+            }
         }
     }
-    for (path, result) in found {
-        match result {
+    for d in &found {
+        match &d.result {
             Ok(p) => {
                 let i = p.info();
                 // Served: peers read the handler's root; private: only the plugin.
@@ -160,24 +187,42 @@ fn plugins(config: Option<&std::path::Path>, catalog: &Catalog) -> ExitCode {
                 } else {
                     "served"
                 };
+                // A file lookup finds under another name than the plugin declares
+                // (`libkv.so` declaring `keyvalue`) is found, then refused by name.
+                let aside = if d.name.replace('-', "_") == i.name.replace('-', "_") {
+                    String::new()
+                } else {
+                    format!(" (found as `{}`, which it does not declare)", d.name)
+                };
                 println!(
-                    "{:<16} {:<10} {:<4} {:<8} {}",
+                    "{:<16} {:<10} {:<4} {:<8} {}{aside}",
                     i.name,
                     i.version,
                     i.abi_version,
                     storage,
-                    path.display()
+                    d.path.display()
                 );
             }
-            Err(reason) => println!(
-                "{:<16} {:<10} {:<4} {:<8} {} ({reason})",
+            Err(problem) => println!(
+                "{:<16} {:<10} {:<4} {:<8} {} ({})",
                 "-",
                 "-",
                 "-",
                 "-",
-                path.display()
+                d.path.display(),
+                problem.reason
             ),
         }
     }
-    ExitCode::SUCCESS
+    for (name, problem) in &refused_named {
+        eprintln!(
+            "switchyard: plugin `{name}` named by the topology: {}",
+            problem.reason
+        );
+    }
+    if refused_named.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CONFIG)
+    }
 }

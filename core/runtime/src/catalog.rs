@@ -21,9 +21,10 @@ use std::path::{Path, PathBuf};
 use switchyard_sdk::abi;
 
 use crate::instance::check_config;
-use crate::loader::{Plugin, find_in_dirs};
+use crate::loader::{LoadError, Plugin, find_in_dirs};
 use crate::topology::{
-    ConfigDiagnostic, PluginCatalog, PluginDescription, PortDescription, PortDirection, StorageKind,
+    ConfigDiagnostic, LoadFailure, PluginCatalog, PluginDescription, PluginProblem,
+    PortDescription, PortDirection, StorageKind,
 };
 
 /// Loaded plugins by canonical path, and where to look for more.
@@ -54,9 +55,16 @@ struct Fingerprint {
     mtime_ns: i128,
 }
 
-fn fingerprint(path: &Path) -> Result<Fingerprint, String> {
+fn fingerprint(path: &Path) -> Result<Fingerprint, PluginProblem> {
     use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+    let m = std::fs::metadata(path).map_err(|e| {
+        let failure = if e.kind() == std::io::ErrorKind::NotFound {
+            LoadFailure::NotFound
+        } else {
+            LoadFailure::OpenFailed
+        };
+        PluginProblem::new(failure, format!("cannot load {}: {e}", path.display()))
+    })?;
     Ok(Fingerprint {
         dev: m.dev(),
         ino: m.ino(),
@@ -113,7 +121,7 @@ impl Catalog {
     }
 
     /// Load the library at `path`, once per content of the file.
-    pub fn load(&self, path: &Path) -> Result<Plugin, String> {
+    pub fn load(&self, path: &Path) -> Result<Plugin, PluginProblem> {
         let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         let print = fingerprint(&key)?;
         if let Some(l) = self.loaded.borrow().get(&key)
@@ -133,11 +141,14 @@ impl Catalog {
     }
 
     /// Load a changed library from a private copy (removed again once mapped).
-    fn load_copy(&self, path: &Path) -> Result<Plugin, String> {
+    fn load_copy(&self, path: &Path) -> Result<Plugin, PluginProblem> {
         let n = self.copies.get() + 1;
         self.copies.set(n);
         let fail = |what: &str, e: std::io::Error| {
-            format!("cannot {what} {} to load it: {e}", path.display())
+            PluginProblem::new(
+                LoadFailure::OpenFailed,
+                format!("cannot {what} {} to load it: {e}", path.display()),
+            )
         };
         let dir = match self.copy_dir.get() {
             Some(d) => d,
@@ -162,7 +173,7 @@ impl Catalog {
             .map_err(|e| fail("copy", e))?;
         std::io::copy(&mut src, &mut dst).map_err(|e| fail("copy", e))?;
         drop(dst);
-        let result = Plugin::load_at(&copy, path).map_err(|e| e.to_string());
+        let result = Plugin::load_at(&copy, path).map_err(|e| problem(&e));
         // The mapping outlives the name: nothing is left behind.
         let _ = std::fs::remove_file(&copy);
         result
@@ -178,32 +189,70 @@ impl Catalog {
             .is_some_and(|l| l.plugin.same_library(plugin))
     }
 
-    /// Every plugin library found in the search directories (for `switchyard plugins`):
-    /// each candidate `.so`, loaded or with the reason it was refused.
-    pub fn discover(&self, plugin_dirs: &[PathBuf]) -> Vec<(PathBuf, Result<Plugin, String>)> {
-        let mut seen = std::collections::BTreeSet::new();
+    /// Every file plugin lookup could load from the search directories (for
+    /// `switchyard plugins`): each shared library under any of the name forms lookup
+    /// tries (`libswitchyard_NAME.so`, `libNAME.so`, `NAME.so`), with the name a
+    /// topology would find it by, loaded or with the reason it is refused.
+    pub fn discover(&self, plugin_dirs: &[PathBuf]) -> Vec<Discovered> {
+        let mut seen = std::collections::BTreeMap::new();
         for dir in self.search_dirs(plugin_dirs) {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
             for e in entries.flatten() {
                 let path = e.path();
-                let is_lib = path
-                    .extension()
-                    .is_some_and(|x| x == std::env::consts::DLL_EXTENSION);
-                let named = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("libswitchyard_"));
-                if is_lib && named {
-                    seen.insert(path.canonicalize().unwrap_or(path));
+                let Some(name) = lookup_name(&path) else {
+                    continue;
+                };
+                if path.is_file() {
+                    seen.entry(path.canonicalize().unwrap_or(path))
+                        .or_insert(name);
                 }
             }
         }
         seen.into_iter()
-            .map(|p| (p.clone(), self.load(&p)))
+            .map(|(path, name)| {
+                let result = self.load(&path);
+                Discovered { path, name, result }
+            })
             .collect()
     }
+}
+
+/// One library [`Catalog::discover`] found.
+#[derive(Debug)]
+pub struct Discovered {
+    pub path: PathBuf,
+    /// The plugin name under which lookup finds this file.
+    pub name: String,
+    pub result: Result<Plugin, PluginProblem>,
+}
+
+/// The plugin name lookup would find `path` under, if it is a shared library: the file
+/// stem without `libswitchyard_` or `lib` (`libswitchyard_tftp.so`, `libtftp.so` and
+/// `tftp.so` are all `tftp`).
+pub fn lookup_name(path: &Path) -> Option<String> {
+    if path.extension()? != std::env::consts::DLL_EXTENSION {
+        return None;
+    }
+    let stem = path.file_stem()?.to_str()?;
+    let name = stem
+        .strip_prefix("libswitchyard_")
+        .or_else(|| stem.strip_prefix("lib"))
+        .unwrap_or(stem);
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// A loader error as the topology reports it: its class and its words.
+fn problem(e: &LoadError) -> PluginProblem {
+    let failure = match e {
+        LoadError::Open { .. } => LoadFailure::OpenFailed,
+        LoadError::NotAPlugin { .. } => LoadFailure::NotAPlugin,
+        LoadError::AbiMismatch { .. } => LoadFailure::AbiMismatch,
+        LoadError::PanicAbort { .. } => LoadFailure::PanicAbort,
+        LoadError::Refused { .. } => LoadFailure::Refused,
+    };
+    PluginProblem::new(failure, e.to_string())
 }
 
 fn describe(plugin: &Plugin) -> PluginDescription {
@@ -241,7 +290,7 @@ impl PluginCatalog for Catalog {
         name: &str,
         explicit: Option<&Path>,
         plugin_dirs: &[PathBuf],
-    ) -> Result<PluginDescription, String> {
+    ) -> Result<PluginDescription, PluginProblem> {
         if let Some(path) = explicit {
             // An explicit path may alias a plugin under another name.
             return self.load(path).map(|p| describe(&p));
@@ -249,7 +298,7 @@ impl PluginCatalog for Catalog {
         let dirs = self.search_dirs(plugin_dirs);
         let Some(path) = find_in_dirs(name, &dirs) else {
             let tried: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-            return Err(format!(
+            let reason = format!(
                 "plugin `{name}` not found: looked for {} in {}",
                 crate::loader::candidate_file_names(name).join(", "),
                 if tried.is_empty() {
@@ -257,15 +306,17 @@ impl PluginCatalog for Catalog {
                 } else {
                     tried.join(", ")
                 }
-            ));
+            );
+            return Err(PluginProblem::new(LoadFailure::NotFound, reason));
         };
         let plugin = self.load(&path)?;
         if plugin.info().name != name {
-            return Err(format!(
+            let reason = format!(
                 "{} declares plugin `{}`, not `{name}`",
                 path.display(),
                 plugin.info().name
-            ));
+            );
+            return Err(PluginProblem::new(LoadFailure::WrongName, reason));
         }
         Ok(describe(&plugin))
     }
@@ -281,7 +332,7 @@ impl PluginCatalog for Catalog {
                 })
                 .collect(),
             Err(e) => vec![ConfigDiagnostic {
-                message: e,
+                message: e.reason,
                 line: 0,
                 col: 0,
             }],

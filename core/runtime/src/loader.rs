@@ -135,7 +135,11 @@ impl Plugin {
         .map(libloading::Library::from)
         .map_err(|e| LoadError::Open {
             path: path_buf.clone(),
-            reason: e.to_string(),
+            // The loader names the private copy it opened; the operator knows the file.
+            reason: dl_reason(&e).replace(
+                &open_path.display().to_string(),
+                &path.display().to_string(),
+            ),
         })?;
         let not_plugin = |reason: &str| LoadError::NotAPlugin {
             path: path_buf.clone(),
@@ -324,6 +328,17 @@ pub fn candidate_file_names(name: &str) -> Vec<String> {
         format!("lib{stem}.{ext}"),
         format!("{stem}.{ext}"),
     ]
+}
+
+/// libloading's error with the dynamic loader's own words: its `Display` alone says only
+/// "dlopen failed", and `dlerror`'s text (in its source) is what tells the operator why
+/// (not an ELF file, wrong architecture, a missing dependency).
+fn dl_reason(e: &libloading::Error) -> String {
+    use std::error::Error as _;
+    match e.source() {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    }
 }
 
 /// Find plugin `name` in `dirs` (in order). Returns the first existing candidate.

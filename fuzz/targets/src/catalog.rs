@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use switchyard_runtime::topology::{
-    ConfigDiagnostic, PluginCatalog, PluginDescription, PortDescription, PortDirection,
+    ConfigDiagnostic, LoadFailure, PluginCatalog, PluginDescription, PluginProblem,
+    PortDescription, PortDirection,
 };
 use switchyard_sdk::{Protocol, abi, parse_config};
 
@@ -71,8 +72,10 @@ impl PluginCatalog for Plugins {
         name: &str,
         _explicit: Option<&Path>,
         _plugin_dirs: &[PathBuf],
-    ) -> Result<PluginDescription, String> {
-        by_name!(name, describe,).ok_or_else(|| format!("plugin `{name}` not found"))
+    ) -> Result<PluginDescription, PluginProblem> {
+        by_name!(name, describe,).ok_or_else(|| {
+            PluginProblem::new(LoadFailure::NotFound, format!("plugin `{name}` not found"))
+        })
     }
 
     fn check_config(&self, plugin: &PluginDescription, config_text: &str) -> Vec<ConfigDiagnostic> {

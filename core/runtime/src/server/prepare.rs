@@ -27,7 +27,10 @@ impl Plugins {
             topology
                 .handlers
                 .iter()
-                .map(|h| (h.name.clone(), catalog.load(&h.plugin.path)))
+                .map(|h| {
+                    let loaded = catalog.load(&h.plugin.path).map_err(|p| p.reason);
+                    (h.name.clone(), loaded)
+                })
                 .collect(),
         )
     }

@@ -12,19 +12,58 @@ pub use switchyard_sdk::StorageKind;
 pub trait PluginCatalog {
     /// Resolve plugin `name` and describe it. `explicit` is the path given for it in the
     /// topology's `plugins` map, already resolved against the working directory;
-    /// `plugin_dirs` is the topology's own search list (also resolved). The error text
-    /// is shown to the operator as is, so it should say what was tried.
+    /// `plugin_dirs` is the topology's own search list (also resolved). The problem's
+    /// reason is shown to the operator as is, so it should say what was tried.
     fn describe(
         &self,
         name: &str,
         explicit: Option<&Path>,
         plugin_dirs: &[PathBuf],
-    ) -> Result<PluginDescription, String>;
+    ) -> Result<PluginDescription, PluginProblem>;
 
     /// Ask the plugin to check a handler's configuration: `config_text` is the exact RON
     /// text of the handler's `config:` value (empty when it has none). Positions in the
     /// answer are 1-based line/column *inside that text*; 0/0 means "no position".
     fn check_config(&self, plugin: &PluginDescription, config_text: &str) -> Vec<ConfigDiagnostic>;
+}
+
+/// Why a plugin cannot be used, by class. Each class has its own diagnostic code and
+/// help, because the operator's next step differs: build it, fix a dependency, point
+/// at the right file, rebuild against this SDK, or change the build profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadFailure {
+    /// No file found under any name form in any directory searched, or the explicit
+    /// path does not exist.
+    NotFound,
+    /// `dlopen` failed (the dynamic loader's reason is given): not a shared object,
+    /// another architecture, a missing dependency, an undefined symbol.
+    OpenFailed,
+    /// A shared library, but no Switchyard declaration (or a wrong magic).
+    NotAPlugin,
+    /// Built for another major version of the plugin ABI.
+    AbiMismatch,
+    /// Built with `panic = "abort"`: a panic in it would abort the host.
+    PanicAbort,
+    /// Its entry function returned null, or its vtable is malformed.
+    Refused,
+    /// Found by name, but the library declares another plugin name.
+    WrongName,
+}
+
+/// A plugin that cannot be used: the class, and the reason in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginProblem {
+    pub failure: LoadFailure,
+    pub reason: String,
+}
+
+impl PluginProblem {
+    pub fn new(failure: LoadFailure, reason: impl Into<String>) -> PluginProblem {
+        PluginProblem {
+            failure,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// A plugin as declared by its library.

@@ -5,7 +5,6 @@
 //! directory, not the file's directory: `switchyard serve --config config/x.ron` run
 //! from the repository root finds `target/debug/...` and `./data` where a user expects.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,11 +17,12 @@ use super::cycles;
 use super::diagnostic::{DiagnosticKind, TopologyErrors};
 use super::document::{self, Document};
 use super::model::{HandlerSpec, ListenerSpec, Topology};
+use super::plugins::{check_configs, describe_plugins};
 use super::reader::Reader;
 use super::resolution::{self, Resolve, SystemResolver};
 use super::roots;
 use super::routes::{self, Wiring};
-use super::source::{SourceFile, offset_at, token_at};
+use super::source::SourceFile;
 
 /// Read the topology file at `path`. A read failure is returned as a diagnostic too, so
 /// the CLI prints every kind of failure the same way.
@@ -130,97 +130,6 @@ fn shared_names(r: &mut Reader<'_>, doc: &Document<'_>) {
                 .help(Some(
                     "listeners and handlers share one namespace; rename one".into(),
                 )),
-            );
-        }
-    }
-}
-
-/// Describe each plugin once; report a failure at every handler that names it.
-fn describe_plugins(
-    r: &mut Reader<'_>,
-    doc: &Document<'_>,
-    catalog: &dyn PluginCatalog,
-    cwd: &Path,
-    plugin_dirs: &[PathBuf],
-) -> Vec<Option<PluginDescription>> {
-    let mut cache: HashMap<&str, Result<PluginDescription, String>> = HashMap::new();
-    let mut out = Vec::with_capacity(doc.handlers.len());
-    for h in &doc.handlers {
-        let Some(plugin) = &h.plugin else {
-            out.push(None);
-            continue;
-        };
-        let name = plugin.value.as_str();
-        let described = cache.entry(name).or_insert_with(|| {
-            let explicit = doc.plugins.get(name).map(|p| cwd.join(p));
-            catalog.describe(name, explicit.as_deref(), plugin_dirs)
-        });
-        match described {
-            Ok(desc) => out.push(Some(desc.clone())),
-            Err(reason) => {
-                // Not found at all, or found and refused (ABI, panic=abort, not a
-                // plugin): the operator's next step differs.
-                let (label, help) = if reason.contains("not found") {
-                    (
-                        "unknown plugin",
-                        "build it, or give its path in `plugins: { \"name\": \"path/to/lib.so\" }`, or add its directory to `plugin_dirs`",
-                    )
-                } else {
-                    (
-                        "plugin refused",
-                        "rebuild the plugin against this host's switchyard-sdk, as the reason says",
-                    )
-                };
-                r.push(
-                    Diag::new(
-                        DiagnosticKind::UnknownPlugin,
-                        plugin.span.clone(),
-                        format!(
-                            "cannot load plugin `{name}` for handler `{}`: {reason}",
-                            h.name.value
-                        ),
-                    )
-                    .label(label)
-                    .help(Some(help.into())),
-                );
-                out.push(None);
-            }
-        }
-    }
-    out
-}
-
-/// Let each plugin check its handler's config; map its positions onto the file.
-fn check_configs(
-    r: &mut Reader<'_>,
-    doc: &Document<'_>,
-    catalog: &dyn PluginCatalog,
-    plugins: &[Option<PluginDescription>],
-) {
-    for (h, plugin) in doc.handlers.iter().zip(plugins) {
-        let Some(plugin) = plugin else { continue };
-        let text = h.config.unwrap_or("");
-        for problem in catalog.check_config(plugin, text) {
-            let span = match (h.config.and_then(|c| r.span(c)), problem.line) {
-                (Some(config), line) if line > 0 => {
-                    let offset =
-                        config.start + offset_at(text, line as usize, problem.col as usize);
-                    Some(token_at(r.text, offset))
-                }
-                (Some(config), _) => Some(config),
-                // No `config:` at all: point at the handler.
-                (None, _) => h.name.span.clone(),
-            };
-            r.push(
-                Diag::new(
-                    DiagnosticKind::Config,
-                    span,
-                    format!(
-                        "invalid config for handler `{}`: {}",
-                        h.name.value, problem.message
-                    ),
-                )
-                .label(format!("refused by plugin `{}`", plugin.name)),
             );
         }
     }

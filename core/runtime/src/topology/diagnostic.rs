@@ -35,8 +35,20 @@ pub enum DiagnosticKind {
     /// A listener or handler name that cannot be used (empty, contains `.`, or shared
     /// by a listener and a handler).
     BadName,
-    /// The catalog could not find or load a handler's plugin.
+    /// No library was found for a handler's plugin.
     UnknownPlugin,
+    /// `dlopen` refused the library (the dynamic loader's reason is in the message).
+    PluginOpen,
+    /// The library is not a Switchyard plugin.
+    NotAPlugin,
+    /// The plugin was built for another ABI version.
+    PluginAbi,
+    /// The plugin was built with `panic = "abort"`.
+    PluginPanicAbort,
+    /// The plugin's entry refused this host, or its vtable is malformed.
+    PluginRefused,
+    /// The library found under a plugin's name declares another name.
+    PluginName,
     /// The plugin refused its handler's configuration.
     Config,
     /// A route names a listener, handler or port that does not exist.
@@ -71,6 +83,12 @@ impl DiagnosticKind {
             DiagnosticKind::Unresolved => "topology::unresolved",
             DiagnosticKind::BadName => "topology::bad_name",
             DiagnosticKind::UnknownPlugin => "topology::unknown_plugin",
+            DiagnosticKind::PluginOpen => "topology::plugin_open_failed",
+            DiagnosticKind::NotAPlugin => "topology::not_a_plugin",
+            DiagnosticKind::PluginAbi => "topology::plugin_abi_mismatch",
+            DiagnosticKind::PluginPanicAbort => "topology::plugin_panic_abort",
+            DiagnosticKind::PluginRefused => "topology::plugin_refused",
+            DiagnosticKind::PluginName => "topology::plugin_name_mismatch",
             DiagnosticKind::Config => "topology::config",
             DiagnosticKind::DanglingRoute => "topology::dangling_route",
             DiagnosticKind::BadRoute => "topology::bad_route",

@@ -33,7 +33,9 @@ pub(crate) struct At<T> {
 pub(crate) struct Document<'a> {
     pub plugin_dirs: Vec<PathBuf>,
     /// Explicit plugin paths by plugin name, as written (not yet resolved).
-    pub plugins: HashMap<String, PathBuf>,
+    /// Plugin name -> library path, with the path's place in the file (errors about
+    /// the library point there).
+    pub plugins: HashMap<String, At<PathBuf>>,
     pub drain_timeout: Duration,
     /// `admin: Some("127.0.0.1:9100")`: the metrics/health endpoint, off when absent.
     pub admin: Option<SocketAddr>,
@@ -180,7 +182,8 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
 fn read_plugins<'a>(r: &mut Reader<'a>, raw: &'a str, doc: &mut Document<'a>) {
     for (name, value) in named_entries(r, raw, "plugin", false) {
         if let Some(path) = r.value::<PathBuf>(value, &format!("path of plugin `{}`", name.value)) {
-            doc.plugins.insert(name.value, path);
+            let span = r.span(value);
+            doc.plugins.insert(name.value, At { value: path, span });
         }
     }
 }

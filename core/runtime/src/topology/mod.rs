@@ -26,7 +26,10 @@
 //!   resolving host names (at compile time: start, reload, `validate`).
 //! - `resolution.rs`: host names in `bind` resolved to addresses (start, reload,
 //!   `validate`).
-//! - `catalog.rs`: [`PluginCatalog`], what the compiler asks the host about plugins.
+//! - `catalog.rs`: [`PluginCatalog`], what the compiler asks the host about plugins,
+//!   and [`PluginProblem`], why one cannot be used, by class.
+//! - `plugins.rs`: each plugin described (load failures reported by class, at the
+//!   path to fix) and each handler's config checked by its plugin.
 //! - `routes.rs`: route resolution, port directions and types, listener kinds.
 //! - `cycles.rs`: cycles among handler port routes.
 //! - `addresses.rs`: two listeners claiming one address (every resolved address,
@@ -48,6 +51,7 @@ mod cycles;
 mod diagnostic;
 mod document;
 mod model;
+mod plugins;
 mod raw;
 mod reader;
 mod render;
@@ -60,12 +64,14 @@ mod source;
 mod tests;
 
 pub use catalog::{
-    ConfigDiagnostic, PluginCatalog, PluginDescription, PortDescription, PortDirection, StorageKind,
+    ConfigDiagnostic, LoadFailure, PluginCatalog, PluginDescription, PluginProblem,
+    PortDescription, PortDirection, StorageKind,
 };
 pub use compile::{compile, load};
 pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};
 pub use model::{
     HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute, RestartPolicy, Topology,
 };
+pub use plugins::{PluginLookup, plugin_lookup};
 pub use render::render;
 pub use source::SourceFile;

@@ -111,11 +111,15 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (u32, u32) {
 }
 
 /// The span of the token starting at `offset`, for a caret under a whole word or string
-/// rather than under its first character. Never empty unless `text` is.
+/// rather than under its first character. Never empty unless `text` is. Whitespace at
+/// `offset` is skipped: ron places a type error where the value's parse began, which is
+/// the space after `field:`, and the operator's eye looks for the value.
 pub(crate) fn token_at(text: &str, offset: usize) -> Range<usize> {
     let offset = floor_char_boundary(text, offset.min(text.len()));
     let rest = &text[offset..];
-    let first = rest.chars().next().filter(|_| !rest.trim().is_empty());
+    let offset = offset + (rest.len() - rest.trim_start().len());
+    let rest = &text[offset..];
+    let first = rest.chars().next();
     let Some(first) = first else {
         // At the very end ("unexpected end"): point at the last visible character.
         let visible = text.trim_end();
@@ -187,5 +191,11 @@ mod tests {
         assert_eq!(&"ab {\n\n"[token_at("ab {\n\n", 5)], "{");
         assert_eq!(&"ab {\n\n"[token_at("ab {\n\n", 4)], "{");
         assert_eq!(token_at("", 0), 0..0);
+        let typed = "(max_keys: \"lots\")";
+        assert_eq!(
+            &typed[token_at(typed, 10)],
+            "\"lots\"",
+            "the value, not the space before it"
+        );
     }
 }

@@ -8,8 +8,9 @@ use switchyard_sdk::abi;
 
 use crate::topology::compile::compile_in;
 use crate::topology::{
-    ConfigDiagnostic, Diagnostic, DiagnosticKind, PluginCatalog, PluginDescription,
-    PortDescription, PortDirection, SourceFile, StorageKind, Topology, TopologyErrors,
+    ConfigDiagnostic, Diagnostic, DiagnosticKind, LoadFailure, PluginCatalog, PluginDescription,
+    PluginProblem, PortDescription, PortDirection, SourceFile, StorageKind, Topology,
+    TopologyErrors,
 };
 
 /// The working directory the tests resolve relative paths against.
@@ -87,20 +88,42 @@ struct StrictConfig {
     name: String,
 }
 
+fn missing(name: &str) -> PluginProblem {
+    PluginProblem::new(
+        LoadFailure::NotFound,
+        format!("plugin `{name}` not found: looked for libswitchyard_{name}.so"),
+    )
+}
+
 impl PluginCatalog for FakeCatalog {
     fn describe(
         &self,
         name: &str,
         explicit: Option<&Path>,
         plugin_dirs: &[PathBuf],
-    ) -> Result<PluginDescription, String> {
+    ) -> Result<PluginDescription, PluginProblem> {
         self.described.borrow_mut().push((
             name.into(),
             explicit.map(Path::to_path_buf),
             plugin_dirs.to_vec(),
         ));
-        plugin(name)
-            .ok_or_else(|| format!("plugin `{name}` not found: looked for libswitchyard_{name}.so"))
+        if let Some(path) = explicit {
+            // Named after their class: `abi.so`, `abort.so`, `notplugin.so`, `open.so`.
+            let class = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            let failure = match class {
+                "abi" => LoadFailure::AbiMismatch,
+                "abort" => LoadFailure::PanicAbort,
+                "notplugin" => LoadFailure::NotAPlugin,
+                "open" => LoadFailure::OpenFailed,
+                "refused" => LoadFailure::Refused,
+                _ => return plugin(name).ok_or_else(|| missing(name)),
+            };
+            return Err(PluginProblem::new(
+                failure,
+                format!("{} refused ({class})", path.display()),
+            ));
+        }
+        plugin(name).ok_or_else(|| missing(name))
     }
 
     fn check_config(&self, plugin: &PluginDescription, config_text: &str) -> Vec<ConfigDiagnostic> {

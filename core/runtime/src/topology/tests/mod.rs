@@ -9,9 +9,11 @@
 //! - `render.rs`: the miette report and `Display`.
 //! - `roots.rs`: private storage roots inside served ones.
 //! - `bind.rs`: host names in `bind` (resolved, or not), `dual_stack`, their clashes.
+//! - `plugins.rs`: load failures by class, and where they are reported.
 
 mod bind;
 mod fake;
+mod plugins;
 mod render;
 mod roots;
 mod semantic;

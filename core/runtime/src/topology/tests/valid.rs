@@ -296,8 +296,11 @@ impl crate::topology::PluginCatalog for NoPlugins {
         name: &str,
         _: Option<&std::path::Path>,
         _: &[PathBuf],
-    ) -> Result<crate::topology::PluginDescription, String> {
-        Err(format!("no `{name}` in this test"))
+    ) -> Result<crate::topology::PluginDescription, crate::topology::PluginProblem> {
+        Err(crate::topology::PluginProblem::new(
+            crate::topology::LoadFailure::NotFound,
+            format!("no `{name}` in this test"),
+        ))
     }
 
     fn check_config(
