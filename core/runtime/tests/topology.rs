@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use switchyard_runtime::topology::{
-    self, ConfigDiagnostic, DiagnosticKind, ListenerKind, PluginCatalog, PluginDescription,
-    PortDescription, PortDirection, StorageKind,
+    self, ConfigDiagnostic, DiagnosticKind, ListenerKind, LoadFailure, PluginCatalog,
+    PluginDescription, PluginProblem, PortDescription, PortDirection, StorageKind,
 };
 use switchyard_sdk::abi;
 
@@ -19,9 +19,10 @@ impl PluginCatalog for OneEcho {
         name: &str,
         _: Option<&Path>,
         _: &[PathBuf],
-    ) -> Result<PluginDescription, String> {
+    ) -> Result<PluginDescription, PluginProblem> {
         if name != "echo" {
-            return Err(format!("plugin `{name}` not found"));
+            let reason = format!("plugin `{name}` not found");
+            return Err(PluginProblem::new(LoadFailure::NotFound, reason));
         }
         Ok(PluginDescription {
             name: "echo".into(),
