@@ -74,7 +74,10 @@ fn assert_refused(name: &str, lib: &Path, code: &str, expected: &[&str]) {
         Some(78),
         "validate must refuse {name}:\n{err}"
     );
-    assert!(err.contains(code), "validate: not {code} for {name}:\n{err}");
+    assert!(
+        err.contains(code),
+        "validate: not {code} for {name}:\n{err}"
+    );
     // Reported at the library's path under `plugins`, what to fix: line 2.
     assert!(
         err.contains(&format!("{}:2:", file.display())),

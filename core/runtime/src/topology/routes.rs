@@ -127,10 +127,10 @@ pub(crate) fn wire(
                 }
             }
             Some((h, p)) => {
-                let Some(out) = port_end(r, &scope, from, h, p, PortDirection::Out) else {
-                    continue;
-                };
-                let Some(inp) = input_end(r, &scope, to) else {
+                // Both ends checked, so a route with two mistakes reports both.
+                let out = port_end(r, &scope, from, h, p, PortDirection::Out);
+                let inp = input_end(r, &scope, to);
+                let (Some(out), Some(inp)) = (out, inp) else {
                     continue;
                 };
                 if inp.port.type_name != abi::SY_TYPE_ANY

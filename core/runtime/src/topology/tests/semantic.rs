@@ -377,16 +377,22 @@ fn two_semantic_errors_in_one_file_are_both_reported() {
     routes: [(from: "u", to: "echo"), (from: "echo.out", to: "ghost.in")],"#,
     );
     let e = errors(&text);
-    assert_eq!(e.len(), 2, "{e}");
+    // The plugin, and both ends of the bad route.
+    assert_eq!(e.len(), 3, "{e}");
     let plugin = only(&e, DiagnosticKind::UnknownPlugin);
-    let route = only(&e, DiagnosticKind::DanglingRoute);
     assert_at(&plugin, pos(&text, "\"nosuch\""));
+    let routes: Vec<_> = e
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::DanglingRoute)
+        .collect();
     assert_eq!(
-        route.message,
+        routes[0].message,
         "handler `echo` (plugin `echo`) has no port `out`"
     );
-    assert_eq!(route.help.as_deref(), Some("its ports: nothing"));
-    assert_at(&route, pos(&text, "\"echo.out\""));
+    assert_eq!(routes[0].help.as_deref(), Some("its ports: nothing"));
+    assert_at(routes[0], pos(&text, "\"echo.out\""));
+    assert_eq!(routes[1].message, "`ghost.in` names no handler `ghost`");
+    assert_at(routes[1], pos(&text, "\"ghost.in\""));
 }
 
 #[test]
@@ -422,4 +428,32 @@ fn a_listener_route_repeated_is_a_duplicate_not_a_second_handler() {
     assert_eq!(e.len(), 1, "{e}");
     let d = only(&e, DiagnosticKind::Duplicate);
     assert_at(&d, pos_nth(&text, "(from: \"u\"", 1));
+}
+
+#[test]
+fn a_route_with_two_bad_port_names_reports_both() {
+    let text = with(
+        r#"    listeners: {},
+    handlers: { "chat": (plugin: "chat"), "audit": (plugin: "audit") },
+    routes: [(from: "chat.mesages", to: "audit.event")],"#,
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 2, "{e}");
+    let found: Vec<_> = e.iter().collect();
+    assert_at(found[0], pos(&text, "\"chat.mesages\""));
+    assert_at(found[1], pos(&text, "\"audit.event\""));
+    assert!(
+        found[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("messages")),
+        "{e}"
+    );
+    assert!(
+        found[1]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("events")),
+        "{e}"
+    );
 }
