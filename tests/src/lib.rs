@@ -838,7 +838,9 @@ pub fn build_external_plugin(subdir: &str, args: &[&str]) -> PathBuf {
     lib
 }
 
-fn cargo_build_external(subdir: &str, args: &[&str]) -> PathBuf {
+/// Build `tests/external-plugin` into `<target>/subdir` with extra cargo `args`, and
+/// return cargo's output whatever it is (for builds that must fail).
+pub fn try_build_external_plugin(subdir: &str, args: &[&str]) -> Output {
     let target = target_root().join(subdir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -850,7 +852,12 @@ fn cargo_build_external(subdir: &str, args: &[&str]) -> PathBuf {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET");
-    let out = run_with_timeout(cmd, Duration::from_secs(600));
+    run_with_timeout(cmd, Duration::from_secs(600))
+}
+
+fn cargo_build_external(subdir: &str, args: &[&str]) -> PathBuf {
+    let target = target_root().join(subdir);
+    let out = try_build_external_plugin(subdir, args);
     assert!(
         out.status.success(),
         "building tests/external-plugin failed:\n{}",

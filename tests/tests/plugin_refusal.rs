@@ -15,7 +15,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use switchyard_e2e::{Host, build_external_plugin, compile_c, run_switchyard};
+use switchyard_e2e::{
+    Host, build_external_plugin, compile_c, run_switchyard, try_build_external_plugin,
+};
 
 /// A plugin declaring ABI 99. Its entry must never be called: the declaration is data,
 /// read and refused before any plugin code runs.
@@ -37,6 +39,13 @@ int add(int a, int b) { return a + b; }
 "#;
 
 /// A well-declared plugin whose entry refuses every host.
+/// A declaration without `SY_FLAG_PANIC_UNWIND` or `SY_FLAG_NO_UNWIND`.
+const NO_UNWIND_FLAG: &str = r#"
+#include "switchyard.h"
+__attribute__((visibility("default"))) const SyPluginDecl switchyard_plugin_decl = {
+    SY_MAGIC, SY_ABI_VERSION, (uint32_t)sizeof(SyPluginDecl), 0u};
+"#;
+
 const ENTRY_REFUSES: &str = r#"
 #include "switchyard.h"
 SWITCHYARD_DECLARE_C_PLUGIN();
@@ -152,24 +161,35 @@ fn abi_version_mismatch_is_refused_before_plugin_code_runs() {
     );
 }
 
-/// The real thing, not a hand-made declaration: the external plugin crate built with
-/// `panic = "abort"`. The SDK's `declare_plugin!` sets no unwind flag under that
-/// strategy, so the host refuses it before calling in. (About 10 s of extra build in a
-/// separate target dir; a C library with flags 0 would test the loader but not that the
-/// SDK really marks such builds.)
+/// A library declaring no unwind flag (what an SDK older than the build-time check
+/// produced under `panic = "abort"`) is refused before any of its code is called.
 #[test]
-fn rust_plugin_built_with_panic_abort_is_refused() {
-    let lib = build_external_plugin(
-        "external-plugin-panic-abort",
-        &["--config", r#"profile.dev.panic="abort""#],
-    );
+fn plugin_declared_without_unwinding_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = c_lib(&dir, "libswitchyard_aborts.so", NO_UNWIND_FLAG);
     assert_refused(
-        "reverse",
+        "aborts",
         &lib,
         "topology::plugin_panic_abort",
         &["was built with panic=abort"],
     );
-    // And the same crate built normally is accepted: the flag is what differs.
+}
+
+/// The real thing: the external plugin crate built with `panic = "abort"` does not
+/// compile, and cargo's error says why and what to change. (About 10 s of build in a
+/// separate target dir.) The same crate built normally is accepted.
+#[test]
+fn rust_plugin_built_with_panic_abort_does_not_compile() {
+    let out = try_build_external_plugin(
+        "external-plugin-panic-abort",
+        &["--config", r#"profile.dev.panic="abort""#],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the build must fail:\n{stderr}");
+    assert!(
+        stderr.contains("switchyard plugins must be built with panic = \"unwind\""),
+        "{stderr}"
+    );
     let ok = build_external_plugin("external-plugin", &[]);
     let out = run_switchyard([
         "plugins".as_ref(),

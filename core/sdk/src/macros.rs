@@ -5,10 +5,19 @@
 /// Generates the two symbols the host looks for: the `switchyard_plugin_decl` data
 /// symbol (magic, ABI version, panic strategy; read before any plugin code runs) and
 /// the `switchyard_plugin_entry` function returning a static vtable whose every entry
-/// catches panics. The crate must be built as a `cdylib` with `panic = "unwind"`.
+/// catches panics. The crate must be built as a `cdylib` with `panic = "unwind"`; under
+/// `panic = "abort"` the macro does not compile.
 #[macro_export]
 macro_rules! declare_plugin {
     ($ty:ty) => {
+        // A panic in a plugin built with `panic = "abort"` would abort the whole host, and
+        // the host refuses such a library at load; say so at build time instead, where
+        // the fix is (the crate's or the workspace's Cargo profile).
+        #[cfg(panic = "abort")]
+        ::core::compile_error!(
+            "switchyard plugins must be built with panic = \"unwind\" (the default): remove `panic = \"abort\"` from this build's Cargo profile; under abort, one panic in the plugin would stop the whole host"
+        );
+
         #[allow(non_upper_case_globals)]
         #[unsafe(no_mangle)]
         pub static switchyard_plugin_decl: $crate::abi::SyPluginDecl = $crate::abi::SyPluginDecl {
