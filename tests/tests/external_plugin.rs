@@ -77,6 +77,35 @@ fn third_party_config_is_checked_by_validate() {
     assert!(err.contains(&format!("{}:4:53", file.display())), "{err}");
 }
 
+/// A value check in the plugin's own `new` (`ConfigError::field`) is caught by
+/// `validate`, which runs `new` with no I/O, with the caret on the value it names.
+#[test]
+fn third_party_value_check_is_caught_by_validate_at_the_field() {
+    let lib = build_external_plugin("external-plugin", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rev.ron");
+    let long = "x".repeat(65);
+    std::fs::write(
+        &file,
+        format!(
+            r#"(
+    plugins: {{ "reverse": "{}" }},
+    listeners: {{ "u": (kind: udp, bind: "127.0.0.1:0") }},
+    handlers: {{ "rev": (plugin: "reverse", config: (prefix: "{long}")) }},
+    routes: [ (from: "u", to: "rev") ],
+)"#,
+            lib.display()
+        ),
+    )
+    .unwrap();
+    let out = run_switchyard(["validate".as_ref(), file.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("`prefix`: at most 64 bytes, not 65"), "{err}");
+    // Line 4, at the string after `prefix: `.
+    assert!(err.contains(&format!("{}:4:61", file.display())), "{err}");
+}
+
 /// Found by name alone, through the topology's `plugin_dirs` (serve) and through
 /// `SWITCHYARD_PLUGIN_PATH` (validate): no explicit path needed.
 #[test]

@@ -25,14 +25,20 @@ pub struct ConfigProblem {
     pub col: u32,
 }
 
-/// Collects what a plugin says while checking or creating: config errors and logs.
+/// Collects what a plugin says while checking or creating: config errors, logs, and
+/// the host calls it made that a config check does not offer.
 #[derive(Debug, Default)]
 pub struct ConfigCollector {
     pub problems: Vec<ConfigProblem>,
     pub logs: Vec<(u32, String)>,
+    pub refused_calls: Vec<&'static str>,
 }
 
 impl HostCalls for ConfigCollector {
+    fn unsupported(&mut self, call: &'static str) -> u32 {
+        self.refused_calls.push(call);
+        abi::SY_ERR_UNSUPPORTED
+    }
     fn log(&mut self, level: u32, msg: &str) {
         self.logs.push((level, msg.to_owned()));
     }
@@ -45,8 +51,21 @@ impl HostCalls for ConfigCollector {
     }
 }
 
-/// Ask `plugin` to check `config` (RON text) without creating anything.
+/// Ask `plugin` to check `config` (RON text): its `check_config` (the config parses),
+/// then a dry `create` (the plugin's own value checks, Caddy's provision-and-validate
+/// at `validate` time rather than at first use). The dry instance gets no I/O: every
+/// host call but logging is refused. A refusal of its config counts only when it asked
+/// for nothing it was refused; a `create` that failed after a refused call (a plugin
+/// that lists its directory in `new`) cannot be judged here, and is left to the start.
 pub fn check_config(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
+    let parsed = parse_check(plugin, config);
+    if !parsed.is_empty() {
+        return parsed;
+    }
+    dry_create(plugin, config)
+}
+
+fn parse_check(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
     let Some(check) = plugin.vtable().check_config else {
         return Vec::new();
     };
@@ -64,6 +83,38 @@ pub fn check_config(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
         collector.problems.push(ConfigProblem {
             message: format!(
                 "the plugin refused its configuration ({}) {detail}",
+                abi::status_name(status)
+            ),
+            line: 0,
+            col: 0,
+        });
+    }
+    collector.problems
+}
+
+fn dry_create(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
+    let mut collector = ConfigCollector::default();
+    let created = Instance::create(plugin, config, &mut collector);
+    let status = match created {
+        // Destroyed at once: it never saw an event.
+        Ok(instance) => {
+            drop(instance);
+            return Vec::new();
+        }
+        Err(status) => status,
+    };
+    if !collector.refused_calls.is_empty() {
+        return Vec::new();
+    }
+    if collector.problems.is_empty() {
+        let detail = collector
+            .logs
+            .last()
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default();
+        collector.problems.push(ConfigProblem {
+            message: format!(
+                "the plugin cannot be created with this configuration ({}) {detail}",
                 abi::status_name(status)
             ),
             line: 0,

@@ -15,6 +15,27 @@ pub struct ConfigError {
     pub col: u32,
 }
 
+impl ConfigError {
+    /// A value check that failed for field `name` of the config, for [`crate::Protocol::new`]
+    /// to return: `Err(ConfigError::field("max_keys", "between 1 and 10000000").into())`.
+    /// The host places the caret on that field's value in the topology (at `validate`,
+    /// which runs `new` with no I/O, as well as at start). Written "`name`: message",
+    /// which is the form the host looks for.
+    pub fn field(name: &str, message: impl std::fmt::Display) -> ConfigError {
+        ConfigError {
+            message: format!("`{name}`: {message}"),
+            line: 0,
+            col: 0,
+        }
+    }
+}
+
+impl From<ConfigError> for String {
+    fn from(e: ConfigError) -> String {
+        e.message
+    }
+}
+
 /// Parse `text` (RON) as `T`. An empty text parses as `()`, so that a config struct
 /// whose fields all have defaults needs no section at all.
 pub fn parse_config<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {

@@ -73,7 +73,7 @@ pub mod testing;
 #[doc(hidden)]
 pub mod trampoline;
 
-pub use config::parse_config;
+pub use config::{ConfigError, parse_config};
 pub use ctx::{Ctx, Level};
 pub use error::HostError;
 pub use event::{ConnId, DrainCause, Event, FileId, SocketId};

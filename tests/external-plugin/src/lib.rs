@@ -17,6 +17,9 @@ pub struct Config {
     pub prefix: String,
 }
 
+/// The longest prefix accepted: a reply must still fit a datagram.
+const MAX_PREFIX: usize = 64;
+
 /// Stateless apart from its prefix and a reusable reply buffer.
 #[derive(Debug)]
 pub struct Reverse {
@@ -32,6 +35,12 @@ impl Protocol for Reverse {
     const LISTENERS: Listeners = Listeners::UDP;
 
     fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
+        // A value check: `switchyard validate` runs `new` too, and places the caret on
+        // the field this error names.
+        if config.prefix.len() > MAX_PREFIX {
+            let why = format!("at most {MAX_PREFIX} bytes, not {}", config.prefix.len());
+            return Err(switchyard_sdk::ConfigError::field("prefix", why).into());
+        }
         Ok(Reverse {
             prefix: config.prefix.into_bytes(),
             reply: Vec::new(),

@@ -9,6 +9,7 @@ use super::catalog::{LoadFailure, PluginCatalog, PluginDescription, PluginProble
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
 use super::document::Document;
+use super::raw::{self, RawStruct};
 use super::reader::Reader;
 use super::source::{offset_at, token_at};
 
@@ -126,7 +127,11 @@ pub(crate) fn check_configs(
                         config.start + offset_at(text, line as usize, problem.col as usize);
                     Some(token_at(r.text, offset))
                 }
-                (Some(config), _) => Some(config),
+                // A value check naming its field (`ConfigError::field`): at that value.
+                (Some(config), _) => named_field(&problem.message)
+                    .and_then(|name| field_value(h.config?, name))
+                    .and_then(|value| r.span(value))
+                    .or(Some(config)),
                 // No `config:` at all: point at the handler.
                 (None, _) => h.name.span.clone(),
             };
@@ -143,6 +148,22 @@ pub(crate) fn check_configs(
             );
         }
     }
+}
+
+/// The field a plugin's message names in `ConfigError::field`'s form: "`name`: ...".
+fn named_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix('`')?;
+    let (name, after) = rest.split_once('`')?;
+    (after.starts_with(':') && !name.is_empty()).then_some(name)
+}
+
+/// The value of top-level field `name` in a handler's config text, as a slice of it.
+fn field_value<'a>(config: &'a str, name: &str) -> Option<&'a str> {
+    let st = raw::parse::<RawStruct<'a>>(config).ok()?;
+    st.fields
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
 }
 
 /// Where a topology looks for its plugins, read leniently (problems elsewhere in the

@@ -11,8 +11,9 @@ use crate::session::Session;
 /// arguments decoded and checked. A method returns the call's `SY_OK`/`SY_ERR_*`
 /// status, or `Ok` with the values the table writes to the plugin's out-pointers.
 ///
-/// Every method but `log` has a default that refuses with `SY_ERR_UNSUPPORTED`, so a
-/// context implements only what it offers (a config check offers logs and errors).
+/// Every method but `log` has a default that refuses with `SY_ERR_UNSUPPORTED` (through
+/// [`HostCalls::unsupported`]), so a context implements only what it offers (a config
+/// check offers logs and errors).
 #[allow(unused_variables)]
 pub trait HostCalls {
     /// A log line; the table turns non-UTF-8 into replacement characters.
@@ -20,7 +21,7 @@ pub trait HostCalls {
     /// A configuration error at `line`/`col` (1-based, 0 = unknown).
     fn config_error(&mut self, msg: &str, line: u32, col: u32) {}
     fn send_datagram(&mut self, socket: u64, to: SocketAddr, data: &[u8]) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("send_datagram")
     }
     /// `header` then `len` bytes of `file` from `offset` as one datagram; `Ok` is the
     /// number of file bytes sent (fewer at the end of the file).
@@ -33,98 +34,106 @@ pub trait HostCalls {
         offset: u64,
         len: u32,
     ) -> Result<u32, u32> {
-        Err(SY_ERR_UNSUPPORTED)
+        Err(self.unsupported("send_datagram_file"))
     }
     /// A new UDP socket like `like_socket`: its id and local address.
     fn open_udp(&mut self, like_socket: u64) -> Result<(u64, SocketAddr), u32> {
-        Err(SY_ERR_UNSUPPORTED)
+        Err(self.unsupported("open_udp"))
     }
     fn close_socket(&mut self, socket: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("close_socket")
     }
     fn write(&mut self, conn: u64, data: &[u8]) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("write")
     }
     fn notify_drained(&mut self, conn: u64, token: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("notify_drained")
     }
     fn shutdown_write(&mut self, conn: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("shutdown_write")
     }
     fn close(&mut self, conn: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("close")
     }
     fn set_reading(&mut self, conn: u64, on: bool) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("set_reading")
     }
     fn send_file(&mut self, conn: u64, file: u64, offset: u64, len: u64, token: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("send_file")
     }
     /// `sha256` is the `SY_RECV_SHA256` flag.
     fn recv_to_file(&mut self, conn: u64, file: u64, len: u64, sha256: bool, token: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("recv_to_file")
     }
     fn set_timer(&mut self, token: u64, delay_ms: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("set_timer")
     }
     fn cancel_timer(&mut self, token: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("cancel_timer")
     }
     fn emit(&mut self, port: u32, data: &[u8]) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("emit")
     }
     /// A file id and its size.
     fn open_read(&mut self, path: &str) -> Result<(u64, u64), u32> {
-        Err(SY_ERR_UNSUPPORTED)
+        Err(self.unsupported("open_read"))
     }
     /// Bytes read into `buf`.
     fn read_file(&mut self, file: u64, offset: u64, buf: &mut [u8]) -> Result<usize, u32> {
-        Err(SY_ERR_UNSUPPORTED)
+        Err(self.unsupported("read_file"))
     }
     fn create_temp(&mut self, path: &str) -> Result<u64, u32> {
-        Err(SY_ERR_UNSUPPORTED)
+        Err(self.unsupported("create_temp"))
     }
     fn write_file(&mut self, file: u64, data: &[u8]) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("write_file")
     }
     /// `overwrite` is the `SY_COMMIT_OVERWRITE` flag.
     fn commit_file(&mut self, file: u64, path: &str, overwrite: bool) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("commit_file")
     }
     fn close_file(&mut self, file: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("close_file")
     }
     fn stat(&mut self, path: &str) -> Result<SyStat, u32> {
-        Err(SY_ERR_UNSUPPORTED)
+        Err(self.unsupported("stat"))
     }
     /// The entries of a directory. The plugin's callback is called with them only
     /// after this returns, so a callback that calls the host never aliases `self`.
     fn list_dir(&mut self, path: &str) -> Result<Vec<(String, SyStat)>, u32> {
-        Err(SY_ERR_UNSUPPORTED)
+        Err(self.unsupported("list_dir"))
     }
     fn remove_file(&mut self, path: &str) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("remove_file")
     }
     fn free_space(&mut self) -> Result<u64, u32> {
-        Err(SY_ERR_UNSUPPORTED)
+        Err(self.unsupported("free_space"))
     }
     fn prefetch_file(&mut self, file: u64, offset: u64, len: u64, token: u64) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("prefetch_file")
     }
     /// A temp-file id positioned at the end of the partial, and its size.
     fn open_partial(&mut self, path: &str) -> Result<(u64, u64), u32> {
-        Err(SY_ERR_UNSUPPORTED)
+        Err(self.unsupported("open_partial"))
     }
     /// Describe (or update) session `session`; strings checked UTF-8 by the table.
     fn session_update(&mut self, session: u64, info: &Session<'_>) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("session_update")
     }
     /// Session `session` ended with `result` (an outcome word; the host bounds it).
     fn session_end(&mut self, session: u64, result: &str) -> u32 {
-        SY_ERR_UNSUPPORTED
+        self.unsupported("session_end")
     }
     /// The instance's state, during `export_state` only.
     fn hand_over_state(&mut self, version: u32, data: &[u8]) -> u32 {
+        self.unsupported("hand_over_state")
+    }
+    /// The plugin made call `call`, which this context does not offer: every default
+    /// method answers through here. A context that must know (the dry `create` run at
+    /// `validate`, whose refusal only counts when the plugin asked for nothing it was
+    /// refused) overrides it.
+    fn unsupported(&mut self, call: &'static str) -> u32 {
+        let _ = call;
         SY_ERR_UNSUPPORTED
     }
     /// The plugin made call `call` with arguments that cannot be decoded (a null pointer

@@ -81,7 +81,7 @@ pub fn plugin(name: &str) -> Option<PluginDescription> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // read only to be checked
+#[allow(dead_code)] // `name` is read only to be checked
 struct StrictConfig {
     size: u32,
     #[serde(default)]
@@ -131,6 +131,15 @@ impl PluginCatalog for FakeCatalog {
             return Vec::new();
         }
         match switchyard_sdk::parse_config::<StrictConfig>(config_text) {
+            // A value check as a plugin's `new` makes it, naming its field.
+            Ok(c) if c.size > 100 => {
+                let e = switchyard_sdk::ConfigError::field("size", "at most 100");
+                vec![ConfigDiagnostic {
+                    message: e.into(),
+                    line: 0,
+                    col: 0,
+                }]
+            }
             Ok(_) => Vec::new(),
             Err(e) => vec![ConfigDiagnostic {
                 message: e.message,
