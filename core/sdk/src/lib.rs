@@ -49,6 +49,8 @@
 //! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.
 //! - `trampoline` / `declare_plugin!` (in `macros`): the generated `extern "C"` glue; every entry
 //!   catches panics, so a plugin bug never unwinds into the host.
+//! - `typed_port`: [`Output`] and [`Input`], port handles binding a name to a message
+//!   type, so that a wrong name or type does not compile ([`Ctx::send`]).
 //! - [`host`]: the host side of the ABI, written once: the [`host::HostCalls`] trait and
 //!   the one `extern "C"` table that decodes a plugin's calls into it. The runtime and
 //!   [`testing::MockHost`] both implement the trait, so they cannot differ at the ABI.
@@ -72,6 +74,7 @@ pub mod sums;
 pub mod testing;
 #[doc(hidden)]
 pub mod trampoline;
+mod typed_port;
 
 pub use config::{ConfigError, parse_config};
 pub use ctx::{Ctx, Level};
@@ -82,6 +85,7 @@ pub use protocol::{InstanceMode, Listeners, Protocol, StorageKind};
 pub use session::{Direction, Outcome, Session};
 pub use stat::Stat;
 pub use storage::{Storage, is_hidden_path};
+pub use typed_port::{Input, Output};
 
 /// One `use` for plugin authors. It grows no further (a new name here could clash with
 /// a plugin's own glob imports): newer items are imported by name.

@@ -102,6 +102,16 @@ impl HostCalls for MockHost {
         self.record(Action::CloseSocket { socket })
     }
     fn write(&mut self, conn: u64, data: &[u8]) -> u32 {
+        if let Some(e) = self.fail_writes {
+            return e.status();
+        }
+        if let Some(cap) = self.write_capacity {
+            let queued = self.queued.entry(conn).or_default();
+            if *queued + data.len() > cap {
+                return abi::SY_ERR_LIMIT;
+            }
+            *queued += data.len();
+        }
         let data = data.to_vec();
         self.record(Action::Write { conn, data })
     }
@@ -142,6 +152,15 @@ impl HostCalls for MockHost {
         self.record(Action::CancelTimer { token })
     }
     fn emit(&mut self, port: u32, data: &[u8]) -> u32 {
+        if let Some(decl) = self.ports.get(port as usize) {
+            // SAFETY: port declarations are static data.
+            let type_name = unsafe { decl.type_name.to_string_lossy() }.into_owned();
+            self.messages.push(super::Emitted {
+                port: decl.name_str().to_owned(),
+                type_name,
+                data: data.to_vec(),
+            });
+        }
         let data = data.to_vec();
         self.record(Action::Emit { port, data })
     }

@@ -5,11 +5,15 @@
 //! let mut host = MockHost::new();
 //! let mut echo = host.create::<Echo>("()").unwrap();
 //! host.deliver(&mut echo, 0, Event::Bytes { conn: ConnId(1), data: b"hi" });
-//! assert_eq!(host.take_actions(), vec![Action::Write { conn: 1, data: b"hi".to_vec() }]);
+//! assert_eq!(host.take_io(), vec![Action::Write { conn: 1, data: b"hi".to_vec() }]);
 //! ```
 //!
 //! Storage is an in-memory map of path -> bytes; temp files become visible only on
-//! commit, as with the real host.
+//! commit, as with the real host. `create` delivers `Start` as the host does;
+//! [`MockHost::check_config`] runs what `switchyard validate` runs; writes can be made
+//! to fail ([`MockHost::fail_writes`]) or to fill up ([`MockHost::write_capacity`]) to
+//! test limit and backpressure paths; emits are kept by port name, decoded on demand
+//! ([`MockHost::messages`]).
 //!
 //! The mock is a [`crate::host::HostCalls`] behind the host's own `extern "C"` table,
 //! so a plugin's calls are decoded, checked and refused exactly as in the real host;
@@ -27,6 +31,7 @@ use crate::port::Port;
 use crate::protocol::Protocol;
 
 mod calls;
+mod dry;
 
 /// One thing the plugin asked the host to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +130,14 @@ struct OpenFile {
     continues: Option<String>,
 }
 
+/// A typed message a plugin emitted, by port name (what `ctx.emit` takes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted {
+    pub port: String,
+    pub type_name: String,
+    pub data: Vec<u8>,
+}
+
 /// The recording host. Plain data: inspect `files` and the actions freely.
 #[derive(Debug, Default)]
 pub struct MockHost {
@@ -146,6 +159,18 @@ pub struct MockHost {
     pub ended: Vec<(u64, String)>,
     /// What `hand_over_state` was given last.
     handed_over: Option<(u32, Vec<u8>)>,
+    /// The port list of the plugin being called (to name emits by port).
+    ports: &'static [Port],
+    /// Messages emitted, by port name, since the last [`MockHost::take_messages`].
+    messages: Vec<Emitted>,
+    /// Set: every `write` fails with it (a peer gone, a full buffer).
+    pub fail_writes: Option<crate::HostError>,
+    /// Set: bytes a connection's output buffer takes before `write` fails with
+    /// `HostError::Limit` (the host's `max_write_buffer`); [`MockHost::flush_writes`]
+    /// empties it, as the peer reading would.
+    pub write_capacity: Option<usize>,
+    /// Bytes queued per connection, against `write_capacity`.
+    queued: BTreeMap<u64, usize>,
     /// What [`MockHost::raw_ctx`] points at: unlike `with_ctx`'s slot on the stack, it
     /// must outlive the call that made the pointer.
     raw_slot: RawSlot,
@@ -204,6 +229,7 @@ impl MockHost {
         f: impl FnOnce(&mut Ctx<'_>) -> R,
     ) -> R {
         let wall = self.wall_origin_ms + now_ms;
+        self.ports = ports;
         with_ctx(self, |api, raw| {
             // SAFETY: the pointers `with_ctx` made, lending `self` for the whole of `f`.
             let mut cx = unsafe { Ctx::from_raw(&*api, raw, now_ms, wall, ports) };
@@ -211,10 +237,46 @@ impl MockHost {
         })
     }
 
-    /// Parse `config` (RON) and create `P`, as the real host does.
+    /// Parse `config` (RON) and create `P`, then deliver [`Event::Start`], as the
+    /// real host does.
     pub fn create<P: Protocol>(&mut self, config: &str) -> Result<P, String> {
         let config = parse_config::<P::Config>(config).map_err(|e| e.to_string())?;
-        self.lend(0, P::PORTS, |cx| P::new(config, cx))
+        let mut proto = self.lend(0, P::PORTS, |cx| P::new(config, cx))?;
+        self.deliver(&mut proto, 0, Event::Start);
+        Ok(proto)
+    }
+
+    /// Check `config` as `switchyard validate` does: parse it (errors with their line
+    /// and column in the text), then run `P::new` with no I/O. A refusal by `new`
+    /// counts only when `new` asked for nothing it was refused; a message in
+    /// [`crate::ConfigError::field`]'s form keeps naming its field.
+    pub fn check_config<P: Protocol>(config: &str) -> Result<(), crate::ConfigError> {
+        dry::check_config::<P>(config)
+    }
+
+    /// Messages emitted since the last call, by port name.
+    pub fn take_messages(&mut self) -> Vec<Emitted> {
+        std::mem::take(&mut self.messages)
+    }
+
+    /// The messages of type `M` emitted on `port` since the last [`MockHost::take_messages`]
+    /// (they stay), decoded. A message of another type there, or one that does not
+    /// decode, is a test failure.
+    pub fn messages<M: crate::messages::Message>(&self, port: &str) -> Vec<M> {
+        self.messages
+            .iter()
+            .filter(|m| m.port == port)
+            .map(|m| {
+                assert_eq!(m.type_name, M::TYPE, "port `{port}` carried another type");
+                serde_json::from_slice(&m.data)
+                    .unwrap_or_else(|e| panic!("undecodable {} on `{port}`: {e}", M::TYPE))
+            })
+            .collect()
+    }
+
+    /// The peer read everything queued on `conn` (against `write_capacity`).
+    pub fn flush_writes(&mut self, conn: u64) {
+        self.queued.remove(&conn);
     }
 
     /// Deliver one event at time `now_ms`.
@@ -278,34 +340,4 @@ impl MockHost {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Storage;
-
-    #[test]
-    fn with_ctx_is_the_hosts_storage() {
-        let mut host = MockHost::new();
-        host.files.insert("a.txt".into(), b"hello".to_vec());
-        let stored = host.with_ctx(5, |cx| {
-            assert_eq!(cx.now_ms(), 5);
-            let st: &mut dyn Storage = cx;
-            let (file, len) = st.open_read("a.txt")?;
-            let mut buf = [0u8; 8];
-            let n = st.read_file(file, 1, &mut buf)?;
-            st.close_file(file)?;
-            let temp = st.create_temp("b.txt")?;
-            st.write_file(temp, &buf[..n])?;
-            st.commit_file(temp, "b.txt", false)?;
-            Ok::<_, crate::HostError>(len)
-        });
-        assert_eq!(stored, Ok(5));
-        assert_eq!(host.files["b.txt"], b"ello");
-        assert_eq!(host.open_files(), 0);
-        assert_eq!(
-            host.take_io(),
-            vec![Action::Commit {
-                path: "b.txt".into()
-            }]
-        );
-    }
-}
+mod tests;

@@ -205,12 +205,20 @@ mod tests {
 
     #[test]
     fn panic_always_panics_on_any_event() {
+        // The first event is `Start`, which the host (and the mock) sends after `new`.
+        let caught = std::panic::catch_unwind(|| {
+            MockHost::new()
+                .create::<Faulty>("(panic_always: true)")
+                .map(drop)
+        });
+        assert!(caught.is_err(), "`panic_always` must panic at Start");
         let mut host = MockHost::new();
-        let mut f = host.create::<Faulty>("(panic_always: true)").unwrap();
+        let mut f = host.create::<Faulty>("(panic_always: false)").unwrap();
+        f.panic_always = true;
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             host.deliver(&mut f, 0, datagram(b"ping"))
         }));
-        assert!(caught.is_err(), "`panic_always` must panic");
+        assert!(caught.is_err(), "`panic_always` must panic on a datagram");
     }
 
     #[test]

@@ -1,0 +1,153 @@
+//! The mock's own tests: storage, `Start`, dry config checks, named emits, writes.
+
+use super::*;
+use crate::messages::{ChatMessage, Message};
+use crate::{ConnId, HostError, Listeners, Storage};
+
+/// Echoes bytes, publishes each line; refuses `limit: 0` in `new`.
+struct Talker {
+    started: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TalkerConfig {
+    limit: u32,
+}
+
+impl Protocol for Talker {
+    type Config = TalkerConfig;
+    const NAME: &'static str = "talker";
+    const LISTENERS: Listeners = Listeners::TCP;
+    const PORTS: &'static [Port] = &[Port::output("lines", ChatMessage::TYPE)];
+    fn new(config: TalkerConfig, _: &mut Ctx<'_>) -> Result<Talker, String> {
+        if config.limit == 0 {
+            return Err(crate::ConfigError::field("limit", "at least 1").into());
+        }
+        Ok(Talker { started: false })
+    }
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
+        match event {
+            Event::Start => self.started = true,
+            Event::Bytes { conn, data } => {
+                if let Err(e) = ctx.write(conn, data) {
+                    ctx.warn(format_args!("write failed: {e}"));
+                }
+                let line = ChatMessage {
+                    from: "t".into(),
+                    channel: "#t".into(),
+                    text: String::from_utf8_lossy(data).into_owned(),
+                    at_unix_ms: 0,
+                };
+                let _ = ctx.emit("lines", &line);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn create_starts_check_config_runs_new_and_emits_are_named() {
+    let err = MockHost::check_config::<Talker>("(limit: 0)").unwrap_err();
+    assert_eq!(err.message, "`limit`: at least 1");
+    let err = MockHost::check_config::<Talker>("(limt: 1)").unwrap_err();
+    assert_eq!((err.line, err.col), (1, 2), "{err}");
+    assert!(MockHost::check_config::<Talker>("(limit: 1)").is_ok());
+
+    let mut host = MockHost::new();
+    let mut t = host.create::<Talker>("(limit: 1)").unwrap();
+    assert!(t.started, "the host sends Start after create");
+    host.deliver(
+        &mut t,
+        0,
+        Event::Bytes {
+            conn: ConnId(3),
+            data: b"hi",
+        },
+    );
+    let lines: Vec<ChatMessage> = host.messages("lines");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].text, "hi");
+    assert_eq!(host.take_messages()[0].port, "lines");
+}
+
+#[test]
+fn writes_can_fail_or_fill_up() {
+    let mut host = MockHost::new();
+    let mut t = host.create::<Talker>("(limit: 1)").unwrap();
+    host.write_capacity = Some(3);
+    host.deliver(
+        &mut t,
+        0,
+        Event::Bytes {
+            conn: ConnId(1),
+            data: b"ab",
+        },
+    );
+    host.deliver(
+        &mut t,
+        0,
+        Event::Bytes {
+            conn: ConnId(1),
+            data: b"cd",
+        },
+    );
+    let warned = |host: &mut MockHost| {
+        host.take_actions()
+            .into_iter()
+            .filter(|a| matches!(a, Action::Log { msg, .. } if msg.starts_with("write failed")))
+            .count()
+    };
+    assert_eq!(
+        warned(&mut host),
+        1,
+        "the second write overflows the buffer"
+    );
+    host.flush_writes(1);
+    host.deliver(
+        &mut t,
+        0,
+        Event::Bytes {
+            conn: ConnId(1),
+            data: b"ef",
+        },
+    );
+    assert_eq!(warned(&mut host), 0, "room again once the peer read");
+    host.fail_writes = Some(HostError::Closed);
+    host.deliver(
+        &mut t,
+        0,
+        Event::Bytes {
+            conn: ConnId(1),
+            data: b"x",
+        },
+    );
+    assert_eq!(warned(&mut host), 1);
+}
+
+#[test]
+fn with_ctx_is_the_hosts_storage() {
+    let mut host = MockHost::new();
+    host.files.insert("a.txt".into(), b"hello".to_vec());
+    let stored = host.with_ctx(5, |cx| {
+        assert_eq!(cx.now_ms(), 5);
+        let st: &mut dyn Storage = cx;
+        let (file, len) = st.open_read("a.txt")?;
+        let mut buf = [0u8; 8];
+        let n = st.read_file(file, 1, &mut buf)?;
+        st.close_file(file)?;
+        let temp = st.create_temp("b.txt")?;
+        st.write_file(temp, &buf[..n])?;
+        st.commit_file(temp, "b.txt", false)?;
+        Ok::<_, crate::HostError>(len)
+    });
+    assert_eq!(stored, Ok(5));
+    assert_eq!(host.files["b.txt"], b"ello");
+    assert_eq!(host.open_files(), 0);
+    assert_eq!(
+        host.take_io(),
+        vec![Action::Commit {
+            path: "b.txt".into()
+        }]
+    );
+}
