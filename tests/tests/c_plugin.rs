@@ -100,6 +100,50 @@ fn c_plugin_echoes_tcp_on_ipv6_and_honours_half_close() {
     }
 }
 
+/// The C plugin takes its config as JSON, converted by the host, and reads it with the
+/// header-only `switchyard_json.h`: its `prefix` option shows in every UDP reply, and a
+/// bad value is refused by `validate` at the value.
+#[test]
+fn c_plugin_reads_its_config_through_the_json_helper() {
+    let lib = build_c_echo();
+    let topology = |config: &str| {
+        format!(
+            r#"(
+    plugins: {{ "c-echo": "{}" }},
+    listeners: {{ "u": (kind: udp, bind: "127.0.0.1:0") }},
+    handlers: {{ "e": (plugin: "c-echo", config: {config}) }},
+    routes: [ (from: "u", to: "e") ],
+)"#,
+            lib.display()
+        )
+    };
+    let host = Host::start(&topology(r#"(prefix: "c\"> ")"#));
+    assert_eq!(udp_roundtrip(host.addr("u"), b"hi", WAIT), b"c\"> hi");
+    drop(host);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.ron");
+    std::fs::write(&file, topology("(prefix: 5)")).unwrap();
+    let out = run_switchyard(["validate".as_ref(), file.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("`prefix`: a string of at most 64 bytes"),
+        "{err}"
+    );
+    let col = topology("(prefix: 5)")
+        .lines()
+        .nth(3)
+        .unwrap()
+        .find('5')
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!("{}:4:{col}", file.display())),
+        "{err}"
+    );
+}
+
 /// SIGTERM drains and exits 0 with a C plugin too (destroy is called on the way out).
 #[test]
 fn c_plugin_host_exits_0_on_sigterm() {

@@ -333,7 +333,7 @@ fn bad_plugin_config_value_points_into_the_topology() {
     );
 }
 
-/// The C plugin's own config check reports through `config_error` with a position too.
+/// The C plugin's own config check reports through `config_error`, placed in the file.
 #[test]
 fn c_plugin_config_error_points_into_the_topology() {
     let lib = build_c_echo();
@@ -350,11 +350,13 @@ fn c_plugin_config_error_points_into_the_topology() {
             lib.display()
         ),
     );
+    // The C plugin reads its config as JSON (which the operator never sees) and names
+    // the field: the caret lands on that field's value in the RON.
     assert_has(
         &err,
         &[
-            "c-echo takes no options",
-            &format!("{}:4:52", file.display()),
+            "`size`: unknown option: c-echo takes `prefix`",
+            &format!("{}:4:58", file.display()),
         ],
     );
 }

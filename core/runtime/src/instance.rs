@@ -65,10 +65,37 @@ pub fn check_config(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
     dry_create(plugin, config)
 }
 
-fn parse_check(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
+/// The config in the form the plugin asked for (`config_format`): the RON as written,
+/// or converted to JSON (`{}` for none) for a plugin that reads JSON (C plugins, with
+/// `switchyard_json.h`). A RON syntax error is reported at its place in the RON.
+fn config_for(plugin: &Plugin, ron_text: &str) -> Result<String, ConfigProblem> {
+    if plugin.info().config_format != abi::SY_CONFIG_JSON {
+        return Ok(ron_text.to_owned());
+    }
+    if ron_text.trim().is_empty() {
+        return Ok("{}".to_owned());
+    }
+    let value: serde_json::Value = ron::from_str(ron_text).map_err(|e| ConfigProblem {
+        message: e.code.to_string(),
+        line: u32::try_from(e.span.start.line).unwrap_or(0),
+        col: u32::try_from(e.span.start.col).unwrap_or(0),
+    })?;
+    // `()` reads as null: no options.
+    Ok(match value {
+        serde_json::Value::Null => "{}".to_owned(),
+        v => v.to_string(),
+    })
+}
+
+fn parse_check(plugin: &Plugin, ron_text: &str) -> Vec<ConfigProblem> {
     let Some(check) = plugin.vtable().check_config else {
         return Vec::new();
     };
+    let config = match config_for(plugin, ron_text) {
+        Ok(c) => c,
+        Err(problem) => return vec![problem],
+    };
+    let config = config.as_str();
     let mut collector = ConfigCollector::default();
     let status = with_ctx(&mut collector, |api, ctx| {
         // SAFETY: a checked vtable function with this call's host pointers.
@@ -89,7 +116,18 @@ fn parse_check(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
             col: 0,
         });
     }
-    collector.problems
+    json_positions_dropped(plugin, collector.problems)
+}
+
+/// Positions a JSON-config plugin reports are in the JSON, which the operator never
+/// sees: dropped, so the problem lands on its named field or on the whole config.
+fn json_positions_dropped(plugin: &Plugin, mut problems: Vec<ConfigProblem>) -> Vec<ConfigProblem> {
+    if plugin.info().config_format == abi::SY_CONFIG_JSON {
+        for p in &mut problems {
+            (p.line, p.col) = (0, 0);
+        }
+    }
+    problems
 }
 
 fn dry_create(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
@@ -121,7 +159,7 @@ fn dry_create(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
             col: 0,
         });
     }
-    collector.problems
+    json_positions_dropped(plugin, collector.problems)
 }
 
 impl Instance {
@@ -132,10 +170,11 @@ impl Instance {
         calls: &mut dyn HostCalls,
     ) -> Result<Instance, u32> {
         let create = plugin.vtable().create.ok_or(abi::SY_ERR_INVALID)?;
+        let config = config_for(plugin, config).map_err(|_| abi::SY_ERR_CONFIG)?;
         let mut out: *mut SyInstance = std::ptr::null_mut();
         let status = with_ctx(calls, |api, ctx| {
             // SAFETY: a checked vtable function; `out` is a valid local.
-            unsafe { create(api, ctx, SyStr::from_str(config), &mut out) }
+            unsafe { create(api, ctx, SyStr::from_str(&config), &mut out) }
         });
         if status != abi::SY_OK {
             return Err(status);

@@ -68,6 +68,8 @@ pub struct PluginInfo {
     pub instance_mode: u32,
     /// `SY_STORAGE_*`; `SY_STORAGE_SERVED` for a vtable that predates the field.
     pub storage: u32,
+    /// `SY_CONFIG_*`; `SY_CONFIG_RON` for a vtable that predates the field.
+    pub config_format: u32,
     pub ports: Vec<PortInfo>,
     pub path: PathBuf,
 }
@@ -255,6 +257,9 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
     if vt.storage > abi::SY_STORAGE_PRIVATE {
         return Err(format!("unknown storage kind {}", vt.storage));
     }
+    if vt.config_format > abi::SY_CONFIG_JSON {
+        return Err(format!("unknown config format {}", vt.config_format));
+    }
     if vt.abi_version != abi::SY_ABI_VERSION {
         return Err(format!(
             "its vtable says ABI {}, this host speaks {}",
@@ -314,6 +319,7 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
         listener_kinds: vt.listener_kinds,
         instance_mode: vt.instance_mode,
         storage: vt.storage,
+        config_format: vt.config_format,
         ports,
         path: path.to_path_buf(),
     })

@@ -27,9 +27,12 @@
  *
  * Loading
  * -------
- *  1. The host reads the data symbol `switchyard_plugin_decl` (SyPluginDecl) before any
- *     plugin code runs, and refuses the library unless magic == SY_MAGIC, abi_version ==
- *     SY_ABI_VERSION and flags has SY_FLAG_PANIC_UNWIND or SY_FLAG_NO_UNWIND.
+ *  1. The host reads the data symbol `switchyard_plugin_decl` (SyPluginDecl) before it
+ *     calls any plugin function, and refuses the library unless magic == SY_MAGIC,
+ *     abi_version == SY_ABI_VERSION and flags has SY_FLAG_PANIC_UNWIND or
+ *     SY_FLAG_NO_UNWIND. The library's ELF constructors (C `__attribute__((constructor))`,
+ *     C++ static initializers) do run at dlopen, before that check: a plugin must not
+ *     have any that act (the Rust SDK adds none).
  *  2. It calls `switchyard_plugin_entry(SY_ABI_VERSION)`; a null result refuses the host.
  *  3. It checks the returned vtable's struct_size and abi_version, then its declarations.
  *
@@ -47,6 +50,9 @@
  *  - SyPluginVTable.export_state / import_state and SyHostApi.hand_over_state: state
  *    handed over across a reload; a vtable of SY_VTABLE_SIZE_V2 bytes still loads, as a
  *    plugin that hands nothing over.
+ *  - SyPluginVTable.config_format (SY_CONFIG_RON / SY_CONFIG_JSON): a C plugin may take
+ *    its config as JSON, converted by the host (switchyard_json.h reads it); a vtable of
+ *    SY_VTABLE_SIZE_V3 bytes gets RON, as before.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -132,6 +138,15 @@ extern "C" {
  * this call returns: send each its protocol's goodbye now. File sends in flight were
  * stopped where they were (no SY_EV_FILE_SENT follows). */
 #define SY_EV_DRAIN_DEADLINE 16u
+
+/* Config formats (SyPluginVTable.config_format). With SY_CONFIG_JSON the host converts
+ * the handler's RON `config:` to JSON (an object, `{}` for none) before check_config and
+ * create; bare words (unit enum variants) have no JSON form, so such configs use
+ * strings. Positions in config_error then refer to text the operator never sees: report
+ * line 0, col 0 and begin the message with "`field`: ", which the host places on that
+ * field's value in the topology (switchyard_json.h's sy_config_field_error does it). */
+#define SY_CONFIG_RON  0u
+#define SY_CONFIG_JSON 1u
 
 /* Why sessions are cut (SY_EV_DRAIN_DEADLINE's status) */
 #define SY_CUT_SHUTDOWN 0u /* the host is shutting down: drain_timeout_secs passed      */
@@ -347,12 +362,16 @@ typedef struct SyPluginVTable {
                              uint64_t now_ms);
     uint32_t (*import_state)(SyInstance *inst, const SyHostApi *api, SyHostCtx *ctx,
                              uint64_t now_ms, uint32_t version, SyBytes data);
+    /* Added after import_state (a vtable of SY_VTABLE_SIZE_V3 bytes gets RON). SY_CONFIG_*. */
+    uint32_t config_format;
 } SyPluginVTable;
 
 /* struct_size of a vtable built before `storage` was added. */
 #define SY_VTABLE_SIZE_V1 ((uint32_t)offsetof(SyPluginVTable, storage))
 /* struct_size of a vtable built before the state handover was added. */
 #define SY_VTABLE_SIZE_V2 ((uint32_t)offsetof(SyPluginVTable, export_state))
+/* struct_size of a vtable built before `config_format` was added. */
+#define SY_VTABLE_SIZE_V3 ((uint32_t)offsetof(SyPluginVTable, config_format))
 
 typedef struct SyPluginDecl {
     uint32_t magic;       /* SY_MAGIC */
@@ -380,7 +399,8 @@ _Static_assert(sizeof(SyStat) == 24, "SyStat");
 _Static_assert(sizeof(SyEvent) == 216, "SyEvent");
 _Static_assert(sizeof(SyPortDecl) == 40, "SyPortDecl");
 _Static_assert(sizeof(SyPluginDecl) == 16, "SyPluginDecl");
-_Static_assert(sizeof(SyPluginVTable) == 144, "SyPluginVTable");
+_Static_assert(sizeof(SyPluginVTable) == 152, "SyPluginVTable");
+_Static_assert(offsetof(SyPluginVTable, config_format) == 144, "SyPluginVTable v3 size");
 _Static_assert(offsetof(SyPluginVTable, storage) == 120, "SyPluginVTable v1 size");
 _Static_assert(offsetof(SyPluginVTable, export_state) == 128, "SyPluginVTable v2 size");
 _Static_assert(sizeof(SySession) == 96, "SySession");

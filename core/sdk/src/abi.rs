@@ -79,6 +79,16 @@ pub const SY_STORAGE_SERVED: u32 = 0;
 /// Only the plugin itself reads its root (audit transcripts): it must not lie inside,
 /// or contain, a served root.
 pub const SY_STORAGE_PRIVATE: u32 = 1;
+// ---- config formats (`SyPluginVTable::config_format`) ---------------------------------
+/// `check_config` and `create` get the handler's `config:` section as written (RON).
+/// Zero: what every plugin built before the field gets.
+pub const SY_CONFIG_RON: u32 = 0;
+/// They get it converted to JSON by the host (an object; `{}` for none), so that a C
+/// plugin needs no RON parser. Bare words (unit enum variants) have no JSON form: such
+/// configs should use strings. Positions in `config_error` then refer to the JSON text,
+/// which the operator never sees: report line 0, col 0, and name the field in the
+/// message as "`field`: why", which the host places on that field's value.
+pub const SY_CONFIG_JSON: u32 = 1;
 /// Type name of an input port that accepts every message type.
 pub const SY_TYPE_ANY: &str = "*";
 
@@ -495,6 +505,9 @@ pub struct SyPluginVTable {
             data: SyBytes,
         ) -> u32,
     >,
+    /// `SY_CONFIG_*`: the form `check_config` and `create` get the config in. Added
+    /// after `import_state`: an older vtable reads as `SY_CONFIG_RON`.
+    pub config_format: u32,
 }
 
 /// `struct_size` of a vtable built before `storage` was added: the host still loads
@@ -503,6 +516,8 @@ pub const SY_VTABLE_SIZE_V1: u32 = std::mem::offset_of!(SyPluginVTable, storage)
 /// `struct_size` of a vtable built before the state handover was added: the host still
 /// loads such plugins, as plugins that hand no state over.
 pub const SY_VTABLE_SIZE_V2: u32 = std::mem::offset_of!(SyPluginVTable, export_state) as u32;
+/// `struct_size` of a vtable built before `config_format` was added: its config is RON.
+pub const SY_VTABLE_SIZE_V3: u32 = std::mem::offset_of!(SyPluginVTable, config_format) as u32;
 
 // SAFETY: the vtable is immutable static data; its pointers point to static data too.
 unsafe impl Sync for SyPluginVTable {}
@@ -691,9 +706,10 @@ const _: () = {
     assert!(std::mem::size_of::<SyPortDecl>() == 40);
     assert!(std::mem::size_of::<SyPluginDecl>() == 16);
     // Grows only at its end; a plugin's table as short as the first one still loads.
-    assert!(std::mem::size_of::<SyPluginVTable>() == 144);
+    assert!(std::mem::size_of::<SyPluginVTable>() == 152);
     assert!(SY_VTABLE_SIZE_V1 == 120);
     assert!(SY_VTABLE_SIZE_V2 == 128);
+    assert!(SY_VTABLE_SIZE_V3 == 144);
     assert!(std::mem::size_of::<SySession>() == 96);
     // Grows only at its end (new calls), so older plugins keep reading a valid prefix.
     assert!(std::mem::size_of::<SyHostApi>() == 256);

@@ -12,7 +12,10 @@
  *   - check `struct_size` before reading a struct that may grow;
  *   - ignore event tags it does not know (a newer host may send more);
  *   - check its configuration and report errors with api->config_error, so that the
- *     operator sees them at the right line and column of the topology file;
+ *     operator sees them at the right place in the topology file (the host hands the
+ *     config over as JSON, `config_format = SY_CONFIG_JSON`, read with the header-only
+ *     helpers of switchyard_json.h; an error names its field, and the caret lands on
+ *     that field's value);
  *   - act only through the host API during a call, never keep a pointer it was lent.
  *
  * Build: make -C examples/plugins/c-echo
@@ -23,6 +26,10 @@
 #include <string.h>
 
 #include "switchyard.h"
+#include "switchyard_json.h"
+
+/* The longest `prefix`: a reply must still fit a datagram. */
+#define MAX_PREFIX 64
 
 /* Export the declaration symbol: magic, ABI version and SY_FLAG_NO_UNWIND (C does not
  * unwind, so the host may load it; a Rust plugin built with panic=abort is refused). */
@@ -33,6 +40,9 @@ SWITCHYARD_DECLARE_C_PLUGIN();
 typedef struct CEcho {
     uint64_t open_conns; /* for active_sessions: the host waits for these when draining */
     uint64_t datagrams;  /* echoed datagrams: state that lives as long as the instance */
+    size_t prefix_len;   /* `prefix` option: put before each UDP reply */
+    char prefix[MAX_PREFIX + 1];
+    uint8_t reply[MAX_PREFIX + 65536]; /* a datagram's reply, prefix first */
 } CEcho;
 
 /* Our SyInstance is a CEcho; the host only ever sees the opaque pointer. */
@@ -40,10 +50,13 @@ struct SyInstance {
     CEcho echo;
 };
 
-/* The host API must be at least as large as the one this plugin was compiled against,
- * otherwise a function pointer we call could lie beyond its end. */
+/* The host API must reach the last entry this plugin calls (shutdown_write and close
+ * are older): a table that ends before it comes from an older host. Checking the whole
+ * sizeof(SyHostApi) instead would refuse older hosts for entries never called. */
 static int api_ok(const SyHostApi *api) {
-    return api != NULL && api->struct_size >= sizeof(SyHostApi) && api->abi_version == SY_ABI_VERSION;
+    return api != NULL && api->abi_version == SY_ABI_VERSION &&
+           api->struct_size >= offsetof(SyHostApi, config_error) + sizeof(void *) &&
+           api->struct_size >= offsetof(SyHostApi, close) + sizeof(void *);
 }
 
 static void log_text(const SyHostApi *api, SyHostCtx *ctx, uint32_t level, const char *text) {
@@ -51,59 +64,34 @@ static void log_text(const SyHostApi *api, SyHostCtx *ctx, uint32_t level, const
     api->log(ctx, level, s);
 }
 
-/* A position in the config text, 1-based like the host expects. */
-typedef struct Cursor {
-    const uint8_t *p;
-    size_t len, i;
-    uint32_t line, col;
-} Cursor;
-
-static void skip_space(Cursor *c) {
-    while (c->i < c->len && (c->p[c->i] == ' ' || c->p[c->i] == '\t' || c->p[c->i] == '\r' || c->p[c->i] == '\n')) {
-        if (c->p[c->i] == '\n') {
-            c->line++;
-            c->col = 1;
-        } else {
-            c->col++;
-        }
-        c->i++;
-    }
-}
-
-/* Consume `ch` if it is next. */
-static int eat(Cursor *c, uint8_t ch) {
-    if (c->i < c->len && c->p[c->i] == ch) {
-        c->i++;
-        c->col++;
-        return 1;
-    }
-    return 0;
-}
-
 /*
- * This plugin takes no options: the handler's config section must be absent, empty or
- * `()`. Anything else is reported at the 1-based line/column of the first unexpected
- * character in the config text; the host maps that onto the topology file, so the
- * operator's caret lands on the offending option.
+ * The options, from the config as JSON (the host converts the topology's RON): only
+ * `prefix`, a string of at most MAX_PREFIX bytes put before each UDP reply. An unknown
+ * option or a bad value is reported naming its field; the host puts the caret on it.
+ * With `echo` non-NULL the prefix is stored there.
  */
-static uint32_t validate_config(const SyHostApi *api, SyHostCtx *ctx, SyStr config) {
-    Cursor c = {config.ptr, config.ptr == NULL ? 0 : config.len, 0, 1, 1};
-    skip_space(&c);
-    if (c.i == c.len) {
-        return SY_OK; /* empty: no options */
-    }
-    if (eat(&c, '(')) {
-        skip_space(&c);
-        if (eat(&c, ')')) {
-            skip_space(&c);
-            if (c.i == c.len) {
-                return SY_OK; /* `()` */
-            }
+static uint32_t read_config(const SyHostApi *api, SyHostCtx *ctx, SyStr config, CEcho *echo) {
+    size_t pos = 0;
+    SyStr key, value;
+    uint32_t status = SY_OK;
+    while (sy_json_next(config, &pos, &key, &value)) {
+        if (!sy_json_key_is(key, "prefix")) {
+            sy_config_field_error_len(api, ctx, key, "unknown option: c-echo takes `prefix`");
+            status = SY_ERR_CONFIG;
+            continue;
+        }
+        char prefix[MAX_PREFIX + 1];
+        if (!sy_json_string(value, prefix, sizeof prefix)) {
+            sy_config_field_error(api, ctx, "prefix", "a string of at most 64 bytes");
+            status = SY_ERR_CONFIG;
+            continue;
+        }
+        if (echo != NULL) {
+            echo->prefix_len = strlen(prefix);
+            memcpy(echo->prefix, prefix, echo->prefix_len + 1);
         }
     }
-    api->config_error(ctx, SY_STR("c-echo takes no options: leave `config` out or write `config: ()`"), c.line,
-                      c.col);
-    return SY_ERR_CONFIG;
+    return status;
 }
 
 /* Called by `switchyard validate` (and before create): check, allocate nothing. */
@@ -111,20 +99,21 @@ static uint32_t c_echo_check_config(const SyHostApi *api, SyHostCtx *ctx, SyStr 
     if (!api_ok(api)) {
         return SY_ERR_INVALID;
     }
-    return validate_config(api, ctx, config);
+    return read_config(api, ctx, config, NULL);
 }
 
 static uint32_t c_echo_create(const SyHostApi *api, SyHostCtx *ctx, SyStr config, SyInstance **out) {
     if (!api_ok(api) || out == NULL) {
         return SY_ERR_INVALID;
     }
-    uint32_t status = validate_config(api, ctx, config);
-    if (status != SY_OK) {
-        return status;
-    }
     SyInstance *inst = calloc(1, sizeof *inst);
     if (inst == NULL) {
         return SY_ERR_LIMIT;
+    }
+    uint32_t status = read_config(api, ctx, config, &inst->echo);
+    if (status != SY_OK) {
+        free(inst);
+        return status;
     }
     *out = inst;
     return SY_OK;
@@ -148,13 +137,20 @@ static uint32_t c_echo_on_event(SyInstance *inst, const SyHostApi *api, SyHostCt
     case SY_EV_START:
         log_text(api, ctx, SY_LOG_DEBUG, "c-echo instance started");
         break;
-    case SY_EV_DATAGRAM:
-        /* Reply from the socket it came in on, to its sender, with the same bytes. The
-         * data is borrowed for this call only, which is all send_datagram needs. */
-        if (api->send_datagram(ctx, ev->socket, &ev->peer, ev->data) == SY_OK) {
+    case SY_EV_DATAGRAM: {
+        /* Reply from the socket it came in on, to its sender, with the same bytes after
+         * the prefix. The data is borrowed for this call only, so it is copied. */
+        size_t n = ev->data.len <= 65536 ? ev->data.len : 65536;
+        memcpy(echo->reply, echo->prefix, echo->prefix_len);
+        if (n > 0) {
+            memcpy(echo->reply + echo->prefix_len, ev->data.ptr, n);
+        }
+        SyBytes reply = {echo->reply, echo->prefix_len + n};
+        if (api->send_datagram(ctx, ev->socket, &ev->peer, reply) == SY_OK) {
             echo->datagrams++;
         }
         break;
+    }
     case SY_EV_CONN_OPENED:
         echo->open_conns++;
         break;
@@ -203,6 +199,7 @@ static const SyPluginVTable VTABLE = {
     .on_event = c_echo_on_event,
     .active_sessions = c_echo_active_sessions,
     .storage = SY_STORAGE_SERVED, /* has no root of its own; served is the safe default */
+    .config_format = SY_CONFIG_JSON, /* the host converts the RON config to JSON */
 };
 
 /* Called once after the declaration was checked. Returning NULL refuses a host that

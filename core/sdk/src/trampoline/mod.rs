@@ -60,6 +60,8 @@ pub const fn vtable<P: Protocol>() -> SyPluginVTable {
         } else {
             None
         },
+        // serde reads the RON as written, with positions.
+        config_format: abi::SY_CONFIG_RON,
     }
 }
 
