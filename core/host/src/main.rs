@@ -15,6 +15,8 @@
 //! - `reload_status.rs`: the answer to a reload, in a file next to the pid file.
 //! - `reload_client.rs`: `switchyard reload`, which signals and waits for that answer.
 //! - `validate.rs`: `switchyard validate`.
+//! - `plugins_cmd.rs`: `switchyard plugins`.
+//! - `scaffold/`: `switchyard new-plugin`, and the templates it fills.
 //! - `notify.rs`: systemd readiness notifications.
 //! - `privilege.rs`: switching to the topology's `user` after binding.
 
@@ -23,9 +25,11 @@ mod allocator;
 mod logging;
 mod nofile;
 mod notify;
+mod plugins_cmd;
 mod privilege;
 mod reload_client;
 mod reload_status;
+mod scaffold;
 mod serve;
 mod signals;
 mod startup;
@@ -35,12 +39,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use switchyard_runtime::catalog::{Catalog, Discovered, HOST_ABI_VERSION};
-use switchyard_runtime::topology;
-use switchyard_runtime::topology::PluginCatalog;
+use switchyard_runtime::catalog::Catalog;
 
 /// `EX_CONFIG` from sysexits.h: the configuration is wrong, retrying will not help.
-const EXIT_CONFIG: u8 = 78;
+pub(crate) const EXIT_CONFIG: u8 = 78;
+/// `EX_USAGE` from sysexits.h: the command was used wrongly.
+const EXIT_USAGE: u8 = 64;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,6 +102,22 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Write a new plugin that builds: a Rust crate (config, typed port, MockHost tests)
+    /// or a C file with its Makefile, and a sample topology serving it.
+    NewPlugin {
+        /// The plugin's name: lower-case letters, digits, `-` or `_`.
+        name: String,
+        /// The plugin's language.
+        #[arg(long, value_enum, default_value_t = scaffold::Lang::Rust)]
+        lang: scaffold::Lang,
+        /// Where to write it (default: ./NAME); must not exist or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The switchyard-sdk sources (a checkout's core/sdk); default: those this host
+        /// was built from.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -120,109 +140,41 @@ fn main() -> ExitCode {
         Command::Reload { pid_file, timeout } => {
             reload_client::run(&pid_file, std::time::Duration::from_secs(timeout))
         }
-        Command::Plugins { config } => plugins(config.as_deref(), &catalog),
+        Command::Plugins { config } => plugins_cmd::run(config.as_deref(), &catalog),
+        Command::NewPlugin {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => new_plugin(&scaffold::Options {
+            name,
+            lang,
+            dir,
+            sdk,
+        }),
     }
 }
 
-/// `switchyard plugins`: every library lookup could load, under the name it would be
-/// found by, and those the topology names. Exit 78 only when a plugin the topology
-/// names is refused (each is listed with its reason), so the command still shows what
-/// is there when a topology does not compile.
-fn plugins(config: Option<&std::path::Path>, catalog: &Catalog) -> ExitCode {
-    let lookup = match config {
-        Some(path) => match topology::load(path) {
-            Ok(src) => {
-                let cwd = std::env::current_dir().unwrap_or_default();
-                topology::plugin_lookup(&src, &cwd)
+/// `switchyard new-plugin`: write the plugin, say what to do next.
+fn new_plugin(opts: &scaffold::Options) -> ExitCode {
+    match scaffold::write(opts) {
+        Ok((dir, files)) => {
+            for f in files {
+                println!("wrote {}", f.display());
             }
-            Err(errors) => {
-                eprintln!("{}", topology::render(&errors, false));
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        },
-        None => topology::PluginLookup::default(),
-    };
-    println!("host ABI {HOST_ABI_VERSION}");
-    println!(
-        "{:<16} {:<10} {:<4} {:<8} PATH",
-        "NAME", "VERSION", "ABI", "STORAGE"
-    );
-    let mut found = catalog.discover(&lookup.dirs);
-    let mut refused_named = Vec::new();
-    for (name, explicit) in &lookup.named {
-        match catalog.describe(name, explicit.as_deref(), &lookup.dirs) {
-            Ok(desc) => {
-                let key = desc.path.canonicalize().unwrap_or(desc.path);
-                if !found.iter().any(|d| d.path == key) {
-                    let result = catalog.load(&key);
-                    found.push(Discovered {
-                        path: key,
-                        name: name.clone(),
-                        result,
-                    });
-                }
-            }
-            Err(problem) => {
-                if let Some(path) = explicit
-                    && !found.iter().any(|d| d.path == *path)
-                {
-                    let result = Err(problem.clone());
-                    found.push(Discovered {
-                        path: path.clone(),
-                        name: name.clone(),
-                        result,
-                    });
-                }
-                refused_named.push((name, problem));
-            }
+            let build = match opts.lang {
+                scaffold::Lang::Rust => "cargo test && cargo build",
+                scaffold::Lang::C => "make",
+            };
+            println!(
+                "next: cd {} && {build} && switchyard validate topology.ron && switchyard serve --config topology.ron",
+                dir.display()
+            );
+            ExitCode::SUCCESS
         }
-    }
-    for d in &found {
-        match &d.result {
-            Ok(p) => {
-                let i = p.info();
-                // Served: peers read the handler's root; private: only the plugin.
-                let storage = if i.storage == switchyard_sdk::abi::SY_STORAGE_PRIVATE {
-                    "private"
-                } else {
-                    "served"
-                };
-                // A file lookup finds under another name than the plugin declares
-                // (`libkv.so` declaring `keyvalue`) is found, then refused by name.
-                let aside = if d.name.replace('-', "_") == i.name.replace('-', "_") {
-                    String::new()
-                } else {
-                    format!(" (found as `{}`, which it does not declare)", d.name)
-                };
-                println!(
-                    "{:<16} {:<10} {:<4} {:<8} {}{aside}",
-                    i.name,
-                    i.version,
-                    i.abi_version,
-                    storage,
-                    d.path.display()
-                );
-            }
-            Err(problem) => println!(
-                "{:<16} {:<10} {:<4} {:<8} {} ({})",
-                "-",
-                "-",
-                "-",
-                "-",
-                d.path.display(),
-                problem.reason
-            ),
+        Err(e) => {
+            eprintln!("switchyard new-plugin: {e}");
+            ExitCode::from(EXIT_USAGE)
         }
-    }
-    for (name, problem) in &refused_named {
-        eprintln!(
-            "switchyard: plugin `{name}` named by the topology: {}",
-            problem.reason
-        );
-    }
-    if refused_named.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_CONFIG)
     }
 }
