@@ -22,7 +22,9 @@
 //!
 //! Config: `(panic_in_new: bool, panic_always: bool)`, both default `false`:
 //! `panic_in_new` panics while the instance is built, to test a plugin that fails in
-//! `create`; `panic_always` panics on every event (`Start` included), to test a plugin
+//! `create` — only where it has I/O (a real start, not `validate`'s dry run, which
+//! refuses every host call): a plugin whose `new` fails on what it finds at start, which
+//! the dry run cannot judge; `panic_always` panics on every event (`Start` included), to test a plugin
 //! that can never serve: the restart intensity must stop it.
 
 use serde::Deserialize;
@@ -32,7 +34,8 @@ use switchyard_sdk::prelude::*;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Panic in `Protocol::new`, i.e. inside the host's `create` call.
+    /// Panic in `Protocol::new`, i.e. inside the host's `create` call, when the host
+    /// offers I/O (not in `validate`'s dry run).
     pub panic_in_new: bool,
     /// Panic in every `Protocol::on_event` call, whatever the event.
     pub panic_always: bool,
@@ -108,8 +111,11 @@ impl Protocol for Faulty {
         Port::input("any", "*"),
     ];
 
-    fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
-        if config.panic_in_new {
+    fn new(config: Config, ctx: &mut Ctx<'_>) -> Result<Self, String> {
+        // The dry run at `validate` refuses every host call; a real start answers this
+        // one (a timer that was never set: nothing to cancel).
+        let has_io = !matches!(ctx.cancel_timer(u64::MAX), Err(HostError::Unsupported));
+        if config.panic_in_new && has_io {
             panic!("faulty: panic_in_new is set");
         }
         Ok(Faulty {
