@@ -190,6 +190,48 @@ fn kv_build_refusing_the_old_state_starts_fresh_and_keeps_the_connection() {
     );
 }
 
+/// A client that never reads while the store answers it megabytes: its output queue
+/// never empties, so the old instance cannot quiesce. Past the limit (5 s) the host
+/// gives up on the handover: the old instance keeps that connection (still answered),
+/// the new one starts fresh.
+#[test]
+fn kv_that_cannot_quiesce_keeps_its_sessions_and_the_new_build_starts_fresh() {
+    let v1 = kv_build("kv-v1", "");
+    let v2 = kv_build("kv-v2", "state-v2");
+    let host = Host::start(&kv_topology(&v1));
+    let addr = host.addr("t");
+    let mut stuck = Client::connect(addr);
+    assert_eq!(stuck.ask(&format!("SET big {}", "x".repeat(4000))), "OK");
+    stuck.send(&"GET big\n".repeat(10_000)); // 40 MB of answers, none read yet
+    std::thread::sleep(Duration::from_millis(300));
+
+    reload(&host, &kv_topology(&v2), 1);
+    let j = host.expect_log(
+        "the handover given up",
+        |j| {
+            j["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("did not quiesce in time"))
+        },
+        Duration::from_secs(15),
+    );
+    assert_eq!(j["level"], "warn", "{j}");
+    assert!(log_text(&j).contains("writes queued"), "{j}");
+    let mut fresh = Client::connect(addr);
+    assert_eq!(fresh.ask("INFO"), "INFO state_version=2");
+    assert_eq!(
+        fresh.ask("GET big"),
+        "NOT_FOUND",
+        "the new instance started fresh"
+    );
+    // The old instance still serves the connection it kept.
+    assert!(stuck.reply().starts_with("VALUE xxxx"));
+    assert!(
+        host.logs_where(|j| j["msg"] == "state handed over")
+            .is_empty()
+    );
+}
+
 // ---- the chat -----------------------------------------------------------------------
 
 const SECRET: &str = "e2e-secret-123";

@@ -111,6 +111,7 @@ impl InstanceActor {
             self.res.release_instance_resources(ctx);
             let takeover = TakeOver {
                 conns,
+                since: pending.since,
                 ..TakeOver::fresh()
             };
             let _ = pending.successor.send(takeover);
@@ -140,6 +141,7 @@ impl InstanceActor {
             state: Some(state),
             conns,
             answer: Some(answer),
+            since: pending.since,
         };
         let Pending {
             successor, retire, ..

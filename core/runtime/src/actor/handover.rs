@@ -13,7 +13,7 @@
 //! dropped and starts fresh.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use switchyard_sdk::abi;
 use tokio::sync::oneshot;
@@ -66,6 +66,9 @@ pub struct TakeOver {
     pub state: Option<HandedState>,
     pub conns: Vec<MovedConn>,
     pub answer: Option<oneshot::Sender<bool>>,
+    /// When the replaced actor stopped listening: the successor logs how long the
+    /// listeners were paused.
+    pub since: Instant,
 }
 
 impl TakeOver {
@@ -75,6 +78,7 @@ impl TakeOver {
             state: None,
             conns: Vec::new(),
             answer: None,
+            since: Instant::now(),
         }
     }
 }

@@ -42,7 +42,9 @@ impl InstanceActor {
             state,
             conns,
             answer,
+            since,
         } = takeover;
+        let offered = state.as_ref().map(|s| (s.version, s.data.len()));
         let taken = self.new_instance(ctx)
             && match state {
                 Some(state) => self.import(state, conns.len(), ctx),
@@ -59,6 +61,11 @@ impl InstanceActor {
             return;
         }
         self.attach_listeners(ctx);
+        if let (true, Some((version, bytes))) = (taken, offered) {
+            info!(self.shared.log, "state handed over";
+                "version" => version, "bytes" => bytes, "connections" => conns.len(),
+                "paused_ms" => since.elapsed().as_secs_f64() * 1000.0);
+        }
         self.deliver(HostEvent::Start, ctx);
         let mut held = Vec::new();
         for conn in conns {
@@ -85,11 +92,7 @@ impl InstanceActor {
             _ => None,
         };
         match status {
-            abi::SY_OK => {
-                info!(self.shared.log, "state handed over";
-                    "version" => version, "bytes" => bytes, "connections" => conns);
-                true
-            }
+            abi::SY_OK => true,
             abi::SY_ERR_PANICKED => {
                 self.shared.metrics.error("plugin_panic");
                 warn!(self.shared.log, "state handover refused: import_state panicked; a fresh instance starts";
