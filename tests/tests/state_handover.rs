@@ -28,7 +28,7 @@ const PLUGINS: &str = "handover-plugins";
 
 /// A variant of the kv plugin: `features` empty for the default build (state version 1).
 fn kv_build(variant: &str, features: &str) -> PathBuf {
-    let mut args = vec!["--offline"];
+    let mut args = Vec::new();
     if !features.is_empty() {
         args.extend(["--features", features]);
     }
@@ -357,13 +357,7 @@ fn chat_keeps_rooms_agents_and_waiting_visitors_across_reloads() {
     let v2 = build_plugin_variant(
         ".",
         PLUGINS,
-        &[
-            "--offline",
-            "-p",
-            "switchyard-chat",
-            "--features",
-            "state-v2-test",
-        ],
+        &["-p", "switchyard-chat", "--features", "state-v2-test"],
         "switchyard_chat",
         "chat-v2",
     );
