@@ -10,6 +10,10 @@
 //!   visitor across a reload that changes one config value, and across a swap to a
 //!   test build with state version 2 (`--features state-v2-test`), which migrates.
 //!
+//! - Each way a handover can fail (nothing handed over, `export_state` or
+//!   `import_state` panicking) falls back, and the new instance serves (the test-only
+//!   `faulty` plugin does each on command).
+//!
 //! Builds go to `<target>/handover-plugins` (variants copied apart, see
 //! `build_plugin_variant`); loopback only, port 0, bounded waits.
 
@@ -19,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use switchyard_e2e::{Host, build_plugin_variant, log_text, tcp_connect};
+use switchyard_e2e::{Host, build_plugin_variant, log_text, tcp_connect, udp_roundtrip};
 
 const WAIT: Duration = Duration::from_secs(10);
 const PLUGINS: &str = "handover-plugins";
@@ -229,6 +233,81 @@ fn kv_that_cannot_quiesce_keeps_its_sessions_and_the_new_build_starts_fresh() {
     assert!(
         host.logs_where(|j| j["msg"] == "state handed over")
             .is_empty()
+    );
+}
+
+// ---- the fallbacks, with the test-only `faulty` plugin ------------------------------
+
+fn faulty_topology(config: &str) -> String {
+    format!(
+        r#"(
+    drain_timeout_secs: 30,
+    listeners: {{ "u": (kind: udp, bind: "127.0.0.1:0"), "t": (kind: tcp, bind: "127.0.0.1:0") }},
+    handlers: {{ "f": (plugin: "faulty", config: {config}) }},
+    routes: [ (from: "u", to: "f"), (from: "t", to: "f") ],
+)"#
+    )
+}
+
+#[test]
+fn each_way_a_handover_can_fail_falls_back_and_the_new_instance_serves() {
+    let host = Host::start(&faulty_topology("(handover: nothing)"));
+    let (u, t) = (host.addr("u"), host.addr("t"));
+    // Commands the answering instance handled before this one.
+    let count = || String::from_utf8(udp_roundtrip(u, b"count", WAIT)).unwrap();
+    let log = |what: &str, starts: &str| {
+        let j = host.expect_log(
+            what,
+            |j| j["msg"].as_str().is_some_and(|m| m.starts_with(starts)),
+            WAIT,
+        );
+        j["level"].as_str().unwrap_or_default().to_owned()
+    };
+    let mut kept = Client::connect(t);
+    assert_eq!(kept.ask("one"), "one");
+
+    // Nothing handed over: the old instance keeps its connection and retires.
+    reload(&host, &faulty_topology("(handover: panic)"), 1);
+    let level = log(
+        "nothing handed over",
+        "state not handed over: the old instance handed nothing over",
+    );
+    assert_eq!(level, "info");
+    assert_eq!(count(), "count 0", "the new instance started fresh");
+    assert_eq!(kept.ask("two"), "two", "still served by the old instance");
+    let mut moved = Client::connect(t);
+    assert_eq!(moved.ask("three"), "three");
+
+    // export_state panics: the new instance starts fresh, the connections move as new.
+    reload(&host, &faulty_topology("(handover: state)"), 2);
+    let level = log(
+        "the export panic",
+        "state not handed over: export_state panicked",
+    );
+    assert_eq!(level, "warn");
+    assert_eq!(count(), "count 0");
+    assert_eq!(moved.ask("four"), "four", "moved, presented as new");
+
+    // import_state panics: a fresh instance takes over, the connection as new again.
+    let config = "(handover: state, panic_in_import: true)";
+    reload(&host, &faulty_topology(config), 3);
+    let level = log(
+        "the import panic",
+        "state handover refused: import_state panicked",
+    );
+    assert_eq!(level, "warn");
+    assert_eq!(count(), "count 0");
+    assert_eq!(moved.ask("five"), "five");
+
+    // And when both sides do their part, the counter moves with the connection.
+    reload(&host, &faulty_topology("(handover: state)"), 4);
+    log("the handover", "state handed over");
+    assert_eq!(count(), "count 2", "count and five were handled before");
+    assert_eq!(moved.ask("six"), "six");
+    assert_eq!(
+        kept.ask("seven"),
+        "seven",
+        "the first instance still drains"
     );
 }
 
