@@ -612,6 +612,23 @@ impl Host {
         }
     }
 
+    /// Replace the topology file by `topology`, reload (SIGHUP), and wait until the
+    /// host logs its `n`-th `reloaded` (1-based, counted from the start); panics with
+    /// the log if it does not.
+    pub fn reload_to(&self, topology: &str, n: usize) {
+        std::fs::write(&self.config, topology).expect("write the topology");
+        self.signal("HUP");
+        if self
+            .wait_for_nth_log(n, |j| j["msg"] == "reloaded", Duration::from_secs(20))
+            .is_none()
+        {
+            panic!(
+                "reload {n} not applied; the host logged:\n{}",
+                self.stderr_lines().join("\n")
+            );
+        }
+    }
+
     /// Send `signal` (e.g. `"TERM"`, `"INT"`, `"HUP"`) to the host with kill(1).
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")

@@ -1,15 +1,12 @@
 //! State handed over across a reload (issue #16 part B), end to end: the real host,
-//! plugins swapped under it by SIGHUP.
+//! plugins swapped under it by SIGHUP. The chat's case is `state_handover_chat.rs`.
 //!
 //! - A third party's key/value store (`tests/external-plugin/kv`, built here in three
 //!   variants by cargo feature) keeps its keys and its open TCP connections, even a
 //!   half-sent line, when its `.so` is swapped for a build that migrates the state; a
 //!   build that refuses the old state starts fresh, the host logs the refusal, and the
-//!   open connection goes on, presented to the new instance as a new one.
-//! - The chat keeps a room member, a logged-in agent holding a visitor, and a waiting
-//!   visitor across a reload that changes one config value, and across a swap to a
-//!   test build with state version 2 (`--features state-v2-test`), which migrates.
-//!
+//!   open connection goes on, presented to the new instance as a new one; a store that
+//!   cannot quiesce keeps its sessions and the new build starts fresh.
 //! - Each way a handover can fail (nothing handed over, `export_state` or
 //!   `import_state` panicking) falls back, and the new instance serves (the test-only
 //!   `faulty` plugin does each on command).
@@ -18,7 +15,7 @@
 //! `build_plugin_variant`); loopback only, port 0, bounded waits.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -91,19 +88,6 @@ impl Client {
     }
 }
 
-/// Swap the topology file for `topology` and reload; wait for the answer.
-fn reload(host: &Host, topology: &str, nth: usize) {
-    std::fs::write(host.config_path(), topology).unwrap();
-    host.signal("HUP");
-    host.wait_for_nth_log(nth, |j| j["msg"] == "reloaded", WAIT)
-        .unwrap_or_else(|| {
-            panic!(
-                "reload {nth} not applied:\n{}",
-                host.stderr_lines().join("\n")
-            )
-        });
-}
-
 fn handed_over(host: &Host) -> Value {
     host.expect_log(
         "the state handed over",
@@ -128,7 +112,7 @@ fn kv_keeps_its_keys_and_open_connections_across_a_so_swap() {
     talker.send("GET b");
     std::thread::sleep(Duration::from_millis(100));
 
-    reload(&host, &kv_topology(&v2), 1);
+    host.reload_to(&kv_topology(&v2), 1);
     let j = handed_over(&host);
     assert_eq!(j["level"], "info", "{j}");
     assert_eq!(
@@ -165,7 +149,7 @@ fn kv_build_refusing_the_old_state_starts_fresh_and_keeps_the_connection() {
     let mut client = Client::connect(host.addr("t"));
     assert_eq!(client.ask("SET a 1"), "OK");
 
-    reload(&host, &kv_topology(&v3), 1);
+    host.reload_to(&kv_topology(&v3), 1);
     let j = host.expect_log(
         "the refusal",
         |j| {
@@ -209,7 +193,7 @@ fn kv_that_cannot_quiesce_keeps_its_sessions_and_the_new_build_starts_fresh() {
     stuck.send(&"GET big\n".repeat(10_000)); // 40 MB of answers, none read yet
     std::thread::sleep(Duration::from_millis(300));
 
-    reload(&host, &kv_topology(&v2), 1);
+    host.reload_to(&kv_topology(&v2), 1);
     let j = host.expect_log(
         "the handover given up",
         |j| {
@@ -267,7 +251,7 @@ fn each_way_a_handover_can_fail_falls_back_and_the_new_instance_serves() {
     assert_eq!(kept.ask("one"), "one");
 
     // Nothing handed over: the old instance keeps its connection and retires.
-    reload(&host, &faulty_topology("(handover: panic)"), 1);
+    host.reload_to(&faulty_topology("(handover: panic)"), 1);
     let level = log(
         "nothing handed over",
         "state not handed over: the old instance handed nothing over",
@@ -279,7 +263,7 @@ fn each_way_a_handover_can_fail_falls_back_and_the_new_instance_serves() {
     assert_eq!(moved.ask("three"), "three");
 
     // export_state panics: the new instance starts fresh, the connections move as new.
-    reload(&host, &faulty_topology("(handover: state)"), 2);
+    host.reload_to(&faulty_topology("(handover: state)"), 2);
     let level = log(
         "the export panic",
         "state not handed over: export_state panicked",
@@ -290,7 +274,7 @@ fn each_way_a_handover_can_fail_falls_back_and_the_new_instance_serves() {
 
     // import_state panics: a fresh instance takes over, the connection as new again.
     let config = "(handover: state, panic_in_import: true)";
-    reload(&host, &faulty_topology(config), 3);
+    host.reload_to(&faulty_topology(config), 3);
     let level = log(
         "the import panic",
         "state handover refused: import_state panicked",
@@ -300,7 +284,7 @@ fn each_way_a_handover_can_fail_falls_back_and_the_new_instance_serves() {
     assert_eq!(moved.ask("five"), "five");
 
     // And when both sides do their part, the counter moves with the connection.
-    reload(&host, &faulty_topology("(handover: state)"), 4);
+    host.reload_to(&faulty_topology("(handover: state)"), 4);
     log("the handover", "state handed over");
     assert_eq!(count(), "count 2", "count and five were handled before");
     assert_eq!(moved.ask("six"), "six");
@@ -308,176 +292,5 @@ fn each_way_a_handover_can_fail_falls_back_and_the_new_instance_serves() {
         kept.ask("seven"),
         "seven",
         "the first instance still drains"
-    );
-}
-
-// ---- the chat -----------------------------------------------------------------------
-
-const SECRET: &str = "e2e-secret-123";
-
-/// The chat, from `lib` (`None`: the workspace build, found by name).
-fn chat_topology(lib: Option<&Path>, max_datagram: usize) -> String {
-    let plugins = lib.map_or(String::new(), |l| {
-        format!(r#"plugins: {{ "chat": "{}" }},"#, l.display())
-    });
-    format!(
-        r#"(
-    {plugins}
-    listeners: {{ "chat_udp": (kind: udp, bind: "127.0.0.1:0") }},
-    handlers: {{ "chat": (plugin: "chat", config: (agent_secret: Some("{SECRET}"), max_datagram: {max_datagram})) }},
-    routes: [ (from: "chat_udp", to: "chat") ],
-)"#
-    )
-}
-
-/// One chat session: its own UDP socket, talking to the chat listener.
-struct Session {
-    sock: UdpSocket,
-}
-
-impl Session {
-    fn new(server: SocketAddr) -> Session {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.connect(server).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        Session { sock }
-    }
-
-    fn send(&self, text: &str) {
-        self.sock.send(text.as_bytes()).unwrap();
-    }
-
-    /// The first datagram that `wanted` accepts (others are skipped), within WAIT.
-    fn expect(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 65536];
-        while std::time::Instant::now() < deadline {
-            if let Ok(n) = self.sock.recv(&mut buf) {
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if wanted(&text) {
-                    return text;
-                }
-                seen.push(text);
-            }
-        }
-        panic!("no datagram for {what} within {WAIT:?}; got {seen:?}");
-    }
-
-    fn ask(&self, text: &str, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        self.send(text);
-        self.expect(what, wanted)
-    }
-}
-
-/// A room member, an agent holding a visitor, and that visitor, waiting.
-struct Desk {
-    member: Session,
-    agent: Session,
-    visitor: Session,
-}
-
-impl Desk {
-    fn open(server: SocketAddr) -> Desk {
-        let desk = Desk {
-            member: Session::new(server),
-            agent: Session::new(server),
-            visitor: Session::new(server),
-        };
-        desk.member.ask("/nick alice", "the nick", |l| {
-            l.ends_with("now known as alice")
-        });
-        desk.member
-            .ask("/join lobby", "the join", |l| l.contains("joined #lobby"));
-        desk.agent
-            .ask(&format!("/agent {SECRET} bob"), "the welcome", |l| {
-                l.starts_with("* welcome bob")
-            });
-        desk.visitor.send("help me please");
-        desk.agent
-            .expect("the visitor's line", |l| l == "[v3] help me please");
-        desk.agent
-            .ask("/take v3", "the take", |l| l == "* bob took v3");
-        desk
-    }
-
-    /// `/who`, `/waiting` and the agent's hold are as `open` left them. The agent's
-    /// answer takes the visitor off the waiting list, so the visitor asks again after
-    /// it (the same text): the desk is left as it was found.
-    fn check(&self, stage: &str) {
-        let who = self
-            .member
-            .ask("/who", "the members", |l| l.starts_with("* #"));
-        assert_eq!(who, "* #lobby (1): alice", "{stage}");
-        let waiting = self
-            .agent
-            .ask("/waiting", "the waiting list", |l| l.contains("waiting"));
-        assert!(
-            waiting.starts_with("* 1 waiting\n  v3 ")
-                && waiting.ends_with(" held by bob: help me please"),
-            "{stage}: {waiting:?}"
-        );
-        let line = format!("still here ({stage})");
-        self.agent.send(&line);
-        self.visitor
-            .expect("the held visitor's answer", |l| l == line);
-        self.agent
-            .expect("the confirmation", |l| l == "* sent to v3");
-        self.visitor.send("help me please");
-        self.agent.expect("the visitor's line, to its holder", |l| {
-            l == "[v3] help me please"
-        });
-    }
-}
-
-#[test]
-fn chat_keeps_rooms_agents_and_waiting_visitors_across_reloads() {
-    let v2 = build_plugin_variant(
-        ".",
-        PLUGINS,
-        &["-p", "switchyard-chat", "--features", "state-v2-test"],
-        "switchyard_chat",
-        "chat-v2",
-    );
-    let host = Host::start(&chat_topology(None, 1024));
-    let desk = Desk::open(host.addr("chat_udp"));
-    desk.check("before any reload");
-
-    // One config value changed: a new instance of the same build. Pings sent while
-    // the instances change over are all answered, by one or the other.
-    std::fs::write(host.config_path(), chat_topology(None, 512)).unwrap();
-    host.signal("HUP");
-    for _ in 0..20 {
-        desk.member.send("/ping");
-    }
-    for n in 0..20 {
-        desk.member
-            .expect(&format!("pong {n} of 20"), |l| l == "* pong");
-    }
-    let j = host.wait_for_nth_log(1, |j| j["msg"] == "state handed over", WAIT);
-    assert_eq!(j.map(|j| j["version"].clone()), Some(1.into()));
-    desk.check("after a config change");
-    let long = "x".repeat(600);
-    desk.member.ask(&long, "the new limit", |l| {
-        l == "! message too long: 600 bytes, at most 512"
-    });
-
-    // The `.so` swapped for a build with state version 2: it migrates version 1...
-    reload(&host, &chat_topology(Some(&v2), 512), 2);
-    let j = host.wait_for_nth_log(2, |j| j["msg"] == "state handed over", WAIT);
-    assert_eq!(j.map(|j| j["version"].clone()), Some(1.into()));
-    desk.check("after the swap to state version 2");
-
-    // ...and hands over version 2 to itself.
-    reload(&host, &chat_topology(Some(&v2), 700), 3);
-    let j = host.wait_for_nth_log(3, |j| j["msg"] == "state handed over", WAIT);
-    assert_eq!(j.map(|j| j["version"].clone()), Some(2.into()));
-    desk.check("after a reload of the version 2 build");
-    assert!(
-        host.logs_where(|j| j["level"] == "warn" || j["level"] == "error")
-            .is_empty(),
-        "{}",
-        host.stderr_lines().join("\n")
     );
 }
