@@ -17,9 +17,10 @@
 //! library, which stays loaded while its instances live) and stops when idle or at
 //! the drain deadline. Removed handlers retire the same way. When both the old and the
 //! new plugin hand state over, the new actor holds back and the old one *hands over*
-//! instead (`actor::handover`): its state and connections move to the new instance. The server then carries
-//! the plan out in two steps: *prepare* everything that can fail (plugins, sockets,
-//! roots, the admin endpoint), collecting every error, and *switch*, which cannot fail.
+//! instead (`actor::handover`): its state and connections move to the new instance.
+//! The server then carries the plan out in two steps: *prepare* everything that can
+//! fail (plugins, sockets, roots, the admin endpoint), collecting every error, and
+//! *switch*, which cannot fail.
 //!
 //! # Layout
 //! - `plan.rs`: [`plan::ReloadPlan`], the pure diff, and [`ReloadSummary`].
