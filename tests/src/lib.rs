@@ -46,7 +46,8 @@
 //! - client helpers: [`udp_roundtrip`], [`try_udp_roundtrip`], [`udp_request`],
 //!   [`tcp_connect`], [`tcp_roundtrip`], [`wait_until`], [`sha256_hex`];
 //! - building plugins that are not workspace members: [`build_c_echo`], [`compile_c`],
-//!   [`build_external_plugin`];
+//!   [`build_external_plugin`], [`build_plugin_variant`] (also a workspace plugin with a
+//!   test-only feature);
 //! - a host logging to a file, started through a shell line: [`logfile_host`];
 //! - fault injection (a tmpfs to fill, root-only preconditions, connections from other
 //!   loopback addresses, temp-file checks): [`faults`];
@@ -611,6 +612,23 @@ impl Host {
         }
     }
 
+    /// Replace the topology file by `topology`, reload (SIGHUP), and wait until the
+    /// host logs its `n`-th `reloaded` (1-based, counted from the start); panics with
+    /// the log if it does not.
+    pub fn reload_to(&self, topology: &str, n: usize) {
+        std::fs::write(&self.config, topology).expect("write the topology");
+        self.signal("HUP");
+        if self
+            .wait_for_nth_log(n, |j| j["msg"] == "reloaded", Duration::from_secs(20))
+            .is_none()
+        {
+            panic!(
+                "reload {n} not applied; the host logged:\n{}",
+                self.stderr_lines().join("\n")
+            );
+        }
+    }
+
     /// Send `signal` (e.g. `"TERM"`, `"INT"`, `"HUP"`) to the host with kill(1).
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
@@ -826,14 +844,53 @@ pub fn compile_c(dir: &Path, name: &str, source: &str) -> PathBuf {
 /// A separate target directory keeps it from contending with the workspace build's lock
 /// and keeps the source tree clean. The build is incremental, so repeated runs are cheap.
 pub fn build_external_plugin(subdir: &str, args: &[&str]) -> PathBuf {
-    // Once per process and build: tests of one file run in parallel and share it.
-    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
     let key = format!("{subdir} {args:?}");
+    built_once(key, || {
+        cargo_build("tests/external-plugin", subdir, args, "switchyard_reverse")
+    })
+}
+
+/// Build one variant of a plugin crate (`cargo build ARGS` in `crate_dir`, relative to
+/// the repository root, into `<target>/<subdir>`) and return a copy of its library
+/// `lib<lib>.so` at `<target>/<subdir>/<variant>/`, which no later build overwrites.
+///
+/// Why a copy: variants differ by cargo features, so they share one target directory
+/// (dependencies built once) and the same output path; a test that serves one variant
+/// and then reloads to another needs both files at once. The copy is renamed into
+/// place, so a host that loaded an earlier copy keeps its own.
+///
+/// `crate_dir` may be `.` with `-p NAME` among `args`, for a workspace plugin built with
+/// a test-only feature (the workspace's lock file, a target directory of its own).
+pub fn build_plugin_variant(
+    crate_dir: &str,
+    subdir: &str,
+    args: &[&str],
+    lib: &str,
+    variant: &str,
+) -> PathBuf {
+    let key = format!("{crate_dir} {subdir} {args:?} {variant}");
+    built_once(key, || {
+        let built = cargo_build(crate_dir, subdir, args, lib);
+        let dir = target_root().join(subdir).join(variant);
+        std::fs::create_dir_all(&dir).expect("create the variant directory");
+        let file = built.file_name().expect("a library file name");
+        let tmp = dir.join(format!(".{}.tmp", file.to_string_lossy()));
+        std::fs::copy(&built, &tmp).expect("copy the built library");
+        let copy = dir.join(file);
+        std::fs::rename(&tmp, &copy).expect("rename the copy into place");
+        copy
+    })
+}
+
+/// Run `build` once per process and `key`; tests of one file run in parallel and share
+/// builds, and one cargo at a time keeps a target directory's lock uncontended.
+fn built_once(key: String, build: impl FnOnce() -> PathBuf) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, lib)) = built.iter().find(|(k, _)| *k == key) {
         return lib.clone();
     }
-    let lib = cargo_build_external(subdir, args);
+    let lib = build();
     built.push((key, lib.clone()));
     lib
 }
@@ -841,34 +898,43 @@ pub fn build_external_plugin(subdir: &str, args: &[&str]) -> PathBuf {
 /// Build `tests/external-plugin` into `<target>/subdir` with extra cargo `args`, and
 /// return cargo's output whatever it is (for builds that must fail).
 pub fn try_build_external_plugin(subdir: &str, args: &[&str]) -> Output {
+    let cmd = cargo_command("tests/external-plugin", subdir, args);
+    run_with_timeout(cmd, Duration::from_secs(600))
+}
+
+/// `cargo build ARGS` in `crate_dir` (relative to the repository root), into
+/// `<target>/subdir`.
+fn cargo_command(crate_dir: &str, subdir: &str, args: &[&str]) -> Command {
     let target = target_root().join(subdir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
         .args(args)
-        .current_dir(repo_root().join("tests/external-plugin"))
+        .current_dir(repo_root().join(crate_dir))
         .env("CARGO_TARGET_DIR", &target)
         // Flags meant for the workspace build must not leak into a third party's build.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET");
-    run_with_timeout(cmd, Duration::from_secs(600))
+    cmd
 }
 
-fn cargo_build_external(subdir: &str, args: &[&str]) -> PathBuf {
+fn cargo_build(crate_dir: &str, subdir: &str, args: &[&str], lib: &str) -> PathBuf {
     let target = target_root().join(subdir);
-    let out = try_build_external_plugin(subdir, args);
+    let out = run_with_timeout(
+        cargo_command(crate_dir, subdir, args),
+        Duration::from_secs(600),
+    );
     assert!(
         out.status.success(),
-        "building tests/external-plugin failed:\n{}",
+        "building {crate_dir} {args:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     must_exist(
-        target.join("debug").join(format!(
-            "libswitchyard_reverse.{}",
-            std::env::consts::DLL_EXTENSION
-        )),
-        "the external plugin",
+        target
+            .join("debug")
+            .join(format!("lib{lib}.{}", std::env::consts::DLL_EXTENSION)),
+        "the plugin library",
     )
 }
 

@@ -5,7 +5,7 @@
 
 use std::ptr::NonNull;
 
-use switchyard_sdk::abi::{self, SyEvent, SyInstance, SyStr};
+use switchyard_sdk::abi::{self, SyBytes, SyEvent, SyInstance, SyStr};
 use switchyard_sdk::host::{HostCalls, with_ctx};
 
 use crate::loader::Plugin;
@@ -196,6 +196,37 @@ impl Instance {
         with_ctx(calls, |api, ctx| {
             // SAFETY: `inst` is live (we own it); pointers valid for the call.
             unsafe { on_event(inst, api, ctx, event) }
+        })
+    }
+
+    /// Ask the instance for its state (a reload replaces it): the plugin hands it out
+    /// through `calls.hand_over_state` during the call. `UNSUPPORTED` without the hook.
+    pub fn export_state(&mut self, now_ms: u64, calls: &mut dyn HostCalls) -> u32 {
+        let Some(export) = self.plugin.vtable().export_state else {
+            return abi::SY_ERR_UNSUPPORTED;
+        };
+        let inst = self.ptr.as_ptr();
+        with_ctx(calls, |api, ctx| {
+            // SAFETY: `inst` is live (we own it); pointers valid for the call.
+            unsafe { export(inst, api, ctx, now_ms) }
+        })
+    }
+
+    /// Give a fresh instance its predecessor's state: `SY_OK` if it took it.
+    pub fn import_state(
+        &mut self,
+        now_ms: u64,
+        version: u32,
+        data: &[u8],
+        calls: &mut dyn HostCalls,
+    ) -> u32 {
+        let Some(import) = self.plugin.vtable().import_state else {
+            return abi::SY_ERR_UNSUPPORTED;
+        };
+        let inst = self.ptr.as_ptr();
+        with_ctx(calls, |api, ctx| {
+            // SAFETY: `inst` is live; `data` outlives the call; pointers valid for it.
+            unsafe { import(inst, api, ctx, now_ms, version, SyBytes::from_slice(data)) }
         })
     }
 

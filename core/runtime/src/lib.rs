@@ -15,6 +15,8 @@
 //! - [`logfmt`]: plugin log lines split into a message and fields (JSON keys).
 //! - [`metrics`]: the Prometheus registry and the admin endpoint's responses.
 //! - [`busy_poll`]: spinning before a handler thread sleeps (`busy_poll_us`).
+//! - [`ids`]: ids for sockets, connections and files, unique across the process (so
+//!   they stay valid when a reload hands state over to another handler thread).
 //! - [`instance`]: one live plugin instance, and config checks through a plugin.
 //! - [`storage`]: the storage capability confined to a handler's root.
 //! - [`actor`]: the actix actors running instances, listeners and connections (its
@@ -28,6 +30,7 @@ pub mod actor;
 pub mod busy_poll;
 pub mod catalog;
 pub mod hostapi;
+pub mod ids;
 pub mod instance;
 pub mod loader;
 pub mod logfmt;

@@ -15,9 +15,12 @@
 //! replaced: the new actor starts on the same sockets, the old one *retires* — it
 //! stops listening, is told to drain, finishes its in-flight work (on the old plugin
 //! library, which stays loaded while its instances live) and stops when idle or at
-//! the drain deadline. Removed handlers retire the same way. The server then carries
-//! the plan out in two steps: *prepare* everything that can fail (plugins, sockets,
-//! roots, the admin endpoint), collecting every error, and *switch*, which cannot fail.
+//! the drain deadline. Removed handlers retire the same way. When both the old and the
+//! new plugin hand state over, the new actor holds back and the old one *hands over*
+//! instead (`actor::handover`): its state and connections move to the new instance.
+//! The server then carries the plan out in two steps: *prepare* everything that can
+//! fail (plugins, sockets, roots, the admin endpoint), collecting every error, and
+//! *switch*, which cannot fail.
 //!
 //! # Layout
 //! - `plan.rs`: [`plan::ReloadPlan`], the pure diff, and [`ReloadSummary`].
@@ -37,7 +40,11 @@ use std::time::{Duration, Instant};
 use actix::{Actor, Addr};
 use slog::{Logger, debug, info, o};
 
-use crate::actor::{Abort, Busy, Drain, HandlerPlan, InstanceActor, Registry, Retire, Shared};
+use crate::actor::handover::{self, Predecessor, Successor};
+use crate::actor::{
+    Abort, Busy, Drain, HandOver, HandlerPlan, InstanceActor, Registry, Retire, Shared,
+    SharedListener,
+};
 use crate::catalog::Catalog;
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
@@ -57,6 +64,9 @@ use plan::{HandlerStep, ReloadPlan, Running, RunningHandler, RunningListener};
 use prepare::{Plugins, Prepared, prepare};
 use sockets::ListenerSocket;
 pub use sockets::{BoundSocket, bind, bind_socket};
+
+/// A handler's listener sockets of one kind.
+type Listeners<S> = Vec<SharedListener<S>>;
 
 #[derive(Debug)]
 struct LiveListener {
@@ -198,9 +208,14 @@ impl Server {
             // by id, so a reply leaves by the socket its datagram came in on.
             for l in topology.listeners.iter().filter(|l| l.handler == spec.name) {
                 for s in sockets.get(&l.name).into_iter().flatten() {
+                    let (name, id) = (l.name.clone(), s.id);
                     match s.socket.try_clone() {
-                        Ok(BoundSocket::Udp(s)) => udp.push((l.name.clone(), s)),
-                        Ok(BoundSocket::Tcp(s)) => tcp.push((l.name.clone(), s)),
+                        Ok(BoundSocket::Udp(socket)) => {
+                            udp.push(SharedListener { name, id, socket })
+                        }
+                        Ok(BoundSocket::Tcp(socket)) => {
+                            tcp.push(SharedListener { name, id, socket })
+                        }
                         Err(e) => {
                             slog::error!(self.log, "cannot share listener socket"; "listener" => &l.name, "addr" => %s.wanted, "error" => %e)
                         }
@@ -208,9 +223,14 @@ impl Server {
                 }
             }
             let root = roots.remove(&spec.name);
-            let addr = self.start_handler(spec, plugin.clone(), root, udp, tcp);
-            if let Some(old) = self.handlers.remove(&spec.name) {
-                self.retire(old.addr, topology.drain_timeout);
+            let old = self.handlers.remove(&spec.name);
+            let (successor, predecessor) = old
+                .as_ref()
+                .and_then(|o| handover::channel_for(&o.plugin, &plugin, &spec.name, &self.log))
+                .unzip();
+            let addr = self.start_handler(spec, plugin.clone(), root, (udp, tcp), predecessor);
+            if let Some(old) = old {
+                self.retire(old.addr, topology.drain_timeout, true, successor);
             }
             self.registry
                 .write()
@@ -231,7 +251,7 @@ impl Server {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&name);
-            self.retire(old.addr, topology.drain_timeout);
+            self.retire(old.addr, topology.drain_timeout, false, None);
         }
         self.handlers = handlers;
         self.retiring.retain(|a| a.connected());
@@ -275,9 +295,20 @@ impl Server {
         }
     }
 
-    /// Tell a replaced or removed handler to stop listening and finish its work.
-    fn retire(&mut self, addr: Addr<InstanceActor>, deadline: Duration) {
-        addr.do_send(Retire { deadline });
+    /// Tell a replaced or removed handler to stop listening and finish its work; a
+    /// replaced one whose successor takes state hands it over to `successor` first.
+    fn retire(
+        &mut self,
+        addr: Addr<InstanceActor>,
+        deadline: Duration,
+        replaced: bool,
+        successor: Option<Successor>,
+    ) {
+        let retire = Retire { deadline, replaced };
+        match successor {
+            Some(successor) => addr.do_send(HandOver { successor, retire }),
+            None => addr.do_send(retire),
+        }
         self.retiring.push(addr);
     }
 
@@ -286,14 +317,18 @@ impl Server {
         h: &HandlerSpec,
         plugin: Plugin,
         root: Option<Root>,
-        udp: Vec<(String, std::net::UdpSocket)>,
-        tcp: Vec<(String, std::net::TcpListener)>,
+        (udp, tcp): (
+            Listeners<std::net::UdpSocket>,
+            Listeners<std::net::TcpListener>,
+        ),
+        predecessor: Option<Predecessor>,
     ) -> Addr<InstanceActor> {
         let plan = HandlerPlan {
             spec: h.clone(),
             plugin,
             udp,
             tcp,
+            predecessor,
         };
         let hlog = self
             .log

@@ -351,8 +351,12 @@ typedef struct SyPluginVTable {
     /* Added after `storage` (a vtable of SY_VTABLE_SIZE_V2 bytes loads as one that hands
      * nothing over): state handed over across a reload, Erlang's code_change. Both NULL
      * or both set. export_state hands the instance's state out with
-     * api->hand_over_state during the call (at most once); the host then destroys the
-     * instance without another event, and its connections move to the successor.
+     * api->hand_over_state during the call (at most once); its connections move to the
+     * successor. If the successor takes the state, the host then destroys the instance
+     * without another event; if it refuses it, the instance gets SY_EV_CONN_CLOSED
+     * (SY_ERR_CLOSED) for each moved connection, then SY_EV_REPLACED and SY_EV_DRAIN.
+     * Handing nothing over keeps everything here: the instance retires as without
+     * the hook (SY_EV_REPLACED, SY_EV_DRAIN).
      * import_state takes a predecessor's state (same or older build) right after create
      * and before any event: SY_OK takes it (migrating an older version); any other
      * status refuses it, and the instance must be as create left it (it starts fresh).

@@ -478,8 +478,12 @@ pub struct SyPluginVTable {
     pub storage: u32,
     /// State handover across a reload (Erlang/OTP's `code_change`), added after
     /// `storage`: both null, or both set. `export_state` hands the instance's state out
-    /// with `hand_over_state` during the call; the host then destroys the instance
-    /// without another event (its connections move to the successor). May be null.
+    /// with `hand_over_state` during the call; its connections move to the successor.
+    /// If the successor takes the state, the host then destroys the instance without
+    /// another event; if it refuses, the instance gets `SY_EV_CONN_CLOSED`
+    /// (`SY_ERR_CLOSED`) for each moved connection, then `SY_EV_REPLACED` and
+    /// `SY_EV_DRAIN`. Handing nothing over keeps everything here (the instance retires
+    /// as without the hook). May be null.
     /// `now_ms` is the instance's clock, as in its events: state holding deadlines
     /// should hand them over as time left.
     pub export_state: Option<

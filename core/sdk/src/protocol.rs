@@ -103,11 +103,15 @@ pub trait Protocol: Sized + 'static {
 
     /// The instance's state as bytes, tagged with a state version the plugin chooses
     /// (start at 1, bump it when the format changes). Called once, when a reload
-    /// replaces the instance and the host has quiesced it; the instance is then
-    /// destroyed without another event. Timers, files and sockets of its own do not
-    /// move: the successor re-arms what it needs. Each instance has its own clock
+    /// replaces the instance and the host has quiesced it; the connections then move
+    /// to the successor (same [`crate::ConnId`]s). If the successor takes the state,
+    /// the instance is destroyed without another event; if it refuses it, the instance
+    /// gets [`Event::ConnClosed`] for each moved connection, then [`Event::Replaced`]
+    /// and [`Event::Drain`]. Timers, files and sockets of its own do not move: the
+    /// successor re-arms what it needs. Each instance has its own clock
     /// ([`Ctx::now_ms`] starts anew in the successor): hand deadlines over as time
-    /// left. `None`: nothing to hand over.
+    /// left. `None`: nothing to hand over; the instance keeps its sessions and retires
+    /// as without the hook.
     fn export_state(&mut self, ctx: &mut Ctx<'_>) -> Option<(u32, Vec<u8>)> {
         let _ = ctx;
         None

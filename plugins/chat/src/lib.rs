@@ -18,10 +18,12 @@
 //! - [`config`]: the handler's config, with safe defaults and validation.
 //! - [`machine`]: the chat as a deterministic state machine on a manual clock
 //!   (inputs + now in, outputs + next deadline out).
+//! - [`handover`]: the state handed over across a reload, as bytes, per version.
 //! - `plugin`: the `Protocol` impl, a thin adapter from host events to the machine.
 
 pub mod codec;
 pub mod config;
+pub mod handover;
 pub mod machine;
 mod plugin;
 

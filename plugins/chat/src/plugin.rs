@@ -1,15 +1,21 @@
 //! The `Protocol` impl: a thin adapter between the host's events and [`Chat`].
 //!
-//! It feeds datagrams and timer ticks to the machine with `ctx.now_ms()`, then
-//! carries out the machine's outputs: datagrams (a failed send is counted and
-//! logged, never fatal: one dead member must not stop a fan-out), chat lines as
-//! `ChatMessage` on the `messages` port, and the one timer at the machine's deadline.
+//! It feeds datagrams and timer ticks to the machine with its clock, then carries out
+//! the machine's outputs: datagrams (a failed send is counted and logged, never
+//! fatal: one dead member must not stop a fan-out), chat lines as `ChatMessage` on
+//! the `messages` port, and the one timer at the machine's deadline.
+//!
+//! Across a reload it hands the whole chat over (`crate::handover`): the successor's
+//! machine clock is `ctx.now_ms()` plus an offset as long as the oldest time the
+//! state mentions, so every restored time stays after the clock's zero. When no
+//! successor takes the state (`Event::Replaced`), every session is told to start over.
 
 use std::time::Duration;
 
 use switchyard_sdk::prelude::*;
 
 use crate::config::Config;
+use crate::handover;
 use crate::machine::{Chat, Output};
 
 /// The only timer: the machine's sweep.
@@ -25,6 +31,9 @@ pub struct ChatPlugin {
     armed: Option<u64>,
     /// Failed sends since the last log line about them.
     send_failures: u64,
+    /// Added to `ctx.now_ms()` for the machine's clock: 0, or what an imported state
+    /// needs (see the module docs).
+    clock_offset: u64,
 }
 
 impl Protocol for ChatPlugin {
@@ -34,6 +43,7 @@ impl Protocol for ChatPlugin {
     const DESCRIPTION: &'static str = "UDP support desk (visitors and agents) and rooms";
     const LISTENERS: Listeners = Listeners::UDP;
     const PORTS: &'static [Port] = &[Port::output(MESSAGES_PORT, ChatMessage::TYPE)];
+    const HANDS_OVER_STATE: bool = true;
 
     fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
         let chat = Chat::new(config)?;
@@ -41,11 +51,12 @@ impl Protocol for ChatPlugin {
             chat,
             armed: None,
             send_failures: 0,
+            clock_offset: 0,
         })
     }
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
-        let now = ctx.now_ms();
+        let now = self.now(ctx);
         match event {
             Event::Datagram {
                 socket, peer, data, ..
@@ -55,6 +66,7 @@ impl Protocol for ChatPlugin {
                 self.chat.handle_timeout(now);
             }
             Event::Drain => self.chat.drain(),
+            Event::Replaced => self.chat.replaced(),
             Event::SocketError { socket, error } => {
                 // An ICMP error from an earlier send: nothing to undo, keep serving.
                 self.send_failures += 1;
@@ -64,9 +76,36 @@ impl Protocol for ChatPlugin {
         }
         self.flush(ctx, now);
     }
+
+    fn export_state(&mut self, ctx: &mut Ctx<'_>) -> Option<(u32, Vec<u8>)> {
+        let now = self.now(ctx);
+        Some(handover::encode(self.chat.snapshot(now)))
+    }
+
+    fn import_state(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        version: u32,
+        state: &[u8],
+    ) -> Result<(), String> {
+        let snapshot = handover::decode(version, state)?;
+        let offset = snapshot.oldest_ms();
+        let sessions = snapshot.sessions.len();
+        self.chat.restore(snapshot, ctx.now_ms() + offset)?;
+        self.clock_offset = offset;
+        ctx.info(format_args!(
+            "took {sessions} sessions (state version {version})"
+        ));
+        Ok(())
+    }
 }
 
 impl ChatPlugin {
+    /// The machine's clock.
+    fn now(&self, ctx: &Ctx<'_>) -> u64 {
+        ctx.now_ms() + self.clock_offset
+    }
+
     /// Carry out every pending output, then arm the timer for the next deadline.
     fn flush(&mut self, ctx: &mut Ctx<'_>, now: u64) {
         let failures = self.send_failures;

@@ -17,6 +17,8 @@ pub enum HostEvent<'a> {
     Start,
     /// The handler drains: finish what is in flight.
     Drain,
+    /// A reload replaced the instance and its successor did not take its state.
+    Replaced,
     Timer {
         token: u64,
     },
@@ -87,6 +89,7 @@ impl HostEvent<'_> {
         let tag = match self {
             HostEvent::Start => abi::SY_EV_START,
             HostEvent::Drain => abi::SY_EV_DRAIN,
+            HostEvent::Replaced => abi::SY_EV_REPLACED,
             HostEvent::Timer { .. } => abi::SY_EV_TIMER,
             HostEvent::Datagram { .. } => abi::SY_EV_DATAGRAM,
             HostEvent::SocketError { .. } => abi::SY_EV_SOCKET_ERROR,
@@ -102,7 +105,7 @@ impl HostEvent<'_> {
         };
         let mut ev = SyEvent::new(tag, now_ms);
         match self {
-            HostEvent::Start | HostEvent::Drain => {}
+            HostEvent::Start | HostEvent::Drain | HostEvent::Replaced => {}
             HostEvent::Timer { token } => ev.token = token,
             HostEvent::Datagram {
                 socket,

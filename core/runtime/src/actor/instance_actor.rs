@@ -13,9 +13,10 @@ use switchyard_sdk::abi;
 use tokio::net::TcpStream;
 
 use super::event::HostEvent;
+use super::handover::{Phase, Predecessor};
 use super::io::io_status;
-use super::resources::{Conn, Resources};
-use super::shared::{ConnSlot, HandlerPlan, Shared};
+use super::resources::{Conn, ConnOrigin, Resources};
+use super::shared::{ConnSlot, HandlerPlan, Shared, SharedListener};
 use super::streams::{Accept, Accepted, ConnItem, ConnRead, Gate, ReadControl, UdpItem};
 use crate::instance::Instance;
 
@@ -48,13 +49,17 @@ pub struct InstanceActor {
     pub(super) role: Role,
     pub(super) instance: Option<Instance>,
     pub(super) res: Resources,
-    /// Listener sockets waiting to be attached in `started`.
-    pending_udp: Vec<(String, std::net::UdpSocket)>,
-    pending_tcp: Vec<(String, std::net::TcpListener)>,
+    /// Listener sockets waiting to be attached (in `started`, or after a handover).
+    pending_udp: Vec<SharedListener<std::net::UdpSocket>>,
+    pending_tcp: Vec<SharedListener<std::net::TcpListener>>,
     /// The connection a per-connection actor was made for, until `started`.
     pending_conn: Option<(TcpStream, std::net::SocketAddr, Rc<str>, ConnSlot)>,
     /// Listener accept streams, each with the gate closed before it is cancelled.
     pub(super) accept_handles: Vec<(actix::SpawnHandle, Gate)>,
+    /// The replaced instance whose state this handler waits for, until `started`.
+    predecessor: Option<Predecessor>,
+    /// Where the instance stands in a state handover (what its host calls may do).
+    pub(super) phase: Phase,
 }
 
 impl InstanceActor {
@@ -71,6 +76,8 @@ impl InstanceActor {
             pending_tcp: plan.tcp,
             pending_conn: None,
             accept_handles: Vec::new(),
+            predecessor: plan.predecessor,
+            phase: Phase::Serving,
         }
     }
 
@@ -137,9 +144,14 @@ impl InstanceActor {
         let stream = Rc::new(stream);
         let read = Rc::new(ReadControl::new(READ_CHUNK));
         let handle = ctx.add_stream(ConnRead::new(Rc::clone(&stream), id, Rc::clone(&read)));
+        let origin = ConnOrigin {
+            peer,
+            local,
+            listener: Rc::clone(&listener),
+        };
         self.res
             .conns
-            .insert(id, Conn::new(stream, handle, read, slot));
+            .insert(id, Conn::new(stream, origin, handle, read, slot));
         let ev = HostEvent::ConnOpened {
             conn: id,
             peer,
@@ -184,6 +196,8 @@ impl InstanceActor {
                 pending_tcp: Vec::new(),
                 pending_conn: Some((stream, peer, item.listener, slot)),
                 accept_handles: Vec::new(),
+                predecessor: None,
+                phase: Phase::Serving,
             };
             let addr = child.start();
             self.children.borrow_mut().insert(id, addr);
@@ -224,6 +238,52 @@ impl InstanceActor {
         }
     }
 
+    /// Start taking datagrams and connections on the listener sockets handed over.
+    pub(super) fn attach_listeners(&mut self, ctx: &mut Context<Self>) {
+        for l in std::mem::take(&mut self.pending_udp) {
+            let name: Rc<str> = Rc::from(l.name.as_str());
+            if let Err(e) = self.res.attach_udp(l.id, l.socket, Some(name.clone()), ctx) {
+                error!(self.shared.log, "cannot attach UDP listener"; "listener" => &*name, "error" => %e);
+            }
+        }
+        for l in std::mem::take(&mut self.pending_tcp) {
+            let name: Rc<str> = Rc::from(l.name.as_str());
+            let listener = l.socket;
+            let tokio_listener = listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(listener));
+            match tokio_listener {
+                Ok(l) => {
+                    let gate = Gate::open();
+                    let handle = ctx.add_stream(Accept::new(l, name, gate.clone()));
+                    self.accept_handles.push((handle, gate));
+                }
+                Err(e) => {
+                    error!(self.shared.log, "cannot attach TCP listener"; "listener" => &*name, "error" => %e)
+                }
+            }
+        }
+    }
+
+    /// Take nothing more from the listener sockets (a successor reads them now). The
+    /// UDP ones stay, receiving nothing, so the instance can still send on them (to
+    /// tell its peers there it was replaced) until [`Self::forget_listeners`].
+    pub(super) fn stop_listening(&mut self, ctx: &mut Context<Self>) {
+        for (h, gate) in self.accept_handles.drain(..) {
+            gate.close();
+            ctx.cancel_future(h);
+        }
+        for s in self.res.sockets.values().filter(|s| s.listener.is_some()) {
+            s.stop_receiving(ctx);
+        }
+    }
+
+    /// Drop this actor's duplicates of the listener sockets (after
+    /// [`Self::stop_listening`]).
+    pub(super) fn forget_listeners(&mut self) {
+        self.res.sockets.retain(|_, s| s.listener.is_none());
+    }
+
     /// Sessions in flight, for draining.
     pub(super) fn busy(&self) -> u64 {
         let own = self.instance.as_ref().map_or(0, Instance::active_sessions);
@@ -240,35 +300,16 @@ impl Actor for InstanceActor {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         match self.role {
             Role::Handler => {
-                for (name, sock) in std::mem::take(&mut self.pending_udp) {
-                    let name: Rc<str> = Rc::from(name.as_str());
-                    if let Err(e) = self
-                        .res
-                        .attach_udp(&self.shared, sock, Some(name.clone()), ctx)
-                    {
-                        error!(self.shared.log, "cannot attach UDP listener"; "listener" => &*name, "error" => %e);
-                    }
-                }
-                for (name, listener) in std::mem::take(&mut self.pending_tcp) {
-                    let name: Rc<str> = Rc::from(name.as_str());
-                    let tokio_listener = listener
-                        .set_nonblocking(true)
-                        .and_then(|()| tokio::net::TcpListener::from_std(listener));
-                    match tokio_listener {
-                        Ok(l) => {
-                            let gate = Gate::open();
-                            let handle = ctx.add_stream(Accept::new(l, name, gate.clone()));
-                            self.accept_handles.push((handle, gate));
-                        }
-                        Err(e) => {
-                            error!(self.shared.log, "cannot attach TCP listener"; "listener" => &*name, "error" => %e)
-                        }
-                    }
-                }
                 // The sessions gauge: sampled, so the event path pays nothing for it.
                 ctx.run_interval(std::time::Duration::from_secs(1), |act, _| {
                     act.shared.metrics.sessions.set(act.busy() as i64);
                 });
+                if let Some(predecessor) = self.predecessor.take() {
+                    // Listeners and instance wait for the replaced instance's state.
+                    self.await_predecessor(predecessor, ctx);
+                    return;
+                }
+                self.attach_listeners(ctx);
                 if !self.per_connection() && !self.create_instance(ctx) {
                     self.shared.stopped.set(true);
                     ctx.stop();

@@ -122,6 +122,10 @@ impl Handler<StopHandler> for InstanceActor {
 #[derive(Debug)]
 pub struct Retire {
     pub deadline: std::time::Duration,
+    /// A successor took the handler's place (rather than the handler being removed)
+    /// and did not take its state: the instance gets `SY_EV_REPLACED` first, to tell
+    /// the peers of its listener sockets, which now reach the successor.
+    pub replaced: bool,
 }
 
 impl Message for Retire {
@@ -131,19 +135,13 @@ impl Message for Retire {
 impl Handler<Retire> for InstanceActor {
     type Result = ();
     fn handle(&mut self, msg: Retire, ctx: &mut Context<Self>) {
-        let listeners: Vec<u64> = self
-            .res
-            .sockets
-            .iter()
-            .filter(|(_, s)| s.listener.is_some())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in listeners {
-            if let Some(s) = self.res.sockets.remove(&id) {
-                s.stop_receiving(ctx);
-            }
+        self.stop_listening(ctx);
+        if msg.replaced {
+            self.deliver(HostEvent::Replaced, ctx);
         }
         self.handle(Drain, ctx);
+        // Told (above): the listener sockets go with nothing more to send on them.
+        self.forget_listeners();
         ctx.run_interval(std::time::Duration::from_millis(100), |act, ctx| {
             if act.busy() == 0 {
                 ctx.stop();

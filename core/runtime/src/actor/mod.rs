@@ -30,6 +30,8 @@
 //! - `file_cache`: whether a file range is in the page cache (before a `sendfile`).
 //! - `writeback`: starting the disk early on files being written.
 //! - `streams`: UDP datagram, TCP accept and TCP read streams.
+//! - `handover`: state handed over across a reload: what moves, the channel it moves
+//!   through, whether both plugins can, and the checks that need no socket.
 //! - `shared`: state shared by a handler's actors (plan, limits, counters, restart
 //!   history); limits, restart policy and routes are the topology's own types.
 //! - `udp_sock`: a UDP socket, with its send backlog and read-ahead buffer.
@@ -44,6 +46,11 @@
 //!   drain notices, shutdown, close) and dropping a connection.
 //! - `messages`: actix messages the actor handles: typed messages between handlers,
 //!   deferred flushes, drain, retire, abort and status queries.
+//! - `conn_move`: a TCP connection detached from a replaced actor and adopted by its
+//!   successor under the same id.
+//! - `hand_over`: the replaced actor's side of a handover ([`HandOver`]): quiesce,
+//!   export, send state and connections, end as the successor answers.
+//! - `take_over`: the successor's side: hold back, create, import, adopt, then listen.
 //! - `calls`: the actor lent to its plugin (`deliver`, the `HostCalls`
 //!   implementation), dispatching each call to the owner of its resource:
 //!   `calls::sockets`, `calls::conns`, `calls::files`, `calls::timers`,
@@ -51,9 +58,12 @@
 
 mod calls;
 mod conn;
+mod conn_move;
 mod conn_out;
 mod event;
 mod file_cache;
+mod hand_over;
+pub mod handover;
 mod instance_actor;
 mod io;
 mod messages;
@@ -61,10 +71,12 @@ mod prefetch;
 mod resources;
 pub mod shared;
 mod streams;
+mod take_over;
 mod udp_out;
 mod udp_sock;
 mod writeback;
 
+pub use hand_over::HandOver;
 pub use instance_actor::{InstanceActor, Registry};
 pub use messages::{Abort, Busy, Drain, Retire, StopHandler, TypedMessage};
-pub use shared::{HandlerPlan, Shared};
+pub use shared::{HandlerPlan, Shared, SharedListener};

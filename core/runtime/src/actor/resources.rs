@@ -10,7 +10,7 @@ use std::rc::Rc;
 use actix::{Actor, AsyncContext, Context, SpawnHandle, StreamHandler};
 use tokio::net::{TcpStream, UdpSocket};
 
-use super::shared::{ConnSlot, Shared};
+use super::shared::ConnSlot;
 use super::streams::{Gate, ReadControl, UdpItem, UdpRecv};
 use super::udp_sock::{ReadAhead, UdpSock};
 use super::writeback::Writeback;
@@ -55,10 +55,20 @@ pub struct RecvToFile {
     pub direct: Option<Rc<RefCell<DirectSink>>>,
 }
 
+/// Where a connection came from, as `CONN_OPENED` told the instance (kept so that a
+/// reload can move the connection to a successor with the same description).
+#[derive(Debug, Clone)]
+pub struct ConnOrigin {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub listener: Rc<str>,
+}
+
 /// A TCP connection of the instance.
 #[derive(Debug)]
 pub struct Conn {
     pub stream: Rc<TcpStream>,
+    pub origin: ConnOrigin,
     /// The read stream, cancelled when the connection is dropped.
     pub read_handle: SpawnHandle,
     /// Pause flag, read size and buffers shared with the read stream.
@@ -91,12 +101,14 @@ pub struct Conn {
 impl Conn {
     pub fn new(
         stream: Rc<TcpStream>,
+        origin: ConnOrigin,
         read_handle: SpawnHandle,
         read: Rc<ReadControl>,
         slot: ConnSlot,
     ) -> Conn {
         Conn {
             stream,
+            origin,
             read_handle,
             read,
             want_read: true,
@@ -167,10 +179,11 @@ pub struct Resources {
 }
 
 impl Resources {
-    /// Start receiving on a bound UDP socket; returns its id.
+    /// Start receiving on a bound UDP socket under `id` (a listener's stable id, or a
+    /// fresh one for a socket the instance opens); returns the id and local address.
     pub fn attach_udp<A>(
         &mut self,
-        shared: &Shared,
+        id: u64,
         sock: std::net::UdpSocket,
         listener: Option<Rc<str>>,
         ctx: &mut Context<A>,
@@ -181,7 +194,6 @@ impl Resources {
         sock.set_nonblocking(true)?;
         let local = sock.local_addr()?;
         let sock = Rc::new(UdpSocket::from_std(sock)?);
-        let id = shared.next_id();
         let gate = Gate::open();
         let handle = ctx.add_stream(UdpRecv::new(Rc::clone(&sock), id, gate.clone()));
         self.sockets.insert(

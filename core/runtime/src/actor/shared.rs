@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::handover::Predecessor;
 use crate::loader::Plugin;
 use crate::metrics::HandlerMetrics;
 use crate::storage::Root;
@@ -21,8 +22,21 @@ pub struct HandlerPlan {
     pub spec: HandlerSpec,
     pub plugin: Plugin,
     /// Listener sockets, bound before anything starts (so a taken port fails fast).
-    pub udp: Vec<(String, std::net::UdpSocket)>,
-    pub tcp: Vec<(String, std::net::TcpListener)>,
+    pub udp: Vec<SharedListener<std::net::UdpSocket>>,
+    pub tcp: Vec<SharedListener<std::net::TcpListener>>,
+    /// Set when the instance it replaces hands its state over: the actor then holds
+    /// back (no listener, no instance) until the handover arrives (`actor::handover`).
+    pub predecessor: Option<Predecessor>,
+}
+
+/// A listener socket the server shares with a handler (a duplicate of its own).
+#[derive(Debug)]
+pub struct SharedListener<S> {
+    /// The listener's name in the topology.
+    pub name: String,
+    /// The socket's id, stable across reloads (given when the server bound it).
+    pub id: u64,
+    pub socket: S,
 }
 
 /// State shared by the handler actor and its per-connection actors.
@@ -43,7 +57,6 @@ pub struct Shared {
     pub draining: Cell<bool>,
     open_conns: Cell<usize>,
     per_ip: RefCell<HashMap<IpAddr, usize>>,
-    next_id: Cell<u64>,
     pub type_names: Vec<Arc<str>>,
     pub metrics: HandlerMetrics,
     /// The handler actor has stopped (its connection actors may still run).
@@ -87,7 +100,6 @@ impl Shared {
             draining: Cell::new(false),
             open_conns: Cell::new(0),
             per_ip: RefCell::new(HashMap::new()),
-            next_id: Cell::new(1),
             type_names,
             metrics,
             handler_stopped: Cell::new(false),
@@ -100,11 +112,10 @@ impl Shared {
         self.clock_origin.elapsed().as_millis() as u64
     }
 
-    /// A fresh id for a socket, connection or file, unique within the handler.
+    /// A fresh id for a socket, connection or file: unique in the process, so it stays
+    /// valid when a reload hands the instance's state to a successor (`crate::ids`).
     pub fn next_id(&self) -> u64 {
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        id
+        crate::ids::next_id()
     }
 
     /// Record a restart; `false` when the intensity limit is exceeded.
@@ -147,6 +158,20 @@ impl Shared {
             shared: Rc::clone(self),
             ip,
         })
+    }
+
+    /// A slot for a connection moved here from a replaced instance: it had one there,
+    /// so no limit refuses it (a smaller new limit applies to new connections only).
+    /// Not counted in `conns_total`: it is not a new connection.
+    pub fn adopt_conn_slot(self: &Rc<Self>, ip: IpAddr) -> ConnSlot {
+        let ip = ip.to_canonical();
+        *self.per_ip.borrow_mut().entry(ip).or_insert(0) += 1;
+        self.open_conns.set(self.open_conns.get() + 1);
+        self.metrics.conns_open.inc();
+        ConnSlot {
+            shared: Rc::clone(self),
+            ip,
+        }
     }
 
     pub fn open_conns(&self) -> usize {

@@ -273,6 +273,12 @@ impl ConnRead {
             done: false,
         }
     }
+
+    /// One whose EOF was already read (a connection moved after its peer's EOF): it
+    /// ends at once, so the EOF is not read and told a second time.
+    pub fn past_eof(self) -> ConnRead {
+        ConnRead { done: true, ..self }
+    }
 }
 
 impl Stream for ConnRead {

@@ -86,6 +86,9 @@ pub fn bind_socket(
 /// One of a listener's sockets.
 #[derive(Debug)]
 pub(super) struct ListenerSocket {
+    /// Its id, given once when it is bound and kept across reloads: every actor handed
+    /// this socket names it so, and state handed over across a reload still points at it.
+    pub id: u64,
     /// The address as the topology asks for it (port 0 stays 0).
     pub wanted: SocketAddr,
     /// The address really bound (the port picked for port 0).
@@ -127,6 +130,7 @@ pub(super) fn open<'r>(
         };
         slots.push(match old {
             Some(old) => Some(ListenerSocket {
+                id: old.id,
                 wanted,
                 local: old.local,
                 socket: old.socket.try_clone().map_err(|e| (wanted, e))?,
@@ -153,6 +157,7 @@ pub(super) fn open<'r>(
             None => {
                 let socket = fresh.next().expect("one socket bound per missing address");
                 Ok(ListenerSocket {
+                    id: crate::ids::next_id(),
                     wanted,
                     local: socket.local_addr().map_err(|e| (wanted, e))?,
                     socket,
@@ -299,6 +304,8 @@ mod tests {
         .unwrap();
         assert!(!grown[0].fresh && grown[1].fresh);
         assert_eq!(grown[0].local, old[0].local);
+        assert_eq!(grown[0].id, old[0].id, "a socket taken over keeps its id");
+        assert_ne!(grown[1].id, old[0].id, "a socket bound now gets its own");
         assert_eq!(
             grown[1].local.port(),
             port,

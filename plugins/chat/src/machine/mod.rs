@@ -1,7 +1,8 @@
 //! The chat as a deterministic state machine on a manual clock (quinn-proto style).
 //!
-//! Inputs: [`Chat::handle_datagram`], [`Chat::handle_timeout`], [`Chat::drain`], each
-//! with the current time in milliseconds. Outputs: [`Chat::poll_output`] (datagrams to
+//! Inputs: [`Chat::handle_datagram`], [`Chat::handle_timeout`], [`Chat::drain`],
+//! [`Chat::replaced`], each with the current time in milliseconds where it matters;
+//! across a reload, [`Chat::snapshot`] and [`Chat::restore`]. Outputs: [`Chat::poll_output`] (datagrams to
 //! send and chat lines to publish) and [`Chat::poll_timeout`] (when to call
 //! `handle_timeout` next). No I/O, no clock, no randomness: a test replays any
 //! scenario exactly.
@@ -17,6 +18,7 @@
 //! - `rooms`: the room commands and the fan-out of room lines.
 //! - `group`: a set of recipients with a cached recipient list.
 //! - `rate`: the per-source token bucket.
+//! - `snapshot`: the whole state as a reload hands it over, and restoring it.
 //! - `tests.rs`: the machine's tests.
 
 mod desk;
@@ -24,6 +26,7 @@ mod group;
 mod rate;
 mod rooms;
 mod session;
+mod snapshot;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -36,6 +39,7 @@ use group::Group;
 use rate::TokenBucket;
 pub use session::Role;
 use session::Sessions;
+pub use snapshot::{RoomState, SessionState, Snapshot};
 
 use crate::codec::{self, Request, reply};
 use crate::config::Config;
@@ -196,6 +200,38 @@ impl Chat {
             }
         }
         self.fanout(to.into(), notice);
+    }
+
+    /// A reload replaced this instance and its successor did not take the state: the
+    /// listener socket now reaches the successor, which knows nobody. Tell each session
+    /// what to do again, then forget them all. A visitor is told only when owed a
+    /// reply (the seed client reads one reply per message: an unasked line would be
+    /// taken as the answer to its next one).
+    pub fn replaced(&mut self) {
+        let notices: Vec<(Dest, String)> = self
+            .sessions
+            .iter()
+            .filter_map(|(_, s)| {
+                let again = match (s.role, s.room.is_some()) {
+                    (Role::Agent, true) => "/agent and /join again",
+                    (Role::Agent, false) => "/agent again",
+                    (Role::Visitor, true) => "/join again",
+                    (Role::Visitor, false) if s.owed_since.is_some() => "send your message again",
+                    (Role::Visitor, false) => return None,
+                };
+                Some((
+                    s.dest,
+                    reply::info(format_args!("server restarted, please {again}")),
+                ))
+            })
+            .collect();
+        for (dest, notice) in notices {
+            self.send(dest, notice);
+        }
+        self.sessions = Sessions::default();
+        self.rooms.clear();
+        self.agents = Group::default();
+        self.next_sweep = None;
     }
 
     /// Rate limit: one token per datagram; the first refusal of a burst is answered,

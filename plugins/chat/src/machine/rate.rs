@@ -17,6 +17,20 @@ impl TokenBucket {
         }
     }
 
+    /// The bucket as (tokens in thousandths, ms since its last refill at `now`): how a
+    /// state handover carries it, each instance having its own clock.
+    pub fn parts(&self, now: u64) -> (u64, u64) {
+        (self.milli, now.saturating_sub(self.last_ms))
+    }
+
+    /// A bucket from [`TokenBucket::parts`], on a clock now at `now`.
+    pub fn from_parts(milli: u64, age_ms: u64, now: u64) -> TokenBucket {
+        TokenBucket {
+            milli,
+            last_ms: now.saturating_sub(age_ms),
+        }
+    }
+
     /// Refill for the time since the last call, then take one token if there is one.
     pub fn take(&mut self, now: u64, rate_per_sec: u32, burst: u32) -> bool {
         let elapsed = now.saturating_sub(self.last_ms);
@@ -47,6 +61,17 @@ mod tests {
         assert!(!b.take(99, 10, 3), "0.99 token after 99 ms at 10/s");
         assert!(b.take(100, 10, 3));
         assert!(!b.take(100, 10, 3));
+    }
+
+    #[test]
+    fn parts_carry_the_tokens_and_the_time_since_refill_to_another_clock() {
+        let mut b = TokenBucket::full(3, 0);
+        assert!(b.take(1000, 10, 3));
+        let (milli, age) = b.parts(1400);
+        assert_eq!((milli, age), (2000, 400));
+        let mut moved = TokenBucket::from_parts(milli, age, 50_000);
+        assert_eq!(moved.parts(50_000), (2000, 400));
+        assert!(moved.take(50_000, 10, 3), "2 tokens + 400 ms at 10/s");
     }
 
     #[test]

@@ -120,6 +120,39 @@ impl Sessions {
         })
     }
 
+    /// The last id handed out (a state handover carries it: ids are never reused).
+    pub fn last_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Hand out ids after `last` only.
+    pub fn skip_ids_to(&mut self, last: u64) {
+        self.next_id = self.next_id.max(last);
+    }
+
+    /// Put back a session a predecessor handed over: its address, id and nick (ignoring
+    /// case) must be free.
+    pub fn restore(&mut self, session: Session) -> Result<(), String> {
+        let addr = session.dest.addr;
+        if self.by_addr.contains_key(&addr) {
+            return Err(format!("two sessions for {addr}"));
+        }
+        if self.by_id.contains_key(&session.id) {
+            return Err(format!("two sessions with id {}", session.id));
+        }
+        if let Some(nick) = &session.nick {
+            let key = nick.to_ascii_lowercase();
+            if self.by_name.contains_key(&key) {
+                return Err(format!("two sessions named {nick}"));
+            }
+            self.by_name.insert(key, addr);
+        }
+        self.by_id.insert(session.id, addr);
+        self.skip_ids_to(session.id.0);
+        self.by_addr.insert(addr, session);
+        Ok(())
+    }
+
     /// Forget a session and its id and name.
     pub fn remove(&mut self, addr: SocketAddr) -> Option<Session> {
         let session = self.by_addr.remove(&addr)?;

@@ -13,6 +13,8 @@
 //!   the `SY_ERR_*` status (0 would mean the host accepted garbage);
 //! - `ping`: replies `pong` (the tests' liveness probe after a restart);
 //! - `emit`: emits a `ChatMessage` on output port `out` and replies `emitted <status>`;
+//! - `count`: replies `count N`, the commands this instance handled before (it moves
+//!   with the state across a reload, see below);
 //! - anything else is echoed back unchanged.
 //!
 //! Typed message ports exist so that `validate` tests can build a port type mismatch and
@@ -26,6 +28,11 @@
 //! refuses every host call): a plugin whose `new` fails on what it finds at start, which
 //! the dry run cannot judge; `panic_always` panics on every event (`Start` included), to test a plugin
 //! that can never serve: the restart intensity must stop it.
+//!
+//! State across a reload (`tests/tests/state_handover.rs`): `handover: nothing` (the
+//! default: `export_state` hands nothing over, so the host falls back to retiring
+//! it), `state` (hands its counter over as state version 1) or `panic` (panics in
+//! `export_state`); `panic_in_import: true` panics in `import_state`.
 
 use serde::Deserialize;
 use switchyard_sdk::prelude::*;
@@ -39,6 +46,23 @@ pub struct Config {
     pub panic_in_new: bool,
     /// Panic in every `Protocol::on_event` call, whatever the event.
     pub panic_always: bool,
+    /// What `export_state` does.
+    pub handover: Handover,
+    /// Panic in `Protocol::import_state`.
+    pub panic_in_import: bool,
+}
+
+/// What `export_state` does, to test each way a handover can go.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Handover {
+    /// Hand nothing over.
+    #[default]
+    Nothing,
+    /// Hand the counter over (state version 1: a little-endian `u64`).
+    State,
+    /// Panic.
+    Panic,
 }
 
 /// Stateless apart from a counter of handled commands, which makes a restart visible in
@@ -47,6 +71,8 @@ pub struct Config {
 pub struct Faulty {
     handled: u64,
     panic_always: bool,
+    handover: Handover,
+    panic_in_import: bool,
 }
 
 /// An id no host hands out: ids count up from small numbers.
@@ -70,6 +96,7 @@ impl Faulty {
                 self.handled
             ),
             b"ping" => Some(b"pong".to_vec()),
+            b"count" => Some(format!("count {}", self.handled - 1).into_bytes()),
             b"malformed" => Some(self.malformed(ctx).into_bytes()),
             b"emit" => {
                 let msg = ChatMessage {
@@ -105,6 +132,7 @@ impl Protocol for Faulty {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "test-only: panics and misbehaves on command";
     const LISTENERS: Listeners = Listeners::UDP_AND_TCP;
+    const HANDS_OVER_STATE: bool = true;
     const PORTS: &'static [Port] = &[
         Port::output("out", ChatMessage::TYPE),
         Port::input("in", TransferCompleted::TYPE),
@@ -121,7 +149,35 @@ impl Protocol for Faulty {
         Ok(Faulty {
             handled: 0,
             panic_always: config.panic_always,
+            handover: config.handover,
+            panic_in_import: config.panic_in_import,
         })
+    }
+
+    fn export_state(&mut self, _ctx: &mut Ctx<'_>) -> Option<(u32, Vec<u8>)> {
+        match self.handover {
+            Handover::Nothing => None,
+            Handover::State => Some((1, self.handled.to_le_bytes().to_vec())),
+            Handover::Panic => panic!("faulty: panic in export_state on command"),
+        }
+    }
+
+    fn import_state(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        version: u32,
+        state: &[u8],
+    ) -> Result<(), String> {
+        if self.panic_in_import {
+            panic!("faulty: panic_in_import is set");
+        }
+        match (version, <[u8; 8]>::try_from(state)) {
+            (1, Ok(count)) => {
+                self.handled = u64::from_le_bytes(count);
+                Ok(())
+            }
+            _ => Err(format!("not a faulty state (version {version})")),
+        }
     }
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
@@ -238,6 +294,27 @@ mod tests {
         for key in ["socket=", "conn=", "file=", "close_file=", "commit="] {
             assert!(text.contains(key), "{text}");
         }
+    }
+
+    #[test]
+    fn the_counter_moves_as_state_version_1_and_each_handover_mode_does_what_it_says() {
+        let mut host = MockHost::new();
+        let mut old = host.create::<Faulty>("(handover: state)").unwrap();
+        host.deliver(&mut old, 0, datagram(b"ping"));
+        let (version, state) = host.export_state(&mut old, 1).expect("a state");
+        let mut new = host.create::<Faulty>("").unwrap();
+        host.import_state(&mut new, 0, version, &state).unwrap();
+        host.take_io();
+        host.deliver(&mut new, 0, datagram(b"count"));
+        assert_eq!(replies(host.take_io()), vec![b"count 1".to_vec()]);
+        assert!(host.import_state(&mut new, 0, 2, &state).is_err());
+        let mut nothing = host.create::<Faulty>("").unwrap();
+        assert_eq!(host.export_state(&mut nothing, 0), None);
+        let mut panics = host.create::<Faulty>("(handover: panic)").unwrap();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            host.export_state(&mut panics, 0)
+        }));
+        assert!(caught.is_err());
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub struct Calls<'a> {
 /// `files`, `timers`, `messages`); logging is answered here.
 impl HostCalls for Calls<'_> {
     fn log(&mut self, level: u32, msg: &str) {
+        self.actor.phase.note_log(level, msg);
         let log = &self.actor.shared.log;
         let line = crate::logfmt::parse(msg);
         let fields = crate::logfmt::Fields(&line.fields);
@@ -166,12 +167,26 @@ impl HostCalls for Calls<'_> {
     fn emit(&mut self, port: u32, data: &[u8]) -> u32 {
         messages::emit(self.actor, port, data)
     }
+
+    fn hand_over_state(&mut self, version: u32, data: &[u8]) -> u32 {
+        self.actor.phase.offer(version, data)
+    }
 }
 
 /// Lending the actor to its plugin: the only two ways into the instance.
 impl InstanceActor {
     /// Create the instance and deliver `START`. `false` if the plugin refused.
     pub(super) fn create_instance(&mut self, ctx: &mut Context<Self>) -> bool {
+        if !self.new_instance(ctx) {
+            return false;
+        }
+        self.deliver(HostEvent::Start, ctx);
+        true
+    }
+
+    /// Create the instance, without an event yet (a handover imports state first).
+    /// `false` if the plugin refused.
+    pub(super) fn new_instance(&mut self, ctx: &mut Context<Self>) -> bool {
         let shared = Rc::clone(&self.shared);
         let created = {
             let mut calls = Calls { actor: self, ctx };
@@ -180,7 +195,6 @@ impl InstanceActor {
         match created {
             Ok(inst) => {
                 self.instance = Some(inst);
-                self.deliver(HostEvent::Start, ctx);
                 true
             }
             Err(status) => {
@@ -189,6 +203,28 @@ impl InstanceActor {
                 false
             }
         }
+    }
+
+    /// Run `f` with the instance lent to it and the actor lent to the plugin, as an
+    /// event delivery does (the state handover's export and import calls); a panic
+    /// there poisons the instance, which the caller finds gone. Returns the status.
+    pub(super) fn call_instance(
+        &mut self,
+        ctx: &mut Context<Self>,
+        f: impl FnOnce(&mut Instance, u64, &mut Calls<'_>) -> u32,
+    ) -> u32 {
+        let Some(mut inst) = self.instance.take() else {
+            return abi::SY_ERR_INVALID;
+        };
+        let now = self.shared.now_ms();
+        let status = {
+            let mut calls = Calls { actor: self, ctx };
+            f(&mut inst, now, &mut calls)
+        };
+        if status != abi::SY_ERR_PANICKED && self.instance.is_none() {
+            self.instance = Some(inst);
+        }
+        status
     }
 
     /// Deliver one event to the instance (if any) and handle a panic.

@@ -2,7 +2,6 @@
 //! see `udp_out`), transfer sockets bound like a listener, and closing them.
 
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::Context;
@@ -86,10 +85,10 @@ pub fn open_udp(
         Ok(_) => return Err(abi::SY_ERR_IO),
         Err(e) => return Err(io_status(&e)),
     };
-    let shared = Rc::clone(&actor.shared);
+    let id = actor.shared.next_id();
     actor
         .res
-        .attach_udp(&shared, sock, None, ctx)
+        .attach_udp(id, sock, None, ctx)
         .map_err(|e| io_status(&e))
 }
 
