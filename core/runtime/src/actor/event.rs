@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 
+use switchyard_sdk::DrainCause;
 use switchyard_sdk::abi::{self, SyBytes, SyEvent, SyStr};
 
 /// An event for a plugin instance, borrowing its bytes and names for the delivery.
@@ -17,6 +18,10 @@ pub enum HostEvent<'a> {
     Start,
     /// The handler drains: finish what is in flight.
     Drain,
+    /// The drain deadline passed: every session left is cut when this call returns.
+    DrainDeadline {
+        cause: DrainCause,
+    },
     Timer {
         token: u64,
     },
@@ -87,6 +92,7 @@ impl HostEvent<'_> {
         let tag = match self {
             HostEvent::Start => abi::SY_EV_START,
             HostEvent::Drain => abi::SY_EV_DRAIN,
+            HostEvent::DrainDeadline { .. } => abi::SY_EV_DRAIN_DEADLINE,
             HostEvent::Timer { .. } => abi::SY_EV_TIMER,
             HostEvent::Datagram { .. } => abi::SY_EV_DATAGRAM,
             HostEvent::SocketError { .. } => abi::SY_EV_SOCKET_ERROR,
@@ -103,6 +109,12 @@ impl HostEvent<'_> {
         let mut ev = SyEvent::new(tag, now_ms);
         match self {
             HostEvent::Start | HostEvent::Drain => {}
+            HostEvent::DrainDeadline { cause } => {
+                ev.status = match cause {
+                    DrainCause::Shutdown => abi::SY_CUT_SHUTDOWN,
+                    DrainCause::Reload => abi::SY_CUT_RELOAD,
+                }
+            }
             HostEvent::Timer { token } => ev.token = token,
             HostEvent::Datagram {
                 socket,

@@ -55,6 +55,8 @@ pub struct InstanceActor {
     pending_conn: Option<(TcpStream, std::net::SocketAddr, Rc<str>, ConnSlot)>,
     /// Listener accept streams, each with the gate closed before it is cancelled.
     pub(super) accept_handles: Vec<(actix::SpawnHandle, Gate)>,
+    /// The drain deadline cut this actor's sessions (once; see `deadline`).
+    pub(super) cut: bool,
 }
 
 impl InstanceActor {
@@ -71,6 +73,7 @@ impl InstanceActor {
             pending_tcp: plan.tcp,
             pending_conn: None,
             accept_handles: Vec::new(),
+            cut: false,
         }
     }
 
@@ -139,7 +142,7 @@ impl InstanceActor {
         let handle = ctx.add_stream(ConnRead::new(Rc::clone(&stream), id, Rc::clone(&read)));
         self.res
             .conns
-            .insert(id, Conn::new(stream, handle, read, slot));
+            .insert(id, Conn::new((stream, peer), handle, read, slot));
         let ev = HostEvent::ConnOpened {
             conn: id,
             peer,
@@ -184,6 +187,7 @@ impl InstanceActor {
                 pending_tcp: Vec::new(),
                 pending_conn: Some((stream, peer, item.listener, slot)),
                 accept_handles: Vec::new(),
+                cut: false,
             };
             let addr = child.start();
             self.children.borrow_mut().insert(id, addr);
@@ -224,9 +228,12 @@ impl InstanceActor {
         }
     }
 
-    /// Sessions in flight, for draining.
+    /// Sessions in flight, for draining: those the instance described or, for a
+    /// plugin that describes none, the ones it counts (`active_sessions`), plus its
+    /// connections and connection actors.
     pub(super) fn busy(&self) -> u64 {
-        let own = self.instance.as_ref().map_or(0, Instance::active_sessions);
+        let counted = self.instance.as_ref().map_or(0, Instance::active_sessions);
+        let own = counted.max(self.res.sessions.count() as u64);
         own + self.res.conns.len() as u64 + self.children.borrow().len() as u64
     }
 }

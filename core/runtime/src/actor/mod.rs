@@ -33,8 +33,10 @@
 //! - `shared`: state shared by a handler's actors (plan, limits, counters, restart
 //!   history); limits, restart policy and routes are the topology's own types.
 //! - `udp_sock`: a UDP socket, with its send backlog and read-ahead buffer.
-//! - `resources`: what an instance owns (sockets, connections, timers, files), and
-//!   releasing it all at once.
+//! - `sessions`: the sessions an instance described, as the host keeps them (and
+//!   counts the bytes of those on a connection).
+//! - `resources`: what an instance owns (sockets, connections, timers, files,
+//!   sessions), and releasing it all at once.
 //! - `instance_actor`: [`InstanceActor`] itself: its roles, starting, accepting,
 //!   datagrams in, restarts after a panic, stopping; the handler [`Registry`].
 //! - `prefetch`: `prefetch_file`, reading file ranges in off the actor's thread.
@@ -44,14 +46,17 @@
 //!   drain notices, shutdown, close) and dropping a connection.
 //! - `messages`: actix messages the actor handles: typed messages between handlers,
 //!   deferred flushes, drain, retire, abort and status queries.
+//! - `deadline`: the drain deadline: sessions left are logged, told, given a grace for
+//!   their goodbyes, and cut.
 //! - `calls`: the actor lent to its plugin (`deliver`, the `HostCalls`
 //!   implementation), dispatching each call to the owner of its resource:
 //!   `calls::sockets`, `calls::conns`, `calls::files`, `calls::timers`,
-//!   `calls::messages`.
+//!   `calls::messages`, `calls::sessions`.
 
 mod calls;
 mod conn;
 mod conn_out;
+mod deadline;
 mod event;
 mod file_cache;
 mod instance_actor;
@@ -59,12 +64,14 @@ mod io;
 mod messages;
 mod prefetch;
 mod resources;
+mod sessions;
 pub mod shared;
 mod streams;
 mod udp_out;
 mod udp_sock;
 mod writeback;
 
+pub use deadline::{DrainDeadline, GRACE};
 pub use instance_actor::{InstanceActor, Registry};
 pub use messages::{Abort, Busy, Drain, Retire, StopHandler, TypedMessage};
 pub use shared::{HandlerPlan, Shared};
