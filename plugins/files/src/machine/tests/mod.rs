@@ -5,9 +5,11 @@
 //! - `downloads`, `uploads`, `commands`: v2 by command family.
 //! - `hidden`: hidden names, refused unless `serve_hidden`.
 //! - `framing`: detection, split/coalesced input, malformed lines, timeouts, drain.
+//! - `deadline`: the goodbye at the drain deadline, and the sessions described.
 //! - `v1`: the seed protocol.
 
 mod commands;
+mod deadline;
 mod downloads;
 mod framing;
 mod hidden;
