@@ -26,7 +26,7 @@ use switchyard_sdk::{Direction, DrainCause};
 use super::InstanceActor;
 use super::event::HostEvent;
 use super::instance_actor::Role;
-use super::resources::Out;
+use super::resources::{Conn, Out};
 use super::sessions::SessionTable;
 
 /// Longest the goodbyes get to be written before everything is dropped.
@@ -76,19 +76,11 @@ impl InstanceActor {
         self.stop_file_sends();
         self.log_cut_sessions(cause);
         self.deliver(HostEvent::DrainDeadline { cause }, ctx);
-        // What the plugin wrote is queued behind nothing now: write it.
-        let idle: Vec<u64> = self
-            .res
-            .conns
-            .iter()
-            .filter(|(_, c)| c.flush_wait.is_none() && !c.out.is_empty())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in idle {
-            self.flush(id, ctx);
-        }
+        // What the plugin wrote is queued behind no file now: write it.
+        self.push_goodbyes(ctx);
         let start = Instant::now();
         ctx.run_interval(GRACE_POLL, move |act, ctx| {
+            act.push_goodbyes(ctx);
             if act.goodbyes_written() || start.elapsed() >= GRACE {
                 // Connection actors keep their own grace.
                 act.abort_now(false, ctx);
@@ -137,6 +129,31 @@ impl InstanceActor {
         }
     }
 
+    /// Write every connection's queue now, even one waiting to be writable: a full
+    /// socket buffer (a slow reader) is announced writable only once a good part of
+    /// it drained, which can take longer than the grace, while a goodbye of a few
+    /// bytes fits as soon as any room is free. So the bytes in front go with a plain
+    /// `send`, past tokio's readiness (which says "not writable" without asking the
+    /// kernel until that announcement); the rest of the queue (a close) follows.
+    fn push_goodbyes(&mut self, ctx: &mut Context<Self>) {
+        let waiting: Vec<u64> = self
+            .res
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.out.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            let Some(conn) = self.res.conns.get_mut(&id) else {
+                continue;
+            };
+            let sent = send_front_bytes(conn);
+            self.shared.metrics.bytes_out.inc_by(sent);
+            self.flush(id, ctx);
+            self.close_if_finished(id, ctx);
+        }
+    }
+
     /// Every connection's queue is written and every socket's datagrams are sent.
     fn goodbyes_written(&self) -> bool {
         self.res.conns.values().all(|c| c.out.is_empty())
@@ -146,6 +163,27 @@ impl InstanceActor {
                 .values()
                 .all(|s| s.backlog.is_empty() && s.queued.get() == 0)
     }
+}
+
+/// Send the bytes at the front of `conn`'s queue with plain non-blocking `send`s, as
+/// far as the socket takes them; returns how many went.
+fn send_front_bytes(conn: &mut Conn) -> u64 {
+    let mut sent = 0u64;
+    while let Some(Out::Bytes { data, pos }) = conn.out.front_mut() {
+        let flags = rustix::net::SendFlags::NOSIGNAL | rustix::net::SendFlags::DONTWAIT;
+        let Ok(n) = rustix::net::send(&*conn.stream, &data[*pos..], flags) else {
+            break;
+        };
+        *pos += n;
+        conn.pending -= n;
+        conn.moved.set(conn.moved.get() + n as u64);
+        sent += n as u64;
+        if *pos < data.len() {
+            break;
+        }
+        conn.out.pop_front();
+    }
+    sent
 }
 
 /// Drop every `sendfile` from a connection's output queue; what else is queued (bytes,

@@ -409,5 +409,10 @@ impl Session {
         if matches!(self.phase, Phase::Ready) && self.peer_eof {
             self.handle_eof(now, st);
         }
+        // Draining starts nothing new: once its last transfer is done, an idle
+        // connection has nothing left to wait for (a retired instance can then stop).
+        if self.draining && matches!(self.phase, Phase::Ready) && self.inbuf.is_empty() {
+            self.close();
+        }
     }
 }

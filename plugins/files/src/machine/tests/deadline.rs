@@ -104,3 +104,20 @@ fn v1_has_no_error_channel_the_download_just_closes() {
     assert_eq!(transfers(&outs)[0].result, "aborted");
     assert!(st.open.is_empty());
 }
+
+#[test]
+fn draining_a_get_in_flight_finishes_then_the_idle_connection_closes() {
+    let mut st = Mem::new().with("a.bin", &[1u8; 100]);
+    let mut s = session();
+    let outs = v2(&mut s, &mut st, 1, "GET a.bin\n");
+    let (_, _, _, token) = send_file(&outs);
+    s.handle_drain(2);
+    assert!(!closed(&drain(&mut s)), "the transfer in flight goes on");
+    s.handle_file_sent(3, token, Ok(100), &mut st);
+    let outs = drain(&mut s);
+    assert_eq!(transfers(&outs)[0].result, "ok");
+    assert!(
+        closed(&outs),
+        "nothing new starts: a retired instance need not wait for it"
+    );
+}
