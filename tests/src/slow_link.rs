@@ -115,15 +115,15 @@ impl Drop for SlowUdp {
 
 /// A TCP relay: each connection to [`SlowTcp::addr`] is relayed to the server, the
 /// server's bytes (`down`) and the client's (`up`) each at their rate in bytes per
-/// second, or unpaced (`None`). Stops when dropped.
+/// second, or unpaced (`None`). When the server ends a connection, the relay passes
+/// on what it sent, then closes the client's side too (a client still sending then
+/// gets a reset, as from the server itself). Stops when dropped.
 #[derive(Debug)]
 pub struct SlowTcp {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     fast: Arc<AtomicBool>,
-    /// Every relayed socket, shut down at drop so that blocked threads end.
-    sockets: Arc<Mutex<Vec<TcpStream>>>,
-    accept: Option<JoinHandle<()>>,
+    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl SlowTcp {
@@ -133,10 +133,10 @@ impl SlowTcp {
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let fast = Arc::new(AtomicBool::new(false));
-        let sockets: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let threads: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let accept = {
-            let (stop, fast, sockets) =
-                (Arc::clone(&stop), Arc::clone(&fast), Arc::clone(&sockets));
+            let (stop, fast, threads) =
+                (Arc::clone(&stop), Arc::clone(&fast), Arc::clone(&threads));
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let client = match listener.accept() {
@@ -149,24 +149,33 @@ impl SlowTcp {
                     };
                     client.set_nonblocking(false).unwrap();
                     let upstream = connect_small(server);
-                    let mut all = sockets.lock().unwrap();
-                    all.push(client.try_clone().unwrap());
-                    all.push(upstream.try_clone().unwrap());
-                    drop(all);
-                    let f = Arc::clone(&fast);
-                    let (c, u) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-                    std::thread::spawn(move || copy(upstream, client, down, &f));
-                    let f = Arc::clone(&fast);
-                    std::thread::spawn(move || copy(c, u, up, &f));
+                    for s in [&client, &upstream] {
+                        s.set_read_timeout(Some(POLL)).unwrap();
+                        s.set_write_timeout(Some(POLL)).unwrap();
+                    }
+                    // Set when either direction ends: the other one stops too.
+                    let ended = Arc::new(AtomicBool::new(false));
+                    let pump = |from: &TcpStream, to: &TcpStream, rate| Pump {
+                        from: from.try_clone().unwrap(),
+                        to: to.try_clone().unwrap(),
+                        rate,
+                        fast: Arc::clone(&fast),
+                        stop: Arc::clone(&stop),
+                        ended: Arc::clone(&ended),
+                    };
+                    let (d, u) = (pump(&upstream, &client, down), pump(&client, &upstream, up));
+                    let mut all = threads.lock().unwrap();
+                    all.push(std::thread::spawn(move || d.run(true)));
+                    all.push(std::thread::spawn(move || u.run(false)));
                 }
             })
         };
+        threads.lock().unwrap().push(accept);
         SlowTcp {
             addr,
             stop,
             fast,
-            sockets,
-            accept: Some(accept),
+            threads,
         }
     }
 
@@ -184,11 +193,15 @@ impl SlowTcp {
 impl Drop for SlowTcp {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
-        for s in self.sockets.lock().unwrap().drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
+        // The accept thread is first; later ones were pushed while it ran.
+        loop {
+            let next = self.threads.lock().unwrap().pop();
+            match next {
+                Some(t) => {
+                    let _ = t.join();
+                }
+                None => break,
+            }
         }
     }
 }
@@ -210,30 +223,76 @@ fn connect_small(server: SocketAddr) -> TcpStream {
     s
 }
 
-/// Copy `from` to `to` at `rate` bytes/s (unpaced once `fast`); pass the end of the
-/// stream on as a half-close, and a failure as a shutdown of both.
-fn copy(mut from: TcpStream, mut to: TcpStream, rate: Option<u64>, fast: &AtomicBool) {
-    let chunk = rate.map_or(64 * 1024, |r| (r / 50).clamp(1024, 64 * 1024) as usize);
-    let mut buf = vec![0u8; chunk];
-    let (start, mut sent) = (Instant::now(), 0u64);
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => {
-                let _ = to.shutdown(Shutdown::Write);
-                return;
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        if to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-        sent += n as u64;
-        if let Some(rate) = rate.filter(|_| !fast.load(Ordering::Relaxed)) {
-            pace(start, sent, rate);
-        }
+/// One direction of a relayed connection. Its sockets (clones) close when both
+/// directions are done: a side that is still sending then sees a reset.
+struct Pump {
+    from: TcpStream,
+    to: TcpStream,
+    rate: Option<u64>,
+    fast: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    ended: Arc<AtomicBool>,
+}
+
+impl Pump {
+    fn over(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.ended.load(Ordering::Relaxed)
     }
-    let _ = from.shutdown(Shutdown::Both);
-    let _ = to.shutdown(Shutdown::Both);
+
+    /// Copy until the end of `from` (passed on as a half-close) or a failure. `down`:
+    /// this is the server's direction, whose end ends the connection.
+    fn run(mut self, down: bool) {
+        let chunk = self
+            .rate
+            .map_or(64 * 1024, |r| (r / 50).clamp(1024, 64 * 1024) as usize);
+        let mut buf = vec![0u8; chunk];
+        let (start, mut sent) = (Instant::now(), 0u64);
+        loop {
+            let n = match self.from.read(&mut buf) {
+                Ok(0) => {
+                    let _ = self.to.shutdown(Shutdown::Write);
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    // The server's side still drains what it sent after the other ended.
+                    if self.stop.load(Ordering::Relaxed) || (!down && self.over()) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            if !self.write_all(&buf[..n]) {
+                break;
+            }
+            sent += n as u64;
+            if let Some(rate) = self.rate.filter(|_| !self.fast.load(Ordering::Relaxed)) {
+                pace(start, sent, rate);
+            }
+        }
+        if down {
+            let _ = self.to.shutdown(Shutdown::Write);
+        }
+        self.ended.store(true, Ordering::Relaxed);
+    }
+
+    /// Write all of `data`, waiting out timeouts while the connection lasts.
+    fn write_all(&mut self, mut data: &[u8]) -> bool {
+        while !data.is_empty() {
+            match self.to.write(data) {
+                Ok(0) => return false,
+                Ok(n) => data = &data[n..],
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if self.over() {
+                        return false;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        true
+    }
 }

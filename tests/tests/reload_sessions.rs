@@ -183,6 +183,11 @@ fn a_reload_keeps_the_transfers_of_the_instances_it_replaces() {
         );
     }
     let running_past = reloaded.elapsed();
+    // The gauge adds up both instances of each handler: the retired one holds them all.
+    for (h, n) in [("tftp", 2.0), ("files", 1.0), ("bulk", 1.0)] {
+        let sample = format!("switchyard_sessions_active{{handler=\"{h}\"}}");
+        assert_eq!(host.metric(&sample), Some(n), "{sample}");
+    }
 
     let (c, t, f, b) = (c.wait(WAIT), t.wait(WAIT), f.wait(WAIT), b.wait(WAIT));
     for (what, done) in [

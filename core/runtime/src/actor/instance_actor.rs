@@ -57,6 +57,8 @@ pub struct InstanceActor {
     pub(super) accept_handles: Vec<(actix::SpawnHandle, Gate)>,
     /// The drain deadline cut this actor's sessions (once; see `deadline`).
     pub(super) cut: bool,
+    /// This actor's share of the sessions gauge, as last added to it.
+    sessions_reported: i64,
 }
 
 impl InstanceActor {
@@ -74,6 +76,7 @@ impl InstanceActor {
             pending_conn: None,
             accept_handles: Vec::new(),
             cut: false,
+            sessions_reported: 0,
         }
     }
 
@@ -188,6 +191,7 @@ impl InstanceActor {
                 pending_conn: Some((stream, peer, item.listener, slot)),
                 accept_handles: Vec::new(),
                 cut: false,
+                sessions_reported: 0,
             };
             let addr = child.start();
             self.children.borrow_mut().insert(id, addr);
@@ -273,8 +277,15 @@ impl Actor for InstanceActor {
                     }
                 }
                 // The sessions gauge: sampled, so the event path pays nothing for it.
+                // Each handler actor adds its own share, so a retired instance still
+                // finishing its sessions and its successor both count.
                 ctx.run_interval(std::time::Duration::from_secs(1), |act, _| {
-                    act.shared.metrics.sessions.set(act.busy() as i64);
+                    let now = act.busy() as i64;
+                    act.shared
+                        .metrics
+                        .sessions
+                        .inc_by(now - act.sessions_reported);
+                    act.sessions_reported = now;
                 });
                 if !self.per_connection() && !self.create_instance(ctx) {
                     self.shared.stopped.set(true);
@@ -296,6 +307,7 @@ impl Actor for InstanceActor {
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         // Destroy the instance before the files and sockets it used go away.
         self.instance = None;
+        self.shared.metrics.sessions.dec_by(self.sessions_reported);
         self.shared
             .live
             .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
