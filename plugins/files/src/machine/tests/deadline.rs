@@ -1,5 +1,6 @@
 //! The drain deadline: `ERR 503` (or the mid-body tail) before the close, the cut
-//! recorded as `aborted`, nothing stored; and the transfers described to the host.
+//! recorded as `aborted`, nothing stored; the transfers described to the host; and a
+//! draining connection closed once its last transfer is done.
 
 use switchyard_sdk::{Direction, DrainCause};
 
