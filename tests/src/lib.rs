@@ -54,6 +54,8 @@
 //! - protocol clients written from the specs: [`files_wire`] (files v2), [`tftp_wire`]
 //!   (TFTP packets by hand).
 //! - reading `/metrics` with the reference Prometheus text-format parser: [`prometheus`].
+//! - relays that pace a transfer, so it lasts as long as a test needs on any machine:
+//!   [`slow_link`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -70,6 +72,7 @@ pub mod faults;
 pub mod files_wire;
 pub mod logfile_host;
 pub mod prometheus;
+pub mod slow_link;
 pub mod tftp_wire;
 
 /// How long [`Host::start`] waits for `serving`. A debug build on 2 busy cores loads

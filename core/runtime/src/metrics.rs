@@ -42,6 +42,12 @@ struct HandlerResult {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandlerWhy {
+    handler: String,
+    why: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HandlerKind {
     handler: String,
     kind: String,
@@ -64,6 +70,7 @@ pub struct Metrics {
     datagrams_in: Family<HandlerLabel, Counter>,
     datagrams_out: Family<HandlerLabel, Counter>,
     transfers: Family<HandlerResult, Counter>,
+    sessions_cut: Family<HandlerWhy, Counter>,
     errors: Family<HandlerKind, Counter>,
     restarts: Family<HandlerLabel, Counter>,
     reads_deferred: Family<HandlerLabel, Counter>,
@@ -125,19 +132,28 @@ impl HandlerMetrics {
         }
     }
 
-    /// Count a finished transfer under the [`Outcome`] its plugin reported in
-    /// `TransferCompleted::result`. Anything outside the set (free text from a plugin
-    /// built against an older SDK, or no parsable event at all) counts as `other`, so
-    /// the label stays bounded. Returns true the first time that happens for this
-    /// handler, for the caller to log it once.
-    pub fn transfer(&self, result: Option<&str>) -> bool {
-        let known = result.and_then(|r| r.parse::<Outcome>().ok());
+    /// Count a finished session (`session_end`) under the [`Outcome`] its plugin
+    /// named. Anything outside the set (free text from a plugin built against an older
+    /// SDK) counts as `other`, so the label stays bounded. Returns true the first time
+    /// that happens for this handler, for the caller to log it once.
+    pub fn transfer(&self, result: &str) -> bool {
+        let known = result.parse::<Outcome>().ok();
         let label = HandlerResult {
             handler: self.name.clone(),
             result: known.unwrap_or(Outcome::Other).as_str(),
         };
         self.metrics.transfers.get_or_create(&label).inc();
         known.is_none() && !self.free_text_seen.swap(true, Ordering::Relaxed)
+    }
+
+    /// Count a session (or a connection no session described) cut at a drain
+    /// deadline: `why` is `shutdown` or `reload`.
+    pub fn session_cut(&self, why: &'static str) {
+        let label = HandlerWhy {
+            handler: self.name.clone(),
+            why,
+        };
+        self.metrics.sessions_cut.get_or_create(&label).inc();
     }
 }
 
@@ -153,6 +169,7 @@ impl Metrics {
             datagrams_in: Family::default(),
             datagrams_out: Family::default(),
             transfers: Family::default(),
+            sessions_cut: Family::default(),
             errors: Family::default(),
             restarts: Family::default(),
             reads_deferred: Family::default(),
@@ -174,7 +191,7 @@ impl Metrics {
         );
         registry.register(
             "sessions_active",
-            "Sessions in flight, as the plugin counts them",
+            "Sessions in flight, as the plugin describes or counts them",
             m.sessions.clone(),
         );
         registry.register(
@@ -195,8 +212,13 @@ impl Metrics {
         );
         registry.register(
             "transfers",
-            "Transfers finished, by result",
+            "Transfers (sessions) finished, by result",
             m.transfers.clone(),
+        );
+        registry.register(
+            "sessions_cut",
+            "Sessions cut at a drain deadline (shutdown or reload), by why",
+            m.sessions_cut.clone(),
         );
         registry.register("errors", "Errors, by kind", m.errors.clone());
         registry.register(

@@ -13,14 +13,15 @@
 //! diffs what runs with the new topology, without I/O. A handler whose spec, plugin
 //! library and listeners are unchanged keeps running untouched. A changed one is
 //! replaced: the new actor starts on the same sockets, the old one *retires* — it
-//! stops listening, is told to drain, finishes its in-flight work (on the old plugin
-//! library, which stays loaded while its instances live) and stops when idle or at
-//! the drain deadline. Removed handlers retire the same way. When both the old and the
-//! new plugin hand state over, the new actor holds back and the old one *hands over*
-//! instead (`actor::handover`): its state and connections move to the new instance.
-//! The server then carries the plan out in two steps: *prepare* everything that can
-//! fail (plugins, sockets, roots, the admin endpoint), collecting every error, and
-//! *switch*, which cannot fail.
+//! stops listening, is told to drain, keeps the sessions it has (on its own sockets
+//! and connections: on the old plugin library, which stays loaded while its instances
+//! live) until they end, and stops when idle; `reload_drain_timeout_secs`, when set,
+//! cuts what is left then. Removed handlers retire the same way. When both the old and
+//! the new plugin hand state over, the new actor holds back and the old one *hands
+//! over* instead (`actor::handover`): its state and connections move to the new
+//! instance. The server then carries the plan out in two steps: *prepare* everything
+//! that can fail (plugins, sockets, roots, the admin endpoint), collecting every error,
+//! and *switch*, which cannot fail.
 //!
 //! # Layout
 //! - `plan.rs`: [`plan::ReloadPlan`], the pure diff, and [`ReloadSummary`].
@@ -29,21 +30,22 @@
 //!   running sockets over as the plan says.
 //! - `admin.rs`: the admin endpoint, bound at prepare and served at the switch.
 //! - `prepare.rs`: the first half of carrying a plan out.
-//! - this file: the [`Server`], the switch, and draining; `tests.rs`, its tests.
+//! - `drain.rs`: draining on SIGINT/SIGTERM, and at its deadline cutting what is left
+//!   (each session logged and told: `actor::DrainDeadline`).
+//! - this file: the [`Server`] and the switch; `tests.rs`, its tests.
 
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
 use actix::{Actor, Addr};
 use slog::{Logger, debug, info, o};
 
 use crate::actor::handover::{self, Predecessor, Successor};
 use crate::actor::{
-    Abort, Busy, Drain, HandOver, HandlerPlan, InstanceActor, Registry, Retire, Shared,
-    SharedListener,
+    HandOver, HandlerPlan, InstanceActor, Registry, Retire, Shared, SharedListener,
 };
 use crate::catalog::Catalog;
 use crate::loader::Plugin;
@@ -52,6 +54,7 @@ use crate::storage::Root;
 use crate::topology::{HandlerSpec, ListenerSpec, Topology};
 
 mod admin;
+mod drain;
 mod errors;
 pub mod plan;
 mod prepare;
@@ -230,7 +233,7 @@ impl Server {
                 .unzip();
             let addr = self.start_handler(spec, plugin.clone(), root, (udp, tcp), predecessor);
             if let Some(old) = old {
-                self.retire(old.addr, topology.drain_timeout, true, successor);
+                self.retire(old.addr, topology.reload_drain_timeout, true, successor);
             }
             self.registry
                 .write()
@@ -251,7 +254,7 @@ impl Server {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&name);
-            self.retire(old.addr, topology.drain_timeout, false, None);
+            self.retire(old.addr, topology.reload_drain_timeout, false, None);
         }
         self.handlers = handlers;
         self.retiring.retain(|a| a.connected());
@@ -295,12 +298,13 @@ impl Server {
         }
     }
 
-    /// Tell a replaced or removed handler to stop listening and finish its work; a
-    /// replaced one whose successor takes state hands it over to `successor` first.
+    /// Tell a replaced or removed handler to stop listening and finish its sessions
+    /// (cut at `deadline`, when there is one); a replaced one whose successor takes
+    /// state hands it over to `successor` first.
     fn retire(
         &mut self,
         addr: Addr<InstanceActor>,
-        deadline: Duration,
+        deadline: Option<Duration>,
         replaced: bool,
         successor: Option<Successor>,
     ) {
@@ -359,68 +363,10 @@ impl Server {
         })
     }
 
-    /// Stop accepting, let in-flight work finish until the drain deadline, then stop
-    /// every actor. Says whether all work finished in time.
-    pub async fn drain(&self) -> bool {
-        let deadline = self.drain_timeout;
-        let all: Vec<&Addr<InstanceActor>> = self
-            .handlers
-            .values()
-            .map(|h| &h.addr)
-            .chain(&self.retiring)
-            .collect();
-        for addr in &all {
-            addr.do_send(Drain);
-        }
-        let start = Instant::now();
-        let finished = loop {
-            let busy = busy_total(&all).await;
-            if busy == 0 {
-                info!(self.log, "drained"; "secs" => start.elapsed().as_secs_f64());
-                break true;
-            }
-            if start.elapsed() >= deadline {
-                info!(self.log, "drain deadline reached; aborting what is left"; "in_flight" => busy);
-                break false;
-            }
-            actix_rt::time::sleep(Duration::from_millis(50)).await;
-        };
-        self.abort(&all).await;
-        finished
-    }
-
-    /// Stop every actor now: each drops its instance, connections and temp files
-    /// (nothing partial stays visible). Waits (2 s at most) until no actor is alive,
-    /// per-connection ones included, so the process exits after their cleanup.
-    async fn abort(&self, all: &[&Addr<InstanceActor>]) {
-        for addr in all {
-            addr.do_send(Abort);
-        }
-        let start = Instant::now();
-        while self.live.load(Ordering::Acquire) > 0 && start.elapsed() < Duration::from_secs(2) {
-            actix_rt::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
     /// Names of the handlers that are running.
     pub fn handler_names(&self) -> impl Iterator<Item = &str> {
         self.handlers.keys().map(String::as_str)
     }
-}
-
-/// Work in flight across `all`. A handler that does not answer within a second (stuck
-/// in plugin code, or in a slow fsync) counts as busy: the drain deadline still holds.
-async fn busy_total(all: &[&Addr<InstanceActor>]) -> u64 {
-    let mut busy = 0u64;
-    for addr in all {
-        busy += match tokio::time::timeout(Duration::from_secs(1), addr.send(Busy)).await {
-            Ok(Ok(n)) => n,
-            // Stopped: nothing left in flight.
-            Ok(Err(_)) => 0,
-            Err(_) => 1,
-        };
-    }
-    busy
 }
 
 #[cfg(test)]

@@ -322,7 +322,8 @@ typedef struct SyHostApi {
     uint32_t (*session_update)(SyHostCtx *ctx, uint64_t session, const SySession *info);
     /* Session `session` ended with `result`: ok, refused, not_found, aborted, partial,
      * timeout, invalid, error or other (anything else counts as other): the metrics'
-     * bounded `result` label. */
+     * bounded `result` label. A session never described may be ended too (a request
+     * refused at once): its result is counted all the same. */
     uint32_t (*session_end)(SyHostCtx *ctx, uint64_t session, SyStr result);
     /* Only during export_state: the instance's state, tagged with the plugin's state
      * version. The host copies it. */

@@ -8,6 +8,13 @@
 //! host (say, what happens to a write after the connection is gone) cannot reach only
 //! one of them, and the fuzzer drives exactly the interface the host does.
 //!
+//! The adapter is also where a connection's transfers meet the host's view of
+//! sessions: a transfer the machine starts ([`ConnOutput::Describe`]) is described to
+//! the host keyed by the connection, with the connection set so the host counts its
+//! bytes; its record ([`ConnOutput::Transfer`]) ends that session with its outcome
+//! (the metrics' `result`); and at the drain deadline the machine says its goodbye
+//! ([`ConnMachine::handle_drain_deadline`]) before the adapter closes the connection.
+//!
 //! A plugin keeps its own `Protocol` impl (its name, config and ports are its own) and
 //! forwards `on_event` and `active_sessions` to a [`ConnAdapter`]:
 //!
@@ -18,10 +25,13 @@
 //! }
 //! ```
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::messages::TransferCompleted;
-use crate::{ConnId, Ctx, Event, FileId, HostError, Level, Storage};
+use crate::{
+    ConnId, Ctx, Direction, DrainCause, Event, FileId, HostError, Level, Session, Storage,
+};
 
 /// The result of a `sendfile`: bytes sent, or why not.
 pub type SendResult = Result<u64, HostError>;
@@ -48,11 +58,31 @@ pub enum ConnOutput {
     SetReading(bool),
     /// Close after everything queued is sent.
     Close,
-    /// A finished (or failed) transfer, for the adapter's transfers port. Still
-    /// reported after the connection is gone.
+    /// The transfer now under way, for the host's view of the session (the lines it
+    /// logs about a session it cuts, the sessions gauge): described keyed by the
+    /// connection, with the connection set, so the host counts the bytes it moves
+    /// (`sendfile` and receives included). Ended by the next [`ConnOutput::Transfer`].
+    /// Ignored once the connection is gone.
+    Describe(SessionInfo),
+    /// A finished (or failed) transfer, for the adapter's transfers port; it also ends
+    /// the connection's session with its outcome (`switchyard_transfers_total`), also
+    /// one never described (a refusal). Still reported after the connection is gone.
     Transfer(TransferCompleted),
     /// A log line. Still logged after the connection is gone.
     Log(Level, String),
+}
+
+/// A transfer under way on a connection, as its machine describes it
+/// ([`ConnOutput::Describe`]); the adapter adds the peer and the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub direction: Direction,
+    /// What it works on (a file name).
+    pub resource: String,
+    /// Bytes already done when described (a resumed upload's kept part); the host
+    /// counts the rest.
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
 }
 
 /// A per-connection protocol state machine. Every input carries `now` (the host's
@@ -80,6 +110,15 @@ pub trait ConnMachine {
     );
     /// The host is shutting down: finish what is in flight, start nothing new.
     fn handle_drain(&mut self, now: u64);
+    /// The drain deadline passed (`cause`): the connection is cut when this returns.
+    /// Queue the protocol's goodbye (an error reply), record what was cut and close;
+    /// the adapter closes the connection afterwards if the machine did not. File sends
+    /// were stopped where they were: no [`ConnMachine::handle_file_sent`] follows for
+    /// them. By default nothing: the connection just closes (a protocol with no error
+    /// channel).
+    fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
+        let _ = (now, cause, st);
+    }
     /// The wall clock (unix seconds), given before every input; for machines that
     /// compare file times. Ignored by default.
     fn set_wall_clock(&mut self, unix_secs: i64) {
@@ -105,6 +144,10 @@ pub const DEADLINE_TIMER: u64 = 1;
 pub struct ConnAdapter<M> {
     transfers_port: &'static str,
     conn: Option<ConnId>,
+    peer: Option<SocketAddr>,
+    /// The session key (the connection's id), kept after the connection is gone so a
+    /// late transfer record still ends it.
+    session: Option<u64>,
     machine: Option<M>,
     /// Deadline the host timer is armed for.
     armed: Option<u64>,
@@ -116,6 +159,8 @@ impl<M: ConnMachine> ConnAdapter<M> {
         ConnAdapter {
             transfers_port,
             conn: None,
+            peer: None,
+            session: None,
             machine: None,
             armed: None,
         }
@@ -141,8 +186,11 @@ impl<M: ConnMachine> ConnAdapter<M> {
         let now = ctx.now_ms();
         if let Event::ConnOpened { conn, peer, .. } = event {
             self.conn = Some(conn);
+            self.peer = Some(peer);
+            self.session = Some(conn.0);
             self.machine = Some(open(peer.to_string(), now));
         }
+        let cut = matches!(event, Event::DrainDeadline { .. });
         let Some(machine) = self.machine.as_mut() else {
             return;
         };
@@ -171,9 +219,16 @@ impl<M: ConnMachine> ConnAdapter<M> {
                 machine.handle_file_received(now, token, result, ctx)
             }
             Event::Drain => machine.handle_drain(now),
+            Event::DrainDeadline { cause } => machine.handle_drain_deadline(now, cause, ctx),
             _ => {}
         }
         self.flush(ctx, now);
+        // Cut: after the goodbye, the connection goes whatever the machine did.
+        if let (true, Some(conn)) = (cut, self.conn)
+            && !self.machine.as_ref().is_some_and(M::is_done)
+        {
+            let _ = ctx.close(conn);
+        }
     }
 
     /// Carry out the machine's outputs, then arm the timer for its deadline.
@@ -188,9 +243,32 @@ impl<M: ConnMachine> ConnAdapter<M> {
                     if let Err(e) = ctx.emit(self.transfers_port, &t) {
                         ctx.debug(format_args!("transfer record not emitted: {e}"));
                     }
+                    if let Some(key) = self.session
+                        && let Err(e) = ctx.end_session(key, t.outcome())
+                    {
+                        ctx.debug(format_args!("session end not taken: {e}"));
+                    }
                 }
                 // Connection outputs once the connection is gone: nothing to do.
                 (_, None) => {}
+                (ConnOutput::Describe(info), Some(conn)) => {
+                    let session = Session {
+                        direction: info.direction,
+                        peer: self.peer,
+                        conn: Some(conn),
+                        resource: &info.resource,
+                        state: match info.direction {
+                            Direction::Send => "sending",
+                            Direction::Receive => "receiving",
+                            Direction::None => "",
+                        },
+                        bytes_done: info.bytes_done,
+                        bytes_total: info.bytes_total,
+                    };
+                    if let Err(e) = ctx.describe_session(conn.0, &session) {
+                        ctx.debug(format_args!("session not described: {e}"));
+                    }
+                }
                 (ConnOutput::Write(data), Some(conn)) => {
                     if let Err(e) = ctx.write(conn, &data) {
                         // The client does not read its replies (buffer full) or is gone.

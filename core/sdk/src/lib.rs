@@ -43,7 +43,9 @@
 //! - `error`: [`HostError`], a host call's failure.
 //! - `config`: parsing the handler's RON config with positions for the host.
 //! - [`conn`]: [`conn::ConnMachine`], a per-connection state machine, and
-//!   [`conn::ConnAdapter`], the one adapter running it for a `PerConnection` plugin.
+//!   [`conn::ConnAdapter`], the one adapter running it for a `PerConnection` plugin
+//!   (its transfers described to the host as sessions, its goodbye at the drain
+//!   deadline).
 //! - `messages`: typed messages shared by the bundled plugins.
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
 //! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.

@@ -32,8 +32,10 @@ pub struct TransferCompleted {
     pub sha256: Option<String>,
     /// How it ended: one of [`Outcome`]'s strings (`ok`, `refused`, `not_found`,
     /// `aborted`, `partial`, `timeout`, `invalid`, `error`, `other`), written as
-    /// `Outcome::Timeout.into()`. It becomes a metric label, so it must come from that
-    /// fixed set: the free-text reason goes into the plugin's log line. A plugin built
+    /// `Outcome::Timeout.into()`: the outcome the plugin also ends its session with
+    /// (`Ctx::end_session`, the metrics' bounded label; the host reads no message), so
+    /// it comes from that fixed set: the free-text reason goes into the plugin's log
+    /// line. A plugin built
     /// against an older SDK may still send free text here; readers use
     /// [`TransferCompleted::outcome`], which counts that as [`Outcome::Other`].
     ///

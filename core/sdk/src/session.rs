@@ -104,7 +104,8 @@ impl Ctx<'_> {
     }
 
     /// Session `id` ended with `outcome`: the host forgets it and counts the outcome in
-    /// `switchyard_transfers_total{result}`.
+    /// `switchyard_transfers_total{result}`. Ending an `id` never described counts too
+    /// (a request refused at once needs no description first).
     pub fn end_session(&mut self, id: u64, outcome: Outcome) -> Result<(), HostError> {
         // SAFETY: a static string.
         HostError::check(unsafe {

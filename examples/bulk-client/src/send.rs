@@ -112,8 +112,15 @@ pub fn run(o: &SendOpts) -> Result<(), String> {
     };
     let started = Instant::now();
     if let Err(e) = send_body(&mut sock, &file, offset, size, o.quiet) {
-        // The server may have refused (limit, space) and said why before closing.
+        // The server may have said why before closing: a refusal (limit, space), or
+        // `UNAVAILABLE` when it shut down mid-body (`docs/bulk-protocol.md`).
         return Err(match wire::read_reply(&mut sock) {
+            Ok(r) if r.status == Status::Unavailable => format!(
+                "cut by the server: {}: {}{}",
+                r.status.as_str(),
+                r.text,
+                resume_hint(o.resume)
+            ),
             Ok(r) if r.status != Status::Ok => {
                 format!("refused: {}: {}", r.status.as_str(), r.text)
             }

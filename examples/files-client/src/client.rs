@@ -18,6 +18,7 @@ use switchyard_files::cmd::stat::StatOk;
 use switchyard_files::cmd::{Command, delete, hash, list, quit, stat};
 use switchyard_files::codec::{CodecError, ErrorCode, Frame, MAGIC, Reply};
 
+use crate::cut::{self, MAX_TAIL};
 use crate::hasher::FileHasher;
 
 /// Longest reply line we accept (the server's are short; LIST entries hold one name).
@@ -40,6 +41,14 @@ pub enum ClientError {
     Protocol(String),
     /// A digest did not match: the bytes are not trusted.
     Verify(String),
+    /// A `GET` body ended early with the server's error (see `cut`): `received` of
+    /// the announced `len` bytes came first.
+    Cut {
+        code: ErrorCode,
+        message: String,
+        received: u64,
+        len: u64,
+    },
 }
 
 impl std::fmt::Display for ClientError {
@@ -49,6 +58,16 @@ impl std::fmt::Display for ClientError {
             ClientError::Io(m) => write!(f, "{m}"),
             ClientError::Protocol(m) => write!(f, "protocol error: {m}"),
             ClientError::Verify(m) => write!(f, "verification failed: {m}"),
+            ClientError::Cut {
+                code,
+                message,
+                received,
+                len,
+            } => write!(
+                f,
+                "server: {} {message} (after {received} of {len} bytes)",
+                code.code()
+            ),
         }
     }
 }
@@ -221,10 +240,12 @@ impl Client {
             let mut tmp = [0u8; 16 * 1024];
             let n = self.stream.read(&mut tmp)?;
             if n == 0 {
-                return Err(ClientError::Io(format!(
-                    "server closed after {} of {len} bytes",
-                    self.buf.len()
-                )));
+                let from = self.buf.len().saturating_sub(MAX_TAIL);
+                return Err(ended_early(
+                    &self.buf[from..],
+                    self.buf.len() as u64,
+                    len as u64,
+                ));
             }
             self.buf.extend_from_slice(&tmp[..n]);
         }
@@ -257,9 +278,10 @@ impl Client {
             let want = ((len - written).min(CHUNK as u64)) as usize;
             let n = match splice(&self.stream, None, &to_pipe, None, want, SpliceFlags::MOVE) {
                 Ok(0) => {
-                    return Err(ClientError::Io(format!(
-                        "server closed after {written} of {len} bytes"
-                    )));
+                    let mut end = vec![0u8; (written.min(MAX_TAIL as u64)) as usize];
+                    let at = written - end.len() as u64;
+                    std::os::unix::fs::FileExt::read_exact_at(&*out, &mut end, at)?;
+                    return Err(ended_early(&end, written, len));
                 }
                 Ok(n) => n,
                 Err(rustix::io::Errno::INTR) => continue,
@@ -339,6 +361,20 @@ impl Client {
             )));
         }
         Ok(ok)
+    }
+}
+
+/// Why a `GET` body of `len` bytes stopped after `received`, `end` being its last
+/// bytes: the server's error tail, or a bare close.
+fn ended_early(end: &[u8], received: u64, len: u64) -> ClientError {
+    match cut::server_error(end) {
+        Some((code, message, tail)) => ClientError::Cut {
+            code,
+            message,
+            received: received - tail as u64,
+            len,
+        },
+        None => ClientError::Io(format!("connection closed after {received} of {len} bytes")),
     }
 }
 

@@ -12,6 +12,7 @@
 //! # Layout
 //! - `addr`: `HOST[:PORT]` resolution (default port 6666).
 //! - `client`: one v2 connection: requests, replies, verified transfers.
+//! - `cut`: a `GET` body that ends early, and the server's error tail.
 //! - `hasher`: sha256 on a second thread, overlapping the network.
 //! - `local`: download targets and temp-then-rename.
 //! - `progress`: terminal-only progress bars.
@@ -19,6 +20,7 @@
 //! - this file: the command line and one function per subcommand.
 
 mod client;
+mod cut;
 mod hasher;
 mod local;
 mod menu;

@@ -124,6 +124,14 @@ impl<M: Machine> Conn<M> {
         self.step(now, |m, _| m.handle_drain(now));
     }
 
+    /// The drain deadline: the host stops the `sendfile` in flight (no `FILE_SENT`
+    /// follows), then the machine says its goodbye; the connection is cut after it.
+    pub fn drain_deadline(&mut self, now: u64) {
+        self.send = None;
+        let cause = switchyard_sdk::DrainCause::Shutdown;
+        self.step(now, |m, st| m.handle_drain_deadline(now, cause, st));
+    }
+
     /// Deliver one input to the machine, then let everything settle.
     fn step(&mut self, now: u64, f: impl FnOnce(&mut M, &mut dyn Storage)) {
         let was_done = self.machine.is_done();
@@ -252,6 +260,8 @@ impl<M: Machine> Conn<M> {
                     self.reading = on;
                 }
                 ConnOutput::Close => self.seen.closed = true,
+                // The host's view of the transfer under way: nothing the client sees.
+                ConnOutput::Describe(_) => {}
                 // Compared between runs as text.
                 ConnOutput::Transfer(t) => self.seen.transfers.push(format!("{t:?}")),
                 // Not compared between runs: a line may say how the bytes arrived (e.g.

@@ -66,6 +66,8 @@ enum Event {
     SendDone(bool),
     RecvFails,
     Drain,
+    /// The drain deadline: the connection is cut after the machine's goodbye.
+    DrainDeadline,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -178,6 +180,7 @@ pub fn files_machine(data: &[u8]) {
             Event::SendDone(ok) => c.complete_send(now, (!ok).then_some(HostError::Closed)),
             Event::RecvFails => c.fail_recv(now, HostError::NoSpace),
             Event::Drain => c.drain(now),
+            Event::DrainDeadline => c.drain_deadline(now),
         }
     }
     c.finish(now);

@@ -5,6 +5,7 @@
 //! and its outputs reach the host is the SDK's, shared with the files plugin and the
 //! fuzz harness; this file only says which machine, and how its outputs read.
 
+use switchyard_sdk::DrainCause;
 use switchyard_sdk::conn::{ConnAdapter, ConnMachine, ConnOutput, RecvResult, SendResult};
 use switchyard_sdk::prelude::*;
 
@@ -66,6 +67,7 @@ impl From<Output> for ConnOutput {
                 len,
                 token,
             },
+            Output::Describe(info) => ConnOutput::Describe(info),
             Output::Close => ConnOutput::Close,
             Output::Transfer(t) => ConnOutput::Transfer(t),
             Output::Info(line) => ConnOutput::Log(Level::Info, line),
@@ -95,6 +97,9 @@ impl ConnMachine for Session {
     }
     fn handle_drain(&mut self, now: u64) {
         Session::handle_drain(self, now)
+    }
+    fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
+        Session::handle_drain_deadline(self, now, cause, st)
     }
     /// Bulk compares partial uploads' mtimes with it to expire abandoned ones.
     fn set_wall_clock(&mut self, unix_secs: i64) {

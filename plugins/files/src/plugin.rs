@@ -5,6 +5,7 @@
 //! and its outputs reach the host is the SDK's, shared with the bulk plugin and the
 //! fuzz harness; this file only says which machine, and how its outputs read.
 
+use switchyard_sdk::DrainCause;
 use switchyard_sdk::conn::{ConnAdapter, ConnMachine, ConnOutput, RecvResult, SendResult};
 use switchyard_sdk::prelude::*;
 
@@ -66,6 +67,7 @@ impl From<Output> for ConnOutput {
             },
             Output::RecvToFile { file, len, token } => ConnOutput::RecvToFile { file, len, token },
             Output::SetReading(on) => ConnOutput::SetReading(on),
+            Output::Describe(info) => ConnOutput::Describe(info),
             Output::Close => ConnOutput::Close,
             Output::Transfer(t) => ConnOutput::Transfer(t),
             Output::Log(line) => ConnOutput::Log(Level::Info, line),
@@ -94,6 +96,9 @@ impl ConnMachine for Session {
     }
     fn handle_drain(&mut self, now: u64) {
         Session::handle_drain(self, now)
+    }
+    fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
+        Session::handle_drain_deadline(self, now, cause, st)
     }
     fn poll_output(&mut self) -> Option<ConnOutput> {
         Session::poll_output(self).map(ConnOutput::from)

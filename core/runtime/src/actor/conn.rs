@@ -29,6 +29,11 @@ impl InstanceActor {
             return;
         };
         let read = Rc::clone(&conn.read);
+        match &item.input {
+            ConnInput::Data(data) => conn.count(data.len() as u64),
+            ConnInput::Direct(n) => conn.count(*n as u64),
+            ConnInput::Eof | ConnInput::Failed(_) => {}
+        }
         match item.input {
             ConnInput::Data(data) => {
                 self.shared.metrics.bytes_in.inc_by(data.len() as u64);

@@ -34,6 +34,8 @@ impl InstanceActor {
                 Out::Bytes { data, pos } => match conn.stream.try_write(&data[*pos..]) {
                     Ok(n) => {
                         self.shared.metrics.bytes_out.inc_by(n as u64);
+                        // A field, not `Conn::count`: `pos` borrows the queue.
+                        conn.moved.set(conn.moved.get() + n as u64);
                         *pos += n;
                         conn.pending -= n;
                         Ok((*pos == data.len()).then_some(Done::Plain))
@@ -72,6 +74,7 @@ impl InstanceActor {
                             })),
                             Ok(n) => {
                                 self.shared.metrics.bytes_out.inc_by(n as u64);
+                                conn.moved.set(conn.moved.get() + n as u64);
                                 *offset = off;
                                 *remaining -= n as u64;
                                 *sent += n as u64;

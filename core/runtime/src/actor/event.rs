@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 
+use switchyard_sdk::DrainCause;
 use switchyard_sdk::abi::{self, SyBytes, SyEvent, SyStr};
 
 /// An event for a plugin instance, borrowing its bytes and names for the delivery.
@@ -19,6 +20,10 @@ pub enum HostEvent<'a> {
     Drain,
     /// A reload replaced the instance and its successor did not take its state.
     Replaced,
+    /// The drain deadline passed: every session left is cut when this call returns.
+    DrainDeadline {
+        cause: DrainCause,
+    },
     Timer {
         token: u64,
     },
@@ -90,6 +95,7 @@ impl HostEvent<'_> {
             HostEvent::Start => abi::SY_EV_START,
             HostEvent::Drain => abi::SY_EV_DRAIN,
             HostEvent::Replaced => abi::SY_EV_REPLACED,
+            HostEvent::DrainDeadline { .. } => abi::SY_EV_DRAIN_DEADLINE,
             HostEvent::Timer { .. } => abi::SY_EV_TIMER,
             HostEvent::Datagram { .. } => abi::SY_EV_DATAGRAM,
             HostEvent::SocketError { .. } => abi::SY_EV_SOCKET_ERROR,
@@ -106,6 +112,12 @@ impl HostEvent<'_> {
         let mut ev = SyEvent::new(tag, now_ms);
         match self {
             HostEvent::Start | HostEvent::Drain | HostEvent::Replaced => {}
+            HostEvent::DrainDeadline { cause } => {
+                ev.status = match cause {
+                    DrainCause::Shutdown => abi::SY_CUT_SHUTDOWN,
+                    DrainCause::Reload => abi::SY_CUT_RELOAD,
+                }
+            }
             HostEvent::Timer { token } => ev.token = token,
             HostEvent::Datagram {
                 socket,

@@ -60,6 +60,10 @@ pub struct InstanceActor {
     predecessor: Option<Predecessor>,
     /// Where the instance stands in a state handover (what its host calls may do).
     pub(super) phase: Phase,
+    /// The drain deadline cut this actor's sessions (once; see `deadline`).
+    pub(super) cut: bool,
+    /// This actor's share of the sessions gauge, as last added to it.
+    sessions_reported: i64,
 }
 
 impl InstanceActor {
@@ -78,6 +82,8 @@ impl InstanceActor {
             accept_handles: Vec::new(),
             predecessor: plan.predecessor,
             phase: Phase::Serving,
+            cut: false,
+            sessions_reported: 0,
         }
     }
 
@@ -198,6 +204,8 @@ impl InstanceActor {
                 accept_handles: Vec::new(),
                 predecessor: None,
                 phase: Phase::Serving,
+                cut: false,
+                sessions_reported: 0,
             };
             let addr = child.start();
             self.children.borrow_mut().insert(id, addr);
@@ -284,9 +292,12 @@ impl InstanceActor {
         self.res.sockets.retain(|_, s| s.listener.is_none());
     }
 
-    /// Sessions in flight, for draining.
+    /// Sessions in flight, for draining: those the instance described or, for a
+    /// plugin that describes none, the ones it counts (`active_sessions`), plus its
+    /// connections and connection actors.
     pub(super) fn busy(&self) -> u64 {
-        let own = self.instance.as_ref().map_or(0, Instance::active_sessions);
+        let counted = self.instance.as_ref().map_or(0, Instance::active_sessions);
+        let own = counted.max(self.res.sessions.count() as u64);
         own + self.res.conns.len() as u64 + self.children.borrow().len() as u64
     }
 }
@@ -301,8 +312,15 @@ impl Actor for InstanceActor {
         match self.role {
             Role::Handler => {
                 // The sessions gauge: sampled, so the event path pays nothing for it.
+                // Each handler actor adds its own share, so a retired instance still
+                // finishing its sessions and its successor both count.
                 ctx.run_interval(std::time::Duration::from_secs(1), |act, _| {
-                    act.shared.metrics.sessions.set(act.busy() as i64);
+                    let now = act.busy() as i64;
+                    act.shared
+                        .metrics
+                        .sessions
+                        .inc_by(now - act.sessions_reported);
+                    act.sessions_reported = now;
                 });
                 if let Some(predecessor) = self.predecessor.take() {
                     // Listeners and instance wait for the replaced instance's state.
@@ -330,6 +348,7 @@ impl Actor for InstanceActor {
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         // Destroy the instance before the files and sockets it used go away.
         self.instance = None;
+        self.shared.metrics.sessions.dec_by(self.sessions_reported);
         self.shared
             .live
             .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);

@@ -1,12 +1,15 @@
 //! Messages an [`InstanceActor`] handles: typed messages from other handlers, its own
-//! deferred flushes, and the server's drain and status requests.
+//! deferred flushes, and the server's drain and status requests. (The drain deadline's
+//! message is `deadline`'s.)
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::InstanceActor;
 use super::event::HostEvent;
 use super::instance_actor::Role;
 use actix::{ActorContext, AsyncContext, Context, Handler, Message};
+use switchyard_sdk::DrainCause;
 
 /// A typed message for input port `port` of the receiving handler.
 #[derive(Debug, Clone)]
@@ -118,10 +121,13 @@ impl Handler<StopHandler> for InstanceActor {
 }
 
 /// Replaced or removed by a reload: stop listening (the replacement reads the same
-/// sockets now), drain, and stop when idle or at `deadline`.
+/// sockets now) and drain. The instance lives on, taking no new sessions, while the
+/// ones it has (on its own sockets and connections) end by themselves, and stops when
+/// idle, like nginx's old workers. `deadline` (`reload_drain_timeout_secs`) bounds
+/// that: the sessions left then are cut, and told so (`deadline`).
 #[derive(Debug)]
 pub struct Retire {
-    pub deadline: std::time::Duration,
+    pub deadline: Option<Duration>,
     /// A successor took the handler's place (rather than the handler being removed)
     /// and did not take its state: the instance gets `SY_EV_REPLACED` first, to tell
     /// the peers of its listener sockets, which now reach the successor.
@@ -142,21 +148,21 @@ impl Handler<Retire> for InstanceActor {
         self.handle(Drain, ctx);
         // Told (above): the listener sockets go with nothing more to send on them.
         self.forget_listeners();
-        ctx.run_interval(std::time::Duration::from_millis(100), |act, ctx| {
+        ctx.run_interval(Duration::from_millis(100), |act, ctx| {
             if act.busy() == 0 {
                 ctx.stop();
             }
         });
-        ctx.run_later(msg.deadline, |act, ctx| {
-            for child in act.children.borrow().values() {
-                child.do_send(StopHandler);
-            }
-            ctx.stop();
-        });
+        if let Some(deadline) = msg.deadline {
+            ctx.run_later(deadline, |act, ctx| {
+                act.cut_at_deadline(DrainCause::Reload, ctx)
+            });
+        }
     }
 }
 
-/// The drain deadline passed: drop everything now (temp files are deleted), stop.
+/// The drain deadline passed and the goodbyes had their grace: drop everything now
+/// (temp files are deleted), stop.
 #[derive(Debug)]
 pub struct Abort;
 
@@ -167,7 +173,15 @@ impl Message for Abort {
 impl Handler<Abort> for InstanceActor {
     type Result = ();
     fn handle(&mut self, _: Abort, ctx: &mut Context<Self>) {
-        if let Role::Handler = self.role {
+        self.abort_now(true, ctx);
+    }
+}
+
+impl InstanceActor {
+    /// Drop the instance and everything it owned (temp files are deleted) and stop;
+    /// with `children`, a handler actor has its connection actors do the same.
+    pub(super) fn abort_now(&mut self, children: bool, ctx: &mut Context<Self>) {
+        if let (Role::Handler, true) = (&self.role, children) {
             for child in self.children.borrow().values() {
                 child.do_send(Abort);
             }

@@ -35,8 +35,10 @@
 //! - `shared`: state shared by a handler's actors (plan, limits, counters, restart
 //!   history); limits, restart policy and routes are the topology's own types.
 //! - `udp_sock`: a UDP socket, with its send backlog and read-ahead buffer.
-//! - `resources`: what an instance owns (sockets, connections, timers, files), and
-//!   releasing it all at once.
+//! - `sessions`: the sessions an instance described, as the host keeps them (and
+//!   counts the bytes of those on a connection).
+//! - `resources`: what an instance owns (sockets, connections, timers, files,
+//!   sessions), and releasing it all at once.
 //! - `instance_actor`: [`InstanceActor`] itself: its roles, starting, accepting,
 //!   datagrams in, restarts after a panic, stopping; the handler [`Registry`].
 //! - `prefetch`: `prefetch_file`, reading file ranges in off the actor's thread.
@@ -51,15 +53,18 @@
 //! - `hand_over`: the replaced actor's side of a handover ([`HandOver`]): quiesce,
 //!   export, send state and connections, end as the successor answers.
 //! - `take_over`: the successor's side: hold back, create, import, adopt, then listen.
+//! - `deadline`: the drain deadline: sessions left are logged, told, given a grace for
+//!   their goodbyes, and cut.
 //! - `calls`: the actor lent to its plugin (`deliver`, the `HostCalls`
 //!   implementation), dispatching each call to the owner of its resource:
 //!   `calls::sockets`, `calls::conns`, `calls::files`, `calls::timers`,
-//!   `calls::messages`.
+//!   `calls::messages`, `calls::sessions`.
 
 mod calls;
 mod conn;
 mod conn_move;
 mod conn_out;
+mod deadline;
 mod event;
 mod file_cache;
 mod hand_over;
@@ -69,6 +74,7 @@ mod io;
 mod messages;
 mod prefetch;
 mod resources;
+mod sessions;
 pub mod shared;
 mod streams;
 mod take_over;
@@ -76,6 +82,7 @@ mod udp_out;
 mod udp_sock;
 mod writeback;
 
+pub use deadline::{DrainDeadline, GRACE};
 pub use hand_over::HandOver;
 pub use instance_actor::{InstanceActor, Registry};
 pub use messages::{Abort, Busy, Drain, Retire, StopHandler, TypedMessage};

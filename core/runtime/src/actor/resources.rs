@@ -1,6 +1,7 @@
-//! What a plugin instance owns through the host: UDP sockets, TCP connections, timers
-//! and open files. Released all at once when the instance is gone (panic or stop), so
-//! a restarted instance starts clean and no temp file of the dead one stays visible.
+//! What a plugin instance owns through the host: UDP sockets, TCP connections, timers,
+//! open files and the sessions it described. Released all at once when the instance
+//! is gone (panic or stop), so a restarted instance starts clean and no temp file of
+//! the dead one stays visible.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -10,6 +11,7 @@ use std::rc::Rc;
 use actix::{Actor, AsyncContext, Context, SpawnHandle, StreamHandler};
 use tokio::net::{TcpStream, UdpSocket};
 
+use super::sessions::{ByteCount, SessionTable};
 use super::shared::ConnSlot;
 use super::streams::{Gate, ReadControl, UdpItem, UdpRecv};
 use super::udp_sock::{ReadAhead, UdpSock};
@@ -69,6 +71,9 @@ pub struct ConnOrigin {
 pub struct Conn {
     pub stream: Rc<TcpStream>,
     pub origin: ConnOrigin,
+    /// Bytes moved both ways since it opened (reads, writes, `sendfile`, receives into
+    /// files): the host's count for the sessions that run on it.
+    pub moved: ByteCount,
     /// The read stream, cancelled when the connection is dropped.
     pub read_handle: SpawnHandle,
     /// Pause flag, read size and buffers shared with the read stream.
@@ -109,6 +114,7 @@ impl Conn {
         Conn {
             stream,
             origin,
+            moved: ByteCount::default(),
             read_handle,
             read,
             want_read: true,
@@ -124,6 +130,11 @@ impl Conn {
             end_behind_recv: None,
             _slot: slot,
         }
+    }
+
+    /// Count `n` bytes moved (either way) for the sessions on this connection.
+    pub fn count(&self, n: u64) {
+        self.moved.set(self.moved.get() + n);
     }
 
     /// Cancel the futures that hold this connection's socket.
@@ -176,6 +187,8 @@ pub struct Resources {
     /// Temp files a direct receive writes (or wrote) into, by file id: the writer's
     /// end, to wait for before the plugin touches the file (see `calls::files::settle_direct`).
     pub direct_writers: HashMap<u64, switchyard_direct_io::WriterDone>,
+    /// What the instance said its sessions are doing (`session_update`).
+    pub sessions: SessionTable,
 }
 
 impl Resources {
@@ -262,5 +275,6 @@ impl Resources {
             }
         }
         self.files.clear();
+        self.sessions.clear();
     }
 }

@@ -9,7 +9,7 @@ fn handler_counters_appear_in_the_exposition() {
     let h = m.handler("tftp");
     h.bytes_out.inc_by(1234);
     h.conns_open.set(3);
-    assert!(!h.transfer(Some("ok")));
+    assert!(!h.transfer("ok"));
     h.error("conn_limit");
     m.reload("ok");
     let text = m.encode();
@@ -39,12 +39,12 @@ fn handler_counters_appear_in_the_exposition() {
 fn transfer_results_are_bounded_to_the_outcomes_and_other() {
     let m = Metrics::new();
     let h = m.handler("bulk");
-    assert!(!h.transfer(Some("partial")));
-    assert!(!h.transfer(Some("not_found")));
+    assert!(!h.transfer("partial"));
+    assert!(!h.transfer("not_found"));
     // An older plugin's free text, then more of it: one `other` series, logged once.
-    assert!(h.transfer(Some("connection closed; 1760559104 bytes kept for resume")));
-    assert!(!h.transfer(Some("connection closed; 17 bytes kept for resume")));
-    assert!(!h.transfer(None));
+    assert!(h.transfer("connection closed; 1760559104 bytes kept for resume"));
+    assert!(!h.transfer("connection closed; 17 bytes kept for resume"));
+    assert!(!h.transfer(""));
     let text = m.encode();
     let mut results: Vec<&str> = text
         .lines()
@@ -61,7 +61,7 @@ fn transfer_results_are_bounded_to_the_outcomes_and_other() {
         "{text}"
     );
     // Another handler logs its own first free text.
-    assert!(m.handler("tftp").transfer(Some("timeout!")));
+    assert!(m.handler("tftp").transfer("timeout!"));
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn every_type_line_names_the_samples_under_it() {
     let m = Metrics::new();
     let h = m.handler("files");
     h.conns_total.inc();
-    h.transfer(Some("ok"));
+    h.transfer("ok");
     let text = m.encode();
     assert!(
         !text.contains("# EOF") && !text.contains("# UNIT"),
@@ -92,4 +92,26 @@ fn every_type_line_names_the_samples_under_it() {
         "{text}"
     );
     assert!(m.encode_openmetrics().ends_with("# EOF\n"));
+}
+
+#[test]
+fn sessions_cut_are_counted_by_handler_and_why() {
+    let m = Metrics::new();
+    let h = m.handler("tftp");
+    h.session_cut("shutdown");
+    h.session_cut("shutdown");
+    m.handler("files").session_cut("reload");
+    let text = m.encode();
+    assert!(
+        text.contains("# TYPE switchyard_sessions_cut_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("switchyard_sessions_cut_total{handler=\"tftp\",why=\"shutdown\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("switchyard_sessions_cut_total{handler=\"files\",why=\"reload\"} 1"),
+        "{text}"
+    );
 }

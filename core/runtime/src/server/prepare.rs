@@ -177,6 +177,7 @@ mod tests {
             ],
             handlers: vec![handler("h", &[]), handler("k", &[])],
             drain_timeout: Duration::from_secs(1),
+            reload_drain_timeout: None,
             admin: Some(tcp_addr),
             user: None,
             plugin_dirs: Vec::new(),

@@ -239,6 +239,7 @@ mod tests {
             listeners: vec![spec.clone()],
             handlers: Vec::new(),
             drain_timeout: std::time::Duration::ZERO,
+            reload_drain_timeout: None,
             admin: None,
             user: None,
             plugin_dirs: Vec::new(),

@@ -22,6 +22,7 @@ fn topology(listeners: Vec<ListenerSpec>, admin: Option<SocketAddr>) -> Topology
         listeners,
         handlers: Vec::new(),
         drain_timeout: Duration::from_secs(1),
+        reload_drain_timeout: None,
         admin,
         user: None,
         plugin_dirs: Vec::new(),

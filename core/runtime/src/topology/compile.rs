@@ -315,6 +315,7 @@ fn assemble(
         listeners,
         handlers,
         drain_timeout: doc.drain_timeout,
+        reload_drain_timeout: doc.reload_drain_timeout,
         admin: doc.admin,
         user: doc.user.clone(),
         plugin_dirs,

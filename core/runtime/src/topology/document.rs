@@ -37,6 +37,9 @@ pub(crate) struct Document<'a> {
     /// the library point there).
     pub plugins: HashMap<String, At<PathBuf>>,
     pub drain_timeout: Duration,
+    /// `reload_drain_timeout_secs: 60`: how long a retired instance may keep its
+    /// sessions; absent, it keeps them until they end.
+    pub reload_drain_timeout: Option<Duration>,
     /// `admin: Some("127.0.0.1:9100")`: the metrics/health endpoint, off when absent.
     pub admin: Option<SocketAddr>,
     /// `user: Some("switchyard")`: drop to this user after binding.
@@ -86,6 +89,7 @@ const TOP_FIELDS: &[&str] = &[
     "plugin_dirs",
     "plugins",
     "drain_timeout_secs",
+    "reload_drain_timeout_secs",
     "admin",
     "user",
     "allow_nested_roots",
@@ -142,6 +146,11 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
             r.optional(&top, "drain_timeout_secs", DEFAULT_DRAIN_SECS)
                 .unwrap_or(DEFAULT_DRAIN_SECS),
         ),
+        // Checked like `drain_timeout_secs` (whole seconds); absent means no bound.
+        reload_drain_timeout: top
+            .get("reload_drain_timeout_secs")
+            .and_then(|_| r.optional(&top, "reload_drain_timeout_secs", 0u64))
+            .map(Duration::from_secs),
         user: r.optional(&top, "user", None).unwrap_or_default(),
         allow_nested_roots: r
             .optional(&top, "allow_nested_roots", false)

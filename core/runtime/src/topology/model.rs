@@ -20,6 +20,9 @@ pub struct Topology {
     pub handlers: Vec<HandlerSpec>,
     /// How long a drain may take before the host exits anyway (`drain_timeout_secs`).
     pub drain_timeout: Duration,
+    /// How long a handler retired by a reload may keep its sessions before they are
+    /// cut (`reload_drain_timeout_secs`); `None`: until they end by themselves.
+    pub reload_drain_timeout: Option<Duration>,
     /// Metrics and health endpoint (`admin`), off when `None`.
     pub admin: Option<SocketAddr>,
     /// User to switch to after binding (`user`), `None` to stay as started.

@@ -1,6 +1,7 @@
 //! The adapter against `MockHost`, with a scripted machine: what the host sees.
 
 use super::*;
+use crate::messages::Outcome;
 use crate::testing::{Action, MockHost};
 
 const CONN: ConnId = ConnId(3);
@@ -13,6 +14,11 @@ struct Script {
     deadline: Option<u64>,
     heard: Vec<String>,
     wall: i64,
+    /// Queued at end of stream.
+    at_eof: Vec<ConnOutput>,
+    /// Queued at the drain deadline (`None`: the trait's default, nothing).
+    goodbye: Option<Vec<ConnOutput>>,
+    done: bool,
 }
 
 impl ConnMachine for Script {
@@ -22,6 +28,56 @@ impl ConnMachine for Script {
     }
     fn handle_eof(&mut self, _: u64, _: &mut dyn Storage) {
         self.heard.push("eof".into());
+        self.out.extend(self.at_eof.drain(..));
+    }
+    fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
+        match self.goodbye.take() {
+            Some(goodbye) => {
+                self.heard.push(format!("deadline {cause:?}"));
+                self.done = goodbye.contains(&ConnOutput::Close);
+                self.out.extend(goodbye);
+            }
+            // What a machine that does not implement it gets.
+            None => {
+                struct Plain;
+                impl ConnMachine for Plain {
+                    fn handle_bytes(&mut self, _: u64, _: &[u8], _: &mut dyn Storage) {}
+                    fn handle_eof(&mut self, _: u64, _: &mut dyn Storage) {}
+                    fn handle_closed(&mut self, _: u64, _: &str, _: &mut dyn Storage) {}
+                    fn handle_timeout(&mut self, _: u64, _: &mut dyn Storage) {}
+                    fn handle_file_sent(
+                        &mut self,
+                        _: u64,
+                        _: u64,
+                        _: SendResult,
+                        _: &mut dyn Storage,
+                    ) {
+                    }
+                    fn handle_file_received(
+                        &mut self,
+                        _: u64,
+                        _: u64,
+                        _: RecvResult,
+                        _: &mut dyn Storage,
+                    ) {
+                    }
+                    fn handle_drain(&mut self, _: u64) {}
+                    fn poll_output(&mut self) -> Option<ConnOutput> {
+                        None
+                    }
+                    fn poll_timeout(&self) -> Option<u64> {
+                        None
+                    }
+                    fn busy(&self) -> bool {
+                        false
+                    }
+                    fn is_done(&self) -> bool {
+                        false
+                    }
+                }
+                Plain.handle_drain_deadline(now, cause, st);
+            }
+        }
     }
     fn handle_closed(&mut self, _: u64, reason: &str, _: &mut dyn Storage) {
         self.heard.push(format!("closed {reason}"));
@@ -55,11 +111,22 @@ impl ConnMachine for Script {
         true
     }
     fn is_done(&self) -> bool {
-        false
+        self.done
     }
 }
 
 fn deliver(host: &mut MockHost, a: &mut ConnAdapter<Script>, now: u64, ev: Event<'_>) {
+    deliver_to(host, a, now, ev, Script::default);
+}
+
+/// Deliver `ev`; a connection opening makes its machine with `make`, scripted.
+fn deliver_to(
+    host: &mut MockHost,
+    a: &mut ConnAdapter<Script>,
+    now: u64,
+    ev: Event<'_>,
+    make: impl FnOnce() -> Script,
+) {
     host.with_ctx(now, |ctx| {
         a.on_event(ctx, ev, |peer, _| {
             assert_eq!(peer, "127.0.0.1:9");
@@ -70,13 +137,17 @@ fn deliver(host: &mut MockHost, a: &mut ConnAdapter<Script>, now: u64, ev: Event
                     ConnOutput::Log(Level::Warn, "w".into()),
                 ],
                 deadline: Some(100),
-                ..Script::default()
+                ..make()
             }
         })
     });
 }
 
 fn open(host: &mut MockHost) -> ConnAdapter<Script> {
+    open_with(host, Script::default)
+}
+
+fn open_with(host: &mut MockHost, make: impl FnOnce() -> Script) -> ConnAdapter<Script> {
     let mut a = ConnAdapter::new("transfers");
     let addr = "127.0.0.1:9".parse().unwrap();
     let opened = Event::ConnOpened {
@@ -85,7 +156,7 @@ fn open(host: &mut MockHost) -> ConnAdapter<Script> {
         local: addr,
         listener: "l",
     };
-    deliver(host, &mut a, 0, opened);
+    deliver_to(host, &mut a, 0, opened, make);
     a
 }
 
@@ -168,4 +239,99 @@ fn after_close_only_log_lines_and_records_go_out() {
         ]
     );
     assert_eq!(a.machine().unwrap().heard, ["closed connection closed"]);
+}
+
+fn record(result: Outcome) -> TransferCompleted {
+    TransferCompleted {
+        protocol: "files".into(),
+        peer: "127.0.0.1:9".into(),
+        file: "big.iso".into(),
+        direction: "download".into(),
+        bytes: 0,
+        duration_ms: 0,
+        sha256: None,
+        result: result.into(),
+    }
+}
+
+#[test]
+fn a_transfer_is_described_on_its_connection_and_its_record_ends_it() {
+    let mut host = MockHost::new();
+    let info = SessionInfo {
+        direction: Direction::Send,
+        resource: "big.iso".into(),
+        bytes_done: 0,
+        bytes_total: Some(1 << 20),
+    };
+    let mut a = open_with(&mut host, || Script {
+        at_eof: vec![ConnOutput::Transfer(record(Outcome::Ok))],
+        ..Script::default()
+    });
+    let script = vec![ConnOutput::Describe(info)];
+    a.machine.as_mut().unwrap().script.splice(0..0, script);
+    let bytes = Event::Bytes {
+        conn: CONN,
+        data: b"GET",
+    };
+    deliver(&mut host, &mut a, 1, bytes);
+    let s = &host.sessions[&CONN.0];
+    assert_eq!(
+        (s.direction, s.conn, s.resource.as_str(), s.state.as_str()),
+        (Direction::Send, Some(CONN.0), "big.iso", "sending")
+    );
+    assert_eq!(s.peer, Some("127.0.0.1:9".parse().unwrap()));
+    assert_eq!(s.bytes_total, Some(1 << 20));
+    deliver(&mut host, &mut a, 2, Event::PeerEof { conn: CONN });
+    assert!(host.sessions.is_empty());
+    assert_eq!(host.ended, [(CONN.0, "ok".to_owned())]);
+    // A record after the connection is gone still ends its session (a refusal, say).
+    a.machine.as_mut().unwrap().at_eof = vec![ConnOutput::Transfer(record(Outcome::Refused))];
+    let closed = Event::ConnClosed {
+        conn: CONN,
+        error: None,
+    };
+    deliver(&mut host, &mut a, 3, closed);
+    deliver(&mut host, &mut a, 4, Event::PeerEof { conn: CONN });
+    assert_eq!(host.ended[1], (CONN.0, "refused".to_owned()));
+}
+
+#[test]
+fn at_the_drain_deadline_the_goodbye_goes_out_then_the_connection_closes() {
+    let mut host = MockHost::new();
+    let goodbye = vec![ConnOutput::Write(b"ERR 503 bye".to_vec())];
+    let mut a = open_with(&mut host, || Script {
+        goodbye: Some(goodbye),
+        ..Script::default()
+    });
+    host.take_actions();
+    let deadline = Event::DrainDeadline {
+        cause: DrainCause::Shutdown,
+    };
+    deliver(&mut host, &mut a, 5, deadline);
+    assert_eq!(
+        host.take_io(),
+        [
+            Action::Write {
+                conn: CONN.0,
+                data: b"ERR 503 bye".to_vec()
+            },
+            Action::Close { conn: CONN.0 },
+        ]
+    );
+    assert_eq!(a.machine().unwrap().heard, ["deadline Shutdown"]);
+
+    // A machine that closes itself is not closed twice; one that says nothing (the
+    // trait's default) is closed all the same.
+    let closing = vec![ConnOutput::Close];
+    let mut a = open_with(&mut host, || Script {
+        goodbye: Some(closing),
+        ..Script::default()
+    });
+    host.take_actions();
+    deliver(&mut host, &mut a, 6, deadline);
+    assert_eq!(host.take_io(), [Action::Close { conn: CONN.0 }]);
+    let mut a = open(&mut host);
+    host.take_actions();
+    deliver(&mut host, &mut a, 7, deadline);
+    assert_eq!(host.take_io(), [Action::Close { conn: CONN.0 }]);
 }

@@ -1,8 +1,9 @@
 //! v2 `GET`: the reply (length that follows, remembered digest), then the file range
 //! with `sendfile`.
 
+use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::{Outcome, TransferCompleted};
-use switchyard_sdk::{FileId, HostError};
+use switchyard_sdk::{Direction, FileId, HostError};
 
 use super::names;
 use super::{Output, Phase, Session, Storage, rate};
@@ -63,6 +64,12 @@ impl Session {
             text: get.name.clone(),
         });
         let token = self.token();
+        self.push(Output::Describe(SessionInfo {
+            direction: Direction::Send,
+            resource: get.name.clone(),
+            bytes_done: 0,
+            bytes_total: Some(len),
+        }));
         self.push(Output::SendFile {
             file,
             offset: get.offset,

@@ -17,9 +17,11 @@
 //! - this file: [`Session`], `Phase`, inputs, deadlines, header dispatch.
 //! - `upload`: v1 and v2 uploads, resume, commit, failures.
 //! - `download`: v2 `GET`.
+//! - `deadline`: the goodbye at the drain deadline (an `UNAVAILABLE` reply for v2).
 //! - `names`: unique names, kept partials, digest side files.
 //! - [`Storage`] (from the SDK): the storage calls the machine makes.
 
+mod deadline;
 mod download;
 mod names;
 mod refusal;
@@ -30,6 +32,7 @@ mod tests;
 
 use std::collections::VecDeque;
 
+use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::{Outcome, TransferCompleted};
 use switchyard_sdk::{FileId, HostError};
 
@@ -54,6 +57,9 @@ pub enum Output {
         len: u64,
         token: u64,
     },
+    /// A transfer starts: what it is, for the host's view of the session (the host
+    /// counts its bytes on the connection). Ended by its `Transfer` record.
+    Describe(SessionInfo),
     /// Close after everything queued is sent.
     Close,
     /// A finished (or failed) transfer, for the `transfers` port.

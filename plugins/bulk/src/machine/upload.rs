@@ -15,8 +15,9 @@
 //! with the fsync), so it can be continued once more.
 
 use sha2::{Digest, Sha256};
+use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::{Outcome, TransferCompleted};
-use switchyard_sdk::{FileId, HostError};
+use switchyard_sdk::{Direction, FileId, HostError};
 
 use super::names::{self, MAX_CANDIDATES};
 use super::{Output, Phase, Session, Storage, rate};
@@ -235,6 +236,14 @@ impl Session {
             let digest: [u8; 32] = up.own.clone().finalize().into();
             return self.received(now, up, Ok((0, Some(digest))), st);
         }
+        // A v1 upload's name comes at its commit.
+        let name = if up.v1 { "-" } else { up.put.name.as_str() };
+        self.push(Output::Describe(SessionInfo {
+            direction: Direction::Receive,
+            resource: name.to_owned(),
+            bytes_done: up.put.len - len,
+            bytes_total: Some(up.put.len),
+        }));
         self.push(Output::RecvToFile {
             file: up.file,
             len,

@@ -4,6 +4,7 @@
 use switchyard_sdk::messages::TransferCompleted;
 use switchyard_sdk::prelude::*;
 use switchyard_sdk::testing::{Action, MockHost};
+use switchyard_sdk::{Direction, DrainCause};
 
 use super::BulkPlugin;
 use crate::codec::{Get, Put, Reply, Request, Status, V1Header};
@@ -246,4 +247,70 @@ fn bad_configs_are_refused() {
     assert!(host.create::<BulkPlugin>("(idle_timeout_secs: 0)").is_err());
     assert!(host.create::<BulkPlugin>("(no_such_field: 1)").is_err());
     assert!(host.create::<BulkPlugin>("").is_ok());
+}
+
+/// A v2 upload under way is a session on its connection; at the drain deadline the
+/// client is told `UNAVAILABLE`, the connection closes, nothing is stored, and the
+/// session ends as `aborted`.
+#[test]
+fn drain_deadline_mid_upload_replies_unavailable_then_closes() {
+    let mut host = MockHost::new();
+    let mut p = open(&mut host, "");
+    let put = Request::Put(Put {
+        name: "disk.img".into(),
+        len: 1 << 20,
+        digest: None,
+        digest_last: true,
+        upload_id: None,
+    });
+    bytes(&mut host, &mut p, 1, &put.encode().unwrap());
+    let s = &host.sessions[&CONN.0];
+    assert_eq!(
+        (s.direction, s.conn, s.resource.as_str(), s.bytes_total),
+        (Direction::Receive, Some(CONN.0), "disk.img", Some(1 << 20))
+    );
+    host.take_actions();
+    let deadline = Event::DrainDeadline {
+        cause: DrainCause::Reload,
+    };
+    host.deliver(&mut p, 2, deadline);
+    let io = host.take_io();
+    let r = reply(&io);
+    assert_eq!(
+        (r.status, r.text.as_str()),
+        (Status::Unavailable, "server shutting down")
+    );
+    let close = io.iter().position(|a| *a == Action::Close { conn: CONN.0 });
+    let write = io.iter().position(|a| matches!(a, Action::Write { .. }));
+    assert!(
+        close.is_some() && write < close,
+        "the reply, then the close: {io:?}"
+    );
+    assert!(!io.iter().any(|a| matches!(a, Action::Commit { .. })));
+    assert_eq!(host.open_files(), 0, "the temp is dropped");
+    assert_eq!(host.ended, [(CONN.0, "aborted".to_owned())]);
+    assert!(host.sessions.is_empty());
+}
+
+/// v1 has no error channel: the connection just closes, and nothing is stored.
+#[test]
+fn drain_deadline_mid_v1_upload_just_closes() {
+    let mut host = MockHost::new();
+    let mut p = open(&mut host, "");
+    let mut wire = V1Header::encode(100).unwrap().to_vec();
+    wire.extend_from_slice(b"0123");
+    bytes(&mut host, &mut p, 1, &wire);
+    host.take_actions();
+    let deadline = Event::DrainDeadline {
+        cause: DrainCause::Shutdown,
+    };
+    host.deliver(&mut p, 2, deadline);
+    let io = host.take_io();
+    assert!(
+        !io.iter().any(|a| matches!(a, Action::Write { .. })),
+        "{io:?}"
+    );
+    assert!(io.contains(&Action::Close { conn: CONN.0 }));
+    assert_eq!(host.open_files(), 0);
+    assert_eq!(host.ended, [(CONN.0, "aborted".to_owned())]);
 }

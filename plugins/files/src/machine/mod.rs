@@ -16,9 +16,11 @@
 //! - `requests`: protocol detection and the v2 request loop.
 //! - `transfer`: completion of downloads, uploads and hashing (v1 and v2).
 //! - `v1`: the seed protocol, and how uploads get their `NNNN.txt` names.
+//! - `deadline`: the goodbye at the drain deadline (`ERR 503`, or a close for v1).
 //! - [`Storage`] (from the SDK): the storage calls the machine makes.
 //! - `sums`: digests remembered beside files, for `GET` and `HASH`.
 
+mod deadline;
 mod requests;
 pub(crate) mod sums;
 mod transfer;
@@ -30,6 +32,7 @@ mod tests;
 use std::collections::VecDeque;
 
 use switchyard_sdk::FileId;
+use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::{Outcome, TransferCompleted};
 
 pub(crate) use requests::host_error;
@@ -56,6 +59,9 @@ pub enum Output {
     RecvToFile { file: FileId, len: u64, token: u64 },
     /// Pause (`false`) or resume reading: pipelined requests wait in the socket.
     SetReading(bool),
+    /// A transfer starts: what it is, for the host's view of the session (the host
+    /// counts its bytes on the connection). Ended by its `Transfer` record.
+    Describe(SessionInfo),
     /// Close after everything queued is sent.
     Close,
     /// A finished (or failed) transfer, for the `transfers` port.
@@ -233,7 +239,12 @@ impl Session {
     }
 
     /// End whatever is in flight, recorded as `outcome` (`aborted`, `timeout`).
-    fn cut_off(&mut self, now: u64, (outcome, reason): (Outcome, &str), st: &mut dyn Storage) {
+    pub(crate) fn cut_off(
+        &mut self,
+        now: u64,
+        (outcome, reason): (Outcome, &str),
+        st: &mut dyn Storage,
+    ) {
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::V1Upload(u) => {
                 // Only a clean end of stream stores a v1 upload: a reset means the client
@@ -397,6 +408,11 @@ impl Session {
         self.advance(now, st);
         if matches!(self.phase, Phase::Ready) && self.peer_eof {
             self.handle_eof(now, st);
+        }
+        // Draining starts nothing new: once its last transfer is done, an idle
+        // connection has nothing left to wait for (a retired instance can then stop).
+        if self.draining && matches!(self.phase, Phase::Ready) && self.inbuf.is_empty() {
+            self.close();
         }
     }
 }

@@ -2,8 +2,9 @@
 //! uploads received straight into a temp file, and `HASH` reading step by step.
 
 use sha2::{Digest, Sha256};
+use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::Outcome;
-use switchyard_sdk::{FileId, HostError};
+use switchyard_sdk::{Direction, FileId, HostError};
 
 use super::{Output, Phase, Session, Storage, host_error, sums};
 use crate::cmd::hex;
@@ -52,6 +53,12 @@ impl Session {
     pub(crate) fn start_send(&mut self, now: u64, mut sending: Sending, offset: u64) {
         sending.started = now;
         sending.token = self.token();
+        self.push(Output::Describe(SessionInfo {
+            direction: Direction::Send,
+            resource: sending.name.clone(),
+            bytes_done: 0,
+            bytes_total: Some(sending.len),
+        }));
         self.push(Output::SendFile {
             file: sending.file,
             offset,
@@ -145,6 +152,12 @@ impl Session {
             r.remaining -= take as u64;
         }
         r.token = self.token();
+        self.push(Output::Describe(SessionInfo {
+            direction: Direction::Receive,
+            resource: r.name.clone(),
+            bytes_done: r.size - r.remaining,
+            bytes_total: Some(r.size),
+        }));
         // Always through the host, even for 0 bytes: it hashes the whole file.
         self.push(Output::RecvToFile {
             file: r.file,

@@ -16,10 +16,11 @@
 //! root are skipped, and the commit itself refuses an existing name atomically, so two
 //! concurrent uploads can never get (or overwrite) the same name.
 
+use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::Outcome;
-use switchyard_sdk::{FileId, HostError};
+use switchyard_sdk::{Direction, FileId, HostError};
 
-use super::{Phase, Sending, Session, Storage, sums};
+use super::{Output, Phase, Sending, Session, Storage, sums};
 use crate::codec::{V1Op, check_name};
 
 /// First and last `NNNN` of upload names.
@@ -64,6 +65,13 @@ impl Session {
                     bytes: 0,
                     started: now,
                 });
+                // Its name comes at the end (`NNNN.txt`); the host counts its bytes.
+                self.push(Output::Describe(SessionInfo {
+                    direction: Direction::Receive,
+                    resource: "-".into(),
+                    bytes_done: 0,
+                    bytes_total: None,
+                }));
                 let rest = std::mem::take(&mut self.inbuf);
                 self.v1_upload_bytes(now, &rest, st);
             }

@@ -3,6 +3,7 @@
 use switchyard_sdk::messages::TransferCompleted;
 use switchyard_sdk::prelude::*;
 use switchyard_sdk::testing::{Action, MockHost};
+use switchyard_sdk::{Direction, DrainCause};
 
 use super::FilesPlugin;
 use crate::codec::MAGIC;
@@ -290,4 +291,52 @@ fn drain_closes_an_idle_connection() {
     host.deliver(&mut p, 1, Event::Drain);
     let io = host.take_io();
     assert!(io.contains(&Action::Close { conn: 7 }), "{io:?}");
+}
+
+/// A GET under way is a session on its connection; at the drain deadline the client
+/// gets the tail after the bytes sent, the connection closes, and the session ends
+/// as `aborted` (what `switchyard_transfers_total` counts).
+#[test]
+fn drain_deadline_mid_get_sends_the_tail_closes_and_ends_the_session() {
+    let mut host = MockHost::new();
+    host.files.insert("big.bin".into(), vec![3u8; 10_000]);
+    let mut p = open(&mut host, "");
+    v2(&mut host, &mut p, 10, "GET big.bin\n");
+    let s = &host.sessions[&CONN.0];
+    assert_eq!(
+        (s.conn, s.resource.as_str(), s.bytes_total),
+        (Some(CONN.0), "big.bin", Some(10_000))
+    );
+    assert_eq!((s.direction, s.peer), (Direction::Send, Some(addr())));
+    host.take_actions();
+    let deadline = Event::DrainDeadline {
+        cause: DrainCause::Shutdown,
+    };
+    host.deliver(&mut p, 20, deadline);
+    let io = host.take_io();
+    assert_eq!(writes(&io), "\nERR 503 server shutting down\n");
+    let close = io.iter().position(|a| *a == Action::Close { conn: CONN.0 });
+    let write = io.iter().position(|a| matches!(a, Action::Write { .. }));
+    assert!(
+        write < close && close.is_some(),
+        "the goodbye, then the close: {io:?}"
+    );
+    assert_eq!(
+        io.iter()
+            .filter(|a| matches!(a, Action::Close { .. }))
+            .count(),
+        1
+    );
+    assert!(host.sessions.is_empty());
+    assert_eq!(host.ended, [(CONN.0, "aborted".to_owned())]);
+}
+
+/// A refused request ends a session never described: it is counted all the same.
+#[test]
+fn a_refusal_ends_its_session_with_its_outcome() {
+    let mut host = MockHost::new();
+    let mut p = open(&mut host, "");
+    v2(&mut host, &mut p, 10, "GET missing.bin\n");
+    assert!(host.sessions.is_empty());
+    assert_eq!(host.ended, [(CONN.0, "not_found".to_owned())]);
 }

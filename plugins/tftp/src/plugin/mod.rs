@@ -5,6 +5,11 @@
 //! One host timer per transfer (token = transfer id), armed lazily: it is re-armed only
 //! when the machine's deadline moves earlier, or when it fires early. A fast transfer
 //! thus costs about one timer call per timeout period, not one per packet.
+//!
+//! # Layout
+//! - this file: requests, transfers and their actions.
+//! - `sessions`: each transfer as a host session (described, ended), and the ERROR
+//!   every transfer left gets at the drain deadline.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -19,6 +24,8 @@ use crate::netascii;
 use crate::options::{self, Limits, Negotiated};
 use crate::packet::{self, ErrorCode, RequestKind};
 use crate::transfer::{Action, Ending, Outcome, Params, Receiver, Sender};
+
+mod sessions;
 
 /// The output port carrying one [`TransferCompleted`] per transfer.
 pub const TRANSFERS_PORT: &str = "transfers";
@@ -69,6 +76,10 @@ struct Live {
     /// The result is not known yet (it counts as a session and against the limits).
     running: bool,
     closed: bool,
+    /// Bytes the transfer will move, when known (the file's, or the upload's `tsize`).
+    total: Option<u64>,
+    /// Bytes done when last described to the host (`None`: not yet).
+    described: Option<u64>,
 }
 
 /// The TFTP server plugin: one instance per handler serves every transfer.
@@ -183,6 +194,7 @@ impl Tftp {
         kv(&mut line, "reason", msg);
         ctx.info(line);
         let Some(kind) = kind else { return };
+        Tftp::end_session(ctx, sessions::REFUSED, outcome);
         let event = TransferCompleted {
             protocol: "tftp".into(),
             peer: peer.to_string(),
@@ -398,6 +410,11 @@ impl Tftp {
             armed: None,
             running: true,
             closed: false,
+            total: match req.kind {
+                RequestKind::Read => Some(total),
+                RequestKind::Write => neg.tsize,
+            },
+            described: None,
         };
         self.step(ctx, id, live, out);
         Ok(())
@@ -444,6 +461,9 @@ impl Tftp {
         if live.closed {
             let _ = ctx.cancel_timer(id);
             return;
+        }
+        if live.running {
+            Tftp::describe(ctx, &mut live);
         }
         match live.machine.deadline() {
             Some(d) if live.armed.is_none_or(|a| d < a) => {
@@ -606,6 +626,7 @@ impl Tftp {
         if let Err(e) = ctx.emit(TRANSFERS_PORT, &event) {
             ctx.debug(format_args!("emit failed: {e}"));
         }
+        Tftp::end_session(ctx, live.socket.0, o.kind);
     }
 
     fn on_transfer_packet(&mut self, ctx: &mut Ctx<'_>, id: u64, from: SocketAddr, data: &[u8]) {
@@ -669,6 +690,7 @@ impl Protocol for Tftp {
             Event::Timer { token } => self.on_timer(ctx, token),
             Event::FilePrefetched { token, result } => self.on_prefetched(ctx, token, result),
             Event::Drain => self.admission.draining = true,
+            Event::DrainDeadline { .. } => self.cut_all(ctx),
             _ => {}
         }
     }

@@ -1,4 +1,7 @@
 //! The adapter against `MockHost`: in-memory files, recorded datagrams, manual time.
+//! `deadline`: transfers as host sessions, and the drain deadline's ERROR.
+
+mod deadline;
 
 use std::net::SocketAddr;
 

@@ -367,4 +367,18 @@ impl Receiver {
         });
         self.end(Ending::Error, why, out);
     }
+
+    /// The server cuts the transfer (the drain deadline): ERROR 0 with `why` to the
+    /// peer; the transfer ends `aborted` (the temp is dropped). Nothing is sent once
+    /// the result is known (a receiver dallying after its last ACK just stops).
+    pub fn cut(&mut self, why: &str, out: &mut Vec<Action<'_>>) {
+        if self.is_finished() {
+            return;
+        }
+        out.push(Action::Send {
+            to: self.peer.addr,
+            packet: packet::error(ErrorCode::NotDefined, why),
+        });
+        self.end(Ending::Aborted, why, out);
+    }
 }

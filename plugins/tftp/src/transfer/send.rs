@@ -298,4 +298,18 @@ impl Sender {
         });
         self.end(Ending::Error, why, out);
     }
+
+    /// The server cuts the transfer (the drain deadline): ERROR 0 with `why` to the
+    /// peer, so it stops at once instead of waiting for its own timeout; the transfer
+    /// ends `aborted`.
+    pub fn cut(&mut self, why: &str, out: &mut Vec<Action<'_>>) {
+        if self.done {
+            return;
+        }
+        out.push(Action::Send {
+            to: self.peer.addr,
+            packet: packet::error(ErrorCode::NotDefined, why),
+        });
+        self.end(Ending::Aborted, why, out);
+    }
 }

@@ -66,6 +66,7 @@ pub fn write(
         match c.stream.try_write(data) {
             Ok(n) => {
                 actor.shared.metrics.bytes_out.inc_by(n as u64);
+                c.count(n as u64);
                 written = n;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

@@ -1,10 +1,11 @@
 //! Typed messages a plugin emits on an output port, sent to the routed handlers.
+//!
+//! The host does not read them: what it counts of a transfer comes from
+//! `session_end` (`calls::sessions`), whatever the plugin's message types.
 
 use std::sync::Arc;
 
-use slog::debug;
 use switchyard_sdk::abi;
-use switchyard_sdk::messages::{Message, TransferCompleted};
 
 use crate::actor::InstanceActor;
 use crate::actor::messages::TypedMessage;
@@ -22,16 +23,6 @@ pub fn emit(actor: &mut InstanceActor, port: u32, data: &[u8]) -> u32 {
     }
     if data.len() > MAX_MESSAGE {
         return abi::SY_ERR_LIMIT;
-    }
-    if &*shared.type_names[port as usize] == TransferCompleted::TYPE {
-        // Transfers by outcome, for the metrics, whoever emits them. A result
-        // outside the fixed set counts as `other` (bounded label); said once.
-        let event = serde_json::from_slice::<TransferCompleted>(data);
-        let result = event.as_ref().ok().map(|t| t.result.as_str());
-        if shared.metrics.transfer(result) {
-            debug!(shared.log, "transfer result is not one of the outcomes (plugin built against an older SDK?): counted as `other`, logged once per handler";
-                "result" => result.unwrap_or("(unparsable event)"));
-        }
     }
     let Some(routes) = shared.outputs.get(&port) else {
         return abi::SY_OK;

@@ -7,6 +7,7 @@
 mod conns;
 mod files;
 mod messages;
+mod sessions;
 mod sockets;
 mod timers;
 
@@ -15,6 +16,7 @@ use std::rc::Rc;
 
 use actix::Context;
 use slog::{debug, error, info, trace, warn};
+use switchyard_sdk::Session;
 use switchyard_sdk::abi::{self, SyStat};
 use switchyard_sdk::host::HostCalls;
 
@@ -29,7 +31,7 @@ pub struct Calls<'a> {
 }
 
 /// Each call goes to the owner of the resource it acts on (`sockets`, `conns`,
-/// `files`, `timers`, `messages`); logging is answered here.
+/// `files`, `timers`, `messages`, `sessions`); logging is answered here.
 impl HostCalls for Calls<'_> {
     fn log(&mut self, level: u32, msg: &str) {
         self.actor.phase.note_log(level, msg);
@@ -170,6 +172,14 @@ impl HostCalls for Calls<'_> {
 
     fn hand_over_state(&mut self, version: u32, data: &[u8]) -> u32 {
         self.actor.phase.offer(version, data)
+    }
+
+    fn session_update(&mut self, session: u64, info: &Session<'_>) -> u32 {
+        sessions::session_update(self.actor, session, info)
+    }
+
+    fn session_end(&mut self, session: u64, result: &str) -> u32 {
+        sessions::session_end(self.actor, session, result)
     }
 }
 

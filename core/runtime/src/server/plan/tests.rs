@@ -53,6 +53,7 @@ fn topology(handlers: Vec<HandlerSpec>, listeners: Vec<ListenerSpec>) -> Topolog
         listeners,
         handlers,
         drain_timeout: Duration::from_secs(10),
+        reload_drain_timeout: None,
         admin: None,
         user: None,
         plugin_dirs: Vec::new(),

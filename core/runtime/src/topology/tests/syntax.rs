@@ -197,6 +197,24 @@ fn bad_numbers_and_zero_limits_are_reported_at_the_value() {
 }
 
 #[test]
+fn drain_timeouts_are_whole_seconds_reported_at_the_value() {
+    let text = "(\n    drain_timeout_secs: 2,\n    reload_drain_timeout_secs: -5,\n    listeners: {},\n    handlers: {},\n)\n";
+    let e = errors(text);
+    let d = only(&e, DiagnosticKind::BadValue);
+    assert!(
+        d.message
+            .starts_with("invalid `reload_drain_timeout_secs` in the topology"),
+        "{}",
+        d.message
+    );
+    assert_at(&d, pos(text, "-5"));
+    assert_eq!((d.line, d.col), (3, 32));
+    let e = errors(&text.replace("-5", "\"1 minute\""));
+    let d = only(&e, DiagnosticKind::BadValue);
+    assert_eq!((d.line, d.col), (3, 32), "{}", d.message);
+}
+
+#[test]
 fn duplicate_names_and_fields_are_reported_at_the_second_one() {
     let text = topology(
         r#"        "u": (kind: udp, bind: "127.0.0.1:1", kind: tcp),"#,

@@ -17,6 +17,7 @@ const FULL: &str = r#"
     plugin_dirs: ["plugins", "/opt/switchyard"],
     plugins: { "echo": "target/debug/libswitchyard_echo.so" },
     drain_timeout_secs: 3,
+    reload_drain_timeout_secs: 120,
     listeners: {
         "echo_udp": (kind: udp, bind: "127.0.0.1:7007"),
         "echo_tcp": (kind: tcp, bind: "[::]:7008", dual_stack: true),
@@ -130,6 +131,7 @@ fn a_full_topology_compiles_to_the_expected_graph() {
     );
     assert!(audit.listeners.is_empty() && audit.outputs.is_empty());
     assert_eq!(t.drain_timeout, Duration::from_secs(3));
+    assert_eq!(t.reload_drain_timeout, Some(Duration::from_secs(120)));
     assert_eq!(
         t.plugin_dirs,
         vec![cwd.join("plugins"), PathBuf::from("/opt/switchyard")]
@@ -173,6 +175,10 @@ fn defaults_apply_when_optional_parts_are_absent() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.drain_timeout, Duration::from_secs(10));
+    assert_eq!(
+        t.reload_drain_timeout, None,
+        "retired instances keep their sessions"
+    );
     assert!(t.plugin_dirs.is_empty());
     assert_eq!(
         t.handlers[0].restart,

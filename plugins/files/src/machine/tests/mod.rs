@@ -5,9 +5,12 @@
 //! - `downloads`, `uploads`, `commands`: v2 by command family.
 //! - `hidden`: hidden names, refused unless `serve_hidden`.
 //! - `framing`: detection, split/coalesced input, malformed lines, timeouts, drain.
+//! - `deadline`: the goodbye at the drain deadline, the sessions described, and what
+//!   draining closes.
 //! - `v1`: the seed protocol.
 
 mod commands;
+mod deadline;
 mod downloads;
 mod framing;
 mod hidden;

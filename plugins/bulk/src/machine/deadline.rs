@@ -1,0 +1,53 @@
+//! The drain deadline: the connection is cut, and a v2 client is told why.
+//!
+//! An upload in flight (body or digest) gets the reply `UNAVAILABLE` "server shutting
+//! down" (`docs/bulk-protocol.md`, "Shutting down") and ends as a lost connection
+//! does: a resumable upload keeps what arrived for resume (`partial`), any other
+//! stores nothing (`aborted`). A download cut mid-body cannot carry a reply inside its
+//! raw bytes: it just closes, and the client sees fewer bytes than announced. v1 has
+//! no error channel: the connection just closes.
+
+use switchyard_sdk::DrainCause;
+use switchyard_sdk::messages::Outcome;
+
+use super::{Phase, Session, Storage};
+use crate::codec::{self, Detected, Reply, Status};
+
+/// What a cut client is told.
+pub const SHUTTING_DOWN: &str = "server shutting down";
+
+impl Session {
+    /// The drain deadline passed: record what was in flight as cut, say goodbye, close.
+    pub fn handle_drain_deadline(&mut self, now: u64, _cause: DrainCause, st: &mut dyn Storage) {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Done => {}
+            Phase::Header => {
+                if !self.inbuf.is_empty() {
+                    self.warn(format!(
+                        "refused peer={} reason=\"{SHUTTING_DOWN}\" bytes={}",
+                        self.peer,
+                        self.inbuf.len()
+                    ));
+                    if codec::detect(&self.inbuf) == Some(Detected::V2) {
+                        self.reply(Reply::error(Status::Unavailable, SHUTTING_DOWN));
+                    }
+                }
+                self.end();
+            }
+            Phase::Receiving(up) => {
+                if !up.v1 {
+                    self.reply(Reply::error(Status::Unavailable, SHUTTING_DOWN));
+                }
+                self.lose_upload(now, up, (Outcome::Aborted, SHUTTING_DOWN), st);
+            }
+            Phase::Trailer(up, _) => {
+                let failure = (Status::Unavailable, Outcome::Aborted);
+                self.fail_upload(now, up, failure, SHUTTING_DOWN, st);
+            }
+            Phase::Sending(d) => {
+                let cut = Err((Outcome::Aborted, SHUTTING_DOWN.to_owned()));
+                self.finish_download(now, d, cut, st);
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The host's view of the transfers: each is a session keyed by its socket, described
+//! when it begins and every few blocks, ended with its outcome; and at the drain
+//! deadline every transfer left is told with an ERROR packet.
+//!
+//! Why the plugin says it and the host does not infer it: only the plugin knows that a
+//! socket carries a transfer of a given file, and how far it got. With that the host
+//! logs one line per transfer it must cut (peer, file, bytes done) and counts each
+//! ending in `switchyard_transfers_total`.
+
+use switchyard_sdk::{Ctx, Direction, Session};
+
+use super::{Live, Machine, Tftp};
+use crate::packet::{ErrorCode, RequestKind};
+use crate::transfer::{Action, Ending};
+
+/// The session key of a request refused at once: it never had a socket (ids start at
+/// 1), and ending a session never described still counts its outcome.
+pub(super) const REFUSED: u64 = 0;
+/// Bytes between two descriptions of a transfer's progress: one host call per 32
+/// blocks of 512 bytes, nothing per packet.
+const DESCRIBE_EVERY: u64 = 16 * 1024;
+/// What a cut peer is told (ERROR 0).
+pub(super) const SHUTTING_DOWN: &str = "server shutting down";
+
+impl Live {
+    /// Bytes done: acknowledged by the peer (download) or written (upload).
+    fn bytes_done(&self) -> u64 {
+        match &self.machine {
+            Machine::Send(s) => s.acked_offset(),
+            Machine::Recv(r) => r.bytes(),
+        }
+    }
+}
+
+impl Tftp {
+    /// Describe transfer `live` to the host: when it begins, and then once it moved
+    /// [`DESCRIBE_EVERY`] bytes since the last time.
+    pub(super) fn describe(ctx: &mut Ctx<'_>, live: &mut Live) {
+        let done = live.bytes_done();
+        if live
+            .described
+            .is_some_and(|last| done < last.saturating_add(DESCRIBE_EVERY))
+        {
+            return;
+        }
+        let (direction, state) = match live.kind {
+            RequestKind::Read => (Direction::Send, "sending"),
+            RequestKind::Write => (Direction::Receive, "receiving"),
+        };
+        let session = Session {
+            direction,
+            peer: Some(live.peer),
+            conn: None,
+            resource: &live.path,
+            state,
+            bytes_done: done,
+            bytes_total: live.total,
+        };
+        if let Err(e) = ctx.describe_session(live.socket.0, &session) {
+            ctx.debug(format_args!("session not described: {e}"));
+        }
+        live.described = Some(done);
+    }
+
+    /// A transfer's result is known: its session ends with it.
+    pub(super) fn end_session(ctx: &mut Ctx<'_>, key: u64, kind: Ending) {
+        if let Err(e) = ctx.end_session(key, kind) {
+            ctx.debug(format_args!("session end not taken: {e}"));
+        }
+    }
+
+    /// The drain deadline: ERROR 0 to every transfer's peer (the result recorded as
+    /// `aborted`, uploads dropped), dallying ones closed, and netascii requests still
+    /// waiting for their file refused the same way.
+    pub(super) fn cut_all(&mut self, ctx: &mut Ctx<'_>) {
+        let ids: Vec<u64> = self.transfers.keys().copied().collect();
+        for id in ids {
+            let Some(mut live) = self.transfers.remove(&id) else {
+                continue;
+            };
+            let mut out = Vec::new();
+            if live.running {
+                match &mut live.machine {
+                    Machine::Send(s) => s.cut(SHUTTING_DOWN, &mut out),
+                    Machine::Recv(r) => r.cut(SHUTTING_DOWN, &mut out),
+                }
+            }
+            if out.is_empty() {
+                out.push(Action::Close);
+            }
+            self.step(ctx, id, live, out);
+        }
+        for (_, p) in std::mem::take(&mut self.prefetching) {
+            let _ = ctx.close_file(p.file);
+            self.admission.ended(p.peer, p.req.kind, &p.req.path);
+            let what = (Some(p.req.kind), p.req.path.as_str());
+            Tftp::refuse(
+                ctx,
+                p.listener,
+                p.peer,
+                what,
+                ErrorCode::NotDefined,
+                SHUTTING_DOWN,
+            );
+        }
+    }
+}
