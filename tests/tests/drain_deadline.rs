@@ -12,10 +12,10 @@ mod clients;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use clients::{ours, pseudo_random, spawn};
+use clients::{ours, spawn};
 use switchyard_e2e::faults::tool;
 use switchyard_e2e::slow_link::{SlowTcp, SlowUdp};
-use switchyard_e2e::{Host, log_text};
+use switchyard_e2e::{Host, log_text, pseudo_random};
 
 const WAIT: Duration = Duration::from_secs(60);
 const DRAIN: Duration = Duration::from_secs(2);

@@ -54,6 +54,14 @@ fn third_party_plugin_builds_and_serves() {
 /// with a position in the topology, exactly as for bundled plugins.
 #[test]
 fn third_party_config_is_checked_by_validate() {
+    let (_dir, file, err) = validate_reverse_with("(prefx: \"<\")");
+    assert!(err.contains("prefx"), "{err}");
+    assert!(err.contains(&format!("{}:4:53", file.display())), "{err}");
+}
+
+/// `validate` a topology serving the external plugin with `config`: it must refuse
+/// (78); the directory holding the file written, the file, and what `validate` printed.
+fn validate_reverse_with(config: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let lib = build_external_plugin("external-plugin", &[]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("rev.ron");
@@ -63,7 +71,7 @@ fn third_party_config_is_checked_by_validate() {
             r#"(
     plugins: {{ "reverse": "{}" }},
     listeners: {{ "u": (kind: udp, bind: "127.0.0.1:0") }},
-    handlers: {{ "rev": (plugin: "reverse", config: (prefx: "<")) }},
+    handlers: {{ "rev": (plugin: "reverse", config: {config}) }},
     routes: [ (from: "u", to: "rev") ],
 )"#,
             lib.display()
@@ -71,36 +79,17 @@ fn third_party_config_is_checked_by_validate() {
     )
     .unwrap();
     let out = run_switchyard(["validate".as_ref(), file.as_os_str()]);
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(78), "{err}");
-    assert!(err.contains("prefx"), "{err}");
-    assert!(err.contains(&format!("{}:4:53", file.display())), "{err}");
+    (dir, file, err)
 }
 
 /// A value check in the plugin's own `new` (`ConfigError::field`) is caught by
 /// `validate`, which runs `new` with no I/O, with the caret on the value it names.
 #[test]
 fn third_party_value_check_is_caught_by_validate_at_the_field() {
-    let lib = build_external_plugin("external-plugin", &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("rev.ron");
     let long = "x".repeat(65);
-    std::fs::write(
-        &file,
-        format!(
-            r#"(
-    plugins: {{ "reverse": "{}" }},
-    listeners: {{ "u": (kind: udp, bind: "127.0.0.1:0") }},
-    handlers: {{ "rev": (plugin: "reverse", config: (prefix: "{long}")) }},
-    routes: [ (from: "u", to: "rev") ],
-)"#,
-            lib.display()
-        ),
-    )
-    .unwrap();
-    let out = run_switchyard(["validate".as_ref(), file.as_os_str()]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(78), "{err}");
+    let (_dir, file, err) = validate_reverse_with(&format!("(prefix: \"{long}\")"));
     assert!(err.contains("`prefix`: at most 64 bytes, not 65"), "{err}");
     // Line 4, at the string after `prefix: `.
     assert!(err.contains(&format!("{}:4:61", file.display())), "{err}");

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use switchyard_e2e::{Host, plugin_lib, sha256_hex};
+use switchyard_e2e::{Host, plugin_lib, pseudo_random, sha256_hex};
 
 const WAIT: Duration = Duration::from_secs(15);
 /// How long each transfer is paced to last.
@@ -60,18 +60,6 @@ fn topology(dir: &Path, echo_prefix: &str, broken: bool) -> String {
             ""
         },
     )
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// Sleep so that `done` of `total` units are reached at the pace of `SPAN`.

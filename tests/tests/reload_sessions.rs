@@ -18,11 +18,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use clients::{Done, ours, pseudo_random, spawn};
+use clients::{Done, ours, spawn};
 use serde_json::Value;
 use switchyard_e2e::faults::tool;
 use switchyard_e2e::slow_link::{SlowTcp, SlowUdp};
-use switchyard_e2e::{Host, prometheus, sha256_hex};
+use switchyard_e2e::{Host, prometheus, pseudo_random, sha256_hex};
 
 const WAIT: Duration = Duration::from_secs(60);
 /// The topology's `drain_timeout_secs`: the old cut came this long after a reload.

@@ -34,6 +34,22 @@ pub struct ConfigCollector {
     pub refused_calls: Vec<&'static str>,
 }
 
+impl ConfigCollector {
+    /// A failed check or create with no config error of its own: `what` with the
+    /// status and the plugin's last log line (a panic's message, say).
+    fn say_why(&mut self, what: &str, status: u32) {
+        if !self.problems.is_empty() {
+            return;
+        }
+        let detail = self.logs.last().map(|(_, m)| m.clone()).unwrap_or_default();
+        self.problems.push(ConfigProblem {
+            message: format!("{what} ({}) {detail}", abi::status_name(status)),
+            line: 0,
+            col: 0,
+        });
+    }
+}
+
 impl HostCalls for ConfigCollector {
     fn unsupported(&mut self, call: &'static str) -> u32 {
         self.refused_calls.push(call);
@@ -101,20 +117,8 @@ fn parse_check(plugin: &Plugin, ron_text: &str) -> Vec<ConfigProblem> {
         // SAFETY: a checked vtable function with this call's host pointers.
         unsafe { check(api, ctx, SyStr::from_str(config)) }
     });
-    if status != abi::SY_OK && collector.problems.is_empty() {
-        let detail = collector
-            .logs
-            .last()
-            .map(|(_, m)| m.clone())
-            .unwrap_or_default();
-        collector.problems.push(ConfigProblem {
-            message: format!(
-                "the plugin refused its configuration ({}) {detail}",
-                abi::status_name(status)
-            ),
-            line: 0,
-            col: 0,
-        });
+    if status != abi::SY_OK {
+        collector.say_why("the plugin refused its configuration", status);
     }
     json_positions_dropped(plugin, collector.problems)
 }
@@ -144,21 +148,10 @@ fn dry_create(plugin: &Plugin, config: &str) -> Vec<ConfigProblem> {
     if !collector.refused_calls.is_empty() {
         return Vec::new();
     }
-    if collector.problems.is_empty() {
-        let detail = collector
-            .logs
-            .last()
-            .map(|(_, m)| m.clone())
-            .unwrap_or_default();
-        collector.problems.push(ConfigProblem {
-            message: format!(
-                "the plugin cannot be created with this configuration ({}) {detail}",
-                abi::status_name(status)
-            ),
-            line: 0,
-            col: 0,
-        });
-    }
+    collector.say_why(
+        "the plugin cannot be created with this configuration",
+        status,
+    );
     json_positions_dropped(plugin, collector.problems)
 }
 

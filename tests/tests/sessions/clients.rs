@@ -88,16 +88,3 @@ impl Running {
         }
     }
 }
-
-/// `len` bytes that do not repeat in any way a transfer could hide.
-pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}

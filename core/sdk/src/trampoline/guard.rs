@@ -1,9 +1,12 @@
 //! What every entry point shares: the instance box, catching and reporting panics,
 //! and checking the host's table before using it.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, Once};
 
-use crate::abi::{self, SyHostApi, SyHostCtx, SyStr};
+use crate::abi::{self, SyHostApi, SyHostCtx, SyInstance, SyStr};
+use crate::ctx::Ctx;
+use crate::protocol::Protocol;
 
 /// A plugin instance as the SDK keeps it behind the opaque `SyInstance` pointer.
 pub(crate) struct Instance<P> {
@@ -109,4 +112,54 @@ pub(crate) fn wall_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The clock of one call into an instance: monotonic (the instance's) and wall.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    pub now_ms: u64,
+    pub wall_ms: u64,
+}
+
+/// Run `f` on the instance behind `inst` with a [`Ctx`] for this call, as every entry
+/// into a live instance must: the host's table checked, the instance there and not
+/// poisoned, and a panic caught, which poisons the instance and is reported as
+/// happening `during` the named entry.
+///
+/// # Safety
+/// `api`/`ctx` are the host's pointers for this call; `inst` came from `create::<P>`
+/// and the host serializes calls per instance.
+pub(crate) unsafe fn with_instance<P: Protocol>(
+    inst: *mut SyInstance,
+    api: *const SyHostApi,
+    ctx: *mut SyHostCtx,
+    clock: Clock,
+    during: &str,
+    f: impl FnOnce(&mut P, &mut Ctx<'_>) -> u32,
+) -> u32 {
+    // SAFETY: host pointers, checked.
+    let Some(api) = (unsafe { host_api(api, ctx) }) else {
+        return abi::SY_ERR_INVALID;
+    };
+    // SAFETY: as the caller guarantees.
+    let Some(inst) = (unsafe { (inst as *mut Instance<P>).as_mut() }) else {
+        return abi::SY_ERR_INVALID;
+    };
+    if inst.poisoned {
+        return abi::SY_ERR_PANICKED;
+    }
+    let proto = &mut inst.proto;
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: this call's pointers.
+        let mut cx = unsafe { Ctx::from_raw(api, ctx, clock.now_ms, clock.wall_ms, P::PORTS) };
+        f(proto, &mut cx)
+    }));
+    match result {
+        Ok(status) => status,
+        Err(_) => {
+            inst.poisoned = true;
+            // SAFETY: this call's pointers.
+            unsafe { report_panic(api, ctx, during) }
+        }
+    }
 }

@@ -5,9 +5,7 @@
 //! then starts the successor fresh); one while importing refuses the state, and the
 //! instance, which may be half-changed, is poisoned so the host replaces it.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
-use super::guard::{Instance, host_api, report_panic, wall_now};
+use super::guard::{Clock, wall_now, with_instance};
 use crate::abi::{self, SyBytes, SyHostApi, SyHostCtx, SyInstance};
 use crate::ctx::Ctx;
 use crate::protocol::Protocol;
@@ -20,34 +18,19 @@ pub unsafe extern "C" fn export_state<P: Protocol>(
     ctx: *mut SyHostCtx,
     now_ms: u64,
 ) -> u32 {
-    // SAFETY: host pointers, checked.
-    let Some(api) = (unsafe { host_api(api, ctx) }) else {
-        return abi::SY_ERR_INVALID;
+    let clock = Clock {
+        now_ms,
+        wall_ms: wall_now(),
     };
-    // SAFETY: `inst` was made by `create::<P>`; the host serializes calls per instance.
-    let Some(inst) = (unsafe { (inst as *mut Instance<P>).as_mut() }) else {
-        return abi::SY_ERR_INVALID;
-    };
-    if inst.poisoned {
-        return abi::SY_ERR_PANICKED;
-    }
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: this call's pointers.
-        let mut cx = unsafe { Ctx::from_raw(api, ctx, now_ms, wall_now(), P::PORTS) };
-        let Some((version, bytes)) = inst.proto.export_state(&mut cx) else {
+    let export = |proto: &mut P, cx: &mut Ctx<'_>| {
+        let Some((version, bytes)) = proto.export_state(cx) else {
             return abi::SY_OK;
         };
-        // SAFETY: `bytes` outlives the call; the host copies it.
-        unsafe { (api.hand_over_state)(ctx, version, SyBytes::from_slice(&bytes)) }
-    }));
-    match result {
-        Ok(status) => status,
-        Err(_) => {
-            inst.poisoned = true;
-            // SAFETY: this call's pointers.
-            unsafe { report_panic(api, ctx, "export_state") }
-        }
-    }
+        // SAFETY: this call's pointers; `bytes` outlives the call, the host copies it.
+        unsafe { (cx.api.hand_over_state)(cx.raw, version, SyBytes::from_slice(&bytes)) }
+    };
+    // SAFETY: the host's pointers for this call.
+    unsafe { with_instance::<P>(inst, api, ctx, clock, "export_state", export) }
 }
 
 /// # Safety
@@ -60,37 +43,28 @@ pub unsafe extern "C" fn import_state<P: Protocol>(
     version: u32,
     data: SyBytes,
 ) -> u32 {
-    // SAFETY: host pointers, checked.
-    let Some(api) = (unsafe { host_api(api, ctx) }) else {
-        return abi::SY_ERR_INVALID;
-    };
-    // SAFETY: `inst` was made by `create::<P>`; the host serializes calls per instance.
-    let Some(inst) = (unsafe { (inst as *mut Instance<P>).as_mut() }) else {
-        return abi::SY_ERR_INVALID;
-    };
-    if inst.poisoned {
-        return abi::SY_ERR_PANICKED;
-    }
     // SAFETY: the host lends `data` for the call.
     let state = unsafe { data.as_slice() };
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: this call's pointers.
-        let mut cx = unsafe { Ctx::from_raw(api, ctx, now_ms, wall_now(), P::PORTS) };
-        match inst.proto.import_state(&mut cx, version, state) {
-            Ok(()) => abi::SY_OK,
-            Err(why) => {
-                cx.warn(format_args!("state version {version} refused: {why}"));
-                abi::SY_ERR_UNSUPPORTED
-            }
-        }
-    }));
-    match result {
-        Ok(status) => status,
-        Err(_) => {
-            inst.poisoned = true;
-            // SAFETY: this call's pointers.
-            unsafe { report_panic(api, ctx, "import_state") }
-        }
+    let clock = Clock {
+        now_ms,
+        wall_ms: wall_now(),
+    };
+    // SAFETY: the host's pointers for this call.
+    unsafe {
+        with_instance::<P>(
+            inst,
+            api,
+            ctx,
+            clock,
+            "import_state",
+            |proto: &mut P, cx| match proto.import_state(cx, version, state) {
+                Ok(()) => abi::SY_OK,
+                Err(why) => {
+                    cx.warn(format_args!("state version {version} refused: {why}"));
+                    abi::SY_ERR_UNSUPPORTED
+                }
+            },
+        )
     }
 }
 

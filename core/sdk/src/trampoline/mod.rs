@@ -21,7 +21,7 @@ use crate::protocol::Protocol;
 mod guard;
 mod handover;
 
-use guard::{Instance, host_api, install_panic_hook, report_panic, wall_now};
+use guard::{Clock, Instance, host_api, install_panic_hook, report_panic, wall_now, with_instance};
 
 /// The `switchyard_plugin_entry` body: refuse a host of another ABI.
 pub fn entry(host_abi_version: u32, vtable: &'static SyPluginVTable) -> *const SyPluginVTable {
@@ -160,14 +160,6 @@ pub unsafe extern "C" fn on_event<P: Protocol>(
     ctx: *mut SyHostCtx,
     event: *const SyEvent,
 ) -> u32 {
-    // SAFETY: host pointers, checked.
-    let Some(api) = (unsafe { host_api(api, ctx) }) else {
-        return abi::SY_ERR_INVALID;
-    };
-    // SAFETY: `inst` was made by `create::<P>`; the host serializes calls per instance.
-    let Some(inst) = (unsafe { (inst as *mut Instance<P>).as_mut() }) else {
-        return abi::SY_ERR_INVALID;
-    };
     // SAFETY: the host lends the event for the call.
     let Some(raw) = (unsafe { event.as_ref() }) else {
         return abi::SY_ERR_INVALID;
@@ -175,24 +167,18 @@ pub unsafe extern "C" fn on_event<P: Protocol>(
     if (raw.struct_size as usize) < std::mem::size_of::<SyEvent>() {
         return abi::SY_ERR_INVALID;
     }
-    if inst.poisoned {
-        return abi::SY_ERR_PANICKED;
-    }
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: this call's pointers.
-        let mut cx = unsafe { Ctx::from_raw(api, ctx, raw.now_ms, raw.wall_ms, P::PORTS) };
+    let clock = Clock {
+        now_ms: raw.now_ms,
+        wall_ms: raw.wall_ms,
+    };
+    let deliver = |proto: &mut P, cx: &mut Ctx<'_>| {
         // SAFETY: the event's pointers are valid for the call.
         let ev = unsafe { Event::from_raw(raw, P::PORTS) };
-        inst.proto.on_event(&mut cx, ev);
-    }));
-    match result {
-        Ok(()) => abi::SY_OK,
-        Err(_) => {
-            inst.poisoned = true;
-            // SAFETY: this call's pointers.
-            unsafe { report_panic(api, ctx, "on_event") }
-        }
-    }
+        proto.on_event(cx, ev);
+        abi::SY_OK
+    };
+    // SAFETY: the host's pointers for this call.
+    unsafe { with_instance::<P>(inst, api, ctx, clock, "on_event", deliver) }
 }
 
 /// # Safety
