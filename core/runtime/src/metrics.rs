@@ -77,8 +77,9 @@ pub struct Metrics {
     receives_direct: Family<HandlerLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
     up: Family<HandlerLabel, Gauge>,
-    /// Handlers stopped by their restart intensity, for `/health`.
-    stopped: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Handlers down (restart intensity exceeded, instance not created), with why, for
+    /// `/health`.
+    down: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 /// One handler's metric handles (cheap clones of shared atomics).
@@ -110,26 +111,21 @@ impl HandlerMetrics {
         self.metrics.errors.get_or_create(&label).inc();
     }
 
-    /// Record whether this handler was stopped by its restart intensity (shown by
-    /// `/health` and `switchyard_handler_up`).
-    pub fn set_stopped(&self, stopped: bool) {
+    /// Record that this handler is down, and why, or serving again (`None`): shown by
+    /// `/health` and `switchyard_handler_up`.
+    pub fn set_down(&self, why: Option<&str>) {
         let label = HandlerLabel {
             handler: self.name.clone(),
         };
         self.metrics
             .up
             .get_or_create(&label)
-            .set(i64::from(!stopped));
-        let mut set = self
-            .metrics
-            .stopped
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if stopped {
-            set.insert(self.name.clone());
-        } else {
-            set.remove(&self.name);
-        }
+            .set(i64::from(why.is_none()));
+        let mut down = self.metrics.down.lock().unwrap_or_else(|e| e.into_inner());
+        match why {
+            Some(why) => down.insert(self.name.clone(), why.to_owned()),
+            None => down.remove(&self.name),
+        };
     }
 
     /// Count a finished session (`session_end`) under the [`Outcome`] its plugin
@@ -176,7 +172,7 @@ impl Metrics {
             receives_direct: Family::default(),
             reloads: Family::default(),
             up: Family::default(),
-            stopped: std::sync::Mutex::default(),
+            down: std::sync::Mutex::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -239,7 +235,7 @@ impl Metrics {
         registry.register("reloads", "Topology reloads, by result", m.reloads.clone());
         registry.register(
             "handler_up",
-            "1 while a handler serves, 0 once stopped by its restart intensity",
+            "1 while a handler serves, 0 while it is down (restart intensity exceeded, or no instance)",
             m.up.clone(),
         );
         Arc::new(Metrics { registry, ..m })
@@ -267,13 +263,13 @@ impl Metrics {
         }
     }
 
-    /// Handlers stopped by their restart intensity.
-    pub fn stopped_handlers(&self) -> Vec<String> {
-        self.stopped
+    /// Handlers down, with why, by name.
+    pub fn down_handlers(&self) -> Vec<(String, String)> {
+        self.down
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .cloned()
+            .map(|(name, why)| (name.clone(), why.clone()))
             .collect()
     }
 
@@ -337,12 +333,18 @@ pub async fn serve_admin(listener: tokio::net::TcpListener, metrics: Arc<Metrics
                     metrics.encode_openmetrics(),
                 ),
                 "/metrics" => ("200 OK", exposition::PROMETHEUS_TEXT, metrics.encode()),
-                "/health" | "/healthz" => match metrics.stopped_handlers() {
-                    stopped if stopped.is_empty() => ("200 OK", "text/plain", "ok\n".to_owned()),
-                    stopped => (
+                "/health" | "/healthz" => match metrics.down_handlers() {
+                    down if down.is_empty() => ("200 OK", "text/plain", "ok\n".to_owned()),
+                    down => (
                         "503 Service Unavailable",
                         "text/plain",
-                        format!("degraded: stopped handlers: {}\n", stopped.join(", ")),
+                        down.iter()
+                            .map(|(name, why)| {
+                                format!(
+                                    "degraded: handler `{name}` down: {why}; a reload restarts it\n"
+                                )
+                            })
+                            .collect(),
                     ),
                 },
                 _ => (

@@ -155,6 +155,7 @@ impl Server {
         catalog: &Catalog,
     ) -> Result<ReloadSummary, StartErrors> {
         let plugins = Plugins::load(topology, catalog);
+        self.forget_dead_listeners();
         let plan = ReloadPlan::new(&self.running(), topology, &plugins.libraries());
         let prepared = prepare(&plan, topology, plugins, |name, i| {
             self.listeners.get(name)?.sockets.get(i)
@@ -163,8 +164,26 @@ impl Server {
         Ok(plan.summary())
     }
 
+    /// Listeners a down handler shut (`actor/down.rs`) are no longer running: the plan
+    /// binds them afresh, as new ones, for the handler's replacement.
+    fn forget_dead_listeners(&mut self) {
+        self.listeners.retain(|name, l| {
+            let alive = l.sockets.iter().all(ListenerSocket::listening);
+            if !alive {
+                debug!(self.log, "listener of a down handler to be bound again"; "listener" => name);
+            }
+            alive
+        });
+    }
+
     /// What the plan needs to know of what runs.
     fn running(&self) -> Running<'_> {
+        let down: Vec<String> = self
+            .metrics
+            .down_handlers()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
         Running {
             handlers: self
                 .handlers
@@ -172,7 +191,8 @@ impl Server {
                 .map(|h| RunningHandler {
                     spec: &h.spec,
                     library: h.plugin.library_id(),
-                    stopped: !h.addr.connected(),
+                    // A down handler's actor lives on (dropping its datagrams).
+                    stopped: !h.addr.connected() || down.contains(&h.spec.name),
                 })
                 .collect(),
             listeners: self
@@ -343,7 +363,7 @@ impl Server {
             info!(hlog, "removed temp files left by a crash"; "root" => %root.path().display(), "count" => root.swept());
         }
         let metrics = self.metrics.handler(&h.name);
-        metrics.set_stopped(false);
+        metrics.set_down(None);
         let registry = Arc::clone(&self.registry);
         let live = Arc::clone(&self.live);
         // Each handler on its own thread: a handler busy hashing a large upload never

@@ -4,6 +4,7 @@
 //! inputs (connections, messages) are in the files named for them.
 
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::sync::{Arc, RwLock};
 
@@ -56,6 +57,9 @@ pub struct InstanceActor {
     pending_conn: Option<(TcpStream, std::net::SocketAddr, Rc<str>, ConnSlot)>,
     /// Listener accept streams, each with the gate closed before it is cancelled.
     pub(super) accept_handles: Vec<(actix::SpawnHandle, Gate)>,
+    /// Duplicates of the TCP listener sockets being accepted on, so that a handler that
+    /// goes down can make its listeners refuse connections (`down.rs`).
+    pub(super) tcp_listening: Vec<std::net::TcpListener>,
     /// The replaced instance whose state this handler waits for, until `started`.
     predecessor: Option<Predecessor>,
     /// Where the instance stands in a state handover (what its host calls may do).
@@ -80,6 +84,7 @@ impl InstanceActor {
             pending_tcp: plan.tcp,
             pending_conn: None,
             accept_handles: Vec::new(),
+            tcp_listening: Vec::new(),
             predecessor: plan.predecessor,
             phase: Phase::Serving,
             cut: false,
@@ -105,17 +110,17 @@ impl InstanceActor {
                     "hint" => "reload the topology to restart it",
                     "restarts" => restarts, "max_restarts" => policy.max_restarts,
                     "within_secs" => policy.within.as_secs_f64());
-                self.shared.stopped.set(true);
-                self.shared.metrics.set_stopped(true);
-                ctx.stop();
+                let why = format!(
+                    "restart intensity exceeded ({restarts} restarts within {} s)",
+                    policy.within.as_secs()
+                );
+                self.go_down(&why, ctx);
             }
             Role::Handler => {
                 warn!(self.shared.log, "plugin panicked; instance recreated";
                     "restarts" => restarts, "max_restarts" => policy.max_restarts);
                 if !self.create_instance(ctx) {
-                    self.shared.stopped.set(true);
-                    self.shared.metrics.set_stopped(true);
-                    ctx.stop();
+                    self.go_down("its instance could not be recreated after a panic", ctx);
                 }
             }
             // A panic costs its own connection only. Stopping the whole handler here
@@ -202,6 +207,7 @@ impl InstanceActor {
                 pending_tcp: Vec::new(),
                 pending_conn: Some((stream, peer, item.listener, slot)),
                 accept_handles: Vec::new(),
+                tcp_listening: Vec::new(),
                 predecessor: None,
                 phase: Phase::Serving,
                 cut: false,
@@ -219,6 +225,11 @@ impl InstanceActor {
         let Some(sock) = self.res.sockets.get(&item.socket) else {
             return;
         };
+        if self.shared.stopped.get() {
+            // Down (`down.rs`): dropped, and counted, rather than left to pile up.
+            self.shared.metrics.error("handler_down");
+            return;
+        }
         match item.result {
             Ok((peer, data)) => {
                 self.shared.metrics.datagrams_in.inc();
@@ -262,6 +273,9 @@ impl InstanceActor {
                 .and_then(|()| tokio::net::TcpListener::from_std(listener));
             match tokio_listener {
                 Ok(l) => {
+                    if let Ok(dup) = l.as_fd().try_clone_to_owned() {
+                        self.tcp_listening.push(std::net::TcpListener::from(dup));
+                    }
                     let gate = Gate::open();
                     let handle = ctx.add_stream(Accept::new(l, name, gate.clone()));
                     self.accept_handles.push((handle, gate));
@@ -329,8 +343,7 @@ impl Actor for InstanceActor {
                 }
                 self.attach_listeners(ctx);
                 if !self.per_connection() && !self.create_instance(ctx) {
-                    self.shared.stopped.set(true);
-                    ctx.stop();
+                    self.go_down("its instance could not be created", ctx);
                 }
             }
             Role::Connection { .. } => {

@@ -55,6 +55,8 @@
 //! - `take_over`: the successor's side: hold back, create, import, adopt, then listen.
 //! - `deadline`: the drain deadline: sessions left are logged, told, given a grace for
 //!   their goodbyes, and cut.
+//! - `down`: a handler that cannot serve made visibly down (listeners refuse, datagrams
+//!   dropped and counted).
 //! - `calls`: the actor lent to its plugin (`deliver`, the `HostCalls`
 //!   implementation), dispatching each call to the owner of its resource:
 //!   `calls::sockets`, `calls::conns`, `calls::files`, `calls::timers`,
@@ -65,6 +67,7 @@ mod conn;
 mod conn_move;
 mod conn_out;
 mod deadline;
+mod down;
 mod event;
 mod file_cache;
 mod hand_over;

@@ -7,7 +7,7 @@
 //! the mailbox, all in order. It waits [`AWAIT_LIMIT`] at most (a predecessor stuck
 //! in plugin code), then starts fresh.
 
-use actix::{ActorContext, ActorFutureExt, AsyncContext, Context};
+use actix::{ActorFutureExt, AsyncContext, Context};
 use slog::{error, info, warn};
 use switchyard_sdk::abi;
 
@@ -53,14 +53,13 @@ impl InstanceActor {
         if let Some(answer) = answer {
             let _ = answer.send(taken);
         }
+        self.attach_listeners(ctx);
         if self.instance.is_none() {
-            // The plugin refused to create an instance (logged): the connections close.
-            self.shared.stopped.set(true);
-            self.shared.metrics.set_stopped(true);
-            ctx.stop();
+            // The plugin refused to create an instance (logged): the connections close,
+            // and the handler is visibly down on its listeners.
+            self.go_down("its instance could not be created", ctx);
             return;
         }
-        self.attach_listeners(ctx);
         if let (true, Some((version, bytes))) = (taken, offered) {
             info!(self.shared.log, "state handed over";
                 "version" => version, "bytes" => bytes, "connections" => conns.len(),

@@ -102,6 +102,15 @@ pub(super) struct ListenerSocket {
 pub(super) type BindFailure = (SocketAddr, io::Error);
 
 impl ListenerSocket {
+    /// Whether this socket still listens: a TCP listener shut down by its handler going
+    /// down (`actor/down.rs`) does not, and cannot listen again on its port.
+    pub fn listening(&self) -> bool {
+        match &self.socket {
+            BoundSocket::Udp(_) => true,
+            BoundSocket::Tcp(l) => rustix::net::sockopt::socket_acceptconn(l).unwrap_or(false),
+        }
+    }
+
     /// Its addresses, as a reload plan sees them.
     pub fn addrs(&self) -> SocketAddrs {
         SocketAddrs {
