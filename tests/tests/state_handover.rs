@@ -294,3 +294,32 @@ fn each_way_a_handover_can_fail_falls_back_and_the_new_instance_serves() {
         "the first instance still drains"
     );
 }
+
+/// The kv plugin keeps its state per connection and opts in (`PANIC_COSTS_CONNECTION`):
+/// a panic on one connection's line closes that connection only; the instance, its keys
+/// and the other connections go on (without the opt-in, every connection and key would
+/// go with the recreated instance).
+#[test]
+fn a_panic_on_one_kv_connection_costs_only_that_connection() {
+    let lib = kv_build("v1", "");
+    let host = Host::start(&kv_topology(&lib));
+    let mut calm = Client::connect(host.addr("t"));
+    assert_eq!(calm.ask("SET k v"), "OK");
+    let mut crashing = Client::connect(host.addr("t"));
+    assert_eq!(crashing.ask("GET k"), "VALUE v");
+    crashing.send("PANIC\n");
+    let mut rest = String::new();
+    let _ = crashing.reader.read_line(&mut rest);
+    assert_eq!(
+        rest, "",
+        "the panicking connection is closed, with no answer"
+    );
+    host.expect_log(
+        "the connection-only panic",
+        |j| j["msg"] == "plugin panicked on a connection; only it is closed",
+        WAIT,
+    );
+    assert_eq!(calm.ask("GET k"), "VALUE v", "same instance, same keys");
+    let mut fresh = Client::connect(host.addr("t"));
+    assert_eq!(fresh.ask("KEYS"), "KEYS k");
+}

@@ -50,6 +50,7 @@
  *  - SyPluginVTable.export_state / import_state and SyHostApi.hand_over_state: state
  *    handed over across a reload; a vtable of SY_VTABLE_SIZE_V2 bytes still loads, as a
  *    plugin that hands nothing over.
+ *  - SY_ERR_PANICKED_CONN: on_event's answer when a panic costs only its connection.
  *  - SyPluginVTable.config_format (SY_CONFIG_RON / SY_CONFIG_JSON): a C plugin may take
  *    its config as JSON, converted by the host (switchyard_json.h reads it); a vtable of
  *    SY_VTABLE_SIZE_V3 bytes gets RON, as before.
@@ -86,6 +87,11 @@ extern "C" {
 #define SY_ERR_UNSUPPORTED 11u
 #define SY_ERR_IS_DIR      12u
 #define SY_ERR_BUSY        13u /* in use by another handle (open_partial)     */
+/* on_event only (added later in version 1): a panic cost only the connection of the
+ * event (the plugin keeps state per connection and opted in); the instance is intact,
+ * the host closes that connection. A C plugin has no panics; it may return it to ask
+ * the same for a connection it cannot go on with. */
+#define SY_ERR_PANICKED_CONN 14u
 
 /* Listener kinds (bit mask) */
 #define SY_LISTEN_UDP (1u << 0)

@@ -56,6 +56,11 @@ pub const SY_ERR_UNSUPPORTED: u32 = 11;
 pub const SY_ERR_IS_DIR: u32 = 12;
 /// The file is in use by another handle (`open_partial`: another upload continues it).
 pub const SY_ERR_BUSY: u32 = 13;
+/// Returned by `on_event` only: a panic was caught while handling an event of the
+/// connection `event.conn`, and the plugin (per handler, keeping its state per
+/// connection) asked that it cost only that connection: the instance is intact; the
+/// host closes that connection (`SY_EV_CONN_CLOSED` follows) and serves on.
+pub const SY_ERR_PANICKED_CONN: u32 = 14;
 
 // ---- listener kinds (bit mask) -------------------------------------------------------
 pub const SY_LISTEN_UDP: u32 = 1 << 0;
@@ -697,6 +702,7 @@ pub fn status_name(status: u32) -> &'static str {
         SY_ERR_UNSUPPORTED => "unsupported",
         SY_ERR_IS_DIR => "is a directory",
         SY_ERR_BUSY => "in use",
+        SY_ERR_PANICKED_CONN => "plugin panicked on a connection",
         _ => "unknown status",
     }
 }

@@ -94,6 +94,17 @@ pub trait Protocol: Sized + 'static {
         0
     }
 
+    /// What a panic costs a per-handler instance. By default (`false`) everything: the
+    /// instance is dropped with every connection it held, and a fresh one is created,
+    /// because a panic may have left any of its state half-changed. A plugin that keeps
+    /// its state per connection, and changes shared state only in steps a panic cannot
+    /// interrupt halfway, may set `true`: a panic while handling an event of one
+    /// connection then closes that connection only (the plugin gets its `ConnClosed`,
+    /// and drops what it kept for it), and the instance serves on. Ignored for
+    /// per-connection plugins (a panic costs their one connection anyway) and for events
+    /// of no connection (datagrams, timers: the instance is recreated).
+    const PANIC_COSTS_CONNECTION: bool = false;
+
     /// Whether this plugin hands its state over across a reload ([`Protocol::export_state`]
     /// and [`Protocol::import_state`]). Why: a replaced instance's sessions on a shared
     /// listener socket (chat members, a key/value store's keys) cannot stay with it, since

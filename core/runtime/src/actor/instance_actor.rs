@@ -140,6 +140,17 @@ impl InstanceActor {
         }
     }
 
+    /// The instance panicked on an event of `conn` and, keeping its state per
+    /// connection, asked that it cost that connection only (`PANIC_COSTS_CONNECTION`):
+    /// the instance serves on, the connection is closed (its `CONN_CLOSED` tells the
+    /// plugin to drop what it kept for it). Counted like any panic.
+    pub(super) fn on_connection_panic(&mut self, conn: u64, ctx: &mut Context<Self>) {
+        self.shared.metrics.restarts.inc();
+        self.shared.metrics.error("plugin_panic");
+        warn!(self.shared.log, "plugin panicked on a connection; only it is closed"; "conn" => conn);
+        self.drop_conn(conn, abi::SY_ERR_PANICKED, ctx);
+    }
+
     /// Attach an accepted connection to this actor and tell the instance.
     pub(super) fn open_conn(
         &mut self,

@@ -123,8 +123,10 @@ pub(crate) struct Clock {
 
 /// Run `f` on the instance behind `inst` with a [`Ctx`] for this call, as every entry
 /// into a live instance must: the host's table checked, the instance there and not
-/// poisoned, and a panic caught, which poisons the instance and is reported as
-/// happening `during` the named entry.
+/// poisoned, and a panic caught and reported as happening `during` the named entry. The
+/// panic poisons the instance, unless `costs_connection` (the plugin's
+/// `PANIC_COSTS_CONNECTION`, for an event of one connection): then the instance stays
+/// usable and the answer is `SY_ERR_PANICKED_CONN`.
 ///
 /// # Safety
 /// `api`/`ctx` are the host's pointers for this call; `inst` came from `create::<P>`
@@ -135,6 +137,7 @@ pub(crate) unsafe fn with_instance<P: Protocol>(
     ctx: *mut SyHostCtx,
     clock: Clock,
     during: &str,
+    costs_connection: bool,
     f: impl FnOnce(&mut P, &mut Ctx<'_>) -> u32,
 ) -> u32 {
     // SAFETY: host pointers, checked.
@@ -157,9 +160,14 @@ pub(crate) unsafe fn with_instance<P: Protocol>(
     match result {
         Ok(status) => status,
         Err(_) => {
-            inst.poisoned = true;
             // SAFETY: this call's pointers.
-            unsafe { report_panic(api, ctx, during) }
+            let status = unsafe { report_panic(api, ctx, during) };
+            if costs_connection {
+                abi::SY_ERR_PANICKED_CONN
+            } else {
+                inst.poisoned = true;
+                status
+            }
         }
     }
 }

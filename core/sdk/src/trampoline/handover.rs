@@ -30,7 +30,7 @@ pub unsafe extern "C" fn export_state<P: Protocol>(
         unsafe { (cx.api.hand_over_state)(cx.raw, version, SyBytes::from_slice(&bytes)) }
     };
     // SAFETY: the host's pointers for this call.
-    unsafe { with_instance::<P>(inst, api, ctx, clock, "export_state", export) }
+    unsafe { with_instance::<P>(inst, api, ctx, clock, "export_state", false, export) }
 }
 
 /// # Safety
@@ -57,6 +57,7 @@ pub unsafe extern "C" fn import_state<P: Protocol>(
             ctx,
             clock,
             "import_state",
+            false,
             |proto: &mut P, cx| match proto.import_state(cx, version, state) {
                 Ok(()) => abi::SY_OK,
                 Err(why) => {

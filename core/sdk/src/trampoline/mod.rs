@@ -16,7 +16,7 @@ use crate::abi::{self, SyEvent, SyHostApi, SyHostCtx, SyInstance, SyPluginVTable
 use crate::config::parse_config;
 use crate::ctx::Ctx;
 use crate::event::Event;
-use crate::protocol::Protocol;
+use crate::protocol::{InstanceMode, Protocol};
 
 mod guard;
 mod handover;
@@ -177,9 +177,26 @@ pub unsafe extern "C" fn on_event<P: Protocol>(
         proto.on_event(cx, ev);
         abi::SY_OK
     };
+    // A panic on one connection's event costs that connection only, if the plugin
+    // asked (`PANIC_COSTS_CONNECTION`) and its instance serves the whole handler.
+    let costs_connection = P::PANIC_COSTS_CONNECTION
+        && P::MODE == InstanceMode::PerHandler
+        && raw.conn != 0
+        && CONNECTION_EVENTS.contains(&raw.tag);
     // SAFETY: the host's pointers for this call.
-    unsafe { with_instance::<P>(inst, api, ctx, clock, "on_event", deliver) }
+    unsafe { with_instance::<P>(inst, api, ctx, clock, "on_event", costs_connection, deliver) }
 }
+
+/// The events that belong to one connection (`event.conn`).
+const CONNECTION_EVENTS: [u32; 7] = [
+    abi::SY_EV_CONN_OPENED,
+    abi::SY_EV_BYTES,
+    abi::SY_EV_PEER_EOF,
+    abi::SY_EV_CONN_CLOSED,
+    abi::SY_EV_DRAINED,
+    abi::SY_EV_FILE_SENT,
+    abi::SY_EV_FILE_RECEIVED,
+];
 
 /// # Safety
 /// `inst` came from `create::<P>`.
@@ -242,5 +259,67 @@ mod tests {
             check_config::<Nothing>(MockHost::api(), host.raw_ctx(), SyStr::from_str("()"))
         };
         assert_eq!(status, abi::SY_OK);
+    }
+
+    /// Panics on any event whose data is `boom`; opts into connection-only panics.
+    struct Fragile;
+
+    impl Protocol for Fragile {
+        type Config = ();
+        const NAME: &'static str = "fragile";
+        const LISTENERS: Listeners = Listeners::UDP_AND_TCP;
+        const PANIC_COSTS_CONNECTION: bool = true;
+        fn new(_: (), _: &mut Ctx<'_>) -> Result<Fragile, String> {
+            Ok(Fragile)
+        }
+        fn on_event(&mut self, _: &mut Ctx<'_>, event: Event<'_>) {
+            let data = match event {
+                Event::Bytes { data, .. } | Event::Datagram { data, .. } => data,
+                _ => return,
+            };
+            assert_ne!(data, b"boom", "boom");
+        }
+    }
+
+    #[test]
+    fn an_opted_in_panic_on_a_connection_costs_it_only_elsewhere_the_instance() {
+        let mut host = MockHost::new();
+        let mut inst = std::ptr::null_mut();
+        // SAFETY: the mock's table and context; `inst` a valid local.
+        let status = unsafe {
+            create::<Fragile>(
+                MockHost::api(),
+                host.raw_ctx(),
+                SyStr::from_str("()"),
+                &mut inst,
+            )
+        };
+        assert_eq!(status, abi::SY_OK);
+        let event = |tag, conn| {
+            let mut ev = SyEvent::new(tag, 0);
+            ev.conn = conn;
+            ev.data = abi::SyBytes::from_slice(b"boom");
+            ev
+        };
+        // SAFETY (all calls below): a live instance, the mock's table and context.
+        let deliver = |host: &mut MockHost, ev: &SyEvent| unsafe {
+            on_event::<Fragile>(inst, MockHost::api(), host.raw_ctx(), ev)
+        };
+        let bytes = event(abi::SY_EV_BYTES, 7);
+        assert_eq!(deliver(&mut host, &bytes), abi::SY_ERR_PANICKED_CONN);
+        assert_eq!(
+            deliver(&mut host, &bytes),
+            abi::SY_ERR_PANICKED_CONN,
+            "not poisoned"
+        );
+        let datagram = event(abi::SY_EV_DATAGRAM, 0);
+        assert_eq!(deliver(&mut host, &datagram), abi::SY_ERR_PANICKED);
+        assert_eq!(
+            deliver(&mut host, &bytes),
+            abi::SY_ERR_PANICKED,
+            "poisoned now"
+        );
+        // SAFETY: created above, destroyed once.
+        unsafe { destroy::<Fragile>(inst) };
     }
 }

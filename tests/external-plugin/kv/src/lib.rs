@@ -42,6 +42,9 @@ impl Protocol for Kv {
     const DESCRIPTION: &'static str = "key/value store over TCP that keeps its keys across reloads";
     const LISTENERS: Listeners = Listeners::TCP;
     const HANDS_OVER_STATE: bool = true;
+    /// Its state is per connection (a line's bytes) plus keys changed in one step: a
+    /// panic on one connection's line costs that connection only.
+    const PANIC_COSTS_CONNECTION: bool = true;
 
     fn new(_config: (), _ctx: &mut Ctx<'_>) -> Result<Self, String> {
         Ok(Kv::default())
@@ -137,6 +140,8 @@ impl Kv {
                 format!("KEYS {}\n", keys.join(" "))
             }
             (Some("INFO"), None, None) => format!("INFO state_version={STATE_VERSION}\n"),
+            // For tests of what a panic costs.
+            (Some("PANIC"), None, None) => panic!("kv: PANIC asked for"),
             _ => "ERROR expected SET KEY VALUE, GET KEY, KEYS or INFO\n".into(),
         }
     }

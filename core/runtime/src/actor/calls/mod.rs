@@ -250,8 +250,13 @@ impl InstanceActor {
         if status == abi::SY_ERR_PANICKED {
             drop(inst);
             self.on_panic(ctx);
-        } else if self.instance.is_none() {
+            return;
+        }
+        if self.instance.is_none() {
             self.instance = Some(inst);
+        }
+        if status == abi::SY_ERR_PANICKED_CONN {
+            self.on_connection_panic(event.conn, ctx);
         }
     }
 }
