@@ -95,6 +95,37 @@ fn third_party_value_check_is_caught_by_validate_at_the_field() {
     assert!(err.contains(&format!("{}:4:61", file.display())), "{err}");
 }
 
+/// `serve` refuses to start (78) with a config the plugin's `new` refuses, and binds
+/// nothing: the handler is not left stopped behind a bound port.
+#[test]
+fn third_party_uncreatable_handler_stops_serve_with_78() {
+    let lib = build_external_plugin("external-plugin", &[]);
+    let long = "x".repeat(65);
+    let topology = format!(
+        r#"(
+    plugins: {{ "reverse": "{}" }},
+    listeners: {{ "u": (kind: udp, bind: "127.0.0.1:0") }},
+    handlers: {{ "rev": (plugin: "reverse", config: (prefix: "{long}")) }},
+    routes: [ (from: "u", to: "rev") ],
+)"#,
+        lib.display()
+    );
+    let Err(failure) = Host::builder(&topology).try_start() else {
+        panic!("serve must refuse");
+    };
+    assert_eq!(failure.code(), Some(78), "{}", failure.text());
+    assert!(
+        failure.text().contains("`prefix`: at most 64 bytes"),
+        "{}",
+        failure.text()
+    );
+    assert!(
+        !failure.text().contains(r#""msg":"listening""#),
+        "{}",
+        failure.text()
+    );
+}
+
 /// Found by name alone, through the topology's `plugin_dirs` (serve) and through
 /// `SWITCHYARD_PLUGIN_PATH` (validate): no explicit path needed.
 #[test]

@@ -60,3 +60,30 @@ fn a_plugin_whose_new_needs_io_is_left_to_the_start() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A reload to a config the plugin's `new` refuses is refused, and the running handler
+/// is kept, serving.
+#[test]
+fn a_reload_to_a_config_new_refuses_is_refused_and_the_old_handler_kept() {
+    let serving = CHAT_ZERO_SESSIONS.replace("max_sessions: 0", "max_sessions: 10");
+    let host = switchyard_e2e::Host::start(&serving);
+    std::fs::write(host.config_path(), CHAT_ZERO_SESSIONS).unwrap();
+    host.signal("HUP");
+    let refused = host.expect_log(
+        "the refusal",
+        |j| {
+            j["msg"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("reload refused"))
+        },
+        std::time::Duration::from_secs(10),
+    );
+    assert!(
+        switchyard_e2e::log_text(&refused).contains("max_sessions"),
+        "{refused}"
+    );
+    // The running chat answers a stranger's line (the desk's auto-reply or a notice).
+    let reply =
+        switchyard_e2e::udp_roundtrip(host.addr("u"), b"/who", std::time::Duration::from_secs(5));
+    assert!(!reply.is_empty());
+}
