@@ -129,13 +129,7 @@ impl InstanceActor {
         conn.write_closed = write_closed;
         self.res.conns.insert(id, conn);
         if announce {
-            let ev = HostEvent::ConnOpened {
-                conn: id,
-                peer,
-                local,
-                listener: &listener,
-            };
-            self.deliver(ev, ctx);
+            self.announce_opened(id, ctx);
         }
         true
     }

@@ -174,14 +174,23 @@ impl InstanceActor {
         self.res
             .conns
             .insert(id, Conn::new(stream, origin, handle, read, slot));
+        self.announce_opened(id, ctx);
+        id
+    }
+
+    /// Tell the instance connection `id` is open, as its origin describes it (on
+    /// accept, and for a connection moved to an instance that did not take the state).
+    pub(super) fn announce_opened(&mut self, id: u64, ctx: &mut Context<Self>) {
+        let Some(origin) = self.res.conns.get(&id).map(|c| c.origin.clone()) else {
+            return;
+        };
         let ev = HostEvent::ConnOpened {
             conn: id,
-            peer,
-            local,
-            listener: &listener,
+            peer: origin.peer,
+            local: origin.local,
+            listener: &origin.listener,
         };
         self.deliver(ev, ctx);
-        id
     }
 
     pub(super) fn on_accepted(&mut self, item: Accepted, ctx: &mut Context<Self>) {

@@ -151,17 +151,11 @@ mod tests {
 
     use super::*;
     use crate::server::plan::Running;
-    use crate::server::plan::tests::handler;
+    use crate::server::plan::tests::{handler, listener_spec};
     use crate::topology::{ListenerKind, ListenerSpec};
 
     fn listener(name: &str, kind: ListenerKind, addr: SocketAddr) -> ListenerSpec {
-        ListenerSpec {
-            name: name.into(),
-            kind,
-            binds: vec![addr],
-            dual_stack: false,
-            handler: "h".into(),
-        }
+        listener_spec(name, kind, vec![addr], "h")
     }
 
     #[test]

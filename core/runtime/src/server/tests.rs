@@ -5,16 +5,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::*;
+use crate::server::plan::tests::listener_spec;
 use crate::topology::{ListenerKind, ListenerSpec};
 
 fn listener(name: &str, kind: ListenerKind, addr: SocketAddr) -> ListenerSpec {
-    ListenerSpec {
-        name: name.into(),
-        kind,
-        binds: vec![addr],
-        dual_stack: false,
-        handler: "nobody".into(),
-    }
+    listener_spec(name, kind, vec![addr], "nobody")
 }
 
 fn topology(listeners: Vec<ListenerSpec>, admin: Option<SocketAddr>) -> Topology {

@@ -39,10 +39,21 @@ pub(in crate::server) fn handler(name: &str, listeners: &[&str]) -> HandlerSpec 
 }
 
 fn listener(name: &str, kind: ListenerKind, binds: &[&str], handler: &str) -> ListenerSpec {
+    let binds = binds.iter().map(|b| addr(b)).collect();
+    listener_spec(name, kind, binds, handler)
+}
+
+/// A listener of `handler` on `binds` (also used by `prepare`'s and the server's tests).
+pub(in crate::server) fn listener_spec(
+    name: &str,
+    kind: ListenerKind,
+    binds: Vec<SocketAddr>,
+    handler: &str,
+) -> ListenerSpec {
     ListenerSpec {
         name: name.into(),
         kind,
-        binds: binds.iter().map(|b| addr(b)).collect(),
+        binds,
         dual_stack: false,
         handler: handler.into(),
     }
