@@ -10,7 +10,7 @@ use switchyard_sdk::conn::{ConnAdapter, ConnMachine, ConnOutput, RecvResult, Sen
 use switchyard_sdk::prelude::*;
 
 use crate::config::Config;
-use crate::machine::{Output, Session, Storage};
+use crate::machine::{Session, Storage};
 
 /// The output port every transfer is reported on.
 pub const TRANSFERS_PORT: &str = "transfers";
@@ -51,31 +51,6 @@ impl Protocol for BulkPlugin {
     }
 }
 
-impl From<Output> for ConnOutput {
-    fn from(output: Output) -> ConnOutput {
-        match output {
-            Output::Write(data) => ConnOutput::Write(data),
-            Output::RecvToFile { file, len, token } => ConnOutput::RecvToFile { file, len, token },
-            Output::SendFile {
-                file,
-                offset,
-                len,
-                token,
-            } => ConnOutput::SendFile {
-                file,
-                offset,
-                len,
-                token,
-            },
-            Output::Describe(info) => ConnOutput::Describe(info),
-            Output::Close => ConnOutput::Close,
-            Output::Transfer(t) => ConnOutput::Transfer(t),
-            Output::Info(line) => ConnOutput::Log(Level::Info, line),
-            Output::Warn(line) => ConnOutput::Log(Level::Warn, line),
-        }
-    }
-}
-
 impl ConnMachine for Session {
     fn handle_bytes(&mut self, now: u64, data: &[u8], st: &mut dyn Storage) {
         Session::handle_bytes(self, now, data, st)
@@ -106,7 +81,7 @@ impl ConnMachine for Session {
         Session::set_wall_clock(self, unix_secs)
     }
     fn poll_output(&mut self) -> Option<ConnOutput> {
-        Session::poll_output(self).map(ConnOutput::from)
+        Session::poll_output(self)
     }
     fn poll_timeout(&self) -> Option<u64> {
         Session::poll_timeout(self)

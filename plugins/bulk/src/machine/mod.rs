@@ -32,9 +32,8 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use switchyard_sdk::conn::SessionInfo;
-use switchyard_sdk::messages::{Outcome, TransferCompleted};
-use switchyard_sdk::{FileId, HostError};
+use switchyard_sdk::messages::Outcome;
+use switchyard_sdk::{HostError, Level};
 
 pub use switchyard_sdk::Storage;
 
@@ -43,32 +42,9 @@ use crate::config::Config;
 use download::Download;
 use upload::{Upload, Want};
 
-/// One thing for the adapter to do, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// Queue bytes on the connection.
-    Write(Vec<u8>),
-    /// Receive exactly `len` more bytes into temp `file`, hashing the whole file.
-    RecvToFile { file: FileId, len: u64, token: u64 },
-    /// Send `len` bytes of `file` from `offset` (`sendfile`).
-    SendFile {
-        file: FileId,
-        offset: u64,
-        len: u64,
-        token: u64,
-    },
-    /// A transfer starts: what it is, for the host's view of the session (the host
-    /// counts its bytes on the connection). Ended by its `Transfer` record.
-    Describe(SessionInfo),
-    /// Close after everything queued is sent.
-    Close,
-    /// A finished (or failed) transfer, for the `transfers` port.
-    Transfer(TransferCompleted),
-    /// One INFO line.
-    Info(String),
-    /// One WARN line (refusals, protocol errors, failures).
-    Warn(String),
-}
+/// One thing for the adapter to do, in order: the SDK's connection outputs, which
+/// `ConnAdapter` carries out as they are.
+pub use switchyard_sdk::conn::ConnOutput as Output;
 
 /// Where the connection is.
 #[derive(Debug)]
@@ -355,11 +331,11 @@ impl Session {
     }
 
     pub(crate) fn info(&mut self, line: String) {
-        self.out.push_back(Output::Info(line));
+        self.out.push_back(Output::Log(Level::Info, line));
     }
 
     pub(crate) fn warn(&mut self, line: String) {
-        self.out.push_back(Output::Warn(line));
+        self.out.push_back(Output::Log(Level::Warn, line));
     }
 
     pub(crate) fn set_deadline(&mut self, at: Option<u64>) {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
+use switchyard_sdk::messages::TransferCompleted;
 use switchyard_sdk::{FileId, HostError, Stat};
 
 use super::*;
@@ -205,7 +206,7 @@ fn transfers(out: &[Output]) -> Vec<TransferCompleted> {
 
 fn warned(out: &[Output], what: &str) -> bool {
     out.iter()
-        .any(|o| matches!(o, Output::Warn(l) if l.contains(what)))
+        .any(|o| matches!(o, Output::Log(Level::Warn, l) if l.contains(what)))
 }
 
 fn closes(out: &[Output]) -> bool {
@@ -375,7 +376,7 @@ fn v1_extra_bytes_are_logged_and_never_stored() {
     assert!(warned(&out, "protocol error"));
     assert!(
         out.iter()
-            .any(|o| matches!(o, Output::Info(l) if l.contains("extra_bytes=5")))
+            .any(|o| matches!(o, Output::Log(Level::Info, l) if l.contains("extra_bytes=5")))
     );
     assert_eq!(st.files["incoming/v1-000001.bin"], b"abc");
     // Extra bytes after the transfer ended: logged once more? No: once per connection.

@@ -31,8 +31,7 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use switchyard_sdk::FileId;
-use switchyard_sdk::conn::SessionInfo;
+use switchyard_sdk::Level;
 use switchyard_sdk::messages::{Outcome, TransferCompleted};
 
 pub(crate) use requests::host_error;
@@ -43,32 +42,9 @@ use v1::V1Upload;
 use crate::codec::{ErrorCode, Reply, V1Op};
 use crate::config::Config;
 
-/// One thing for the adapter to do, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// Queue bytes on the connection.
-    Write(Vec<u8>),
-    /// Send `len` bytes of `file` from `offset` (the host uses `sendfile`).
-    SendFile {
-        file: FileId,
-        offset: u64,
-        len: u64,
-        token: u64,
-    },
-    /// Receive exactly `len` bytes into temp `file`, hashing the whole file.
-    RecvToFile { file: FileId, len: u64, token: u64 },
-    /// Pause (`false`) or resume reading: pipelined requests wait in the socket.
-    SetReading(bool),
-    /// A transfer starts: what it is, for the host's view of the session (the host
-    /// counts its bytes on the connection). Ended by its `Transfer` record.
-    Describe(SessionInfo),
-    /// Close after everything queued is sent.
-    Close,
-    /// A finished (or failed) transfer, for the `transfers` port.
-    Transfer(TransferCompleted),
-    /// One INFO line (one per command).
-    Log(String),
-}
+/// One thing for the adapter to do, in order: the SDK's connection outputs, which
+/// `ConnAdapter` carries out as they are.
+pub use switchyard_sdk::conn::ConnOutput as Output;
 
 /// Where the connection is.
 #[derive(Debug)]
@@ -340,7 +316,7 @@ impl Session {
     }
 
     pub(crate) fn log(&mut self, line: String) {
-        self.out.push_back(Output::Log(line));
+        self.out.push_back(Output::Log(Level::Info, line));
     }
 
     /// An error reply and its log line; the connection stays usable.

@@ -20,7 +20,7 @@ mod v1;
 use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
-use switchyard_sdk::{FileId, HostError, Stat};
+use switchyard_sdk::{FileId, HostError, Level, Stat};
 
 use super::{Output, Session, Storage};
 use crate::codec::MAGIC;
@@ -251,7 +251,7 @@ pub(super) fn transfers(outs: &[Output]) -> Vec<&switchyard_sdk::messages::Trans
 /// Whether one of the log lines contains `what`.
 pub(super) fn logged(outs: &[Output], what: &str) -> bool {
     outs.iter()
-        .any(|o| matches!(o, Output::Log(l) if l.contains(what)))
+        .any(|o| matches!(o, Output::Log(Level::Info, l) if l.contains(what)))
 }
 
 pub(super) fn v2(s: &mut Session, st: &mut Mem, now: u64, lines: &str) -> Vec<Output> {

@@ -1,6 +1,6 @@
 //! The seed protocol: downloads, uploads, names, refusals.
 
-use switchyard_sdk::HostError;
+use switchyard_sdk::{HostError, Level};
 
 use super::*;
 use crate::config::Config;
@@ -141,7 +141,7 @@ fn v1_quit_is_logged() {
     let outs = drain(&mut s);
     assert!(
         outs.iter()
-            .any(|o| matches!(o, Output::Log(l) if l.contains("客户端已退出")))
+            .any(|o| matches!(o, Output::Log(Level::Info, l) if l.contains("客户端已退出")))
     );
     assert!(closed(&outs));
 }
