@@ -8,14 +8,26 @@
 //! (RFC 3339), `level` (`error`, `warn`, `info`, `debug`, `trace`), `msg`, and each
 //! field as its own key; a multi-line report (a refused topology) travels as a string
 //! field, never as raw lines between records ([`Logs::reports_inline`]).
+//!
+//! Records are formatted on the log thread (`slog_async`, which blocks a logging
+//! thread rather than drop a record when its queue is full) and each reaches its
+//! destination with one `write` ([`record`]).
+//!
+//! # Layout
+//! - this file: the formats, levels and the logger.
+//! - `record`: one record, one `write` (and the terminal's colours).
+//! - `sink`: stderr, or the log file SIGUSR1 reopens.
 
+mod record;
 mod sink;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use slog::{Drain, FnValue, Level, Logger, PushFnValue, Record, o};
 
+use record::{Decorated, RecordWriter};
 pub use sink::Reopen;
 use sink::{Sink, open_log_file};
 
@@ -98,18 +110,17 @@ pub fn build(format: Format, level: Level, file: Option<&Path>) -> std::io::Resu
     };
     let to_file = sink.is_some();
     let (drain, guard) = match format {
-        Format::Term => match sink {
-            Some(sink) => {
-                let decorator = slog_term::PlainSyncDecorator::new(sink);
-                async_drain(slog_term::FullFormat::new(decorator).build().fuse())
-            }
-            None => {
-                let decorator = slog_term::TermDecorator::new().stderr().build();
-                async_drain(slog_term::FullFormat::new(decorator).build().fuse())
-            }
-        },
+        Format::Term => {
+            // Colours only for a person at a terminal who did not ask for none.
+            let color = sink.is_none()
+                && std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            let decorator = Decorated::new(sink.unwrap_or_else(Sink::stderr), color);
+            async_drain(slog_term::FullFormat::new(decorator).build().fuse())
+        }
         Format::Json => {
-            let drain = slog_json::Json::new(sink.unwrap_or_else(Sink::stderr))
+            let out = RecordWriter::new(sink.unwrap_or_else(Sink::stderr));
+            let drain = slog_json::Json::new(out)
                 .set_flush(true)
                 .add_key_value(o!(
                     "ts" => FnValue(|_: &Record<'_>| rfc3339_now()),

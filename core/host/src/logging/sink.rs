@@ -6,12 +6,12 @@
 //! drain's thread reopens the file before the next record, so no record is split
 //! between two files and the signal path does no I/O.
 //!
-//! Records are built in a buffer and written with one `write` each (the drain flushes
-//! after every record): a record is never interleaved with another writer's bytes,
-//! and a log line costs one system call instead of one per field.
+//! A record reaches the sink whole, as one `write_all` (`super::record`): the check
+//! for a reopen runs once per record, and the sink keeps no buffer of its own, so
+//! nothing waits in memory once a record is logged.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,17 +44,17 @@ pub fn open_log_file(path: &Path) -> io::Result<File> {
 /// The writer behind the drain.
 #[derive(Debug)]
 pub enum Sink {
-    Stderr(BufWriter<io::Stderr>),
+    Stderr(io::Stderr),
     File {
         path: PathBuf,
-        out: BufWriter<File>,
+        out: File,
         reopen: Reopen,
     },
 }
 
 impl Sink {
     pub fn stderr() -> Sink {
-        Sink::Stderr(BufWriter::with_capacity(16 * 1024, io::stderr()))
+        Sink::Stderr(io::stderr())
     }
 
     /// A sink appending to `file` (already opened at `path`, so that a bad path
@@ -62,7 +62,7 @@ impl Sink {
     pub fn file(path: PathBuf, file: File, reopen: Reopen) -> Sink {
         Sink::File {
             path,
-            out: BufWriter::with_capacity(16 * 1024, file),
+            out: file,
             reopen,
         }
     }
@@ -77,9 +77,8 @@ impl Sink {
         if !reopen.take() {
             return;
         }
-        let _ = out.flush();
         match open_log_file(path) {
-            Ok(file) => *out = BufWriter::with_capacity(16 * 1024, file),
+            Ok(file) => *out = file,
             Err(e) => eprintln!(
                 "switchyard: cannot reopen log file {}: {e}; still writing to the old one",
                 path.display()
