@@ -69,7 +69,11 @@ fn topology(tmp: &Path, v: u32, reload_cut: Option<u64>) -> String {
 
 fn start(reload_cut: Option<u64>) -> Host {
     // `$TMP`: the harness puts the host's own temp dir there (reloads write it out).
-    let host = Host::start(&topology(Path::new("$TMP"), 1, reload_cut));
+    // At `debug`: the tests read each plugin's transfer lines, which a transfer that
+    // went well logs at that level (docs/decisions/access-log.md).
+    let host = Host::builder(&topology(Path::new("$TMP"), 1, reload_cut))
+        .log_level("debug")
+        .start();
     std::fs::create_dir_all(host.temp_dir().join("data/incoming")).unwrap();
     host
 }

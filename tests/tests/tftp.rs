@@ -34,14 +34,19 @@ impl Server {
     }
 
     fn start_on(bind: &str, config: &str) -> Server {
-        let host = Host::start(&format!(
+        // At `debug`: the tests read the plugin's request lines, which a request that
+        // went as asked logs at that level (at `info` its record is the access log's
+        // line: docs/decisions/access-log.md).
+        let host = Host::builder(&format!(
             r#"(
     admin: Some("127.0.0.1:0"),
     listeners: {{ "tftp_udp": (kind: udp, bind: "{bind}") }},
     handlers: {{ "tftp": (plugin: "tftp", root: Some("$TMP/data"), config: ({config})) }},
     routes: [ (from: "tftp_udp", to: "tftp") ],
 )"#
-        ));
+        ))
+        .log_level("debug")
+        .start();
         let addr = host.addr("tftp_udp");
         let server = Server { host, addr };
         std::fs::create_dir_all(server.root()).unwrap();

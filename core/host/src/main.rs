@@ -10,6 +10,7 @@
 //! - `signals.rs`: which signals do what, and which are ignored.
 //! - `startup.rs`: what `serve` checks (and creates) before binding anything.
 //! - `access.rs`: checking paths as the user the host will run as.
+//! - `access_log.rs`: the topology's access log over start, SIGUSR1, reload and exit.
 //! - `nofile.rs`: raising the open-files limit.
 //! - `allocator.rs`: glibc's mmap threshold fixed, so RSS returns to its baseline after load.
 //! - `reload_status.rs`: the answer to a reload, in a file next to the pid file.
@@ -21,6 +22,7 @@
 //! - `privilege.rs`: switching to the topology's `user` after binding.
 
 mod access;
+mod access_log;
 mod allocator;
 mod logging;
 mod nofile;

@@ -1,7 +1,8 @@
 //! `switchyard serve`: check, compile and start the topology, then react to signals
 //! ([`crate::signals`]): SIGHUP reloads the topology (keeping the old one on any error)
 //! and answers through the status file ([`crate::reload_status`]), SIGUSR1 reopens the
-//! log file, SIGINT/SIGTERM drain and exit, a second SIGINT/SIGTERM exits at once.
+//! log file and the access log, SIGINT/SIGTERM drain and exit, a second SIGINT/SIGTERM
+//! exits at once. The access log is written out after the drain ([`crate::access_log`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use switchyard_runtime::server::Server;
 use switchyard_runtime::topology::{self, Topology};
 
 use crate::access::RunAs;
+use crate::access_log;
 use crate::logging::Logs;
 use crate::reload_status::{self, Outcome, Status};
 use crate::signals::{self, Handled};
@@ -102,15 +104,22 @@ pub fn run(opts: &ServeOptions, catalog: &Catalog, logs: &Logs) -> ExitCode {
                 "path" => %p.path.display(), "reason" => &p.reason);
         }
     }
+    if let Err(e) = access_log::start(&topo, log) {
+        error!(log, "cannot start: cannot open the access log"; "error" => %e);
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let pid_file = match opts.pid_file.as_deref().map(PidFile::create).transpose() {
         Ok(p) => p,
         Err(e) => {
             error!(log, "cannot write pid file"; "error" => %e);
+            access_log::stop();
             return ExitCode::FAILURE;
         }
     };
     let system = actix_rt::System::new();
     let code = system.block_on(serve(&topo, config, catalog, logs, pid_file.as_ref()));
+    // Every session has ended (or been cut): the lines still waiting are written now.
+    access_log::stop();
     if let Some(p) = pid_file
         && let Err(e) = p.remove()
     {
@@ -177,13 +186,7 @@ async fn serve(
                 }
                 notify::ready(status);
             }
-            _ = sigs.usr1.recv() => match &logs.reopen {
-                Some(reopen) => {
-                    reopen.request();
-                    info!(log, "log file reopened"; "signal" => "SIGUSR1");
-                }
-                None => info!(log, "SIGUSR1: no log file to reopen (logging to stderr)"),
-            },
+            _ = sigs.usr1.recv() => reopen_logs(logs),
         }
     };
     notify::stopping();
@@ -226,27 +229,62 @@ fn reload(
                 topology::render(&errors, false),
             )
         }
-        Ok(topo) => match server.reload(&topo, catalog) {
-            Ok(s) => {
-                info!(log, "reloaded"; "kept" => s.kept.join(","), "started" => s.started.join(","),
-                    "replaced" => s.replaced.join(","), "retired" => s.retired.join(","));
-                let summary = format!(
-                    "kept [{}], started [{}], replaced [{}], retired [{}]",
-                    s.kept.join(", "),
-                    s.started.join(", "),
-                    s.replaced.join(", "),
-                    s.retired.join(", ")
-                );
-                (Outcome::Applied, Vec::new(), summary)
+        Ok(topo) => match access_log::prepare(&topo, log) {
+            Err(e) => {
+                server.metrics().reload("refused");
+                error!(log, "reload refused, keeping the running topology"; "error" => %e);
+                (Outcome::Refused, vec![e.to_string()], e.to_string())
             }
-            Err(errors) => {
-                for e in &errors {
-                    error!(log, "reload refused, keeping the running topology"; "error" => %e);
-                }
-                let lines = errors.iter().map(ToString::to_string).collect();
-                (Outcome::Refused, lines, errors.to_string())
-            }
+            Ok(change) => apply(server, &topo, catalog, log, change),
         },
+    }
+}
+
+/// Apply a compiled topology whose access log is prepared.
+fn apply(
+    server: &mut Server,
+    topo: &Topology,
+    catalog: &Catalog,
+    log: &Logger,
+    access: access_log::Change,
+) -> (Outcome, Vec<String>, String) {
+    match server.reload(topo, catalog) {
+        Ok(s) => {
+            access.apply();
+            info!(log, "reloaded"; "kept" => s.kept.join(","), "started" => s.started.join(","),
+                    "replaced" => s.replaced.join(","), "retired" => s.retired.join(","));
+            let summary = format!(
+                "kept [{}], started [{}], replaced [{}], retired [{}]",
+                s.kept.join(", "),
+                s.started.join(", "),
+                s.replaced.join(", "),
+                s.retired.join(", ")
+            );
+            (Outcome::Applied, Vec::new(), summary)
+        }
+        Err(errors) => {
+            access.discard();
+            for e in &errors {
+                error!(log, "reload refused, keeping the running topology"; "error" => %e);
+            }
+            let lines = errors.iter().map(ToString::to_string).collect();
+            (Outcome::Refused, lines, errors.to_string())
+        }
+    }
+}
+
+/// SIGUSR1: the log file and the access log start new files at their paths (after
+/// logrotate moved them).
+fn reopen_logs(logs: &Logs) {
+    let log = &logs.log;
+    if let Some(reopen) = &logs.reopen {
+        reopen.request();
+        info!(log, "log file reopened"; "signal" => "SIGUSR1");
+    }
+    if access_log::reopen() {
+        info!(log, "access log reopened"; "signal" => "SIGUSR1");
+    } else if logs.reopen.is_none() {
+        info!(log, "SIGUSR1: no log file to reopen (logging to stderr)");
     }
 }
 

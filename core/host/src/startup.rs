@@ -1,9 +1,10 @@
 //! What `serve` checks before it binds anything, and `validate` reports too.
 //!
-//! Each storage root must be readable and writable, and the pid file's directory
-//! writable, by the user the host will run as (the topology's `user`, or whoever
-//! starts it): the pid file and the reload answers next to it are written and
-//! removed after a privilege drop. A root that does not exist yet is created here,
+//! Each storage root must be readable and writable, and the pid file's and the access
+//! log's directories writable, by the user the host will run as (the topology's
+//! `user`, or whoever starts it): the pid file and the reload answers next to it are
+//! written and removed after a privilege drop, and SIGUSR1 creates a new access log
+//! there after logrotate moved the old one. A root that does not exist yet is created here,
 //! owned by that user (as systemd's `StateDirectory=` would), so the host never
 //! leaves itself a directory it cannot write after the drop.
 
@@ -32,6 +33,14 @@ pub fn needed(topo: &Topology, pid_file: Option<&Path>) -> Vec<(String, PathBuf,
         .collect();
     if let Some(pid) = pid_file {
         dirs.push(("pid file directory".into(), parent_of(pid), Need::Write));
+    }
+    // Written to, and after logrotate created anew by SIGUSR1, as that user.
+    if let Some(access) = &topo.access_log {
+        dirs.push((
+            "access log directory".into(),
+            parent_of(&access.path),
+            Need::Write,
+        ));
     }
     dirs
 }

@@ -13,6 +13,7 @@
 //!   (shared with `MockHost`): one `extern "C"` table dispatching to a
 //!   [`hostapi::HostCalls`] implementation (`actor::calls`, `instance::ConfigCollector`).
 //! - [`logfmt`]: plugin log lines split into a message and fields (JSON keys).
+//! - [`access_log`]: one line per finished session, buffered, in its own file.
 //! - [`metrics`]: the Prometheus registry and the admin endpoint's responses.
 //! - [`busy_poll`]: spinning before a handler thread sleeps (`busy_poll_us`).
 //! - [`ids`]: ids for sockets, connections and files, unique across the process (so
@@ -26,6 +27,7 @@
 //!   steps (prepare everything that can fail, reporting every error; then switch);
 //!   binding listeners; draining.
 
+pub mod access_log;
 pub mod actor;
 pub mod busy_poll;
 pub mod catalog;

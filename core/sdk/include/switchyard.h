@@ -54,6 +54,8 @@
  *  - SyPluginVTable.config_format (SY_CONFIG_RON / SY_CONFIG_JSON): a C plugin may take
  *    its config as JSON, converted by the host (switchyard_json.h reads it); a vtable of
  *    SY_VTABLE_SIZE_V3 bytes gets RON, as before.
+ *  - SyHostApi.file_digest: a served file's sha256 from the host's cache (keyed by the
+ *    file's inode and times), so a download need not read a side file each time.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -334,6 +336,15 @@ typedef struct SyHostApi {
     /* Only during export_state: the instance's state, tagged with the plugin's state
      * version. The host copies it. */
     uint32_t (*hand_over_state)(SyHostCtx *ctx, uint32_t version, SyBytes data);
+    /* Added after hand_over_state (check struct_size the same way). The sha256 of the
+     * whole of `file` (a handle from open_read) into the 32 bytes at `out_sha256`, as
+     * the host knows it for that exact version of the file (device, inode, size,
+     * modification and change times, taken when it was opened): from a cache, else
+     * from the digest side file beside it (`.NAME.sha256`, see the Rust SDK's `sums`),
+     * if that still matches the file's size and modification time. Costs no system
+     * call once known. SY_ERR_NOT_FOUND when the host does not know it (hash the file
+     * yourself); SY_ERR_INVALID for a temp file or an unknown handle. */
+    uint32_t (*file_digest)(SyHostCtx *ctx, uint64_t file, uint8_t *out_sha256);
 } SyHostApi;
 
 typedef struct SyPluginVTable {
@@ -415,7 +426,7 @@ _Static_assert(offsetof(SyPluginVTable, config_format) == 144, "SyPluginVTable v
 _Static_assert(offsetof(SyPluginVTable, storage) == 120, "SyPluginVTable v1 size");
 _Static_assert(offsetof(SyPluginVTable, export_state) == 128, "SyPluginVTable v2 size");
 _Static_assert(sizeof(SySession) == 96, "SySession");
-_Static_assert(sizeof(SyHostApi) == 256, "SyHostApi");
+_Static_assert(sizeof(SyHostApi) == 264, "SyHostApi");
 #endif
 
 #ifdef __cplusplus

@@ -148,6 +148,8 @@ pub struct ConnAdapter<M> {
     /// The session key (the connection's id), kept after the connection is gone so a
     /// late transfer record still ends it.
     session: Option<u64>,
+    /// The session is described now (a [`ConnOutput::Describe`] not yet ended).
+    described: bool,
     machine: Option<M>,
     /// Deadline the host timer is armed for.
     armed: Option<u64>,
@@ -161,6 +163,7 @@ impl<M: ConnMachine> ConnAdapter<M> {
             conn: None,
             peer: None,
             session: None,
+            described: false,
             machine: None,
             armed: None,
         }
@@ -239,14 +242,19 @@ impl<M: ConnMachine> ConnAdapter<M> {
         while let Some(output) = machine.poll_output() {
             match (output, self.conn) {
                 (ConnOutput::Log(level, line), _) => ctx.log(level, line),
-                (ConnOutput::Transfer(t), _) => {
+                (ConnOutput::Transfer(t), conn) => {
                     if let Err(e) = ctx.emit(self.transfers_port, &t) {
                         ctx.debug(format_args!("transfer record not emitted: {e}"));
                     }
-                    if let Some(key) = self.session
-                        && let Err(e) = ctx.end_session(key, t.outcome())
-                    {
-                        ctx.debug(format_args!("session end not taken: {e}"));
+                    if let Some(key) = self.session {
+                        if !std::mem::take(&mut self.described) {
+                            // A refusal: described from its record first, so the host's
+                            // line for it (the access log) names the peer and the file.
+                            describe_record(ctx, key, self.peer, conn, &t);
+                        }
+                        if let Err(e) = ctx.end_session(key, t.outcome()) {
+                            ctx.debug(format_args!("session end not taken: {e}"));
+                        }
                     }
                 }
                 // Connection outputs once the connection is gone: nothing to do.
@@ -265,8 +273,9 @@ impl<M: ConnMachine> ConnAdapter<M> {
                         bytes_done: info.bytes_done,
                         bytes_total: info.bytes_total,
                     };
-                    if let Err(e) = ctx.describe_session(conn.0, &session) {
-                        ctx.debug(format_args!("session not described: {e}"));
+                    match ctx.describe_session(conn.0, &session) {
+                        Ok(()) => self.described = true,
+                        Err(e) => ctx.debug(format_args!("session not described: {e}")),
                     }
                 }
                 (ConnOutput::Write(data), Some(conn)) => {
@@ -318,6 +327,33 @@ impl<M: ConnMachine> ConnAdapter<M> {
             }
             _ => {}
         }
+    }
+}
+
+/// Describe session `key` from a transfer record that ends it without a description
+/// (a request refused before any transfer began).
+fn describe_record(
+    ctx: &mut Ctx<'_>,
+    key: u64,
+    peer: Option<SocketAddr>,
+    conn: Option<ConnId>,
+    t: &TransferCompleted,
+) {
+    let session = Session {
+        direction: match t.direction.as_str() {
+            "download" => Direction::Send,
+            "upload" => Direction::Receive,
+            _ => Direction::None,
+        },
+        peer,
+        conn,
+        resource: &t.file,
+        state: "",
+        bytes_done: t.bytes,
+        bytes_total: None,
+    };
+    if let Err(e) = ctx.describe_session(key, &session) {
+        ctx.debug(format_args!("session not described: {e}"));
     }
 }
 

@@ -311,6 +311,22 @@ impl<'a> Ctx<'a> {
         HostError::check(unsafe { (self.api.prefetch_file)(self.raw, file.0, offset, len, token) })
     }
 
+    /// The sha256 of the whole of `file` (from [`Ctx::open_read`]), if the host knows it
+    /// for that exact version of the file (`None`: hash it yourself, or answer without
+    /// one). Why the host: it keys its cache by what only it sees (device, inode, size,
+    /// modification and change times of the open file), so a download finds the digest
+    /// without reading the side file ([`crate::sums`]) each time, and a file changed in
+    /// any way misses.
+    pub fn file_digest(&mut self, file: FileId) -> Result<Option<[u8; 32]>, HostError> {
+        let mut digest = [0u8; 32];
+        // SAFETY: `digest` is 32 writable bytes.
+        match unsafe { (self.api.file_digest)(self.raw, file.0, digest.as_mut_ptr()) } {
+            abi::SY_OK => Ok(Some(digest)),
+            abi::SY_ERR_NOT_FOUND => Ok(None),
+            other => Err(HostError::from_status(other)),
+        }
+    }
+
     /// Continue the hidden file `path` (a name starting with `.`, e.g. a partial upload
     /// committed earlier) in place. Returns a temp-file handle positioned at its end and
     /// its size: [`Ctx::write_file`] and [`Ctx::recv_to_file`] append (a receive's

@@ -49,6 +49,7 @@
 //! - `messages`: typed messages shared by the bundled plugins.
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
 //! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.
+//! - `digest_line`: that format's name and line, pure text (below `storage` and `sums`).
 //! - `trampoline` / `declare_plugin!` (in `macros`): the generated `extern "C"` glue; every entry
 //!   catches panics, so a plugin bug never unwinds into the host.
 //! - `typed_port`: [`Output`] and [`Input`], port handles binding a name to a message
@@ -62,6 +63,7 @@ pub mod abi;
 mod config;
 pub mod conn;
 mod ctx;
+mod digest_line;
 mod error;
 mod event;
 pub mod host;

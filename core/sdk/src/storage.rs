@@ -5,7 +5,7 @@
 //! Storage calls answer at once (the host runs them during the call), which is why
 //! they are a trait the machine calls rather than outputs it queues.
 
-use crate::{Ctx, FileId, HostError, Stat};
+use crate::{Ctx, FileId, HostError, Stat, digest_line};
 
 /// Whether any `/`-separated component of `path` starts with `.`: a hidden name.
 ///
@@ -35,6 +35,24 @@ pub trait Storage {
     fn list_dir(&mut self, path: &str) -> Result<Vec<(String, Stat)>, HostError>;
     fn remove_file(&mut self, path: &str) -> Result<(), HostError>;
     fn free_space(&mut self) -> Result<u64, HostError>;
+    /// The sha256 of the whole of `file`, opened with [`Storage::open_read`] at `path`,
+    /// if known ([`Ctx::file_digest`]: the host's cache). The default, for stores
+    /// without a host (a machine's tests), reads the digest side file
+    /// ([`crate::sums`]) and checks it against the file's metadata, as the host does
+    /// on a miss.
+    fn file_digest(&mut self, file: FileId, path: &str) -> Option<[u8; 32]> {
+        let _ = file;
+        let stat = self.stat(path).ok()?;
+        let (side, size) = self.open_read(&digest_line::side_path(path)?).ok()?;
+        let mut buf = [0u8; digest_line::MAX_SIDE_FILE];
+        let n = if size as usize <= buf.len() {
+            self.read_file(side, 0, &mut buf).ok()
+        } else {
+            None
+        };
+        let _ = self.close_file(side);
+        digest_line::parse(std::str::from_utf8(&buf[..n?]).ok()?, &stat)
+    }
 }
 
 impl Storage for Ctx<'_> {
@@ -70,6 +88,9 @@ impl Storage for Ctx<'_> {
     }
     fn free_space(&mut self) -> Result<u64, HostError> {
         Ctx::free_space(self)
+    }
+    fn file_digest(&mut self, file: FileId, _path: &str) -> Option<[u8; 32]> {
+        Ctx::file_digest(self, file).ok().flatten()
     }
 }
 

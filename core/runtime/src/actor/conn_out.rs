@@ -8,6 +8,7 @@
 use std::io;
 use std::os::fd::AsFd;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchyard_sdk::abi;
@@ -53,10 +54,7 @@ impl InstanceActor {
                     let ahead = (*remaining).min(file_cache::PROBE);
                     if *offset >= *cached_until && !file_cache::is_cached(file, *offset, ahead) {
                         // Read it in off this thread first; `sendfile` would wait for it here.
-                        match file.try_clone() {
-                            Ok(dup) => Err(Stall::Cold(dup, *offset, ahead)),
-                            Err(e) => Err(Stall::Io(e)),
-                        }
+                        Err(Stall::Cold(Arc::clone(file), *offset, ahead))
                     } else {
                         *cached_until = (*cached_until).max(offset.saturating_add(ahead));
                         let sock = Rc::clone(&conn.stream);
@@ -236,9 +234,9 @@ impl InstanceActor {
 /// Why the front of the output queue cannot go on now.
 enum Stall {
     Io(io::Error),
-    /// A file range to send is not in the page cache: read it in first (a duplicate
-    /// descriptor, the offset and length).
-    Cold(std::fs::File, u64, u64),
+    /// A file range to send is not in the page cache: read it in first (the file,
+    /// the offset and length).
+    Cold(Arc<std::fs::File>, u64, u64),
 }
 
 /// What finishing the front of the output queue means.

@@ -246,8 +246,8 @@ mod tests {
 
     use super::*;
 
-    fn file() -> std::fs::File {
-        std::fs::File::open("/dev/null").unwrap()
+    fn file() -> std::sync::Arc<std::fs::File> {
+        std::sync::Arc::new(std::fs::File::open("/dev/null").unwrap())
     }
 
     fn send(token: u64, sent: u64) -> Out {

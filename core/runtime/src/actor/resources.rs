@@ -16,7 +16,7 @@ use super::shared::ConnSlot;
 use super::streams::{Gate, ReadControl, UdpItem, UdpRecv};
 use super::udp_sock::{ReadAhead, UdpSock};
 use super::writeback::Writeback;
-use crate::storage::TempFile;
+use crate::storage::{FileVersion, TempFile};
 use switchyard_direct_io::DirectSink;
 
 /// One item of a connection's output queue, written in order.
@@ -27,7 +27,8 @@ pub enum Out {
         pos: usize,
     },
     File {
-        file: std::fs::File,
+        /// The plugin's open file, shared: no descriptor is duplicated per send.
+        file: std::sync::Arc<std::fs::File>,
         offset: u64,
         remaining: u64,
         sent: u64,
@@ -156,10 +157,14 @@ pub enum ConnEnd {
 /// A file opened through the storage capability.
 #[derive(Debug)]
 pub enum OpenFile {
-    /// Shared so a read that missed the page cache can run on the blocking pool.
+    /// Shared so a read that missed the page cache can run on the blocking pool, and
+    /// a `sendfile` can hold it after the plugin closed its handle.
     Read {
         file: std::sync::Arc<std::fs::File>,
-        size: u64,
+        /// The version opened (its size included): the key of its digest.
+        version: FileVersion,
+        /// Where it was opened, for its digest side file.
+        path: Box<str>,
     },
     /// An upload, and the writeback of what `write_file` appends to it (so the fsync
     /// of its commit waits for the tail only; `None` if no second descriptor).

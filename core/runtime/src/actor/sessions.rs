@@ -11,11 +11,15 @@
 //! connection moves from the first description on (reads, writes, `sendfile`,
 //! receives into files), so a plugin that hands a file to the host need not report
 //! progress. Its bytes done are the larger of the two counts.
+//!
+//! When it ends, the record becomes the session's access log line
+//! (`crate::access_log`), timed from its first description.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Instant;
 
 use switchyard_sdk::abi;
 use switchyard_sdk::{Direction, Session};
@@ -50,6 +54,8 @@ pub struct SessionRecord {
     plugin_bytes: u64,
     pub bytes_total: Option<u64>,
     on_conn: Option<OnConn>,
+    /// When it was first described (its access log line's duration).
+    pub started: Instant,
 }
 
 impl SessionRecord {
@@ -99,6 +105,7 @@ impl SessionTable {
             plugin_bytes: 0,
             bytes_total: None,
             on_conn: None,
+            started: Instant::now(),
         });
         record.direction = info.direction;
         record.peer = info.peer;

@@ -175,6 +175,7 @@ mod tests {
             admin: Some(tcp_addr),
             user: None,
             plugin_dirs: Vec::new(),
+            access_log: None,
         };
         // `h`: its plugin does not load and its root is a file; `k`: dirs without a root.
         let mut topology = topology;

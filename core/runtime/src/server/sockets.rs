@@ -252,6 +252,7 @@ mod tests {
             admin: None,
             user: None,
             plugin_dirs: Vec::new(),
+            access_log: None,
         };
         let plan = ReloadPlan::new(&view, &topology, &Default::default());
         super::open(spec, &plan.listeners[0], |name, i| {

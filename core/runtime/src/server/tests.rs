@@ -21,6 +21,7 @@ fn topology(listeners: Vec<ListenerSpec>, admin: Option<SocketAddr>) -> Topology
         admin,
         user: None,
         plugin_dirs: Vec::new(),
+        access_log: None,
     }
 }
 

@@ -19,7 +19,8 @@
 //! - `error`: [`StorageError`], its `SY_ERR_*` status, and [`map_io`].
 //! - `path`: [`validate_path`], [`RelPath`], the reserved [`TEMP_PREFIX`].
 //! - `resolve`: opening beneath the root without following symlinks.
-//! - `stat`: [`Stat`] and [`FileKind`].
+//! - `stat`: [`Stat`], [`FileKind`] and [`FileVersion`].
+//! - `digests`: the process's digest cache, keyed by [`FileVersion`].
 //! - `root`: [`Root`] and its read-side operations (open, stat, list, remove, space).
 //! - `temp`: [`TempFile`], `Root::create_temp` and `Root::commit`.
 //! - `partial`: `Root::open_partial`, continuing a kept partial in place.
@@ -29,6 +30,7 @@
 //! - `sweep`: deleting stale temps when a root is opened.
 //! - `tests/`: unit tests on real files, one file per concern.
 
+mod digests;
 mod error;
 mod lock;
 mod partial;
@@ -43,7 +45,7 @@ mod tempname;
 pub use error::{StorageError, map_io};
 pub use path::{RelPath, TEMP_PREFIX, validate_path};
 pub use root::Root;
-pub use stat::{FileKind, Stat};
+pub use stat::{FileKind, FileVersion, Stat};
 pub use temp::TempFile;
 
 #[cfg(test)]

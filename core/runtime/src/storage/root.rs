@@ -11,9 +11,14 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
+use super::digests;
 use super::resolve::{Resolver, open_beneath};
 use super::sweep::sweep;
-use super::{FileKind, Stat, StorageError, validate_path};
+use super::{FileKind, FileVersion, Stat, StorageError, validate_path};
+
+/// Files larger than this get `POSIX_FADV_SEQUENTIAL` when opened for reading: the
+/// kernel's default readahead window (128 KiB) already covers a smaller one.
+const SEQUENTIAL_ADVICE_FROM: u64 = 128 * 1024;
 
 /// A directory every storage operation of one handler is confined to.
 ///
@@ -107,19 +112,42 @@ impl Root {
         Ok((fd, name))
     }
 
-    /// Open a regular file for reading; returns it with its size.
+    /// Open a regular file for reading; returns it with its version (size included).
     ///
-    /// Opened `O_NONBLOCK` so that a FIFO placed under the root cannot hang the
-    /// calling thread (the flag is cleared again for the regular file returned).
-    /// The kernel is told the file will be read sequentially (readahead).
-    pub fn open_read(&self, rel: &str) -> Result<(File, u64), StorageError> {
+    /// Two system calls, `openat2` and `fstat`, as a small download must cost little:
+    /// - opened `O_NONBLOCK`, so that a FIFO placed under the root cannot hang the
+    ///   calling thread; the flag stays set on the regular file returned, where it has
+    ///   no effect (open(2): "this flag has no effect for regular files"), so no
+    ///   `fcntl` to clear it;
+    /// - the kernel is told a large file will be read sequentially (a bigger
+    ///   readahead); a file within one default readahead window is read in at once
+    ///   anyway, so it is spared the `fadvise`.
+    pub fn open_read(&self, rel: &str) -> Result<(File, FileVersion), StorageError> {
         let rel = validate_path(rel)?;
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
         let fd = self.open_at(rel.as_str(), flags, Mode::empty())?;
-        let stat = regular_file(&fd)?;
-        // Advice only: a file system without fadvise is still readable.
-        let _ = rustix::fs::fadvise(&fd, 0, None, rustix::fs::Advice::Sequential);
-        Ok((File::from(fd), stat.size))
+        let raw = rustix::fs::fstat(&fd)?;
+        require_regular(&Stat::from_raw(&raw))?;
+        let version = FileVersion::from_raw(&raw);
+        if version.size > SEQUENTIAL_ADVICE_FROM {
+            // Advice only: a file system without fadvise is still readable.
+            let _ = rustix::fs::fadvise(&fd, 0, None, rustix::fs::Advice::Sequential);
+        }
+        Ok((File::from(fd), version))
+    }
+
+    /// The sha256 of the file opened at `rel` as `version`, if known: from the digest
+    /// cache, else from its side file when that matches (then cached). See `digests`.
+    pub fn digest(&self, rel: &str, version: &FileVersion) -> Option<[u8; 32]> {
+        if let Some(known) = digests::lookup(version) {
+            return Some(known);
+        }
+        let side = switchyard_sdk::sums::side_path(rel)?;
+        let (file, side_version) = self.open_read(&side).ok()?;
+        let text = digests::read_side_file(&file, side_version.size)?;
+        let digest = switchyard_sdk::sums::parse(&text, &version.stat())?;
+        digests::remember(*version, digest);
+        Some(digest)
     }
 
     /// Describe `rel` without following a symlink at its end (a symlink is
@@ -218,15 +246,21 @@ impl Root {
     }
 }
 
+/// A regular file, or the error for what it is instead.
+fn require_regular(stat: &Stat) -> Result<(), StorageError> {
+    match stat.kind {
+        FileKind::File => Ok(()),
+        FileKind::Dir => Err(StorageError::IsDir),
+        FileKind::Other => Err(StorageError::NotFile),
+    }
+}
+
 /// The stat of `fd`, opened `O_NONBLOCK` (so that a FIFO in its place could not hang
-/// the open), if it is a regular file; the flag is cleared for the file's real use.
+/// the open), if it is a regular file; the flag is cleared for a file that will be
+/// written.
 pub(super) fn regular_file(fd: &OwnedFd) -> Result<Stat, StorageError> {
     let stat = Stat::from_raw(&rustix::fs::fstat(fd)?);
-    match stat.kind {
-        FileKind::File => {}
-        FileKind::Dir => return Err(StorageError::IsDir),
-        FileKind::Other => return Err(StorageError::NotFile),
-    }
+    require_regular(&stat)?;
     rustix::fs::fcntl_setfl(fd, OFlags::empty())?;
     Ok(stat)
 }

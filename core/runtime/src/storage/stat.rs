@@ -1,4 +1,5 @@
-//! [`Stat`]: what a plugin may learn about a path (kind, size, mtime), and its ABI form.
+//! [`Stat`]: what a plugin may learn about a path (kind, size, mtime), and its ABI form;
+//! [`FileVersion`]: what tells one version of an open file from another.
 
 use switchyard_sdk::abi;
 
@@ -55,6 +56,46 @@ impl Stat {
             },
             size: self.size,
             modified_unix: self.modified_unix,
+        }
+    }
+}
+
+/// One version of a file's contents, as far as its metadata can tell: the key of the
+/// digest cache (`super::digests`).
+///
+/// Device and inode name the file (a file renamed into place is another inode); size
+/// and modification time change with every write; the change time also moves when
+/// the modification time is set back by hand (`touch -d`, `rsync -t`), which the
+/// modification time alone would not show. Times are to the nanosecond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileVersion {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: (i64, u32),
+    pub ctime: (i64, u32),
+}
+
+impl FileVersion {
+    /// From the kernel's `struct stat` (field widths differ between architectures).
+    #[allow(clippy::unnecessary_cast)]
+    pub(super) fn from_raw(st: &rustix::fs::Stat) -> FileVersion {
+        FileVersion {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as u32),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as u32),
+        }
+    }
+
+    /// What the digest side file is checked against (size, whole seconds).
+    pub fn stat(&self) -> switchyard_sdk::Stat {
+        switchyard_sdk::Stat {
+            is_dir: false,
+            is_file: true,
+            size: self.size,
+            modified_unix: self.mtime.0,
         }
     }
 }

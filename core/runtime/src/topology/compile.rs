@@ -16,7 +16,7 @@ use super::collect::{Diag, Diags};
 use super::cycles;
 use super::diagnostic::{DiagnosticKind, TopologyErrors};
 use super::document::{self, Document};
-use super::model::{HandlerSpec, ListenerSpec, Topology};
+use super::model::{AccessLogSpec, HandlerSpec, ListenerSpec, Topology};
 use super::plugins::{check_configs, describe_plugins};
 use super::reader::Reader;
 use super::resolution::{self, Resolve, SystemResolver};
@@ -319,5 +319,9 @@ fn assemble(
         admin: doc.admin,
         user: doc.user.clone(),
         plugin_dirs,
+        access_log: doc.access_log.clone().map(|a| AccessLogSpec {
+            path: cwd.join(&a.path),
+            ..a
+        }),
     }
 }

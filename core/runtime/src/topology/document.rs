@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::bind::{self as bind_field, BindAddr};
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
-use super::model::{Limits, ListenerKind, RestartPolicy};
+use super::model::{AccessLogSpec, Limits, ListenerKind, RestartPolicy};
 use super::raw::{self, RawStruct};
 use super::reader::Reader;
 
@@ -42,6 +42,8 @@ pub(crate) struct Document<'a> {
     pub reload_drain_timeout: Option<Duration>,
     /// `admin: Some("127.0.0.1:9100")`: the metrics/health endpoint, off when absent.
     pub admin: Option<SocketAddr>,
+    /// `access_log: Some((path: ...))`, as written (the path not yet resolved).
+    pub access_log: Option<AccessLogSpec>,
     /// `user: Some("switchyard")`: drop to this user after binding.
     pub user: Option<String>,
     /// `allow_nested_roots: true`: accept a private root inside a served one (or the
@@ -91,6 +93,7 @@ const TOP_FIELDS: &[&str] = &[
     "drain_timeout_secs",
     "reload_drain_timeout_secs",
     "admin",
+    "access_log",
     "user",
     "allow_nested_roots",
     "listeners",
@@ -161,6 +164,9 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
         doc.admin = r
             .value::<Option<SocketAddr>>(raw, "`admin` (an address like \"127.0.0.1:9100\")")
             .flatten();
+    }
+    if let Some(raw) = top.get("access_log") {
+        doc.access_log = super::access_log::read(r, raw);
     }
     if let Some(raw) = top.get("plugins") {
         read_plugins(r, raw, &mut doc);

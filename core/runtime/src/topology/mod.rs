@@ -22,6 +22,7 @@
 //! - `reader.rs`: field checks (unknown/missing/duplicate), typed leaf values, ron errors
 //!   as diagnostics.
 //! - `document.rs`: the format itself: top level, listeners, handlers, routes.
+//! - `access_log.rs`: the top-level `access_log` field.
 //! - `bind.rs`: a listener's `bind` (`ip:port` or `host:port`) and `dual_stack`, and
 //!   resolving host names (at compile time: start, reload, `validate`).
 //! - `resolution.rs`: host names in `bind` resolved to addresses (start, reload,
@@ -42,6 +43,7 @@
 //! - `render.rs`: [`render`], the graphical report the CLI prints.
 //! - `tests/`: the compiler's tests against a fake catalog.
 
+mod access_log;
 mod addresses;
 mod bind;
 mod catalog;
@@ -70,7 +72,8 @@ pub use catalog::{
 pub use compile::{compile, load};
 pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};
 pub use model::{
-    HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute, RestartPolicy, Topology,
+    AccessLogFormat, AccessLogSpec, HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute,
+    RestartPolicy, Topology,
 };
 pub use plugins::{PluginLookup, plugin_lookup};
 pub use render::render;

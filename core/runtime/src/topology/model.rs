@@ -29,6 +29,33 @@ pub struct Topology {
     pub user: Option<String>,
     /// The topology's `plugin_dirs`, resolved against the working directory.
     pub plugin_dirs: Vec<PathBuf>,
+    /// Where per-session lines go (`access_log`); `None`: to the main log, at `debug`.
+    pub access_log: Option<AccessLogSpec>,
+}
+
+/// The access log (`access_log: Some((path: "...", ...))`): one line per finished
+/// session, buffered and written off the handler threads (`crate::access_log`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogSpec {
+    /// The file, resolved against the working directory; appended to, created 0640.
+    pub path: PathBuf,
+    /// Lines are written once this many bytes are waiting (`buffer_kib`)...
+    pub buffer_bytes: usize,
+    /// ...or this long after the first of them (`flush_ms`), whichever comes first.
+    pub flush: Duration,
+    /// One line per session as `key=value` text, or as a JSON object.
+    pub format: AccessLogFormat,
+}
+
+/// The form of an access log line (`format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLogFormat {
+    /// `<time> handler=... peer=... resource="..." ...`: for people and grep.
+    #[default]
+    Text,
+    /// One JSON object per line, each field its own key: for log shippers.
+    Json,
 }
 
 /// A socket the host binds and hands to one handler.

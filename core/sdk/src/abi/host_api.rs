@@ -148,4 +148,11 @@ pub struct SyHostApi {
     /// plugin's state version. The host copies it.
     pub hand_over_state:
         unsafe extern "C" fn(ctx: *mut SyHostCtx, version: u32, data: SyBytes) -> u32,
+    /// The sha256 of the whole of `file` (from `open_read`) into the 32 bytes at
+    /// `out_sha256`, as the host knows it for that exact version of the file (device,
+    /// inode, size, modification and change times, taken at open): cached, else read
+    /// from the digest side file (`crate::sums`) if that still matches.
+    /// `SY_ERR_NOT_FOUND` when unknown; `SY_ERR_INVALID` for a temp or an unknown id.
+    pub file_digest:
+        unsafe extern "C" fn(ctx: *mut SyHostCtx, file: u64, out_sha256: *mut u8) -> u32,
 }

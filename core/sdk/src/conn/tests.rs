@@ -335,3 +335,28 @@ fn at_the_drain_deadline_the_goodbye_goes_out_then_the_connection_closes() {
     deliver(&mut host, &mut a, 7, deadline);
     assert_eq!(host.take_io(), [Action::Close { conn: CONN.0 }]);
 }
+
+/// A record that ends a session never described (a refusal) describes it from the
+/// record first: the host's line for it names the peer, the file and the direction.
+#[test]
+fn a_refusal_never_described_is_described_from_its_record_then_ended() {
+    let mut host = MockHost::new();
+    let mut a = open_with(&mut host, || Script {
+        at_eof: vec![ConnOutput::Transfer(TransferCompleted {
+            file: "missing.iso".into(),
+            ..record(Outcome::NotFound)
+        })],
+        ..Script::default()
+    });
+    deliver(&mut host, &mut a, 1, Event::PeerEof { conn: CONN });
+    assert_eq!(host.ended, [(CONN.0, "not_found".to_owned())]);
+    let described = host.ended_as[0]
+        .as_ref()
+        .expect("described before it ended");
+    assert_eq!(
+        (described.direction, described.resource.as_str()),
+        (Direction::Send, "missing.iso")
+    );
+    assert_eq!(described.peer, Some("127.0.0.1:9".parse().unwrap()));
+    assert_eq!(described.conn, Some(CONN.0));
+}

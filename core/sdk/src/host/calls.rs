@@ -128,6 +128,11 @@ pub trait HostCalls {
     fn hand_over_state(&mut self, version: u32, data: &[u8]) -> u32 {
         self.unsupported("hand_over_state")
     }
+    /// The sha256 of the whole of open file `file`, if the host knows it
+    /// (`SY_ERR_NOT_FOUND` if not).
+    fn file_digest(&mut self, file: u64) -> Result<[u8; 32], u32> {
+        Err(self.unsupported("file_digest"))
+    }
     /// The plugin made call `call`, which this context does not offer: every default
     /// method answers through here. A context that must know (the dry `create` run at
     /// `validate`, whose refusal only counts when the plugin asked for nothing it was

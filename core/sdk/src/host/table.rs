@@ -373,6 +373,17 @@ unsafe extern "C" fn h_hand_over_state(ctx: *mut SyHostCtx, version: u32, data: 
     };
     dispatch(ctx, SY_ERR_IO, |c| c.hand_over_state(version, data))
 }
+unsafe extern "C" fn h_file_digest(ctx: *mut SyHostCtx, file: u64, out: *mut u8) -> u32 {
+    if out.is_null() {
+        return malformed(ctx, "file_digest");
+    }
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(c.file_digest(file), |digest| {
+            // SAFETY: the plugin lends 32 writable bytes at `out` for the call.
+            unsafe { std::ptr::copy_nonoverlapping(digest.as_ptr(), out, digest.len()) }
+        })
+    })
+}
 
 /// The one host API table, shared by every host and mock (see the module docs).
 pub static HOST_API: SyHostApi = SyHostApi {
@@ -409,4 +420,5 @@ pub static HOST_API: SyHostApi = SyHostApi {
     session_update: h_session_update,
     session_end: h_session_end,
     hand_over_state: h_hand_over_state,
+    file_digest: h_file_digest,
 };

@@ -128,6 +128,8 @@ struct OpenFile {
     temp: bool,
     /// `open_partial`: the path it continues, where `close_file` puts it back.
     continues: Option<String>,
+    /// `open_read`: the path it was opened at (whose side file `file_digest` reads).
+    read_from: Option<String>,
 }
 
 /// A typed message a plugin emitted, by port name (what `ctx.emit` takes).
@@ -157,6 +159,9 @@ pub struct MockHost {
     pub sessions: BTreeMap<u64, SessionRecord>,
     /// Sessions ended, in order: key and result.
     pub ended: Vec<(u64, String)>,
+    /// What each session in `ended` was last described as (`None`: never), as the
+    /// host's access log line for it would say.
+    pub ended_as: Vec<Option<SessionRecord>>,
     /// What `hand_over_state` was given last.
     handed_over: Option<(u32, Vec<u8>)>,
     /// The port list of the plugin being called (to name emits by port).

@@ -151,3 +151,32 @@ fn with_ctx_is_the_hosts_storage() {
         }]
     );
 }
+
+/// `file_digest` answers as the host does on a cache miss: the side file beside the
+/// path the file was opened at, while it matches the file; nothing for a temp.
+#[test]
+fn a_file_digest_comes_from_a_matching_side_file() {
+    let mut host = MockHost::new();
+    host.files.insert("d/a.txt".into(), b"hello".to_vec());
+    let digest = host.with_ctx(0, |cx| {
+        let (file, _) = cx.open_read("d/a.txt")?;
+        let none = cx.file_digest(file)?;
+        crate::sums::store(cx, "d/a.txt", &[0x5a; 32]);
+        let some = cx.file_digest(file)?;
+        let temp = cx.create_temp("d/b.txt")?;
+        let on_temp = cx.file_digest(temp);
+        Ok::<_, HostError>((none, some, on_temp))
+    });
+    assert_eq!(
+        digest,
+        Ok((None, Some([0x5a; 32]), Err(HostError::Invalid)))
+    );
+    assert!(host.files.contains_key("d/.a.txt.sha256"));
+    // The file changed size: its side file no longer matches.
+    host.files.insert("d/a.txt".into(), b"hello!".to_vec());
+    let after = host.with_ctx(0, |cx| {
+        let (file, _) = cx.open_read("d/a.txt")?;
+        cx.file_digest(file)
+    });
+    assert_eq!(after, Ok(None));
+}

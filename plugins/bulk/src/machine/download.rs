@@ -51,10 +51,7 @@ impl Session {
             let why = format!("offset {} past the end ({size} bytes)", get.offset);
             return self.refuse_get(Status::NotFound, &why);
         }
-        let digest = st
-            .stat(&path)
-            .ok()
-            .and_then(|s| names::load_sum(&self.cfg, st, &get.name, &s));
+        let digest = names::load_sum(&self.cfg, st, &get.name, file);
         self.leftover_is_error();
         let len = size - get.offset;
         self.reply(Reply {
@@ -112,7 +109,7 @@ impl Session {
             sha.as_deref().unwrap_or("-"),
         );
         if outcome.is_ok() {
-            self.info(line);
+            self.debug(line);
         } else {
             line.push_str(&format!(" reason={why:?}"));
             self.warn(line);

@@ -334,6 +334,12 @@ impl Session {
         self.out.push_back(Output::Log(Level::Info, line));
     }
 
+    /// A transfer that went as asked: at `debug`, as its record is the host's access
+    /// log line (`docs/decisions/access-log.md`); `--log-level debug` shows it.
+    pub(crate) fn debug(&mut self, line: String) {
+        self.out.push_back(Output::Log(Level::Debug, line));
+    }
+
     pub(crate) fn warn(&mut self, line: String) {
         self.out.push_back(Output::Log(Level::Warn, line));
     }

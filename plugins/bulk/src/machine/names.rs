@@ -14,7 +14,7 @@
 //! Hidden names are refused to clients (`codec::check_name`), so they can neither read
 //! nor forge any of these.
 
-use switchyard_sdk::{Stat, sums};
+use switchyard_sdk::{FileId, Stat, sums};
 
 use super::Storage;
 use crate::codec::{MAX_NAME, hex};
@@ -128,14 +128,15 @@ pub(crate) fn expire_partials(
     remove_partials(cfg, st, expired)
 }
 
-/// The remembered digest of stored file `name`, if still valid for `stat`.
+/// The known digest of stored file `name`, open as `file`: the host's cache, or the
+/// side file if it still matches the file.
 pub(crate) fn load_sum(
     cfg: &Config,
     st: &mut dyn Storage,
     name: &str,
-    stat: &Stat,
+    file: FileId,
 ) -> Option<[u8; 32]> {
-    sums::load(st, &cfg.path_of(name), stat)
+    sums::load(st, &cfg.path_of(name), file)
 }
 
 /// Remember `digest` for stored file `name` (best effort: without it, a `GET` simply

@@ -463,7 +463,10 @@ impl Session {
         if self.extra > 0 {
             line.push_str(&format!(" extra_bytes={}", self.extra));
         }
-        if outcome.is_ok() {
+        if outcome.is_ok() && self.extra == 0 {
+            self.debug(line);
+        } else if outcome.is_ok() {
+            // Bytes past the announced length: worth the operator's eye.
             self.info(line);
         } else {
             self.warn(line);

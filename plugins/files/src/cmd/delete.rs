@@ -45,7 +45,7 @@ impl Delete {
             Ok(()) => {
                 sums::forget(st, &self.name);
                 s.reply(&Reply::Ok(vec![]));
-                s.log(format!(
+                s.log_ok(format!(
                     "request cmd=DELETE proto=v2 peer={} file={:?} result=ok",
                     s.peer, self.name
                 ));

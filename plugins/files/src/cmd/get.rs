@@ -76,10 +76,7 @@ impl Get {
                 "offset past the end of the file",
             );
         }
-        let sha256 = st
-            .stat(&self.name)
-            .ok()
-            .and_then(|stat| sums::load(st, &self.name, &stat));
+        let sha256 = sums::load(st, &self.name, file);
         let len = size - self.offset;
         s.reply(
             &GetOk {

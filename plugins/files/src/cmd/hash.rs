@@ -33,14 +33,10 @@ impl Hash {
                 return s.fail("HASH", &self.name, code, msg);
             }
         };
-        if let Some(hex) = st
-            .stat(&self.name)
-            .ok()
-            .and_then(|stat| sums::load(st, &self.name, &stat))
-        {
+        if let Some(hex) = sums::load(st, &self.name, file) {
             let _ = st.close_file(file);
             s.reply(&Reply::Ok(vec![hex.clone()]));
-            s.log(format!(
+            s.log_ok(format!(
                 "request cmd=HASH proto=v2 peer={} file={:?} sha256={hex} cached=true result=ok",
                 s.peer, self.name
             ));

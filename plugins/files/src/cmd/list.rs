@@ -106,7 +106,7 @@ impl List {
             Entry::from_stat(name, stat).to_frame().encode(&mut out);
         }
         s.write(out);
-        s.log(format!(
+        s.log_ok(format!(
             "request cmd=LIST proto=v2 peer={} file={:?} entries={shown} result=ok",
             s.peer, self.dir
         ));

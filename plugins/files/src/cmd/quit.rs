@@ -19,7 +19,7 @@ impl Quit {
 
     pub(crate) fn apply(self, s: &mut Session) {
         s.reply(&Reply::Ok(vec!["bye".into()]));
-        s.log(format!(
+        s.log_ok(format!(
             "request cmd=QUIT proto=v2 peer={} result=ok",
             s.peer
         ));

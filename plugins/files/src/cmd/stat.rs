@@ -56,7 +56,7 @@ impl Stat {
                     stat.modified_unix.to_string(),
                 ];
                 s.reply(&Reply::Ok(fields));
-                s.log(format!(
+                s.log_ok(format!(
                     "request cmd=STAT proto=v2 peer={} file={:?} result=ok",
                     s.peer, self.name
                 ));

@@ -283,7 +283,7 @@ impl Session {
                 );
             }
             Phase::Ready => {
-                self.log(format!("request cmd=- peer={} result=idle", self.peer));
+                self.log_ok(format!("request cmd=- peer={} result=idle", self.peer));
                 self.close();
             }
             Phase::Sending(_) | Phase::Receiving(_) => {
@@ -315,8 +315,17 @@ impl Session {
         self.out.push_back(Output::Write(data));
     }
 
+    /// A line about a request that failed (an error reply, a transfer cut short): at
+    /// `info`, for the operator.
     pub(crate) fn log(&mut self, line: String) {
         self.out.push_back(Output::Log(Level::Info, line));
+    }
+
+    /// A line about a request that went as asked: at `debug`. Routine requests must
+    /// not cost a log write each; a transfer's record is the host's access log line
+    /// (`docs/decisions/access-log.md`), and `--log-level debug` shows these.
+    pub(crate) fn log_ok(&mut self, line: String) {
+        self.out.push_back(Output::Log(Level::Debug, line));
     }
 
     /// An error reply and its log line; the connection stays usable.

@@ -2,6 +2,8 @@
 //! request lines dispatched to the `cmd` modules, one at a time; pipelined requests
 //! wait (and reading pauses) while a transfer is in flight.
 
+use switchyard_sdk::Direction;
+use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::Outcome;
 
 use super::{Output, Phase, Session, Storage};
@@ -161,7 +163,8 @@ impl Session {
 
     /// Refuse a `GET` or `PUT` before any data moved: the error reply, its log line,
     /// and a transfer record (naming no file), so that refusals show in the metrics and
-    /// the audit trail.
+    /// the audit trail. The host is told the name asked for (the session's
+    /// description), so its access log line says what was refused.
     pub(crate) fn refuse(&mut self, now: u64, verb: &str, name: &str, code: ErrorCode, msg: &str) {
         let outcome = match code {
             ErrorCode::NotFound | ErrorCode::BadOffset => Outcome::NotFound,
@@ -169,8 +172,18 @@ impl Session {
             _ => Outcome::Refused,
         };
         self.fail_as(verb, name, code, msg, outcome.as_str());
-        let direction = if verb == "GET" { "download" } else { "upload" };
-        self.record(now, direction, "", 0, now, None, outcome);
+        let (direction, word) = if verb == "GET" {
+            (Direction::Send, "download")
+        } else {
+            (Direction::Receive, "upload")
+        };
+        self.push(Output::Describe(SessionInfo {
+            direction,
+            resource: name.to_owned(),
+            bytes_done: 0,
+            bytes_total: None,
+        }));
+        self.record(now, word, "", 0, now, None, outcome);
     }
 }
 

@@ -3,13 +3,14 @@
 //! with the bulk plugin; this only speaks it in the hex strings the files protocol
 //! carries.
 
-use switchyard_sdk::{Stat, sums};
+use switchyard_sdk::{FileId, sums};
 
 use super::Storage;
 
-/// The remembered digest of `name` (lowercase hex), if it is still valid for `stat`.
-pub(crate) fn load(st: &mut dyn Storage, name: &str, stat: &Stat) -> Option<String> {
-    sums::load(st, name, stat).map(|d| sums::to_hex(&d))
+/// The known digest of `name`, open as `file` (lowercase hex): the host's cache, or the
+/// side file if it still matches the file.
+pub(crate) fn load(st: &mut dyn Storage, name: &str, file: FileId) -> Option<String> {
+    sums::load(st, name, file).map(|d| sums::to_hex(&d))
 }
 
 /// Remember `hex` as the digest of `name` (best effort: a failure only costs a later

@@ -100,7 +100,7 @@ impl Session {
         let proto = if s.v1 { "v1" } else { "v2" };
         match result {
             Ok(n) if n == s.len => {
-                self.log(format!(
+                self.log_ok(format!(
                     "transfer cmd=GET direction=download proto={proto} peer={} file={:?} bytes={n} duration_ms={} result=ok",
                     self.peer,
                     s.name,
@@ -222,7 +222,7 @@ impl Session {
             r.size.to_string(),
             digest.clone(),
         ]));
-        self.log(format!(
+        self.log_ok(format!(
             "transfer cmd=PUT direction=upload proto=v2 peer={} file={:?} bytes={} duration_ms={} sha256={digest} result=ok",
             self.peer,
             r.name,
@@ -313,7 +313,7 @@ impl Session {
         let digest = hex(&h.hasher.finalize());
         sums::store(st, &h.name, &digest);
         self.reply(&Reply::Ok(vec![digest.clone()]));
-        self.log(format!(
+        self.log_ok(format!(
             "request cmd=HASH proto=v2 peer={} file={:?} bytes={} duration_ms={} sha256={digest} result=ok",
             self.peer,
             h.name,

@@ -115,6 +115,7 @@ impl Session {
         let text = String::from_utf8_lossy(&raw).into_owned();
         match op {
             V1Op::Quit => {
+                // The message is the point of a v1 "quit": the operator reads it.
                 self.log(format!(
                     "request cmd=v1-quit proto=v1 peer={} message={text:?} result=ok",
                     self.peer
@@ -149,7 +150,7 @@ impl Session {
             Err(e @ HostError::NotFound) => return refuse(self, Outcome::NotFound, &e.to_string()),
             Err(e) => return refuse(self, Outcome::Refused, &e.to_string()),
         };
-        let sha256 = st.stat(&name).ok().and_then(|s| sums::load(st, &name, &s));
+        let sha256 = sums::load(st, &name, file);
         let sending = Sending {
             file,
             name,
@@ -250,7 +251,7 @@ impl Session {
         let ms = now.saturating_sub(u.started);
         match stored {
             Some(name) => {
-                self.log(format!(
+                self.log_ok(format!(
                     "transfer cmd=PUT direction=upload proto=v1 peer={} file={name:?} bytes={} duration_ms={ms} end={why} result=ok",
                     self.peer, u.bytes
                 ));

@@ -161,6 +161,15 @@ fn get_goes_out_with_sendfile_and_is_reported() {
         "{}",
         lines[0]
     );
+    // A GET that went as asked costs no log write at the usual level: its record is
+    // the host's access log line.
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Log { level, msg }
+            if *level == switchyard_sdk::abi::SY_LOG_DEBUG && msg.contains("cmd=GET"))),
+        "{actions:?}"
+    );
     assert_eq!(host.open_files(), 0, "file {file} closed");
     assert_eq!(p.active_sessions(), 0);
 }

@@ -192,8 +192,15 @@ impl Tftp {
         kv(&mut line, "code", code.code());
         kv(&mut line, "result", outcome);
         kv(&mut line, "reason", msg);
-        ctx.info(line);
+        // A file not found is routine (a PXE client probes for its configuration
+        // files): at debug, like a transfer that went well; the access log has it.
+        if outcome == Ending::NotFound {
+            ctx.debug(line);
+        } else {
+            ctx.info(line);
+        }
         let Some(kind) = kind else { return };
+        Tftp::describe_refusal(ctx, peer, kind, req);
         Tftp::end_session(ctx, sessions::REFUSED, outcome);
         let event = TransferCompleted {
             protocol: "tftp".into(),
@@ -608,8 +615,10 @@ impl Tftp {
         if !o.ok() {
             kv(&mut line, "reason", &o.reason);
         }
+        // A transfer that went as asked costs no log write at the usual level: its
+        // record is the host's access log line (docs/decisions/access-log.md).
         if o.ok() {
-            ctx.info(line);
+            ctx.debug(line);
         } else {
             ctx.warn(line);
         }
@@ -626,6 +635,9 @@ impl Tftp {
         if let Err(e) = ctx.emit(TRANSFERS_PORT, &event) {
             ctx.debug(format_args!("emit failed: {e}"));
         }
+        // Its last description may be up to `DESCRIBE_EVERY` behind: the bytes done
+        // at the end are what the host's line for it (the access log) says.
+        Tftp::describe_end(ctx, live, o.bytes);
         Tftp::end_session(ctx, live.socket.0, o.kind);
     }
 

@@ -7,6 +7,8 @@
 //! logs one line per transfer it must cut (peer, file, bytes done) and counts each
 //! ending in `switchyard_transfers_total`.
 
+use std::net::SocketAddr;
+
 use switchyard_sdk::{Ctx, Direction, Session};
 
 use super::{Live, Machine, Tftp};
@@ -14,7 +16,7 @@ use crate::packet::{ErrorCode, RequestKind};
 use crate::transfer::{Action, Ending};
 
 /// The session key of a request refused at once: it never had a socket (ids start at
-/// 1), and ending a session never described still counts its outcome.
+/// 1); described and ended in the same call.
 pub(super) const REFUSED: u64 = 0;
 /// Bytes between two descriptions of a transfer's progress: one host call per 32
 /// blocks of 512 bytes, nothing per packet.
@@ -43,6 +45,11 @@ impl Tftp {
         {
             return;
         }
+        Tftp::describe_as(ctx, live, done);
+    }
+
+    /// Describe `live` with `done` bytes done.
+    fn describe_as(ctx: &mut Ctx<'_>, live: &mut Live, done: u64) {
         let (direction, state) = match live.kind {
             RequestKind::Read => (Direction::Send, "sending"),
             RequestKind::Write => (Direction::Receive, "receiving"),
@@ -60,6 +67,40 @@ impl Tftp {
             ctx.debug(format_args!("session not described: {e}"));
         }
         live.described = Some(done);
+    }
+
+    /// The last description of transfer `live`, with the bytes it ended with.
+    pub(super) fn describe_end(ctx: &mut Ctx<'_>, live: &mut Live, bytes: u64) {
+        if live.described == Some(bytes) {
+            return;
+        }
+        live.described = None;
+        Tftp::describe_as(ctx, live, bytes);
+    }
+
+    /// A request refused at once, described just before it ends: its access log line
+    /// then names the peer and the file asked for, like a transfer's.
+    pub(super) fn describe_refusal(
+        ctx: &mut Ctx<'_>,
+        peer: SocketAddr,
+        kind: RequestKind,
+        file: &str,
+    ) {
+        let session = Session {
+            direction: match kind {
+                RequestKind::Read => Direction::Send,
+                RequestKind::Write => Direction::Receive,
+            },
+            peer: Some(peer),
+            conn: None,
+            resource: file,
+            state: "refused",
+            bytes_done: 0,
+            bytes_total: None,
+        };
+        if let Err(e) = ctx.describe_session(REFUSED, &session) {
+            ctx.debug(format_args!("session not described: {e}"));
+        }
     }
 
     /// A transfer's result is known: its session ends with it.

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{AsyncContext, Context};
@@ -164,10 +165,9 @@ pub fn send_file(
     let Some(OpenFile::Read { file, .. }) = actor.res.files.get(&file) else {
         return abi::SY_ERR_INVALID;
     };
-    // A duplicate descriptor: the plugin may close its handle before the send ends.
-    let Ok(file) = file.try_clone() else {
-        return abi::SY_ERR_IO;
-    };
+    // Shared, not duplicated (no `fcntl` per send): the plugin may close its handle
+    // before the send ends, and the descriptor lives until the send's reference goes.
+    let file = Arc::clone(file);
     queue(
         actor,
         ctx,

@@ -79,17 +79,28 @@ fn new_file(actor: &mut InstanceActor, file: OpenFile) -> Result<u64, u32> {
 
 pub fn open_read(actor: &mut InstanceActor, path: &str) -> Result<(u64, u64), u32> {
     let root = root(actor)?;
-    let (file, size) = root
+    let (file, version) = root
         .open_read(path)
         .map_err(|e| storage_err(actor, "open_read", path, &e))?;
     let id = new_file(
         actor,
         OpenFile::Read {
             file: Arc::new(file),
-            size,
+            version,
+            path: path.into(),
         },
     )?;
-    Ok((id, size))
+    Ok((id, version.size))
+}
+
+/// The digest the host knows for open file `file` (`Root::digest`: its cache, else
+/// the side file): `NOT_FOUND` when unknown, `INVALID` for anything but a read handle.
+pub fn file_digest(actor: &mut InstanceActor, file: u64) -> Result<[u8; 32], u32> {
+    let root = root(actor)?;
+    let Some(OpenFile::Read { version, path, .. }) = actor.res.files.get(&file) else {
+        return Err(abi::SY_ERR_INVALID);
+    };
+    root.digest(path, version).ok_or(abi::SY_ERR_NOT_FOUND)
 }
 
 pub fn read_file(
@@ -233,10 +244,10 @@ pub fn prefetch_file(
     len: u64,
     token: u64,
 ) -> u32 {
-    let Some(OpenFile::Read { file, size }) = actor.res.files.get(&file) else {
+    let Some(OpenFile::Read { file, version, .. }) = actor.res.files.get(&file) else {
         return abi::SY_ERR_INVALID;
     };
-    let end = offset.saturating_add(len).min(*size);
+    let end = offset.saturating_add(len).min(version.size);
     let file = Arc::clone(file);
     crate::actor::prefetch::spawn(actor, file, (offset, end), token, ctx)
 }

@@ -174,6 +174,10 @@ impl HostCalls for Calls<'_> {
         self.actor.phase.offer(version, data)
     }
 
+    fn file_digest(&mut self, file: u64) -> Result<[u8; 32], u32> {
+        files::file_digest(self.actor, file)
+    }
+
     fn session_update(&mut self, session: u64, info: &Session<'_>) -> u32 {
         sessions::session_update(self.actor, session, info)
     }

@@ -39,7 +39,10 @@ pub fn send_datagram_file(
     header: &[u8],
     (file, offset, len): (u64, u64, u32),
 ) -> Result<u32, u32> {
-    let Some(OpenFile::Read { file: f, size }) = actor.res.files.get(&file) else {
+    let Some(OpenFile::Read {
+        file: f, version, ..
+    }) = actor.res.files.get(&file)
+    else {
         return Err(abi::SY_ERR_INVALID);
     };
     if header.len() + len as usize > MAX_DATAGRAM_OUT {
@@ -48,7 +51,7 @@ pub fn send_datagram_file(
     let range = udp_out::FileRange {
         id: file,
         file: Arc::clone(f),
-        size: *size,
+        size: version.size,
         offset,
         len: len as usize,
     };

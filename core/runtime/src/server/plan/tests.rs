@@ -68,6 +68,7 @@ fn topology(handlers: Vec<HandlerSpec>, listeners: Vec<ListenerSpec>) -> Topolog
         admin: None,
         user: None,
         plugin_dirs: Vec::new(),
+        access_log: None,
     }
 }
 

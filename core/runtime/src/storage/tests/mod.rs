@@ -7,12 +7,14 @@
 //! - `paths`: the lexical check.
 //! - `confinement`: traversal, symlinks (static and swapped mid-transfer), sibling roots.
 //! - `reading`: open_read, stat, list, remove, free_space.
+//! - `digests`: a served file's digest, from its side file and then from the cache.
 //! - `uploads`: temp files, commit, concurrency, overwrite.
 //! - `partials`: continuing a hidden partial in place.
 //! - `sweep`: crash recovery at `Root::open`.
 //! - `nospace`: `ENOSPC` on a tiny tmpfs.
 
 mod confinement;
+mod digests;
 mod nospace;
 mod partials;
 mod paths;

@@ -9,7 +9,7 @@ fn open_read_returns_the_file_and_its_size() {
     for area in Area::both() {
         put(&area.at("a/b/data.bin"), &[0, 1, 2, 255]);
         let (file, size) = area.root.open_read("a/b/data.bin").expect("open");
-        assert_eq!((read_all(&file), size), (vec![0, 1, 2, 255], 4));
+        assert_eq!((read_all(&file), size.size), (vec![0, 1, 2, 255], 4));
     }
 }
 

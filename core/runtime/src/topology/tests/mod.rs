@@ -1,6 +1,7 @@
 //! Tests of the topology compiler against a fake plugin catalog.
 //!
 //! # Layout
+//! - `access_log.rs`: the top-level `access_log` field.
 //! - `fake.rs`: the fake catalog (plugins as data; configs checked with the SDK's real
 //!   `parse_config`, so positions are the ones a real plugin reports) and helpers.
 //! - `valid.rs`: topologies that compile, and the graph they compile to.
@@ -11,6 +12,7 @@
 //! - `bind.rs`: host names in `bind` (resolved, or not), `dual_stack`, their clashes.
 //! - `plugins.rs`: load failures by class, and where they are reported.
 
+mod access_log;
 mod bind;
 mod fake;
 mod plugins;
