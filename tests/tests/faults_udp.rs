@@ -127,8 +127,7 @@ fn a_spoofed_flood_from_many_sources_is_bounded_and_the_running_download_goes_on
                     .unwrap();
             }
         }
-        let per_source: Vec<usize> =
-            replies_after_silence(&flood).iter().map(Vec::len).collect();
+        let per_source: Vec<usize> = replies_after_silence(&flood).iter().map(Vec::len).collect();
         assert!(
             per_source.iter().all(|&n| n <= 2),
             "a source got more than its burst of 2: {per_source:?}"
@@ -142,7 +141,10 @@ fn a_spoofed_flood_from_many_sources_is_bounded_and_the_running_download_goes_on
             (1..=most).contains(&answered),
             "{workers} workers: {answered} sources answered"
         );
-        assert!(answers <= 2 * most, "{workers} workers: {answers} reflected answers");
+        assert!(
+            answers <= 2 * most,
+            "{workers} workers: {answers} reflected answers"
+        );
         assert_eq!(sha256_hex(&running.finish()), sha256_hex(&content));
     }
 }

@@ -260,7 +260,12 @@ impl Server {
             };
             let workers = start_handler(env, spec, plugin.clone(), root, (udp, tcp), predecessors);
             if let Some(old) = old {
-                self.retire(&old.workers, topology.reload_drain_timeout, true, successors);
+                self.retire(
+                    &old.workers,
+                    topology.reload_drain_timeout,
+                    true,
+                    successors,
+                );
             }
             self.registry
                 .write()
@@ -281,7 +286,12 @@ impl Server {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&name);
-            self.retire(&old.workers, topology.reload_drain_timeout, false, Vec::new());
+            self.retire(
+                &old.workers,
+                topology.reload_drain_timeout,
+                false,
+                Vec::new(),
+            );
             self.counters.remove(&name);
         }
         self.handlers = handlers;

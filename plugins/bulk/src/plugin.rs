@@ -5,9 +5,9 @@
 //! and its outputs reach the host is the SDK's, shared with the files plugin and the
 //! fuzz harness; this file only says which machine, and how its outputs read.
 
-use switchyard_sdk::{DrainCause, Sharding};
 use switchyard_sdk::conn::{ConnAdapter, ConnMachine, ConnOutput, RecvResult, SendResult};
 use switchyard_sdk::prelude::*;
+use switchyard_sdk::{DrainCause, Sharding};
 
 use crate::config::Config;
 use crate::machine::{Session, Storage};

@@ -111,7 +111,9 @@ impl HandlerWide {
 
     /// Connections `worker` holds now.
     pub fn load(&self, worker: usize) -> usize {
-        self.loads.get(worker).map_or(0, |l| l.load(Ordering::Relaxed))
+        self.loads
+            .get(worker)
+            .map_or(0, |l| l.load(Ordering::Relaxed))
     }
 
     /// Take a connection slot for `ip` on `worker`, or say which limit refuses it.

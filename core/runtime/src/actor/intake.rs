@@ -270,7 +270,9 @@ impl InstanceActor {
         let Some(peers) = &self.peers else { return };
         for (k, to) in peers.down.iter().enumerate() {
             if k != self.shared.worker {
-                to.do_send(WorkerDown { why: why.to_owned() });
+                to.do_send(WorkerDown {
+                    why: why.to_owned(),
+                });
             }
         }
     }

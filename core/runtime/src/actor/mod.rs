@@ -100,6 +100,6 @@ pub use deadline::{DrainDeadline, GRACE};
 pub use hand_over::HandOver;
 pub use handler_wide::{Counters, HandlerWide};
 pub use instance_actor::{InstanceActor, Registry, Workers};
-pub use shard::Peers;
 pub use messages::{Abort, Busy, Drain, Retire, StopHandler, TypedMessage};
+pub use shard::Peers;
 pub use shared::{HandlerPlan, Shared, SharedListener};

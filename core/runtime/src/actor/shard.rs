@@ -129,6 +129,9 @@ mod tests {
             }
             assert!(seen.iter().all(|&n| n >= 8), "{sharding}: {seen:?}");
         }
-        assert_eq!(worker_of("1.2.3.4:5".parse().unwrap(), abi::SY_SHARD_ANY, 1), 0);
+        assert_eq!(
+            worker_of("1.2.3.4:5".parse().unwrap(), abi::SY_SHARD_ANY, 1),
+            0
+        );
     }
 }

@@ -44,7 +44,11 @@ pub(super) struct HandlerStart<'a> {
 
 /// A duplicate of each listener socket, for one more worker.
 fn duplicate(sockets: &ListenerSockets, log: &Logger) -> ListenerSockets {
-    fn dup<S>(l: &SharedListener<S>, clone: fn(&S) -> std::io::Result<S>, log: &Logger) -> Option<SharedListener<S>> {
+    fn dup<S>(
+        l: &SharedListener<S>,
+        clone: fn(&S) -> std::io::Result<S>,
+        log: &Logger,
+    ) -> Option<SharedListener<S>> {
         match clone(&l.socket) {
             Ok(socket) => Some(SharedListener {
                 name: l.name.clone(),
@@ -58,8 +62,16 @@ fn duplicate(sockets: &ListenerSockets, log: &Logger) -> ListenerSockets {
         }
     }
     (
-        sockets.0.iter().filter_map(|l| dup(l, std::net::UdpSocket::try_clone, log)).collect(),
-        sockets.1.iter().filter_map(|l| dup(l, std::net::TcpListener::try_clone, log)).collect(),
+        sockets
+            .0
+            .iter()
+            .filter_map(|l| dup(l, std::net::UdpSocket::try_clone, log))
+            .collect(),
+        sockets
+            .1
+            .iter()
+            .filter_map(|l| dup(l, std::net::TcpListener::try_clone, log))
+            .collect(),
     )
 }
 
@@ -75,7 +87,9 @@ pub(super) fn start_handler(
 ) -> Workers {
     let n = h.workers.max(1);
     let name = plugin.info().name.clone();
-    let hlog = env.log.new(o!("handler" => h.name.clone(), "plugin" => name));
+    let hlog = env
+        .log
+        .new(o!("handler" => h.name.clone(), "plugin" => name));
     if let Some(root) = &root
         && root.swept() > 0
     {
@@ -141,7 +155,12 @@ struct WorkerWiring {
 }
 
 /// One worker: its own thread, its handler actor there.
-fn start_worker(plan: HandlerPlan, log: Logger, worker: usize, w: WorkerWiring) -> Addr<InstanceActor> {
+fn start_worker(
+    plan: HandlerPlan,
+    log: Logger,
+    worker: usize,
+    w: WorkerWiring,
+) -> Addr<InstanceActor> {
     let busy = plan.spec.busy_poll;
     let arbiter = actix::Arbiter::with_tokio_rt(|| {
         tokio::runtime::Builder::new_current_thread()

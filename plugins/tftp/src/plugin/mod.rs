@@ -254,7 +254,13 @@ impl Tftp {
     }
 
     /// A transfer no longer counts: here, and in the handler-wide count.
-    fn transfer_ended(&mut self, ctx: &mut Ctx<'_>, peer: SocketAddr, kind: RequestKind, path: &str) {
+    fn transfer_ended(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        peer: SocketAddr,
+        kind: RequestKind,
+        path: &str,
+    ) {
         if self.admission.ended(peer, kind, path) {
             let _ = ctx.give_count(TRANSFERS_COUNTER);
         }
