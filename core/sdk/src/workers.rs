@@ -26,7 +26,10 @@ pub enum Sharding {
     None,
     /// Any worker: connections go to the least loaded one; all the datagrams of one
     /// peer address (IP and port) reach the same instance, in order. For per-connection
-    /// plugins (files, bulk) and stateless ones (echo).
+    /// plugins (files, bulk), and per-handler ones whose state splits by peer. A
+    /// datagram on a listener then costs a hop between threads for all but one worker's
+    /// share (worker 0 reads the listeners): worth it for work per request, not for a
+    /// plugin that answers each datagram at once (echo stays on one worker).
     Any,
     /// Everything from one client IP, datagrams and connections, reaches one worker's
     /// instance, so per-client limits kept in the instance stay exact (TFTP).

@@ -13,7 +13,6 @@
 use std::collections::HashSet;
 
 use serde::Deserialize;
-use switchyard_sdk::Sharding;
 use switchyard_sdk::prelude::*;
 
 /// The handler's `config: (...)` section.
@@ -39,8 +38,6 @@ impl Protocol for Echo {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "UDP and TCP echo (reference plugin)";
     const LISTENERS: Listeners = Listeners::UDP_AND_TCP;
-    /// Nothing is shared between peers: any worker may answer any of them.
-    const SHARDING: Sharding = Sharding::Any;
 
     fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
         if config.prefix.len() > 1024 {

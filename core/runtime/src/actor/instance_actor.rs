@@ -321,7 +321,7 @@ impl Actor for InstanceActor {
                 self.children.borrow_mut().remove(&id);
             }
         }
-        // The handler's thread (see `Server::start_handler`) ends with the last actor
+        // The handler's thread (see `server::start`) ends with the last actor
         // on it: the handler, or its last per-connection actor after it.
         if self.shared.handler_stopped.get() && self.children.borrow().is_empty() {
             actix::Arbiter::current().stop();

@@ -10,9 +10,9 @@
 //!   its own instance; a panic there costs that one connection.
 //!
 //! Plugins do no I/O: the actor delivers events to the instance and executes what the
-//! instance asks through [`crate::hostapi::HostCalls`] (see `calls`). Each handler runs
+//! instance asks through [`crate::hostapi::HostCalls`] (see `calls`). Each worker of a handler runs
 //! on its own arbiter (a thread with a current-thread runtime, see
-//! `Server::start_handler`), together with its per-connection actors: one handler busy
+//! `server::start`), together with its per-connection actors: one handler busy
 //! never delays another, and within a handler a call into a plugin never happens
 //! inside another.
 //!
