@@ -373,6 +373,32 @@ unsafe extern "C" fn h_hand_over_state(ctx: *mut SyHostCtx, version: u32, data: 
     };
     dispatch(ctx, SY_ERR_IO, |c| c.hand_over_state(version, data))
 }
+
+unsafe extern "C" fn h_counter_take(
+    ctx: *mut SyHostCtx,
+    name: SyStr,
+    limit: u64,
+    out_value: *mut u64,
+) -> u32 {
+    let Some(name) = str_arg(name).filter(|_| !out_value.is_null()) else {
+        return malformed(ctx, "counter_take");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| match c.counter_take(name, limit) {
+        Ok(value) => {
+            // SAFETY: checked non-null; the plugin lends it for the call.
+            unsafe { out_value.write(value) };
+            abi::SY_OK
+        }
+        Err(status) => status,
+    })
+}
+unsafe extern "C" fn h_counter_give(ctx: *mut SyHostCtx, name: SyStr) -> u32 {
+    let Some(name) = str_arg(name) else {
+        return malformed(ctx, "counter_give");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.counter_give(name))
+}
+
 unsafe extern "C" fn h_file_digest(ctx: *mut SyHostCtx, file: u64, out: *mut u8) -> u32 {
     if out.is_null() {
         return malformed(ctx, "file_digest");
@@ -420,5 +446,7 @@ pub static HOST_API: SyHostApi = SyHostApi {
     session_update: h_session_update,
     session_end: h_session_end,
     hand_over_state: h_hand_over_state,
+    counter_take: h_counter_take,
+    counter_give: h_counter_give,
     file_digest: h_file_digest,
 };
