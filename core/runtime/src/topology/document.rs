@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::bind::{self as bind_field, BindAddr};
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
+use super::handler_limits;
 use super::model::{AccessLogSpec, Limits, ListenerKind, RestartPolicy};
 use super::raw::{self, RawStruct};
 use super::reader::Reader;
@@ -115,12 +116,6 @@ const HANDLER_FIELDS: &[&str] = &[
 ];
 /// Longest busy-poll before a handler thread sleeps, in microseconds.
 const MAX_BUSY_POLL_US: u32 = 1_000;
-const RESTART_FIELDS: &[&str] = &["max_restarts", "within_secs"];
-const LIMIT_FIELDS: &[&str] = &[
-    "max_connections",
-    "max_connections_per_ip",
-    "max_write_buffer",
-];
 const ROUTE_FIELDS: &[&str] = &["from", "to"];
 
 /// Read the file. `None` when it is not even a RON struct (a syntax error); otherwise
@@ -356,10 +351,10 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
     }
     def.config = f.get("config");
     if let Some(raw) = f.get("restart") {
-        def.restart = read_restart(r, raw, &what);
+        def.restart = handler_limits::read_restart(r, raw, &what);
     }
     if let Some(raw) = f.get("limits") {
-        def.limits = read_limits(r, raw, &what);
+        def.limits = handler_limits::read_limits(r, raw, &what);
     }
     def
 }
@@ -382,55 +377,6 @@ fn read_root(r: &mut Reader<'_>, raw: &str, what: &str) -> Option<PathBuf> {
         .help(Some("write `Some(\"./data\")` or `None`".into())),
     );
     None
-}
-
-fn read_restart<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> RestartPolicy {
-    let default = RestartPolicy::default();
-    let Some(f) = r.open(raw, format!("`restart` of {what}"), RESTART_FIELDS) else {
-        return default;
-    };
-    let max_restarts = r
-        .optional(&f, "max_restarts", default.max_restarts)
-        .unwrap_or(default.max_restarts);
-    let within = r
-        .optional(&f, "within_secs", default.within.as_secs())
-        .unwrap_or(default.within.as_secs());
-    RestartPolicy {
-        max_restarts,
-        within: Duration::from_secs(within),
-    }
-}
-
-fn read_limits<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> Limits {
-    let default = Limits::default();
-    let Some(f) = r.open(raw, format!("`limits` of {what}"), LIMIT_FIELDS) else {
-        return default;
-    };
-    let positive = |r: &mut Reader<'a>, name: &str, default: usize| -> usize {
-        let value = r.optional(&f, name, default).unwrap_or(default);
-        if value == 0 {
-            let span = f.get(name).and_then(|raw| r.span(raw));
-            r.push(
-                Diag::new(
-                    DiagnosticKind::BadValue,
-                    span,
-                    format!("`{name}` in {} must be at least 1", f.what),
-                )
-                .label("zero would refuse everything"),
-            );
-            return default;
-        }
-        value
-    };
-    Limits {
-        max_connections: positive(r, "max_connections", default.max_connections),
-        max_connections_per_ip: positive(
-            r,
-            "max_connections_per_ip",
-            default.max_connections_per_ip,
-        ),
-        max_write_buffer: positive(r, "max_write_buffer", default.max_write_buffer),
-    }
 }
 
 fn read_route<'a>(r: &mut Reader<'a>, raw: &'a str) -> Option<RouteDef> {

@@ -23,6 +23,7 @@
 //!   as diagnostics.
 //! - `document.rs`: the format itself: top level, listeners, handlers, routes.
 //! - `access_log.rs`: the top-level `access_log` field.
+//! - `handler_limits.rs`: a handler's `restart` and `limits`.
 //! - `bind.rs`: a listener's `bind` (`ip:port` or `host:port`) and `dual_stack`, and
 //!   resolving host names (at compile time: start, reload, `validate`).
 //! - `resolution.rs`: host names in `bind` resolved to addresses (start, reload,
@@ -54,6 +55,7 @@ mod compile;
 mod cycles;
 mod diagnostic;
 mod document;
+mod handler_limits;
 mod model;
 mod plugins;
 mod raw;
