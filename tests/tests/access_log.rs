@@ -150,7 +150,7 @@ fn gets_are_logged_reopened_on_sigusr1_and_written_at_shutdown() {
 }
 
 #[test]
-fn text_lines_name_every_field_and_a_reload_moves_the_log() {
+fn text_lines_name_every_field_and_a_reload_moves_the_log_or_is_refused() {
     let host = Host::start(&topology(
         r#"access_log: Some((path: "$TMP/a.log", flush_ms: 60000)),"#,
     ));
@@ -176,6 +176,21 @@ fn text_lines_name_every_field_and_a_reload_moves_the_log() {
         assert!(line.contains(part), "{part:?} in {line:?}");
     }
     assert!(a[2].contains(" resource=nope.bin ") && a[2].contains(" outcome=not_found "));
+    // A reload to an access log that cannot be opened is refused: b.log goes on.
+    let bad = moved_to.replace("b.log", "no/such/dir/c.log");
+    std::fs::write(host.config_path(), &bad).unwrap();
+    host.signal("HUP");
+    let refused = host.expect_log(
+        "the refused reload",
+        |j| j["msg"] == "reload refused, keeping the running topology",
+        WAIT,
+    );
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no/such/dir/c.log")),
+        "{refused}"
+    );
     gets(&host, 1);
     host.signal("TERM");
     let b: Vec<String> = wait_for_lines(&dir.join("b.log"), 2);

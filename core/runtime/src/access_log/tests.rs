@@ -84,14 +84,23 @@ fn a_full_buffer_is_written_without_waiting_for_the_flush_time() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("access.log");
     let log = AccessLog::open(&spec(&path, 1024, Duration::from_secs(60)), &logger()).unwrap();
-    let mut n = 0;
-    while n * 100 < 1024 {
+    // Past 1 KiB (each line is over 100 bytes): the writer takes what is there then.
+    for _ in 0..20 {
         log.write(&entry("a-name-to-fill-the-buffer"));
-        n += 1;
+    }
+    let end = Instant::now() + Duration::from_secs(5);
+    let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+    while size() < 1024 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
     }
     assert!(
-        wait_for_lines(&path, n).len() >= n,
-        "written once the buffer filled"
+        size() >= 1024,
+        "written once the buffer filled: {} bytes",
+        size()
+    );
+    assert!(
+        std::fs::read(&path).unwrap().ends_with(b"\n"),
+        "whole lines only"
     );
 }
 
@@ -139,4 +148,54 @@ fn a_file_that_cannot_be_opened_is_an_error_naming_it() {
     let err = AccessLog::open(&spec(&path, 1024, Duration::from_secs(1)), &logger())
         .expect_err("no directory");
     assert!(err.to_string().contains("no/such/dir/access.log"), "{err}");
+}
+
+/// The main log, kept as `msg key=value ...` lines.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl slog::Drain for Capture {
+    type Ok = ();
+    type Err = slog::Never;
+    fn log(&self, r: &slog::Record<'_>, _: &slog::OwnedKVList) -> Result<(), slog::Never> {
+        struct Line<'a>(&'a mut String);
+        impl slog::Serializer for Line<'_> {
+            fn emit_arguments(
+                &mut self,
+                key: slog::Key,
+                v: &std::fmt::Arguments<'_>,
+            ) -> slog::Result {
+                self.0.push_str(&format!(" {key}={v}"));
+                Ok(())
+            }
+        }
+        let mut line = r.msg().to_string();
+        let _ = slog::KV::serialize(&r.kv(), r, &mut Line(&mut line));
+        self.0.lock().unwrap().push(line);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_write_is_reported_on_the_main_log_with_what_it_lost() {
+    let main = Capture::default();
+    let logger = slog::Logger::root(main.clone(), slog::o!());
+    // Every write to /dev/full fails with ENOSPC.
+    let log = AccessLog::open(
+        &spec(Path::new("/dev/full"), 64 * 1024, Duration::from_secs(60)),
+        &logger,
+    )
+    .unwrap();
+    for name in ["a", "b", "c"] {
+        log.write(&entry(name));
+    }
+    log.close();
+    let lines = main.0.lock().unwrap().clone();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("access log: write failed, lines lost")
+            && lines[0].contains(" lines=3")
+            && lines[0].contains("/dev/full"),
+        "{lines:?}"
+    );
 }
