@@ -152,6 +152,22 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_examples_are_valid_configs() {
+        let readme = include_str!("../README.md");
+        let blocks: Vec<&str> = readme
+            .split("```ron\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap())
+            .collect();
+        assert!(blocks.len() >= 2, "the README shows its config examples");
+        for block in blocks {
+            let c: Config = parse_config(&format!("({block})")).unwrap();
+            c.check().unwrap();
+            assert_ne!(c, Config::default(), "{block}");
+        }
+    }
+
+    #[test]
     fn impossible_values_are_refused() {
         for bad in [
             "(max_blksize: 7)",
