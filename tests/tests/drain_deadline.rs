@@ -31,8 +31,8 @@ fn sigterm_tells_every_session_it_cuts_logs_each_and_exits_0() {
         "files_tcp": (kind: tcp, bind: "127.0.0.1:0"),
     }},
     handlers: {{
-        "tftp": (plugin: "tftp", root: Some("$TMP/data")),
-        "files": (plugin: "files", root: Some("$TMP/data")),
+        "tftp": (plugin: "tftp", root: Some("$TMP/data"), workers: 2),
+        "files": (plugin: "files", root: Some("$TMP/data"), workers: 2),
     }},
     routes: [ (from: "tftp_udp", to: "tftp"), (from: "files_tcp", to: "files") ],
 )"#,

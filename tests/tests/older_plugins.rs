@@ -1,8 +1,9 @@
 //! Plugins built against an earlier SDK of ABI 1 keep loading: the host reads a vtable
 //! only as far as its `struct_size`, so fields added since (the state handover, the
-//! config format) keep their old meaning even when the bytes behind a shorter table
-//! hold something else. Each table is a C plugin whose "newer" fields are poison: an
-//! `export_state` that aborts the process, a `config_format` asking for JSON.
+//! config format, sharding) keep their old meaning even when the bytes behind a shorter
+//! table hold something else. Each table is a C plugin whose "newer" fields are poison:
+//! an `export_state` that aborts the process, a `config_format` asking for JSON, a
+//! `sharding` no host knows (a loader reading it would refuse the plugin).
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,6 +16,12 @@ const WAIT: Duration = Duration::from_secs(5);
 /// RON (JSON starts with `{`). With `poisoned_handover`, its handover entries (past a
 /// V2 table's end) abort if ever called.
 fn old_echo(size: &str, poisoned_handover: bool) -> String {
+    // Inside a V4 table the config format is the plugin's own: RON, as it reads.
+    let format = if size == "SY_VTABLE_SIZE_V4" {
+        "SY_CONFIG_RON"
+    } else {
+        "SY_CONFIG_JSON"
+    };
     let handover = if poisoned_handover {
         ".export_state = never_export,\n    .import_state = never_import,"
     } else {
@@ -58,7 +65,9 @@ static const SyPluginVTable VTABLE = {{
     .destroy = destroy,
     .on_event = on_event,
     {handover}
-    .config_format = SY_CONFIG_JSON,
+    .config_format = {format},
+    .sharding = 99,
+    .input_delivery = 99,
 }};
 __attribute__((visibility("default"))) const SyPluginVTable *switchyard_plugin_entry(uint32_t v) {{
     (void)v; return &VTABLE;
@@ -80,10 +89,15 @@ fn topology(lib: &Path, config: &str) -> String {
 }
 
 #[test]
-fn vtables_from_before_the_handover_and_the_config_format_load_and_reload() {
+fn vtables_from_before_the_handover_the_config_format_and_sharding_load_and_reload() {
     // V2 ends before the handover entries; V3 before the config format (its handover
-    // entries are its own: left null, as a plugin without the hook).
-    for (size, poisoned_handover) in [("SY_VTABLE_SIZE_V2", true), ("SY_VTABLE_SIZE_V3", false)] {
+    // entries are its own: left null, as a plugin without the hook); V4 before
+    // sharding (it runs on one worker).
+    for (size, poisoned_handover) in [
+        ("SY_VTABLE_SIZE_V2", true),
+        ("SY_VTABLE_SIZE_V3", false),
+        ("SY_VTABLE_SIZE_V4", false),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let lib = compile_c(
             dir.path(),

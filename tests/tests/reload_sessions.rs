@@ -33,7 +33,8 @@ const TFTP_RATE: u64 = 400_000;
 const TCP_RATE: u64 = 1_000_000;
 
 /// Three handlers; `v` changes one config value of each, so a reload replaces all
-/// three. `reload_cut`: `reload_drain_timeout_secs`, if any.
+/// three, and their worker count (`v + 1`: the sessions kept live on the old workers,
+/// spread over several). `reload_cut`: `reload_drain_timeout_secs`, if any.
 fn topology(tmp: &Path, v: u32, reload_cut: Option<u64>) -> String {
     let reload = reload_cut.map_or(String::new(), |s| {
         format!("reload_drain_timeout_secs: {s},")
@@ -49,9 +50,11 @@ fn topology(tmp: &Path, v: u32, reload_cut: Option<u64>) -> String {
         "bulk_tcp": (kind: tcp, bind: "127.0.0.1:0"),
     }},
     handlers: {{
-        "tftp": (plugin: "tftp", root: Some("{data}"), config: (max_transfers: {tftp})),
-        "files": (plugin: "files", root: Some("{data}"), config: (idle_timeout_secs: {files})),
-        "bulk": (plugin: "bulk", root: Some("{data}"), create_dirs: ["incoming"],
+        "tftp": (plugin: "tftp", root: Some("{data}"), workers: {workers},
+                 config: (max_transfers: {tftp})),
+        "files": (plugin: "files", root: Some("{data}"), workers: {workers},
+                  config: (idle_timeout_secs: {files})),
+        "bulk": (plugin: "bulk", root: Some("{data}"), create_dirs: ["incoming"], workers: {workers},
                  config: (header_timeout_secs: {bulk})),
     }},
     routes: [
@@ -64,6 +67,7 @@ fn topology(tmp: &Path, v: u32, reload_cut: Option<u64>) -> String {
         tftp = 60 + v,
         files = 60 + v,
         bulk = 10 + v,
+        workers = v + 1,
     )
 }
 

@@ -263,6 +263,7 @@ fn describe(plugin: &Plugin) -> PluginDescription {
         version: info.version.clone(),
         listener_kinds: info.listener_kinds,
         instance_mode: info.instance_mode,
+        sharding: info.sharding,
         storage: if info.storage == abi::SY_STORAGE_PRIVATE {
             StorageKind::Private
         } else {

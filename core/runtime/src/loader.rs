@@ -70,6 +70,10 @@ pub struct PluginInfo {
     pub storage: u32,
     /// `SY_CONFIG_*`; `SY_CONFIG_RON` for a vtable that predates the field.
     pub config_format: u32,
+    /// `SY_SHARD_*`; `SY_SHARD_NONE` (one worker) for a vtable that predates the field.
+    pub sharding: u32,
+    /// `SY_INPUT_*`; `SY_INPUT_ONE_WORKER` for a vtable that predates the field.
+    pub input_delivery: u32,
     pub ports: Vec<PortInfo>,
     pub path: PathBuf,
 }
@@ -260,6 +264,12 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
     if vt.config_format > abi::SY_CONFIG_JSON {
         return Err(format!("unknown config format {}", vt.config_format));
     }
+    if vt.sharding > abi::SY_SHARD_PEER_IP {
+        return Err(format!("unknown sharding {}", vt.sharding));
+    }
+    if vt.input_delivery > abi::SY_INPUT_EVERY_WORKER {
+        return Err(format!("unknown input delivery {}", vt.input_delivery));
+    }
     if vt.abi_version != abi::SY_ABI_VERSION {
         return Err(format!(
             "its vtable says ABI {}, this host speaks {}",
@@ -320,6 +330,8 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
         instance_mode: vt.instance_mode,
         storage: vt.storage,
         config_format: vt.config_format,
+        sharding: vt.sharding,
+        input_delivery: vt.input_delivery,
         ports,
         path: path.to_path_buf(),
     })

@@ -54,6 +54,12 @@ struct HandlerKind {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandlerWorker {
+    handler: String,
+    worker: u32,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabel {
     result: String,
 }
@@ -65,6 +71,7 @@ pub struct Metrics {
     conns_open: Family<HandlerLabel, Gauge>,
     conns_total: Family<HandlerLabel, Counter>,
     sessions: Family<HandlerLabel, Gauge>,
+    worker_busy: Family<HandlerWorker, Gauge>,
     bytes_in: Family<HandlerLabel, Counter>,
     bytes_out: Family<HandlerLabel, Counter>,
     datagrams_in: Family<HandlerLabel, Counter>,
@@ -109,6 +116,15 @@ impl HandlerMetrics {
             kind: kind.to_owned(),
         };
         self.metrics.errors.get_or_create(&label).inc();
+    }
+
+    /// The gauge of what worker `worker` of this handler has in flight.
+    pub fn worker_busy(&self, worker: usize) -> Gauge {
+        let label = HandlerWorker {
+            handler: self.name.clone(),
+            worker: worker as u32,
+        };
+        self.metrics.worker_busy.get_or_create(&label).clone()
     }
 
     /// Record that this handler is down, and why, or serving again (`None`): shown by
@@ -160,6 +176,7 @@ impl Metrics {
             conns_open: Family::default(),
             conns_total: Family::default(),
             sessions: Family::default(),
+            worker_busy: Family::default(),
             bytes_in: Family::default(),
             bytes_out: Family::default(),
             datagrams_in: Family::default(),
@@ -189,6 +206,11 @@ impl Metrics {
             "sessions_active",
             "Sessions in flight, as the plugin describes or counts them",
             m.sessions.clone(),
+        );
+        registry.register(
+            "worker_busy",
+            "Sessions and connections in flight on each worker of a handler (how evenly `workers` share the load)",
+            m.worker_busy.clone(),
         );
         registry.register(
             "bytes_in",

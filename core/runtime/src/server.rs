@@ -29,28 +29,25 @@
 //! - `sockets.rs`: binding one address, a listener's addresses on one port, and taking
 //!   running sockets over as the plan says.
 //! - `admin.rs`: the admin endpoint, bound at prepare and served at the switch.
+//! - `start.rs`: starting a handler's workers, each a thread with its own instances.
 //! - `prepare.rs`: the first half of carrying a plan out.
 //! - `drain.rs`: draining on SIGINT/SIGTERM, and at its deadline cutting what is left
 //!   (each session logged and told: `actor::DrainDeadline`).
 //! - this file: the [`Server`] and the switch; `tests.rs`, its tests.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use actix::{Actor, Addr};
-use slog::{Logger, debug, info, o};
+use actix::Addr;
+use slog::{Logger, debug, info};
 
-use crate::actor::handover::{self, Predecessor, Successor};
-use crate::actor::{
-    HandOver, HandlerPlan, InstanceActor, Registry, Retire, Shared, SharedListener,
-};
+use crate::actor::handover::{self, Successor};
+use crate::actor::{Counters, HandOver, InstanceActor, Registry, Retire, SharedListener, Workers};
 use crate::catalog::Catalog;
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
-use crate::storage::Root;
 use crate::topology::{HandlerSpec, ListenerSpec, Topology};
 
 mod admin;
@@ -59,6 +56,7 @@ mod errors;
 pub mod plan;
 mod prepare;
 mod sockets;
+mod start;
 
 use admin::AdminEndpoint;
 pub use errors::{StartError, StartErrors};
@@ -67,9 +65,7 @@ use plan::{HandlerStep, ReloadPlan, Running, RunningHandler, RunningListener};
 use prepare::{Plugins, Prepared, prepare};
 use sockets::ListenerSocket;
 pub use sockets::{BoundSocket, bind, bind_socket};
-
-/// A handler's listener sockets of one kind.
-type Listeners<S> = Vec<SharedListener<S>>;
+use start::{HandlerStart, start_handler};
 
 #[derive(Debug)]
 struct LiveListener {
@@ -82,7 +78,7 @@ struct LiveListener {
 struct LiveHandler {
     spec: HandlerSpec,
     plugin: Plugin,
-    addr: Addr<InstanceActor>,
+    workers: Workers,
 }
 
 /// The running handlers and the listener sockets they share.
@@ -99,6 +95,8 @@ pub struct Server {
     metrics: Arc<Metrics>,
     /// Actors alive, per-connection ones included.
     live: Arc<AtomicUsize>,
+    /// Each handler's plugin counters (`counter_take`), kept across its reloads.
+    counters: HashMap<String, Arc<Counters>>,
     log: Logger,
 }
 
@@ -118,6 +116,7 @@ impl Server {
             drain_timeout: topology.drain_timeout,
             metrics: Metrics::new(),
             live: Arc::default(),
+            counters: HashMap::new(),
             log: log.clone(),
         };
         server.change_to(topology, catalog)?;
@@ -191,8 +190,9 @@ impl Server {
                 .map(|h| RunningHandler {
                     spec: &h.spec,
                     library: h.plugin.library_id(),
-                    // A down handler's actor lives on (dropping its datagrams).
-                    stopped: !h.addr.connected() || down.contains(&h.spec.name),
+                    // A down handler's actors live on (dropping its datagrams).
+                    stopped: !h.workers.addrs.iter().any(Addr::connected)
+                        || down.contains(&h.spec.name),
                 })
                 .collect(),
             listeners: self
@@ -247,24 +247,36 @@ impl Server {
             }
             let root = roots.remove(&spec.name);
             let old = self.handlers.remove(&spec.name);
-            let (successor, predecessor) = old
+            let (successors, predecessors) = old
                 .as_ref()
-                .and_then(|o| handover::channel_for(&o.plugin, &plugin, &spec.name, &self.log))
-                .unzip();
-            let addr = self.start_handler(spec, plugin.clone(), root, (udp, tcp), predecessor);
+                .map(|o| self.handover_channels(o, &plugin, spec))
+                .unwrap_or_default();
+            let env = HandlerStart {
+                log: &self.log,
+                metrics: &self.metrics,
+                registry: &self.registry,
+                live: &self.live,
+                counters: Arc::clone(self.counters.entry(spec.name.clone()).or_default()),
+            };
+            let workers = start_handler(env, spec, plugin.clone(), root, (udp, tcp), predecessors);
             if let Some(old) = old {
-                self.retire(old.addr, topology.reload_drain_timeout, true, successor);
+                self.retire(
+                    &old.workers,
+                    topology.reload_drain_timeout,
+                    true,
+                    successors,
+                );
             }
             self.registry
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(spec.name.clone(), addr.clone());
+                .insert(spec.name.clone(), workers.clone());
             handlers.insert(
                 spec.name.clone(),
                 LiveHandler {
                     spec: spec.clone(),
                     plugin,
-                    addr,
+                    workers,
                 },
             );
         }
@@ -274,7 +286,13 @@ impl Server {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&name);
-            self.retire(old.addr, topology.reload_drain_timeout, false, None);
+            self.retire(
+                &old.workers,
+                topology.reload_drain_timeout,
+                false,
+                Vec::new(),
+            );
+            self.counters.remove(&name);
         }
         self.handlers = handlers;
         self.retiring.retain(|a| a.connected());
@@ -318,69 +336,47 @@ impl Server {
         }
     }
 
-    /// Tell a replaced or removed handler to stop listening and finish its sessions
-    /// (cut at `deadline`, when there is one); a replaced one whose successor takes
-    /// state hands it over to `successor` first.
+    /// Tell a replaced or removed handler's workers to stop listening and finish their
+    /// sessions (cut at `deadline`, when there is one); a replaced one whose successor
+    /// takes state hands it over, worker `k` to `successors[k]`.
     fn retire(
         &mut self,
-        addr: Addr<InstanceActor>,
+        old: &Workers,
         deadline: Option<Duration>,
         replaced: bool,
-        successor: Option<Successor>,
+        successors: Vec<Successor>,
     ) {
-        let retire = Retire { deadline, replaced };
-        match successor {
-            Some(successor) => addr.do_send(HandOver { successor, retire }),
-            None => addr.do_send(retire),
+        let mut successors = successors.into_iter();
+        for addr in &old.addrs {
+            let retire = Retire { deadline, replaced };
+            match successors.next() {
+                Some(successor) => addr.do_send(HandOver { successor, retire }),
+                None => addr.do_send(retire),
+            }
+            self.retiring.push(addr.clone());
         }
-        self.retiring.push(addr);
     }
 
-    fn start_handler(
+    /// One handover channel per worker when the old and the new plugin both hand state
+    /// over and the worker count is unchanged (a peer's shard stays the same worker,
+    /// so worker `k`'s state is exactly what worker `k` will be asked about). Otherwise
+    /// none: the old workers retire with their sessions.
+    fn handover_channels(
         &self,
-        h: &HandlerSpec,
-        plugin: Plugin,
-        root: Option<Root>,
-        (udp, tcp): (
-            Listeners<std::net::UdpSocket>,
-            Listeners<std::net::TcpListener>,
-        ),
-        predecessor: Option<Predecessor>,
-    ) -> Addr<InstanceActor> {
-        let plan = HandlerPlan {
-            spec: h.clone(),
-            plugin,
-            udp,
-            tcp,
-            predecessor,
-        };
-        let hlog = self
-            .log
-            .new(o!("handler" => h.name.clone(), "plugin" => plan.plugin.info().name.clone()));
-        if let Some(root) = &root
-            && root.swept() > 0
-        {
-            info!(hlog, "removed temp files left by a crash"; "root" => %root.path().display(), "count" => root.swept());
+        old: &LiveHandler,
+        plugin: &Plugin,
+        spec: &HandlerSpec,
+    ) -> (Vec<Successor>, Vec<handover::Predecessor>) {
+        let n = old.workers.addrs.len();
+        if handover::channel_for(&old.plugin, plugin, &spec.name, &self.log).is_none() {
+            return Default::default();
         }
-        let metrics = self.metrics.handler(&h.name);
-        metrics.set_down(None);
-        let registry = Arc::clone(&self.registry);
-        let live = Arc::clone(&self.live);
-        // Each handler on its own thread: a handler busy hashing a large upload never
-        // delays another's datagrams, and the host uses every core.
-        let busy = h.busy_poll;
-        let arbiter = actix::Arbiter::with_tokio_rt(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .on_thread_park(crate::busy_poll::before_park)
-                .build()
-                .expect("a tokio runtime for the handler thread")
-        });
-        InstanceActor::start_in_arbiter(&arbiter.handle(), move |_| {
-            crate::busy_poll::enable(busy);
-            let shared = Rc::new(Shared::new(&plan, hlog, root.map(Rc::new), metrics, live));
-            InstanceActor::handler(plan, shared, registry)
-        })
+        if n != spec.workers {
+            info!(self.log, "state not handed over"; "handler" => &spec.name,
+                "reason" => format!("workers changed from {n} to {}: each worker's state belongs to its shard", spec.workers));
+            return Default::default();
+        }
+        (0..n).map(|_| handover::channel()).unzip()
     }
 
     /// Names of the handlers that are running.

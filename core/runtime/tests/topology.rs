@@ -36,6 +36,7 @@ impl PluginCatalog for OneEcho {
                 type_name: "Seen".into(),
             }],
             storage: StorageKind::Served,
+            sharding: abi::SY_SHARD_ANY,
         })
     }
 

@@ -54,6 +54,10 @@
  *  - SyPluginVTable.config_format (SY_CONFIG_RON / SY_CONFIG_JSON): a C plugin may take
  *    its config as JSON, converted by the host (switchyard_json.h reads it); a vtable of
  *    SY_VTABLE_SIZE_V3 bytes gets RON, as before.
+ *  - SyPluginVTable.sharding (SY_SHARD_*) and input_delivery (SY_INPUT_*), with
+ *    SyHostApi.counter_take / counter_give: a handler may run on several workers
+ *    (threads, each with its own instances); a vtable of SY_VTABLE_SIZE_V4 bytes runs on
+ *    one worker, as before.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -153,6 +157,26 @@ extern "C" {
  * field's value in the topology (switchyard_json.h's sy_config_field_error does it). */
 #define SY_CONFIG_RON  0u
 #define SY_CONFIG_JSON 1u
+
+/* Sharding (SyPluginVTable.sharding): whether a handler of this plugin may run on several
+ * workers (`workers:` in the topology), each a thread with its own instances, and which
+ * worker gets what. Zero, so a vtable that predates the field runs on one worker.
+ * A sharded plugin may assume: calls into one instance are never concurrent; all the
+ * datagrams of one peer (SY_SHARD_PEER_IP: of one IP address) reach the same instance,
+ * in order; a connection stays with the instance it was given to; per-handler limits
+ * the host enforces (max_connections, max_connections_per_ip) are counted across the
+ * workers; a limit of the plugin's own that must hold across them is kept with
+ * counter_take/counter_give. It must not assume that it sees every peer, nor that
+ * another instance's state is visible to it. */
+#define SY_SHARD_NONE    0u /* one worker: the instance's state is global (chat rooms)    */
+#define SY_SHARD_ANY     1u /* any worker: connections to the least loaded one, a peer's
+                                datagrams to the worker its address hashes to            */
+#define SY_SHARD_PEER_IP 2u /* everything from one client IP to one worker (per-client
+                                limits of the plugin's own stay exact: TFTP)             */
+
+/* Typed messages to a sharded handler (SyPluginVTable.input_delivery). */
+#define SY_INPUT_ONE_WORKER   0u /* each message to one worker, in turn              */
+#define SY_INPUT_EVERY_WORKER 1u /* each message to every worker (a copy each)       */
 
 /* Why sessions are cut (SY_EV_DRAIN_DEADLINE's status) */
 #define SY_CUT_SHUTDOWN 0u /* the host is shutting down: drain_timeout_secs passed      */
@@ -334,6 +358,14 @@ typedef struct SyHostApi {
     /* Only during export_state: the instance's state, tagged with the plugin's state
      * version. The host copies it. */
     uint32_t (*hand_over_state)(SyHostCtx *ctx, uint32_t version, SyBytes data);
+    /* Added after hand_over_state (check struct_size the same way). A counter shared by
+     * every worker of the handler, across reloads, named by the plugin: take one unit of
+     * `name` if fewer than `limit` are taken (SY_ERR_LIMIT otherwise, nothing taken);
+     * *out_value is the count after the call. The host gives back what an instance still
+     * holds when it is destroyed (a panic included), so a limit never leaks. */
+    uint32_t (*counter_take)(SyHostCtx *ctx, SyStr name, uint64_t limit, uint64_t *out_value);
+    /* Give back one unit of `name` this instance took (SY_ERR_INVALID if it holds none). */
+    uint32_t (*counter_give)(SyHostCtx *ctx, SyStr name);
 } SyHostApi;
 
 typedef struct SyPluginVTable {
@@ -375,6 +407,12 @@ typedef struct SyPluginVTable {
                              uint64_t now_ms, uint32_t version, SyBytes data);
     /* Added after import_state (a vtable of SY_VTABLE_SIZE_V3 bytes gets RON). SY_CONFIG_*. */
     uint32_t config_format;
+    /* The padding a vtable of SY_VTABLE_SIZE_V4 bytes ended with: set it to 0. */
+    uint32_t reserved0;
+    /* Added after config_format (a vtable of SY_VTABLE_SIZE_V4 bytes runs on one worker).
+     * SY_SHARD_* and SY_INPUT_*. */
+    uint32_t sharding;
+    uint32_t input_delivery;
 } SyPluginVTable;
 
 /* struct_size of a vtable built before `storage` was added. */
@@ -383,6 +421,8 @@ typedef struct SyPluginVTable {
 #define SY_VTABLE_SIZE_V2 ((uint32_t)offsetof(SyPluginVTable, export_state))
 /* struct_size of a vtable built before `config_format` was added. */
 #define SY_VTABLE_SIZE_V3 ((uint32_t)offsetof(SyPluginVTable, config_format))
+/* struct_size of a vtable built before `sharding` was added. */
+#define SY_VTABLE_SIZE_V4 ((uint32_t)offsetof(SyPluginVTable, sharding))
 
 typedef struct SyPluginDecl {
     uint32_t magic;       /* SY_MAGIC */
@@ -410,12 +450,13 @@ _Static_assert(sizeof(SyStat) == 24, "SyStat");
 _Static_assert(sizeof(SyEvent) == 216, "SyEvent");
 _Static_assert(sizeof(SyPortDecl) == 40, "SyPortDecl");
 _Static_assert(sizeof(SyPluginDecl) == 16, "SyPluginDecl");
-_Static_assert(sizeof(SyPluginVTable) == 152, "SyPluginVTable");
+_Static_assert(sizeof(SyPluginVTable) == 160, "SyPluginVTable");
+_Static_assert(offsetof(SyPluginVTable, sharding) == 152, "SyPluginVTable v4 size");
 _Static_assert(offsetof(SyPluginVTable, config_format) == 144, "SyPluginVTable v3 size");
 _Static_assert(offsetof(SyPluginVTable, storage) == 120, "SyPluginVTable v1 size");
 _Static_assert(offsetof(SyPluginVTable, export_state) == 128, "SyPluginVTable v2 size");
 _Static_assert(sizeof(SySession) == 96, "SySession");
-_Static_assert(sizeof(SyHostApi) == 256, "SyHostApi");
+_Static_assert(sizeof(SyHostApi) == 272, "SyHostApi");
 #endif
 
 #ifdef __cplusplus

@@ -53,6 +53,9 @@
 //!   catches panics, so a plugin bug never unwinds into the host.
 //! - `typed_port`: [`Output`] and [`Input`], port handles binding a name to a message
 //!   type, so that a wrong name or type does not compile ([`Ctx::send`]).
+//! - `workers`: [`Sharding`] and [`InputDelivery`], what a plugin declares to run on
+//!   several workers, and the handler-wide counters its instances share
+//!   ([`Ctx::take_count`]).
 //! - [`host`]: the host side of the ABI, written once: the [`host::HostCalls`] trait and
 //!   the one `extern "C"` table that decodes a plugin's calls into it. The runtime and
 //!   [`testing::MockHost`] both implement the trait, so they cannot differ at the ABI.
@@ -77,6 +80,7 @@ pub mod testing;
 #[doc(hidden)]
 pub mod trampoline;
 mod typed_port;
+mod workers;
 
 pub use config::{ConfigError, parse_config};
 pub use ctx::{Ctx, Level};
@@ -88,6 +92,7 @@ pub use session::{Direction, Outcome, Session};
 pub use stat::Stat;
 pub use storage::{Storage, is_hidden_path};
 pub use typed_port::{Input, Output};
+pub use workers::{InputDelivery, Sharding};
 
 /// One `use` for plugin authors. It grows no further (a new name here could clash with
 /// a plugin's own glob imports): newer items are imported by name.

@@ -6,6 +6,7 @@ use crate::abi;
 use crate::ctx::Ctx;
 use crate::event::Event;
 use crate::port::Port;
+use crate::workers::{InputDelivery, Sharding};
 
 /// The listener kinds a plugin serves, checked by `switchyard validate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,11 @@ pub trait Protocol: Sized + 'static {
     const PORTS: &'static [Port] = &[];
     /// Whether peers read the files under the handler's root ([`StorageKind`]).
     const STORAGE: StorageKind = StorageKind::Served;
+    /// Whether a handler may run on several workers (`workers:` in the topology), and
+    /// which worker gets what ([`Sharding`]). One worker unless the plugin says so.
+    const SHARDING: Sharding = Sharding::None;
+    /// Where typed messages to a sharded handler go ([`InputDelivery`]).
+    const INPUT_DELIVERY: InputDelivery = InputDelivery::OneWorker;
 
     /// Build an instance from its configuration. An `Err` refuses the handler.
     fn new(config: Self::Config, ctx: &mut Ctx<'_>) -> Result<Self, String>;

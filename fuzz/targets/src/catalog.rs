@@ -22,6 +22,7 @@ fn describe<P: Protocol>() -> PluginDescription {
         version: P::VERSION.into(),
         listener_kinds: P::LISTENERS.0,
         instance_mode: P::MODE.raw(),
+        sharding: P::SHARDING.raw(),
         ports: P::PORTS
             .iter()
             .map(|p| PortDescription {

@@ -5,9 +5,9 @@
 //! and its outputs reach the host is the SDK's, shared with the files plugin and the
 //! fuzz harness; this file only says which machine, and how its outputs read.
 
-use switchyard_sdk::DrainCause;
 use switchyard_sdk::conn::{ConnAdapter, ConnMachine, ConnOutput, RecvResult, SendResult};
 use switchyard_sdk::prelude::*;
+use switchyard_sdk::{DrainCause, Sharding};
 
 use crate::config::Config;
 use crate::machine::{Session, Storage};
@@ -30,6 +30,8 @@ impl Protocol for BulkPlugin {
         "Bulk transfer: seed v1 length-prefixed uploads and verified, resumable v2 on one TCP port";
     const LISTENERS: Listeners = Listeners::TCP;
     const MODE: InstanceMode = InstanceMode::PerConnection;
+    /// Each connection has its own instance: any worker may serve any connection.
+    const SHARDING: Sharding = Sharding::Any;
     const PORTS: &'static [Port] = &[Port::output(TRANSFERS_PORT, TransferCompleted::TYPE)];
 
     fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {

@@ -219,17 +219,24 @@ impl Admission {
         self.running.insert((peer, req.kind, req.path.clone()));
     }
 
-    /// That transfer's result is known: it no longer counts.
-    pub fn ended(&mut self, peer: SocketAddr, kind: RequestKind, path: &str) {
-        if self.running.remove(&(peer, kind, path.to_string())) {
-            self.total = self.total.saturating_sub(1);
-            if let Some(n) = self.per_client.get_mut(&peer.ip()) {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_client.remove(&peer.ip());
-                }
+    /// That transfer's result is known: it no longer counts. `true` if it counted.
+    pub fn ended(&mut self, peer: SocketAddr, kind: RequestKind, path: &str) -> bool {
+        if !self.running.remove(&(peer, kind, path.to_string())) {
+            return false;
+        }
+        self.total = self.total.saturating_sub(1);
+        if let Some(n) = self.per_client.get_mut(&peer.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_client.remove(&peer.ip());
             }
         }
+        true
+    }
+
+    /// Whether a transfer for `req` from `peer` counts as running.
+    pub fn is_running(&self, peer: SocketAddr, req: &Request) -> bool {
+        self.running.contains(&(peer, req.kind, req.path.clone()))
     }
 }
 

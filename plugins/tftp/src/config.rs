@@ -45,7 +45,8 @@ pub struct Config {
     pub requests_per_sec: u32,
     /// Requests one source address may send at once before the rate applies.
     pub request_burst: u32,
-    /// Source addresses whose request rate is tracked at once.
+    /// Source addresses whose request rate is tracked at once, per worker (each worker
+    /// tracks the clients sharded to it: the memory bound is per worker).
     pub max_tracked_sources: u32,
 }
 

@@ -39,5 +39,6 @@ impl InstanceActor {
         }
         error!(self.shared.log, "handler down"; "why" => why,
             "hint" => "reload the topology to restart it");
+        self.tell_peers_down(why);
     }
 }

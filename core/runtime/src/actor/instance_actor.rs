@@ -4,7 +4,6 @@
 //! inputs (connections, messages) are in the files named for them.
 
 use std::collections::HashMap;
-use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::sync::{Arc, RwLock};
 
@@ -14,20 +13,45 @@ use switchyard_sdk::abi;
 use tokio::net::TcpStream;
 
 use super::event::HostEvent;
+use super::handler_wide::HandlerWide;
 use super::handover::{Phase, Predecessor};
-use super::io::io_status;
 use super::resources::{Conn, ConnOrigin, Resources};
+use super::shard::Peers;
 use super::shared::{ConnSlot, HandlerPlan, Shared, SharedListener};
-use super::streams::{Accept, Accepted, ConnItem, ConnRead, Gate, ReadControl, UdpItem};
+use super::streams::{Accepted, ConnItem, ConnRead, Gate, ReadControl, UdpItem};
 use crate::instance::Instance;
 
-/// Handler name -> its actor, for typed messages. Replaced entries take effect at once.
-/// Shared across handler threads; read on every emit, written only at (re)load.
-pub type Registry = Arc<RwLock<HashMap<String, Addr<InstanceActor>>>>;
+/// Handler name -> its workers, for typed messages. Replaced entries take effect at
+/// once. Shared across handler threads; read on every emit, written only at (re)load.
+pub type Registry = Arc<RwLock<HashMap<String, Workers>>>;
+
+/// A handler's workers' actors, and where a typed message for it goes.
+#[derive(Debug, Clone)]
+pub struct Workers {
+    pub addrs: Vec<Addr<InstanceActor>>,
+    /// The plugin asked for a copy of each message in every worker (`SY_INPUT_*`).
+    pub every: bool,
+    pub wide: Arc<HandlerWide>,
+}
+
+impl Workers {
+    /// The workers a typed message goes to: all, or the next one in turn.
+    pub fn for_message(&self) -> &[Addr<InstanceActor>] {
+        if self.every || self.addrs.len() <= 1 {
+            &self.addrs
+        } else {
+            let k = self.wide.next_in_turn();
+            &self.addrs[k..=k]
+        }
+    }
+}
 
 /// A handler's per-connection actors, by connection id. Not in [`Shared`], which
 /// stands below this actor and so cannot name it.
 pub(super) type Children = Rc<std::cell::RefCell<HashMap<u64, Addr<InstanceActor>>>>;
+
+/// A connection accepted for a per-connection actor: stream, peer, listener, slot.
+pub(super) type PendingConn = (TcpStream, std::net::SocketAddr, Rc<str>, ConnSlot);
 
 /// Read size of a connection in normal operation.
 pub(super) const READ_CHUNK: usize = 64 * 1024;
@@ -51,10 +75,10 @@ pub struct InstanceActor {
     pub(super) instance: Option<Instance>,
     pub(super) res: Resources,
     /// Listener sockets waiting to be attached (in `started`, or after a handover).
-    pending_udp: Vec<SharedListener<std::net::UdpSocket>>,
-    pending_tcp: Vec<SharedListener<std::net::TcpListener>>,
+    pub(super) pending_udp: Vec<SharedListener<std::net::UdpSocket>>,
+    pub(super) pending_tcp: Vec<SharedListener<std::net::TcpListener>>,
     /// The connection a per-connection actor was made for, until `started`.
-    pending_conn: Option<(TcpStream, std::net::SocketAddr, Rc<str>, ConnSlot)>,
+    pending_conn: Option<PendingConn>,
     /// Listener accept streams, each with the gate closed before it is cancelled.
     pub(super) accept_handles: Vec<(actix::SpawnHandle, Gate)>,
     /// Duplicates of the TCP listener sockets being accepted on, so that a handler that
@@ -68,6 +92,11 @@ pub struct InstanceActor {
     pub(super) cut: bool,
     /// This actor's share of the sessions gauge, as last added to it.
     sessions_reported: i64,
+    /// The handler's other workers (`shard`), once all have started.
+    pub(super) peers: Option<Peers>,
+    /// Worker 0 of several waits for [`Peers`] before it reads its listeners (what it
+    /// reads may belong to another worker).
+    pub(super) listen_on_peers: bool,
 }
 
 impl InstanceActor {
@@ -89,6 +118,31 @@ impl InstanceActor {
             phase: Phase::Serving,
             cut: false,
             sessions_reported: 0,
+            peers: None,
+            listen_on_peers: false,
+        }
+    }
+
+    /// A per-connection actor for `conn`, on this worker's thread.
+    pub(super) fn connection_actor(&self, id: u64, conn: PendingConn) -> InstanceActor {
+        InstanceActor {
+            shared: Rc::clone(&self.shared),
+            registry: Arc::clone(&self.registry),
+            children: Rc::clone(&self.children),
+            role: Role::Connection { id },
+            instance: None,
+            res: Resources::default(),
+            pending_udp: Vec::new(),
+            pending_tcp: Vec::new(),
+            pending_conn: Some(conn),
+            accept_handles: Vec::new(),
+            tcp_listening: Vec::new(),
+            predecessor: None,
+            phase: Phase::Serving,
+            cut: false,
+            sessions_reported: 0,
+            peers: None,
+            listen_on_peers: false,
         }
     }
 
@@ -193,139 +247,6 @@ impl InstanceActor {
         self.deliver(ev, ctx);
     }
 
-    pub(super) fn on_accepted(&mut self, item: Accepted, ctx: &mut Context<Self>) {
-        let (stream, peer) = match item.result {
-            Ok(c) => c,
-            Err(e) => {
-                warn!(self.shared.log, "accept failed"; "listener" => &*item.listener, "error" => %e);
-                return;
-            }
-        };
-        if self.shared.stopped.get() || self.shared.draining.get() {
-            return; // dropping the stream closes it
-        }
-        let slot = match self.shared.take_conn_slot(peer.ip()) {
-            Ok(slot) => slot,
-            Err(limit) => {
-                self.shared.metrics.error("conn_limit");
-                warn!(self.shared.log, "connection refused: limit reached";
-                    "peer" => %peer, "limit" => limit, "listener" => &*item.listener);
-                return;
-            }
-        };
-        if self.per_connection() {
-            let shared = Rc::clone(&self.shared);
-            let id = shared.next_id();
-            let child = InstanceActor {
-                shared: Rc::clone(&shared),
-                registry: Arc::clone(&self.registry),
-                children: Rc::clone(&self.children),
-                role: Role::Connection { id },
-                instance: None,
-                res: Resources::default(),
-                pending_udp: Vec::new(),
-                pending_tcp: Vec::new(),
-                pending_conn: Some((stream, peer, item.listener, slot)),
-                accept_handles: Vec::new(),
-                tcp_listening: Vec::new(),
-                predecessor: None,
-                phase: Phase::Serving,
-                cut: false,
-                sessions_reported: 0,
-            };
-            let addr = child.start();
-            self.children.borrow_mut().insert(id, addr);
-            // The child removes itself from `children` when it stops (see `stopped`).
-        } else {
-            self.open_conn(stream, peer, item.listener, slot, ctx);
-        }
-    }
-
-    pub(super) fn on_datagram(&mut self, item: UdpItem, ctx: &mut Context<Self>) {
-        let Some(sock) = self.res.sockets.get(&item.socket) else {
-            return;
-        };
-        if self.shared.stopped.get() {
-            // Down (`down.rs`): dropped, and counted, rather than left to pile up.
-            self.shared.metrics.error("handler_down");
-            return;
-        }
-        match item.result {
-            Ok((peer, data)) => {
-                self.shared.metrics.datagrams_in.inc();
-                self.shared.metrics.bytes_in.inc_by(data.len() as u64);
-                let listener = sock.listener.clone();
-                let local = sock.local;
-                let ev = HostEvent::Datagram {
-                    socket: item.socket,
-                    peer,
-                    local,
-                    listener: listener.as_deref(),
-                    data: &data,
-                };
-                self.deliver(ev, ctx);
-            }
-            Err(e) => {
-                // An ICMP error from an earlier send: the socket stays usable.
-                slog::debug!(self.shared.log, "udp socket error"; "socket" => item.socket, "error" => %e);
-                let ev = HostEvent::SocketError {
-                    socket: item.socket,
-                    status: io_status(&e),
-                };
-                self.deliver(ev, ctx);
-            }
-        }
-    }
-
-    /// Start taking datagrams and connections on the listener sockets handed over.
-    pub(super) fn attach_listeners(&mut self, ctx: &mut Context<Self>) {
-        for l in std::mem::take(&mut self.pending_udp) {
-            let name: Rc<str> = Rc::from(l.name.as_str());
-            if let Err(e) = self.res.attach_udp(l.id, l.socket, Some(name.clone()), ctx) {
-                error!(self.shared.log, "cannot attach UDP listener"; "listener" => &*name, "error" => %e);
-            }
-        }
-        for l in std::mem::take(&mut self.pending_tcp) {
-            let name: Rc<str> = Rc::from(l.name.as_str());
-            let listener = l.socket;
-            let tokio_listener = listener
-                .set_nonblocking(true)
-                .and_then(|()| tokio::net::TcpListener::from_std(listener));
-            match tokio_listener {
-                Ok(l) => {
-                    if let Ok(dup) = l.as_fd().try_clone_to_owned() {
-                        self.tcp_listening.push(std::net::TcpListener::from(dup));
-                    }
-                    let gate = Gate::open();
-                    let handle = ctx.add_stream(Accept::new(l, name, gate.clone()));
-                    self.accept_handles.push((handle, gate));
-                }
-                Err(e) => {
-                    error!(self.shared.log, "cannot attach TCP listener"; "listener" => &*name, "error" => %e)
-                }
-            }
-        }
-    }
-
-    /// Take nothing more from the listener sockets (a successor reads them now). The
-    /// UDP ones stay, receiving nothing, so the instance can still send on them (to
-    /// tell its peers there it was replaced) until [`Self::forget_listeners`].
-    pub(super) fn stop_listening(&mut self, ctx: &mut Context<Self>) {
-        for (h, gate) in self.accept_handles.drain(..) {
-            gate.close();
-            ctx.cancel_future(h);
-        }
-        for s in self.res.sockets.values().filter(|s| s.listener.is_some()) {
-            s.stop_receiving(ctx);
-        }
-    }
-
-    /// Drop this actor's duplicates of the listener sockets (after
-    /// [`Self::stop_listening`]).
-    pub(super) fn forget_listeners(&mut self) {
-        self.res.sockets.retain(|_, s| s.listener.is_none());
-    }
-
     /// Sessions in flight, for draining: those the instance described or, for a
     /// plugin that describes none, the ones it counts (`active_sessions`), plus its
     /// connections and connection actors.
@@ -348,12 +269,12 @@ impl Actor for InstanceActor {
                 // The sessions gauge: sampled, so the event path pays nothing for it.
                 // Each handler actor adds its own share, so a retired instance still
                 // finishing its sessions and its successor both count.
-                ctx.run_interval(std::time::Duration::from_secs(1), |act, _| {
+                let worker_busy = self.shared.metrics.worker_busy(self.shared.worker);
+                ctx.run_interval(std::time::Duration::from_secs(1), move |act, _| {
                     let now = act.busy() as i64;
-                    act.shared
-                        .metrics
-                        .sessions
-                        .inc_by(now - act.sessions_reported);
+                    let delta = now - act.sessions_reported;
+                    act.shared.metrics.sessions.inc_by(delta);
+                    worker_busy.inc_by(delta);
                     act.sessions_reported = now;
                 });
                 if let Some(predecessor) = self.predecessor.take() {
@@ -382,6 +303,10 @@ impl Actor for InstanceActor {
         // Destroy the instance before the files and sockets it used go away.
         self.instance = None;
         self.shared.metrics.sessions.dec_by(self.sessions_reported);
+        if let Role::Handler = self.role {
+            let worker_busy = self.shared.metrics.worker_busy(self.shared.worker);
+            worker_busy.dec_by(self.sessions_reported);
+        }
         self.shared
             .live
             .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
@@ -396,7 +321,7 @@ impl Actor for InstanceActor {
                 self.children.borrow_mut().remove(&id);
             }
         }
-        // The handler's thread (see `Server::start_handler`) ends with the last actor
+        // The handler's thread (see `server::start`) ends with the last actor
         // on it: the handler, or its last per-connection actor after it.
         if self.shared.handler_stopped.get() && self.children.borrow().is_empty() {
             actix::Arbiter::current().stop();

@@ -1,7 +1,8 @@
 //! The actix actors that run plugins.
 //!
 //! One actor type, [`InstanceActor`], in two roles:
-//! - **handler**: one per topology handler. It owns the listener sockets (UDP sockets
+//! - **handler**: one per worker of a topology handler (`workers`, one by default for
+//!   a plugin that does not shard; see `shard`). It owns the listener sockets (UDP sockets
 //!   and TCP acceptors) routed to the handler and, for a per-handler plugin, the
 //!   plugin instance and everything that instance opened (sockets, connections,
 //!   timers, files).
@@ -9,9 +10,9 @@
 //!   its own instance; a panic there costs that one connection.
 //!
 //! Plugins do no I/O: the actor delivers events to the instance and executes what the
-//! instance asks through [`crate::hostapi::HostCalls`] (see `calls`). Each handler runs
+//! instance asks through [`crate::hostapi::HostCalls`] (see `calls`). Each worker of a handler runs
 //! on its own arbiter (a thread with a current-thread runtime, see
-//! `Server::start_handler`), together with its per-connection actors: one handler busy
+//! `server::start`), together with its per-connection actors: one handler busy
 //! never delays another, and within a handler a call into a plugin never happens
 //! inside another.
 //!
@@ -32,8 +33,13 @@
 //! - `streams`: UDP datagram, TCP accept and TCP read streams.
 //! - `handover`: state handed over across a reload: what moves, the channel it moves
 //!   through, whether both plugins can, and the checks that need no socket.
+//! - `handler_wide`: what every worker of a handler shares across threads: connection
+//!   counts against its limits, restart history, each worker's load, the plugin's
+//!   named counters.
 //! - `shared`: state shared by a handler's actors (plan, limits, counters, restart
 //!   history); limits, restart policy and routes are the topology's own types.
+//! - `shard`: which worker owns a datagram or a connection, and the messages carrying
+//!   them there.
 //! - `udp_sock`: a UDP socket, with its send backlog and read-ahead buffer.
 //! - `sessions`: the sessions an instance described, as the host keeps them (and
 //!   counts the bytes of those on a connection).
@@ -41,6 +47,8 @@
 //!   sessions), and releasing it all at once.
 //! - `instance_actor`: [`InstanceActor`] itself: its roles, starting, accepting,
 //!   datagrams in, restarts after a panic, stopping; the handler [`Registry`].
+//! - `intake`: datagrams and connections from the listeners, taken or handed to the
+//!   worker that owns them; attaching and giving up listener sockets.
 //! - `prefetch`: `prefetch_file`, reading file ranges in off the actor's thread.
 //! - `udp_out`: sending datagrams, also from file ranges, without blocking.
 //! - `conn`: connection input: bytes to the plugin, held bytes, receives into files.
@@ -71,13 +79,16 @@ mod down;
 mod event;
 mod file_cache;
 mod hand_over;
+pub mod handler_wide;
 pub mod handover;
 mod instance_actor;
+mod intake;
 mod io;
 mod messages;
 mod prefetch;
 mod resources;
 mod sessions;
+mod shard;
 pub mod shared;
 mod streams;
 mod take_over;
@@ -87,6 +98,8 @@ mod writeback;
 
 pub use deadline::{DrainDeadline, GRACE};
 pub use hand_over::HandOver;
-pub use instance_actor::{InstanceActor, Registry};
+pub use handler_wide::{Counters, HandlerWide};
+pub use instance_actor::{InstanceActor, Registry, Workers};
 pub use messages::{Abort, Busy, Drain, Retire, StopHandler, TypedMessage};
+pub use shard::Peers;
 pub use shared::{HandlerPlan, Shared, SharedListener};

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use actix::{Actor, AsyncContext, Context, SpawnHandle, StreamHandler};
 use tokio::net::{TcpStream, UdpSocket};
 
+use super::handler_wide::CounterHoldings;
 use super::sessions::{ByteCount, SessionTable};
 use super::shared::ConnSlot;
 use super::streams::{Gate, ReadControl, UdpItem, UdpRecv};
@@ -189,6 +190,8 @@ pub struct Resources {
     pub direct_writers: HashMap<u64, switchyard_direct_io::WriterDone>,
     /// What the instance said its sessions are doing (`session_update`).
     pub sessions: SessionTable,
+    /// Units of the handler's shared counters the instance took (`counter_take`).
+    pub counters: CounterHoldings,
 }
 
 impl Resources {
@@ -276,5 +279,6 @@ impl Resources {
         }
         self.files.clear();
         self.sessions.clear();
+        self.counters.release();
     }
 }

@@ -1,13 +1,14 @@
-//! What every actor of one handler shares: its plan, logger, storage root, routes,
-//! connection counters and restart history.
+//! What every actor of one worker of a handler shares: its plan, logger, storage root,
+//! routes, and (through [`HandlerWide`]) what all the handler's workers share.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use super::handler_wide::ConnSlot;
+use super::handler_wide::HandlerWide;
 use super::handover::Predecessor;
 use crate::loader::Plugin;
 use crate::metrics::HandlerMetrics;
@@ -39,39 +40,41 @@ pub struct SharedListener<S> {
     pub socket: S,
 }
 
-/// State shared by the handler actor and its per-connection actors.
+/// State shared by a worker's handler actor and its per-connection actors (one thread).
 #[derive(Debug)]
 pub struct Shared {
     pub name: String,
     pub plugin: Plugin,
     pub config_text: String,
     pub log: slog::Logger,
-    pub root: Option<Rc<Root>>,
+    pub root: Option<Arc<Root>>,
     pub limits: Limits,
     pub restart: RestartPolicy,
     /// Output routes indexed by output port index.
     pub outputs: HashMap<u32, Vec<OutputRoute>>,
     pub clock_origin: Instant,
-    restarts: RefCell<VecDeque<Instant>>,
     pub stopped: Cell<bool>,
     pub draining: Cell<bool>,
-    open_conns: Cell<usize>,
-    per_ip: RefCell<HashMap<IpAddr, usize>>,
     pub type_names: Vec<Arc<str>>,
     pub metrics: HandlerMetrics,
     /// The handler actor has stopped (its connection actors may still run).
     pub handler_stopped: Cell<bool>,
     /// Actors alive across the whole server, so a shutdown can wait for all of them.
     pub live: Arc<std::sync::atomic::AtomicUsize>,
+    /// What every worker of the handler shares (limits, restarts, loads, counters).
+    pub wide: Arc<HandlerWide>,
+    /// This worker's index among the handler's workers.
+    pub worker: usize,
 }
 
 impl Shared {
     pub fn new(
         plan: &HandlerPlan,
         log: slog::Logger,
-        root: Option<Rc<Root>>,
+        root: Option<Arc<Root>>,
         metrics: HandlerMetrics,
         live: Arc<std::sync::atomic::AtomicUsize>,
+        (wide, worker): (Arc<HandlerWide>, usize),
     ) -> Shared {
         let mut outputs: HashMap<u32, Vec<OutputRoute>> = HashMap::new();
         let spec = &plan.spec;
@@ -95,15 +98,14 @@ impl Shared {
             restart: spec.restart,
             outputs,
             clock_origin: Instant::now(),
-            restarts: RefCell::new(VecDeque::new()),
             stopped: Cell::new(false),
             draining: Cell::new(false),
-            open_conns: Cell::new(0),
-            per_ip: RefCell::new(HashMap::new()),
             type_names,
             metrics,
             handler_stopped: Cell::new(false),
             live,
+            wide,
+            worker,
         }
     }
 
@@ -118,85 +120,33 @@ impl Shared {
         crate::ids::next_id()
     }
 
-    /// Record a restart; `false` when the intensity limit is exceeded.
+    /// Record a restart (counted across the handler's workers); `false` when the
+    /// intensity limit is exceeded.
     pub fn record_restart(&self) -> bool {
-        let now = Instant::now();
-        let mut r = self.restarts.borrow_mut();
-        r.push_back(now);
-        while r
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > self.restart.within)
-        {
-            r.pop_front();
-        }
-        r.len() <= self.restart.max_restarts as usize
+        self.wide.record_restart()
     }
 
-    /// Restarts counted in the current window.
+    /// Restarts counted in the current window, across the handler's workers.
     pub fn recent_restarts(&self) -> usize {
-        self.restarts.borrow().len()
+        self.wide.recent_restarts()
     }
 
-    /// Take a connection slot for `ip`, or say which limit refuses it.
-    pub fn take_conn_slot(self: &Rc<Self>, ip: IpAddr) -> Result<ConnSlot, &'static str> {
-        // One peer is one IP whether it came in over IPv4 or as `::ffff:a.b.c.d` through
-        // a dual-stack listener of the same handler.
-        let ip = ip.to_canonical();
-        if self.open_conns.get() >= self.limits.max_connections {
-            return Err("max_connections");
-        }
-        let mut per_ip = self.per_ip.borrow_mut();
-        let n = per_ip.entry(ip).or_insert(0);
-        if *n >= self.limits.max_connections_per_ip {
-            return Err("max_connections_per_ip");
-        }
-        *n += 1;
-        self.open_conns.set(self.open_conns.get() + 1);
-        self.metrics.conns_total.inc();
-        self.metrics.conns_open.inc();
-        Ok(ConnSlot {
-            shared: Rc::clone(self),
-            ip,
-        })
+    /// Take a connection slot for `ip` on `worker` (limits counted across workers), or
+    /// say which limit refuses it.
+    pub fn take_conn_slot(&self, ip: IpAddr, worker: usize) -> Result<ConnSlot, &'static str> {
+        self.wide.take_conn_slot(ip, worker, false)
     }
 
-    /// A slot for a connection moved here from a replaced instance: it had one there,
-    /// so no limit refuses it (a smaller new limit applies to new connections only).
-    /// Not counted in `conns_total`: it is not a new connection.
-    pub fn adopt_conn_slot(self: &Rc<Self>, ip: IpAddr) -> ConnSlot {
-        let ip = ip.to_canonical();
-        *self.per_ip.borrow_mut().entry(ip).or_insert(0) += 1;
-        self.open_conns.set(self.open_conns.get() + 1);
-        self.metrics.conns_open.inc();
-        ConnSlot {
-            shared: Rc::clone(self),
-            ip,
-        }
+    /// A slot on this worker for a connection moved here from a replaced instance: it
+    /// had one there, so no limit refuses it; not counted as a new connection.
+    pub fn adopt_conn_slot(&self, ip: IpAddr) -> ConnSlot {
+        self.wide
+            .take_conn_slot(ip, self.worker, true)
+            .expect("an adopted connection is never refused")
     }
 
+    /// Connections open across the handler's workers.
     pub fn open_conns(&self) -> usize {
-        self.open_conns.get()
-    }
-}
-
-/// A taken connection slot; dropping it frees the slot, however the connection ends.
-#[derive(Debug)]
-pub struct ConnSlot {
-    shared: Rc<Shared>,
-    ip: IpAddr,
-}
-
-impl Drop for ConnSlot {
-    fn drop(&mut self) {
-        let s = &self.shared;
-        s.open_conns.set(s.open_conns.get().saturating_sub(1));
-        s.metrics.conns_open.dec();
-        let mut per_ip = s.per_ip.borrow_mut();
-        if let Some(n) = per_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                per_ip.remove(&self.ip);
-            }
-        }
+        self.wide.open_conns()
     }
 }

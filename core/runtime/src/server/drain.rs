@@ -22,7 +22,7 @@ impl Server {
         let all: Vec<&Addr<InstanceActor>> = self
             .handlers
             .values()
-            .map(|h| &h.addr)
+            .flat_map(|h| &h.workers.addrs)
             .chain(&self.retiring)
             .collect();
         for addr in &all {

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use slog::o;
+
 use super::*;
 use crate::server::plan::tests::listener_spec;
 use crate::topology::{ListenerKind, ListenerSpec};

@@ -84,6 +84,8 @@ pub struct PluginDescription {
     /// Whether peers are served files from a handler's root, or only the plugin reads
     /// it: the compiler keeps private roots out of served ones.
     pub storage: StorageKind,
+    /// `switchyard_sdk::abi::SY_SHARD_*`: whether a handler may run on several workers.
+    pub sharding: u32,
 }
 
 /// One typed message port of a plugin.

@@ -23,6 +23,7 @@ use super::resolution::{self, Resolve, SystemResolver};
 use super::roots;
 use super::routes::{self, Wiring};
 use super::source::SourceFile;
+use super::workers;
 
 /// Read the topology file at `path`. A read failure is returned as a diagnostic too, so
 /// the CLI prints every kind of failure the same way.
@@ -113,7 +114,8 @@ fn check(
     if !doc.allow_nested_roots {
         report_nested_roots(r, doc, &plugins, cwd);
     }
-    assemble(doc, plugins, wiring, &binds, plugin_dirs, cwd)
+    let workers = workers::check(r, doc, &plugins);
+    assemble(doc, plugins, wiring, &binds, &workers, plugin_dirs, cwd)
 }
 
 /// Listeners and handlers share one namespace (routes name either).
@@ -269,6 +271,7 @@ fn assemble(
     plugins: Vec<Option<PluginDescription>>,
     wiring: Wiring,
     binds: &[Option<Vec<SocketAddr>>],
+    workers: &[usize],
     plugin_dirs: Vec<PathBuf>,
     cwd: &Path,
 ) -> Topology {
@@ -292,7 +295,8 @@ fn assemble(
         .iter()
         .zip(plugins)
         .zip(wiring.outputs)
-        .filter_map(|((h, plugin), outputs)| {
+        .zip(workers)
+        .filter_map(|(((h, plugin), outputs), &workers)| {
             Some(HandlerSpec {
                 name: h.name.value.clone(),
                 plugin: plugin?,
@@ -300,6 +304,7 @@ fn assemble(
                 config_text: h.config.unwrap_or("").to_string(),
                 create_dirs: h.create_dirs.clone(),
                 busy_poll: Duration::from_micros(h.busy_poll_us.into()),
+                workers,
                 restart: h.restart,
                 limits: h.limits,
                 listeners: listeners

@@ -74,6 +74,8 @@ pub(crate) struct HandlerDef<'a> {
     pub create_dirs: Vec<String>,
     /// Microseconds of busy-polling before the handler thread sleeps (0 = off).
     pub busy_poll_us: u32,
+    /// `workers:` as written (checked against the plugin by `workers.rs`).
+    pub workers: Option<At<u32>>,
     pub restart: RestartPolicy,
     pub limits: Limits,
 }
@@ -106,6 +108,7 @@ const HANDLER_FIELDS: &[&str] = &[
     "restart",
     "limits",
     "busy_poll_us",
+    "workers",
 ];
 /// Longest busy-poll before a handler thread sleeps, in microseconds.
 const MAX_BUSY_POLL_US: u32 = 1_000;
@@ -296,6 +299,7 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
         config: None,
         create_dirs: Vec::new(),
         busy_poll_us: 0,
+        workers: None,
         restart: RestartPolicy::default(),
         limits: Limits::default(),
     };
@@ -335,6 +339,14 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
             )),
         );
         def.busy_poll_us = 0;
+    }
+    if let Some(raw) = f.get("workers") {
+        def.workers = r
+            .value::<u32>(raw, &format!("`workers` of {what}"))
+            .map(|value| At {
+                value,
+                span: r.span(raw),
+            });
     }
     def.config = f.get("config");
     if let Some(raw) = f.get("restart") {

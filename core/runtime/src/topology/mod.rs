@@ -35,6 +35,8 @@
 //! - `addresses.rs`: two listeners claiming one address (every resolved address,
 //!   dual stack included).
 //! - `roots.rs`: private storage roots kept apart from served ones.
+//! - [`workers`]: a handler's `workers`, checked against its plugin's sharding, and
+//!   its default.
 //! - `compile.rs`: [`load`], [`compile`]: the pass that runs all of the above.
 //! - `model.rs`: the compiled [`Topology`].
 //! - `collect.rs`: problems collected while compiling, then turned into diagnostics.
@@ -59,6 +61,7 @@ mod resolution;
 mod roots;
 mod routes;
 mod source;
+pub mod workers;
 
 #[cfg(test)]
 mod tests;

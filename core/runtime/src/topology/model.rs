@@ -101,6 +101,9 @@ pub struct HandlerSpec {
     /// How long the handler thread busy-polls its recently used sockets before it
     /// sleeps (`busy_poll_us`; zero = never). See `crate::busy_poll`.
     pub busy_poll: Duration,
+    /// Threads running the handler, each with its own instances (`workers`; default:
+    /// the CPUs for a plugin that shards, else 1). See `crate::actor::workers`.
+    pub workers: usize,
     /// How often the instance may be recreated after panics before the handler stops.
     pub restart: RestartPolicy,
     /// Resource limits the host enforces for this handler.

@@ -76,6 +76,21 @@ pub const SY_CONFIG_RON: u32 = 0;
 /// which the operator never sees: report line 0, col 0, and name the field in the
 /// message as "`field`: why", which the host places on that field's value.
 pub const SY_CONFIG_JSON: u32 = 1;
+// ---- sharding (`SyPluginVTable::sharding`) -------------------------------------------
+/// One worker: the instance's state is global (chat rooms). Zero: what a vtable built
+/// before the field gets.
+pub const SY_SHARD_NONE: u32 = 0;
+/// Any worker: connections go to the least loaded one, a peer's datagrams to the worker
+/// its address hashes to.
+pub const SY_SHARD_ANY: u32 = 1;
+/// Everything from one client IP goes to one worker, so per-client limits of the
+/// plugin's own stay exact (TFTP).
+pub const SY_SHARD_PEER_IP: u32 = 2;
+// ---- typed messages to a sharded handler (`SyPluginVTable::input_delivery`) -----------
+/// Each message to one worker, in turn. Zero: the default.
+pub const SY_INPUT_ONE_WORKER: u32 = 0;
+/// Each message to every worker, a copy each.
+pub const SY_INPUT_EVERY_WORKER: u32 = 1;
 /// Type name of an input port that accepts every message type.
 pub const SY_TYPE_ANY: &str = "*";
 

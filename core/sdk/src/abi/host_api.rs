@@ -148,4 +148,16 @@ pub struct SyHostApi {
     /// plugin's state version. The host copies it.
     pub hand_over_state:
         unsafe extern "C" fn(ctx: *mut SyHostCtx, version: u32, data: SyBytes) -> u32,
+    /// A counter shared by every worker of the handler, across reloads, named by the
+    /// plugin: take one unit of `name` if fewer than `limit` are taken (`SY_ERR_LIMIT`
+    /// otherwise, nothing taken); `out_value` is the count after the call. What an
+    /// instance still holds is given back when it is destroyed.
+    pub counter_take: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        name: SyStr,
+        limit: u64,
+        out_value: *mut u64,
+    ) -> u32,
+    /// Give back one unit of `name` this instance took (`SY_ERR_INVALID` if none).
+    pub counter_give: unsafe extern "C" fn(ctx: *mut SyHostCtx, name: SyStr) -> u32,
 }

@@ -65,11 +65,12 @@ const _: () = {
     assert!(std::mem::size_of::<SyPortDecl>() == 40);
     assert!(std::mem::size_of::<SyPluginDecl>() == 16);
     // Grows only at its end; a plugin's table as short as the first one still loads.
-    assert!(std::mem::size_of::<SyPluginVTable>() == 152);
+    assert!(std::mem::size_of::<SyPluginVTable>() == 160);
     assert!(SY_VTABLE_SIZE_V1 == 120);
     assert!(SY_VTABLE_SIZE_V2 == 128);
     assert!(SY_VTABLE_SIZE_V3 == 144);
+    assert!(SY_VTABLE_SIZE_V4 == 152);
     assert!(std::mem::size_of::<SySession>() == 96);
     // Grows only at its end (new calls), so older plugins keep reading a valid prefix.
-    assert!(std::mem::size_of::<SyHostApi>() == 256);
+    assert!(std::mem::size_of::<SyHostApi>() == 272);
 };

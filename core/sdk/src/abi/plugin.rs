@@ -85,6 +85,15 @@ pub struct SyPluginVTable {
     /// `SY_CONFIG_*`: the form `check_config` and `create` get the config in. Added
     /// after `import_state`: an older vtable reads as `SY_CONFIG_RON`.
     pub config_format: u32,
+    /// The padding a vtable of [`SY_VTABLE_SIZE_V4`] bytes ended with, named so that
+    /// `sharding` starts after that size: always 0.
+    pub reserved0: u32,
+    /// `SY_SHARD_*`: whether a handler may run on several workers, and which worker gets
+    /// what. Added after `config_format`: an older vtable reads as `SY_SHARD_NONE` (one
+    /// worker).
+    pub sharding: u32,
+    /// `SY_INPUT_*`: typed messages to one worker in turn, or to every worker.
+    pub input_delivery: u32,
 }
 
 /// `struct_size` of a vtable built before `storage` was added: the host still loads
@@ -95,6 +104,8 @@ pub const SY_VTABLE_SIZE_V1: u32 = std::mem::offset_of!(SyPluginVTable, storage)
 pub const SY_VTABLE_SIZE_V2: u32 = std::mem::offset_of!(SyPluginVTable, export_state) as u32;
 /// `struct_size` of a vtable built before `config_format` was added: its config is RON.
 pub const SY_VTABLE_SIZE_V3: u32 = std::mem::offset_of!(SyPluginVTable, config_format) as u32;
+/// `struct_size` of a vtable built before `sharding` was added: it runs on one worker.
+pub const SY_VTABLE_SIZE_V4: u32 = std::mem::offset_of!(SyPluginVTable, sharding) as u32;
 
 // SAFETY: the vtable is immutable static data; its pointers point to static data too.
 unsafe impl Sync for SyPluginVTable {}

@@ -128,6 +128,14 @@ pub trait HostCalls {
     fn hand_over_state(&mut self, version: u32, data: &[u8]) -> u32 {
         self.unsupported("hand_over_state")
     }
+    /// Take one unit of the handler-wide counter `name` below `limit`: the count after.
+    fn counter_take(&mut self, name: &str, limit: u64) -> Result<u64, u32> {
+        Err(self.unsupported("counter_take"))
+    }
+    /// Give back one unit of `name` this instance holds.
+    fn counter_give(&mut self, name: &str) -> u32 {
+        self.unsupported("counter_give")
+    }
     /// The plugin made call `call`, which this context does not offer: every default
     /// method answers through here. A context that must know (the dry `create` run at
     /// `validate`, whose refusal only counts when the plugin asked for nothing it was

@@ -374,6 +374,31 @@ unsafe extern "C" fn h_hand_over_state(ctx: *mut SyHostCtx, version: u32, data: 
     dispatch(ctx, SY_ERR_IO, |c| c.hand_over_state(version, data))
 }
 
+unsafe extern "C" fn h_counter_take(
+    ctx: *mut SyHostCtx,
+    name: SyStr,
+    limit: u64,
+    out_value: *mut u64,
+) -> u32 {
+    let Some(name) = str_arg(name).filter(|_| !out_value.is_null()) else {
+        return malformed(ctx, "counter_take");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| match c.counter_take(name, limit) {
+        Ok(value) => {
+            // SAFETY: checked non-null; the plugin lends it for the call.
+            unsafe { out_value.write(value) };
+            abi::SY_OK
+        }
+        Err(status) => status,
+    })
+}
+unsafe extern "C" fn h_counter_give(ctx: *mut SyHostCtx, name: SyStr) -> u32 {
+    let Some(name) = str_arg(name) else {
+        return malformed(ctx, "counter_give");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.counter_give(name))
+}
+
 /// The one host API table, shared by every host and mock (see the module docs).
 pub static HOST_API: SyHostApi = SyHostApi {
     struct_size: std::mem::size_of::<SyHostApi>() as u32,
@@ -409,4 +434,6 @@ pub static HOST_API: SyHostApi = SyHostApi {
     session_update: h_session_update,
     session_end: h_session_end,
     hand_over_state: h_hand_over_state,
+    counter_take: h_counter_take,
+    counter_give: h_counter_give,
 };

@@ -320,6 +320,23 @@ impl HostCalls for MockHost {
         self.handed_over = Some((version, data.to_vec()));
         abi::SY_OK
     }
+    fn counter_take(&mut self, name: &str, limit: u64) -> Result<u64, u32> {
+        let n = self.counters.entry(name.to_owned()).or_insert(0);
+        if *n >= limit {
+            return Err(abi::SY_ERR_LIMIT);
+        }
+        *n += 1;
+        Ok(*n)
+    }
+    fn counter_give(&mut self, name: &str) -> u32 {
+        match self.counters.get_mut(name) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                abi::SY_OK
+            }
+            _ => abi::SY_ERR_INVALID,
+        }
+    }
     fn open_partial(&mut self, path: &str) -> Result<(u64, u64), u32> {
         if !valid_path(path) || !path.rsplit('/').next().unwrap_or("").starts_with('.') {
             return Err(abi::SY_ERR_ACCESS);

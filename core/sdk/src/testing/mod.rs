@@ -159,6 +159,9 @@ pub struct MockHost {
     pub ended: Vec<(u64, String)>,
     /// What `hand_over_state` was given last.
     handed_over: Option<(u32, Vec<u8>)>,
+    /// The handler-wide counters (`Ctx::take_count`), as if this instance were the
+    /// only one: set a count to play other workers' share.
+    pub counters: BTreeMap<String, u64>,
     /// The port list of the plugin being called (to name emits by port).
     ports: &'static [Port],
     /// Messages emitted, by port name, since the last [`MockHost::take_messages`].

@@ -62,6 +62,9 @@ pub const fn vtable<P: Protocol>() -> SyPluginVTable {
         },
         // serde reads the RON as written, with positions.
         config_format: abi::SY_CONFIG_RON,
+        reserved0: 0,
+        sharding: P::SHARDING.raw(),
+        input_delivery: P::INPUT_DELIVERY.raw(),
     }
 }
 

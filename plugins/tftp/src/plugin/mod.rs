@@ -16,6 +16,7 @@ use std::fmt::Display;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use switchyard_sdk::Sharding;
 use switchyard_sdk::prelude::*;
 
 use crate::admission::{Admission, Request, Verdict};
@@ -29,6 +30,8 @@ mod sessions;
 
 /// The output port carrying one [`TransferCompleted`] per transfer.
 pub const TRANSFERS_PORT: &str = "transfers";
+/// The handler-wide count of transfers in flight, against `max_transfers`.
+const TRANSFERS_COUNTER: &str = "transfers";
 
 #[derive(Debug)]
 enum Machine {
@@ -223,11 +226,43 @@ impl Tftp {
                 Tftp::refuse(ctx, listener, peer, req, code, &message)
             }
             Verdict::Accept(req) => {
+                let what = (Some(req.kind), req.path.as_str());
+                if !self.take_transfer_slot(ctx) {
+                    let (code, msg) = (ErrorCode::NotDefined, "server busy, try later");
+                    return Tftp::refuse(ctx, listener, peer, what, code, msg);
+                }
                 if let Err((code, msg)) = self.start(ctx, listener, peer, &req) {
-                    let what = (Some(req.kind), req.path.as_str());
+                    if !self.admission.is_running(peer, &req) {
+                        let _ = ctx.give_count(TRANSFERS_COUNTER);
+                    }
                     Tftp::refuse(ctx, listener, peer, what, code, msg);
                 }
             }
+        }
+    }
+
+    /// `max_transfers` across every worker of the handler (this instance sees only the
+    /// clients sharded to it; `max_transfers_per_client` and the request rate are
+    /// exact here, since all of one client's requests come to one instance). A host
+    /// without shared counters leaves the instance's own count to apply.
+    fn take_transfer_slot(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let limit = u64::from(self.cfg.max_transfers);
+        !matches!(
+            ctx.take_count(TRANSFERS_COUNTER, limit),
+            Err(HostError::Limit)
+        )
+    }
+
+    /// A transfer no longer counts: here, and in the handler-wide count.
+    fn transfer_ended(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        peer: SocketAddr,
+        kind: RequestKind,
+        path: &str,
+    ) {
+        if self.admission.ended(peer, kind, path) {
+            let _ = ctx.give_count(TRANSFERS_COUNTER);
         }
     }
 
@@ -293,7 +328,7 @@ impl Tftp {
             }
         };
         if let Err((code, msg)) = begun {
-            self.admission.ended(p.peer, p.req.kind, &p.req.path);
+            self.transfer_ended(ctx, p.peer, p.req.kind, &p.req.path);
             let what = (Some(p.req.kind), p.req.path.as_str());
             Tftp::refuse(ctx, p.listener, p.peer, what, code, msg);
         }
@@ -582,7 +617,7 @@ impl Tftp {
             return;
         }
         live.running = false;
-        self.admission.ended(live.peer, live.kind, &live.path);
+        self.transfer_ended(ctx, live.peer, live.kind, &live.path);
         let duration_ms = ctx.now_ms().saturating_sub(live.started_ms);
         let direction = direction(live.kind);
         let rate = o.bytes as f64 / (duration_ms.max(1) as f64 / 1000.0) / 1e6;
@@ -663,6 +698,9 @@ impl Protocol for Tftp {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "TFTP server (RFC 1350, 2347, 2348, 2349, 7440)";
     const LISTENERS: Listeners = Listeners::UDP;
+    /// All of one client's requests to one worker: its transfers, rate and limits live
+    /// in that worker's instance; `max_transfers` is a handler-wide counter.
+    const SHARDING: Sharding = Sharding::PeerIp;
     const PORTS: &'static [Port] = &[Port::output(TRANSFERS_PORT, TransferCompleted::TYPE)];
 
     fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {

@@ -92,7 +92,7 @@ impl Tftp {
         }
         for (_, p) in std::mem::take(&mut self.prefetching) {
             let _ = ctx.close_file(p.file);
-            self.admission.ended(p.peer, p.req.kind, &p.req.path);
+            self.transfer_ended(ctx, p.peer, p.req.kind, &p.req.path);
             let what = (Some(p.req.kind), p.req.path.as_str());
             Tftp::refuse(
                 ctx,

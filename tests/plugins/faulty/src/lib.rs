@@ -15,12 +15,20 @@
 //! - `emit`: emits a `ChatMessage` on output port `out` and replies `emitted <status>`;
 //! - `count`: replies `count N`, the commands this instance handled before (it moves
 //!   with the state across a reload, see below);
+//! - `whoami`: replies `instance N`, a number given to each instance when it is
+//!   created (distinct within the process), so a test can tell which instance (which
+//!   worker) serves it;
 //! - anything else is echoed back unchanged.
 //!
 //! Typed message ports exist so that `validate` tests can build a port type mismatch and
 //! a cycle with two `faulty` handlers: output `out` (`switchyard.ChatMessage/1`), input
 //! `in` (`switchyard.TransferCompleted/1`) and input `any` (`*`). Messages received on an
-//! input are logged at info level (`faulty got message`) so a test can see them arrive.
+//! input are logged at info level (`faulty got message`, with the instance's number) so
+//! a test can see them arrive, and where.
+//!
+//! Features (built as variants by the workers tests): `sharded` declares
+//! `Sharding::Any` (the plugin may run on several workers); `every-worker` adds
+//! `InputDelivery::EveryWorker`.
 //!
 //! Config: `(panic_in_new: bool, panic_always: bool)`, both default `false`:
 //! `panic_in_new` panics while the instance is built, to test a plugin that fails in
@@ -34,8 +42,14 @@
 //! it), `state` (hands its counter over as state version 1) or `panic` (panics in
 //! `export_state`); `panic_in_import: true` panics in `import_state`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::Deserialize;
 use switchyard_sdk::prelude::*;
+use switchyard_sdk::{InputDelivery, Sharding};
+
+/// Instances created in this process so far: each takes the next number.
+static INSTANCES: AtomicU64 = AtomicU64::new(0);
 
 /// The handler's `config: (...)` section.
 #[derive(Debug, Default, Deserialize)]
@@ -69,6 +83,8 @@ pub enum Handover {
 /// logs (a fresh instance starts again at zero).
 #[derive(Debug, Default)]
 pub struct Faulty {
+    /// This instance's number (`whoami`).
+    number: u64,
     handled: u64,
     panic_always: bool,
     handover: Handover,
@@ -96,6 +112,7 @@ impl Faulty {
                 self.handled
             ),
             b"ping" => Some(b"pong".to_vec()),
+            b"whoami" => Some(format!("instance {}", self.number).into_bytes()),
             b"count" => Some(format!("count {}", self.handled - 1).into_bytes()),
             b"malformed" => Some(self.malformed(ctx).into_bytes()),
             b"emit" => {
@@ -133,6 +150,16 @@ impl Protocol for Faulty {
     const DESCRIPTION: &'static str = "test-only: panics and misbehaves on command";
     const LISTENERS: Listeners = Listeners::UDP_AND_TCP;
     const HANDS_OVER_STATE: bool = true;
+    const SHARDING: Sharding = if cfg!(feature = "sharded") {
+        Sharding::Any
+    } else {
+        Sharding::None
+    };
+    const INPUT_DELIVERY: InputDelivery = if cfg!(feature = "every-worker") {
+        InputDelivery::EveryWorker
+    } else {
+        InputDelivery::OneWorker
+    };
     const PORTS: &'static [Port] = &[
         Port::output("out", ChatMessage::TYPE),
         Port::input("in", TransferCompleted::TYPE),
@@ -147,6 +174,7 @@ impl Protocol for Faulty {
             panic!("faulty: panic_in_new is set");
         }
         Ok(Faulty {
+            number: INSTANCES.fetch_add(1, Ordering::Relaxed) + 1,
             handled: 0,
             panic_always: config.panic_always,
             handover: config.handover,
@@ -202,7 +230,8 @@ impl Protocol for Faulty {
                 port, type_name, ..
             } => {
                 ctx.info(format_args!(
-                    "faulty got message on port {port} of type {type_name}"
+                    "faulty got message on port {port} of type {type_name} in instance {}",
+                    self.number
                 ));
             }
             _ => {}

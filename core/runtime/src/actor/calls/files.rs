@@ -1,7 +1,6 @@
 //! Files through the storage capability: opening, reading, uploads into temp files
 //! (written, committed or kept as partials), directory queries and prefetches.
 
-use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::Context;
@@ -62,7 +61,7 @@ fn storage_err(actor: &InstanceActor, what: &str, path: &str, e: &StorageError) 
 }
 
 /// The handler's storage root, or `UNSUPPORTED` for a handler configured without one.
-fn root(actor: &InstanceActor) -> Result<Rc<Root>, u32> {
+fn root(actor: &InstanceActor) -> Result<Arc<Root>, u32> {
     actor.shared.root.clone().ok_or(abi::SY_ERR_UNSUPPORTED)
 }
 

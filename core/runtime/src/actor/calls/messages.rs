@@ -32,7 +32,11 @@ pub fn emit(actor: &mut InstanceActor, port: u32, data: &[u8]) -> u32 {
     let registry = actor.registry.read().unwrap_or_else(|e| e.into_inner());
     let source: Arc<str> = Arc::from(format!("{}.{}", shared.name, decl.name));
     for r in routes {
-        if let Some(addr) = registry.get(&r.to_handler) {
+        let Some(workers) = registry.get(&r.to_handler) else {
+            continue;
+        };
+        // One worker in turn, or a copy to each, as the receiving plugin declared.
+        for addr in workers.for_message() {
             addr.do_send(TypedMessage {
                 port: r.to_port,
                 source: Arc::clone(&source),

@@ -181,6 +181,22 @@ impl HostCalls for Calls<'_> {
     fn session_end(&mut self, session: u64, result: &str) -> u32 {
         sessions::session_end(self.actor, session, result)
     }
+
+    fn counter_take(&mut self, name: &str, limit: u64) -> Result<u64, u32> {
+        let a = &mut *self.actor;
+        a.res
+            .counters
+            .take(a.shared.wide.counters(), name, limit)
+            .ok_or(abi::SY_ERR_LIMIT)
+    }
+
+    fn counter_give(&mut self, name: &str) -> u32 {
+        if self.actor.res.counters.give(name) {
+            abi::SY_OK
+        } else {
+            abi::SY_ERR_INVALID
+        }
+    }
 }
 
 /// Lending the actor to its plugin: the only two ways into the instance.

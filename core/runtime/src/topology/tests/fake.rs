@@ -70,6 +70,11 @@ pub fn plugin(name: &str) -> Option<PluginDescription> {
         listener_kinds: kinds,
         instance_mode: mode,
         ports,
+        sharding: match name {
+            "tftp" => abi::SY_SHARD_PEER_IP,
+            "files" | "bulk" => abi::SY_SHARD_ANY,
+            _ => abi::SY_SHARD_NONE,
+        },
         // Audit keeps private transcripts; the others serve their roots.
         storage: if name == "audit" {
             StorageKind::Private

@@ -10,6 +10,7 @@
 //! - `roots.rs`: private storage roots inside served ones.
 //! - `bind.rs`: host names in `bind` (resolved, or not), `dual_stack`, their clashes.
 //! - `plugins.rs`: load failures by class, and where they are reported.
+//! - `workers.rs`: `workers` against the plugin's sharding, and its default.
 
 mod bind;
 mod fake;
@@ -19,3 +20,4 @@ mod roots;
 mod semantic;
 mod syntax;
 mod valid;
+mod workers;

@@ -87,6 +87,7 @@ fn a_full_topology_compiles_to_the_expected_graph() {
             config_text: "(prefix: \"> \")".into(),
             create_dirs: Vec::new(),
             busy_poll: Duration::from_micros(40),
+            workers: 1,
             restart: RestartPolicy {
                 max_restarts: 2,
                 within: Duration::from_secs(30)
