@@ -142,9 +142,10 @@ def gets_rows(text):
 
 def storm_rows(text):
     """tftp-storm.sh: "storm CLIENTS workers-N MiB/s last first cpu/GiB retrans ratio
-    cpu-ratio" and "scale CLIENTS N MiB/s-ratio cpu-ratio" lines."""
+    cpu-ratio client-cpu/GiB client-%" and "scale CLIENTS N MiB/s-ratio cpu-ratio" lines."""
     for line in text.splitlines():
-        m = re.match(r"storm\s+(\d+)\s+workers-(\d+)\s+([0-9.]+)(?:\s+\S+){4}\s+([0-9.]+)\s+(\S+)$", line)
+        m = re.match(r"storm\s+(\d+)\s+workers-(\d+)\s+([0-9.]+)(?:\s+\S+){4}\s+([0-9.]+)\s+(\S+)(?:\s+\S+){2}$",
+                     line)
         if m:
             c, w, rate, ratio, cpu = m.groups()
             at = f"{c} downloads, {w} worker{'s' if w != '1' else ''}"

@@ -14,7 +14,8 @@
 # Reports the aggregate MiB/s (all bytes / the time the last download took), the time
 # for the first and the last download to finish, the server's CPU seconds per GiB
 # served (each server in a cgroup of its own, which also counts tftpd-hpa's forked
-# processes; see benches/lib.sh), retransmissions, and the ratios ours / tftpd-hpa.
+# processes; see benches/lib.sh), retransmissions, the client's CPU (wait4: whether it
+# was the limit), and the ratios ours / tftpd-hpa.
 # Nothing is pinned: tftpd-hpa spreads its processes over every core, and so may ours
 # and the client.
 #
@@ -112,7 +113,7 @@ results=$work/results.txt
 : > "$results"
 
 # storm SERVER CLIENTS: one verified storm against workers-N or tftpd-hpa, recorded as
-# "CLIENTS SERVER ROUND MIB/S LAST_S FIRST_S SERVER_CPU_S BYTES RETRANSMITS".
+# "CLIENTS SERVER ROUND MIB/S LAST_S FIRST_S SERVER_CPU_S BYTES RETRANSMITS CLIENT_CPU_S".
 storm() {
     local server=$1 clients=$2 port pid forks= c0 c1 line
     if [ "$server" = tftpd-hpa ]; then
@@ -121,15 +122,17 @@ storm() {
         port=${OURS_PORT[${server#workers-}]} pid=${OURS_PID[${server#workers-}]}
     fi
     c0=$(server_cpu "$pid" "$forks")
-    line=$("$bin/tftp-storm" --server "127.0.0.1:$port" --file boot.bin --expect "$work/src.bin" \
-        --clients "$clients" --blksize "$STORM_BLKSIZE") ||
+    measured "$work/mc" "$bin/tftp-storm" --server "127.0.0.1:$port" --file boot.bin --expect "$work/src.bin" \
+        --clients "$clients" --blksize "$STORM_BLKSIZE" > "$work/storm.out" ||
         fail "round $r, $clients downloads from $server failed"
+    line=$(cat "$work/storm.out")
     # tftpd-hpa's transfer processes may outlive the clients by their last wait: count
     # their CPU once they have exited.
     for _ in $(seq 250); do pgrep -P "$pid" >/dev/null || break; sleep 0.02; done
     c1=$(server_cpu "$pid" "$forks")
     echo "$clients $server $r $(kv mib_per_s "$line") $(kv last_secs "$line") $(kv first_secs "$line") \
-$([ "$c0" = n/a ] && echo n/a || sub "$c1" "$c0") $(kv bytes "$line") $(kv retransmits "$line")" >> "$results"
+$([ "$c0" = n/a ] && echo n/a || sub "$c1" "$c0") $(kv bytes "$line") $(kv retransmits "$line") \
+$(measured_field "$work/mc" 3)" >> "$results"
 }
 
 for r in $(seq "$ROUNDS"); do
@@ -151,10 +154,12 @@ from collections import defaultdict
 
 runs = defaultdict(list)
 for line in open(sys.argv[1]):
-    clients, server, r, mib_s, last, first, cpu, nbytes, retrans = line.split()
+    clients, server, r, mib_s, last, first, cpu, nbytes, retrans, client = line.split()
+    gib = int(nbytes) / 2**30
     runs[(int(clients), server)].append(dict(
         r=int(r), mib_s=float(mib_s), last=float(last), first=float(first),
-        cpu_gib=None if cpu == "n/a" else float(cpu) / (int(nbytes) / 2**30), retrans=int(retrans)))
+        cpu_gib=None if cpu == "n/a" else float(cpu) / gib, retrans=int(retrans),
+        client_gib=float(client) / gib, client_busy=float(client) / float(last) * 100))
 med = lambda k, f: statistics.median(x[f] for x in runs[k])
 def cpu(k):
     v = [x["cpu_gib"] for x in runs[k]]
@@ -165,9 +170,10 @@ rounds = max(len(v) for v in runs.values())
 print()
 print(f"median of {rounds} round(s): aggregate MiB/s (all bytes / the last download's time), seconds until the first")
 print("and the last download finished, server CPU seconds per GiB served, retransmissions (all rounds);")
-print("ratio = our aggregate MiB/s / tftpd-hpa's, and our server CPU per GiB / tftpd-hpa's (a cost)")
+print("ratio = our aggregate MiB/s / tftpd-hpa's, and our server CPU per GiB / tftpd-hpa's (a cost);")
+print("client: the storm client's CPU seconds per GiB and its share of one core (wait4; it runs one thread)")
 print(f"{'storm':<5} {'clients':>7} {'server':<10} {'MiB/s':>8} {'last s':>7} {'first s':>7} {'cpu s/GiB':>9} "
-      f"{'retrans':>7} {'ratio':>6} {'cpu':>6}")
+      f"{'retrans':>7} {'ratio':>6} {'cpu':>6} {'client s/GiB':>12} {'client %':>8}")
 table = {}
 for clients in sorted({c for c, _ in runs}):
     hpa = (clients, "tftpd-hpa")
@@ -184,7 +190,8 @@ for clients in sorted({c for c, _ in runs}):
             hc = cpu(hpa)
             cratio = "n/a" if c is None or not hc else f"{c / hc:.2f}"
         print(f"{'storm':<5} {clients:>7} {server:<10} {rate:>8.1f} {med(k, 'last'):>7.2f} {med(k, 'first'):>7.2f} "
-              f"{num(c, 9, 2)} {sum(x['retrans'] for x in runs[k]):>7} {ratio:>6} {cratio:>6}")
+              f"{num(c, 9, 2)} {sum(x['retrans'] for x in runs[k]):>7} {ratio:>6} {cratio:>6} "
+              f"{med(k, 'client_gib'):>12.2f} {med(k, 'client_busy'):>8.0f}")
 
 # Our N workers against our 1 worker.
 scale = [(c, s) for c, s in table if s.startswith("workers-") and s != "workers-1" and (c, "workers-1") in table]
