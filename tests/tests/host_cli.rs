@@ -362,15 +362,17 @@ fn c_plugin_config_error_points_into_the_topology() {
 }
 
 #[test]
-fn plugins_lists_name_version_abi_storage_and_path() {
+fn plugins_lists_name_version_abi_storage_workers_and_path() {
     let out = run_switchyard(["plugins"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(stdout.contains("host ABI 1"), "{stdout}");
-    for (name, storage) in [
-        ("echo", "served"),
-        ("faulty", "served"),
-        ("audit", "private"),
+    for (name, storage, workers) in [
+        ("echo", "served", "1"),
+        ("faulty", "served", "1"),
+        ("audit", "private", "1"),
+        ("files", "served", "any"),
+        ("tftp", "served", "by-ip"),
     ] {
         let path = plugin_lib(name);
         let line = stdout
@@ -382,6 +384,7 @@ fn plugins_lists_name_version_abi_storage_and_path() {
         assert_eq!(cols[1], env!("CARGO_PKG_VERSION"), "{line}");
         assert_eq!(cols[2], "1", "{line}");
         assert_eq!(cols[3], storage, "{line}");
+        assert_eq!(cols[4], workers, "{line}");
     }
 }
 
@@ -396,8 +399,8 @@ fn plugins_with_config_includes_explicit_paths() {
         .find(|l| l.starts_with("c-echo "))
         .unwrap_or_else(|| panic!("c-echo not listed:\n{stdout}"));
     let cols: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(cols[1..4], ["0.1.0", "1", "served"], "{line}");
-    let listed = Path::new(cols[4])
+    assert_eq!(cols[1..5], ["0.1.0", "1", "served", "1"], "{line}");
+    let listed = Path::new(cols[5])
         .canonicalize()
         .expect("listed path exists");
     assert_eq!(listed, lib.canonicalize().unwrap());

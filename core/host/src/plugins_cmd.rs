@@ -27,8 +27,8 @@ pub fn run(config: Option<&std::path::Path>, catalog: &Catalog) -> ExitCode {
     };
     println!("host ABI {HOST_ABI_VERSION}");
     println!(
-        "{:<16} {:<10} {:<4} {:<8} PATH",
-        "NAME", "VERSION", "ABI", "STORAGE"
+        "{:<16} {:<10} {:<4} {:<8} {:<8} PATH",
+        "NAME", "VERSION", "ABI", "STORAGE", "WORKERS"
     );
     let mut found = catalog.discover(&lookup.dirs);
     let mut refused_named = Vec::new();
@@ -70,6 +70,13 @@ pub fn run(config: Option<&std::path::Path>, catalog: &Catalog) -> ExitCode {
                 } else {
                     "served"
                 };
+                // How many workers a handler may run: one, or any number sharded by
+                // connection/peer address or by peer IP.
+                let workers = match i.sharding {
+                    switchyard_sdk::abi::SY_SHARD_ANY => "any",
+                    switchyard_sdk::abi::SY_SHARD_PEER_IP => "by-ip",
+                    _ => "1",
+                };
                 // A file lookup finds under another name than the plugin declares
                 // (`libkv.so` declaring `keyvalue`) is found, then refused by name.
                 let aside = if d.name.replace('-', "_") == i.name.replace('-', "_") {
@@ -78,16 +85,18 @@ pub fn run(config: Option<&std::path::Path>, catalog: &Catalog) -> ExitCode {
                     format!(" (found as `{}`, which it does not declare)", d.name)
                 };
                 println!(
-                    "{:<16} {:<10} {:<4} {:<8} {}{aside}",
+                    "{:<16} {:<10} {:<4} {:<8} {:<8} {}{aside}",
                     i.name,
                     i.version,
                     i.abi_version,
                     storage,
+                    workers,
                     d.path.display()
                 );
             }
             Err(problem) => println!(
-                "{:<16} {:<10} {:<4} {:<8} {} ({})",
+                "{:<16} {:<10} {:<4} {:<8} {:<8} {} ({})",
+                "-",
                 "-",
                 "-",
                 "-",

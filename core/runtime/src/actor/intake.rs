@@ -9,7 +9,7 @@
 use std::os::fd::AsFd;
 use std::rc::Rc;
 
-use actix::{Actor, AsyncContext, Context, Handler, Recipient};
+use actix::{Actor, AsyncContext, Context, Handler};
 use slog::{error, warn};
 use tokio::net::TcpStream;
 
@@ -226,24 +226,22 @@ impl InstanceActor {
     }
 
     /// The other worker that owns `peer`'s datagrams, if it is not this one.
-    fn datagram_owner_elsewhere(
-        &self,
-        peer: std::net::SocketAddr,
-    ) -> Option<Recipient<ShardDatagram>> {
-        let peers = self.peers.as_ref()?;
-        let n = peers.datagrams.len();
+    fn datagram_owner_elsewhere(&self, peer: std::net::SocketAddr) -> Option<usize> {
+        let n = self.peers.as_ref()?.datagrams.len();
         let k = worker_of(peer, self.shared.plugin.info().sharding, n);
-        (k != self.shared.worker).then(|| peers.datagrams[k].clone())
+        (k != self.shared.worker).then_some(k)
     }
 
     fn hand_datagram_to(
         &self,
-        owner: Recipient<ShardDatagram>,
+        worker: usize,
         socket: u64,
         peer: std::net::SocketAddr,
         data: Vec<u8>,
     ) {
-        owner.do_send(ShardDatagram { socket, peer, data });
+        if let Some(to) = self.peers.as_ref().and_then(|p| p.datagrams.get(worker)) {
+            to.do_send(ShardDatagram { socket, peer, data });
+        }
     }
 
     /// Register the listener sockets to send on only (a worker other than 0).
