@@ -234,3 +234,102 @@ cpu_group_remove() {
         echo "$(basename "$0"): could not remove $dir" >&2
     done
 }
+
+# --- Several workers, pinning and system calls (files-gets.sh, tftp-storm.sh) ---
+
+# workers_supported: whether this build's topology has the handler option `workers`
+# (asked of `switchyard validate`, which binds nothing). Before it, a handler runs on
+# one thread and the N > 1 rows cannot be measured; the scripts say so in their output.
+workers_supported() {
+    local dir rc=0
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/sy-workers-probe.XXXXXX")
+    cat > "$dir/t.ron" <<RON
+(
+    listeners: { "u": (kind: udp, bind: "127.0.0.1:0") },
+    handlers: { "h": (plugin: "echo", workers: 1) },
+    routes: [ (from: "u", to: "h") ],
+)
+RON
+    "$bin/switchyard" validate --plugin-dir "$bin" "$dir/t.ron" >/dev/null 2>&1 || rc=$?
+    rm -rf "$dir"
+    return "$rc"
+}
+
+# workers_field N: the handler field for N workers, given explicitly whenever the build
+# knows it (its default is the number of CPUs, not 1); nothing for N = 1 on a build
+# without it. Call only with N = 1 or a supported build.
+workers_field() {
+    if [ "${WORKERS_SUPPORTED:-0}" = 1 ]; then
+        echo "workers: $1, "
+    fi
+}
+
+# pin_plan N: where a server with N workers and a one-thread load generator run.
+# With more cores than the server needs, the server gets cores 0..N-1 and the load
+# generator the last core, so that neither takes the other's CPU; otherwise nothing is
+# pinned. Sets SERVER_CORES and LOAD_PIN (a taskset prefix, or empty) and PIN_NOTE.
+pin_plan() {
+    local n=$1 cores
+    cores=$(nproc)
+    if [ "$cores" -gt "$n" ]; then
+        SERVER_CORES=0-$((n - 1))
+        LOAD_PIN=(taskset -c "$((cores - 1))")
+        PIN_NOTE="servers pinned to cores $SERVER_CORES, the load generator to core $((cores - 1)) ($cores cores)"
+    else
+        SERVER_CORES=
+        LOAD_PIN=()
+        PIN_NOTE="nothing pinned: $cores cores do not fit $n for the server and 1 for the load generator, so they share them"
+    fi
+}
+
+# pin_server PID...: every thread of each process onto SERVER_CORES (when pin_plan set it).
+pin_server() {
+    local pid
+    [ -n "${SERVER_CORES:-}" ] || return 0
+    for pid in "$@"; do
+        taskset -a -p -c "$SERVER_CORES" "$pid" >/dev/null || fail "cannot pin process $pid"
+    done
+}
+
+# process_tree PID: PID and its children (nginx's master and workers), one a line.
+process_tree() {
+    echo "$1"
+    cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -v '^$' || true
+}
+
+# syscalls_during OUT PID... -- CMD...: run CMD while `strace -c -f` counts the system
+# calls of every thread of the PIDs (and of what they fork), and write their total
+# to OUT. A short separate run: strace slows its targets many times over, so this
+# counts calls, never times them. CMD's stdout passes through.
+syscalls_during() {
+    local out=$1 spid rc=0
+    shift
+    local -a pids=()
+    while [ "$1" != -- ]; do pids+=("$1"); shift; done
+    shift
+    need_tools "apt-get install strace" strace
+    strace -c -f -o "$out.strace" "${pids[@]/#/-p}" 2> "$out.attach" &
+    spid=$!
+    # Every process attached before the load starts: strace says so once for each
+    # (with all its threads), and only after it has attached them.
+    for _ in $(seq 200); do
+        [ "$(grep -c attached "$out.attach" 2>/dev/null || true)" -ge "${#pids[@]}" ] && break
+        kill -0 "$spid" 2>/dev/null || { cat "$out.attach" >&2; fail "strace could not attach to ${pids[*]}"; }
+        sleep 0.05
+    done
+    "$@" || rc=$?
+    kill -INT "$spid"
+    wait "$spid" || true
+    [ "$rc" -eq 0 ] || fail "under strace: $* failed (exit $rc)"
+    awk '$NF == "total" { print $4 }' "$out.strace" > "$out"
+    [ -s "$out" ] || { cat "$out.strace" "$out.attach" >&2; fail "no strace summary for ${pids[*]}"; }
+}
+
+# kv FIELD LINE: the value of FIELD=VALUE in a line of key=value fields.
+kv() {
+    local f
+    for f in $2; do
+        [ "${f%%=*}" = "$1" ] && { echo "${f#*=}"; return 0; }
+    done
+    fail "no $1= in: $2"
+}

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Collect the ratios printed by each side-by-side benchmark into one Markdown table.
 
-    benches/summarize.py DIR     # DIR holds echo.txt, chat.txt, tftp.txt, files.txt, bulk.txt
+    benches/summarize.py DIR     # DIR holds echo.txt, chat.txt, tftp.txt, files.txt, bulk.txt,
+                                 # files-gets.txt, tftp-storm.txt
 
 Every benchmark prints its own detailed table (kept in BENCHMARKS.md below the
 summary); this reads their ratio lines so that the summary has one row per comparison
 with the goal the issues set, and whether this run met it. A ratio is always
-ours / baseline as throughput (> 1 = we are faster), except the rows marked as a cost.
-Every goal a benchmark prints is kept, met or not: ">= X" is met at X or more, "~ X"
-within 10% of X either way; a row without a goal says "-".
+ours / baseline as throughput (> 1 = we are faster), except the rows marked as a cost
+(CPU or system calls, ours / the baseline's or N workers / 1: < 1 = we spend less).
+Every goal a benchmark prints is kept, met or not: ">= X" is met at X or more, "<= X"
+at X or less, "~ X" within 10% of X either way, each judged on the ratio as shown (two
+decimals); a row without a goal says "-".
 """
 import re
 import sys
@@ -18,17 +21,30 @@ from pathlib import Path
 TFTP_GET_GOAL = ">= 1.2"
 # How close "~ X" must be.
 NEAR = 0.10
+# Issue 17's goals: small GETs against nginx at equal worker counts, the boot storm
+# against tftpd-hpa, and what a second worker may cost and must bring.
+GETS_RATE_GOAL = ">= 1.0"
+GETS_CPU_GOAL = "<= 1.2"
+STORM_RATE_GOAL = ">= 1.5"
+MORE_WORKERS_CPU_GOAL = "<= 1.0"
+# Only where the load generator had a core of its own (otherwise it takes the second
+# worker's CPU, and the row has no goal).
+MORE_WORKERS_RATE_GOAL = ">= 1.6"
 
 
 def met(ratio, goal):
     """Whether `ratio` meets the goal text (">= X", "~ X"); None when there is no goal."""
     if ratio is None:
         return False if goal != "-" else None
-    m = re.fullmatch(r"(>=|~)\s*([0-9.]+)", goal.strip())
+    m = re.fullmatch(r"(>=|<=|~)\s*([0-9.]+)", goal.strip())
     if not m:
         return None
-    want = float(m.group(2))
-    return ratio >= want if m.group(1) == ">=" else abs(ratio - want) <= NEAR * want
+    want, ratio = float(m.group(2)), round(ratio, 2)
+    if m.group(1) == ">=":
+        return ratio >= want
+    if m.group(1) == "<=":
+        return ratio <= want
+    return abs(ratio - want) <= NEAR * want
 
 
 def rows(d: Path):
@@ -94,6 +110,56 @@ def rows(d: Path):
             m = re.match(r"\s*ratio (\S+)\s+vs (\S+)\s+([0-9.]+)\s+\(goal (.+)\)$", line)
             if m:
                 yield (bench, f"{m.group(1)} vs {m.group(2)}", float(m.group(3)), m.group(4).strip())
+
+    yield from gets_rows(text("files-gets"))
+    yield from storm_rows(text("tftp-storm"))
+
+
+def gets_rows(text):
+    """files-gets.sh: its table (workers, conns, req/s ours nginx ratio, µs/req ours
+    nginx ratio, syscalls/req ours nginx, load ours nginx) and its scale lines."""
+    n = r"\s+([0-9.]+|n/a)"
+    for line in text.splitlines():
+        m = re.match(r"\s*(\d+)\s+(\d+)" + n * 10 + r"$", line)
+        if m:
+            w, c, o, g, ratio, ou, gu, cratio, os_, gs = m.groups()[:10]
+            at = f"workers {w}, {c} conn{'s' if c != '1' else ''}"
+            yield ("files-gets", f"{at}: requests/s vs nginx ({o} vs {g})", float(ratio), GETS_RATE_GOAL)
+            yield ("files-gets", f"{at}: server CPU per request {ou} µs vs nginx {gu} µs (cost)",
+                   float(cratio), GETS_CPU_GOAL)
+            sys_ratio = float(os_) / float(gs) if "n/a" not in (os_, gs) and float(gs) > 0 else None
+            yield ("files-gets", f"{at}: system calls per request {os_} vs nginx {gs} (cost)", sys_ratio, "-")
+            continue
+        m = re.match(r"scale\s+(\d+)\s+(\d+)\s+([0-9.]+)\s+([0-9.]+)\s+(yes|no)$", line)
+        if m:
+            w, c, rate, cpu, pinned = m.groups()
+            rate_goal = MORE_WORKERS_RATE_GOAL if pinned == "yes" else "-"
+            note = "" if pinned == "yes" else " (load generator not pinned: no goal)"
+            yield ("files-gets", f"{c} conns: requests/s, {w} workers / 1{note}", float(rate), rate_goal)
+            yield ("files-gets", f"{c} conns: server CPU per request, {w} workers / 1 (cost)",
+                   float(cpu), MORE_WORKERS_CPU_GOAL)
+
+
+def storm_rows(text):
+    """tftp-storm.sh: "storm CLIENTS workers-N MiB/s last first cpu/GiB retrans ratio
+    cpu-ratio client-cpu/GiB client-%" and "scale CLIENTS N MiB/s-ratio cpu-ratio" lines."""
+    for line in text.splitlines():
+        m = re.match(r"storm\s+(\d+)\s+workers-(\d+)\s+([0-9.]+)(?:\s+\S+){4}\s+([0-9.]+)\s+(\S+)(?:\s+\S+){2}$",
+                     line)
+        if m:
+            c, w, rate, ratio, cpu = m.groups()
+            at = f"{c} downloads, {w} worker{'s' if w != '1' else ''}"
+            yield ("tftp-storm", f"{at}: aggregate MiB/s vs tftpd-hpa", float(ratio), STORM_RATE_GOAL)
+            yield ("tftp-storm", f"{at}: server CPU per GiB vs tftpd-hpa (cost)",
+                   None if cpu == "n/a" else float(cpu), "-")
+            continue
+        m = re.match(r"scale\s+(\d+)\s+(\d+)\s+([0-9.]+)\s+(\S+)$", line)
+        if m:
+            c, w, rate, cpu = m.groups()
+            yield ("tftp-storm", f"{c} downloads: aggregate MiB/s, {w} workers / 1 (nothing pinned: no goal)",
+                   float(rate), "-")
+            yield ("tftp-storm", f"{c} downloads: server CPU per GiB, {w} workers / 1 (cost)",
+                   None if cpu == "n/a" else float(cpu), MORE_WORKERS_CPU_GOAL)
 
 
 def main() -> int:

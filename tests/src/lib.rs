@@ -52,7 +52,7 @@
 //! - fault injection (a tmpfs to fill, root-only preconditions, connections from other
 //!   loopback addresses, temp-file checks): [`faults`];
 //! - protocol clients written from the specs: [`files_wire`] (files v2), [`tftp_wire`]
-//!   (TFTP packets by hand).
+//!   (TFTP packets by hand); a host serving one TFTP handler: [`tftp_server`].
 //! - reading `/metrics` with the reference Prometheus text-format parser: [`prometheus`].
 //! - relays that pace a transfer, so it lasts as long as a test needs on any machine:
 //!   [`slow_link`].
@@ -73,6 +73,7 @@ pub mod files_wire;
 pub mod logfile_host;
 pub mod prometheus;
 pub mod slow_link;
+pub mod tftp_server;
 pub mod tftp_wire;
 
 /// How long [`Host::start`] waits for `serving`. A debug build on 2 busy cores loads

@@ -22,7 +22,7 @@ use switchyard_e2e::{Host, bin_dir, http_get, tcp_connect, wait_until};
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Every value `TransferCompleted::result` may take (`switchyard_sdk::messages::Outcome`).
-const OUTCOMES: [&str; 9] = [
+const OUTCOMES: [&str; 10] = [
     "ok",
     "refused",
     "not_found",
@@ -32,6 +32,7 @@ const OUTCOMES: [&str; 9] = [
     "invalid",
     "error",
     "other",
+    "probe",
 ];
 
 /// TFTP (downloads only), files (uploads up to 1 MB) and bulk, with the admin endpoint.

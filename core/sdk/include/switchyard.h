@@ -58,6 +58,8 @@
  *    SyHostApi.counter_take / counter_give: a handler may run on several workers
  *    (threads, each with its own instances); a vtable of SY_VTABLE_SIZE_V4 bytes runs on
  *    one worker, as before.
+ *  - Outcome word "probe" (session_end, TransferCompleted.result): the peer only asked
+ *    about a file (a TFTP size probe); a host that predates it counts it as "other".
  *  - SyHostApi.file_digest: a served file's sha256 from the host's cache (keyed by the
  *    file's inode and times), so a download need not read a side file each time.
  */
@@ -311,7 +313,7 @@ typedef struct SyHostApi {
     uint32_t (*cancel_timer)(SyHostCtx *ctx, uint64_t token);
     /* Emit a typed message (JSON bytes) on output port index `port`.
      * For "switchyard.TransferCompleted/1", `result` must be one of: "ok", "refused",
-     * "not_found", "aborted", "partial", "timeout", "invalid", "error", "other" (the
+     * "not_found", "aborted", "partial", "timeout", "invalid", "error", "other", "probe" (the
      * Rust SDK's messages::Outcome documents each); put the free-text reason in a log
      * line. The host counts any other value as "other" in switchyard_transfers_total. */
     uint32_t (*emit)(SyHostCtx *ctx, uint32_t port, SyBytes data);
@@ -353,7 +355,7 @@ typedef struct SyHostApi {
      * description: cheap, call it as the session progresses (not per byte). */
     uint32_t (*session_update)(SyHostCtx *ctx, uint64_t session, const SySession *info);
     /* Session `session` ended with `result`: ok, refused, not_found, aborted, partial,
-     * timeout, invalid, error or other (anything else counts as other): the metrics'
+     * timeout, invalid, error, other or probe (anything else counts as other): the metrics'
      * bounded `result` label. A session never described may be ended too (a request
      * refused at once): its result is counted all the same. */
     uint32_t (*session_end)(SyHostCtx *ctx, uint64_t session, SyStr result);

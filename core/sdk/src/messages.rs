@@ -31,7 +31,7 @@ pub struct TransferCompleted {
     /// Hex sha256 when known.
     pub sha256: Option<String>,
     /// How it ended: one of [`Outcome`]'s strings (`ok`, `refused`, `not_found`,
-    /// `aborted`, `partial`, `timeout`, `invalid`, `error`, `other`), written as
+    /// `aborted`, `partial`, `timeout`, `invalid`, `error`, `other`, `probe`), written as
     /// `Outcome::Timeout.into()`: the outcome the plugin also ends its session with
     /// (`Ctx::end_session`, the metrics' bounded label; the host reads no message), so
     /// it comes from that fixed set: the free-text reason goes into the plugin's log

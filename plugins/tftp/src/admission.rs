@@ -6,8 +6,9 @@
 //!    amplification vector). The table of sources is bounded too.
 //! 2. Parsing: a malformed request gets ERROR 4; an ERROR is never answered.
 //! 3. Draining, mode (`octet`/`netascii`, case-insensitive; `mail` refused), uploads
-//!    allowed, the file name (containment by path component, as the host's storage
-//!    checks it again), and the concurrency limits, total and per client address.
+//!    allowed, the file name (mapped by [`Names`]: backslashes, remap rules, leading
+//!    `/`, then containment by path component, as the host's storage checks it again;
+//!    the client's root), and the concurrency limits, total and per client address.
 //! 4. A repeated request (the same client port asking the same again because our first
 //!    answer was lost) is dropped: the transfer already started retransmits by itself.
 //!
@@ -19,13 +20,20 @@ use std::net::{IpAddr, SocketAddr};
 use switchyard_sdk::is_hidden_path;
 
 use crate::config::Config;
+pub use crate::names::check_path;
+use crate::names::{ClientRoot, Names};
 use crate::packet::{ErrorCode, OP_ERROR, Packet, RequestKind, opcode};
 
 /// A request that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub kind: RequestKind,
+    /// The name under the client's root, mapped and checked.
     pub path: String,
+    /// The name as the client sent it (logs name it when the mapping changed it).
+    pub requested: String,
+    /// Where the client's names live.
+    pub root: ClientRoot,
     pub netascii: bool,
     /// Options as sent (the negotiation needs the file's size first).
     pub options: Vec<(String, String)>,
@@ -58,39 +66,12 @@ struct Bucket {
     at_ms: u64,
 }
 
-/// Why a file name is refused, or `Ok`. Same rules as the host's storage: relative,
-/// `/`-separated, no empty, `.` or `..` component, no backslash, no control character,
-/// no component over 255 bytes, no hidden temp name.
-pub fn check_path(name: &str) -> Result<(), &'static str> {
-    if name.starts_with('/') {
-        return Err("absolute path");
-    }
-    if name.contains('\\') {
-        return Err("backslash in path");
-    }
-    if name.chars().any(char::is_control) {
-        return Err("control character in path");
-    }
-    if name.len() > 1024 {
-        return Err("path too long");
-    }
-    for c in name.split('/') {
-        match c {
-            "" => return Err("empty path component"),
-            "." | ".." => return Err("dot path component"),
-            c if c.len() > 255 => return Err("path component too long"),
-            c if c.starts_with(".sy-tmp.") => return Err("reserved name"),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 /// The listener's gatekeeper. [`Admission::started`] and [`Admission::ended`] keep
 /// its counts in step with the transfers the adapter runs.
 #[derive(Debug)]
 pub struct Admission {
     cfg: Config,
+    names: Names,
     buckets: HashMap<IpAddr, Bucket>,
     per_client: HashMap<IpAddr, u32>,
     total: u32,
@@ -103,6 +84,7 @@ impl Admission {
     pub fn new(cfg: &Config) -> Admission {
         Admission {
             cfg: cfg.clone(),
+            names: Names::new(cfg),
             buckets: HashMap::new(),
             per_client: HashMap::new(),
             total: 0,
@@ -174,10 +156,12 @@ impl Admission {
         if kind == RequestKind::Write && !self.cfg.allow_create {
             return refuse(ErrorCode::AccessViolation, "uploads are disabled");
         }
-        if let Err(why) = check_path(filename) {
-            return refuse(ErrorCode::AccessViolation, why);
-        }
-        if !self.cfg.serve_hidden && is_hidden_path(filename) {
+        let mapped = match self.names.map(kind, peer.ip(), filename) {
+            Ok(m) => m,
+            Err(why) => return refuse(ErrorCode::AccessViolation, why),
+        };
+        let path = mapped.name;
+        if !self.cfg.serve_hidden && is_hidden_path(&path) {
             // A read gets ERROR 1 "file not found", exactly what a missing file gets:
             // tftp-hpa and curl report it as the ordinary miss it looks like, and a
             // peer cannot tell which side files exist. A write gets ERROR 2, what
@@ -187,7 +171,7 @@ impl Admission {
                 RequestKind::Write => refuse(ErrorCode::AccessViolation, "hidden name"),
             };
         }
-        if self.running.contains(&(peer, kind, filename.to_string())) {
+        if self.running.contains(&(peer, kind, path.clone())) {
             return Verdict::Drop("repeated request");
         }
         if self.total >= self.cfg.max_transfers {
@@ -203,7 +187,9 @@ impl Admission {
         }
         Verdict::Accept(Request {
             kind,
-            path: filename.to_string(),
+            path,
+            requested: filename.to_string(),
+            root: mapped.root,
             netascii,
             options: options
                 .iter()
@@ -317,7 +303,8 @@ mod tests {
         for name in [
             "../etc/passwd",
             "a/../../b",
-            "/etc/passwd",
+            "//etc/passwd",
+            "/../etc/passwd",
             "..",
             "a\\..\\b",
             "a//b",
@@ -340,6 +327,57 @@ mod tests {
             );
         }
         assert_eq!(check_path("..hidden/ok..name"), Ok(()));
+        // With the leading slash turned off, an absolute name is refused too.
+        let mut strict = adm(Config {
+            leading_slash_is_root: false,
+            ..Config::default()
+        });
+        let v = strict.check(0, peer(1), &rrq("/etc/passwd", "octet"));
+        assert!(
+            matches!(v, Verdict::Refuse { code: ErrorCode::AccessViolation, ref message } if message == "absolute path"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn a_leading_slash_names_the_root_and_the_request_keeps_what_was_sent() {
+        let mut a = adm(Config::default());
+        match a.check(0, peer(1), &rrq("/boot/pxelinux.0", "octet")) {
+            Verdict::Accept(r) => {
+                assert_eq!(r.path, "boot/pxelinux.0");
+                assert_eq!(r.requested, "/boot/pxelinux.0");
+                assert_eq!(r.root, ClientRoot::Root);
+            }
+            v => panic!("{v:?}"),
+        }
+        // A hidden name stays missing whichever way it is spelled.
+        let v = a.check(0, peer(2), &rrq("/.x.sha256", "octet"));
+        assert!(
+            matches!(
+                v,
+                Verdict::Refuse {
+                    code: ErrorCode::FileNotFound,
+                    ..
+                }
+            ),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn a_repeated_request_is_known_by_its_mapped_name() {
+        let mut a = adm(Config {
+            backslash_to_slash: true,
+            ..Config::default()
+        });
+        let Verdict::Accept(r) = a.check(0, peer(1), &rrq("/d/f", "octet")) else {
+            panic!()
+        };
+        a.started(peer(1), &r);
+        assert_eq!(
+            a.check(0, peer(1), &rrq(r"d\f", "octet")),
+            Verdict::Drop("repeated request")
+        );
     }
 
     #[test]

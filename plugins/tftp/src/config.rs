@@ -6,7 +6,12 @@
 
 use serde::Deserialize;
 
-/// See `plugins/tftp/README.md` for what each field does.
+use crate::names::client_root::{ClientDir, UniqueRoot, Unmatched};
+use crate::names::remap::RemapRule;
+
+/// See `plugins/tftp/README.md` for what each field does. The name fields (`remap`,
+/// `client_dirs`) are checked as they are read, so a bad regex or range is reported at
+/// its place in the topology.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -48,6 +53,21 @@ pub struct Config {
     /// Source addresses whose request rate is tracked at once, per worker (each worker
     /// tracks the clients sharded to it: the memory bound is per worker).
     pub max_tracked_sources: u32,
+    /// A leading `/` names the root (`/pxelinux.0` is `pxelinux.0`), as tftpd-hpa
+    /// `--secure` serves it. On by default; off, such a name gets ERROR 2.
+    pub leading_slash_is_root: bool,
+    /// Every `\` of a requested name becomes `/` (Windows boot). Off by default.
+    pub backslash_to_slash: bool,
+    /// Rewrite, stop or refuse names by regular expression, in order (tftpd-hpa `-m`).
+    pub remap: Vec<RemapRule>,
+    /// A download whose name is not found as spelled is looked up ignoring case.
+    pub case_insensitive: bool,
+    /// Clients by address range, each range's names under a subdirectory: first match.
+    pub client_dirs: Vec<ClientDir>,
+    /// Each client (no `client_dirs` match) under a subdirectory named by its address.
+    pub unique_root: UniqueRoot,
+    /// What a client gets that nothing gives a directory: the root, or refused.
+    pub unmatched_clients: Unmatched,
 }
 
 impl Default for Config {
@@ -70,6 +90,13 @@ impl Default for Config {
             requests_per_sec: 50,
             request_burst: 100,
             max_tracked_sources: 65_536,
+            leading_slash_is_root: true,
+            backslash_to_slash: false,
+            remap: Vec::new(),
+            case_insensitive: false,
+            client_dirs: Vec::new(),
+            unique_root: UniqueRoot::Off,
+            unmatched_clients: Unmatched::Root,
         }
     }
 }
@@ -122,6 +149,22 @@ mod tests {
     fn unknown_field_is_refused() {
         let err = parse_config::<Config>("(allow_creat: true)").unwrap_err();
         assert!(err.message.contains("allow_creat"), "{err:?}");
+    }
+
+    #[test]
+    fn the_readme_examples_are_valid_configs() {
+        let readme = include_str!("../README.md");
+        let blocks: Vec<&str> = readme
+            .split("```ron\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap())
+            .collect();
+        assert!(blocks.len() >= 2, "the README shows its config examples");
+        for block in blocks {
+            let c: Config = parse_config(&format!("({block})")).unwrap();
+            c.check().unwrap();
+            assert_ne!(c, Config::default(), "{block}");
+        }
     }
 
     #[test]

@@ -17,11 +17,14 @@
 //! - [`netascii`]: line-end conversion, streaming both ways.
 //! - [`transfer`]: [`transfer::Sender`] and [`transfer::Receiver`], one transfer each.
 //! - [`admission`]: what to do with a request on the listener (rate, limits, names).
+//! - [`names`]: from a requested name to a path under the root (leading `/`,
+//!   backslashes, remap rules, per-client roots, case-insensitive lookup).
 //! - [`config`]: the handler's configuration and its safe defaults.
 //! - `plugin`: the [`Protocol`] adapter ([`Tftp`]) and `declare_plugin!`.
 
 pub mod admission;
 pub mod config;
+pub mod names;
 pub mod netascii;
 pub mod options;
 pub mod packet;

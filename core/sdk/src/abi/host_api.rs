@@ -140,8 +140,8 @@ pub struct SyHostApi {
     pub session_update:
         unsafe extern "C" fn(ctx: *mut SyHostCtx, session: u64, info: *const SySession) -> u32,
     /// Session `session` ended with `result`, one of the outcome words (`ok`, `refused`,
-    /// `not_found`, `aborted`, `partial`, `timeout`, `invalid`, `error`, `other`;
-    /// anything else counts as `other`): the metrics' bounded `result` label. A session
+    /// `not_found`, `aborted`, `partial`, `timeout`, `invalid`, `error`, `other`,
+    /// `probe`; anything else counts as `other`): the metrics' bounded `result` label. A session
     /// never described may be ended too (a request refused at once): it is counted.
     pub session_end: unsafe extern "C" fn(ctx: *mut SyHostCtx, session: u64, result: SyStr) -> u32,
     /// Only during `export_state`: the instance's state as bytes, tagged with the

@@ -43,11 +43,17 @@ pub enum Outcome {
     /// None of the above. Also what a `result` outside this set (free text from a
     /// plugin built against an older SDK) is counted as.
     Other,
+    /// The peer only asked about the file and ended it before any data moved, as
+    /// intended: a TFTP size probe (UEFI firmware asks `tsize`, then answers the OACK
+    /// with ERROR 8 and asks again for the download). Not a failure, and not a
+    /// transfer either: counted apart so that neither `ok` nor `aborted` is inflated.
+    /// Added after the first nine (append-only).
+    Probe,
 }
 
 impl Outcome {
     /// Every value, in declaration order (for documentation, tests and dashboards).
-    pub const ALL: [Outcome; 9] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Ok,
         Outcome::Refused,
         Outcome::NotFound,
@@ -57,6 +63,7 @@ impl Outcome {
         Outcome::Invalid,
         Outcome::Error,
         Outcome::Other,
+        Outcome::Probe,
     ];
 
     /// The snake_case string written into `TransferCompleted::result` and the metrics.
@@ -71,6 +78,7 @@ impl Outcome {
             Outcome::Invalid => "invalid",
             Outcome::Error => "error",
             Outcome::Other => "other",
+            Outcome::Probe => "probe",
         }
     }
 

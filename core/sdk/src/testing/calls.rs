@@ -29,6 +29,15 @@ fn stat_of(data: &[u8]) -> SyStat {
     }
 }
 
+/// A directory: the mock has none of its own, every prefix of a file's path is one.
+fn dir_stat() -> SyStat {
+    SyStat {
+        kind: abi::SY_FILE_DIR,
+        size: 0,
+        ..stat_of(&[])
+    }
+}
+
 impl MockHost {
     /// Whether an `open_partial` handle continues `path` (it is locked, as on the host).
     fn continued(&self, path: &str) -> bool {
@@ -257,22 +266,36 @@ impl HostCalls for MockHost {
         if !valid_path(path) {
             return Err(abi::SY_ERR_ACCESS);
         }
-        self.files
-            .get(path)
-            .map(|data| stat_of(data))
-            .ok_or(abi::SY_ERR_NOT_FOUND)
+        if let Some(data) = self.files.get(path) {
+            return Ok(stat_of(data));
+        }
+        let inside = format!("{path}/");
+        if self.files.keys().any(|name| name.starts_with(&inside)) {
+            return Ok(dir_stat());
+        }
+        Err(abi::SY_ERR_NOT_FOUND)
     }
+    /// The files directly in `path`, and its subdirectories (each prefix of a deeper
+    /// file's path), each once.
     fn list_dir(&mut self, path: &str) -> Result<Vec<(String, SyStat)>, u32> {
         let prefix = if path.is_empty() {
             String::new()
         } else {
             format!("{path}/")
         };
-        let entries = self.files.iter().filter_map(|(name, data)| {
-            let rest = name.strip_prefix(&prefix).filter(|r| !r.contains('/'))?;
-            Some((rest.to_owned(), stat_of(data)))
-        });
-        Ok(entries.collect())
+        let mut entries: Vec<(String, SyStat)> = Vec::new();
+        for (name, data) in &self.files {
+            let Some(rest) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            let entry = match rest.split_once('/') {
+                None => (rest.to_owned(), stat_of(data)),
+                Some((dir, _)) if entries.last().is_some_and(|(n, _)| n == dir) => continue,
+                Some((dir, _)) => (dir.to_owned(), dir_stat()),
+            };
+            entries.push(entry);
+        }
+        Ok(entries)
     }
     fn remove_file(&mut self, path: &str) -> u32 {
         // As the host: a partial being continued is locked against removal.

@@ -8,6 +8,7 @@
 //!
 //! # Layout
 //! - this file: requests, transfers and their actions.
+//! - `locate`: where an admitted request's file is (client root, case folding).
 //! - `sessions`: each transfer as a host session (described, ended), and the ERROR
 //!   every transfer left gets at the drain deadline.
 
@@ -26,6 +27,7 @@ use crate::options::{self, Limits, Negotiated};
 use crate::packet::{self, ErrorCode, RequestKind};
 use crate::transfer::{Action, Ending, Outcome, Params, Receiver, Sender};
 
+mod locate;
 mod sessions;
 
 /// The output port carrying one [`TransferCompleted`] per transfer.
@@ -70,7 +72,12 @@ struct Live {
     /// The file being read, or the temp being written (until committed).
     file: Option<FileId>,
     kind: RequestKind,
+    /// The file under the handler's root (client root joined, spelling found).
     path: String,
+    /// The mapped name the admission counts the transfer under.
+    name: String,
+    /// The name as the client sent it, when the mapping changed it (for the log line).
+    requested: Option<String>,
     convert: Option<Convert>,
     options: String,
     started_ms: u64,
@@ -107,6 +114,7 @@ struct Parked {
     listener: SocketId,
     peer: SocketAddr,
     req: Request,
+    path: String,
     file: FileId,
     size: u64,
 }
@@ -233,7 +241,7 @@ impl Tftp {
                 Tftp::refuse(ctx, listener, peer, req, code, &message)
             }
             Verdict::Accept(req) => {
-                let what = (Some(req.kind), req.path.as_str());
+                let what = (Some(req.kind), req.requested.as_str());
                 if !self.take_transfer_slot(ctx) {
                     let (code, msg) = (ErrorCode::NotDefined, "server busy, try later");
                     return Tftp::refuse(ctx, listener, peer, what, code, msg);
@@ -280,10 +288,11 @@ impl Tftp {
         peer: SocketAddr,
         req: &Request,
     ) -> Result<(), (ErrorCode, &'static str)> {
+        let path = self.locate(ctx, req)?;
         if req.kind == RequestKind::Read && req.netascii {
-            return self.prefetch_netascii(ctx, listener, peer, req);
+            return self.prefetch_netascii(ctx, listener, peer, req, path);
         }
-        self.begin(ctx, listener, peer, req, None)
+        self.begin(ctx, listener, peer, req, &path, None)
     }
 
     /// Open a netascii download's file and have the host bring it into the page cache;
@@ -294,8 +303,9 @@ impl Tftp {
         listener: SocketId,
         peer: SocketAddr,
         req: &Request,
+        path: String,
     ) -> Result<(), (ErrorCode, &'static str)> {
-        let (file, size) = ctx.open_read(&req.path).map_err(storage_error)?;
+        let (file, size) = ctx.open_read(&path).map_err(storage_error)?;
         if size > self.cfg.max_netascii_bytes {
             let _ = ctx.close_file(file);
             return Err((
@@ -314,6 +324,7 @@ impl Tftp {
             listener,
             peer,
             req: req.clone(),
+            path,
             file,
             size,
         };
@@ -328,7 +339,10 @@ impl Tftp {
             return;
         };
         let begun = match result {
-            Ok(()) => self.begin(ctx, p.listener, p.peer, &p.req, Some((p.file, p.size))),
+            Ok(()) => {
+                let opened = Some((p.file, p.size));
+                self.begin(ctx, p.listener, p.peer, &p.req, &p.path, opened)
+            }
             Err(e) => {
                 let _ = ctx.close_file(p.file);
                 Err(storage_error(e))
@@ -336,19 +350,21 @@ impl Tftp {
         };
         if let Err((code, msg)) = begun {
             self.transfer_ended(ctx, p.peer, p.req.kind, &p.req.path);
-            let what = (Some(p.req.kind), p.req.path.as_str());
+            let what = (Some(p.req.kind), p.req.requested.as_str());
             Tftp::refuse(ctx, p.listener, p.peer, what, code, msg);
         }
     }
 
-    /// Begin a transfer: negotiate, open its socket, send the first packet. `opened`:
-    /// a download's file, already open and counted against the limits (netascii).
+    /// Begin a transfer of `path` (its file under the root): negotiate, open its
+    /// socket, send the first packet. `opened`: a download's file, already open and
+    /// counted against the limits (netascii).
     fn begin(
         &mut self,
         ctx: &mut Ctx<'_>,
         listener: SocketId,
         peer: SocketAddr,
         req: &Request,
+        path: &str,
         opened: Option<(FileId, u64)>,
     ) -> Result<(), (ErrorCode, &'static str)> {
         let now = ctx.now_ms();
@@ -361,7 +377,7 @@ impl Tftp {
             RequestKind::Read => {
                 let (file, size) = match opened {
                     Some(f) => f,
-                    None => ctx.open_read(&req.path).map_err(storage_error)?,
+                    None => ctx.open_read(path).map_err(storage_error)?,
                 };
                 let (total, convert) = if req.netascii {
                     match Tftp::netascii_len(ctx, file, size) {
@@ -383,7 +399,7 @@ impl Tftp {
                 (file, neg, total, convert)
             }
             RequestKind::Write => {
-                match ctx.stat(&req.path) {
+                match ctx.stat(path) {
                     Ok(st) if st.is_dir => {
                         return Err((ErrorCode::AccessViolation, "is a directory"));
                     }
@@ -407,7 +423,7 @@ impl Tftp {
                 if room == 0 {
                     return Err((ErrorCode::DiskFull, "disk full"));
                 }
-                let file = ctx.create_temp(&req.path).map_err(storage_error)?;
+                let file = ctx.create_temp(path).map_err(storage_error)?;
                 let convert = req
                     .netascii
                     .then(|| Convert::Decode(netascii::Decoder::new()));
@@ -424,9 +440,14 @@ impl Tftp {
         let mut params = self.params(&neg);
         let oack = (!neg.granted.is_empty()).then(|| packet::oack(&neg.granted));
         let mut out = Vec::new();
+        let size_told = neg.granted.iter().any(|(n, _)| n == "tsize");
         let machine = match req.kind {
             RequestKind::Read => {
-                Machine::Send(Sender::server(now, params, peer, total, oack, &mut out))
+                let mut sender = Sender::server(now, params, peer, total, oack, &mut out);
+                if size_told {
+                    sender.offer_size();
+                }
+                Machine::Send(sender)
             }
             RequestKind::Write => {
                 params.max_bytes = params.max_bytes.min(total);
@@ -445,7 +466,9 @@ impl Tftp {
             peer,
             file: Some(file),
             kind: req.kind,
-            path: req.path.clone(),
+            path: path.to_owned(),
+            name: req.path.clone(),
+            requested: (req.requested != path).then(|| req.requested.clone()),
             convert,
             options: neg.summary(),
             started_ms: now,
@@ -624,13 +647,16 @@ impl Tftp {
             return;
         }
         live.running = false;
-        self.transfer_ended(ctx, live.peer, live.kind, &live.path);
+        self.transfer_ended(ctx, live.peer, live.kind, &live.name);
         let duration_ms = ctx.now_ms().saturating_sub(live.started_ms);
         let direction = direction(live.kind);
         let rate = o.bytes as f64 / (duration_ms.max(1) as f64 / 1000.0) / 1e6;
         let mut line = String::from("transfer");
         kv(&mut line, "peer", live.peer);
         kv(&mut line, "file", &live.path);
+        if let Some(requested) = &live.requested {
+            kv(&mut line, "requested", requested);
+        }
         kv(&mut line, "direction", direction);
         kv(
             &mut line,
@@ -651,9 +677,13 @@ impl Tftp {
             kv(&mut line, "reason", &o.reason);
         }
         // A transfer that went as asked costs no log write at the usual level: its
-        // record is the host's access log line (docs/decisions/access-log.md).
+        // record is the host's access log line (docs/decisions/access-log.md). A size
+        // probe did what its client meant: not a failure, no warning; kept at info,
+        // as the names work decided (docs/robustness.md, the UEFI size probe row).
         if o.ok() {
             ctx.debug(line);
+        } else if o.kind == Ending::Probe {
+            ctx.info(line);
         } else {
             ctx.warn(line);
         }

@@ -1,7 +1,10 @@
 //! The adapter against `MockHost`: in-memory files, recorded datagrams, manual time.
 //! `deadline`: transfers as host sessions, and the drain deadline's ERROR.
+//! `names`: name mapping, per-client roots and case folding against the mock's files;
+//! size probes.
 
 mod deadline;
+mod names;
 
 use std::net::SocketAddr;
 
@@ -178,7 +181,9 @@ fn refusals_come_from_the_listener_with_the_right_code() {
     let cases: Vec<(Vec<u8>, u16, Option<&str>)> = vec![
         (rrq("missing", &[]), 1, Some("not_found")),
         (rrq("../etc/passwd", &[]), 2, Some("refused")),
-        (rrq("/etc/passwd", &[]), 2, Some("refused")),
+        (rrq("//etc/passwd", &[]), 2, Some("refused")),
+        // A leading `/` is the root: `etc/passwd` under it, which does not exist.
+        (rrq("/etc/passwd", &[]), 1, Some("not_found")),
         (
             request::<&str>(RequestKind::Write, "exists", "octet", &[]),
             6,

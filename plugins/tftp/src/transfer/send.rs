@@ -27,6 +27,9 @@ pub struct Sender {
     retry: Retry,
     retransmits: u64,
     done: bool,
+    /// The server's OACK told the size (`tsize`): an ERROR 8 answering it is a size
+    /// probe, not a failure ([`Sender::offer_size`]).
+    size_told: bool,
 }
 
 fn last_index(total: u64, blksize: u16) -> u64 {
@@ -59,6 +62,7 @@ impl Sender {
             retry: Retry::new(&p),
             retransmits: 0,
             done: false,
+            size_told: false,
         };
         s.begin(now, out);
         s
@@ -89,6 +93,7 @@ impl Sender {
             retry: Retry::new(&p),
             retransmits: 0,
             done: false,
+            size_told: false,
         };
         s.begin(now, out);
         s
@@ -105,6 +110,14 @@ impl Sender {
             }
             None => self.fill(now, out),
         }
+    }
+
+    /// The server's OACK carries `tsize`: a client that answers it with ERROR 8
+    /// (option negotiation refused) before any DATA took what it asked, the size, and
+    /// is done (UEFI firmware probes so, then asks again for the file). The transfer
+    /// then ends [`Ending::Probe`], not `aborted`.
+    pub fn offer_size(&mut self) {
+        self.size_told = true;
     }
 
     /// The negotiated parameters (a client learns them from the OACK).
@@ -185,6 +198,14 @@ impl Sender {
         let Ok(pkt) = Packet::parse(data) else { return };
         match pkt {
             Packet::Ack { block } => self.on_ack(now, block, out),
+            Packet::Error { code, message }
+                if self.size_told
+                    && self.start.is_some()
+                    && code == ErrorCode::OptionRefused.code() =>
+            {
+                let why = format!("size probe: {}", peer_error(code, message));
+                self.end(Ending::Probe, why, out)
+            }
             Packet::Error { code, message } => {
                 self.end(Ending::Aborted, peer_error(code, message), out)
             }

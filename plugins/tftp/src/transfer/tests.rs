@@ -1,5 +1,8 @@
 //! Both machines with a manual clock: loss, duplication, reordering, timeouts with
 //! backoff and a retry limit, windows, rollover past 65535 blocks, foreign TIDs.
+//! `probe`: a size probe (ERROR 8 answering an OACK that told the size).
+
+mod probe;
 
 use std::net::SocketAddr;
 
