@@ -75,7 +75,15 @@ impl HostCalls for Calls<'_> {
     }
 
     fn open_udp(&mut self, like_socket: u64) -> Result<(u64, SocketAddr), u32> {
-        sockets::open_udp(self.actor, self.ctx, like_socket)
+        sockets::open_udp(self.actor, self.ctx, like_socket, None)
+    }
+
+    fn open_udp_in(
+        &mut self,
+        like_socket: u64,
+        ports: std::ops::RangeInclusive<u16>,
+    ) -> Result<(u64, SocketAddr), u32> {
+        sockets::open_udp(self.actor, self.ctx, like_socket, Some(ports))
     }
 
     fn close_socket(&mut self, socket: u64) -> u32 {
