@@ -9,6 +9,8 @@
 //! # Layout
 //! - this file: requests, transfers and their actions.
 //! - `locate`: where an admitted request's file is (client root, case folding).
+//! - `single_port`: transfers on the listen socket (`single_port: true`), told apart
+//!   by the client's address and port; repeated and superseding requests.
 //! - `sessions`: each transfer as a host session (described, ended), and the ERROR
 //!   every transfer left gets at the drain deadline.
 
@@ -29,6 +31,7 @@ use crate::transfer::{Action, Ending, Outcome, Params, Receiver, Sender};
 
 mod locate;
 mod sessions;
+mod single_port;
 
 /// The output port carrying one [`TransferCompleted`] per transfer.
 pub const TRANSFERS_PORT: &str = "transfers";
@@ -55,6 +58,14 @@ impl Machine {
             Machine::Recv(r) => r.fail(code, why, out),
         }
     }
+
+    /// End a running transfer as aborted, telling the peer `why` (ERROR 0).
+    fn cut(&mut self, why: &str, out: &mut Vec<Action<'_>>) {
+        match self {
+            Machine::Send(s) => s.cut(why, out),
+            Machine::Recv(r) => r.cut(why, out),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -67,7 +78,15 @@ enum Convert {
 #[derive(Debug)]
 struct Live {
     machine: Machine,
+    /// Where its packets go and come from: its own socket, or with `single_port` the
+    /// listener its request came in on.
     socket: SocketId,
+    /// `socket` is the transfer's own (closed with it), not the listener.
+    own_socket: bool,
+    /// Its key as a host session (`sessions`).
+    session: u64,
+    /// With `single_port`, its request as received (a repeat is dropped).
+    request: Vec<u8>,
     peer: SocketAddr,
     /// The file being read, or the temp being written (until committed).
     file: Option<FileId>,
@@ -99,6 +118,8 @@ pub struct Tftp {
     admission: Admission,
     transfers: HashMap<u64, Live>,
     by_socket: HashMap<SocketId, u64>,
+    /// With `single_port`: the transfer of each (listener, client address and port).
+    by_peer: HashMap<(SocketId, SocketAddr), u64>,
     next_id: u64,
     scratch: Vec<u8>,
     /// netascii downloads whose file is being prefetched, by prefetch token.
@@ -149,6 +170,9 @@ fn storage_error(e: HostError) -> (ErrorCode, &'static str) {
         _ => (ErrorCode::NotDefined, SERVER_ERROR),
     }
 }
+
+/// The refusal when every port of `port_range` is taken.
+const NO_FREE_PORT: &str = "no free transfer port";
 
 /// The message of a refusal caused by a storage failure (outcome `error`, not
 /// `refused`: the server is at fault, not the request).
@@ -430,11 +454,11 @@ impl Tftp {
                 (file, neg, room, convert)
             }
         };
-        let socket = match ctx.open_udp(listener) {
-            Ok((socket, _)) => socket,
-            Err(e) => {
+        let (socket, own_socket) = match self.transfer_socket(ctx, listener) {
+            Ok(opened) => opened,
+            Err(refusal) => {
                 let _ = ctx.close_file(file);
-                return Err(storage_error(e));
+                return Err(refusal);
             }
         };
         let mut params = self.params(&neg);
@@ -459,10 +483,19 @@ impl Tftp {
         if opened.is_none() {
             self.admission.started(peer, req);
         }
-        self.by_socket.insert(socket, id);
+        let session = if own_socket {
+            self.by_socket.insert(socket, id);
+            socket.0
+        } else {
+            self.by_peer.insert((socket, peer), id);
+            single_port::session_key(id)
+        };
         let live = Live {
             machine,
             socket,
+            own_socket,
+            session,
+            request: req.datagram.clone(),
             peer,
             file: Some(file),
             kind: req.kind,
@@ -483,6 +516,27 @@ impl Tftp {
         };
         self.step(ctx, id, live, out);
         Ok(())
+    }
+
+    /// The socket of a new transfer, and whether it is its own: the listener with
+    /// `single_port`, else one on a free port of `port_range` or an ephemeral one.
+    fn transfer_socket(
+        &self,
+        ctx: &mut Ctx<'_>,
+        listener: SocketId,
+    ) -> Result<(SocketId, bool), (ErrorCode, &'static str)> {
+        if self.cfg.single_port {
+            return Ok((listener, false));
+        }
+        let opened = match self.cfg.port_range.ports() {
+            Some(ports) => ctx.open_udp_in(listener, ports),
+            None => ctx.open_udp(listener),
+        };
+        match opened {
+            Ok((socket, _)) => Ok((socket, true)),
+            Err(HostError::Busy) => Err((ErrorCode::NotDefined, NO_FREE_PORT)),
+            Err(e) => Err(storage_error(e)),
+        }
     }
 
     /// The netascii length of a file: one counting pass, so the last block is known.
@@ -629,8 +683,12 @@ impl Tftp {
             }
             Action::Finished(outcome) => self.finished(ctx, live, &outcome),
             Action::Close => {
-                let _ = ctx.close_socket(live.socket);
-                self.by_socket.remove(&live.socket);
+                if live.own_socket {
+                    let _ = ctx.close_socket(live.socket);
+                    self.by_socket.remove(&live.socket);
+                } else {
+                    self.by_peer.remove(&(live.socket, live.peer));
+                }
                 if let Some(file) = live.file.take() {
                     // An uncommitted temp file is deleted by the host here.
                     let _ = ctx.close_file(file);
@@ -703,7 +761,7 @@ impl Tftp {
         // Its last description may be up to `DESCRIBE_EVERY` behind: the bytes done
         // at the end are what the host's line for it (the access log) says.
         Tftp::describe_end(ctx, live, o.bytes);
-        Tftp::end_session(ctx, live.socket.0, o.kind);
+        Tftp::end_session(ctx, live.session, o.kind);
     }
 
     fn on_transfer_packet(&mut self, ctx: &mut Ctx<'_>, id: u64, from: SocketAddr, data: &[u8]) {
@@ -752,6 +810,7 @@ impl Protocol for Tftp {
             cfg: config,
             transfers: HashMap::new(),
             by_socket: HashMap::new(),
+            by_peer: HashMap::new(),
             next_id: 0,
             scratch: Vec::new(),
             prefetching: HashMap::new(),
@@ -765,10 +824,12 @@ impl Protocol for Tftp {
                 socket, peer, data, ..
             } => match self.by_socket.get(&socket) {
                 Some(&id) => self.on_transfer_packet(ctx, id, peer, data),
+                None if self.cfg.single_port => self.on_listener(ctx, socket, peer, data),
                 None => self.on_request(ctx, socket, peer, data),
             },
             Event::Timer { token } => self.on_timer(ctx, token),
             Event::FilePrefetched { token, result } => self.on_prefetched(ctx, token, result),
+            Event::Replaced => self.replaced(ctx),
             Event::Drain => self.admission.draining = true,
             Event::DrainDeadline { .. } => self.cut_all(ctx),
             _ => {}
