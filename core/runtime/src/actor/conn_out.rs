@@ -90,14 +90,13 @@ impl InstanceActor {
                     }
                     Err(e) => Err(Stall::Io(e)),
                 },
+                // Emptied by `inline_small_file` (or asked for nothing): no system call.
                 Out::File {
-                    file,
-                    offset,
-                    remaining,
+                    remaining: 0,
                     sent,
                     token,
-                    cached_until,
-                } if *remaining == 0 => Ok(Some(Done::FileSent {
+                    ..
+                } => Ok(Some(Done::FileSent {
                     token: *token,
                     sent: *sent,
                     short: false,
