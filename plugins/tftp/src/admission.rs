@@ -40,7 +40,7 @@ pub struct Request {
     pub options: Vec<(String, String)>,
     /// The request as received, with `single_port` (empty otherwise): a datagram the
     /// same client port sends again byte for byte is a repeat of it, anything else a
-    /// new request (`plugin::single_port`).
+    /// new request (`plugin::ports`).
     pub datagram: Vec<u8>,
 }
 

@@ -78,7 +78,7 @@ pub struct Config {
     pub port_range: PortRange,
     /// Every transfer served from the listen socket, told apart by the client's
     /// address and port (dnsmasq `--tftp-single-port`): for a firewall or NAT that
-    /// passes only replies from the port asked. See `plugin::single_port`.
+    /// passes only replies from the port asked. See `plugin::ports`.
     pub single_port: bool,
 }
 

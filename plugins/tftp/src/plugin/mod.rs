@@ -9,8 +9,9 @@
 //! # Layout
 //! - this file: requests, transfers and their actions.
 //! - `locate`: where an admitted request's file is (client root, case folding).
-//! - `single_port`: transfers on the listen socket (`single_port: true`), told apart
-//!   by the client's address and port; repeated and superseding requests.
+//! - `ports`: where a transfer's packets go: its own socket (ephemeral, or from
+//!   `port_range`), or the listen socket (`single_port: true`), where transfers are
+//!   told apart by the client's address and port.
 //! - `sessions`: each transfer as a host session (described, ended), and the ERROR
 //!   every transfer left gets at the drain deadline.
 
@@ -30,8 +31,8 @@ use crate::packet::{self, ErrorCode, RequestKind};
 use crate::transfer::{Action, Ending, Outcome, Params, Receiver, Sender};
 
 mod locate;
+mod ports;
 mod sessions;
-mod single_port;
 
 /// The output port carrying one [`TransferCompleted`] per transfer.
 pub const TRANSFERS_PORT: &str = "transfers";
@@ -170,9 +171,6 @@ fn storage_error(e: HostError) -> (ErrorCode, &'static str) {
         _ => (ErrorCode::NotDefined, SERVER_ERROR),
     }
 }
-
-/// The refusal when every port of `port_range` is taken.
-const NO_FREE_PORT: &str = "no free transfer port";
 
 /// The message of a refusal caused by a storage failure (outcome `error`, not
 /// `refused`: the server is at fault, not the request).
@@ -488,7 +486,7 @@ impl Tftp {
             socket.0
         } else {
             self.by_peer.insert((socket, peer), id);
-            single_port::session_key(id)
+            ports::session_key(id)
         };
         let live = Live {
             machine,
@@ -516,27 +514,6 @@ impl Tftp {
         };
         self.step(ctx, id, live, out);
         Ok(())
-    }
-
-    /// The socket of a new transfer, and whether it is its own: the listener with
-    /// `single_port`, else one on a free port of `port_range` or an ephemeral one.
-    fn transfer_socket(
-        &self,
-        ctx: &mut Ctx<'_>,
-        listener: SocketId,
-    ) -> Result<(SocketId, bool), (ErrorCode, &'static str)> {
-        if self.cfg.single_port {
-            return Ok((listener, false));
-        }
-        let opened = match self.cfg.port_range.ports() {
-            Some(ports) => ctx.open_udp_in(listener, ports),
-            None => ctx.open_udp(listener),
-        };
-        match opened {
-            Ok((socket, _)) => Ok((socket, true)),
-            Err(HostError::Busy) => Err((ErrorCode::NotDefined, NO_FREE_PORT)),
-            Err(e) => Err(storage_error(e)),
-        }
     }
 
     /// The netascii length of a file: one counting pass, so the last block is known.

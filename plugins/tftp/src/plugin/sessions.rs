@@ -1,5 +1,5 @@
 //! The host's view of the transfers: each is a session keyed by its socket (with
-//! `single_port`, by its id: `single_port::session_key`), described
+//! `single_port`, by its id: `ports::session_key`), described
 //! when it begins and every few blocks, ended with its outcome; and at the drain
 //! deadline every transfer left is told with an ERROR packet.
 //!

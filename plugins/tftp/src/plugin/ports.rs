@@ -1,3 +1,7 @@
+//! Where a transfer's packets go and come from ([`Tftp::transfer_socket`]): a socket of
+//! its own, on an ephemeral port or on a free port of `port_range` (tftpd-hpa `-R`,
+//! dnsmasq `--tftp-port-range`; the host's `open_udp_in`), or the listen socket.
+//!
 //! `single_port: true`: every transfer is served from the listen socket, as dnsmasq's
 //! `--tftp-single-port` does, for a firewall or NAT that passes only replies from the
 //! port the client asked (a reply from a new port looks like an unsolicited packet).
@@ -32,9 +36,12 @@ use std::net::SocketAddr;
 
 use switchyard_sdk::prelude::*;
 
-use super::Tftp;
+use super::{Tftp, storage_error};
 use crate::packet::{ErrorCode, OP_RRQ, OP_WRQ, opcode};
 use crate::transfer::Action;
+
+/// The refusal when every port of `port_range` is taken.
+const NO_FREE_PORT: &str = "no free transfer port";
 
 /// Session keys of transfers on the listener: above every socket id the host gives
 /// (the key space of transfers on their own sockets), one per transfer id.
@@ -51,6 +58,27 @@ pub(super) fn session_key(id: u64) -> u64 {
 }
 
 impl Tftp {
+    /// The socket of a new transfer, and whether it is its own: the listener with
+    /// `single_port`, else one on a free port of `port_range` or an ephemeral one.
+    pub(super) fn transfer_socket(
+        &self,
+        ctx: &mut Ctx<'_>,
+        listener: SocketId,
+    ) -> Result<(SocketId, bool), (ErrorCode, &'static str)> {
+        if self.cfg.single_port {
+            return Ok((listener, false));
+        }
+        let opened = match self.cfg.port_range.ports() {
+            Some(ports) => ctx.open_udp_in(listener, ports),
+            None => ctx.open_udp(listener),
+        };
+        match opened {
+            Ok((socket, _)) => Ok((socket, true)),
+            Err(HostError::Busy) => Err((ErrorCode::NotDefined, NO_FREE_PORT)),
+            Err(e) => Err(storage_error(e)),
+        }
+    }
+
     /// A datagram on `listener` from `peer`, with `single_port`.
     pub(super) fn on_listener(
         &mut self,
