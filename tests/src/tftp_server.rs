@@ -25,6 +25,11 @@ impl Server {
     }
 
     pub fn start_on(bind: &str, config: &str) -> Server {
+        Server::start_with(bind, "", config)
+    }
+
+    /// With `handler_fields` added to the handler (e.g. `symlinks: refuse,`).
+    pub fn start_with(bind: &str, handler_fields: &str, config: &str) -> Server {
         // At `debug`: the tests read the plugin's request lines, which a request that
         // went as asked logs at that level (at `info` its record is the access log's
         // line: docs/decisions/access-log.md).
@@ -32,7 +37,7 @@ impl Server {
             r#"(
     admin: Some("127.0.0.1:0"),
     listeners: {{ "tftp_udp": (kind: udp, bind: "{bind}") }},
-    handlers: {{ "tftp": (plugin: "tftp", root: Some("$TMP/data"), config: ({config})) }},
+    handlers: {{ "tftp": (plugin: "tftp", root: Some("$TMP/data"), {handler_fields} config: ({config})) }},
     routes: [ (from: "tftp_udp", to: "tftp") ],
 )"#
         ))

@@ -631,10 +631,17 @@ fn reopen(file: &File, flags: libc::c_int) -> io::Result<File> {
 /// Allocate `len` blocks from `start` (size unchanged): a disk too full fails here,
 /// before the bytes are written, and writes that finish on worker threads cannot race
 /// other writers for the last free blocks. File systems without `fallocate` go without.
+///
+/// One reservation at a time in the process: two uploads reserving at once on
+/// different threads (a handler's workers) could each take part of the last free
+/// space, and some file systems (tmpfs) fail both and give the parts back; in turn,
+/// the first gets its space and the second is refused, as on one thread.
 fn reserve(file: &File, start: u64, len: u64) -> io::Result<()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     if len == 0 {
         return Ok(()); // fallocate refuses an empty range
     }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::KEEP_SIZE, start, len) {
         Ok(()) | Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
         Err(e) => Err(e.into()),

@@ -64,7 +64,7 @@ pub use plan::ReloadSummary;
 use plan::{HandlerStep, ReloadPlan, Running, RunningHandler, RunningListener};
 use prepare::{Plugins, Prepared, prepare};
 use sockets::ListenerSocket;
-pub use sockets::{BoundSocket, bind, bind_socket};
+pub use sockets::{BoundSocket, bind, bind_socket, udp_socket};
 use start::{HandlerStart, start_handler};
 
 #[derive(Debug)]

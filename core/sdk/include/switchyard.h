@@ -62,6 +62,8 @@
  *    about a file (a TFTP size probe); a host that predates it counts it as "other".
  *  - SyHostApi.file_digest: a served file's sha256 from the host's cache (keyed by the
  *    file's inode and times), so a download need not read a side file each time.
+ *  - SyHostApi.open_udp_in: open_udp on a port of a range (TFTP transfer ports behind a
+ *    firewall); SY_ERR_BUSY when every port of the range is taken.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -94,7 +96,8 @@ extern "C" {
 #define SY_ERR_CONFIG      10u /* configuration refused                       */
 #define SY_ERR_UNSUPPORTED 11u
 #define SY_ERR_IS_DIR      12u
-#define SY_ERR_BUSY        13u /* in use by another handle (open_partial)     */
+#define SY_ERR_BUSY        13u /* in use by another handle (open_partial), or
+                               * every port of a range taken (open_udp_in)  */
 /* on_event only (added later in version 1): a panic cost only the connection of the
  * event (the plugin keeps state per connection and opted in); the instance is intact,
  * the host closes that connection. A C plugin has no panics; it may return it to ask
@@ -379,6 +382,14 @@ typedef struct SyHostApi {
      * call once known. SY_ERR_NOT_FOUND when the host does not know it (hash the file
      * yourself); SY_ERR_INVALID for a temp file or an unknown handle. */
     uint32_t (*file_digest)(SyHostCtx *ctx, uint64_t file, uint8_t *out_sha256);
+    /* Added after file_digest (check struct_size the same way). As open_udp, on a port
+     * within port_lo..=port_hi (1 <= port_lo <= port_hi): the host tries the ports from a
+     * random one, wrapping, so the workers of a handler (and handlers sharing a range)
+     * do not contend for the same ports, and takes the first it can bind. SY_ERR_BUSY
+     * when every port of the range is taken (by this host or anyone); SY_ERR_INVALID for
+     * an empty range or port 0. */
+    uint32_t (*open_udp_in)(SyHostCtx *ctx, uint64_t like_socket, uint16_t port_lo, uint16_t port_hi,
+                            uint64_t *out_socket, SyAddr *out_local);
 } SyHostApi;
 
 typedef struct SyPluginVTable {
@@ -469,7 +480,7 @@ _Static_assert(offsetof(SyPluginVTable, config_format) == 144, "SyPluginVTable v
 _Static_assert(offsetof(SyPluginVTable, storage) == 120, "SyPluginVTable v1 size");
 _Static_assert(offsetof(SyPluginVTable, export_state) == 128, "SyPluginVTable v2 size");
 _Static_assert(sizeof(SySession) == 96, "SySession");
-_Static_assert(sizeof(SyHostApi) == 280, "SyHostApi");
+_Static_assert(sizeof(SyHostApi) == 288, "SyHostApi");
 #endif
 
 #ifdef __cplusplus

@@ -156,7 +156,28 @@ impl<'a> Ctx<'a> {
         Ok((SocketId(id), local))
     }
 
-    /// Close a socket opened with [`Ctx::open_udp`].
+    /// As [`Ctx::open_udp`], on a port within `ports` (e.g. `50000..=50100`, for a
+    /// firewall that lets only those through): the host tries them from a random one,
+    /// wrapping, so the workers of a handler do not contend for the same ports.
+    /// [`HostError::Busy`] when every port of the range is taken; an empty range or
+    /// port 0 is [`HostError::Invalid`].
+    pub fn open_udp_in(
+        &mut self,
+        like: SocketId,
+        ports: std::ops::RangeInclusive<u16>,
+    ) -> Result<(SocketId, SocketAddr), HostError> {
+        let (lo, hi) = (*ports.start(), *ports.end());
+        let mut id = 0u64;
+        let mut local = abi::SyAddr::default();
+        // SAFETY: out-pointers are valid locals.
+        HostError::check(unsafe {
+            (self.api.open_udp_in)(self.raw, like.0, lo, hi, &mut id, &mut local)
+        })?;
+        let local = local.to_socket_addr().ok_or(HostError::Invalid)?;
+        Ok((SocketId(id), local))
+    }
+
+    /// Close a socket opened with [`Ctx::open_udp`] or [`Ctx::open_udp_in`].
     pub fn close_socket(&mut self, socket: SocketId) -> Result<(), HostError> {
         // SAFETY: plain values.
         HostError::check(unsafe { (self.api.close_socket)(self.raw, socket.0) })

@@ -4,7 +4,8 @@
 //! 1. Per-source request rate (token bucket): over it, the datagram is dropped without
 //!    an answer, so spoofed requests cannot make us send anything (TFTP is a known UDP
 //!    amplification vector). The table of sources is bounded too.
-//! 2. Parsing: a malformed request gets ERROR 4; an ERROR is never answered.
+//! 2. Parsing: a malformed request gets ERROR 4; an ERROR is never answered. With
+//!    `single_port`, a DATA or ACK from a client port with no transfer gets ERROR 5.
 //! 3. Draining, mode (`octet`/`netascii`, case-insensitive; `mail` refused), uploads
 //!    allowed, the file name (mapped by [`Names`]: backslashes, remap rules, leading
 //!    `/`, then containment by path component, as the host's storage checks it again;
@@ -37,6 +38,10 @@ pub struct Request {
     pub netascii: bool,
     /// Options as sent (the negotiation needs the file's size first).
     pub options: Vec<(String, String)>,
+    /// The request as received, with `single_port` (empty otherwise): a datagram the
+    /// same client port sends again byte for byte is a repeat of it, anything else a
+    /// new request (`plugin::ports`).
+    pub datagram: Vec<u8>,
 }
 
 /// The answer to one datagram on the listener.
@@ -141,6 +146,11 @@ impl Admission {
                 mode,
                 options,
             }) => (kind, filename, mode, options),
+            // With `single_port` a DATA or ACK reaches the listener from a client port
+            // with no transfer: the ERROR 5 a transfer's own port would answer.
+            Ok(Packet::Data { .. } | Packet::Ack { .. }) if self.cfg.single_port => {
+                return refuse(ErrorCode::UnknownTid, "Unknown transfer ID");
+            }
             Ok(_) => return refuse(ErrorCode::IllegalOperation, "expected RRQ or WRQ"),
             Err(e) => return refuse(ErrorCode::IllegalOperation, e.to_string()),
         };
@@ -195,6 +205,11 @@ impl Admission {
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
+            datagram: if self.cfg.single_port {
+                data.to_vec()
+            } else {
+                Vec::new()
+            },
         })
     }
 

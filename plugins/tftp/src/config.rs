@@ -4,10 +4,15 @@
 //! address gets a bounded request rate (TFTP is a known UDP amplification vector), and a
 //! vanished peer is given up after the same 31 s of backoff as tftpd-hpa.
 
+use std::fmt;
+use std::ops::RangeInclusive;
+
 use serde::Deserialize;
+use serde::de::{Deserializer, SeqAccess, Visitor};
 
 use crate::names::client_root::{ClientDir, UniqueRoot, Unmatched};
 use crate::names::remap::RemapRule;
+use switchyard_sdk::ConfigError;
 
 /// See `plugins/tftp/README.md` for what each field does. The name fields (`remap`,
 /// `client_dirs`) are checked as they are read, so a bad regex or range is reported at
@@ -68,6 +73,53 @@ pub struct Config {
     pub unique_root: UniqueRoot,
     /// What a client gets that nothing gives a directory: the root, or refused.
     pub unmatched_clients: Unmatched,
+    /// Transfer sockets on ports of this range (tftpd-hpa `-R`, dnsmasq
+    /// `--tftp-port-range`), for a firewall that lets only those through.
+    pub port_range: PortRange,
+    /// Every transfer served from the listen socket, told apart by the client's
+    /// address and port (dnsmasq `--tftp-single-port`): for a firewall or NAT that
+    /// passes only replies from the port asked. See `plugin::ports`.
+    pub single_port: bool,
+}
+
+/// `port_range`: the ports of transfer sockets, `(lo, hi)` inclusive (also written
+/// `Some((lo, hi))`); absent or `None`, an ephemeral port each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PortRange(pub Option<(u16, u16)>);
+
+impl PortRange {
+    /// The ports, if a range is set.
+    pub fn ports(self) -> Option<RangeInclusive<u16>> {
+        self.0.map(|(lo, hi)| lo..=hi)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PortRange;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a port range `(50000, 50100)`")
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<PortRange, E> {
+                Ok(PortRange(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<PortRange, D::Error> {
+                de.deserialize_any(V)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PortRange, A::Error> {
+                let missing = || serde::de::Error::invalid_length(0, &"two ports");
+                let lo: u16 = seq.next_element()?.ok_or_else(missing)?;
+                let hi: u16 = seq.next_element()?.ok_or_else(missing)?;
+                if seq.next_element::<u16>()?.is_some() {
+                    return Err(serde::de::Error::invalid_length(3, &"two ports"));
+                }
+                Ok(PortRange(Some((lo, hi))))
+            }
+        }
+        de.deserialize_any(V)
+    }
 }
 
 impl Default for Config {
@@ -97,6 +149,8 @@ impl Default for Config {
             client_dirs: Vec::new(),
             unique_root: UniqueRoot::Off,
             unmatched_clients: Unmatched::Root,
+            port_range: PortRange(None),
+            single_port: false,
         }
     }
 }
@@ -127,6 +181,22 @@ impl Config {
         }
         if self.max_tracked_sources == 0 {
             return Err("max_tracked_sources: must be at least 1".into());
+        }
+        if let Some((lo, hi)) = self.port_range.0 {
+            if lo == 0 || lo > hi {
+                return Err(ConfigError::field(
+                    "port_range",
+                    "`(lo, hi)` with 1 <= lo <= hi, e.g. `(50000, 50100)`",
+                )
+                .into());
+            }
+            if self.single_port {
+                return Err(ConfigError::field(
+                    "port_range",
+                    "no use with `single_port: true`, where every transfer is on the listen port",
+                )
+                .into());
+            }
         }
         Ok(())
     }
@@ -168,6 +238,33 @@ mod tests {
     }
 
     #[test]
+    fn a_port_range_is_written_bare_or_as_an_option() {
+        for (text, want) in [
+            ("(port_range: (50000, 50100))", Some((50000, 50100))),
+            ("(port_range: Some((50000, 50100)))", Some((50000, 50100))),
+            ("(port_range: None)", None),
+            ("()", None),
+        ] {
+            let c: Config = parse_config(text).unwrap();
+            assert_eq!(c.port_range, PortRange(want), "{text}");
+            c.check().unwrap();
+        }
+        assert_eq!(PortRange(Some((5, 7))).ports(), Some(5..=7));
+        for bad in [
+            "(port_range: (1, 2, 3))",
+            "(port_range: (1))",
+            "(port_range: (1, 70000))",
+        ] {
+            assert!(parse_config::<Config>(bad).is_err(), "{bad}");
+        }
+        let err = parse_config::<Config>("(port_range: (50000, 50100), single_port: true)")
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert!(err.starts_with("`port_range`:"), "{err}");
+    }
+
+    #[test]
     fn impossible_values_are_refused() {
         for bad in [
             "(max_blksize: 7)",
@@ -178,6 +275,9 @@ mod tests {
             "(max_retries: 0)",
             "(max_transfers: 0)",
             "(requests_per_sec: 0)",
+            "(port_range: (0, 10))",
+            "(port_range: (50100, 50000))",
+            "(port_range: (50000, 50100), single_port: true)",
         ] {
             let c: Config = parse_config(bad).unwrap();
             assert!(c.check().is_err(), "{bad}");

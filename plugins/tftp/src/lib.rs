@@ -2,7 +2,8 @@
 //!
 //! RFC 1350 (RRQ/WRQ, `octet` and `netascii`), option negotiation (RFC 2347) with
 //! `blksize` (2348), `timeout` and `tsize` (2349) and `windowsize` (7440), block-number
-//! rollover, every transfer on its own UDP port. The host does the I/O: a DATA packet
+//! rollover, every transfer on its own UDP port (ephemeral or from `port_range`), or all
+//! on the listen port with `single_port`. The host does the I/O: a DATA packet
 //! is a file range the host reads straight into the datagram, and uploads go to a
 //! hidden temp file the host fsyncs and renames only when complete.
 //!

@@ -300,7 +300,9 @@ mod tests {
             bytes_done: 0,
             bytes_total: Some(5000),
         };
-        sessions.update(3, &get, Some(Rc::clone(&moved))).unwrap();
+        sessions
+            .update(3, &get, Some((Rc::clone(&moved), 0)))
+            .unwrap();
         moved.set(2100);
         let tftp = Session {
             direction: Direction::Receive,

@@ -4,7 +4,7 @@
 //! the dead one stays visible.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
@@ -17,6 +17,7 @@ use super::shared::ConnSlot;
 use super::streams::{Gate, ReadControl, UdpItem, UdpRecv};
 use super::udp_sock::{ReadAhead, UdpSock};
 use super::writeback::Writeback;
+use crate::ids::IdMap;
 use crate::storage::{FileVersion, TempFile};
 use switchyard_direct_io::DirectSink;
 
@@ -180,22 +181,34 @@ impl OpenFile {
     }
 }
 
+/// A plugin's timer: the sleep running for it, and when the plugin wants it to fire
+/// (`due`, which a re-arm to a later time moves without touching the sleep: see
+/// `calls::timers`).
+#[derive(Debug)]
+pub struct ArmedTimer {
+    pub handle: SpawnHandle,
+    /// When the running sleep ends.
+    pub wakes: std::time::Instant,
+    /// When the `TIMER` event is due (at or after `wakes`).
+    pub due: std::time::Instant,
+}
+
 /// Everything one instance owns.
 #[derive(Debug, Default)]
 pub struct Resources {
-    pub sockets: HashMap<u64, UdpSock>,
+    pub sockets: IdMap<UdpSock>,
     /// Sockets that sent from a file range during the current call into the plugin:
     /// their batches go out when it returns (`udp_send::flush_batches`).
     pub unflushed: Vec<u64>,
-    pub conns: HashMap<u64, Conn>,
-    pub timers: HashMap<u64, SpawnHandle>,
-    pub files: HashMap<u64, OpenFile>,
+    pub conns: IdMap<Conn>,
+    pub timers: IdMap<ArmedTimer>,
+    pub files: IdMap<OpenFile>,
     /// `prefetch_file` reads in flight, cancelled with the instance (a restarted
     /// instance must not get its predecessor's `FILE_PREFETCHED`).
-    pub prefetches: HashMap<u64, SpawnHandle>,
+    pub prefetches: IdMap<SpawnHandle>,
     /// Temp files a direct receive writes (or wrote) into, by file id: the writer's
     /// end, to wait for before the plugin touches the file (see `calls::files::settle_direct`).
-    pub direct_writers: HashMap<u64, switchyard_direct_io::WriterDone>,
+    pub direct_writers: IdMap<switchyard_direct_io::WriterDone>,
     /// What the instance said its sessions are doing (`session_update`).
     pub sessions: SessionTable,
     /// Units of the handler's shared counters the instance took (`counter_take`).
@@ -259,7 +272,8 @@ impl Resources {
         &mut self,
         ctx: &mut Context<A>,
     ) {
-        for (_, handle) in self.timers.drain().chain(self.prefetches.drain()) {
+        let timers = self.timers.drain().map(|(token, t)| (token, t.handle));
+        for (_, handle) in timers.chain(self.prefetches.drain()) {
             ctx.cancel_future(handle);
         }
         let owned: Vec<u64> = self

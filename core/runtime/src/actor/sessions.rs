@@ -16,7 +16,6 @@
 //! (`crate::access_log`), timed from its first description.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
@@ -77,19 +76,20 @@ impl SessionRecord {
 /// Every session an instance describes and has not ended, by the plugin's key.
 #[derive(Debug, Default)]
 pub struct SessionTable {
-    map: HashMap<u64, SessionRecord>,
+    map: crate::ids::IdMap<SessionRecord>,
 }
 
 impl SessionTable {
     /// Describe session `key` or update it. `moved` is the byte count of the
-    /// connection `info` names (the caller checked that it is the instance's).
+    /// connection `info` names (the caller checked that it is the instance's), with
+    /// the bytes queued on it and not yet sent, which count as before the session.
     /// `SY_ERR_LIMIT` for a text over [`MAX_TEXT`] or a new session past
     /// [`MAX_SESSIONS`]: nothing is changed then.
     pub fn update(
         &mut self,
         key: u64,
         info: &Session<'_>,
-        moved: Option<ByteCount>,
+        moved: Option<(ByteCount, u64)>,
     ) -> Result<(), u32> {
         if info.resource.len() > MAX_TEXT || info.state.len() > MAX_TEXT {
             return Err(abi::SY_ERR_LIMIT);
@@ -120,9 +120,9 @@ impl SessionTable {
         // The host's count starts when the session first names its connection.
         let same_conn = record.on_conn.as_ref().map(|c| c.conn) == info.conn.map(|c| c.0);
         if !same_conn {
-            record.on_conn = info.conn.zip(moved).map(|(conn, moved)| OnConn {
+            record.on_conn = info.conn.zip(moved).map(|(conn, (moved, queued))| OnConn {
                 conn: conn.0,
-                base: moved.get(),
+                base: moved.get() + queued,
                 moved,
             });
         }
@@ -201,7 +201,7 @@ mod tests {
             bytes_done: 0,
             ..download("big.iso", 0)
         };
-        t.update(3, &on_conn, Some(Rc::clone(&moved))).unwrap();
+        t.update(3, &on_conn, Some((Rc::clone(&moved), 0))).unwrap();
         moved.set(500 + 65_536); // sendfile
         let r = t.iter().next().unwrap().1;
         assert_eq!((r.conn(), r.bytes_done()), (Some(3), 65_536));
@@ -211,7 +211,7 @@ mod tests {
             bytes_done: 100_000,
             ..on_conn
         };
-        t.update(3, &ahead, Some(Rc::clone(&moved))).unwrap();
+        t.update(3, &ahead, Some((Rc::clone(&moved), 0))).unwrap();
         assert_eq!(t.iter().next().unwrap().1.bytes_done(), 100_000);
         moved.set(500 + 200_000);
         assert_eq!(t.iter().next().unwrap().1.bytes_done(), 200_000);

@@ -137,7 +137,9 @@ fn open_root(h: &HandlerSpec, open: bool) -> Result<Option<Root>, StartError> {
         root: path.display().to_string(),
         reason: e.to_string(),
     };
-    let root = Root::open(path).map_err(root_err)?;
+    let root = Root::open(path)
+        .map_err(root_err)?
+        .with_symlinks(h.symlinks);
     for dir in &h.create_dirs {
         root.create_dir_all(dir).map_err(root_err)?;
     }

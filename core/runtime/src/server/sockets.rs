@@ -56,31 +56,37 @@ pub fn bind_socket(
     addr: SocketAddr,
     dual_stack: bool,
 ) -> io::Result<BoundSocket> {
-    let domain = Domain::for_address(addr);
-    let (ty, proto) = match kind {
-        ListenerKind::Udp => (Type::DGRAM, Protocol::UDP),
-        ListenerKind::Tcp => (Type::STREAM, Protocol::TCP),
-    };
-    let s = Socket::new(domain, ty, Some(proto))?;
-    if addr.is_ipv6() {
-        s.set_only_v6(!dual_stack)?;
-    }
     match kind {
         ListenerKind::Udp => {
-            // Bigger buffers: a burst of datagrams must not be dropped by the kernel
-            // while the actor is busy (best effort: capped by net.core.rmem_max).
-            let _ = s.set_recv_buffer_size(4 << 20);
-            let _ = s.set_send_buffer_size(4 << 20);
+            let s = udp_socket(addr, dual_stack)?;
             s.bind(&addr.into())?;
             Ok(BoundSocket::Udp(s.into()))
         }
         ListenerKind::Tcp => {
+            let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            if addr.is_ipv6() {
+                s.set_only_v6(!dual_stack)?;
+            }
             s.set_reuse_address(true)?;
             s.bind(&addr.into())?;
             s.listen(1024)?;
             Ok(BoundSocket::Tcp(s.into()))
         }
     }
+}
+
+/// A UDP socket of `addr`'s family, not bound yet (`bind_socket`, or a transfer socket
+/// tried on the ports of a range: one socket, `bind` retried). Bigger buffers: a burst
+/// of datagrams must not be dropped by the kernel while the actor is busy (best effort:
+/// capped by net.core.rmem_max).
+pub fn udp_socket(addr: SocketAddr, dual_stack: bool) -> io::Result<Socket> {
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(!dual_stack)?;
+    }
+    let _ = s.set_recv_buffer_size(4 << 20);
+    let _ = s.set_send_buffer_size(4 << 20);
+    Ok(s)
 }
 
 /// One of a listener's sockets.

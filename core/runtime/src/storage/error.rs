@@ -20,10 +20,15 @@ pub enum StorageError {
     /// component over 255 bytes, or a name reserved for temp files.
     #[error("invalid path: {0}")]
     InvalidPath(&'static str),
-    /// Resolution hit a symlink or tried to leave the root (`ELOOP`/`EXDEV` from
-    /// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`). Symlinks are never followed.
-    #[error("path resolves through a symlink or out of the root")]
+    /// Resolution tried to leave the root (a symlink's `..` above it), or hit a symlink
+    /// where the root refuses them (`symlinks: refuse`, `ELOOP` from
+    /// `openat2(RESOLVE_NO_SYMLINKS)`). See `super::symlinks`.
+    #[error("path resolves through a refused symlink or out of the root")]
     Escapes,
+    /// A symlink inside the root was not followed: its target names a hidden file, is
+    /// not UTF-8, or it is one link too many (a loop).
+    #[error("symlink not followed: {0}")]
+    LinkRefused(&'static str),
     /// No such file or directory (also: a component of the path is not a directory).
     #[error("not found")]
     NotFound,
@@ -65,9 +70,11 @@ impl StorageError {
     /// be able to tell "malformed" from "escapes" from "forbidden" when probing.
     pub fn status(&self) -> u32 {
         match self {
-            Self::InvalidPath(_) | Self::Escapes | Self::PermissionDenied | Self::NotFile => {
-                abi::SY_ERR_ACCESS
-            }
+            Self::InvalidPath(_)
+            | Self::Escapes
+            | Self::LinkRefused(_)
+            | Self::PermissionDenied
+            | Self::NotFile => abi::SY_ERR_ACCESS,
             Self::NotFound | Self::NotDir => abi::SY_ERR_NOT_FOUND,
             Self::Exists => abi::SY_ERR_EXISTS,
             Self::IsDir => abi::SY_ERR_IS_DIR,
@@ -95,8 +102,8 @@ impl From<rustix::io::Errno> for StorageError {
 ///
 /// `ELOOP` and `EXDEV` mean [`StorageError::Escapes`] only because every path this
 /// module resolves goes through `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` or the
-/// `O_NOFOLLOW` walk; `rename` across mounts inside the root is mapped separately by
-/// the commit code, never through here.
+/// `O_NOFOLLOW` walk, so the kernel never follows a link itself; `rename` across
+/// mounts inside the root is mapped separately by the commit code, never through here.
 pub fn map_io(err: io::Error) -> StorageError {
     use rustix::io::Errno;
     let Some(code) = err.raw_os_error() else {

@@ -1,31 +1,31 @@
-//! Opening a checked relative path *beneath* a directory fd, never through a symlink.
+//! Opening a checked relative path *beneath* a directory fd, by the root's symlink
+//! symlink rules ([`LinkRules`]).
 //!
 //! The primary mechanism is `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 //! RESOLVE_NO_MAGICLINKS)`: the kernel resolves the whole path atomically and refuses
-//! any symlink (inside or out of the root) with `ELOOP` and any escape with `EXDEV`, so a
-//! symlink swapped in mid-lookup cannot redirect us. Where `openat2` is missing (kernel
-//! before 5.6, or a seccomp profile that blocks it) the same policy is enforced by a
-//! component walk: `openat(O_PATH | O_DIRECTORY | O_NOFOLLOW)` per directory, then the
-//! last component with `O_NOFOLLOW`. Both are sound only because [`validate_path`]
-//! already refused `..`, `.` and absolute paths.
-//!
-//! Why symlinks are refused even when they point inside the root: plugins apply
-//! lexical policies ("uploads only under `incoming/`", "hide `private/`") that an alias
-//! would silently bypass, and behaviour then does not depend on the kernel. An admin
-//! who wants to share a tree uses a bind mount or hard links.
+//! any symlink with `ELOOP` and any escape with `EXDEV`, so a symlink swapped in
+//! mid-lookup cannot redirect us. Most paths hold no link, and cost this one call.
+//! When one does (`ELOOP`) and the root follows links inside it, the path is resolved
+//! again by the component walk of `super::symlinks`, which follows each link only
+//! while it stays beneath the root. Where `openat2` is missing (kernel before 5.6, or
+//! a seccomp profile that blocks it) that walk resolves every path: `openat(O_PATH |
+//! O_DIRECTORY | O_NOFOLLOW)` per directory, then the last component with
+//! `O_NOFOLLOW`. Both are sound only because [`validate_path`] already refused `..`,
+//! `.` and absolute paths.
 //!
 //! # Layout
 //! - [`Resolver`]: which mechanism to use, detected per root (tests force the walk).
-//! - [`open_beneath`]: the one entry point.
+//! - [`open_beneath`]: the one entry point; [`real_path`]: where a path leads.
 //!
 //! [`validate_path`]: super::validate_path
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::StorageError;
+use super::symlinks::{LinkRules, Symlinks, walk};
 
 /// How paths are resolved beneath a root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,11 +53,12 @@ impl Resolver {
 /// `RESOLVE_BENEATH` check) before falling back to the walk for this call.
 const EAGAIN_RETRIES: usize = 4;
 
-/// Open `rel` beneath `dir`. `rel` is a validated path, or `"."` for `dir` itself.
+/// Open `rel` beneath `dir`, following symlinks by `links`. `rel` is a validated
+/// path, or `"."` for `dir` itself.
 ///
 /// `CLOEXEC` is always added; `mode` only matters with `O_CREAT`.
 pub fn open_beneath(
-    resolver: Resolver,
+    (resolver, links): (Resolver, &LinkRules),
     dir: BorrowedFd<'_>,
     rel: &str,
     flags: OFlags,
@@ -74,37 +75,35 @@ pub fn open_beneath(
         for _ in 0..EAGAIN_RETRIES {
             match rustix::fs::openat2(dir, rel, flags, mode, how) {
                 Err(Errno::AGAIN) => continue,
+                // A symlink on the way (`ENOTDIR`: one opened as a directory, or a
+                // file used as one): the walk follows a link if it stays inside.
+                Err(Errno::LOOP | Errno::NOTDIR) if links.policy == Symlinks::FollowInside => {
+                    break;
+                }
                 Err(err) => return Err(classify(dir, rel, err)),
                 Ok(fd) => return Ok(fd),
             }
         }
     }
-    walk(dir, rel, flags, mode)
+    walk(dir, rel, (flags, mode), links).map(|w| w.fd)
 }
 
-/// The fallback: one `openat` per component, none following a symlink.
-fn walk(
+/// Where `rel` leads beneath `dir`, every symlink on the way resolved by `links`
+/// (`rel` itself when it holds none): e.g. the digest side file of a linked name is
+/// the one beside its target.
+pub fn real_path(
+    (resolver, links): (Resolver, &LinkRules),
     dir: BorrowedFd<'_>,
     rel: &str,
-    flags: OFlags,
-    mode: Mode,
-) -> Result<OwnedFd, StorageError> {
-    let (dirs, last) = match rel.rsplit_once('/') {
-        Some((dirs, last)) => (Some(dirs), last),
-        None => (None, rel),
-    };
-    let mut held: Option<OwnedFd> = None;
-    for component in dirs.into_iter().flat_map(|d| d.split('/')) {
-        let cur = held.as_ref().map_or(dir, OwnedFd::as_fd);
-        let step = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::openat(cur, component, step, Mode::empty()) {
-            Ok(fd) => held = Some(fd),
-            Err(err) => return Err(classify(cur, component, err)),
+) -> Result<String, StorageError> {
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
+    if resolver == Resolver::Openat2 {
+        let how = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        if rustix::fs::openat2(dir, rel, flags, Mode::empty(), how).is_ok() {
+            return Ok(rel.to_owned());
         }
     }
-    let cur = held.as_ref().map_or(dir, OwnedFd::as_fd);
-    rustix::fs::openat(cur, last, flags | OFlags::NOFOLLOW, mode)
-        .map_err(|err| classify(cur, last, err))
+    walk(dir, rel, (flags, Mode::empty()), links).map(|w| w.path)
 }
 
 /// Turn an open error into a [`StorageError`]. `ENOTDIR` is ambiguous: opening a

@@ -3,17 +3,20 @@
 //! A `Root` holds an open fd of the root directory; every path is resolved *beneath
 //! that fd* by [`resolve`](super::resolve), never by joining strings onto the root's
 //! name, so renaming or replacing the root path later cannot redirect a handler, and
-//! `/srv/d2/x` can never be reached from `/srv/d`. Writes live in `temp`.
+//! `/srv/d2/x` can never be reached from `/srv/d`. Symlinks under the root are
+//! followed inside it, or refused, by the root's [`Symlinks`] policy
+//! (`super::symlinks`). Writes live in `temp`.
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::digests;
-use super::resolve::{Resolver, open_beneath};
+use super::resolve::{Resolver, open_beneath, real_path};
 use super::sweep::sweep;
+use super::symlinks::{LinkRules, Symlinks};
 use super::{FileKind, FileVersion, Stat, StorageError, validate_path};
 
 /// Files larger than this get `POSIX_FADV_SEQUENTIAL` when opened for reading: the
@@ -32,13 +35,17 @@ pub struct Root {
     id: (u64, u64),
     swept: usize,
     resolver: Resolver,
+    links: LinkRules,
 }
 
 impl Root {
     /// Open (creating it and missing parents if needed) the root at `path`, then delete
     /// temp files left anywhere beneath it by a crashed process (see
     /// [`swept`](Self::swept)). The root path itself may be a symlink: that is the
-    /// admin's choice; only paths *under* it are policed.
+    /// admin's choice; only paths *under* it are policed. Symlinks under it are
+    /// followed inside it ([`Symlinks::FollowInside`]; see [`with_symlinks`]).
+    ///
+    /// [`with_symlinks`]: Self::with_symlinks
     pub fn open(path: &Path) -> Result<Root, StorageError> {
         match std::fs::metadata(path) {
             Ok(meta) if !meta.is_dir() => return Err(StorageError::NotDir),
@@ -50,15 +57,29 @@ impl Root {
         let st = rustix::fs::fstat(&dir)?;
         let path = std::path::absolute(path)?;
         let resolver = Resolver::detect(dir.as_fd());
+        // The paths an absolute link target may name the root by (`symlinks`).
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         let mut root = Root {
             dir,
-            path,
             id: (st.st_dev, st.st_ino),
             swept: 0,
             resolver,
+            links: LinkRules::new(Symlinks::default(), &[&path, &canonical]),
+            path,
         };
         root.swept = sweep(root.dir.as_fd());
         Ok(root)
+    }
+
+    /// This root with symlink policy `symlinks` (the handler's `symlinks` field).
+    pub fn with_symlinks(mut self, symlinks: Symlinks) -> Root {
+        self.links.policy = symlinks;
+        self
+    }
+
+    /// The root's symlink policy.
+    pub fn symlinks(&self) -> Symlinks {
+        self.links.policy
     }
 
     /// The root's absolute path, for logs.
@@ -98,7 +119,7 @@ impl Root {
         flags: OFlags,
         mode: Mode,
     ) -> Result<OwnedFd, StorageError> {
-        open_beneath(self.resolver, self.fd(), rel, flags, mode)
+        open_beneath((self.resolver, &self.links), self.fd(), rel, flags, mode)
     }
 
     /// Open the directory containing `rel`'s last component; returns it with the name.
@@ -138,11 +159,16 @@ impl Root {
 
     /// The sha256 of the file opened at `rel` as `version`, if known: from the digest
     /// cache, else from its side file when that matches (then cached). See `digests`.
+    ///
+    /// The cache is keyed by the opened file (its inode and times), so a name that is
+    /// a symlink shares its target's entry; on a miss the side file is the one beside
+    /// the target (where uploads write it), not beside the link.
     pub fn digest(&self, rel: &str, version: &FileVersion) -> Option<[u8; 32]> {
         if let Some(known) = digests::lookup(version) {
             return Some(known);
         }
-        let side = switchyard_sdk::sums::side_path(rel)?;
+        let real = real_path((self.resolver, &self.links), self.fd(), rel).ok()?;
+        let side = switchyard_sdk::sums::side_path(&real)?;
         let (file, side_version) = self.open_read(&side).ok()?;
         let text = digests::read_side_file(&file, side_version.size)?;
         let digest = switchyard_sdk::sums::parse(&text, &version.stat())?;
@@ -150,19 +176,32 @@ impl Root {
         Some(digest)
     }
 
-    /// Describe `rel` without following a symlink at its end (a symlink is
-    /// [`FileKind::Other`]).
+    /// Describe `rel`. A symlink at its end is described as its target when the root
+    /// follows it there, else as what it is ([`FileKind::Other`]: it exists, but
+    /// cannot be opened), so `stat` never refuses what `list` shows.
     pub fn stat(&self, rel: &str) -> Result<Stat, StorageError> {
         let rel = validate_path(rel)?;
         let (dir, name) = self.open_parent(&rel, OFlags::PATH)?;
-        Ok(Stat::from_raw(&rustix::fs::statat(
-            &dir,
-            name,
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?))
+        let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        self.followed(rel.as_str(), st)
     }
 
-    /// The entries of directory `rel` (`""` = the root), sorted by name.
+    /// `st`, of the entry at `rel`; for a symlink the root follows, its target's.
+    fn followed(&self, rel: &str, st: rustix::fs::Stat) -> Result<Stat, StorageError> {
+        let is_link = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
+        if !is_link || self.links.policy == Symlinks::Refuse {
+            return Ok(Stat::from_raw(&st));
+        }
+        match self.open_at(rel, OFlags::PATH, Mode::empty()) {
+            Ok(fd) => Ok(Stat::from_raw(&rustix::fs::fstat(&fd)?)),
+            Err(StorageError::Io(e)) => Err(StorageError::Io(e)),
+            // Dangling, leaving the root, or refused: the link itself.
+            Err(_) => Ok(Stat::from_raw(&st)),
+        }
+    }
+
+    /// The entries of directory `rel` (`""` = the root), sorted by name, each described
+    /// as [`stat`](Self::stat) would (a followed symlink as its target).
     ///
     /// Only entries a plugin could name are listed: temp files, non-UTF-8 names and names
     /// that [`validate_path`] would refuse (control characters, backslashes) are left out.
@@ -183,11 +222,17 @@ impl Root {
             if name == "." || name == ".." || name.contains('/') || validate_path(name).is_err() {
                 continue;
             }
-            match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => out.push((name.to_owned(), Stat::from_raw(&st))),
+            let st = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
                 Err(rustix::io::Errno::NOENT) => continue,
                 Err(err) => return Err(err.into()),
-            }
+            };
+            let path = if rel == "." {
+                name.to_owned()
+            } else {
+                format!("{rel}/{name}")
+            };
+            out.push((name.to_owned(), self.followed(&path, st)?));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)

@@ -301,6 +301,7 @@ fn assemble(
                 name: h.name.value.clone(),
                 plugin: plugin?,
                 root: h.root.as_ref().map(|p| cwd.join(&p.value)),
+                symlinks: h.symlinks.unwrap_or_default(),
                 config_text: h.config.unwrap_or("").to_string(),
                 create_dirs: h.create_dirs.clone(),
                 busy_poll: Duration::from_micros(h.busy_poll_us.into()),

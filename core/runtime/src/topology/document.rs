@@ -15,9 +15,11 @@ use super::bind::{self as bind_field, BindAddr};
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
 use super::handler_limits;
+use super::handler_storage::{read_root, read_symlinks};
 use super::model::{AccessLogSpec, Limits, ListenerKind, RestartPolicy};
 use super::raw::{self, RawStruct};
 use super::reader::Reader;
+use crate::storage::Symlinks;
 
 /// Default for `drain_timeout_secs`.
 const DEFAULT_DRAIN_SECS: u64 = 10;
@@ -71,6 +73,8 @@ pub(crate) struct HandlerDef<'a> {
     pub plugin: Option<At<String>>,
     /// The storage root as written (not yet resolved), with its place for diagnostics.
     pub root: Option<At<PathBuf>>,
+    /// `symlinks:` as written (only with a `root`; the default when absent).
+    pub symlinks: Option<Symlinks>,
     /// The `config:` value text (a slice of the file), `None` when absent.
     pub config: Option<&'a str>,
     /// Directories created under `root` at start (plugins cannot create directories).
@@ -113,6 +117,7 @@ const HANDLER_FIELDS: &[&str] = &[
     "limits",
     "busy_poll_us",
     "workers",
+    "symlinks",
 ];
 /// Longest busy-poll before a handler thread sleeps, in microseconds.
 const MAX_BUSY_POLL_US: u32 = 1_000;
@@ -297,6 +302,7 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
         name,
         plugin: None,
         root: None,
+        symlinks: None,
         config: None,
         create_dirs: Vec::new(),
         busy_poll_us: 0,
@@ -322,6 +328,7 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
             span: r.span(raw),
         });
     }
+    def.symlinks = read_symlinks(r, &f, def.root.is_some(), &what);
     def.create_dirs = r
         .optional(&f, "create_dirs", Vec::new())
         .unwrap_or_default();
@@ -357,26 +364,6 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
         def.limits = handler_limits::read_limits(r, raw, &what);
     }
     def
-}
-
-/// `Some("path")`, `None`, or (leniently) a bare `"path"`.
-fn read_root(r: &mut Reader<'_>, raw: &str, what: &str) -> Option<PathBuf> {
-    if let Ok(root) = raw::parse::<Option<PathBuf>>(raw) {
-        return root;
-    }
-    if let Ok(root) = raw::parse::<PathBuf>(raw) {
-        return Some(root);
-    }
-    r.push(
-        Diag::new(
-            DiagnosticKind::BadValue,
-            r.span(raw),
-            format!("invalid `root` of {what}"),
-        )
-        .label("not a path")
-        .help(Some("write `Some(\"./data\")` or `None`".into())),
-    );
-    None
 }
 
 fn read_route<'a>(r: &mut Reader<'a>, raw: &'a str) -> Option<RouteDef> {

@@ -24,6 +24,7 @@
 //! - `document.rs`: the format itself: top level, listeners, handlers, routes.
 //! - `access_log.rs`: the top-level `access_log` field.
 //! - `handler_limits.rs`: a handler's `restart` and `limits`.
+//! - `handler_storage.rs`: a handler's `root` and `symlinks`.
 //! - `bind.rs`: a listener's `bind` (`ip:port` or `host:port`) and `dual_stack`, and
 //!   resolving host names (at compile time: start, reload, `validate`).
 //! - `resolution.rs`: host names in `bind` resolved to addresses (start, reload,
@@ -56,6 +57,7 @@ mod cycles;
 mod diagnostic;
 mod document;
 mod handler_limits;
+mod handler_storage;
 mod model;
 mod plugins;
 mod raw;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::catalog::PluginDescription;
+use crate::storage::Symlinks;
 
 /// A checked topology. Listeners and handlers keep the file's order.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +122,9 @@ pub struct HandlerSpec {
     pub plugin: PluginDescription,
     /// Storage root, resolved against the working directory; `None` = no storage.
     pub root: Option<PathBuf>,
+    /// Whether symlinks beneath `root` are followed inside it (`symlinks`; default
+    /// `follow_inside`). See `crate::storage::Symlinks`.
+    pub symlinks: Symlinks,
     /// The exact RON text of `config:` (empty when absent), already accepted by the plugin.
     pub config_text: String,
     /// Directories created under `root` when the handler starts (`create_dirs`).

@@ -167,4 +167,15 @@ pub struct SyHostApi {
     /// `SY_ERR_NOT_FOUND` when unknown; `SY_ERR_INVALID` for a temp or an unknown id.
     pub file_digest:
         unsafe extern "C" fn(ctx: *mut SyHostCtx, file: u64, out_sha256: *mut u8) -> u32,
+    /// As `open_udp`, on a port within `port_lo..=port_hi` (tried from a random one,
+    /// wrapping). `SY_ERR_BUSY` when every port of the range is taken;
+    /// `SY_ERR_INVALID` for an empty range or port 0.
+    pub open_udp_in: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        like_socket: u64,
+        port_lo: u16,
+        port_hi: u16,
+        out_socket: *mut u64,
+        out_local: *mut SyAddr,
+    ) -> u32,
 }

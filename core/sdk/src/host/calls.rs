@@ -43,6 +43,15 @@ pub trait HostCalls {
     fn close_socket(&mut self, socket: u64) -> u32 {
         self.unsupported("close_socket")
     }
+    /// As [`HostCalls::open_udp`], on a free port of `ports` (never empty, never
+    /// port 0: the table checked); `SY_ERR_BUSY` when every one is taken.
+    fn open_udp_in(
+        &mut self,
+        like_socket: u64,
+        ports: std::ops::RangeInclusive<u16>,
+    ) -> Result<(u64, SocketAddr), u32> {
+        Err(self.unsupported("open_udp_in"))
+    }
     fn write(&mut self, conn: u64, data: &[u8]) -> u32 {
         self.unsupported("write")
     }

@@ -411,6 +411,25 @@ unsafe extern "C" fn h_file_digest(ctx: *mut SyHostCtx, file: u64, out: *mut u8)
     })
 }
 
+unsafe extern "C" fn h_open_udp_in(
+    ctx: *mut SyHostCtx,
+    like: u64,
+    port_lo: u16,
+    port_hi: u16,
+    out: *mut u64,
+    local: *mut SyAddr,
+) -> u32 {
+    if port_lo == 0 || port_lo > port_hi {
+        return malformed(ctx, "open_udp_in");
+    }
+    dispatch(ctx, SY_ERR_IO, |c| {
+        status(c.open_udp_in(like, port_lo..=port_hi), |(id, addr)| {
+            put(out, id);
+            put(local, SyAddr::from(addr));
+        })
+    })
+}
+
 /// The one host API table, shared by every host and mock (see the module docs).
 pub static HOST_API: SyHostApi = SyHostApi {
     struct_size: std::mem::size_of::<SyHostApi>() as u32,
@@ -449,4 +468,5 @@ pub static HOST_API: SyHostApi = SyHostApi {
     counter_take: h_counter_take,
     counter_give: h_counter_give,
     file_digest: h_file_digest,
+    open_udp_in: h_open_udp_in,
 };

@@ -107,7 +107,26 @@ impl HostCalls for MockHost {
         self.record(Action::OpenUdp { socket });
         Ok((socket, local))
     }
+    /// Deterministic where the host is random: the lowest free port of `ports`.
+    fn open_udp_in(
+        &mut self,
+        _like_socket: u64,
+        ports: std::ops::RangeInclusive<u16>,
+    ) -> Result<(u64, SocketAddr), u32> {
+        let taken = |p: &u16| {
+            self.ports_taken_elsewhere.contains(p) || self.udp_ports.values().any(|q| q == p)
+        };
+        let Some(port) = ports.clone().find(|p| !taken(p)) else {
+            return Err(abi::SY_ERR_BUSY);
+        };
+        self.next_id += 1;
+        let socket = 1000 + self.next_id;
+        self.udp_ports.insert(socket, port);
+        self.record(Action::OpenUdp { socket });
+        Ok((socket, SocketAddr::from(([127, 0, 0, 1], port))))
+    }
     fn close_socket(&mut self, socket: u64) -> u32 {
+        self.udp_ports.remove(&socket);
         self.record(Action::CloseSocket { socket })
     }
     fn write(&mut self, conn: u64, data: &[u8]) -> u32 {

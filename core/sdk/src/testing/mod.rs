@@ -179,6 +179,10 @@ pub struct MockHost {
     pub write_capacity: Option<usize>,
     /// Bytes queued per connection, against `write_capacity`.
     queued: BTreeMap<u64, usize>,
+    /// Sockets opened with `open_udp_in` and not closed, with their ports.
+    pub udp_ports: BTreeMap<u64, u16>,
+    /// Ports `open_udp_in` finds taken by someone else (set to play a busy range).
+    pub ports_taken_elsewhere: std::collections::BTreeSet<u16>,
     /// What [`MockHost::raw_ctx`] points at: unlike `with_ctx`'s slot on the stack, it
     /// must outlive the call that made the pointer.
     raw_slot: RawSlot,

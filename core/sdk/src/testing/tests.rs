@@ -180,3 +180,39 @@ fn a_file_digest_comes_from_a_matching_side_file() {
     });
     assert_eq!(after, Ok(None));
 }
+
+/// `open_udp_in` takes a free port of the range (the mock: the lowest), says `Busy`
+/// when every one is taken, gets a port back when its socket closes; an empty range
+/// or port 0 is refused by the table as malformed.
+#[test]
+fn open_udp_in_takes_free_ports_of_the_range_until_none_is_left() {
+    let mut host = MockHost::new();
+    host.ports_taken_elsewhere.insert(50_000);
+    let like = crate::SocketId(1);
+    let got = host.with_ctx(0, |cx| {
+        let (a, at) = cx.open_udp_in(like, 50_000..=50_002)?;
+        let (_, bt) = cx.open_udp_in(like, 50_000..=50_002)?;
+        let full = cx.open_udp_in(like, 50_000..=50_002);
+        cx.close_socket(a)?;
+        let (_, again) = cx.open_udp_in(like, 50_000..=50_002)?;
+        let (lo, hi) = (7, 6);
+        let empty = cx.open_udp_in(like, lo..=hi);
+        let zero = cx.open_udp_in(like, 0..=5);
+        Ok::<_, HostError>((at.port(), bt.port(), full, again.port(), empty, zero))
+    });
+    assert_eq!(
+        got,
+        Ok((
+            50_001,
+            50_002,
+            Err(HostError::Busy),
+            50_001,
+            Err(HostError::Invalid),
+            Err(HostError::Invalid)
+        ))
+    );
+    assert_eq!(
+        host.udp_ports.values().copied().collect::<Vec<_>>(),
+        [50_002, 50_001]
+    );
+}

@@ -9,6 +9,9 @@
 //! # Layout
 //! - this file: requests, transfers and their actions.
 //! - `locate`: where an admitted request's file is (client root, case folding).
+//! - `ports`: where a transfer's packets go: its own socket (ephemeral, or from
+//!   `port_range`), or the listen socket (`single_port: true`), where transfers are
+//!   told apart by the client's address and port.
 //! - `sessions`: each transfer as a host session (described, ended), and the ERROR
 //!   every transfer left gets at the drain deadline.
 
@@ -28,6 +31,7 @@ use crate::packet::{self, ErrorCode, RequestKind};
 use crate::transfer::{Action, Ending, Outcome, Params, Receiver, Sender};
 
 mod locate;
+mod ports;
 mod sessions;
 
 /// The output port carrying one [`TransferCompleted`] per transfer.
@@ -55,6 +59,14 @@ impl Machine {
             Machine::Recv(r) => r.fail(code, why, out),
         }
     }
+
+    /// End a running transfer as aborted, telling the peer `why` (ERROR 0).
+    fn cut(&mut self, why: &str, out: &mut Vec<Action<'_>>) {
+        match self {
+            Machine::Send(s) => s.cut(why, out),
+            Machine::Recv(r) => r.cut(why, out),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -67,7 +79,15 @@ enum Convert {
 #[derive(Debug)]
 struct Live {
     machine: Machine,
+    /// Where its packets go and come from: its own socket, or with `single_port` the
+    /// listener its request came in on.
     socket: SocketId,
+    /// `socket` is the transfer's own (closed with it), not the listener.
+    own_socket: bool,
+    /// Its key as a host session (`sessions`).
+    session: u64,
+    /// With `single_port`, its request as received (a repeat is dropped).
+    request: Vec<u8>,
     peer: SocketAddr,
     /// The file being read, or the temp being written (until committed).
     file: Option<FileId>,
@@ -99,6 +119,8 @@ pub struct Tftp {
     admission: Admission,
     transfers: HashMap<u64, Live>,
     by_socket: HashMap<SocketId, u64>,
+    /// With `single_port`: the transfer of each (listener, client address and port).
+    by_peer: HashMap<(SocketId, SocketAddr), u64>,
     next_id: u64,
     scratch: Vec<u8>,
     /// netascii downloads whose file is being prefetched, by prefetch token.
@@ -430,11 +452,11 @@ impl Tftp {
                 (file, neg, room, convert)
             }
         };
-        let socket = match ctx.open_udp(listener) {
-            Ok((socket, _)) => socket,
-            Err(e) => {
+        let (socket, own_socket) = match self.transfer_socket(ctx, listener) {
+            Ok(opened) => opened,
+            Err(refusal) => {
                 let _ = ctx.close_file(file);
-                return Err(storage_error(e));
+                return Err(refusal);
             }
         };
         let mut params = self.params(&neg);
@@ -459,10 +481,19 @@ impl Tftp {
         if opened.is_none() {
             self.admission.started(peer, req);
         }
-        self.by_socket.insert(socket, id);
+        let session = if own_socket {
+            self.by_socket.insert(socket, id);
+            socket.0
+        } else {
+            self.by_peer.insert((socket, peer), id);
+            ports::session_key(id)
+        };
         let live = Live {
             machine,
             socket,
+            own_socket,
+            session,
+            request: req.datagram.clone(),
             peer,
             file: Some(file),
             kind: req.kind,
@@ -629,8 +660,12 @@ impl Tftp {
             }
             Action::Finished(outcome) => self.finished(ctx, live, &outcome),
             Action::Close => {
-                let _ = ctx.close_socket(live.socket);
-                self.by_socket.remove(&live.socket);
+                if live.own_socket {
+                    let _ = ctx.close_socket(live.socket);
+                    self.by_socket.remove(&live.socket);
+                } else {
+                    self.by_peer.remove(&(live.socket, live.peer));
+                }
                 if let Some(file) = live.file.take() {
                     // An uncommitted temp file is deleted by the host here.
                     let _ = ctx.close_file(file);
@@ -703,7 +738,7 @@ impl Tftp {
         // Its last description may be up to `DESCRIBE_EVERY` behind: the bytes done
         // at the end are what the host's line for it (the access log) says.
         Tftp::describe_end(ctx, live, o.bytes);
-        Tftp::end_session(ctx, live.socket.0, o.kind);
+        Tftp::end_session(ctx, live.session, o.kind);
     }
 
     fn on_transfer_packet(&mut self, ctx: &mut Ctx<'_>, id: u64, from: SocketAddr, data: &[u8]) {
@@ -752,6 +787,7 @@ impl Protocol for Tftp {
             cfg: config,
             transfers: HashMap::new(),
             by_socket: HashMap::new(),
+            by_peer: HashMap::new(),
             next_id: 0,
             scratch: Vec::new(),
             prefetching: HashMap::new(),
@@ -765,10 +801,12 @@ impl Protocol for Tftp {
                 socket, peer, data, ..
             } => match self.by_socket.get(&socket) {
                 Some(&id) => self.on_transfer_packet(ctx, id, peer, data),
+                None if self.cfg.single_port => self.on_listener(ctx, socket, peer, data),
                 None => self.on_request(ctx, socket, peer, data),
             },
             Event::Timer { token } => self.on_timer(ctx, token),
             Event::FilePrefetched { token, result } => self.on_prefetched(ctx, token, result),
+            Event::Replaced => self.replaced(ctx),
             Event::Drain => self.admission.draining = true,
             Event::DrainDeadline { .. } => self.cut_all(ctx),
             _ => {}

@@ -1,4 +1,5 @@
-//! The host's view of the transfers: each is a session keyed by its socket, described
+//! The host's view of the transfers: each is a session keyed by its socket (with
+//! `single_port`, by its id: `ports::session_key`), described
 //! when it begins and every few blocks, ended with its outcome; and at the drain
 //! deadline every transfer left is told with an ERROR packet.
 //!
@@ -63,7 +64,7 @@ impl Tftp {
             bytes_done: done,
             bytes_total: live.total,
         };
-        if let Err(e) = ctx.describe_session(live.socket.0, &session) {
+        if let Err(e) = ctx.describe_session(live.session, &session) {
             ctx.debug(format_args!("session not described: {e}"));
         }
         live.described = Some(done);
@@ -121,10 +122,7 @@ impl Tftp {
             };
             let mut out = Vec::new();
             if live.running {
-                match &mut live.machine {
-                    Machine::Send(s) => s.cut(SHUTTING_DOWN, &mut out),
-                    Machine::Recv(r) => r.cut(SHUTTING_DOWN, &mut out),
-                }
+                live.machine.cut(SHUTTING_DOWN, &mut out);
             }
             if out.is_empty() {
                 out.push(Action::Close);

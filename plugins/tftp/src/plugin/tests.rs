@@ -2,9 +2,11 @@
 //! `deadline`: transfers as host sessions, and the drain deadline's ERROR.
 //! `names`: name mapping, per-client roots and case folding against the mock's files;
 //! size probes.
+//! `ports`: transfers on the listener (`single_port`), and `port_range`.
 
 mod deadline;
 mod names;
+mod ports;
 
 use std::net::SocketAddr;
 

@@ -26,6 +26,9 @@ const CLOSE_LINGER: Duration = Duration::from_secs(5);
 
 /// Put `item` at the end of the connection's output queue (nothing after a
 /// shutdown or close) and schedule a flush: written after this call returns.
+/// Writes up to this size are gathered until the plugin's call returns (see `write`).
+const COALESCE_BELOW: usize = 64 * 1024;
+
 fn queue(actor: &mut InstanceActor, ctx: &mut Context<InstanceActor>, conn: u64, item: Out) -> u32 {
     let Some(c) = actor.res.conns.get_mut(&conn) else {
         return abi::SY_ERR_INVALID;
@@ -62,28 +65,46 @@ pub fn write(
     if !c.out.is_empty() && c.pending + data.len() > max {
         return abi::SY_ERR_LIMIT;
     }
-    let mut written = 0;
-    if c.out.is_empty() {
-        match c.stream.try_write(data) {
+    let was_empty = c.out.is_empty();
+    if was_empty && data.len() > COALESCE_BELOW {
+        // A large write goes out at once, as far as the socket takes it: what it does
+        // not take is queued, and the queue stays short for the next one.
+        let written = match c.stream.try_write(data) {
             Ok(n) => {
                 actor.shared.metrics.bytes_out.inc_by(n as u64);
                 c.count(n as u64);
-                written = n;
+                n
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
             Err(e) => return io_status(&e),
+        };
+        let rest = &data[written..];
+        if !rest.is_empty() {
+            c.pending += rest.len();
+            c.out.push_back(Out::Bytes {
+                data: rest.to_vec(),
+                pos: 0,
+            });
+            ctx.notify(Flush(conn));
         }
-    }
-    let rest = &data[written..];
-    if rest.is_empty() {
         return abi::SY_OK;
     }
-    c.pending += rest.len();
-    c.out.push_back(Out::Bytes {
-        data: rest.to_vec(),
-        pos: 0,
-    });
-    ctx.notify(Flush(conn));
+    // A small write waits for the end of the plugin's call: the writes of one event
+    // (a header, a line, the file that follows: `conn_out` inlines a small one) leave
+    // in one send, one segment, one wake-up of the peer.
+    c.pending += data.len();
+    match c.out.back_mut() {
+        Some(Out::Bytes { data: tail, .. }) if tail.len() + data.len() <= COALESCE_BELOW => {
+            tail.extend_from_slice(data)
+        }
+        _ => c.out.push_back(Out::Bytes {
+            data: data.to_vec(),
+            pos: 0,
+        }),
+    }
+    if was_empty {
+        ctx.notify(Flush(conn));
+    }
     abi::SY_OK
 }
 

@@ -46,6 +46,17 @@ impl HostCalls for Calls<'_> {
     fn log(&mut self, level: u32, msg: &str) {
         self.actor.phase.note_log(level, msg);
         let log = &self.actor.shared.log;
+        let slog_level = match level {
+            abi::SY_LOG_ERROR => slog::Level::Error,
+            abi::SY_LOG_WARN => slog::Level::Warning,
+            abi::SY_LOG_INFO => slog::Level::Info,
+            abi::SY_LOG_DEBUG => slog::Level::Debug,
+            _ => slog::Level::Trace,
+        };
+        // A plugin's per-request debug line costs no parsing when debug is off.
+        if !slog::Drain::is_enabled(log, slog_level) {
+            return;
+        }
         let line = crate::logfmt::parse(msg);
         let fields = crate::logfmt::Fields(&line.fields);
         let msg = line.msg;
@@ -85,7 +96,15 @@ impl HostCalls for Calls<'_> {
     }
 
     fn open_udp(&mut self, like_socket: u64) -> Result<(u64, SocketAddr), u32> {
-        sockets::open_udp(self.actor, self.ctx, like_socket)
+        sockets::open_udp(self.actor, self.ctx, like_socket, None)
+    }
+
+    fn open_udp_in(
+        &mut self,
+        like_socket: u64,
+        ports: std::ops::RangeInclusive<u16>,
+    ) -> Result<(u64, SocketAddr), u32> {
+        sockets::open_udp(self.actor, self.ctx, like_socket, Some(ports))
     }
 
     fn close_socket(&mut self, socket: u64) -> u32 {

@@ -25,7 +25,9 @@ pub fn session_update(actor: &mut InstanceActor, session: u64, info: &Session<'_
     let moved = match info.conn {
         None => None,
         Some(conn) => match actor.res.conns.get(&conn.0) {
-            Some(c) => Some(Rc::clone(&c.moved)),
+            // Bytes written before the description and still queued belong before
+            // the session too (a reply header gathered until the call returns).
+            Some(c) => Some((Rc::clone(&c.moved), c.pending as u64)),
             None => return abi::SY_ERR_INVALID,
         },
     };

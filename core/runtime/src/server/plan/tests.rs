@@ -29,6 +29,7 @@ pub(in crate::server) fn handler(name: &str, listeners: &[&str]) -> HandlerSpec 
             sharding: 0,
         },
         root: None,
+        symlinks: Default::default(),
         config_text: String::new(),
         create_dirs: Vec::new(),
         busy_poll: Duration::ZERO,

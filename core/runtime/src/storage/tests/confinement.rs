@@ -4,7 +4,7 @@
 use std::os::unix::fs::symlink;
 
 use super::{Area, put, raw_names, read_all};
-use crate::storage::{FileKind, Root, StorageError};
+use crate::storage::{FileKind, Root, StorageError, Symlinks};
 use switchyard_sdk::abi;
 
 /// Every operation refuses every traversal form before touching the disk.
@@ -45,10 +45,11 @@ fn traversal_forms_are_refused_by_every_operation() {
 }
 
 /// A symlink inside the root pointing out (relative or absolute, to a file or a dir) is
-/// refused for reading, for creating a temp in it and for listing it.
+/// refused for reading, for creating a temp in it and for listing it, whether the root
+/// follows links inside it or refuses them all.
 #[test]
 fn symlinks_out_of_the_root_are_refused() {
-    for area in Area::both() {
+    for area in Area::every() {
         let r = &area.root;
         symlink("../outside/secret", area.at("rel_link")).expect("symlink");
         symlink(area.outside().join("secret"), area.at("abs_link")).expect("symlink");
@@ -89,11 +90,12 @@ fn symlinks_out_of_the_root_are_refused() {
     }
 }
 
-/// Decision: symlinks are refused even when they stay inside the root, so an alias
-/// cannot bypass a plugin's lexical policy (e.g. "uploads only under `incoming/`").
+/// With `symlinks: refuse`, symlinks are refused even when they stay inside the root,
+/// so an alias cannot bypass a plugin's lexical policy (e.g. "uploads only under
+/// `incoming/`").
 #[test]
-fn symlinks_inside_the_root_are_refused_too() {
-    for area in Area::both() {
+fn with_refuse_symlinks_inside_the_root_are_refused_too() {
+    for area in Area::both_with(Symlinks::Refuse) {
         let r = &area.root;
         put(&area.at("sub/real.txt"), b"real");
         symlink("real.txt", area.at("sub/alias.txt")).expect("symlink");
@@ -154,7 +156,7 @@ fn sibling_prefix_root_is_not_reachable() {
 /// transfer keeps reading the file it opened.
 #[test]
 fn symlink_swapped_in_during_a_download_is_not_followed() {
-    for area in Area::both() {
+    for area in Area::every() {
         put(&area.at("pub/file"), b"public");
         let (file, size) = area.root.open_read("pub/file").expect("open");
         std::fs::remove_file(area.at("pub/file")).expect("rm");
@@ -171,7 +173,7 @@ fn symlink_swapped_in_during_a_download_is_not_followed() {
 /// (which resolves its target again) is refused, and the temp stays where it was made.
 #[test]
 fn symlink_swapped_in_during_an_upload_is_not_followed() {
-    for area in Area::both() {
+    for area in Area::every() {
         let r = &area.root;
         std::fs::create_dir(area.at("up")).expect("mkdir");
         let mut temp = r.create_temp("up/file").expect("temp");

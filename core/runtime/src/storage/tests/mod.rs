@@ -1,11 +1,14 @@
 //! Unit tests of the storage capability on real directories (`tempfile::TempDir`).
 //!
 //! Confinement tests run twice, with `openat2` and with the portable `O_NOFOLLOW` walk,
-//! because both must enforce the same policy.
+//! because both must enforce the same policy; those about symlinks also run under both
+//! policies (`follow_inside`, `refuse`) where both must refuse.
 //!
 //! # Layout
 //! - `paths`: the lexical check.
 //! - `confinement`: traversal, symlinks (static and swapped mid-transfer), sibling roots.
+//! - `links`: symlinks inside the root, followed (reads, stat, list, uploads, digests)
+//!   or refused; escapes, loops and hidden targets refused.
 //! - `reading`: open_read, stat, list, remove, free_space.
 //! - `digests`: a served file's digest, from its side file and then from the cache.
 //! - `uploads`: temp files, commit, concurrency, overwrite.
@@ -15,6 +18,7 @@
 
 mod confinement;
 mod digests;
+mod links;
 mod nospace;
 mod partials;
 mod paths;
@@ -24,7 +28,7 @@ mod uploads;
 
 use std::path::{Path, PathBuf};
 
-use super::Root;
+use super::{Root, Symlinks};
 
 /// A test area: `base/root` is the storage root, `base/outside` holds a secret.
 pub(super) struct Area {
@@ -47,6 +51,21 @@ impl Area {
     /// Both resolvers.
     pub fn both() -> [Area; 2] {
         [Area::new(false), Area::new(true)]
+    }
+
+    /// Both resolvers, with symlink policy `symlinks`.
+    pub fn both_with(symlinks: Symlinks) -> [Area; 2] {
+        Area::both().map(|mut a| {
+            a.root = a.root.with_symlinks(symlinks);
+            a
+        })
+    }
+
+    /// Both resolvers under both symlink policies: for what each must refuse.
+    pub fn every() -> [Area; 4] {
+        let [a, b] = Area::both_with(Symlinks::FollowInside);
+        let [c, d] = Area::both_with(Symlinks::Refuse);
+        [a, b, c, d]
     }
 
     /// A path inside the root.

@@ -108,3 +108,47 @@ fn every_private_root_is_reported_with_other_errors_and_a_bad_flag_is_refused() 
         pos(&layout("allow_nested_roots: 1,", "./data", "./state"), "1,"),
     );
 }
+
+/// `symlinks` on a handler: `follow_inside` (the default) or `refuse`; a typo is
+/// reported at its value with a suggestion, and the field without a `root` too.
+#[test]
+fn symlinks_is_a_storage_policy_checked_at_its_place() {
+    let handler = |fields: &str| {
+        format!(
+            r#"(
+    listeners: {{ "t": (kind: tcp, bind: "127.0.0.1:0") }},
+    handlers: {{ "files": (plugin: "files", {fields}) }},
+    routes: [ (from: "t", to: "files") ],
+)
+"#
+        )
+    };
+    use crate::storage::Symlinks;
+    let t = compile_text(&handler(r#"root: Some("./data")"#)).unwrap();
+    assert_eq!(
+        t.handlers[0].symlinks,
+        Symlinks::FollowInside,
+        "the default"
+    );
+    let t = compile_text(&handler(r#"root: Some("./data"), symlinks: refuse"#)).unwrap();
+    assert_eq!(t.handlers[0].symlinks, Symlinks::Refuse);
+    let t = compile_text(&handler(r#"root: Some("./data"), symlinks: follow_inside"#)).unwrap();
+    assert_eq!(t.handlers[0].symlinks, Symlinks::FollowInside);
+
+    let text = handler(r#"root: Some("./data"), symlinks: refused"#);
+    let e = errors(&text);
+    let d = only(&e, DiagnosticKind::BadValue);
+    assert_at(&d, pos(&text, "refused"));
+    assert!(
+        d.message.contains("`symlinks` of handler `files`"),
+        "{}",
+        d.message
+    );
+    assert!(d.help.as_deref().unwrap_or("").contains("refuse"), "{d:?}");
+
+    let text = handler("symlinks: refuse");
+    let e = errors(&text);
+    let d = only(&e, DiagnosticKind::BadValue);
+    assert_at(&d, pos(&text, "refuse"));
+    assert!(d.message.contains("needs a `root`"), "{}", d.message);
+}
