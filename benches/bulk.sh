@@ -58,14 +58,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Wait until the server has logged its n-th transfer line.
+# Wait until the server has logged its n-th transfer: one line per finished session
+# in the topology's access log (flushed every 10 ms), whatever the main log's level.
 wait_transfers() {
     for _ in $(seq 6000); do
-        [ "$(grep -c '"msg":"transfer"' "$work/server.log" || true)" -ge "$1" ] && return 0
+        [ "$(grep -c 'handler=bulk' "$work/access.log" 2>/dev/null || true)" -ge "$1" ] && return 0
         sleep 0.01
     done
-    tail -5 "$work/server.log" >&2
-    fail "no transfer #$1 in the server log"
+    tail -5 "$work/server.log" "$work/access.log" >&2
+    fail "no transfer #$1 in the access log"
 }
 
 echo "== setup: ${SIZE_MIB} MiB random file, $ROUNDS rounds, profile $PROFILE, GLIBC_TUNABLES=${GLIBC_TUNABLES:-unset}"
@@ -80,6 +81,7 @@ ln -s "$work/src.bin" "$work/seed/111.pptx"
 
 cat > "$work/topology.ron" <<RON
 (
+    access_log: Some((path: "$work/access.log", flush_ms: 10)),
     listeners: { "bulk_tcp": (kind: tcp, bind: "127.0.0.1:0") },
     handlers: {
         "bulk": (plugin: "bulk", root: Some("$work/data"), config: (reserve_free_bytes: 0)),
