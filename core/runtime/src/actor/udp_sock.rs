@@ -147,9 +147,10 @@ impl ReadAhead {
             self.buf.resize(want, 0);
         }
         let got = read_cached(file, &mut self.buf[..want], offset, need)?;
-        if let Some(n) = got
-            && n > 0
-        {
+        // Zero bytes held is a holding too: an empty range at the end of a file (the
+        // last, empty TFTP block of a file a whole number of blocks long) is sent as
+        // its header alone.
+        if let Some(n) = got {
             self.holds = Some((id, offset, n));
         }
         Ok(got)
@@ -184,4 +185,35 @@ pub fn read_cached(
         }
     }
     Ok(Some(got))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_of(bytes: &[u8]) -> std::fs::File {
+        let mut f = tempfile::tempfile().expect("temp file");
+        f.write_all(bytes).expect("write");
+        f
+    }
+
+    #[test]
+    fn a_range_inside_the_file_is_held_and_located() {
+        let file = file_of(&[7u8; 3000]);
+        let mut ahead = ReadAhead::default();
+        assert_eq!(ahead.fill(1, &file, 512, 512).expect("read"), Some(2488));
+        assert_eq!(ahead.locate(1, 1024, 512), Some(512..1024));
+        assert_eq!(ahead.locate(2, 1024, 512), None, "another file's range");
+        assert_eq!(ahead.locate(1, 2900, 512), None, "past what is held");
+    }
+
+    #[test]
+    fn an_empty_range_at_the_end_of_the_file_is_held() {
+        // A file a whole number of blocks long ends with an empty block.
+        let file = file_of(&[1u8; 1024]);
+        let mut ahead = ReadAhead::default();
+        assert_eq!(ahead.fill(1, &file, 1024, 0).expect("read"), Some(0));
+        assert_eq!(ahead.locate(1, 1024, 0), Some(0..0));
+    }
 }
