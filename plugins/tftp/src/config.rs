@@ -32,6 +32,11 @@ pub struct Config {
     pub max_blksize: u16,
     /// Largest `windowsize` granted (RFC 7440 allows 1..=65535).
     pub max_windowsize: u16,
+    /// The socket receive buffer, in KiB, a client is assumed to have: a window is
+    /// granted only as large as fits in it, so that a window sent back to back is not
+    /// cut short by the client's own buffer (160: what Linux's default 208 KiB safely
+    /// holds). 0 grants any window up to `max_windowsize`.
+    pub client_buffer_kib: u32,
     /// First retransmission timeout, when the client does not ask for one.
     pub timeout_ms: u64,
     /// Ceiling of the doubling backoff.
@@ -130,6 +135,7 @@ impl Default for Config {
             serve_hidden: false,
             max_blksize: 65464,
             max_windowsize: 64,
+            client_buffer_kib: 160,
             timeout_ms: 1000,
             max_timeout_ms: 16_000,
             max_retries: 5,
@@ -163,6 +169,9 @@ impl Config {
         }
         if self.max_windowsize == 0 {
             return Err("max_windowsize: must be at least 1".into());
+        }
+        if self.client_buffer_kib > 1024 * 1024 {
+            return Err("client_buffer_kib: at most 1048576 (1 GiB)".into());
         }
         if !(1..=255_000).contains(&self.timeout_ms) {
             return Err("timeout_ms: must be within 1..=255000".into());
@@ -270,6 +279,7 @@ mod tests {
             "(max_blksize: 7)",
             "(max_blksize: 65465)",
             "(max_windowsize: 0)",
+            "(client_buffer_kib: 1048577)",
             "(timeout_ms: 0)",
             "(timeout_ms: 5000, max_timeout_ms: 1000)",
             "(max_retries: 0)",

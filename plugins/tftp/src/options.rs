@@ -19,6 +19,34 @@ pub const MAX_BLKSIZE: u16 = 65464;
 pub struct Limits {
     pub max_blksize: u16,
     pub max_windowsize: u16,
+    /// Socket-buffer bytes a client is assumed to have (0: no assumption): a window
+    /// is granted only as large as fits in it ([`window_fit`]).
+    pub client_buffer: u64,
+}
+
+/// What one datagram of `blksize` payload bytes takes of a Linux receiver's socket
+/// buffer (its "truesize"): the datagram with TFTP, UDP and IPv6 headers, in a
+/// buffer rounded up to a power of two while it is small (below 16 KiB the kernel
+/// allocates it whole), or to 4 KiB pages above, plus ~768 bytes of bookkeeping.
+/// Why it matters: atftp's default 208 KiB holds 12 datagrams of 8 KiB blocks,
+/// not 25, and 3 of 64 KiB (docs/decisions/tftp-windows.md).
+pub fn datagram_cost(blksize: u16) -> u64 {
+    let wire = u64::from(blksize) + 4 + 8 + 40;
+    let data = if wire <= 16 * 1024 - 512 {
+        wire.next_power_of_two()
+    } else {
+        wire.div_ceil(4096) * 4096
+    };
+    data + 768
+}
+
+/// The largest window of `blksize` blocks that fits `buffer` bytes of a receiver's
+/// socket buffer; at least 1 (lock-step always fits). `buffer` 0: no bound.
+pub fn window_fit(blksize: u16, buffer: u64) -> u16 {
+    if buffer == 0 {
+        return u16::MAX;
+    }
+    (buffer / datagram_cost(blksize)).clamp(1, u64::from(u16::MAX)) as u16
 }
 
 /// The result of a negotiation.
@@ -118,6 +146,16 @@ pub fn negotiate(
             out.granted.push((name, value));
         }
     }
+    // Whatever the order of the options, the window must fit the granted block size.
+    let fit = window_fit(out.blksize, limits.client_buffer);
+    if out.windowsize > fit {
+        out.windowsize = fit;
+        for (name, value) in &mut out.granted {
+            if name == "windowsize" {
+                *value = fit.to_string();
+            }
+        }
+    }
     out
 }
 
@@ -154,7 +192,40 @@ mod tests {
     const LIM: Limits = Limits {
         max_blksize: 65464,
         max_windowsize: 64,
+        client_buffer: 0,
     };
+
+    #[test]
+    fn windows_are_granted_only_as_large_as_a_client_buffer_holds() {
+        let lim = Limits {
+            client_buffer: 160 * 1024,
+            ..LIM
+        };
+        let grant = |blksize: &str, windowsize: &str| {
+            let n = negotiate(
+                RequestKind::Read,
+                &[("windowsize", windowsize), ("blksize", blksize)],
+                lim,
+                None,
+            );
+            (n.windowsize, n.summary())
+        };
+        // 64 KiB blocks: two fit (three take 199 KiB of 208, and a fourth is lost).
+        assert_eq!(
+            grant("65464", "16"),
+            (2, "windowsize=2,blksize=65464".into())
+        );
+        assert_eq!(
+            grant("65464", "1"),
+            (1, "windowsize=1,blksize=65464".into())
+        );
+        // 8 KiB blocks cost 16.75 KiB each: 9, not 20.
+        assert_eq!(grant("8192", "16").0, 9);
+        assert_eq!(grant("1468", "16").0, 16, "small windows as asked");
+        assert_eq!(grant("512", "64").0, 64);
+        assert_eq!(window_fit(65464, 1), 1, "lock-step always fits");
+        assert_eq!(window_fit(65464, 0), u16::MAX, "0: no bound");
+    }
 
     fn read(opts: &[Opt<'_>]) -> Negotiated {
         negotiate(RequestKind::Read, opts, LIM, Some(1234))
@@ -221,6 +292,7 @@ mod tests {
         let lim = Limits {
             max_blksize: 1024,
             max_windowsize: 4,
+            client_buffer: 0,
         };
         let n = negotiate(RequestKind::Read, &[("blksize", "8192")], lim, None);
         assert_eq!(n.granted, vec![("blksize".into(), "1024".into())]);

@@ -190,6 +190,7 @@ impl Tftp {
         Limits {
             max_blksize: self.cfg.max_blksize,
             max_windowsize: self.cfg.max_windowsize,
+            client_buffer: u64::from(self.cfg.client_buffer_kib) * 1024,
         }
     }
 

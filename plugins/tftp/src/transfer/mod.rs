@@ -15,9 +15,12 @@
 //! # Layout
 //! - this file: [`Params`], [`Action`], [`Outcome`], the retry clock and block mapping.
 //! - `send`: [`Sender`]. `recv`: [`Receiver`]. `tests`: both, with a manual clock.
+//! - `burst`: how many blocks of a window the sender sends at once, learned from
+//!   windows that lost their tail in a receiver's full socket buffer.
 //! - `sim`: the two talking through a lossy, duplicating, reordering simulated network.
 
 pub use switchyard_sdk::messages::Outcome as Ending;
+mod burst;
 mod recv;
 mod send;
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use super::burst::Burst;
 use super::{
     Action, Ending, Outcome, Params, Peer, Rel, Retry, Role, block_of, peer_error, relative,
 };
@@ -11,7 +12,8 @@ use crate::packet::{self, ErrorCode, Packet};
 /// The sending side of one transfer (the server for RRQ, the client for `put`).
 ///
 /// Block indexes are 64-bit (`1..=last`); only the wire numbers wrap. `acked` is the
-/// highest index the peer acknowledged, `sent` the highest sent in the current window.
+/// highest index the peer acknowledged, `sent` the highest sent in the current window,
+/// which began after `window_start` and may leave in several bursts ([`Burst`]).
 #[derive(Debug, Clone)]
 pub struct Sender {
     p: Params,
@@ -21,6 +23,13 @@ pub struct Sender {
     last: u64,
     acked: u64,
     sent: u64,
+    /// The highest index ever sent: after a timeout resends less than the window, a
+    /// late ACK for what the first sending delivered is still news, not stale.
+    sent_max: u64,
+    window_start: u64,
+    burst: Burst,
+    /// The current window was sent again after a timeout.
+    resent: bool,
     /// Sent (and re-sent on timeout) until the peer starts the transfer: the server's
     /// OACK, or the client's WRQ.
     start: Option<(SocketAddr, Vec<u8>)>,
@@ -58,6 +67,10 @@ impl Sender {
             last: last_index(total, p.blksize),
             acked: 0,
             sent: 0,
+            sent_max: 0,
+            window_start: 0,
+            resent: false,
+            burst: Burst::new(p.windowsize, p.timeout_ms),
             start: oack.map(|o| (peer, o)),
             retry: Retry::new(&p),
             retransmits: 0,
@@ -89,6 +102,10 @@ impl Sender {
             last: last_index(total, p.blksize),
             acked: 0,
             sent: 0,
+            sent_max: 0,
+            window_start: 0,
+            resent: false,
+            burst: Burst::new(p.windowsize, p.timeout_ms),
             start: Some((server, wrq)),
             retry: Retry::new(&p),
             retransmits: 0,
@@ -127,7 +144,13 @@ impl Sender {
 
     /// When to call [`Sender::on_timeout`].
     pub fn deadline(&self) -> Option<u64> {
-        if self.done { None } else { self.retry.deadline }
+        if self.done {
+            return None;
+        }
+        [self.retry.deadline, self.burst.next_at()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The block the next ACK will most likely have sent first, as `(offset, len)`:
@@ -166,11 +189,18 @@ impl Sender {
         self.retry.deadline = None;
     }
 
-    /// Send every block of the window not sent yet.
+    /// Send the window's next burst: the whole window unless earlier windows lost
+    /// their tail ([`Burst`]); the rest follows at [`Sender::deadline`].
     fn fill(&mut self, now: u64, out: &mut Vec<Action<'_>>) {
+        if self.sent == self.acked && self.acked != self.window_start {
+            self.window_start = self.acked;
+            self.resent = false;
+        }
         let bs = u64::from(self.p.blksize);
-        let end = (self.acked + u64::from(self.p.windowsize)).min(self.last);
-        while self.sent < end {
+        let end = self.window_end();
+        let first = self.sent;
+        let stop = end.min(self.sent + self.burst.allowance(now));
+        while self.sent < stop {
             self.sent += 1;
             let offset = (self.sent - 1) * bs;
             out.push(Action::SendBlock {
@@ -180,7 +210,14 @@ impl Sender {
                 len: (self.total - offset.min(self.total)).min(bs) as u32,
             });
         }
+        self.sent_max = self.sent_max.max(self.sent);
+        self.burst.sent(now, self.sent - first, self.sent < end);
         self.retry.arm(now);
+    }
+
+    /// The index of the current window's last block.
+    fn window_end(&self) -> u64 {
+        (self.window_start + u64::from(self.p.windowsize)).min(self.last)
     }
 
     /// A datagram arrived on the transfer's socket.
@@ -217,6 +254,7 @@ impl Sender {
                     Ok(n) => {
                         self.p.blksize = n.blksize;
                         self.p.windowsize = n.windowsize;
+                        self.burst = Burst::new(n.windowsize, self.p.timeout_ms);
                         if let Some(t) = n.timeout_ms {
                             self.p.timeout_ms = t;
                             self.retry = Retry::new(&self.p);
@@ -256,6 +294,7 @@ impl Sender {
                 // ACK 0 to our WRQ: the server took none of our options.
                 self.p.blksize = options::DEFAULT_BLKSIZE;
                 self.p.windowsize = 1;
+                self.burst = Burst::new(1, self.p.timeout_ms);
                 self.last = last_index(self.total, self.p.blksize);
             }
             self.start = None;
@@ -268,8 +307,16 @@ impl Sender {
             Rel::Same | Rel::Behind => return,
             Rel::Ahead(n) => self.acked + n,
         };
-        if index > self.sent {
+        if index > self.sent_max {
             return; // acknowledges something never sent: stale, from an earlier wrap
+        }
+        if index >= self.window_end() {
+            if !self.resent {
+                self.burst.clean_window(now);
+            }
+        } else if index < self.sent || self.resent {
+            let delivered = index - self.window_start;
+            self.burst.lost_tail(now, delivered, self.resent);
         }
         self.acked = index;
         self.retry.progress(now);
@@ -283,7 +330,14 @@ impl Sender {
 
     /// The deadline passed: resend the window (or the start packet), or give up.
     pub fn on_timeout(&mut self, now: u64, out: &mut Vec<Action<'_>>) {
-        if self.done || self.retry.deadline.is_none_or(|d| now < d) {
+        if self.done {
+            return;
+        }
+        let retry_due = self.retry.deadline.is_some_and(|d| now >= d);
+        if !retry_due && self.burst.next_at().is_some_and(|t| now >= t) {
+            return self.fill(now, out); // the window's next burst
+        }
+        if !retry_due {
             return;
         }
         if !self.retry.backoff(now) {
@@ -302,6 +356,8 @@ impl Sender {
             return;
         }
         self.retransmits += self.sent - self.acked;
+        self.burst.timed_out(now);
+        self.resent = true;
         self.sent = self.acked;
         let deadline = self.retry.deadline;
         self.fill(now, out);

@@ -24,11 +24,15 @@ impl Rng {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Net {
     loss: u64,
     dup: u64,
     max_delay_ms: u64,
+    /// Datagrams the receiver's socket buffer holds (0: unbounded). It is read empty
+    /// every millisecond: more datagrams for the receiver in one millisecond are lost,
+    /// as a burst overflowing a real socket buffer is.
+    rx_capacity: usize,
 }
 
 /// A datagram in flight: (deliver at, sequence, to, from, bytes).
@@ -41,6 +45,8 @@ struct Sim {
     queue: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
     sent_packets: u64,
+    /// (millisecond, datagrams delivered to the receiver in it).
+    rx_fill: (u64, usize),
 }
 
 const S: &str = "10.0.0.1:69";
@@ -65,6 +71,17 @@ impl Sim {
 /// Move `file` from a sender to a receiver; returns (received bytes, sender outcome,
 /// receiver outcome, datagrams sent).
 fn transfer(file: &[u8], p: Params, net: Net, seed: u64) -> (Vec<u8>, Outcome, Outcome, u64) {
+    let (got, s, r, packets, _) = transfer_timed(file, p, net, seed);
+    (got, s, r, packets)
+}
+
+/// [`transfer`], also returning the simulated milliseconds it took.
+fn transfer_timed(
+    file: &[u8],
+    p: Params,
+    net: Net,
+    seed: u64,
+) -> (Vec<u8>, Outcome, Outcome, u64, u64) {
     let (s_addr, r_addr): (SocketAddr, SocketAddr) = (S.parse().unwrap(), R.parse().unwrap());
     let mut sim = Sim {
         rng: Rng(seed | 1),
@@ -72,6 +89,7 @@ fn transfer(file: &[u8], p: Params, net: Net, seed: u64) -> (Vec<u8>, Outcome, O
         queue: BinaryHeap::new(),
         seq: 0,
         sent_packets: 0,
+        rx_fill: (0, 0),
     };
     let mut got = Vec::new();
     let mut committed = false;
@@ -124,6 +142,15 @@ fn transfer(file: &[u8], p: Params, net: Net, seed: u64) -> (Vec<u8>, Outcome, O
         assert!(now < 10_000_000, "simulation did not converge");
         if next_packet == Some(now) {
             let Reverse((_, _, to, from, pkt)) = sim.queue.pop().unwrap();
+            if to == r_addr && sim.net.rx_capacity > 0 {
+                if sim.rx_fill.0 != now {
+                    sim.rx_fill = (now, 0);
+                }
+                sim.rx_fill.1 += 1;
+                if sim.rx_fill.1 > sim.net.rx_capacity {
+                    continue; // the receiver's buffer is full
+                }
+            }
             // A packet's bytes must outlive the actions that borrow them.
             let pkt: &'static [u8] = Box::leak(pkt.into_boxed_slice());
             let mut out = Vec::new();
@@ -150,6 +177,7 @@ fn transfer(file: &[u8], p: Params, net: Net, seed: u64) -> (Vec<u8>, Outcome, O
         s_out.expect("sender result"),
         r_out.expect("receiver result"),
         sim.sent_packets,
+        now,
     )
 }
 
@@ -178,6 +206,7 @@ fn perfect_network_sends_each_block_once() {
         loss: 0,
         dup: 0,
         max_delay_ms: 0,
+        ..Net::default()
     };
     let (got, s, r, packets) = transfer(&data, params(512, 1), net, 1);
     assert_eq!(got, data);
@@ -193,6 +222,7 @@ fn lossy_duplicating_reordering_network_lock_step_and_windows() {
         loss: 10,
         dup: 10,
         max_delay_ms: 30,
+        ..Net::default()
     };
     for (blksize, windowsize, size) in [
         (512, 1, 20_000),
@@ -220,6 +250,7 @@ fn rollover_through_a_lossy_network() {
         loss: 2,
         dup: 2,
         max_delay_ms: 3,
+        ..Net::default()
     };
     let (got, s, r, _) = transfer(&data, params(8, 8), net, 42);
     assert!(r.ok() && s.ok(), "{s:?} {r:?}");
@@ -233,6 +264,7 @@ fn total_loss_ends_both_sides_by_timeout() {
         loss: 100,
         dup: 0,
         max_delay_ms: 0,
+        ..Net::default()
     };
     let (got, s, r, _) = transfer(&data, params(512, 1), net, 3);
     assert!(got.is_empty());
@@ -288,5 +320,38 @@ fn random_datagrams_never_panic_or_corrupt() {
             }
             assert_eq!(written, r.bytes());
         }
+    }
+}
+
+/// A receiver whose socket buffer holds 3 datagrams, asked for windows of 4 and 16
+/// (atftp's 208 KiB against 64 KiB or 8 KiB blocks): every window sent back to back
+/// loses its tail, and sending it again loses it again. The sender learns the burst
+/// the receiver takes and sends each window in such bursts: the file arrives whole,
+/// with a few retransmissions, in about one millisecond per burst.
+#[test]
+fn windows_into_a_small_receive_buffer_do_not_collapse() {
+    let net = Net {
+        rx_capacity: 3,
+        ..Net::default()
+    };
+    let mut p = params(512, 1);
+    p.timeout_ms = 1000;
+    p.max_timeout_ms = 16_000;
+    let data = file(400 * 512 + 7);
+    for windowsize in [4u16, 16] {
+        p.windowsize = windowsize;
+        let (got, s, r, _, ms) = transfer_timed(&data, p, net, 5);
+        assert_eq!(got, data, "ws {windowsize}");
+        assert!(s.ok() && r.ok(), "ws {windowsize}: {s:?} {r:?}");
+        // 401 blocks in bursts of at most 3, one burst a millisecond, one or two
+        // sender timeouts (1 s) to learn the size, and the receiver's dally (2 s):
+        // without the adaptation every window costs a timeout (100 s and more).
+        let bursts = 401u64.div_ceil(3);
+        assert!(ms < p.dally_ms + bursts + 2_000, "ws {windowsize}: {ms} ms");
+        assert!(
+            s.retransmits <= u64::from(windowsize),
+            "ws {windowsize}: {}",
+            s.retransmits
+        );
     }
 }

@@ -227,11 +227,19 @@ fn windowed_download_with_loss_and_reordering() {
         blocks(&out).iter().map(|b| b.0).collect::<Vec<_>>(),
         vec![5, 6, 7, 8]
     );
-    // The client lost 7: it acknowledges 6, we resume after it.
+    // The client lost 7 and 8: it acknowledges 6, we resume after it, in bursts of
+    // the two blocks that got through, one pace apart (`burst.rs`).
     let out = ack_to(&mut s, 2, 6);
     assert_eq!(
         blocks(&out).iter().map(|b| b.0).collect::<Vec<_>>(),
-        vec![7, 8, 9, 10]
+        vec![7, 8]
+    );
+    assert_eq!(s.deadline(), Some(3));
+    let mut out = Vec::new();
+    s.on_timeout(3, &mut out);
+    assert_eq!(
+        blocks(&out).iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![9, 10]
     );
     // A reordered, older ACK is ignored.
     assert!(ack_to(&mut s, 3, 5).is_empty());
