@@ -122,9 +122,13 @@ impl Client {
     /// The next reply; `ERR` becomes [`ClientError::Server`].
     fn read_reply(&mut self) -> Result<Reply> {
         let frame = self.read_frame()?;
-        let reply = Reply::from_frame(frame);
-        self.answered = true;
-        match reply? {
+        let first = !std::mem::replace(&mut self.answered, true);
+        let text = first.then(|| frame.tokens.join(" "));
+        let reply = match (Reply::from_frame(frame), text) {
+            (Err(_), Some(line)) => return Err(ClientError::Refused(line)),
+            (reply, _) => reply?,
+        };
+        match reply {
             Reply::Err { code, message } => Err(ClientError::Server { code, message }),
             other => Ok(other),
         }
