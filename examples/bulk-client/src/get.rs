@@ -34,7 +34,10 @@ pub struct GetOpts {
     pub resume: bool,
     pub keep_partial: bool,
     pub force: bool,
+    /// No progress bar.
     pub quiet: bool,
+    /// The `--json` line replaces the human summary line.
+    pub json: bool,
 }
 
 /// Download; the summary for `--json` (a human line is printed unless quiet).
@@ -129,7 +132,7 @@ pub fn run(o: &GetOpts) -> Result<Summary, Failure> {
     };
     part.persist(&out, o.force)?;
     let secs = started.elapsed().as_secs_f64().max(1e-6);
-    if !o.quiet {
+    if !o.json {
         println!(
             "saved {} ({total} bytes) sha256 {} ({verified}, {:.1} MiB/s)",
             out.display(),

@@ -41,7 +41,8 @@ const DEFAULT_PORT: u16 = 6667;
     after_help = Exit::help_text()
 )]
 struct Cli {
-    /// No progress bar and no summary line, even on a terminal.
+    /// No progress bar, even on a terminal (the summary line stays: it names what was
+    /// stored).
     #[arg(short, long, global = true)]
     quiet: bool,
     /// One JSON summary line per transfer on stdout (name, bytes, seconds, rate,
@@ -152,6 +153,7 @@ fn main() -> ExitCode {
                     },
                     checksum,
                     quiet,
+                    json: cli.json,
                 })
             }),
         Cmd::Get {
@@ -172,6 +174,7 @@ fn main() -> ExitCode {
                     keep_partial,
                     force,
                     quiet,
+                    json: cli.json,
                 })
             }),
         Cmd::Completions { shell } => {

@@ -39,7 +39,10 @@ pub struct SendOpts {
     pub digest: Digest,
     /// Skip the upload when the server holds the name with the same sha256.
     pub checksum: bool,
+    /// No progress bar.
     pub quiet: bool,
+    /// The `--json` line replaces the human summary line.
+    pub json: bool,
 }
 
 /// Where the upload's sha256 comes from.
@@ -86,7 +89,7 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
             _ => hash::hash_range(&file, 0, u64::MAX).map_err(hashing_err)?,
         };
         if server_has(&o.addrs, &name, size, &d)? {
-            if !o.quiet {
+            if !o.json {
                 println!("{name}: the server has these bytes (sha256 {}): skipped", hex(&d));
             }
             return Ok(Summary {
@@ -196,7 +199,7 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
         sha256: hex(&ours),
         skipped: false,
     };
-    if o.quiet {
+    if o.json {
         return Ok(summary);
     }
     println!(
@@ -314,7 +317,7 @@ fn legacy(o: &SendOpts, file: File, size: u64) -> Result<Summary, Failure> {
         .map_err(|_| fail("hashing thread panicked"))?
         .map_err(read_err)?;
     let secs = started.elapsed().as_secs_f64().max(1e-6);
-    if !o.quiet {
+    if !o.json {
         println!(
             "sent {size} bytes (v1: no acknowledgement or stored name) sha256 {} ({:.1} MiB/s)",
             hex(&d),
