@@ -61,7 +61,11 @@ fn run(bin: &str, cwd: &Path, args: &[&str]) -> Output {
 
 fn run_env(bin: &str, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let exe = bin_dir().join(bin);
-    assert!(exe.is_file(), "{} not built: cargo build --workspace", exe.display());
+    assert!(
+        exe.is_file(),
+        "{} not built: cargo build --workspace",
+        exe.display()
+    );
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .current_dir(cwd)
@@ -123,7 +127,11 @@ fn tftp_client_exit_statuses_and_parts() {
     let started = Instant::now();
     let o = run("switchyard-tftp", w, &["get", &closed_port(), "t.bin"]);
     assert_exit(&o, 7, "closed port");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     // A missing file: 78, and nothing created.
     let o = run("switchyard-tftp", w, &["get", &tftp, "nope.bin"]);
     assert_exit(&o, 78, "missing file");
@@ -169,39 +177,83 @@ fn files_client_exit_statuses_force_checksum_json_ls_and_menu() {
     let w = work.path();
     std::fs::write(w.join("up.bin"), &data).unwrap();
 
-    assert_exit(&run("switchyard-files", w, &["ls", &closed_port()]), 7, "closed port");
-    assert_exit(&run("switchyard-files", w, &["ls", "nosuch.invalid"]), 6, "resolve");
+    assert_exit(
+        &run("switchyard-files", w, &["ls", &closed_port()]),
+        7,
+        "closed port",
+    );
+    assert_exit(
+        &run("switchyard-files", w, &["ls", "nosuch.invalid"]),
+        6,
+        "resolve",
+    );
     let o = run("switchyard-files", w, &["get", &files, "nope.bin"]);
     assert_exit(&o, 78, "missing file");
     assert_eq!(names(w), ["up.bin"], "nothing created for a missing file");
-    assert_exit(&run("switchyard-files", w, &["get", &files, "../x", "y"]), 9, "refused");
+    assert_exit(
+        &run("switchyard-files", w, &["get", &files, "../x", "y"]),
+        9,
+        "refused",
+    );
 
     let o = run("switchyard-files", w, &["--json", "put", &files, "up.bin"]);
     assert_exit(&o, 0, "put");
     let j: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
-    assert_eq!((j["name"].as_str(), j["sha256"].as_str()), (Some("up.bin"), Some(&*sha256_hex(&data))));
+    assert_eq!(
+        (j["name"].as_str(), j["sha256"].as_str()),
+        (Some("up.bin"), Some(&*sha256_hex(&data)))
+    );
     // Again: the name exists (73); with --checksum the same bytes are skipped, and no
     // second copy (`up-1.bin`) appears.
-    assert_exit(&run("switchyard-files", w, &["put", &files, "up.bin"]), 73, "exists");
-    let o = run("switchyard-files", w, &["--json", "put", &files, "up.bin", "--checksum"]);
+    assert_exit(
+        &run("switchyard-files", w, &["put", &files, "up.bin"]),
+        73,
+        "exists",
+    );
+    let o = run(
+        "switchyard-files",
+        w,
+        &["--json", "put", &files, "up.bin", "--checksum"],
+    );
     assert_exit(&o, 0, "--checksum");
     let j: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(j["skipped"], true);
-    assert_eq!(names(&s.root()).iter().filter(|n| n.starts_with("up")).count(), 1);
+    assert_eq!(
+        names(&s.root())
+            .iter()
+            .filter(|n| n.starts_with("up"))
+            .count(),
+        1
+    );
 
     // Download: 73 over an existing file, 0 with --force.
     std::fs::write(w.join("up.bin"), b"old").unwrap();
-    assert_exit(&run("switchyard-files", w, &["get", &files, "up.bin"]), 73, "exists");
-    assert_exit(&run("switchyard-files", w, &["get", &files, "up.bin", "-f"]), 0, "-f");
+    assert_exit(
+        &run("switchyard-files", w, &["get", &files, "up.bin"]),
+        73,
+        "exists",
+    );
+    assert_exit(
+        &run("switchyard-files", w, &["get", &files, "up.bin", "-f"]),
+        0,
+        "-f",
+    );
     assert_eq!(std::fs::read(w.join("up.bin")).unwrap(), data);
     assert_eq!(names(w), ["up.bin"], "no part left behind");
 
     // `ls -l`: kind, size, local time (`Mon DD HH:MM`), name.
     let o = run("switchyard-files", w, &["ls", &files]);
-    let line = stdout(&o).lines().find(|l| l.ends_with(" up.bin")).unwrap().to_owned();
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.ends_with(" up.bin"))
+        .unwrap()
+        .to_owned();
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!((cols[0], cols[1]), ("-", "300000"), "{line}");
-    assert!(cols[4].contains(':') && cols[2].len() == 3, "a local time: {line}");
+    assert!(
+        cols[4].contains(':') && cols[2].len() == 3,
+        "a local time: {line}"
+    );
 
     // The menu: English by default, the seed's Chinese under a zh locale.
     let menu = |env: &[(&str, &str)]| {
@@ -221,9 +273,15 @@ fn files_client_exit_statuses_force_checksum_json_ls_and_menu() {
         String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
     };
     let en = menu(&[]);
-    assert!(en.contains("0.quit  1.download") && en.contains("Client closed"), "{en}");
+    assert!(
+        en.contains("0.quit  1.download") && en.contains("Client closed"),
+        "{en}"
+    );
     let zh = menu(&[("LANG", "zh_CN.UTF-8")]);
-    assert!(zh.contains("请选择操作: 0.退出") && zh.contains("客户端关闭"), "{zh}");
+    assert!(
+        zh.contains("请选择操作: 0.退出") && zh.contains("客户端关闭"),
+        "{zh}"
+    );
 }
 
 #[test]
@@ -235,13 +293,25 @@ fn bulk_client_exit_statuses_force_checksum_and_json() {
     let w = work.path();
     std::fs::write(w.join("b.bin"), &data).unwrap();
 
-    assert_exit(&run("switchyard-bulk", w, &["get", &closed_port(), "c.bin"]), 7, "closed");
+    assert_exit(
+        &run("switchyard-bulk", w, &["get", &closed_port(), "c.bin"]),
+        7,
+        "closed",
+    );
     // A missing file creates nothing (it left an empty `.nope.bin.part`).
-    assert_exit(&run("switchyard-bulk", w, &["get", &bulk, "nope.bin"]), 78, "missing");
+    assert_exit(
+        &run("switchyard-bulk", w, &["get", &bulk, "nope.bin"]),
+        78,
+        "missing",
+    );
     assert_eq!(names(w), ["b.bin"]);
     // A digest the bytes do not have: 65, nothing stored.
     let zeros = "0".repeat(64);
-    let o = run("switchyard-bulk", w, &["send", &bulk, "b.bin", "--sha256", &zeros]);
+    let o = run(
+        "switchyard-bulk",
+        w,
+        &["send", &bulk, "b.bin", "--sha256", &zeros],
+    );
     assert_exit(&o, 65, "bad digest");
     assert!(!s.root().join("incoming/b.bin").exists());
 
@@ -250,14 +320,26 @@ fn bulk_client_exit_statuses_force_checksum_and_json() {
     let j: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(j["sha256"], sha256_hex(&data));
     // The same bytes again with --checksum: skipped, no `b-1.bin`.
-    let o = run("switchyard-bulk", w, &["--json", "send", &bulk, "b.bin", "--checksum"]);
+    let o = run(
+        "switchyard-bulk",
+        w,
+        &["--json", "send", &bulk, "b.bin", "--checksum"],
+    );
     assert_exit(&o, 0, "--checksum");
     let j: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(j["skipped"], true, "{j}");
     assert!(!s.root().join("incoming/b-1.bin").exists());
 
-    assert_exit(&run("switchyard-bulk", w, &["get", &bulk, "b.bin"]), 73, "exists");
-    assert_exit(&run("switchyard-bulk", w, &["get", &bulk, "b.bin", "--force"]), 0, "force");
+    assert_exit(
+        &run("switchyard-bulk", w, &["get", &bulk, "b.bin"]),
+        73,
+        "exists",
+    );
+    assert_exit(
+        &run("switchyard-bulk", w, &["get", &bulk, "b.bin", "--force"]),
+        0,
+        "force",
+    );
     assert_eq!(std::fs::read(w.join("b.bin")).unwrap(), data);
     assert_eq!(names(w), ["b.bin"], "no part left behind");
 }
@@ -275,20 +357,39 @@ fn a_connection_limit_is_read_by_the_clients_as_busy() {
         .map(|l| TcpStream::connect(s.host.addr(l)).unwrap())
         .collect();
     wait_until("both slots taken", WAIT, || {
-        run("switchyard-files", w, &["ls", &s.addr("files_tcp")]).status.code() == Some(75)
+        run("switchyard-files", w, &["ls", &s.addr("files_tcp")])
+            .status
+            .code()
+            == Some(75)
     });
     for _ in 0..3 {
         let o = run("switchyard-files", w, &["ls", &s.addr("files_tcp")]);
         assert_exit(&o, 75, "files over the limit");
-        assert!(stderr(&o).contains("too many connections from your address, try later"), "{}", stderr(&o));
-        let o = run("switchyard-bulk", w, &["send", &s.addr("bulk_tcp"), "x.bin"]);
+        assert!(
+            stderr(&o).contains("too many connections from your address, try later"),
+            "{}",
+            stderr(&o)
+        );
+        let o = run(
+            "switchyard-bulk",
+            w,
+            &["send", &s.addr("bulk_tcp"), "x.bin"],
+        );
         assert_exit(&o, 75, "bulk over the limit");
-        assert!(stderr(&o).contains("too many connections from your address"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("too many connections from your address"),
+            "{}",
+            stderr(&o)
+        );
     }
     let lines = s
         .host
         .logs_where(|j| j["msg"] == "connection refused: limit reached");
-    assert_eq!(lines.len(), 2, "one line per handler for the address, not one per try");
+    assert_eq!(
+        lines.len(),
+        2,
+        "one line per handler for the address, not one per try"
+    );
     drop(held);
 }
 
@@ -303,11 +404,32 @@ fn sigint_mid_transfer_leaves_no_part() {
     let tftp_link = SlowUdp::start(s.host.addr("tftp_udp"), 128 * 1024);
     let bulk_link = SlowTcp::start(s.host.addr("bulk_tcp"), Some(128 * 1024), None);
     let cases: [(&str, Vec<String>, bool); 3] = [
-        ("switchyard-tftp", vec!["get".into(), tftp_link.addr().to_string(), "slow.bin".into()], false),
-        ("switchyard-bulk", vec!["get".into(), bulk_link.addr().to_string(), "slow.bin".into()], false),
+        (
+            "switchyard-tftp",
+            vec![
+                "get".into(),
+                tftp_link.addr().to_string(),
+                "slow.bin".into(),
+            ],
+            false,
+        ),
         (
             "switchyard-bulk",
-            vec!["get".into(), bulk_link.addr().to_string(), "slow.bin".into(), "--keep-partial".into()],
+            vec![
+                "get".into(),
+                bulk_link.addr().to_string(),
+                "slow.bin".into(),
+            ],
+            false,
+        ),
+        (
+            "switchyard-bulk",
+            vec![
+                "get".into(),
+                bulk_link.addr().to_string(),
+                "slow.bin".into(),
+                "--keep-partial".into(),
+            ],
             true,
         ),
     ];

@@ -23,7 +23,10 @@ fn require(tool: &str) {
         .args(["-c", &format!("command -v {tool}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(found, "`{tool}` is not installed: .ci/run installs it (apt)");
+    assert!(
+        found,
+        "`{tool}` is not installed: .ci/run installs it (apt)"
+    );
 }
 
 fn run(cmd: Command) -> Output {
@@ -42,7 +45,11 @@ fn on_a_terminal(cwd: &Path, bin: &str, args: &[&str]) -> String {
         .arg(&log)
         .current_dir(cwd);
     let o = run(cmd);
-    assert!(o.status.success(), "{line}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned()
 }
 
@@ -80,9 +87,26 @@ fn progress_shows_name_percent_and_eta_on_a_terminal_only() {
     let files = host.addr("files_tcp").to_string();
     let bulk = host.addr("bulk_tcp").to_string();
     let shown = [
-        ("switchyard-tftp", on_a_terminal(w, "switchyard-tftp", &["get", &tftp, "movie.bin", "t.bin"])),
-        ("switchyard-files", on_a_terminal(w, "switchyard-files", &["get", &files, "movie.bin", "f.bin"])),
-        ("switchyard-bulk", on_a_terminal(w, "switchyard-bulk", &["get", &bulk, "movie.bin", "-o", "b.bin"])),
+        (
+            "switchyard-tftp",
+            on_a_terminal(w, "switchyard-tftp", &["get", &tftp, "movie.bin", "t.bin"]),
+        ),
+        (
+            "switchyard-files",
+            on_a_terminal(
+                w,
+                "switchyard-files",
+                &["get", &files, "movie.bin", "f.bin"],
+            ),
+        ),
+        (
+            "switchyard-bulk",
+            on_a_terminal(
+                w,
+                "switchyard-bulk",
+                &["get", &bulk, "movie.bin", "-o", "b.bin"],
+            ),
+        ),
     ];
     for (bin, screen) in &shown {
         let bar = screen
@@ -93,11 +117,16 @@ fn progress_shows_name_percent_and_eta_on_a_terminal_only() {
     }
     // Not a terminal (or --quiet): no bar at all.
     let mut cmd = Command::new(bin_dir().join("switchyard-files"));
-    cmd.args(["get", &files, "movie.bin", "g.bin"]).current_dir(w);
+    cmd.args(["get", &files, "movie.bin", "g.bin"])
+        .current_dir(w);
     let o = run(cmd);
     assert!(o.status.success());
     assert!(!String::from_utf8_lossy(&o.stderr).contains('%'));
-    let quiet = on_a_terminal(w, "switchyard-bulk", &["-q", "get", &bulk, "movie.bin", "-o", "q.bin"]);
+    let quiet = on_a_terminal(
+        w,
+        "switchyard-bulk",
+        &["-q", "get", &bulk, "movie.bin", "-o", "q.bin"],
+    );
     assert!(!quiet.contains("ETA"), "{quiet:?}");
 }
 
@@ -113,14 +142,21 @@ fn completions_parse_and_man_pages_render_for_every_binary() {
             cmd.args(["completions", shell]);
             let o = run(cmd);
             assert!(o.status.success(), "{bin} completions {shell}");
-            assert!(String::from_utf8_lossy(&o.stdout).contains(bin), "{bin} {shell}");
+            assert!(
+                String::from_utf8_lossy(&o.stdout).contains(bin),
+                "{bin} {shell}"
+            );
             if shell == "bash" {
                 let file = work.path().join(format!("{bin}.bash"));
                 std::fs::write(&file, &o.stdout).unwrap();
                 let mut check = Command::new("bash");
                 check.arg("-n").arg(&file);
                 let c = run(check);
-                assert!(c.status.success(), "{bin}: {}", String::from_utf8_lossy(&c.stderr));
+                assert!(
+                    c.status.success(),
+                    "{bin}: {}",
+                    String::from_utf8_lossy(&c.stderr)
+                );
             }
         }
         let mut cmd = Command::new(&exe);
@@ -133,17 +169,30 @@ fn completions_parse_and_man_pages_render_for_every_binary() {
         render.arg("-l").arg(&page).env("MANWIDTH", "80");
         let r = run(render);
         let text = plain(&String::from_utf8_lossy(&r.stdout));
-        assert!(r.status.success(), "{bin}: {}", String::from_utf8_lossy(&r.stderr));
-        assert!(text.contains("EXIT STATUS") && text.contains("NAME"), "{bin}: {text}");
+        assert!(
+            r.status.success(),
+            "{bin}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert!(
+            text.contains("EXIT STATUS") && text.contains("NAME"),
+            "{bin}: {text}"
+        );
         if bin != "switchyard" {
-            assert!(text.contains("server busy"), "{bin}: the clients' table: {text}");
+            assert!(
+                text.contains("server busy"),
+                "{bin}: the clients' table: {text}"
+            );
         }
         // `--help` shows the same table.
         let mut help = Command::new(&exe);
         help.arg("--help");
         let h = String::from_utf8_lossy(&run(help).stdout).into_owned();
         if bin != "switchyard" {
-            assert!(h.contains("EXIT STATUS:") && h.contains(" 78  the remote file does not exist"), "{bin}: {h}");
+            assert!(
+                h.contains("EXIT STATUS:") && h.contains(" 78  the remote file does not exist"),
+                "{bin}: {h}"
+            );
         }
     }
 }

@@ -64,7 +64,11 @@ fn refused(from: IpAddr, addr: SocketAddr, line: &str) {
     let _ = s.set_read_timeout(Some(WAIT));
     let mut got = String::new();
     let _ = s.read_to_string(&mut got);
-    assert_eq!(got, format!("{line}\n"), "refused with the line, not served");
+    assert_eq!(
+        got,
+        format!("{line}\n"),
+        "refused with the line, not served"
+    );
 }
 
 fn refusals(host: &Host, limit: &str) -> usize {
@@ -85,7 +89,11 @@ fn flood_from_one_address_is_cut_at_the_per_address_limit_and_others_are_served(
         .collect();
     kept.iter_mut().for_each(echoes);
     for _ in 0..40 {
-        refused(lo(1), addr, "too many connections from your address, try later");
+        refused(
+            lo(1),
+            addr,
+            "too many connections from your address, try later",
+        );
     }
     assert_eq!(
         refusals(&host, "max_connections_per_ip"),

@@ -135,7 +135,10 @@ const EXITS: [(u8, &str); 5] = [
     (1, "serve failed at run time, or reload got no answer"),
     (2, "bad arguments or options"),
     (EXIT_USAGE, "usage error (new-plugin)"),
-    (EXIT_CONFIG, "the topology or the command line is wrong (EX_CONFIG)"),
+    (
+        EXIT_CONFIG,
+        "the topology or the command line is wrong (EX_CONFIG)",
+    ),
 ];
 
 fn main() -> ExitCode {

@@ -73,8 +73,8 @@ pub fn run(o: &GetOpts) -> Result<Summary, Failure> {
     };
     let part_path = part.path().to_path_buf();
     let total = offset + r.value;
-    let mut sink = DirectSink::open(part.file(), r.value, true)
-        .map_err(|e| Failure::write(&part_path, &e))?;
+    let mut sink =
+        DirectSink::open(part.file(), r.value, true).map_err(|e| Failure::write(&part_path, &e))?;
     let bar = progress::bar(Some(total), &o.name, o.quiet);
     bar.set_position(offset);
     let started = Instant::now();
@@ -103,7 +103,10 @@ pub fn run(o: &GetOpts) -> Result<Summary, Failure> {
         let _ = sink.finish_blocking();
         bar.finish_and_clear();
         let hint = if o.resume || o.keep_partial {
-            format!("; the part is kept in {}: run again with --resume", part_path.display())
+            format!(
+                "; the part is kept in {}: run again with --resume",
+                part_path.display()
+            )
         } else {
             String::new()
         };

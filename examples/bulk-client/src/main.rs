@@ -184,8 +184,9 @@ fn main() -> ExitCode {
         Cmd::Man => {
             return match cli_docs::man(Cli::command(), &cli_docs::client_exits()) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => Failure::new(Exit::LocalWrite, format!("stdout: {e}"))
-                    .report("switchyard-bulk"),
+                Err(e) => {
+                    Failure::new(Exit::LocalWrite, format!("stdout: {e}")).report("switchyard-bulk")
+                }
             };
         }
     };

@@ -75,7 +75,10 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| {
-                Failure::new(Exit::Usage, "the file name is not UTF-8: give one with --name")
+                Failure::new(
+                    Exit::Usage,
+                    "the file name is not UTF-8: give one with --name",
+                )
             })?
             .to_owned(),
     };
@@ -90,7 +93,10 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
         };
         if server_has(&o.addrs, &name, size, &d)? {
             if !o.json {
-                println!("{name}: the server has these bytes (sha256 {}): skipped", hex(&d));
+                println!(
+                    "{name}: the server has these bytes (sha256 {}): skipped",
+                    hex(&d)
+                );
             }
             return Ok(Summary {
                 name,

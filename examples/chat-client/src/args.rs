@@ -72,10 +72,7 @@ mod tests {
         assert_eq!(resolve("[::1]"), Ok("[::1]:6000".parse().unwrap()));
         assert_eq!(resolve("localhost:7001").unwrap().port(), 7001);
         assert_eq!(resolve("localhost").unwrap().port(), 6000);
-        assert_eq!(
-            resolve("127.0.0.1:notaport").unwrap_err().exit,
-            Exit::Usage
-        );
+        assert_eq!(resolve("127.0.0.1:notaport").unwrap_err().exit, Exit::Usage);
     }
 
     #[test]

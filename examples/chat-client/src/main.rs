@@ -48,8 +48,9 @@ fn main() -> ExitCode {
         Some(Extra::Man) => {
             return match cli_docs::man(Args::command(), &cli_docs::client_exits()) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => Failure::new(Exit::LocalWrite, format!("stdout: {e}"))
-                    .report("switchyard-chat"),
+                Err(e) => {
+                    Failure::new(Exit::LocalWrite, format!("stdout: {e}")).report("switchyard-chat")
+                }
             };
         }
         None => {}
@@ -142,30 +143,36 @@ fn greet(
     let mut buf = vec![0u8; 65_536];
     for _ in 0..=retries {
         send(sock, hello);
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
+        // One wait of `timeout` per try (the socket's read timeout).
+        let got = loop {
             match sock.recv(&mut buf) {
-                Ok(n) => {
-                    let text = String::from_utf8_lossy(&buf[..n]);
-                    match reply::classify(&text) {
-                        ServerLine::Error(why) => {
-                            return Err(Failure::new(
-                                Exit::Denied,
-                                format!("{server} refused: {why}"),
-                            ));
-                        }
-                        ServerLine::Pong => {}
-                        _ => print_line(&speaker::shown(&text, agent)),
-                    }
-                    let _ = sock.set_read_timeout(None);
-                    return Ok(());
-                }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    break;
-                }
-                // ICMP "port unreachable": nobody listens there, retrying will not help.
-                Err(e) => return Err(Failure::network(server, &e)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
             }
+        };
+        match got {
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buf[..n]);
+                match reply::classify(&text) {
+                    ServerLine::Error(why) => {
+                        return Err(Failure::new(
+                            Exit::Denied,
+                            format!("{server} refused: {why}"),
+                        ));
+                    }
+                    ServerLine::Pong => {}
+                    _ => print_line(&speaker::shown(&text, agent)),
+                }
+                let _ = sock.set_read_timeout(None);
+                return Ok(());
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            // ICMP "port unreachable": nobody listens there, retrying will not help.
+            Err(e) => return Err(Failure::network(server, &e)),
         }
     }
     Err(Failure::new(

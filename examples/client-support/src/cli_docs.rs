@@ -71,7 +71,10 @@ mod tests {
         man_page(cmd, &client_exits(), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains(".SH \"EXIT STATUS\""), "{text}");
-        assert!(text.contains(".B 78\nthe remote file does not exist"), "{text}");
+        assert!(
+            text.contains(".B 78\nthe remote file does not exist"),
+            "{text}"
+        );
         assert_eq!(roff_text(".x\\y"), "\\&.x\\ey");
     }
 }

@@ -46,7 +46,10 @@ impl Exit {
     /// Every status with its meaning, in the order of the table.
     pub const ALL: [(Exit, &'static str); 14] = [
         (Exit::Success, "success"),
-        (Exit::Failure, "other failure (protocol error, server error)"),
+        (
+            Exit::Failure,
+            "other failure (protocol error, server error)",
+        ),
         (Exit::Usage, "usage error (bad arguments or options)"),
         (Exit::Resolve, "cannot resolve the server's name"),
         (
@@ -162,7 +165,11 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), codes.len());
         assert_eq!(
-            (Exit::Resolve.code(), Exit::Connect.code(), Exit::Timeout.code()),
+            (
+                Exit::Resolve.code(),
+                Exit::Connect.code(),
+                Exit::Timeout.code()
+            ),
             (6, 7, 28)
         );
         assert_eq!((Exit::Exists.code(), Exit::NotFound.code()), (73, 78));

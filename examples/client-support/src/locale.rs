@@ -42,7 +42,10 @@ pub fn ls_time(secs: i64, now: i64) -> String {
     let month = MONTHS[tm.tm_mon.clamp(0, 11) as usize];
     const HALF_YEAR: i64 = 183 * 24 * 3600;
     if (now - secs).abs() < HALF_YEAR {
-        format!("{month} {:>2} {:02}:{:02}", tm.tm_mday, tm.tm_hour, tm.tm_min)
+        format!(
+            "{month} {:>2} {:02}:{:02}",
+            tm.tm_mday, tm.tm_hour, tm.tm_min
+        )
     } else {
         format!("{month} {:>2}  {}", tm.tm_mday, tm.tm_year + 1900)
     }

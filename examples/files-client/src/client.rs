@@ -62,10 +62,12 @@ impl Client {
                     c.stream.write_all(MAGIC)?;
                     return Ok(c);
                 }
-                Err(e) => last = Some(ClientError::Io {
-                    exit: switchyard_client_support::exit::network_exit(&e),
-                    msg: format!("cannot connect to {addr}: {e}"),
-                }),
+                Err(e) => {
+                    last = Some(ClientError::Io {
+                        exit: switchyard_client_support::exit::network_exit(&e),
+                        msg: format!("cannot connect to {addr}: {e}"),
+                    })
+                }
             }
         }
         Err(last.unwrap_or_else(|| ClientError::Protocol("no address".into())))
@@ -112,7 +114,11 @@ impl Client {
         if self.answered || self.buf.is_empty() {
             return None;
         }
-        let end = self.buf.iter().position(|&b| b == b'\n').unwrap_or(self.buf.len());
+        let end = self
+            .buf
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(self.buf.len());
         let text = String::from_utf8_lossy(&self.buf[..end.min(1024)]);
         let text = text.trim();
         (!text.is_empty() && !text.starts_with("OK") && !text.starts_with("ERR"))

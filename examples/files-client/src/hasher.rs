@@ -83,14 +83,15 @@ pub fn hash_file(file: &File, size: u64) -> Result<String, ClientError> {
             .read_at(&mut buf[..want], off)
             .map_err(|e| ClientError::local_read(e.to_string()))?;
         if n == 0 {
-            return Err(ClientError::local_read("local file shrank while hashing".into()));
+            return Err(ClientError::local_read(
+                "local file shrank while hashing".into(),
+            ));
         }
         h.update(&buf[..n]);
         off += n as u64;
     }
     Ok(switchyard_files::cmd::hex(&h.finalize()))
 }
-
 
 #[cfg(test)]
 mod tests {

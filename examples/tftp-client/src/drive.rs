@@ -179,7 +179,9 @@ pub fn failure(remote: &str, outcome: &Outcome) -> Failure {
         (_, Some(1)) => Exit::NotFound,
         (_, Some(2)) => Exit::Denied,
         (_, Some(6)) => Exit::Exists,
-        (_, Some(0)) if outcome.reason.contains("busy") || outcome.reason.contains("shutting down") => {
+        (_, Some(0))
+            if outcome.reason.contains("busy") || outcome.reason.contains("shutting down") =>
+        {
             Exit::Busy
         }
         _ => Exit::Failure,

@@ -65,10 +65,7 @@ pub fn mode_name(mode: Mode) -> &'static str {
 /// The socket for a transfer with `opts` to `server`, its receive buffer sized for the
 /// largest window the server may grant (what we ask for).
 pub fn socket(server: std::net::SocketAddr, opts: &Opts) -> Result<UdpSocket, Failure> {
-    let want = sock::recv_buffer_wanted(
-        opts.blksize.unwrap_or(512),
-        opts.windowsize.unwrap_or(1),
-    );
+    let want = sock::recv_buffer_wanted(opts.blksize.unwrap_or(512), opts.windowsize.unwrap_or(1));
     sock::open(server, want)
 }
 
@@ -157,9 +154,7 @@ pub fn run(
                             .map_err(|e| Failure::write(o.part.path(), &e))?;
                         hash.update(&scratch);
                     }
-                    o.out
-                        .flush()
-                        .map_err(|e| Failure::write(o.part.path(), &e))
+                    o.out.flush().map_err(|e| Failure::write(o.part.path(), &e))
                 });
                 let done = done.and_then(|()| {
                     let o = open.take().expect("opened above");

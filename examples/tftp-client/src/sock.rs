@@ -33,7 +33,8 @@ pub fn open(server: SocketAddr, rcvbuf: usize) -> Result<UdpSocket, Failure> {
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let sock = UdpSocket::bind(any).map_err(|e| Failure::new(Exit::Failure, format!("bind: {e}")))?;
+    let sock =
+        UdpSocket::bind(any).map_err(|e| Failure::new(Exit::Failure, format!("bind: {e}")))?;
     let (level, opt) = if server.is_ipv4() {
         (libc::IPPROTO_IP, libc::IP_RECVERR)
     } else {
@@ -74,7 +75,12 @@ pub fn granted(sock: &UdpSocket) -> usize {
     if rc == 0 { v.max(0) as usize } else { 0 }
 }
 
-fn set_int(sock: &UdpSocket, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> std::io::Result<()> {
+fn set_int(
+    sock: &UdpSocket,
+    level: libc::c_int,
+    opt: libc::c_int,
+    v: libc::c_int,
+) -> std::io::Result<()> {
     // SAFETY: passes a pointer to a live int and its size.
     let rc = unsafe {
         libc::setsockopt(

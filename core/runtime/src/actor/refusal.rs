@@ -157,7 +157,10 @@ mod tests {
             line(&limits, "max_connections_per_ip"),
             format!("{PER_ADDRESS_LINE}\n").into_bytes()
         );
-        assert_eq!(line(&limits, "max_connections"), format!("{TOTAL_LINE}\n").into_bytes());
+        assert_eq!(
+            line(&limits, "max_connections"),
+            format!("{TOTAL_LINE}\n").into_bytes()
+        );
         limits.refusal = Some("ERR 503 busy".into());
         assert_eq!(line(&limits, "max_connections"), b"ERR 503 busy\n");
     }

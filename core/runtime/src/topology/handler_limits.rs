@@ -60,13 +60,20 @@ pub(crate) fn read_limits<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> L
         value
     };
     let refusal = match r.optional::<Option<String>>(&f, "refusal", None).flatten() {
-        Some(line) if line.is_empty() || line.len() > MAX_REFUSAL || line.chars().any(char::is_control) => {
+        Some(line)
+            if line.is_empty()
+                || line.len() > MAX_REFUSAL
+                || line.chars().any(char::is_control) =>
+        {
             let span = f.get("refusal").and_then(|raw| r.span(raw));
             r.push(
                 Diag::new(
                     DiagnosticKind::BadValue,
                     span,
-                    format!("`refusal` in {} must be one line of 1 to {MAX_REFUSAL} bytes", f.what),
+                    format!(
+                        "`refusal` in {} must be one line of 1 to {MAX_REFUSAL} bytes",
+                        f.what
+                    ),
                 )
                 .label("no line breaks or control characters: the host adds the LF"),
             );
