@@ -19,6 +19,10 @@ from pathlib import Path
 
 # The TFTP download goal (issue 3): tftp.sh prints ratios, not goals.
 TFTP_GET_GOAL = ">= 1.2"
+# Issue 19: that speed at a server CPU per GiB no more than tftpd-hpa's, and >= 1.2x
+# atftpd's (the one anchor with windowsize) where windowsize is asked.
+TFTP_CPU_GOAL = "<= 1.0"
+TFTP_WINDOW_GOAL = ">= 1.2"
 # How close "~ X" must be.
 NEAR = 0.10
 # Issue 17's goals: small GETs against nginx at equal worker counts, the boot storm
@@ -92,17 +96,41 @@ def rows(d: Path):
                 continue
             ratio = None if value == "n/a" else float(value)
             yield ("tftp", f"{name}{tag} vs {versus}", ratio, "-" if put else TFTP_GET_GOAL)
-    # What busy polling costs: "cpu NAME ours spin hpa (server) ours spin hpa (client)",
-    # CPU seconds per GiB. Ratio = busy-poll server CPU / plain server CPU (a cost).
-    cpu = r"\s+([0-9.]+|n/a)"
+    # "ws NAME ours spin atftpd ratio spin-ratio": where windowsize is asked, against
+    # atftpd ("-" when it was not measured).
     for line in text("tftp").splitlines():
-        m = re.match(r"cpu (.+?)" + cpu * 6 + r"$", line)
+        m = re.match(r"ws (.+?)" + (r"\s+" + num) * 5 + r"$", line)
         if not m:
             continue
-        name, ours, spin, hpa = m.group(1).strip(), m.group(2), m.group(3), m.group(4)
-        ratio = float(spin) / float(ours) if "n/a" not in (ours, spin) and float(ours) > 0 else None
-        yield ("tftp", f"{name}: server CPU s/GiB busy-poll {spin}, plain {ours}, tftpd-hpa {hpa} "
-               "(cost: ratio = busy-poll / plain)", ratio, "-")
+        name = m.group(1).strip()
+        put = " put " in f" {name} "
+        for tag, value in (("", m.group(5)), (" (busy-poll)", m.group(6))):
+            if value == "-":
+                yield ("tftp", f"{name}{tag} vs atftpd (NOT MEASURED)", None, "-" if put else TFTP_WINDOW_GOAL)
+                continue
+            ratio = None if value == "n/a" else float(value)
+            yield ("tftp", f"{name}{tag} vs atftpd", ratio, "-" if put else TFTP_WINDOW_GOAL)
+    # What each server spends: "cpu NAME ours spin hpa atftpd (server) ours spin hpa
+    # atftpd (client)", CPU seconds per GiB. Ratio = ours / tftpd-hpa's, plain and
+    # busy-poll (a cost; the goal applies to downloads), and busy-poll / plain.
+    cpu = r"\s+([0-9.]+|n/a|-)"
+    for line in text("tftp").splitlines():
+        m = re.match(r"cpu (.+?)" + cpu * 8 + r"$", line)
+        if not m:
+            continue
+        name, ours, spin, hpa, atftpd = (m.group(k).strip() for k in range(1, 6))
+        put = " put " in f" {name} "
+
+        def per(a, b):
+            return float(a) / float(b) if "n/a" not in (a, b) and "-" not in (a, b) and float(b) > 0 else None
+        for tag, mine in (("", ours), (" (busy-poll)", spin)):
+            yield ("tftp", f"{name}{tag}: server CPU s/GiB {mine} vs tftpd-hpa {hpa} (cost)",
+                   per(mine, hpa), "-" if put else TFTP_CPU_GOAL)
+        if atftpd != "-":
+            yield ("tftp", f"{name}: server CPU s/GiB plain {ours}, busy-poll {spin} vs atftpd {atftpd} "
+                   "(cost: ratio = busy-poll / atftpd)", per(spin, atftpd), "-")
+        yield ("tftp", f"{name}: server CPU s/GiB busy-poll {spin}, plain {ours} "
+               "(cost: ratio = busy-poll / plain)", per(spin, ours), "-")
 
     # "ratio OURS vs BASE R (goal G)" lines (benches/times.py), files and bulk alike.
     for bench in ("files", "bulk"):

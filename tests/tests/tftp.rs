@@ -96,6 +96,35 @@ fn our_client_round_trips_octet_and_netascii() {
     assert!(line.contains("mode=netascii"), "{line}");
 }
 
+/// An empty file, and a file a whole number of blocks long, end with an empty DATA
+/// block: the host sends an empty file range as the header alone (it once took an empty
+/// read for a missed one).
+#[test]
+fn files_ending_on_a_block_boundary_end_with_an_empty_block() {
+    let s = Server::start("");
+    let work = tempfile::tempdir().unwrap();
+    let server = s.addr.to_string();
+    let files = [
+        ("empty.bin", 0, "512"),
+        ("two.bin", 1024, "512"),
+        ("big.bin", 3 * 8192, "8192"),
+    ];
+    for (name, size, blksize) in files {
+        let content = bytes(size, 9);
+        s.put_file(name, &content);
+        let local = work.path().join(name);
+        let mut get = our_client();
+        get.args(["get", &server, name])
+            .arg(&local)
+            .args(["--blksize", blksize]);
+        run_ok(get);
+        assert_eq!(std::fs::read(&local).unwrap(), content, "{name}");
+    }
+    for (name, _, _) in files {
+        s.expect_transfer(name, "ok");
+    }
+}
+
 /// A file that is not in the page cache is read off the actor thread (the issue: no
 /// blocking file read on an actor thread with a cold cache), and the datagrams built
 /// from those deferred reads still arrive complete and in order.

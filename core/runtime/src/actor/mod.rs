@@ -30,6 +30,8 @@
 //!   one lowering to the ABI's `SyEvent`.
 //! - `file_cache`: whether a file range is in the page cache (before a `sendfile`).
 //! - `writeback`: starting the disk early on files being written.
+//! - `udp_io`: the system calls under a UDP socket: read-only registration, batched
+//!   receives (`recvmmsg`), sends that wait for room only when they must.
 //! - `streams`: UDP datagram, TCP accept and TCP read streams.
 //! - `handover`: state handed over across a reload: what moves, the channel it moves
 //!   through, whether both plugins can, and the checks that need no socket.
@@ -52,7 +54,10 @@
 //! - `intake`: datagrams and connections from the listeners, taken or handed to the
 //!   worker that owns them; attaching and giving up listener sockets.
 //! - `prefetch`: `prefetch_file`, reading file ranges in off the actor's thread.
-//! - `udp_out`: sending datagrams, also from file ranges, without blocking.
+//! - `udp_send`: putting a socket's datagrams on the wire: one at once, a batch with
+//!   `sendmmsg`, the rest later in order when the send buffer is full.
+//! - `udp_out`: sending datagrams, also from file ranges (read ahead, cached-only),
+//!   without blocking, in order behind a deferred read.
 //! - `conn`: connection input: bytes to the plugin, held bytes, receives into files.
 //! - `conn_out`: connection output: the ordered write queue (bytes, `sendfile`,
 //!   drain notices, shutdown, close) and dropping a connection.
@@ -95,7 +100,9 @@ mod shard;
 pub mod shared;
 mod streams;
 mod take_over;
+mod udp_io;
 mod udp_out;
+mod udp_send;
 mod udp_sock;
 mod writeback;
 

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use actix::{Actor, AsyncContext, Context, SpawnHandle, StreamHandler};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 
 use super::handler_wide::CounterHoldings;
 use super::sessions::{ByteCount, SessionTable};
@@ -197,6 +197,9 @@ pub struct ArmedTimer {
 #[derive(Debug, Default)]
 pub struct Resources {
     pub sockets: IdMap<UdpSock>,
+    /// Sockets that sent from a file range during the current call into the plugin:
+    /// their batches go out when it returns (`udp_send::flush_batches`).
+    pub unflushed: Vec<u64>,
     pub conns: IdMap<Conn>,
     pub timers: IdMap<ArmedTimer>,
     pub files: IdMap<OpenFile>,
@@ -225,9 +228,8 @@ impl Resources {
     where
         A: Actor<Context = Context<A>> + StreamHandler<UdpItem>,
     {
-        sock.set_nonblocking(true)?;
         let local = sock.local_addr()?;
-        let sock = Rc::new(UdpSocket::from_std(sock)?);
+        let sock = Rc::new(super::udp_io::register(sock)?);
         let gate = Gate::open();
         let handle = ctx.add_stream(UdpRecv::new(Rc::clone(&sock), id, gate.clone()));
         self.sockets.insert(
@@ -242,6 +244,8 @@ impl Resources {
                 backlog: VecDeque::new(),
                 backlog_seq: 0,
                 ahead: ReadAhead::default(),
+                sent_in_call: false,
+                batch: Vec::new(),
             },
         );
         Ok((id, local))

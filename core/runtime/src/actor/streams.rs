@@ -7,6 +7,7 @@
 //! and the stream goes on (after a pause, for accept, so a full fd table is no busy loop).
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -16,13 +17,11 @@ use std::time::Duration;
 
 use bytes::BufMut;
 use futures_util::Stream;
-use tokio::io::ReadBuf;
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 
 use switchyard_direct_io::DirectSink;
 
-/// Largest UDP payload (IPv6 jumbograms aside).
-const MAX_DATAGRAM: usize = 65536;
+use super::udp_io::{self, UdpFd};
 
 /// One datagram, or a socket error, from socket `socket`.
 #[derive(Debug)]
@@ -58,22 +57,23 @@ impl Gate {
     }
 }
 
-/// Datagrams from one socket.
+/// Datagrams from one socket, taken in batches (`udp_io`) and handed over one by one.
 #[derive(Debug)]
 pub struct UdpRecv {
-    pub sock: Rc<UdpSocket>,
+    pub sock: Rc<UdpFd>,
     pub id: u64,
     gate: Gate,
-    buf: Box<[u8]>,
+    /// Taken from the socket, not yet handed to the actor.
+    taken: VecDeque<io::Result<(SocketAddr, Vec<u8>)>>,
 }
 
 impl UdpRecv {
-    pub fn new(sock: Rc<UdpSocket>, id: u64, gate: Gate) -> UdpRecv {
+    pub fn new(sock: Rc<UdpFd>, id: u64, gate: Gate) -> UdpRecv {
         UdpRecv {
             sock,
             id,
             gate,
-            buf: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
+            taken: VecDeque::new(),
         }
     }
 }
@@ -85,20 +85,16 @@ impl Stream for UdpRecv {
         if !this.gate.is_open() {
             return Poll::Ready(None);
         }
-        let mut rb = ReadBuf::new(&mut this.buf);
-        match this.sock.poll_recv_from(cx, &mut rb) {
-            Poll::Ready(Ok(peer)) => {
-                let data = rb.filled().to_vec();
-                Poll::Ready(Some(UdpItem {
+        loop {
+            if let Some(result) = this.taken.pop_front() {
+                return Poll::Ready(Some(UdpItem {
                     socket: this.id,
-                    result: Ok((peer, data)),
-                }))
+                    result,
+                }));
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Some(UdpItem {
-                socket: this.id,
-                result: Err(e),
-            })),
-            Poll::Pending => Poll::Pending,
+            if udp_io::poll_recv_batch(&this.sock, cx, &mut this.taken).is_pending() {
+                return Poll::Pending;
+            }
         }
     }
 }

@@ -11,13 +11,19 @@
 //!
 //! Datagrams of one socket stay in the order the plugin sent them: while a deferred one
 //! is pending, later sends on that socket wait in its `backlog` behind it.
+//!
+//! Of the datagrams from file ranges that one call into the plugin sends (a TFTP
+//! window), the first goes at once (a lock-step transfer waits for nothing) and the
+//! rest are gathered in the socket's `batch`, sent with one `sendmmsg` when the call
+//! returns (`udp_send::flush_batches`): two system calls per window instead of one
+//! per block. Any other use of the socket, or of the read-ahead buffer the batch
+//! points into, sends the batch first, so the order is kept.
 
 use std::cell::Cell;
 use std::fs::File;
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::SocketAddr;
 use std::num::NonZeroU64;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -25,41 +31,16 @@ use std::sync::Arc;
 use actix::{ActorFutureExt, AsyncContext, Context};
 use slog::warn;
 use switchyard_sdk::abi;
-use tokio::net::UdpSocket;
 
 use super::InstanceActor;
 use super::io::io_status;
-use super::udp_sock::{Deferred, HEADROOM, UdpSock};
+use super::udp_io::{self, UdpFd};
+use super::udp_send::{self, MAX_UDP_QUEUED};
+use super::udp_sock::{Batched, Deferred, UdpSock};
 use crate::metrics::HandlerMetrics;
 
-/// Most bytes of datagrams waiting (for a full socket buffer or behind a deferred
-/// read), per socket.
-pub const MAX_UDP_QUEUED: usize = 4 * 1024 * 1024;
 /// How far ahead of a missed read the kernel is asked to read the file.
 const READAHEAD: u64 = 2 * 1024 * 1024;
-
-/// Read `buf.len()` bytes at `offset` (fewer at end of file), only from the page
-/// cache. `Ok(None)`: some of it is not cached (or the file system cannot tell), and
-/// a blocking read is needed.
-pub fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> io::Result<Option<usize>> {
-    let mut got = 0;
-    while got < buf.len() {
-        let mut slice = [IoSliceMut::new(&mut buf[got..])];
-        match rustix::io::preadv2(
-            file,
-            &mut slice,
-            offset + got as u64,
-            rustix::io::ReadWriteFlags::NOWAIT,
-        ) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::OPNOTSUPP) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(Some(got))
-}
 
 /// Read `buf.len()` bytes at `offset`, fewer only at end of file (may block).
 pub fn read_full(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
@@ -86,6 +67,7 @@ pub fn send(
     if s.local.is_ipv4() != to.is_ipv4() {
         return abi::SY_ERR_INVALID;
     }
+    udp_send::flush_batch(s, metrics, ctx);
     if !s.backlog.is_empty() {
         if queued_bytes(s) + data.len() > MAX_UDP_QUEUED {
             return abi::SY_ERR_LIMIT;
@@ -114,40 +96,14 @@ fn queued_bytes(s: &UdpSock) -> usize {
 /// `sendto` now; on a full socket buffer, a spawned send waits for room (counted in
 /// `queued`).
 fn send_unordered(
-    sock: &Rc<UdpSocket>,
+    sock: &Rc<UdpFd>,
     queued: &Rc<Cell<usize>>,
     metrics: &HandlerMetrics,
     to: SocketAddr,
     data: &[u8],
     ctx: &mut Context<InstanceActor>,
 ) -> u32 {
-    match sock.try_send_to(data, to) {
-        Ok(_) => {
-            crate::busy_poll::sent_on(sock.as_raw_fd());
-            metrics.datagrams_out.inc();
-            metrics.bytes_out.inc_by(data.len() as u64);
-            abi::SY_OK
-        }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-            let queued = Rc::clone(queued);
-            if queued.get() + data.len() > MAX_UDP_QUEUED {
-                return abi::SY_ERR_LIMIT;
-            }
-            queued.set(queued.get() + data.len());
-            let sock = Rc::clone(sock);
-            let data = data.to_vec();
-            let metrics = metrics.clone();
-            ctx.spawn(actix::fut::wrap_future(async move {
-                if sock.send_to(&data, to).await.is_ok() {
-                    metrics.datagrams_out.inc();
-                    metrics.bytes_out.inc_by(data.len() as u64);
-                }
-                queued.set(queued.get() - data.len());
-            }));
-            abi::SY_OK
-        }
-        Err(e) => io_status(&e),
-    }
+    udp_send::send_parts(sock, queued, metrics, to, (&[], data), ctx)
 }
 
 /// A file range a plugin asked to send, with what the host knows of the file.
@@ -184,35 +140,52 @@ pub fn send_file_range(
     if s.local.is_ipv4() != to.is_ipv4() {
         return Err(abi::SY_ERR_INVALID);
     }
-    if !s.backlog.is_empty() || header.len() > HEADROOM {
-        // Behind a deferred read (keep the order), or a header too large to prepend.
+    if !s.backlog.is_empty() {
+        // Behind a deferred read: keep the order.
         return defer_file_read(actor, socket, to, header, range, ctx);
     }
-    let want = (range.id, range.offset, range.len);
-    let got = match s.ahead.holds {
-        Some((id, offset, len, got)) if (id, offset, len) == want => got,
-        _ => match read_cached(&range.file, s.ahead.room(range.len), range.offset) {
-            Ok(Some(got)) if got < range.len => return Ok(got as u32),
-            Ok(Some(got)) => got,
+    let (id, offset, len) = (range.id, range.offset, range.len);
+    if s.ahead.locate(id, offset, len).is_none() {
+        udp_send::flush_batch(s, metrics, ctx);
+        match s.ahead.fill(id, &range.file, offset, len) {
+            Ok(Some(got)) if got < len => return Ok(got as u32),
+            Ok(Some(_)) => {}
             Ok(None) => return defer_file_read(actor, socket, to, header, range, ctx),
             Err(e) => return Err(io_status(&e)),
-        },
+        }
+    }
+    let payload = s.ahead.locate(id, offset, len).expect("read above");
+    let batched = if s.sent_in_call {
+        if s.batch.len() >= udp_io::SEND_BATCH {
+            udp_send::flush_batch(s, metrics, ctx);
+        }
+        Batched::new(to, header, payload.clone())
+    } else {
+        s.sent_in_call = true;
+        actor.res.unflushed.push(socket);
+        None
     };
-    let datagram = s.ahead.datagram(header, got);
-    let status = send_unordered(&s.sock, &s.queued, metrics, to, datagram, ctx);
-    if status != abi::SY_OK {
-        return Err(status);
+    match batched {
+        Some(b) => s.batch.push(b),
+        None => {
+            // The call's first (or one with a header too long to keep): now.
+            udp_send::flush_batch(s, metrics, ctx);
+            let parts = (header, &s.ahead.bytes()[payload]);
+            let status = udp_send::send_parts(&s.sock, &s.queued, metrics, to, parts, ctx);
+            if status != abi::SY_OK {
+                return Err(status);
+            }
+        }
     }
-    // Read what will most likely be asked for next, while the peer is busy.
-    let next = range.offset + got as u64;
-    // (`got == range.len` here: a short range returned above.)
-    if next < range.size
-        && let Ok(Some(n)) = read_cached(&range.file, s.ahead.room(range.len), next)
-        && n == range.len
-    {
-        s.ahead.holds = Some((range.id, next, range.len, n));
+    // Read what will most likely be asked for next, while the peer is busy (once
+    // per CHUNK at small sizes: the next range is usually held already).
+    let next = offset + len as u64;
+    let next_len = range.size.saturating_sub(next).min(len as u64) as usize;
+    if next_len > 0 && s.ahead.locate(id, next, next_len).is_none() {
+        udp_send::flush_batch(s, metrics, ctx);
+        let _ = s.ahead.fill(id, &range.file, next, next_len);
     }
-    Ok(got as u32)
+    Ok(len as u32)
 }
 
 /// Queue a datagram of `header` plus the file range, read on the blocking pool; it is
@@ -234,6 +207,8 @@ fn defer_file_read(
     let Some(s) = actor.res.sockets.get_mut(&socket) else {
         return Err(abi::SY_ERR_INVALID);
     };
+    // The batch goes first: it was sent before this range.
+    udp_send::flush_batch(s, &actor.shared.metrics, ctx);
     let FileRange {
         file,
         offset,
@@ -331,6 +306,7 @@ fn flush(s: &mut UdpSock, metrics: &HandlerMetrics, ctx: &mut Context<InstanceAc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actor::udp_sock::read_cached;
     use std::io::Write;
 
     fn file_with(data: &[u8]) -> (tempfile::TempDir, File) {
@@ -348,9 +324,9 @@ mod tests {
         let (_dir, f) = file_with(&data);
         let mut buf = vec![0u8; 4096];
         read_full(&f, &mut buf, 0).unwrap(); // now cached
-        assert_eq!(read_cached(&f, &mut buf, 100).unwrap(), Some(4096));
+        assert_eq!(read_cached(&f, &mut buf, 100, 4096).unwrap(), Some(4096));
         assert_eq!(buf, data[100..4196]);
-        assert_eq!(read_cached(&f, &mut buf, 8_000).unwrap(), Some(2_000));
+        assert_eq!(read_cached(&f, &mut buf, 8_000, 4096).unwrap(), Some(2_000));
         assert_eq!(buf[..2_000], data[8_000..]);
     }
 
@@ -359,7 +335,7 @@ mod tests {
         let (_dir, f) = file_with(&vec![7u8; 1 << 20]);
         rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
         let mut buf = vec![0u8; 65_536];
-        assert_eq!(read_cached(&f, &mut buf, 512 * 1024).unwrap(), None);
+        assert_eq!(read_cached(&f, &mut buf, 512 * 1024, 1).unwrap(), None);
         assert_eq!(read_full(&f, &mut buf, 512 * 1024).unwrap(), 65_536);
         assert!(buf.iter().all(|&b| b == 7));
     }

@@ -30,6 +30,16 @@ pub struct Calls<'a> {
     pub ctx: &'a mut Context<InstanceActor>,
 }
 
+/// When the plugin returns, the datagrams it sent during the call that were gathered
+/// into batches go out (`udp_out`): whichever way the call ends.
+impl Drop for Calls<'_> {
+    fn drop(&mut self) {
+        if !self.actor.res.unflushed.is_empty() {
+            crate::actor::udp_send::flush_batches(self.actor, self.ctx);
+        }
+    }
+}
+
 /// Each call goes to the owner of the resource it acts on (`sockets`, `conns`,
 /// `files`, `timers`, `messages`, `sessions`); logging is answered here.
 impl HostCalls for Calls<'_> {

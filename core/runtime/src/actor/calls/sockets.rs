@@ -13,7 +13,7 @@ use switchyard_sdk::abi;
 use crate::actor::InstanceActor;
 use crate::actor::io::io_status;
 use crate::actor::resources::OpenFile;
-use crate::actor::udp_out;
+use crate::actor::{udp_out, udp_send};
 
 /// Most UDP sockets one instance may open.
 const MAX_SOCKETS: usize = 4_096;
@@ -137,6 +137,8 @@ pub fn close_socket(
     ctx: &mut Context<InstanceActor>,
     socket: u64,
 ) -> u32 {
+    // What the plugin sent before closing goes out first.
+    udp_send::flush_socket(actor, socket, ctx);
     if actor.res.close_socket(socket, ctx) {
         abi::SY_OK
     } else {
