@@ -114,6 +114,18 @@ fn assert_exit(o: &Output, want: i32, what: &str) {
     assert_eq!(code(o), want, "{what}: {}{}", stdout(o), stderr(o));
 }
 
+/// A download (`args`) onto the existing `file` in `w`: 73 and untouched, then with
+/// `--force` replaced by `data`, and no part left behind.
+fn refused_then_forced(bin: &str, w: &Path, args: &[&str], file: &str, data: &[u8]) {
+    let before = std::fs::read(w.join(file)).unwrap();
+    assert_exit(&run(bin, w, args), 73, "exists");
+    assert_eq!(std::fs::read(w.join(file)).unwrap(), before, "untouched");
+    let forced: Vec<&str> = args.iter().copied().chain(["--force"]).collect();
+    assert_exit(&run(bin, w, &forced), 0, "--force");
+    assert_eq!(std::fs::read(w.join(file)).unwrap(), data);
+    assert_eq!(names(w), [file], "no part left behind");
+}
+
 #[test]
 fn tftp_client_exit_statuses_and_parts() {
     let s = Servers::start("");
@@ -168,14 +180,25 @@ fn tftp_client_exit_statuses_and_parts() {
     assert_eq!(names(w), ["t.bin"], "no part left by any of it");
 }
 
+/// Servers, the address of `listener`, and a work directory holding `name` with `len`
+/// pseudo-random bytes.
+fn with_local_file(
+    listener: &str,
+    name: &str,
+    len: usize,
+) -> (Servers, String, Vec<u8>, tempfile::TempDir) {
+    let s = Servers::start("");
+    let addr = s.addr(listener);
+    let data = pseudo_random(len, len as u64);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join(name), &data).unwrap();
+    (s, addr, data, work)
+}
+
 #[test]
 fn files_client_exit_statuses_force_checksum_json_ls_and_menu() {
-    let s = Servers::start("");
-    let files = s.addr("files_tcp");
-    let data = pseudo_random(300_000, 21);
-    let work = tempfile::tempdir().unwrap();
+    let (s, files, data, work) = with_local_file("files_tcp", "up.bin", 300_000);
     let w = work.path();
-    std::fs::write(w.join("up.bin"), &data).unwrap();
 
     assert_exit(
         &run("switchyard-files", w, &["ls", &closed_port()]),
@@ -226,20 +249,14 @@ fn files_client_exit_statuses_force_checksum_json_ls_and_menu() {
         1
     );
 
-    // Download: 73 over an existing file, 0 with --force.
     std::fs::write(w.join("up.bin"), b"old").unwrap();
-    assert_exit(
-        &run("switchyard-files", w, &["get", &files, "up.bin"]),
-        73,
-        "exists",
+    refused_then_forced(
+        "switchyard-files",
+        w,
+        &["get", &files, "up.bin"],
+        "up.bin",
+        &data,
     );
-    assert_exit(
-        &run("switchyard-files", w, &["get", &files, "up.bin", "-f"]),
-        0,
-        "-f",
-    );
-    assert_eq!(std::fs::read(w.join("up.bin")).unwrap(), data);
-    assert_eq!(names(w), ["up.bin"], "no part left behind");
 
     // `ls -l`: kind, size, local time (`Mon DD HH:MM`), name.
     let o = run("switchyard-files", w, &["ls", &files]);
@@ -286,12 +303,8 @@ fn files_client_exit_statuses_force_checksum_json_ls_and_menu() {
 
 #[test]
 fn bulk_client_exit_statuses_force_checksum_and_json() {
-    let s = Servers::start("");
-    let bulk = s.addr("bulk_tcp");
-    let data = pseudo_random(200_000, 22);
-    let work = tempfile::tempdir().unwrap();
+    let (s, bulk, data, work) = with_local_file("bulk_tcp", "b.bin", 200_000);
     let w = work.path();
-    std::fs::write(w.join("b.bin"), &data).unwrap();
 
     assert_exit(
         &run("switchyard-bulk", w, &["get", &closed_port(), "c.bin"]),
@@ -330,18 +343,13 @@ fn bulk_client_exit_statuses_force_checksum_and_json() {
     assert_eq!(j["skipped"], true, "{j}");
     assert!(!s.root().join("incoming/b-1.bin").exists());
 
-    assert_exit(
-        &run("switchyard-bulk", w, &["get", &bulk, "b.bin"]),
-        73,
-        "exists",
+    refused_then_forced(
+        "switchyard-bulk",
+        w,
+        &["get", &bulk, "b.bin"],
+        "b.bin",
+        &data,
     );
-    assert_exit(
-        &run("switchyard-bulk", w, &["get", &bulk, "b.bin", "--force"]),
-        0,
-        "force",
-    );
-    assert_eq!(std::fs::read(w.join("b.bin")).unwrap(), data);
-    assert_eq!(names(w), ["b.bin"], "no part left behind");
 }
 
 /// Over `max_connections_per_ip` the host writes its line before the close; the files
@@ -403,37 +411,18 @@ fn sigint_mid_transfer_leaves_no_part() {
     std::fs::write(s.root().join("incoming/slow.bin"), &data).unwrap();
     let tftp_link = SlowUdp::start(s.host.addr("tftp_udp"), 128 * 1024);
     let bulk_link = SlowTcp::start(s.host.addr("bulk_tcp"), Some(128 * 1024), None);
-    let cases: [(&str, Vec<String>, bool); 3] = [
-        (
-            "switchyard-tftp",
-            vec![
-                "get".into(),
-                tftp_link.addr().to_string(),
-                "slow.bin".into(),
-            ],
-            false,
-        ),
-        (
-            "switchyard-bulk",
-            vec![
-                "get".into(),
-                bulk_link.addr().to_string(),
-                "slow.bin".into(),
-            ],
-            false,
-        ),
-        (
-            "switchyard-bulk",
-            vec![
-                "get".into(),
-                bulk_link.addr().to_string(),
-                "slow.bin".into(),
-                "--keep-partial".into(),
-            ],
-            true,
-        ),
+    let (tftp, bulk) = (tftp_link.addr().to_string(), bulk_link.addr().to_string());
+    let cases: [(&str, &str, Option<&str>); 3] = [
+        ("switchyard-tftp", &tftp, None),
+        ("switchyard-bulk", &bulk, None),
+        ("switchyard-bulk", &bulk, Some("--keep-partial")),
     ];
-    for (bin, args, kept) in cases {
+    for (bin, server, flag) in cases {
+        let args: Vec<&str> = ["get", server, "slow.bin"]
+            .into_iter()
+            .chain(flag)
+            .collect();
+        let kept = flag.is_some();
         let work = tempfile::tempdir().unwrap();
         let w = work.path();
         let mut child = Command::new(bin_dir().join(bin))

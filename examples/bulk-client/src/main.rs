@@ -27,7 +27,6 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use switchyard_client_support::cli_docs::{self, Shell};
-use switchyard_client_support::progress::Summary;
 use switchyard_client_support::{Exit, Failure, addr, progress};
 
 /// The port of the default topology's bulk listener.
@@ -181,27 +180,7 @@ fn main() -> ExitCode {
             cli_docs::completions(Cli::command(), shell);
             return ExitCode::SUCCESS;
         }
-        Cmd::Man => {
-            return match cli_docs::man(Cli::command(), &cli_docs::client_exits()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    Failure::new(Exit::LocalWrite, format!("stdout: {e}")).report("switchyard-bulk")
-                }
-            };
-        }
+        Cmd::Man => return cli_docs::client_man(Cli::command()),
     };
-    finish(result, cli.json)
-}
-
-/// Exit 0 after the `--json` line if asked, or with the failure's status.
-fn finish(result: Result<Summary, Failure>, json: bool) -> ExitCode {
-    match result {
-        Ok(s) => {
-            if json {
-                println!("{}", s.to_json());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(f) => f.report("switchyard-bulk"),
-    }
+    progress::finish("switchyard-bulk", result, cli.json)
 }

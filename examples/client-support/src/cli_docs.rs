@@ -42,6 +42,18 @@ pub fn client_exits() -> Vec<(u8, &'static str)> {
         .collect()
 }
 
+/// `man` for a client: its page with the clients' exit table on stdout; exit 0, or 23
+/// when stdout cannot be written.
+pub fn client_man(cmd: clap::Command) -> std::process::ExitCode {
+    let prog = cmd.get_name().to_owned();
+    match man(cmd, &client_exits()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            crate::Failure::new(crate::Exit::LocalWrite, format!("stdout: {e}")).report(&prog)
+        }
+    }
+}
+
 /// Write `cmd`'s man page to stdout.
 pub fn man(cmd: clap::Command, exits: &[(u8, &str)]) -> io::Result<()> {
     let mut out = io::stdout().lock();

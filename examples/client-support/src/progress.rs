@@ -82,6 +82,24 @@ impl Summary {
     }
 }
 
+/// How a transfer command ends: its `--json` line if asked and exit 0, or the
+/// failure reported as `prog: message` with its status.
+pub fn finish(
+    prog: &str,
+    result: Result<Summary, crate::Failure>,
+    json: bool,
+) -> std::process::ExitCode {
+    match result {
+        Ok(s) => {
+            if json {
+                println!("{}", s.to_json());
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(f) => f.report(prog),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -205,8 +205,10 @@ fn run(args: Args) -> Result<(), Failure> {
             conns,
         } => bench_get(&server, &name, count, conns.max(1), timeout)?,
         Cmd::Completions { shell } => cli_docs::completions(Args::command(), shell),
-        Cmd::Man => cli_docs::man(Args::command(), &cli_docs::client_exits())
-            .map_err(|e| Status::new(Exit::LocalWrite, format!("stdout: {e}")))?,
+        Cmd::Man => {
+            cli_docs::man(Args::command(), &cli_docs::client_exits())
+                .map_err(|e| Status::new(Exit::LocalWrite, format!("stdout: {e}")))?;
+        }
     }
     Ok(())
 }

@@ -28,10 +28,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use switchyard_client_support::Exit;
 use switchyard_client_support::addr;
 use switchyard_client_support::cli_docs::{self, Shell};
-use switchyard_client_support::progress::Summary;
-use switchyard_client_support::{Exit, Failure};
+use switchyard_client_support::progress;
 
 /// TFTP's well-known port.
 pub const DEFAULT_PORT: u16 = 69;
@@ -141,27 +141,7 @@ fn main() -> ExitCode {
             cli_docs::completions(Cli::command(), shell);
             return ExitCode::SUCCESS;
         }
-        Cmd::Man => return man(),
+        Cmd::Man => return cli_docs::client_man(Cli::command()),
     };
-    finish(result, json)
-}
-
-/// Exit 0 after printing the summary if asked, or the status of the failure.
-fn finish(result: Result<Summary, Failure>, json: bool) -> ExitCode {
-    match result {
-        Ok(s) => {
-            if json {
-                println!("{}", s.to_json());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(f) => f.report("switchyard-tftp"),
-    }
-}
-
-fn man() -> ExitCode {
-    match cli_docs::man(Cli::command(), &cli_docs::client_exits()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => Failure::new(Exit::LocalWrite, format!("stdout: {e}")).report("switchyard-tftp"),
-    }
+    progress::finish("switchyard-tftp", result, json)
 }
