@@ -801,7 +801,7 @@ fn client_send_with_a_known_digest_is_stored_only_if_it_matches() {
         dir.path(),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(65), "verification failed: {stderr}");
     assert!(stderr.contains("digest"), "{stderr}");
     let line = b.transfer(2);
     assert!(line.contains("digest"), "{line}");

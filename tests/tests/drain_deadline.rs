@@ -95,7 +95,7 @@ fn sigterm_tells_every_session_it_cuts_logs_each_and_exits_0() {
     // bytes, then the error tail.
     link_files.full_speed();
     let f = f.wait(WAIT);
-    assert_eq!(f.status.code(), Some(1), "{}", f.stderr);
+    assert_eq!(f.status.code(), Some(75), "{}", f.stderr);
     assert!(
         f.stderr
             .contains("server: 503 server shutting down (after "),

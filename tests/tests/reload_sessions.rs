@@ -292,7 +292,7 @@ fn reload_drain_timeout_cuts_what_is_left_and_tells_each_client() {
     );
     link_files.full_speed();
     let f = f.wait(WAIT);
-    assert_eq!(f.status.code(), Some(1), "{}", f.stderr);
+    assert_eq!(f.status.code(), Some(75), "{}", f.stderr);
     let told = "server: 503 server shutting down (after ";
     assert!(f.stderr.contains(told), "{}", f.stderr);
     assert!(
@@ -308,7 +308,7 @@ fn reload_drain_timeout_cuts_what_is_left_and_tells_each_client() {
     // The uploader reads the server's reply once its sending fails.
     link_bulk.full_speed();
     let b = b.wait(WAIT);
-    assert_eq!(b.status.code(), Some(1), "{}", b.stderr);
+    assert_eq!(b.status.code(), Some(75), "{}", b.stderr);
     let told = "cut by the server: unavailable: server shutting down";
     assert!(b.stderr.contains(told), "{}", b.stderr);
     let incoming: Vec<_> = std::fs::read_dir(data.join("incoming"))

@@ -201,7 +201,11 @@ fn our_client_failure_exits_nonzero_and_writes_nothing() {
         },
         WAIT,
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "the remote file does not exist"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("error 1"));
     assert_eq!(
         std::fs::read_dir(work.path()).unwrap().count(),

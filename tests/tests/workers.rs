@@ -65,9 +65,12 @@ fn connections_spread_over_the_workers_and_the_limits_count_across_them() {
     let seventh = tcp_connect(addr, WAIT);
     let mut eighth = tcp_connect(addr, WAIT);
     eighth.set_read_timeout(Some(WAIT)).unwrap();
-    let mut buf = [0u8; 64];
-    let closed = matches!(std::io::Read::read(&mut eighth, &mut buf), Ok(0) | Err(_));
-    assert!(closed, "the 8th connection from one IP must be closed");
+    let mut told = String::new();
+    let _ = std::io::Read::read_to_string(&mut eighth, &mut told);
+    assert_eq!(
+        told, "too many connections from your address, try later\n",
+        "the 8th connection from one IP must be told why and closed"
+    );
     wait_metric(
         &host,
         r#"switchyard_errors_total{handler="files",kind="conn_limit"}"#,

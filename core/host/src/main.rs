@@ -20,6 +20,8 @@
 //! - `scaffold/`: `switchyard new-plugin`, and the templates it fills.
 //! - `notify.rs`: systemd readiness notifications.
 //! - `privilege.rs`: switching to the topology's `user` after binding.
+//! - `completions` and `man` (in this file): generated from the clap definition by
+//!   `switchyard_client_support::cli_docs`, shared with the example clients.
 
 mod access;
 mod access_log;
@@ -40,7 +42,8 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use switchyard_client_support::cli_docs::{self, Shell};
 use switchyard_runtime::catalog::Catalog;
 
 /// `EX_CONFIG` from sysexits.h: the configuration is wrong, retrying will not help.
@@ -120,7 +123,23 @@ enum Command {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: Shell },
+    /// Print the man page (roff): `switchyard man | man -l -`.
+    Man,
 }
+
+/// The host's exit statuses, for the man page.
+const EXITS: [(u8, &str); 5] = [
+    (0, "success"),
+    (1, "serve failed at run time, or reload got no answer"),
+    (2, "bad arguments or options"),
+    (EXIT_USAGE, "usage error (new-plugin)"),
+    (
+        EXIT_CONFIG,
+        "the topology or the command line is wrong (EX_CONFIG)",
+    ),
+];
 
 fn main() -> ExitCode {
     allocator::tune();
@@ -154,6 +173,17 @@ fn main() -> ExitCode {
             dir,
             sdk,
         }),
+        Command::Completions { shell } => {
+            cli_docs::completions(Cli::command(), shell);
+            ExitCode::SUCCESS
+        }
+        Command::Man => match cli_docs::man(Cli::command(), &EXITS) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchyard man: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -1,18 +1,21 @@
 //! `switchyard-bulk`: send files to, and get files from, the Switchyard bulk plugin.
 //!
 //! ```text
-//! switchyard-bulk send HOST[:PORT] FILE [--name NAME] [--resume]
+//! switchyard-bulk send HOST[:PORT] FILE [--name NAME] [--resume] [--checksum]
 //!                      [--digest-first | --sha256 HEX] [--legacy]
-//! switchyard-bulk get  HOST[:PORT] NAME [-o OUT] [--resume]
+//! switchyard-bulk get  HOST[:PORT] NAME [-o OUT] [--resume | --keep-partial] [--force]
+//! switchyard-bulk completions SHELL | man
 //! ```
-//! The port defaults to 6667 (the default topology's bulk listener). Exit status: 0 on
-//! success, 1 when the transfer failed or did not verify, 2 on a usage error.
+//! The port defaults to 6667 (the default topology's bulk listener). `--json` prints
+//! one summary line per transfer; `--quiet` nothing. Exit statuses: the clients'
+//! shared table (`switchyard_client_support::exit`), shown by `--help`.
 //!
 //! # Layout
 //! - `send`: uploads (v2, and v1 with `--legacy`).
 //! - `get`: downloads.
 //! - `wire`: connect, read a reply, the resume id. `hash`: a file's sha256 through a map.
-//! - `addr`: `HOST[:PORT]` parsing. `progress`: terminal-only progress bars.
+//! - from `switchyard_client_support`: `HOST[:PORT]` parsing, progress bars, exit
+//!   statuses, `.NAME.part` files, completions and man page.
 
 mod get;
 mod hash;
@@ -22,8 +25,9 @@ mod wire;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use switchyard_client_support::{addr, progress};
+use clap::{CommandFactory, Parser, Subcommand};
+use switchyard_client_support::cli_docs::{self, Shell};
+use switchyard_client_support::{Exit, Failure, addr, progress};
 
 /// The port of the default topology's bulk listener.
 const DEFAULT_PORT: u16 = 6667;
@@ -32,12 +36,18 @@ const DEFAULT_PORT: u16 = 6667;
 #[command(
     name = "switchyard-bulk",
     version,
-    about = "Bulk file transfer client for Switchyard"
+    about = "Bulk file transfer client for Switchyard",
+    after_help = Exit::help_text()
 )]
 struct Cli {
-    /// No progress bar, even on a terminal.
+    /// No progress bar, even on a terminal (the summary line stays: it names what was
+    /// stored).
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// One JSON summary line per transfer on stdout (name, bytes, seconds, rate,
+    /// sha256).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -67,21 +77,36 @@ enum Cmd {
         /// verified upload.
         #[arg(long, value_name = "HEX", value_parser = parse_sha256, conflicts_with = "digest_first")]
         sha256: Option<[u8; 32]>,
+        /// Skip the upload when the server already holds NAME with the same sha256
+        /// (rsync's sense; the server must remember the file's digest).
+        #[arg(long, short)]
+        checksum: bool,
         /// Speak the seed's v1 (4-byte length, no name, no reply); files under 2 GiB.
-        #[arg(long, conflicts_with_all = ["name", "resume", "digest_first", "sha256"])]
+        #[arg(long, conflicts_with_all = ["name", "resume", "digest_first", "sha256", "checksum"])]
         legacy: bool,
     },
     /// Download NAME from the server's incoming directory.
     Get {
         server: String,
         name: String,
-        /// Where to save (default: ./NAME). An existing file is never overwritten.
+        /// Where to save (default: ./NAME).
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Continue an earlier, broken download of the same file.
+        /// Replace the output if it exists (refused by default: exit 73).
+        #[arg(long, short)]
+        force: bool,
+        /// Continue an earlier, broken download of the same file (and keep the part
+        /// if this one breaks too).
         #[arg(long)]
         resume: bool,
+        /// Keep `.NAME.part` when the transfer fails or is interrupted.
+        #[arg(long)]
+        keep_partial: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: Shell },
+    /// Print the man page (roff): `switchyard-bulk man | man -l -`.
+    Man,
 }
 
 /// `--sha256`: exactly 64 hex digits.
@@ -99,6 +124,7 @@ fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let quiet = cli.quiet || cli.json;
     let result = match cli.cmd {
         Cmd::Send {
             server,
@@ -107,9 +133,10 @@ fn main() -> ExitCode {
             resume,
             digest_first,
             sha256,
+            checksum,
             legacy,
         } => addr::resolve_all(&server, DEFAULT_PORT)
-            .map_err(|e| e.to_string())
+            .map_err(Failure::from)
             .and_then(|addrs| {
                 send::run(&send::SendOpts {
                     addrs,
@@ -123,31 +150,37 @@ fn main() -> ExitCode {
                         (None, true) => send::Digest::HashFirst,
                         (None, false) => send::Digest::HashWhileSending,
                     },
-                    quiet: cli.quiet,
+                    checksum,
+                    quiet,
+                    json: cli.json,
                 })
             }),
         Cmd::Get {
             server,
             name,
             output,
+            force,
             resume,
+            keep_partial,
         } => addr::resolve_all(&server, DEFAULT_PORT)
-            .map_err(|e| e.to_string())
+            .map_err(Failure::from)
             .and_then(|addrs| {
                 get::run(&get::GetOpts {
                     addrs,
                     name,
                     out: output,
                     resume,
-                    quiet: cli.quiet,
+                    keep_partial,
+                    force,
+                    quiet,
+                    json: cli.json,
                 })
             }),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("switchyard-bulk: {e}");
-            ExitCode::from(1)
+        Cmd::Completions { shell } => {
+            cli_docs::completions(Cli::command(), shell);
+            return ExitCode::SUCCESS;
         }
-    }
+        Cmd::Man => return cli_docs::client_man(Cli::command()),
+    };
+    progress::finish("switchyard-bulk", result, cli.json)
 }

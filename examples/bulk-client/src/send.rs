@@ -11,10 +11,17 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use switchyard_bulk::codec::{Put, Request, Status, V1Header, hex};
+use switchyard_bulk::codec::{Get, Put, Request, Status, V1Header, hex};
+use switchyard_client_support::progress::Summary;
+use switchyard_client_support::{Exit, Failure};
 
 use crate::wire::{self, REPLY_TIMEOUT};
 use crate::{hash, progress};
+
+/// A failure of no more precise kind (exit 1).
+fn fail(msg: impl Into<String>) -> Failure {
+    Failure::new(Exit::Failure, msg)
+}
 
 /// Bytes sent per step (one bar update).
 const STEP: u64 = 8 << 20;
@@ -30,7 +37,12 @@ pub struct SendOpts {
     pub resume: bool,
     pub legacy: bool,
     pub digest: Digest,
+    /// Skip the upload when the server holds the name with the same sha256.
+    pub checksum: bool,
+    /// No progress bar.
     pub quiet: bool,
+    /// The `--json` line replaces the human summary line.
+    pub json: bool,
 }
 
 /// Where the upload's sha256 comes from.
@@ -46,12 +58,12 @@ pub enum Digest {
     Known([u8; 32]),
 }
 
-/// Upload and print one summary line on stdout.
-pub fn run(o: &SendOpts) -> Result<(), String> {
-    let file = File::open(&o.file).map_err(|e| format!("{}: {e}", o.file.display()))?;
+/// Upload and print one summary line on stdout (unless quiet); the `--json` summary.
+pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
+    let file = File::open(&o.file).map_err(|e| Failure::read(&o.file, &e))?;
     let size = file
         .metadata()
-        .map_err(|e| format!("{}: {e}", o.file.display()))?
+        .map_err(|e| Failure::read(&o.file, &e))?
         .len();
     if o.legacy {
         return legacy(o, file, size);
@@ -62,79 +74,110 @@ pub fn run(o: &SendOpts) -> Result<(), String> {
             .file
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or("the file name is not UTF-8: give one with --name")?
+            .ok_or_else(|| {
+                Failure::new(
+                    Exit::Usage,
+                    "the file name is not UTF-8: give one with --name",
+                )
+            })?
             .to_owned(),
     };
-    switchyard_bulk::codec::check_name(&name).map_err(|e| format!("name {name:?}: {e}"))?;
+    switchyard_bulk::codec::check_name(&name)
+        .map_err(|e| Failure::new(Exit::Usage, format!("name {name:?}: {e}")))?;
+    let started = Instant::now();
+    let hashing_err = |e: io::Error| Failure::read(&o.file, &e);
+    if o.checksum {
+        let d = match o.digest {
+            Digest::Known(d) => d,
+            _ => hash::hash_range(&file, 0, u64::MAX).map_err(hashing_err)?,
+        };
+        if server_has(&o.addrs, &name, size, &d)? {
+            if !o.json {
+                println!(
+                    "{name}: the server has these bytes (sha256 {}): skipped",
+                    hex(&d)
+                );
+            }
+            return Ok(Summary {
+                name,
+                bytes: size,
+                seconds: started.elapsed().as_secs_f64(),
+                sha256: hex(&d),
+                skipped: true,
+            });
+        }
+    }
     let upload_id = if o.resume {
-        Some(wire::upload_id(&o.file, &o.server, &name).map_err(|e| e.to_string())?)
+        Some(wire::upload_id(&o.file, &o.server, &name).map_err(hashing_err)?)
     } else {
         None
     };
     let (first, hasher) = match o.digest {
         Digest::Known(d) => (Some(d), None),
         Digest::HashFirst => {
-            let d = hash::hash_range(&file, 0, u64::MAX).map_err(|e| format!("hashing: {e}"))?;
+            let d = hash::hash_range(&file, 0, u64::MAX).map_err(hashing_err)?;
             (Some(d), None)
         }
         Digest::HashWhileSending => {
-            let f = file.try_clone().map_err(|e| e.to_string())?;
+            let f = file.try_clone().map_err(hashing_err)?;
             (None, Some(hash::hash_file_in_background(f)))
         }
     };
     let req = Request::Put(Put {
-        name,
+        name: name.clone(),
         len: size,
         digest: first,
         digest_last: first.is_none(),
         upload_id,
     })
     .encode()
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
 
     let mut sock = wire::connect(&o.addrs)?;
     sock.write_all(&req)
-        .map_err(|e| format!("sending the request: {e}"))?;
+        .map_err(|e| Failure::network("sending the request", &e))?;
     let offset = if upload_id.is_some() {
         let r = wire::read_reply(&mut sock)?;
         if r.status != Status::Continue {
-            return Err(format!("refused: {}: {}", r.status.as_str(), r.text));
+            return Err(wire::refused(&r));
         }
         if r.value > size {
-            return Err(format!(
+            return Err(fail(format!(
                 "server kept {} bytes of a {size}-byte file",
                 r.value
-            ));
+            )));
         }
         r.value
     } else {
         0
     };
-    let started = Instant::now();
-    if let Err(e) = send_body(&mut sock, &file, offset, size, o.quiet) {
+    if let Err(e) = send_body(&mut sock, &file, offset, size, &name, o.quiet) {
         // The server may have said why before closing: a refusal (limit, space), or
-        // `UNAVAILABLE` when it shut down mid-body (`docs/bulk-protocol.md`).
+        // `UNAVAILABLE` when it shut down mid-body (`docs/bulk-protocol.md`), or the
+        // host's line for a connection limit.
         return Err(match wire::read_reply(&mut sock) {
-            Ok(r) if r.status == Status::Unavailable => format!(
-                "cut by the server: {}: {}{}",
-                r.status.as_str(),
-                r.text,
-                resume_hint(o.resume)
+            Ok(r) if r.status == Status::Unavailable => Failure::new(
+                Exit::Busy,
+                format!(
+                    "cut by the server: {}: {}{}",
+                    r.status.as_str(),
+                    r.text,
+                    resume_hint(o.resume)
+                ),
             ),
-            Ok(r) if r.status != Status::Ok => {
-                format!("refused: {}: {}", r.status.as_str(), r.text)
-            }
-            _ => format!("sending: {e}{}", resume_hint(o.resume)),
+            Ok(r) if r.status != Status::Ok => wire::refused(&r),
+            Err(f) if f.exit == Exit::Busy => f,
+            _ => Failure::network(format_args!("sending{}", resume_hint(o.resume)), &e),
         });
     }
     let ours = match hasher {
         Some(h) => {
             let d = h
                 .join()
-                .map_err(|_| "hashing thread panicked")?
-                .map_err(|e| format!("hashing: {e}"))?;
+                .map_err(|_| fail("hashing thread panicked"))?
+                .map_err(hashing_err)?;
             sock.write_all(&d)
-                .map_err(|e| format!("sending the digest: {e}"))?;
+                .map_err(|e| Failure::network("sending the digest", &e))?;
             d
         }
         None => first.expect("digest first"),
@@ -142,16 +185,29 @@ pub fn run(o: &SendOpts) -> Result<(), String> {
     let r = wire::read_reply(&mut sock)?;
     let secs = started.elapsed().as_secs_f64().max(1e-6);
     if r.status != Status::Ok {
-        return Err(format!("failed: {}: {}", r.status.as_str(), r.text));
+        return Err(wire::refused(&r));
     }
     if r.digest != Some(ours) {
-        return Err(format!(
-            "digest mismatch: sent {}, server stored {}",
-            hex(&ours),
-            r.digest.map_or("nothing".into(), |d| hex(&d))
+        return Err(Failure::new(
+            Exit::Verify,
+            format!(
+                "digest mismatch: sent {}, server stored {}",
+                hex(&ours),
+                r.digest.map_or("nothing".into(), |d| hex(&d))
+            ),
         ));
     }
     let sent = size - offset;
+    let summary = Summary {
+        name: r.text.clone(),
+        bytes: size,
+        seconds: secs,
+        sha256: hex(&ours),
+        skipped: false,
+    };
+    if o.json {
+        return Ok(summary);
+    }
     println!(
         "stored {} bytes as {} sha256 {} ({} sent{}, {:.1} MiB/s)",
         r.value,
@@ -165,7 +221,30 @@ pub fn run(o: &SendOpts) -> Result<(), String> {
         },
         sent as f64 / secs / (1024.0 * 1024.0)
     );
-    Ok(())
+    Ok(summary)
+}
+
+/// `--checksum`: does the server hold `name` as `size` bytes hashing to `digest`? A
+/// `GET` at offset `size` answers `OK` with nothing to follow exactly when the file is
+/// that long, with the digest it remembers (`docs/bulk-protocol.md`); a missing or
+/// longer file, or one without a remembered digest, means "send it".
+fn server_has(
+    addrs: &[SocketAddr],
+    name: &str,
+    size: u64,
+    digest: &[u8; 32],
+) -> Result<bool, Failure> {
+    let mut sock = wire::connect(addrs)?;
+    let req = Request::Get(Get {
+        name: name.to_owned(),
+        offset: size,
+    })
+    .encode()
+    .map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
+    sock.write_all(&req)
+        .map_err(|e| Failure::network("sending the request", &e))?;
+    let r = wire::read_reply(&mut sock)?;
+    Ok(r.status == Status::Ok && r.value == 0 && r.digest.as_ref() == Some(digest))
 }
 
 fn resume_hint(resume: bool) -> &'static str {
@@ -182,9 +261,10 @@ fn send_body(
     file: &File,
     offset: u64,
     size: u64,
+    name: &str,
     quiet: bool,
 ) -> io::Result<()> {
-    let bar = progress::bar(Some(size), "send", quiet);
+    let bar = progress::bar(Some(size), name, quiet);
     bar.set_position(offset);
     let mut at = offset;
     while at < size {
@@ -202,20 +282,29 @@ fn send_body(
 
 /// The seed's v1: a signed 32-bit length, the body, close. No reply exists, so the
 /// best sign of success is the server closing after we half-close.
-fn legacy(o: &SendOpts, file: File, size: u64) -> Result<(), String> {
+fn legacy(o: &SendOpts, file: File, size: u64) -> Result<Summary, Failure> {
     let Some(header) = V1Header::encode(size) else {
-        return Err(format!(
-            "{} is {size} bytes: --legacy (v1) cannot send 2 GiB or more, its length is a \
-             signed 32-bit number; drop --legacy to use v2",
-            o.file.display()
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "{} is {size} bytes: --legacy (v1) cannot send 2 GiB or more, its length \
+                 is a signed 32-bit number; drop --legacy to use v2",
+                o.file.display()
+            ),
         ));
     };
-    let hasher = hash::hash_file_in_background(file.try_clone().map_err(|e| e.to_string())?);
+    let read_err = |e: io::Error| Failure::read(&o.file, &e);
+    let hasher = hash::hash_file_in_background(file.try_clone().map_err(read_err)?);
     let mut sock = wire::connect(&o.addrs)?;
     let started = Instant::now();
     sock.write_all(&header)
-        .map_err(|e| format!("sending the header: {e}"))?;
-    send_body(&mut sock, &file, 0, size, o.quiet).map_err(|e| format!("sending: {e}"))?;
+        .map_err(|e| Failure::network("sending the header", &e))?;
+    let label = o.file.file_name().map_or_else(
+        || o.file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    send_body(&mut sock, &file, 0, size, &label, o.quiet)
+        .map_err(|e| Failure::network("sending", &e))?;
     let _ = sock.shutdown(Shutdown::Write);
     // Wait (bounded by the read timeout) for the server to close: it does once the
     // file is stored. v1 servers send nothing, so any byte is unexpected but harmless.
@@ -226,18 +315,26 @@ fn legacy(o: &SendOpts, file: File, size: u64) -> Result<(), String> {
             Ok(0) => break,
             Ok(_) => continue,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("waiting for the server to close: {e}")),
+            Err(e) => return Err(Failure::network("waiting for the server to close", &e)),
         }
     }
     let d = hasher
         .join()
-        .map_err(|_| "hashing thread panicked")?
-        .map_err(|e| format!("hashing: {e}"))?;
+        .map_err(|_| fail("hashing thread panicked"))?
+        .map_err(read_err)?;
     let secs = started.elapsed().as_secs_f64().max(1e-6);
-    println!(
-        "sent {size} bytes (v1: no acknowledgement or stored name) sha256 {} ({:.1} MiB/s)",
-        hex(&d),
-        size as f64 / secs / (1024.0 * 1024.0)
-    );
-    Ok(())
+    if !o.json {
+        println!(
+            "sent {size} bytes (v1: no acknowledgement or stored name) sha256 {} ({:.1} MiB/s)",
+            hex(&d),
+            size as f64 / secs / (1024.0 * 1024.0)
+        );
+    }
+    Ok(Summary {
+        name: label,
+        bytes: size,
+        seconds: secs,
+        sha256: hex(&d),
+        skipped: false,
+    })
 }

@@ -8,35 +8,55 @@ use std::path::Path;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use switchyard_bulk::codec::{CodecError, Reply};
+use switchyard_bulk::codec::{CodecError, MAGIC, Reply, Status};
+use switchyard_client_support::{Exit, Failure};
 
 /// How long to wait for a reply once our side is done.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Connect to the first address that answers.
-pub fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, String> {
-    let mut last = String::from("no address");
+/// Connect to the first address that answers (refused, unreachable: exit 7).
+pub fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
+    let mut last = Failure::new(Exit::Connect, "no address");
     for a in addrs {
         match TcpStream::connect_timeout(a, Duration::from_secs(10)) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
             }
-            Err(e) => last = format!("{a}: {e}"),
+            Err(e) => last = Failure::network(format_args!("cannot connect to {a}"), &e),
         }
     }
-    Err(format!("cannot connect: {last}"))
+    Err(last)
+}
+
+/// The exit status and message for a reply that is not the one hoped for.
+pub fn refused(r: &Reply) -> Failure {
+    let exit = match r.status {
+        Status::NotFound => Exit::NotFound,
+        Status::BadName => Exit::Denied,
+        Status::DigestMismatch => Exit::Verify,
+        Status::Timeout => Exit::Timeout,
+        Status::Unavailable => Exit::Busy,
+        _ => Exit::Failure,
+    };
+    Failure::new(exit, format!("refused: {}: {}", r.status.as_str(), r.text))
 }
 
 /// Read exactly one reply (bytes after it stay in the socket: a download follows).
-pub fn read_reply(sock: &mut TcpStream) -> Result<Reply, String> {
+/// Anything but a reply's magic first is the host's refusal line (a connection limit,
+/// sent before any plugin saw the connection): exit 75 with its text.
+pub fn read_reply(sock: &mut TcpStream) -> Result<Reply, Failure> {
     let _ = sock.set_read_timeout(Some(REPLY_TIMEOUT));
     let mut buf = Vec::with_capacity(64);
     let mut byte = [0u8; 64];
+    let bad = |why: String| Failure::new(Exit::Failure, format!("bad reply: {why}"));
     loop {
+        if !buf.is_empty() && !MAGIC.starts_with(&buf[..buf.len().min(MAGIC.len())]) {
+            return Err(host_refusal(sock, buf));
+        }
         match Reply::check(&buf) {
-            Ok(_) => return Reply::parse(&buf).map_err(|e| format!("bad reply: {e}")),
-            Err(CodecError::Invalid(why)) => return Err(format!("bad reply: {why}")),
+            Ok(_) => return Reply::parse(&buf).map_err(|e| bad(e.to_string())),
+            Err(CodecError::Invalid(why)) => return Err(bad(why.to_string())),
             Err(CodecError::Incomplete) => {}
         }
         // Read no further than the reply can reach: the fixed part, then the text.
@@ -47,12 +67,31 @@ pub fn read_reply(sock: &mut TcpStream) -> Result<Reply, String> {
             48 + text - buf.len()
         };
         match sock.read(&mut byte[..want.min(64)]) {
-            Ok(0) => return Err("server closed the connection without a reply".into()),
+            Ok(0) => {
+                return Err(Failure::new(
+                    Exit::Failure,
+                    "server closed the connection without a reply",
+                ));
+            }
             Ok(n) => buf.extend_from_slice(&byte[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("reading the reply: {e}")),
+            Err(e) => return Err(Failure::network("reading the reply", &e)),
         }
     }
+}
+
+/// The host's one-line refusal, `line` being its first bytes.
+fn host_refusal(sock: &mut TcpStream, mut line: Vec<u8>) -> Failure {
+    let mut b = [0u8; 256];
+    while !line.contains(&b'\n') && line.len() < 1024 {
+        match sock.read(&mut b) {
+            Ok(n) if n > 0 => line.extend_from_slice(&b[..n]),
+            _ => break,
+        }
+    }
+    let end = line.iter().position(|&c| c == b'\n').unwrap_or(line.len());
+    let text = String::from_utf8_lossy(&line[..end]).trim().to_owned();
+    Failure::new(Exit::Busy, format!("server refused the connection: {text}"))
 }
 
 /// The resume id of an upload: the same file (path, size, mtime) sent under the same

@@ -2,18 +2,26 @@
 
 use std::net::SocketAddr;
 
-use clap::Parser;
-use switchyard_client_support::addr;
+use clap::{Parser, Subcommand};
+use switchyard_client_support::cli_docs::Shell;
+use switchyard_client_support::{Exit, Failure, addr};
 
 /// The default topology serves chat here.
 pub const DEFAULT_PORT: u16 = 6000;
 
 /// Talk to a Switchyard chat server: as a visitor (default) or a support agent.
 #[derive(Debug, Parser)]
-#[command(name = "switchyard-chat", version)]
+#[command(
+    name = "switchyard-chat",
+    version,
+    after_help = Exit::help_text(),
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Args {
     /// Server, `HOST[:PORT]` (IPv6 as `[::1]:6000`); default port 6000.
-    pub server: String,
+    #[arg(required = true)]
+    pub server: Option<String>,
     /// Log in as a support agent (needs the server's agent secret).
     #[arg(long)]
     pub agent: bool,
@@ -29,11 +37,23 @@ pub struct Args {
     /// Unanswered probes before giving up.
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
+    /// Instead of chatting: print completions or the man page.
+    #[command(subcommand)]
+    pub extra: Option<Extra>,
+}
+
+/// What the client does besides chatting (a server called `man` is `man:6000`).
+#[derive(Debug, Subcommand)]
+pub enum Extra {
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: Shell },
+    /// Print the man page (roff): `switchyard-chat man | man -l -`.
+    Man,
 }
 
 /// `HOST[:PORT]` -> the first address it resolves to.
-pub fn resolve(server: &str) -> Result<SocketAddr, String> {
-    addr::resolve(server, DEFAULT_PORT).map_err(|e| e.to_string())
+pub fn resolve(server: &str) -> Result<SocketAddr, Failure> {
+    Ok(addr::resolve(server, DEFAULT_PORT)?)
 }
 
 #[cfg(test)]
@@ -52,7 +72,7 @@ mod tests {
         assert_eq!(resolve("[::1]"), Ok("[::1]:6000".parse().unwrap()));
         assert_eq!(resolve("localhost:7001").unwrap().port(), 7001);
         assert_eq!(resolve("localhost").unwrap().port(), 6000);
-        assert!(resolve("127.0.0.1:notaport").is_err());
+        assert_eq!(resolve("127.0.0.1:notaport").unwrap_err().exit, Exit::Usage);
     }
 
     #[test]
@@ -67,7 +87,7 @@ mod tests {
             "al",
         ])
         .unwrap();
-        assert!(a.agent);
+        assert!(a.agent && a.server.as_deref() == Some("h:1"));
         assert_eq!(
             (a.secret.as_deref(), a.name.as_deref(), a.retries),
             (Some("pw"), Some("al"), 3)
@@ -76,5 +96,7 @@ mod tests {
             Args::try_parse_from(["switchyard-chat"]).is_err(),
             "server is required"
         );
+        let man = Args::try_parse_from(["switchyard-chat", "man"]).unwrap();
+        assert!(matches!(man.extra, Some(Extra::Man)));
     }
 }

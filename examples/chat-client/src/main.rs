@@ -6,15 +6,20 @@
 //! (a reader thread), not only after you send as the seed client did. Ctrl-D or
 //! `bye` ends the session cleanly (the server is told). The greeting is retried;
 //! afterwards a silent server is probed with `/ping`, and the client gives up with
-//! exit status 1 after `--retries` unanswered probes.
+//! exit status 28 after `--retries` unanswered probes. Each line shows who speaks:
+//! `[you]`, `[agent]` (a visitor is not told the agent's name), `[v3]` (a visitor),
+//! `[agent alice -> 3]`; server notices keep their `*` and `!`. Exit statuses: the
+//! clients' shared table (`switchyard_client_support::exit`), shown by `--help`.
 //!
 //! # Layout
 //! - `args`: command line and `HOST[:PORT]` resolution.
 //! - `liveness`: when to probe and when to give up, on a manual clock.
+//! - `speaker`: who said a line, as shown.
 //! - this file: the socket, the greeting, and the three loops (stdin, reader, keeper).
 
 mod args;
 mod liveness;
+mod speaker;
 
 use std::io::{self, BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
@@ -22,46 +27,70 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use switchyard_chat::codec::reply::{self, ServerLine};
+use switchyard_client_support::cli_docs;
+use switchyard_client_support::{Exit, Failure};
 
-use args::{Args, resolve};
+use args::{Args, Extra, resolve};
 use liveness::{Liveness, Step};
 
 /// An idle client pings this often, well within the server's default idle timeout.
 const KEEPALIVE: Duration = Duration::from_secs(60);
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("switchyard-chat: {e}");
-            ExitCode::from(1)
+    let args = Args::parse();
+    match args.extra {
+        Some(Extra::Completions { shell }) => {
+            cli_docs::completions(Args::command(), shell);
+            return ExitCode::SUCCESS;
         }
+        Some(Extra::Man) => {
+            return match cli_docs::man(Args::command(), &cli_docs::client_exits()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    Failure::new(Exit::LocalWrite, format!("stdout: {e}")).report("switchyard-chat")
+                }
+            };
+        }
+        None => {}
+    }
+    match run(args) {
+        Ok(code) => code,
+        Err(f) => f.report("switchyard-chat"),
     }
 }
 
-fn run(args: Args) -> Result<ExitCode, String> {
-    let server = resolve(&args.server)?;
+fn run(args: Args) -> Result<ExitCode, Failure> {
+    let server_text = args.server.clone().unwrap_or_default();
+    let server = resolve(&server_text)?;
+    let agent = args.agent;
+    let fail = |m: String| Failure::new(Exit::Failure, m);
     let timeout = Duration::from_secs_f64(args.timeout.clamp(0.05, 3600.0));
     let bind: SocketAddr = if server.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let sock = UdpSocket::bind(bind).map_err(|e| format!("bind: {e}"))?;
+    let sock = UdpSocket::bind(bind).map_err(|e| fail(format!("bind: {e}")))?;
     // Connected: datagrams from anyone else are dropped by the kernel, and an ICMP
     // "port unreachable" surfaces as an error on recv instead of silence.
-    sock.connect(server).map_err(|e| format!("{server}: {e}"))?;
+    sock.connect(server)
+        .map_err(|e| Failure::network(server, &e))?;
 
     let hello = match (args.agent, &args.secret) {
-        (true, None) => return Err("--agent needs --secret or SWITCHYARD_CHAT_SECRET".into()),
+        (true, None) => {
+            return Err(Failure::new(
+                Exit::Usage,
+                "--agent needs --secret or SWITCHYARD_CHAT_SECRET",
+            ));
+        }
         (true, Some(secret)) => format!("/agent {secret} {}", args.name.as_deref().unwrap_or(""))
             .trim_end()
             .to_string(),
         (false, _) => "/ping".to_string(),
     };
-    greet(&sock, &hello, timeout, args.retries, server)?;
+    greet(&sock, &hello, timeout, args.retries, server, agent)?;
     if let (false, Some(name)) = (args.agent, &args.name) {
         send(&sock, &format!("/nick {name}"));
     }
@@ -74,20 +103,21 @@ fn run(args: Args) -> Result<ExitCode, String> {
         KEEPALIVE.as_millis() as u64,
         clock(),
     )));
-    let reader = sock.try_clone().map_err(|e| e.to_string())?;
+    let reader = sock.try_clone().map_err(|e| fail(e.to_string()))?;
     let reader_live = live.clone();
-    std::thread::spawn(move || read_loop(&reader, &reader_live));
-    let keeper = sock.try_clone().map_err(|e| e.to_string())?;
+    std::thread::spawn(move || read_loop(&reader, &reader_live, agent));
+    let keeper = sock.try_clone().map_err(|e| fail(e.to_string()))?;
     let keeper_live = live.clone();
     std::thread::spawn(move || keep_loop(&keeper, &keeper_live, clock, server));
 
     for line in io::stdin().lock().lines() {
-        let line = line.map_err(|e| format!("stdin: {e}"))?;
+        let line = line.map_err(|e| Failure::new(Exit::LocalRead, format!("stdin: {e}")))?;
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() {
             continue;
         }
         send(&sock, line);
+        speaker::show_own(line);
         lock(&live).sent(clock());
         if matches!(line.trim(), "bye" | "/quit") {
             return Ok(ExitCode::SUCCESS);
@@ -106,41 +136,53 @@ fn greet(
     timeout: Duration,
     retries: u32,
     server: SocketAddr,
-) -> Result<(), String> {
+    agent: bool,
+) -> Result<(), Failure> {
     sock.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::new(Exit::Failure, e.to_string()))?;
     let mut buf = vec![0u8; 65_536];
     for _ in 0..=retries {
         send(sock, hello);
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
+        // One wait of `timeout` per try (the socket's read timeout).
+        let got = loop {
             match sock.recv(&mut buf) {
-                Ok(n) => {
-                    let text = String::from_utf8_lossy(&buf[..n]);
-                    match reply::classify(&text) {
-                        ServerLine::Error(why) => return Err(format!("{server} refused: {why}")),
-                        ServerLine::Pong => {}
-                        _ => print_line(&text),
-                    }
-                    sock.set_read_timeout(None).map_err(|e| e.to_string())?;
-                    return Ok(());
-                }
-                // Refused (nobody listening yet): wait out the attempt, then retry.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                }
-                Err(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
             }
+        };
+        match got {
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buf[..n]);
+                match reply::classify(&text) {
+                    ServerLine::Error(why) => {
+                        return Err(Failure::new(
+                            Exit::Denied,
+                            format!("{server} refused: {why}"),
+                        ));
+                    }
+                    ServerLine::Pong => {}
+                    _ => print_line(&speaker::shown(&text, agent)),
+                }
+                let _ = sock.set_read_timeout(None);
+                return Ok(());
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            // ICMP "port unreachable": nobody listens there, retrying will not help.
+            Err(e) => return Err(Failure::network(server, &e)),
         }
     }
-    Err(format!(
-        "no answer from {server} after {} tries",
-        retries + 1
+    Err(Failure::new(
+        Exit::Timeout,
+        format!("no answer from {server} after {} tries", retries + 1),
     ))
 }
 
 /// Print every line from the server as it arrives; `* pong` only feeds liveness.
-fn read_loop(sock: &UdpSocket, live: &Mutex<Liveness>) {
+fn read_loop(sock: &UdpSocket, live: &Mutex<Liveness>, agent: bool) {
     let mut buf = vec![0u8; 65_536];
     loop {
         match sock.recv(&mut buf) {
@@ -148,7 +190,7 @@ fn read_loop(sock: &UdpSocket, live: &Mutex<Liveness>) {
                 lock(live).heard();
                 let text = String::from_utf8_lossy(&buf[..n]);
                 if reply::classify(&text) != ServerLine::Pong {
-                    print_line(&text);
+                    print_line(&speaker::shown(&text, agent));
                 }
             }
             // An ICMP error for an earlier send: the keeper decides when to give up.
@@ -175,7 +217,7 @@ fn keep_loop(
                     "switchyard-chat: {server} stopped answering ({} probes); giving up",
                     live.probes()
                 );
-                std::process::exit(1);
+                std::process::exit(Exit::Timeout.code().into());
             }
         }
     }

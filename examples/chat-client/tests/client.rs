@@ -140,7 +140,8 @@ fn visitor_gets_replies_and_ctrl_d_says_bye() {
         .unwrap()
         .write_all("你好\n".as_bytes())
         .unwrap();
-    assert_eq!(line(&mut out), "no agents");
+    assert_eq!(line(&mut out), "[you] 你好", "own lines are marked");
+    assert_eq!(line(&mut out), "[agent] no agents");
     assert_eq!(server.sessions(), 1);
     drop(c.0.stdin.take()); // Ctrl-D
     assert!(wait_exit(&mut c).success());
@@ -174,6 +175,7 @@ fn agent_sees_visitors_as_they_arrive_and_answers() {
     let mut buf = [0u8; 1024];
     let n = visitor.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"on its way");
+    assert_eq!(line(&mut out), "[you] /reply v2 on its way");
     assert_eq!(line(&mut out), "* sent to v2");
 
     agent.0.stdin.as_mut().unwrap().write_all(b"bye\n").unwrap();
@@ -191,7 +193,7 @@ fn a_wrong_secret_is_reported_and_fails() {
         "wrong-secret",
     ]);
     let status = wait_exit(&mut c);
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(status.code(), Some(9), "remote access denied");
     let mut err = String::new();
     std::io::Read::read_to_string(c.0.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(err.contains("wrong secret"), "{err}");
@@ -204,7 +206,7 @@ fn a_silent_server_is_retried_then_given_up() {
     let addr = silent.local_addr().unwrap().to_string();
     let started = Instant::now();
     let (mut c, _out) = client(&[&addr, "--timeout", "0.2", "--retries", "2"]);
-    assert_eq!(wait_exit(&mut c).code(), Some(1));
+    assert_eq!(wait_exit(&mut c).code(), Some(28), "timeout");
     assert!(
         started.elapsed() >= Duration::from_millis(600),
         "three tries of 0.2 s"
@@ -218,4 +220,22 @@ fn a_silent_server_is_retried_then_given_up() {
     let mut err = String::new();
     std::io::Read::read_to_string(c.0.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(err.contains("no answer"), "{err}");
+}
+
+#[test]
+fn a_closed_port_fails_at_once_with_7() {
+    // A port nobody listens on: the kernel answers "port unreachable".
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let (mut c, _out) = client(&[&format!("127.0.0.1:{port}"), "--timeout", "3"]);
+    assert_eq!(wait_exit(&mut c).code(), Some(7), "cannot connect");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no waiting out the timeout: {:?}",
+        started.elapsed()
+    );
 }

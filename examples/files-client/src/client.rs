@@ -9,6 +9,8 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use switchyard_client_support::Exit;
+
 use sha2::{Digest, Sha256};
 use switchyard_client_support::progress::ProgressBar;
 use switchyard_files::cmd::get::{Get, GetOk};
@@ -16,9 +18,10 @@ use switchyard_files::cmd::list::Entry;
 use switchyard_files::cmd::put::{Put, PutOk};
 use switchyard_files::cmd::stat::StatOk;
 use switchyard_files::cmd::{Command, delete, hash, list, quit, stat};
-use switchyard_files::codec::{CodecError, ErrorCode, Frame, MAGIC, Reply};
+use switchyard_files::codec::{CodecError, Frame, MAGIC, Reply};
 
 use crate::cut::{self, MAX_TAIL};
+pub use crate::error::ClientError;
 use crate::hasher::FileHasher;
 
 /// Longest reply line we accept (the server's are short; LIST entries hold one name).
@@ -30,60 +33,6 @@ const INLINE_HASH: usize = 256 * 1024;
 /// Bytes per `sendfile` call in uploads (progress is updated between calls).
 const SEND_STEP: u64 = 16 << 20;
 
-/// Why a request failed.
-#[derive(Debug)]
-pub enum ClientError {
-    /// The server answered `ERR`.
-    Server { code: ErrorCode, message: String },
-    /// The network or a local file failed.
-    Io(String),
-    /// The server said something we do not understand.
-    Protocol(String),
-    /// A digest did not match: the bytes are not trusted.
-    Verify(String),
-    /// A `GET` body ended early with the server's error (see `cut`): `received` of
-    /// the announced `len` bytes came first.
-    Cut {
-        code: ErrorCode,
-        message: String,
-        received: u64,
-        len: u64,
-    },
-}
-
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClientError::Server { code, message } => write!(f, "server: {} {message}", code.code()),
-            ClientError::Io(m) => write!(f, "{m}"),
-            ClientError::Protocol(m) => write!(f, "protocol error: {m}"),
-            ClientError::Verify(m) => write!(f, "verification failed: {m}"),
-            ClientError::Cut {
-                code,
-                message,
-                received,
-                len,
-            } => write!(
-                f,
-                "server: {} {message} (after {received} of {len} bytes)",
-                code.code()
-            ),
-        }
-    }
-}
-
-impl From<io::Error> for ClientError {
-    fn from(e: io::Error) -> ClientError {
-        ClientError::Io(e.to_string())
-    }
-}
-
-impl From<CodecError> for ClientError {
-    fn from(e: CodecError) -> ClientError {
-        ClientError::Protocol(e.to_string())
-    }
-}
-
 pub type Result<T> = std::result::Result<T, ClientError>;
 
 /// A connected v2 client.
@@ -91,6 +40,8 @@ pub type Result<T> = std::result::Result<T, ClientError>;
 pub struct Client {
     stream: TcpStream,
     buf: Vec<u8>,
+    /// A reply was read: a line we cannot parse is no longer the host's refusal.
+    answered: bool,
 }
 
 impl Client {
@@ -106,14 +57,20 @@ impl Client {
                     let mut c = Client {
                         stream,
                         buf: Vec::new(),
+                        answered: false,
                     };
                     c.stream.write_all(MAGIC)?;
                     return Ok(c);
                 }
-                Err(e) => last = Some(format!("{addr}: {e}")),
+                Err(e) => {
+                    last = Some(ClientError::Io {
+                        exit: switchyard_client_support::exit::network_exit(&e),
+                        msg: format!("cannot connect to {addr}: {e}"),
+                    })
+                }
             }
         }
-        Err(ClientError::Io(last.unwrap_or_else(|| "no address".into())))
+        Err(last.unwrap_or_else(|| ClientError::Protocol("no address".into())))
     }
 
     fn send(&mut self, cmd: &Command) -> Result<()> {
@@ -130,21 +87,54 @@ impl Client {
                 }
                 Err(CodecError::Incomplete) => {
                     let mut tmp = [0u8; 16 * 1024];
-                    let n = self.stream.read(&mut tmp)?;
+                    let n = match self.stream.read(&mut tmp) {
+                        // A reset right after the host's refusal line: the line was
+                        // read (or not) already.
+                        Err(e) if !self.answered && !self.buf.is_empty() => {
+                            return Err(self.refusal().unwrap_or_else(|| e.into()));
+                        }
+                        r => r?,
+                    };
                     if n == 0 {
-                        return Err(ClientError::Io("server closed the connection".into()));
+                        return Err(self.refusal().unwrap_or(ClientError::Io {
+                            msg: "server closed the connection".into(),
+                            exit: Exit::Failure,
+                        }));
                     }
                     self.buf.extend_from_slice(&tmp[..n]);
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(self.refusal().unwrap_or_else(|| e.into())),
             }
         }
+    }
+
+    /// Before any reply, a line that is not one is the host's refusal (a connection
+    /// limit, `docs/operations.md`), sent before it closed: its text.
+    fn refusal(&self) -> Option<ClientError> {
+        if self.answered || self.buf.is_empty() {
+            return None;
+        }
+        let end = self
+            .buf
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(self.buf.len());
+        let text = String::from_utf8_lossy(&self.buf[..end.min(1024)]);
+        let text = text.trim();
+        (!text.is_empty() && !text.starts_with("OK") && !text.starts_with("ERR"))
+            .then(|| ClientError::Refused(text.to_owned()))
     }
 
     /// The next reply; `ERR` becomes [`ClientError::Server`].
     fn read_reply(&mut self) -> Result<Reply> {
         let frame = self.read_frame()?;
-        match Reply::from_frame(frame)? {
+        let first = !std::mem::replace(&mut self.answered, true);
+        let text = first.then(|| frame.tokens.join(" "));
+        let reply = match (Reply::from_frame(frame), text) {
+            (Err(_), Some(line)) => return Err(ClientError::Refused(line)),
+            (reply, _) => reply?,
+        };
+        match reply {
             Reply::Err { code, message } => Err(ClientError::Server { code, message }),
             other => Ok(other),
         }
@@ -210,19 +200,36 @@ impl Client {
     /// (when the server has none remembered) against a `HASH` asked afterwards.
     /// Returns the bytes and the verified digest.
     pub fn get(&mut self, name: &str, out: &mut File, bar: &ProgressBar) -> Result<(u64, String)> {
+        let header = self.get_start(name)?;
+        self.get_body(name, &header, out, bar)
+    }
+
+    /// Ask for `name`: the server's header (length, maybe digest). The body follows:
+    /// read it with [`Client::get_body`] (only now is the file known to exist).
+    pub fn get_start(&mut self, name: &str) -> Result<GetOk> {
         self.send(&Command::Get(Get {
             name: name.into(),
             offset: 0,
         }))?;
         let fields = self.read_ok()?;
-        let header = GetOk::from_fields(&fields)?;
-        bar.set_length(header.len);
+        Ok(GetOk::from_fields(&fields)?)
+    }
+
+    /// The body announced by `header` into `out`, verified; bytes and digest.
+    pub fn get_body(
+        &mut self,
+        name: &str,
+        header: &GetOk,
+        out: &mut File,
+        bar: &ProgressBar,
+    ) -> Result<(u64, String)> {
+        switchyard_client_support::progress::set_size(bar, header.len);
         let ours = if header.len <= INLINE_HASH as u64 {
             self.get_small(header.len as usize, out, bar)?
         } else {
             self.get_large(header.len, out, bar)?
         };
-        let theirs = match header.sha256 {
+        let theirs = match header.sha256.clone() {
             Some(h) => h,
             None => self.hash(name)?,
         };
@@ -250,7 +257,7 @@ impl Client {
             self.buf.extend_from_slice(&tmp[..n]);
         }
         let body: Vec<u8> = self.buf.drain(..len).collect();
-        out.write_all(&body)?;
+        out.write_all(&body).map_err(ClientError::local_write)?;
         bar.inc(len as u64);
         Ok(switchyard_files::cmd::hex(&Sha256::digest(&body)))
     }
@@ -264,7 +271,8 @@ impl Client {
         // Bytes that came behind the reply line.
         let early = (len.min(self.buf.len() as u64)) as usize;
         if early > 0 {
-            out.write_all(&self.buf[..early])?;
+            out.write_all(&self.buf[..early])
+                .map_err(ClientError::local_write)?;
             self.buf.drain(..early);
             written = early as u64;
             hasher.advance(written);
@@ -273,7 +281,10 @@ impl Client {
         let (from_pipe, to_pipe) = pipe().map_err(io::Error::from)?;
         // A bigger pipe means fewer splices; the default (64 KiB) works too.
         let _ = fcntl_setpipe_size(&to_pipe, CHUNK);
-        let io_err = |what: &str, e: rustix::io::Errno| ClientError::Io(format!("{what}: {e}"));
+        let io_err = |what: &str, e: rustix::io::Errno| ClientError::Io {
+            exit: switchyard_client_support::exit::network_exit(&e.into()),
+            msg: format!("{what}: {e}"),
+        };
         while written < len {
             let want = ((len - written).min(CHUNK as u64)) as usize;
             let n = match splice(&self.stream, None, &to_pipe, None, want, SpliceFlags::MOVE) {
@@ -290,10 +301,13 @@ impl Client {
             let mut moved = 0;
             while moved < n {
                 match splice(&from_pipe, None, &*out, None, n - moved, SpliceFlags::MOVE) {
-                    Ok(0) => return Err(ClientError::Io("writing: no progress".into())),
+                    Ok(0) => {
+                        let stuck = io::Error::other("no progress");
+                        return Err(ClientError::local_write(stuck));
+                    }
                     Ok(k) => moved += k,
                     Err(rustix::io::Errno::INTR) => continue,
-                    Err(e) => return Err(io_err("writing", e)),
+                    Err(e) => return Err(ClientError::local_write(e.into())),
                 }
             }
             written += n as u64;
@@ -331,7 +345,7 @@ impl Client {
         bar.set_length(size);
         let reader = file.try_clone()?;
         let ours = std::thread::scope(|scope| -> Result<String> {
-            let hashing = scope.spawn(move || hash_file(&reader, size));
+            let hashing = scope.spawn(move || crate::hasher::hash_file(&reader, size));
             let mut sent = 0u64;
             while sent < size {
                 let step = (size - sent).min(SEND_STEP) as usize;
@@ -339,10 +353,15 @@ impl Client {
                 let n = match rustix::fs::sendfile(&self.stream, file, Some(&mut offset), step) {
                     Ok(n) => n as u64,
                     Err(rustix::io::Errno::INTR) => continue,
-                    Err(e) => return Err(ClientError::Io(format!("sending: {e}"))),
+                    Err(e) => {
+                        return Err(ClientError::Io {
+                            exit: switchyard_client_support::exit::network_exit(&e.into()),
+                            msg: format!("sending: {e}"),
+                        });
+                    }
                 };
                 if n == 0 {
-                    return Err(ClientError::Io(format!(
+                    return Err(ClientError::local_read(format!(
                         "local file shrank to {sent} of {size} bytes"
                     )));
                 }
@@ -351,7 +370,7 @@ impl Client {
             }
             hashing
                 .join()
-                .map_err(|_| ClientError::Io("hashing thread failed".into()))?
+                .map_err(|_| ClientError::local_read("hashing thread failed".into()))?
         })?;
         let ok = PutOk::from_fields(&self.read_ok()?)?;
         if ok.sha256 != ours || ok.size != size {
@@ -374,25 +393,9 @@ fn ended_early(end: &[u8], received: u64, len: u64) -> ClientError {
             received: received - tail as u64,
             len,
         },
-        None => ClientError::Io(format!("connection closed after {received} of {len} bytes")),
+        None => ClientError::Io {
+            msg: format!("connection closed after {received} of {len} bytes"),
+            exit: Exit::Failure,
+        },
     }
-}
-
-/// sha256 of the first `size` bytes of `file`, read with positioned reads (the
-/// sending side moves the shared offset).
-fn hash_file(file: &File, size: u64) -> Result<String> {
-    use std::os::unix::fs::FileExt;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut off = 0u64;
-    while off < size {
-        let want = ((size - off).min(CHUNK as u64)) as usize;
-        let n = file.read_at(&mut buf[..want], off)?;
-        if n == 0 {
-            return Err(ClientError::Io("local file shrank while hashing".into()));
-        }
-        h.update(&buf[..n]);
-        off += n as u64;
-    }
-    Ok(switchyard_files::cmd::hex(&h.finalize()))
 }

@@ -12,6 +12,8 @@ use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
+use crate::error::ClientError;
+
 /// Bytes re-read per step.
 const STEP: usize = 1 << 20;
 
@@ -67,6 +69,28 @@ impl FileHasher {
             .map_err(|_| std::io::Error::other("hashing thread panicked"))??;
         Ok(switchyard_files::cmd::hex(&digest))
     }
+}
+
+/// sha256 of the first `size` bytes of `file`, read with positioned reads (the
+/// sending side moves the shared offset).
+pub fn hash_file(file: &File, size: u64) -> Result<String, ClientError> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; STEP];
+    let mut off = 0u64;
+    while off < size {
+        let want = ((size - off).min(STEP as u64)) as usize;
+        let n = file
+            .read_at(&mut buf[..want], off)
+            .map_err(|e| ClientError::local_read(e.to_string()))?;
+        if n == 0 {
+            return Err(ClientError::local_read(
+                "local file shrank while hashing".into(),
+            ));
+        }
+        h.update(&buf[..n]);
+        off += n as u64;
+    }
+    Ok(switchyard_files::cmd::hex(&h.finalize()))
 }
 
 #[cfg(test)]

@@ -2,44 +2,54 @@
 //!
 //! `switchyard-files get|put|ls|stat|rm|hash HOST[:PORT] ...` runs one command over
 //! protocol v2 (see `docs/files-protocol.md`); `switchyard-files shell HOST[:PORT]` is
-//! the interactive mode with the seed client's menu, over one persistent connection.
-//! Every download and upload is verified with sha256; downloads appear at the local
-//! path only when complete and verified (hidden temp, then rename), and only at the
-//! path asked for. Progress bars show on a terminal only.
+//! the interactive mode with the seed client's menu (in the locale's language), over
+//! one persistent connection. Every download and upload is verified with sha256;
+//! downloads go to `.NAME.part` and appear at the local path only when complete and
+//! verified, never replacing a file without `--force`. Progress bars show on a terminal
+//! only; `--json` prints one summary line per transfer. `completions SHELL` and `man`
+//! print what their names say.
 //!
-//! Exit status: 0 success, 1 any failure (the message says which), 2 usage.
+//! Exit statuses: the clients' shared table (`switchyard_client_support::exit`), shown
+//! by `--help`.
 //!
 //! # Layout
-//! - `addr`: `HOST[:PORT]` resolution (default port 6666).
 //! - `client`: one v2 connection: requests, replies, verified transfers.
+//! - `error`: why a request failed, and its exit status.
 //! - `cut`: a `GET` body that ends early, and the server's error tail.
 //! - `hasher`: sha256 on a second thread, overlapping the network.
-//! - `local`: download targets and temp-then-rename.
-//! - `progress`: terminal-only progress bars.
+//! - `local`: download targets.
+//! - `transfer`: `get` and `put` with `--force`, `--checksum`, summaries.
+//! - `listing`: `ls -l`-like lines.
 //! - `menu`: the interactive mode.
 //! - this file: the command line and one function per subcommand.
 
 mod client;
 mod cut;
+mod error;
 mod hasher;
+mod listing;
 mod local;
 mod menu;
+mod transfer;
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
-use switchyard_client_support::{addr, progress};
+use clap::{CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
+use switchyard_client_support::cli_docs::{self, Shell};
+use switchyard_client_support::{Exit, Failure as Status, addr, progress};
 
 use client::Client;
+use transfer::Style;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "switchyard-files",
     version,
-    about = "Client for the Switchyard files server (protocol v2)"
+    about = "Client for the Switchyard files server (protocol v2)",
+    after_help = Exit::help_text()
 )]
 struct Args {
     /// Network timeout in seconds (connect, and each read or write).
@@ -48,6 +58,10 @@ struct Args {
     /// No progress bars and no transfer summary.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// One JSON summary line per transfer on stdout (name, bytes, seconds, rate,
+    /// sha256).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -59,20 +73,27 @@ enum Cmd {
         server: String,
         name: String,
         local: Option<PathBuf>,
-        /// Replace LOCAL if it exists.
+        /// Replace LOCAL if it exists (refused by default: exit 73).
         #[arg(long, short)]
         force: bool,
+        /// Keep `.NAME.part` when the transfer fails or is interrupted.
+        #[arg(long)]
+        keep_partial: bool,
     },
     /// Upload LOCAL as NAME (default: LOCAL's file name).
     Put {
         server: String,
         local: PathBuf,
         name: Option<String>,
-        /// Replace NAME on the server (if the server allows it).
-        #[arg(long)]
-        overwrite: bool,
+        /// Replace NAME on the server (if the server allows it); refused by default
+        /// (exit 73).
+        #[arg(long, short, visible_alias = "overwrite")]
+        force: bool,
+        /// Skip the upload when the server already holds NAME with the same sha256.
+        #[arg(long, short)]
+        checksum: bool,
     },
-    /// List a directory (default: the root).
+    /// List a directory (default: the root), like `ls -l`.
     Ls { server: String, dir: Option<String> },
     /// Show a file's kind, size and modification time.
     Stat { server: String, name: String },
@@ -80,7 +101,8 @@ enum Cmd {
     Rm { server: String, name: String },
     /// Print the server's sha256 of a file.
     Hash { server: String, name: String },
-    /// Interactive mode with the seed client's menu.
+    /// Interactive mode with the seed client's menu (English, or Chinese under a `zh`
+    /// locale).
     Shell { server: String },
     /// Measure small-command throughput: COUNT verified GETs of NAME in all, spread
     /// over CONNS connections at once (each one request after the other).
@@ -92,46 +114,63 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         conns: u64,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: Shell },
+    /// Print the man page (roff): `switchyard-files man | man -l -`.
+    Man,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("switchyard-files: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => e.status.report("switchyard-files"),
     }
 }
 
-fn connect(server: &str, timeout: Duration) -> Result<Client, String> {
-    let addrs = resolve(server)?;
-    Client::connect(&addrs, timeout).map_err(|e| e.to_string())
+fn connect(server: &str, timeout: Duration) -> Result<Client, Failure> {
+    let addrs = addr::resolve_all(server, DEFAULT_PORT).map_err(Status::from)?;
+    Ok(Client::connect(&addrs, timeout)?)
 }
 
-fn run(args: Args) -> Result<(), String> {
+fn run(args: Args) -> Result<(), Failure> {
     let timeout = Duration::from_secs_f64(args.timeout.clamp(0.1, 86_400.0));
-    let quiet = args.quiet;
+    let style = Style {
+        quiet: args.quiet || args.json,
+        json: args.json,
+        ..Style::default()
+    };
     match args.cmd {
         Cmd::Get {
             server,
             name,
             local,
             force,
+            keep_partial,
         } => {
             let mut c = connect(&server, timeout)?;
-            get(&mut c, &name, local.as_deref(), force, quiet)?;
+            let style = Style {
+                force,
+                keep_partial,
+                ..style
+            };
+            transfer::get(&mut c, &name, local.as_deref(), style)?;
             let _ = c.quit();
         }
         Cmd::Put {
             server,
             local,
             name,
-            overwrite,
+            force,
+            checksum,
         } => {
             let mut c = connect(&server, timeout)?;
-            put(&mut c, &local, name.as_deref(), overwrite, quiet)?;
+            let style = Style {
+                force,
+                checksum,
+                ..style
+            };
+            transfer::put(&mut c, &local, name.as_deref(), style)?;
             let _ = c.quit();
         }
         Cmd::Ls { server, dir } => {
@@ -141,23 +180,23 @@ fn run(args: Args) -> Result<(), String> {
         }
         Cmd::Stat { server, name } => {
             let mut c = connect(&server, timeout)?;
-            let s = c.stat(&name).map_err(|e| e.to_string())?;
-            println!("{name}\t{}\t{}\t{}", kind_word(s.kind), s.size, s.mtime);
+            let s = c.stat(&name)?;
+            println!("{}", listing::stat_line(&name, &s));
             let _ = c.quit();
         }
         Cmd::Rm { server, name } => {
             let mut c = connect(&server, timeout)?;
-            c.delete(&name).map_err(|e| e.to_string())?;
+            c.delete(&name)?;
             let _ = c.quit();
         }
         Cmd::Hash { server, name } => {
             let mut c = connect(&server, timeout)?;
-            println!("{}  {name}", c.hash(&name).map_err(|e| e.to_string())?);
+            println!("{}  {name}", c.hash(&name)?);
             let _ = c.quit();
         }
         Cmd::Shell { server } => {
             let c = connect(&server, timeout)?;
-            menu::run(c, quiet)?;
+            menu::run(c, style)?;
         }
         Cmd::BenchGet {
             server,
@@ -165,6 +204,11 @@ fn run(args: Args) -> Result<(), String> {
             count,
             conns,
         } => bench_get(&server, &name, count, conns.max(1), timeout)?,
+        Cmd::Completions { shell } => cli_docs::completions(Args::command(), shell),
+        Cmd::Man => {
+            cli_docs::man(Args::command(), &cli_docs::client_exits())
+                .map_err(|e| Status::new(Exit::LocalWrite, format!("stdout: {e}")))?;
+        }
     }
     Ok(())
 }
@@ -172,14 +216,17 @@ fn run(args: Args) -> Result<(), String> {
 /// A failed command, and whether its connection can still be used.
 #[derive(Debug)]
 pub(crate) struct Failure {
-    pub msg: String,
+    pub status: Status,
     pub usable: bool,
 }
 
-impl From<String> for Failure {
+impl From<Status> for Failure {
     /// A local failure, before or after the exchange: the connection is fine.
-    fn from(msg: String) -> Failure {
-        Failure { msg, usable: true }
+    fn from(status: Status) -> Failure {
+        Failure {
+            status,
+            usable: true,
+        }
     }
 }
 
@@ -189,15 +236,9 @@ impl From<client::ClientError> for Failure {
         // A refusal or a mismatch ends an exchange cleanly; I/O or nonsense does not.
         let usable = matches!(e, E::Server { .. } | E::Verify(_));
         Failure {
-            msg: e.to_string(),
+            status: e.into(),
             usable,
         }
-    }
-}
-
-impl From<Failure> for String {
-    fn from(f: Failure) -> String {
-        f.msg
     }
 }
 
@@ -208,8 +249,8 @@ fn bench_get(
     count: u64,
     conns: u64,
     timeout: Duration,
-) -> Result<(), String> {
-    let addrs = resolve(server)?;
+) -> Result<(), Failure> {
+    let addrs = addr::resolve_all(server, DEFAULT_PORT).map_err(Status::from)?;
     let started = Instant::now();
     let results: Vec<Result<u64, String>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..conns)
@@ -241,7 +282,7 @@ fn bench_get(
     let secs = started.elapsed().as_secs_f64();
     let mut done = 0;
     for r in results {
-        done += r?;
+        done += r.map_err(|e| Status::new(Exit::Failure, e))?;
     }
     println!(
         "gets={done} conns={conns} secs={secs:.3} per_sec={:.0}",
@@ -250,88 +291,10 @@ fn bench_get(
     Ok(())
 }
 
-fn kind_word(kind: char) -> &'static str {
-    match kind {
-        'f' => "file",
-        'd' => "dir",
-        _ => "other",
-    }
-}
-
-/// Download `name`; returns where it went.
-pub(crate) fn get(
-    c: &mut Client,
-    name: &str,
-    local: Option<&Path>,
-    force: bool,
-    quiet: bool,
-) -> Result<PathBuf, Failure> {
-    let target = local::target(name, local)?;
-    if !force && target.exists() {
-        return Err(format!("{} exists (use --force to replace it)", target.display()).into());
-    }
-    let mut part = local::Partial::create(&target)?;
-    let bar = progress::bar(Some(0), name, quiet);
-    let started = Instant::now();
-    let (bytes, sha) = c.get(name, part.file(), &bar)?;
-    bar.finish_and_clear();
-    part.persist(&target, force)?;
-    if !quiet {
-        eprintln!(
-            "{name} -> {}: {} bytes in {:.2?}, sha256 {sha} verified",
-            target.display(),
-            bytes,
-            started.elapsed()
-        );
-    }
-    Ok(target)
-}
-
-/// Upload `local` as `name` (default: its file name); returns the stored name.
-pub(crate) fn put(
-    c: &mut Client,
-    local: &Path,
-    name: Option<&str>,
-    overwrite: bool,
-    quiet: bool,
-) -> Result<String, Failure> {
-    let name = match name {
-        Some(n) => n.to_owned(),
-        None => local
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| format!("{}: no UTF-8 file name; give NAME", local.display()))?
-            .to_owned(),
-    };
-    let file = File::open(local).map_err(|e| format!("{}: {e}", local.display()))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("{}: {e}", local.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{}: not a regular file", local.display()).into());
-    }
-    let bar = progress::bar(Some(meta.len()), &name, quiet);
-    let started = Instant::now();
-    let ok = c.put(&name, &file, meta.len(), overwrite, &bar)?;
-    bar.finish_and_clear();
-    if !quiet {
-        eprintln!(
-            "{} -> {}: {} bytes in {:.2?}, sha256 {} verified",
-            local.display(),
-            ok.name,
-            ok.size,
-            started.elapsed(),
-            ok.sha256
-        );
-    }
-    Ok(ok.name)
-}
-
 pub(crate) fn ls(c: &mut Client, dir: &str) -> Result<(), Failure> {
     let (entries, total) = c.list(dir)?;
-    for e in &entries {
-        let slash = if e.kind == 'd' { "/" } else { "" };
-        println!("{:>12}  {}  {}{slash}", e.size, e.mtime, e.name);
+    for line in listing::ls_lines(&entries) {
+        println!("{line}");
     }
     if total > entries.len() as u64 {
         println!("({} of {total} entries shown)", entries.len());
@@ -341,8 +304,3 @@ pub(crate) fn ls(c: &mut Client, dir: &str) -> Result<(), Failure> {
 
 /// The port of the default topology's files listener.
 const DEFAULT_PORT: u16 = 6666;
-
-/// `server` to the addresses to try, in resolver order.
-fn resolve(server: &str) -> Result<Vec<std::net::SocketAddr>, String> {
-    addr::resolve_all(server, DEFAULT_PORT).map_err(|e| e.to_string())
-}

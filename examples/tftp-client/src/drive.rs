@@ -6,6 +6,7 @@ use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use switchyard_client_support::{Exit, Failure};
 use switchyard_tftp::packet::ErrorCode;
 use switchyard_tftp::transfer::{Action, Outcome, Receiver, Sender};
 
@@ -117,16 +118,21 @@ fn process<M: Machine>(
 }
 
 /// Drive `m` until it closes; `first` are the actions its constructor returned.
-/// `start` is the clock origin the machine was created with.
+/// `start` is the clock origin the machine was created with. The first answer from
+/// `server`'s host fixes the transfer's peer (its TID): the socket is connected to it
+/// (`sock`'s docs say why not earlier). A refused or unreachable peer ends the transfer
+/// at once with the error, instead of waiting out the retries.
 pub fn run<M: Machine>(
     sock: &UdpSocket,
+    server: SocketAddr,
     m: &mut M,
     start: Instant,
     first: Vec<Action<'_>>,
     exec: &mut Exec<'_, M>,
-) -> Outcome {
+) -> std::io::Result<Outcome> {
     let mut outcome = None;
     let mut closed = false;
+    let mut connected = false;
     process(sock, m, first, exec, &mut outcome, &mut closed);
     let mut buf = vec![0u8; 65_536 + 4];
     while !closed {
@@ -136,19 +142,54 @@ pub fn run<M: Machine>(
         let _ = sock.set_read_timeout(Some(Duration::from_millis(wait)));
         let mut out = Vec::new();
         match sock.recv_from(&mut buf) {
-            Ok((n, from)) => m.on_packet(ms(start), from, &buf[..n], &mut out),
+            Ok((n, from)) => {
+                if !connected && from.ip() == server.ip() {
+                    // Best effort: unconnected, the machine still checks the TID.
+                    connected = sock.connect(from).is_ok();
+                }
+                m.on_packet(ms(start), from, &buf[..n], &mut out)
+            }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 m.on_timeout(ms(start), &mut out)
             }
-            // An ICMP error from an earlier send: keep waiting, the clock decides.
-            Err(_) => continue,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            // ICMP "port unreachable" (or host/net): nobody will answer.
+            Err(e) => return Err(e),
         }
         process(sock, m, out, exec, &mut outcome, &mut closed);
     }
-    outcome.unwrap_or(Outcome {
+    Ok(outcome.unwrap_or(Outcome {
         kind: switchyard_tftp::transfer::Ending::Error,
         reason: "ended without a result".into(),
         bytes: 0,
         retransmits: 0,
-    })
+    }))
+}
+
+/// The exit status and message for a transfer of `remote` that did not end well.
+pub fn failure(remote: &str, outcome: &Outcome) -> Failure {
+    use switchyard_tftp::transfer::Ending;
+    let code = outcome
+        .reason
+        .strip_prefix("peer error ")
+        .and_then(|r| r.split(':').next())
+        .and_then(|c| c.parse::<u16>().ok());
+    let exit = match (outcome.kind, code) {
+        (Ending::Timeout, _) => Exit::Timeout,
+        (_, Some(1)) => Exit::NotFound,
+        (_, Some(2)) => Exit::Denied,
+        (_, Some(6)) => Exit::Exists,
+        (_, Some(0))
+            if outcome.reason.contains("busy") || outcome.reason.contains("shutting down") =>
+        {
+            Exit::Busy
+        }
+        _ => Exit::Failure,
+    };
+    Failure::new(exit, format!("{remote}: {}", outcome.reason))
+}
+
+/// A network error that ended the transfer with `server`.
+pub fn network_failure(server: SocketAddr, e: &std::io::Error) -> Failure {
+    Failure::network(server, e)
 }

@@ -1,17 +1,31 @@
-//! `get`: download REMOTE to a hidden temp file beside LOCAL, renamed only when complete.
+//! `get`: download REMOTE to `.NAME.part` beside LOCAL, renamed onto LOCAL only when
+//! complete. The part is created at the first DATA packet, so a missing remote file
+//! leaves nothing behind; a failure or a signal removes it (unless `--keep-partial`).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use sha2::{Digest, Sha256};
+use switchyard_client_support::partial::{self, Partial};
+use switchyard_client_support::progress::{self, Summary};
+use switchyard_client_support::{Exit, Failure};
 use switchyard_tftp::netascii::Decoder;
 use switchyard_tftp::packet::{self, ErrorCode, RequestKind};
 use switchyard_tftp::transfer::{Action, Params, Receiver};
 
-use crate::drive;
-use crate::{Failure, Mode, Opts, addr, progress};
+use crate::{Mode, Opts, addr, drive, sock};
+
+/// What only `get` has.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GetFlags {
+    /// Replace LOCAL if it exists.
+    pub force: bool,
+    /// Leave the part behind on failure.
+    pub keep_partial: bool,
+}
 
 /// The options to ask for, and the parameters to start with.
 pub fn asked(opts: &Opts, tsize: u64) -> (Vec<(String, String)>, Params) {
@@ -48,120 +62,156 @@ pub fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-/// A UDP socket of the server's address family on an ephemeral port.
-pub fn socket_for(server: SocketAddr) -> Result<UdpSocket, Failure> {
-    let any: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0".parse().expect("literal")
-    } else {
-        "[::]:0".parse().expect("literal")
-    };
-    UdpSocket::bind(any).map_err(|e| Failure::Transfer(format!("bind: {e}")))
+/// The socket for a transfer with `opts` to `server`, its receive buffer sized for the
+/// largest window the server may grant (what we ask for).
+pub fn socket(server: std::net::SocketAddr, opts: &Opts) -> Result<UdpSocket, Failure> {
+    let want = sock::recv_buffer_wanted(opts.blksize.unwrap_or(512), opts.windowsize.unwrap_or(1));
+    sock::open(server, want)
 }
 
 /// Where to save: LOCAL, LOCAL/NAME for a directory, or ./NAME.
 fn target(remote: &str, local: Option<PathBuf>) -> Result<PathBuf, Failure> {
     let name = remote.rsplit(['/', '\\']).next().unwrap_or("");
     let name_ok = !name.is_empty() && name != "." && name != "..";
+    let usage = |m: String| Failure::new(Exit::Usage, m);
     match local {
         Some(p) if p.is_dir() => {
             if !name_ok {
-                return Err(Failure::Usage(format!("no file name in {remote:?}")));
+                return Err(usage(format!("no file name in {remote:?}")));
             }
             Ok(p.join(name))
         }
         Some(p) => Ok(p),
         None if name_ok => Ok(PathBuf::from(name)),
-        None => Err(Failure::Usage(format!(
-            "no file name in {remote:?}; give LOCAL"
-        ))),
+        None => Err(usage(format!("no file name in {remote:?}; give LOCAL"))),
     }
 }
 
-/// A fresh hidden temp path beside `dest`.
-fn temp_beside(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dest.with_file_name(format!(".{name}.{}.tftp-part", std::process::id()))
+/// The part and its buffered writer, once the first DATA came.
+struct Open {
+    part: Partial,
+    out: BufWriter<File>,
 }
 
-pub fn run(server: &str, remote: &str, local: Option<PathBuf>, opts: &Opts) -> Result<(), Failure> {
+pub fn run(
+    server: &str,
+    remote: &str,
+    local: Option<PathBuf>,
+    opts: &Opts,
+    flags: GetFlags,
+) -> Result<Summary, Failure> {
     let addr = addr::resolve(server, crate::DEFAULT_PORT)?;
     let dest = target(remote, local)?;
-    let temp = temp_beside(&dest);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .map_err(|e| Failure::Transfer(format!("{}: {e}", temp.display())))?;
-    let result = download(addr, remote, &dest, &temp, file, opts);
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
-}
-
-fn download(
-    addr: SocketAddr,
-    remote: &str,
-    dest: &Path,
-    temp: &Path,
-    file: File,
-    opts: &Opts,
-) -> Result<(), Failure> {
-    let sock = socket_for(addr)?;
+    partial::check_target(&dest, flags.force)?;
+    let sock = socket(addr, opts)?;
     let (asked, params) = asked(opts, 0);
     let rrq = packet::request(RequestKind::Read, remote, mode_name(opts.mode), &asked);
     let start = Instant::now();
     let mut first = Vec::new();
     let mut m = Receiver::client(0, params, addr, rrq, asked, &mut first);
     let pb = progress::bar(None, remote, opts.quiet);
-    let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut decoder = (opts.mode == Mode::Netascii).then(Decoder::new);
     let mut scratch = Vec::new();
     let mut sized = false;
-    let mut exec =
-        |_: &UdpSocket, m: &Receiver, action: Action<'_>| -> Result<(), (ErrorCode, String)> {
-            let io = |e: std::io::Error| (ErrorCode::NotDefined, format!("local write: {e}"));
-            match action {
-                Action::Write(data) => {
-                    if !sized {
-                        if let Some(n) = m.announced_size() {
-                            pb.set_length(n);
-                            sized = true;
-                        }
-                    }
-                    match &mut decoder {
-                        Some(d) => {
-                            scratch.clear();
-                            d.decode(data, &mut scratch);
-                            out.write_all(&scratch).map_err(io)?;
-                        }
-                        None => out.write_all(data).map_err(io)?,
-                    }
-                    pb.inc(data.len() as u64);
+    let mut hash = Sha256::new();
+    let mut open: Option<Open> = None;
+    let mut local_failure: Option<Failure> = None;
+    let mut exec = |_: &UdpSocket, m: &Receiver, action: Action<'_>| {
+        let stop = |f: Failure| (ErrorCode::NotDefined, f.msg.clone());
+        match action {
+            Action::Write(data) => {
+                if !sized && let Some(n) = m.announced_size() {
+                    progress::set_size(&pb, n);
+                    sized = true;
                 }
-                Action::Commit => {
+                let o = ensure_open(&mut open, &dest, flags).inspect_err(|f| {
+                    local_failure = Some(f.clone());
+                });
+                let o = o.map_err(stop)?;
+                let bytes = match &mut decoder {
+                    Some(d) => {
+                        scratch.clear();
+                        d.decode(data, &mut scratch);
+                        &scratch[..]
+                    }
+                    None => data,
+                };
+                if let Err(e) = o.out.write_all(bytes) {
+                    let f = Failure::write(o.part.path(), &e);
+                    local_failure = Some(f.clone());
+                    return Err(stop(f));
+                }
+                hash.update(bytes);
+                pb.inc(data.len() as u64);
+            }
+            Action::Commit => {
+                let done = ensure_open(&mut open, &dest, flags).and_then(|o| {
                     if let Some(d) = &mut decoder {
                         scratch.clear();
                         d.finish(&mut scratch);
-                        out.write_all(&scratch).map_err(io)?;
+                        o.out
+                            .write_all(&scratch)
+                            .map_err(|e| Failure::write(o.part.path(), &e))?;
+                        hash.update(&scratch);
                     }
-                    out.flush().map_err(io)?;
-                    fs::rename(temp, dest).map_err(io)?;
+                    o.out.flush().map_err(|e| Failure::write(o.part.path(), &e))
+                });
+                let done = done.and_then(|()| {
+                    let o = open.take().expect("opened above");
+                    drop(o.out);
+                    o.part.persist(&dest, flags.force)
+                });
+                if let Err(f) = done {
+                    local_failure = Some(f.clone());
+                    return Err(stop(f));
                 }
-                _ => {}
             }
-            Ok(())
-        };
-    let outcome = drive::run(&sock, &mut m, start, first, &mut exec);
-    pb.finish_and_clear();
-    if outcome.ok() {
+            _ => {}
+        }
         Ok(())
-    } else {
-        Err(Failure::Transfer(format!("{remote}: {}", outcome.reason)))
+    };
+    let ended = drive::run(&sock, addr, &mut m, start, first, &mut exec);
+    pb.finish_and_clear();
+    drop(open); // a part left open is a failed transfer's: removed (or kept)
+    let outcome = ended.map_err(|e| drive::network_failure(addr, &e))?;
+    if let Some(f) = local_failure {
+        return Err(f);
     }
+    if !outcome.ok() {
+        return Err(drive::failure(remote, &outcome));
+    }
+    Ok(Summary {
+        name: remote.to_owned(),
+        bytes: outcome.bytes,
+        seconds: start.elapsed().as_secs_f64(),
+        sha256: hex(&hash.finalize()),
+        skipped: false,
+    })
+}
+
+/// The part for `dest`, created on first use.
+fn ensure_open<'o>(
+    open: &'o mut Option<Open>,
+    dest: &Path,
+    flags: GetFlags,
+) -> Result<&'o mut Open, Failure> {
+    if open.is_none() {
+        let mut part = Partial::create(dest, flags.keep_partial)?;
+        let file = part
+            .file()
+            .try_clone()
+            .map_err(|e| Failure::write(dest, &e))?;
+        *open = Some(Open {
+            part,
+            out: BufWriter::with_capacity(1 << 20, file),
+        });
+    }
+    Ok(open.as_mut().expect("just set"))
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -185,19 +235,8 @@ mod tests {
             dir.path().join("f.txt")
         );
         for bad in ["..", "dir/", ".", "a/.."] {
-            assert!(target(bad, None).is_err(), "{bad}");
+            assert_eq!(target(bad, None).unwrap_err().exit, Exit::Usage, "{bad}");
         }
-    }
-
-    #[test]
-    fn temp_is_hidden_beside_the_target() {
-        let t = temp_beside(Path::new("/srv/out/f.bin"));
-        assert_eq!(t.parent(), Some(Path::new("/srv/out")));
-        let name = t.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            name.starts_with(".f.bin.") && name.ends_with(".tftp-part"),
-            "{name}"
-        );
     }
 
     #[test]
@@ -209,6 +248,7 @@ mod tests {
             mode: Mode::Octet,
             retries: 4,
             quiet: true,
+            json: false,
         };
         let (wanted, p) = asked(&opts, 0);
         let names: Vec<&str> = wanted.iter().map(|(n, _)| n.as_str()).collect();
@@ -224,6 +264,7 @@ mod tests {
             mode: Mode::Netascii,
             retries: 5,
             quiet: true,
+            json: false,
         };
         let (wanted, p) = asked(&plain, 0);
         assert!(wanted.is_empty(), "netascii: no tsize");

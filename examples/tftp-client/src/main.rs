@@ -1,29 +1,36 @@
 //! `switchyard-tftp`: a TFTP client.
 //!
 //! ```text
-//! switchyard-tftp get HOST[:PORT] REMOTE [LOCAL] [--blksize N] [--windowsize N] [--timeout S] [--mode octet|netascii]
-//! switchyard-tftp put HOST[:PORT] LOCAL [REMOTE]  (same options)
+//! switchyard-tftp get HOST[:PORT] REMOTE [LOCAL] [--force] [--keep-partial] [options]
+//! switchyard-tftp put HOST[:PORT] LOCAL [REMOTE] [options]
+//! switchyard-tftp completions bash|zsh|fish|...   switchyard-tftp man
 //! ```
-//! The port defaults to 69. A download goes to a hidden temp file beside LOCAL and is
-//! renamed onto LOCAL only when complete: nothing else is ever written. Exit status: 0
-//! on success, 1 when the transfer failed, 2 on a usage error.
+//! Options: `--blksize N --windowsize N --timeout S --mode octet|netascii --retries N
+//! --quiet --json`. The port defaults to 69. A download goes to `.NAME.part` beside
+//! LOCAL and is renamed onto LOCAL only when complete; an existing LOCAL is refused
+//! (exit 73) without `--force`. Exit statuses: the clients' shared table
+//! (`switchyard_client_support::exit`), shown by `--help`.
 //!
 //! It drives the very state machines the server runs (`switchyard_tftp::transfer`),
 //! over a blocking UDP socket.
 //!
 //! # Layout
-//! - `addr`: `HOST[:PORT]` parsing. `drive`: the socket loop around a machine.
-//! - `get` and `put`: the two commands. `progress`: the terminal-only progress bar.
+//! - `sock`: the socket (ICMP errors reported, receive buffer for a window).
+//! - `drive`: the socket loop around a machine, and what an ending means as a status.
+//! - `get` and `put`: the two transfers.
 
 mod drive;
 mod get;
 mod put;
+mod sock;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use switchyard_client_support::addr::{self, AddrError};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use switchyard_client_support::Exit;
+use switchyard_client_support::addr;
+use switchyard_client_support::cli_docs::{self, Shell};
 use switchyard_client_support::progress;
 
 /// TFTP's well-known port.
@@ -33,7 +40,8 @@ pub const DEFAULT_PORT: u16 = 69;
 #[command(
     name = "switchyard-tftp",
     version,
-    about = "TFTP client (RFC 1350, 2347-2349, 7440)"
+    about = "TFTP client (RFC 1350, 2347-2349, 7440)",
+    after_help = Exit::help_text()
 )]
 struct Cli {
     #[command(subcommand)]
@@ -48,17 +56,29 @@ enum Cmd {
         server: String,
         remote: String,
         local: Option<PathBuf>,
+        /// Replace LOCAL if it exists (refused by default: exit 73).
+        #[arg(long, short)]
+        force: bool,
+        /// Keep `.NAME.part` when the transfer fails or is interrupted.
+        #[arg(long)]
+        keep_partial: bool,
         #[command(flatten)]
         opts: Opts,
     },
-    /// Upload LOCAL as REMOTE (default: LOCAL's file name).
+    /// Upload LOCAL as REMOTE (default: LOCAL's file name). TFTP cannot ask to
+    /// replace: a server that refuses an existing name makes this exit 73.
     Put {
+        /// Server, `HOST`, `HOST:PORT` or `[V6]:PORT` (default port 69).
         server: String,
         local: PathBuf,
         remote: Option<String>,
         #[command(flatten)]
         opts: Opts,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: Shell },
+    /// Print the man page (roff): `switchyard-tftp man | man -l -`.
+    Man,
 }
 
 /// Transfer mode.
@@ -68,7 +88,7 @@ pub enum Mode {
     Netascii,
 }
 
-/// Options shared by both commands.
+/// Options shared by both transfers.
 #[derive(Debug, Clone, Args)]
 pub struct Opts {
     /// Ask for this block size (RFC 2348, 8..=65464).
@@ -89,67 +109,39 @@ pub struct Opts {
     /// No progress bar, even on a terminal.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Print one JSON line per transfer on stdout: name, bytes, seconds, rate, sha256.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.cmd {
+    let (result, json) = match cli.cmd {
         Cmd::Get {
             server,
             remote,
             local,
+            force,
+            keep_partial,
             opts,
-        } => get::run(&server, &remote, local, &opts),
+        } => {
+            let flags = get::GetFlags {
+                force,
+                keep_partial,
+            };
+            (get::run(&server, &remote, local, &opts, flags), opts.json)
+        }
         Cmd::Put {
             server,
             local,
             remote,
             opts,
-        } => put::run(&server, &local, remote, &opts),
+        } => (put::run(&server, &local, remote, &opts), opts.json),
+        Cmd::Completions { shell } => {
+            cli_docs::completions(Cli::command(), shell);
+            return ExitCode::SUCCESS;
+        }
+        Cmd::Man => return cli_docs::client_man(Cli::command()),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("switchyard-tftp: {e}");
-            ExitCode::from(e.exit_code())
-        }
-    }
-}
-
-/// Why a command failed.
-#[derive(Debug)]
-pub enum Failure {
-    /// Bad arguments or local path: exit 2.
-    Usage(String),
-    /// The transfer or local I/O failed: exit 1.
-    Transfer(String),
-}
-
-impl Failure {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Usage(_) => 2,
-            Failure::Transfer(_) => 1,
-        }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Usage(m) | Failure::Transfer(m) => f.write_str(m),
-        }
-    }
-}
-
-impl From<std::io::Error> for Failure {
-    fn from(e: std::io::Error) -> Failure {
-        Failure::Transfer(e.to_string())
-    }
-}
-
-impl From<AddrError> for Failure {
-    fn from(e: AddrError) -> Failure {
-        Failure::Usage(e.to_string())
-    }
+    progress::finish("switchyard-tftp", result, json)
 }

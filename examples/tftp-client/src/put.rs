@@ -9,8 +9,12 @@ use switchyard_tftp::netascii::{Encoder, encoded_len};
 use switchyard_tftp::packet::{self, ErrorCode, RequestKind};
 use switchyard_tftp::transfer::{Action, Sender};
 
-use crate::get::{asked, mode_name, socket_for};
-use crate::{Failure, Mode, Opts, addr, drive, progress};
+use sha2::{Digest, Sha256};
+use switchyard_client_support::progress::{self, Summary};
+use switchyard_client_support::{Exit, Failure};
+
+use crate::get::{asked, hex, mode_name, socket};
+use crate::{Mode, Opts, addr, drive};
 
 /// Read up to `buf.len()` bytes at `offset` (short only at end of file).
 fn read_full(file: &File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -24,25 +28,32 @@ fn read_full(file: &File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize>
     Ok(got)
 }
 
-pub fn run(server: &str, local: &Path, remote: Option<String>, opts: &Opts) -> Result<(), Failure> {
+pub fn run(
+    server: &str,
+    local: &Path,
+    remote: Option<String>,
+    opts: &Opts,
+) -> Result<Summary, Failure> {
     let addr = addr::resolve(server, crate::DEFAULT_PORT)?;
     let remote = match remote {
         Some(r) => r,
         None => local
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| Failure::Usage(format!("no file name in {}", local.display())))?,
+            .ok_or_else(|| {
+                Failure::new(Exit::Usage, format!("no file name in {}", local.display()))
+            })?,
     };
-    let file =
-        File::open(local).map_err(|e| Failure::Usage(format!("{}: {e}", local.display())))?;
-    let size = file.metadata()?.len();
+    let read_err = |e: std::io::Error| Failure::read(local, &e);
+    let file = File::open(local).map_err(read_err)?;
+    let size = file.metadata().map_err(read_err)?.len();
     let total = match opts.mode {
         Mode::Octet => size,
         Mode::Netascii => {
             let mut buf = vec![0u8; 1 << 16];
             let (mut off, mut total) = (0u64, 0u64);
             loop {
-                let n = read_full(&file, off, &mut buf)?;
+                let n = read_full(&file, off, &mut buf).map_err(read_err)?;
                 if n == 0 {
                     break total;
                 }
@@ -51,7 +62,7 @@ pub fn run(server: &str, local: &Path, remote: Option<String>, opts: &Opts) -> R
             }
         }
     };
-    let sock = socket_for(addr)?;
+    let sock = socket(addr, opts)?;
     let (asked, params) = asked(opts, total);
     let wrq = packet::request(RequestKind::Write, &remote, mode_name(opts.mode), &asked);
     let start = Instant::now();
@@ -89,11 +100,39 @@ pub fn run(server: &str, local: &Path, remote: Option<String>, opts: &Opts) -> R
         }
         Ok(())
     };
-    let outcome = drive::run(&sock, &mut m, start, first, &mut exec);
+    let ended = drive::run(&sock, addr, &mut m, start, first, &mut exec);
     pb.finish_and_clear();
-    if outcome.ok() {
-        Ok(())
-    } else {
-        Err(Failure::Transfer(format!("{remote}: {}", outcome.reason)))
+    let outcome = ended.map_err(|e| drive::network_failure(addr, &e))?;
+    if !outcome.ok() {
+        return Err(drive::failure(&remote, &outcome));
     }
+    let seconds = start.elapsed().as_secs_f64();
+    // Only `--json` shows it: a second read of the file, after the transfer.
+    let sha256 = if opts.json {
+        hash_file(&file, size).map_err(read_err)?
+    } else {
+        String::new()
+    };
+    Ok(Summary {
+        name: remote,
+        bytes: size,
+        seconds,
+        sha256,
+        skipped: false,
+    })
+}
+
+fn hash_file(file: &File, size: u64) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut off = 0;
+    while off < size {
+        let n = read_full(file, off, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        off += n as u64;
+    }
+    Ok(hex(&h.finalize()))
 }

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use super::event::HostEvent;
 use super::instance_actor::InstanceActor;
 use super::io::io_status;
+use super::refusal;
 use super::shard::{AdoptConn, Peers, ShardDatagram, WorkerDown, worker_of};
 use super::shared::ConnSlot;
 use super::streams::{Accept, Accepted, Gate, UdpItem};
@@ -37,8 +38,14 @@ impl InstanceActor {
             Ok(slot) => slot,
             Err(limit) => {
                 self.shared.metrics.error("conn_limit");
-                warn!(self.shared.log, "connection refused: limit reached";
-                    "peer" => %peer, "limit" => limit, "listener" => &*item.listener);
+                let now = std::time::Instant::now();
+                let due = self.shared.refusals.borrow_mut().note(peer.ip(), now);
+                if let Some(unlogged) = due {
+                    warn!(self.shared.log, "connection refused: limit reached";
+                        "peer" => %peer, "limit" => limit, "listener" => &*item.listener,
+                        "refused_unlogged" => unlogged);
+                }
+                refusal::send_and_close(stream, refusal::line(&self.shared.limits, limit));
                 return;
             }
         };

@@ -49,6 +49,8 @@
 //!   sessions), and releasing it all at once.
 //! - `instance_actor`: [`InstanceActor`] itself: its roles, starting, accepting,
 //!   datagrams in, restarts after a panic, stopping; the handler [`Registry`].
+//! - `refusal`: a connection refused for a limit: the handler's line to the peer
+//!   before the close, and one log line per address per period.
 //! - `intake`: datagrams and connections from the listeners, taken or handed to the
 //!   worker that owns them; attaching and giving up listener sockets.
 //! - `prefetch`: `prefetch_file`, reading file ranges in off the actor's thread.
@@ -91,6 +93,7 @@ mod intake;
 mod io;
 mod messages;
 mod prefetch;
+mod refusal;
 mod resources;
 mod sessions;
 mod shard;

@@ -1,7 +1,7 @@
 //! What every actor of one worker of a handler shares: its plan, logger, storage root,
 //! routes, and (through [`HandlerWide`]) what all the handler's workers share.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::time::Instant;
 pub use super::handler_wide::ConnSlot;
 use super::handler_wide::HandlerWide;
 use super::handover::Predecessor;
+use super::refusal::RefusalLog;
 use crate::loader::Plugin;
 use crate::metrics::HandlerMetrics;
 use crate::storage::Root;
@@ -65,6 +66,9 @@ pub struct Shared {
     pub wide: Arc<HandlerWide>,
     /// This worker's index among the handler's workers.
     pub worker: usize,
+    /// Connections refused for a limit, per address, to log each address once a while
+    /// (only worker 0 accepts, so this is the handler's).
+    pub refusals: RefCell<RefusalLog>,
 }
 
 impl Shared {
@@ -94,7 +98,7 @@ impl Shared {
             config_text: spec.config_text.clone(),
             log,
             root,
-            limits: spec.limits,
+            limits: spec.limits.clone(),
             restart: spec.restart,
             outputs,
             clock_origin: Instant::now(),
@@ -106,6 +110,7 @@ impl Shared {
             live,
             wide,
             worker,
+            refusals: RefCell::default(),
         }
     }
 

@@ -98,7 +98,13 @@ pub(super) fn start_handler(
     let root = root.map(Arc::new);
     let metrics = env.metrics.handler(&h.name);
     metrics.set_down(None);
-    let wide = HandlerWide::new(n, h.limits, h.restart, env.counters, metrics.clone());
+    let wide = HandlerWide::new(
+        n,
+        h.limits.clone(),
+        h.restart,
+        env.counters,
+        metrics.clone(),
+    );
     let mut sockets = Some(sockets);
     let mut addrs = Vec::with_capacity(n);
     for worker in 0..n {

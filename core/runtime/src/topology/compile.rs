@@ -307,7 +307,7 @@ fn assemble(
                 busy_poll: Duration::from_micros(h.busy_poll_us.into()),
                 workers,
                 restart: h.restart,
-                limits: h.limits,
+                limits: h.limits.clone(),
                 listeners: listeners
                     .iter()
                     .filter(|l| l.handler == h.name.value)

@@ -13,7 +13,10 @@ const LIMIT_FIELDS: &[&str] = &[
     "max_connections",
     "max_connections_per_ip",
     "max_write_buffer",
+    "refusal",
 ];
+/// The longest `refusal` line: one short sentence, sent whole in one segment.
+const MAX_REFUSAL: usize = 512;
 
 /// `restart: (max_restarts: N, within_secs: S)`; a missing part keeps its default.
 pub(crate) fn read_restart<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> RestartPolicy {
@@ -33,8 +36,8 @@ pub(crate) fn read_restart<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> 
     }
 }
 
-/// `limits: (...)`: each at least 1 (zero would refuse everything), else its default
-/// with a diagnostic at the value.
+/// `limits: (...)`: each number at least 1 (zero would refuse everything), else its
+/// default with a diagnostic at the value; `refusal: Some("...")` one printable line.
 pub(crate) fn read_limits<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> Limits {
     let default = Limits::default();
     let Some(f) = r.open(raw, format!("`limits` of {what}"), LIMIT_FIELDS) else {
@@ -56,6 +59,28 @@ pub(crate) fn read_limits<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> L
         }
         value
     };
+    let refusal = match r.optional::<Option<String>>(&f, "refusal", None).flatten() {
+        Some(line)
+            if line.is_empty()
+                || line.len() > MAX_REFUSAL
+                || line.chars().any(char::is_control) =>
+        {
+            let span = f.get("refusal").and_then(|raw| r.span(raw));
+            r.push(
+                Diag::new(
+                    DiagnosticKind::BadValue,
+                    span,
+                    format!(
+                        "`refusal` in {} must be one line of 1 to {MAX_REFUSAL} bytes",
+                        f.what
+                    ),
+                )
+                .label("no line breaks or control characters: the host adds the LF"),
+            );
+            None
+        }
+        other => other,
+    };
     Limits {
         max_connections: positive(r, "max_connections", default.max_connections),
         max_connections_per_ip: positive(
@@ -64,5 +89,6 @@ pub(crate) fn read_limits<'a>(r: &mut Reader<'a>, raw: &'a str, what: &str) -> L
             default.max_connections_per_ip,
         ),
         max_write_buffer: positive(r, "max_write_buffer", default.max_write_buffer),
+        refusal,
     }
 }

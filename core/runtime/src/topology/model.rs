@@ -165,7 +165,7 @@ impl Default for RestartPolicy {
 }
 
 /// Per-handler resource limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Open TCP connections at once, over all the handler's listeners.
     pub max_connections: usize,
@@ -173,6 +173,10 @@ pub struct Limits {
     pub max_connections_per_ip: usize,
     /// Bytes queued for writing on one connection before writes are refused.
     pub max_write_buffer: usize,
+    /// The line (without its LF) written to a TCP peer refused by one of the two
+    /// connection limits, before the close (`refusal`); `None`: the host's own
+    /// (`actor::refusal`), plain text naming the limit.
+    pub refusal: Option<String>,
 }
 
 impl Default for Limits {
@@ -182,6 +186,7 @@ impl Default for Limits {
             max_connections: 1024,
             max_connections_per_ip: 64,
             max_write_buffer: 8 * 1024 * 1024,
+            refusal: None,
         }
     }
 }

@@ -30,7 +30,7 @@ const FULL: &str = r#"
             config: (prefix: "> "),
             busy_poll_us: 40,
             restart: (max_restarts: 2, within_secs: 30),
-            limits: (max_connections: 10, max_connections_per_ip: 2, max_write_buffer: 4096),
+            limits: (max_connections: 10, max_connections_per_ip: 2, max_write_buffer: 4096, refusal: Some("ERR 503 busy")),
         ),
         "chat": (plugin: "chat", config: ()),
         "audit": (plugin: "audit", limits: (max_connections: 5)),
@@ -96,7 +96,8 @@ fn a_full_topology_compiles_to_the_expected_graph() {
             limits: Limits {
                 max_connections: 10,
                 max_connections_per_ip: 2,
-                max_write_buffer: 4096
+                max_write_buffer: 4096,
+                refusal: Some("ERR 503 busy".into()),
             },
             listeners: vec!["echo_udp".into(), "echo_tcp".into()],
             outputs: vec![],
@@ -194,7 +195,8 @@ fn defaults_apply_when_optional_parts_are_absent() {
         Limits {
             max_connections: 1024,
             max_connections_per_ip: 64,
-            max_write_buffer: 8 * 1024 * 1024
+            max_write_buffer: 8 * 1024 * 1024,
+            refusal: None,
         }
     );
     assert_eq!(t.listeners[0].binds, vec![addr("[::]:0")]);
