@@ -12,6 +12,7 @@ struct Input {
     write: bool,
     max_blksize: u16,
     max_windowsize: u16,
+    client_buffer_kib: u16,
     file_size: Option<u64>,
     options: Vec<(Name, String)>,
 }
@@ -47,6 +48,7 @@ pub fn tftp_options(data: &[u8]) {
     let limits = Limits {
         max_blksize: input.max_blksize.clamp(8, MAX_BLKSIZE),
         max_windowsize: input.max_windowsize.max(1),
+        client_buffer: u64::from(input.client_buffer_kib) * 1024,
     };
     let kind = if input.write {
         RequestKind::Write
@@ -70,6 +72,10 @@ pub fn tftp_options(data: &[u8]) {
         assert_eq!(n.blksize, options::DEFAULT_BLKSIZE);
     }
     assert!((1..=limits.max_windowsize).contains(&n.windowsize), "{n:?}");
+    assert!(
+        n.windowsize <= options::window_fit(n.blksize, limits.client_buffer),
+        "a window the client's buffer cannot hold: {n:?}"
+    );
     assert!(n.timeout_ms.is_none_or(|t| (1000..=255_000).contains(&t)));
     let mut names: Vec<&str> = n.granted.iter().map(|(k, _)| k.as_str()).collect();
     let granted = names.len();
