@@ -23,6 +23,9 @@ TFTP_GET_GOAL = ">= 1.2"
 # atftpd's (the one anchor with windowsize) where windowsize is asked.
 TFTP_CPU_GOAL = "<= 1.0"
 TFTP_WINDOW_GOAL = ">= 1.2"
+# Issue 19: a window of 64 KiB blocks, more than the client's socket buffer holds, at
+# no less than the same client's lock-step speed.
+TFTP_BIG_WINDOW_GOAL = ">= 1.0"
 # How close "~ X" must be.
 NEAR = 0.10
 # Issue 17's goals: small GETs against nginx at equal worker counts, the boot storm
@@ -96,6 +99,24 @@ def rows(d: Path):
                 continue
             ratio = None if value == "n/a" else float(value)
             yield ("tftp", f"{name}{tag} vs {versus}", ratio, "-" if put else TFTP_GET_GOAL)
+    # "NAME window N" rows against the same client's lock-step row ("NAME"), ours and
+    # busy-poll each against its own.
+    speeds = {}
+    for line in text("tftp").splitlines():
+        m = re.match(r"(.+?)" + (r"\s+" + num) * 8 + r"$", line)
+        if m and not line.startswith("cpu "):
+            speeds[m.group(1).strip()] = (m.group(2), m.group(3))
+    for name, (ours, spin) in speeds.items():
+        w = re.match(r"(.+) window \d+$", name)
+        if not w or w.group(1) not in speeds:
+            continue
+        base = speeds[w.group(1)]
+        for tag, mine, lock in (("", ours, base[0]), (" (busy-poll)", spin, base[1])):
+            try:
+                ratio = float(mine) / float(lock)
+            except (ValueError, ZeroDivisionError):
+                ratio = None
+            yield ("tftp", f"{name}{tag} vs lock-step ({w.group(1)})", ratio, TFTP_BIG_WINDOW_GOAL)
     # "ws NAME ours spin atftpd ratio spin-ratio": where windowsize is asked, against
     # atftpd ("-" when it was not measured).
     for line in text("tftp").splitlines():

@@ -46,7 +46,7 @@ source "$here/benches/lib.sh"
 
 need_tools "apt-get install tftpd-hpa tftp-hpa atftp curl python3" in.tftpd curl tftp atftp python3 pgrep
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    (cd "$here" && cargo build --profile "$PROFILE" -p switchyard -p switchyard-tftp)
+    (cd "$here" && cargo build --profile "$PROFILE" -p switchyard -p switchyard-tftp -p switchyard-tftp-client)
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sy-tftp-bench.XXXXXX")
@@ -205,10 +205,18 @@ cases=(
     "atftp get 65464|atftp --option 'blksize 65464' -g -r big.bin -l OUT 127.0.0.1 PORT"
     "atftp get 1468 ws 8|atftp --option 'blksize 1468' --option 'windowsize 8' -g -r big.bin -l OUT 127.0.0.1 PORT"
     "atftp get 8192 ws 8|atftp --option 'blksize 8192' --option 'windowsize 8' -g -r big.bin -l OUT 127.0.0.1 PORT"
+    "atftp get 65464 window 4|atftp --option 'blksize 65464' --option 'windowsize 4' -g -r big.bin -l OUT 127.0.0.1 PORT"
+    "atftp get 65464 window 16|atftp --option 'blksize 65464' --option 'windowsize 16' -g -r big.bin -l OUT 127.0.0.1 PORT"
+    "ours get 65464|$bin/switchyard-tftp get 127.0.0.1:PORT big.bin OUT --quiet --blksize 65464"
+    "ours get 65464 window 8|$bin/switchyard-tftp get 127.0.0.1:PORT big.bin OUT --quiet --blksize 65464 --windowsize 8"
     "curl put blksize 65464|curl -s --tftp-blksize 65464 -T SRC tftp://127.0.0.1:PORT/UP"
     "atftp put 65464|atftp --option 'blksize 65464' -p -l SRC -r UP 127.0.0.1 PORT"
     "atftp put 1468 ws 8|atftp --option 'blksize 1468' --option 'windowsize 8' -p -l SRC -r UP 127.0.0.1 PORT"
 )
+# "window" rows ask a window of 64 KiB blocks, more than a client's default socket
+# buffer holds (issue 19): atftpd, like every server without window handling, does
+# not finish them, so they run without it; tftpd-hpa serves them lock-step. The goal:
+# each at least its lock-step row's speed ("atftp get 65464", "ours get 65464").
 # ONLY=regex limits the cases.
 ratio() { python3 -c "print(f'{$1 / $2:.2f}' if $2 > 0 else 'n/a')"; }
 printf '\n%-26s %9s %9s %9s %6s %6s %9s %6s %6s\n' "client, options" "ours" "spin" "hpa" "ratio" "spin" "hpa+sync" "ratio" "spin"
