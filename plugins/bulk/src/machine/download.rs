@@ -42,13 +42,13 @@ impl Session {
         let (file, size) = match st.open_read(&path) {
             Ok(f) => f,
             Err(HostError::NotFound | HostError::IsDir | HostError::Access) => {
-                return self.refuse_get(Status::NotFound, "no such file");
+                return self.refuse_get(Status::NotFound, codec::NO_SUCH_FILE);
             }
             Err(e) => return self.refuse_get(Status::Internal, &e.to_string()),
         };
         if get.offset > size {
             let _ = st.close_file(file);
-            let why = format!("offset {} past the end ({size} bytes)", get.offset);
+            let why = codec::past_the_end(get.offset, size);
             return self.refuse_get(Status::NotFound, &why);
         }
         let digest = names::load_sum(&self.cfg, st, &get.name, file);
