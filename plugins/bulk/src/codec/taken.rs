@@ -6,6 +6,11 @@
 //! file holds the name, and how long it is (`docs/bulk-protocol.md`, "Asking whether
 //! a name is taken"). Server and client share these functions so they cannot drift.
 
+/// The offset of a `GET` that only asks whether a name is taken: past the end of any
+/// file, so no body can follow. A server answers it like any other `GET` past the end,
+/// but as a question, not a transfer (no warning, no transfer record).
+pub const PROBE_OFFSET: u64 = u64::MAX;
+
 /// `NOT_FOUND` text when nothing is stored under the name.
 pub const NO_SUCH_FILE: &str = "no such file";
 

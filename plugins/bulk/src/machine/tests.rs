@@ -1196,7 +1196,7 @@ fn a_get_past_any_end_tells_a_taken_name_without_a_body() {
         let mut s = session("");
         let g = Request::Get(Get {
             name: name.into(),
-            offset: u64::MAX,
+            offset: crate::codec::PROBE_OFFSET,
         });
         s.handle_bytes(0, &wire(g), &mut st);
         let out = drain(&mut s);
@@ -1205,6 +1205,10 @@ fn a_get_past_any_end_tells_a_taken_name_without_a_body() {
         assert_eq!(crate::codec::taken_size(&r[0].text), taken, "{}", r[0].text);
         assert!(!out.iter().any(|o| matches!(o, Output::SendFile { .. })));
         assert!(st.open.is_empty());
+        // A question asked before every upload: no warning, no transfer record.
+        assert!(transfers(&out).is_empty(), "{out:?}");
+        assert!(!out.iter().any(|o| matches!(o, Output::Log(Level::Warn, _))));
+        assert!(closes(&out));
     }
 }
 

@@ -362,7 +362,9 @@ impl Session {
     fn commit_unique(&mut self, up: &Upload, st: &mut dyn Storage) -> Result<String, HostError> {
         if up.put.replace {
             let path = self.cfg.path_of(&up.put.name);
-            return st.commit_file(up.file, &path, true).map(|()| up.put.name.clone());
+            return st
+                .commit_file(up.file, &path, true)
+                .map(|()| up.put.name.clone());
         }
         let first = if up.v1 {
             st.list_dir(&self.cfg.incoming_dir)
