@@ -582,22 +582,26 @@ fn v2_bytes_after_the_trailer_still_get_the_reply_before_the_close() {
     assert_eq!(st.files["incoming/t"], body);
 }
 
+/// Upload `body` as `a.txt` without the replace flag onto the names `taken`, with
+/// handler `config`: the name the server stored it under.
+fn upload_onto_taken(config: &str, taken: &[&str], body: &[u8]) -> (String, Mem) {
+    let mut st = Mem::new();
+    for name in taken {
+        st.files
+            .insert(format!("incoming/{name}"), name.as_bytes().to_vec());
+    }
+    let mut s = session(config);
+    let put = wire(Request::Put(put("a.txt", body.len() as u64)));
+    let out = upload(&mut s, &mut st, &[&put], body);
+    (replies(&out)[0].text.clone(), st)
+}
+
 #[test]
 fn v2_taken_names_get_a_suffix() {
-    let mut st = Mem::new();
-    st.files.insert("incoming/a.txt".into(), b"first".to_vec());
-    st.files
-        .insert("incoming/a-1.txt".into(), b"second".to_vec());
-    let mut s = session("");
-    let out = upload(
-        &mut s,
-        &mut st,
-        &[&wire(Request::Put(put("a.txt", 1)))],
-        b"3",
-    );
-    assert_eq!(replies(&out)[0].text, "a-2.txt");
+    let (name, st) = upload_onto_taken("", &["a.txt", "a-1.txt"], b"3");
+    assert_eq!(name, "a-2.txt");
     assert_eq!(st.files["incoming/a-2.txt"], b"3");
-    assert_eq!(st.files["incoming/a.txt"], b"first");
+    assert_eq!(st.files["incoming/a.txt"], b"a.txt");
 }
 
 #[test]
@@ -666,17 +670,9 @@ fn v2_replace_is_refused_by_default_before_anything_is_created() {
 #[test]
 fn v2_without_the_replace_flag_a_taken_name_still_gets_a_suffix_when_allowed() {
     // Clients from before the flag keep their `stem-1.ext`, whatever the handler allows.
-    let mut st = Mem::new();
-    st.files.insert("incoming/a.txt".into(), b"old".to_vec());
-    let mut s = session("(allow_overwrite: true)");
-    let out = upload(
-        &mut s,
-        &mut st,
-        &[&wire(Request::Put(put("a.txt", 3)))],
-        b"new",
-    );
-    assert_eq!(replies(&out)[0].text, "a-1.txt");
-    assert_eq!(st.files["incoming/a.txt"], b"old");
+    let (name, st) = upload_onto_taken("(allow_overwrite: true)", &["a.txt"], b"new");
+    assert_eq!(name, "a-1.txt");
+    assert_eq!(st.files["incoming/a.txt"], b"a.txt");
     assert_eq!(st.files["incoming/a-1.txt"], b"new");
 }
 
