@@ -23,13 +23,20 @@ fn a_files_handler_on_a_dir_storage_serves_its_directory() {
         format!("OK up.bin {} {digest}", data.len())
     );
     let on_disk = host.temp_dir().join("data/up.bin");
-    assert_eq!(std::fs::read(&on_disk).unwrap(), data, "written to the path");
+    assert_eq!(
+        std::fs::read(&on_disk).unwrap(),
+        data,
+        "written to the path"
+    );
     std::fs::write(host.temp_dir().join("data/seeded.txt"), b"seeded").unwrap();
     let (head, body) = c.get("seeded.txt");
     // As from a root: a file put there by hand has no digest yet (`-`).
     assert_eq!(head, "OK 6 -");
     assert_eq!(body, b"seeded");
-    assert!(c.ask("GET ../escape").starts_with("ERR "), "confined as a root");
+    assert!(
+        c.ask("GET ../escape").starts_with("ERR "),
+        "confined as a root"
+    );
 }
 
 #[test]
@@ -54,8 +61,14 @@ fn validate_refuses_a_handler_on_an_s3_storage_at_its_storage_value() {
         err.contains("s3 storages are not yet served by handlers (issue 21)"),
         "{err}"
     );
-    assert!(err.contains("s3.ron:7:53"), "file:line:col of `storage`: {err}");
+    assert!(
+        err.contains("s3.ron:7:53"),
+        "file:line:col of `storage`: {err}"
+    );
     assert!(err.contains("invalid `endpoint` of storage `bad`"), "{err}");
-    assert!(err.contains("s3.ron:4:37"), "file:line:col of the endpoint: {err}");
+    assert!(
+        err.contains("s3.ron:4:37"),
+        "file:line:col of the endpoint: {err}"
+    );
     assert!(err.contains("invalid `bucket` of storage `bad`"), "{err}");
 }
