@@ -692,25 +692,34 @@ fn client_send_and_get_verify_and_never_overwrite() {
     let body = pattern(2_000_000, 4);
     assert_ne!(first, body);
     let server = b.addr.to_string();
-    // The same name twice with different bytes: the second is stored under a new name
-    // and the first keeps its own bytes (never overwritten).
-    for (i, (expected, bytes)) in [("report.pdf", &first), ("report-1.pdf", &body)]
-        .into_iter()
-        .enumerate()
-    {
-        std::fs::write(dir.path().join("report.pdf"), bytes).unwrap();
-        let out = run_client(&["send", &server, "report.pdf"], dir.path());
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            stdout.contains(expected) && stdout.contains(&sha256_hex(bytes)),
-            "{i}: {stdout}"
-        );
-    }
+    std::fs::write(dir.path().join("report.pdf"), &first).unwrap();
+    let out = run_client(&["send", &server, "report.pdf"], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("report.pdf") && stdout.contains(&sha256_hex(&first)));
+    // The same name with different bytes: the client refuses before sending (73)...
+    std::fs::write(dir.path().join("report.pdf"), &body).unwrap();
+    let out = run_client(&["send", &server, "report.pdf"], dir.path());
+    assert_eq!(out.status.code(), Some(73), "{out:?}");
+    assert_eq!(b.visible(), ["report.pdf"]);
+    // ...and a client from before the replace flag gets a new name: never overwritten.
+    let mut s = tcp_connect(b.addr, WAIT);
+    s.write_all(&put_header(
+        "report.pdf",
+        body.len() as u64,
+        DIGEST_LAST,
+        None,
+        None,
+    ))
+    .unwrap();
+    s.write_all(&body).unwrap();
+    s.write_all(&sha(&body)).unwrap();
+    let r = read_reply(&mut s);
+    assert_eq!((r.status, r.text.as_str()), (OK, "report-1.pdf"), "{r:?}");
     assert_eq!(
         b.read("report.pdf"),
         first,

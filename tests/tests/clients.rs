@@ -22,6 +22,11 @@ struct Servers {
 
 impl Servers {
     fn start(limits: &str) -> Servers {
+        Servers::start_with(limits, "()")
+    }
+
+    /// With `bulk_config` as the bulk handler's `config`.
+    fn start_with(limits: &str, bulk_config: &str) -> Servers {
         let host = Host::start(&format!(
             r#"(
     listeners: {{
@@ -32,7 +37,7 @@ impl Servers {
     handlers: {{
         "tftp": (plugin: "tftp", root: Some("$TMP/data"), config: (allow_create: true)),
         "files": (plugin: "files", root: Some("$TMP/data"), limits: ({limits}), config: ()),
-        "bulk": (plugin: "bulk", root: Some("$TMP/data"), limits: ({limits}), config: ()),
+        "bulk": (plugin: "bulk", root: Some("$TMP/data"), limits: ({limits}), config: {bulk_config}),
     }},
     routes: [
         (from: "tftp_udp", to: "tftp"),
@@ -349,6 +354,117 @@ fn bulk_client_exit_statuses_force_checksum_and_json() {
         &["get", &bulk, "b.bin"],
         "b.bin",
         &data,
+    );
+}
+
+/// `send` onto a taken name: refused before anything is sent (73, whether the stored
+/// file is longer or shorter), nothing stored beside it; `--force` replaces it in
+/// place (same name, the new bytes by sha256).
+#[test]
+fn bulk_send_refuses_a_taken_name_and_force_replaces_it() {
+    let s = Servers::start_with("", "(allow_overwrite: true)");
+    let bulk = s.addr("bulk_tcp");
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let stored = s.root().join("incoming/r.bin");
+    let old = pseudo_random(100_000, 31);
+    std::fs::write(w.join("r.bin"), &old).unwrap();
+    assert_exit(
+        &run("switchyard-bulk", w, &["send", &bulk, "r.bin"]),
+        0,
+        "free",
+    );
+    for len in [150_000, 50_000] {
+        std::fs::write(w.join("r.bin"), pseudo_random(len, 32)).unwrap();
+        let o = run("switchyard-bulk", w, &["send", &bulk, "r.bin"]);
+        assert_exit(&o, 73, "taken");
+        assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+        assert_eq!(
+            sha256_hex(&std::fs::read(&stored).unwrap()),
+            sha256_hex(&old)
+        );
+        assert_eq!(
+            names(&s.root().join("incoming")),
+            [".r.bin.sha256", "r.bin"],
+            "no second copy"
+        );
+    }
+    let new = pseudo_random(120_000, 33);
+    std::fs::write(w.join("r.bin"), &new).unwrap();
+    let o = run(
+        "switchyard-bulk",
+        w,
+        &["--json", "send", &bulk, "r.bin", "--force"],
+    );
+    assert_exit(&o, 0, "--force");
+    let j: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        (&j["name"], &j["sha256"]),
+        (&"r.bin".into(), &sha256_hex(&new).into())
+    );
+    assert_eq!(
+        sha256_hex(&std::fs::read(&stored).unwrap()),
+        sha256_hex(&new)
+    );
+    assert_eq!(
+        names(&s.root().join("incoming")),
+        [".r.bin.sha256", "r.bin"]
+    );
+    // The remembered digest is the new file's: --checksum now skips it.
+    let o = run(
+        "switchyard-bulk",
+        w,
+        &["--json", "send", &bulk, "r.bin", "--checksum"],
+    );
+    assert_exit(&o, 0, "--checksum after --force");
+    assert!(stdout(&o).contains("\"skipped\":true"), "{}", stdout(&o));
+}
+
+/// `--force` where replacing is impossible: a handler without `allow_overwrite`
+/// (exit 9, the file untouched), and a server from before the replace flag, which
+/// answers `BAD_REQUEST unknown flags` (exit 9, said in words).
+#[test]
+fn bulk_force_is_refused_clearly_where_the_server_cannot_replace() {
+    let (s, bulk, data, work) = with_local_file("bulk_tcp", "k.bin", 30_000);
+    let w = work.path();
+    assert_exit(
+        &run("switchyard-bulk", w, &["send", &bulk, "k.bin"]),
+        0,
+        "first",
+    );
+    std::fs::write(w.join("k.bin"), b"other").unwrap();
+    let o = run("switchyard-bulk", w, &["send", &bulk, "k.bin", "--force"]);
+    assert_exit(&o, 9, "allow_overwrite off");
+    assert!(stderr(&o).contains("allow_overwrite"), "{}", stderr(&o));
+    let stored = std::fs::read(s.root().join("incoming/k.bin")).unwrap();
+    assert_eq!(sha256_hex(&stored), sha256_hex(&data));
+
+    let old = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = old.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut c, _) = old.accept().unwrap();
+        let mut header = [0u8; 16];
+        c.read_exact(&mut header).unwrap();
+        assert_eq!(header[6] & 0x08, 0x08, "the replace flag is sent");
+        // What a bulk server before the flag answers, then closes.
+        let text = b"unknown flags";
+        let mut reply = vec![0xB5, b'B', b'L', b'K', 0x10, 0];
+        reply.extend_from_slice(&(text.len() as u16).to_be_bytes());
+        reply.extend_from_slice(&[0; 8 + 32]);
+        reply.extend_from_slice(text);
+        c.write_all(&reply).unwrap();
+        let _ = c.shutdown(std::net::Shutdown::Write);
+        let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = std::io::copy(&mut c, &mut std::io::sink());
+    });
+    let o = run("switchyard-bulk", w, &["send", &addr, "k.bin", "--force"]);
+    server.join().unwrap();
+    assert_exit(&o, 9, "old server");
+    assert!(
+        stderr(&o).contains("cannot replace files"),
+        "{}",
+        stderr(&o)
     );
 }
 

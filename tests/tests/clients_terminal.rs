@@ -184,17 +184,43 @@ fn completions_parse_and_man_pages_render_for_every_binary() {
                 "{bin}: the clients' table: {text}"
             );
         }
-        // `--help` shows the same table.
-        let mut help = Command::new(&exe);
-        help.arg("--help");
-        let h = String::from_utf8_lossy(&run(help).stdout).into_owned();
+        // `--help` shows the same table, and so does every subcommand's `--help`
+        // (`switchyard-tftp get --help`), each subcommand listed by the help itself.
+        let h = help_of(&exe, &[]);
         if bin != "switchyard" {
-            assert!(
-                h.contains("EXIT STATUS:") && h.contains(" 78  the remote file does not exist"),
-                "{bin}: {h}"
-            );
+            let subcommands = subcommands_in(&h);
+            assert!(subcommands.contains(&"man".to_owned()), "{bin}: {h}");
+            for args in std::iter::once(vec![]).chain(subcommands.iter().map(|s| vec![s.as_str()]))
+            {
+                let h = help_of(&exe, &args);
+                assert!(
+                    h.contains("EXIT STATUS:") && h.contains(" 78  the remote file does not exist"),
+                    "{bin} {args:?} --help: {h}"
+                );
+            }
         }
     }
+}
+
+/// `exe ARGS --help` on stdout.
+fn help_of(exe: &std::path::Path, args: &[&str]) -> String {
+    let mut help = Command::new(exe);
+    help.args(args).arg("--help");
+    let o = run(help);
+    assert!(o.status.success(), "{} {args:?} --help", exe.display());
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The names in a help text's `Commands:` section, but clap's own `help`.
+fn subcommands_in(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `man`'s output without its overstrikes (`N\x08N` for bold), as `col -b` would.

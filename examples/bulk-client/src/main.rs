@@ -1,7 +1,7 @@
 //! `switchyard-bulk`: send files to, and get files from, the Switchyard bulk plugin.
 //!
 //! ```text
-//! switchyard-bulk send HOST[:PORT] FILE [--name NAME] [--resume] [--checksum]
+//! switchyard-bulk send HOST[:PORT] FILE [--name NAME] [--resume] [--checksum] [--force]
 //!                      [--digest-first | --sha256 HEX] [--legacy]
 //! switchyard-bulk get  HOST[:PORT] NAME [-o OUT] [--resume | --keep-partial] [--force]
 //! switchyard-bulk completions SHELL | man
@@ -13,12 +13,14 @@
 //! # Layout
 //! - `send`: uploads (v2, and v1 with `--legacy`).
 //! - `get`: downloads.
+//! - `probe`: the questions asked before an upload (name taken? same bytes?).
 //! - `wire`: connect, read a reply, the resume id. `hash`: a file's sha256 through a map.
 //! - from `switchyard_client_support`: `HOST[:PORT]` parsing, progress bars, exit
 //!   statuses, `.NAME.part` files, completions and man page.
 
 mod get;
 mod hash;
+mod probe;
 mod send;
 mod wire;
 
@@ -81,8 +83,13 @@ enum Cmd {
         /// (rsync's sense; the server must remember the file's digest).
         #[arg(long, short)]
         checksum: bool,
+        /// Replace the file the server holds under NAME. Without it a taken name is
+        /// refused before anything is sent (exit 73). The server must allow it
+        /// (`allow_overwrite`; else exit 9).
+        #[arg(long, short)]
+        force: bool,
         /// Speak the seed's v1 (4-byte length, no name, no reply); files under 2 GiB.
-        #[arg(long, conflicts_with_all = ["name", "resume", "digest_first", "sha256", "checksum"])]
+        #[arg(long, conflicts_with_all = ["name", "resume", "digest_first", "sha256", "checksum", "force"])]
         legacy: bool,
     },
     /// Download NAME from the server's incoming directory.
@@ -123,7 +130,7 @@ fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = cli_docs::parse();
     let quiet = cli.quiet || cli.json;
     let result = match cli.cmd {
         Cmd::Send {
@@ -134,6 +141,7 @@ fn main() -> ExitCode {
             digest_first,
             sha256,
             checksum,
+            force,
             legacy,
         } => addr::resolve_all(&server, DEFAULT_PORT)
             .map_err(Failure::from)
@@ -151,6 +159,7 @@ fn main() -> ExitCode {
                         (None, false) => send::Digest::HashWhileSending,
                     },
                     checksum,
+                    force,
                     quiet,
                     json: cli.json,
                 })

@@ -11,10 +11,11 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use switchyard_bulk::codec::{Get, Put, Request, Status, V1Header, hex};
+use switchyard_bulk::codec::{Put, Reply, Request, Status, V1Header, hex};
 use switchyard_client_support::progress::Summary;
 use switchyard_client_support::{Exit, Failure};
 
+use crate::probe::{self, Remote};
 use crate::wire::{self, REPLY_TIMEOUT};
 use crate::{hash, progress};
 
@@ -39,6 +40,9 @@ pub struct SendOpts {
     pub digest: Digest,
     /// Skip the upload when the server holds the name with the same sha256.
     pub checksum: bool,
+    /// Replace a file the server holds under the name (flag `0x08`); without it a
+    /// taken name is refused here, before anything is sent (exit 73).
+    pub force: bool,
     /// No progress bar.
     pub quiet: bool,
     /// The `--json` line replaces the human summary line.
@@ -86,26 +90,8 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
         .map_err(|e| Failure::new(Exit::Usage, format!("name {name:?}: {e}")))?;
     let started = Instant::now();
     let hashing_err = |e: io::Error| Failure::read(&o.file, &e);
-    if o.checksum {
-        let d = match o.digest {
-            Digest::Known(d) => d,
-            _ => hash::hash_range(&file, 0, u64::MAX).map_err(hashing_err)?,
-        };
-        if server_has(&o.addrs, &name, size, &d)? {
-            if !o.json {
-                println!(
-                    "{name}: the server has these bytes (sha256 {}): skipped",
-                    hex(&d)
-                );
-            }
-            return Ok(Summary {
-                name,
-                bytes: size,
-                seconds: started.elapsed().as_secs_f64(),
-                sha256: hex(&d),
-                skipped: true,
-            });
-        }
+    if let Some(skipped) = before_sending(o, &file, &name, size, started)? {
+        return Ok(skipped);
     }
     let upload_id = if o.resume {
         Some(wire::upload_id(&o.file, &o.server, &name).map_err(hashing_err)?)
@@ -129,6 +115,7 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
         digest: first,
         digest_last: first.is_none(),
         upload_id,
+        replace: o.force,
     })
     .encode()
     .map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
@@ -139,7 +126,7 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
     let offset = if upload_id.is_some() {
         let r = wire::read_reply(&mut sock)?;
         if r.status != Status::Continue {
-            return Err(wire::refused(&r));
+            return Err(refused(&r, o.force));
         }
         if r.value > size {
             return Err(fail(format!(
@@ -152,23 +139,7 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
         0
     };
     if let Err(e) = send_body(&mut sock, &file, offset, size, &name, o.quiet) {
-        // The server may have said why before closing: a refusal (limit, space), or
-        // `UNAVAILABLE` when it shut down mid-body (`docs/bulk-protocol.md`), or the
-        // host's line for a connection limit.
-        return Err(match wire::read_reply(&mut sock) {
-            Ok(r) if r.status == Status::Unavailable => Failure::new(
-                Exit::Busy,
-                format!(
-                    "cut by the server: {}: {}{}",
-                    r.status.as_str(),
-                    r.text,
-                    resume_hint(o.resume)
-                ),
-            ),
-            Ok(r) if r.status != Status::Ok => wire::refused(&r),
-            Err(f) if f.exit == Exit::Busy => f,
-            _ => Failure::network(format_args!("sending{}", resume_hint(o.resume)), &e),
-        });
+        return Err(cut(&mut sock, "sending", &e, o));
     }
     let ours = match hasher {
         Some(h) => {
@@ -176,8 +147,11 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
                 .join()
                 .map_err(|_| fail("hashing thread panicked"))?
                 .map_err(hashing_err)?;
-            sock.write_all(&d)
-                .map_err(|e| Failure::network("sending the digest", &e))?;
+            // A refusal that came while the body still fit in the socket's buffers
+            // shows here, as a broken pipe.
+            if let Err(e) = sock.write_all(&d) {
+                return Err(cut(&mut sock, "sending the digest", &e, o));
+            }
             d
         }
         None => first.expect("digest first"),
@@ -185,7 +159,7 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
     let r = wire::read_reply(&mut sock)?;
     let secs = started.elapsed().as_secs_f64().max(1e-6);
     if r.status != Status::Ok {
-        return Err(wire::refused(&r));
+        return Err(refused(&r, o.force));
     }
     if r.digest != Some(ours) {
         return Err(Failure::new(
@@ -224,27 +198,93 @@ pub fn run(o: &SendOpts) -> Result<Summary, Failure> {
     Ok(summary)
 }
 
-/// `--checksum`: does the server hold `name` as `size` bytes hashing to `digest`? A
-/// `GET` at offset `size` answers `OK` with nothing to follow exactly when the file is
-/// that long, with the digest it remembers (`docs/bulk-protocol.md`); a missing or
-/// longer file, or one without a remembered digest, means "send it".
-fn server_has(
-    addrs: &[SocketAddr],
+/// The questions asked before any body goes out: `--checksum` (skip when the server
+/// holds these bytes: the summary of the skip) and, without `--force`, whether the
+/// name is taken (exit 73, nothing sent). Neither starts a body (`probe`).
+fn before_sending(
+    o: &SendOpts,
+    file: &File,
     name: &str,
     size: u64,
-    digest: &[u8; 32],
-) -> Result<bool, Failure> {
-    let mut sock = wire::connect(addrs)?;
-    let req = Request::Get(Get {
-        name: name.to_owned(),
-        offset: size,
-    })
-    .encode()
-    .map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
-    sock.write_all(&req)
-        .map_err(|e| Failure::network("sending the request", &e))?;
-    let r = wire::read_reply(&mut sock)?;
-    Ok(r.status == Status::Ok && r.value == 0 && r.digest.as_ref() == Some(digest))
+    started: Instant,
+) -> Result<Option<Summary>, Failure> {
+    if o.force && !o.checksum {
+        return Ok(None);
+    }
+    let remote = probe::remote(&o.addrs, name)?;
+    if o.checksum && remote == Remote::Taken(size) {
+        let d = match o.digest {
+            Digest::Known(d) => d,
+            _ => hash::hash_range(file, 0, u64::MAX).map_err(|e| Failure::read(&o.file, &e))?,
+        };
+        if probe::holds(&o.addrs, name, size, &d)? {
+            if !o.json {
+                println!(
+                    "{name}: the server has these bytes (sha256 {}): skipped",
+                    hex(&d)
+                );
+            }
+            return Ok(Some(Summary {
+                name: name.to_owned(),
+                bytes: size,
+                seconds: started.elapsed().as_secs_f64(),
+                sha256: hex(&d),
+                skipped: true,
+            }));
+        }
+    }
+    match remote {
+        Remote::Taken(n) if !o.force => Err(Failure::new(
+            Exit::Exists,
+            format!("the server already holds {name:?} ({n} bytes): not sent; --force replaces it"),
+        )),
+        Remote::Unknown(why) if !o.force => {
+            // Safe to go on: without the replace flag a taken name is never
+            // overwritten, the server picks `stem-1.ext` and the summary names it.
+            eprintln!(
+                "switchyard-bulk: cannot ask whether {name:?} is taken ({why}); sending: \
+                 a taken name gets a new one"
+            );
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A refusal; with `--force`, a `BAD_REQUEST` is a server from before the replace
+/// flag (it calls the flag unknown), said as such rather than "bad request".
+fn refused(r: &Reply, force: bool) -> Failure {
+    if force && r.status == Status::BadRequest {
+        return Failure::new(
+            Exit::Denied,
+            format!(
+                "the server cannot replace files (it predates the replace flag and said \
+                 \"{}\"): send under another --name, or upgrade the server",
+                r.text
+            ),
+        );
+    }
+    wire::refused(r)
+}
+
+/// Sending failed (`what`, `e`): the server may have said why before closing, a
+/// refusal (limit, space, replace), or `UNAVAILABLE` when it shut down mid-body
+/// (`docs/bulk-protocol.md`), or the host's line for a connection limit.
+fn cut(sock: &mut TcpStream, what: &str, e: &io::Error, o: &SendOpts) -> Failure {
+    match wire::read_reply(sock) {
+        Ok(r) if r.status == Status::Unavailable => Failure::new(
+            Exit::Busy,
+            format!(
+                "cut by the server: {}: {}{}",
+                r.status.as_str(),
+                r.text,
+                resume_hint(o.resume)
+            ),
+        ),
+        Ok(r) if r.status != Status::Ok => refused(&r, o.force),
+        Err(f) if f.exit == Exit::Busy => f,
+        _ => Failure::network(format_args!("{what}{}", resume_hint(o.resume)), e),
+    }
 }
 
 fn resume_hint(resume: bool) -> &'static str {

@@ -33,7 +33,7 @@ pub fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
 pub fn refused(r: &Reply) -> Failure {
     let exit = match r.status {
         Status::NotFound => Exit::NotFound,
-        Status::BadName => Exit::Denied,
+        Status::BadName | Status::NotAllowed => Exit::Denied,
         Status::DigestMismatch => Exit::Verify,
         Status::Timeout => Exit::Timeout,
         Status::Unavailable => Exit::Busy,

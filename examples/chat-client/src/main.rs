@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use switchyard_chat::codec::reply::{self, ServerLine};
 use switchyard_client_support::cli_docs;
 use switchyard_client_support::{Exit, Failure};
@@ -39,7 +39,7 @@ use liveness::{Liveness, Step};
 const KEEPALIVE: Duration = Duration::from_secs(60);
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = cli_docs::parse();
     match args.extra {
         Some(Extra::Completions { shell }) => {
             cli_docs::completions(Args::command(), shell);

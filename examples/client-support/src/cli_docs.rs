@@ -1,9 +1,26 @@
 //! `completions SHELL` and `man`: generated from a program's clap definition, so they
-//! never drift from its options (the clients and the `switchyard` host share this).
+//! never drift from its options (the clients and the `switchyard` host share this);
+//! and the command-line parser that puts the exit table under every `--help`.
 
 use std::io::{self, Write};
 
 pub use clap_complete::Shell;
+
+/// `cmd` with the clients' `EXIT STATUS` table after its help and after the help of
+/// every subcommand, nested ones too: clap's `after_help` belongs to one command and is
+/// not inherited, and `switchyard-tftp get --help` is where a script writer looks.
+pub fn with_exit_help(cmd: clap::Command) -> clap::Command {
+    cmd.after_help(crate::exit::Exit::help_text())
+        .mut_subcommands(with_exit_help)
+}
+
+/// `P::parse()` with [`with_exit_help`]: parse the command line or exit as clap does
+/// (usage errors 2, `--help` and `--version` 0).
+pub fn parse<P: clap::Parser>() -> P {
+    let mut cmd = with_exit_help(P::command());
+    let mut matches = cmd.clone().get_matches();
+    P::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut cmd).exit())
+}
 
 /// Write `cmd`'s completion script for `shell` to stdout.
 pub fn completions(mut cmd: clap::Command, shell: Shell) {
@@ -88,5 +105,24 @@ mod tests {
             "{text}"
         );
         assert_eq!(roff_text(".x\\y"), "\\&.x\\ey");
+    }
+
+    #[test]
+    fn every_subcommand_help_ends_with_the_exit_table() {
+        let cmd = clap::Command::new("demo")
+            .subcommand(clap::Command::new("get").subcommand(clap::Command::new("deep")));
+        let mut cmd = with_exit_help(cmd);
+        for path in [&["demo"][..], &["demo", "get"], &["demo", "get", "deep"]] {
+            let mut at = &mut cmd;
+            for name in &path[1..] {
+                at = at.find_subcommand_mut(name).unwrap();
+            }
+            let help = at.render_help().to_string();
+            assert!(help.contains("EXIT STATUS:"), "{path:?}: {help}");
+            assert!(
+                help.contains(" 73  the target file exists"),
+                "{path:?}: {help}"
+            );
+        }
     }
 }

@@ -121,7 +121,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = cli_docs::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => e.status.report("switchyard-files"),

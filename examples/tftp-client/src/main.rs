@@ -115,7 +115,7 @@ pub struct Opts {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = cli_docs::parse();
     let (result, json) = match cli.cmd {
         Cmd::Get {
             server,

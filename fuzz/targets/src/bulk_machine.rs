@@ -52,6 +52,7 @@ struct Input {
     v1: bool,
     downloads: bool,
     resume: bool,
+    allow_overwrite: bool,
     max_file: u16,
     events: Vec<Event>,
 }
@@ -78,6 +79,7 @@ enum Chunk {
         len: u16,
         digest: u8,
         resumable: bool,
+        replace: bool,
     },
     Get(Name, u16),
     /// Body or trailer bytes.
@@ -115,12 +117,14 @@ impl Chunk {
                 len,
                 digest,
                 resumable,
+                replace,
             } => Request::Put(Put {
                 name: name.text().into(),
                 len: u64::from(*len),
                 digest: (digest % 3 == 1).then_some([*digest; 32]),
                 digest_last: digest % 3 == 2,
                 upload_id: resumable.then_some(KEPT_ID),
+                replace: *replace,
             })
             .encode()
             .expect("a valid request"),
@@ -144,6 +148,7 @@ pub fn bulk_machine(data: &[u8]) {
         v1: input.v1,
         downloads: input.downloads,
         resume: input.resume,
+        allow_overwrite: input.allow_overwrite,
         max_file_bytes: u64::from(input.max_file),
         ..Config::default()
     };

@@ -18,6 +18,7 @@ enum Structured {
         digest: Option<[u8; 32]>,
         digest_last: bool,
         upload_id: Option<[u8; 16]>,
+        replace: bool,
     },
     Get {
         name: String,
@@ -102,12 +103,14 @@ fn structured_request_round_trips(s: Structured) {
             digest,
             digest_last,
             upload_id,
+            replace,
         } => Request::Put(Put {
             name,
             len,
             digest,
             digest_last,
             upload_id,
+            replace,
         }),
         Structured::Get { name, offset } => Request::Get(Get { name, offset }),
     };

@@ -31,6 +31,11 @@ pub struct Config {
     pub downloads: bool,
     /// Keep the received part of a resumable v2 upload when its connection is lost.
     pub resume: bool,
+    /// Let a v2 `PUT` with the replace flag (`0x08`, the client's `--force`) commit
+    /// over an existing file. Off by default, like the files and TFTP plugins'
+    /// `allow_overwrite`: an operator opts in to clients destroying stored files.
+    /// Without the flag a taken name is never overwritten (`stem-1.ext`).
+    pub allow_overwrite: bool,
     /// Most partial uploads kept; the oldest are deleted beyond this.
     pub max_partials: usize,
     /// A kept partial not continued for this long is deleted (checked when a
@@ -54,6 +59,7 @@ impl Default for Config {
             v1: true,
             downloads: true,
             resume: true,
+            allow_overwrite: false,
             max_partials: 64,
             partial_max_age_secs: 7 * 24 * 3600,
             resume_copy_step_bytes: 0,

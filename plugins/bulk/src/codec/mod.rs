@@ -12,15 +12,18 @@
 //! - `request`: v2 `PUT` and `GET` requests.
 //! - `reply`: v2 replies (`CONTINUE`, `OK`, errors).
 //! - `name`: the file name policy.
+//! - `taken`: the `NOT_FOUND` texts that tell a free name from a taken one.
 
 mod name;
 mod reply;
 mod request;
+mod taken;
 mod v1;
 
 pub use name::check_name;
 pub use reply::{Reply, Status};
 pub use request::{Flags, Get, Put, Request};
+pub use taken::{NO_SUCH_FILE, PROBE_OFFSET, past_the_end, taken_size};
 pub use v1::{V1_HEADER_LEN, V1Header};
 
 /// First bytes of every v2 request and reply. The first byte has its high bit set, so

@@ -46,6 +46,10 @@ pub enum Status {
     Unavailable,
     /// A storage failure; the server logged the details.
     Internal,
+    /// The request asked for something this handler forbids (a `PUT` with the
+    /// replace flag while `allow_overwrite` is off). Only clients that send the
+    /// flag can see it.
+    NotAllowed,
 }
 
 impl Status {
@@ -63,6 +67,7 @@ impl Status {
             Status::Timeout => 0x17,
             Status::Unavailable => 0x18,
             Status::Internal => 0x19,
+            Status::NotAllowed => 0x1A,
         }
     }
 
@@ -80,6 +85,7 @@ impl Status {
             Status::Timeout,
             Status::Unavailable,
             Status::Internal,
+            Status::NotAllowed,
         ]
         .into_iter()
         .find(|s| s.code() == code)
@@ -100,6 +106,7 @@ impl Status {
             Status::Timeout => "timeout",
             Status::Unavailable => "unavailable",
             Status::Internal => "internal",
+            Status::NotAllowed => "not-allowed",
         }
     }
 }
@@ -212,6 +219,8 @@ mod tests {
             }
         }
         assert_eq!(Status::from_code(0x42), None);
+        // docs/bulk-protocol.md, the status table.
+        assert_eq!(Status::from_code(0x1A), Some(Status::NotAllowed));
     }
 
     #[test]

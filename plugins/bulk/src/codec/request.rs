@@ -5,7 +5,8 @@
 //! 0      4     magic  B5 42 4C 4B
 //! 4      1     version 2
 //! 5      1     op: 1 PUT, 2 GET
-//! 6      1     flags (PUT: 0x01 digest first, 0x02 digest last, 0x04 resumable; GET: 0)
+//! 6      1     flags (PUT: 0x01 digest first, 0x02 digest last, 0x04 resumable,
+//!              0x08 replace; GET: 0)
 //! 7      1     name length, 1..=255
 //! 8      8     PUT: total file length; GET: offset to start from (u64, big-endian)
 //! 16     n     name (UTF-8)
@@ -32,7 +33,10 @@ impl Flags {
     pub const DIGEST_LAST: u8 = 0x02;
     /// An upload id follows; the server answers `CONTINUE offset` before the body.
     pub const RESUMABLE: u8 = 0x04;
-    const KNOWN: u8 = 0x07;
+    /// Commit over an existing file of that name instead of choosing `stem-N.ext`
+    /// (the client asked for it: `--force`); the handler may forbid it.
+    pub const REPLACE: u8 = 0x08;
+    const KNOWN: u8 = 0x0F;
 
     pub fn has(self, bit: u8) -> bool {
         self.0 & bit != 0
@@ -51,6 +55,9 @@ pub struct Put {
     pub digest_last: bool,
     /// Resume id: the server keeps what it got under this id if the connection is lost.
     pub upload_id: Option<[u8; 16]>,
+    /// Replace an existing file of this name (flag `0x08`); without it a taken name
+    /// is stored as `stem-1.ext`, which is what clients before the flag expect.
+    pub replace: bool,
 }
 
 /// A download, from `offset` to the end.
@@ -149,6 +156,7 @@ impl Request {
             digest,
             digest_last: flags.has(Flags::DIGEST_LAST),
             upload_id,
+            replace: flags.has(Flags::REPLACE),
         }))
     }
 
@@ -169,6 +177,9 @@ impl Request {
                 }
                 if p.upload_id.is_some() {
                     f |= Flags::RESUMABLE;
+                }
+                if p.replace {
+                    f |= Flags::REPLACE;
                 }
                 (OP_PUT, f, p.len, &p.name)
             }
@@ -205,6 +216,7 @@ mod tests {
             digest: None,
             digest_last: false,
             upload_id: None,
+            replace: false,
         }
     }
 
@@ -232,6 +244,11 @@ mod tests {
             ..put(u64::MAX)
         }));
         every_split_round_trips(&Request::Put(Put {
+            replace: true,
+            digest_last: true,
+            ..put(3)
+        }));
+        every_split_round_trips(&Request::Put(Put {
             digest_last: true,
             ..put(1 << 40)
         }));
@@ -239,6 +256,23 @@ mod tests {
             name: "é.bin".into(),
             offset: 42,
         }));
+    }
+
+    #[test]
+    fn replace_is_flag_0x08() {
+        let wire = Request::Put(Put {
+            replace: true,
+            ..put(1)
+        })
+        .encode()
+        .unwrap();
+        assert_eq!(wire[6], 0x08);
+        match Request::parse(&wire).unwrap() {
+            Request::Put(p) => assert!(p.replace),
+            other => panic!("{other:?}"),
+        }
+        let plain = Request::Put(put(1)).encode().unwrap();
+        assert_eq!(plain[6], 0);
     }
 
     #[test]
@@ -275,11 +309,14 @@ mod tests {
             Err(CodecError::Invalid("unknown operation"))
         );
         let mut fl = good.clone();
-        fl[6] = 0x80;
-        assert_eq!(
-            Request::check(&fl),
-            Err(CodecError::Invalid("unknown flags"))
-        );
+        for unknown in [0x10, 0x20, 0x40, 0x80] {
+            fl[6] = unknown;
+            assert_eq!(
+                Request::check(&fl),
+                Err(CodecError::Invalid("unknown flags")),
+                "{unknown:#x}"
+            );
+        }
         fl[6] = Flags::DIGEST_FIRST | Flags::DIGEST_LAST;
         assert!(Request::check(&fl).is_err());
         let mut empty = good.clone();
@@ -307,6 +344,7 @@ mod tests {
                 digest: None,
                 digest_last: false,
                 upload_id: None,
+                replace: false,
             }
         })
         .encode()

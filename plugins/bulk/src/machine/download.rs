@@ -39,16 +39,19 @@ impl Session {
             return self.refuse_get(Status::BadName, &e.to_string());
         }
         let path = self.cfg.path_of(&get.name);
+        if get.offset == codec::PROBE_OFFSET {
+            return self.answer_probe(&get.name, &path, st);
+        }
         let (file, size) = match st.open_read(&path) {
             Ok(f) => f,
             Err(HostError::NotFound | HostError::IsDir | HostError::Access) => {
-                return self.refuse_get(Status::NotFound, "no such file");
+                return self.refuse_get(Status::NotFound, codec::NO_SUCH_FILE);
             }
             Err(e) => return self.refuse_get(Status::Internal, &e.to_string()),
         };
         if get.offset > size {
             let _ = st.close_file(file);
-            let why = format!("offset {} past the end ({size} bytes)", get.offset);
+            let why = codec::past_the_end(get.offset, size);
             return self.refuse_get(Status::NotFound, &why);
         }
         let digest = names::load_sum(&self.cfg, st, &get.name, file);
@@ -83,6 +86,26 @@ impl Session {
             started: now,
             token,
         });
+    }
+
+    /// "Is this name taken?" (`codec::PROBE_OFFSET`): the `NOT_FOUND` a `GET` past the
+    /// end gets, but logged at debug and not recorded as a transfer, since every
+    /// `switchyard-bulk send` asks it first; a warning per upload would bury the real
+    /// ones.
+    fn answer_probe(&mut self, name: &str, path: &str, st: &mut dyn Storage) {
+        let text = match st.stat(path) {
+            Ok(s) if s.is_file => codec::past_the_end(codec::PROBE_OFFSET, s.size),
+            Ok(_) | Err(HostError::NotFound | HostError::IsDir | HostError::Access) => {
+                codec::NO_SUCH_FILE.to_owned()
+            }
+            Err(e) => return self.refuse_get(Status::Internal, &e.to_string()),
+        };
+        self.debug(format!(
+            "probe peer={} name={name:?} answer={text:?}",
+            self.peer
+        ));
+        self.reply(Reply::error(Status::NotFound, text));
+        self.end();
     }
 
     pub(crate) fn finish_download(

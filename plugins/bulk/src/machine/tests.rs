@@ -437,6 +437,7 @@ fn put(name: &str, len: u64) -> Put {
         digest: None,
         digest_last: false,
         upload_id: None,
+        replace: false,
     }
 }
 
@@ -581,22 +582,98 @@ fn v2_bytes_after_the_trailer_still_get_the_reply_before_the_close() {
     assert_eq!(st.files["incoming/t"], body);
 }
 
+/// Upload `body` as `a.txt` without the replace flag onto the names `taken`, with
+/// handler `config`: the name the server stored it under.
+fn upload_onto_taken(config: &str, taken: &[&str], body: &[u8]) -> (String, Mem) {
+    let mut st = Mem::new();
+    for name in taken {
+        st.files
+            .insert(format!("incoming/{name}"), name.as_bytes().to_vec());
+    }
+    let mut s = session(config);
+    let put = wire(Request::Put(put("a.txt", body.len() as u64)));
+    let out = upload(&mut s, &mut st, &[&put], body);
+    (replies(&out)[0].text.clone(), st)
+}
+
 #[test]
 fn v2_taken_names_get_a_suffix() {
-    let mut st = Mem::new();
-    st.files.insert("incoming/a.txt".into(), b"first".to_vec());
-    st.files
-        .insert("incoming/a-1.txt".into(), b"second".to_vec());
-    let mut s = session("");
-    let out = upload(
-        &mut s,
-        &mut st,
-        &[&wire(Request::Put(put("a.txt", 1)))],
-        b"3",
-    );
-    assert_eq!(replies(&out)[0].text, "a-2.txt");
+    let (name, st) = upload_onto_taken("", &["a.txt", "a-1.txt"], b"3");
+    assert_eq!(name, "a-2.txt");
     assert_eq!(st.files["incoming/a-2.txt"], b"3");
-    assert_eq!(st.files["incoming/a.txt"], b"first");
+    assert_eq!(st.files["incoming/a.txt"], b"a.txt");
+}
+
+#[test]
+fn v2_replace_commits_over_the_name_when_allowed() {
+    for digest_last in [false, true] {
+        let mut st = Mem::new();
+        st.files.insert("incoming/a.txt".into(), b"old".to_vec());
+        st.files
+            .insert("incoming/.a.txt.sha256".into(), b"stale".to_vec());
+        let mut s = session("(allow_overwrite: true)");
+        let w = wire(Request::Put(Put {
+            replace: true,
+            digest_last,
+            ..put("a.txt", 3)
+        }));
+        let mut out = upload(&mut s, &mut st, &[&w], b"new");
+        if digest_last {
+            s.handle_bytes(3, &sha(b"new"), &mut st);
+            out.extend(drain(&mut s));
+        }
+        let r = replies(&out);
+        assert_eq!(r[0].status, Status::Ok, "{r:?}");
+        assert_eq!(r[0].text, "a.txt", "the name itself, no suffix");
+        assert_eq!(st.files["incoming/a.txt"], b"new");
+        assert_eq!(st.visible(), ["incoming/a.txt"], "no second copy");
+        // The remembered digest is the new file's.
+        let side = String::from_utf8(st.files["incoming/.a.txt.sha256"].clone()).unwrap();
+        assert!(side.starts_with(&crate::codec::hex(&sha(b"new"))), "{side}");
+    }
+}
+
+#[test]
+fn v2_replace_of_a_free_name_just_stores() {
+    let mut st = Mem::new();
+    let mut s = session("(allow_overwrite: true)");
+    let w = wire(Request::Put(Put {
+        replace: true,
+        ..put("b.bin", 2)
+    }));
+    let out = upload(&mut s, &mut st, &[&w], b"hi");
+    assert_eq!(replies(&out)[0].text, "b.bin");
+    assert_eq!(st.files["incoming/b.bin"], b"hi");
+}
+
+#[test]
+fn v2_replace_is_refused_by_default_before_anything_is_created() {
+    let mut st = Mem::new();
+    st.files.insert("incoming/a.txt".into(), b"old".to_vec());
+    let mut s = session("");
+    let mut w = wire(Request::Put(Put {
+        replace: true,
+        ..put("a.txt", 3)
+    }));
+    w.extend_from_slice(b"new");
+    s.handle_bytes(1, &w, &mut st);
+    let out = drain(&mut s);
+    let r = replies(&out);
+    assert_eq!(r[0].status, Status::NotAllowed);
+    assert!(r[0].text.contains("allow_overwrite"), "{}", r[0].text);
+    assert!(closes(&out));
+    assert!(st.open.is_empty(), "no temp created");
+    assert_eq!(st.files["incoming/a.txt"], b"old");
+    assert_eq!(st.visible(), ["incoming/a.txt"]);
+}
+
+#[test]
+fn v2_without_the_replace_flag_a_taken_name_still_gets_a_suffix_when_allowed() {
+    // Clients from before the flag keep their `stem-1.ext`, whatever the handler allows.
+    let (name, st) = upload_onto_taken("(allow_overwrite: true)", &["a.txt"], b"new");
+    assert_eq!(name, "a-1.txt");
+    assert_eq!(st.files["incoming/a.txt"], b"a.txt");
+    assert_eq!(st.files["incoming/a-1.txt"], b"new");
 }
 
 #[test]
@@ -1104,6 +1181,31 @@ fn get_refusals() {
     let out = drain(&mut s);
     assert_eq!(replies(&out)[0].status, Status::Unavailable);
     assert_eq!(transfers(&out)[0].outcome(), Outcome::Refused);
+}
+
+#[test]
+fn a_get_past_any_end_tells_a_taken_name_without_a_body() {
+    // The client's "does NAME exist" question (docs/bulk-protocol.md).
+    let mut st = Mem::new();
+    st.files.insert("incoming/f".into(), b"12".to_vec());
+    for (name, taken) in [("f", Some(2)), ("nope", None)] {
+        let mut s = session("");
+        let g = Request::Get(Get {
+            name: name.into(),
+            offset: crate::codec::PROBE_OFFSET,
+        });
+        s.handle_bytes(0, &wire(g), &mut st);
+        let out = drain(&mut s);
+        let r = replies(&out);
+        assert_eq!(r[0].status, Status::NotFound, "{name}");
+        assert_eq!(crate::codec::taken_size(&r[0].text), taken, "{}", r[0].text);
+        assert!(!out.iter().any(|o| matches!(o, Output::SendFile { .. })));
+        assert!(st.open.is_empty());
+        // A question asked before every upload: no warning, no transfer record.
+        assert!(transfers(&out).is_empty(), "{out:?}");
+        assert!(!out.iter().any(|o| matches!(o, Output::Log(Level::Warn, _))));
+        assert!(closes(&out));
+    }
 }
 
 #[test]

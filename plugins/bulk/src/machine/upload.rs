@@ -4,7 +4,9 @@
 //! is created. The body goes to a hidden temp file: bytes that came with the header
 //! through `write_file`, the rest straight from the socket through the host's
 //! `recv_to_file`, which also hashes the *whole* file. Only a complete, verified
-//! upload is committed (fsync, atomic no-replace rename) under a unique name.
+//! upload is committed (fsync, atomic no-replace rename) under a unique name, or,
+//! when the client set the replace flag and the handler allows it, atomically over
+//! the name it gave.
 //!
 //! Resume: when a resumable upload's connection is lost (or times out), its temp is
 //! committed as the hidden `.partial.<id>`; a later `PUT` with the same id is told the
@@ -58,6 +60,7 @@ impl Want {
                 digest: None,
                 digest_last: false,
                 upload_id: None,
+                replace: false,
             },
         }
     }
@@ -100,6 +103,11 @@ impl Session {
                 put.len, self.cfg.max_file_bytes
             );
             return self.refuse(v1, Status::TooLarge, &why);
+        }
+        if put.replace {
+            if let Err((status, why)) = self.may_replace(&put.name, st) {
+                return self.refuse(v1, status, &why);
+            }
         }
         let partial = self.partial_path(&put);
         if let (Some(_), Some(now_unix)) = (&partial, self.wall_secs) {
@@ -181,6 +189,21 @@ impl Session {
             self.leftover_is_error();
         }
         self.begin_receive(now, up, take as u64, st);
+    }
+
+    /// A `PUT` with the replace flag: allowed by the handler, and not aimed at a
+    /// directory (the commit would fail only after the whole body came).
+    fn may_replace(&self, name: &str, st: &mut dyn Storage) -> Result<(), (Status, String)> {
+        if !self.cfg.allow_overwrite {
+            return Err((
+                Status::NotAllowed,
+                "replacing files is disabled on this server (allow_overwrite)".into(),
+            ));
+        }
+        match st.stat(&self.cfg.path_of(name)) {
+            Ok(s) if s.is_dir => Err((Status::BadName, "is a directory".into())),
+            _ => Ok(()),
+        }
     }
 
     fn fail_write(&mut self, now: u64, up: Upload, e: HostError, st: &mut dyn Storage) {
@@ -333,8 +356,16 @@ impl Session {
         self.end();
     }
 
-    /// Commit the temp under the first free candidate name.
+    /// Commit the temp under the first free candidate name, or (replace flag) over
+    /// the name itself: the host's rename is atomic, so a reader sees the old file or
+    /// the new one, never a mix.
     fn commit_unique(&mut self, up: &Upload, st: &mut dyn Storage) -> Result<String, HostError> {
+        if up.put.replace {
+            let path = self.cfg.path_of(&up.put.name);
+            return st
+                .commit_file(up.file, &path, true)
+                .map(|()| up.put.name.clone());
+        }
         let first = if up.v1 {
             st.list_dir(&self.cfg.incoming_dir)
                 .map(|e| names::v1_first(&e))

@@ -207,6 +207,7 @@ fn an_early_timer_only_re_arms() {
         digest: None,
         digest_last: false,
         upload_id: None,
+        replace: false,
     });
     bytes(&mut host, &mut p, 1, &put.encode().unwrap());
     let io = host.take_io();
@@ -262,6 +263,7 @@ fn drain_deadline_mid_upload_replies_unavailable_then_closes() {
         digest: None,
         digest_last: true,
         upload_id: None,
+        replace: false,
     });
     bytes(&mut host, &mut p, 1, &put.encode().unwrap());
     let s = &host.sessions[&CONN.0];

@@ -197,6 +197,58 @@ fn bad_numbers_and_zero_limits_are_reported_at_the_value() {
 }
 
 #[test]
+fn a_malformed_refusal_line_is_reported_at_its_value() {
+    let long = format!("\"{}\"", "x".repeat(513));
+    // Too long, a line break, a tab, an escape, empty: each one diagnostic, at the
+    // `Some(` that holds it, in file:line:col like every other topology error.
+    let cases = [
+        long.as_str(),
+        r#""busy\ntry later""#,
+        r#""a\tb""#,
+        r#""\u{1b}[31mred""#,
+        r#""""#,
+    ];
+    for value in cases {
+        let text = topology(
+            "",
+            &format!(
+                r#"        "h": (plugin: "echo", limits: (max_connections: 2, refusal: Some({value}))),"#
+            ),
+            "",
+        );
+        let e = errors(&text);
+        let d = only(&e, DiagnosticKind::BadValue);
+        assert_eq!(e.len(), 1, "{value}: {e}");
+        assert_eq!(
+            d.message, "`refusal` in `limits` of handler `h` must be one line of 1 to 512 bytes",
+            "{value}"
+        );
+        let (line, col) = pos(&text, "Some(");
+        assert_at(&d, (line, col));
+        let out = crate::topology::render(&e, false);
+        assert!(out.contains(&format!("[file.ron:{line}:{col}]")), "{out}");
+        assert!(
+            out.contains("no line breaks or control characters"),
+            "{out}"
+        );
+    }
+    // 512 printable bytes are fine.
+    let text = topology(
+        "",
+        &format!(
+            r#"        "h": (plugin: "echo", limits: (refusal: Some("{}"))),"#,
+            "é".repeat(256)
+        ),
+        "",
+    );
+    let t = super::fake::compile_text(&text).unwrap();
+    assert_eq!(
+        t.handlers[0].limits.refusal.as_deref().map(str::len),
+        Some(512)
+    );
+}
+
+#[test]
 fn drain_timeouts_are_whole_seconds_reported_at_the_value() {
     let text = "(\n    drain_timeout_secs: 2,\n    reload_drain_timeout_secs: -5,\n    listeners: {},\n    handlers: {},\n)\n";
     let e = errors(text);
