@@ -340,7 +340,7 @@ fn assemble(
                     s3 => s3,
                 };
                 Some(StorageSpec {
-                    name: s.name.value.clone(),
+                    name: s.name.clone(),
                     backend,
                 })
             })

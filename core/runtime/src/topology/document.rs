@@ -182,7 +182,7 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
     // Before the handlers, which refer to them by name.
     if let Some(raw) = top.get("storages") {
         for (key, value) in named_entries(r, raw, "storage", false) {
-            doc.storages.push(storages::read(r, key, value));
+            doc.storages.push(storages::read(r, key.value, value));
         }
     }
     if let Some(raw) = r.required(&top, "listeners") {
@@ -347,7 +347,8 @@ fn read_handler<'a>(
     }
     if let Some(raw) = f.get("storage") {
         let root = read_storage_ref(r, raw, &what, def.root.is_some(), storages);
-        def.root = def.root.take().or(root);
+        let span = r.span(raw);
+        def.root = def.root.take().or(root.map(|value| At { value, span }));
     }
     def.symlinks = read_symlinks(r, &f, def.root.is_some(), &what);
     def.create_dirs = r

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use super::collect::{Diag, did_you_mean};
 use super::diagnostic::DiagnosticKind;
-use super::document::At;
 use super::model::StorageBackend;
 use super::raw;
 use super::reader::{Fields, Reader};
@@ -62,8 +61,8 @@ pub(crate) fn read_symlinks<'a>(
     Some(value)
 }
 
-/// `storage: "name"`: the root of a `dir` storage, placed at the `storage` value (so
-/// later checks, such as nested roots, point there). Refused, at the value: a name
+/// `storage: "name"`: the root of a `dir` storage (the caller places it at the
+/// `storage` value, so later checks, such as nested roots, point there). Refused, at the value: a name
 /// `storages` does not define, a handler that also has a `root`, and an `s3` storage,
 /// which no handler can be served from until the storage ABI can wait (issue 21).
 pub(crate) fn read_storage_ref<'a>(
@@ -72,7 +71,7 @@ pub(crate) fn read_storage_ref<'a>(
     what: &str,
     has_root: bool,
     storages: &[StorageDef],
-) -> Option<At<PathBuf>> {
+) -> Option<PathBuf> {
     let name = r.value::<String>(raw, &format!("`storage` of {what}"))?;
     let span = r.span(raw);
     let refuse = |kind, message: String, label: &str, help: Option<String>| {
@@ -89,8 +88,8 @@ pub(crate) fn read_storage_ref<'a>(
         ));
         return None;
     }
-    let Some(def) = storages.iter().find(|s| s.name.value == name) else {
-        let help = did_you_mean(&name, storages.iter().map(|s| s.name.value.as_str()))
+    let Some(def) = storages.iter().find(|s| s.name == name) else {
+        let help = did_you_mean(&name, storages.iter().map(|s| s.name.as_str()))
             .or_else(|| Some("define it under the top-level `storages: { ... }`".into()));
         r.push(refuse(
             DiagnosticKind::UnknownStorage,
@@ -101,10 +100,7 @@ pub(crate) fn read_storage_ref<'a>(
         return None;
     };
     match def.backend.as_ref()? {
-        StorageBackend::Dir(path) => Some(At {
-            value: path.clone(),
-            span,
-        }),
+        StorageBackend::Dir(path) => Some(path.clone()),
         StorageBackend::S3(_) => {
             r.push(refuse(
                 DiagnosticKind::UnsupportedStorage,

@@ -21,7 +21,6 @@ use serde::Deserialize;
 
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
-use super::document::At;
 use super::model::{S3StorageSpec, StorageBackend};
 use super::reader::{Fields, Reader};
 
@@ -44,7 +43,7 @@ const DEFAULT_REGION: &str = "us-east-1";
 /// reported), so a handler naming it gets no second diagnostic.
 #[derive(Debug)]
 pub(crate) struct StorageDef {
-    pub name: At<String>,
+    pub name: String,
     pub backend: Option<StorageBackend>,
 }
 
@@ -56,8 +55,8 @@ enum Kind {
 }
 
 /// Read storage `name` from its value text.
-pub(crate) fn read<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> StorageDef {
-    let what = format!("storage `{}`", name.value);
+pub(crate) fn read<'a>(r: &mut Reader<'a>, name: String, raw: &'a str) -> StorageDef {
+    let what = format!("storage `{name}`");
     let backend = read_backend(r, raw, &what);
     StorageDef { name, backend }
 }
