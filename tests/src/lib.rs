@@ -54,6 +54,7 @@
 //! - protocol clients written from the specs: [`files_wire`] (files v2), [`tftp_wire`]
 //!   (TFTP packets by hand); a host serving one TFTP handler: [`tftp_server`].
 //! - reading `/metrics` with the reference Prometheus text-format parser: [`prometheus`].
+//! - a real S3 store (SeaweedFS `weed mini` on free loopback ports): [`seaweed`].
 //! - relays that pace a transfer, so it lasts as long as a test needs on any machine:
 //!   [`slow_link`].
 
@@ -72,6 +73,7 @@ pub mod faults;
 pub mod files_wire;
 pub mod logfile_host;
 pub mod prometheus;
+pub mod seaweed;
 pub mod slow_link;
 pub mod tftp_server;
 pub mod tftp_wire;

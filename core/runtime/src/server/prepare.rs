@@ -178,6 +178,7 @@ mod tests {
             user: None,
             plugin_dirs: Vec::new(),
             access_log: None,
+            storages: Vec::new(),
         };
         // `h`: its plugin does not load and its root is a file; `k`: dirs without a root.
         let mut topology = topology;

@@ -259,6 +259,7 @@ mod tests {
             user: None,
             plugin_dirs: Vec::new(),
             access_log: None,
+            storages: Vec::new(),
         };
         let plan = ReloadPlan::new(&view, &topology, &Default::default());
         super::open(spec, &plan.listeners[0], |name, i| {

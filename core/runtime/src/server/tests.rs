@@ -24,6 +24,7 @@ fn topology(listeners: Vec<ListenerSpec>, admin: Option<SocketAddr>) -> Topology
         user: None,
         plugin_dirs: Vec::new(),
         access_log: None,
+        storages: Vec::new(),
     }
 }
 

@@ -16,7 +16,9 @@ use super::collect::{Diag, Diags};
 use super::cycles;
 use super::diagnostic::{DiagnosticKind, TopologyErrors};
 use super::document::{self, Document};
-use super::model::{AccessLogSpec, HandlerSpec, ListenerSpec, Topology};
+use super::model::{
+    AccessLogSpec, HandlerSpec, ListenerSpec, StorageBackend, StorageSpec, Topology,
+};
 use super::plugins::{check_configs, describe_plugins};
 use super::reader::Reader;
 use super::resolution::{self, Resolve, SystemResolver};
@@ -329,5 +331,19 @@ fn assemble(
             path: cwd.join(&a.path),
             ..a
         }),
+        storages: doc
+            .storages
+            .iter()
+            .filter_map(|s| {
+                let backend = match s.backend.clone()? {
+                    StorageBackend::Dir(path) => StorageBackend::Dir(cwd.join(path)),
+                    s3 => s3,
+                };
+                Some(StorageSpec {
+                    name: s.name.clone(),
+                    backend,
+                })
+            })
+            .collect(),
     }
 }

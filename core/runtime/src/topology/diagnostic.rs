@@ -67,6 +67,11 @@ pub enum DiagnosticKind {
     AddressConflict,
     /// A private storage root that equals, lies inside or contains a served one.
     NestedRoots,
+    /// A handler's `storage` names no entry of `storages`.
+    UnknownStorage,
+    /// A storage the handler cannot be served from yet (an `s3` storage, until the
+    /// async storage ABI of issue 21 lands).
+    UnsupportedStorage,
 }
 
 impl DiagnosticKind {
@@ -98,6 +103,8 @@ impl DiagnosticKind {
             DiagnosticKind::Cycle => "topology::cycle",
             DiagnosticKind::AddressConflict => "topology::address_conflict",
             DiagnosticKind::NestedRoots => "topology::nested_roots",
+            DiagnosticKind::UnknownStorage => "topology::unknown_storage",
+            DiagnosticKind::UnsupportedStorage => "topology::unsupported_storage",
         }
     }
 }

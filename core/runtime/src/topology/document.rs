@@ -15,10 +15,11 @@ use super::bind::{self as bind_field, BindAddr};
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
 use super::handler_limits;
-use super::handler_storage::{read_root, read_symlinks};
+use super::handler_storage::{read_root, read_storage_ref, read_symlinks};
 use super::model::{AccessLogSpec, Limits, ListenerKind, RestartPolicy};
 use super::raw::{self, RawStruct};
 use super::reader::Reader;
+use super::storages::{self, StorageDef};
 use crate::storage::Symlinks;
 
 /// Default for `drain_timeout_secs`.
@@ -52,6 +53,8 @@ pub(crate) struct Document<'a> {
     /// `allow_nested_roots: true`: accept a private root inside a served one (or the
     /// reverse); off by default, see `roots.rs`.
     pub allow_nested_roots: bool,
+    /// `storages: { "name": (kind: dir | s3, ...) }`, in file order.
+    pub storages: Vec<StorageDef>,
     pub listeners: Vec<ListenerDef>,
     pub handlers: Vec<HandlerDef<'a>>,
     pub routes: Vec<RouteDef>,
@@ -103,6 +106,7 @@ const TOP_FIELDS: &[&str] = &[
     "access_log",
     "user",
     "allow_nested_roots",
+    "storages",
     "listeners",
     "handlers",
     "routes",
@@ -111,6 +115,7 @@ const LISTENER_FIELDS: &[&str] = &["kind", "bind", "dual_stack"];
 const HANDLER_FIELDS: &[&str] = &[
     "plugin",
     "root",
+    "storage",
     "create_dirs",
     "config",
     "restart",
@@ -174,6 +179,12 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
     if let Some(raw) = top.get("plugins") {
         read_plugins(r, raw, &mut doc);
     }
+    // Before the handlers, which refer to them by name.
+    if let Some(raw) = top.get("storages") {
+        for (key, value) in named_entries(r, raw, "storage", false) {
+            doc.storages.push(storages::read(r, key.value, value));
+        }
+    }
     if let Some(raw) = r.required(&top, "listeners") {
         for (key, value) in named_entries(r, raw, "listener", true) {
             doc.listeners.push(read_listener(r, key, value));
@@ -181,7 +192,8 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
     }
     if let Some(raw) = r.required(&top, "handlers") {
         for (key, value) in named_entries(r, raw, "handler", true) {
-            doc.handlers.push(read_handler(r, key, value));
+            let handler = read_handler(r, key, value, &doc.storages);
+            doc.handlers.push(handler);
         }
     }
     if let Some(raw) = top.get("routes")
@@ -297,7 +309,12 @@ fn read_listener<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> List
     def
 }
 
-fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> HandlerDef<'a> {
+fn read_handler<'a>(
+    r: &mut Reader<'a>,
+    name: At<String>,
+    raw: &'a str,
+    storages: &[StorageDef],
+) -> HandlerDef<'a> {
     let mut def = HandlerDef {
         name,
         plugin: None,
@@ -327,6 +344,11 @@ fn read_handler<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> Handl
             value,
             span: r.span(raw),
         });
+    }
+    if let Some(raw) = f.get("storage") {
+        let root = read_storage_ref(r, raw, &what, def.root.is_some(), storages);
+        let span = r.span(raw);
+        def.root = def.root.take().or(root.map(|value| At { value, span }));
     }
     def.symlinks = read_symlinks(r, &f, def.root.is_some(), &what);
     def.create_dirs = r

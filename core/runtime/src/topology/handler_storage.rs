@@ -1,13 +1,16 @@
-//! A handler's storage fields: `root` (where its files are) and `symlinks` (whether
-//! links beneath the root are followed inside it, `crate::storage::Symlinks`), read
-//! apart from the rest of the handler so `document.rs` stays the format's outline.
+//! A handler's storage fields: `root` (where its files are), `storage` (a named entry
+//! of `storages` instead) and `symlinks` (whether links beneath the root are followed
+//! inside it, `crate::storage::Symlinks`), read apart from the rest of the handler so
+//! `document.rs` stays the format's outline.
 
 use std::path::PathBuf;
 
-use super::collect::Diag;
+use super::collect::{Diag, did_you_mean};
 use super::diagnostic::DiagnosticKind;
+use super::model::StorageBackend;
 use super::raw;
 use super::reader::{Fields, Reader};
+use super::storages::StorageDef;
 use crate::storage::Symlinks;
 
 /// `Some("path")`, `None`, or (leniently) a bare `"path"`.
@@ -56,4 +59,56 @@ pub(crate) fn read_symlinks<'a>(
         return None;
     }
     Some(value)
+}
+
+/// `storage: "name"`: the root of a `dir` storage (the caller places it at the
+/// `storage` value, so later checks, such as nested roots, point there). Refused, at the value: a name
+/// `storages` does not define, a handler that also has a `root`, and an `s3` storage,
+/// which no handler can be served from until the storage ABI can wait (issue 21).
+pub(crate) fn read_storage_ref<'a>(
+    r: &mut Reader<'a>,
+    raw: &'a str,
+    what: &str,
+    has_root: bool,
+    storages: &[StorageDef],
+) -> Option<PathBuf> {
+    let name = r.value::<String>(raw, &format!("`storage` of {what}"))?;
+    let span = r.span(raw);
+    let refuse = |kind, message: String, label: &str, help: Option<String>| {
+        Diag::new(kind, span.clone(), message)
+            .label(label.to_string())
+            .help(help)
+    };
+    if has_root {
+        r.push(refuse(
+            DiagnosticKind::BadValue,
+            format!("{what} has both `root` and `storage`"),
+            "a second place for its files",
+            Some("keep one: `storage: \"name\"` or `root: Some(\"./data\")`".into()),
+        ));
+        return None;
+    }
+    let Some(def) = storages.iter().find(|s| s.name == name) else {
+        let help = did_you_mean(&name, storages.iter().map(|s| s.name.as_str()))
+            .or_else(|| Some("define it under the top-level `storages: { ... }`".into()));
+        r.push(refuse(
+            DiagnosticKind::UnknownStorage,
+            format!("{what} uses storage `{name}`, which `storages` does not define"),
+            "unknown storage",
+            help,
+        ));
+        return None;
+    };
+    match def.backend.as_ref()? {
+        StorageBackend::Dir(path) => Some(path.clone()),
+        StorageBackend::S3(_) => {
+            r.push(refuse(
+                DiagnosticKind::UnsupportedStorage,
+                format!("{what} uses s3 storage `{name}`: s3 storages are not yet served by handlers (issue 21)"),
+                "an s3 storage",
+                Some("serve this handler from a `dir` storage or a `root` until plugins can wait on storage".into()),
+            ));
+            None
+        }
+    }
 }

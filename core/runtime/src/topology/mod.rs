@@ -24,7 +24,8 @@
 //! - `document.rs`: the format itself: top level, listeners, handlers, routes.
 //! - `access_log.rs`: the top-level `access_log` field.
 //! - `handler_limits.rs`: a handler's `restart` and `limits`.
-//! - `handler_storage.rs`: a handler's `root` and `symlinks`.
+//! - `storages.rs`: the top-level `storages` section (`dir` and `s3` backends).
+//! - `handler_storage.rs`: a handler's `root`, `storage` and `symlinks`.
 //! - `bind.rs`: a listener's `bind` (`ip:port` or `host:port`) and `dual_stack`, and
 //!   resolving host names (at compile time: start, reload, `validate`).
 //! - `resolution.rs`: host names in `bind` resolved to addresses (start, reload,
@@ -67,6 +68,7 @@ mod resolution;
 mod roots;
 mod routes;
 mod source;
+mod storages;
 pub mod workers;
 
 #[cfg(test)]
@@ -80,7 +82,7 @@ pub use compile::{compile, load};
 pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};
 pub use model::{
     AccessLogFormat, AccessLogSpec, HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute,
-    RestartPolicy, Topology,
+    RestartPolicy, S3StorageSpec, StorageBackend, StorageSpec, Topology,
 };
 pub use plugins::{PluginLookup, plugin_lookup};
 pub use render::render;

@@ -32,6 +32,48 @@ pub struct Topology {
     pub plugin_dirs: Vec<PathBuf>,
     /// Where per-session lines go (`access_log`); `None`: to the main log, at `debug`.
     pub access_log: Option<AccessLogSpec>,
+    /// The named storages (`storages`), in file order; `dir` paths resolved against
+    /// the working directory. A handler on a `dir` storage has its path as `root`.
+    pub storages: Vec<StorageSpec>,
+}
+
+/// One entry of `storages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageSpec {
+    /// Its name, which handlers give as `storage: "name"`.
+    pub name: String,
+    /// Where the files are.
+    pub backend: StorageBackend,
+}
+
+/// Where a storage keeps its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageBackend {
+    /// A local directory (`kind: dir, path: "..."`), the same as a handler's `root`.
+    Dir(PathBuf),
+    /// A prefix of a bucket on an S3-compatible store (`kind: s3`).
+    S3(S3StorageSpec),
+}
+
+/// An `s3` storage as the topology gives it; see `topology::storages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3StorageSpec {
+    /// `http(s)://host[:port]`, checked: no path, query, fragment or user info.
+    pub endpoint: String,
+    /// The bucket, checked against S3's naming rules.
+    pub bucket: String,
+    /// Names live under this prefix (no trailing `/`; empty: the whole bucket).
+    pub prefix: String,
+    /// The signing region (`us-east-1` when not given).
+    pub region: String,
+    /// The environment variable holding the access key id; `None` (with
+    /// `secret_key_env`): anonymous requests.
+    pub access_key_env: Option<String>,
+    /// The environment variable holding the secret access key.
+    pub secret_key_env: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`, the default) or virtual-host
+    /// style (`bucket.endpoint/key`).
+    pub path_style: bool,
 }
 
 /// The access log (`access_log: Some((path: "...", ...))`): one line per finished

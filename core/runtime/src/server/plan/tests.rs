@@ -72,6 +72,7 @@ fn topology(handlers: Vec<HandlerSpec>, listeners: Vec<ListenerSpec>) -> Topolog
         user: None,
         plugin_dirs: Vec::new(),
         access_log: None,
+        storages: Vec::new(),
     }
 }
 

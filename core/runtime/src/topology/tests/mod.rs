@@ -11,6 +11,7 @@
 //! - `roots.rs`: private storage roots inside served ones.
 //! - `bind.rs`: host names in `bind` (resolved, or not), `dual_stack`, their clashes.
 //! - `plugins.rs`: load failures by class, and where they are reported.
+//! - `storages.rs`: the `storages` section and a handler's `storage`.
 //! - `workers.rs`: `workers` against the plugin's sharding, and its default.
 
 mod access_log;
@@ -20,6 +21,7 @@ mod plugins;
 mod render;
 mod roots;
 mod semantic;
+mod storages;
 mod syntax;
 mod valid;
 mod workers;

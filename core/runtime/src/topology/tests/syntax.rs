@@ -83,7 +83,7 @@ fn an_unknown_field_far_from_every_known_one_lists_them() {
     assert_eq!(
         d.help.as_deref(),
         Some(
-            "expected `plugin`, `root`, `create_dirs`, `config`, `restart`, `limits`, `busy_poll_us`, `workers` or `symlinks`"
+            "expected `plugin`, `root`, `storage`, `create_dirs`, `config`, `restart`, `limits`, `busy_poll_us`, `workers` or `symlinks`"
         )
     );
 }

@@ -1,0 +1,111 @@
+//! A lock two hosts cannot both hold: a lock object created with a conditional create
+//! (`If-None-Match: *`), with a lease so a crashed holder does not block forever.
+//!
+//! Taking over an expired lease is itself conditional (`If-Match` on the etag that was
+//! read), so of several hosts that see the same expired lease exactly one wins. Used
+//! for create-only commits (`upload.rs`); resume of a kept upload will use it too.
+//! It protects only against writers that take the lock; a store that ignores
+//! conditional creates gives no protection, which is why the host probes for it
+//! (`probe.rs`).
+
+use std::time::Duration;
+
+use object_store::path::Path;
+use object_store::{PutMode, PutOptions, PutPayload, UpdateVersion};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ObjectStorageError, Result};
+use crate::records::{now_unix, unique_leaf};
+use crate::storage::ObjectStorage;
+
+/// The reserved area of lock objects.
+const LOCKS: &str = "locks";
+
+/// A lock object's content.
+#[derive(Debug, Serialize, Deserialize)]
+struct Lease {
+    owner: String,
+    expires_unix: u64,
+}
+
+/// A held lock; [`LockGuard::release`] removes it (dropping it without releasing
+/// leaves it to expire).
+#[derive(Debug)]
+pub struct LockGuard {
+    storage: ObjectStorage,
+    key: Path,
+    owner: String,
+}
+
+impl ObjectStorage {
+    /// Take the lock named `what` for `lease`, or fail with
+    /// [`ObjectStorageError::Locked`] while another holder's lease runs.
+    pub async fn lock(&self, what: &str, lease: Duration) -> Result<LockGuard> {
+        let leaf: String = sha2_hex(what);
+        let key = self.reserved_key(LOCKS, &leaf);
+        let owner = unique_leaf(what);
+        let body = |owner: &str| {
+            let lease = Lease {
+                owner: owner.into(),
+                expires_unix: now_unix() + lease.as_secs().max(1),
+            };
+            PutPayload::from(serde_json::to_vec(&lease).expect("leases serialize"))
+        };
+        let created = self
+            .backend
+            .put_opts(&key, body(&owner), PutOptions::from(PutMode::Create))
+            .await;
+        match created {
+            Ok(_) => return Ok(self.guard(key, owner)),
+            Err(object_store::Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(ObjectStorageError::store("lock", what, e)),
+        }
+        let (held, etag) = self.get_record::<Lease>(&key).await?;
+        if held.expires_unix > now_unix() {
+            return Err(ObjectStorageError::Locked(what.into()));
+        }
+        let mode = PutMode::Update(UpdateVersion {
+            e_tag: etag,
+            version: None,
+        });
+        match self
+            .backend
+            .put_opts(&key, body(&owner), PutOptions::from(mode))
+            .await
+        {
+            Ok(_) => Ok(self.guard(key, owner)),
+            Err(object_store::Error::Precondition { .. }) => {
+                Err(ObjectStorageError::Locked(what.into()))
+            }
+            Err(e) => Err(ObjectStorageError::store("lock", what, e)),
+        }
+    }
+
+    fn guard(&self, key: Path, owner: String) -> LockGuard {
+        LockGuard {
+            storage: self.clone(),
+            key,
+            owner,
+        }
+    }
+}
+
+impl LockGuard {
+    /// Who holds it (unique per acquisition): for logs.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Remove the lock object so the next claimer need not wait for the lease.
+    pub async fn release(self) -> Result<()> {
+        self.storage.remove_record(&self.key).await
+    }
+}
+
+fn sha2_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

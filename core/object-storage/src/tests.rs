@@ -1,0 +1,199 @@
+//! The guarantees against the in-memory store (the logic; `tests/tests/object_storage.rs`
+//! runs them against SeaweedFS).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use sha2::Digest;
+
+use crate::{ListEntry, ObjectStorage, ObjectStorageError, UploadOptions};
+
+fn sha(data: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(data).into()
+}
+
+async fn put(s: &ObjectStorage, name: &str, data: &'static [u8], options: UploadOptions) {
+    let mut up = s.begin_upload(name, options).await.unwrap();
+    up.put_part(Bytes::from_static(data)).await.unwrap();
+    up.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_upload_is_invisible_until_committed() {
+    let s = ObjectStorage::in_memory("p").unwrap();
+    let mut up = s
+        .begin_upload("d/f", UploadOptions::default())
+        .await
+        .unwrap();
+    up.put_part(Bytes::from_static(b"hello")).await.unwrap();
+    assert!(matches!(
+        s.stat("d/f").await,
+        Err(ObjectStorageError::NotFound(_))
+    ));
+    assert_eq!(s.list(None).await.unwrap(), vec![]);
+    assert_eq!(s.uploads_in_progress().await.unwrap(), 1);
+    let done = up.commit().await.unwrap();
+    assert_eq!((done.size, done.sha256), (5, sha(b"hello")));
+    assert_eq!(s.stat("d/f").await.unwrap().size, 5);
+    assert_eq!(s.uploads_in_progress().await.unwrap(), 0);
+    let listed = s.list(Some("d")).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(matches!(&listed[0], ListEntry::File { name, size: 5 } if name.as_str() == "d/f"));
+}
+
+#[tokio::test]
+async fn create_only_refuses_a_second_commit_and_overwrite_replaces() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    put(&s, "f", b"one", UploadOptions::default()).await;
+    let mut up = s.begin_upload("f", UploadOptions::default()).await.unwrap();
+    up.put_part(Bytes::from_static(b"two")).await.unwrap();
+    assert!(matches!(up.commit().await, Err(ObjectStorageError::AlreadyExists(n)) if n == "f"));
+    assert_eq!(
+        s.open_read("f")
+            .await
+            .unwrap()
+            .read_range(0..9)
+            .await
+            .unwrap(),
+        "one"
+    );
+    assert_eq!(
+        s.uploads_in_progress().await.unwrap(),
+        0,
+        "the refused upload was aborted"
+    );
+    let overwrite = UploadOptions {
+        overwrite: true,
+        ..UploadOptions::default()
+    };
+    put(&s, "f", b"three", overwrite).await;
+    assert_eq!(s.stat("f").await.unwrap().size, 5);
+}
+
+#[tokio::test]
+async fn a_read_pinned_to_one_version_fails_when_the_object_is_replaced() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    put(&s, "f", b"0123456789", UploadOptions::default()).await;
+    let read = s.open_read("f").await.unwrap();
+    assert_eq!(read.read_range(0..4).await.unwrap(), "0123");
+    assert_eq!(read.read_range(8..100).await.unwrap(), "89");
+    let overwrite = UploadOptions {
+        overwrite: true,
+        ..UploadOptions::default()
+    };
+    put(&s, "f", b"abcdefghij", overwrite).await;
+    assert!(
+        matches!(read.read_range(4..8).await, Err(ObjectStorageError::Replaced(n)) if n == "f")
+    );
+    s.delete("f").await.unwrap();
+    assert!(matches!(
+        read.read_range(0..1).await,
+        Err(ObjectStorageError::Replaced(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_declared_digest_is_kept_in_metadata_and_checked() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    let declared = UploadOptions {
+        sha256: Some(sha(b"data")),
+        ..UploadOptions::default()
+    };
+    put(&s, "f", b"data", declared).await;
+    assert_eq!(s.stat("f").await.unwrap().sha256, Some(sha(b"data")));
+    put(&s, "g", b"data", UploadOptions::default()).await;
+    assert_eq!(s.stat("g").await.unwrap().sha256, None);
+    let mut up = s.begin_upload("h", declared).await.unwrap();
+    up.put_part(Bytes::from_static(b"other")).await.unwrap();
+    assert!(matches!(
+        up.commit().await,
+        Err(ObjectStorageError::DigestMismatch(_))
+    ));
+    assert!(matches!(
+        s.stat("h").await,
+        Err(ObjectStorageError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn names_are_confined_to_the_prefix_and_records_never_listed() {
+    let s = ObjectStorage::in_memory("team/a").unwrap();
+    let other = ObjectStorage::new(s.backend.clone(), "team/b").unwrap();
+    put(&other, "secret", b"x", UploadOptions::default()).await;
+    for bad in [
+        "../b/secret",
+        "/team/b/secret",
+        ".sy-tmp.uploads/x",
+        "a//b",
+        "",
+    ] {
+        assert!(
+            matches!(s.stat(bad).await, Err(ObjectStorageError::InvalidName(_))),
+            "{bad}"
+        );
+    }
+    let _open = s
+        .begin_upload("pending", UploadOptions::default())
+        .await
+        .unwrap();
+    put(&s, "mine", b"y", UploadOptions::default()).await;
+    let names: Vec<String> = s
+        .list(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| format!("{e:?}"))
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].contains("mine"), "{names:?}");
+}
+
+#[tokio::test]
+async fn the_sweeper_aborts_stale_uploads_and_keeps_young_ones() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    let mut up = s.begin_upload("f", UploadOptions::default()).await.unwrap();
+    up.put_part(Bytes::from_static(b"part")).await.unwrap();
+    let young = s
+        .sweep_stale_uploads(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!((young.aborted.len(), young.kept), (0, 1));
+    let swept = s.sweep_stale_uploads(Duration::ZERO).await.unwrap();
+    assert_eq!(swept.aborted.len(), 1);
+    assert_eq!(swept.aborted[0].as_str(), "f");
+    assert_eq!(s.uploads_in_progress().await.unwrap(), 0);
+    // The upload is gone from the store: completing it now fails.
+    assert!(up.commit().await.is_err());
+    assert!(matches!(
+        s.stat("f").await,
+        Err(ObjectStorageError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_lock_has_one_holder_until_released_or_expired() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    let held = s.lock("name", Duration::from_secs(60)).await.unwrap();
+    assert!(matches!(
+        s.lock("name", Duration::from_secs(60)).await,
+        Err(ObjectStorageError::Locked(_))
+    ));
+    held.release().await.unwrap();
+    let short = s.lock("name", Duration::from_secs(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let taken = s.lock("name", Duration::from_secs(60)).await.unwrap();
+    assert_ne!(short.owner(), taken.owner());
+    assert!(matches!(
+        s.lock("name", Duration::from_secs(60)).await,
+        Err(ObjectStorageError::Locked(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_memory_store_honours_conditional_creates() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    assert_eq!(
+        s.probe_conditional_create().await.unwrap(),
+        crate::ConditionalCreate::Honoured
+    );
+}

