@@ -5,7 +5,11 @@
 //! the test is skipped with a message, or fails under CI ([`crate::faults::skip`]).
 //! Every port `weed mini` opens is given explicitly (S3, master, volume, filer, admin,
 //! WebDAV and their gRPC twins; the Iceberg and Lance servers are off), so two stores
-//! run side by side; the process is killed on drop.
+//! run side by side; the process is killed on drop. The ports are picked below the
+//! kernel's ephemeral range: a port picked by binding port 0 is soon handed out again
+//! as the local port of some connection (the stores' own gRPC clients make many), and
+//! `weed` then fails to listen on it. A start that still loses a port is tried again
+//! on other ports.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -45,11 +49,35 @@ pub fn weed_binary() -> Option<PathBuf> {
     }
 }
 
-/// `n` distinct loopback ports free at the time of asking.
+/// Starts tried before giving up (each on other ports).
+const ATTEMPTS: usize = 3;
+
+/// Where ports are picked: below Linux's default ephemeral range (32768-60999).
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// `n` distinct loopback ports outside the ephemeral range, free at the time of asking
+/// (each bound, all held until every one is found).
 fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
-        .collect();
+    let mut seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    let span = u64::from(PORTS.end - PORTS.start);
+    let mut held: Vec<TcpListener> = Vec::with_capacity(n);
+    for _ in 0..10_000 {
+        if held.len() == n {
+            break;
+        }
+        // xorshift64: spread the picks of parallel tests over the range.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let port = PORTS.start + (seed % span) as u16;
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(l);
+        }
+    }
+    assert_eq!(held.len(), n, "{n} free ports in {PORTS:?}");
     held.iter()
         .map(|l| l.local_addr().expect("local addr").port())
         .collect()
@@ -60,6 +88,22 @@ impl Seaweed {
     /// (outside CI). Panics, with the store's log, if it does not come up.
     pub fn start() -> Option<Seaweed> {
         let weed = weed_binary()?;
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let mut store = Seaweed::spawn(&weed);
+            match store.wait_ready() {
+                Ok(()) => return Some(store),
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!(
+            "weed mini did not come up in {ATTEMPTS} starts:\n{}",
+            failures.join("\n----\n")
+        );
+    }
+
+    /// Start `weed mini` on fresh ports (not yet ready).
+    fn spawn(weed: &std::path::Path) -> Seaweed {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports = free_ports(11);
         let flags = [
@@ -78,7 +122,7 @@ impl Seaweed {
         let log = std::fs::File::create(dir.path().join("weed.log")).expect("log file");
         let data = dir.path().join("data");
         std::fs::create_dir(&data).expect("data dir");
-        let mut cmd = Command::new(&weed);
+        let mut cmd = Command::new(weed);
         cmd.arg("mini")
             .arg(format!("-dir={}", data.display()))
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
@@ -91,13 +135,11 @@ impl Seaweed {
             .stdout(log.try_clone().expect("log file"))
             .stderr(log);
         let child = cmd.spawn().expect("spawn weed mini");
-        let store = Seaweed {
+        Seaweed {
             child,
             s3: SocketAddr::from(([127, 0, 0, 1], ports[0])),
             dir,
-        };
-        store.wait_ready();
-        Some(store)
+        }
     }
 
     /// The S3 endpoint, `http://127.0.0.1:P`.
@@ -115,20 +157,24 @@ impl Seaweed {
         http(self.s3, method, path, &[], body)
     }
 
-    /// Wait until the bucket can be created and an object written to it.
-    fn wait_ready(&self) {
+    /// Wait until the bucket can be created and an object written to it; `Err` with
+    /// why and the store's log when it exits (a port taken meanwhile) or is too slow.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         let bucket = format!("/{BUCKET}");
         let probe = format!("/{BUCKET}/.ready");
         let mut last = String::new();
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("weed mini exited ({status}):\n{}", self.log()));
+            }
             match self
                 .request("PUT", &bucket, b"")
                 .and_then(|_| self.request("PUT", &probe, b"ok"))
             {
                 Ok((200, _)) => {
                     if let Ok((204 | 200, _)) = self.request("DELETE", &probe, b"") {
-                        return;
+                        return Ok(());
                     }
                 }
                 Ok((code, body)) => last = format!("HTTP {code}: {body}"),
@@ -136,11 +182,11 @@ impl Seaweed {
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-        panic!(
+        Err(format!(
             "weed mini did not serve S3 on {} within {START_TIMEOUT:?} (last: {last})\n{}",
             self.s3,
             self.log()
-        );
+        ))
     }
 }
 
