@@ -55,6 +55,9 @@
 //!   (TFTP packets by hand); a host serving one TFTP handler: [`tftp_server`].
 //! - reading `/metrics` with the reference Prometheus text-format parser: [`prometheus`].
 //! - a real S3 store (SeaweedFS `weed mini` on free loopback ports): [`seaweed`].
+//! - a real NATS server with JetStream (`nats-server`, stoppable and restartable on its
+//!   port): [`nats`].
+//! - loopback ports below the ephemeral range for those servers: [`ports`].
 //! - relays that pace a transfer, so it lasts as long as a test needs on any machine:
 //!   [`slow_link`].
 
@@ -72,6 +75,8 @@ use sha2::{Digest, Sha256};
 pub mod faults;
 pub mod files_wire;
 pub mod logfile_host;
+pub mod nats;
+pub mod ports;
 pub mod prometheus;
 pub mod seaweed;
 pub mod slow_link;

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::bind::{self as bind_field, BindAddr};
+use super::bus::{self, BusSpec};
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
 use super::handler_limits;
@@ -55,6 +56,8 @@ pub(crate) struct Document<'a> {
     pub allow_nested_roots: bool,
     /// `storages: { "name": (kind: dir | s3, ...) }`, in file order.
     pub storages: Vec<StorageDef>,
+    /// `bus: Some((kind: nats, ...))`, read and checked (see `bus.rs`).
+    pub bus: Option<BusSpec>,
     pub listeners: Vec<ListenerDef>,
     pub handlers: Vec<HandlerDef<'a>>,
     pub routes: Vec<RouteDef>,
@@ -107,6 +110,7 @@ const TOP_FIELDS: &[&str] = &[
     "user",
     "allow_nested_roots",
     "storages",
+    "bus",
     "listeners",
     "handlers",
     "routes",
@@ -184,6 +188,9 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
         for (key, value) in named_entries(r, raw, "storage", false) {
             doc.storages.push(storages::read(r, key.value, value));
         }
+    }
+    if let Some(raw) = top.get("bus") {
+        doc.bus = bus::read(r, raw);
     }
     if let Some(raw) = r.required(&top, "listeners") {
         for (key, value) in named_entries(r, raw, "listener", true) {

@@ -25,6 +25,8 @@
 //! - `access_log.rs`: the top-level `access_log` field.
 //! - `handler_limits.rs`: a handler's `restart` and `limits`.
 //! - `storages.rs`: the top-level `storages` section (`dir` and `s3` backends).
+//! - `bus.rs`: the top-level `bus` section (NATS servers, credentials' variables,
+//!   subject prefix, host name), checked, then refused until served (issue 22).
 //! - `handler_storage.rs`: a handler's `root`, `storage` and `symlinks`.
 //! - `bind.rs`: a listener's `bind` (`ip:port` or `host:port`) and `dual_stack`, and
 //!   resolving host names (at compile time: start, reload, `validate`).
@@ -51,6 +53,7 @@
 mod access_log;
 mod addresses;
 mod bind;
+mod bus;
 mod catalog;
 mod collect;
 mod compile;

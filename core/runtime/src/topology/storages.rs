@@ -148,7 +148,7 @@ fn read_s3<'a>(r: &mut Reader<'a>, f: &Fields<'a>, what: &str) -> Option<S3Stora
 }
 
 /// `Some(Some(name))` for a valid variable name, `Some(None)` when absent.
-fn env_name<'a>(
+pub(super) fn env_name<'a>(
     r: &mut Reader<'a>,
     f: &Fields<'a>,
     field: &str,
@@ -167,7 +167,7 @@ fn env_name<'a>(
 }
 
 /// `value`, or a diagnostic at `raw` saying what is wrong with it.
-fn checked<T>(
+pub(super) fn checked<T>(
     r: &mut Reader<'_>,
     raw: &str,
     what: &str,

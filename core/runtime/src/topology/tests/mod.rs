@@ -12,10 +12,12 @@
 //! - `bind.rs`: host names in `bind` (resolved, or not), `dual_stack`, their clashes.
 //! - `plugins.rs`: load failures by class, and where they are reported.
 //! - `storages.rs`: the `storages` section and a handler's `storage`.
+//! - `bus.rs`: the `bus` section, checked and refused until served (issue 22).
 //! - `workers.rs`: `workers` against the plugin's sharding, and its default.
 
 mod access_log;
 mod bind;
+mod bus;
 mod fake;
 mod plugins;
 mod render;

@@ -1,0 +1,43 @@
+//! The host's side of the cluster bus (issue 22): one NATS connection per host, over
+//! `async-nats`, with what the host needs from it and nothing a plugin could see.
+//!
+//! Plugins stay sans-I/O: they never link a NATS client. The runtime will own a [`Bus`]
+//! and serve the bus calls of the ABI from it; this crate does not depend on the
+//! runtime, so it is tested on its own against a real `nats-server`
+//! (`tests/tests/bus.rs`). Why `async-nats` and how its buffers are bounded:
+//! `docs/decisions/nats-client.md`.
+//!
+//! - Subjects are always under the topology's `subject_prefix`, so two clusters (or a
+//!   cluster and something else) can share one NATS account.
+//! - Each message carries the publishing host's name in a header, so a host does not
+//!   receive its own messages back unless it asks to ([`Bus::subscribe`]).
+//! - Every queue is bounded: a publish that cannot be queued within the configured time
+//!   fails with [`BusError::Backlogged`] instead of growing memory while NATS is away.
+//!
+//! # Layout
+//! - `error.rs`: [`BusError`], what every call can fail with.
+//! - `subject.rs`: subject and token checks, and the prefix applied to names.
+//! - `options.rs`: [`BusOptions`] and [`Credentials`]: servers, prefix, host name,
+//!   capacities, timeouts.
+//! - `connection.rs`: [`Bus`]: connect, publish, subscribe, connection state.
+//! - `subscription.rs`: [`Subscription`]: messages of a subject, own ones skipped.
+//! - `kv.rs`: [`KvBucket`]: get, put and compare-and-set in a JetStream key-value
+//!   bucket whose entries expire (the claim primitive).
+//! - `stream.rs`: [`EventStream`]: a JetStream stream bounded by size and age, with
+//!   publishes deduplicated by message id (the cluster transcript).
+
+mod connection;
+mod error;
+mod kv;
+mod options;
+mod stream;
+mod subject;
+mod subscription;
+
+pub use connection::{Bus, ConnectionState};
+pub use error::BusError;
+pub use kv::{KvBucket, KvEntry};
+pub use options::{BusOptions, Credentials};
+pub use stream::{EventStream, Stored, StreamLimits};
+pub use subject::{HOST_HEADER, subject_problem, token_problem};
+pub use subscription::{BusMessage, Subscription};
