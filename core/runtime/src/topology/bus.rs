@@ -24,6 +24,7 @@ use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
 use super::raw;
 use super::reader::{Fields, Reader};
+use super::service_url::{UrlRules, url_problem};
 use super::storages::{checked, env_name};
 
 const FIELDS: &[&str] = &[
@@ -142,7 +143,7 @@ fn read_servers<'a>(r: &mut Reader<'a>, f: &Fields<'a>) -> Option<Vec<String>> {
     for item in seq.items {
         let url = r
             .value::<String>(item, "a server of `bus`")
-            .and_then(|u| checked(r, item, WHAT, "server", server_problem(&u), u));
+            .and_then(|u| checked(r, item, WHAT, "server", url_problem(&u, &SERVER_URL), u));
         match (url, servers.as_mut()) {
             (Some(url), Some(list)) => list.push(url),
             _ => servers = None,
@@ -151,32 +152,15 @@ fn read_servers<'a>(r: &mut Reader<'a>, f: &Fields<'a>) -> Option<Vec<String>> {
     servers
 }
 
-/// What is wrong with a server URL: `nats://host[:port]` (or `tls://`), no user
-/// info (credentials come from the environment), no path.
-fn server_problem(server: &str) -> Option<String> {
-    let url = match url::Url::parse(server) {
-        Ok(url) => url,
-        Err(e) => {
-            return Some(format!(
-                "not a URL ({e}); write e.g. \"nats://127.0.0.1:4222\""
-            ));
-        }
-    };
-    if !matches!(url.scheme(), "nats" | "tls") {
-        return Some("the scheme must be `nats` (or `tls`)".into());
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Some("no host".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Some(
-            "credentials belong in environment variables (`user_env`, `token_env`)".into(),
-        );
-    }
-    let extra =
-        !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some();
-    extra.then(|| "no path, query or fragment".into())
-}
+/// A server URL: `nats://host[:port]` (or `tls://`), no user info (credentials come
+/// from the environment), no path.
+const SERVER_URL: UrlRules = UrlRules {
+    schemes: &["nats", "tls"],
+    scheme_rule: "the scheme must be `nats` (or `tls`)",
+    example: "nats://127.0.0.1:4222",
+    credentials_fields: "(`user_env`, `token_env`)",
+    path_note: "",
+};
 
 /// `user_env` with `password_env`, or `token_env`, or none.
 fn read_credentials<'a>(r: &mut Reader<'a>, f: &Fields<'a>) -> Option<BusCredentials> {

@@ -27,6 +27,8 @@
 //! - `storages.rs`: the top-level `storages` section (`dir` and `s3` backends).
 //! - `bus.rs`: the top-level `bus` section (NATS servers, credentials' variables,
 //!   subject prefix, host name), checked, then refused until served (issue 22).
+//! - `service_url.rs`: the check of a service's URL (S3 endpoint, NATS server) that
+//!   `storages.rs` and `bus.rs` share.
 //! - `handler_storage.rs`: a handler's `root`, `storage` and `symlinks`.
 //! - `bind.rs`: a listener's `bind` (`ip:port` or `host:port`) and `dual_stack`, and
 //!   resolving host names (at compile time: start, reload, `validate`).
@@ -70,6 +72,7 @@ mod render;
 mod resolution;
 mod roots;
 mod routes;
+mod service_url;
 mod source;
 mod storages;
 pub mod workers;

@@ -23,6 +23,7 @@ use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
 use super::model::{S3StorageSpec, StorageBackend};
 use super::reader::{Fields, Reader};
+use super::service_url::{UrlRules, url_problem};
 
 const STORAGE_FIELDS: &[&str] = &[
     "kind",
@@ -107,7 +108,14 @@ fn refuse_fields(
 fn read_s3<'a>(r: &mut Reader<'a>, f: &Fields<'a>, what: &str) -> Option<S3StorageSpec> {
     let endpoint = r.required(f, "endpoint").and_then(|raw| {
         let text = r.value::<String>(raw, &format!("`endpoint` of {what}"))?;
-        checked(r, raw, what, "endpoint", endpoint_problem(&text), text)
+        checked(
+            r,
+            raw,
+            what,
+            "endpoint",
+            url_problem(&text, &ENDPOINT_URL),
+            text,
+        )
     });
     let bucket = r.required(f, "bucket").and_then(|raw| {
         let text = r.value::<String>(raw, &format!("`bucket` of {what}"))?;
@@ -189,29 +197,15 @@ pub(super) fn checked<T>(
     None
 }
 
-/// What is wrong with an endpoint URL: it must be `http(s)://host[:port]`, the bucket
-/// and prefix being fields of their own, and credentials never in the file.
-fn endpoint_problem(endpoint: &str) -> Option<String> {
-    let url = match url::Url::parse(endpoint) {
-        Ok(url) => url,
-        Err(e) => {
-            return Some(format!(
-                "not a URL ({e}); write e.g. \"http://127.0.0.1:8333\""
-            ));
-        }
-    };
-    if !matches!(url.scheme(), "http" | "https") {
-        return Some("the scheme must be `http` or `https`".into());
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Some("no host".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Some("credentials belong in environment variables (`access_key_env`)".into());
-    }
-    let extra = url.path() != "/" || url.query().is_some() || url.fragment().is_some();
-    extra.then(|| "no path, query or fragment: `bucket` and `prefix` are fields".into())
-}
+/// An endpoint URL: `http(s)://host[:port]`, the bucket and prefix being fields of
+/// their own, and credentials never in the file.
+const ENDPOINT_URL: UrlRules = UrlRules {
+    schemes: &["http", "https"],
+    scheme_rule: "the scheme must be `http` or `https`",
+    example: "http://127.0.0.1:8333",
+    credentials_fields: "(`access_key_env`)",
+    path_note: ": `bucket` and `prefix` are fields",
+};
 
 /// S3's bucket naming rules: 3 to 63 of `a-z 0-9 . -`, starting and ending with a
 /// letter or digit (SeaweedFS answers `NoSuchBucket` for `b`, so the file says it).
