@@ -183,6 +183,24 @@ impl HostCalls for Calls<'_> {
         files::free_space(self.actor)
     }
 
+    fn storage_begin(
+        &mut self,
+        op: switchyard_sdk::StoreOp<'_>,
+        token: u64,
+    ) -> Result<Option<abi::SyStorageDone>, u32> {
+        // A dir answers at once, with the synchronous calls' own code.
+        let (done, listing) = switchyard_sdk::host::answer_at_once(self, op)?;
+        self.actor.res.listing = listing.map(|entries| (token, entries));
+        Ok(Some(done))
+    }
+
+    fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {
+        match &self.actor.res.listing {
+            Some((t, entries)) if *t == token => Ok(entries.clone()),
+            _ => Err(abi::SY_ERR_INVALID),
+        }
+    }
+
     fn prefetch_file(&mut self, file: u64, offset: u64, len: u64, token: u64) -> u32 {
         files::prefetch_file(self.actor, self.ctx, file, offset, len, token)
     }
