@@ -74,6 +74,9 @@ impl ConnMachine for Session {
     fn handle_drain(&mut self, now: u64) {
         Session::handle_drain(self, now)
     }
+    fn handle_storage_ready(&mut self, now: u64, st: &mut dyn Storage) {
+        Session::handle_storage_ready(self, now, st)
+    }
     fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
         Session::handle_drain_deadline(self, now, cause, st)
     }

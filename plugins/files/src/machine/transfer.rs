@@ -1,11 +1,14 @@
 //! Transfers in flight and how they end: `sendfile` downloads (v1 and v2), `PUT`
-//! uploads received straight into a temp file, and `HASH` reading step by step.
+//! uploads received straight into a temp file (then committed: a step that may wait,
+//! see `park`), and `HASH` reading step by step (then remembering the digest, a step
+//! too).
 
 use sha2::{Digest, Sha256};
 use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::Outcome;
 use switchyard_sdk::{Direction, FileId, HostError};
 
+use super::park::Step;
 use super::{Output, Phase, Session, Storage, host_error, sums};
 use crate::cmd::hex;
 use crate::codec::{ErrorCode, Reply, encode_name};
@@ -24,7 +27,7 @@ pub(crate) struct Sending {
 }
 
 /// A `PUT`: the host receives `remaining` more bytes into `file`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Receiving {
     pub file: FileId,
     pub name: String,
@@ -46,6 +49,15 @@ pub(crate) struct Hashing {
     pub hasher: Sha256,
     pub started: u64,
     pub next_step: u64,
+}
+
+/// A `HASH` read to its end: its digest, to remember and answer.
+#[derive(Debug, Clone)]
+pub(crate) struct HashDone {
+    pub name: String,
+    pub size: u64,
+    pub digest: String,
+    pub started: u64,
 }
 
 impl Session {
@@ -211,10 +223,26 @@ impl Session {
                 st,
             );
         }
-        if let Err(e) = st.commit_file(r.file, &r.name, r.overwrite) {
-            let (code, msg) = host_error(e);
-            let size = r.size;
-            return self.put_failed(now, r, size, (code, Outcome::Error), msg, false, st);
+        self.start_step(now, Step::PutCommit { r, digest }, st);
+        self.go_on(now, st);
+    }
+
+    /// A received `PUT` is committed, its digest remembered, and the client told.
+    pub(super) fn put_commit(
+        &mut self,
+        now: u64,
+        r: Receiving,
+        digest: String,
+        st: &mut dyn Storage,
+    ) {
+        match st.commit_file(r.file, &r.name, r.overwrite) {
+            Ok(()) => {}
+            Err(HostError::Pending) => return,
+            Err(e) => {
+                let (code, msg) = host_error(e);
+                let size = r.size;
+                return self.put_dropped(now, r, size, (code, Outcome::Error), msg, false, st);
+            }
         }
         sums::store(st, &r.name, &digest);
         self.reply(&Reply::Ok(vec![
@@ -238,7 +266,6 @@ impl Session {
             Some(digest),
             Outcome::Ok,
         );
-        self.ready(now, st);
     }
 
     /// A `PUT` that stores nothing: its temp is deleted; `fatal` when the stream is
@@ -255,13 +282,27 @@ impl Session {
         fatal: bool,
         st: &mut dyn Storage,
     ) {
+        self.put_dropped(now, r, bytes, (code, outcome), msg, fatal, st);
+        self.go_on(now, st);
+    }
+
+    /// [`Session::put_failed`] without going on to the next request: in a step.
+    #[allow(clippy::too_many_arguments)]
+    fn put_dropped(
+        &mut self,
+        now: u64,
+        r: Receiving,
+        bytes: u64,
+        (code, outcome): (ErrorCode, Outcome),
+        msg: &str,
+        fatal: bool,
+        st: &mut dyn Storage,
+    ) {
         let _ = st.close_file(r.file);
         self.record(now, "upload", &r.name, bytes, r.started, None, outcome);
         self.fail_as("PUT", &r.name, code, msg, outcome.as_str());
         if fatal || self.peer_eof {
             self.close();
-        } else {
-            self.ready(now, st);
         }
     }
 
@@ -310,7 +351,19 @@ impl Session {
             unreachable!()
         };
         let _ = st.close_file(h.file);
-        let digest = hex(&h.hasher.finalize());
+        let done = HashDone {
+            digest: hex(&h.hasher.finalize()),
+            name: h.name,
+            size: h.size,
+            started: h.started,
+        };
+        self.start_step(now, Step::HashDone(done), st);
+        self.go_on(now, st);
+    }
+
+    /// A `HASH` read to its end: remember the digest (best effort), then answer.
+    pub(super) fn hash_done(&mut self, now: u64, h: HashDone, st: &mut dyn Storage) {
+        let digest = h.digest;
         sums::store(st, &h.name, &digest);
         self.reply(&Reply::Ok(vec![digest.clone()]));
         self.log_ok(format!(
@@ -320,6 +373,5 @@ impl Session {
             h.size,
             now.saturating_sub(h.started)
         ));
-        self.ready(now, st);
     }
 }
