@@ -20,8 +20,7 @@
 //! - `v1`: the seed protocol, and how uploads get their `NNNN.txt` names.
 //! - `deadline`: cutting what is in flight, and the goodbye at the drain deadline
 //!   (`ERR 503`, or a close for v1).
-//! - `park`: steps that wait for storage ([`Step`](park::Step)), parked and run again.
-//! - `watched`: the storage of one step, noting whether a call waited.
+//! - `park`: steps that wait for storage (`Step`), parked and run again.
 //! - [`Storage`] (from the SDK): the storage calls the machine makes.
 //! - `sums`: digests remembered beside files, for `GET` and `HASH`.
 
@@ -31,7 +30,6 @@ mod requests;
 pub(crate) mod sums;
 mod transfer;
 mod v1;
-mod watched;
 
 #[cfg(test)]
 mod tests;

@@ -17,12 +17,11 @@
 //! the step go ([`Session::abandon`]); when its answer comes, the step is run to its
 //! end without a client and whatever it opened is closed ([`Session::release`]).
 
-use switchyard_sdk::HostError;
 use switchyard_sdk::messages::Outcome;
+use switchyard_sdk::{HostError, WatchedStorage};
 
 use super::transfer::{HashDone, Receiving};
 use super::v1::V1Upload;
-use super::watched::Watched;
 use super::{Phase, Session, Storage};
 use crate::cmd::Command;
 use crate::codec::V1Op;
@@ -90,10 +89,10 @@ impl Session {
     fn run_step(&mut self, now: u64, step: Step, st: &mut dyn Storage) {
         let mark = self.out.len();
         let again = step.clone();
-        let mut watched = Watched::new(st);
+        let mut watched = WatchedStorage::new(st);
         self.dispatch(now, step, &mut watched);
         // A step it led to (the next request) may have parked itself: not this one.
-        if watched.waited && !matches!(self.phase, Phase::Parked(_)) {
+        if watched.waited() && !matches!(self.phase, Phase::Parked(_)) {
             self.out.truncate(mark);
             self.phase = Phase::Parked(Parked {
                 step: again,
