@@ -319,8 +319,10 @@ fn drain_deadline_mid_v1_upload_just_closes() {
 
 #[test]
 fn on_a_store_that_waits_an_upload_is_committed_after_its_answers() {
-    assert!(
-        BulkPlugin::STORAGE_WAITS,
+    let vtable = switchyard_sdk::trampoline::vtable::<BulkPlugin>();
+    assert_eq!(
+        vtable.storage_calls,
+        switchyard_sdk::abi::SY_STORAGE_CALLS_WAIT,
         "declared ready for a store that waits"
     );
     let mut host = MockHost::new();
