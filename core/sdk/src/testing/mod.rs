@@ -13,7 +13,8 @@
 //! [`MockHost::check_config`] runs what `switchyard validate` runs; writes can be made
 //! to fail ([`MockHost::fail_writes`]) or to fill up ([`MockHost::write_capacity`]) to
 //! test limit and backpressure paths; storage operations can be made to wait
-//! ([`MockHost::storage_waits`], [`MockHost::complete_storage`]); emits are kept by port name, decoded on demand
+//! ([`MockHost::storage_waits`], [`MockHost::complete_storage`]), and reads to wait
+//! for a prefetch ([`MockHost::cold_reads`]); emits are kept by port name, decoded on demand
 //! ([`MockHost::messages`]).
 //!
 //! The mock is a [`crate::host::HostCalls`] behind the host's own `extern "C"` table,
@@ -188,6 +189,12 @@ pub struct MockHost {
     pub storage_waits: bool,
     /// Storage operations in flight, in the order begun.
     in_flight: Vec<(u64, waits::OwnedOp)>,
+    /// Set: `read_file` and `send_datagram_file` answer `Pending` for a range not
+    /// prefetched (`prefetch_file`), as on an s3 storage whose bytes are not in the
+    /// host's memory yet; unset, every range is there (as on a dir).
+    pub cold_reads: bool,
+    /// Ranges `prefetch_file` brought in, by file (with [`MockHost::cold_reads`]).
+    warm: BTreeMap<u64, Vec<(u64, u64)>>,
     /// The entries of finished listings, by token (`storage_listing`).
     listings: BTreeMap<u64, Vec<(String, crate::abi::SyStat)>>,
     /// Ports `open_udp_in` finds taken by someone else (set to play a busy range).
