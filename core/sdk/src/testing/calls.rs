@@ -342,7 +342,7 @@ impl HostCalls for MockHost {
         if self.open.get(&file).is_none_or(|f| f.temp) {
             return abi::SY_ERR_INVALID;
         }
-        self.warmed(file, offset, len);
+        self.warming(token, file, offset, len);
         self.record(Action::PrefetchFile {
             file,
             offset,

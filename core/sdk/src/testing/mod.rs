@@ -193,8 +193,11 @@ pub struct MockHost {
     /// prefetched (`prefetch_file`), as on an s3 storage whose bytes are not in the
     /// host's memory yet; unset, every range is there (as on a dir).
     pub cold_reads: bool,
-    /// Ranges `prefetch_file` brought in, by file (with [`MockHost::cold_reads`]).
+    /// Ranges brought in, by file (with [`MockHost::cold_reads`]): a `prefetch_file`'s
+    /// once its `FilePrefetched` is delivered.
     warm: BTreeMap<u64, Vec<(u64, u64)>>,
+    /// Prefetches asked for and not delivered yet: token, file and range.
+    prefetching: BTreeMap<u64, (u64, u64, u64)>,
     /// The entries of finished listings, by token (`storage_listing`).
     listings: BTreeMap<u64, Vec<(String, crate::abi::SyStat)>>,
     /// Ports `open_udp_in` finds taken by someone else (set to play a busy range).
@@ -307,8 +310,12 @@ impl MockHost {
         self.queued.remove(&conn);
     }
 
-    /// Deliver one event at time `now_ms`.
+    /// Deliver one event at time `now_ms`. A `FilePrefetched` that went well brings
+    /// its range in ([`MockHost::cold_reads`]).
     pub fn deliver<P: Protocol>(&mut self, proto: &mut P, now_ms: u64, event: Event<'_>) {
+        if let Event::FilePrefetched { token, result } = event {
+            self.prefetched(token, result.is_ok());
+        }
         self.lend(now_ms, P::PORTS, |cx| proto.on_event(cx, event));
     }
 

@@ -65,12 +65,17 @@ impl MockHost {
             })
     }
 
-    /// `prefetch_file` brought a range in (it counts at once: a plugin must not read
-    /// it before its `FilePrefetched` all the same).
-    pub(super) fn warmed(&mut self, file: u64, offset: u64, len: u64) {
-        if self.cold_reads {
-            let ranges = self.warm.entry(file).or_default();
-            ranges.push((offset, offset.saturating_add(len)));
+    /// `prefetch_file` `token` asked for a range: it is in once its `FilePrefetched`
+    /// is delivered ([`MockHost::deliver`]).
+    pub(super) fn warming(&mut self, token: u64, file: u64, offset: u64, len: u64) {
+        let range = (file, offset, offset.saturating_add(len));
+        self.prefetching.insert(token, range);
+    }
+
+    /// Prefetch `token` ended: its range is in, if it went well.
+    pub(super) fn prefetched(&mut self, token: u64, ok: bool) {
+        if let Some((file, start, end)) = self.prefetching.remove(&token).filter(|_| ok) {
+            self.warm.entry(file).or_default().push((start, end));
         }
     }
 
@@ -123,15 +128,25 @@ mod tests {
         let mut host = MockHost::new();
         host.cold_reads = true;
         host.files.insert("f".into(), vec![7; 100]);
-        host.with_ctx(0, |cx| {
+        let file = host.with_ctx(0, |cx| {
             let (file, _) = cx.open_read("f").unwrap();
             let mut buf = [0u8; 10];
             assert_eq!(cx.read_file(file, 20, &mut buf), Err(HostError::Pending));
             cx.prefetch_file(file, 0, 50, 1).unwrap();
+            assert_eq!(cx.read_file(file, 20, &mut buf), Err(HostError::Pending));
+            file
+        });
+        host.prefetched(1, true);
+        host.with_ctx(0, |cx| {
+            let mut buf = [0u8; 10];
             assert_eq!(cx.read_file(file, 20, &mut buf), Ok(10));
             assert_eq!(cx.read_file(file, 45, &mut buf), Err(HostError::Pending));
             // At the end of the file, what is there is the whole range.
             cx.prefetch_file(file, 50, 50, 2).unwrap();
+        });
+        host.prefetched(2, true);
+        host.with_ctx(0, |cx| {
+            let mut buf = [0u8; 10];
             assert_eq!(cx.read_file(file, 95, &mut buf), Ok(5));
         });
     }
