@@ -209,7 +209,7 @@ const SERVER_ERROR: &str = "server error";
 fn refusal_outcome(code: ErrorCode, msg: &str) -> Ending {
     match code {
         ErrorCode::FileNotFound => Ending::NotFound,
-        _ if msg == SERVER_ERROR => Ending::Error,
+        _ if msg == SERVER_ERROR || msg == open::STORE_SLOW => Ending::Error,
         _ => Ending::Refused,
     }
 }
