@@ -15,7 +15,8 @@ use crate::stat::Stat;
 use crate::storage::Storage;
 
 /// `st`, seen through: every call forwarded as it is, [`WatchedStorage::waited`]
-/// once one answered `Pending`.
+/// once an operation that completes by `StorageDone` (open, stat, list, create,
+/// continue, commit, remove) answered `Pending`.
 pub struct WatchedStorage<'a> {
     st: &'a mut dyn Storage,
     waited: bool,
@@ -54,9 +55,10 @@ impl Storage for WatchedStorage<'_> {
         let r = self.st.open_read(path);
         self.note(r)
     }
+    /// Not watched: its `Pending` asks for a prefetch and a read again after
+    /// `FilePrefetched`, which the caller does itself; no `StorageDone` follows.
     fn read_file(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> Result<usize, HostError> {
-        let r = self.st.read_file(file, offset, buf);
-        self.note(r)
+        self.st.read_file(file, offset, buf)
     }
     fn create_temp(&mut self, path: &str) -> Result<FileId, HostError> {
         let r = self.st.create_temp(path);
@@ -67,16 +69,14 @@ impl Storage for WatchedStorage<'_> {
         self.note(r)
     }
     fn write_file(&mut self, file: FileId, data: &[u8]) -> Result<(), HostError> {
-        let r = self.st.write_file(file, data);
-        self.note(r)
+        self.st.write_file(file, data)
     }
     fn commit_file(&mut self, file: FileId, path: &str, overwrite: bool) -> Result<(), HostError> {
         let r = self.st.commit_file(file, path, overwrite);
         self.note(r)
     }
     fn close_file(&mut self, file: FileId) -> Result<(), HostError> {
-        let r = self.st.close_file(file);
-        self.note(r)
+        self.st.close_file(file)
     }
     fn stat(&mut self, path: &str) -> Result<Stat, HostError> {
         let r = self.st.stat(path);
@@ -91,8 +91,7 @@ impl Storage for WatchedStorage<'_> {
         self.note(r)
     }
     fn free_space(&mut self) -> Result<u64, HostError> {
-        let r = self.st.free_space();
-        self.note(r)
+        self.st.free_space()
     }
     fn fresh_step(&mut self) {
         self.st.fresh_step();
@@ -125,6 +124,23 @@ mod tests {
             let waited = host.with_ctx(0, |cx| swallowing(&mut waits.storage(cx)));
             assert_eq!(waited, wait);
         }
+    }
+
+    #[test]
+    fn a_cold_read_is_not_a_storage_wait() {
+        let mut host = MockHost::new();
+        host.cold_reads = true;
+        host.files.insert("a".into(), vec![1; 10]);
+        let mut waits = StorageWaits::new(0);
+        let (read, waited) = host.with_ctx(0, |cx| {
+            let mut st = waits.storage(cx);
+            let mut watched = WatchedStorage::new(&mut st);
+            let (file, _) = watched.open_read("a").unwrap();
+            let read = watched.read_file(file, 0, &mut [0; 4]);
+            (read, watched.waited())
+        });
+        assert_eq!(read, Err(HostError::Pending));
+        assert!(!waited, "a prefetch answers it, not a StorageDone");
     }
 
     #[test]
