@@ -16,7 +16,8 @@
 //! # Layout
 //! - this file: [`Session`], its phases, inputs and deadlines.
 //! - `requests`: protocol detection and the v2 request loop.
-//! - `transfer`: completion of downloads, uploads and hashing (v1 and v2).
+//! - `transfer`: completion of downloads and uploads (v1 and v2).
+//! - `hashing`: `HASH` read step by step (prefetched when reads wait), then answered.
 //! - `v1`: the seed protocol, and how uploads get their `NNNN.txt` names.
 //! - `deadline`: cutting what is in flight, and the goodbye at the drain deadline
 //!   (`ERR 503`, or a close for v1).
@@ -25,6 +26,7 @@
 //! - `sums`: digests remembered beside files, for `GET` and `HASH`.
 
 mod deadline;
+mod hashing;
 mod park;
 mod requests;
 pub(crate) mod sums;
@@ -39,9 +41,10 @@ use std::collections::VecDeque;
 use switchyard_sdk::Level;
 use switchyard_sdk::messages::{Outcome, TransferCompleted};
 
+pub(crate) use hashing::Hashing;
 pub(crate) use requests::host_error;
 pub use switchyard_sdk::Storage;
-pub(crate) use transfer::{Hashing, Receiving, Sending};
+pub(crate) use transfer::{Receiving, Sending};
 use v1::V1Upload;
 
 use crate::codec::{ErrorCode, Reply, V1Op};

@@ -20,7 +20,8 @@
 use switchyard_sdk::messages::Outcome;
 use switchyard_sdk::{HostError, WatchedStorage};
 
-use super::transfer::{HashDone, Receiving};
+use super::hashing::HashDone;
+use super::transfer::Receiving;
 use super::v1::V1Upload;
 use super::{Phase, Session, Storage};
 use crate::cmd::Command;

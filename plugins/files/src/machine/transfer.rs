@@ -1,9 +1,7 @@
-//! Transfers in flight and how they end: `sendfile` downloads (v1 and v2), `PUT`
+//! Transfers in flight and how they end: `sendfile` downloads (v1 and v2), and `PUT`
 //! uploads received straight into a temp file (then committed: a step that may wait,
-//! see `park`), and `HASH` reading step by step (then remembering the digest, a step
-//! too).
+//! see `park`).
 
-use sha2::{Digest, Sha256};
 use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::Outcome;
 use switchyard_sdk::{Direction, FileId, HostError};
@@ -37,27 +35,6 @@ pub(crate) struct Receiving {
     pub overwrite: bool,
     pub started: u64,
     pub token: u64,
-}
-
-/// A `HASH` of a file without a remembered digest.
-#[derive(Debug)]
-pub(crate) struct Hashing {
-    pub file: FileId,
-    pub name: String,
-    pub size: u64,
-    pub offset: u64,
-    pub hasher: Sha256,
-    pub started: u64,
-    pub next_step: u64,
-}
-
-/// A `HASH` read to its end: its digest, to remember and answer.
-#[derive(Debug, Clone)]
-pub(crate) struct HashDone {
-    pub name: String,
-    pub size: u64,
-    pub digest: String,
-    pub started: u64,
 }
 
 impl Session {
@@ -304,74 +281,5 @@ impl Session {
         if fatal || self.peer_eof {
             self.close();
         }
-    }
-
-    /// Start a `HASH`: the first step runs now, the others at timer ticks.
-    pub(crate) fn start_hash(&mut self, h: Hashing, now: u64, st: &mut dyn Storage) {
-        self.phase = Phase::Hashing(h);
-        self.hash_step(now, st);
-    }
-
-    /// Hash the next step of a `HASH`; reply when the file is done.
-    pub(crate) fn hash_step(&mut self, now: u64, st: &mut dyn Storage) {
-        let Phase::Hashing(h) = &mut self.phase else {
-            return;
-        };
-        let want = (h.size - h.offset).min(self.cfg.hash_step_bytes as u64) as usize;
-        let mut buf = vec![0u8; want];
-        let read = if want == 0 {
-            Ok(0)
-        } else {
-            st.read_file(h.file, h.offset, &mut buf)
-        };
-        match read {
-            Ok(n) if n == want => {
-                h.hasher.update(&buf[..n]);
-                h.offset += n as u64;
-                h.next_step = now;
-                if h.offset < h.size {
-                    return;
-                }
-            }
-            Ok(_) | Err(_) => {
-                let Phase::Hashing(h) = std::mem::replace(&mut self.phase, Phase::Ready) else {
-                    unreachable!()
-                };
-                let _ = st.close_file(h.file);
-                self.fail(
-                    "HASH",
-                    &h.name,
-                    ErrorCode::Internal,
-                    "file changed or unreadable while hashing",
-                );
-                return self.ready(now, st);
-            }
-        }
-        let Phase::Hashing(h) = std::mem::replace(&mut self.phase, Phase::Ready) else {
-            unreachable!()
-        };
-        let _ = st.close_file(h.file);
-        let done = HashDone {
-            digest: hex(&h.hasher.finalize()),
-            name: h.name,
-            size: h.size,
-            started: h.started,
-        };
-        self.start_step(now, Step::HashDone(done), st);
-        self.go_on(now, st);
-    }
-
-    /// A `HASH` read to its end: remember the digest (best effort), then answer.
-    pub(super) fn hash_done(&mut self, now: u64, h: HashDone, st: &mut dyn Storage) {
-        let digest = h.digest;
-        sums::store(st, &h.name, &digest);
-        self.reply(&Reply::Ok(vec![digest.clone()]));
-        self.log_ok(format!(
-            "request cmd=HASH proto=v2 peer={} file={:?} bytes={} duration_ms={} sha256={digest} result=ok",
-            self.peer,
-            h.name,
-            h.size,
-            now.saturating_sub(h.started)
-        ));
     }
 }

@@ -92,3 +92,85 @@ fn a_connection_cut_while_a_put_waits_leaves_no_temp() {
     assert_eq!(host.files.len(), 1);
     assert_eq!(host.storage_in_flight(), 0);
 }
+
+fn prefetch_token(io: &[Action]) -> Option<u64> {
+    io.iter().find_map(|a| match a {
+        Action::PrefetchFile { token, .. } => Some(*token),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_hash_whose_reads_wait_prefetches_then_answers() {
+    let mut host = waiting_host();
+    host.cold_reads = true;
+    let body: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+    host.files.insert("big".into(), body.clone());
+    let mut p = open(&mut host, "(hash_step_bytes: 4096)");
+    host.take_io();
+    v2(&mut host, &mut p, 1, "HASH big\n");
+    assert_eq!(host.complete_storage(&mut p, 2), 1, "the open waited");
+    let io = host.take_io();
+    assert!(
+        io.contains(&Action::PrefetchFile {
+            file: 1,
+            offset: 0,
+            len: 10_000,
+            token: 1
+        }),
+        "{io:?}"
+    );
+    assert_eq!(writes(&io), "");
+    let ok = Event::FilePrefetched {
+        token: 1,
+        result: Ok(()),
+    };
+    host.deliver(&mut p, 3, ok);
+    let mut text = String::new();
+    for now in 4..20 {
+        host.deliver(&mut p, now, Event::Timer { token: 1 });
+        host.complete_storage(&mut p, now);
+        text.push_str(&writes(&host.take_io()));
+        if !text.is_empty() {
+            break;
+        }
+    }
+    use sha2::Digest;
+    let sha = crate::cmd::hex(&sha2::Sha256::digest(&body));
+    assert_eq!(text, format!("OK {sha}\n"));
+    assert_eq!(host.open_files(), 0);
+}
+
+#[test]
+fn a_hash_whose_prefetch_never_ends_times_out_and_the_connection_goes_on() {
+    let mut host = waiting_host();
+    host.cold_reads = true;
+    host.storage_waits = false;
+    let mut p = open(&mut host, "(idle_timeout_secs: 5)");
+    host.take_io();
+    v2(&mut host, &mut p, 1, "HASH a.txt\n");
+    let io = host.take_io();
+    assert!(prefetch_token(&io).is_some(), "{io:?}");
+    assert!(
+        io.contains(&Action::SetTimer {
+            token: 1,
+            delay_ms: 5_000
+        }),
+        "{io:?}"
+    );
+    host.deliver(&mut p, 5_001, Event::Timer { token: 1 });
+    let io = host.take_io();
+    assert_eq!(writes(&io), "ERR 408 storage did not answer in time\n");
+    assert!(
+        !io.contains(&Action::Close { conn: 7 }),
+        "the connection goes on"
+    );
+    assert_eq!(host.open_files(), 0);
+    // A late prefetch changes nothing.
+    let late = Event::FilePrefetched {
+        token: 1,
+        result: Ok(()),
+    };
+    host.deliver(&mut p, 5_002, late);
+    assert_eq!(writes(&host.take_io()), "");
+}
