@@ -203,6 +203,17 @@ impl Tftp {
             }
             Action::Finished(outcome) => self.finished(ctx, live, &outcome),
             Action::Close => {
+                // Cut while its commit waited: its result (kept with the actions after
+                // the commit) is that it was cut, and it is said (limits, session).
+                let kept = live.after_commit.take().into_iter().flatten();
+                if let Some(Action::Finished(mut o)) =
+                    kept.into_iter().find(|a| matches!(a, Action::Finished(_)))
+                {
+                    o.kind = Ending::Aborted;
+                    o.reason = "cut while its commit waited".into();
+                    self.finished(ctx, live, &o);
+                }
+                live.commit_by = None;
                 if live.own_socket {
                     let _ = ctx.close_socket(live.socket);
                     self.by_socket.remove(&live.socket);

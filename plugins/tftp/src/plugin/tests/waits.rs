@@ -250,3 +250,26 @@ fn a_commit_that_never_answers_fails_the_upload_and_stores_nothing() {
     assert!(rig.host.files.is_empty(), "the late commit finds no temp");
     assert_eq!(rig.host.open_files(), 0);
 }
+
+#[test]
+fn an_upload_cut_while_its_commit_waits_ends_and_frees_its_slot() {
+    let mut rig = Rig::new("(allow_create: true)");
+    rig.host.storage_waits = true;
+    let wrq = request::<&str>(RequestKind::Write, "up.bin", "octet", &[]);
+    rig.deliver(0, LISTENER, peer(), &wrq);
+    let (sends, _) = rig.settle(1);
+    let tid = sends[0].0;
+    rig.deliver(2, SocketId(tid), peer(), &data(1, b"short"));
+    rig.take();
+    assert_eq!(rig.tftp.active_sessions(), 1);
+    let cause = switchyard_sdk::DrainCause::Shutdown;
+    rig.host
+        .deliver(&mut rig.tftp, 3, Event::DrainDeadline { cause });
+    let (_, rest) = rig.take();
+    assert_eq!(emitted(&rest)[0].result, "aborted");
+    assert!(rest.contains(&HostAction::CloseSocket { socket: tid }));
+    assert_eq!(rig.tftp.active_sessions(), 0, "its slot is free again");
+    rig.settle(4);
+    assert!(rig.host.files.is_empty(), "the late commit finds no temp");
+    assert_eq!(rig.host.open_files(), 0);
+}
