@@ -9,6 +9,7 @@ mod files;
 mod messages;
 mod sessions;
 mod sockets;
+mod store;
 mod timers;
 
 use std::net::SocketAddr;
@@ -188,10 +189,7 @@ impl HostCalls for Calls<'_> {
         op: switchyard_sdk::StoreOp<'_>,
         token: u64,
     ) -> Result<Option<abi::SyStorageDone>, u32> {
-        // A dir answers at once, with the synchronous calls' own code.
-        let (done, listing) = switchyard_sdk::host::answer_at_once(self, op)?;
-        self.actor.res.listing = listing.map(|entries| (token, entries));
-        Ok(Some(done))
+        store::begin(self, op, token)
     }
 
     fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {
