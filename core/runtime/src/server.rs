@@ -156,9 +156,13 @@ impl Server {
         let plugins = Plugins::load(topology, catalog);
         self.forget_dead_listeners();
         let plan = ReloadPlan::new(&self.running(), topology, &plugins.libraries());
-        let prepared = prepare(&plan, topology, plugins, |name, i| {
-            self.listeners.get(name)?.sockets.get(i)
-        })?;
+        let prepared = prepare(
+            &plan,
+            topology,
+            plugins,
+            |name, i| self.listeners.get(name)?.sockets.get(i),
+            &self.log,
+        )?;
         self.switch(&plan, prepared, topology);
         Ok(plan.summary())
     }
