@@ -132,9 +132,17 @@ impl LockGuard {
         }
     }
 
-    /// Remove the lock object so the next claimer need not wait for the lease.
+    /// Remove the lock object so the next claimer need not wait for the lease — only
+    /// while it is still this holder's: one whose lease ran out and was taken over
+    /// must not remove the new holder's lock.
     pub async fn release(self) -> Result<()> {
-        self.storage.remove_record(&self.key).await
+        match self.storage.get_record::<Lease>(&self.key).await {
+            Ok((held, _)) if held.owner == self.owner => {
+                self.storage.remove_record(&self.key).await
+            }
+            Ok(_) | Err(ObjectStorageError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 

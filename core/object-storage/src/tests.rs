@@ -207,6 +207,12 @@ async fn a_renewed_lease_keeps_its_holder_and_a_lost_one_cannot_be_renewed() {
         short.renew(Duration::from_secs(60)).await,
         Err(ObjectStorageError::Locked(_))
     ));
+    // Releasing a lock that was taken over leaves the new holder's in place.
+    short.release().await.unwrap();
+    assert!(matches!(
+        s.lock("other", Duration::from_secs(60)).await,
+        Err(ObjectStorageError::Locked(_))
+    ));
 }
 
 #[tokio::test]

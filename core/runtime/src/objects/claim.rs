@@ -19,7 +19,7 @@ const RENEW_EVERY: Duration = Duration::from_secs(120);
 pub struct PartialClaim {
     name: String,
     lock: Option<Arc<LockGuard>>,
-    renewal: tokio::task::JoinHandle<()>,
+    renewal: Option<tokio::task::JoinHandle<()>>,
     backend: Arc<ObjectBackend>,
 }
 
@@ -49,7 +49,7 @@ impl PartialClaim {
         PartialClaim {
             name,
             lock: Some(lock),
-            renewal,
+            renewal: Some(renewal),
             backend,
         }
     }
@@ -59,13 +59,16 @@ impl PartialClaim {
 /// the instance's end); a host that dies leaves it to its lease.
 impl Drop for PartialClaim {
     fn drop(&mut self) {
-        self.renewal.abort();
-        if let Some(lock) = self.lock.take() {
-            self.backend.spawn(async move {
-                if let Ok(lock) = Arc::try_unwrap(lock) {
-                    let _ = lock.release().await;
-                }
-            });
-        }
+        let (Some(lock), Some(renewal)) = (self.lock.take(), self.renewal.take()) else {
+            return;
+        };
+        renewal.abort();
+        self.backend.spawn(async move {
+            // The renewal holds the lock too until its task is gone.
+            let _ = renewal.await;
+            if let Ok(lock) = Arc::try_unwrap(lock) {
+                let _ = lock.release().await;
+            }
+        });
     }
 }
