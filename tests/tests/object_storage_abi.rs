@@ -156,6 +156,33 @@ fn a_kept_partial_is_continued_by_one_of_eight_claimers_on_two_hosts_then_by_the
 }
 
 #[test]
+fn a_store_lost_fails_its_operations_clearly_and_the_host_serves_again_when_it_is_back() {
+    let Some(mut store) = Seaweed::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lib = plugin(dir.path());
+    let storage = format!(
+        r#"(kind: s3, endpoint: "{}", bucket: "{BUCKET}", prefix: "lost")"#,
+        store.endpoint()
+    );
+    let h = host(&lib, &storage);
+    assert_eq!(ask(&h, "put kept.txt before"), "ok");
+    store.stop();
+    // Every operation that needs the store fails with SY_ERR_IO, logged naming the
+    // storage; the host stays up.
+    assert_eq!(ask(&h, "put lost.txt during"), "err 7");
+    assert_eq!(ask(&h, "stat kept.txt"), "err 7");
+    assert!(h.logs_contain("object storage error"));
+    store.restart();
+    // Nothing of the failed upload became visible; the host serves again.
+    assert_eq!(ask(&h, "get lost.txt"), "err 3");
+    assert_eq!(ask(&h, "get kept.txt"), "data before");
+    assert_eq!(ask(&h, "put after.txt back"), "ok");
+    assert_eq!(ask(&h, "list "), "entries after.txt,kept.txt");
+}
+
+#[test]
 fn a_host_does_not_start_on_a_store_it_cannot_reach_and_names_the_storage() {
     let dir = tempfile::tempdir().unwrap();
     let lib = plugin(dir.path());

@@ -171,6 +171,36 @@ async fn the_sweeper_aborts_stale_uploads_and_keeps_young_ones() {
 }
 
 #[tokio::test]
+async fn an_upload_its_owner_gave_up_is_swept_at_once_and_a_live_one_is_kept() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    let other = ObjectStorage::new(std::sync::Arc::clone(&s.backend), "").unwrap();
+    let live = s
+        .begin_upload("live", UploadOptions::default())
+        .await
+        .unwrap();
+    // A commit that failed while the store was away leaves its record behind: the
+    // upload is dropped, its record stays.
+    let given_up = s
+        .begin_upload("lost", UploadOptions::default())
+        .await
+        .unwrap();
+    drop(given_up);
+    // Another host's young upload is not this owner's to sweep.
+    let _theirs = other
+        .begin_upload("theirs", UploadOptions::default())
+        .await
+        .unwrap();
+    let report = s
+        .sweep_stale_uploads(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let aborted: Vec<&str> = report.aborted.iter().map(|n| n.as_str()).collect();
+    assert_eq!(aborted, ["lost"]);
+    assert_eq!(report.kept, 2);
+    drop(live);
+}
+
+#[tokio::test]
 async fn a_lock_has_one_holder_until_released_or_expired() {
     let s = ObjectStorage::in_memory("").unwrap();
     let held = s.lock("name", Duration::from_secs(60)).await.unwrap();
