@@ -9,6 +9,8 @@ mod files;
 mod messages;
 mod sessions;
 mod sockets;
+mod store;
+mod store_partial;
 mod timers;
 
 use std::net::SocketAddr;
@@ -164,6 +166,9 @@ impl HostCalls for Calls<'_> {
     }
 
     fn close_file(&mut self, file: u64) -> u32 {
+        if let Some(status) = store_partial::close(self.actor, self.ctx, file) {
+            return status;
+        }
         files::close_file(self.actor, self.ctx, file)
     }
 
@@ -188,10 +193,7 @@ impl HostCalls for Calls<'_> {
         op: switchyard_sdk::StoreOp<'_>,
         token: u64,
     ) -> Result<Option<abi::SyStorageDone>, u32> {
-        // A dir answers at once, with the synchronous calls' own code.
-        let (done, listing) = switchyard_sdk::host::answer_at_once(self, op)?;
-        self.actor.res.listing = listing.map(|entries| (token, entries));
-        Ok(Some(done))
+        store::begin(self, op, token)
     }
 
     fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {
