@@ -6,9 +6,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use slog::{Logger, error, info, warn};
 use switchyard_runtime::catalog::Catalog;
+use switchyard_runtime::console::model::{ReloadOutcome, ReloadRecord};
 use switchyard_runtime::server::Server;
 use switchyard_runtime::topology::{self, Topology};
 
@@ -144,7 +146,8 @@ async fn serve(
         }
     };
     signals::log_ignored(log);
-    let mut server = match Server::start(topo, catalog, log) {
+    let mut server = match Server::start_with_journal(topo, catalog, log, Arc::clone(&logs.journal))
+    {
         Ok(s) => s,
         Err(errors) => {
             // One record per reason: the server reports all it found, not the first.
@@ -168,6 +171,17 @@ async fn serve(
     if let Some(a) = &mut answers {
         a.write(Outcome::Started, Vec::new(), "serving".into());
     }
+    let console = Arc::clone(server.console());
+    console.set_host(env!("CARGO_PKG_VERSION"), &config.display().to_string());
+    let mut generation = 0;
+    console.journal().reload(console_record(
+        generation,
+        Outcome::Started,
+        "start",
+        Vec::new(),
+        "serving".into(),
+    ));
+    let mut console_reloads = console.reload_requests();
     info!(log, "serving"; "config" => %config.display(), "handlers" => topo.handlers.len(),
         "listeners" => topo.listeners.len());
     notify::ready("serving");
@@ -176,15 +190,15 @@ async fn serve(
             _ = sigs.term.recv() => break "SIGTERM",
             _ = sigs.int.recv() => break "SIGINT",
             _ = sigs.hup.recv() => {
-                let (outcome, errors, report) = reload(&mut server, config, catalog, logs);
-                let status = match outcome {
-                    Outcome::Refused => "reload refused: the running topology is unchanged",
-                    _ => "reload applied",
-                };
-                if let Some(a) = &mut answers {
-                    a.write(outcome, errors, report);
-                }
-                notify::ready(status);
+                generation += 1;
+                let record = reload_everywhere(&mut server, (config, catalog, logs), &mut answers, (generation, "signal"));
+                console.journal().reload(record);
+            }
+            Some(request) = console_reloads.recv() => {
+                generation += 1;
+                let record = reload_everywhere(&mut server, (config, catalog, logs), &mut answers, (generation, "console"));
+                console.journal().reload(record.clone());
+                let _ = request.reply.send(record);
             }
             _ = sigs.usr1.recv() => reopen_logs(logs),
         }
@@ -201,6 +215,54 @@ async fn serve(
         }
         _ = sigs.term.recv() => second_signal(log),
         _ = sigs.int.recv() => second_signal(log),
+    }
+}
+
+/// Reload (SIGHUP or the console) and tell everyone who asks: the reload answer
+/// file, the service manager, and (returned) the console's history.
+fn reload_everywhere(
+    server: &mut Server,
+    (config, catalog, logs): (&Path, &Catalog, &Logs),
+    answers: &mut Option<Answers>,
+    (generation, trigger): (u64, &'static str),
+) -> ReloadRecord {
+    let (outcome, errors, report) = reload(server, config, catalog, logs);
+    let status = match outcome {
+        Outcome::Refused => "reload refused: the running topology is unchanged",
+        _ => "reload applied",
+    };
+    let record = console_record(generation, outcome, trigger, errors.clone(), report.clone());
+    if let Some(a) = answers {
+        a.write(outcome, errors, report);
+    }
+    notify::ready(status);
+    record
+}
+
+/// A reload as the console's history shows it.
+fn console_record(
+    generation: u64,
+    outcome: Outcome,
+    trigger: &'static str,
+    errors: Vec<String>,
+    report: String,
+) -> ReloadRecord {
+    ReloadRecord {
+        generation,
+        at_unix_ms: reload_status::now_unix_ms(),
+        outcome: match outcome {
+            Outcome::Started => ReloadOutcome::Started,
+            Outcome::Applied => ReloadOutcome::Applied,
+            Outcome::Refused => ReloadOutcome::Refused,
+        },
+        trigger,
+        // A refused topology's report repeats its errors with carets: the lines do.
+        summary: if errors.is_empty() {
+            report
+        } else {
+            String::new()
+        },
+        errors,
     }
 }
 

@@ -64,6 +64,8 @@
  *    file's inode and times), so a download need not read a side file each time.
  *  - SyHostApi.open_udp_in: open_udp on a port of a range (TFTP transfer ports behind a
  *    firewall); SY_ERR_BUSY when every port of the range is taken.
+ *  - SY_EV_SESSION_CANCEL (token = the session key of session_update): the operator
+ *    cancelled a session from the admin console; tell the peer, end the session.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -155,6 +157,10 @@ extern "C" {
  * this call returns: send each its protocol's goodbye now. File sends in flight were
  * stopped where they were (no SY_EV_FILE_SENT follows). */
 #define SY_EV_DRAIN_DEADLINE 16u
+/* token = the session key given to session_update: the operator cancelled that session
+ * (admin console). Tell its peer in the protocol's terms (an error packet, a refusal
+ * line), then end it (session_end) and release what it holds. An unknown key: ignore. */
+#define SY_EV_SESSION_CANCEL 18u
 
 /* Config formats (SyPluginVTable.config_format). With SY_CONFIG_JSON the host converts
  * the handler's RON `config:` to JSON (an object, `{}` for none) before check_config and

@@ -90,6 +90,9 @@ pub enum Event<'a> {
     /// returns. Send each its protocol's goodbye now (TFTP ERROR, an error reply, a
     /// notice). File sends in flight were stopped where they were.
     DrainDeadline { cause: DrainCause },
+    /// The operator cancelled session `session` (the key given to
+    /// [`crate::Ctx::describe_session`]): tell the peer in protocol terms, end it.
+    SessionCancel { session: u64 },
     /// An event tag this SDK does not know (sent by a newer host); ignore it.
     Unknown { tag: u32 },
 }
@@ -194,6 +197,7 @@ impl<'a> Event<'a> {
                     DrainCause::Shutdown
                 },
             },
+            abi::SY_EV_SESSION_CANCEL => Event::SessionCancel { session: raw.token },
             tag => Event::Unknown { tag },
         }
     }

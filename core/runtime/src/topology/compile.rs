@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::addresses::{self, Claim};
+use super::admin;
 use super::bind::BindAddr;
 use super::catalog::{PluginCatalog, PluginDescription};
 use super::collect::{Diag, Diags};
@@ -117,7 +118,10 @@ fn check(
         report_nested_roots(r, doc, &plugins, cwd);
     }
     let workers = workers::check(r, doc, &plugins);
-    assemble(doc, plugins, wiring, &binds, &workers, plugin_dirs, cwd)
+    let admin_token = admin::token(r, &doc.admin, &|name| std::env::var(name).ok());
+    let mut topology = assemble(doc, plugins, wiring, &binds, &workers, plugin_dirs, cwd);
+    topology.admin_token = admin_token;
+    topology
 }
 
 /// Listeners and handlers share one namespace (routes name either).
@@ -324,7 +328,8 @@ fn assemble(
         handlers,
         drain_timeout: doc.drain_timeout,
         reload_drain_timeout: doc.reload_drain_timeout,
-        admin: doc.admin,
+        admin: doc.admin.addr.as_ref().map(|a| a.value),
+        admin_token: None,
         user: doc.user.clone(),
         plugin_dirs,
         access_log: doc.access_log.clone().map(|a| AccessLogSpec {

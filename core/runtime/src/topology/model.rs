@@ -26,6 +26,9 @@ pub struct Topology {
     pub reload_drain_timeout: Option<Duration>,
     /// Metrics and health endpoint (`admin`), off when `None`.
     pub admin: Option<SocketAddr>,
+    /// The admin token, read from the environment variable `admin_token_env` names
+    /// (never written in the file); `None`: no console actions, loopback only.
+    pub admin_token: Option<String>,
     /// User to switch to after binding (`user`), `None` to stay as started.
     pub user: Option<String>,
     /// The topology's `plugin_dirs`, resolved against the working directory.

@@ -141,6 +141,9 @@ pub const SY_EV_REPLACED: u32 = 15;
 /// File sends in flight were stopped where they were (no `SY_EV_FILE_SENT` follows), so
 /// what is written now goes out next.
 pub const SY_EV_DRAIN_DEADLINE: u32 = 16;
+/// `token` = the session key given to `session_update`: the operator cancelled that
+/// session (admin console). Tell its peer in the protocol's terms, then end it.
+pub const SY_EV_SESSION_CANCEL: u32 = 18;
 
 // ---- why sessions are cut (`SY_EV_DRAIN_DEADLINE`'s `status`) -------------------------
 /// The host is shutting down (`drain_timeout_secs` passed).
