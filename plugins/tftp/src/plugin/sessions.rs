@@ -24,6 +24,8 @@ pub(super) const REFUSED: u64 = 0;
 const DESCRIBE_EVERY: u64 = 16 * 1024;
 /// What a cut peer is told (ERROR 0).
 pub(super) const SHUTTING_DOWN: &str = "server shutting down";
+/// What the peer of a transfer the operator cancelled is told (ERROR 0).
+pub(super) const CANCELLED: &str = "transfer cancelled by the server's operator";
 
 impl Live {
     /// Bytes done: acknowledged by the peer (download) or written (upload).
@@ -142,5 +144,34 @@ impl Tftp {
                 SHUTTING_DOWN,
             );
         }
+    }
+
+    /// The operator cancelled session `key` (`SY_EV_SESSION_CANCEL`): its peer gets
+    /// ERROR 0 saying so, and the transfer ends as `aborted` (an upload's temp file is
+    /// dropped), as at a drain deadline. An unknown key (ended already) is ignored.
+    pub(super) fn cancel(&mut self, ctx: &mut Ctx<'_>, key: u64) {
+        let Some(id) = self
+            .transfers
+            .iter()
+            .find(|(_, live)| live.session == key)
+            .map(|(id, _)| *id)
+        else {
+            return;
+        };
+        let Some(mut live) = self.transfers.remove(&id) else {
+            return;
+        };
+        ctx.info(format_args!(
+            "transfer of {} with {} cancelled by the operator",
+            live.path, live.peer
+        ));
+        let mut out = Vec::new();
+        if live.running {
+            live.machine.cut(CANCELLED, &mut out);
+        }
+        if out.is_empty() {
+            out.push(Action::Close);
+        }
+        self.step(ctx, id, live, out);
     }
 }
