@@ -72,6 +72,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub mod admin_http;
 pub mod faults;
 pub mod files_wire;
 pub mod logfile_host;

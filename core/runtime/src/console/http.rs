@@ -132,8 +132,12 @@ async fn metrics(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse
     }
 }
 
+/// A plain answer, its header names written `Content-Type` as the hand-written
+/// responder did (names are case-insensitive, but scripts grep for them).
 fn text(status: StatusCode, ctype: &'static str, body: String) -> HttpResponse {
-    HttpResponse::build(status).content_type(ctype).body(body)
+    let mut answer = HttpResponse::build(status).content_type(ctype).body(body);
+    answer.head_mut().set_camel_case_headers(true);
+    answer
 }
 
 /// `ok`, or `503` naming each handler down: a load balancer's check, never behind the
