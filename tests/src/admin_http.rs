@@ -35,8 +35,7 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).expect("send the request");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read the answer");
+    let raw = read_answer(&mut s);
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -48,6 +47,30 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
         status,
         head: head.to_ascii_lowercase(),
         body: body.to_owned(),
+    }
+}
+
+/// The whole answer: up to `Content-Length` when the head gives one (a server may
+/// keep the connection open), else to the close.
+fn read_answer(s: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = find(&raw, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|len| raw.len() >= end + 4 + len) {
+                return raw;
+            }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => return raw,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!("read the answer: {e}"),
+        }
     }
 }
 

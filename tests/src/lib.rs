@@ -73,6 +73,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub mod admin_http;
+pub mod cdp;
 pub mod faults;
 pub mod files_wire;
 pub mod logfile_host;

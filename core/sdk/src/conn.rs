@@ -247,9 +247,13 @@ impl<M: ConnMachine> ConnAdapter<M> {
                         ctx.debug(format_args!("transfer record not emitted: {e}"));
                     }
                     if let Some(key) = self.session {
-                        if !std::mem::take(&mut self.described) {
-                            // A refusal: described from its record first, so the host's
-                            // line for it (the access log) names the peer and the file.
+                        // Described from its record last: a refusal then names its
+                        // peer and file in the host's line for it (the access log), and
+                        // a transfer its exact bytes (the host's count on the
+                        // connection starts at the first description, after bytes that
+                        // came with the request).
+                        let described = std::mem::take(&mut self.described);
+                        if !described || (t.bytes > 0 && !t.file.is_empty()) {
                             describe_record(ctx, key, self.peer, conn, &t);
                         }
                         if let Err(e) = ctx.end_session(key, t.outcome()) {

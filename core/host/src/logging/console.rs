@@ -13,9 +13,11 @@ use switchyard_runtime::console::Journal;
 use switchyard_runtime::console::journal::now_unix_ms;
 use switchyard_runtime::console::model::LogRecord;
 
-/// Longest field value kept (a refused topology's report is long; its errors are in
-/// the reload history anyway).
+/// Longest field value kept.
 const MAX_VALUE: usize = 400;
+/// Fields left out: a refused topology's `report` repeats, with carets drawn over
+/// several lines, the errors the reload history lists already.
+const LEFT_OUT: &[&str] = &["report"];
 
 /// Pushes WARN+ records into the journal.
 #[derive(Debug)]
@@ -28,6 +30,9 @@ struct Fields(Vec<(String, String)>);
 
 impl slog::Serializer for Fields {
     fn emit_arguments(&mut self, key: slog::Key, val: &std::fmt::Arguments<'_>) -> slog::Result {
+        if LEFT_OUT.contains(&key) {
+            return Ok(());
+        }
         let mut value = val.to_string();
         if value.len() > MAX_VALUE {
             let mut cut = MAX_VALUE;
@@ -82,7 +87,7 @@ mod tests {
         );
         slog::info!(log, "fine");
         slog::warn!(log, "careful"; "peer" => "127.0.0.1:9");
-        slog::error!(log, "bad"; "long" => "x".repeat(1000));
+        slog::error!(log, "bad"; "long" => "x".repeat(1000), "report" => "a\nb");
         let records = journal.log_records();
         assert_eq!(records.len(), 2);
         assert_eq!(
@@ -90,6 +95,7 @@ mod tests {
             ("error", "bad")
         );
         assert!(records[0].fields[0].1.chars().count() <= MAX_VALUE + 1);
+        assert!(records[0].fields.iter().all(|(k, _)| k != "report"));
         assert_eq!(records[1].level, "warn");
         assert_eq!(
             records[1].fields,

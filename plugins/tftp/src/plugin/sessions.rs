@@ -53,16 +53,29 @@ impl Tftp {
 
     /// Describe `live` with `done` bytes done.
     fn describe_as(ctx: &mut Ctx<'_>, live: &mut Live, done: u64) {
-        let (direction, state) = match live.kind {
+        let (direction, verb) = match live.kind {
             RequestKind::Read => (Direction::Send, "sending"),
             RequestKind::Write => (Direction::Receive, "receiving"),
         };
+        // The operator console shows it: what the peer negotiated (RFC defaults else).
+        let granted = |name: &str, default: &'static str| {
+            live.options
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .unwrap_or(default)
+                .to_owned()
+        };
+        let state = format!(
+            "{verb} blksize={} window={}",
+            granted("blksize", "512"),
+            granted("windowsize", "1")
+        );
         let session = Session {
             direction,
             peer: Some(live.peer),
             conn: None,
             resource: &live.path,
-            state,
+            state: &state,
             bytes_done: done,
             bytes_total: live.total,
         };

@@ -24,7 +24,7 @@ fn a_download_is_described_as_it_goes_and_ended_with_its_outcome() {
     let s = &rig.host.sessions[&tid];
     assert_eq!(
         (s.direction, s.resource.as_str(), s.state.as_str()),
-        (Direction::Send, "f.bin", "sending")
+        (Direction::Send, "f.bin", "sending blksize=512 window=1")
     );
     assert_eq!((s.peer, s.conn), (Some(peer()), None));
     assert_eq!((s.bytes_done, s.bytes_total), (0, Some(100 * 512)));
