@@ -79,6 +79,20 @@ pub fn get(addr: SocketAddr, path: &str) -> Answer {
     request(addr, "GET", path, &[])
 }
 
+/// The first session of `handler` in `/api/status` for which `pred` holds.
+pub fn session_where(
+    admin: SocketAddr,
+    handler: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    get(admin, "/api/status").json()["sessions"]
+        .as_array()
+        .expect("`sessions` is a list")
+        .iter()
+        .find(|s| s["handler"] == handler && pred(s))
+        .cloned()
+}
+
 /// The `/api/events` stream (HTTP/1.0: the body runs until the close, unchunked).
 #[derive(Debug)]
 pub struct Events {

@@ -2,12 +2,10 @@
 //! script reads them, who may read and act (token, `Origin`), and the actions
 //! (reload, cancel a session) reaching the plugins.
 
-use std::net::UdpSocket;
 use std::time::Duration;
 
 use switchyard_e2e::admin_http::{Events, get, request};
-use switchyard_e2e::tftp_wire::{client_socket, error_code, recv, rrq};
-use switchyard_e2e::{Host, run_switchyard, wait_until};
+use switchyard_e2e::{Host, run_switchyard};
 
 const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "console-test-token-0123456789";
@@ -21,12 +19,18 @@ fn topology(admin: &str, extra: &str) -> String {
     listeners: {{
         "chat_udp": (kind: udp, bind: "127.0.0.1:0"),
         "tftp_udp": (kind: udp, bind: "127.0.0.1:0"),
+        "bulk_tcp": (kind: tcp, bind: "127.0.0.1:0"),
     }},
     handlers: {{
         "chat": (plugin: "chat", config: (agent_secret: Some("s3cret-agent"))),
         "tftp": (plugin: "tftp", root: Some("$TMP/data"), config: ()),
+        "bulk": (plugin: "bulk", root: Some("$TMP/data"), create_dirs: ["incoming"], config: ()),
     }},
-    routes: [(from: "chat_udp", to: "chat"), (from: "tftp_udp", to: "tftp")],
+    routes: [
+        (from: "chat_udp", to: "chat"),
+        (from: "tftp_udp", to: "tftp"),
+        (from: "bulk_tcp", to: "bulk"),
+    ],
 )"#
     )
 }
@@ -66,7 +70,7 @@ fn status_is_versioned_json_and_events_follow_a_refused_reload_with_its_position
         .iter()
         .map(|h| h["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["chat", "tftp"]);
+    assert_eq!(names, ["chat", "tftp", "bulk"]);
     assert_eq!(status["handlers"][1]["plugin"], "tftp");
     assert_eq!(status["handlers"][1]["state"], "running");
     assert_eq!(status["reloads"][0]["outcome"], "started");
@@ -213,116 +217,4 @@ fn actions_need_the_token_even_on_loopback_and_refuse_a_foreign_origin() {
     let status = get(admin, "/api/status").json();
     assert_eq!(status["reloads"][0]["trigger"], "console");
     assert_eq!(status["reloads"].as_array().unwrap().len(), 2);
-}
-
-/// A session of `handler` in `/api/status` for which `pred` holds.
-fn session_where(
-    admin: std::net::SocketAddr,
-    handler: &str,
-    pred: impl Fn(&serde_json::Value) -> bool,
-) -> Option<serde_json::Value> {
-    get(admin, "/api/status").json()["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["handler"] == handler && pred(s))
-        .cloned()
-}
-
-#[test]
-fn cancelling_releases_a_waiting_visitor_and_a_tftp_peer_gets_an_error() {
-    let host = with_token("127.0.0.1:0");
-    let admin = host.addr("(admin)");
-    let auth = bearer();
-
-    // A visitor writes and waits for an agent.
-    let visitor = UdpSocket::bind("127.0.0.1:0").unwrap();
-    visitor.set_read_timeout(Some(WAIT)).unwrap();
-    visitor
-        .send_to(b"my order never came", host.addr("chat_udp"))
-        .unwrap();
-    let mut buf = [0u8; 2048];
-    visitor.recv(&mut buf).unwrap(); // the auto reply
-    let mut waiting = None;
-    wait_until("the visitor is listed as waiting", WAIT, || {
-        waiting = session_where(admin, "chat", |s| s["state"] == "visitor waiting");
-        waiting.is_some()
-    });
-    let waiting = waiting.unwrap();
-    assert_eq!(waiting["peer"], visitor.local_addr().unwrap().to_string());
-    let status_text = get(admin, "/api/status").body;
-    assert!(
-        !status_text.contains("never came"),
-        "no chat text in the status"
-    );
-
-    let path = format!(
-        "/api/sessions/chat/{}/cancel",
-        waiting["id"].as_str().unwrap()
-    );
-    let done = request(admin, "POST", &path, &[("Authorization", &auth)]);
-    assert_eq!(done.status, 200, "{}", done.body);
-    let n = visitor.recv(&mut buf).unwrap();
-    let told = String::from_utf8_lossy(&buf[..n]);
-    assert!(told.contains("operator closed this session"), "{told}");
-    wait_until("the visitor is gone from the status", WAIT, || {
-        session_where(admin, "chat", |_| true).is_none()
-    });
-    let again = request(admin, "POST", &path, &[("Authorization", &auth)]);
-    assert_eq!(again.status, 404, "ended already");
-
-    // A TFTP download left unacknowledged: in flight until cancelled.
-    let data = host.temp_dir().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("big.bin"), vec![7u8; 100_000]).unwrap();
-    let client = client_socket(host.addr("tftp_udp"));
-    client
-        .send_to(&rrq("big.bin", "octet", &[]), host.addr("tftp_udp"))
-        .unwrap();
-    let (_first, tid) = recv(&client);
-    let mut transfer = None;
-    wait_until("the download is listed", WAIT, || {
-        transfer = session_where(admin, "tftp", |s| s["resource"] == "big.bin");
-        transfer.is_some()
-    });
-    let transfer = transfer.unwrap();
-    assert_eq!(transfer["direction"], "send");
-    assert_eq!(transfer["bytes_total"], 100_000);
-    let path = format!(
-        "/api/sessions/tftp/{}/cancel",
-        transfer["id"].as_str().unwrap()
-    );
-    assert_eq!(
-        request(admin, "POST", &path, &[("Authorization", &auth)]).status,
-        200
-    );
-    // Retransmissions of block 1 may come first; then the ERROR.
-    let error = loop {
-        let (pkt, from) = recv(&client);
-        assert_eq!(from, tid);
-        if pkt[1] == 5 {
-            break pkt;
-        }
-    };
-    assert_eq!(error_code(&error), 0);
-    assert!(String::from_utf8_lossy(&error).contains("cancelled by the server's operator"));
-    wait_until(
-        "the transfer is in the finished list as aborted",
-        WAIT,
-        || {
-            get(admin, "/api/status").json()["finished"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|f| f["resource"] == "big.bin" && f["result"] == "aborted")
-        },
-    );
-    assert!(
-        host.wait_for_nth_log(
-            3,
-            |j| j["msg"] == "console action" && j["action"] == "cancel",
-            WAIT
-        )
-        .is_some()
-    );
 }

@@ -119,6 +119,14 @@ pub trait ConnMachine {
     fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
         let _ = (now, cause, st);
     }
+    /// The operator cancelled this connection's session (`SY_EV_SESSION_CANCEL`): as
+    /// at a drain deadline, queue the protocol's error reply, record the transfer as
+    /// cut and close; the adapter closes the connection afterwards if the machine did
+    /// not, and the host has stopped the connection's file sends. By default nothing:
+    /// the connection just closes.
+    fn handle_cancel(&mut self, now: u64, st: &mut dyn Storage) {
+        let _ = (now, st);
+    }
     /// The wall clock (unix seconds), given before every input; for machines that
     /// compare file times. Ignored by default.
     fn set_wall_clock(&mut self, unix_secs: i64) {
@@ -193,7 +201,9 @@ impl<M: ConnMachine> ConnAdapter<M> {
             self.session = Some(conn.0);
             self.machine = Some(open(peer.to_string(), now));
         }
-        let cut = matches!(event, Event::DrainDeadline { .. });
+        let cancelled =
+            matches!(event, Event::SessionCancel { session } if Some(session) == self.session);
+        let cut = cancelled || matches!(event, Event::DrainDeadline { .. });
         let Some(machine) = self.machine.as_mut() else {
             return;
         };
@@ -223,6 +233,7 @@ impl<M: ConnMachine> ConnAdapter<M> {
             }
             Event::Drain => machine.handle_drain(now),
             Event::DrainDeadline { cause } => machine.handle_drain_deadline(now, cause, ctx),
+            Event::SessionCancel { .. } if cancelled => machine.handle_cancel(now, ctx),
             _ => {}
         }
         self.flush(ctx, now);

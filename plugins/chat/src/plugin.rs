@@ -71,11 +71,9 @@ impl Protocol for ChatPlugin {
             }
             Event::Drain => self.chat.drain(),
             Event::Replaced => self.chat.replaced(),
-            Event::SessionCancel { session } => {
-                if self.chat.operator_release(session) {
-                    ctx.info(format_args!("session v{session} released by the operator"));
-                    self.described.cancelled(ctx, session);
-                }
+            Event::SessionCancel { session } if self.chat.operator_release(session) => {
+                ctx.info(format_args!("session v{session} released by the operator"));
+                self.described.cancelled(ctx, session);
             }
             Event::SocketError { socket, error } => {
                 // An ICMP error from an earlier send: nothing to undo, keep serving.

@@ -13,6 +13,7 @@ use slog::info;
 use super::InstanceActor;
 use super::event::HostEvent;
 use super::instance_actor::Role;
+use super::resources::Out;
 use super::sessions::SessionRecord;
 use crate::console::model::SessionView;
 
@@ -98,10 +99,20 @@ impl Handler<CancelSession> for InstanceActor {
     type Result = ResponseFuture<bool>;
     fn handle(&mut self, msg: CancelSession, ctx: &mut Context<Self>) -> Self::Result {
         if msg.actor == self.console_id() {
-            let found = self.res.sessions.iter().any(|(k, _)| k == msg.key);
+            let found = self.res.sessions.iter().find(|(k, _)| *k == msg.key);
+            let conn = found.and_then(|(_, r)| r.conn());
+            let found = found.is_some();
             if found {
                 info!(self.shared.log, "session cancelled by the operator"; "session" => msg.key);
+                // As at a drain deadline: a file send under way stops where it is, so
+                // the plugin's error reply goes out next, not after the rest of a file.
+                if let Some(c) = conn.and_then(|id| self.res.conns.get_mut(&id)) {
+                    c.out.retain(|o| !matches!(o, Out::File { .. }));
+                }
                 self.deliver(HostEvent::SessionCancel { key: msg.key }, ctx);
+                if let Some(id) = conn {
+                    self.flush(id, ctx);
+                }
             }
             return Box::pin(async move { found });
         }
