@@ -18,7 +18,7 @@
 use base64::Engine as _;
 
 /// The token and where the listener is, as the topology gives them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct AccessPolicy {
     /// The admin token (read from the environment variable `admin_token_env` names).
     pub token: Option<String>,
@@ -49,6 +49,15 @@ impl Refusal {
             }
             Refusal::ForeignOrigin => "forbidden: the request's Origin is not this console\n",
         }
+    }
+}
+
+impl std::fmt::Debug for AccessPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessPolicy")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("loopback", &self.loopback)
+            .finish()
     }
 }
 

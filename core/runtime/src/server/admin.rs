@@ -110,7 +110,7 @@ pub(super) fn describe<'a>(
         .collect();
     console.set_handlers(infos);
     console.set_access(AccessPolicy {
-        token: topology.admin_token.clone(),
+        token: topology.admin_token.as_ref().map(|t| t.0.clone()),
         loopback: topology.admin.is_none_or(|a| a.ip().is_loopback()),
     });
 }

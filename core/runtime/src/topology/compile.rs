@@ -18,7 +18,7 @@ use super::cycles;
 use super::diagnostic::{DiagnosticKind, TopologyErrors};
 use super::document::{self, Document};
 use super::model::{
-    AccessLogSpec, HandlerSpec, ListenerSpec, StorageBackend, StorageSpec, Topology,
+    AccessLogSpec, AdminToken, HandlerSpec, ListenerSpec, StorageBackend, StorageSpec, Topology,
 };
 use super::plugins::{check_configs, describe_plugins};
 use super::reader::Reader;
@@ -120,7 +120,7 @@ fn check(
     let workers = workers::check(r, doc, &plugins);
     let admin_token = admin::token(r, &doc.admin, &|name| std::env::var(name).ok());
     let mut topology = assemble(doc, plugins, wiring, &binds, &workers, plugin_dirs, cwd);
-    topology.admin_token = admin_token;
+    topology.admin_token = admin_token.map(AdminToken);
     topology
 }
 

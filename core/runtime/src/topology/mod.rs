@@ -90,8 +90,8 @@ pub use catalog::{
 pub use compile::{compile, load};
 pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};
 pub use model::{
-    AccessLogFormat, AccessLogSpec, HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute,
-    RestartPolicy, S3StorageSpec, StorageBackend, StorageSpec, Topology,
+    AccessLogFormat, AccessLogSpec, AdminToken, HandlerSpec, Limits, ListenerKind, ListenerSpec,
+    OutputRoute, RestartPolicy, S3StorageSpec, StorageBackend, StorageSpec, Topology,
 };
 pub use plugins::{PluginLookup, plugin_lookup};
 pub use render::render;
