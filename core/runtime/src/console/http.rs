@@ -206,7 +206,8 @@ async fn events(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse 
                 tokio::time::sleep(EVENT_PERIOD).await;
             }
             loop {
-                let json = serde_json::to_string(&console.snapshot().await).unwrap_or_default();
+                let status = console.recent_snapshot(EVENT_PERIOD / 2).await;
+                let json = serde_json::to_string(&status).unwrap_or_default();
                 if json != last {
                     let frame = Bytes::from(format!("event: status\ndata: {json}\n\n"));
                     return Some((Ok::<_, actix_web::Error>(frame), (console, json, false)));

@@ -66,6 +66,8 @@ pub struct Console {
     next_serial: Mutex<u64>,
     access: Mutex<AccessPolicy>,
     reloads: Mutex<Option<mpsc::UnboundedSender<ReloadRequest>>>,
+    /// The last snapshot and when it was taken: event streams share it.
+    last: Mutex<Option<(Instant, Status)>>,
 }
 
 impl Console {
@@ -83,6 +85,7 @@ impl Console {
             next_serial: Mutex::new(1),
             access: Mutex::default(),
             reloads: Mutex::default(),
+            last: Mutex::default(),
         })
     }
 
@@ -169,6 +172,19 @@ impl Console {
                 .unwrap_or(false),
             None => false,
         }
+    }
+
+    /// A snapshot at most `max_age` old: several open pages ask the actors once per
+    /// period between them, not once each.
+    pub async fn recent_snapshot(&self, max_age: Duration) -> Status {
+        if let Some((at, status)) = locked(&self.last).as_ref()
+            && at.elapsed() < max_age
+        {
+            return status.clone();
+        }
+        let status = self.snapshot().await;
+        *locked(&self.last) = Some((Instant::now(), status.clone()));
+        status
     }
 
     /// The whole state now.
