@@ -190,6 +190,32 @@ async fn a_lock_has_one_holder_until_released_or_expired() {
 }
 
 #[tokio::test]
+async fn a_renewed_lease_keeps_its_holder_and_a_lost_one_cannot_be_renewed() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    let held = s.lock("name", Duration::from_secs(1)).await.unwrap();
+    held.renew(Duration::from_secs(60)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Renewed past its first expiry: still held.
+    assert!(matches!(
+        s.lock("name", Duration::from_secs(60)).await,
+        Err(ObjectStorageError::Locked(_))
+    ));
+    let short = s.lock("other", Duration::from_secs(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let _taker = s.lock("other", Duration::from_secs(60)).await.unwrap();
+    assert!(matches!(
+        short.renew(Duration::from_secs(60)).await,
+        Err(ObjectStorageError::Locked(_))
+    ));
+    // Releasing a lock that was taken over leaves the new holder's in place.
+    short.release().await.unwrap();
+    assert!(matches!(
+        s.lock("other", Duration::from_secs(60)).await,
+        Err(ObjectStorageError::Locked(_))
+    ));
+}
+
+#[tokio::test]
 async fn the_memory_store_honours_conditional_creates() {
     let s = ObjectStorage::in_memory("").unwrap();
     assert_eq!(

@@ -179,9 +179,13 @@ impl Server {
         let plugins = Plugins::load(topology, catalog);
         self.forget_dead_listeners();
         let plan = ReloadPlan::new(&self.running(), topology, &plugins.libraries());
-        let prepared = prepare(&plan, topology, plugins, |name, i| {
-            self.listeners.get(name)?.sockets.get(i)
-        })?;
+        let prepared = prepare(
+            &plan,
+            topology,
+            plugins,
+            |name, i| self.listeners.get(name)?.sockets.get(i),
+            &self.log,
+        )?;
         self.switch(&plan, prepared, topology);
         Ok(plan.summary())
     }
@@ -236,6 +240,7 @@ impl Server {
             mut plugins,
             mut sockets,
             mut roots,
+            mut objects,
             admin,
         } = prepared;
         let mut handlers = HashMap::new();
@@ -268,7 +273,7 @@ impl Server {
                     }
                 }
             }
-            let root = roots.remove(&spec.name);
+            let root = (roots.remove(&spec.name), objects.remove(&spec.name));
             let old = self.handlers.remove(&spec.name);
             let (successors, predecessors) = old
                 .as_ref()

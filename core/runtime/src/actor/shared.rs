@@ -49,6 +49,9 @@ pub struct Shared {
     pub config_text: String,
     pub log: slog::Logger,
     pub root: Option<Arc<Root>>,
+    /// The handler's `s3` storage; then `root` is its private spool, and the storage
+    /// operations go to the store (`actor::calls::store`).
+    pub objects: Option<Arc<crate::objects::ObjectBackend>>,
     pub limits: Limits,
     pub restart: RestartPolicy,
     /// Output routes indexed by output port index.
@@ -98,6 +101,7 @@ impl Shared {
             config_text: spec.config_text.clone(),
             log,
             root,
+            objects: None,
             limits: spec.limits.clone(),
             restart: spec.restart,
             outputs,
