@@ -12,6 +12,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -44,10 +45,24 @@ pub fn chromium() -> PathBuf {
     )
 }
 
+/// The browser's processes, killed as a group when dropped: also when a test panics
+/// while it starts (renderers and helpers are in the group too).
+struct Processes(Child);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        let pid = rustix::process::Pid::from_child(&self.0);
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A headless Chromium and one page of it; killed on drop.
 pub struct Browser {
-    child: Child,
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    /// After `ws`: the socket closes before the browser is killed.
+    _processes: Processes,
     next_id: u64,
     _profile: tempfile::TempDir,
 }
@@ -62,7 +77,7 @@ impl Browser {
     /// Start Chromium with a `width` x `height` window and attach to its first page.
     pub fn start(width: u32, height: u32) -> Browser {
         let profile = tempfile::tempdir().unwrap();
-        let mut child = Command::new(chromium())
+        let child = Command::new(chromium())
             .args([
                 "--headless",
                 // As root (CI), Chromium refuses to start sandboxed.
@@ -81,17 +96,19 @@ impl Browser {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromium().display()));
-        let port = devtools_port(&mut child);
+        let mut processes = Processes(child);
+        let port = devtools_port(&mut processes.0);
         let page_ws = page_websocket(port);
         let (ws, _) = tungstenite::connect(page_ws.as_str()).expect("connect to the page");
         if let MaybeTlsStream::Plain(s) = ws.get_ref() {
             s.set_read_timeout(Some(TIMEOUT)).unwrap();
         }
         Browser {
-            child,
             ws,
+            _processes: processes,
             next_id: 0,
             _profile: profile,
         }
@@ -188,9 +205,8 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Then the fields drop: `_processes` kills the whole browser.
         let _ = self.ws.close(None);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
