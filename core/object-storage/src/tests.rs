@@ -171,6 +171,56 @@ async fn the_sweeper_aborts_stale_uploads_and_keeps_young_ones() {
 }
 
 #[tokio::test]
+async fn an_upload_its_owner_gave_up_is_swept_at_once_and_a_live_one_is_kept() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    let other = ObjectStorage::new(std::sync::Arc::clone(&s.backend), "").unwrap();
+    let live = s
+        .begin_upload("live", UploadOptions::default())
+        .await
+        .unwrap();
+    // A commit that failed while the store was away leaves its record behind: the
+    // upload is dropped, its record stays.
+    let given_up = s
+        .begin_upload("lost", UploadOptions::default())
+        .await
+        .unwrap();
+    drop(given_up);
+    // Another host's young upload is not this owner's to sweep.
+    let _theirs = other
+        .begin_upload("theirs", UploadOptions::default())
+        .await
+        .unwrap();
+    let report = s
+        .sweep_stale_uploads(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let aborted: Vec<&str> = report.aborted.iter().map(|n| n.as_str()).collect();
+    assert_eq!(aborted, ["lost"]);
+    assert_eq!(report.kept, 2);
+    drop(live);
+}
+
+#[tokio::test]
+async fn parts_sent_in_parallel_make_the_object_in_their_order() {
+    let s = ObjectStorage::in_memory("p").unwrap();
+    let chunks: Vec<&'static [u8]> = vec![b"first-", b"second-", b"third-", b"last"];
+    let whole: Vec<u8> = chunks.concat();
+    let options = UploadOptions {
+        sha256: Some(sha(&whole)),
+        overwrite: false,
+    };
+    let mut up = s.begin_upload("par.bin", options).await.unwrap();
+    let parts = futures_util::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from_static(c))));
+    up.put_parts(parts, 3).await.unwrap();
+    assert_eq!(up.size(), whole.len() as u64);
+    let done = up.commit().await.unwrap();
+    assert_eq!(done.sha256, sha(&whole));
+    let read = s.open_read("par.bin").await.unwrap();
+    let got = read.read_range(0..whole.len() as u64).await.unwrap();
+    assert_eq!(got.as_ref(), whole.as_slice());
+}
+
+#[tokio::test]
 async fn a_lock_has_one_holder_until_released_or_expired() {
     let s = ObjectStorage::in_memory("").unwrap();
     let held = s.lock("name", Duration::from_secs(60)).await.unwrap();

@@ -86,9 +86,12 @@ impl ObjectStorage {
             name: name.as_str().into(),
             upload_id: id.clone(),
             started_unix: now_unix(),
+            owner: self.owner.to_string(),
         };
+        self.live_uploads().insert(id.clone());
         if let Err(e) = self.put_record(&record, &entry).await {
             let _ = self.backend.abort_multipart(&key, &id).await;
+            self.live_uploads().remove(&id);
             return Err(e);
         }
         Ok(Upload {
@@ -102,6 +105,23 @@ impl ObjectStorage {
             size: 0,
             options,
         })
+    }
+}
+
+/// However it ends (committed, aborted, or given up on a failure that left its record),
+/// the upload is no longer this owner's live one: a record left behind is an orphan
+/// the sweeper aborts (`sweep.rs`).
+impl Drop for Upload {
+    fn drop(&mut self) {
+        self.storage.live_uploads().remove(&self.id);
+    }
+}
+
+impl ObjectStorage {
+    pub(crate) fn live_uploads(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -132,6 +152,38 @@ impl Upload {
             .await
             .map_err(|e| ObjectStorageError::store("upload part", self.name.as_str(), e))?;
         self.parts.push(part);
+        Ok(())
+    }
+
+    /// Send the parts `parts` yields, in order, up to `concurrency` at a time: the
+    /// store takes parts of one upload in parallel, and one stream at a time leaves
+    /// it idle between requests. Each part but the last at least [`MIN_PART`] bytes.
+    pub async fn put_parts<S>(&mut self, parts: S, concurrency: usize) -> Result<()>
+    where
+        S: futures_util::Stream<Item = Result<Bytes>>,
+    {
+        use futures_util::{StreamExt, TryStreamExt};
+        let base = self.parts.len();
+        let (backend, key, id) = (&self.storage.backend, &self.key, &self.id);
+        let name = self.name.as_str();
+        let (hasher, size) = (&mut self.hasher, &mut self.size);
+        let sent: Vec<PartId> = parts
+            .enumerate()
+            .map(|(i, part)| {
+                let part = part?;
+                hasher.update(&part);
+                *size += part.len() as u64;
+                Ok(async move {
+                    backend
+                        .put_part(key, id, base + i, PutPayload::from(part))
+                        .await
+                        .map_err(|e| ObjectStorageError::store("upload part", name, e))
+                })
+            })
+            .try_buffered(concurrency.max(1))
+            .try_collect()
+            .await?;
+        self.parts.extend(sent);
         Ok(())
     }
 

@@ -24,8 +24,9 @@ const CACHE_BYTES: u64 = 1 << 30;
 /// exists only while a commit sends a spooled file, which takes seconds.
 const STALE_UPLOAD: Duration = Duration::from_secs(3600);
 
-/// How often the sweeper looks for such uploads.
-const SWEEP_EVERY: Duration = Duration::from_secs(600);
+/// How often the sweeper looks for such uploads, and for this host's own orphans (a
+/// commit that failed while the store was away): one listing of the upload records.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// A connected `s3` storage.
 #[derive(Debug)]
@@ -139,8 +140,9 @@ impl ObjectBackend {
     }
 }
 
-/// Abort the multipart uploads crashed hosts left, now and every [`SWEEP_EVERY`]
-/// (an aborted upload frees the store's parts; nothing of it was ever visible).
+/// Abort the multipart uploads crashed hosts left, and this host's own orphans, now and
+/// every [`SWEEP_EVERY`] (an aborted upload frees the store's parts; nothing of it
+/// was ever visible).
 async fn sweep(storage: ObjectStorage, log: Logger) {
     loop {
         match storage.sweep_stale_uploads(STALE_UPLOAD).await {
