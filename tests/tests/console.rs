@@ -73,6 +73,12 @@ fn status_is_versioned_json_and_events_follow_a_refused_reload_with_its_position
     assert_eq!(names, ["chat", "tftp", "bulk"]);
     assert_eq!(status["handlers"][1]["plugin"], "tftp");
     assert_eq!(status["handlers"][1]["state"], "running");
+    let storage = status["handlers"][1]["storage"].as_str().unwrap();
+    assert!(
+        storage.starts_with("dir ") && storage.ends_with("/data"),
+        "{storage}"
+    );
+    assert_eq!(status["handlers"][0]["storage"], "", "the chat has none");
     assert_eq!(status["reloads"][0]["outcome"], "started");
 
     let mut events = Events::open(admin, &[]);

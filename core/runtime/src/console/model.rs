@@ -103,6 +103,9 @@ pub struct HandlerStatus {
     pub sessions: u64,
     pub limits: LimitsView,
     pub listeners: Vec<String>,
+    /// Where its files are: `dir PATH`, `s3 ENDPOINT/BUCKET/PREFIX (storage NAME)`, or
+    /// empty (no storage). Never credentials.
+    pub storage: String,
 }
 
 /// A handler's limits, as configured.

@@ -34,6 +34,8 @@ pub struct HandlerInfo {
     pub workers: usize,
     pub limits: LimitsView,
     pub listeners: Vec<String>,
+    /// Where its files are (see [`HandlerStatus::storage`]).
+    pub storage: String,
 }
 
 /// Actors of a replaced or removed handler, finishing their sessions.
@@ -226,6 +228,7 @@ impl Console {
                     sessions: metrics.map_or(0, |m| m.sessions.get().max(0) as u64),
                     limits: h.limits.clone(),
                     listeners: h.listeners.clone(),
+                    storage: h.storage.clone(),
                 });
             }
         }
@@ -247,6 +250,7 @@ impl Console {
                         max_write_buffer: 0,
                     },
                     listeners: Vec::new(),
+                    storage: String::new(),
                 });
             }
         }

@@ -12,7 +12,7 @@ use super::sockets::{BoundSocket, bind};
 use crate::console::model::LimitsView;
 use crate::console::{AccessPolicy, Console, HandlerInfo};
 use crate::loader::Plugin;
-use crate::topology::{ListenerKind, Topology};
+use crate::topology::{HandlerSpec, ListenerKind, Topology};
 
 /// The admin endpoint's socket, bound but not yet served.
 #[derive(Debug)]
@@ -105,6 +105,7 @@ pub(super) fn describe<'a>(
                     max_write_buffer: spec.limits.max_write_buffer,
                 },
                 listeners: spec.listeners.clone(),
+                storage: storage_of(spec),
             })
         })
         .collect();
@@ -113,4 +114,20 @@ pub(super) fn describe<'a>(
         token: topology.admin_token.as_ref().map(|t| t.0.clone()),
         loopback: topology.admin.is_none_or(|a| a.ip().is_loopback()),
     });
+}
+
+/// Where a handler's files are, for the console: a path, or an object store's
+/// endpoint, bucket and prefix (never its credentials).
+fn storage_of(spec: &HandlerSpec) -> String {
+    match (&spec.object_storage, &spec.root) {
+        (Some(s3), _) => {
+            let s = &s3.spec;
+            format!(
+                "s3 {}/{}/{} (storage {})",
+                s.endpoint, s.bucket, s.prefix, s3.name
+            )
+        }
+        (None, Some(root)) => format!("dir {}", root.display()),
+        (None, None) => String::new(),
+    }
 }

@@ -38,6 +38,7 @@ fn sample() -> Status {
                     max_write_buffer: 8 << 20,
                 },
                 listeners: vec!["tftp".into()],
+                storage: "dir /srv/tftp".into(),
             },
             HandlerStatus {
                 name: "echo".into(),
@@ -56,6 +57,7 @@ fn sample() -> Status {
                     max_write_buffer: 1,
                 },
                 listeners: Vec::new(),
+                storage: String::new(),
             },
         ],
         sessions: vec![SessionView {
@@ -102,6 +104,7 @@ fn handler_state_is_a_flat_tag_with_its_details() {
     assert_eq!(running["state"], "running");
     assert_eq!(running["draining_old"], 1);
     assert_eq!(running["limits"]["max_connections_per_ip"], 64);
+    assert_eq!(running["storage"], "dir /srv/tftp");
     let stopped = &json["handlers"][1];
     assert_eq!(stopped["state"], "stopped");
     assert_eq!(stopped["reason"], "restart intensity exceeded");
