@@ -15,6 +15,8 @@
 //! - [`logfmt`]: plugin log lines split into a message and fields (JSON keys).
 //! - [`access_log`]: one line per finished session, buffered, in its own file.
 //! - [`metrics`]: the Prometheus registry and the admin endpoint's responses.
+//! - [`console`]: the operator console (page, JSON status, event stream, actions) on
+//!   the admin listener.
 //! - [`busy_poll`]: spinning before a handler thread sleeps (`busy_poll_us`).
 //! - [`ids`]: ids for sockets, connections and files, unique across the process (so
 //!   they stay valid when a reload hands state over to another handler thread).
@@ -32,6 +34,7 @@ pub mod access_log;
 pub mod actor;
 pub mod busy_poll;
 pub mod catalog;
+pub mod console;
 pub mod hostapi;
 pub mod ids;
 pub mod instance;

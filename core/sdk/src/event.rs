@@ -94,6 +94,9 @@ pub enum Event<'a> {
         token: u64,
         result: Result<crate::StoreDone, HostError>,
     },
+    /// The operator cancelled session `session` (the key given to
+    /// [`crate::Ctx::describe_session`]): tell the peer in protocol terms, end it.
+    SessionCancel { session: u64 },
     /// An event tag this SDK does not know (sent by a newer host); ignore it.
     Unknown { tag: u32 },
 }
@@ -211,6 +214,7 @@ impl<'a> Event<'a> {
                     crate::StoreDone::from_raw(&done)
                 }),
             },
+            abi::SY_EV_SESSION_CANCEL => Event::SessionCancel { session: raw.token },
             tag => Event::Unknown { tag },
         }
     }

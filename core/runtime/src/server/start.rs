@@ -21,6 +21,7 @@ use crate::actor::{
     Counters, HandlerPlan, HandlerWide, InstanceActor, Peers, Registry, Shared, SharedListener,
     Workers,
 };
+use crate::console::journal::Journal;
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
 use crate::objects::ObjectBackend;
@@ -41,6 +42,8 @@ pub(super) struct HandlerStart<'a> {
     pub live: &'a Arc<AtomicUsize>,
     /// The plugin's named counters, kept across reloads of the handler.
     pub counters: Arc<Counters>,
+    /// The console's journal, where ended sessions go.
+    pub journal: &'a Arc<Journal>,
 }
 
 /// A duplicate of each listener socket, for one more worker.
@@ -104,7 +107,7 @@ pub(super) fn start_handler(
         h.limits.clone(),
         h.restart,
         env.counters,
-        metrics.clone(),
+        (metrics.clone(), Arc::clone(env.journal)),
     );
     let mut sockets = Some(sockets);
     let mut addrs = Vec::with_capacity(n);

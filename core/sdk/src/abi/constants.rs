@@ -148,6 +148,9 @@ pub const SY_EV_DRAIN_DEADLINE: u32 = 16;
 /// `token`, `status`, `amount` (the stat's size), `data` (an `SyStorageDone`): a
 /// `storage_begin` that answered `SY_PENDING` is done.
 pub const SY_EV_STORAGE_DONE: u32 = 17;
+/// `token` = the session key given to `session_update`: the operator cancelled that
+/// session (admin console). Tell its peer in the protocol's terms, then end it.
+pub const SY_EV_SESSION_CANCEL: u32 = 18;
 
 // ---- storage operations that may wait (`SyStorageOp::kind`) ---------------------------
 /// `path` -> `file`, `stat` (its size): `open_read`'s counterpart.
