@@ -9,7 +9,7 @@
 # rounds run ours first, even rounds curl first. Every transfer is verified on both
 # sides: the sha256 of what arrived (the object, read back from the store untimed, for
 # an upload; the local file for a download) must be that of what was sent, or the
-# script fails. Downloads read an object uploaded (by curl, untimed) just before, so
+# script fails. Bulk keeps its files under `incoming/`, as on a dir. Downloads read an object uploaded (by curl, untimed) just before, so
 # each is a first read of that version through the host's spool ("cold"); a second read
 # of the same version ("warm") is reported apart, as it comes from the spool.
 # Prints median times, rates and CPU seconds per GiB (our server from its cgroup, the
@@ -142,7 +142,7 @@ put_bulk() {
     measured "$work/mc" "$bin/switchyard-bulk" -q send "$bulk_addr" "$work/src.bin" --name "bup-$r.bin" > /dev/null ||
         fail "put-bulk round $r failed"
     peak_note put-bulk
-    readback "bup-$r.bin"
+    readback "incoming/bup-$r.bin"
     verify "put-bulk round $r" "$src_sha" "$work/out/readback.bin"
     record "$results" put-bulk "$(sub "$(measured_field "$work/mc" 2)" "$(measured_field "$work/mc" 1)")" \
         "$(measured_field "$work/mc" 3)" -
@@ -168,7 +168,7 @@ get_curl() {
 }
 
 for r in $(seq "$ROUNDS"); do
-    fresh "fdl-$r.bin"; fresh "bdl-$r.bin"; fresh "cdl-$r.bin"
+    fresh "fdl-$r.bin"; fresh "incoming/bdl-$r.bin"; fresh "cdl-$r.bin"
     if [ $((r % 2)) = 1 ]; then
         put_files; put_bulk; put_curl; get_files; get_bulk; get_curl
     else

@@ -152,7 +152,7 @@ fn listing_shows_committed_objects_only_and_never_host_records() {
         let inner = s.list(Some("d")).await.unwrap();
         assert_eq!(inner.len(), 1, "{inner:?}");
         assert!(
-            matches!(&inner[0], ListEntry::File { name, size: 1 } if name.as_str() == "d/done"),
+            matches!(&inner[0], ListEntry::File { name, size: 1, .. } if name.as_str() == "d/done"),
             "{inner:?}"
         );
         assert!(matches!(

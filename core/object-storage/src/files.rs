@@ -37,6 +37,9 @@ pub enum ListEntry {
         name: ObjectName,
         /// Its size in bytes.
         size: u64,
+        /// Last change, seconds since the Unix epoch (the store's clock): what a
+        /// plugin ages its kept partials by.
+        modified_unix: i64,
     },
     /// Names continue below this one.
     Dir(ObjectName),
@@ -82,7 +85,11 @@ impl ObjectStorage {
             .filter_map(|p| self.name_of(p).map(ListEntry::Dir))
             .chain(listed.objects.iter().filter_map(|m| {
                 let name = self.name_of(&m.location)?;
-                Some(ListEntry::File { name, size: m.size })
+                Some(ListEntry::File {
+                    name,
+                    size: m.size,
+                    modified_unix: m.last_modified.timestamp(),
+                })
             }))
             .collect();
         out.sort_by(|a, b| entry_name(a).cmp(entry_name(b)));

@@ -276,7 +276,11 @@ fn regular(size: u64, modified_unix: i64) -> SyStat {
 /// A listing entry as `list_dir` gives it: the last component of its name.
 fn entry(e: ListEntry) -> (String, SyStat) {
     let (name, stat) = match e {
-        ListEntry::File { name, size } => (name, regular(size, 0)),
+        ListEntry::File {
+            name,
+            size,
+            modified_unix,
+        } => (name, regular(size, modified_unix)),
         ListEntry::Dir(name) => (
             name,
             SyStat {
