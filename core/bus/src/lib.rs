@@ -19,7 +19,8 @@
 //! - `subject.rs`: subject and token checks, and the prefix applied to names.
 //! - `options.rs`: [`BusOptions`] and [`Credentials`]: servers, prefix, host name,
 //!   capacities, timeouts.
-//! - `connection.rs`: [`Bus`]: connect, publish, subscribe, connection state.
+//! - `connection.rs`: [`Bus`]: connect (at once, or in the background), publish (raw or
+//!   typed), subscribe, connection state and events.
 //! - `subscription.rs`: [`Subscription`]: messages of a subject, own ones skipped.
 //! - `kv.rs`: [`KvBucket`]: get, put and compare-and-set in a JetStream key-value
 //!   bucket whose entries expire (the claim primitive).
@@ -34,10 +35,10 @@ mod stream;
 mod subject;
 mod subscription;
 
-pub use connection::{Bus, ConnectionState};
+pub use connection::{Bus, BusEvent, ConnectionState, Typed};
 pub use error::BusError;
 pub use kv::{KvBucket, KvEntry};
 pub use options::{BusOptions, Credentials};
 pub use stream::{EventStream, Stored, StreamLimits};
-pub use subject::{HOST_HEADER, subject_problem, token_problem};
+pub use subject::{HOST_HEADER, SOURCE_HEADER, TYPE_HEADER, subject_problem, token_problem};
 pub use subscription::{BusMessage, Subscription};

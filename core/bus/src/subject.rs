@@ -7,6 +7,12 @@
 
 /// The header naming the host that published a message (its `name` in the topology).
 pub const HOST_HEADER: &str = "Switchyard-Host";
+/// The header naming a typed message's type and schema version, as its port declares
+/// it (`switchyard.ChatMessage/1`): a receiver refuses a type its input port does not
+/// accept instead of misreading the bytes.
+pub const TYPE_HEADER: &str = "Switchyard-Type";
+/// The header naming the `handler.port` that emitted a typed message on its host.
+pub const SOURCE_HEADER: &str = "Switchyard-Source";
 
 /// What is wrong with one subject token (a part between dots), or `None`.
 pub fn token_problem(token: &str) -> Option<String> {

@@ -26,7 +26,9 @@
 //! - `handler_limits.rs`: a handler's `restart` and `limits`.
 //! - `storages.rs`: the top-level `storages` section (`dir` and `s3` backends).
 //! - `bus.rs`: the top-level `bus` section (NATS servers, credentials' variables,
-//!   subject prefix, host name), checked, then refused until served (issue 22).
+//!   subject prefix, host name, queue bound).
+//! - `bus_routes.rs`: routes between ports and bus subjects (`bus:subject`), their
+//!   types checked against every other route of the subject.
 //! - `service_url.rs`: the check of a service's URL (S3 endpoint, NATS server) that
 //!   `storages.rs` and `bus.rs` share.
 //! - `handler_storage.rs`: a handler's `root`, `storage` and `symlinks`.
@@ -38,7 +40,9 @@
 //!   and [`PluginProblem`], why one cannot be used, by class.
 //! - `plugins.rs`: each plugin described (load failures reported by class, at the
 //!   path to fix) and each handler's config checked by its plugin.
-//! - `routes.rs`: route resolution, port directions and types, listener kinds.
+//! - `route_ends.rs`: a route's `handler.port` ends resolved against the plugins'
+//!   ports (direction, suggestions), shared by `routes.rs` and `bus_routes.rs`.
+//! - `routes.rs`: listener and handler-to-handler routes, port types, listener kinds.
 //! - `cycles.rs`: cycles among handler port routes.
 //! - `addresses.rs`: two listeners claiming one address (every resolved address,
 //!   dual stack included).
@@ -56,6 +60,7 @@ mod access_log;
 mod addresses;
 mod bind;
 mod bus;
+mod bus_routes;
 mod catalog;
 mod collect;
 mod compile;
@@ -71,6 +76,7 @@ mod reader;
 mod render;
 mod resolution;
 mod roots;
+mod route_ends;
 mod routes;
 mod service_url;
 mod source;
@@ -87,8 +93,9 @@ pub use catalog::{
 pub use compile::{compile, load};
 pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};
 pub use model::{
-    AccessLogFormat, AccessLogSpec, HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute,
-    RestartPolicy, S3StorageSpec, StorageBackend, StorageSpec, Topology,
+    AccessLogFormat, AccessLogSpec, BusCredentials, BusInputRoute, BusOutputRoute, BusSpec,
+    HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute, RestartPolicy, S3StorageSpec,
+    StorageBackend, StorageSpec, Topology,
 };
 pub use plugins::{PluginLookup, plugin_lookup};
 pub use render::render;
