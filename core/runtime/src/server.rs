@@ -45,6 +45,7 @@ use slog::{Logger, debug, info};
 
 use crate::actor::handover::{self, Successor};
 use crate::actor::{Counters, HandOver, InstanceActor, Registry, Retire, SharedListener, Workers};
+use crate::bus::{BusLink, FreshBus};
 use crate::catalog::Catalog;
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
@@ -97,6 +98,8 @@ pub struct Server {
     live: Arc<AtomicUsize>,
     /// Each handler's plugin counters (`counter_take`), kept across its reloads.
     counters: HashMap<String, Arc<Counters>>,
+    /// The cluster bus, from the first topology that has one on.
+    bus: Option<BusLink>,
     log: Logger,
 }
 
@@ -117,6 +120,7 @@ impl Server {
             metrics: Metrics::new(),
             live: Arc::default(),
             counters: HashMap::new(),
+            bus: None,
             log: log.clone(),
         };
         server.change_to(topology, catalog)?;
@@ -156,11 +160,48 @@ impl Server {
         let plugins = Plugins::load(topology, catalog);
         self.forget_dead_listeners();
         let plan = ReloadPlan::new(&self.running(), topology, &plugins.libraries());
+        let bus = self.prepare_bus(topology);
         let prepared = prepare(&plan, topology, plugins, |name, i| {
             self.listeners.get(name)?.sockets.get(i)
-        })?;
+        });
+        let (prepared, fresh_bus) = match (prepared, bus) {
+            (Ok(p), Ok(b)) => (p, b),
+            (Err(mut errors), Err(e)) => {
+                errors.0.push(e);
+                return Err(errors);
+            }
+            (Err(errors), _) => return Err(errors),
+            (_, Err(e)) => return Err(StartErrors(vec![e])),
+        };
+        if let Some(bus) = &mut self.bus {
+            bus.switch(topology.bus.as_ref(), fresh_bus, &topology.bus_inputs);
+        }
         self.switch(&plan, prepared, topology);
         Ok(plan.summary())
+    }
+
+    /// The bus thread (started with the first topology that has a bus) and a new
+    /// connection when the bus's settings or credentials changed; nothing running
+    /// changes here.
+    fn prepare_bus(&mut self, topology: &Topology) -> Result<Option<FreshBus>, StartError> {
+        let Some(spec) = &topology.bus else {
+            return Ok(None);
+        };
+        let fail = |reason: String| StartError::Bus { reason };
+        let options = crate::bus::credentials::options(spec, crate::bus::credentials::process_env)
+            .map_err(fail)?;
+        if self.bus.is_none() {
+            let link = BusLink::new(
+                spec.max_queued,
+                self.metrics.bus.clone(),
+                Arc::clone(&self.registry),
+                &self.log,
+            )
+            .map_err(|e| fail(format!("cannot start the bus thread: {e}")))?;
+            self.bus = Some(link);
+        }
+        let link = self.bus.as_ref().expect("just made");
+        link.prepare(spec, &options).map_err(fail)
     }
 
     /// Listeners a down handler shut (`actor/down.rs`) are no longer running: the plan
@@ -257,6 +298,7 @@ impl Server {
                 registry: &self.registry,
                 live: &self.live,
                 counters: Arc::clone(self.counters.entry(spec.name.clone()).or_default()),
+                bus: self.bus.as_ref().map(BusLink::outbox),
             };
             let workers = start_handler(env, spec, plugin.clone(), root, (udp, tcp), predecessors);
             if let Some(old) = old {

@@ -11,6 +11,7 @@ pub use super::handler_wide::ConnSlot;
 use super::handler_wide::HandlerWide;
 use super::handover::Predecessor;
 use super::refusal::RefusalLog;
+use crate::bus::outbox::Outbox;
 use crate::loader::Plugin;
 use crate::metrics::HandlerMetrics;
 use crate::storage::Root;
@@ -53,6 +54,10 @@ pub struct Shared {
     pub restart: RestartPolicy,
     /// Output routes indexed by output port index.
     pub outputs: HashMap<u32, Vec<OutputRoute>>,
+    /// Bus subjects each output port publishes on, by output port index.
+    pub bus_outputs: HashMap<u32, Vec<Arc<str>>>,
+    /// Where messages for the bus go (`None`: the topology has no bus).
+    pub bus: Option<Outbox>,
     pub clock_origin: Instant,
     pub stopped: Cell<bool>,
     pub draining: Cell<bool>,
@@ -79,11 +84,19 @@ impl Shared {
         metrics: HandlerMetrics,
         live: Arc<std::sync::atomic::AtomicUsize>,
         (wide, worker): (Arc<HandlerWide>, usize),
+        bus: Option<Outbox>,
     ) -> Shared {
         let mut outputs: HashMap<u32, Vec<OutputRoute>> = HashMap::new();
         let spec = &plan.spec;
         for r in &spec.outputs {
             outputs.entry(r.port).or_default().push(r.clone());
+        }
+        let mut bus_outputs: HashMap<u32, Vec<Arc<str>>> = HashMap::new();
+        for r in &spec.bus_outputs {
+            bus_outputs
+                .entry(r.port)
+                .or_default()
+                .push(Arc::from(r.subject.as_str()));
         }
         let type_names = plan
             .plugin
@@ -101,6 +114,8 @@ impl Shared {
             limits: spec.limits.clone(),
             restart: spec.restart,
             outputs,
+            bus_outputs,
+            bus,
             clock_origin: Instant::now(),
             stopped: Cell::new(false),
             draining: Cell::new(false),

@@ -21,6 +21,7 @@ use crate::actor::{
     Counters, HandlerPlan, HandlerWide, InstanceActor, Peers, Registry, Shared, SharedListener,
     Workers,
 };
+use crate::bus::outbox::Outbox;
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
 use crate::storage::Root;
@@ -40,6 +41,8 @@ pub(super) struct HandlerStart<'a> {
     pub live: &'a Arc<AtomicUsize>,
     /// The plugin's named counters, kept across reloads of the handler.
     pub counters: Arc<Counters>,
+    /// Where typed messages for the bus go, when the topology has one.
+    pub bus: Option<Outbox>,
 }
 
 /// A duplicate of each listener socket, for one more worker.
@@ -131,6 +134,7 @@ pub(super) fn start_handler(
             live: Arc::clone(env.live),
             wide: Arc::clone(&wide),
             registry: Arc::clone(env.registry),
+            bus: env.bus.clone(),
         };
         addrs.push(start_worker(plan, log, worker, wiring));
     }
@@ -158,6 +162,7 @@ struct WorkerWiring {
     live: Arc<AtomicUsize>,
     wide: Arc<HandlerWide>,
     registry: Registry,
+    bus: Option<Outbox>,
 }
 
 /// One worker: its own thread, its handler actor there.
@@ -183,8 +188,17 @@ fn start_worker(
             live,
             wide,
             registry,
+            bus,
         } = w;
-        let shared = Rc::new(Shared::new(&plan, log, root, metrics, live, (wide, worker)));
+        let shared = Rc::new(Shared::new(
+            &plan,
+            log,
+            root,
+            metrics,
+            live,
+            (wide, worker),
+            bus,
+        ));
         InstanceActor::handler(plan, shared, registry)
     })
 }

@@ -1,0 +1,251 @@
+//! The cluster bus as the runtime runs it (issue 22): the host's one NATS connection,
+//! typed messages from output ports published on subjects, and subjects delivered to
+//! input ports, as the topology's `bus` and `bus:subject` routes say.
+//!
+//! Everything runs on one thread of its own ("bus", a current-thread tokio runtime):
+//! the client's connection, the publishing task, one task per subscribed subject and
+//! the drop reporter. Handler threads only ever `try_send` into the [`Outbox`].
+//!
+//! **NATS down at start: the host starts degraded.** The connection is made in the
+//! background ([`switchyard_bus::Bus::start`]); the host serves its own handlers
+//! meanwhile, `switchyard_bus_connected` is 0, typed messages for the bus queue up to
+//! `max_queued` and are dropped (counted, logged) beyond it, and each subscription is
+//! made once NATS answers. Why not refuse: a host's local service should not depend
+//! on the bus being up first (a restart of both would need an order), and the same
+//! code path serves a NATS restart mid-stream. The operator sees it in the metrics and
+//! a WARN line after the connect timeout. `docs/operations.md`, "The cluster bus".
+//!
+//! # Layout
+//! - `credentials.rs`: connection options from the topology and the environment.
+//! - `outbox.rs`: [`Outbox`], the bounded queue from handlers, and the publishing task.
+//! - `drops.rs`: what was dropped, one WARN line per reason and subject per second.
+//! - `inbox.rs`: subscriptions delivering to input ports, types checked.
+//! - this file: [`BusLink`], the connection and its tasks across reloads.
+
+pub mod credentials;
+mod drops;
+mod inbox;
+pub mod outbox;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use slog::{Logger, info, warn};
+use switchyard_bus::{Bus, BusEvent, BusOptions, ConnectionState, Credentials};
+use tokio::runtime::Handle;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::actor::Registry;
+use crate::metrics::BusMetrics;
+use crate::topology::{BusInputRoute, BusSpec};
+use drops::DropLog;
+pub use outbox::{Outbox, Outgoing};
+
+/// How often dropped messages are reported in the log.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// What a connection was made with: a reload that changes any of it reconnects.
+type ConnectedAs = (BusSpec, Credentials);
+
+/// A connection started by [`BusLink::prepare`], not yet in use.
+#[derive(Debug)]
+pub struct FreshBus {
+    bus: Bus,
+    made_with: ConnectedAs,
+}
+
+/// The host's bus: its thread, connection, outbox and subscriptions.
+#[derive(Debug)]
+pub struct BusLink {
+    handle: Handle,
+    stop: Option<oneshot::Sender<()>>,
+    current: watch::Sender<Option<Bus>>,
+    connected_as: Option<ConnectedAs>,
+    receivers: Vec<inbox::Receiver>,
+    tasks: Vec<JoinHandle<()>>,
+    outbox: Outbox,
+    metrics: BusMetrics,
+    registry: Registry,
+    log: Logger,
+}
+
+impl BusLink {
+    /// Start the bus thread with its publishing task and drop reporter; no connection
+    /// yet. Fails only if the thread cannot be started.
+    pub fn new(
+        max_queued: usize,
+        metrics: BusMetrics,
+        registry: Registry,
+        log: &Logger,
+    ) -> std::io::Result<BusLink> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("bus".into())
+            .spawn(move || runtime.block_on(async move { stopped.await.ok() }))?;
+        let log = log.new(slog::o!("part" => "bus"));
+        let drops = Arc::new(DropLog::default());
+        let (outbox, rx) = Outbox::new(max_queued, metrics.clone(), Arc::clone(&drops));
+        let (current, watching) = watch::channel(None);
+        handle.spawn(outbox::publish_all(rx, watching, outbox.clone()));
+        let reporter_log = log.clone();
+        handle.spawn(async move {
+            let mut every = tokio::time::interval(DROP_REPORT_EVERY);
+            loop {
+                every.tick().await;
+                drops.report(&reporter_log);
+            }
+        });
+        Ok(BusLink {
+            handle,
+            stop: Some(stop),
+            current,
+            connected_as: None,
+            receivers: Vec::new(),
+            tasks: Vec::new(),
+            outbox,
+            metrics,
+            registry,
+            log,
+        })
+    }
+
+    /// Where handlers put typed messages for the bus.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+
+    /// A new connection when `spec` or the credentials differ from the running one's
+    /// (`None`: keep it). Started in the background: NATS need not be up.
+    pub fn prepare(
+        &self,
+        spec: &BusSpec,
+        options: &BusOptions,
+    ) -> Result<Option<FreshBus>, String> {
+        let made_with = (spec.clone(), options.credentials.clone());
+        if self.connected_as.as_ref() == Some(&made_with) {
+            return Ok(None);
+        }
+        let _runtime = self.handle.enter();
+        let bus = Bus::start(options, self.on_event()).map_err(|e| e.to_string())?;
+        Ok(Some(FreshBus { bus, made_with }))
+    }
+
+    /// Use `fresh` (when given), the queue bound and subscriptions `spec` and `inputs`
+    /// ask for; `spec` `None`: no bus any more (what is queued is dropped and counted).
+    pub fn switch(
+        &mut self,
+        spec: Option<&BusSpec>,
+        fresh: Option<FreshBus>,
+        inputs: &[BusInputRoute],
+    ) {
+        let reconnected = fresh.is_some();
+        if let Some(fresh) = fresh {
+            info!(self.log, "bus connecting"; "servers" => fresh.made_with.0.servers.join(","),
+                "name" => &fresh.made_with.0.name, "prefix" => &fresh.made_with.0.subject_prefix);
+            self.watch_first_connect(fresh.bus.clone(), fresh.made_with.0.servers.join(","));
+            self.current.send_replace(Some(fresh.bus));
+            self.connected_as = Some(fresh.made_with);
+        }
+        let Some(spec) = spec else {
+            self.current.send_replace(None);
+            self.connected_as = None;
+            self.metrics.connected.set(0);
+            self.restart_receivers(Vec::new());
+            return;
+        };
+        if self.outbox.capacity() != spec.max_queued {
+            let rx = self.outbox.resize(spec.max_queued);
+            let watching = self.current.subscribe();
+            self.handle
+                .spawn(outbox::publish_all(rx, watching, self.outbox.clone()));
+        }
+        let receivers = inbox::receivers(inputs);
+        if reconnected || receivers_differ(&self.receivers, &receivers) {
+            self.restart_receivers(receivers);
+        }
+    }
+
+    /// Stop the subscriptions and start `receivers` on the current connection.
+    fn restart_receivers(&mut self, receivers: Vec<inbox::Receiver>) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        let bus = self.current.borrow().clone();
+        if let Some(bus) = bus {
+            for receiver in &receivers {
+                let task = inbox::receive(
+                    bus.clone(),
+                    receiver.clone(),
+                    Arc::clone(&self.registry),
+                    self.metrics.clone(),
+                    self.log.clone(),
+                );
+                self.tasks.push(self.handle.spawn(task));
+            }
+        }
+        self.receivers = receivers;
+    }
+
+    /// Say so once if the first connection is not made within the connect timeout.
+    fn watch_first_connect(&self, bus: Bus, servers: String) {
+        let log = self.log.clone();
+        self.handle.spawn(async move {
+            tokio::time::sleep(BusOptions::new(Vec::new(), "", "").connect_timeout).await;
+            if bus.state() != ConnectionState::Connected {
+                warn!(log, "bus not connected: serving without it until NATS answers";
+                    "servers" => servers);
+            }
+        });
+    }
+
+    /// What the client's events do: the gauge, the counters, a log line.
+    fn on_event(&self) -> impl Fn(BusEvent) + Send + Sync + 'static {
+        let (metrics, log) = (self.metrics.clone(), self.log.clone());
+        move |event| match event {
+            BusEvent::Connected => {
+                metrics.connected.set(1);
+                metrics.connections.inc();
+                info!(log, "bus connected");
+            }
+            BusEvent::Disconnected => {
+                metrics.connected.set(0);
+                warn!(
+                    log,
+                    "bus connection lost: reconnecting; messages for it queue up to max_queued"
+                );
+            }
+            BusEvent::SlowConsumer => {
+                metrics.slow_consumer.inc();
+                warn!(
+                    log,
+                    "bus subscription too slow: the client dropped messages of it"
+                );
+            }
+            BusEvent::Other(what) => info!(log, "bus event"; "event" => what),
+        }
+    }
+}
+
+/// Whether two subscription lists differ (a reload then re-subscribes).
+fn receivers_differ(a: &[inbox::Receiver], b: &[inbox::Receiver]) -> bool {
+    a.len() != b.len()
+        || a.iter()
+            .zip(b)
+            .any(|(x, y)| (&x.subject, x.own, &x.targets) != (&y.subject, y.own, &y.targets))
+}
+
+impl Drop for BusLink {
+    fn drop(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
