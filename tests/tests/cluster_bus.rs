@@ -1,0 +1,242 @@
+//! The cluster bus between real hosts (issue 22): two `switchyard` processes on one
+//! `nats-server` (`switchyard_e2e::nats`), a typed message from host A's output port to
+//! host B's input port through a subject, types and schema versions refused, a host's
+//! own messages not delivered back, NATS restarted mid-stream, and NATS down at start.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::json;
+use switchyard_bus::{Bus, BusOptions, Typed};
+use switchyard_e2e::cluster::{
+    AUDIT, BUS_WAIT, FAULTY, bus_metric, emit, topology, transcript, wait_connected,
+    wait_subscribed,
+};
+use switchyard_e2e::nats::NatsServer;
+use switchyard_e2e::{Host, wait_until};
+
+/// The `ChatMessage` the `faulty` plugin emits, as JSON.
+fn emitted() -> serde_json::Value {
+    json!({"from": "faulty", "channel": "test", "text": "hello", "at_unix_ms": 0})
+}
+
+/// Host A: `f.out` published on `chat.lines`; its own audit subscribed to the same
+/// subject (without `own`, so it must not get A's messages).
+fn host_a(url: &str, extra: &str) -> Host {
+    Host::start(&topology(
+        url,
+        "host-a",
+        extra,
+        &format!("{FAULTY} {AUDIT}"),
+        r#"(from: "f.out", to: "bus:chat.lines"), (from: "bus:chat.lines", to: "audit.events")"#,
+    ))
+}
+
+/// Host B: `chat.lines` to its audit, and to `f.in`, which takes only
+/// `TransferCompleted/1` (so each chat line is refused there).
+fn host_b(url: &str) -> Host {
+    Host::start(&topology(
+        url,
+        "host-b",
+        "",
+        &format!("{FAULTY} {AUDIT}"),
+        r#"(from: "bus:chat.lines", to: "audit.events"), (from: "bus:chat.lines", to: "f.in")"#,
+    ))
+}
+
+#[test]
+fn a_typed_message_crosses_from_host_a_to_host_b_exactly_as_emitted() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let b = host_b(&nats.url());
+    let a = host_a(&nats.url(), "");
+    wait_subscribed(&b, "chat.lines", 1);
+    wait_subscribed(&a, "chat.lines", 1);
+    emit(&a);
+    wait_until("B's transcript holds A's message", BUS_WAIT, || {
+        !transcript(&b).is_empty()
+    });
+    let records = transcript(&b);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["type"], "switchyard.ChatMessage/1");
+    assert_eq!(records[0]["handler_port"], "host-a/f.out");
+    assert_eq!(records[0]["data"], emitted());
+    // B's `f.in` does not accept a ChatMessage: refused, counted and said.
+    wait_until("B counts the refusal", BUS_WAIT, || {
+        bus_metric(&b, "refused_total{why=\"type\"}") == 1.0
+    });
+    let line = b.expect_log(
+        "the refusal",
+        |j| j["msg"] == "bus message refused",
+        BUS_WAIT,
+    );
+    assert_eq!(line["type"], "switchyard.ChatMessage/1");
+    assert_eq!(line["accepts"], "switchyard.TransferCompleted/1");
+    assert_eq!(bus_metric(&b, "received_total"), 1.0);
+    assert_eq!(bus_metric(&a, "published_total"), 1.0);
+    // A's own audit listens on the subject but never gets A's own message back.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(transcript(&a).is_empty(), "{:?}", transcript(&a));
+    assert_eq!(bus_metric(&a, "received_total"), 0.0);
+    assert_eq!(bus_metric(&a, "connected"), 1.0);
+}
+
+#[test]
+fn a_receiver_refuses_a_type_version_its_port_does_not_accept() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let b = Host::start(&topology(
+        &nats.url(),
+        "host-b",
+        "",
+        FAULTY,
+        r#"(from: "bus:transfers", to: "f.in")"#,
+    ));
+    wait_subscribed(&b, "transfers", 1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let other = rt
+        .block_on(Bus::connect(&BusOptions::new(
+            vec![nats.url()],
+            "sy.test",
+            "host-x",
+        )))
+        .unwrap();
+    let publish = |type_name: &str| {
+        let typed = Typed {
+            type_name,
+            source: "bulk.transfers",
+        };
+        rt.block_on(other.publish_typed("transfers", typed, Bytes::from_static(b"{}")))
+            .unwrap();
+    };
+    publish("switchyard.TransferCompleted/2");
+    rt.block_on(other.publish("transfers", Bytes::from_static(b"{}")))
+        .unwrap();
+    publish("switchyard.TransferCompleted/1");
+    rt.block_on(other.flush()).unwrap();
+    // The version it knows is delivered; the other version and the untyped message not.
+    b.expect_log(
+        "the known version delivered",
+        |j| {
+            switchyard_e2e::log_text(j)
+                .contains("faulty got message on port in of type switchyard.TransferCompleted/1")
+        },
+        BUS_WAIT,
+    );
+    assert_eq!(bus_metric(&b, "refused_total{why=\"type\"}"), 1.0);
+    assert_eq!(bus_metric(&b, "refused_total{why=\"untyped\"}"), 1.0);
+    assert_eq!(bus_metric(&b, "received_total"), 1.0);
+    let refused = b.expect_log(
+        "the refusal",
+        |j| j["msg"] == "bus message refused",
+        BUS_WAIT,
+    );
+    assert_eq!(refused["type"], "switchyard.TransferCompleted/2");
+    assert_eq!(refused["from_host"], "host-x");
+    let reached = b.logs_where(|j| {
+        switchyard_e2e::log_text(j).contains("faulty got message")
+            && switchyard_e2e::log_text(j).contains("TransferCompleted/2")
+    });
+    assert!(
+        reached.is_empty(),
+        "a refused version reached the plugin: {reached:?}"
+    );
+}
+
+#[test]
+fn nats_restarted_mid_stream_the_host_reconnects_queues_within_its_bound_and_says_what_it_dropped()
+{
+    let Some(mut nats) = NatsServer::start() else {
+        return;
+    };
+    let b = host_b(&nats.url());
+    let a = host_a(&nats.url(), "max_queued: 8");
+    wait_subscribed(&b, "chat.lines", 1);
+    for _ in 0..3 {
+        emit(&a);
+    }
+    wait_until("B's transcript holds the first 3", BUS_WAIT, || {
+        transcript(&b).len() == 3
+    });
+    nats.stop();
+    wait_connected(&a, false);
+    // NATS away: the host keeps serving; what does not fit in its bounds is dropped.
+    let during = 40;
+    for _ in 0..during {
+        emit(&a);
+    }
+    wait_until("every message published or dropped", BUS_WAIT, || {
+        bus_metric(&a, "queued") <= 8.0 && bus_metric(&a, "dropped_total{why=\"queue_full\"}") > 0.0
+    });
+    let line = a.expect_log(
+        "the drops said in the log",
+        |j| j["msg"] == "bus messages dropped" && j["why"] == "queue_full",
+        BUS_WAIT,
+    );
+    assert_eq!(line["subject"], "chat.lines");
+    nats.restart();
+    wait_connected(&a, true);
+    wait_connected(&b, true);
+    let dropped = |a: &Host| {
+        bus_metric(a, "dropped_total{why=\"queue_full\"}")
+            + bus_metric(a, "dropped_total{why=\"backlogged\"}")
+    };
+    // Every message is accounted for: published once NATS was back, or dropped.
+    wait_until("the queue published out", BUS_WAIT, || {
+        bus_metric(&a, "queued") == 0.0
+            && bus_metric(&a, "published_total") + dropped(&a) == f64::from(3 + during)
+    });
+    // At most the host's queue and the client's (8 each) waited for NATS.
+    assert!(
+        dropped(&a) >= f64::from(during - 16),
+        "dropped {}",
+        dropped(&a)
+    );
+    // The stream goes on: B, resubscribed by its client, gets what A emits now.
+    let before = transcript(&b).len();
+    for _ in 0..5 {
+        emit(&a);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_until(
+        "B gets the messages emitted after the restart",
+        BUS_WAIT,
+        || transcript(&b).len() >= before + 5,
+    );
+    assert!(transcript(&b).iter().all(|r| r["data"] == emitted()));
+    assert_eq!(bus_metric(&a, "connections_total"), 2.0);
+    assert!(!a.logs_contain("panicked") && !b.logs_contain("panicked"));
+}
+
+#[test]
+fn nats_down_at_start_the_host_serves_degraded_and_connects_when_nats_comes() {
+    let Some(mut nats) = NatsServer::start() else {
+        return;
+    };
+    nats.stop();
+    let b = host_b(&nats.url());
+    // Serving without the bus: its own handlers answer, the gauge says so, and a WARN
+    // line says it after the connect timeout.
+    assert_eq!(
+        switchyard_e2e::udp_roundtrip(b.addr("u"), b"ping", Duration::from_secs(5)),
+        b"pong"
+    );
+    assert_eq!(bus_metric(&b, "connected"), 0.0);
+    b.expect_log(
+        "the degraded start said",
+        |j| j["msg"] == "bus not connected: serving without it until NATS answers",
+        BUS_WAIT,
+    );
+    nats.restart();
+    wait_connected(&b, true);
+    wait_subscribed(&b, "chat.lines", 1);
+    let a = host_a(&nats.url(), "");
+    wait_connected(&a, true);
+    emit(&a);
+    wait_until("B gets A's message", BUS_WAIT, || transcript(&b).len() == 1);
+}
