@@ -240,3 +240,26 @@ fn nats_down_at_start_the_host_serves_degraded_and_connects_when_nats_comes() {
     emit(&a);
     wait_until("B gets A's message", BUS_WAIT, || transcript(&b).len() == 1);
 }
+
+#[test]
+fn a_credentials_variable_not_set_refuses_the_start_naming_it() {
+    // No server is needed: the variables are read before anything connects.
+    let text = topology(
+        "nats://127.0.0.1:9",
+        "host-a",
+        r#"token_env: "SY_TEST_UNSET_NATS_TOKEN""#,
+        FAULTY,
+        "",
+    );
+    let failure = Host::builder(&text)
+        .try_start()
+        .expect_err("a start without the token");
+    assert_eq!(failure.code(), Some(1), "{}", failure.text());
+    assert!(
+        failure.text().contains(
+            "bus: environment variable `SY_TEST_UNSET_NATS_TOKEN` (named by `bus`) is not set"
+        ),
+        "{}",
+        failure.text()
+    );
+}

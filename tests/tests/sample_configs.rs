@@ -2,7 +2,8 @@
 //! listeners answers one real request. The test reads the real file and rewrites only
 //! what a test must change, by text: every `bind` to port 0 on loopback (`[::1]:0` for
 //! an IPv6 address, `127.0.0.1:0` otherwise), every storage `root` into the host's
-//! `$TMP`, and `admin` to `127.0.0.1:0`. Everything else (handlers, plugin configs,
+//! `$TMP`, `admin` to `127.0.0.1:0`, and a bus's servers to the test's own NATS
+//! server. Everything else (handlers, plugin configs,
 //! routes, limits) is served as an operator would get it.
 //!
 //! One `#[test]` per file, named in [`TESTED`]; `every_config_file_has_a_test` fails
@@ -17,7 +18,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use switchyard_e2e::cluster::{BUS_WAIT, wait_subscribed};
 use switchyard_e2e::files_wire::V2;
+use switchyard_e2e::nats::NatsServer;
 use switchyard_e2e::{
     Host, build_c_echo, http_get, repo_root, run_switchyard, tcp_connect, tcp_roundtrip, tftp_wire,
     udp_roundtrip, wait_until,
@@ -30,6 +33,8 @@ const TESTED: &[(&str, &str)] = &[
     ("config/topology.ron", "default_topology"),
     ("config/examples/bulk.ron", "example_bulk"),
     ("config/examples/chat.ron", "example_chat"),
+    ("config/examples/cluster-a.ron", "example_cluster"),
+    ("config/examples/cluster-b.ron", "example_cluster"),
     ("config/examples/echo-c.ron", "example_echo_c"),
     ("config/examples/echo.ron", "example_echo"),
     ("config/examples/files.ron", "example_files"),
@@ -282,6 +287,48 @@ fn example_chat() {
     let line = chat_line(&host, "chat_udp");
     audited(&host, "state/audit", line);
     assert_all_exercised(&host, &["chat_udp"]);
+}
+
+#[test]
+fn example_cluster() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let on_nats = |path: &str| rewrite_quoted(&servable(path), "servers: [\"", |_| nats.url());
+    let a = Host::start(&on_nats("config/examples/cluster-a.ron"));
+    let b = Host::start(&on_nats("config/examples/cluster-b.ron"));
+    // Host A's audit takes both subjects, its own host's messages included.
+    wait_subscribed(&a, "chat.lines", 1);
+    wait_subscribed(&a, "transfers", 1);
+    for (host, name) in [(&a, "a"), (&b, "b")] {
+        tftp_get(
+            host,
+            "tftp_udp",
+            &format!("examples/cluster/run/{name}/data"),
+        );
+    }
+    let from_b = chat_line(&b, "chat_udp");
+    files_v2_get(&b, "files_tcp", "examples/cluster/run/b/data");
+    bulk_v2_put(&b, "bulk_tcp", "examples/cluster/run/b/data/incoming");
+    let from_a = chat_line(&a, "chat_udp");
+    files_v2_get(&a, "files_tcp", "examples/cluster/run/a/data");
+    bulk_v2_put(&a, "bulk_tcp", "examples/cluster/run/a/data/incoming");
+    // The cluster's transcript, on host A, holds both hosts' lines and transfers.
+    let transcript = "examples/cluster/run/a/state/audit";
+    audited(&a, transcript, from_b);
+    audited(&a, transcript, from_a);
+    audited(&a, transcript, "\"handler_port\":\"host-b/bulk.transfers\"");
+    audited(
+        &a,
+        transcript,
+        "\"handler_port\":\"host-a/files.transfers\"",
+    );
+    admin_metrics(&b);
+    for host in [&a, &b] {
+        assert_all_exercised(host, &["chat_udp", "tftp_udp", "files_tcp", "bulk_tcp"]);
+    }
+    let connected = a.metric("switchyard_bus_connected");
+    assert_eq!(connected, Some(1.0), "within {BUS_WAIT:?}");
 }
 
 #[test]

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix::prelude::SendError;
 use slog::{Logger, info, warn};
 use switchyard_bus::{Bus, BusMessage, ConnectionState, Subscription};
 use switchyard_sdk::abi;
@@ -19,6 +20,8 @@ use crate::topology::BusInputRoute;
 
 /// How often a subscription waiting for a connection looks again.
 const WAIT_STEP: Duration = Duration::from_millis(50);
+/// How long a delivery waits before looking again at a full mailbox.
+const MAILBOX_WAIT: Duration = Duration::from_millis(1);
 /// Refusals of one subject are logged at most this often.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
 
@@ -62,7 +65,7 @@ pub(super) async fn receive(
     let mut refusals = Refusals::default();
     while let Some(msg) = sub.next().await {
         for target in &receiver.targets {
-            match deliver(&msg, target, &registry) {
+            match deliver(&msg, target, &registry).await {
                 Ok(()) => {
                     metrics.received.inc();
                 }
@@ -97,8 +100,11 @@ async fn subscribe(bus: &Bus, receiver: &Receiver, log: &Logger) -> Subscription
     }
 }
 
-/// Hand `msg` to `target`'s workers, or say why not.
-fn deliver(
+/// Hand `msg` to `target`'s workers, or say why not. A worker whose mailbox is full
+/// makes this wait (the subscription is then read no further: NATS messages wait in
+/// the client's bounded buffer, and beyond it the client drops them and reports a slow
+/// consumer), so a slow handler never grows the host's memory.
+async fn deliver(
     msg: &BusMessage,
     target: &BusInputRoute,
     registry: &Registry,
@@ -109,9 +115,12 @@ fn deliver(
     if target.type_name != abi::SY_TYPE_ANY && target.type_name != type_name {
         return Err("type");
     }
-    let registry = registry.read().unwrap_or_else(|e| e.into_inner());
-    let Some(workers) = registry.get(&target.handler) else {
-        return Err("no_handler");
+    let addrs = {
+        let registry = registry.read().unwrap_or_else(|e| e.into_inner());
+        let Some(workers) = registry.get(&target.handler) else {
+            return Err("no_handler");
+        };
+        workers.for_message().to_vec()
     };
     let source: Arc<str> = Arc::from(format!(
         "{}/{}",
@@ -120,13 +129,24 @@ fn deliver(
     ));
     let type_name: Arc<str> = Arc::from(type_name);
     let data: Arc<[u8]> = Arc::from(&msg.payload[..]);
-    for addr in workers.for_message() {
-        addr.do_send(TypedMessage {
+    for addr in addrs {
+        let mut typed = TypedMessage {
             port: target.port,
             source: Arc::clone(&source),
             type_name: Arc::clone(&type_name),
             data: Arc::clone(&data),
-        });
+        };
+        loop {
+            match addr.try_send(typed) {
+                Ok(()) => break,
+                Err(SendError::Full(back)) => {
+                    typed = back;
+                    tokio::time::sleep(MAILBOX_WAIT).await;
+                }
+                // A handler stopping (replaced or removed by a reload).
+                Err(SendError::Closed(_)) => return Err("no_handler"),
+            }
+        }
     }
     Ok(())
 }
