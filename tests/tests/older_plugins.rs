@@ -16,11 +16,18 @@ const WAIT: Duration = Duration::from_secs(5);
 /// RON (JSON starts with `{`). With `poisoned_handover`, its handover entries (past a
 /// V2 table's end) abort if ever called.
 fn old_echo(size: &str, poisoned_handover: bool) -> String {
-    // Inside a V4 table the config format is the plugin's own: RON, as it reads.
-    let format = if size == "SY_VTABLE_SIZE_V4" {
+    // Inside a V4 or V5 table the config format is the plugin's own: RON, as it reads.
+    let format = if size == "SY_VTABLE_SIZE_V4" || size == "SY_VTABLE_SIZE_V5" {
         "SY_CONFIG_RON"
     } else {
         "SY_CONFIG_JSON"
+    };
+    // Inside a V5 table sharding is the plugin's own: one worker; past its end only
+    // the storage calls, poisoned.
+    let sharding = if size == "SY_VTABLE_SIZE_V5" {
+        "0"
+    } else {
+        "99"
     };
     let handover = if poisoned_handover {
         ".export_state = never_export,\n    .import_state = never_import,"
@@ -66,8 +73,9 @@ static const SyPluginVTable VTABLE = {{
     .on_event = on_event,
     {handover}
     .config_format = {format},
-    .sharding = 99,
-    .input_delivery = 99,
+    .sharding = {sharding},
+    .input_delivery = {sharding},
+    .storage_calls = 99,
 }};
 __attribute__((visibility("default"))) const SyPluginVTable *switchyard_plugin_entry(uint32_t v) {{
     (void)v; return &VTABLE;
@@ -89,14 +97,15 @@ fn topology(lib: &Path, config: &str) -> String {
 }
 
 #[test]
-fn vtables_from_before_the_handover_the_config_format_and_sharding_load_and_reload() {
+fn vtables_from_before_the_handover_config_format_sharding_and_waits_load_and_reload() {
     // V2 ends before the handover entries; V3 before the config format (its handover
     // entries are its own: left null, as a plugin without the hook); V4 before
-    // sharding (it runs on one worker).
+    // sharding (it runs on one worker); V5 before its storage calls (synchronous).
     for (size, poisoned_handover) in [
         ("SY_VTABLE_SIZE_V2", true),
         ("SY_VTABLE_SIZE_V3", false),
         ("SY_VTABLE_SIZE_V4", false),
+        ("SY_VTABLE_SIZE_V5", false),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let lib = compile_c(

@@ -1,6 +1,6 @@
 //! The topology's `storages`: a handler on a `dir` storage is served exactly as one
 //! with `root:` (the files plugin, end to end), and `validate` refuses a handler on an
-//! `s3` storage at its `storage:` value until the storage ABI can wait (issue 21).
+//! `s3` storage at its `storage:` value when its plugin's storage calls cannot wait.
 
 use switchyard_e2e::files_wire::V2;
 use switchyard_e2e::{Host, run_switchyard, sha256_hex};
@@ -40,15 +40,15 @@ fn a_files_handler_on_a_dir_storage_serves_its_directory() {
 }
 
 #[test]
-fn validate_refuses_a_handler_on_an_s3_storage_at_its_storage_value() {
+fn validate_refuses_an_s3_storage_to_a_plugin_that_cannot_wait_at_its_storage_value() {
     let topology = r#"(
     storages: {
         "shared": (kind: s3, endpoint: "http://127.0.0.1:8333", bucket: "switchyard"),
         "bad": (kind: s3, endpoint: "http://127.0.0.1:8333/switchyard", bucket: "x"),
     },
-    listeners: { "t": (kind: tcp, bind: "127.0.0.1:0") },
-    handlers: { "files": (plugin: "files", storage: "shared") },
-    routes: [ (from: "t", to: "files") ],
+    listeners: { "u": (kind: udp, bind: "127.0.0.1:0") },
+    handlers: { "chat": (plugin: "chat", storage: "shared") },
+    routes: [ (from: "u", to: "chat") ],
 )"#;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s3.ron");
@@ -58,11 +58,11 @@ fn validate_refuses_a_handler_on_an_s3_storage_at_its_storage_value() {
     assert_eq!(out.status.code(), Some(78), "{err}");
     assert!(err.contains("topology::unsupported_storage"), "{err}");
     assert!(
-        err.contains("s3 storages are not yet served by handlers (issue 21)"),
+        err.contains("plugin `chat` makes synchronous storage calls only"),
         "{err}"
     );
     assert!(
-        err.contains("s3.ron:7:53"),
+        err.contains("s3.ron:7:51"),
         "file:line:col of `storage`: {err}"
     );
     assert!(err.contains("invalid `endpoint` of storage `bad`"), "{err}");

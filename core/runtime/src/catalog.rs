@@ -264,6 +264,7 @@ fn describe(plugin: &Plugin) -> PluginDescription {
         listener_kinds: info.listener_kinds,
         instance_mode: info.instance_mode,
         sharding: info.sharding,
+        storage_waits: info.storage_calls == abi::SY_STORAGE_CALLS_WAIT,
         storage: if info.storage == abi::SY_STORAGE_PRIVATE {
             StorageKind::Private
         } else {

@@ -22,6 +22,7 @@
 //!   they stay valid when a reload hands state over to another handler thread).
 //! - [`instance`]: one live plugin instance, and config checks through a plugin.
 //! - [`storage`]: the storage capability confined to a handler's root.
+//! - [`objects`]: handler storage on an S3-compatible object store (`s3` storages).
 //! - [`actor`]: the actix actors running instances, listeners and connections (its
 //!   own `# Layout` lists its files).
 //! - [`server`]: starting and reloading a topology: [`server::plan::ReloadPlan`], a
@@ -40,6 +41,7 @@ pub mod instance;
 pub mod loader;
 pub mod logfmt;
 pub mod metrics;
+pub mod objects;
 pub mod server;
 pub mod storage;
 pub mod topology;

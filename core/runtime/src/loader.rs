@@ -74,6 +74,9 @@ pub struct PluginInfo {
     pub sharding: u32,
     /// `SY_INPUT_*`; `SY_INPUT_ONE_WORKER` for a vtable that predates the field.
     pub input_delivery: u32,
+    /// `SY_STORAGE_CALLS_*`; `SY_STORAGE_CALLS_SYNC` for a vtable that predates the
+    /// field (such a plugin serves a dir storage only).
+    pub storage_calls: u32,
     pub ports: Vec<PortInfo>,
     pub path: PathBuf,
 }
@@ -270,6 +273,9 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
     if vt.input_delivery > abi::SY_INPUT_EVERY_WORKER {
         return Err(format!("unknown input delivery {}", vt.input_delivery));
     }
+    if vt.storage_calls > abi::SY_STORAGE_CALLS_WAIT {
+        return Err(format!("unknown storage calls {}", vt.storage_calls));
+    }
     if vt.abi_version != abi::SY_ABI_VERSION {
         return Err(format!(
             "its vtable says ABI {}, this host speaks {}",
@@ -332,6 +338,7 @@ fn check_vtable(vt: &SyPluginVTable, path: &Path) -> Result<PluginInfo, String> 
         config_format: vt.config_format,
         sharding: vt.sharding,
         input_delivery: vt.input_delivery,
+        storage_calls: vt.storage_calls,
         ports,
         path: path.to_path_buf(),
     })

@@ -254,6 +254,7 @@ impl Server {
             mut plugins,
             mut sockets,
             mut roots,
+            mut objects,
             admin,
         } = prepared;
         let mut handlers = HashMap::new();
@@ -286,7 +287,7 @@ impl Server {
                     }
                 }
             }
-            let root = roots.remove(&spec.name);
+            let root = (roots.remove(&spec.name), objects.remove(&spec.name));
             let old = self.handlers.remove(&spec.name);
             let (successors, predecessors) = old
                 .as_ref()

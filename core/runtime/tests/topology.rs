@@ -37,6 +37,7 @@ impl PluginCatalog for OneEcho {
             }],
             storage: StorageKind::Served,
             sharding: abi::SY_SHARD_ANY,
+            storage_waits: false,
         })
     }
 

@@ -64,6 +64,12 @@
  *    file's inode and times), so a download need not read a side file each time.
  *  - SyHostApi.open_udp_in: open_udp on a port of a range (TFTP transfer ports behind a
  *    firewall); SY_ERR_BUSY when every port of the range is taken.
+ *  - SyHostApi.storage_begin / storage_listing, SyStorageOp, SyStorageDone,
+ *    SY_EV_STORAGE_DONE (17) and SY_PENDING: storage that may wait on the network (an
+ *    object store) completes by an event; read_file and send_datagram_file may answer
+ *    SY_PENDING on such a storage (prefetch first). SyPluginVTable.storage_calls
+ *    (SY_STORAGE_CALLS_*): a vtable of SY_VTABLE_SIZE_V5 bytes uses the synchronous
+ *    calls only and is refused on a storage that may wait.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -103,6 +109,11 @@ extern "C" {
  * the host closes that connection. A C plugin has no panics; it may return it to ask
  * the same for a connection it cannot go on with. */
 #define SY_ERR_PANICKED_CONN 14u
+/* Not an error (added later in version 1): storage_begin started an operation whose
+ * result comes by SY_EV_STORAGE_DONE; read_file / send_datagram_file on a storage that
+ * may wait: the range is not in memory, prefetch_file it and try again after
+ * SY_EV_FILE_PREFETCHED. An older host never answers it. */
+#define SY_PENDING 15u
 
 /* Listener kinds (bit mask) */
 #define SY_LISTEN_UDP (1u << 0)
@@ -155,6 +166,26 @@ extern "C" {
  * this call returns: send each its protocol's goodbye now. File sends in flight were
  * stopped where they were (no SY_EV_FILE_SENT follows). */
 #define SY_EV_DRAIN_DEADLINE 16u
+/* token, status, amount (the stat's size), data: an SyStorageDone (data.len is its
+ * struct_size): a storage_begin that answered SY_PENDING is done. */
+#define SY_EV_STORAGE_DONE  17u
+
+/* Storage operations that may wait (SyStorageOp.kind), each the counterpart of a
+ * synchronous call of the first table. */
+#define SY_STORE_OPEN_READ    1u /* path -> file, stat (its size)         (open_read)    */
+#define SY_STORE_STAT         2u /* path -> stat                          (stat)         */
+#define SY_STORE_LIST         3u /* path -> entries by storage_listing    (list_dir)     */
+#define SY_STORE_CREATE_TEMP  4u /* path -> file                          (create_temp)  */
+#define SY_STORE_OPEN_PARTIAL 5u /* path -> file, stat (size so far)      (open_partial) */
+#define SY_STORE_COMMIT       6u /* file, path, flags (SY_COMMIT_*)       (commit_file)  */
+#define SY_STORE_REMOVE       7u /* path                                  (remove_file)  */
+
+/* Which storage calls a plugin makes (SyPluginVTable.storage_calls). Zero, so a vtable
+ * that predates the field is taken as synchronous: the host refuses such a handler on a
+ * storage that may wait (an s3 storage), naming the reason, and serves it on a dir. */
+#define SY_STORAGE_CALLS_SYNC 0u /* open_read, stat, ... answer during the call          */
+#define SY_STORAGE_CALLS_WAIT 1u /* storage_begin for everything that may wait, and
+                                    read_file / send_datagram_file ready for SY_PENDING */
 
 /* Config formats (SyPluginVTable.config_format). With SY_CONFIG_JSON the host converts
  * the handler's RON `config:` to JSON (an object, `{}` for none) before check_config and
@@ -240,6 +271,24 @@ typedef struct SyStat {
     uint64_t size;
     int64_t modified_unix;
 } SyStat;
+
+/* A storage operation (storage_begin). The host copies what it needs. */
+typedef struct SyStorageOp {
+    uint32_t struct_size; /* sizeof(SyStorageOp) */
+    uint32_t kind;        /* SY_STORE_* */
+    SyStr path;           /* relative, '/'-separated, as for the synchronous calls */
+    uint64_t file;        /* SY_STORE_COMMIT: the temp or partial handle; else 0 */
+    uint32_t flags;       /* SY_STORE_COMMIT: SY_COMMIT_*; else 0 */
+    uint32_t reserved0;   /* 0 */
+} SyStorageOp;
+
+/* What a storage operation gave (storage_begin's out, or SY_EV_STORAGE_DONE's data). */
+typedef struct SyStorageDone {
+    uint32_t struct_size; /* sizeof(SyStorageDone) */
+    uint32_t kind;        /* the SY_STORE_* that finished */
+    uint64_t file;        /* OPEN_READ, CREATE_TEMP, OPEN_PARTIAL: the new handle */
+    SyStat stat;          /* OPEN_READ, OPEN_PARTIAL, STAT (struct_size 0: none) */
+} SyStorageDone;
 
 typedef struct SyEvent {
     uint32_t struct_size;
@@ -390,6 +439,19 @@ typedef struct SyHostApi {
      * an empty range or port 0. */
     uint32_t (*open_udp_in)(SyHostCtx *ctx, uint64_t like_socket, uint16_t port_lo, uint16_t port_hi,
                             uint64_t *out_socket, SyAddr *out_local);
+    /* Added after open_udp_in (check struct_size the same way). Start storage operation
+     * `op`, answered by `token`. SY_OK: it is done now and *out says what it gave (a
+     * dir storage answers at once); SY_PENDING: it runs off the handler thread and
+     * SY_EV_STORAGE_DONE with `token` tells how it ended (an s3 storage; keep `token`
+     * unique among the instance's operations in flight); any other status: it failed
+     * now, as the synchronous call would have. The results are those of the
+     * synchronous calls, with the same confinement to the handler's storage. */
+    uint32_t (*storage_begin)(SyHostCtx *ctx, const SyStorageOp *op, uint64_t token,
+                              SyStorageDone *out);
+    /* The entries of SY_STORE_LIST `token`, as list_dir gives them: only during the
+     * call in which that operation finished (right after storage_begin answered SY_OK,
+     * or in its SY_EV_STORAGE_DONE); SY_ERR_INVALID otherwise. */
+    uint32_t (*storage_listing)(SyHostCtx *ctx, uint64_t token, SyListFn each, void *user);
 } SyHostApi;
 
 typedef struct SyPluginVTable {
@@ -437,6 +499,10 @@ typedef struct SyPluginVTable {
      * SY_SHARD_* and SY_INPUT_*. */
     uint32_t sharding;
     uint32_t input_delivery;
+    /* Added after input_delivery (a vtable of SY_VTABLE_SIZE_V5 bytes is synchronous).
+     * SY_STORAGE_CALLS_*. */
+    uint32_t storage_calls;
+    uint32_t reserved1; /* 0 */
 } SyPluginVTable;
 
 /* struct_size of a vtable built before `storage` was added. */
@@ -447,6 +513,8 @@ typedef struct SyPluginVTable {
 #define SY_VTABLE_SIZE_V3 ((uint32_t)offsetof(SyPluginVTable, config_format))
 /* struct_size of a vtable built before `sharding` was added. */
 #define SY_VTABLE_SIZE_V4 ((uint32_t)offsetof(SyPluginVTable, sharding))
+/* struct_size of a vtable built before `storage_calls` was added. */
+#define SY_VTABLE_SIZE_V5 ((uint32_t)offsetof(SyPluginVTable, storage_calls))
 
 typedef struct SyPluginDecl {
     uint32_t magic;       /* SY_MAGIC */
@@ -474,13 +542,16 @@ _Static_assert(sizeof(SyStat) == 24, "SyStat");
 _Static_assert(sizeof(SyEvent) == 216, "SyEvent");
 _Static_assert(sizeof(SyPortDecl) == 40, "SyPortDecl");
 _Static_assert(sizeof(SyPluginDecl) == 16, "SyPluginDecl");
-_Static_assert(sizeof(SyPluginVTable) == 160, "SyPluginVTable");
+_Static_assert(sizeof(SyPluginVTable) == 168, "SyPluginVTable");
+_Static_assert(offsetof(SyPluginVTable, storage_calls) == 160, "SyPluginVTable v5 size");
 _Static_assert(offsetof(SyPluginVTable, sharding) == 152, "SyPluginVTable v4 size");
 _Static_assert(offsetof(SyPluginVTable, config_format) == 144, "SyPluginVTable v3 size");
 _Static_assert(offsetof(SyPluginVTable, storage) == 120, "SyPluginVTable v1 size");
 _Static_assert(offsetof(SyPluginVTable, export_state) == 128, "SyPluginVTable v2 size");
 _Static_assert(sizeof(SySession) == 96, "SySession");
-_Static_assert(sizeof(SyHostApi) == 288, "SyHostApi");
+_Static_assert(sizeof(SyHostApi) == 304, "SyHostApi");
+_Static_assert(sizeof(SyStorageOp) == 40, "SyStorageOp");
+_Static_assert(sizeof(SyStorageDone) == 40, "SyStorageDone");
 #endif
 
 #ifdef __cplusplus

@@ -31,6 +31,7 @@ use std::time::Duration;
 use crate::messages::TransferCompleted;
 use crate::{
     ConnId, Ctx, Direction, DrainCause, Event, FileId, HostError, Level, Session, Storage,
+    StorageWaits,
 };
 
 /// The result of a `sendfile`: bytes sent, or why not.
@@ -119,6 +120,13 @@ pub trait ConnMachine {
     fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
         let _ = (now, cause, st);
     }
+    /// A storage call of a step answered [`HostError::Pending`] and the machine
+    /// parked that step; its answer is now in: run the step again from its start
+    /// (see [`crate::StorageWaits`]: the calls it makes get their answers). Nothing by
+    /// default: a machine that never parks (a dir-only plugin) never gets it.
+    fn handle_storage_ready(&mut self, now: u64, st: &mut dyn Storage) {
+        let _ = (now, st);
+    }
     /// The wall clock (unix seconds), given before every input; for machines that
     /// compare file times. Ignored by default.
     fn set_wall_clock(&mut self, unix_secs: i64) {
@@ -133,6 +141,9 @@ pub trait ConnMachine {
     /// Whether the machine has closed and will answer nothing more.
     fn is_done(&self) -> bool;
 }
+
+/// The first token of the machine's storage operations ([`StorageWaits`]).
+pub const STORAGE_TOKENS: u64 = 1 << 32;
 
 /// The only timer the adapter sets: the machine's deadline.
 pub const DEADLINE_TIMER: u64 = 1;
@@ -153,6 +164,8 @@ pub struct ConnAdapter<M> {
     machine: Option<M>,
     /// Deadline the host timer is armed for.
     armed: Option<u64>,
+    /// The machine's storage: a step that waits is run again when its answer is in.
+    waits: StorageWaits,
 }
 
 impl<M: ConnMachine> ConnAdapter<M> {
@@ -166,6 +179,7 @@ impl<M: ConnMachine> ConnAdapter<M> {
             described: false,
             machine: None,
             armed: None,
+            waits: StorageWaits::new(STORAGE_TOKENS),
         }
     }
 
@@ -198,32 +212,40 @@ impl<M: ConnMachine> ConnAdapter<M> {
             return;
         };
         machine.set_wall_clock((ctx.now_unix_ms() / 1000) as i64);
-        match event {
-            Event::Bytes { data, .. } => machine.handle_bytes(now, data, ctx),
-            Event::PeerEof { .. } => machine.handle_eof(now, ctx),
-            Event::ConnClosed { error, .. } => {
-                let reason = error.map_or_else(
-                    || "connection closed".to_owned(),
-                    |e| format!("connection {e}"),
-                );
-                self.conn = None;
-                machine.handle_closed(now, &reason, ctx);
+        if let Event::StorageDone { token, result } = event
+            && self.waits.complete(ctx, token, result)
+        {
+            machine.handle_storage_ready(now, &mut self.waits.storage(ctx));
+        }
+        {
+            let st = &mut self.waits.storage(ctx);
+            match event {
+                Event::Bytes { data, .. } => machine.handle_bytes(now, data, st),
+                Event::PeerEof { .. } => machine.handle_eof(now, st),
+                Event::ConnClosed { error, .. } => {
+                    let reason = error.map_or_else(
+                        || "connection closed".to_owned(),
+                        |e| format!("connection {e}"),
+                    );
+                    self.conn = None;
+                    machine.handle_closed(now, &reason, st);
+                }
+                Event::Timer {
+                    token: DEADLINE_TIMER,
+                } => {
+                    self.armed = None;
+                    machine.handle_timeout(now, st);
+                }
+                Event::FileSent { token, result, .. } => {
+                    machine.handle_file_sent(now, token, result, st)
+                }
+                Event::FileReceived { token, result, .. } => {
+                    machine.handle_file_received(now, token, result, st)
+                }
+                Event::Drain => machine.handle_drain(now),
+                Event::DrainDeadline { cause } => machine.handle_drain_deadline(now, cause, st),
+                _ => {}
             }
-            Event::Timer {
-                token: DEADLINE_TIMER,
-            } => {
-                self.armed = None;
-                machine.handle_timeout(now, ctx);
-            }
-            Event::FileSent { token, result, .. } => {
-                machine.handle_file_sent(now, token, result, ctx)
-            }
-            Event::FileReceived { token, result, .. } => {
-                machine.handle_file_received(now, token, result, ctx)
-            }
-            Event::Drain => machine.handle_drain(now),
-            Event::DrainDeadline { cause } => machine.handle_drain_deadline(now, cause, ctx),
-            _ => {}
         }
         self.flush(ctx, now);
         // Cut: after the goodbye, the connection goes whatever the machine did.
@@ -295,12 +317,17 @@ impl<M: ConnMachine> ConnAdapter<M> {
                     Some(conn),
                 ) => {
                     if let Err(e) = ctx.send_file(conn, file, offset, len, token) {
-                        machine.handle_file_sent(now, token, Err(e), ctx);
+                        machine.handle_file_sent(now, token, Err(e), &mut self.waits.storage(ctx));
                     }
                 }
                 (ConnOutput::RecvToFile { file, len, token }, Some(conn)) => {
                     if let Err(e) = ctx.recv_to_file(conn, file, len, true, token) {
-                        machine.handle_file_received(now, token, Err(e), ctx);
+                        machine.handle_file_received(
+                            now,
+                            token,
+                            Err(e),
+                            &mut self.waits.storage(ctx),
+                        );
                     }
                 }
                 (ConnOutput::SetReading(on), Some(conn)) => {

@@ -12,6 +12,20 @@ use crate::messages::Message;
 use crate::port::Port;
 use crate::stat::Stat;
 
+/// The `SyListFn` that collects a listing into the `Vec<(String, Stat)>` at `user`.
+pub(crate) unsafe extern "C" fn collect_entry(
+    user: *mut c_void,
+    name: SyStr,
+    stat: *const abi::SyStat,
+) {
+    // SAFETY: `user` is the caller's Vec; `name`/`stat` are lent for the call.
+    let out = unsafe { &mut *(user as *mut Vec<(String, Stat)>) };
+    let name = unsafe { name.to_string_lossy() }.into_owned();
+    if let Some(stat) = unsafe { stat.as_ref() } {
+        out.push((name, Stat::from(*stat)));
+    }
+}
+
 /// Log levels, as slog orders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -417,18 +431,15 @@ impl<'a> Ctx<'a> {
 
     /// The entries of directory `path` (`""` is the root), hidden temp files excluded.
     pub fn list_dir(&mut self, path: &str) -> Result<Vec<(String, Stat)>, HostError> {
-        unsafe extern "C" fn each(user: *mut c_void, name: SyStr, stat: *const abi::SyStat) {
-            // SAFETY: `user` is the Vec passed below; `name`/`stat` are lent for the call.
-            let out = unsafe { &mut *(user as *mut Vec<(String, Stat)>) };
-            let name = unsafe { name.to_string_lossy() }.into_owned();
-            if let Some(stat) = unsafe { stat.as_ref() } {
-                out.push((name, Stat::from(*stat)));
-            }
-        }
         let mut out: Vec<(String, Stat)> = Vec::new();
         // SAFETY: `each` matches `SyListFn`; `out` outlives the call.
         HostError::check(unsafe {
-            (self.api.list_dir)(self.raw, s(path), each, &mut out as *mut _ as *mut c_void)
+            (self.api.list_dir)(
+                self.raw,
+                s(path),
+                collect_entry,
+                &mut out as *mut _ as *mut c_void,
+            )
         })?;
         Ok(out)
     }

@@ -42,6 +42,11 @@ pub enum HostError {
     /// The file is in use by another handle (another upload continues it).
     #[error("in use")]
     Busy,
+    /// Not a failure: the storage operation waits on the network (an object store).
+    /// Its result comes later ([`crate::Event::StorageDone`]); for a read, prefetch
+    /// the range and read again after [`crate::Event::FilePrefetched`].
+    #[error("pending")]
+    Pending,
     /// A status this SDK does not know (a newer host).
     #[error("host status {0}")]
     Other(u32),
@@ -70,6 +75,7 @@ impl HostError {
             abi::SY_ERR_UNSUPPORTED => HostError::Unsupported,
             abi::SY_ERR_IS_DIR => HostError::IsDir,
             abi::SY_ERR_BUSY => HostError::Busy,
+            abi::SY_PENDING => HostError::Pending,
             other => HostError::Other(other),
         }
     }
@@ -88,6 +94,7 @@ impl HostError {
             HostError::Unsupported => abi::SY_ERR_UNSUPPORTED,
             HostError::IsDir => abi::SY_ERR_IS_DIR,
             HostError::Busy => abi::SY_ERR_BUSY,
+            HostError::Pending => abi::SY_PENDING,
             HostError::Other(s) => s,
         }
     }

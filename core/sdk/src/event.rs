@@ -13,9 +13,7 @@ pub struct SocketId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
-/// An open file handle under the handler's storage root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FileId(pub u64);
+pub use crate::file_id::FileId;
 
 /// One event from the host. Borrowed data lives only for the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +88,12 @@ pub enum Event<'a> {
     /// returns. Send each its protocol's goodbye now (TFTP ERROR, an error reply, a
     /// notice). File sends in flight were stopped where they were.
     DrainDeadline { cause: DrainCause },
+    /// A [`crate::Ctx::storage_begin`] that waited is done: what it gave, or why not.
+    /// A listing's entries: [`crate::Ctx::storage_listing`] during this call.
+    StorageDone {
+        token: u64,
+        result: Result<crate::StoreDone, HostError>,
+    },
     /// An event tag this SDK does not know (sent by a newer host); ignore it.
     Unknown { tag: u32 },
 }
@@ -193,6 +197,19 @@ impl<'a> Event<'a> {
                 } else {
                     DrainCause::Shutdown
                 },
+            },
+            abi::SY_EV_STORAGE_DONE => Event::StorageDone {
+                token: raw.token,
+                result: result_of(raw.status).map(|()| {
+                    let mut done = abi::SyStorageDone::default();
+                    if data.len() >= std::mem::size_of::<abi::SyStorageDone>() {
+                        // SAFETY: the host lends at least a whole SyStorageDone there;
+                        // read unaligned, as the bytes carry no alignment promise.
+                        done =
+                            unsafe { data.as_ptr().cast::<abi::SyStorageDone>().read_unaligned() };
+                    }
+                    crate::StoreDone::from_raw(&done)
+                }),
             },
             tag => Event::Unknown { tag },
         }

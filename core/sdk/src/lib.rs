@@ -38,6 +38,7 @@
 //! - `stat`: [`Stat`], what the host says of a file.
 //! - `session`: [`Session`], what a plugin tells the host of one session, and the
 //!   [`Ctx`] calls that describe and end it.
+//! - `file_id`: [`FileId`], an open file's handle.
 //! - `event`: [`Event`], the safe view of one host event.
 //! - `ctx`: [`Ctx`], the safe view of the host API during one call.
 //! - `error`: [`HostError`], a host call's failure.
@@ -48,6 +49,10 @@
 //!   deadline).
 //! - `messages`: typed messages shared by the bundled plugins.
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
+//! - `store_op`: [`StoreOp`] and [`StoreDone`], a storage operation that may wait.
+//! - `ctx_store`: the [`Ctx`] calls that start such operations and read listings.
+//! - `storage_waits`: [`StorageWaits`], a [`Storage`] for a machine whose storage
+//!   may wait: a step that waited is run again once the answer is in.
 //! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.
 //! - `digest_line`: that format's name and line, pure text (below `storage` and `sums`).
 //! - `trampoline` / `declare_plugin!` (in `macros`): the generated `extern "C"` glue; every entry
@@ -66,9 +71,11 @@ pub mod abi;
 mod config;
 pub mod conn;
 mod ctx;
+mod ctx_store;
 mod digest_line;
 mod error;
 mod event;
+mod file_id;
 pub mod host;
 mod macros;
 pub mod messages;
@@ -77,6 +84,8 @@ mod protocol;
 mod session;
 mod stat;
 mod storage;
+mod storage_waits;
+mod store_op;
 pub mod sums;
 pub mod testing;
 #[doc(hidden)]
@@ -93,6 +102,8 @@ pub use protocol::{InstanceMode, Listeners, Protocol, StorageKind};
 pub use session::{Direction, Outcome, Session};
 pub use stat::Stat;
 pub use storage::{Storage, is_hidden_path};
+pub use storage_waits::{StorageWaits, WaitingStorage};
+pub use store_op::{StoreDone, StoreOp, raw_done};
 pub use typed_port::{Input, Output};
 pub use workers::{InputDelivery, Sharding};
 

@@ -83,6 +83,11 @@ pub trait Protocol: Sized + 'static {
     const PORTS: &'static [Port] = &[];
     /// Whether peers read the files under the handler's root ([`StorageKind`]).
     const STORAGE: StorageKind = StorageKind::Served;
+    /// Whether every storage call of this plugin that may wait goes through
+    /// [`Ctx::storage_begin`] (or a [`crate::StorageWaits`]), and its reads are ready
+    /// for [`crate::HostError::Pending`]. Only such a plugin can serve a storage that
+    /// waits on the network (an s3 storage); the host refuses the others there.
+    const STORAGE_WAITS: bool = false;
     /// Whether a handler may run on several workers (`workers:` in the topology), and
     /// which worker gets what ([`Sharding`]). One worker unless the plugin says so.
     const SHARDING: Sharding = Sharding::None;

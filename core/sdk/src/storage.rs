@@ -2,8 +2,10 @@
 //! storage without holding a [`Ctx`] — the plugin's adapter passes its `Ctx`, the
 //! machine's tests pass an in-memory store that can inject failures.
 //!
-//! Storage calls answer at once (the host runs them during the call), which is why
-//! they are a trait the machine calls rather than outputs it queues.
+//! Storage calls answer at once on a dir (the host runs them during the call), which is
+//! why they are a trait the machine calls rather than outputs it queues; on a storage
+//! that waits they may answer [`HostError::Pending`], and [`crate::StorageWaits`] runs
+//! the step again once the answer is in.
 
 use crate::{Ctx, FileId, HostError, Stat, digest_line};
 
@@ -35,6 +37,10 @@ pub trait Storage {
     fn list_dir(&mut self, path: &str) -> Result<Vec<(String, Stat)>, HostError>;
     fn remove_file(&mut self, path: &str) -> Result<(), HostError>;
     fn free_space(&mut self) -> Result<u64, HostError>;
+    /// A new step starts (the next request): a store that replays the answers of a
+    /// step that waited ([`crate::StorageWaits`]) forgets the last step's. Nothing by
+    /// default (a store that never waits keeps nothing).
+    fn fresh_step(&mut self) {}
     /// The sha256 of the whole of `file`, opened with [`Storage::open_read`] at `path`,
     /// if known ([`Ctx::file_digest`]: the host's cache). The default, for stores
     /// without a host (a machine's tests), reads the digest side file

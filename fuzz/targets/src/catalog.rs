@@ -23,6 +23,7 @@ fn describe<P: Protocol>() -> PluginDescription {
         listener_kinds: P::LISTENERS.0,
         instance_mode: P::MODE.raw(),
         sharding: P::SHARDING.raw(),
+        storage_waits: P::STORAGE_WAITS,
         ports: P::PORTS
             .iter()
             .map(|p| PortDescription {

@@ -79,6 +79,12 @@ pub enum HostEvent<'a> {
         token: u64,
         status: u32,
     },
+    /// A storage operation that waited is done: what it gave (for `SY_OK`).
+    StorageDone {
+        token: u64,
+        status: u32,
+        done: &'a abi::SyStorageDone,
+    },
     Message {
         port: u32,
         type_name: &'a str,
@@ -107,6 +113,7 @@ impl HostEvent<'_> {
             HostEvent::FileSent { .. } => abi::SY_EV_FILE_SENT,
             HostEvent::FileReceived { .. } => abi::SY_EV_FILE_RECEIVED,
             HostEvent::FilePrefetched { .. } => abi::SY_EV_FILE_PREFETCHED,
+            HostEvent::StorageDone { .. } => abi::SY_EV_STORAGE_DONE,
             HostEvent::Message { .. } => abi::SY_EV_MESSAGE,
         };
         let mut ev = SyEvent::new(tag, now_ms);
@@ -189,6 +196,22 @@ impl HostEvent<'_> {
             HostEvent::FilePrefetched { token, status } => {
                 ev.token = token;
                 ev.status = status;
+            }
+            HostEvent::StorageDone {
+                token,
+                status,
+                done,
+            } => {
+                ev.token = token;
+                ev.status = status;
+                ev.amount = done.stat.size;
+                // SAFETY: `done` is a plain `repr(C)` struct borrowed for the delivery.
+                ev.data = SyBytes::from_slice(unsafe {
+                    std::slice::from_raw_parts(
+                        (done as *const abi::SyStorageDone).cast::<u8>(),
+                        std::mem::size_of::<abi::SyStorageDone>(),
+                    )
+                });
             }
             HostEvent::Message {
                 port,

@@ -213,6 +213,12 @@ pub struct Resources {
     pub sessions: SessionTable,
     /// Units of the handler's shared counters the instance took (`counter_take`).
     pub counters: CounterHoldings,
+    /// Storage operations in flight on an object store, cancelled with the instance
+    /// (a restarted instance must not get its predecessor's `STORAGE_DONE`).
+    pub storage_ops: IdMap<SpawnHandle>,
+    /// The entries of the listing that finished last, by its token (`storage_listing`
+    /// reads them during the call it finished in).
+    pub listing: Option<(u64, Vec<(String, switchyard_sdk::abi::SyStat)>)>,
 }
 
 impl Resources {

@@ -50,13 +50,17 @@ pub struct Shared {
     pub config_text: String,
     pub log: slog::Logger,
     pub root: Option<Arc<Root>>,
+    /// The handler's `s3` storage; then `root` is its private spool, and the storage
+    /// operations go to the store (`actor::calls::store`).
+    pub objects: Option<Arc<crate::objects::ObjectBackend>>,
     pub limits: Limits,
     pub restart: RestartPolicy,
     /// Output routes indexed by output port index.
     pub outputs: HashMap<u32, Vec<OutputRoute>>,
     /// Bus subjects each output port publishes on, by output port index.
     pub bus_outputs: HashMap<u32, Vec<Arc<str>>>,
-    /// Where messages for the bus go (`None`: the topology has no bus).
+    /// Where messages for the bus go (`None`: the topology has no bus); set by the
+    /// worker's start, like `objects`.
     pub bus: Option<Outbox>,
     pub clock_origin: Instant,
     pub stopped: Cell<bool>,
@@ -84,7 +88,6 @@ impl Shared {
         metrics: HandlerMetrics,
         live: Arc<std::sync::atomic::AtomicUsize>,
         (wide, worker): (Arc<HandlerWide>, usize),
-        bus: Option<Outbox>,
     ) -> Shared {
         let mut outputs: HashMap<u32, Vec<OutputRoute>> = HashMap::new();
         let spec = &plan.spec;
@@ -111,11 +114,12 @@ impl Shared {
             config_text: spec.config_text.clone(),
             log,
             root,
+            objects: None,
             limits: spec.limits.clone(),
             restart: spec.restart,
             outputs,
             bus_outputs,
-            bus,
+            bus: None,
             clock_origin: Instant::now(),
             stopped: Cell::new(false),
             draining: Cell::new(false),

@@ -5,6 +5,7 @@
 //! failure: new sockets close, running ones are untouched.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::admin::{BoundAdmin, bind_admin};
 use super::errors::{StartError, StartErrors};
@@ -12,6 +13,7 @@ use super::plan::ReloadPlan;
 use super::sockets::{self, ListenerSocket};
 use crate::catalog::Catalog;
 use crate::loader::{LibraryId, Plugin};
+use crate::objects::ObjectBackend;
 use crate::storage::{Root, StorageError};
 use crate::topology::{HandlerSpec, Topology};
 
@@ -53,6 +55,8 @@ pub(super) struct Prepared {
     pub sockets: HashMap<String, Vec<ListenerSocket>>,
     /// The opened root of each handler in [`ReloadPlan::roots`].
     pub roots: HashMap<String, Root>,
+    /// The connected `s3` storage of each starting handler bound to one.
+    pub objects: HashMap<String, Arc<ObjectBackend>>,
     /// The new admin endpoint, when the plan binds one.
     pub admin: Option<BoundAdmin>,
 }
@@ -85,6 +89,7 @@ pub(super) fn prepare<'r>(
     }
     let mut loaded = HashMap::new();
     let mut roots = HashMap::new();
+    let mut objects = HashMap::new();
     let mut plugins = plugins.0;
     for h in &topology.handlers {
         match plugins.remove(&h.name) {
@@ -104,6 +109,13 @@ pub(super) fn prepare<'r>(
             Ok(None) => {}
             Err(e) => errors.push(e),
         }
+        match connect_objects(h, plan.opens_root(&h.name)) {
+            Ok(Some(backend)) => {
+                objects.insert(h.name.clone(), backend);
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
     }
     if !errors.is_empty() {
         return Err(StartErrors(errors));
@@ -112,8 +124,23 @@ pub(super) fn prepare<'r>(
         plugins: loaded,
         sockets,
         roots,
+        objects,
         admin,
     })
+}
+
+/// Connect handler `h`'s `s3` storage, when it starts and has one: a store that cannot
+/// be used refuses the start (or reload), naming the storage.
+fn connect_objects(h: &HandlerSpec, open: bool) -> Result<Option<Arc<ObjectBackend>>, StartError> {
+    let (Some(binding), Some(spool), true) = (&h.object_storage, &h.root, open) else {
+        return Ok(None);
+    };
+    ObjectBackend::connect(binding, spool)
+        .map(Some)
+        .map_err(|reason| StartError::Plugin {
+            handler: h.name.clone(),
+            reason,
+        })
 }
 
 /// Open handler `h`'s root and make its `create_dirs`, when `open` (the handler starts).

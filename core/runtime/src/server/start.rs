@@ -24,6 +24,7 @@ use crate::actor::{
 use crate::bus::outbox::Outbox;
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
+use crate::objects::ObjectBackend;
 use crate::storage::Root;
 use crate::topology::HandlerSpec;
 
@@ -84,7 +85,7 @@ pub(super) fn start_handler(
     env: HandlerStart<'_>,
     h: &HandlerSpec,
     plugin: Plugin,
-    root: Option<Root>,
+    (root, objects): (Option<Root>, Option<Arc<ObjectBackend>>),
     sockets: ListenerSockets,
     mut predecessors: Vec<Predecessor>,
 ) -> Workers {
@@ -130,6 +131,7 @@ pub(super) fn start_handler(
         };
         let wiring = WorkerWiring {
             root: root.clone(),
+            objects: objects.clone(),
             metrics: metrics.clone(),
             live: Arc::clone(env.live),
             wide: Arc::clone(&wide),
@@ -158,6 +160,7 @@ pub(super) fn start_handler(
 /// What one worker shares with the others (all `Send`, crossing to its thread).
 struct WorkerWiring {
     root: Option<Arc<Root>>,
+    objects: Option<Arc<ObjectBackend>>,
     metrics: crate::metrics::HandlerMetrics,
     live: Arc<AtomicUsize>,
     wide: Arc<HandlerWide>,
@@ -184,21 +187,17 @@ fn start_worker(
         crate::busy_poll::enable(busy);
         let WorkerWiring {
             root,
+            objects,
             metrics,
             live,
             wide,
             registry,
             bus,
         } = w;
-        let shared = Rc::new(Shared::new(
-            &plan,
-            log,
-            root,
-            metrics,
-            live,
-            (wide, worker),
-            bus,
-        ));
+        let mut shared = Shared::new(&plan, log, root, metrics, live, (wide, worker));
+        shared.objects = objects;
+        shared.bus = bus;
+        let shared = Rc::new(shared);
         InstanceActor::handler(plan, shared, registry)
     })
 }

@@ -35,7 +35,7 @@
 //! - `sweep`: deleting stale temps when a root is opened.
 //! - `tests/`: unit tests on real files, one file per concern.
 
-mod digests;
+pub mod digests;
 mod error;
 mod lock;
 mod partial;

@@ -89,6 +89,12 @@ impl FileVersion {
         }
     }
 
+    /// The version of an open file, as the kernel describes it now (a spooled copy
+    /// of an object, whose digest is then remembered under it).
+    pub fn of(file: &std::fs::File) -> std::io::Result<FileVersion> {
+        Ok(FileVersion::from_raw(&rustix::fs::fstat(file)?))
+    }
+
     /// What the digest side file is checked against (size, whole seconds).
     pub fn stat(&self) -> switchyard_sdk::Stat {
         switchyard_sdk::Stat {

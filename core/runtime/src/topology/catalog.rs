@@ -86,6 +86,9 @@ pub struct PluginDescription {
     pub storage: StorageKind,
     /// `switchyard_sdk::abi::SY_SHARD_*`: whether a handler may run on several workers.
     pub sharding: u32,
+    /// Whether its storage calls may wait (`SY_STORAGE_CALLS_WAIT`): only such a
+    /// plugin can serve an `s3` storage.
+    pub storage_waits: bool,
 }
 
 /// One typed message port of a plugin.

@@ -20,6 +20,7 @@ use super::document::{self, Document};
 use super::model::{
     AccessLogSpec, HandlerSpec, ListenerSpec, StorageBackend, StorageSpec, Topology,
 };
+use super::object_storage;
 use super::plugins::{check_configs, describe_plugins};
 use super::reader::Reader;
 use super::resolution::{self, Resolve, SystemResolver};
@@ -119,6 +120,7 @@ fn check(
     if !doc.allow_nested_roots {
         report_nested_roots(r, doc, &plugins, cwd);
     }
+    object_storage::check(r, doc, &plugins);
     let workers = workers::check(r, doc, &plugins);
     assemble(
         doc,
@@ -313,7 +315,14 @@ fn assemble(
             Some(HandlerSpec {
                 name: h.name.value.clone(),
                 plugin: plugin?,
-                root: h.root.as_ref().map(|p| cwd.join(&p.value)),
+                root: match &h.object_storage {
+                    Some(name) => Some(object_storage::spool_dir(&name.value)),
+                    None => h.root.as_ref().map(|p| cwd.join(&p.value)),
+                },
+                object_storage: h
+                    .object_storage
+                    .as_ref()
+                    .and_then(|name| object_storage::binding(&doc.storages, &name.value)),
                 symlinks: h.symlinks.unwrap_or_default(),
                 config_text: h.config.unwrap_or("").to_string(),
                 create_dirs: h.create_dirs.clone(),

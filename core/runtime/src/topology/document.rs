@@ -16,7 +16,7 @@ use super::bus;
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
 use super::handler_limits;
-use super::handler_storage::{read_root, read_storage_ref, read_symlinks};
+use super::handler_storage::{StorageRef, read_root, read_storage_ref, read_symlinks};
 use super::model::{AccessLogSpec, BusSpec, Limits, ListenerKind, RestartPolicy};
 use super::raw::{self, RawStruct};
 use super::reader::Reader;
@@ -82,6 +82,9 @@ pub(crate) struct HandlerDef<'a> {
     pub plugin: Option<At<String>>,
     /// The storage root as written (not yet resolved), with its place for diagnostics.
     pub root: Option<At<PathBuf>>,
+    /// `storage: "name"` of an `s3` storage, with its place (the plugin is checked
+    /// against it once loaded).
+    pub object_storage: Option<At<String>>,
     /// `symlinks:` as written (only with a `root`; the default when absent).
     pub symlinks: Option<Symlinks>,
     /// The `config:` value text (a slice of the file), `None` when absent.
@@ -332,6 +335,7 @@ fn read_handler<'a>(
         name,
         plugin: None,
         root: None,
+        object_storage: None,
         symlinks: None,
         config: None,
         create_dirs: Vec::new(),
@@ -359,9 +363,12 @@ fn read_handler<'a>(
         });
     }
     if let Some(raw) = f.get("storage") {
-        let root = read_storage_ref(r, raw, &what, def.root.is_some(), storages);
         let span = r.span(raw);
-        def.root = def.root.take().or(root.map(|value| At { value, span }));
+        match read_storage_ref(r, raw, &what, def.root.is_some(), storages) {
+            Some(StorageRef::Dir(value)) => def.root = Some(At { value, span }),
+            Some(StorageRef::S3(value)) => def.object_storage = Some(At { value, span }),
+            None => {}
+        }
     }
     def.symlinks = read_symlinks(r, &f, def.root.is_some(), &what);
     def.create_dirs = r

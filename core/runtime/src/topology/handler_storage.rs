@@ -61,17 +61,26 @@ pub(crate) fn read_symlinks<'a>(
     Some(value)
 }
 
+/// What a handler's `storage: "name"` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StorageRef {
+    /// A `dir` storage: its path, the handler's root.
+    Dir(PathBuf),
+    /// An `s3` storage, by name (its plugin must be able to wait on storage).
+    S3(String),
+}
+
 /// `storage: "name"`: the root of a `dir` storage (the caller places it at the
-/// `storage` value, so later checks, such as nested roots, point there). Refused, at the value: a name
-/// `storages` does not define, a handler that also has a `root`, and an `s3` storage,
-/// which no handler can be served from until the storage ABI can wait (issue 21).
+/// `storage` value, so later checks, such as nested roots, point there), or the name
+/// of an `s3` storage. Refused, at the value: a name `storages` does not define, and a
+/// handler that also has a `root`.
 pub(crate) fn read_storage_ref<'a>(
     r: &mut Reader<'a>,
     raw: &'a str,
     what: &str,
     has_root: bool,
     storages: &[StorageDef],
-) -> Option<PathBuf> {
+) -> Option<StorageRef> {
     let name = r.value::<String>(raw, &format!("`storage` of {what}"))?;
     let span = r.span(raw);
     let refuse = |kind, message: String, label: &str, help: Option<String>| {
@@ -100,15 +109,7 @@ pub(crate) fn read_storage_ref<'a>(
         return None;
     };
     match def.backend.as_ref()? {
-        StorageBackend::Dir(path) => Some(path.clone()),
-        StorageBackend::S3(_) => {
-            r.push(refuse(
-                DiagnosticKind::UnsupportedStorage,
-                format!("{what} uses s3 storage `{name}`: s3 storages are not yet served by handlers (issue 21)"),
-                "an s3 storage",
-                Some("serve this handler from a `dir` storage or a `root` until plugins can wait on storage".into()),
-            ));
-            None
-        }
+        StorageBackend::Dir(path) => Some(StorageRef::Dir(path.clone())),
+        StorageBackend::S3(_) => Some(StorageRef::S3(name)),
     }
 }

@@ -32,6 +32,7 @@
 //! - `service_url.rs`: the check of a service's URL (S3 endpoint, NATS server) that
 //!   `storages.rs` and `bus.rs` share.
 //! - `handler_storage.rs`: a handler's `root`, `storage` and `symlinks`.
+//! - `object_storage.rs`: handlers on an `s3` storage: their plugin, their spool.
 //! - `bind.rs`: a listener's `bind` (`ip:port` or `host:port`) and `dual_stack`, and
 //!   resolving host names (at compile time: start, reload, `validate`).
 //! - `resolution.rs`: host names in `bind` resolved to addresses (start, reload,
@@ -70,6 +71,7 @@ mod document;
 mod handler_limits;
 mod handler_storage;
 mod model;
+mod object_storage;
 mod plugins;
 mod raw;
 mod reader;
@@ -94,8 +96,8 @@ pub use compile::{compile, load};
 pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};
 pub use model::{
     AccessLogFormat, AccessLogSpec, BusCredentials, BusInputRoute, BusOutputRoute, BusSpec,
-    HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute, RestartPolicy, S3StorageSpec,
-    StorageBackend, StorageSpec, Topology,
+    HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute, RestartPolicy, S3Binding,
+    S3StorageSpec, StorageBackend, StorageSpec, Topology,
 };
 pub use plugins::{PluginLookup, plugin_lookup};
 pub use render::render;

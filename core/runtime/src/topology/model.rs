@@ -116,6 +116,13 @@ pub enum StorageBackend {
     S3(S3StorageSpec),
 }
 
+/// A handler's `s3` storage: its name (for errors and logs) and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Binding {
+    pub name: String,
+    pub spec: S3StorageSpec,
+}
+
 /// An `s3` storage as the topology gives it; see `topology::storages`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3StorageSpec {
@@ -223,8 +230,11 @@ pub struct HandlerSpec {
     pub name: String,
     /// The plugin serving it.
     pub plugin: PluginDescription,
-    /// Storage root, resolved against the working directory; `None` = no storage.
+    /// Storage root, resolved against the working directory; `None` = no storage. On
+    /// an `s3` storage: the host's private spool directory (see `object_storage`).
     pub root: Option<PathBuf>,
+    /// The `s3` storage the handler's files are on (`storage: "name"`), if any.
+    pub object_storage: Option<S3Binding>,
     /// Whether symlinks beneath `root` are followed inside it (`symlinks`; default
     /// `follow_inside`). See `crate::storage::Symlinks`.
     pub symlinks: Symlinks,

@@ -43,6 +43,10 @@ pub const SY_ERR_BUSY: u32 = 13;
 /// connection) asked that it cost only that connection: the instance is intact; the
 /// host closes that connection (`SY_EV_CONN_CLOSED` follows) and serves on.
 pub const SY_ERR_PANICKED_CONN: u32 = 14;
+/// Not an error: `storage_begin` started an operation whose result comes by
+/// `SY_EV_STORAGE_DONE`; `read_file` / `send_datagram_file` on a storage that may wait:
+/// the range is not in memory yet (prefetch it, try again after `SY_EV_FILE_PREFETCHED`).
+pub const SY_PENDING: u32 = 15;
 
 // ---- listener kinds (bit mask) -------------------------------------------------------
 pub const SY_LISTEN_UDP: u32 = 1 << 0;
@@ -141,6 +145,33 @@ pub const SY_EV_REPLACED: u32 = 15;
 /// File sends in flight were stopped where they were (no `SY_EV_FILE_SENT` follows), so
 /// what is written now goes out next.
 pub const SY_EV_DRAIN_DEADLINE: u32 = 16;
+/// `token`, `status`, `amount` (the stat's size), `data` (an `SyStorageDone`): a
+/// `storage_begin` that answered `SY_PENDING` is done.
+pub const SY_EV_STORAGE_DONE: u32 = 17;
+
+// ---- storage operations that may wait (`SyStorageOp::kind`) ---------------------------
+/// `path` -> `file`, `stat` (its size): `open_read`'s counterpart.
+pub const SY_STORE_OPEN_READ: u32 = 1;
+/// `path` -> `stat`.
+pub const SY_STORE_STAT: u32 = 2;
+/// `path` -> entries, read with `storage_listing`.
+pub const SY_STORE_LIST: u32 = 3;
+/// `path` -> `file`: a hidden upload, invisible until committed.
+pub const SY_STORE_CREATE_TEMP: u32 = 4;
+/// `path` -> `file`, `stat` (its size so far): continue a kept partial upload.
+pub const SY_STORE_OPEN_PARTIAL: u32 = 5;
+/// `file`, `path`, `flags` (`SY_COMMIT_*`): make an upload visible.
+pub const SY_STORE_COMMIT: u32 = 6;
+/// `path`: remove a file.
+pub const SY_STORE_REMOVE: u32 = 7;
+
+// ---- which storage calls a plugin makes (`SyPluginVTable::storage_calls`) -------------
+/// Synchronous calls only (every vtable that predates the field): refused on a storage
+/// that may wait (s3), served on a dir.
+pub const SY_STORAGE_CALLS_SYNC: u32 = 0;
+/// `storage_begin` for everything that may wait, and `read_file` /
+/// `send_datagram_file` ready for `SY_PENDING`.
+pub const SY_STORAGE_CALLS_WAIT: u32 = 1;
 
 // ---- why sessions are cut (`SY_EV_DRAIN_DEADLINE`'s `status`) -------------------------
 /// The host is shutting down (`drain_timeout_secs` passed).

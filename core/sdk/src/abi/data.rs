@@ -67,6 +67,35 @@ pub struct SyStat {
     pub modified_unix: i64,
 }
 
+/// A storage operation for `storage_begin`; the host copies what it needs.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SyStorageOp {
+    pub struct_size: u32,
+    /// `SY_STORE_*`.
+    pub kind: u32,
+    /// Relative, `/`-separated, as for the synchronous calls.
+    pub path: SyStr,
+    /// `SY_STORE_COMMIT`: the temp or partial handle; else 0.
+    pub file: u64,
+    /// `SY_STORE_COMMIT`: `SY_COMMIT_*`; else 0.
+    pub flags: u32,
+    pub reserved0: u32,
+}
+
+/// What a storage operation gave: `storage_begin`'s out, or `SY_EV_STORAGE_DONE`'s data.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyStorageDone {
+    pub struct_size: u32,
+    /// The `SY_STORE_*` that finished.
+    pub kind: u32,
+    /// `OPEN_READ`, `CREATE_TEMP`, `OPEN_PARTIAL`: the new handle.
+    pub file: u64,
+    /// `OPEN_READ`, `OPEN_PARTIAL`, `STAT` (`struct_size` 0: none).
+    pub stat: SyStat,
+}
+
 /// One event delivered to a plugin instance. Which fields are set depends on `tag`
 /// (see the `SY_EV_*` constants); the others are zero.
 #[repr(C)]

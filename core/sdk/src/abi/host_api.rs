@@ -178,4 +178,19 @@ pub struct SyHostApi {
         out_socket: *mut u64,
         out_local: *mut SyAddr,
     ) -> u32,
+    /// Start storage operation `op`, answered by `token`: `SY_OK` done now (`out` says
+    /// what it gave), `SY_PENDING` done later by `SY_EV_STORAGE_DONE`, else failed now.
+    pub storage_begin: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        op: *const SyStorageOp,
+        token: u64,
+        out: *mut SyStorageDone,
+    ) -> u32,
+    /// The entries of `SY_STORE_LIST` `token`, during the call in which it finished.
+    pub storage_listing: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        token: u64,
+        each: SyListFn,
+        user: *mut c_void,
+    ) -> u32,
 }

@@ -51,6 +51,7 @@ pub fn status_name(status: u32) -> &'static str {
         SY_ERR_IS_DIR => "is a directory",
         SY_ERR_BUSY => "in use",
         SY_ERR_PANICKED_CONN => "plugin panicked on a connection",
+        SY_PENDING => "pending",
         _ => "unknown status",
     }
 }
@@ -65,12 +66,15 @@ const _: () = {
     assert!(std::mem::size_of::<SyPortDecl>() == 40);
     assert!(std::mem::size_of::<SyPluginDecl>() == 16);
     // Grows only at its end; a plugin's table as short as the first one still loads.
-    assert!(std::mem::size_of::<SyPluginVTable>() == 160);
+    assert!(std::mem::size_of::<SyPluginVTable>() == 168);
+    assert!(SY_VTABLE_SIZE_V5 == 160);
     assert!(SY_VTABLE_SIZE_V1 == 120);
     assert!(SY_VTABLE_SIZE_V2 == 128);
     assert!(SY_VTABLE_SIZE_V3 == 144);
     assert!(SY_VTABLE_SIZE_V4 == 152);
     assert!(std::mem::size_of::<SySession>() == 96);
     // Grows only at its end (new calls), so older plugins keep reading a valid prefix.
-    assert!(std::mem::size_of::<SyHostApi>() == 288);
+    assert!(std::mem::size_of::<SyHostApi>() == 304);
+    assert!(std::mem::size_of::<SyStorageOp>() == 40);
+    assert!(std::mem::size_of::<SyStorageDone>() == 40);
 };

@@ -94,6 +94,12 @@ pub struct SyPluginVTable {
     pub sharding: u32,
     /// `SY_INPUT_*`: typed messages to one worker in turn, or to every worker.
     pub input_delivery: u32,
+    /// `SY_STORAGE_CALLS_*`: whether the plugin's storage calls may wait (needed on an
+    /// s3 storage). Added after `input_delivery`: an older vtable reads as
+    /// `SY_STORAGE_CALLS_SYNC`.
+    pub storage_calls: u32,
+    /// Always 0.
+    pub reserved1: u32,
 }
 
 /// `struct_size` of a vtable built before `storage` was added: the host still loads
@@ -106,6 +112,9 @@ pub const SY_VTABLE_SIZE_V2: u32 = std::mem::offset_of!(SyPluginVTable, export_s
 pub const SY_VTABLE_SIZE_V3: u32 = std::mem::offset_of!(SyPluginVTable, config_format) as u32;
 /// `struct_size` of a vtable built before `sharding` was added: it runs on one worker.
 pub const SY_VTABLE_SIZE_V4: u32 = std::mem::offset_of!(SyPluginVTable, sharding) as u32;
+/// `struct_size` of a vtable built before `storage_calls` was added: synchronous
+/// storage calls only.
+pub const SY_VTABLE_SIZE_V5: u32 = std::mem::offset_of!(SyPluginVTable, storage_calls) as u32;
 
 // SAFETY: the vtable is immutable static data; its pointers point to static data too.
 unsafe impl Sync for SyPluginVTable {}

@@ -4,8 +4,9 @@
 
 use std::net::SocketAddr;
 
-use crate::abi::{SY_ERR_UNSUPPORTED, SyHostCtx, SyStat};
+use crate::abi::{SY_ERR_UNSUPPORTED, SyHostCtx, SyStat, SyStorageDone};
 use crate::session::Session;
+use crate::store_op::StoreOp;
 
 /// What a plugin may ask of the host: one method per [`SyHostApi`] call, with its
 /// arguments decoded and checked. A method returns the call's `SY_OK`/`SY_ERR_*`
@@ -149,6 +150,17 @@ pub trait HostCalls {
     /// (`SY_ERR_NOT_FOUND` if not).
     fn file_digest(&mut self, file: u64) -> Result<[u8; 32], u32> {
         Err(self.unsupported("file_digest"))
+    }
+    /// Start storage operation `op` for `token`: `Ok(Some(done))` when it is done now
+    /// (a dir storage: see [`answer_at_once`](super::answer_at_once), whose listing the
+    /// context keeps for [`HostCalls::storage_listing`]), `Ok(None)` when its
+    /// `SY_EV_STORAGE_DONE` follows, `Err` when it failed now.
+    fn storage_begin(&mut self, op: StoreOp<'_>, token: u64) -> Result<Option<SyStorageDone>, u32> {
+        Err(self.unsupported("storage_begin"))
+    }
+    /// The entries of listing `token`, during the call in which it finished.
+    fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {
+        Err(self.unsupported("storage_listing"))
     }
     /// The plugin made call `call`, which this context does not offer: every default
     /// method answers through here. A context that must know (the dry `create` run at

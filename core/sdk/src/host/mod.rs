@@ -18,16 +18,23 @@
 //!
 //! # Layout
 //! - `calls`: the [`HostCalls`] trait, and the slot a context is lent through.
+//! - `at_once`: [`answer_at_once`], a storage operation by the synchronous calls.
+//! - `decode`: checking and decoding a plugin's raw arguments, for both tables.
+//! - `store_table`: the `extern "C"` storage operation entries of [`HOST_API`].
 //! - `table`: argument decoding and the `extern "C"` functions of [`HOST_API`].
 //! - this file: [`with_ctx`], which lends a context to a plugin for one call.
 
 use crate::abi::{SyHostApi, SyHostCtx};
 
+mod at_once;
 mod calls;
+mod decode;
+mod store_table;
 mod table;
 #[cfg(test)]
 mod tests;
 
+pub use at_once::{Listing, answer_at_once};
 pub use calls::HostCalls;
 pub(crate) use calls::Lent;
 pub use table::HOST_API;

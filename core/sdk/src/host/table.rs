@@ -6,79 +6,15 @@
 //! to [`HostCalls::malformed`]) instead of reaching the host's I/O code.
 
 use std::ffi::c_void;
-use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::calls::{HostCalls, Lent};
+use super::calls::HostCalls;
+use super::decode::{addr_arg, bytes_arg, dispatch, malformed, put, status, str_arg};
+use super::store_table::{h_storage_begin, h_storage_listing, list_to};
 use crate::abi::{
-    self, SY_ERR_INVALID, SY_ERR_IO, SyAddr, SyBytes, SyHostApi, SyHostCtx, SyListFn, SySession,
-    SyStat, SyStr,
+    self, SY_ERR_IO, SyAddr, SyBytes, SyHostApi, SyHostCtx, SyListFn, SySession, SyStat, SyStr,
 };
 use crate::event::ConnId;
 use crate::session::{Direction, Session};
-
-/// Recover the `HostCalls` of this call and run `f` on it, catching host panics.
-fn dispatch<R>(ctx: *mut SyHostCtx, on_panic: R, f: impl FnOnce(&mut dyn HostCalls) -> R) -> R {
-    if ctx.is_null() {
-        return on_panic;
-    }
-    // SAFETY: every ctx given to this table is a `Lent` slot made by `with_ctx` (or
-    // `MockHost::raw_ctx`), valid for the call. The pointer is copied out, so no
-    // reference to the slot is alive while the context (which may hold it) is borrowed.
-    let Lent(calls) = unsafe { ctx.cast::<Lent<'_>>().read() };
-    // SAFETY: the lender gave up its borrow of the context for the call: this is the
-    // only reference to it until the entry returns.
-    let calls = unsafe { &mut *calls };
-    catch_unwind(AssertUnwindSafe(|| f(calls))).unwrap_or(on_panic)
-}
-
-/// Refuse a call whose arguments cannot be decoded, telling the context (which logs it).
-fn malformed(ctx: *mut SyHostCtx, call: &'static str) -> u32 {
-    dispatch(ctx, (), |c| c.malformed(call));
-    SY_ERR_INVALID
-}
-
-// The decoders below borrow the plugin's memory: use them only on the arguments of the
-// entry being run, which the plugin lends for the call.
-
-fn str_arg<'a>(s: SyStr) -> Option<&'a str> {
-    if s.ptr.is_null() && s.len != 0 {
-        return None;
-    }
-    // SAFETY: the plugin lends `s` for the call (null only with len 0, checked above).
-    std::str::from_utf8(unsafe { s.as_bytes() }).ok()
-}
-
-fn bytes_arg<'a>(b: SyBytes) -> Option<&'a [u8]> {
-    if b.ptr.is_null() && b.len != 0 {
-        return None;
-    }
-    // SAFETY: the plugin lends `b` for the call.
-    Some(unsafe { b.as_slice() })
-}
-
-fn addr_arg(a: *const SyAddr) -> Option<SocketAddr> {
-    // SAFETY: the plugin lends `a` for the call (or passes null, refused).
-    unsafe { a.as_ref() }.and_then(SyAddr::to_socket_addr)
-}
-
-/// Write `value` to an out-pointer the plugin gave us, if non-null.
-fn put<T>(out: *mut T, value: T) {
-    // SAFETY: the plugin lends a writable out-pointer for the call (null is skipped).
-    if let Some(slot) = unsafe { out.as_mut() } {
-        *slot = value;
-    }
-}
-
-fn status<T>(r: Result<T, u32>, out: impl FnOnce(T)) -> u32 {
-    match r {
-        Ok(v) => {
-            out(v);
-            abi::SY_OK
-        }
-        Err(s) => s,
-    }
-}
 
 unsafe extern "C" fn h_log(ctx: *mut SyHostCtx, level: u32, msg: SyStr) {
     let msg = match str_arg(msg) {
@@ -299,11 +235,7 @@ unsafe extern "C" fn h_list_dir(
         Ok(entries) => entries,
         Err(status) => return status,
     };
-    for (name, st) in &entries {
-        // SAFETY: the plugin's callback, given values valid for the call; no borrow of
-        // the host context is live while it runs.
-        unsafe { each(user, SyStr::from_str(name), st) }
-    }
+    list_to(&entries, each, user);
     abi::SY_OK
 }
 unsafe extern "C" fn h_remove_file(ctx: *mut SyHostCtx, path: SyStr) -> u32 {
@@ -469,4 +401,6 @@ pub static HOST_API: SyHostApi = SyHostApi {
     counter_give: h_counter_give,
     file_digest: h_file_digest,
     open_udp_in: h_open_udp_in,
+    storage_begin: h_storage_begin,
+    storage_listing: h_storage_listing,
 };

@@ -181,3 +181,45 @@ fn the_mock_runs_behind_the_same_table() {
     assert_eq!((status, size), (abi::SY_OK, 3));
     assert_eq!(host.open_files(), 1);
 }
+
+#[test]
+fn storage_begin_refuses_a_short_or_unknown_op_and_answers_a_dir_at_once() {
+    let mut host = MockHost::new();
+    host.files.insert("a.txt".into(), b"hello".to_vec());
+    let ctx = host.raw_ctx();
+    let api = MockHost::api();
+    let mut out = abi::SyStorageDone::default();
+    let op = crate::StoreOp::OpenRead("a.txt").to_raw();
+    // SAFETY: our own table and context; `op` and `out` are valid locals.
+    let ok = unsafe { (api.storage_begin)(ctx, &op, 7, &mut out) };
+    assert_eq!(ok, abi::SY_OK);
+    assert_eq!((out.kind, out.stat.size), (abi::SY_STORE_OPEN_READ, 5));
+    assert_ne!(out.file, 0);
+    let unknown = abi::SyStorageOp { kind: 99, ..op };
+    let short = abi::SyStorageOp {
+        struct_size: 8,
+        ..op
+    };
+    for bad in [unknown, short] {
+        // SAFETY: as above.
+        let status = unsafe { (api.storage_begin)(ctx, &bad, 8, &mut out) };
+        assert_eq!(status, SY_ERR_INVALID);
+    }
+    // SAFETY: as above; a null op is refused, not read.
+    let null = unsafe { (api.storage_begin)(ctx, std::ptr::null(), 9, &mut out) };
+    assert_eq!(null, SY_ERR_INVALID);
+}
+
+#[test]
+fn a_listing_is_read_only_by_its_own_token() {
+    let mut host = MockHost::new();
+    host.files.insert("d/x".into(), b"1".to_vec());
+    host.with_ctx(0, |cx| {
+        let done = cx.storage_begin(crate::StoreOp::List("d"), 3);
+        assert_eq!(done, std::task::Poll::Ready(Ok(crate::StoreDone::Listed)));
+        let entries = cx.storage_listing(3).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].0, "x");
+        assert_eq!(cx.storage_listing(4), Err(crate::HostError::Invalid));
+    });
+}

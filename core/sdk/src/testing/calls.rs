@@ -5,9 +5,12 @@
 
 use std::net::SocketAddr;
 
+use super::waits::OwnedOp;
 use super::{Action, MockHost, OpenFile};
+use crate::abi::SyStorageDone;
 use crate::abi::{self, SyStat};
-use crate::host::HostCalls;
+use crate::host::{HostCalls, answer_at_once};
+use crate::store_op::StoreOp;
 
 /// What the real host's storage would accept as a path under the root.
 fn valid_path(path: &str) -> bool {
@@ -410,5 +413,24 @@ impl HostCalls for MockHost {
             .and_then(|text| std::str::from_utf8(text).ok())
             .and_then(|text| crate::sums::parse(text, &stat))
             .ok_or(abi::SY_ERR_NOT_FOUND)
+    }
+    /// At once, as a dir; or, with [`MockHost::storage_waits`], later: in flight until
+    /// [`MockHost::complete_storage`].
+    fn storage_begin(&mut self, op: StoreOp<'_>, token: u64) -> Result<Option<SyStorageDone>, u32> {
+        if self.storage_waits {
+            self.in_flight.push((token, OwnedOp::from(op)));
+            return Ok(None);
+        }
+        let (done, listing) = answer_at_once(self, op)?;
+        if let Some(entries) = listing {
+            self.listings.insert(token, entries);
+        }
+        Ok(Some(done))
+    }
+    fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {
+        self.listings
+            .get(&token)
+            .cloned()
+            .ok_or(abi::SY_ERR_INVALID)
     }
 }

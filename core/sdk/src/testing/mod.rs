@@ -12,7 +12,8 @@
 //! commit, as with the real host. `create` delivers `Start` as the host does;
 //! [`MockHost::check_config`] runs what `switchyard validate` runs; writes can be made
 //! to fail ([`MockHost::fail_writes`]) or to fill up ([`MockHost::write_capacity`]) to
-//! test limit and backpressure paths; emits are kept by port name, decoded on demand
+//! test limit and backpressure paths; storage operations can be made to wait
+//! ([`MockHost::storage_waits`], [`MockHost::complete_storage`]); emits are kept by port name, decoded on demand
 //! ([`MockHost::messages`]).
 //!
 //! The mock is a [`crate::host::HostCalls`] behind the host's own `extern "C"` table,
@@ -32,6 +33,7 @@ use crate::protocol::Protocol;
 
 mod calls;
 mod dry;
+mod waits;
 
 /// One thing the plugin asked the host to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +183,13 @@ pub struct MockHost {
     queued: BTreeMap<u64, usize>,
     /// Sockets opened with `open_udp_in` and not closed, with their ports.
     pub udp_ports: BTreeMap<u64, u16>,
+    /// Set: storage operations wait (as on an s3 storage) until
+    /// [`MockHost::complete_storage`]; unset, they answer at once (as on a dir).
+    pub storage_waits: bool,
+    /// Storage operations in flight, in the order begun.
+    in_flight: Vec<(u64, waits::OwnedOp)>,
+    /// The entries of finished listings, by token (`storage_listing`).
+    listings: BTreeMap<u64, Vec<(String, crate::abi::SyStat)>>,
     /// Ports `open_udp_in` finds taken by someone else (set to play a busy range).
     pub ports_taken_elsewhere: std::collections::BTreeSet<u16>,
     /// What [`MockHost::raw_ctx`] points at: unlike `with_ctx`'s slot on the stack, it

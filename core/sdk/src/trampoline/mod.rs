@@ -65,6 +65,12 @@ pub const fn vtable<P: Protocol>() -> SyPluginVTable {
         reserved0: 0,
         sharding: P::SHARDING.raw(),
         input_delivery: P::INPUT_DELIVERY.raw(),
+        storage_calls: if P::STORAGE_WAITS {
+            abi::SY_STORAGE_CALLS_WAIT
+        } else {
+            abi::SY_STORAGE_CALLS_SYNC
+        },
+        reserved1: 0,
     }
 }
 

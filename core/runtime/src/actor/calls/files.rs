@@ -60,9 +60,46 @@ fn storage_err(actor: &InstanceActor, what: &str, path: &str, e: &StorageError) 
     status
 }
 
-/// The handler's storage root, or `UNSUPPORTED` for a handler configured without one.
+/// A synchronous storage call on an `s3` handler: `UNSUPPORTED`, said in the log.
+pub fn refuse_sync(actor: &InstanceActor, call: &'static str) -> Option<u32> {
+    let objects = actor.shared.objects.as_ref()?;
+    warn!(actor.shared.log, "synchronous storage call refused on an s3 storage"; "call" => call, "storage" => &objects.name);
+    Some(abi::SY_ERR_UNSUPPORTED)
+}
+
+/// The handler's storage root, or `UNSUPPORTED` for a handler configured without one
+/// (or on an `s3` storage, where the root is the host's spool: see `store`).
 fn root(actor: &InstanceActor) -> Result<Arc<Root>, u32> {
+    if let Some(status) = refuse_sync(actor, "storage") {
+        return Err(status);
+    }
     actor.shared.root.clone().ok_or(abi::SY_ERR_UNSUPPORTED)
+}
+
+/// A temp in the spool of an `s3` handler: an upload, made an object at commit.
+pub fn create_spool_temp(actor: &mut InstanceActor) -> Result<u64, u32> {
+    let spool = actor.shared.root.clone().ok_or(abi::SY_ERR_UNSUPPORTED)?;
+    let temp = spool
+        .create_temp("upload")
+        .map_err(|e| storage_err(actor, "create_temp", "", &e))?;
+    let writeback = temp.file().try_clone().ok().map(Writeback::new);
+    new_file(actor, OpenFile::Temp(temp, writeback))
+}
+
+/// Keep an open read of a spooled object as a handle.
+pub fn keep_read(
+    actor: &mut InstanceActor,
+    file: Arc<std::fs::File>,
+    version: crate::storage::FileVersion,
+) -> Result<u64, u32> {
+    new_file(
+        actor,
+        OpenFile::Read {
+            file,
+            version,
+            path: "".into(),
+        },
+    )
 }
 
 /// Keep an opened file under a fresh id, so a plugin leaking handles hits
@@ -95,6 +132,13 @@ pub fn open_read(actor: &mut InstanceActor, path: &str) -> Result<(u64, u64), u3
 /// The digest the host knows for open file `file` (`Root::digest`: its cache, else
 /// the side file): `NOT_FOUND` when unknown, `INVALID` for anything but a read handle.
 pub fn file_digest(actor: &mut InstanceActor, file: u64) -> Result<[u8; 32], u32> {
+    if actor.shared.objects.is_some() {
+        // A spooled object's digest came from its metadata, remembered at open.
+        let Some(OpenFile::Read { version, .. }) = actor.res.files.get(&file) else {
+            return Err(abi::SY_ERR_INVALID);
+        };
+        return crate::storage::digests::lookup(version).ok_or(abi::SY_ERR_NOT_FOUND);
+    }
     let root = root(actor)?;
     let Some(OpenFile::Read { version, path, .. }) = actor.res.files.get(&file) else {
         return Err(abi::SY_ERR_INVALID);
@@ -230,7 +274,11 @@ pub fn remove_file(actor: &mut InstanceActor, path: &str) -> u32 {
 }
 
 pub fn free_space(actor: &mut InstanceActor) -> Result<u64, u32> {
-    let root = root(actor)?;
+    // On an `s3` storage uploads arrive in the spool first: its disk is what limits.
+    let root = match actor.shared.objects {
+        Some(_) => actor.shared.root.clone().ok_or(abi::SY_ERR_UNSUPPORTED)?,
+        None => root(actor)?,
+    };
     root.free_space()
         .map_err(|e| storage_err(actor, "free_space", "", &e))
 }

@@ -9,6 +9,7 @@ mod files;
 mod messages;
 mod sessions;
 mod sockets;
+mod store;
 mod timers;
 
 use std::net::SocketAddr;
@@ -181,6 +182,21 @@ impl HostCalls for Calls<'_> {
 
     fn free_space(&mut self) -> Result<u64, u32> {
         files::free_space(self.actor)
+    }
+
+    fn storage_begin(
+        &mut self,
+        op: switchyard_sdk::StoreOp<'_>,
+        token: u64,
+    ) -> Result<Option<abi::SyStorageDone>, u32> {
+        store::begin(self, op, token)
+    }
+
+    fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {
+        match &self.actor.res.listing {
+            Some((t, entries)) if *t == token => Ok(entries.clone()),
+            _ => Err(abi::SY_ERR_INVALID),
+        }
     }
 
     fn prefetch_file(&mut self, file: u64, offset: u64, len: u64, token: u64) -> u32 {

@@ -70,6 +70,8 @@ pub fn plugin(name: &str) -> Option<PluginDescription> {
         listener_kinds: kinds,
         instance_mode: mode,
         ports,
+        // The serving plugins can wait on storage (an s3 storage); the others cannot.
+        storage_waits: matches!(name, "tftp" | "files" | "bulk"),
         sharding: match name {
             "tftp" => abi::SY_SHARD_PEER_IP,
             "files" | "bulk" => abi::SY_SHARD_ANY,

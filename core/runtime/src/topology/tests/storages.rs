@@ -66,15 +66,54 @@ fn an_unknown_storage_is_reported_at_the_handlers_storage_value() {
 }
 
 #[test]
-fn a_handler_on_an_s3_storage_is_refused_until_the_storage_abi_can_wait() {
+fn a_handler_on_an_s3_storage_gets_a_private_spool_root_and_its_binding() {
     let text = layout(&format!(r#""shared": {S3}"#), r#"storage: "shared""#);
+    let t = compile_text(&text).unwrap();
+    let h = &t.handlers[0];
+    let binding = h.object_storage.as_ref().expect("bound to the s3 storage");
+    assert_eq!(binding.name, "shared");
+    assert_eq!(binding.spec.bucket, "switchyard");
+    let spool = h.root.as_ref().expect("a spool root");
+    assert!(
+        spool.starts_with(std::env::temp_dir()),
+        "{}",
+        spool.display()
+    );
+    assert!(spool.ends_with("shared"), "{}", spool.display());
+}
+
+#[test]
+fn an_s3_storage_is_refused_to_a_plugin_whose_storage_calls_cannot_wait() {
+    let text = format!(
+        r#"(
+    storages: {{ "shared": {S3} }},
+    listeners: {{ "u": (kind: udp, bind: "127.0.0.1:0") }},
+    handlers: {{ "e": (plugin: "echo", storage: "shared") }},
+    routes: [ (from: "u", to: "e") ],
+)
+"#
+    );
     let e = errors(&text);
-    assert_eq!(e.len(), 1, "{e}");
     let d = only(&e, DiagnosticKind::UnsupportedStorage);
     assert_at(&d, pos(&text, "\"shared\")"));
     assert!(
         d.message
-            .contains("s3 storages are not yet served by handlers (issue 21)"),
+            .contains("plugin `echo` makes synchronous storage calls only"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn create_dirs_on_an_s3_storage_is_refused() {
+    let text = layout(
+        &format!(r#""shared": {S3}"#),
+        r#"storage: "shared", create_dirs: ["incoming"]"#,
+    );
+    let d = only(&errors(&text), DiagnosticKind::BadValue);
+    assert_at(&d, pos(&text, "\"shared\","));
+    assert!(
+        d.message.contains("`create_dirs` on s3 storage"),
         "{}",
         d.message
     );

@@ -84,6 +84,7 @@ fn a_full_topology_compiles_to_the_expected_graph() {
             name: "echo".into(),
             plugin: plugin("echo").unwrap(),
             root: Some(cwd.join("data")),
+            object_storage: None,
             symlinks: Default::default(),
             config_text: "(prefix: \"> \")".into(),
             create_dirs: Vec::new(),

@@ -1,0 +1,128 @@
+//! [`ObjectBackend`]: one `s3` storage as a handler uses it — the store, the runtime
+//! its requests run on, and the spool of objects read.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use switchyard_object_storage::{ConditionalCreate, ObjectStorage, S3Settings};
+
+use super::cache::ReadCache;
+use crate::topology::S3Binding;
+
+/// Threads of the runtime that carries a storage's requests: they only wait on the
+/// network and copy into the spool, so two keep a 2-core machine's handlers free.
+const IO_THREADS: usize = 2;
+
+/// Bytes of spooled objects kept for reuse once no transfer reads them.
+const CACHE_BYTES: u64 = 1 << 30;
+
+/// A connected `s3` storage.
+#[derive(Debug)]
+pub struct ObjectBackend {
+    /// The storage's name in the topology, for errors and logs.
+    pub name: String,
+    pub storage: ObjectStorage,
+    pub cache: ReadCache,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for ObjectBackend {
+    /// Dropped on a handler thread, inside its runtime: the I/O runtime is let go
+    /// without waiting (a blocking shutdown there would panic).
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl ObjectBackend {
+    /// Connect to `binding`'s store: credentials from the environment variables it
+    /// names, then one probe that the store answers and honours conditional creates
+    /// (locks and create-only commits rely on them). Refused with a reason naming the
+    /// storage: a host does not start on a store it cannot use (see
+    /// docs/operations.md, "Object storage").
+    pub fn connect(binding: &S3Binding, spool: &Path) -> Result<Arc<ObjectBackend>, String> {
+        let name = &binding.name;
+        let spec = &binding.spec;
+        let credentials = match (&spec.access_key_env, &spec.secret_key_env) {
+            (Some(key), Some(secret)) => Some((env(name, key)?, env(name, secret)?)),
+            _ => None,
+        };
+        let settings = S3Settings {
+            endpoint: spec.endpoint.clone(),
+            bucket: spec.bucket.clone(),
+            prefix: spec.prefix.clone(),
+            region: spec.region.clone(),
+            credentials,
+            path_style: spec.path_style,
+        };
+        let storage =
+            ObjectStorage::connect_s3(&settings).map_err(|e| format!("storage `{name}`: {e}"))?;
+        std::fs::create_dir_all(spool)
+            .map_err(|e| format!("storage `{name}`: spool {}: {e}", spool.display()))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(IO_THREADS)
+            .thread_name(format!("sy-s3-{name}"))
+            .enable_all()
+            .build()
+            .map_err(|e| format!("storage `{name}`: runtime: {e}"))?;
+        let backend = ObjectBackend {
+            name: name.clone(),
+            cache: ReadCache::new(spool, CACHE_BYTES),
+            storage,
+            runtime: Some(runtime),
+        };
+        let probe = backend.storage.clone();
+        let answer = backend
+            .block_on(async move { probe.probe_conditional_create().await })
+            .map_err(|e| format!("storage `{name}` ({}): {e}", spec.endpoint))?;
+        match answer {
+            ConditionalCreate::Honoured => Ok(Arc::new(backend)),
+            ConditionalCreate::Ignored => Err(format!(
+                "storage `{name}` ({}): the store ignores conditional creates (If-None-Match), so two hosts could both create one name; use a store that honours them",
+                spec.endpoint
+            )),
+        }
+    }
+
+    /// Run `fut` on the storage's runtime; the handle is awaited from any thread.
+    pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle().spawn(fut)
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the backend")
+            .handle()
+    }
+
+    /// Wait for `fut` from a thread that may be inside another runtime (start and
+    /// reload run on the host's system thread): on a thread of its own.
+    fn block_on<F>(&self, fut: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let handle = self.handle().clone();
+        std::thread::scope(|s| {
+            s.spawn(move || handle.block_on(fut))
+                .join()
+                .expect("the probe thread does not panic")
+        })
+    }
+}
+
+/// The value of environment variable `var`, which storage `name` reads a credential
+/// from.
+fn env(name: &str, var: &str) -> Result<String, String> {
+    std::env::var(var).map_err(|_| {
+        format!("storage `{name}`: environment variable `{var}` (a credential) is not set")
+    })
+}
