@@ -263,3 +263,80 @@ fn a_credentials_variable_not_set_refuses_the_start_naming_it() {
         failure.text()
     );
 }
+
+#[test]
+fn a_reload_moves_subscriptions_reconnects_on_a_new_name_and_can_drop_the_bus() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let on = |name: &str, subject: &str| {
+        topology(
+            &nats.url(),
+            name,
+            "",
+            FAULTY,
+            &format!(r#"(from: "bus:{subject}", to: "f.any")"#),
+        )
+    };
+    let b = Host::start(&on("host-b", "first"));
+    wait_subscribed(&b, "first", 1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let other = rt
+        .block_on(Bus::connect(&BusOptions::new(
+            vec![nats.url()],
+            "sy.test",
+            "x",
+        )))
+        .unwrap();
+    let send = |subject: &str| {
+        let typed = Typed {
+            type_name: "switchyard.ChatMessage/1",
+            source: "x.out",
+        };
+        rt.block_on(other.publish_typed(subject, typed, Bytes::from_static(b"{}")))
+            .unwrap();
+        rt.block_on(other.flush()).unwrap();
+    };
+    send("first");
+    wait_until("the first subject delivered", BUS_WAIT, || {
+        bus_metric(&b, "received_total") == 1.0
+    });
+    // The route moves to another subject: the old subscription goes, the new one comes;
+    // the connection stays (same name and servers).
+    b.reload_to(&on("host-b", "second"), 1);
+    wait_subscribed(&b, "second", 1);
+    send("first");
+    send("second");
+    wait_until("the second subject delivered", BUS_WAIT, || {
+        bus_metric(&b, "received_total") == 2.0
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        bus_metric(&b, "received_total"),
+        2.0,
+        "the old subject is gone"
+    );
+    assert_eq!(bus_metric(&b, "connections_total"), 1.0);
+    // Another host name is another connection.
+    b.reload_to(&on("host-c", "second"), 2);
+    wait_subscribed(&b, "second", 2);
+    wait_until("connected again", BUS_WAIT, || {
+        bus_metric(&b, "connections_total") == 2.0 && bus_metric(&b, "connected") == 1.0
+    });
+    // No bus any more: disconnected, still serving.
+    let standalone = r#"(
+    admin: Some("127.0.0.1:0"),
+    listeners: { "u": (kind: udp, bind: "127.0.0.1:0") },
+    handlers: { "f": (plugin: "faulty") },
+    routes: [ (from: "u", to: "f") ],
+)"#;
+    b.reload_to(standalone, 3);
+    assert_eq!(bus_metric(&b, "connected"), 0.0);
+    assert_eq!(
+        switchyard_e2e::udp_roundtrip(b.addr("u"), b"ping", Duration::from_secs(5)),
+        b"pong"
+    );
+}

@@ -28,6 +28,7 @@ mod inbox;
 pub mod outbox;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use slog::{Logger, info, warn};
@@ -53,6 +54,25 @@ type ConnectedAs = (BusSpec, Credentials);
 pub struct FreshBus {
     bus: Bus,
     made_with: ConnectedAs,
+    /// Made current at prepare (its first events count); given back to `previous` if
+    /// the reload is refused and this connection never used.
+    generation: u64,
+    previous: u64,
+    current: Arc<AtomicU64>,
+    used: bool,
+}
+
+impl Drop for FreshBus {
+    fn drop(&mut self) {
+        if !self.used {
+            let _ = self.current.compare_exchange(
+                self.generation,
+                self.previous,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
 }
 
 /// The host's bus: its thread, connection, outbox and subscriptions.
@@ -64,6 +84,9 @@ pub struct BusLink {
     connected_as: Option<ConnectedAs>,
     receivers: Vec<inbox::Receiver>,
     tasks: Vec<JoinHandle<()>>,
+    /// Which connection is current: a replaced one's late events (its close) must not
+    /// move the gauge.
+    generation: Arc<AtomicU64>,
     outbox: Outbox,
     metrics: BusMetrics,
     registry: Registry,
@@ -107,6 +130,7 @@ impl BusLink {
             connected_as: None,
             receivers: Vec::new(),
             tasks: Vec::new(),
+            generation: Arc::default(),
             outbox,
             metrics,
             registry,
@@ -131,8 +155,19 @@ impl BusLink {
             return Ok(None);
         }
         let _runtime = self.handle.enter();
-        let bus = Bus::start(options, self.on_event()).map_err(|e| e.to_string())?;
-        Ok(Some(FreshBus { bus, made_with }))
+        let previous = self.generation.load(Ordering::Relaxed);
+        let generation = previous + 1;
+        let bus = Bus::start(options, self.on_event(generation)).map_err(|e| e.to_string())?;
+        // From now on this connection's events count (it may connect before the switch).
+        self.generation.store(generation, Ordering::Relaxed);
+        Ok(Some(FreshBus {
+            bus,
+            made_with,
+            generation,
+            previous,
+            current: Arc::clone(&self.generation),
+            used: false,
+        }))
     }
 
     /// Use `fresh` (when given), the queue bound and subscriptions `spec` and `inputs`
@@ -144,14 +179,19 @@ impl BusLink {
         inputs: &[BusInputRoute],
     ) {
         let reconnected = fresh.is_some();
-        if let Some(fresh) = fresh {
-            info!(self.log, "bus connecting"; "servers" => fresh.made_with.0.servers.join(","),
-                "name" => &fresh.made_with.0.name, "prefix" => &fresh.made_with.0.subject_prefix);
-            self.watch_first_connect(fresh.bus.clone(), fresh.made_with.0.servers.join(","));
-            self.current.send_replace(Some(fresh.bus));
-            self.connected_as = Some(fresh.made_with);
+        if let Some(mut fresh) = fresh {
+            fresh.used = true;
+            let spec = &fresh.made_with.0;
+            info!(self.log, "bus connecting"; "servers" => spec.servers.join(","),
+                "name" => &spec.name, "prefix" => &spec.subject_prefix);
+            let up = fresh.bus.state() == ConnectionState::Connected;
+            self.metrics.connected.set(i64::from(up));
+            self.watch_first_connect(fresh.bus.clone(), spec.servers.join(","));
+            self.current.send_replace(Some(fresh.bus.clone()));
+            self.connected_as = Some(fresh.made_with.clone());
         }
         let Some(spec) = spec else {
+            self.generation.fetch_add(1, Ordering::Relaxed);
             self.current.send_replace(None);
             self.connected_as = None;
             self.metrics.connected.set(0);
@@ -203,10 +243,13 @@ impl BusLink {
         });
     }
 
-    /// What the client's events do: the gauge, the counters, a log line.
-    fn on_event(&self) -> impl Fn(BusEvent) + Send + Sync + 'static {
+    /// What the client's events do: the gauge, the counters, a log line; nothing once
+    /// connection `generation` is no longer the current one.
+    fn on_event(&self, generation: u64) -> impl Fn(BusEvent) + Send + Sync + 'static {
         let (metrics, log) = (self.metrics.clone(), self.log.clone());
+        let current = Arc::clone(&self.generation);
         move |event| match event {
+            _ if current.load(Ordering::Relaxed) != generation => {}
             BusEvent::Connected => {
                 metrics.connected.set(1);
                 metrics.connections.inc();
