@@ -70,6 +70,10 @@
  *    SY_PENDING on such a storage (prefetch first). SyPluginVTable.storage_calls
  *    (SY_STORAGE_CALLS_*): a vtable of SY_VTABLE_SIZE_V5 bytes uses the synchronous
  *    calls only and is refused on a storage that may wait.
+ *  - SyHostApi.bus_publish / bus_subscribe / bus_unsubscribe, SY_EV_BUS_DONE (19),
+ *    SY_EV_BUS_MESSAGE (20), SY_BUS_OWN: the cluster bus (a topology with `bus`):
+ *    publish typed messages on a subject, subscribe at run time (confirmed by an
+ *    event), messages of other hosts delivered as events.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -169,6 +173,17 @@ extern "C" {
 /* token, status, amount (the stat's size), data: an SyStorageDone (data.len is its
  * struct_size): a storage_begin that answered SY_PENDING is done. */
 #define SY_EV_STORAGE_DONE  17u
+/* token (the subscription's), status: a bus_subscribe is done: SY_OK, the server has
+ * it and SY_EV_BUS_MESSAGE follows for each message; else it failed (SY_ERR_IO: no
+ * connection to the bus). */
+#define SY_EV_BUS_DONE      19u
+/* token (the subscription's), listener (the subject, without the host's prefix),
+ * type_name (the publisher's type with its schema version, "" when untyped), source
+ * (the publisher, "host/handler"), data: a message on a subscribed subject. */
+#define SY_EV_BUS_MESSAGE   20u
+
+/* bus_subscribe flags. */
+#define SY_BUS_OWN (1u << 0) /* this host's own messages too (else other hosts' only) */
 
 /* Storage operations that may wait (SyStorageOp.kind), each the counterpart of a
  * synchronous call of the first table. */
@@ -452,6 +467,23 @@ typedef struct SyHostApi {
      * call in which that operation finished (right after storage_begin answered SY_OK,
      * or in its SY_EV_STORAGE_DONE); SY_ERR_INVALID otherwise. */
     uint32_t (*storage_listing)(SyHostCtx *ctx, uint64_t token, SyListFn each, void *user);
+    /* Added after storage_listing (check struct_size the same way). The cluster bus: a
+     * handler of a topology with `bus`; SY_ERR_UNSUPPORTED without one. A subject is
+     * dotted tokens (no empty token, no `*`, `>` or whitespace; SY_ERR_INVALID), under
+     * the host's subject prefix, which the plugin never sees.
+     * Publish `data` (at most 1 MiB, SY_ERR_LIMIT) on `subject`, typed `type_name`
+     * (e.g. "switchyard.ChatMessage/1"; "" for untyped bytes). SY_OK: queued, at most
+     * once, no event; SY_ERR_BUSY: the host's queue towards NATS is full (NATS away or
+     * slow), the message is dropped (counted). */
+    uint32_t (*bus_publish)(SyHostCtx *ctx, SyStr subject, SyStr type_name, SyBytes data);
+    /* Subscribe to `subject` (SY_BUS_OWN in `flags`: this host's messages too), named
+     * `token` (unique among the instance's subscriptions). SY_PENDING: SY_EV_BUS_DONE
+     * with `token` says when the server has it; SY_ERR_EXISTS: `token` is taken;
+     * SY_ERR_LIMIT: too many subscriptions. Ends with bus_unsubscribe or the instance. */
+    uint32_t (*bus_subscribe)(SyHostCtx *ctx, SyStr subject, uint32_t flags, uint64_t token);
+    /* End subscription `token`: no SY_EV_BUS_MESSAGE of it after this call.
+     * SY_ERR_NOT_FOUND for an unknown token. */
+    uint32_t (*bus_unsubscribe)(SyHostCtx *ctx, uint64_t token);
 } SyHostApi;
 
 typedef struct SyPluginVTable {
@@ -549,7 +581,7 @@ _Static_assert(offsetof(SyPluginVTable, config_format) == 144, "SyPluginVTable v
 _Static_assert(offsetof(SyPluginVTable, storage) == 120, "SyPluginVTable v1 size");
 _Static_assert(offsetof(SyPluginVTable, export_state) == 128, "SyPluginVTable v2 size");
 _Static_assert(sizeof(SySession) == 96, "SySession");
-_Static_assert(sizeof(SyHostApi) == 304, "SyHostApi");
+_Static_assert(sizeof(SyHostApi) == 328, "SyHostApi");
 _Static_assert(sizeof(SyStorageOp) == 40, "SyStorageOp");
 _Static_assert(sizeof(SyStorageDone) == 40, "SyStorageDone");
 #endif

@@ -94,6 +94,23 @@ pub enum Event<'a> {
         token: u64,
         result: Result<crate::StoreDone, HostError>,
     },
+    /// A [`crate::Ctx::bus_subscribe`] is done: the server has the subscription
+    /// ([`Event::BusMessage`]s of `token` follow), or why not.
+    BusDone {
+        token: u64,
+        result: Result<(), HostError>,
+    },
+    /// A message on a subject subscribed as `token`.
+    BusMessage {
+        token: u64,
+        /// The subject, as the plugin subscribed it (no prefix).
+        subject: &'a str,
+        /// The publisher's type with its schema version; empty when untyped.
+        type_name: &'a str,
+        /// The publisher, `host/handler`.
+        from: &'a str,
+        data: &'a [u8],
+    },
     /// An event tag this SDK does not know (sent by a newer host); ignore it.
     Unknown { tag: u32 },
 }
@@ -210,6 +227,17 @@ impl<'a> Event<'a> {
                     }
                     crate::StoreDone::from_raw(&done)
                 }),
+            },
+            abi::SY_EV_BUS_DONE => Event::BusDone {
+                token: raw.token,
+                result: result_of(raw.status),
+            },
+            abi::SY_EV_BUS_MESSAGE => Event::BusMessage {
+                token: raw.token,
+                subject: text(&raw.listener),
+                type_name: text(&raw.type_name),
+                from: text(&raw.source),
+                data,
             },
             tag => Event::Unknown { tag },
         }

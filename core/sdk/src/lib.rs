@@ -51,6 +51,8 @@
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
 //! - `store_op`: [`StoreOp`] and [`StoreDone`], a storage operation that may wait.
 //! - `ctx_store`: the [`Ctx`] calls that start such operations and read listings.
+//! - `ctx_bus`: the [`Ctx`] calls of the cluster bus: publish, subscribe, unsubscribe.
+//! - [`bus_subject`]: what a bus subject may be (checked by the host table).
 //! - `storage_waits`: [`StorageWaits`], a [`Storage`] for a machine whose storage
 //!   may wait: a step that waited is run again once the answer is in.
 //! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.
@@ -68,9 +70,11 @@
 //! - [`testing`]: a recording host for unit tests of a `Protocol` impl.
 
 pub mod abi;
+pub mod bus_subject;
 mod config;
 pub mod conn;
 mod ctx;
+mod ctx_bus;
 mod ctx_store;
 mod digest_line;
 mod error;

@@ -148,6 +148,17 @@ pub const SY_EV_DRAIN_DEADLINE: u32 = 16;
 /// `token`, `status`, `amount` (the stat's size), `data` (an `SyStorageDone`): a
 /// `storage_begin` that answered `SY_PENDING` is done.
 pub const SY_EV_STORAGE_DONE: u32 = 17;
+/// `token` (the subscription's), `status`: a `bus_subscribe` is done (`SY_OK`: the
+/// server has it, `SY_EV_BUS_MESSAGE` follows for each message).
+pub const SY_EV_BUS_DONE: u32 = 19;
+/// `token` (the subscription's), `listener` (the subject), `type_name` (the
+/// publisher's type and version, empty when untyped), `source` (`host/handler`),
+/// `data`: a message on a subscribed subject.
+pub const SY_EV_BUS_MESSAGE: u32 = 20;
+
+// ---- bus_subscribe flags ---------------------------------------------------------------
+/// This host's own messages too (else other hosts' only).
+pub const SY_BUS_OWN: u32 = 1 << 0;
 
 // ---- storage operations that may wait (`SyStorageOp::kind`) ---------------------------
 /// `path` -> `file`, `stat` (its size): `open_read`'s counterpart.

@@ -14,7 +14,8 @@
 //! to fail ([`MockHost::fail_writes`]) or to fill up ([`MockHost::write_capacity`]) to
 //! test limit and backpressure paths; storage operations can be made to wait
 //! ([`MockHost::storage_waits`], [`MockHost::complete_storage`]); emits are kept by port name, decoded on demand
-//! ([`MockHost::messages`]).
+//! ([`MockHost::messages`]); bus subscriptions are kept until a test confirms them and
+//! delivers messages ([`MockHost::bus_confirm`], [`MockHost::bus_deliver`]).
 //!
 //! The mock is a [`crate::host::HostCalls`] behind the host's own `extern "C"` table,
 //! so a plugin's calls are decoded, checked and refused exactly as in the real host;
@@ -31,6 +32,7 @@ use crate::host::{HOST_API, Lent, with_ctx};
 use crate::port::Port;
 use crate::protocol::Protocol;
 
+mod bus;
 mod calls;
 mod dry;
 mod waits;
@@ -108,6 +110,19 @@ pub enum Action {
         file: u64,
         offset: u64,
         len: u64,
+        token: u64,
+    },
+    BusPublish {
+        subject: String,
+        type_name: String,
+        data: Vec<u8>,
+    },
+    BusSubscribe {
+        subject: String,
+        own: bool,
+        token: u64,
+    },
+    BusUnsubscribe {
         token: u64,
     },
 }
@@ -190,6 +205,11 @@ pub struct MockHost {
     in_flight: Vec<(u64, waits::OwnedOp)>,
     /// The entries of finished listings, by token (`storage_listing`).
     listings: BTreeMap<u64, Vec<(String, crate::abi::SyStat)>>,
+    /// Bus subscriptions of the plugin, by token: subject and `own`
+    /// ([`MockHost::bus_confirm`], [`MockHost::bus_deliver`]).
+    pub bus_subscriptions: BTreeMap<u64, (String, bool)>,
+    /// Set: `bus_publish` answers it (play a full queue with `HostError::Busy`).
+    pub bus_refuses: Option<crate::HostError>,
     /// Ports `open_udp_in` finds taken by someone else (set to play a busy range).
     pub ports_taken_elsewhere: std::collections::BTreeSet<u16>,
     /// What [`MockHost::raw_ctx`] points at: unlike `with_ctx`'s slot on the stack, it
