@@ -340,3 +340,74 @@ fn a_reload_moves_subscriptions_reconnects_on_a_new_name_and_can_drop_the_bus() 
         b"pong"
     );
 }
+
+/// `faulty`'s reply to a bus command over UDP.
+fn command(host: &Host, cmd: &str) -> String {
+    let reply =
+        switchyard_e2e::udp_roundtrip(host.addr("u"), cmd.as_bytes(), Duration::from_secs(5));
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+#[test]
+fn plugins_subscribe_and_publish_at_run_time_through_the_host() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let plain = |name: &str| topology(&nats.url(), name, "", FAULTY, "");
+    let a = Host::start(&plain("host-a"));
+    let b = Host::start(&plain("host-b"));
+    wait_connected(&a, true);
+    wait_connected(&b, true);
+    // A subscription answers at once as pending, then is confirmed by an event.
+    let reply = command(&b, "bus-sub rooms.lobby");
+    let token: u64 = reply
+        .strip_prefix("bus-sub ")
+        .and_then(|r| r.strip_suffix(" pending"))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{reply}"));
+    b.expect_log(
+        "the subscription confirmed",
+        |j| {
+            switchyard_e2e::log_text(j)
+                .contains(&format!("faulty bus subscription {token}: Ok(())"))
+        },
+        BUS_WAIT,
+    );
+    // A wildcard is refused by the host table, before the host sees it.
+    assert_eq!(command(&b, "bus-sub rooms.*"), format!("bus-sub {}", 2));
+    assert_eq!(command(&a, "bus-pub rooms.lobby hello from A"), "bus-pub 0");
+    let line = b.expect_log(
+        "A's message on B",
+        |j| switchyard_e2e::log_text(j).contains("faulty bus message"),
+        BUS_WAIT,
+    );
+    let text = switchyard_e2e::log_text(&line);
+    assert!(
+        text.contains(&format!(
+            "faulty bus message {token} on rooms.lobby of type switchyard.ChatMessage/1 from host-a/f: hello from A"
+        )),
+        "{text}"
+    );
+    // B's own publish does not come back to it (no `own`); after unsubscribing,
+    // nothing more is delivered.
+    assert_eq!(command(&b, "bus-pub rooms.lobby from B"), "bus-pub 0");
+    assert_eq!(command(&b, &format!("bus-unsub {token}")), "bus-unsub 0");
+    assert_eq!(command(&a, "bus-pub rooms.lobby after"), "bus-pub 0");
+    std::thread::sleep(Duration::from_millis(500));
+    let messages = b.logs_where(|j| switchyard_e2e::log_text(j).contains("faulty bus message"));
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(command(&b, &format!("bus-unsub {token}")), "bus-unsub 3");
+}
+
+#[test]
+fn bus_calls_without_a_bus_are_unsupported() {
+    let host = Host::start(
+        r#"(
+    listeners: { "u": (kind: udp, bind: "127.0.0.1:0") },
+    handlers: { "f": (plugin: "faulty") },
+    routes: [ (from: "u", to: "f") ],
+)"#,
+    );
+    assert_eq!(command(&host, "bus-pub a b"), "bus-pub 11");
+    assert_eq!(command(&host, "bus-sub a"), "bus-sub 11");
+}

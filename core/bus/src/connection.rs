@@ -148,7 +148,10 @@ impl Bus {
         payload: Bytes,
     ) -> Result<(), BusError> {
         let mut headers = HeaderMap::new();
-        headers.insert(TYPE_HEADER, typed.type_name);
+        // Untyped bytes (a plugin's `bus_publish` with no type) carry no type header.
+        if !typed.type_name.is_empty() {
+            headers.insert(TYPE_HEADER, typed.type_name);
+        }
         headers.insert(SOURCE_HEADER, typed.source);
         self.publish_with(subject, headers, payload).await
     }

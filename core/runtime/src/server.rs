@@ -299,7 +299,7 @@ impl Server {
                 registry: &self.registry,
                 live: &self.live,
                 counters: Arc::clone(self.counters.entry(spec.name.clone()).or_default()),
-                bus: self.bus.as_ref().map(BusLink::outbox),
+                bus: self.bus.as_ref().map(BusLink::access),
             };
             let workers = start_handler(env, spec, plugin.clone(), root, (udp, tcp), predecessors);
             if let Some(old) = old {

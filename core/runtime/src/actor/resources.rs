@@ -216,6 +216,10 @@ pub struct Resources {
     /// Storage operations in flight on an object store, cancelled with the instance
     /// (a restarted instance must not get its predecessor's `STORAGE_DONE`).
     pub storage_ops: IdMap<SpawnHandle>,
+    /// The plugin's bus subscriptions (`bus_subscribe`), by token: the delivery on
+    /// this thread and the subscription's task on the bus thread, both ended with the
+    /// instance (a restarted instance must not get its predecessor's messages).
+    pub bus_subs: IdMap<(SpawnHandle, tokio::task::AbortHandle)>,
     /// The entries of the listing that finished last, by its token (`storage_listing`
     /// reads them during the call it finished in).
     pub listing: Option<(u64, Vec<(String, switchyard_sdk::abi::SyStat)>)>,
@@ -293,6 +297,10 @@ impl Resources {
         }
         for (_, conn) in self.conns.drain() {
             conn.cancel_io(ctx);
+        }
+        for (_, (delivery, task)) in self.bus_subs.drain() {
+            ctx.cancel_future(delivery);
+            task.abort();
         }
         // A continued partial is kept, so its writer (abandoned with its connection
         // above) finishes before the file's lock goes; the wait is bounded by the few

@@ -11,7 +11,7 @@ pub use super::handler_wide::ConnSlot;
 use super::handler_wide::HandlerWide;
 use super::handover::Predecessor;
 use super::refusal::RefusalLog;
-use crate::bus::outbox::Outbox;
+use crate::bus::access::BusAccess;
 use crate::loader::Plugin;
 use crate::metrics::HandlerMetrics;
 use crate::storage::Root;
@@ -61,7 +61,7 @@ pub struct Shared {
     pub bus_outputs: HashMap<u32, Vec<Arc<str>>>,
     /// Where messages for the bus go (`None`: the topology has no bus); set by the
     /// worker's start, like `objects`.
-    pub bus: Option<Outbox>,
+    pub bus: Option<BusAccess>,
     pub clock_origin: Instant,
     pub stopped: Cell<bool>,
     pub draining: Cell<bool>,

@@ -20,8 +20,11 @@
 //! - `outbox.rs`: [`Outbox`], the bounded queue from handlers, and the publishing task.
 //! - `drops.rs`: what was dropped, one WARN line per reason and subject per second.
 //! - `inbox.rs`: subscriptions delivering to input ports, types checked.
+//! - `access.rs`: [`access::BusAccess`], a handler's side: the outbox, and the
+//!   subscriptions its plugin makes at run time (the ABI's bus calls).
 //! - this file: [`BusLink`], the connection and its tasks across reloads.
 
+pub mod access;
 pub mod credentials;
 mod drops;
 mod inbox;
@@ -138,9 +141,13 @@ impl BusLink {
         })
     }
 
-    /// Where handlers put typed messages for the bus.
-    pub fn outbox(&self) -> Outbox {
-        self.outbox.clone()
+    /// A handler's access to the bus: the outbox and the current connection.
+    pub fn access(&self) -> access::BusAccess {
+        access::BusAccess {
+            outbox: self.outbox.clone(),
+            handle: self.handle.clone(),
+            current: self.current.subscribe(),
+        }
     }
 
     /// A new connection when `spec` or the credentials differ from the running one's

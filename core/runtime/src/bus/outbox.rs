@@ -66,8 +66,8 @@ impl Outbox {
     }
 
     /// Queue `msg` for publishing, or drop it (counted, logged within a second) when
-    /// the queue is full. Never waits.
-    pub fn offer(&self, msg: Outgoing) {
+    /// the queue is full: `false`. Never waits.
+    pub fn offer(&self, msg: Outgoing) -> bool {
         let subject = Arc::clone(&msg.subject);
         let sent = self
             .tx
@@ -77,10 +77,12 @@ impl Outbox {
         match sent {
             Ok(()) => {
                 self.metrics.queued.inc();
+                return true;
             }
             Err(mpsc::error::TrySendError::Full(_)) => self.drop_one("queue_full", &subject),
             Err(mpsc::error::TrySendError::Closed(_)) => self.drop_one("no_bus", &subject),
         };
+        false
     }
 
     fn drop_one(&self, why: &'static str, subject: &str) {

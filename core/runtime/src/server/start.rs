@@ -21,7 +21,7 @@ use crate::actor::{
     Counters, HandlerPlan, HandlerWide, InstanceActor, Peers, Registry, Shared, SharedListener,
     Workers,
 };
-use crate::bus::outbox::Outbox;
+use crate::bus::access::BusAccess;
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
 use crate::objects::ObjectBackend;
@@ -42,8 +42,8 @@ pub(super) struct HandlerStart<'a> {
     pub live: &'a Arc<AtomicUsize>,
     /// The plugin's named counters, kept across reloads of the handler.
     pub counters: Arc<Counters>,
-    /// Where typed messages for the bus go, when the topology has one.
-    pub bus: Option<Outbox>,
+    /// The bus (publishing, run-time subscriptions), when the topology has one.
+    pub bus: Option<BusAccess>,
 }
 
 /// A duplicate of each listener socket, for one more worker.
@@ -165,7 +165,7 @@ struct WorkerWiring {
     live: Arc<AtomicUsize>,
     wide: Arc<HandlerWide>,
     registry: Registry,
-    bus: Option<Outbox>,
+    bus: Option<BusAccess>,
 }
 
 /// One worker: its own thread, its handler actor there.

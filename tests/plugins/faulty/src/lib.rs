@@ -18,6 +18,11 @@
 //! - `whoami`: replies `instance N`, a number given to each instance when it is
 //!   created (distinct within the process), so a test can tell which instance (which
 //!   worker) serves it;
+//! - `bus-sub SUBJECT` / `bus-sub-own SUBJECT`: subscribes on the cluster bus (own
+//!   messages too, for the second), replying `bus-sub TOKEN pending` or the status;
+//!   `bus-unsub TOKEN`; `bus-pub SUBJECT TEXT`: publishes TEXT typed `ChatMessage/1`,
+//!   replying `bus-pub <status>`. Confirmations and messages are logged at info
+//!   (`faulty bus subscription`, `faulty bus message TOKEN on SUBJECT ...: TEXT`);
 //! - anything else is echoed back unchanged.
 //!
 //! Typed message ports exist so that `validate` tests can build a port type mismatch and
@@ -115,6 +120,7 @@ impl Faulty {
             b"whoami" => Some(format!("instance {}", self.number).into_bytes()),
             b"count" => Some(format!("count {}", self.handled - 1).into_bytes()),
             b"malformed" => Some(self.malformed(ctx).into_bytes()),
+            cmd if cmd.starts_with(b"bus-") => Some(self.bus_command(ctx, cmd).into_bytes()),
             b"emit" => {
                 let msg = ChatMessage {
                     from: "faulty".into(),
@@ -126,6 +132,33 @@ impl Faulty {
             }
             _ => None,
         }
+    }
+
+    /// `bus-sub SUBJECT` (token: this command's number), `bus-sub-own SUBJECT`,
+    /// `bus-unsub TOKEN`, `bus-pub SUBJECT TEXT` (typed `ChatMessage/1`, TEXT as is):
+    /// the bus calls, replying with their status.
+    fn bus_command(&mut self, ctx: &mut Ctx<'_>, cmd: &[u8]) -> String {
+        let text = String::from_utf8_lossy(cmd).into_owned();
+        let mut words = text.splitn(3, ' ');
+        let (verb, arg, rest) = (
+            words.next().unwrap_or(""),
+            words.next().unwrap_or(""),
+            words.next().unwrap_or(""),
+        );
+        let outcome = match verb {
+            "bus-sub" | "bus-sub-own" => {
+                // This command's number: unique in the instance.
+                let token = self.handled;
+                match ctx.bus_subscribe(arg, verb == "bus-sub-own", token) {
+                    Ok(()) => return format!("bus-sub {token} pending"),
+                    Err(e) => Err(e),
+                }
+            }
+            "bus-unsub" => ctx.bus_unsubscribe(arg.parse().unwrap_or(0)),
+            "bus-pub" => ctx.bus_publish(arg, ChatMessage::TYPE, rest.as_bytes()),
+            _ => return format!("unknown {verb}"),
+        };
+        format!("{verb} {}", status(outcome))
     }
 
     /// Call host functions with arguments that cannot be valid, and say what came back.
@@ -225,6 +258,21 @@ impl Protocol for Faulty {
             }
             Event::PeerEof { conn } => {
                 let _ = ctx.shutdown_write(conn);
+            }
+            Event::BusDone { token, result } => {
+                ctx.info(format_args!("faulty bus subscription {token}: {result:?}"));
+            }
+            Event::BusMessage {
+                token,
+                subject,
+                type_name,
+                from,
+                data,
+            } => {
+                ctx.info(format_args!(
+                    "faulty bus message {token} on {subject} of type {type_name} from {from}: {}",
+                    String::from_utf8_lossy(data)
+                ));
             }
             Event::Message {
                 port, type_name, ..

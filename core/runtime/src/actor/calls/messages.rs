@@ -33,10 +33,10 @@ pub fn emit(actor: &mut InstanceActor, port: u32, data: &[u8]) -> u32 {
     }
     let type_name = Arc::clone(&shared.type_names[port as usize]);
     let source: Arc<str> = Arc::from(format!("{}.{}", shared.name, decl.name));
-    if let Some(outbox) = &shared.bus {
+    if let Some(bus) = &shared.bus {
         let payload = bytes::Bytes::copy_from_slice(data);
         for subject in subjects {
-            outbox.offer(Outgoing {
+            bus.outbox.offer(Outgoing {
                 subject: Arc::clone(subject),
                 type_name: Arc::clone(&type_name),
                 source: Arc::clone(&source),
