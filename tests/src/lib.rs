@@ -74,6 +74,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub mod bulk_wire;
 pub mod cluster;
 pub mod faults;
 pub mod files_wire;

@@ -32,6 +32,9 @@ pub struct Seaweed {
     child: Child,
     s3: SocketAddr,
     dir: tempfile::TempDir,
+    /// How it was started (binary, ports), to start it again on the same ports.
+    weed: PathBuf,
+    ports: Vec<u16>,
 }
 
 /// The `weed` binary, or `None` (skipped outside CI; a failure under CI).
@@ -60,7 +63,7 @@ impl Seaweed {
         let weed = weed_binary()?;
         let mut failures = Vec::new();
         for _ in 0..ATTEMPTS {
-            let mut store = Seaweed::spawn(&weed);
+            let mut store = Seaweed::spawn(&weed, tempfile::tempdir().expect("temp dir"), None);
             match store.wait_ready() {
                 Ok(()) => return Some(store),
                 Err(why) => failures.push(why),
@@ -72,10 +75,9 @@ impl Seaweed {
         );
     }
 
-    /// Start `weed mini` on fresh ports (not yet ready).
-    fn spawn(weed: &std::path::Path) -> Seaweed {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let ports = free_ports(11);
+    /// Start `weed mini` in `dir` on `ports`, or on fresh ones (not yet ready).
+    fn spawn(weed: &std::path::Path, dir: tempfile::TempDir, ports: Option<Vec<u16>>) -> Seaweed {
+        let ports = ports.unwrap_or_else(|| free_ports(11));
         let flags = [
             "s3.port",
             "s3.port.grpc",
@@ -89,9 +91,13 @@ impl Seaweed {
             "admin.port.grpc",
             "webdav.port",
         ];
-        let log = std::fs::File::create(dir.path().join("weed.log")).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("weed.log"))
+            .expect("log file");
         let data = dir.path().join("data");
-        std::fs::create_dir(&data).expect("data dir");
+        std::fs::create_dir_all(&data).expect("data dir");
         let mut cmd = Command::new(weed);
         cmd.arg("mini")
             .arg(format!("-dir={}", data.display()))
@@ -109,6 +115,26 @@ impl Seaweed {
             child,
             s3: SocketAddr::from(([127, 0, 0, 1], ports[0])),
             dir,
+            weed: weed.to_path_buf(),
+            ports,
+        }
+    }
+
+    /// Kill the store (as a crash or a network cut would take it away).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start it again on the same ports with the same data; panics, with its log, if
+    /// it does not come back.
+    pub fn restart(&mut self) {
+        self.stop();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        let again = Seaweed::spawn(&self.weed, dir, Some(self.ports.clone()));
+        let _ = std::mem::replace(self, again);
+        if let Err(why) = self.wait_ready() {
+            panic!("weed mini did not come back: {why}");
         }
     }
 

@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use switchyard_e2e::bulk_wire::{
+    BAD_NAME, CONTINUE, DIGEST_LAST, DIGEST_MISMATCH, NO_SPACE, OK, RESUMABLE, TOO_LARGE,
+    put_header, read_reply, sha,
+};
 use switchyard_e2e::faults::{Tmpfs, skip};
 use switchyard_e2e::{
     Host, bin_dir, evict_from_page_cache, log_text, repo_root, sha256_hex, tcp_connect, wait_until,
@@ -116,64 +120,7 @@ fn pattern(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-// ---- v2, raw, as docs/bulk-protocol.md says ------------------------------------------
-
-const MAGIC: [u8; 4] = [0xB5, b'B', b'L', b'K'];
-
-fn put_header(
-    name: &str,
-    len: u64,
-    flags: u8,
-    digest: Option<[u8; 32]>,
-    id: Option<[u8; 16]>,
-) -> Vec<u8> {
-    let mut w = MAGIC.to_vec();
-    w.extend_from_slice(&[2, 1, flags, name.len() as u8]);
-    w.extend_from_slice(&len.to_be_bytes());
-    w.extend_from_slice(name.as_bytes());
-    if let Some(d) = digest {
-        w.extend_from_slice(&d);
-    }
-    if let Some(id) = id {
-        w.extend_from_slice(&id);
-    }
-    w
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u8,
-    value: u64,
-    digest: Option<[u8; 32]>,
-    text: String,
-}
-
-fn read_reply(s: &mut TcpStream) -> Reply {
-    let mut fixed = [0u8; 48];
-    s.read_exact(&mut fixed).expect("reply header");
-    assert_eq!(fixed[..4], MAGIC);
-    let mut text = vec![0u8; u16::from_be_bytes([fixed[6], fixed[7]]) as usize];
-    s.read_exact(&mut text).expect("reply text");
-    Reply {
-        status: fixed[4],
-        value: u64::from_be_bytes(fixed[8..16].try_into().unwrap()),
-        digest: (fixed[5] & 1 != 0).then(|| fixed[16..48].try_into().unwrap()),
-        text: String::from_utf8(text).unwrap(),
-    }
-}
-
-const OK: u8 = 0;
-const CONTINUE: u8 = 1;
-const BAD_NAME: u8 = 0x11;
-const TOO_LARGE: u8 = 0x12;
-const NO_SPACE: u8 = 0x13;
-const DIGEST_MISMATCH: u8 = 0x15;
-const DIGEST_LAST: u8 = 0x02;
-const RESUMABLE: u8 = 0x04;
-
-fn sha(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
-}
+// ---- v2: switchyard_e2e::bulk_wire --------------------------------------------------
 
 // ---- v1 ------------------------------------------------------------------------------
 

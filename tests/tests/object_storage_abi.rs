@@ -100,6 +100,89 @@ fn an_s3_storage_answers_by_event_and_two_hosts_share_its_files() {
 }
 
 #[test]
+fn a_kept_partial_is_continued_by_one_of_eight_claimers_on_two_hosts_then_by_the_other_host() {
+    let Some(store) = Seaweed::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lib = plugin(dir.path());
+    let storage = format!(
+        r#"(kind: s3, endpoint: "{}", bucket: "{BUCKET}", prefix: "claims")"#,
+        store.endpoint()
+    );
+    let hosts = [host(&lib, &storage), host(&lib, &storage)];
+    let partial = "up/.partial.0123456789abcdef";
+    assert_eq!(ask(&hosts[0], &format!("put {partial} abc")), "ok");
+    // Eight claims at once, four on each host: exactly one holds the partial.
+    let answers: Vec<String> = std::thread::scope(|s| {
+        let asks: Vec<_> = (0..8)
+            .map(|k| {
+                let h = &hosts[k % 2];
+                s.spawn(move || ask(h, &format!("claim {partial}")))
+            })
+            .collect();
+        asks.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let won: Vec<usize> = (0..8).filter(|&k| answers[k] == "claimed 3").collect();
+    assert_eq!(won.len(), 1, "{answers:?}");
+    // The others were told the partial is in use (SY_ERR_BUSY).
+    assert!(
+        answers.iter().filter(|a| *a == "err 13").count() == 7,
+        "{answers:?}"
+    );
+    let (holder, other) = (&hosts[won[0] % 2], &hosts[(won[0] + 1) % 2]);
+    assert_eq!(ask(holder, &format!("append {partial} def")), "ok");
+    // Released: what was appended is kept, and the other host continues it.
+    assert_eq!(ask(holder, &format!("release {partial}")), "ok");
+    let mut claimed = String::new();
+    for _ in 0..50 {
+        claimed = ask(other, &format!("claim {partial}"));
+        if claimed == "claimed 6" {
+            break;
+        }
+        // The release uploads and unlocks in the background.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(claimed, "claimed 6");
+    assert_eq!(ask(other, &format!("append {partial} ghi")), "ok");
+    assert_eq!(ask(other, "finish up/whole.txt"), "ok");
+    assert_eq!(ask(holder, "get up/whole.txt"), "data abcdefghi");
+    // Nothing of the partial is an object under the final name before the finish,
+    // and the finished file is whole on the store.
+    let (code, body) = store
+        .request("GET", &format!("/{BUCKET}/claims/up/whole.txt"), b"")
+        .unwrap();
+    assert_eq!((code, body.as_str()), (200, "abcdefghi"));
+}
+
+#[test]
+fn a_store_lost_fails_its_operations_clearly_and_the_host_serves_again_when_it_is_back() {
+    let Some(mut store) = Seaweed::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lib = plugin(dir.path());
+    let storage = format!(
+        r#"(kind: s3, endpoint: "{}", bucket: "{BUCKET}", prefix: "lost")"#,
+        store.endpoint()
+    );
+    let h = host(&lib, &storage);
+    assert_eq!(ask(&h, "put kept.txt before"), "ok");
+    store.stop();
+    // Every operation that needs the store fails with SY_ERR_IO, logged naming the
+    // storage; the host stays up.
+    assert_eq!(ask(&h, "put lost.txt during"), "err 7");
+    assert_eq!(ask(&h, "stat kept.txt"), "err 7");
+    assert!(h.logs_contain("object storage error"));
+    store.restart();
+    // Nothing of the failed upload became visible; the host serves again.
+    assert_eq!(ask(&h, "get lost.txt"), "err 3");
+    assert_eq!(ask(&h, "get kept.txt"), "data before");
+    assert_eq!(ask(&h, "put after.txt back"), "ok");
+    assert_eq!(ask(&h, "list "), "entries after.txt,kept.txt");
+}
+
+#[test]
 fn a_host_does_not_start_on_a_store_it_cannot_reach_and_names_the_storage() {
     let dir = tempfile::tempdir().unwrap();
     let lib = plugin(dir.path());

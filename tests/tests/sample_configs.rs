@@ -21,6 +21,7 @@ use std::time::Duration;
 use switchyard_e2e::cluster::{BUS_WAIT, wait_subscribed};
 use switchyard_e2e::files_wire::V2;
 use switchyard_e2e::nats::NatsServer;
+use switchyard_e2e::seaweed::Seaweed;
 use switchyard_e2e::{
     Host, build_c_echo, http_get, repo_root, run_switchyard, tcp_connect, tcp_roundtrip, tftp_wire,
     udp_roundtrip, wait_until,
@@ -38,6 +39,7 @@ const TESTED: &[(&str, &str)] = &[
     ("config/examples/echo-c.ron", "example_echo_c"),
     ("config/examples/echo.ron", "example_echo"),
     ("config/examples/files.ron", "example_files"),
+    ("config/examples/s3.ron", "example_s3"),
     ("config/examples/tftp.ron", "example_tftp"),
 ];
 
@@ -357,6 +359,55 @@ fn example_files() {
     files_v1_get(&host, "files_tcp", "data");
     files_v2_get(&host, "files_tcp", "data");
     assert_all_exercised(&host, &["files_tcp"]);
+}
+
+#[test]
+fn example_s3() {
+    let Some(store) = Seaweed::start() else {
+        return;
+    };
+    let text = rewrite_quoted(&servable("config/examples/s3.ron"), "endpoint: \"", |_| {
+        store.endpoint()
+    });
+    let host = Host::start(&text);
+    // A bulk v1 upload (the seed client's framing: a 4-byte length, the body)...
+    let body = b"a v1 upload, through the store".to_vec();
+    let mut s = tcp_connect(host.addr("bulk_tcp"), WAIT);
+    s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    // ...lands under `incoming/`, listed and read through files...
+    let mut files = V2::open(host.addr("files_tcp"));
+    let mut name = String::new();
+    wait_until("the v1 upload listed", WAIT, || {
+        let head = files.ask("LIST incoming");
+        let count: usize = head
+            .split(' ')
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let names: Vec<String> = (0..count)
+            .map(|_| {
+                files
+                    .line()
+                    .rsplit(' ')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        name = names.into_iter().next().unwrap_or_default();
+        !name.is_empty()
+    });
+    let (head, got) = files.get(&format!("incoming/{name}"));
+    assert!(head.starts_with("OK"), "{head}");
+    assert_eq!(got, body);
+    // ...and through TFTP.
+    assert_eq!(
+        tftp_wire::download(host.addr("tftp_udp"), &format!("incoming/{name}")),
+        body
+    );
+    assert_all_exercised(&host, &["bulk_tcp", "files_tcp", "tftp_udp"]);
 }
 
 #[test]

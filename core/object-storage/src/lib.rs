@@ -14,8 +14,8 @@
 //! - whether the store honours conditional creates is probed, not assumed (`probe.rs`).
 //!
 //! The client is `object_store` (its `aws` feature): docs/decisions/object-store-client.md
-//! says why, and what SeaweedFS 4.48 was measured to do. The runtime does not use this
-//! crate yet; the async storage ABI that will is the next step of issue 21.
+//! says why, and what SeaweedFS 4.48 was measured to do. The runtime's `objects`
+//! module serves handlers from it through the storage ABI's `storage_begin`.
 //!
 //! # Layout
 //! - `error.rs`: [`ObjectStorageError`], [`Result`].

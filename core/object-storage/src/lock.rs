@@ -96,9 +96,53 @@ impl LockGuard {
         &self.owner
     }
 
-    /// Remove the lock object so the next claimer need not wait for the lease.
+    /// Extend the lease to `lease` from now, if the lock is still this holder's (a
+    /// long transfer keeps its claim); [`ObjectStorageError::Locked`] if another
+    /// holder took it over after it expired. Conditional on the version read, so a
+    /// takeover between the read and the write is seen too.
+    pub async fn renew(&self, lease: Duration) -> Result<()> {
+        let (held, etag) = self.storage.get_record::<Lease>(&self.key).await?;
+        if held.owner != self.owner {
+            return Err(ObjectStorageError::Locked(self.owner.clone()));
+        }
+        let body = Lease {
+            owner: self.owner.clone(),
+            expires_unix: now_unix() + lease.as_secs().max(1),
+        };
+        let mode = PutMode::Update(UpdateVersion {
+            e_tag: etag,
+            version: None,
+        });
+        let payload = PutPayload::from(serde_json::to_vec(&body).expect("leases serialize"));
+        match self
+            .storage
+            .backend
+            .put_opts(&self.key, payload, PutOptions::from(mode))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::Precondition { .. }) => {
+                Err(ObjectStorageError::Locked(self.owner.clone()))
+            }
+            Err(e) => Err(ObjectStorageError::store(
+                "renew lock",
+                self.key.as_ref(),
+                e,
+            )),
+        }
+    }
+
+    /// Remove the lock object so the next claimer need not wait for the lease — only
+    /// while it is still this holder's: one whose lease ran out and was taken over
+    /// must not remove the new holder's lock.
     pub async fn release(self) -> Result<()> {
-        self.storage.remove_record(&self.key).await
+        match self.storage.get_record::<Lease>(&self.key).await {
+            Ok((held, _)) if held.owner == self.owner => {
+                self.storage.remove_record(&self.key).await
+            }
+            Ok(_) | Err(ObjectStorageError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -31,6 +31,9 @@ pub(crate) struct UploadRecord {
     pub upload_id: String,
     /// When it began, seconds since the Unix epoch (the host's clock).
     pub started_unix: u64,
+    /// The storage (host process) that began it; empty in records from before.
+    #[serde(default)]
+    pub owner: String,
 }
 
 /// Seconds since the Unix epoch now.

@@ -26,6 +26,11 @@ pub struct ObjectStorage {
     pub(crate) backend: Arc<dyn Backend>,
     /// Normalised: no leading or trailing `/`; empty for the whole bucket.
     prefix: String,
+    /// Who begins this storage's uploads (unique per storage opened): its records say
+    /// so, and the sweeper aborts this owner's orphans without waiting for their age.
+    pub(crate) owner: Arc<str>,
+    /// The upload ids this owner is sending now (an [`crate::Upload`] alive).
+    pub(crate) live: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl ObjectStorage {
@@ -34,6 +39,8 @@ impl ObjectStorage {
         Ok(ObjectStorage {
             backend,
             prefix: parse_prefix(prefix)?,
+            owner: crate::records::unique_leaf("owner").into(),
+            live: Arc::default(),
         })
     }
 

@@ -24,7 +24,9 @@ pub struct SweepReport {
 
 impl ObjectStorage {
     /// Abort every recorded upload under the prefix whose record is at least
-    /// `older_than` old (by the store's clock), and remove its record.
+    /// `older_than` old (by the store's clock), or that this storage began and no
+    /// longer sends (a commit that failed while the store was away: aborted as soon as
+    /// it is back), and remove its record.
     pub async fn sweep_stale_uploads(&self, older_than: Duration) -> Result<SweepReport> {
         let mut report = SweepReport::default();
         let now = std::time::SystemTime::now()
@@ -32,11 +34,13 @@ impl ObjectStorage {
             .map_or(0, |d| d.as_secs() as i64);
         for meta in self.reserved_objects(UPLOADS).await? {
             let age = now - meta.last_modified.timestamp();
-            if age < older_than.as_secs() as i64 {
+            let (record, _) = self.get_record::<UploadRecord>(&meta.location).await?;
+            let orphan =
+                record.owner == *self.owner && !self.live_uploads().contains(&record.upload_id);
+            if age < older_than.as_secs() as i64 && !orphan {
                 report.kept += 1;
                 continue;
             }
-            let (record, _) = self.get_record::<UploadRecord>(&meta.location).await?;
             let key = key_of(self, &record.name)?;
             abort_upload(self, &key, &record.upload_id, &record.name).await?;
             self.remove_record(&meta.location).await?;

@@ -171,6 +171,36 @@ async fn the_sweeper_aborts_stale_uploads_and_keeps_young_ones() {
 }
 
 #[tokio::test]
+async fn an_upload_its_owner_gave_up_is_swept_at_once_and_a_live_one_is_kept() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    let other = ObjectStorage::new(std::sync::Arc::clone(&s.backend), "").unwrap();
+    let live = s
+        .begin_upload("live", UploadOptions::default())
+        .await
+        .unwrap();
+    // A commit that failed while the store was away leaves its record behind: the
+    // upload is dropped, its record stays.
+    let given_up = s
+        .begin_upload("lost", UploadOptions::default())
+        .await
+        .unwrap();
+    drop(given_up);
+    // Another host's young upload is not this owner's to sweep.
+    let _theirs = other
+        .begin_upload("theirs", UploadOptions::default())
+        .await
+        .unwrap();
+    let report = s
+        .sweep_stale_uploads(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let aborted: Vec<&str> = report.aborted.iter().map(|n| n.as_str()).collect();
+    assert_eq!(aborted, ["lost"]);
+    assert_eq!(report.kept, 2);
+    drop(live);
+}
+
+#[tokio::test]
 async fn a_lock_has_one_holder_until_released_or_expired() {
     let s = ObjectStorage::in_memory("").unwrap();
     let held = s.lock("name", Duration::from_secs(60)).await.unwrap();
@@ -185,6 +215,32 @@ async fn a_lock_has_one_holder_until_released_or_expired() {
     assert_ne!(short.owner(), taken.owner());
     assert!(matches!(
         s.lock("name", Duration::from_secs(60)).await,
+        Err(ObjectStorageError::Locked(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_renewed_lease_keeps_its_holder_and_a_lost_one_cannot_be_renewed() {
+    let s = ObjectStorage::in_memory("").unwrap();
+    let held = s.lock("name", Duration::from_secs(1)).await.unwrap();
+    held.renew(Duration::from_secs(60)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Renewed past its first expiry: still held.
+    assert!(matches!(
+        s.lock("name", Duration::from_secs(60)).await,
+        Err(ObjectStorageError::Locked(_))
+    ));
+    let short = s.lock("other", Duration::from_secs(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let _taker = s.lock("other", Duration::from_secs(60)).await.unwrap();
+    assert!(matches!(
+        short.renew(Duration::from_secs(60)).await,
+        Err(ObjectStorageError::Locked(_))
+    ));
+    // Releasing a lock that was taken over leaves the new holder's in place.
+    short.release().await.unwrap();
+    assert!(matches!(
+        s.lock("other", Duration::from_secs(60)).await,
         Err(ObjectStorageError::Locked(_))
     ));
 }

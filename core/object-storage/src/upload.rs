@@ -86,9 +86,12 @@ impl ObjectStorage {
             name: name.as_str().into(),
             upload_id: id.clone(),
             started_unix: now_unix(),
+            owner: self.owner.to_string(),
         };
+        self.live_uploads().insert(id.clone());
         if let Err(e) = self.put_record(&record, &entry).await {
             let _ = self.backend.abort_multipart(&key, &id).await;
+            self.live_uploads().remove(&id);
             return Err(e);
         }
         Ok(Upload {
@@ -102,6 +105,23 @@ impl ObjectStorage {
             size: 0,
             options,
         })
+    }
+}
+
+/// However it ends (committed, aborted, or given up on a failure that left its record),
+/// the upload is no longer this owner's live one: a record left behind is an orphan
+/// the sweeper aborts (`sweep.rs`).
+impl Drop for Upload {
+    fn drop(&mut self) {
+        self.storage.live_uploads().remove(&self.id);
+    }
+}
+
+impl ObjectStorage {
+    pub(crate) fn live_uploads(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -161,9 +161,13 @@ impl Server {
         self.forget_dead_listeners();
         let plan = ReloadPlan::new(&self.running(), topology, &plugins.libraries());
         let bus = self.prepare_bus(topology);
-        let prepared = prepare(&plan, topology, plugins, |name, i| {
-            self.listeners.get(name)?.sockets.get(i)
-        });
+        let prepared = prepare(
+            &plan,
+            topology,
+            plugins,
+            |name, i| self.listeners.get(name)?.sockets.get(i),
+            &self.log,
+        );
         let (prepared, fresh_bus) = match (prepared, bus) {
             (Ok(p), Ok(b)) => (p, b),
             (Err(mut errors), Err(e)) => {

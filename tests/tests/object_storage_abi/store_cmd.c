@@ -6,6 +6,10 @@
  *   list DIR         -> "entries A,B,..."  (storage_listing)
  *   del NAME         -> "ok"
  *   sync NAME        -> "err S"            (the synchronous open_read, for comparison)
+ *   claim NAME       -> "claimed N"        (open_partial: held until release or finish)
+ *   append NAME B    -> "ok"               (write_file to the held partial)
+ *   release NAME     -> "ok"               (close_file: the partial keeps what was added)
+ *   finish NAME      -> "ok"               (commit the held partial as NAME)
  * S is the SY_* status. Pending operations wait in a small table keyed by token. */
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +24,7 @@ typedef struct {
 } Wait;
 struct SyInstance {
     uint64_t next_token;
+    uint64_t held; /* the claimed partial's handle, 0: none */
     Wait waits[MAX_WAIT];
 };
 static SyInstance ONE;
@@ -66,6 +71,12 @@ static void answer(const SyHostApi *a, SyHostCtx *c, uint64_t token, uint64_t so
         a->read_file(c, done->file, 0, (uint8_t *)buf + n, (size_t)size, &got);
         a->close_file(c, done->file);
         reply(a, c, socket, peer, buf, (size_t)n + got);
+        break;
+    }
+    case SY_STORE_OPEN_PARTIAL: {
+        ONE.held = done->file;
+        int n = snprintf(buf, sizeof buf, "claimed %llu", (unsigned long long)done->stat.size);
+        reply(a, c, socket, peer, buf, (size_t)n);
         break;
     }
     case SY_STORE_STAT: {
@@ -148,6 +159,21 @@ static void command(SyInstance *i, const SyHostApi *a, SyHostCtx *c, const SyEve
         begin(i, a, c, e, &op, 1);
     } else if (verb == 3 && memcmp(d, "del", 3) == 0) {
         op.kind = SY_STORE_REMOVE;
+        begin(i, a, c, e, &op, 1);
+    } else if (verb == 5 && memcmp(d, "claim", 5) == 0) {
+        op.kind = SY_STORE_OPEN_PARTIAL;
+        begin(i, a, c, e, &op, 1);
+    } else if (verb == 6 && memcmp(d, "append", 6) == 0 && sp2) {
+        SyBytes body = {(const uint8_t *)sp2 + 1, rest - name_len - 1};
+        reply_status(a, c, e->socket, &e->peer, a->write_file(c, i->held, body));
+    } else if (verb == 7 && memcmp(d, "release", 7) == 0) {
+        uint32_t s = a->close_file(c, i->held);
+        i->held = 0;
+        reply_status(a, c, e->socket, &e->peer, s);
+    } else if (verb == 6 && memcmp(d, "finish", 6) == 0) {
+        op.kind = SY_STORE_COMMIT;
+        op.file = i->held;
+        i->held = 0;
         begin(i, a, c, e, &op, 1);
     } else if (verb == 4 && memcmp(d, "sync", 4) == 0) {
         uint64_t file = 0, size = 0;

@@ -220,6 +220,10 @@ pub struct Resources {
     /// this thread and the subscription's task on the bus thread, both ended with the
     /// instance (a restarted instance must not get its predecessor's messages).
     pub bus_subs: IdMap<(SpawnHandle, tokio::task::AbortHandle)>,
+    /// Continued partials of an `s3` storage, by handle: their locks.
+    pub object_partials: IdMap<crate::objects::PartialClaim>,
+    /// `OPEN_PARTIAL`s in flight, by token: the spool temp each fills.
+    pub partials_opening: IdMap<u64>,
     /// The entries of the listing that finished last, by its token (`storage_listing`
     /// reads them during the call it finished in).
     pub listing: Option<(u64, Vec<(String, switchyard_sdk::abi::SyStat)>)>,

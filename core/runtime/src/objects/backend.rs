@@ -4,6 +4,9 @@
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
+
+use slog::{Logger, info, warn};
 
 use switchyard_object_storage::{ConditionalCreate, ObjectStorage, S3Settings};
 
@@ -16,6 +19,14 @@ const IO_THREADS: usize = 2;
 
 /// Bytes of spooled objects kept for reuse once no transfer reads them.
 const CACHE_BYTES: u64 = 1 << 30;
+
+/// A multipart upload recorded this long ago belongs to a host that died: an upload
+/// exists only while a commit sends a spooled file, which takes seconds.
+const STALE_UPLOAD: Duration = Duration::from_secs(3600);
+
+/// How often the sweeper looks for such uploads, and for this host's own orphans (a
+/// commit that failed while the store was away): one listing of the upload records.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// A connected `s3` storage.
 #[derive(Debug)]
@@ -43,7 +54,11 @@ impl ObjectBackend {
     /// (locks and create-only commits rely on them). Refused with a reason naming the
     /// storage: a host does not start on a store it cannot use (see
     /// docs/operations.md, "Object storage").
-    pub fn connect(binding: &S3Binding, spool: &Path) -> Result<Arc<ObjectBackend>, String> {
+    pub fn connect(
+        binding: &S3Binding,
+        spool: &Path,
+        log: &Logger,
+    ) -> Result<Arc<ObjectBackend>, String> {
         let name = &binding.name;
         let spec = &binding.spec;
         let credentials = match (&spec.access_key_env, &spec.secret_key_env) {
@@ -79,7 +94,13 @@ impl ObjectBackend {
             .block_on(async move { probe.probe_conditional_create().await })
             .map_err(|e| format!("storage `{name}` ({}): {e}", spec.endpoint))?;
         match answer {
-            ConditionalCreate::Honoured => Ok(Arc::new(backend)),
+            ConditionalCreate::Honoured => {
+                backend.spawn(sweep(
+                    backend.storage.clone(),
+                    log.new(slog::o!("storage" => name.clone())),
+                ));
+                Ok(Arc::new(backend))
+            }
             ConditionalCreate::Ignored => Err(format!(
                 "storage `{name}` ({}): the store ignores conditional creates (If-None-Match), so two hosts could both create one name; use a store that honours them",
                 spec.endpoint
@@ -116,6 +137,23 @@ impl ObjectBackend {
                 .join()
                 .expect("the probe thread does not panic")
         })
+    }
+}
+
+/// Abort the multipart uploads crashed hosts left, and this host's own orphans, now and
+/// every [`SWEEP_EVERY`] (an aborted upload frees the store's parts; nothing of it
+/// was ever visible).
+async fn sweep(storage: ObjectStorage, log: Logger) {
+    loop {
+        match storage.sweep_stale_uploads(STALE_UPLOAD).await {
+            Ok(report) if !report.aborted.is_empty() => {
+                let names: Vec<&str> = report.aborted.iter().map(|n| n.as_str()).collect();
+                info!(log, "aborted uploads left by a crashed host"; "count" => names.len(), "names" => names.join(","));
+            }
+            Ok(_) => {}
+            Err(e) => warn!(log, "upload sweep failed"; "error" => %e),
+        }
+        tokio::time::sleep(SWEEP_EVERY).await;
     }
 }
 

@@ -18,14 +18,17 @@
 //! - `backend.rs`: [`ObjectBackend`], connecting (credentials, the start probe) and
 //!   the runtime.
 //! - `cache.rs`: [`ReadCache`], objects spooled by (name, etag), shared and bounded.
+//! - `claim.rs`: [`PartialClaim`], the renewed lock on a continued partial upload.
 //! - `commit.rs`: a spooled upload made an object.
 //! - `status.rs`: an object storage failure as the plugin's `SY_ERR_*`.
 
 mod backend;
 mod cache;
+mod claim;
 mod commit;
 mod status;
 
 pub use backend::ObjectBackend;
 pub use cache::{ReadCache, Spooled};
+pub use claim::{LEASE, PartialClaim};
 pub use status::status_of;

@@ -68,6 +68,7 @@ pub(super) fn prepare<'r>(
     topology: &Topology,
     plugins: Plugins,
     running: impl Fn(&str, usize) -> Option<&'r ListenerSocket> + Copy,
+    log: &slog::Logger,
 ) -> Result<Prepared, StartErrors> {
     let mut errors = Vec::new();
     let admin = plan
@@ -109,7 +110,7 @@ pub(super) fn prepare<'r>(
             Ok(None) => {}
             Err(e) => errors.push(e),
         }
-        match connect_objects(h, plan.opens_root(&h.name)) {
+        match connect_objects(h, plan.opens_root(&h.name), log) {
             Ok(Some(backend)) => {
                 objects.insert(h.name.clone(), backend);
             }
@@ -131,11 +132,15 @@ pub(super) fn prepare<'r>(
 
 /// Connect handler `h`'s `s3` storage, when it starts and has one: a store that cannot
 /// be used refuses the start (or reload), naming the storage.
-fn connect_objects(h: &HandlerSpec, open: bool) -> Result<Option<Arc<ObjectBackend>>, StartError> {
+fn connect_objects(
+    h: &HandlerSpec,
+    open: bool,
+    log: &slog::Logger,
+) -> Result<Option<Arc<ObjectBackend>>, StartError> {
     let (Some(binding), Some(spool), true) = (&h.object_storage, &h.root, open) else {
         return Ok(None);
     };
-    ObjectBackend::connect(binding, spool)
+    ObjectBackend::connect(binding, spool, log)
         .map(Some)
         .map_err(|reason| StartError::Plugin {
             handler: h.name.clone(),
@@ -218,7 +223,8 @@ mod tests {
             ("h".to_string(), Err("no library `echo`".to_string())),
             ("k".to_string(), Err("no library `echo`".to_string())),
         ]));
-        let errors = prepare(&plan, &topology, plugins, |_, _| None).unwrap_err();
+        let log = slog::Logger::root(slog::Discard, slog::o!());
+        let errors = prepare(&plan, &topology, plugins, |_, _| None, &log).unwrap_err();
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(lines.len(), 7, "{lines:?}");
         assert!(lines[0].starts_with(&format!("listener `(admin)` cannot bind {tcp_addr}")));

@@ -13,6 +13,7 @@ mod messages;
 mod sessions;
 mod sockets;
 mod store;
+mod store_partial;
 mod timers;
 
 use std::net::SocketAddr;
@@ -168,6 +169,9 @@ impl HostCalls for Calls<'_> {
     }
 
     fn close_file(&mut self, file: u64) -> u32 {
+        if let Some(status) = store_partial::close(self.actor, self.ctx, file) {
+            return status;
+        }
         files::close_file(self.actor, self.ctx, file)
     }
 

@@ -11,15 +11,16 @@ use std::sync::Arc;
 
 use actix::{ActorFutureExt, AsyncContext, Context};
 use slog::{debug, warn};
-use switchyard_object_storage::{ListEntry, ObjectName, ObjectStorageError};
+use switchyard_object_storage::{ListEntry, LockGuard, ObjectName, ObjectStorageError};
 use switchyard_sdk::abi::{self, SyStat, SyStorageDone};
 use switchyard_sdk::{StoreOp, raw_done};
 
 use super::Calls;
+use super::store_partial;
 use crate::actor::InstanceActor;
 use crate::actor::event::HostEvent;
 use crate::actor::resources::OpenFile;
-use crate::objects::{ObjectBackend, Spooled, status_of};
+use crate::objects::{ObjectBackend, PartialClaim, Spooled, status_of};
 use crate::storage::FileVersion;
 use crate::storage::digests;
 
@@ -29,6 +30,13 @@ const MAX_OPS: usize = 1024;
 /// What an operation on the store gave, before it is a handle or an event.
 enum Gave {
     Spooled(Spooled),
+    /// A kept partial continued in spool temp `file`: its size, and its lock.
+    Partial {
+        file: u64,
+        size: u64,
+        lock: LockGuard,
+        name: String,
+    },
     Stat(SyStat),
     Listing(Vec<(String, SyStat)>),
     Done,
@@ -61,8 +69,31 @@ pub fn begin(
             Ok(Some(raw_done(kind, id, None)))
         }
         StoreOp::OpenPartial(path) => {
-            debug!(actor.shared.log, "kept partial uploads are not on s3 storages yet"; "path" => path);
-            Err(abi::SY_ERR_UNSUPPORTED)
+            let name = name(path)?;
+            if actor.res.object_partials.values().any(|c| c.name() == name) {
+                return Err(abi::SY_ERR_BUSY);
+            }
+            let file = super::files::create_spool_temp(actor)?;
+            let spool = match actor.res.files.get(&file) {
+                Some(OpenFile::Temp(t, _)) => t.file().try_clone().map(Arc::new),
+                _ => return Err(abi::SY_ERR_INVALID),
+            }
+            .map_err(|e| crate::actor::io::io_status(&e))?;
+            let pending = spawn(calls, token, kind, async move {
+                let (size, lock) = store_partial::claim(storage, name.clone(), spool).await?;
+                Ok(Gave::Partial {
+                    file,
+                    size,
+                    lock,
+                    name,
+                })
+            });
+            if pending.is_err() {
+                calls.actor.res.files.remove(&file);
+            } else {
+                calls.actor.res.partials_opening.insert(token, file);
+            }
+            pending
         }
         StoreOp::OpenRead(path) => {
             let (name, backend) = (name(path)?, Arc::clone(&objects));
@@ -104,6 +135,8 @@ pub fn begin(
             let Some(OpenFile::Temp(temp, _)) = calls.actor.res.files.remove(&file.0) else {
                 return Err(abi::SY_ERR_INVALID);
             };
+            // A continued partial's lock goes once its bytes are an object (or not).
+            let claim = calls.actor.res.object_partials.remove(&file.0);
             let spool = temp
                 .file()
                 .try_clone()
@@ -114,6 +147,7 @@ pub fn begin(
                     ObjectBackend::commit_spooled(storage, spool, name, overwrite).await;
                 // The spool temp goes once the object exists (or the upload failed).
                 drop(temp);
+                drop(claim);
                 committed.map(|_| Gave::Done)
             })
         }
@@ -157,7 +191,15 @@ fn finish(
     kind: u32,
     outcome: Result<Gave, ObjectStorageError>,
 ) {
+    let opening = act.res.partials_opening.remove(&token);
     let result = match outcome {
+        Ok(Gave::Partial {
+            file,
+            size,
+            lock,
+            name,
+        }) => partial_opened(act, file, size, (lock, name))
+            .map(|stat| raw_done(kind, file, Some(stat))),
         Ok(Gave::Spooled(s)) => {
             open_spooled(act, s).map(|(id, stat)| raw_done(kind, id, Some(stat)))
         }
@@ -167,7 +209,13 @@ fn finish(
             Ok(raw_done(kind, 0, None))
         }
         Ok(Gave::Done) => Ok(raw_done(kind, 0, None)),
-        Err(e) => Err(failed(act, kind, &e)),
+        Err(e) => {
+            // A partial that could not be claimed leaves no spool temp behind.
+            if let Some(file) = opening {
+                act.res.files.remove(&file);
+            }
+            Err(failed(act, kind, &e))
+        }
     };
     let (status, done) = match result {
         Ok(done) => (abi::SY_OK, done),
@@ -181,6 +229,28 @@ fn finish(
         },
         ctx,
     );
+}
+
+/// A claimed partial's spool temp, positioned at its end for appends, kept with its
+/// claim.
+fn partial_opened(
+    act: &mut InstanceActor,
+    file: u64,
+    size: u64,
+    (lock, name): (LockGuard, String),
+) -> Result<SyStat, u32> {
+    let objects = act.shared.objects.clone().ok_or(abi::SY_ERR_INVALID)?;
+    let Some(OpenFile::Temp(temp, _)) = act.res.files.get_mut(&file) else {
+        return Err(abi::SY_ERR_INVALID);
+    };
+    use std::io::Seek;
+    temp.file_mut()
+        .seek(std::io::SeekFrom::End(0))
+        .map_err(|e| crate::actor::io::io_status(&e))?;
+    act.res
+        .object_partials
+        .insert(file, PartialClaim::new(objects, name, lock));
+    Ok(regular(size, 0))
 }
 
 /// A spooled object as a read handle; its digest (from the metadata) remembered
