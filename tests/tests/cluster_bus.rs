@@ -411,3 +411,92 @@ fn bus_calls_without_a_bus_are_unsupported() {
     assert_eq!(command(&host, "bus-pub a b"), "bus-pub 11");
     assert_eq!(command(&host, "bus-sub a"), "bus-sub 11");
 }
+
+#[test]
+fn of_two_hosts_claiming_one_key_at_once_exactly_one_wins_twenty_times() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let plain = |name: &str| topology(&nats.url(), name, "", FAULTY, "");
+    let hosts = [Host::start(&plain("host-a")), Host::start(&plain("host-b"))];
+    for h in &hosts {
+        wait_connected(h, true);
+    }
+    let outcome = |h: &Host, token: &str| -> bool {
+        let line = h.expect_log(
+            "the claim's outcome",
+            |j| switchyard_e2e::log_text(j).contains(&format!("faulty bus kv {token}: ")),
+            BUS_WAIT,
+        );
+        switchyard_e2e::log_text(&line).contains(": Ok((")
+    };
+    let mut wins = [0u32; 2];
+    for round in 0..20 {
+        let key = format!("visitor.{round}");
+        // Both claims leave before either answer comes back.
+        let tokens: Vec<String> = std::thread::scope(|s| {
+            let claims: Vec<_> = hosts
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let cmd = format!("bus-claim {key} agent-{i}");
+                    s.spawn(move || command(h, &cmd))
+                })
+                .collect();
+            claims
+                .into_iter()
+                .map(|c| {
+                    let reply = c.join().unwrap();
+                    reply
+                        .strip_prefix("bus-claim ")
+                        .and_then(|r| r.strip_suffix(" pending"))
+                        .unwrap_or_else(|| panic!("{reply}"))
+                        .to_owned()
+                })
+                .collect()
+        });
+        let won: Vec<bool> = hosts
+            .iter()
+            .zip(&tokens)
+            .map(|(h, t)| outcome(h, t))
+            .collect();
+        assert_eq!(
+            won.iter().filter(|w| **w).count(),
+            1,
+            "round {round}: {won:?}"
+        );
+        let winner = won.iter().position(|w| *w).unwrap();
+        wins[winner] += 1;
+        // The loser sees the winner's claim.
+        let loser = &hosts[1 - winner];
+        let reply = command(loser, &format!("bus-get {key}"));
+        let token = reply
+            .strip_prefix("bus-get ")
+            .and_then(|r| r.strip_suffix(" pending"))
+            .unwrap();
+        let line = loser.expect_log(
+            "the claim read back",
+            |j| switchyard_e2e::log_text(j).contains(&format!("faulty bus kv {token}: ")),
+            BUS_WAIT,
+        );
+        assert!(
+            switchyard_e2e::log_text(&line).contains(&format!("\"agent-{winner}\"")),
+            "{}",
+            switchyard_e2e::log_text(&line)
+        );
+    }
+    // A released claim can be taken again.
+    let reply = command(&hosts[0], "bus-release visitor.0");
+    let token = reply
+        .strip_prefix("bus-release ")
+        .and_then(|r| r.strip_suffix(" pending"))
+        .unwrap();
+    assert!(outcome(&hosts[0], token));
+    let reply = command(&hosts[1], "bus-claim visitor.0 agent-1");
+    let token = reply
+        .strip_prefix("bus-claim ")
+        .and_then(|r| r.strip_suffix(" pending"))
+        .unwrap();
+    assert!(outcome(&hosts[1], token));
+    eprintln!("claims won: host-a {}, host-b {}", wins[0], wins[1]);
+}

@@ -28,6 +28,25 @@ pub fn subject_problem(subject: &str) -> Option<String> {
     subject.split('.').find_map(token_problem)
 }
 
+/// What is wrong with a key-value key, or `None`: dotted (`visitor.42`), each part a
+/// plain token of `A-Z a-z 0-9 - _ / =` (JetStream's key alphabet).
+pub fn key_problem(key: &str) -> Option<String> {
+    key.split('.').find_map(token_problem).or_else(|| {
+        key.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '=' | '.')))
+            .map(|c| format!("`{}`: keys are `A-Z a-z 0-9 - _ / = .`", c.escape_default()))
+    })
+}
+
+/// What is wrong with a bucket name (one token of `A-Z a-z 0-9 _ -`), or `None`.
+pub fn bucket_problem(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    (!ok).then(|| "letters, digits, `_` and `-` only, not empty".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +60,11 @@ mod tests {
         assert_eq!(subject_problem("room.42.msg"), None);
         assert!(subject_problem("room..msg").is_some());
         assert!(subject_problem("room.>").is_some());
+        assert_eq!(key_problem("visitor.42/a=b"), None);
+        assert!(key_problem("visitor..42").is_some());
+        assert!(key_problem("visitor:42").is_some());
+        assert_eq!(bucket_problem("claims-1"), None);
+        assert!(bucket_problem("claims.1").is_some());
+        assert!(bucket_problem("").is_some());
     }
 }

@@ -54,6 +54,17 @@ impl Ctx<'_> {
         }
     }
 
+    /// Start key-value operation `op` as `token` (unique among this instance's
+    /// operations in flight): `Ok`, then [`crate::Event::BusKvDone`] with `token`.
+    pub fn bus_kv(&mut self, op: crate::KvOp<'_>, token: u64) -> Result<(), HostError> {
+        let raw = op.to_raw();
+        // SAFETY: `raw` and what it borrows are valid for the call.
+        match unsafe { (self.api.bus_kv_begin)(self.raw, &raw, token) } {
+            abi::SY_PENDING | abi::SY_OK => Ok(()),
+            other => Err(HostError::from_status(other)),
+        }
+    }
+
     /// End subscription `token`: none of its messages is delivered after this call.
     pub fn bus_unsubscribe(&mut self, token: u64) -> Result<(), HostError> {
         // SAFETY: plain values.

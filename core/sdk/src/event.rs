@@ -111,6 +111,13 @@ pub enum Event<'a> {
         from: &'a str,
         data: &'a [u8],
     },
+    /// A [`crate::Ctx::bus_kv`] is done: the key's revision and (for a get) its value,
+    /// or why not ([`HostError::NotFound`]: no live value; [`HostError::Exists`]: a
+    /// create or compare-and-set lost to another writer).
+    BusKvDone {
+        token: u64,
+        result: Result<(u64, &'a [u8]), HostError>,
+    },
     /// An event tag this SDK does not know (sent by a newer host); ignore it.
     Unknown { tag: u32 },
 }
@@ -238,6 +245,10 @@ impl<'a> Event<'a> {
                 type_name: text(&raw.type_name),
                 from: text(&raw.source),
                 data,
+            },
+            abi::SY_EV_BUS_KV_DONE => Event::BusKvDone {
+                token: raw.token,
+                result: result_of(raw.status).map(|()| (raw.amount, data)),
             },
             tag => Event::Unknown { tag },
         }

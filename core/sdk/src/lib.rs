@@ -52,7 +52,8 @@
 //! - `store_op`: [`StoreOp`] and [`StoreDone`], a storage operation that may wait.
 //! - `ctx_store`: the [`Ctx`] calls that start such operations and read listings.
 //! - `ctx_bus`: the [`Ctx`] calls of the cluster bus: publish, subscribe, unsubscribe.
-//! - [`bus_subject`]: what a bus subject may be (checked by the host table).
+//! - [`bus_subject`]: what a bus subject, key or bucket may be (checked by the host table).
+//! - `bus_kv`: [`KvOp`], a key-value operation on the bus (claims, presence).
 //! - `storage_waits`: [`StorageWaits`], a [`Storage`] for a machine whose storage
 //!   may wait: a step that waited is run again once the answer is in.
 //! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.
@@ -70,6 +71,7 @@
 //! - [`testing`]: a recording host for unit tests of a `Protocol` impl.
 
 pub mod abi;
+mod bus_kv;
 pub mod bus_subject;
 mod config;
 pub mod conn;
@@ -97,6 +99,7 @@ pub mod trampoline;
 mod typed_port;
 mod workers;
 
+pub use bus_kv::{KvKind, KvOp};
 pub use config::{ConfigError, parse_config};
 pub use ctx::{Ctx, Level};
 pub use error::HostError;

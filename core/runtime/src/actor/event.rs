@@ -96,6 +96,13 @@ pub enum HostEvent<'a> {
         token: u64,
         status: u32,
     },
+    /// A plugin's key-value operation is done: the revision and (a get) the value.
+    BusKvDone {
+        token: u64,
+        status: u32,
+        revision: u64,
+        value: &'a [u8],
+    },
     /// A message on a plugin's bus subscription.
     BusMessage {
         token: u64,
@@ -129,6 +136,7 @@ impl HostEvent<'_> {
             HostEvent::StorageDone { .. } => abi::SY_EV_STORAGE_DONE,
             HostEvent::Message { .. } => abi::SY_EV_MESSAGE,
             HostEvent::BusDone { .. } => abi::SY_EV_BUS_DONE,
+            HostEvent::BusKvDone { .. } => abi::SY_EV_BUS_KV_DONE,
             HostEvent::BusMessage { .. } => abi::SY_EV_BUS_MESSAGE,
         };
         let mut ev = SyEvent::new(tag, now_ms);
@@ -242,6 +250,17 @@ impl HostEvent<'_> {
             HostEvent::BusDone { token, status } => {
                 ev.token = token;
                 ev.status = status;
+            }
+            HostEvent::BusKvDone {
+                token,
+                status,
+                revision,
+                value,
+            } => {
+                ev.token = token;
+                ev.status = status;
+                ev.amount = revision;
+                ev.data = SyBytes::from_slice(value);
             }
             HostEvent::BusMessage {
                 token,

@@ -70,6 +70,71 @@ impl BusAccess {
     }
 }
 
+/// A plugin's key-value operation, owned to cross to the bus thread.
+#[derive(Debug, Clone)]
+pub struct KvRequest {
+    pub kind: switchyard_sdk::KvKind,
+    pub bucket: String,
+    pub key: String,
+    pub value: bytes::Bytes,
+    pub revision: u64,
+    pub max_age: std::time::Duration,
+}
+
+impl BusAccess {
+    /// Run `req` on the bus thread: the key's revision and (for a get) its value, or
+    /// the error. The bucket is opened (created when missing) for each operation: no
+    /// handle outlives a reconnection.
+    pub fn kv(&self, req: KvRequest) -> JoinHandle<Result<(u64, bytes::Bytes), KvFailure>> {
+        let current = self.current.clone();
+        self.handle.spawn(async move {
+            let bus = current.borrow().clone().ok_or(KvFailure::NoBus)?;
+            if bus.state() != ConnectionState::Connected {
+                return Err(KvFailure::NoBus);
+            }
+            let bucket = switchyard_bus::KvBucket::open(&bus, &req.bucket, req.max_age).await?;
+            let none = bytes::Bytes::new();
+            use switchyard_sdk::KvKind;
+            match req.kind {
+                KvKind::Get => match bucket.get(&req.key).await? {
+                    Some(entry) => Ok((entry.revision, entry.value)),
+                    None => Err(KvFailure::NotFound),
+                },
+                KvKind::Put => Ok((bucket.put(&req.key, req.value).await?, none)),
+                KvKind::Create => Ok((bucket.create(&req.key, req.value).await?, none)),
+                KvKind::Update => Ok((
+                    bucket
+                        .compare_and_set(&req.key, req.value, req.revision)
+                        .await?,
+                    none,
+                )),
+                KvKind::Delete => bucket
+                    .delete(&req.key)
+                    .await
+                    .map(|()| (0, none))
+                    .map_err(Into::into),
+            }
+        })
+    }
+}
+
+/// Why a key-value operation did not do what it asked.
+#[derive(Debug)]
+pub enum KvFailure {
+    /// Not connected to the bus (or no bus any more).
+    NoBus,
+    /// A get of a key with no live value.
+    NotFound,
+    /// What the bus said.
+    Bus(BusError),
+}
+
+impl From<BusError> for KvFailure {
+    fn from(e: BusError) -> KvFailure {
+        KvFailure::Bus(e)
+    }
+}
+
 /// The subscription once the bus is connected ([`CONNECT_WAIT`] at most).
 async fn subscribe_when_connected(
     bus: &Bus,

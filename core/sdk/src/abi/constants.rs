@@ -156,6 +156,23 @@ pub const SY_EV_BUS_DONE: u32 = 19;
 /// `data`: a message on a subscribed subject.
 pub const SY_EV_BUS_MESSAGE: u32 = 20;
 
+/// `token`, `status`, `amount` (the key's revision), `data` (GET: the value): a
+/// `bus_kv_begin` is done (`SY_ERR_NOT_FOUND`: no live value; `SY_ERR_EXISTS`: lost a
+/// create or compare-and-set).
+pub const SY_EV_BUS_KV_DONE: u32 = 21;
+
+// ---- key-value operations on the bus (`SyBusKvOp::kind`) ------------------------------
+/// `key` -> value, revision.
+pub const SY_BUS_KV_GET: u32 = 1;
+/// `key`, `value` -> revision, whatever was there.
+pub const SY_BUS_KV_PUT: u32 = 2;
+/// `key`, `value` -> revision, only if the key has no live value (a claim).
+pub const SY_BUS_KV_CREATE: u32 = 3;
+/// `key`, `value`, `revision` -> revision, only if the key is still at `revision`.
+pub const SY_BUS_KV_UPDATE: u32 = 4;
+/// `key`: remove it (a released claim).
+pub const SY_BUS_KV_DELETE: u32 = 5;
+
 // ---- bus_subscribe flags ---------------------------------------------------------------
 /// This host's own messages too (else other hosts' only).
 pub const SY_BUS_OWN: u32 = 1 << 0;

@@ -207,4 +207,8 @@ pub struct SyHostApi {
         unsafe extern "C" fn(ctx: *mut SyHostCtx, subject: SyStr, flags: u32, token: u64) -> u32,
     /// End subscription `token`: no message of it after the call.
     pub bus_unsubscribe: unsafe extern "C" fn(ctx: *mut SyHostCtx, token: u64) -> u32,
+    /// Start key-value operation `op` as `token`: `SY_PENDING`, then
+    /// `SY_EV_BUS_KV_DONE`.
+    pub bus_kv_begin:
+        unsafe extern "C" fn(ctx: *mut SyHostCtx, op: *const SyBusKvOp, token: u64) -> u32,
 }

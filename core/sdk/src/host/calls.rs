@@ -176,6 +176,11 @@ pub trait HostCalls {
     fn bus_unsubscribe(&mut self, token: u64) -> u32 {
         self.unsupported("bus_unsubscribe")
     }
+    /// Start key-value operation `op` (checked) as `token`: `SY_PENDING`, then
+    /// `SY_EV_BUS_KV_DONE`.
+    fn bus_kv_begin(&mut self, op: crate::KvOp<'_>, token: u64) -> u32 {
+        self.unsupported("bus_kv_begin")
+    }
     /// The plugin made call `call`, which this context does not offer: every default
     /// method answers through here. A context that must know (the dry `create` run at
     /// `validate`, whose refusal only counts when the plugin asked for nothing it was

@@ -442,4 +442,9 @@ impl HostCalls for MockHost {
     fn bus_unsubscribe(&mut self, token: u64) -> u32 {
         super::bus::unsubscribe(self, token)
     }
+    fn bus_kv_begin(&mut self, op: crate::KvOp<'_>, token: u64) -> u32 {
+        self.bus_kv_in_flight
+            .push((token, super::bus::OwnedKvOp::from(op)));
+        abi::SY_PENDING
+    }
 }

@@ -210,6 +210,11 @@ pub struct MockHost {
     pub bus_subscriptions: BTreeMap<u64, (String, bool)>,
     /// Set: `bus_publish` answers it (play a full queue with `HostError::Busy`).
     pub bus_refuses: Option<crate::HostError>,
+    /// The bus's key-value entries, by (bucket, key): value and revision (set entries
+    /// to play other hosts' writes; [`MockHost::bus_kv_complete`]).
+    pub bus_kv: BTreeMap<(String, String), (Vec<u8>, u64)>,
+    /// Key-value operations in flight, in the order begun.
+    bus_kv_in_flight: Vec<(u64, bus::OwnedKvOp)>,
     /// Ports `open_udp_in` finds taken by someone else (set to play a busy range).
     pub ports_taken_elsewhere: std::collections::BTreeSet<u16>,
     /// What [`MockHost::raw_ctx`] points at: unlike `with_ctx`'s slot on the stack, it

@@ -23,6 +23,9 @@
 //!   `bus-unsub TOKEN`; `bus-pub SUBJECT TEXT`: publishes TEXT typed `ChatMessage/1`,
 //!   replying `bus-pub <status>`. Confirmations and messages are logged at info
 //!   (`faulty bus subscription`, `faulty bus message TOKEN on SUBJECT ...: TEXT`);
+//!   `bus-claim KEY VALUE` / `bus-get KEY` / `bus-release KEY`: a create, get or
+//!   delete in key-value bucket `claims` (60 s expiry), replying `VERB TOKEN pending`;
+//!   the outcome is logged (`faulty bus kv TOKEN: Ok((revision, "value"))` or `Err(..)`);
 //! - anything else is echoed back unchanged.
 //!
 //! Typed message ports exist so that `validate` tests can build a port type mismatch and
@@ -52,6 +55,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Deserialize;
 use switchyard_sdk::prelude::*;
 use switchyard_sdk::{InputDelivery, Sharding};
+use switchyard_sdk::{KvKind, KvOp};
 
 /// Instances created in this process so far: each takes the next number.
 static INSTANCES: AtomicU64 = AtomicU64::new(0);
@@ -155,6 +159,19 @@ impl Faulty {
                 }
             }
             "bus-unsub" => ctx.bus_unsubscribe(arg.parse().unwrap_or(0)),
+            "bus-claim" | "bus-get" | "bus-release" => {
+                let kind = match verb {
+                    "bus-claim" => KvKind::Create,
+                    "bus-get" => KvKind::Get,
+                    _ => KvKind::Delete,
+                };
+                let op = KvOp::new(kind, "claims", arg, 60).with_value(rest.as_bytes());
+                let token = self.handled;
+                match ctx.bus_kv(op, token) {
+                    Ok(()) => return format!("{verb} {token} pending"),
+                    Err(e) => Err(e),
+                }
+            }
             "bus-pub" => ctx.bus_publish(arg, ChatMessage::TYPE, rest.as_bytes()),
             _ => return format!("unknown {verb}"),
         };
@@ -261,6 +278,12 @@ impl Protocol for Faulty {
             }
             Event::BusDone { token, result } => {
                 ctx.info(format_args!("faulty bus subscription {token}: {result:?}"));
+            }
+            Event::BusKvDone { token, result } => {
+                let result = result.map(|(revision, value)| {
+                    (revision, String::from_utf8_lossy(value).into_owned())
+                });
+                ctx.info(format_args!("faulty bus kv {token}: {result:?}"));
             }
             Event::BusMessage {
                 token,

@@ -8,15 +8,19 @@
 
 use std::sync::Arc;
 
-use actix::{ActorStreamExt, AsyncContext};
+use std::time::Duration;
+
+use actix::{ActorFutureExt, ActorStreamExt, AsyncContext};
 use slog::debug;
+use switchyard_bus::BusError;
+use switchyard_sdk::KvOp;
 use switchyard_sdk::abi;
 use tokio::sync::mpsc;
 
 use super::Calls;
 use crate::actor::InstanceActor;
 use crate::actor::event::HostEvent;
-use crate::bus::access::SubscriptionItem;
+use crate::bus::access::{KvFailure, KvRequest, SubscriptionItem};
 use crate::bus::outbox::Outgoing;
 
 /// Largest message a plugin may publish (NATS's default payload limit).
@@ -96,6 +100,52 @@ pub fn subscribe(calls: &mut Calls<'_>, subject: &str, own: bool, token: u64) ->
         .res
         .bus_subs
         .insert(token, (delivery, task.abort_handle()));
+    abi::SY_PENDING
+}
+
+pub fn kv_begin(calls: &mut Calls<'_>, op: KvOp<'_>, token: u64) -> u32 {
+    let Some(bus) = calls.actor.shared.bus.clone() else {
+        return abi::SY_ERR_UNSUPPORTED;
+    };
+    if op.value.len() > MAX_MESSAGE || calls.actor.res.bus_kv_ops.len() >= MAX_SUBSCRIPTIONS {
+        return abi::SY_ERR_LIMIT;
+    }
+    let job = bus.kv(KvRequest {
+        kind: op.kind,
+        bucket: op.bucket.to_owned(),
+        key: op.key.to_owned(),
+        value: bytes::Bytes::copy_from_slice(op.value),
+        revision: op.revision,
+        max_age: Duration::from_secs(op.max_age_secs.into()),
+    });
+    let id = crate::ids::next_id();
+    let handle = calls
+        .ctx
+        .spawn(actix::fut::wrap_future::<_, InstanceActor>(job).map(
+            move |joined, act: &mut InstanceActor, ctx| {
+                act.res.bus_kv_ops.remove(&id);
+                let (status, revision, value) = match joined {
+                    Ok(Ok((revision, value))) => (abi::SY_OK, revision, value),
+                    Ok(Err(KvFailure::NotFound)) => (abi::SY_ERR_NOT_FOUND, 0, Default::default()),
+                    Ok(Err(KvFailure::Bus(BusError::Conflict { .. }))) => {
+                        (abi::SY_ERR_EXISTS, 0, Default::default())
+                    }
+                    Ok(Err(e)) => {
+                        debug!(act.shared.log, "bus key-value operation failed"; "error" => ?e);
+                        (abi::SY_ERR_IO, 0, Default::default())
+                    }
+                    Err(_) => (abi::SY_ERR_IO, 0, Default::default()),
+                };
+                let event = HostEvent::BusKvDone {
+                    token,
+                    status,
+                    revision,
+                    value: &value,
+                };
+                act.deliver(event, ctx);
+            },
+        ));
+    calls.actor.res.bus_kv_ops.insert(id, handle);
     abi::SY_PENDING
 }
 

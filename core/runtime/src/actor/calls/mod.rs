@@ -211,6 +211,10 @@ impl HostCalls for Calls<'_> {
         bus::unsubscribe(self, token)
     }
 
+    fn bus_kv_begin(&mut self, op: switchyard_sdk::KvOp<'_>, token: u64) -> u32 {
+        bus::kv_begin(self, op, token)
+    }
+
     fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {
         match &self.actor.res.listing {
             Some((t, entries)) if *t == token => Ok(entries.clone()),
