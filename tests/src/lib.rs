@@ -62,6 +62,8 @@
 //! - loopback ports below the ephemeral range for those servers: [`ports`].
 //! - relays that pace a transfer, so it lasts as long as a test needs on any machine:
 //!   [`slow_link`].
+//! - the operator console: HTTP requests and its event stream ([`admin_http`]), and
+//!   headless Chromium over the DevTools protocol ([`cdp`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -74,7 +76,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub mod admin_http;
 pub mod bulk_wire;
+pub mod cdp;
 pub mod cluster;
 pub mod faults;
 pub mod files_wire;

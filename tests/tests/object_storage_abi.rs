@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use switchyard_e2e::seaweed::{BUCKET, Seaweed};
-use switchyard_e2e::{Host, compile_c, udp_roundtrip};
+use switchyard_e2e::{Host, compile_c, log_text, udp_roundtrip};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -96,7 +96,11 @@ fn an_s3_storage_answers_by_event_and_two_hosts_share_its_files() {
     // The synchronous calls would read the spool as if it were the store: refused
     // (SY_ERR_UNSUPPORTED), and said in the log.
     assert_eq!(ask(&a, "sync d/b.txt"), "err 11");
-    assert!(a.logs_contain("synchronous storage call refused on an s3 storage"));
+    let said = a.wait_for_log(
+        |j| log_text(j).contains("synchronous storage call refused on an s3 storage"),
+        WAIT,
+    );
+    assert!(said.is_some(), "no log line for the refused call");
 }
 
 #[test]
@@ -173,7 +177,8 @@ fn a_store_lost_fails_its_operations_clearly_and_the_host_serves_again_when_it_i
     // storage; the host stays up.
     assert_eq!(ask(&h, "put lost.txt during"), "err 7");
     assert_eq!(ask(&h, "stat kept.txt"), "err 7");
-    assert!(h.logs_contain("object storage error"));
+    let said = h.wait_for_log(|j| log_text(j).contains("object storage error"), WAIT);
+    assert!(said.is_some(), "no log line naming the storage's failure");
     store.restart();
     // Nothing of the failed upload became visible; the host serves again.
     assert_eq!(ask(&h, "get lost.txt"), "err 3");

@@ -80,8 +80,20 @@ fn reload_exits_0_when_applied_78_when_refused_and_rebinds_admin() {
     .unwrap();
     let out = run_switchyard(["reload", "--pid-file", pid_arg]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let new_admin = admin_addr(&host);
-    assert_eq!(new_admin.ip().to_string(), "127.0.0.2");
+    // The `listening` record may reach the log reader after `reload` has exited.
+    let new_admin: SocketAddr = host
+        .wait_for_log(
+            |j| {
+                j["msg"] == "listening"
+                    && j["listener"] == "(admin)"
+                    && j["addr"]
+                        .as_str()
+                        .is_some_and(|a| a.starts_with("127.0.0.2:"))
+            },
+            WAIT,
+        )
+        .and_then(|j| j["addr"].as_str()?.parse().ok())
+        .expect("the new admin address logged");
     assert!(http_get(new_admin, "/health").starts_with("HTTP/1.0 200"));
     wait_until("the old admin endpoint closed", WAIT, || {
         std::net::TcpStream::connect_timeout(&old_admin, Duration::from_secs(1)).is_err()

@@ -6,13 +6,15 @@
 //! # Layout
 //! - `main.rs`: the command line and exit codes.
 //! - `logging/`: the slog logger (terminal or JSON; stderr or a file SIGUSR1 reopens).
-//! - `serve.rs`: running a topology, reloading it on SIGHUP, draining on SIGTERM.
+//! - `serve.rs`: running a topology, reloading it on SIGHUP or from the console,
+//!   draining on SIGTERM.
 //! - `signals.rs`: which signals do what, and which are ignored.
 //! - `startup.rs`: what `serve` checks (and creates) before binding anything.
 //! - `access.rs`: checking paths as the user the host will run as.
 //! - `access_log.rs`: the topology's access log over start, SIGUSR1, reload and exit.
 //! - `nofile.rs`: raising the open-files limit.
 //! - `allocator.rs`: glibc's mmap threshold fixed, so RSS returns to its baseline after load.
+//! - `reload.rs`: a reload (SIGHUP or the console): compile, apply or refuse, answer.
 //! - `reload_status.rs`: the answer to a reload, in a file next to the pid file.
 //! - `reload_client.rs`: `switchyard reload`, which signals and waits for that answer.
 //! - `validate.rs`: `switchyard validate`.
@@ -31,6 +33,7 @@ mod nofile;
 mod notify;
 mod plugins_cmd;
 mod privilege;
+mod reload;
 mod reload_client;
 mod reload_status;
 mod scaffold;

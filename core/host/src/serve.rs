@@ -6,16 +6,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use slog::{Logger, error, info, warn};
 use switchyard_runtime::catalog::Catalog;
 use switchyard_runtime::server::Server;
-use switchyard_runtime::topology::{self, Topology};
+use switchyard_runtime::topology::Topology;
 
 use crate::access::RunAs;
 use crate::access_log;
 use crate::logging::Logs;
-use crate::reload_status::{self, Outcome, Status};
+use crate::reload::{Answers, compile, console_record, reload_everywhere, report_invalid};
+use crate::reload_status::{self, Outcome};
 use crate::signals::{self, Handled};
 use crate::{EXIT_CONFIG, nofile, notify, startup};
 
@@ -24,34 +26,6 @@ use crate::{EXIT_CONFIG, nofile, notify, startup};
 pub struct ServeOptions {
     pub config: PathBuf,
     pub pid_file: Option<PathBuf>,
-}
-
-fn compile(config: &Path, catalog: &Catalog) -> Result<Topology, topology::TopologyErrors> {
-    topology::load(config).and_then(|src| topology::compile(&src, catalog))
-}
-
-/// One error per line, each with its `file:line:col`.
-fn error_lines(errors: &topology::TopologyErrors) -> Vec<String> {
-    errors
-        .iter()
-        .map(|d| format!("{}:{}:{}: {d}", d.file_name(), d.line, d.col))
-        .collect()
-}
-
-/// Report a topology that cannot be used: each error as a record with its position,
-/// and the full report (with carets) on stderr for a person, or as a field of one
-/// record where stderr is not read as text (JSON lines, a log file).
-fn report_invalid(logs: &Logs, msg: &str, config: &Path, errors: &topology::TopologyErrors) {
-    let report = topology::render(errors, false);
-    for d in errors.iter() {
-        let at = format!("{}:{}:{}", d.file_name(), d.line, d.col);
-        error!(logs.log, "{}", msg; "file" => %config.display(), "at" => at, "error" => %d);
-    }
-    if logs.reports_inline {
-        error!(logs.log, "topology report"; "file" => %config.display(), "report" => report);
-    } else {
-        eprintln!("{report}");
-    }
 }
 
 /// Serve until SIGINT/SIGTERM. Exit codes: 0 after a drain, 78 for a config error
@@ -144,7 +118,8 @@ async fn serve(
         }
     };
     signals::log_ignored(log);
-    let mut server = match Server::start(topo, catalog, log) {
+    let mut server = match Server::start_with_journal(topo, catalog, log, Arc::clone(&logs.journal))
+    {
         Ok(s) => s,
         Err(errors) => {
             // One record per reason: the server reports all it found, not the first.
@@ -164,10 +139,21 @@ async fn serve(
             }
         }
     }
-    let mut answers = pid_file.map(|p| Answers::new(p, log));
+    let mut answers = pid_file.map(|p| Answers::new(&p.0, log));
     if let Some(a) = &mut answers {
         a.write(Outcome::Started, Vec::new(), "serving".into());
     }
+    let console = Arc::clone(server.console());
+    console.set_host(env!("CARGO_PKG_VERSION"), &config.display().to_string());
+    let mut generation = 0;
+    console.journal().reload(console_record(
+        generation,
+        Outcome::Started,
+        "start",
+        Vec::new(),
+        "serving".into(),
+    ));
+    let mut console_reloads = console.reload_requests();
     info!(log, "serving"; "config" => %config.display(), "handlers" => topo.handlers.len(),
         "listeners" => topo.listeners.len());
     notify::ready("serving");
@@ -176,15 +162,15 @@ async fn serve(
             _ = sigs.term.recv() => break "SIGTERM",
             _ = sigs.int.recv() => break "SIGINT",
             _ = sigs.hup.recv() => {
-                let (outcome, errors, report) = reload(&mut server, config, catalog, logs);
-                let status = match outcome {
-                    Outcome::Refused => "reload refused: the running topology is unchanged",
-                    _ => "reload applied",
-                };
-                if let Some(a) = &mut answers {
-                    a.write(outcome, errors, report);
-                }
-                notify::ready(status);
+                generation += 1;
+                let record = reload_everywhere(&mut server, (config, catalog, logs), &mut answers, (generation, "signal"));
+                console.journal().reload(record);
+            }
+            Some(request) = console_reloads.recv() => {
+                generation += 1;
+                let record = reload_everywhere(&mut server, (config, catalog, logs), &mut answers, (generation, "console"));
+                console.journal().reload(record.clone());
+                let _ = request.reply.send(record);
             }
             _ = sigs.usr1.recv() => reopen_logs(logs),
         }
@@ -201,75 +187,6 @@ async fn serve(
         }
         _ = sigs.term.recv() => second_signal(log),
         _ = sigs.int.recv() => second_signal(log),
-    }
-}
-
-/// Reload on SIGHUP: a topology with any error leaves the running one untouched.
-/// Returns the outcome, the errors (each with its position) and a report.
-fn reload(
-    server: &mut Server,
-    config: &Path,
-    catalog: &Catalog,
-    logs: &Logs,
-) -> (Outcome, Vec<String>, String) {
-    let log = &logs.log;
-    notify::reloading();
-    match compile(config, catalog) {
-        Err(errors) => {
-            server.metrics().reload("invalid");
-            report_invalid(
-                logs,
-                "reload refused: invalid topology, keeping the running one",
-                config,
-                &errors,
-            );
-            (
-                Outcome::Refused,
-                error_lines(&errors),
-                topology::render(&errors, false),
-            )
-        }
-        Ok(topo) => match access_log::prepare(&topo, log) {
-            Err(e) => {
-                server.metrics().reload("refused");
-                error!(log, "reload refused, keeping the running topology"; "error" => %e);
-                (Outcome::Refused, vec![e.to_string()], e.to_string())
-            }
-            Ok(change) => apply(server, &topo, catalog, log, change),
-        },
-    }
-}
-
-/// Apply a compiled topology whose access log is prepared.
-fn apply(
-    server: &mut Server,
-    topo: &Topology,
-    catalog: &Catalog,
-    log: &Logger,
-    access: access_log::Change,
-) -> (Outcome, Vec<String>, String) {
-    match server.reload(topo, catalog) {
-        Ok(s) => {
-            access.apply();
-            info!(log, "reloaded"; "kept" => s.kept.join(","), "started" => s.started.join(","),
-                    "replaced" => s.replaced.join(","), "retired" => s.retired.join(","));
-            let summary = format!(
-                "kept [{}], started [{}], replaced [{}], retired [{}]",
-                s.kept.join(", "),
-                s.started.join(", "),
-                s.replaced.join(", "),
-                s.retired.join(", ")
-            );
-            (Outcome::Applied, Vec::new(), summary)
-        }
-        Err(errors) => {
-            access.discard();
-            for e in &errors {
-                error!(log, "reload refused, keeping the running topology"; "error" => %e);
-            }
-            let lines = errors.iter().map(ToString::to_string).collect();
-            (Outcome::Refused, lines, errors.to_string())
-        }
     }
 }
 
@@ -291,40 +208,6 @@ fn reopen_logs(logs: &Logs) {
 fn second_signal(log: &Logger) -> ExitCode {
     warn!(log, "second signal: exiting now");
     ExitCode::from(130)
-}
-
-/// Writes the reload answers next to the pid file.
-struct Answers {
-    path: PathBuf,
-    generation: u64,
-    log: Logger,
-}
-
-impl Answers {
-    fn new(pid_file: &PidFile, log: &Logger) -> Answers {
-        Answers {
-            path: reload_status::path_for(&pid_file.0),
-            generation: 0,
-            log: log.clone(),
-        }
-    }
-
-    fn write(&mut self, outcome: Outcome, errors: Vec<String>, report: String) {
-        if outcome != Outcome::Started {
-            self.generation += 1;
-        }
-        let status = Status {
-            generation: self.generation,
-            outcome,
-            pid: std::process::id(),
-            at_unix_ms: reload_status::now_unix_ms(),
-            errors,
-            report,
-        };
-        if let Err(e) = reload_status::write(&self.path, &status) {
-            warn!(self.log, "cannot write the reload answer"; "path" => %self.path.display(), "error" => %e);
-        }
-    }
 }
 
 /// The pid file and the reload answers beside it, removed when the server exits

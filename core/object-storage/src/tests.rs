@@ -201,6 +201,26 @@ async fn an_upload_its_owner_gave_up_is_swept_at_once_and_a_live_one_is_kept() {
 }
 
 #[tokio::test]
+async fn parts_sent_in_parallel_make_the_object_in_their_order() {
+    let s = ObjectStorage::in_memory("p").unwrap();
+    let chunks: Vec<&'static [u8]> = vec![b"first-", b"second-", b"third-", b"last"];
+    let whole: Vec<u8> = chunks.concat();
+    let options = UploadOptions {
+        sha256: Some(sha(&whole)),
+        overwrite: false,
+    };
+    let mut up = s.begin_upload("par.bin", options).await.unwrap();
+    let parts = futures_util::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from_static(c))));
+    up.put_parts(parts, 3).await.unwrap();
+    assert_eq!(up.size(), whole.len() as u64);
+    let done = up.commit().await.unwrap();
+    assert_eq!(done.sha256, sha(&whole));
+    let read = s.open_read("par.bin").await.unwrap();
+    let got = read.read_range(0..whole.len() as u64).await.unwrap();
+    assert_eq!(got.as_ref(), whole.as_slice());
+}
+
+#[tokio::test]
 async fn a_lock_has_one_holder_until_released_or_expired() {
     let s = ObjectStorage::in_memory("").unwrap();
     let held = s.lock("name", Duration::from_secs(60)).await.unwrap();

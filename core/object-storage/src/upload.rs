@@ -155,6 +155,38 @@ impl Upload {
         Ok(())
     }
 
+    /// Send the parts `parts` yields, in order, up to `concurrency` at a time: the
+    /// store takes parts of one upload in parallel, and one stream at a time leaves
+    /// it idle between requests. Each part but the last at least [`MIN_PART`] bytes.
+    pub async fn put_parts<S>(&mut self, parts: S, concurrency: usize) -> Result<()>
+    where
+        S: futures_util::Stream<Item = Result<Bytes>>,
+    {
+        use futures_util::{StreamExt, TryStreamExt};
+        let base = self.parts.len();
+        let (backend, key, id) = (&self.storage.backend, &self.key, &self.id);
+        let name = self.name.as_str();
+        let (hasher, size) = (&mut self.hasher, &mut self.size);
+        let sent: Vec<PartId> = parts
+            .enumerate()
+            .map(|(i, part)| {
+                let part = part?;
+                hasher.update(&part);
+                *size += part.len() as u64;
+                Ok(async move {
+                    backend
+                        .put_part(key, id, base + i, PutPayload::from(part))
+                        .await
+                        .map_err(|e| ObjectStorageError::store("upload part", name, e))
+                })
+            })
+            .try_buffered(concurrency.max(1))
+            .try_collect()
+            .await?;
+        self.parts.extend(sent);
+        Ok(())
+    }
+
     /// Make the object visible: checked against the declared digest, create-only
     /// unless `overwrite`. On any failure the upload is aborted.
     pub async fn commit(self) -> Result<Committed> {

@@ -17,6 +17,8 @@
 //! - [`bus`]: the cluster bus (NATS): the connection, typed messages published from
 //!   output ports and delivered to input ports, types checked, queues bounded.
 //! - [`metrics`]: the Prometheus registry and the admin endpoint's responses.
+//! - [`console`]: the operator console (page, JSON status, event stream, actions) on
+//!   the admin listener.
 //! - [`busy_poll`]: spinning before a handler thread sleeps (`busy_poll_us`).
 //! - [`ids`]: ids for sockets, connections and files, unique across the process (so
 //!   they stay valid when a reload hands state over to another handler thread).
@@ -35,6 +37,7 @@ pub mod actor;
 pub mod bus;
 pub mod busy_poll;
 pub mod catalog;
+pub mod console;
 pub mod hostapi;
 pub mod ids;
 pub mod instance;

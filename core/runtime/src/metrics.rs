@@ -1,9 +1,9 @@
-//! Prometheus metrics, and the admin endpoint that serves them.
+//! Prometheus metrics, as the admin endpoint serves them.
 //!
 //! Counters live in one [`Metrics`] registry; each handler gets its own pre-labelled
 //! handles ([`HandlerMetrics`]) once, so the hot path is a relaxed atomic add, never a
-//! label lookup. The admin endpoint is a deliberately tiny HTTP/1.0 responder on its
-//! own listener (127.0.0.1 unless configured otherwise, off unless configured):
+//! label lookup. The admin endpoint (`crate::console::http`, on its own listener,
+//! 127.0.0.1 unless configured otherwise, off unless configured) answers
 //! `GET /metrics` (Prometheus text format 0.0.4, or OpenMetrics when asked for: see
 //! [`exposition`]) and `GET /health` (`ok`).
 //!
@@ -18,7 +18,7 @@
 //! - `metrics/tests.rs`: the tests.
 
 mod bus;
-mod exposition;
+pub mod exposition;
 
 pub use bus::BusMetrics;
 
@@ -32,7 +32,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use switchyard_sdk::messages::Outcome;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HandlerLabel {
@@ -325,72 +324,6 @@ impl Metrics {
             let _ = writeln!(out, "# encoding failed");
         }
         out
-    }
-}
-
-/// Serve `/metrics` and `/health` on `listener` until the runtime stops.
-pub async fn serve_admin(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let metrics = Arc::clone(&metrics);
-        actix_rt::spawn(async move {
-            // Read the whole request head (it may come in pieces), 4 KiB at most.
-            let mut buf = Vec::with_capacity(1024);
-            let head = async {
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 4096 {
-                    match stream.read(&mut chunk).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            };
-            if tokio::time::timeout(std::time::Duration::from_secs(5), head)
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let n = buf.len();
-            let request = String::from_utf8_lossy(&buf[..n]);
-            let path = request.split_whitespace().nth(1).unwrap_or("");
-            let (status, ctype, body) = match path {
-                "/metrics" if exposition::wants_openmetrics(&request) => (
-                    "200 OK",
-                    exposition::OPENMETRICS_TEXT,
-                    metrics.encode_openmetrics(),
-                ),
-                "/metrics" => ("200 OK", exposition::PROMETHEUS_TEXT, metrics.encode()),
-                "/health" | "/healthz" => match metrics.down_handlers() {
-                    down if down.is_empty() => ("200 OK", "text/plain", "ok\n".to_owned()),
-                    down => (
-                        "503 Service Unavailable",
-                        "text/plain",
-                        down.iter()
-                            .map(|(name, why)| {
-                                format!(
-                                    "degraded: handler `{name}` down: {why}; a reload restarts it\n"
-                                )
-                            })
-                            .collect(),
-                    ),
-                },
-                _ => (
-                    "404 Not Found",
-                    "text/plain",
-                    "not found: try /metrics or /health\n".to_owned(),
-                ),
-            };
-            let head = format!(
-                "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes()).await;
-            let _ = stream.write_all(body.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        });
     }
 }
 

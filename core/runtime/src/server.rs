@@ -47,6 +47,7 @@ use crate::actor::handover::{self, Successor};
 use crate::actor::{Counters, HandOver, InstanceActor, Registry, Retire, SharedListener, Workers};
 use crate::bus::{BusLink, FreshBus};
 use crate::catalog::Catalog;
+use crate::console::{Console, Journal};
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
 use crate::topology::{HandlerSpec, ListenerSpec, Topology};
@@ -100,6 +101,8 @@ pub struct Server {
     counters: HashMap<String, Arc<Counters>>,
     /// The cluster bus, from the first topology that has one on.
     bus: Option<BusLink>,
+    /// What the operator console shows (served on the admin endpoint).
+    console: Arc<Console>,
     log: Logger,
 }
 
@@ -110,17 +113,32 @@ impl Server {
         catalog: &Catalog,
         log: &Logger,
     ) -> Result<Server, StartErrors> {
+        Server::start_with_journal(topology, catalog, log, Arc::default())
+    }
+
+    /// [`Server::start`], with the console's journal made beforehand (the host's log
+    /// drain writes WARN+ records there from its first line on).
+    pub fn start_with_journal(
+        topology: &Topology,
+        catalog: &Catalog,
+        log: &Logger,
+        journal: Arc<Journal>,
+    ) -> Result<Server, StartErrors> {
+        let metrics = Metrics::new();
+        let registry = Registry::default();
+        let console = Console::new(journal, Arc::clone(&metrics), Arc::clone(&registry));
         let mut server = Server {
             listeners: HashMap::new(),
             handlers: HashMap::new(),
             retiring: Vec::new(),
             admin: None,
-            registry: Registry::default(),
+            registry,
             drain_timeout: topology.drain_timeout,
-            metrics: Metrics::new(),
+            metrics,
             live: Arc::default(),
             counters: HashMap::new(),
             bus: None,
+            console,
             log: log.clone(),
         };
         server.change_to(topology, catalog)?;
@@ -130,6 +148,11 @@ impl Server {
     /// The host's metrics (for counting reloads and tests).
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The operator console's state (the host records reloads there).
+    pub fn console(&self) -> &Arc<Console> {
+        &self.console
     }
 
     /// Move to `topology`, changing only what changed. On error nothing changed, and
@@ -304,9 +327,12 @@ impl Server {
                 live: &self.live,
                 counters: Arc::clone(self.counters.entry(spec.name.clone()).or_default()),
                 bus: self.bus.as_ref().map(BusLink::access),
+                journal: self.console.journal(),
             };
             let workers = start_handler(env, spec, plugin.clone(), root, (udp, tcp), predecessors);
             if let Some(old) = old {
+                self.console
+                    .add_retiring(&spec.name, old.workers.addrs.clone());
                 self.retire(
                     &old.workers,
                     topology.reload_drain_timeout,
@@ -333,6 +359,7 @@ impl Server {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&name);
+            self.console.add_retiring(&name, old.workers.addrs.clone());
             self.retire(
                 &old.workers,
                 topology.reload_drain_timeout,
@@ -378,8 +405,11 @@ impl Server {
         {
             old.close(&self.log);
         }
+        admin::describe(&self.console, topology, |name| {
+            self.handlers.get(name).map(|h| &h.plugin)
+        });
         if let (Some(bound), Some(addr)) = (admin, plan.admin.to_bind()) {
-            self.admin = Some(bound.serve(addr, &self.metrics, &self.log));
+            self.admin = Some(bound.serve(addr, &self.console, &self.log));
         }
     }
 

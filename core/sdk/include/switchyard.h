@@ -70,6 +70,8 @@
  *    SY_PENDING on such a storage (prefetch first). SyPluginVTable.storage_calls
  *    (SY_STORAGE_CALLS_*): a vtable of SY_VTABLE_SIZE_V5 bytes uses the synchronous
  *    calls only and is refused on a storage that may wait.
+ *  - SY_EV_SESSION_CANCEL (token = the session key of session_update): the operator
+ *    cancelled a session from the admin console; tell the peer, end the session.
  *  - SyHostApi.bus_publish / bus_subscribe / bus_unsubscribe, SY_EV_BUS_DONE (19),
  *    SY_EV_BUS_MESSAGE (20), SY_BUS_OWN: the cluster bus (a topology with `bus`):
  *    publish typed messages on a subject, subscribe at run time (confirmed by an
@@ -176,6 +178,10 @@ extern "C" {
 /* token, status, amount (the stat's size), data: an SyStorageDone (data.len is its
  * struct_size): a storage_begin that answered SY_PENDING is done. */
 #define SY_EV_STORAGE_DONE  17u
+/* token = the session key given to session_update: the operator cancelled that session
+ * (admin console). Tell its peer in the protocol's terms (an error packet, a refusal
+ * line), then end it (session_end) and release what it holds. An unknown key: ignore. */
+#define SY_EV_SESSION_CANCEL 18u
 /* token (the subscription's), status: a bus_subscribe is done: SY_OK, the server has
  * it and SY_EV_BUS_MESSAGE follows for each message; else it failed (SY_ERR_IO: no
  * connection to the bus). */

@@ -127,6 +127,14 @@ pub trait ConnMachine {
     fn handle_storage_ready(&mut self, now: u64, st: &mut dyn Storage) {
         let _ = (now, st);
     }
+    /// The operator cancelled this connection's session (`SY_EV_SESSION_CANCEL`): as
+    /// at a drain deadline, queue the protocol's error reply, record the transfer as
+    /// cut and close; the adapter closes the connection afterwards if the machine did
+    /// not, and the host has stopped the connection's file sends. By default nothing:
+    /// the connection just closes.
+    fn handle_cancel(&mut self, now: u64, st: &mut dyn Storage) {
+        let _ = (now, st);
+    }
     /// The wall clock (unix seconds), given before every input; for machines that
     /// compare file times. Ignored by default.
     fn set_wall_clock(&mut self, unix_secs: i64) {
@@ -207,7 +215,9 @@ impl<M: ConnMachine> ConnAdapter<M> {
             self.session = Some(conn.0);
             self.machine = Some(open(peer.to_string(), now));
         }
-        let cut = matches!(event, Event::DrainDeadline { .. });
+        let cancelled =
+            matches!(event, Event::SessionCancel { session } if Some(session) == self.session);
+        let cut = cancelled || matches!(event, Event::DrainDeadline { .. });
         let Some(machine) = self.machine.as_mut() else {
             return;
         };
@@ -244,6 +254,7 @@ impl<M: ConnMachine> ConnAdapter<M> {
                 }
                 Event::Drain => machine.handle_drain(now),
                 Event::DrainDeadline { cause } => machine.handle_drain_deadline(now, cause, st),
+                Event::SessionCancel { .. } if cancelled => machine.handle_cancel(now, st),
                 _ => {}
             }
         }
@@ -269,9 +280,13 @@ impl<M: ConnMachine> ConnAdapter<M> {
                         ctx.debug(format_args!("transfer record not emitted: {e}"));
                     }
                     if let Some(key) = self.session {
-                        if !std::mem::take(&mut self.described) {
-                            // A refusal: described from its record first, so the host's
-                            // line for it (the access log) names the peer and the file.
+                        // Described from its record last: a refusal then names its
+                        // peer and file in the host's line for it (the access log), and
+                        // a transfer its exact bytes (the host's count on the
+                        // connection starts at the first description, after bytes that
+                        // came with the request).
+                        let described = std::mem::take(&mut self.described);
+                        if !described || (t.bytes > 0 && !t.file.is_empty()) {
                             describe_record(ctx, key, self.peer, conn, &t);
                         }
                         if let Err(e) = ctx.end_session(key, t.outcome()) {

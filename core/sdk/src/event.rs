@@ -94,6 +94,9 @@ pub enum Event<'a> {
         token: u64,
         result: Result<crate::StoreDone, HostError>,
     },
+    /// The operator cancelled session `session` (the key given to
+    /// [`crate::Ctx::describe_session`]): tell the peer in protocol terms, end it.
+    SessionCancel { session: u64 },
     /// A [`crate::Ctx::bus_subscribe`] is done: the server has the subscription
     /// ([`Event::BusMessage`]s of `token` follow), or why not.
     BusDone {
@@ -235,6 +238,7 @@ impl<'a> Event<'a> {
                     crate::StoreDone::from_raw(&done)
                 }),
             },
+            abi::SY_EV_SESSION_CANCEL => Event::SessionCancel { session: raw.token },
             abi::SY_EV_BUS_DONE => Event::BusDone {
                 token: raw.token,
                 result: result_of(raw.status),

@@ -78,6 +78,9 @@ impl ConnMachine for Session {
     fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
         Session::handle_drain_deadline(self, now, cause, st)
     }
+    fn handle_cancel(&mut self, now: u64, st: &mut dyn Storage) {
+        Session::handle_cancel(self, now, st)
+    }
     /// Bulk compares partial uploads' mtimes with it to expire abandoned ones.
     fn set_wall_clock(&mut self, unix_secs: i64) {
         Session::set_wall_clock(self, unix_secs)

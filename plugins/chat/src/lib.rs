@@ -20,9 +20,11 @@
 //!   (inputs + now in, outputs + next deadline out).
 //! - [`handover`]: the state handed over across a reload, as bytes, per version.
 //! - `plugin`: the `Protocol` impl, a thin adapter from host events to the machine.
+//! - `described`: the sessions described to the host for its operator console.
 
 pub mod codec;
 pub mod config;
+mod described;
 pub mod handover;
 pub mod machine;
 mod plugin;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use switchyard_sdk::prelude::*;
 
 use crate::config::Config;
+use crate::described::Described;
 use crate::handover;
 use crate::machine::{Chat, Output};
 
@@ -34,6 +35,8 @@ pub struct ChatPlugin {
     /// Added to `ctx.now_ms()` for the machine's clock: 0, or what an imported state
     /// needs (see the module docs).
     clock_offset: u64,
+    /// The sessions as the host was told (the operator console shows them).
+    described: Described,
 }
 
 impl Protocol for ChatPlugin {
@@ -52,6 +55,7 @@ impl Protocol for ChatPlugin {
             armed: None,
             send_failures: 0,
             clock_offset: 0,
+            described: Described::default(),
         })
     }
 
@@ -67,6 +71,10 @@ impl Protocol for ChatPlugin {
             }
             Event::Drain => self.chat.drain(),
             Event::Replaced => self.chat.replaced(),
+            Event::SessionCancel { session } if self.chat.operator_release(session) => {
+                ctx.info(format_args!("session v{session} released by the operator"));
+                self.described.cancelled(ctx, session);
+            }
             Event::SocketError { socket, error } => {
                 // An ICMP error from an earlier send: nothing to undo, keep serving.
                 self.send_failures += 1;
@@ -151,6 +159,7 @@ impl ChatPlugin {
                 self.send_failures
             ));
         }
+        self.described.update(ctx, &self.chat, now);
         let deadline = self.chat.poll_timeout();
         if deadline != self.armed {
             let armed = match deadline {
@@ -298,5 +307,33 @@ mod tests {
         assert!(err.contains("agent_secret"), "{err}");
         let err = host.create::<ChatPlugin>("(secret: \"x\")").unwrap_err();
         assert!(err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn a_waiting_visitor_is_described_without_its_text_and_the_operator_releases_it() {
+        let mut host = MockHost::new();
+        let mut chat = create(&mut host);
+        host.deliver(&mut chat, 100, datagram(5000, b"my password is hunter2"));
+        let described = host.sessions.values().next().cloned().expect("described");
+        assert_eq!(described.peer, Some(peer(5000)));
+        assert_eq!(described.state, "visitor waiting");
+        assert_eq!(described.resource, "v1");
+        assert!(
+            !format!("{described:?}").contains("hunter2"),
+            "no chat text"
+        );
+        let key = *host.sessions.keys().next().unwrap();
+        host.take_io();
+        host.deliver(&mut chat, 200, Event::SessionCancel { session: key });
+        let told = host.take_io().into_iter().any(|a| {
+            matches!(a, Action::SendDatagram { to, ref data, .. }
+                if to == peer(5000) && String::from_utf8_lossy(data).contains("operator closed"))
+        });
+        assert!(told, "the visitor is told in chat terms");
+        assert!(host.sessions.is_empty());
+        assert_eq!(host.ended, vec![(key, "aborted".to_owned())]);
+        // An unknown key is ignored.
+        host.deliver(&mut chat, 300, Event::SessionCancel { session: 99 });
+        assert_eq!(host.ended.len(), 1);
     }
 }

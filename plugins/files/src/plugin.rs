@@ -77,6 +77,9 @@ impl ConnMachine for Session {
     fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
         Session::handle_drain_deadline(self, now, cause, st)
     }
+    fn handle_cancel(&mut self, now: u64, st: &mut dyn Storage) {
+        Session::handle_cancel(self, now, st)
+    }
     fn poll_output(&mut self) -> Option<ConnOutput> {
         Session::poll_output(self)
     }

@@ -17,7 +17,9 @@
 //! - this file: the formats, levels and the logger.
 //! - `record`: one record, one `write` (and the terminal's colours).
 //! - `sink`: stderr, or the log file SIGUSR1 reopens.
+//! - `console`: WARN+ records kept for the operator console.
 
+mod console;
 mod record;
 mod sink;
 
@@ -27,9 +29,12 @@ use std::str::FromStr;
 
 use slog::{Drain, FnValue, Level, Logger, PushFnValue, Record, o};
 
+use console::ConsoleDrain;
 use record::{Decorated, RecordWriter};
 pub use sink::Reopen;
 use sink::{Sink, open_log_file};
+use std::sync::Arc;
+use switchyard_runtime::console::Journal;
 
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -63,6 +68,8 @@ pub struct Logs {
     /// Whether multi-line reports must go into a record's field rather than be
     /// printed as they are (JSON lines, or a log file that is not a terminal).
     pub reports_inline: bool,
+    /// The operator console's journal: WARN+ records go there too.
+    pub journal: Arc<Journal>,
 }
 
 impl std::fmt::Debug for Logs {
@@ -132,7 +139,11 @@ pub fn build(format: Format, level: Level, file: Option<&Path>) -> std::io::Resu
             async_drain(drain)
         }
     };
-    let drain = drain.filter_level(level).fuse();
+    let journal = Arc::new(Journal::default());
+    let console = ConsoleDrain {
+        journal: Arc::clone(&journal),
+    };
+    let drain = slog::Duplicate::new(drain.filter_level(level).fuse(), console).fuse();
     let log = Logger::root(drain, o!());
     install_panic_hook(&log);
     Ok(Logs {
@@ -141,6 +152,7 @@ pub fn build(format: Format, level: Level, file: Option<&Path>) -> std::io::Resu
         reopen,
         file: file.map(Path::to_path_buf),
         reports_inline: format == Format::Json || to_file,
+        journal,
     })
 }
 

@@ -27,6 +27,10 @@ pub enum HostEvent<'a> {
     Timer {
         token: u64,
     },
+    /// The operator cancelled session `key` (`SY_EV_SESSION_CANCEL`).
+    SessionCancel {
+        key: u64,
+    },
     Datagram {
         socket: u64,
         peer: SocketAddr,
@@ -123,6 +127,7 @@ impl HostEvent<'_> {
             HostEvent::Replaced => abi::SY_EV_REPLACED,
             HostEvent::DrainDeadline { .. } => abi::SY_EV_DRAIN_DEADLINE,
             HostEvent::Timer { .. } => abi::SY_EV_TIMER,
+            HostEvent::SessionCancel { .. } => abi::SY_EV_SESSION_CANCEL,
             HostEvent::Datagram { .. } => abi::SY_EV_DATAGRAM,
             HostEvent::SocketError { .. } => abi::SY_EV_SOCKET_ERROR,
             HostEvent::ConnOpened { .. } => abi::SY_EV_CONN_OPENED,
@@ -148,7 +153,9 @@ impl HostEvent<'_> {
                     DrainCause::Reload => abi::SY_CUT_RELOAD,
                 }
             }
-            HostEvent::Timer { token } => ev.token = token,
+            HostEvent::Timer { token } | HostEvent::SessionCancel { key: token } => {
+                ev.token = token
+            }
             HostEvent::Datagram {
                 socket,
                 peer,

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::console::journal::Journal;
 use crate::metrics::HandlerMetrics;
 use crate::topology::{Limits, RestartPolicy};
 
@@ -42,6 +43,8 @@ pub struct HandlerWide {
     turn: AtomicUsize,
     counters: Arc<Counters>,
     metrics: HandlerMetrics,
+    /// Where ended sessions go for the operator console (one per host).
+    journal: Arc<Journal>,
 }
 
 impl HandlerWide {
@@ -50,7 +53,7 @@ impl HandlerWide {
         limits: Limits,
         restart: RestartPolicy,
         counters: Arc<Counters>,
-        metrics: HandlerMetrics,
+        (metrics, journal): (HandlerMetrics, Arc<Journal>),
     ) -> Arc<HandlerWide> {
         Arc::new(HandlerWide {
             limits,
@@ -61,7 +64,18 @@ impl HandlerWide {
             turn: AtomicUsize::new(0),
             counters,
             metrics,
+            journal,
         })
+    }
+
+    /// The handler's metric handles (the console reads restarts, connections, sessions).
+    pub fn metrics(&self) -> &HandlerMetrics {
+        &self.metrics
+    }
+
+    /// The host's console journal (ended sessions go there).
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
     }
 
     /// How many workers the handler runs.
@@ -292,7 +306,7 @@ mod tests {
             Limits::default(),
             RestartPolicy::default(),
             Arc::default(),
-            crate::metrics::Metrics::new().handler("h"),
+            (crate::metrics::Metrics::new().handler("h"), Arc::default()),
         );
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let mut slots = Vec::new();

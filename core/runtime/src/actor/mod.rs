@@ -72,6 +72,8 @@
 //!   their goodbyes, and cut.
 //! - `down`: a handler that cannot serve made visibly down (listeners refuse, datagrams
 //!   dropped and counted).
+//! - `console_query`: what the operator console asks an actor: its sessions, and to
+//!   cancel one (`SY_EV_SESSION_CANCEL`).
 //! - `calls`: the actor lent to its plugin (`deliver`, the `HostCalls`
 //!   implementation), dispatching each call to the owner of its resource:
 //!   `calls::sockets`, `calls::conns`, `calls::files`, `calls::timers`,
@@ -81,6 +83,7 @@ mod calls;
 mod conn;
 mod conn_move;
 mod conn_out;
+mod console_query;
 mod deadline;
 mod down;
 mod event;
@@ -106,6 +109,7 @@ mod udp_send;
 mod udp_sock;
 mod writeback;
 
+pub use console_query::{CancelSession, ListSessions};
 pub use deadline::{DrainDeadline, GRACE};
 pub use hand_over::HandOver;
 pub use handler_wide::{Counters, HandlerWide};

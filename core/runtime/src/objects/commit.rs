@@ -6,11 +6,23 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use sha2::Digest;
 use switchyard_object_storage::{Committed, ObjectStorage, ObjectStorageError, UploadOptions};
 
 /// Bytes per part: above S3's 5 MiB minimum, and what one part holds in memory.
 const PART: usize = 8 << 20;
+
+/// Parts sent at once (memory held: `PARALLEL * PART`); see
+/// docs/decisions/object-store-spool.md.
+const PARALLEL: usize = 4;
+
+/// Where each part of a `size`-byte file starts (one empty part for an empty file:
+/// a multipart upload needs one).
+fn part_ranges(size: u64) -> Vec<u64> {
+    let n = size.div_ceil(PART as u64).max(1);
+    (0..n).map(|i| i * PART as u64).collect()
+}
 
 impl super::ObjectBackend {
     /// Upload the whole of `file` as object `name`. The digest is computed first so
@@ -33,28 +45,13 @@ impl super::ObjectBackend {
             overwrite,
         };
         let mut upload = storage.begin_upload(&name, options).await?;
-        let mut at = 0u64;
-        loop {
-            let part = read_part(&file, at).map_err(io);
-            let part = match part {
-                Ok(p) => p,
-                Err(e) => {
-                    let _ = upload.abort().await;
-                    return Err(e);
-                }
-            };
-            if part.is_empty() && at > 0 {
-                break;
-            }
-            let len = part.len();
-            if let Err(e) = upload.put_part(part).await {
-                let _ = upload.abort().await;
-                return Err(e);
-            }
-            at += len as u64;
-            if len < PART {
-                break;
-            }
+        let size = file.metadata().map_err(io)?.len();
+        let parts = futures_util::stream::iter(part_ranges(size)).map(move |at| {
+            read_part(&file, at).map_err(|e| ObjectStorageError::Config(format!("spool: {e}")))
+        });
+        if let Err(e) = upload.put_parts(parts, PARALLEL).await {
+            let _ = upload.abort().await;
+            return Err(e);
         }
         upload.commit().await
     }

@@ -207,6 +207,7 @@ mod tests {
             drain_timeout: Duration::from_secs(1),
             reload_drain_timeout: None,
             admin: Some(tcp_addr),
+            admin_token: None,
             user: None,
             plugin_dirs: Vec::new(),
             access_log: None,

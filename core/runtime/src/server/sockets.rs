@@ -256,6 +256,7 @@ mod tests {
             drain_timeout: std::time::Duration::ZERO,
             reload_drain_timeout: None,
             admin: None,
+            admin_token: None,
             user: None,
             plugin_dirs: Vec::new(),
             access_log: None,

@@ -22,6 +22,7 @@ use crate::actor::{
     Workers,
 };
 use crate::bus::access::BusAccess;
+use crate::console::journal::Journal;
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
 use crate::objects::ObjectBackend;
@@ -44,6 +45,8 @@ pub(super) struct HandlerStart<'a> {
     pub counters: Arc<Counters>,
     /// The bus (publishing, run-time subscriptions), when the topology has one.
     pub bus: Option<BusAccess>,
+    /// The console's journal, where ended sessions go.
+    pub journal: &'a Arc<Journal>,
 }
 
 /// A duplicate of each listener socket, for one more worker.
@@ -107,7 +110,7 @@ pub(super) fn start_handler(
         h.limits.clone(),
         h.restart,
         env.counters,
-        metrics.clone(),
+        (metrics.clone(), Arc::clone(env.journal)),
     );
     let mut sockets = Some(sockets);
     let mut addrs = Vec::with_capacity(n);

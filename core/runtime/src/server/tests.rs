@@ -21,6 +21,7 @@ fn topology(listeners: Vec<ListenerSpec>, admin: Option<SocketAddr>) -> Topology
         drain_timeout: Duration::from_secs(1),
         reload_drain_timeout: None,
         admin,
+        admin_token: None,
         user: None,
         plugin_dirs: Vec::new(),
         access_log: None,

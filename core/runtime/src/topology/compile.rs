@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::addresses::{self, Claim};
+use super::admin;
 use super::bind::BindAddr;
 use super::bus_routes::{self, BusWiring};
 use super::catalog::{PluginCatalog, PluginDescription};
@@ -18,7 +19,7 @@ use super::cycles;
 use super::diagnostic::{DiagnosticKind, TopologyErrors};
 use super::document::{self, Document};
 use super::model::{
-    AccessLogSpec, HandlerSpec, ListenerSpec, StorageBackend, StorageSpec, Topology,
+    AccessLogSpec, AdminToken, HandlerSpec, ListenerSpec, StorageBackend, StorageSpec, Topology,
 };
 use super::object_storage;
 use super::plugins::{check_configs, describe_plugins};
@@ -122,7 +123,8 @@ fn check(
     }
     object_storage::check(r, doc, &plugins);
     let workers = workers::check(r, doc, &plugins);
-    assemble(
+    let admin_token = admin::token(r, &doc.admin, &|name| std::env::var(name).ok());
+    let mut topology = assemble(
         doc,
         plugins,
         (wiring, bus_wiring),
@@ -130,7 +132,9 @@ fn check(
         &workers,
         plugin_dirs,
         cwd,
-    )
+    );
+    topology.admin_token = admin_token.map(AdminToken);
+    topology
 }
 
 /// Listeners and handlers share one namespace (routes name either).
@@ -345,7 +349,8 @@ fn assemble(
         handlers,
         drain_timeout: doc.drain_timeout,
         reload_drain_timeout: doc.reload_drain_timeout,
-        admin: doc.admin,
+        admin: doc.admin.addr.as_ref().map(|a| a.value),
+        admin_token: None,
         user: doc.user.clone(),
         plugin_dirs,
         access_log: doc.access_log.clone().map(|a| AccessLogSpec {

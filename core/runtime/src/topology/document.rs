@@ -6,11 +6,11 @@
 //! cascade of "dangling route" errors.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::admin::AdminDef;
 use super::bind::{self as bind_field, BindAddr};
 use super::bus;
 use super::collect::Diag;
@@ -45,8 +45,9 @@ pub(crate) struct Document<'a> {
     /// `reload_drain_timeout_secs: 60`: how long a retired instance may keep its
     /// sessions; absent, it keeps them until they end.
     pub reload_drain_timeout: Option<Duration>,
-    /// `admin: Some("127.0.0.1:9100")`: the metrics/health endpoint, off when absent.
-    pub admin: Option<SocketAddr>,
+    /// `admin: Some("127.0.0.1:9100")` (the metrics/health/console endpoint, off when
+    /// absent) and `admin_token_env`.
+    pub admin: AdminDef,
     /// `access_log: Some((path: ...))`, as written (the path not yet resolved).
     pub access_log: Option<AccessLogSpec>,
     /// `user: Some("switchyard")`: drop to this user after binding.
@@ -114,6 +115,7 @@ const TOP_FIELDS: &[&str] = &[
     "drain_timeout_secs",
     "reload_drain_timeout_secs",
     "admin",
+    "admin_token_env",
     "access_log",
     "user",
     "allow_nested_roots",
@@ -180,11 +182,7 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
             .unwrap_or_default(),
         ..Document::default()
     };
-    if let Some(raw) = top.get("admin") {
-        doc.admin = r
-            .value::<Option<SocketAddr>>(raw, "`admin` (an address like \"127.0.0.1:9100\")")
-            .flatten();
-    }
+    doc.admin = super::admin::read(r, top.get("admin"), top.get("admin_token_env"));
     if let Some(raw) = top.get("access_log") {
         doc.access_log = super::access_log::read(r, raw);
     }

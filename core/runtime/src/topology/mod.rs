@@ -23,6 +23,8 @@
 //!   as diagnostics.
 //! - `document.rs`: the format itself: top level, listeners, handlers, routes.
 //! - `access_log.rs`: the top-level `access_log` field.
+//! - `admin.rs`: the `admin` address and `admin_token_env` (a token required off
+//!   loopback, read from the environment variable named).
 //! - `handler_limits.rs`: a handler's `restart` and `limits`.
 //! - `storages.rs`: the top-level `storages` section (`dir` and `s3` backends).
 //! - `bus.rs`: the top-level `bus` section (NATS servers, credentials' variables,
@@ -59,6 +61,7 @@
 
 mod access_log;
 mod addresses;
+mod admin;
 mod bind;
 mod bus;
 mod bus_routes;
@@ -95,9 +98,9 @@ pub use catalog::{
 pub use compile::{compile, load};
 pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};
 pub use model::{
-    AccessLogFormat, AccessLogSpec, BusCredentials, BusInputRoute, BusOutputRoute, BusSpec,
-    HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute, RestartPolicy, S3Binding,
-    S3StorageSpec, StorageBackend, StorageSpec, Topology,
+    AccessLogFormat, AccessLogSpec, AdminToken, BusCredentials, BusInputRoute, BusOutputRoute,
+    BusSpec, HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute, RestartPolicy,
+    S3Binding, S3StorageSpec, StorageBackend, StorageSpec, Topology,
 };
 pub use plugins::{PluginLookup, plugin_lookup};
 pub use render::render;

@@ -26,6 +26,9 @@ pub struct Topology {
     pub reload_drain_timeout: Option<Duration>,
     /// Metrics and health endpoint (`admin`), off when `None`.
     pub admin: Option<SocketAddr>,
+    /// The admin token, read from the environment variable `admin_token_env` names
+    /// (never written in the file); `None`: no console actions, loopback only.
+    pub admin_token: Option<AdminToken>,
     /// User to switch to after binding (`user`), `None` to stay as started.
     pub user: Option<String>,
     /// The topology's `plugin_dirs`, resolved against the working directory.
@@ -96,6 +99,17 @@ pub struct BusInputRoute {
     pub type_name: String,
     /// Whether this host's own messages on the subject are delivered too (`own: true`).
     pub own: bool,
+}
+
+/// The admin token: a secret, so its `Debug` never shows it (a topology may be
+/// logged or printed in a test failure).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(pub String);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
 }
 
 /// One entry of `storages`.

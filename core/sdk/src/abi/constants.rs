@@ -148,6 +148,9 @@ pub const SY_EV_DRAIN_DEADLINE: u32 = 16;
 /// `token`, `status`, `amount` (the stat's size), `data` (an `SyStorageDone`): a
 /// `storage_begin` that answered `SY_PENDING` is done.
 pub const SY_EV_STORAGE_DONE: u32 = 17;
+/// `token` = the session key given to `session_update`: the operator cancelled that
+/// session (admin console). Tell its peer in the protocol's terms, then end it.
+pub const SY_EV_SESSION_CANCEL: u32 = 18;
 /// `token` (the subscription's), `status`: a `bus_subscribe` is done (`SY_OK`: the
 /// server has it, `SY_EV_BUS_MESSAGE` follows for each message).
 pub const SY_EV_BUS_DONE: u32 = 19;

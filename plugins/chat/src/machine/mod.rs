@@ -19,10 +19,13 @@
 //! - `group`: a set of recipients with a cached recipient list.
 //! - `rate`: the per-source token bucket.
 //! - `snapshot`: the whole state as a reload hands it over, and restoring it.
+//! - `operator`: sessions as the host's console shows them (no text), and the
+//!   operator's release of one.
 //! - `tests.rs`: the machine's tests.
 
 mod desk;
 mod group;
+mod operator;
 mod rate;
 mod rooms;
 mod session;
@@ -36,6 +39,7 @@ use switchyard_sdk::SocketId;
 
 pub use group::Dest;
 use group::Group;
+pub use operator::SessionLine;
 use rate::TokenBucket;
 pub use session::Role;
 use session::Sessions;

@@ -348,6 +348,7 @@ impl Protocol for Tftp {
             Event::Replaced => self.replaced(ctx),
             Event::Drain => self.admission.draining = true,
             Event::DrainDeadline { .. } => self.cut_all(ctx),
+            Event::SessionCancel { session } => self.cancel(ctx, session),
             _ => {}
         }
     }

@@ -24,6 +24,8 @@ pub(super) const REFUSED: u64 = 0;
 const DESCRIBE_EVERY: u64 = 16 * 1024;
 /// What a cut peer is told (ERROR 0).
 pub(super) const SHUTTING_DOWN: &str = "server shutting down";
+/// What the peer of a transfer the operator cancelled is told (ERROR 0).
+pub(super) const CANCELLED: &str = "transfer cancelled by the server's operator";
 
 impl Live {
     /// Bytes done: acknowledged by the peer (download) or written (upload).
@@ -51,16 +53,29 @@ impl Tftp {
 
     /// Describe `live` with `done` bytes done.
     fn describe_as(ctx: &mut Ctx<'_>, live: &mut Live, done: u64) {
-        let (direction, state) = match live.kind {
+        let (direction, verb) = match live.kind {
             RequestKind::Read => (Direction::Send, "sending"),
             RequestKind::Write => (Direction::Receive, "receiving"),
         };
+        // The operator console shows it: what the peer negotiated (RFC defaults else).
+        let granted = |name: &str, default: &'static str| {
+            live.options
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .unwrap_or(default)
+                .to_owned()
+        };
+        let state = format!(
+            "{verb} blksize={} window={}",
+            granted("blksize", "512"),
+            granted("windowsize", "1")
+        );
         let session = Session {
             direction,
             peer: Some(live.peer),
             conn: None,
             resource: &live.path,
-            state,
+            state: &state,
             bytes_done: done,
             bytes_total: live.total,
         };
@@ -142,5 +157,34 @@ impl Tftp {
                 SHUTTING_DOWN,
             );
         }
+    }
+
+    /// The operator cancelled session `key` (`SY_EV_SESSION_CANCEL`): its peer gets
+    /// ERROR 0 saying so, and the transfer ends as `aborted` (an upload's temp file is
+    /// dropped), as at a drain deadline. An unknown key (ended already) is ignored.
+    pub(super) fn cancel(&mut self, ctx: &mut Ctx<'_>, key: u64) {
+        let Some(id) = self
+            .transfers
+            .iter()
+            .find(|(_, live)| live.session == key)
+            .map(|(id, _)| *id)
+        else {
+            return;
+        };
+        let Some(mut live) = self.transfers.remove(&id) else {
+            return;
+        };
+        ctx.info(format_args!(
+            "transfer of {} with {} cancelled by the operator",
+            live.path, live.peer
+        ));
+        let mut out = Vec::new();
+        if live.running {
+            live.machine.cut(CANCELLED, &mut out);
+        }
+        if out.is_empty() {
+            out.push(Action::Close);
+        }
+        self.step(ctx, id, live, out);
     }
 }

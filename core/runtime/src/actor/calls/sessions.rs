@@ -19,6 +19,8 @@ use switchyard_sdk::{Direction, Session};
 use crate::access_log::{self, Entry};
 use crate::actor::InstanceActor;
 use crate::actor::sessions::SessionRecord;
+use crate::console::journal::now_unix_ms;
+use crate::console::model::FinishedSession;
 
 pub fn session_update(actor: &mut InstanceActor, session: u64, info: &Session<'_>) -> u32 {
     // A session counted on a connection must name one of this instance's.
@@ -58,5 +60,15 @@ pub fn session_end(actor: &mut InstanceActor, session: u64, result: &str) -> u32
             .map_or(Duration::ZERO, |r| r.started.elapsed()),
     };
     access_log::record(&shared.log, &entry);
+    shared.wide.journal().finished(FinishedSession {
+        handler: shared.name.clone(),
+        peer: entry.peer.map(|p| p.to_string()).unwrap_or_default(),
+        resource: entry.resource.to_owned(),
+        direction: entry.direction.as_str(),
+        bytes: entry.bytes,
+        result: result.parse::<Outcome>().map_or("other", Outcome::as_str),
+        elapsed_ms: entry.duration.as_millis() as u64,
+        ended_unix_ms: now_unix_ms(),
+    });
     abi::SY_OK
 }

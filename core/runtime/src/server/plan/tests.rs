@@ -72,6 +72,7 @@ fn topology(handlers: Vec<HandlerSpec>, listeners: Vec<ListenerSpec>) -> Topolog
         drain_timeout: Duration::from_secs(10),
         reload_drain_timeout: None,
         admin: None,
+        admin_token: None,
         user: None,
         plugin_dirs: Vec::new(),
         access_log: None,

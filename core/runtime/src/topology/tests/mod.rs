@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - `access_log.rs`: the top-level `access_log` field.
+//! - `admin.rs`: `admin` and `admin_token_env`.
 //! - `fake.rs`: the fake catalog (plugins as data; configs checked with the SDK's real
 //!   `parse_config`, so positions are the ones a real plugin reports) and helpers.
 //! - `valid.rs`: topologies that compile, and the graph they compile to.
@@ -17,6 +18,7 @@
 //! - `workers.rs`: `workers` against the plugin's sharding, and its default.
 
 mod access_log;
+mod admin;
 mod bind;
 mod bus;
 mod bus_routes;

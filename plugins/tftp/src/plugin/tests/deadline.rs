@@ -24,7 +24,7 @@ fn a_download_is_described_as_it_goes_and_ended_with_its_outcome() {
     let s = &rig.host.sessions[&tid];
     assert_eq!(
         (s.direction, s.resource.as_str(), s.state.as_str()),
-        (Direction::Send, "f.bin", "sending")
+        (Direction::Send, "f.bin", "sending blksize=512 window=1")
     );
     assert_eq!((s.peer, s.conn), (Some(peer()), None));
     assert_eq!((s.bytes_done, s.bytes_total), (0, Some(100 * 512)));
@@ -97,4 +97,37 @@ fn a_refused_request_ends_a_session_it_never_described() {
     rig.deliver(0, LISTENER, peer(), &rrq("missing.bin", &[]));
     assert!(rig.host.sessions.is_empty());
     assert_eq!(rig.host.ended, [(0, "not_found".to_owned())]);
+}
+
+#[test]
+fn an_operator_cancel_sends_error_0_to_that_peer_only_and_ends_its_session() {
+    let mut rig = Rig::new("");
+    rig.host.files.insert("f.bin".into(), vec![1u8; 10_000]);
+    rig.deliver(0, LISTENER, peer(), &rrq("f.bin", &[]));
+    let (_, rest) = rig.take();
+    let one = opened(&rest);
+    let other: SocketAddr = "127.0.0.1:6001".parse().unwrap();
+    rig.deliver(1, LISTENER, other, &rrq("f.bin", &[]));
+    let (_, rest) = rig.take();
+    let two = opened(&rest);
+
+    let cancel = Event::SessionCancel { session: one };
+    rig.host.deliver(&mut rig.tftp, 2, cancel);
+    let (sends, rest) = rig.take();
+    let packets: Vec<(u64, Packet<'_>)> = sends
+        .iter()
+        .map(|(socket, d)| (*socket, Packet::parse(d).unwrap()))
+        .collect();
+    let told = Packet::Error {
+        code: 0,
+        message: &b"transfer cancelled by the server's operator"[..],
+    };
+    assert_eq!(packets, [(one, told)]);
+    assert!(rest.contains(&HostAction::CloseSocket { socket: one }));
+    assert_eq!(rig.host.ended, [(one, "aborted".to_owned())]);
+    assert!(rig.host.sessions.contains_key(&two), "the other goes on");
+    // Ended already: a second cancel finds nothing.
+    rig.host
+        .deliver(&mut rig.tftp, 3, Event::SessionCancel { session: one });
+    assert!(rig.take().0.is_empty());
 }

@@ -1,0 +1,127 @@
+//! The JSON schema as operators and the page read it: field names, tags, nulls.
+
+use super::*;
+
+fn sample() -> Status {
+    Status {
+        schema: SCHEMA,
+        host: HostStatus {
+            version: "0.1.0".into(),
+            pid: 42,
+            started_unix_ms: 1_000,
+            uptime_secs: 5,
+            topology_file: "config/topology.ron".into(),
+            token_required_to_read: false,
+            actions_enabled: true,
+        },
+        reloads: vec![ReloadRecord {
+            generation: 1,
+            at_unix_ms: 2_000,
+            outcome: ReloadOutcome::Refused,
+            trigger: "console",
+            errors: vec!["t.ron:3:14: unknown field `listners`".into()],
+            summary: String::new(),
+        }],
+        handlers: vec![
+            HandlerStatus {
+                name: "tftp".into(),
+                plugin: "tftp".into(),
+                plugin_version: "0.1.0".into(),
+                state: HandlerState::Running { draining_old: 1 },
+                workers: 1,
+                restarts: 0,
+                connections_open: 0,
+                sessions: 1,
+                limits: LimitsView {
+                    max_connections: 1024,
+                    max_connections_per_ip: 64,
+                    max_write_buffer: 8 << 20,
+                },
+                listeners: vec!["tftp".into()],
+                storage: "dir /srv/tftp".into(),
+            },
+            HandlerStatus {
+                name: "echo".into(),
+                plugin: "echo".into(),
+                plugin_version: "0.1.0".into(),
+                state: HandlerState::Stopped {
+                    reason: "restart intensity exceeded".into(),
+                },
+                workers: 1,
+                restarts: 6,
+                connections_open: 0,
+                sessions: 0,
+                limits: LimitsView {
+                    max_connections: 1,
+                    max_connections_per_ip: 1,
+                    max_write_buffer: 1,
+                },
+                listeners: Vec::new(),
+                storage: String::new(),
+            },
+        ],
+        sessions: vec![SessionView {
+            id: "0.0.0.7".into(),
+            handler: "tftp".into(),
+            peer: "127.0.0.1:5000".into(),
+            resource: "big.bin".into(),
+            state: "sending".into(),
+            direction: "send",
+            bytes_done: 512,
+            bytes_total: None,
+            rate_bps: 1024,
+            elapsed_ms: 500,
+        }],
+        finished: Vec::new(),
+        log: vec![LogRecord {
+            at_unix_ms: 3_000,
+            level: "warn",
+            msg: "careful".into(),
+            fields: vec![("peer".into(), "127.0.0.1:9".into())],
+        }],
+    }
+}
+
+#[test]
+fn the_document_names_its_schema_first_and_has_every_section() {
+    let json = serde_json::to_value(sample()).unwrap();
+    let text = serde_json::to_string(&sample()).unwrap();
+    assert!(
+        text.starts_with("{\"schema\":\"switchyard.status/1\""),
+        "{text}"
+    );
+    for key in ["host", "reloads", "handlers", "sessions", "finished", "log"] {
+        assert!(json.get(key).is_some(), "missing `{key}` in {json}");
+    }
+    assert_eq!(json["host"]["topology_file"], "config/topology.ron");
+    assert_eq!(json["host"]["actions_enabled"], true);
+}
+
+#[test]
+fn handler_state_is_a_flat_tag_with_its_details() {
+    let json = serde_json::to_value(sample()).unwrap();
+    let running = &json["handlers"][0];
+    assert_eq!(running["state"], "running");
+    assert_eq!(running["draining_old"], 1);
+    assert_eq!(running["limits"]["max_connections_per_ip"], 64);
+    assert_eq!(running["storage"], "dir /srv/tftp");
+    let stopped = &json["handlers"][1];
+    assert_eq!(stopped["state"], "stopped");
+    assert_eq!(stopped["reason"], "restart intensity exceeded");
+    assert!(stopped.get("draining_old").is_none());
+}
+
+#[test]
+fn reloads_sessions_and_log_records_read_as_documented() {
+    let json = serde_json::to_value(sample()).unwrap();
+    let reload = &json["reloads"][0];
+    assert_eq!(reload["outcome"], "refused");
+    assert_eq!(reload["trigger"], "console");
+    assert_eq!(reload["errors"][0], "t.ron:3:14: unknown field `listners`");
+    let session = &json["sessions"][0];
+    assert_eq!(session["direction"], "send");
+    assert_eq!(session["bytes_total"], serde_json::Value::Null);
+    assert_eq!(session["bytes_done"], 512);
+    assert_eq!(json["log"][0]["fields"][0][0], "peer");
+    assert_eq!(json["log"][0]["level"], "warn");
+}
