@@ -45,7 +45,7 @@ use slog::{Logger, debug, info};
 
 use crate::actor::handover::{self, Successor};
 use crate::actor::{Counters, HandOver, InstanceActor, Registry, Retire, SharedListener, Workers};
-use crate::bus::{BusLink, FreshBus};
+use crate::bus::BusLink;
 use crate::catalog::Catalog;
 use crate::console::{Console, Journal};
 use crate::loader::Plugin;
@@ -183,7 +183,14 @@ impl Server {
         let plugins = Plugins::load(topology, catalog);
         self.forget_dead_listeners();
         let plan = ReloadPlan::new(&self.running(), topology, &plugins.libraries());
-        let bus = self.prepare_bus(topology);
+        let bus = BusLink::prepare_for(
+            &mut self.bus,
+            topology.bus.as_ref(),
+            &self.metrics,
+            &self.registry,
+            &self.log,
+        )
+        .map_err(|reason| StartError::Bus { reason });
         let prepared = prepare(
             &plan,
             topology,
@@ -205,30 +212,6 @@ impl Server {
         }
         self.switch(&plan, prepared, topology);
         Ok(plan.summary())
-    }
-
-    /// The bus thread (started with the first topology that has a bus) and a new
-    /// connection when the bus's settings or credentials changed; nothing running
-    /// changes here.
-    fn prepare_bus(&mut self, topology: &Topology) -> Result<Option<FreshBus>, StartError> {
-        let Some(spec) = &topology.bus else {
-            return Ok(None);
-        };
-        let fail = |reason: String| StartError::Bus { reason };
-        let options = crate::bus::credentials::options(spec, crate::bus::credentials::process_env)
-            .map_err(fail)?;
-        if self.bus.is_none() {
-            let link = BusLink::new(
-                spec.max_queued,
-                self.metrics.bus.clone(),
-                Arc::clone(&self.registry),
-                &self.log,
-            )
-            .map_err(|e| fail(format!("cannot start the bus thread: {e}")))?;
-            self.bus = Some(link);
-        }
-        let link = self.bus.as_ref().expect("just made");
-        link.prepare(spec, &options).map_err(fail)
     }
 
     /// Listeners a down handler shut (`actor/down.rs`) are no longer running: the plan

@@ -141,6 +141,34 @@ impl BusLink {
         })
     }
 
+    /// What a start or reload needs of the bus before anything changes: the bus thread
+    /// (started into `link` with the first topology that has a bus) and a new
+    /// connection when the settings or credentials changed (`None`: keep it, or no
+    /// bus). The reason in words when it cannot (a credentials variable not set).
+    pub fn prepare_for(
+        link: &mut Option<BusLink>,
+        spec: Option<&BusSpec>,
+        metrics: &crate::metrics::Metrics,
+        registry: &Registry,
+        log: &Logger,
+    ) -> Result<Option<FreshBus>, String> {
+        let Some(spec) = spec else {
+            return Ok(None);
+        };
+        let options = credentials::options(spec, credentials::process_env)?;
+        if link.is_none() {
+            let made = BusLink::new(
+                spec.max_queued,
+                metrics.bus.clone(),
+                Arc::clone(registry),
+                log,
+            )
+            .map_err(|e| format!("cannot start the bus thread: {e}"))?;
+            *link = Some(made);
+        }
+        link.as_ref().expect("just made").prepare(spec, &options)
+    }
+
     /// A handler's access to the bus: the outbox and the current connection.
     pub fn access(&self) -> access::BusAccess {
         access::BusAccess {
