@@ -500,3 +500,62 @@ fn of_two_hosts_claiming_one_key_at_once_exactly_one_wins_twenty_times() {
     assert!(outcome(&hosts[1], token));
     eprintln!("claims won: host-a {}, host-b {}", wins[0], wins[1]);
 }
+
+#[test]
+fn a_slow_handler_holds_its_subscription_back_and_the_client_drops_the_excess() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    // Each message blocks the handler 20 ms: 50 a second at most.
+    let b = Host::start(&topology(
+        &nats.url(),
+        "host-b",
+        "",
+        r#""f": (plugin: "faulty", config: (message_delay_ms: 20)),"#,
+        r#"(from: "bus:flood", to: "f.any")"#,
+    ));
+    wait_subscribed(&b, "flood", 1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let other = rt
+        .block_on(Bus::connect(&BusOptions::new(
+            vec![nats.url()],
+            "sy.test",
+            "x",
+        )))
+        .unwrap();
+    // More than the client buffers for one subscription (8192), sent at once.
+    let sent = 12_000u32;
+    rt.block_on(async {
+        for i in 0..sent {
+            let typed = Typed {
+                type_name: "switchyard.ChatMessage/1",
+                source: "x.out",
+            };
+            let body = format!("{{\"n\":{i}}}");
+            other
+                .publish_typed("flood", typed, Bytes::from(body))
+                .await
+                .unwrap();
+        }
+        other.flush().await.unwrap();
+    });
+    wait_until("the client reports the slow consumer", BUS_WAIT, || {
+        bus_metric(&b, "slow_consumer_total") >= 1.0
+    });
+    b.expect_log(
+        "the slow consumer said",
+        |j| j["msg"] == "bus subscription too slow: the client dropped messages of it",
+        BUS_WAIT,
+    );
+    // The handler goes on at its pace; what it could not take was dropped by the
+    // client, not queued in the host.
+    let received = bus_metric(&b, "received_total");
+    assert!(received < f64::from(sent) / 2.0, "received {received}");
+    // The host itself is unaffected: the admin endpoint (another thread) answers and
+    // the process runs. (The flooded handler's own datagrams wait behind its mailbox.)
+    assert_eq!(bus_metric(&b, "connected"), 1.0);
+    assert!(!b.logs_contain("panicked"));
+}

@@ -34,6 +34,9 @@
 //! input are logged at info level (`faulty got message`, with the instance's number) so
 //! a test can see them arrive, and where.
 //!
+//! `message_delay_ms: N` in its config blocks the handler N ms on each typed message
+//! (a slow consumer, for the bus tests).
+//!
 //! Features (built as variants by the workers tests): `sharded` declares
 //! `Sharding::Any` (the plugin may run on several workers); `every-worker` adds
 //! `InputDelivery::EveryWorker`.
@@ -73,6 +76,8 @@ pub struct Config {
     pub handover: Handover,
     /// Panic in `Protocol::import_state`.
     pub panic_in_import: bool,
+    /// Block the handler thread this long on each typed message (a slow consumer).
+    pub message_delay_ms: u64,
 }
 
 /// What `export_state` does, to test each way a handover can go.
@@ -98,6 +103,7 @@ pub struct Faulty {
     panic_always: bool,
     handover: Handover,
     panic_in_import: bool,
+    message_delay_ms: u64,
 }
 
 /// An id no host hands out: ids count up from small numbers.
@@ -229,6 +235,7 @@ impl Protocol for Faulty {
             panic_always: config.panic_always,
             handover: config.handover,
             panic_in_import: config.panic_in_import,
+            message_delay_ms: config.message_delay_ms,
         })
     }
 
@@ -300,6 +307,8 @@ impl Protocol for Faulty {
             Event::Message {
                 port, type_name, ..
             } => {
+                // A slow consumer on purpose: the thread is the handler's.
+                std::thread::sleep(std::time::Duration::from_millis(self.message_delay_ms));
                 ctx.info(format_args!(
                     "faulty got message on port {port} of type {type_name} in instance {}",
                     self.number
