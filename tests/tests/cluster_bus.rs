@@ -320,12 +320,39 @@ fn a_reload_moves_subscriptions_reconnects_on_a_new_name_and_can_drop_the_bus() 
         "the old subject is gone"
     );
     assert_eq!(bus_metric(&b, "connections_total"), 1.0);
+    // The plugin subscribes itself too; its subscription follows the connection.
+    let reply = command(&b, "bus-sub plug.x");
+    assert!(reply.ends_with(" pending"), "{reply}");
+    b.expect_log(
+        "the plugin's subscription",
+        |j| switchyard_e2e::log_text(j).contains(": Ok(())"),
+        BUS_WAIT,
+    );
     // Another host name is another connection.
     b.reload_to(&on("host-c", "second"), 2);
     wait_subscribed(&b, "second", 2);
     wait_until("connected again", BUS_WAIT, || {
         bus_metric(&b, "connections_total") == 2.0 && bus_metric(&b, "connected") == 1.0
     });
+    // The plugin's subscription moved with it (re-made on the new connection).
+    wait_until(
+        "the plugin's subject delivered on the new connection",
+        BUS_WAIT,
+        || {
+            send("plug.x");
+            b.wait_for_log(
+                |j| switchyard_e2e::log_text(j).contains("faulty bus message"),
+                Duration::from_millis(200),
+            )
+            .is_some()
+        },
+    );
+    // On the new connection, the host's own messages (now as host-c) are still its
+    // own: not delivered back (the old connection, as host-b, would have).
+    assert_eq!(command(&b, "bus-pub plug.x mine"), "bus-pub 0");
+    std::thread::sleep(Duration::from_millis(500));
+    let own = b.logs_where(|j| switchyard_e2e::log_text(j).contains("from host-c/f"));
+    assert!(own.is_empty(), "{own:?}");
     // No bus any more: disconnected, still serving.
     let standalone = r#"(
     admin: Some("127.0.0.1:0"),

@@ -35,15 +35,18 @@ impl BusAccess {
     /// Subscribe to `subject` on the bus thread, sending what comes into `tx` (whose
     /// bound holds the subscription back when the handler is slow: messages then
     /// wait in the client's buffer and beyond it are dropped as a slow consumer).
+    /// When a reload replaces the connection (another name, servers or credentials),
+    /// the subscription moves to the new one by itself: the plugin is not told, and
+    /// the old connection is not kept alive by it.
     pub fn subscribe(
         &self,
         subject: String,
         own: bool,
         tx: mpsc::Sender<SubscriptionItem>,
     ) -> JoinHandle<()> {
-        let current = self.current.clone();
+        let mut current = self.current.clone();
         self.handle.spawn(async move {
-            let bus = current.borrow().clone();
+            let bus = current.borrow_and_update().clone();
             let subscribed = match bus {
                 Some(bus) => subscribe_when_connected(&bus, &subject, own).await,
                 None => Err(BusError::Connect {
@@ -61,9 +64,27 @@ impl BusAccess {
             if tx.send(SubscriptionItem::Done(Ok(()))).await.is_err() {
                 return;
             }
-            while let Some(msg) = sub.next().await {
-                if tx.send(SubscriptionItem::Message(msg)).await.is_err() {
-                    return;
+            loop {
+                tokio::select! {
+                    msg = sub.next() => {
+                        let Some(msg) = msg else { return };
+                        if tx.send(SubscriptionItem::Message(msg)).await.is_err() {
+                            return;
+                        }
+                    }
+                    changed = current.changed() => {
+                        // The sender (the bus link) is gone: the host is stopping.
+                        if changed.is_err() {
+                            return;
+                        }
+                        let bus = current.borrow_and_update().clone();
+                        // No bus any more: nothing more comes.
+                        let Some(bus) = bus else { return };
+                        match subscribe_when_connected(&bus, &subject, own).await {
+                            Ok(again) => sub = again,
+                            Err(_) => return,
+                        }
+                    }
                 }
             }
         })
