@@ -46,6 +46,9 @@ use crate::topology::{BusInputRoute, BusSpec};
 use drops::DropLog;
 pub use outbox::{Outbox, Outgoing};
 
+/// How long a first connection may take before the log says the host runs without
+/// the bus (the client's own connect timeout).
+const SAY_NOT_CONNECTED_AFTER: Duration = Duration::from_secs(5);
 /// How often dropped messages are reported in the log.
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
 
@@ -270,7 +273,7 @@ impl BusLink {
     fn watch_first_connect(&self, bus: Bus, servers: String) {
         let log = self.log.clone();
         self.handle.spawn(async move {
-            tokio::time::sleep(BusOptions::new(Vec::new(), "", "").connect_timeout).await;
+            tokio::time::sleep(SAY_NOT_CONNECTED_AFTER).await;
             if bus.state() != ConnectionState::Connected {
                 warn!(log, "bus not connected: serving without it until NATS answers";
                     "servers" => servers);
