@@ -1,9 +1,10 @@
 //! The host's side of the cluster bus (issue 22): one NATS connection per host, over
 //! `async-nats`, with what the host needs from it and nothing a plugin could see.
 //!
-//! Plugins stay sans-I/O: they never link a NATS client. The runtime will own a [`Bus`]
-//! and serve the bus calls of the ABI from it; this crate does not depend on the
-//! runtime, so it is tested on its own against a real `nats-server`
+//! Plugins stay sans-I/O: they never link a NATS client. The runtime owns a [`Bus`]
+//! (`switchyard_runtime::bus`) and serves the topology's bus routes and the bus calls
+//! of the ABI from it; this crate does not depend on the runtime (only on the SDK's
+//! subject checks), so it is tested on its own against a real `nats-server`
 //! (`tests/tests/bus.rs`). Why `async-nats` and how its buffers are bounded:
 //! `docs/decisions/nats-client.md`.
 //!
