@@ -179,9 +179,11 @@ fn nats_restarted_mid_stream_the_host_reconnects_queues_within_its_bound_and_say
         BUS_WAIT,
     );
     assert_eq!(line["subject"], "chat.lines");
+    let restarted = std::time::Instant::now();
     nats.restart();
     wait_connected(&a, true);
     wait_connected(&b, true);
+    let reconnected = restarted.elapsed();
     let dropped = |a: &Host| {
         bus_metric(a, "dropped_total{why=\"queue_full\"}")
             + bus_metric(a, "dropped_total{why=\"backlogged\"}")
@@ -211,6 +213,15 @@ fn nats_restarted_mid_stream_the_host_reconnects_queues_within_its_bound_and_say
     assert!(transcript(&b).iter().all(|r| r["data"] == emitted()));
     assert_eq!(bus_metric(&a, "connections_total"), 2.0);
     assert!(!a.logs_contain("panicked") && !b.logs_contain("panicked"));
+    eprintln!(
+        "NATS restart: both hosts connected {reconnected:?} after the restart began; \
+         of {} emitted: {} published, {} dropped (queue_full {}, backlogged {})",
+        3 + during + 5,
+        bus_metric(&a, "published_total"),
+        dropped(&a),
+        bus_metric(&a, "dropped_total{why=\"queue_full\"}"),
+        bus_metric(&a, "dropped_total{why=\"backlogged\"}"),
+    );
 }
 
 #[test]
