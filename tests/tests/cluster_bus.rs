@@ -580,9 +580,17 @@ fn a_slow_handler_holds_its_subscription_back_and_the_client_drops_the_excess() 
         }
         other.flush().await.unwrap();
     });
-    wait_until("the client reports the slow consumer", BUS_WAIT, || {
-        bus_metric(&b, "slow_consumer_total") >= 1.0
-    });
+    let deadline = std::time::Instant::now() + BUS_WAIT;
+    while bus_metric(&b, "slow_consumer_total") < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no slow consumer reported; received {}, refused {}; the host logged:\n{}",
+            bus_metric(&b, "received_total"),
+            bus_metric(&b, "refused_total{why=\"no_handler\"}"),
+            b.stderr_lines().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     b.expect_log(
         "the slow consumer said",
         |j| j["msg"] == "bus subscription too slow: the client dropped messages of it",
@@ -590,8 +598,11 @@ fn a_slow_handler_holds_its_subscription_back_and_the_client_drops_the_excess() 
     );
     // The handler goes on at its pace; what it could not take was dropped by the
     // client, not queued in the host.
+    // At 20 ms a message the handler has taken a few dozen, and its mailbox holds at
+    // most its bound: the rest waited in (and beyond its buffer, was dropped by) the
+    // client. (An address cloned per message would have let thousands through.)
     let received = bus_metric(&b, "received_total");
-    assert!(received < f64::from(sent) / 2.0, "received {received}");
+    assert!(received < 1000.0, "received {received}");
     // The host itself is unaffected: the admin endpoint (another thread) answers and
     // the process runs. (The flooded handler's own datagrams wait behind its mailbox.)
     assert_eq!(bus_metric(&b, "connected"), 1.0);

@@ -14,7 +14,9 @@ use slog::{Logger, info, warn};
 use switchyard_bus::{Bus, BusMessage, ConnectionState, Subscription};
 use switchyard_sdk::abi;
 
-use crate::actor::{Registry, TypedMessage};
+use actix::Addr;
+
+use crate::actor::{InstanceActor, Registry, TypedMessage, Workers};
 use crate::metrics::BusMetrics;
 use crate::topology::BusInputRoute;
 
@@ -63,9 +65,10 @@ pub(super) async fn receive(
 ) {
     let mut sub = subscribe(&bus, &receiver, &log).await;
     let mut refusals = Refusals::default();
+    let mut senders = Senders::default();
     while let Some(msg) = sub.next().await {
         for target in &receiver.targets {
-            match deliver(&msg, target, &registry).await {
+            match deliver(&msg, target, &registry, &mut senders).await {
                 Ok(()) => {
                     metrics.received.inc();
                 }
@@ -108,6 +111,7 @@ async fn deliver(
     msg: &BusMessage,
     target: &BusInputRoute,
     registry: &Registry,
+    senders: &mut Senders,
 ) -> Result<(), &'static str> {
     let Some(type_name) = msg.type_name.as_deref() else {
         return Err("untyped");
@@ -120,7 +124,7 @@ async fn deliver(
         let Some(workers) = registry.get(&target.handler) else {
             return Err("no_handler");
         };
-        workers.for_message().to_vec()
+        senders.for_message(&target.handler, workers)
     };
     let source: Arc<str> = Arc::from(format!(
         "{}/{}",
@@ -129,7 +133,10 @@ async fn deliver(
     ));
     let type_name: Arc<str> = Arc::from(type_name);
     let data: Arc<[u8]> = Arc::from(&msg.payload[..]);
-    for addr in addrs {
+    for i in addrs {
+        let Some(addr) = senders.get(&target.handler, i) else {
+            continue;
+        };
         let mut typed = TypedMessage {
             port: target.port,
             source: Arc::clone(&source),
@@ -149,6 +156,39 @@ async fn deliver(
         }
     }
     Ok(())
+}
+
+/// The senders a subscription delivers through, one per worker, kept across messages.
+///
+/// Why kept: an actix address is a channel sender, and each *new* sender may put one
+/// message past the mailbox's bound (as with futures' channels). Cloning the address
+/// for every message would let a flood through unbounded; the same sender, once
+/// parked on a full mailbox, answers `Full` until the actor makes room.
+#[derive(Default)]
+struct Senders {
+    by_handler: std::collections::HashMap<String, Vec<Addr<InstanceActor>>>,
+}
+
+impl Senders {
+    /// Which of the kept senders (by index) take a message: the workers `workers`
+    /// picks (all, or one in turn). The kept ones are renewed when the handler's
+    /// workers changed (a reload replaced them).
+    fn for_message(&mut self, handler: &str, workers: &Workers) -> Vec<usize> {
+        let kept = self.by_handler.entry(handler.to_owned()).or_default();
+        if *kept != workers.addrs {
+            *kept = workers.addrs.clone();
+        }
+        workers
+            .for_message()
+            .iter()
+            .filter_map(|chosen| kept.iter().position(|k| k == chosen))
+            .collect()
+    }
+
+    /// Kept sender `i` of `handler` (an index [`Senders::for_message`] gave).
+    fn get(&self, handler: &str, i: usize) -> Option<&Addr<InstanceActor>> {
+        self.by_handler.get(handler)?.get(i)
+    }
 }
 
 /// Refusals of one subscription since its last log line.
