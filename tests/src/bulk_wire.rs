@@ -18,6 +18,7 @@ pub const NO_SPACE: u8 = 0x13;
 pub const DIGEST_MISMATCH: u8 = 0x15;
 
 /// PUT flags.
+pub const DIGEST_FIRST: u8 = 0x01;
 pub const DIGEST_LAST: u8 = 0x02;
 pub const RESUMABLE: u8 = 0x04;
 

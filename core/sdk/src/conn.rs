@@ -55,6 +55,16 @@ pub enum ConnOutput {
     /// Receive exactly `len` bytes into temp `file`, hashing the whole file; answered
     /// by [`ConnMachine::handle_file_received`] with `token`.
     RecvToFile { file: FileId, len: u64, token: u64 },
+    /// Bring `len` bytes of `file` (from `open_read`) at `offset` into the host's
+    /// memory (`prefetch_file`): on a storage that waits, a read of a range not there
+    /// answers [`HostError::Pending`]. Answered by
+    /// [`ConnMachine::handle_file_prefetched`] with `token`.
+    Prefetch {
+        file: FileId,
+        offset: u64,
+        len: u64,
+        token: u64,
+    },
     /// Pause (`false`) or resume reading.
     SetReading(bool),
     /// Close after everything queued is sent.
@@ -109,6 +119,17 @@ pub trait ConnMachine {
         result: RecvResult,
         st: &mut dyn Storage,
     );
+    /// A [`ConnOutput::Prefetch`] finished: its range may be read now (or it failed).
+    /// Nothing by default: a machine that never prefetches never gets it.
+    fn handle_file_prefetched(
+        &mut self,
+        now: u64,
+        token: u64,
+        result: Result<(), HostError>,
+        st: &mut dyn Storage,
+    ) {
+        let _ = (now, token, result, st);
+    }
     /// The host is shutting down: finish what is in flight, start nothing new.
     fn handle_drain(&mut self, now: u64);
     /// The drain deadline passed (`cause`): the connection is cut when this returns.
@@ -252,6 +273,9 @@ impl<M: ConnMachine> ConnAdapter<M> {
                 Event::FileReceived { token, result, .. } => {
                     machine.handle_file_received(now, token, result, st)
                 }
+                Event::FilePrefetched { token, result } => {
+                    machine.handle_file_prefetched(now, token, result, st)
+                }
                 Event::Drain => machine.handle_drain(now),
                 Event::DrainDeadline { cause } => machine.handle_drain_deadline(now, cause, st),
                 Event::SessionCancel { .. } if cancelled => machine.handle_cancel(now, st),
@@ -343,6 +367,20 @@ impl<M: ConnMachine> ConnAdapter<M> {
                             Err(e),
                             &mut self.waits.storage(ctx),
                         );
+                    }
+                }
+                (
+                    ConnOutput::Prefetch {
+                        file,
+                        offset,
+                        len,
+                        token,
+                    },
+                    Some(_),
+                ) => {
+                    if let Err(e) = ctx.prefetch_file(file, offset, len, token) {
+                        let st = &mut self.waits.storage(ctx);
+                        machine.handle_file_prefetched(now, token, Err(e), st);
                     }
                 }
                 (ConnOutput::SetReading(on), Some(conn)) => {

@@ -56,6 +56,8 @@
 //! - `bus_kv`: [`KvOp`], a key-value operation on the bus (claims, presence).
 //! - `storage_waits`: [`StorageWaits`], a [`Storage`] for a machine whose storage
 //!   may wait: a step that waited is run again once the answer is in.
+//! - `storage_watch`: [`WatchedStorage`], a step's storage noting whether a call
+//!   waited (so the machine parks the step).
 //! - [`sums`]: digest side files (`.NAME.sha256`), one format for every serving plugin.
 //! - `digest_line`: that format's name and line, pure text (below `storage` and `sums`).
 //! - `trampoline` / `declare_plugin!` (in `macros`): the generated `extern "C"` glue; every entry
@@ -91,6 +93,7 @@ mod session;
 mod stat;
 mod storage;
 mod storage_waits;
+mod storage_watch;
 mod store_op;
 pub mod sums;
 pub mod testing;
@@ -110,6 +113,7 @@ pub use session::{Direction, Outcome, Session};
 pub use stat::Stat;
 pub use storage::{Storage, is_hidden_path};
 pub use storage_waits::{StorageWaits, WaitingStorage};
+pub use storage_watch::WatchedStorage;
 pub use store_op::{StoreDone, StoreOp, raw_done};
 pub use typed_port::{Input, Output};
 pub use workers::{InputDelivery, Sharding};

@@ -15,7 +15,7 @@
 pub use crate::digest_line::{
     MAX_COMPONENT, MAX_SIDE_FILE, encode, parse, parse_hex, side_path, to_hex,
 };
-use crate::{FileId, Storage};
+use crate::{FileId, HostError, Storage};
 
 /// The digest of `file`, opened with `open_read` at `path`, if known: the host's
 /// cache, or the side file (`Storage::file_digest`).
@@ -33,7 +33,12 @@ pub fn store(st: &mut dyn Storage, path: &str, digest: &[u8; 32]) {
         return;
     };
     let line = encode(digest, &stat);
-    if st.write_file(file, line.as_bytes()).is_err() || st.commit_file(file, &side, true).is_err() {
+    let stored = st
+        .write_file(file, line.as_bytes())
+        .and_then(|()| st.commit_file(file, &side, true));
+    // `Pending`: the commit is under way on a store that waits and owns the temp
+    // until it ends; closing it now would delete what it commits.
+    if stored.is_err_and(|e| e != HostError::Pending) {
         let _ = st.close_file(file);
     }
 }

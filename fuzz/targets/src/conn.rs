@@ -260,6 +260,8 @@ impl<M: Machine> Conn<M> {
                     self.reading = on;
                 }
                 ConnOutput::Close => self.seen.closed = true,
+                // The harness's reads never wait: nothing to prefetch.
+                ConnOutput::Prefetch { .. } => panic!("{o:?} with reads that never wait"),
                 // The host's view of the transfer under way: nothing the client sees.
                 ConnOutput::Describe(_) => {}
                 // Compared between runs as text.

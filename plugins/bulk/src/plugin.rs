@@ -33,6 +33,9 @@ impl Protocol for BulkPlugin {
     /// Each connection has its own instance: any worker may serve any connection.
     const SHARDING: Sharding = Sharding::Any;
     const PORTS: &'static [Port] = &[Port::output(TRANSFERS_PORT, TransferCompleted::TYPE)];
+    /// Every storage call of an upload, a resume and a download is a step that parks
+    /// when it waits (`machine::park`); downloads go by `sendfile`, the only read.
+    const STORAGE_WAITS: bool = true;
 
     fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
         config.validate()?;
@@ -74,6 +77,9 @@ impl ConnMachine for Session {
     }
     fn handle_drain(&mut self, now: u64) {
         Session::handle_drain(self, now)
+    }
+    fn handle_storage_ready(&mut self, now: u64, st: &mut dyn Storage) {
+        Session::handle_storage_ready(self, now, st)
     }
     fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
         Session::handle_drain_deadline(self, now, cause, st)

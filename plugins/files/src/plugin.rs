@@ -32,6 +32,9 @@ impl Protocol for FilesPlugin {
     /// Each connection has its own instance: any worker may serve any connection.
     const SHARDING: Sharding = Sharding::Any;
     const PORTS: &'static [Port] = &[Port::output(TRANSFERS_PORT, TransferCompleted::TYPE)];
+    /// Every request's storage calls are a step that parks while it waits
+    /// (`machine::park`); `HASH` prefetches what it reads; downloads go by `sendfile`.
+    const STORAGE_WAITS: bool = true;
 
     fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
         config.validate()?;
@@ -73,6 +76,18 @@ impl ConnMachine for Session {
     }
     fn handle_drain(&mut self, now: u64) {
         Session::handle_drain(self, now)
+    }
+    fn handle_storage_ready(&mut self, now: u64, st: &mut dyn Storage) {
+        Session::handle_storage_ready(self, now, st)
+    }
+    fn handle_file_prefetched(
+        &mut self,
+        now: u64,
+        token: u64,
+        r: Result<(), HostError>,
+        st: &mut dyn Storage,
+    ) {
+        Session::handle_file_prefetched(self, now, token, r, st)
     }
     fn handle_drain_deadline(&mut self, now: u64, cause: DrainCause, st: &mut dyn Storage) {
         Session::handle_drain_deadline(self, now, cause, st)

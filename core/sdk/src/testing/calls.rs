@@ -95,6 +95,9 @@ impl HostCalls for MockHost {
         };
         let start = (offset as usize).min(f.data.len());
         let end = (start + len as usize).min(f.data.len());
+        if !self.is_warm(file, start as u64, (end - start) as u64) {
+            return Err(abi::SY_PENDING);
+        }
         // Like the host: only a whole range is sent.
         if end - start == len as usize {
             let mut data = header.to_vec();
@@ -216,6 +219,9 @@ impl HostCalls for MockHost {
         };
         let start = (offset as usize).min(f.data.len());
         let n = buf.len().min(f.data.len() - start);
+        if !self.is_warm(file, start as u64, n as u64) {
+            return Err(abi::SY_PENDING);
+        }
         buf[..n].copy_from_slice(&f.data[start..start + n]);
         Ok(n)
     }
@@ -336,6 +342,7 @@ impl HostCalls for MockHost {
         if self.open.get(&file).is_none_or(|f| f.temp) {
             return abi::SY_ERR_INVALID;
         }
+        self.warming(token, file, offset, len);
         self.record(Action::PrefetchFile {
             file,
             offset,

@@ -13,7 +13,8 @@
 //! [`MockHost::check_config`] runs what `switchyard validate` runs; writes can be made
 //! to fail ([`MockHost::fail_writes`]) or to fill up ([`MockHost::write_capacity`]) to
 //! test limit and backpressure paths; storage operations can be made to wait
-//! ([`MockHost::storage_waits`], [`MockHost::complete_storage`]); emits are kept by port name, decoded on demand
+//! ([`MockHost::storage_waits`], [`MockHost::complete_storage`]), and reads to wait
+//! for a prefetch ([`MockHost::cold_reads`]); emits are kept by port name, decoded on demand
 //! ([`MockHost::messages`]); bus subscriptions are kept until a test confirms them and
 //! delivers messages ([`MockHost::bus_confirm`], [`MockHost::bus_deliver`]).
 //!
@@ -203,6 +204,15 @@ pub struct MockHost {
     pub storage_waits: bool,
     /// Storage operations in flight, in the order begun.
     in_flight: Vec<(u64, waits::OwnedOp)>,
+    /// Set: `read_file` and `send_datagram_file` answer `Pending` for a range not
+    /// prefetched (`prefetch_file`), as on an s3 storage whose bytes are not in the
+    /// host's memory yet; unset, every range is there (as on a dir).
+    pub cold_reads: bool,
+    /// Ranges brought in, by file (with [`MockHost::cold_reads`]): a `prefetch_file`'s
+    /// once its `FilePrefetched` is delivered.
+    warm: BTreeMap<u64, Vec<(u64, u64)>>,
+    /// Prefetches asked for and not delivered yet: token, file and range.
+    prefetching: BTreeMap<u64, (u64, u64, u64)>,
     /// The entries of finished listings, by token (`storage_listing`).
     listings: BTreeMap<u64, Vec<(String, crate::abi::SyStat)>>,
     /// Bus subscriptions of the plugin, by token: subject and `own`
@@ -325,8 +335,12 @@ impl MockHost {
         self.queued.remove(&conn);
     }
 
-    /// Deliver one event at time `now_ms`.
+    /// Deliver one event at time `now_ms`. A `FilePrefetched` that went well brings
+    /// its range in ([`MockHost::cold_reads`]).
     pub fn deliver<P: Protocol>(&mut self, proto: &mut P, now_ms: u64, event: Event<'_>) {
+        if let Event::FilePrefetched { token, result } = event {
+            self.prefetched(token, result.is_ok());
+        }
         self.lend(now_ms, P::PORTS, |cx| proto.on_event(cx, event));
     }
 

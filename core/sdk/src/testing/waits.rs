@@ -1,5 +1,6 @@
 //! Storage operations that wait, on the mock: kept in flight until a test finishes
-//! them, as an s3 storage would after a round trip.
+//! them, as an s3 storage would after a round trip; and reads of ranges not
+//! prefetched, which wait for a prefetch ([`MockHost::cold_reads`]).
 
 use super::MockHost;
 use crate::error::HostError;
@@ -52,6 +53,32 @@ impl OwnedOp {
 }
 
 impl MockHost {
+    /// Whether `len` bytes of `file` at `offset` may be read now: always, unless
+    /// [`MockHost::cold_reads`], then only within a range prefetched.
+    pub(super) fn is_warm(&self, file: u64, offset: u64, len: u64) -> bool {
+        !self.cold_reads
+            || len == 0
+            || self.warm.get(&file).is_some_and(|ranges| {
+                ranges
+                    .iter()
+                    .any(|&(start, end)| start <= offset && offset.saturating_add(len) <= end)
+            })
+    }
+
+    /// `prefetch_file` `token` asked for a range: it is in once its `FilePrefetched`
+    /// is delivered ([`MockHost::deliver`]).
+    pub(super) fn warming(&mut self, token: u64, file: u64, offset: u64, len: u64) {
+        let range = (file, offset, offset.saturating_add(len));
+        self.prefetching.insert(token, range);
+    }
+
+    /// Prefetch `token` ended: its range is in, if it went well.
+    pub(super) fn prefetched(&mut self, token: u64, ok: bool) {
+        if let Some((file, start, end)) = self.prefetching.remove(&token).filter(|_| ok) {
+            self.warm.entry(file).or_default().push((start, end));
+        }
+    }
+
     /// How many storage operations are in flight ([`MockHost::storage_waits`]).
     pub fn storage_in_flight(&self) -> usize {
         self.in_flight.len()
@@ -88,5 +115,39 @@ impl MockHost {
             self.deliver(proto, now_ms, Event::StorageDone { token, result });
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::HostError;
+    use crate::testing::MockHost;
+
+    #[test]
+    fn a_cold_range_waits_for_its_prefetch() {
+        let mut host = MockHost::new();
+        host.cold_reads = true;
+        host.files.insert("f".into(), vec![7; 100]);
+        let file = host.with_ctx(0, |cx| {
+            let (file, _) = cx.open_read("f").unwrap();
+            let mut buf = [0u8; 10];
+            assert_eq!(cx.read_file(file, 20, &mut buf), Err(HostError::Pending));
+            cx.prefetch_file(file, 0, 50, 1).unwrap();
+            assert_eq!(cx.read_file(file, 20, &mut buf), Err(HostError::Pending));
+            file
+        });
+        host.prefetched(1, true);
+        host.with_ctx(0, |cx| {
+            let mut buf = [0u8; 10];
+            assert_eq!(cx.read_file(file, 20, &mut buf), Ok(10));
+            assert_eq!(cx.read_file(file, 45, &mut buf), Err(HostError::Pending));
+            // At the end of the file, what is there is the whole range.
+            cx.prefetch_file(file, 50, 50, 2).unwrap();
+        });
+        host.prefetched(2, true);
+        host.with_ctx(0, |cx| {
+            let mut buf = [0u8; 10];
+            assert_eq!(cx.read_file(file, 95, &mut buf), Ok(5));
+        });
     }
 }

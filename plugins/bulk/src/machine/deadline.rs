@@ -5,7 +5,8 @@
 //! does: a resumable upload keeps what arrived for resume (`partial`), any other
 //! stores nothing (`aborted`). A download cut mid-body cannot carry a reply inside its
 //! raw bytes: it just closes, and the client sees fewer bytes than announced. v1 has
-//! no error channel: the connection just closes.
+//! no error channel: the connection just closes. A step waiting for storage is cut
+//! too, a v2 client told `UNAVAILABLE`.
 
 use switchyard_sdk::DrainCause;
 use switchyard_sdk::messages::Outcome;
@@ -59,6 +60,10 @@ impl Session {
             Phase::Sending(d) => {
                 let cut = Err((Outcome::Aborted, why.to_owned()));
                 self.finish_download(now, d, cut, st);
+            }
+            Phase::Parked(p) => {
+                let cut = (Status::Unavailable, Outcome::Aborted, why);
+                self.cut_parked(now, p, cut, true, st);
             }
         }
     }

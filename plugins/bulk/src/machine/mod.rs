@@ -3,9 +3,11 @@
 //! Inputs are the `handle_*` methods, each with the current time in milliseconds;
 //! outputs are [`Session::poll_output`] (bytes to write, a file to receive or send,
 //! close, transfer records, log lines) and [`Session::poll_timeout`] (the one deadline
-//! at which to call [`Session::handle_timeout`]). Storage answers at once, so it is a
-//! trait ([`Storage`]) the machine calls. No clock, no randomness, no I/O of its own:
-//! a test replays any scenario exactly.
+//! at which to call [`Session::handle_timeout`]). Storage is a trait ([`Storage`])
+//! the machine calls: on a dir it answers at once; on an object store a call may
+//! answer `Pending`, and the step that made it is parked and run again by
+//! [`Session::handle_storage_ready`] (`park`). No clock, no randomness, no I/O of its
+//! own: a test replays any scenario exactly.
 //!
 //! A connection carries one transfer: the header (v1 or v2, told apart by the first
 //! byte), then the body, received by the host straight into a hidden temp file, then
@@ -14,16 +16,21 @@
 //! stored.
 //!
 //! # Layout
-//! - this file: [`Session`], `Phase`, inputs, deadlines, header dispatch.
+//! - this file: [`Session`], `Phase`, inputs, deadlines.
+//! - `header`: v1/v2 detection and header dispatch, refusals.
 //! - `upload`: v1 and v2 uploads, resume, commit, failures.
 //! - `download`: v2 `GET`.
+//! - `park`: steps that wait for storage (`Step`), parked and run again.
+//! - `refusal`: refused or cut requests as transfer records.
 //! - `deadline`: the goodbye at the drain deadline (an `UNAVAILABLE` reply for v2).
 //! - `names`: unique names, kept partials, digest side files.
 //! - [`Storage`] (from the SDK): the storage calls the machine makes.
 
 mod deadline;
 mod download;
+mod header;
 mod names;
+mod park;
 mod refusal;
 mod upload;
 
@@ -37,10 +44,11 @@ use switchyard_sdk::{HostError, Level};
 
 pub use switchyard_sdk::Storage;
 
-use crate::codec::{self, CodecError, Detected, Reply, Request, Status, V1Header};
+use crate::codec::{self, Detected, Reply, Status};
 use crate::config::Config;
 use download::Download;
-use upload::{Upload, Want};
+use park::Step;
+use upload::Upload;
 
 /// One thing for the adapter to do, in order: the SDK's connection outputs, which
 /// `ConnAdapter` carries out as they are.
@@ -57,6 +65,8 @@ pub(crate) enum Phase {
     Trailer(Upload, [u8; 32]),
     /// `sendfile` in flight.
     Sending(Download),
+    /// A step waits for a storage answer (an object store).
+    Parked(park::Parked),
     /// The transfer is over (or refused); the connection is closing.
     Done,
 }
@@ -77,6 +87,13 @@ pub struct Session {
     /// See [`Session::set_wall_clock`].
     pub(crate) wall_secs: Option<i64>,
     next_token: u64,
+    /// The client half-closed (seen while a step was parked).
+    peer_eof: bool,
+    /// Reading is paused while an admission waits (`park::PARKED_BUFFER`).
+    reading_paused: bool,
+    /// A step let go when the connection was cut while it waited: its answer may open
+    /// a file, which is then closed (`park`).
+    abandoned: Option<Step>,
 }
 
 impl Session {
@@ -94,6 +111,9 @@ impl Session {
             extra: 0,
             next_token: 0,
             wall_secs: None,
+            peer_eof: false,
+            reading_paused: false,
+            abandoned: None,
         }
     }
 
@@ -144,12 +164,14 @@ impl Session {
             }
             // Resumable clients wait for CONTINUE: bytes now are early body bytes.
             Phase::Receiving(..) | Phase::Sending(..) => self.protocol_error(data.len() as u64),
+            Phase::Parked(_) => self.parked_bytes(data),
             Phase::Done => self.protocol_error(data.len() as u64),
         }
     }
 
     /// The client half-closed.
     pub fn handle_eof(&mut self, now: u64, st: &mut dyn Storage) {
+        self.peer_eof = true;
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Header => {
                 if !self.inbuf.is_empty() {
@@ -181,6 +203,16 @@ impl Session {
             }
             Phase::Sending(d) => {
                 self.finish_download(now, d, Err((Outcome::Aborted, reason.to_owned())), st)
+            }
+            // Keeping a lost upload's partial goes on: that is what it is for.
+            Phase::Parked(
+                p @ park::Parked {
+                    step: Step::Lose { .. },
+                },
+            ) => self.phase = Phase::Parked(p),
+            Phase::Parked(p) => {
+                let cut = (Status::Unavailable, Outcome::Aborted, reason);
+                self.cut_parked(now, p, cut, false, st)
             }
         }
     }
@@ -215,6 +247,10 @@ impl Session {
             }
             Phase::Sending(d) => {
                 self.finish_download(now, d, Err((Outcome::Timeout, "timeout".into())), st);
+            }
+            Phase::Parked(p) => {
+                let cut = (Status::Timeout, Outcome::Timeout, park::STORE_SLOW);
+                self.cut_parked(now, p, cut, true, st)
             }
             Phase::Done => {}
         }
@@ -266,60 +302,6 @@ impl Session {
         }
     }
 
-    // ---- header ---------------------------------------------------------------------
-
-    fn try_header(&mut self, now: u64, st: &mut dyn Storage) {
-        let Some(proto) = codec::detect(&self.inbuf) else {
-            return;
-        };
-        match proto {
-            Detected::V1 => match V1Header::parse(&self.inbuf) {
-                Err(CodecError::Incomplete) => {}
-                Err(CodecError::Invalid(why)) => self.refuse_v1(why),
-                Ok(_) if !self.cfg.v1 => self.refuse_v1("v1 is disabled"),
-                Ok(h) => {
-                    self.inbuf.drain(..codec::V1_HEADER_LEN);
-                    self.start_upload(now, Want::v1(h.len), st);
-                }
-            },
-            Detected::V2 => match Request::check(&self.inbuf) {
-                Err(CodecError::Incomplete) => {}
-                Err(CodecError::Invalid(why)) => self.refuse_v2(Status::BadRequest, why),
-                Ok(n) => {
-                    let req = Request::parse(&self.inbuf);
-                    self.inbuf.drain(..n);
-                    match req {
-                        Err(e) => self.refuse_v2(Status::BadRequest, &e.to_string()),
-                        Ok(Request::Put(p)) => self.start_upload(now, Want::v2(p), st),
-                        Ok(Request::Get(g)) => self.start_download(now, g, st),
-                    }
-                }
-            },
-        }
-    }
-
-    /// Refuse a v1 request: v1 has no error channel, so log and close.
-    pub(crate) fn refuse_v1(&mut self, why: &str) {
-        self.warn(format!(
-            "refused proto=v1 peer={} reason={why:?}",
-            self.peer
-        ));
-        self.phase = Phase::Done;
-        self.out.push_back(Output::Close);
-    }
-
-    /// Refuse a v2 request with an error reply, then close.
-    pub(crate) fn refuse_v2(&mut self, status: Status, why: &str) {
-        self.warn(format!(
-            "refused proto=v2 peer={} status={} reason={why:?}",
-            self.peer,
-            status.as_str()
-        ));
-        self.reply(Reply::error(status, why));
-        self.phase = Phase::Done;
-        self.out.push_back(Output::Close);
-    }
-
     // ---- helpers --------------------------------------------------------------------
 
     pub(crate) fn reply(&mut self, r: Reply) {
@@ -356,7 +338,7 @@ impl Session {
     /// Bytes the protocol does not allow (past the body, or before `CONTINUE`): log
     /// once. A transfer in flight still ends normally (the bytes never change what is
     /// stored) and closes the connection then; after it, close at once.
-    fn protocol_error(&mut self, n: u64) {
+    pub(crate) fn protocol_error(&mut self, n: u64) {
         let first = self.extra == 0;
         self.extra += n;
         if first {

@@ -107,7 +107,7 @@ pub(crate) fn prune_partials(cfg: &Config, st: &mut dyn Storage, keep: &str) -> 
 }
 
 /// Delete the partials last written more than `cfg.partial_max_age_secs` before
-/// `now_unix` (abandoned uploads), never `keep`.
+/// `now_unix` (abandoned uploads), never `keep`, nor one whose time is not known.
 pub(crate) fn expire_partials(
     cfg: &Config,
     st: &mut dyn Storage,
@@ -120,8 +120,11 @@ pub(crate) fn expire_partials(
     // An age past i64 (e.g. u64::MAX meant as "never") expires nothing.
     let age = i64::try_from(cfg.partial_max_age_secs).unwrap_or(i64::MAX);
     let cutoff = now_unix.saturating_sub(age);
+    // An mtime of 0 is not known (an object store's listing gives none): such a
+    // partial is never taken for abandoned; the host writes real ones.
     let expired = partials(cfg, st, keep)
         .into_iter()
+        .filter(|(mtime, _)| *mtime > 0)
         .take_while(|(mtime, _)| *mtime < cutoff)
         .map(|(_, n)| n)
         .collect();

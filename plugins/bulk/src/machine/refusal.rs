@@ -1,4 +1,4 @@
-//! Refused requests as transfer records.
+//! Refused (or cut) requests as transfer records.
 
 use switchyard_sdk::messages::{Outcome, TransferCompleted};
 
@@ -14,6 +14,12 @@ impl Session {
             Status::Internal => Outcome::Error,
             _ => Outcome::Refused,
         };
+        self.record_cut(direction, outcome);
+    }
+
+    /// A transfer request cut before any data moved (its storage never answered, the
+    /// connection went): recorded with its outcome.
+    pub(crate) fn record_cut(&mut self, direction: &str, outcome: Outcome) {
         self.push(Output::Transfer(TransferCompleted {
             protocol: "bulk".into(),
             peer: self.peer.clone(),

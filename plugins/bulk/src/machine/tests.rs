@@ -1,5 +1,10 @@
 //! The state machine, driven by hand: an in-memory storage that can fail, and a test
 //! "host" that plays `recv_to_file` (append + sha256 of the whole temp) itself.
+//!
+//! # Layout
+//! - this file: `Mem`, helpers, and the machine on it (a dir's behaviour).
+//! - `waits`: the machine on the SDK's mock, on a store that waits as on a dir; cuts,
+//!   timeouts and bytes while a step waits.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +14,8 @@ use switchyard_sdk::{FileId, HostError, Stat};
 
 use super::*;
 use crate::codec::{Get, Put, Reply, Request, Status, V1Header};
+
+mod waits;
 
 #[derive(Debug, Default)]
 struct Mem {

@@ -316,3 +316,41 @@ fn drain_deadline_mid_v1_upload_just_closes() {
     assert_eq!(host.open_files(), 0);
     assert_eq!(host.ended, [(CONN.0, "aborted".to_owned())]);
 }
+
+#[test]
+fn on_a_store_that_waits_an_upload_is_committed_after_its_answers() {
+    let vtable = switchyard_sdk::trampoline::vtable::<BulkPlugin>();
+    assert_eq!(
+        vtable.storage_calls,
+        switchyard_sdk::abi::SY_STORAGE_CALLS_WAIT,
+        "declared ready for a store that waits"
+    );
+    let mut host = MockHost::new();
+    host.storage_waits = true;
+    let mut p = open(&mut host, "");
+    host.take_actions();
+    let mut w = Request::Put(Put {
+        name: "w.bin".into(),
+        len: 3,
+        digest: None,
+        digest_last: false,
+        upload_id: None,
+        replace: false,
+    })
+    .encode()
+    .unwrap();
+    w.extend_from_slice(b"abc");
+    bytes(&mut host, &mut p, 1, &w);
+    assert_eq!(p.active_sessions(), 1, "a parked admission is busy");
+    let mut rounds = 0;
+    while host.complete_storage(&mut p, 2) > 0 {
+        rounds += 1;
+    }
+    assert!(rounds >= 2, "the temp, then the name and the commit waited");
+    let actions = host.take_actions();
+    let r = reply(&actions);
+    assert_eq!((r.status, r.text.as_str()), (Status::Ok, "w.bin"));
+    assert_eq!(host.files["incoming/w.bin"], b"abc");
+    assert!(actions.contains(&Action::Close { conn: CONN.0 }));
+    assert_eq!(host.open_files(), 0);
+}

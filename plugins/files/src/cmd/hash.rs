@@ -51,6 +51,7 @@ impl Hash {
                 hasher: Sha256::new(),
                 started: now,
                 next_step: now,
+                prefetch: None,
             },
             now,
             st,

@@ -1,4 +1,6 @@
-//! The drain deadline: the connection is cut, and a v2 client is told why.
+//! Cutting what is in flight ([`Session::cut_off`]: a connection gone, a transfer
+//! too slow), and the drain deadline: the connection is cut, and a v2 client is told
+//! why.
 //!
 //! What the client gets (`docs/files-protocol.md`, "Shutting down"): between
 //! requests, or during a `PUT` or `HASH`, the reply `ERR 503 server shutting down`;
@@ -20,6 +22,49 @@ pub const SHUTTING_DOWN: &str = "server shutting down";
 pub const CANCELLED: &str = "transfer cancelled by the server's operator";
 
 impl Session {
+    /// End whatever is in flight, recorded as `outcome` (`aborted`, `timeout`).
+    pub(crate) fn cut_off(
+        &mut self,
+        now: u64,
+        (outcome, reason): (Outcome, &str),
+        st: &mut dyn Storage,
+    ) {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::V1Upload(u) => {
+                // Only a clean end of stream stores a v1 upload: a reset means the client
+                // did not finish, and nothing partial may become visible.
+                let _ = st.close_file(u.file);
+                self.record(now, "upload", "-", u.bytes, u.started, None, outcome);
+                self.log(format!(
+                    "request cmd=v1-upload peer={} bytes={} result={outcome} reason={reason:?}",
+                    self.peer, u.bytes
+                ));
+            }
+            Phase::Sending(s) => {
+                let _ = st.close_file(s.file);
+                self.log(format!(
+                    "request cmd=GET peer={} file={:?} result={outcome} reason={reason:?}",
+                    self.peer, s.name
+                ));
+                self.record(now, "download", &s.name, 0, s.started, None, outcome);
+            }
+            Phase::Receiving(r) => {
+                let _ = st.close_file(r.file);
+                self.log(format!(
+                    "request cmd=PUT peer={} file={:?} result={outcome} reason={reason:?}",
+                    self.peer, r.name
+                ));
+                self.record(now, "upload", &r.name, 0, r.started, None, outcome);
+            }
+            Phase::Hashing(h) => {
+                let _ = st.close_file(h.file);
+            }
+            Phase::Parked(p) => self.abandon(now, p, (outcome, reason), st),
+            _ => {}
+        }
+        self.inbuf = Vec::new();
+    }
+
     /// The drain deadline passed: record what was in flight as cut, say goodbye, close.
     pub fn handle_drain_deadline(&mut self, now: u64, _cause: DrainCause, st: &mut dyn Storage) {
         self.cut(now, SHUTTING_DOWN, st);
@@ -35,7 +80,8 @@ impl Session {
         let v2 = !matches!(
             self.phase,
             Phase::Detect { .. } | Phase::V1Header { .. } | Phase::V1Upload(_) | Phase::Done
-        ) && !matches!(&self.phase, Phase::Sending(s) if s.v1);
+        ) && !matches!(&self.phase, Phase::Sending(s) if s.v1)
+            && !matches!(&self.phase, Phase::Parked(p) if p.step.is_v1());
         let mid_body = matches!(&self.phase, Phase::Sending(s) if !s.v1);
         // Between requests, only a request begun is answered.
         let answer = !matches!(self.phase, Phase::Ready) || !self.inbuf.is_empty();

@@ -3,9 +3,11 @@
 //! Inputs are the `handle_*` methods, each with the current time in milliseconds;
 //! outputs are [`Session::poll_output`] (bytes to write, files to send or receive,
 //! close, transfer records, log lines) and [`Session::poll_timeout`] (the one deadline
-//! to call [`Session::handle_timeout`] at). Storage answers at once, so it is a trait
-//! ([`Storage`]) the machine calls. No clock, no randomness, no I/O of its own: a test
-//! replays any scenario exactly.
+//! to call [`Session::handle_timeout`] at). Storage is a trait ([`Storage`]) the
+//! machine calls: on a dir it answers at once; on an object store a call may answer
+//! `Pending`, and the step that made it is parked and run again by
+//! [`Session::handle_storage_ready`] (`park`). No clock, no randomness, no I/O of its
+//! own: a test replays any scenario exactly.
 //!
 //! The first bytes choose the protocol (`codec::detect`): the seed's v1 lives in `v1`,
 //! v2 requests are dispatched to the `cmd` modules, and transfers in flight are the
@@ -14,13 +16,18 @@
 //! # Layout
 //! - this file: [`Session`], its phases, inputs and deadlines.
 //! - `requests`: protocol detection and the v2 request loop.
-//! - `transfer`: completion of downloads, uploads and hashing (v1 and v2).
+//! - `transfer`: completion of downloads and uploads (v1 and v2).
+//! - `hashing`: `HASH` read step by step (prefetched when reads wait), then answered.
 //! - `v1`: the seed protocol, and how uploads get their `NNNN.txt` names.
-//! - `deadline`: the goodbye at the drain deadline (`ERR 503`, or a close for v1).
+//! - `deadline`: cutting what is in flight, and the goodbye at the drain deadline
+//!   (`ERR 503`, or a close for v1).
+//! - `park`: steps that wait for storage (`Step`), parked and run again.
 //! - [`Storage`] (from the SDK): the storage calls the machine makes.
 //! - `sums`: digests remembered beside files, for `GET` and `HASH`.
 
 mod deadline;
+mod hashing;
+mod park;
 mod requests;
 pub(crate) mod sums;
 mod transfer;
@@ -34,9 +41,10 @@ use std::collections::VecDeque;
 use switchyard_sdk::Level;
 use switchyard_sdk::messages::{Outcome, TransferCompleted};
 
+pub(crate) use hashing::Hashing;
 pub(crate) use requests::host_error;
 pub use switchyard_sdk::Storage;
-pub(crate) use transfer::{Hashing, Receiving, Sending};
+pub(crate) use transfer::{Receiving, Sending};
 use v1::V1Upload;
 
 use crate::codec::{ErrorCode, Reply, V1Op};
@@ -63,6 +71,8 @@ pub(crate) enum Phase {
     Receiving(Receiving),
     /// A `HASH` reading the file step by step.
     Hashing(Hashing),
+    /// A step waits for a storage answer (an object store): requests wait.
+    Parked(park::Parked),
     /// Closed or closing: input is ignored.
     Done,
 }
@@ -84,6 +94,9 @@ pub struct Session {
     pub(crate) draining: bool,
     pub(crate) peer_eof: bool,
     next_token: u64,
+    /// A step let go when the connection was cut while it waited: its answer may open
+    /// a file, which is then closed (`park`).
+    abandoned: Option<park::Step>,
 }
 
 impl Session {
@@ -101,6 +114,7 @@ impl Session {
             draining: false,
             peer_eof: false,
             next_token: 0,
+            abandoned: None,
         }
     }
 
@@ -130,6 +144,8 @@ impl Session {
             Phase::Sending(s) => Some(s.started.saturating_add(c.transfer_ms(s.len))),
             Phase::Receiving(r) => Some(r.started.saturating_add(c.transfer_ms(r.size))),
             Phase::Hashing(h) => Some(h.next_step),
+            // A store that never answers: as long as an idle client is given.
+            Phase::Parked(p) => Some(p.since.saturating_add(c.idle_ms())),
             Phase::Done => None,
         }
     }
@@ -144,6 +160,7 @@ impl Session {
                 | Phase::Sending(_)
                 | Phase::Receiving(_)
                 | Phase::Hashing(_)
+                | Phase::Parked(_)
         )
     }
 
@@ -204,56 +221,18 @@ impl Session {
                     }
                 }
             }
-            // Finish what is in flight; `transfer` closes afterwards.
-            Phase::Sending(_) | Phase::Receiving(_) | Phase::Hashing(_) | Phase::Done => {}
+            // Finish what is in flight; `transfer` (or `park`) closes afterwards.
+            Phase::Sending(_)
+            | Phase::Receiving(_)
+            | Phase::Hashing(_)
+            | Phase::Parked(_)
+            | Phase::Done => {}
         }
     }
 
     /// The connection is gone: nothing will be sent any more; release every file.
     pub fn handle_closed(&mut self, now: u64, reason: &str, st: &mut dyn Storage) {
         self.cut_off(now, (Outcome::Aborted, reason), st);
-    }
-
-    /// End whatever is in flight, recorded as `outcome` (`aborted`, `timeout`).
-    pub(crate) fn cut_off(
-        &mut self,
-        now: u64,
-        (outcome, reason): (Outcome, &str),
-        st: &mut dyn Storage,
-    ) {
-        match std::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::V1Upload(u) => {
-                // Only a clean end of stream stores a v1 upload: a reset means the client
-                // did not finish, and nothing partial may become visible.
-                let _ = st.close_file(u.file);
-                self.record(now, "upload", "-", u.bytes, u.started, None, outcome);
-                self.log(format!(
-                    "request cmd=v1-upload peer={} bytes={} result={outcome} reason={reason:?}",
-                    self.peer, u.bytes
-                ));
-            }
-            Phase::Sending(s) => {
-                let _ = st.close_file(s.file);
-                self.log(format!(
-                    "request cmd=GET peer={} file={:?} result={outcome} reason={reason:?}",
-                    self.peer, s.name
-                ));
-                self.record(now, "download", &s.name, 0, s.started, None, outcome);
-            }
-            Phase::Receiving(r) => {
-                let _ = st.close_file(r.file);
-                self.log(format!(
-                    "request cmd=PUT peer={} file={:?} result={outcome} reason={reason:?}",
-                    self.peer, r.name
-                ));
-                self.record(now, "upload", &r.name, 0, r.started, None, outcome);
-            }
-            Phase::Hashing(h) => {
-                let _ = st.close_file(h.file);
-            }
-            _ => {}
-        }
-        self.inbuf = Vec::new();
     }
 
     /// The deadline from [`Session::poll_timeout`] may have passed.
@@ -291,6 +270,14 @@ impl Session {
                 self.out.push_back(Output::Close);
             }
             Phase::Hashing(_) => self.hash_step(now, st),
+            Phase::Parked(p) => {
+                let v2 = !p.step.is_v1();
+                self.cut_off(now, (Outcome::Timeout, park::STORE_SLOW), st);
+                if v2 {
+                    self.reply(&Reply::err(ErrorCode::Timeout, park::STORE_SLOW));
+                }
+                self.out.push_back(Output::Close);
+            }
             Phase::Done => {}
         }
     }

@@ -1,11 +1,13 @@
 //! The request loop: what `inbuf` holds becomes a protocol (first bytes), then v2
-//! request lines dispatched to the `cmd` modules, one at a time; pipelined requests
-//! wait (and reading pauses) while a transfer is in flight.
+//! request lines dispatched to the `cmd` modules, one at a time, each a step that may
+//! wait for storage (`park`); pipelined requests wait (and reading pauses at a bound)
+//! while a transfer is in flight or a step waits.
 
 use switchyard_sdk::Direction;
 use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::Outcome;
 
+use super::park::Step;
 use super::{Output, Phase, Session, Storage};
 use crate::cmd::Command;
 use crate::codec::{self, CodecError, Detected, ErrorCode, Frame, Reply};
@@ -88,8 +90,9 @@ impl Session {
                         }
                     }
                 }
-                // A transfer is in flight: requests wait, within a bound.
-                Phase::Sending(_) | Phase::Receiving(_) | Phase::Hashing(_) => {
+                // A transfer is in flight, or a step waits for storage: requests
+                // wait, within a bound.
+                Phase::Sending(_) | Phase::Receiving(_) | Phase::Hashing(_) | Phase::Parked(_) => {
                     if self.inbuf.len() >= self.cfg.max_line_bytes {
                         self.set_reading(false);
                     }
@@ -100,7 +103,7 @@ impl Session {
         }
     }
 
-    fn set_reading(&mut self, on: bool) {
+    pub(super) fn set_reading(&mut self, on: bool) {
         if self.reading != on {
             self.reading = on;
             self.out.push_back(Output::SetReading(on));
@@ -133,6 +136,11 @@ impl Session {
                 "hidden names are reserved",
             );
         }
+        self.start_step(now, Step::Request(command), st);
+    }
+
+    /// Run a request (again, after a storage answer it waited for).
+    pub(super) fn apply(&mut self, now: u64, command: Command, st: &mut dyn Storage) {
         match command {
             Command::Get(c) => c.apply(self, now, st),
             Command::Put(c) => c.apply(self, now, st),

@@ -1,11 +1,12 @@
-//! Transfers in flight and how they end: `sendfile` downloads (v1 and v2), `PUT`
-//! uploads received straight into a temp file, and `HASH` reading step by step.
+//! Transfers in flight and how they end: `sendfile` downloads (v1 and v2), and `PUT`
+//! uploads received straight into a temp file (then committed: a step that may wait,
+//! see `park`).
 
-use sha2::{Digest, Sha256};
 use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::Outcome;
 use switchyard_sdk::{Direction, FileId, HostError};
 
+use super::park::Step;
 use super::{Output, Phase, Session, Storage, host_error, sums};
 use crate::cmd::hex;
 use crate::codec::{ErrorCode, Reply, encode_name};
@@ -24,7 +25,7 @@ pub(crate) struct Sending {
 }
 
 /// A `PUT`: the host receives `remaining` more bytes into `file`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Receiving {
     pub file: FileId,
     pub name: String,
@@ -34,18 +35,6 @@ pub(crate) struct Receiving {
     pub overwrite: bool,
     pub started: u64,
     pub token: u64,
-}
-
-/// A `HASH` of a file without a remembered digest.
-#[derive(Debug)]
-pub(crate) struct Hashing {
-    pub file: FileId,
-    pub name: String,
-    pub size: u64,
-    pub offset: u64,
-    pub hasher: Sha256,
-    pub started: u64,
-    pub next_step: u64,
 }
 
 impl Session {
@@ -211,10 +200,26 @@ impl Session {
                 st,
             );
         }
-        if let Err(e) = st.commit_file(r.file, &r.name, r.overwrite) {
-            let (code, msg) = host_error(e);
-            let size = r.size;
-            return self.put_failed(now, r, size, (code, Outcome::Error), msg, false, st);
+        self.start_step(now, Step::PutCommit { r, digest }, st);
+        self.go_on(now, st);
+    }
+
+    /// A received `PUT` is committed, its digest remembered, and the client told.
+    pub(super) fn put_commit(
+        &mut self,
+        now: u64,
+        r: Receiving,
+        digest: String,
+        st: &mut dyn Storage,
+    ) {
+        match st.commit_file(r.file, &r.name, r.overwrite) {
+            Ok(()) => {}
+            Err(HostError::Pending) => return,
+            Err(e) => {
+                let (code, msg) = host_error(e);
+                let size = r.size;
+                return self.put_dropped(now, r, size, (code, Outcome::Error), msg, false, st);
+            }
         }
         sums::store(st, &r.name, &digest);
         self.reply(&Reply::Ok(vec![
@@ -238,7 +243,6 @@ impl Session {
             Some(digest),
             Outcome::Ok,
         );
-        self.ready(now, st);
     }
 
     /// A `PUT` that stores nothing: its temp is deleted; `fatal` when the stream is
@@ -255,71 +259,27 @@ impl Session {
         fatal: bool,
         st: &mut dyn Storage,
     ) {
+        self.put_dropped(now, r, bytes, (code, outcome), msg, fatal, st);
+        self.go_on(now, st);
+    }
+
+    /// [`Session::put_failed`] without going on to the next request: in a step.
+    #[allow(clippy::too_many_arguments)]
+    fn put_dropped(
+        &mut self,
+        now: u64,
+        r: Receiving,
+        bytes: u64,
+        (code, outcome): (ErrorCode, Outcome),
+        msg: &str,
+        fatal: bool,
+        st: &mut dyn Storage,
+    ) {
         let _ = st.close_file(r.file);
         self.record(now, "upload", &r.name, bytes, r.started, None, outcome);
         self.fail_as("PUT", &r.name, code, msg, outcome.as_str());
         if fatal || self.peer_eof {
             self.close();
-        } else {
-            self.ready(now, st);
         }
-    }
-
-    /// Start a `HASH`: the first step runs now, the others at timer ticks.
-    pub(crate) fn start_hash(&mut self, h: Hashing, now: u64, st: &mut dyn Storage) {
-        self.phase = Phase::Hashing(h);
-        self.hash_step(now, st);
-    }
-
-    /// Hash the next step of a `HASH`; reply when the file is done.
-    pub(crate) fn hash_step(&mut self, now: u64, st: &mut dyn Storage) {
-        let Phase::Hashing(h) = &mut self.phase else {
-            return;
-        };
-        let want = (h.size - h.offset).min(self.cfg.hash_step_bytes as u64) as usize;
-        let mut buf = vec![0u8; want];
-        let read = if want == 0 {
-            Ok(0)
-        } else {
-            st.read_file(h.file, h.offset, &mut buf)
-        };
-        match read {
-            Ok(n) if n == want => {
-                h.hasher.update(&buf[..n]);
-                h.offset += n as u64;
-                h.next_step = now;
-                if h.offset < h.size {
-                    return;
-                }
-            }
-            Ok(_) | Err(_) => {
-                let Phase::Hashing(h) = std::mem::replace(&mut self.phase, Phase::Ready) else {
-                    unreachable!()
-                };
-                let _ = st.close_file(h.file);
-                self.fail(
-                    "HASH",
-                    &h.name,
-                    ErrorCode::Internal,
-                    "file changed or unreadable while hashing",
-                );
-                return self.ready(now, st);
-            }
-        }
-        let Phase::Hashing(h) = std::mem::replace(&mut self.phase, Phase::Ready) else {
-            unreachable!()
-        };
-        let _ = st.close_file(h.file);
-        let digest = hex(&h.hasher.finalize());
-        sums::store(st, &h.name, &digest);
-        self.reply(&Reply::Ok(vec![digest.clone()]));
-        self.log_ok(format!(
-            "request cmd=HASH proto=v2 peer={} file={:?} bytes={} duration_ms={} sha256={digest} result=ok",
-            self.peer,
-            h.name,
-            h.size,
-            now.saturating_sub(h.started)
-        ));
-        self.ready(now, st);
     }
 }

@@ -20,6 +20,7 @@ use switchyard_sdk::conn::SessionInfo;
 use switchyard_sdk::messages::Outcome;
 use switchyard_sdk::{Direction, FileId, HostError};
 
+use super::park::{Step, waited};
 use super::{Output, Phase, Sending, Session, Storage, sums};
 use crate::codec::{V1Op, check_name};
 
@@ -30,7 +31,7 @@ const LAST_NAME: u32 = 9999;
 const TEMP_HINT: &str = "upload.txt";
 
 /// A v1 upload in progress.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct V1Upload {
     pub file: FileId,
     pub bytes: u64,
@@ -38,11 +39,8 @@ pub(crate) struct V1Upload {
 }
 
 impl Session {
-    /// The `N:` prefix was seen.
-    pub(super) fn v1_start(&mut self, now: u64, op: V1Op, st: &mut dyn Storage) {
-        if op != V1Op::Upload {
-            return self.v1_header_bytes(now, op, st);
-        }
+    /// A v1 upload starts: its temp is made (a step: it may wait for storage).
+    pub(super) fn v1_start_upload(&mut self, now: u64, st: &mut dyn Storage) {
         if self.draining {
             self.log(format!(
                 "request cmd=v1-upload peer={} result=error reason=\"server shutting down\"",
@@ -112,9 +110,9 @@ impl Session {
         if raw.last() == Some(&b'\r') {
             raw.pop();
         }
-        let text = String::from_utf8_lossy(&raw).into_owned();
         match op {
             V1Op::Quit => {
+                let text = String::from_utf8_lossy(&raw);
                 // The message is the point of a v1 "quit": the operator reads it.
                 self.log(format!(
                     "request cmd=v1-quit proto=v1 peer={} message={text:?} result=ok",
@@ -122,12 +120,14 @@ impl Session {
                 ));
                 self.close();
             }
-            V1Op::Download => self.v1_download(now, &raw, text, st),
+            V1Op::Download => self.start_step(now, Step::V1Download(raw), st),
             V1Op::Upload => {}
         }
     }
 
-    fn v1_download(&mut self, now: u64, raw: &[u8], name: String, st: &mut dyn Storage) {
+    /// Serve a v1 download of `raw` (a step: opening the file may wait).
+    pub(super) fn v1_download(&mut self, now: u64, raw: Vec<u8>, st: &mut dyn Storage) {
+        let name = String::from_utf8_lossy(&raw).into_owned();
         let refuse = |s: &mut Session, outcome: Outcome, reason: &str| {
             s.log(format!(
                 "transfer cmd=GET direction=download proto=v1 peer={} file={name:?} result={outcome} reason={reason:?}",
@@ -136,7 +136,7 @@ impl Session {
             s.record(now, "download", &name, 0, now, None, outcome);
             s.close();
         };
-        if std::str::from_utf8(raw).is_err() {
+        if std::str::from_utf8(&raw).is_err() {
             return refuse(self, Outcome::Refused, "name is not UTF-8");
         }
         if let Err(e) = check_name(&name, false) {
@@ -210,12 +210,35 @@ impl Session {
     }
 
     /// The upload is complete (client closed or went idle): name and commit it.
-    pub(super) fn v1_upload_done(&mut self, now: u64, why: &str, st: &mut dyn Storage) {
-        let Phase::V1Upload(u) = std::mem::replace(&mut self.phase, Phase::Done) else {
+    pub(super) fn v1_upload_done(&mut self, now: u64, why: &'static str, st: &mut dyn Storage) {
+        let Phase::V1Upload(upload) = std::mem::replace(&mut self.phase, Phase::Done) else {
             return;
         };
-        let mut taken: std::collections::HashSet<u32> = st
-            .list_dir("")
+        let step = Step::V1Commit {
+            upload,
+            why,
+            at: now,
+        };
+        self.start_step(now, step, st);
+    }
+
+    /// Name and commit a finished v1 upload (a step: the listing and each commit may
+    /// wait). The probe starts from `at`, the upload's end, so that a run again after
+    /// a wait tries the same names in the same order as the answers it is replayed.
+    pub(super) fn v1_commit(
+        &mut self,
+        now: u64,
+        u: V1Upload,
+        why: &str,
+        at: u64,
+        st: &mut dyn Storage,
+    ) {
+        self.phase = Phase::Done;
+        let listed = st.list_dir("");
+        if waited(&listed) {
+            return;
+        }
+        let mut taken: std::collections::HashSet<u32> = listed
             .map(|entries| {
                 entries
                     .iter()
@@ -224,7 +247,7 @@ impl Session {
             })
             .unwrap_or_default();
         let start =
-            FIRST_NAME + (mix(now, &self.peer) % u64::from(LAST_NAME - FIRST_NAME + 1)) as u32;
+            FIRST_NAME + (mix(at, &self.peer) % u64::from(LAST_NAME - FIRST_NAME + 1)) as u32;
         let mut stored = None;
         let mut failure = "no free NNNN.txt name left".to_owned();
         for i in 0..=(LAST_NAME - FIRST_NAME) {
@@ -239,9 +262,11 @@ impl Session {
                     break;
                 }
                 // Taken meanwhile (another upload, or a file made outside): next one.
-                Err(switchyard_sdk::HostError::Exists) => {
+                Err(HostError::Exists) => {
                     taken.insert(n);
                 }
+                // Parked: the temp stays open for the commit.
+                Err(HostError::Pending) => return,
                 Err(e) => {
                     failure = e.to_string();
                     break;

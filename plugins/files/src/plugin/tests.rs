@@ -1,4 +1,8 @@
 //! The adapter against `MockHost`: events in, host calls out, as the real host sees them.
+//!
+//! # Layout
+//! - this file: helpers, and the adapter on a dir.
+//! - `waits`: the adapter on a store that waits.
 
 use switchyard_sdk::messages::TransferCompleted;
 use switchyard_sdk::prelude::*;
@@ -349,3 +353,5 @@ fn a_refusal_ends_its_session_with_its_outcome() {
     assert!(host.sessions.is_empty());
     assert_eq!(host.ended, [(CONN.0, "not_found".to_owned())]);
 }
+
+mod waits;

@@ -14,7 +14,7 @@ use switchyard_sdk::{HostError, Storage};
 /// directories for every component but the last, a file for the last. `Ok(None)` when
 /// none does; a storage error other than "not found" is passed on.
 pub fn find_folded(
-    st: &mut impl Storage,
+    st: &mut (impl Storage + ?Sized),
     base: &str,
     name: &str,
 ) -> Result<Option<String>, HostError> {

@@ -1,5 +1,6 @@
-//! Starting a transfer: where its file is, the netascii prefetch, the option
-//! negotiation's parameters, the transfer socket and the first packets.
+//! Starting a transfer once its storage step (`open`) found its file: the netascii
+//! prefetch, the option negotiation's parameters, the transfer socket and the first
+//! packets.
 //!
 //! Why apart from `mod.rs`: a request becomes a transfer in one place, and everything
 //! after it ([`drive`](super::drive)) only runs actions on a transfer that exists.
@@ -8,6 +9,7 @@ use std::net::SocketAddr;
 
 use switchyard_sdk::prelude::*;
 
+use super::open::Found;
 use super::{Convert, Live, Machine, Parked, Tftp, ports, storage_error};
 use crate::admission::Request;
 use crate::netascii;
@@ -16,53 +18,50 @@ use crate::packet::{self, ErrorCode, RequestKind};
 use crate::transfer::{Receiver, Sender};
 
 impl Tftp {
-    pub(super) fn start(
+    /// A request whose storage step is done: its transfer begins, or (netascii) its
+    /// file is brought into memory first. `counted`: it already counts as started.
+    pub(super) fn proceed(
         &mut self,
         ctx: &mut Ctx<'_>,
         listener: SocketId,
         peer: SocketAddr,
         req: &Request,
+        found: Found,
+        counted: bool,
     ) -> Result<(), (ErrorCode, &'static str)> {
-        let path = self.locate(ctx, req)?;
-        if req.kind == RequestKind::Read && req.netascii {
-            return self.prefetch_netascii(ctx, listener, peer, req, path);
+        match found {
+            Found::Read { path, file, size } if req.netascii => {
+                let parked = Parked {
+                    listener,
+                    peer,
+                    req: req.clone(),
+                    path,
+                    file,
+                    size,
+                };
+                self.prefetch_netascii(ctx, parked, counted)
+            }
+            found => self.begin(ctx, listener, peer, req, found, counted),
         }
-        self.begin(ctx, listener, peer, req, &path, None)
     }
 
-    /// Open a netascii download's file and have the host bring it into the page cache;
-    /// the transfer begins when it is there ([`Tftp::on_prefetched`]).
+    /// Have the host bring a netascii download's file into memory; the transfer
+    /// begins when it is there ([`Tftp::on_prefetched`]).
     fn prefetch_netascii(
         &mut self,
         ctx: &mut Ctx<'_>,
-        listener: SocketId,
-        peer: SocketAddr,
-        req: &Request,
-        path: String,
+        parked: Parked,
+        counted: bool,
     ) -> Result<(), (ErrorCode, &'static str)> {
-        let (file, size) = ctx.open_read(&path).map_err(storage_error)?;
-        if size > self.cfg.max_netascii_bytes {
-            let _ = ctx.close_file(file);
-            return Err((
-                ErrorCode::NotDefined,
-                "file too large for netascii, use octet",
-            ));
-        }
         self.next_prefetch += 1;
         let token = self.next_prefetch;
-        if let Err(e) = ctx.prefetch_file(file, 0, size, token) {
-            let _ = ctx.close_file(file);
+        if let Err(e) = ctx.prefetch_file(parked.file, 0, parked.size, token) {
+            let _ = ctx.close_file(parked.file);
             return Err(storage_error(e));
         }
-        self.admission.started(peer, req);
-        let parked = Parked {
-            listener,
-            peer,
-            req: req.clone(),
-            path,
-            file,
-            size,
-        };
+        if !counted {
+            self.admission.started(parked.peer, &parked.req);
+        }
         self.prefetching.insert(token, parked);
         Ok(())
     }
@@ -76,12 +75,16 @@ impl Tftp {
         result: Result<(), HostError>,
     ) {
         let Some(p) = self.prefetching.remove(&token) else {
-            return;
+            return self.on_warmed(ctx, token, result);
         };
         let begun = match result {
             Ok(()) => {
-                let opened = Some((p.file, p.size));
-                self.begin(ctx, p.listener, p.peer, &p.req, &p.path, opened)
+                let found = Found::Read {
+                    path: p.path.clone(),
+                    file: p.file,
+                    size: p.size,
+                };
+                self.begin(ctx, p.listener, p.peer, &p.req, found, true)
             }
             Err(e) => {
                 let _ = ctx.close_file(p.file);
@@ -95,17 +98,16 @@ impl Tftp {
         }
     }
 
-    /// Begin a transfer of `path` (its file under the root): negotiate, open its
-    /// socket, send the first packet. `opened`: a download's file, already open and
-    /// counted against the limits (netascii).
+    /// Begin a transfer of what the storage step found: negotiate, open its socket,
+    /// send the first packet. `counted`: it already counts against the limits.
     fn begin(
         &mut self,
         ctx: &mut Ctx<'_>,
         listener: SocketId,
         peer: SocketAddr,
         req: &Request,
-        path: &str,
-        opened: Option<(FileId, u64)>,
+        found: Found,
+        counted: bool,
     ) -> Result<(), (ErrorCode, &'static str)> {
         let now = ctx.now_ms();
         let opts: Vec<packet::Opt<'_>> = req
@@ -113,12 +115,12 @@ impl Tftp {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let (file, neg, total, convert) = match req.kind {
-            RequestKind::Read => {
-                let (file, size) = match opened {
-                    Some(f) => f,
-                    None => ctx.open_read(path).map_err(storage_error)?,
-                };
+        let (path, file_size) = match &found {
+            Found::Read { path, size, .. } => (path.clone(), *size),
+            Found::Write { path, .. } => (path.clone(), 0),
+        };
+        let (file, neg, total, convert) = match found {
+            Found::Read { file, size, .. } => {
                 let (total, convert) = if req.netascii {
                     match Tftp::netascii_len(ctx, file, size) {
                         Ok(total) => (total, Some(Convert::Encode(netascii::Encoder::new(size)))),
@@ -138,32 +140,8 @@ impl Tftp {
                 );
                 (file, neg, total, convert)
             }
-            RequestKind::Write => {
-                match ctx.stat(path) {
-                    Ok(st) if st.is_dir => {
-                        return Err((ErrorCode::AccessViolation, "is a directory"));
-                    }
-                    Ok(_) if !self.cfg.allow_overwrite => {
-                        return Err((ErrorCode::FileExists, "file already exists"));
-                    }
-                    Ok(_) | Err(HostError::NotFound) => {}
-                    Err(e) => return Err(storage_error(e)),
-                }
+            Found::Write { file, room, .. } => {
                 let neg = options::negotiate(req.kind, &opts, self.limits(), None);
-                let free = ctx.free_space().unwrap_or(u64::MAX);
-                let room = free.saturating_sub(self.cfg.reserve_free_bytes);
-                if let Some(size) = neg.tsize {
-                    if size > self.cfg.max_upload_bytes {
-                        return Err((ErrorCode::DiskFull, "file too large"));
-                    }
-                    if size > room {
-                        return Err((ErrorCode::DiskFull, "disk full"));
-                    }
-                }
-                if room == 0 {
-                    return Err((ErrorCode::DiskFull, "disk full"));
-                }
-                let file = ctx.create_temp(path).map_err(storage_error)?;
                 let convert = req
                     .netascii
                     .then(|| Convert::Decode(netascii::Decoder::new()));
@@ -196,7 +174,7 @@ impl Tftp {
         };
         self.next_id += 1;
         let id = self.next_id;
-        if opened.is_none() {
+        if !counted {
             self.admission.started(peer, req);
         }
         let session = if own_socket {
@@ -215,9 +193,9 @@ impl Tftp {
             peer,
             file: Some(file),
             kind: req.kind,
-            path: path.to_owned(),
-            name: req.path.clone(),
             requested: (req.requested != path).then(|| req.requested.clone()),
+            path,
+            name: req.path.clone(),
             convert,
             options: neg.summary(),
             started_ms: now,
@@ -229,6 +207,13 @@ impl Tftp {
                 RequestKind::Write => neg.tsize,
             },
             described: None,
+            file_size,
+            unsent: Vec::new(),
+            cold: false,
+            warming: None,
+            warm_until: 0,
+            after_commit: None,
+            commit_by: None,
         };
         self.step(ctx, id, live, out);
         Ok(())

@@ -1,17 +1,42 @@
 //! Driving a transfer: running its machine's actions through `Ctx` (sends, writes,
 //! the commit, the timer), and its end (the summary line, the typed event, the
-//! session's end).
+//! session's end). A block or a commit that waits for an object store: `waits`.
 //!
 //! Why apart from `mod.rs`: this is the per-packet path; `mod.rs` routes events to it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::task::Poll;
+
+use switchyard_sdk::StoreOp;
 use switchyard_sdk::prelude::*;
 
-use super::{Convert, Live, Machine, TRANSFERS_PORT, Tftp, direction, kv, storage_error};
+use super::waits::{Block, owned};
+use super::{
+    COMMIT_TOKENS, Convert, Live, Machine, TRANSFERS_PORT, Tftp, direction, kv, storage_error,
+};
 use crate::packet::{self, ErrorCode};
 use crate::transfer::{Action, Ending, Outcome};
+
+/// Why a transfer's actions stopped before their end.
+pub(super) enum Halt {
+    /// The transfer fails: an ERROR to the peer.
+    Fail((ErrorCode, &'static str)),
+    /// A block's bytes are not in memory (an object store): sent after a prefetch.
+    Cold,
+    /// The commit waits for the store: the actions after it wait too.
+    Committing,
+}
+
+impl From<(ErrorCode, &'static str)> for Halt {
+    fn from(f: (ErrorCode, &'static str)) -> Halt {
+        Halt::Fail(f)
+    }
+}
+
+const SERVER_FAULT: (ErrorCode, &str) = (ErrorCode::NotDefined, "server error");
+const READ_ERROR: (ErrorCode, &str) = (ErrorCode::NotDefined, "read error");
 
 impl Tftp {
     /// Run `actions` for transfer `live`, then put it back (or drop it) and arm its timer.
@@ -23,24 +48,39 @@ impl Tftp {
         actions: Vec<Action<'_>>,
     ) {
         let mut failure = None;
-        for action in actions {
-            if let Err(f) = self.exec(ctx, &mut live, action) {
-                failure = Some(f);
-                break;
+        let mut actions = actions.into_iter();
+        while let Some(action) = actions.next() {
+            let block = Block::of(&action);
+            match self.exec(ctx, id, &mut live, action) {
+                Ok(()) => {}
+                Err(Halt::Cold) => Tftp::keep_cold(&mut live, block.expect("only a block")),
+                Err(Halt::Committing) => {
+                    let after = actions.by_ref().filter_map(owned).collect();
+                    self.commit_waits(ctx, id, &mut live, after);
+                    self.transfers.insert(id, live);
+                    return;
+                }
+                Err(Halt::Fail(f)) => {
+                    failure = Some(f);
+                    break;
+                }
             }
         }
         if let Some((code, why)) = failure {
             let mut more = Vec::new();
             live.machine.fail(code, why, &mut more);
             for action in more {
-                let _ = self.exec(ctx, &mut live, action);
+                let _ = self.exec(ctx, id, &mut live, action);
             }
+        }
+        if !live.closed {
+            self.warm(ctx, id, &mut live);
         }
         if !live.running && !live.closed {
             // Dallying: worth a socket only while few transfers do it at once.
             let dallying = self.transfers.values().filter(|l| !l.running).count();
             if dallying >= self.cfg.max_transfers as usize {
-                let _ = self.exec(ctx, &mut live, Action::Close);
+                let _ = self.exec(ctx, id, &mut live, Action::Close);
             }
         }
         if live.closed {
@@ -68,9 +108,10 @@ impl Tftp {
     fn exec(
         &mut self,
         ctx: &mut Ctx<'_>,
+        id: u64,
         live: &mut Live,
         action: Action<'_>,
-    ) -> Result<(), (ErrorCode, &'static str)> {
+    ) -> Result<(), Halt> {
         match action {
             Action::Send { to, packet } => {
                 if let Err(e) = ctx.send_datagram(live.socket, to, &packet) {
@@ -83,16 +124,18 @@ impl Tftp {
                 offset,
                 len,
             } => {
-                let file = live.file.ok_or((ErrorCode::NotDefined, "server error"))?;
+                let file = live.file.ok_or(SERVER_FAULT)?;
                 let sent = match &mut live.convert {
                     Some(Convert::Encode(enc)) => {
                         if let Machine::Send(s) = &live.machine {
                             enc.release(s.acked_offset());
                         }
                         let mut read = |off: u64, buf: &mut [u8]| ctx.read_file(file, off, buf);
-                        let payload = enc
-                            .get(offset, len as usize, &mut read)
-                            .map_err(|_| (ErrorCode::NotDefined, "read error"))?;
+                        let payload = match enc.get(offset, len as usize, &mut read) {
+                            Ok(payload) => payload,
+                            Err(HostError::Pending) => return Err(Halt::Cold),
+                            Err(_) => return Err(Halt::Fail(READ_ERROR)),
+                        };
                         self.scratch.clear();
                         self.scratch.extend_from_slice(&packet::data_header(block));
                         self.scratch.extend_from_slice(payload);
@@ -111,7 +154,8 @@ impl Tftp {
                         len,
                     ) {
                         Ok(n) if n != len => {
-                            return Err((ErrorCode::NotDefined, "file changed during transfer"));
+                            let why = "file changed during transfer";
+                            return Err(Halt::Fail((ErrorCode::NotDefined, why)));
                         }
                         other => other.map(|_| ()),
                     },
@@ -119,11 +163,13 @@ impl Tftp {
                 match sent {
                     // A full socket buffer or a vanished peer: the retransmission clock copes.
                     Ok(()) | Err(HostError::Limit | HostError::Closed) => {}
-                    Err(_) => return Err((ErrorCode::NotDefined, "read error")),
+                    // Not in memory (an object store): sent after a prefetch.
+                    Err(HostError::Pending) => return Err(Halt::Cold),
+                    Err(_) => return Err(Halt::Fail(READ_ERROR)),
                 }
             }
             Action::Write(data) => {
-                let file = live.file.ok_or((ErrorCode::NotDefined, "server error"))?;
+                let file = live.file.ok_or(SERVER_FAULT)?;
                 let result = match &mut live.convert {
                     Some(Convert::Decode(dec)) => {
                         self.scratch.clear();
@@ -132,23 +178,42 @@ impl Tftp {
                     }
                     _ => ctx.write_file(file, data),
                 };
-                result.map_err(storage_error)?;
+                result.map_err(|e| Halt::Fail(storage_error(e)))?;
             }
             Action::Commit => {
-                let file = live.file.ok_or((ErrorCode::NotDefined, "server error"))?;
+                let file = live.file.ok_or(SERVER_FAULT)?;
                 if let Some(Convert::Decode(dec)) = &mut live.convert {
                     self.scratch.clear();
                     dec.finish(&mut self.scratch);
                     if !self.scratch.is_empty() {
-                        ctx.write_file(file, &self.scratch).map_err(storage_error)?;
+                        ctx.write_file(file, &self.scratch)
+                            .map_err(|e| Halt::Fail(storage_error(e)))?;
                     }
                 }
-                ctx.commit_file(file, &live.path, self.cfg.allow_overwrite)
-                    .map_err(storage_error)?;
-                live.file = None;
+                let op = StoreOp::Commit {
+                    file,
+                    path: &live.path,
+                    overwrite: self.cfg.allow_overwrite,
+                };
+                match ctx.storage_begin(op, COMMIT_TOKENS | id) {
+                    Poll::Ready(Ok(_)) => live.file = None,
+                    Poll::Ready(Err(e)) => return Err(Halt::Fail(storage_error(e))),
+                    Poll::Pending => return Err(Halt::Committing),
+                }
             }
             Action::Finished(outcome) => self.finished(ctx, live, &outcome),
             Action::Close => {
+                // Cut while its commit waited: its result (kept with the actions after
+                // the commit) is that it was cut, and it is said (limits, session).
+                let kept = live.after_commit.take().into_iter().flatten();
+                if let Some(Action::Finished(mut o)) =
+                    kept.into_iter().find(|a| matches!(a, Action::Finished(_)))
+                {
+                    o.kind = Ending::Aborted;
+                    o.reason = "cut while its commit waited".into();
+                    self.finished(ctx, live, &o);
+                }
+                live.commit_by = None;
                 if live.own_socket {
                     let _ = ctx.close_socket(live.socket);
                     self.by_socket.remove(&live.socket);
@@ -240,6 +305,11 @@ impl Tftp {
         let Some(mut live) = self.transfers.remove(&id) else {
             return;
         };
+        if live.after_commit.is_some() {
+            // The last block again: its ACK goes when the commit is done.
+            self.transfers.insert(id, live);
+            return;
+        }
         let now = ctx.now_ms();
         let mut out = Vec::new();
         match &mut live.machine {
@@ -255,6 +325,15 @@ impl Tftp {
         };
         live.armed = None;
         let now = ctx.now_ms();
+        if let Some(by) = live.commit_by {
+            if now >= by {
+                return self.commit_timed_out(ctx, id, live);
+            }
+            let delay = Duration::from_millis(by - now);
+            live.armed = ctx.set_timer(id, delay).ok().map(|()| by);
+            self.transfers.insert(id, live);
+            return;
+        }
         let mut out = Vec::new();
         match &mut live.machine {
             Machine::Send(s) => s.on_timeout(now, &mut out),

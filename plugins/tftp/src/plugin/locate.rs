@@ -2,9 +2,9 @@
 //! joined to its mapped name, the client's own directory checked (`unique_root`), and
 //! for a download with `case_insensitive`, the name's spelling found when it is not
 //! there as sent. The admission decided everything the address and the name decide;
-//! this is the part that needs the host's storage.
+//! this is the part that needs the host's storage (a step that may wait: `open`).
 
-use switchyard_sdk::prelude::*;
+use switchyard_sdk::{HostError, Storage};
 
 use super::{Tftp, storage_error};
 use crate::admission::Request;
@@ -16,13 +16,13 @@ impl Tftp {
     /// The path under the root that `req` reads or writes.
     pub(super) fn locate(
         &self,
-        ctx: &mut Ctx<'_>,
+        st: &mut dyn Storage,
         req: &Request,
     ) -> Result<String, (ErrorCode, &'static str)> {
         let base = match &req.root {
             ClientRoot::Root => String::new(),
             ClientRoot::Dir(dir) => dir.clone(),
-            ClientRoot::Own { dir, or_root } => match ctx.stat(dir) {
+            ClientRoot::Own { dir, or_root } => match st.stat(dir) {
                 Ok(st) if st.is_dir => dir.clone(),
                 Ok(_) | Err(HostError::NotFound) if *or_root => String::new(),
                 Ok(_) | Err(HostError::NotFound) => {
@@ -34,9 +34,9 @@ impl Tftp {
         let path = join(&base, &req.path);
         if req.kind == RequestKind::Read
             && self.cfg.case_insensitive
-            && matches!(ctx.stat(&path), Err(HostError::NotFound))
+            && matches!(st.stat(&path), Err(HostError::NotFound))
         {
-            if let Some(found) = find_folded(ctx, &base, &req.path).map_err(storage_error)? {
+            if let Some(found) = find_folded(st, &base, &req.path).map_err(storage_error)? {
                 return Ok(join(&base, &found));
             }
         }

@@ -8,7 +8,9 @@
 //!
 //! # Layout
 //! - this file: the plugin's state, requests and their refusal, events routed.
-//! - `begin`: a request becomes a transfer (file, parameters, socket, first packets).
+//! - `open`: a request's storage (its file found and opened, or its temp made): a
+//!   step that may wait for an object store, parked per peer meanwhile.
+//! - `begin`: a request becomes a transfer (parameters, socket, first packets).
 //! - `drive`: a transfer's actions run through `Ctx`, and its end (line, event).
 //! - `locate`: where an admitted request's file is (client root, case folding).
 //! - `ports`: where a transfer's packets go: its own socket (ephemeral, or from
@@ -16,6 +18,8 @@
 //!   told apart by the client's address and port.
 //! - `sessions`: each transfer as a host session (described, ended), and the ERROR
 //!   every transfer left gets at the drain deadline.
+//! - `waits`: a transfer on a store that waits: cold blocks prefetched then sent,
+//!   read-ahead, and an upload's commit that waits.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -34,13 +38,17 @@ use crate::transfer::{Action, Ending, Params, Receiver, Sender};
 mod begin;
 mod drive;
 mod locate;
+mod open;
 mod ports;
 mod sessions;
+mod waits;
 
 /// The output port carrying one [`TransferCompleted`] per transfer.
 pub const TRANSFERS_PORT: &str = "transfers";
 /// The handler-wide count of transfers in flight, against `max_transfers`.
 const TRANSFERS_COUNTER: &str = "transfers";
+/// Storage tokens of commits: this bit and the transfer's id (`waits`).
+const COMMIT_TOKENS: u64 = 1 << 63;
 
 #[derive(Debug)]
 enum Machine {
@@ -113,6 +121,19 @@ struct Live {
     total: Option<u64>,
     /// Bytes done when last described to the host (`None`: not yet).
     described: Option<u64>,
+    /// A download's file size (the prefetches' bound).
+    file_size: u64,
+    /// Blocks not sent because their bytes were not in memory (`waits`).
+    unsent: Vec<waits::Block>,
+    /// A block was once not in memory: the store waits, read ahead.
+    cold: bool,
+    /// The prefetch in flight, and where it ends.
+    warming: Option<(u64, u64)>,
+    /// Bytes prefetched so far from the start.
+    warm_until: u64,
+    /// The commit waits: the actions after it, and until when it may.
+    after_commit: Option<Vec<Action<'static>>>,
+    commit_by: Option<u64>,
 }
 
 /// The TFTP server plugin: one instance per handler serves every transfer.
@@ -129,6 +150,11 @@ pub struct Tftp {
     /// netascii downloads whose file is being prefetched, by prefetch token.
     prefetching: HashMap<u64, Parked>,
     next_prefetch: u64,
+    /// Transfers whose blocks are being prefetched, by prefetch token (`waits`).
+    warming: HashMap<u64, u64>,
+    /// Requests whose storage step waits, by id (`open`).
+    opening: HashMap<u64, open::Opening>,
+    next_opening: u64,
 }
 
 /// A netascii RRQ waiting for its file to be in the page cache: netascii reads every
@@ -183,7 +209,7 @@ const SERVER_ERROR: &str = "server error";
 fn refusal_outcome(code: ErrorCode, msg: &str) -> Ending {
     match code {
         ErrorCode::FileNotFound => Ending::NotFound,
-        _ if msg == SERVER_ERROR => Ending::Error,
+        _ if msg == SERVER_ERROR || msg == open::STORE_SLOW => Ending::Error,
         _ => Ending::Refused,
     }
 }
@@ -318,6 +344,9 @@ impl Protocol for Tftp {
     /// in that worker's instance; `max_transfers` is a handler-wide counter.
     const SHARDING: Sharding = Sharding::PeerIp;
     const PORTS: &'static [Port] = &[Port::output(TRANSFERS_PORT, TransferCompleted::TYPE)];
+    /// A request's storage is a step that parks while it waits (`open`), blocks not in
+    /// memory are prefetched then sent, an upload's commit may wait (`waits`).
+    const STORAGE_WAITS: bool = true;
 
     fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
         config.check()?;
@@ -331,6 +360,9 @@ impl Protocol for Tftp {
             scratch: Vec::new(),
             prefetching: HashMap::new(),
             next_prefetch: 0,
+            warming: HashMap::new(),
+            opening: HashMap::new(),
+            next_opening: 0,
         })
     }
 
@@ -343,8 +375,12 @@ impl Protocol for Tftp {
                 None if self.cfg.single_port => self.on_listener(ctx, socket, peer, data),
                 None => self.on_request(ctx, socket, peer, data),
             },
+            Event::Timer { token } if token >= open::OPEN_TIMERS => {
+                self.on_open_timeout(ctx, token - open::OPEN_TIMERS)
+            }
             Event::Timer { token } => self.on_timer(ctx, token),
             Event::FilePrefetched { token, result } => self.on_prefetched(ctx, token, result),
+            Event::StorageDone { token, result } => self.on_storage_done(ctx, token, result),
             Event::Replaced => self.replaced(ctx),
             Event::Drain => self.admission.draining = true,
             Event::DrainDeadline { .. } => self.cut_all(ctx),
@@ -355,7 +391,7 @@ impl Protocol for Tftp {
 
     fn active_sessions(&self) -> u64 {
         let running = self.transfers.values().filter(|l| l.running).count();
-        (running + self.prefetching.len()) as u64
+        (running + self.prefetching.len() + self.openings_waiting()) as u64
     }
 }
 

@@ -103,6 +103,14 @@ impl Tftp {
             }
             self.supersede(ctx, id);
         }
+        if is_request && let Some((id, repeat)) = self.opening_of(listener, peer, data) {
+            if repeat {
+                return ctx.debug(format_args!(
+                    "dropped datagram from {peer}: repeated request"
+                ));
+            }
+            self.let_go(ctx, id, None);
+        }
         if is_request && let Some(token) = self.parked_of(listener, peer) {
             if self.prefetching[&token].req.datagram == data {
                 return ctx.debug(format_args!(
@@ -176,6 +184,7 @@ impl Tftp {
             }
             self.step(ctx, id, live, out);
         }
+        self.let_go_all(ctx, RELOADED);
         for (_, p) in std::mem::take(&mut self.prefetching) {
             let _ = ctx.close_file(p.file);
             self.transfer_ended(ctx, p.peer, p.req.kind, &p.req.path);

@@ -127,8 +127,8 @@ impl Tftp {
     }
 
     /// The drain deadline: ERROR 0 to every transfer's peer (the result recorded as
-    /// `aborted`, uploads dropped), dallying ones closed, and netascii requests still
-    /// waiting for their file refused the same way.
+    /// `aborted`, uploads dropped), dallying ones closed, and requests still waiting
+    /// for their storage or their file (netascii) refused the same way.
     pub(super) fn cut_all(&mut self, ctx: &mut Ctx<'_>) {
         let ids: Vec<u64> = self.transfers.keys().copied().collect();
         for id in ids {
@@ -144,6 +144,7 @@ impl Tftp {
             }
             self.step(ctx, id, live, out);
         }
+        self.let_go_all(ctx, SHUTTING_DOWN);
         for (_, p) in std::mem::take(&mut self.prefetching) {
             let _ = ctx.close_file(p.file);
             self.transfer_ended(ctx, p.peer, p.req.kind, &p.req.path);

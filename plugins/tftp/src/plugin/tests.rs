@@ -3,10 +3,12 @@
 //! `names`: name mapping, per-client roots and case folding against the mock's files;
 //! size probes.
 //! `ports`: transfers on the listener (`single_port`), and `port_range`.
+//! `waits`: on a store that waits: requests parked, cold blocks, commits that wait.
 
 mod deadline;
 mod names;
 mod ports;
+mod waits;
 
 use std::net::SocketAddr;
 

@@ -8,6 +8,8 @@
 //! - `deadline`: the goodbye at the drain deadline, the sessions described, and what
 //!   draining closes.
 //! - `v1`: the seed protocol.
+//! - `waits`: every command on a store that waits (the SDK's mock), the same as on a
+//!   dir; cuts and timeouts while a step waits.
 
 mod commands;
 mod deadline;
@@ -16,6 +18,7 @@ mod framing;
 mod hidden;
 mod uploads;
 mod v1;
+mod waits;
 
 use std::collections::{BTreeMap, BTreeSet};
 
