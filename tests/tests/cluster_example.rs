@@ -23,7 +23,9 @@ fn up_exits_non_zero_with_the_log_tail_of_a_component_that_does_not_come_up() {
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let run = dir.path().join("run");
     let mut up = Command::new(repo_root().join("examples/cluster/up"));
+    // NATS comes first: the store is never started (any executable stands for it).
     up.env("NATS_SERVER", &fake)
+        .env("WEED", "/bin/true")
         .env("CLUSTER_RUN_DIR", &run)
         .env("CLUSTER_WAIT_SECS", "5")
         .env("SWITCHYARD", switchyard_e2e::switchyard_bin());

@@ -293,28 +293,40 @@ fn example_chat() {
 
 #[test]
 fn example_cluster() {
-    let Some(nats) = NatsServer::start() else {
+    let (Some(nats), Some(store)) = (NatsServer::start(), Seaweed::start()) else {
         return;
     };
-    let on_nats = |path: &str| rewrite_quoted(&servable(path), "servers: [\"", |_| nats.url());
-    let a = Host::start(&on_nats("config/examples/cluster-a.ron"));
-    let b = Host::start(&on_nats("config/examples/cluster-b.ron"));
+    let servable_here = |path: &str| {
+        let text = rewrite_quoted(&servable(path), "servers: [\"", |_| nats.url());
+        rewrite_quoted(&text, "endpoint: \"", |_| store.endpoint())
+    };
+    let a = Host::start(&servable_here("config/examples/cluster-a.ron"));
+    let b = Host::start(&servable_here("config/examples/cluster-b.ron"));
     // Host A's audit takes both subjects, its own host's messages included.
     wait_subscribed(&a, "chat.lines", 1);
     wait_subscribed(&a, "transfers", 1);
-    for (host, name) in [(&a, "a"), (&b, "b")] {
-        tftp_get(
-            host,
-            "tftp_udp",
-            &format!("examples/cluster/run/{name}/data"),
-        );
-    }
     let from_b = chat_line(&b, "chat_udp");
-    files_v2_get(&b, "files_tcp", "examples/cluster/run/b/data");
-    bulk_v2_put(&b, "bulk_tcp", "examples/cluster/run/b/data/incoming");
     let from_a = chat_line(&a, "chat_udp");
-    files_v2_get(&a, "files_tcp", "examples/cluster/run/a/data");
-    bulk_v2_put(&a, "bulk_tcp", "examples/cluster/run/a/data/incoming");
+    // A file uploaded to host B is served by host A (files and TFTP), and the other
+    // way round: one bucket.
+    let on_b = b"uploaded to host B".to_vec();
+    let name = bulk_v2_upload(&b, "bulk_tcp", "from-b.bin", &on_b);
+    let (head, got) = V2::open(a.addr("files_tcp")).get(&format!("incoming/{name}"));
+    assert!(head.starts_with("OK"), "{head}");
+    assert_eq!(got, on_b);
+    assert_eq!(
+        tftp_wire::download(a.addr("tftp_udp"), &format!("incoming/{name}")),
+        on_b
+    );
+    let on_a = b"uploaded to host A".to_vec();
+    let name = bulk_v2_upload(&a, "bulk_tcp", "from-a.bin", &on_a);
+    assert_eq!(
+        tftp_wire::download(b.addr("tftp_udp"), &format!("incoming/{name}")),
+        on_a
+    );
+    let (head, got) = V2::open(b.addr("files_tcp")).get(&format!("incoming/{name}"));
+    assert!(head.starts_with("OK"), "{head}");
+    assert_eq!(got, on_a);
     // The cluster's transcript, on host A, holds both hosts' lines and transfers.
     let transcript = "examples/cluster/run/a/state/audit";
     audited(&a, transcript, from_b);
@@ -325,12 +337,25 @@ fn example_cluster() {
         transcript,
         "\"handler_port\":\"host-a/files.transfers\"",
     );
+    audited(&a, transcript, "\"handler_port\":\"host-b/tftp.transfers\"");
     admin_metrics(&b);
     for host in [&a, &b] {
         assert_all_exercised(host, &["chat_udp", "tftp_udp", "files_tcp", "bulk_tcp"]);
     }
     let connected = a.metric("switchyard_bus_connected");
     assert_eq!(connected, Some(1.0), "within {BUS_WAIT:?}");
+}
+
+/// bulk v2 `PUT` of `body` as `name`: the stored name the server answers (on a shared
+/// storage, not a file under `$TMP`).
+fn bulk_v2_upload(host: &Host, listener: &str, name: &str, body: &[u8]) -> String {
+    let mut s = tcp_connect(host.addr(listener), WAIT);
+    s.write_all(&bulk_header(1, name, body.len() as u64))
+        .unwrap();
+    s.write_all(body).unwrap();
+    let (status, value, text) = bulk_reply(&mut s);
+    assert_eq!((status, value), (0, body.len() as u64), "{text}");
+    text
 }
 
 #[test]
