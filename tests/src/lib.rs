@@ -57,6 +57,8 @@
 //! - a real S3 store (SeaweedFS `weed mini` on free loopback ports): [`seaweed`].
 //! - a real NATS server with JetStream (`nats-server`, stoppable and restartable on its
 //!   port): [`nats`].
+//! - hosts on a cluster bus (topology, bus metrics, subscriptions, transcripts):
+//!   [`cluster`].
 //! - loopback ports below the ephemeral range for those servers: [`ports`].
 //! - relays that pace a transfer, so it lasts as long as a test needs on any machine:
 //!   [`slow_link`].
@@ -77,6 +79,7 @@ use sha2::{Digest, Sha256};
 pub mod admin_http;
 pub mod bulk_wire;
 pub mod cdp;
+pub mod cluster;
 pub mod faults;
 pub mod files_wire;
 pub mod logfile_host;

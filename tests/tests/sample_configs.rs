@@ -2,7 +2,8 @@
 //! listeners answers one real request. The test reads the real file and rewrites only
 //! what a test must change, by text: every `bind` to port 0 on loopback (`[::1]:0` for
 //! an IPv6 address, `127.0.0.1:0` otherwise), every storage `root` into the host's
-//! `$TMP`, and `admin` to `127.0.0.1:0`. Everything else (handlers, plugin configs,
+//! `$TMP`, `admin` to `127.0.0.1:0`, and a bus's servers to the test's own NATS
+//! server. Everything else (handlers, plugin configs,
 //! routes, limits) is served as an operator would get it.
 //!
 //! One `#[test]` per file, named in [`TESTED`]; `every_config_file_has_a_test` fails
@@ -17,7 +18,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use switchyard_e2e::cluster::{BUS_WAIT, wait_subscribed};
 use switchyard_e2e::files_wire::V2;
+use switchyard_e2e::nats::NatsServer;
 use switchyard_e2e::seaweed::Seaweed;
 use switchyard_e2e::{
     Host, build_c_echo, http_get, repo_root, run_switchyard, tcp_connect, tcp_roundtrip, tftp_wire,
@@ -31,6 +34,8 @@ const TESTED: &[(&str, &str)] = &[
     ("config/topology.ron", "default_topology"),
     ("config/examples/bulk.ron", "example_bulk"),
     ("config/examples/chat.ron", "example_chat"),
+    ("config/examples/cluster-a.ron", "example_cluster"),
+    ("config/examples/cluster-b.ron", "example_cluster"),
     ("config/examples/echo-c.ron", "example_echo_c"),
     ("config/examples/echo.ron", "example_echo"),
     ("config/examples/files.ron", "example_files"),
@@ -284,6 +289,73 @@ fn example_chat() {
     let line = chat_line(&host, "chat_udp");
     audited(&host, "state/audit", line);
     assert_all_exercised(&host, &["chat_udp"]);
+}
+
+#[test]
+fn example_cluster() {
+    let (Some(nats), Some(store)) = (NatsServer::start(), Seaweed::start()) else {
+        return;
+    };
+    let servable_here = |path: &str| {
+        let text = rewrite_quoted(&servable(path), "servers: [\"", |_| nats.url());
+        rewrite_quoted(&text, "endpoint: \"", |_| store.endpoint())
+    };
+    let a = Host::start(&servable_here("config/examples/cluster-a.ron"));
+    let b = Host::start(&servable_here("config/examples/cluster-b.ron"));
+    // Host A's audit takes both subjects, its own host's messages included.
+    wait_subscribed(&a, "chat.lines", 1);
+    wait_subscribed(&a, "transfers", 1);
+    let from_b = chat_line(&b, "chat_udp");
+    let from_a = chat_line(&a, "chat_udp");
+    // A file uploaded to host B is served by host A (files and TFTP), and the other
+    // way round: one bucket.
+    let on_b = b"uploaded to host B".to_vec();
+    let name = bulk_v2_upload(&b, "bulk_tcp", "from-b.bin", &on_b);
+    let (head, got) = V2::open(a.addr("files_tcp")).get(&format!("incoming/{name}"));
+    assert!(head.starts_with("OK"), "{head}");
+    assert_eq!(got, on_b);
+    assert_eq!(
+        tftp_wire::download(a.addr("tftp_udp"), &format!("incoming/{name}")),
+        on_b
+    );
+    let on_a = b"uploaded to host A".to_vec();
+    let name = bulk_v2_upload(&a, "bulk_tcp", "from-a.bin", &on_a);
+    assert_eq!(
+        tftp_wire::download(b.addr("tftp_udp"), &format!("incoming/{name}")),
+        on_a
+    );
+    let (head, got) = V2::open(b.addr("files_tcp")).get(&format!("incoming/{name}"));
+    assert!(head.starts_with("OK"), "{head}");
+    assert_eq!(got, on_a);
+    // The cluster's transcript, on host A, holds both hosts' lines and transfers.
+    let transcript = "examples/cluster/run/a/state/audit";
+    audited(&a, transcript, from_b);
+    audited(&a, transcript, from_a);
+    audited(&a, transcript, "\"handler_port\":\"host-b/bulk.transfers\"");
+    audited(
+        &a,
+        transcript,
+        "\"handler_port\":\"host-a/files.transfers\"",
+    );
+    audited(&a, transcript, "\"handler_port\":\"host-b/tftp.transfers\"");
+    admin_metrics(&b);
+    for host in [&a, &b] {
+        assert_all_exercised(host, &["chat_udp", "tftp_udp", "files_tcp", "bulk_tcp"]);
+    }
+    let connected = a.metric("switchyard_bus_connected");
+    assert_eq!(connected, Some(1.0), "within {BUS_WAIT:?}");
+}
+
+/// bulk v2 `PUT` of `body` as `name`: the stored name the server answers (on a shared
+/// storage, not a file under `$TMP`).
+fn bulk_v2_upload(host: &Host, listener: &str, name: &str, body: &[u8]) -> String {
+    let mut s = tcp_connect(host.addr(listener), WAIT);
+    s.write_all(&bulk_header(1, name, body.len() as u64))
+        .unwrap();
+    s.write_all(body).unwrap();
+    let (status, value, text) = bulk_reply(&mut s);
+    assert_eq!((status, value), (0, body.len() as u64), "{text}");
+    text
 }
 
 #[test]

@@ -1,14 +1,16 @@
 //! The host's one connection to NATS: connected with bounded queues and reconnecting by
 //! itself, publishing under the prefix with the host's name in a header.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{ConnectOptions, HeaderMap, ServerAddr};
 use bytes::Bytes;
+use futures_util::FutureExt;
 
 use crate::error::BusError;
 use crate::options::{BusOptions, Credentials};
-use crate::subject::{HOST_HEADER, prefixed, subject_problem};
+use crate::subject::{HOST_HEADER, SOURCE_HEADER, TYPE_HEADER, prefixed, subject_problem};
 use crate::subscription::Subscription;
 
 /// Where the connection stands (for metrics and the health endpoint).
@@ -20,6 +22,39 @@ pub enum ConnectionState {
     Disconnected,
     /// Not yet connected.
     Pending,
+}
+
+/// What happened to a connection started with [`Bus::start`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusEvent {
+    /// Connected (first time, or again after a loss).
+    Connected,
+    /// The connection was lost; the client is reconnecting.
+    Disconnected,
+    /// A subscription's buffer was full and the client dropped messages of it.
+    SlowConsumer,
+    /// Anything else the client reports (server errors, lame duck mode), as text.
+    Other(String),
+}
+
+impl From<async_nats::Event> for BusEvent {
+    fn from(event: async_nats::Event) -> BusEvent {
+        match event {
+            async_nats::Event::Connected => BusEvent::Connected,
+            async_nats::Event::Disconnected => BusEvent::Disconnected,
+            async_nats::Event::SlowConsumer(_) => BusEvent::SlowConsumer,
+            other => BusEvent::Other(other.to_string()),
+        }
+    }
+}
+
+/// What a typed message says of itself on the bus.
+#[derive(Debug, Clone, Copy)]
+pub struct Typed<'a> {
+    /// The type with its schema version, e.g. `switchyard.ChatMessage/1`.
+    pub type_name: &'a str,
+    /// The `handler.port` that emitted it.
+    pub source: &'a str,
 }
 
 /// A connection to the bus. Cheap to clone (clones share the connection).
@@ -37,56 +72,49 @@ impl Bus {
     /// client reconnects by itself, without limit, backing off up to
     /// `max_reconnect_delay`, and re-subscribes every live subscription.
     pub async fn connect(options: &BusOptions) -> Result<Bus, BusError> {
-        if let Some(problem) = subject_problem(&options.subject_prefix) {
-            return Err(BusError::Invalid {
-                what: "subject prefix",
-                value: options.subject_prefix.clone(),
-                problem,
-            });
-        }
+        let (connect, addrs) = connect_options(options, None)?;
         let servers_text = options.servers.join(", ");
-        let addrs = options
-            .servers
-            .iter()
-            .map(|s| {
-                s.parse::<ServerAddr>().map_err(|e| BusError::Invalid {
-                    what: "server",
-                    value: s.clone(),
-                    problem: e.to_string(),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let max_delay = options.max_reconnect_delay;
-        let mut connect = match &options.credentials {
-            Credentials::None => ConnectOptions::new(),
-            Credentials::UserPassword { user, password } => {
-                ConnectOptions::with_user_and_password(user.clone(), password.clone())
-            }
-            Credentials::Token(token) => ConnectOptions::with_token(token.clone()),
-        };
-        connect = connect
-            .name(format!("switchyard:{}", options.host_name))
-            .client_capacity(options.client_capacity)
-            .subscription_capacity(options.subscription_capacity)
-            .connection_timeout(options.connect_timeout)
-            .max_reconnects(None)
-            // Quick first retries (a restarted server is back in a moment), then at
-            // most `max_delay` apart.
-            .reconnect_delay_callback(move |attempts| {
-                (Duration::from_millis(50) * attempts.min(1000) as u32).min(max_delay)
-            });
         let attempt = tokio::time::timeout(options.connect_timeout, connect.connect(addrs));
         let client = match attempt.await {
             Ok(Ok(client)) => client,
             Ok(Err(e)) => return Err(connect_error(&servers_text, e)),
             Err(_) => return Err(connect_error(&servers_text, "timed out")),
         };
-        Ok(Bus {
+        Ok(Bus::new(client, options))
+    }
+
+    /// A connection that is made in the background: returns at once, whether or not
+    /// any server answers, and keeps trying (backing off up to `max_reconnect_delay`)
+    /// until one does. Until then publishes and subscriptions queue within
+    /// `client_capacity`. What a host does when NATS is down at start (it serves its
+    /// own handlers meanwhile). `on_event` is told of each connection, loss and slow
+    /// consumer. Must be called within a tokio runtime, whose tasks then carry the
+    /// connection; fails only on options NATS would refuse.
+    pub fn start(
+        options: &BusOptions,
+        on_event: impl Fn(BusEvent) + Send + Sync + 'static,
+    ) -> Result<Bus, BusError> {
+        let on_event: EventHook = Arc::new(on_event);
+        let (connect, addrs) = connect_options(options, Some(on_event))?;
+        // With `retry_on_initial_connect` the client spawns its connection task and
+        // returns without awaiting anything (async-nats 0.46, `connect_with_options`),
+        // so the future is ready at its first poll.
+        let client = connect
+            .retry_on_initial_connect()
+            .connect(addrs)
+            .now_or_never()
+            .ok_or_else(|| connect_error(&options.servers.join(", "), "did not start"))?
+            .map_err(|e| connect_error(&options.servers.join(", "), e))?;
+        Ok(Bus::new(client, options))
+    }
+
+    fn new(client: async_nats::Client, options: &BusOptions) -> Bus {
+        Bus {
             client,
             prefix: options.subject_prefix.clone(),
             host: options.host_name.clone(),
             publish_timeout: options.publish_timeout,
-        })
+        }
     }
 
     /// This host's name, as written in [`HOST_HEADER`].
@@ -107,8 +135,34 @@ impl Bus {
     /// at-most-once); [`BusError::Backlogged`] when the outgoing queue stays full for
     /// the publish timeout, the message then being dropped.
     pub async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
-        let full = prefixed(&self.prefix, subject, "subject")?;
+        self.publish_with(subject, HeaderMap::new(), payload).await
+    }
+
+    /// [`Bus::publish`] of a typed message: its type (with the schema version) and the
+    /// `handler.port` that emitted it go in headers, so a receiver can refuse a type it
+    /// does not know.
+    pub async fn publish_typed(
+        &self,
+        subject: &str,
+        typed: Typed<'_>,
+        payload: Bytes,
+    ) -> Result<(), BusError> {
         let mut headers = HeaderMap::new();
+        // Untyped bytes (a plugin's `bus_publish` with no type) carry no type header.
+        if !typed.type_name.is_empty() {
+            headers.insert(TYPE_HEADER, typed.type_name);
+        }
+        headers.insert(SOURCE_HEADER, typed.source);
+        self.publish_with(subject, headers, payload).await
+    }
+
+    async fn publish_with(
+        &self,
+        subject: &str,
+        mut headers: HeaderMap,
+        payload: Bytes,
+    ) -> Result<(), BusError> {
+        let full = prefixed(&self.prefix, subject, "subject")?;
         headers.insert(HOST_HEADER, self.host.as_str());
         let send = self
             .client
@@ -167,6 +221,60 @@ impl Bus {
     pub(crate) fn prefix(&self) -> &str {
         &self.prefix
     }
+}
+
+/// What [`Bus::start`] calls on connection events.
+type EventHook = Arc<dyn Fn(BusEvent) + Send + Sync>;
+
+/// The client's options from ours, and the parsed server addresses.
+fn connect_options(
+    options: &BusOptions,
+    on_event: Option<EventHook>,
+) -> Result<(ConnectOptions, Vec<ServerAddr>), BusError> {
+    if let Some(problem) = subject_problem(&options.subject_prefix) {
+        return Err(BusError::Invalid {
+            what: "subject prefix",
+            value: options.subject_prefix.clone(),
+            problem,
+        });
+    }
+    let addrs = options
+        .servers
+        .iter()
+        .map(|s| {
+            s.parse::<ServerAddr>().map_err(|e| BusError::Invalid {
+                what: "server",
+                value: s.clone(),
+                problem: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let max_delay = options.max_reconnect_delay;
+    let mut connect = match &options.credentials {
+        Credentials::None => ConnectOptions::new(),
+        Credentials::UserPassword { user, password } => {
+            ConnectOptions::with_user_and_password(user.clone(), password.clone())
+        }
+        Credentials::Token(token) => ConnectOptions::with_token(token.clone()),
+    };
+    connect = connect
+        .name(format!("switchyard:{}", options.host_name))
+        .client_capacity(options.client_capacity)
+        .subscription_capacity(options.subscription_capacity)
+        .connection_timeout(options.connect_timeout)
+        .max_reconnects(None)
+        // Quick first retries (a restarted server is back in a moment), then at
+        // most `max_delay` apart.
+        .reconnect_delay_callback(move |attempts| {
+            (Duration::from_millis(50) * attempts.min(1000) as u32).min(max_delay)
+        });
+    if let Some(hook) = on_event {
+        connect = connect.event_callback(move |event| {
+            let hook = Arc::clone(&hook);
+            async move { hook(BusEvent::from(event)) }
+        });
+    }
+    Ok((connect, addrs))
 }
 
 fn connect_error(servers: &str, reason: impl std::fmt::Display) -> BusError {

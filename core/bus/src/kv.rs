@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use crate::connection::Bus;
 use crate::error::BusError;
-use crate::subject::token_problem;
+use switchyard_sdk::bus_subject::{bucket_problem, key_problem};
 
 /// A key's current value and the revision to compare against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,27 +134,19 @@ impl KvBucket {
 /// `A-Z a-z 0-9 _ -`).
 fn bucket_name(prefix: &str, name: &str) -> Result<String, BusError> {
     let bucket = format!("{}_{name}", prefix.replace('.', "_"));
-    let ok = bucket
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !ok {
-        return Err(BusError::Invalid {
+    match bucket_problem(&bucket) {
+        Some(problem) => Err(BusError::Invalid {
             what: "bucket",
             value: bucket,
-            problem: "letters, digits, `_` and `-` only".into(),
-        });
+            problem,
+        }),
+        None => Ok(bucket),
     }
-    Ok(bucket)
 }
 
 /// Keys may be dotted (`visitor.42`) but each part a plain token.
 fn check_key(key: &str) -> Result<(), BusError> {
-    let problem = key.split('.').find_map(token_problem).or_else(|| {
-        key.chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '=' | '.')))
-            .map(|c| format!("`{}`: keys are `A-Z a-z 0-9 - _ / = .`", c.escape_default()))
-    });
-    match problem {
+    match key_problem(key) {
         None => Ok(()),
         Some(problem) => Err(BusError::Invalid {
             what: "key",

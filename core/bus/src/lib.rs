@@ -1,9 +1,10 @@
 //! The host's side of the cluster bus (issue 22): one NATS connection per host, over
 //! `async-nats`, with what the host needs from it and nothing a plugin could see.
 //!
-//! Plugins stay sans-I/O: they never link a NATS client. The runtime will own a [`Bus`]
-//! and serve the bus calls of the ABI from it; this crate does not depend on the
-//! runtime, so it is tested on its own against a real `nats-server`
+//! Plugins stay sans-I/O: they never link a NATS client. The runtime owns a [`Bus`]
+//! (`switchyard_runtime::bus`) and serves the topology's bus routes and the bus calls
+//! of the ABI from it; this crate does not depend on the runtime (only on the SDK's
+//! subject checks), so it is tested on its own against a real `nats-server`
 //! (`tests/tests/bus.rs`). Why `async-nats` and how its buffers are bounded:
 //! `docs/decisions/nats-client.md`.
 //!
@@ -19,7 +20,8 @@
 //! - `subject.rs`: subject and token checks, and the prefix applied to names.
 //! - `options.rs`: [`BusOptions`] and [`Credentials`]: servers, prefix, host name,
 //!   capacities, timeouts.
-//! - `connection.rs`: [`Bus`]: connect, publish, subscribe, connection state.
+//! - `connection.rs`: [`Bus`]: connect (at once, or in the background), publish (raw or
+//!   typed), subscribe, connection state and events.
 //! - `subscription.rs`: [`Subscription`]: messages of a subject, own ones skipped.
 //! - `kv.rs`: [`KvBucket`]: get, put and compare-and-set in a JetStream key-value
 //!   bucket whose entries expire (the claim primitive).
@@ -34,10 +36,10 @@ mod stream;
 mod subject;
 mod subscription;
 
-pub use connection::{Bus, ConnectionState};
+pub use connection::{Bus, BusEvent, ConnectionState, Typed};
 pub use error::BusError;
 pub use kv::{KvBucket, KvEntry};
 pub use options::{BusOptions, Credentials};
 pub use stream::{EventStream, Stored, StreamLimits};
-pub use subject::{HOST_HEADER, subject_problem, token_problem};
+pub use subject::{HOST_HEADER, SOURCE_HEADER, TYPE_HEADER, subject_problem, token_problem};
 pub use subscription::{BusMessage, Subscription};

@@ -14,6 +14,8 @@
 //!   [`hostapi::HostCalls`] implementation (`actor::calls`, `instance::ConfigCollector`).
 //! - [`logfmt`]: plugin log lines split into a message and fields (JSON keys).
 //! - [`access_log`]: one line per finished session, buffered, in its own file.
+//! - [`bus`]: the cluster bus (NATS): the connection, typed messages published from
+//!   output ports and delivered to input ports, types checked, queues bounded.
 //! - [`metrics`]: the Prometheus registry and the admin endpoint's responses.
 //! - [`console`]: the operator console (page, JSON status, event stream, actions) on
 //!   the admin listener.
@@ -32,6 +34,7 @@
 
 pub mod access_log;
 pub mod actor;
+pub mod bus;
 pub mod busy_poll;
 pub mod catalog;
 pub mod console;

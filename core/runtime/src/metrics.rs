@@ -13,10 +13,14 @@
 //! # Layout
 //! - this file: [`Metrics`] and its per-handler [`HandlerMetrics`]; the text each
 //!   format encodes to.
+//! - `bus`: [`BusMetrics`], the cluster bus's connection state and message counts.
 //! - `exposition`: Prometheus text 0.0.4 or OpenMetrics, as the scraper asked.
 //! - `metrics/tests.rs`: the tests.
 
+mod bus;
 pub mod exposition;
+
+pub use bus::BusMetrics;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -83,6 +87,8 @@ pub struct Metrics {
     receives_direct: Family<HandlerLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
     up: Family<HandlerLabel, Gauge>,
+    /// The cluster bus's (registered whether or not the topology has a bus).
+    pub bus: BusMetrics,
     /// Handlers down (restart intensity exceeded, instance not created), with why, for
     /// `/health`.
     down: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
@@ -188,6 +194,7 @@ impl Metrics {
             receives_direct: Family::default(),
             reloads: Family::default(),
             up: Family::default(),
+            bus: BusMetrics::default(),
             down: std::sync::Mutex::default(),
             registry: Registry::default(),
         };
@@ -259,6 +266,7 @@ impl Metrics {
             "1 while a handler serves, 0 while it is down (restart intensity exceeded, or no instance)",
             m.up.clone(),
         );
+        m.bus.register(&mut registry);
         Arc::new(Metrics { registry, ..m })
     }
 

@@ -45,6 +45,7 @@ use slog::{Logger, debug, info};
 
 use crate::actor::handover::{self, Successor};
 use crate::actor::{Counters, HandOver, InstanceActor, Registry, Retire, SharedListener, Workers};
+use crate::bus::BusLink;
 use crate::catalog::Catalog;
 use crate::console::{Console, Journal};
 use crate::loader::Plugin;
@@ -98,6 +99,8 @@ pub struct Server {
     live: Arc<AtomicUsize>,
     /// Each handler's plugin counters (`counter_take`), kept across its reloads.
     counters: HashMap<String, Arc<Counters>>,
+    /// The cluster bus, from the first topology that has one on.
+    bus: Option<BusLink>,
     /// What the operator console shows (served on the admin endpoint).
     console: Arc<Console>,
     log: Logger,
@@ -134,6 +137,7 @@ impl Server {
             metrics,
             live: Arc::default(),
             counters: HashMap::new(),
+            bus: None,
             console,
             log: log.clone(),
         };
@@ -179,13 +183,33 @@ impl Server {
         let plugins = Plugins::load(topology, catalog);
         self.forget_dead_listeners();
         let plan = ReloadPlan::new(&self.running(), topology, &plugins.libraries());
+        let bus = BusLink::prepare_for(
+            &mut self.bus,
+            topology.bus.as_ref(),
+            &self.metrics,
+            &self.registry,
+            &self.log,
+        )
+        .map_err(|reason| StartError::Bus { reason });
         let prepared = prepare(
             &plan,
             topology,
             plugins,
             |name, i| self.listeners.get(name)?.sockets.get(i),
             &self.log,
-        )?;
+        );
+        let (prepared, fresh_bus) = match (prepared, bus) {
+            (Ok(p), Ok(b)) => (p, b),
+            (Err(mut errors), Err(e)) => {
+                errors.0.push(e);
+                return Err(errors);
+            }
+            (Err(errors), _) => return Err(errors),
+            (_, Err(e)) => return Err(StartErrors(vec![e])),
+        };
+        if let Some(bus) = &mut self.bus {
+            bus.switch(topology.bus.as_ref(), fresh_bus, &topology.bus_inputs);
+        }
         self.switch(&plan, prepared, topology);
         Ok(plan.summary())
     }
@@ -285,6 +309,7 @@ impl Server {
                 registry: &self.registry,
                 live: &self.live,
                 counters: Arc::clone(self.counters.entry(spec.name.clone()).or_default()),
+                bus: self.bus.as_ref().map(BusLink::access),
                 journal: self.console.journal(),
             };
             let workers = start_handler(env, spec, plugin.clone(), root, (udp, tcp), predecessors);

@@ -72,6 +72,13 @@
  *    calls only and is refused on a storage that may wait.
  *  - SY_EV_SESSION_CANCEL (token = the session key of session_update): the operator
  *    cancelled a session from the admin console; tell the peer, end the session.
+ *  - SyHostApi.bus_publish / bus_subscribe / bus_unsubscribe, SY_EV_BUS_DONE (19),
+ *    SY_EV_BUS_MESSAGE (20), SY_BUS_OWN: the cluster bus (a topology with `bus`):
+ *    publish typed messages on a subject, subscribe at run time (confirmed by an
+ *    event), messages of other hosts delivered as events.
+ *  - SyHostApi.bus_kv_begin, SyBusKvOp, SY_BUS_KV_*, SY_EV_BUS_KV_DONE (21): a key-value
+ *    bucket on the bus (get, put, create-if-absent, compare-and-set, delete) with
+ *    expiry, completing by an event: a claim two hosts cannot both win.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -175,6 +182,30 @@ extern "C" {
  * (admin console). Tell its peer in the protocol's terms (an error packet, a refusal
  * line), then end it (session_end) and release what it holds. An unknown key: ignore. */
 #define SY_EV_SESSION_CANCEL 18u
+/* token (the subscription's), status: a bus_subscribe is done: SY_OK, the server has
+ * it and SY_EV_BUS_MESSAGE follows for each message; else it failed (SY_ERR_IO: no
+ * connection to the bus). */
+#define SY_EV_BUS_DONE      19u
+/* token (the subscription's), listener (the subject, without the host's prefix),
+ * type_name (the publisher's type with its schema version, "" when untyped), source
+ * (the publisher, "host/handler"), data: a message on a subscribed subject. */
+#define SY_EV_BUS_MESSAGE   20u
+
+/* token, status, amount (the key's revision), data (GET: the value): a bus_kv_begin
+ * is done. SY_OK; SY_ERR_NOT_FOUND: GET of a key with no live value; SY_ERR_EXISTS:
+ * CREATE of a key that has one, UPDATE of a key no longer at the revision (someone
+ * else wrote or claimed it first); SY_ERR_IO: no bus connection, or NATS failed. */
+#define SY_EV_BUS_KV_DONE   21u
+
+/* Key-value operations (SyBusKvOp.kind). */
+#define SY_BUS_KV_GET    1u /* key -> value, revision                                  */
+#define SY_BUS_KV_PUT    2u /* key, value -> revision (whatever was there)              */
+#define SY_BUS_KV_CREATE 3u /* key, value -> revision, only if the key has no live value */
+#define SY_BUS_KV_UPDATE 4u /* key, value, revision -> revision, only if still at it     */
+#define SY_BUS_KV_DELETE 5u /* key (a released claim: a later CREATE succeeds)          */
+
+/* bus_subscribe flags. */
+#define SY_BUS_OWN (1u << 0) /* this host's own messages too (else other hosts' only) */
 
 /* Storage operations that may wait (SyStorageOp.kind), each the counterpart of a
  * synchronous call of the first table. */
@@ -295,6 +326,20 @@ typedef struct SyStorageDone {
     uint64_t file;        /* OPEN_READ, CREATE_TEMP, OPEN_PARTIAL: the new handle */
     SyStat stat;          /* OPEN_READ, OPEN_PARTIAL, STAT (struct_size 0: none) */
 } SyStorageDone;
+
+/* A key-value operation on the bus (bus_kv_begin). The host copies what it needs. */
+typedef struct SyBusKvOp {
+    uint32_t struct_size;   /* sizeof(SyBusKvOp) */
+    uint32_t kind;          /* SY_BUS_KV_* */
+    SyStr bucket;           /* one token of A-Z a-z 0-9 _ - (the host prefixes it) */
+    SyStr key;              /* dotted tokens of A-Z a-z 0-9 - _ / = */
+    SyBytes value;          /* PUT, CREATE, UPDATE */
+    uint64_t revision;      /* UPDATE: the revision the key must still be at */
+    uint32_t max_age_secs;  /* the bucket's expiry: an entry goes this long after its
+                               last write (0: never); every user of a bucket gives the
+                               same (the last to open it sets it) */
+    uint32_t reserved0;     /* 0 */
+} SyBusKvOp;
 
 typedef struct SyEvent {
     uint32_t struct_size;
@@ -458,6 +503,28 @@ typedef struct SyHostApi {
      * call in which that operation finished (right after storage_begin answered SY_OK,
      * or in its SY_EV_STORAGE_DONE); SY_ERR_INVALID otherwise. */
     uint32_t (*storage_listing)(SyHostCtx *ctx, uint64_t token, SyListFn each, void *user);
+    /* Added after storage_listing (check struct_size the same way). The cluster bus: a
+     * handler of a topology with `bus`; SY_ERR_UNSUPPORTED without one. A subject is
+     * dotted tokens (no empty token, no `*`, `>` or whitespace; SY_ERR_INVALID), under
+     * the host's subject prefix, which the plugin never sees.
+     * Publish `data` (at most 1 MiB, SY_ERR_LIMIT) on `subject`, typed `type_name`
+     * (e.g. "switchyard.ChatMessage/1"; "" for untyped bytes). SY_OK: queued, at most
+     * once, no event; SY_ERR_BUSY: the host's queue towards NATS is full (NATS away or
+     * slow), the message is dropped (counted). */
+    uint32_t (*bus_publish)(SyHostCtx *ctx, SyStr subject, SyStr type_name, SyBytes data);
+    /* Subscribe to `subject` (SY_BUS_OWN in `flags`: this host's messages too), named
+     * `token` (unique among the instance's subscriptions). SY_PENDING: SY_EV_BUS_DONE
+     * with `token` says when the server has it; SY_ERR_EXISTS: `token` is taken;
+     * SY_ERR_LIMIT: too many subscriptions. Ends with bus_unsubscribe or the instance. */
+    uint32_t (*bus_subscribe)(SyHostCtx *ctx, SyStr subject, uint32_t flags, uint64_t token);
+    /* End subscription `token`: no SY_EV_BUS_MESSAGE of it after this call.
+     * SY_ERR_NOT_FOUND for an unknown token. */
+    uint32_t (*bus_unsubscribe)(SyHostCtx *ctx, uint64_t token);
+    /* Start key-value operation `op`, answered by `token` (unique among the instance's
+     * operations in flight): SY_PENDING, then SY_EV_BUS_KV_DONE; SY_ERR_INVALID for a
+     * bad bucket, key or kind; SY_ERR_LIMIT: too many in flight or a value over 1 MiB;
+     * SY_ERR_UNSUPPORTED without a bus. */
+    uint32_t (*bus_kv_begin)(SyHostCtx *ctx, const SyBusKvOp *op, uint64_t token);
 } SyHostApi;
 
 typedef struct SyPluginVTable {
@@ -555,7 +622,8 @@ _Static_assert(offsetof(SyPluginVTable, config_format) == 144, "SyPluginVTable v
 _Static_assert(offsetof(SyPluginVTable, storage) == 120, "SyPluginVTable v1 size");
 _Static_assert(offsetof(SyPluginVTable, export_state) == 128, "SyPluginVTable v2 size");
 _Static_assert(sizeof(SySession) == 96, "SySession");
-_Static_assert(sizeof(SyHostApi) == 304, "SyHostApi");
+_Static_assert(sizeof(SyHostApi) == 336, "SyHostApi");
+_Static_assert(sizeof(SyBusKvOp) == 72, "SyBusKvOp");
 _Static_assert(sizeof(SyStorageOp) == 40, "SyStorageOp");
 _Static_assert(sizeof(SyStorageDone) == 40, "SyStorageDone");
 #endif

@@ -97,6 +97,30 @@ pub enum Event<'a> {
     /// The operator cancelled session `session` (the key given to
     /// [`crate::Ctx::describe_session`]): tell the peer in protocol terms, end it.
     SessionCancel { session: u64 },
+    /// A [`crate::Ctx::bus_subscribe`] is done: the server has the subscription
+    /// ([`Event::BusMessage`]s of `token` follow), or why not.
+    BusDone {
+        token: u64,
+        result: Result<(), HostError>,
+    },
+    /// A message on a subject subscribed as `token`.
+    BusMessage {
+        token: u64,
+        /// The subject, as the plugin subscribed it (no prefix).
+        subject: &'a str,
+        /// The publisher's type with its schema version; empty when untyped.
+        type_name: &'a str,
+        /// The publisher, `host/handler`.
+        from: &'a str,
+        data: &'a [u8],
+    },
+    /// A [`crate::Ctx::bus_kv`] is done: the key's revision and (for a get) its value,
+    /// or why not ([`HostError::NotFound`]: no live value; [`HostError::Exists`]: a
+    /// create or compare-and-set lost to another writer).
+    BusKvDone {
+        token: u64,
+        result: Result<(u64, &'a [u8]), HostError>,
+    },
     /// An event tag this SDK does not know (sent by a newer host); ignore it.
     Unknown { tag: u32 },
 }
@@ -215,6 +239,21 @@ impl<'a> Event<'a> {
                 }),
             },
             abi::SY_EV_SESSION_CANCEL => Event::SessionCancel { session: raw.token },
+            abi::SY_EV_BUS_DONE => Event::BusDone {
+                token: raw.token,
+                result: result_of(raw.status),
+            },
+            abi::SY_EV_BUS_MESSAGE => Event::BusMessage {
+                token: raw.token,
+                subject: text(&raw.listener),
+                type_name: text(&raw.type_name),
+                from: text(&raw.source),
+                data,
+            },
+            abi::SY_EV_BUS_KV_DONE => Event::BusKvDone {
+                token: raw.token,
+                result: result_of(raw.status).map(|()| (raw.amount, data)),
+            },
             tag => Event::Unknown { tag },
         }
     }

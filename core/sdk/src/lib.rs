@@ -51,6 +51,9 @@
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
 //! - `store_op`: [`StoreOp`] and [`StoreDone`], a storage operation that may wait.
 //! - `ctx_store`: the [`Ctx`] calls that start such operations and read listings.
+//! - `ctx_bus`: the [`Ctx`] calls of the cluster bus: publish, subscribe, unsubscribe.
+//! - [`bus_subject`]: what a bus subject, key or bucket may be (checked by the host table).
+//! - `bus_kv`: [`KvOp`], a key-value operation on the bus (claims, presence).
 //! - `storage_waits`: [`StorageWaits`], a [`Storage`] for a machine whose storage
 //!   may wait: a step that waited is run again once the answer is in.
 //! - `storage_watch`: [`WatchedStorage`], a step's storage noting whether a call
@@ -70,9 +73,12 @@
 //! - [`testing`]: a recording host for unit tests of a `Protocol` impl.
 
 pub mod abi;
+mod bus_kv;
+pub mod bus_subject;
 mod config;
 pub mod conn;
 mod ctx;
+mod ctx_bus;
 mod ctx_store;
 mod digest_line;
 mod error;
@@ -96,6 +102,7 @@ pub mod trampoline;
 mod typed_port;
 mod workers;
 
+pub use bus_kv::{KvKind, KvOp};
 pub use config::{ConfigError, parse_config};
 pub use ctx::{Ctx, Level};
 pub use error::HostError;

@@ -95,6 +95,26 @@ pub enum HostEvent<'a> {
         source: &'a str,
         data: &'a [u8],
     },
+    /// A plugin's bus subscription is made (`SY_OK`), or why not.
+    BusDone {
+        token: u64,
+        status: u32,
+    },
+    /// A plugin's key-value operation is done: the revision and (a get) the value.
+    BusKvDone {
+        token: u64,
+        status: u32,
+        revision: u64,
+        value: &'a [u8],
+    },
+    /// A message on a plugin's bus subscription.
+    BusMessage {
+        token: u64,
+        subject: &'a str,
+        type_name: &'a str,
+        source: &'a str,
+        data: &'a [u8],
+    },
 }
 
 impl HostEvent<'_> {
@@ -120,6 +140,9 @@ impl HostEvent<'_> {
             HostEvent::FilePrefetched { .. } => abi::SY_EV_FILE_PREFETCHED,
             HostEvent::StorageDone { .. } => abi::SY_EV_STORAGE_DONE,
             HostEvent::Message { .. } => abi::SY_EV_MESSAGE,
+            HostEvent::BusDone { .. } => abi::SY_EV_BUS_DONE,
+            HostEvent::BusKvDone { .. } => abi::SY_EV_BUS_KV_DONE,
+            HostEvent::BusMessage { .. } => abi::SY_EV_BUS_MESSAGE,
         };
         let mut ev = SyEvent::new(tag, now_ms);
         match self {
@@ -227,6 +250,34 @@ impl HostEvent<'_> {
                 data,
             } => {
                 ev.port = port;
+                ev.type_name = SyStr::from_str(type_name);
+                ev.source = SyStr::from_str(source);
+                ev.data = SyBytes::from_slice(data);
+            }
+            HostEvent::BusDone { token, status } => {
+                ev.token = token;
+                ev.status = status;
+            }
+            HostEvent::BusKvDone {
+                token,
+                status,
+                revision,
+                value,
+            } => {
+                ev.token = token;
+                ev.status = status;
+                ev.amount = revision;
+                ev.data = SyBytes::from_slice(value);
+            }
+            HostEvent::BusMessage {
+                token,
+                subject,
+                type_name,
+                source,
+                data,
+            } => {
+                ev.token = token;
+                ev.listener = SyStr::from_str(subject);
                 ev.type_name = SyStr::from_str(type_name);
                 ev.source = SyStr::from_str(source);
                 ev.data = SyBytes::from_slice(data);

@@ -216,6 +216,13 @@ pub struct Resources {
     /// Storage operations in flight on an object store, cancelled with the instance
     /// (a restarted instance must not get its predecessor's `STORAGE_DONE`).
     pub storage_ops: IdMap<SpawnHandle>,
+    /// The plugin's bus subscriptions (`bus_subscribe`), by token: the delivery on
+    /// this thread and the subscription's task on the bus thread, both ended with the
+    /// instance (a restarted instance must not get its predecessor's messages).
+    pub bus_subs: IdMap<(SpawnHandle, tokio::task::AbortHandle)>,
+    /// The plugin's key-value operations in flight (`bus_kv_begin`), cancelled with the
+    /// instance.
+    pub bus_kv_ops: IdMap<SpawnHandle>,
     /// Continued partials of an `s3` storage, by handle: their locks.
     pub object_partials: IdMap<crate::objects::PartialClaim>,
     /// `OPEN_PARTIAL`s in flight, by token: the spool temp each fills.
@@ -297,6 +304,13 @@ impl Resources {
         }
         for (_, conn) in self.conns.drain() {
             conn.cancel_io(ctx);
+        }
+        for (_, (delivery, task)) in self.bus_subs.drain() {
+            ctx.cancel_future(delivery);
+            task.abort();
+        }
+        for (_, op) in self.bus_kv_ops.drain() {
+            ctx.cancel_future(op);
         }
         // A continued partial is kept, so its writer (abandoned with its connection
         // above) finishes before the file's lock goes; the wait is bounded by the few

@@ -11,6 +11,7 @@ pub use super::handler_wide::ConnSlot;
 use super::handler_wide::HandlerWide;
 use super::handover::Predecessor;
 use super::refusal::RefusalLog;
+use crate::bus::access::BusAccess;
 use crate::loader::Plugin;
 use crate::metrics::HandlerMetrics;
 use crate::storage::Root;
@@ -56,6 +57,11 @@ pub struct Shared {
     pub restart: RestartPolicy,
     /// Output routes indexed by output port index.
     pub outputs: HashMap<u32, Vec<OutputRoute>>,
+    /// Bus subjects each output port publishes on, by output port index.
+    pub bus_outputs: HashMap<u32, Vec<Arc<str>>>,
+    /// Where messages for the bus go (`None`: the topology has no bus); set by the
+    /// worker's start, like `objects`.
+    pub bus: Option<BusAccess>,
     pub clock_origin: Instant,
     pub stopped: Cell<bool>,
     pub draining: Cell<bool>,
@@ -88,6 +94,13 @@ impl Shared {
         for r in &spec.outputs {
             outputs.entry(r.port).or_default().push(r.clone());
         }
+        let mut bus_outputs: HashMap<u32, Vec<Arc<str>>> = HashMap::new();
+        for r in &spec.bus_outputs {
+            bus_outputs
+                .entry(r.port)
+                .or_default()
+                .push(Arc::from(r.subject.as_str()));
+        }
         let type_names = plan
             .plugin
             .info()
@@ -105,6 +118,8 @@ impl Shared {
             limits: spec.limits.clone(),
             restart: spec.restart,
             outputs,
+            bus_outputs,
+            bus: None,
             clock_origin: Instant::now(),
             stopped: Cell::new(false),
             draining: Cell::new(false),

@@ -24,6 +24,9 @@ pub enum StartError {
     /// A plugin named by the topology could not be loaded (it was at validation).
     #[error("handler `{handler}`: {reason}")]
     Plugin { handler: String, reason: String },
+    /// The bus cannot be used as the topology says (a credentials variable not set).
+    #[error("bus: {reason}")]
+    Bus { reason: String },
 }
 
 /// Every reason a start failed or a reload was refused (never empty); the running

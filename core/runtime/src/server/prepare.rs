@@ -212,6 +212,8 @@ mod tests {
             plugin_dirs: Vec::new(),
             access_log: None,
             storages: Vec::new(),
+            bus: None,
+            bus_inputs: Vec::new(),
         };
         // `h`: its plugin does not load and its root is a file; `k`: dirs without a root.
         let mut topology = topology;

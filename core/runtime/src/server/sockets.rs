@@ -261,6 +261,8 @@ mod tests {
             plugin_dirs: Vec::new(),
             access_log: None,
             storages: Vec::new(),
+            bus: None,
+            bus_inputs: Vec::new(),
         };
         let plan = ReloadPlan::new(&view, &topology, &Default::default());
         super::open(spec, &plan.listeners[0], |name, i| {

@@ -21,6 +21,7 @@ use crate::actor::{
     Counters, HandlerPlan, HandlerWide, InstanceActor, Peers, Registry, Shared, SharedListener,
     Workers,
 };
+use crate::bus::access::BusAccess;
 use crate::console::journal::Journal;
 use crate::loader::Plugin;
 use crate::metrics::Metrics;
@@ -42,6 +43,8 @@ pub(super) struct HandlerStart<'a> {
     pub live: &'a Arc<AtomicUsize>,
     /// The plugin's named counters, kept across reloads of the handler.
     pub counters: Arc<Counters>,
+    /// The bus (publishing, run-time subscriptions), when the topology has one.
+    pub bus: Option<BusAccess>,
     /// The console's journal, where ended sessions go.
     pub journal: &'a Arc<Journal>,
 }
@@ -136,6 +139,7 @@ pub(super) fn start_handler(
             live: Arc::clone(env.live),
             wide: Arc::clone(&wide),
             registry: Arc::clone(env.registry),
+            bus: env.bus.clone(),
         };
         addrs.push(start_worker(plan, log, worker, wiring));
     }
@@ -164,6 +168,7 @@ struct WorkerWiring {
     live: Arc<AtomicUsize>,
     wide: Arc<HandlerWide>,
     registry: Registry,
+    bus: Option<BusAccess>,
 }
 
 /// One worker: its own thread, its handler actor there.
@@ -190,9 +195,11 @@ fn start_worker(
             live,
             wide,
             registry,
+            bus,
         } = w;
         let mut shared = Shared::new(&plan, log, root, metrics, live, (wide, worker));
         shared.objects = objects;
+        shared.bus = bus;
         let shared = Rc::new(shared);
         InstanceActor::handler(plan, shared, registry)
     })

@@ -26,6 +26,8 @@ fn topology(listeners: Vec<ListenerSpec>, admin: Option<SocketAddr>) -> Topology
         plugin_dirs: Vec::new(),
         access_log: None,
         storages: Vec::new(),
+        bus: None,
+        bus_inputs: Vec::new(),
     }
 }
 

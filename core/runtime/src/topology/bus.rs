@@ -8,13 +8,14 @@
 //!     name: "host-a",                  // this host, in every message it publishes
 //!     subject_prefix: "switchyard",    // every subject is under it (the default)
 //!     user_env: "SY_NATS_USER", password_env: "SY_NATS_PASSWORD", // or token_env
+//!     max_queued: 4096,                // messages waiting for NATS, at most
 //! )),
 //! ```
 //!
-//! Read and checked in full, each problem at its place, so operators can prepare
-//! topologies; until the runtime connects to the bus, a topology with one is refused at
-//! the `bus` value. Credentials are never in the file: it names the environment
-//! variables to read (user and password, or a token).
+//! Read and checked in full, each problem at its place. Credentials are never in the
+//! file: it names the environment variables to read (user and password, or a token),
+//! which the host reads at start and at each reload. Routes to and from subjects:
+//! `bus_routes.rs`.
 
 use ron::value::RawValue;
 use serde::Deserialize;
@@ -22,6 +23,7 @@ use switchyard_bus::{subject_problem, token_problem};
 
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
+use super::model::{BusCredentials, BusSpec};
 use super::raw;
 use super::reader::{Fields, Reader};
 use super::service_url::{UrlRules, url_problem};
@@ -35,36 +37,13 @@ const FIELDS: &[&str] = &[
     "user_env",
     "password_env",
     "token_env",
+    "max_queued",
 ];
 /// The prefix when none is given.
 const DEFAULT_PREFIX: &str = "switchyard";
 const WHAT: &str = "`bus`";
-
-/// The `bus` section as read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BusSpec {
-    /// `nats://host[:port]` (or `tls://`) URLs, checked.
-    pub servers: Vec<String>,
-    /// This host's name (one subject token).
-    pub name: String,
-    /// Dotted subject tokens every subject is under.
-    pub subject_prefix: String,
-    /// Where the credentials are.
-    pub credentials: BusCredentials,
-}
-
-/// The environment variables holding the bus credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum BusCredentials {
-    None,
-    UserPassword {
-        user_env: String,
-        password_env: String,
-    },
-    Token {
-        token_env: String,
-    },
-}
+/// `max_queued` when none is given: a few seconds of a busy chat host's messages.
+const DEFAULT_MAX_QUEUED: usize = 4096;
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,9 +51,7 @@ enum Kind {
     Nats,
 }
 
-/// Read `bus`'s value (`Some((...))` or `None`). A bus read without errors is still
-/// refused (one diagnostic at the value) until the runtime serves it, and returned so
-/// the rest of the compiler sees it.
+/// Read `bus`'s value (`Some((...))` or `None`).
 pub(crate) fn read<'a>(r: &mut Reader<'a>, raw: &'a str) -> Option<BusSpec> {
     let inner = match raw::parse::<Option<&'a RawValue>>(raw) {
         Ok(None) => return None,
@@ -88,21 +65,7 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>, raw: &'a str) -> Option<BusSpec> {
             return None;
         }
     };
-    let before = r.diags.0.len();
-    let spec = read_spec(r, inner);
-    if r.diags.0.len() != before {
-        return None;
-    }
-    r.push(
-        Diag::new(
-            DiagnosticKind::UnsupportedBus,
-            r.span(raw),
-            "the NATS bus is not yet served (issue 22)",
-        )
-        .label("checked, but no host connects to it yet")
-        .help(Some("leave `bus` out to run this host on its own".into())),
-    );
-    spec
+    read_spec(r, inner)
 }
 
 fn read_spec<'a>(r: &mut Reader<'a>, raw: &'a str) -> Option<BusSpec> {
@@ -122,12 +85,21 @@ fn read_spec<'a>(r: &mut Reader<'a>, raw: &'a str) -> Option<BusSpec> {
             .and_then(|p| checked(r, raw, WHAT, "subject_prefix", subject_problem(&p), p)),
     };
     let credentials = read_credentials(r, &f);
+    let max_queued = r
+        .optional(&f, "max_queued", DEFAULT_MAX_QUEUED)
+        .and_then(|n| match f.get("max_queued") {
+            Some(raw) if n == 0 => {
+                checked(r, raw, WHAT, "max_queued", Some("at least 1".into()), n)
+            }
+            _ => Some(n),
+        });
     kind?;
     Some(BusSpec {
         servers: servers?,
         name: name?,
         subject_prefix: prefix?,
         credentials: credentials?,
+        max_queued: max_queued?,
     })
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::addresses::{self, Claim};
 use super::admin;
 use super::bind::BindAddr;
+use super::bus_routes::{self, BusWiring};
 use super::catalog::{PluginCatalog, PluginDescription};
 use super::collect::{Diag, Diags};
 use super::cycles;
@@ -111,7 +112,9 @@ fn check(
     let plugin_dirs: Vec<PathBuf> = doc.plugin_dirs.iter().map(|d| cwd.join(d)).collect();
     let plugins = describe_plugins(r, doc, catalog, cwd, &plugin_dirs);
     check_configs(r, doc, catalog, &plugins);
-    let wiring = routes::wire(r, doc, &plugins);
+    let mut wiring = routes::wire(r, doc, &plugins);
+    let bus_wiring = bus_routes::wire(r, doc, &plugins);
+    wiring.edges.extend(bus_wiring.edges.iter().cloned());
     report_cycles(r, doc, &wiring);
     let binds = resolution::resolve_all(r, doc, resolver);
     report_address_conflicts(r, doc, &binds);
@@ -121,7 +124,15 @@ fn check(
     object_storage::check(r, doc, &plugins);
     let workers = workers::check(r, doc, &plugins);
     let admin_token = admin::token(r, &doc.admin, &|name| std::env::var(name).ok());
-    let mut topology = assemble(doc, plugins, wiring, &binds, &workers, plugin_dirs, cwd);
+    let mut topology = assemble(
+        doc,
+        plugins,
+        (wiring, bus_wiring),
+        &binds,
+        &workers,
+        plugin_dirs,
+        cwd,
+    );
     topology.admin_token = admin_token.map(AdminToken);
     topology
 }
@@ -277,7 +288,7 @@ fn report_nested_roots(
 fn assemble(
     doc: &Document<'_>,
     plugins: Vec<Option<PluginDescription>>,
-    wiring: Wiring,
+    (wiring, bus_wiring): (Wiring, BusWiring),
     binds: &[Option<Vec<SocketAddr>>],
     workers: &[usize],
     plugin_dirs: Vec<PathBuf>,
@@ -302,9 +313,9 @@ fn assemble(
         .handlers
         .iter()
         .zip(plugins)
-        .zip(wiring.outputs)
+        .zip(wiring.outputs.into_iter().zip(bus_wiring.outputs))
         .zip(workers)
-        .filter_map(|(((h, plugin), outputs), &workers)| {
+        .filter_map(|(((h, plugin), (outputs, bus_outputs)), &workers)| {
             Some(HandlerSpec {
                 name: h.name.value.clone(),
                 plugin: plugin?,
@@ -329,6 +340,7 @@ fn assemble(
                     .map(|l| l.name.clone())
                     .collect(),
                 outputs,
+                bus_outputs,
             })
         })
         .collect();
@@ -359,5 +371,7 @@ fn assemble(
                 })
             })
             .collect(),
+        bus: doc.bus.clone(),
+        bus_inputs: bus_wiring.inputs,
     }
 }

@@ -72,8 +72,6 @@ pub enum DiagnosticKind {
     /// A storage the handler cannot be served from yet (an `s3` storage, until the
     /// async storage ABI of issue 21 lands).
     UnsupportedStorage,
-    /// A `bus` section, read and checked but not yet connected to (issue 22).
-    UnsupportedBus,
 }
 
 impl DiagnosticKind {
@@ -107,7 +105,6 @@ impl DiagnosticKind {
             DiagnosticKind::NestedRoots => "topology::nested_roots",
             DiagnosticKind::UnknownStorage => "topology::unknown_storage",
             DiagnosticKind::UnsupportedStorage => "topology::unsupported_storage",
-            DiagnosticKind::UnsupportedBus => "topology::unsupported_bus",
         }
     }
 }

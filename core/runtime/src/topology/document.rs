@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use super::admin::AdminDef;
 use super::bind::{self as bind_field, BindAddr};
-use super::bus::{self, BusSpec};
+use super::bus;
 use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
 use super::handler_limits;
 use super::handler_storage::{StorageRef, read_root, read_storage_ref, read_symlinks};
-use super::model::{AccessLogSpec, Limits, ListenerKind, RestartPolicy};
+use super::model::{AccessLogSpec, BusSpec, Limits, ListenerKind, RestartPolicy};
 use super::raw::{self, RawStruct};
 use super::reader::Reader;
 use super::storages::{self, StorageDef};
@@ -59,6 +59,9 @@ pub(crate) struct Document<'a> {
     pub storages: Vec<StorageDef>,
     /// `bus: Some((kind: nats, ...))`, read and checked (see `bus.rs`).
     pub bus: Option<BusSpec>,
+    /// Whether the file gives a `bus` (even one with errors): routes to subjects then
+    /// wait for it to be fixed rather than report that there is none.
+    pub bus_written: bool,
     pub listeners: Vec<ListenerDef>,
     pub handlers: Vec<HandlerDef<'a>>,
     pub routes: Vec<RouteDef>,
@@ -101,6 +104,8 @@ pub(crate) struct HandlerDef<'a> {
 pub(crate) struct RouteDef {
     pub from: Option<At<String>>,
     pub to: Option<At<String>>,
+    /// `own: true` (routes from a bus subject only): this host's messages too.
+    pub own: Option<At<bool>>,
     pub span: Option<Range<usize>>,
 }
 
@@ -135,7 +140,7 @@ const HANDLER_FIELDS: &[&str] = &[
 ];
 /// Longest busy-poll before a handler thread sleeps, in microseconds.
 const MAX_BUSY_POLL_US: u32 = 1_000;
-const ROUTE_FIELDS: &[&str] = &["from", "to"];
+const ROUTE_FIELDS: &[&str] = &["from", "to", "own"];
 
 /// Read the file. `None` when it is not even a RON struct (a syntax error); otherwise
 /// every definition that could be read, with problems left in `r.diags`.
@@ -192,6 +197,7 @@ pub(crate) fn read<'a>(r: &mut Reader<'a>) -> Option<Document<'a>> {
     }
     if let Some(raw) = top.get("bus") {
         doc.bus = bus::read(r, raw);
+        doc.bus_written = doc.bus.is_some() || raw.trim() != "None";
     }
     if let Some(raw) = r.required(&top, "listeners") {
         for (key, value) in named_entries(r, raw, "listener", true) {
@@ -412,9 +418,17 @@ fn read_route<'a>(r: &mut Reader<'a>, raw: &'a str) -> Option<RouteDef> {
     };
     let from = end(r, "from");
     let to = end(r, "to");
+    let own = f.get("own").and_then(|raw| {
+        let value = r.value::<bool>(raw, "`own` of a route")?;
+        Some(At {
+            value,
+            span: r.span(raw),
+        })
+    });
     Some(RouteDef {
         from,
         to,
+        own,
         span: r.span(raw),
     })
 }

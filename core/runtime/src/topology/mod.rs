@@ -28,7 +28,9 @@
 //! - `handler_limits.rs`: a handler's `restart` and `limits`.
 //! - `storages.rs`: the top-level `storages` section (`dir` and `s3` backends).
 //! - `bus.rs`: the top-level `bus` section (NATS servers, credentials' variables,
-//!   subject prefix, host name), checked, then refused until served (issue 22).
+//!   subject prefix, host name, queue bound).
+//! - `bus_routes.rs`: routes between ports and bus subjects (`bus:subject`), their
+//!   types checked against every other route of the subject.
 //! - `service_url.rs`: the check of a service's URL (S3 endpoint, NATS server) that
 //!   `storages.rs` and `bus.rs` share.
 //! - `handler_storage.rs`: a handler's `root`, `storage` and `symlinks`.
@@ -41,7 +43,9 @@
 //!   and [`PluginProblem`], why one cannot be used, by class.
 //! - `plugins.rs`: each plugin described (load failures reported by class, at the
 //!   path to fix) and each handler's config checked by its plugin.
-//! - `routes.rs`: route resolution, port directions and types, listener kinds.
+//! - `route_ends.rs`: a route's `handler.port` ends resolved against the plugins'
+//!   ports (direction, suggestions), shared by `routes.rs` and `bus_routes.rs`.
+//! - `routes.rs`: listener and handler-to-handler routes, port types, listener kinds.
 //! - `cycles.rs`: cycles among handler port routes.
 //! - `addresses.rs`: two listeners claiming one address (every resolved address,
 //!   dual stack included).
@@ -60,6 +64,7 @@ mod addresses;
 mod admin;
 mod bind;
 mod bus;
+mod bus_routes;
 mod catalog;
 mod collect;
 mod compile;
@@ -76,6 +81,7 @@ mod reader;
 mod render;
 mod resolution;
 mod roots;
+mod route_ends;
 mod routes;
 mod service_url;
 mod source;
@@ -92,8 +98,9 @@ pub use catalog::{
 pub use compile::{compile, load};
 pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};
 pub use model::{
-    AccessLogFormat, AccessLogSpec, AdminToken, HandlerSpec, Limits, ListenerKind, ListenerSpec,
-    OutputRoute, RestartPolicy, S3Binding, S3StorageSpec, StorageBackend, StorageSpec, Topology,
+    AccessLogFormat, AccessLogSpec, AdminToken, BusCredentials, BusInputRoute, BusOutputRoute,
+    BusSpec, HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute, RestartPolicy,
+    S3Binding, S3StorageSpec, StorageBackend, StorageSpec, Topology,
 };
 pub use plugins::{PluginLookup, plugin_lookup};
 pub use render::render;

@@ -38,6 +38,67 @@ pub struct Topology {
     /// The named storages (`storages`), in file order; `dir` paths resolved against
     /// the working directory. A handler on a `dir` storage has its path as `root`.
     pub storages: Vec<StorageSpec>,
+    /// The cluster bus (`bus`), `None` when this host runs on its own.
+    pub bus: Option<BusSpec>,
+    /// Routes from a bus subject to an input port (`from: "bus:subject"`), in file
+    /// order; empty without a bus.
+    pub bus_inputs: Vec<BusInputRoute>,
+}
+
+/// The `bus` section: how this host reaches NATS (`topology::bus`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusSpec {
+    /// `nats://host[:port]` (or `tls://`) URLs, checked.
+    pub servers: Vec<String>,
+    /// This host's name (one subject token), in every message it publishes.
+    pub name: String,
+    /// Dotted subject tokens every subject is under.
+    pub subject_prefix: String,
+    /// Where the credentials are.
+    pub credentials: BusCredentials,
+    /// Typed messages waiting to be published, at most, while NATS is slow or away;
+    /// beyond it they are dropped and counted (`max_queued`).
+    pub max_queued: usize,
+}
+
+/// The environment variables holding the bus credentials (never the secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusCredentials {
+    /// No authentication.
+    None,
+    /// A user and a password.
+    UserPassword {
+        user_env: String,
+        password_env: String,
+    },
+    /// A token.
+    Token { token_env: String },
+}
+
+/// A route from an output port to a bus subject (`to: "bus:subject"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusOutputRoute {
+    /// Index of the output port in the plugin's port list.
+    pub port: u32,
+    /// The subject, under the bus's prefix.
+    pub subject: String,
+    /// The message type carried, with its schema version (the port's type).
+    pub type_name: String,
+}
+
+/// A route from a bus subject to an input port (`from: "bus:subject"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusInputRoute {
+    /// The subject, under the bus's prefix.
+    pub subject: String,
+    /// The receiving handler.
+    pub handler: String,
+    /// Index of the input port in its plugin's port list.
+    pub port: u32,
+    /// The type the port accepts (`*`: any); a message of another type is refused.
+    pub type_name: String,
+    /// Whether this host's own messages on the subject are delivered too (`own: true`).
+    pub own: bool,
 }
 
 /// The admin token: a secret, so its `Debug` never shows it (a topology may be
@@ -209,6 +270,8 @@ pub struct HandlerSpec {
     pub listeners: Vec<String>,
     /// Where each message emitted on an output port goes.
     pub outputs: Vec<OutputRoute>,
+    /// Output ports whose messages are published on the bus, and on which subjects.
+    pub bus_outputs: Vec<BusOutputRoute>,
 }
 
 /// Restart intensity, as in OTP: more than `max_restarts` within `within` stops the handler.

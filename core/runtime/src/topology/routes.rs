@@ -1,23 +1,24 @@
 //! Routes: which handler each listener feeds, and where each output port's messages go.
 //!
 //! A route is `(from: "listener", to: "handler")` or
-//! `(from: "handler.out_port", to: "handler.in_port")`. Every mistake is reported where it
+//! `(from: "handler.out_port", to: "handler.in_port")`; one with a `bus:subject` end
+//! is left to `bus_routes.rs`. Every mistake is reported where it
 //! is written: a name that exists nowhere (with a suggestion), a listener sent to a port,
 //! a route starting at an input port, a type mismatch, a listener routed twice.
 //! Ends whose handler's plugin could not be described are not checked further: that
 //! plugin already has its own diagnostic.
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use switchyard_sdk::abi;
 
 use super::catalog::{PluginDescription, PortDirection};
-use super::collect::{Diag, did_you_mean, one_of};
+use super::collect::Diag;
 use super::diagnostic::DiagnosticKind;
 use super::document::{At, Document};
 use super::model::OutputRoute;
 use super::reader::Reader;
+use super::route_ends::{Scope, dangling, input_end, port_end, port_names};
 
 /// The wiring found, indexed like the document's listeners and handlers.
 #[derive(Debug, Default)]
@@ -30,23 +31,6 @@ pub(crate) struct Wiring {
     pub edges: Vec<(usize, usize, Option<Range<usize>>)>,
 }
 
-/// Names and plugins the routes are checked against.
-struct Scope<'d> {
-    listeners: HashMap<&'d str, usize>,
-    handlers: HashMap<&'d str, usize>,
-    plugins: &'d [Option<PluginDescription>],
-    handler_names: Vec<&'d str>,
-    /// In file order, so that suggestions are deterministic.
-    listener_names: Vec<&'d str>,
-}
-
-/// A resolved `handler.port` end.
-struct PortEnd<'p> {
-    handler: usize,
-    index: usize,
-    port: &'p super::catalog::PortDescription,
-}
-
 /// Check every route and the listener kinds they imply. `plugins[i]` is handler `i`'s
 /// plugin, when it could be described.
 pub(crate) fn wire(
@@ -54,27 +38,7 @@ pub(crate) fn wire(
     doc: &Document<'_>,
     plugins: &[Option<PluginDescription>],
 ) -> Wiring {
-    let scope = Scope {
-        listeners: doc
-            .listeners
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.name.value.as_str(), i))
-            .collect(),
-        handlers: doc
-            .handlers
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.name.value.as_str(), i))
-            .collect(),
-        plugins,
-        handler_names: doc.handlers.iter().map(|h| h.name.value.as_str()).collect(),
-        listener_names: doc
-            .listeners
-            .iter()
-            .map(|l| l.name.value.as_str())
-            .collect(),
-    };
+    let scope = Scope::new(doc, plugins);
     let mut wiring = Wiring {
         listener_handler: vec![None; doc.listeners.len()],
         outputs: vec![Vec::new(); doc.handlers.len()],
@@ -84,6 +48,9 @@ pub(crate) fn wire(
         let (Some(from), Some(to)) = (&route.from, &route.to) else {
             continue;
         };
+        if is_bus_end(&from.value) || is_bus_end(&to.value) {
+            continue; // bus_routes.rs
+        }
         match from.value.split_once('.') {
             None => {
                 if let Some(&li) = scope.listeners.get(from.value.as_str()) {
@@ -233,163 +200,6 @@ fn listener_target(
     None
 }
 
-/// The `to` of a port route: `handler.in_port`.
-fn input_end<'p>(r: &mut Reader<'_>, scope: &Scope<'p>, to: &At<String>) -> Option<PortEnd<'p>> {
-    if let Some((h, p)) = to.value.split_once('.') {
-        return port_end(r, scope, to, h, p, PortDirection::In);
-    }
-    if scope.handlers.contains_key(to.value.as_str()) {
-        let ins = port_names(scope, &to.value, PortDirection::In);
-        r.push(
-            Diag::new(
-                DiagnosticKind::BadRoute,
-                to.span.clone(),
-                format!("route to handler `{}` names no port", to.value),
-            )
-            .label("a handler port is `handler.port`")
-            .help(Some(format!("messages go to an input port: {ins}"))),
-        );
-    } else if scope.listeners.contains_key(to.value.as_str()) {
-        r.push(
-            Diag::new(
-                DiagnosticKind::BadRoute,
-                to.span.clone(),
-                format!("messages cannot be routed to listener `{}`", to.value),
-            )
-            .label("a listener")
-            .help(Some(
-                "messages go to an input port of a handler: `handler.port`".into(),
-            )),
-        );
-    } else {
-        dangling(r, scope, to, "target", false);
-    }
-    None
-}
-
-/// Resolve `h.p`, which must be a port of direction `want`.
-fn port_end<'p>(
-    r: &mut Reader<'_>,
-    scope: &Scope<'p>,
-    end: &At<String>,
-    h: &str,
-    p: &str,
-    want: PortDirection,
-) -> Option<PortEnd<'p>> {
-    let Some(&hi) = scope.handlers.get(h) else {
-        let (message, help) = if scope.listeners.contains_key(h) {
-            (format!("`{h}` is a listener, which has no ports"), None)
-        } else {
-            (
-                format!("`{}` names no handler `{h}`", end.value),
-                did_you_mean(h, scope.handler_names.iter().copied()),
-            )
-        };
-        r.push(
-            Diag::new(DiagnosticKind::DanglingRoute, end.span.clone(), message)
-                .label("unknown handler")
-                .help(help),
-        );
-        return None;
-    };
-    // An undescribed plugin already has its diagnostic; its ports cannot be checked.
-    let plugin = scope.plugins[hi].as_ref()?;
-    let Some((index, port)) = plugin
-        .ports
-        .iter()
-        .enumerate()
-        .find(|(_, port)| port.name == p)
-    else {
-        let help =
-            did_you_mean(p, plugin.ports.iter().map(|port| port.name.as_str())).or_else(|| {
-                Some(format!(
-                    "its ports: {}",
-                    one_of(plugin.ports.iter().map(|port| port.name.as_str()))
-                ))
-            });
-        r.push(
-            Diag::new(
-                DiagnosticKind::DanglingRoute,
-                end.span.clone(),
-                format!("handler `{h}` (plugin `{}`) has no port `{p}`", plugin.name),
-            )
-            .label("unknown port")
-            .help(help),
-        );
-        return None;
-    };
-    if port.direction != want {
-        let (is, should) = match want {
-            PortDirection::Out => ("an input", "starts at an output port"),
-            PortDirection::In => ("an output", "ends at an input port"),
-        };
-        r.push(
-            Diag::new(
-                DiagnosticKind::BadRoute,
-                end.span.clone(),
-                format!(
-                    "direction mismatch: `{}` is {is} port, and a route {should}",
-                    end.value
-                ),
-            )
-            .label(format!("{is} port")),
-        );
-        return None;
-    }
-    Some(PortEnd {
-        handler: hi,
-        index,
-        port,
-    })
-}
-
-/// A name that exists nowhere; suggest the closest listener or handler.
-fn dangling(
-    r: &mut Reader<'_>,
-    scope: &Scope<'_>,
-    end: &At<String>,
-    role: &str,
-    listeners_too: bool,
-) {
-    let mut names: Vec<&str> = scope.handler_names.clone();
-    let what = if listeners_too {
-        names.extend(scope.listener_names.iter().copied());
-        "listener or handler"
-    } else {
-        "handler"
-    };
-    r.push(
-        Diag::new(
-            DiagnosticKind::DanglingRoute,
-            end.span.clone(),
-            format!("route {role} `{}` names no {what}", end.value),
-        )
-        .label(format!("no such {what}"))
-        .help(did_you_mean(&end.value, names)),
-    );
-}
-
-/// "`a`, `b`" for the ports of `handler` in direction `dir`, for hints.
-fn port_names(scope: &Scope<'_>, handler: &str, dir: PortDirection) -> String {
-    let plugin = scope
-        .handlers
-        .get(handler)
-        .and_then(|&hi| scope.plugins[hi].as_ref());
-    let Some(plugin) = plugin else {
-        return "`handler.port`".to_string();
-    };
-    let names: Vec<String> = plugin
-        .ports
-        .iter()
-        .filter(|p| p.direction == dir)
-        .map(|p| format!("{handler}.{}", p.name))
-        .collect();
-    if names.is_empty() {
-        return format!("plugin `{}` has none", plugin.name);
-    }
-    one_of(names.iter().map(String::as_str))
-}
-
 /// The listener's kind must be one its handler's plugin accepts; per-connection plugins
 /// need connections, which UDP does not have.
 fn check_kind(r: &mut Reader<'_>, scope: &Scope<'_>, doc: &Document<'_>, li: usize, hi: usize) {
@@ -444,7 +254,15 @@ fn kinds_text(mask: u32) -> &'static str {
     }
 }
 
+/// Whether a route end names a bus subject (`bus:subject`), which `bus_routes.rs` checks.
+pub(super) fn is_bus_end(end: &str) -> bool {
+    end.starts_with(BUS_END)
+}
+
+/// What starts a route end that names a bus subject.
+pub(super) const BUS_END: &str = "bus:";
+
 /// Port indices come from a plugin's port list, which the ABI counts in `u32`.
-fn index_u32(i: usize) -> u32 {
+pub(super) fn index_u32(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }

@@ -151,6 +151,34 @@ pub const SY_EV_STORAGE_DONE: u32 = 17;
 /// `token` = the session key given to `session_update`: the operator cancelled that
 /// session (admin console). Tell its peer in the protocol's terms, then end it.
 pub const SY_EV_SESSION_CANCEL: u32 = 18;
+/// `token` (the subscription's), `status`: a `bus_subscribe` is done (`SY_OK`: the
+/// server has it, `SY_EV_BUS_MESSAGE` follows for each message).
+pub const SY_EV_BUS_DONE: u32 = 19;
+/// `token` (the subscription's), `listener` (the subject), `type_name` (the
+/// publisher's type and version, empty when untyped), `source` (`host/handler`),
+/// `data`: a message on a subscribed subject.
+pub const SY_EV_BUS_MESSAGE: u32 = 20;
+
+/// `token`, `status`, `amount` (the key's revision), `data` (GET: the value): a
+/// `bus_kv_begin` is done (`SY_ERR_NOT_FOUND`: no live value; `SY_ERR_EXISTS`: lost a
+/// create or compare-and-set).
+pub const SY_EV_BUS_KV_DONE: u32 = 21;
+
+// ---- key-value operations on the bus (`SyBusKvOp::kind`) ------------------------------
+/// `key` -> value, revision.
+pub const SY_BUS_KV_GET: u32 = 1;
+/// `key`, `value` -> revision, whatever was there.
+pub const SY_BUS_KV_PUT: u32 = 2;
+/// `key`, `value` -> revision, only if the key has no live value (a claim).
+pub const SY_BUS_KV_CREATE: u32 = 3;
+/// `key`, `value`, `revision` -> revision, only if the key is still at `revision`.
+pub const SY_BUS_KV_UPDATE: u32 = 4;
+/// `key`: remove it (a released claim).
+pub const SY_BUS_KV_DELETE: u32 = 5;
+
+// ---- bus_subscribe flags ---------------------------------------------------------------
+/// This host's own messages too (else other hosts' only).
+pub const SY_BUS_OWN: u32 = 1 << 0;
 
 // ---- storage operations that may wait (`SyStorageOp::kind`) ---------------------------
 /// `path` -> `file`, `stat` (its size): `open_read`'s counterpart.

@@ -83,6 +83,26 @@ pub struct SyStorageOp {
     pub reserved0: u32,
 }
 
+/// A key-value operation on the bus (`bus_kv_begin`); the host copies what it needs.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SyBusKvOp {
+    pub struct_size: u32,
+    /// `SY_BUS_KV_*`.
+    pub kind: u32,
+    /// One token (`A-Z a-z 0-9 _ -`); the host prefixes it.
+    pub bucket: SyStr,
+    /// Dotted tokens of `A-Z a-z 0-9 - _ / =`.
+    pub key: SyStr,
+    /// `PUT`, `CREATE`, `UPDATE`.
+    pub value: SyBytes,
+    /// `UPDATE`: the revision the key must still be at.
+    pub revision: u64,
+    /// The bucket's expiry in seconds (0: never).
+    pub max_age_secs: u32,
+    pub reserved0: u32,
+}
+
 /// What a storage operation gave: `storage_begin`'s out, or `SY_EV_STORAGE_DONE`'s data.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]

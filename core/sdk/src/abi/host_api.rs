@@ -193,4 +193,22 @@ pub struct SyHostApi {
         each: SyListFn,
         user: *mut c_void,
     ) -> u32,
+    /// Publish `data` on bus `subject`, typed `type_name`: `SY_OK` queued (at most
+    /// once), `SY_ERR_BUSY` dropped (the queue towards NATS is full).
+    pub bus_publish: unsafe extern "C" fn(
+        ctx: *mut SyHostCtx,
+        subject: SyStr,
+        type_name: SyStr,
+        data: SyBytes,
+    ) -> u32,
+    /// Subscribe to `subject` as `token` (`SY_BUS_OWN`: own messages too): `SY_PENDING`,
+    /// then `SY_EV_BUS_DONE`, then `SY_EV_BUS_MESSAGE`s.
+    pub bus_subscribe:
+        unsafe extern "C" fn(ctx: *mut SyHostCtx, subject: SyStr, flags: u32, token: u64) -> u32,
+    /// End subscription `token`: no message of it after the call.
+    pub bus_unsubscribe: unsafe extern "C" fn(ctx: *mut SyHostCtx, token: u64) -> u32,
+    /// Start key-value operation `op` as `token`: `SY_PENDING`, then
+    /// `SY_EV_BUS_KV_DONE`.
+    pub bus_kv_begin:
+        unsafe extern "C" fn(ctx: *mut SyHostCtx, op: *const SyBusKvOp, token: u64) -> u32,
 }

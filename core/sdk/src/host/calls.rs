@@ -162,6 +162,25 @@ pub trait HostCalls {
     fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {
         Err(self.unsupported("storage_listing"))
     }
+    /// Publish `data` on bus `subject` (checked: a plain dotted subject), typed
+    /// `type_name` (empty: untyped): `SY_OK` queued, `SY_ERR_BUSY` dropped.
+    fn bus_publish(&mut self, subject: &str, type_name: &str, data: &[u8]) -> u32 {
+        self.unsupported("bus_publish")
+    }
+    /// Subscribe to bus `subject` (checked) as `token`; `own`: this host's messages
+    /// too. `SY_PENDING`: `SY_EV_BUS_DONE` follows.
+    fn bus_subscribe(&mut self, subject: &str, own: bool, token: u64) -> u32 {
+        self.unsupported("bus_subscribe")
+    }
+    /// End subscription `token`.
+    fn bus_unsubscribe(&mut self, token: u64) -> u32 {
+        self.unsupported("bus_unsubscribe")
+    }
+    /// Start key-value operation `op` (checked) as `token`: `SY_PENDING`, then
+    /// `SY_EV_BUS_KV_DONE`.
+    fn bus_kv_begin(&mut self, op: crate::KvOp<'_>, token: u64) -> u32 {
+        self.unsupported("bus_kv_begin")
+    }
     /// The plugin made call `call`, which this context does not offer: every default
     /// method answers through here. A context that must know (the dry `create` run at
     /// `validate`, whose refusal only counts when the plugin asked for nothing it was

@@ -21,12 +21,14 @@
 //! - `at_once`: [`answer_at_once`], a storage operation by the synchronous calls.
 //! - `decode`: checking and decoding a plugin's raw arguments, for both tables.
 //! - `store_table`: the `extern "C"` storage operation entries of [`HOST_API`].
+//! - `bus_table`: the `extern "C"` cluster bus entries of [`HOST_API`].
 //! - `table`: argument decoding and the `extern "C"` functions of [`HOST_API`].
 //! - this file: [`with_ctx`], which lends a context to a plugin for one call.
 
 use crate::abi::{SyHostApi, SyHostCtx};
 
 mod at_once;
+mod bus_table;
 mod calls;
 mod decode;
 mod store_table;

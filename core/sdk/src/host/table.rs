@@ -7,6 +7,7 @@
 
 use std::ffi::c_void;
 
+use super::bus_table::{h_bus_kv_begin, h_bus_publish, h_bus_subscribe, h_bus_unsubscribe};
 use super::calls::HostCalls;
 use super::decode::{addr_arg, bytes_arg, dispatch, malformed, put, status, str_arg};
 use super::store_table::{h_storage_begin, h_storage_listing, list_to};
@@ -403,4 +404,8 @@ pub static HOST_API: SyHostApi = SyHostApi {
     open_udp_in: h_open_udp_in,
     storage_begin: h_storage_begin,
     storage_listing: h_storage_listing,
+    bus_publish: h_bus_publish,
+    bus_subscribe: h_bus_subscribe,
+    bus_unsubscribe: h_bus_unsubscribe,
+    bus_kv_begin: h_bus_kv_begin,
 };

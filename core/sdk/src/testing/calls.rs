@@ -440,4 +440,18 @@ impl HostCalls for MockHost {
             .cloned()
             .ok_or(abi::SY_ERR_INVALID)
     }
+    fn bus_publish(&mut self, subject: &str, type_name: &str, data: &[u8]) -> u32 {
+        super::bus::publish(self, subject, type_name, data)
+    }
+    fn bus_subscribe(&mut self, subject: &str, own: bool, token: u64) -> u32 {
+        super::bus::subscribe(self, subject, own, token)
+    }
+    fn bus_unsubscribe(&mut self, token: u64) -> u32 {
+        super::bus::unsubscribe(self, token)
+    }
+    fn bus_kv_begin(&mut self, op: crate::KvOp<'_>, token: u64) -> u32 {
+        self.bus_kv_in_flight
+            .push((token, super::bus::OwnedKvOp::from(op)));
+        abi::SY_PENDING
+    }
 }

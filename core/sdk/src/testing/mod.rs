@@ -15,7 +15,8 @@
 //! test limit and backpressure paths; storage operations can be made to wait
 //! ([`MockHost::storage_waits`], [`MockHost::complete_storage`]), and reads to wait
 //! for a prefetch ([`MockHost::cold_reads`]); emits are kept by port name, decoded on demand
-//! ([`MockHost::messages`]).
+//! ([`MockHost::messages`]); bus subscriptions are kept until a test confirms them and
+//! delivers messages ([`MockHost::bus_confirm`], [`MockHost::bus_deliver`]).
 //!
 //! The mock is a [`crate::host::HostCalls`] behind the host's own `extern "C"` table,
 //! so a plugin's calls are decoded, checked and refused exactly as in the real host;
@@ -32,6 +33,7 @@ use crate::host::{HOST_API, Lent, with_ctx};
 use crate::port::Port;
 use crate::protocol::Protocol;
 
+mod bus;
 mod calls;
 mod dry;
 mod waits;
@@ -109,6 +111,19 @@ pub enum Action {
         file: u64,
         offset: u64,
         len: u64,
+        token: u64,
+    },
+    BusPublish {
+        subject: String,
+        type_name: String,
+        data: Vec<u8>,
+    },
+    BusSubscribe {
+        subject: String,
+        own: bool,
+        token: u64,
+    },
+    BusUnsubscribe {
         token: u64,
     },
 }
@@ -200,6 +215,16 @@ pub struct MockHost {
     prefetching: BTreeMap<u64, (u64, u64, u64)>,
     /// The entries of finished listings, by token (`storage_listing`).
     listings: BTreeMap<u64, Vec<(String, crate::abi::SyStat)>>,
+    /// Bus subscriptions of the plugin, by token: subject and `own`
+    /// ([`MockHost::bus_confirm`], [`MockHost::bus_deliver`]).
+    pub bus_subscriptions: BTreeMap<u64, (String, bool)>,
+    /// Set: `bus_publish` answers it (play a full queue with `HostError::Busy`).
+    pub bus_refuses: Option<crate::HostError>,
+    /// The bus's key-value entries, by (bucket, key): value and revision (set entries
+    /// to play other hosts' writes; [`MockHost::bus_kv_complete`]).
+    pub bus_kv: BTreeMap<(String, String), (Vec<u8>, u64)>,
+    /// Key-value operations in flight, in the order begun.
+    bus_kv_in_flight: Vec<(u64, bus::OwnedKvOp)>,
     /// Ports `open_udp_in` finds taken by someone else (set to play a busy range).
     pub ports_taken_elsewhere: std::collections::BTreeSet<u16>,
     /// What [`MockHost::raw_ctx`] points at: unlike `with_ctx`'s slot on the stack, it

@@ -216,3 +216,202 @@ fn open_udp_in_takes_free_ports_of_the_range_until_none_is_left() {
         [50_002, 50_001]
     );
 }
+
+/// Subscribes to `room.1` at start; once confirmed publishes a line there; keeps what
+/// arrives; unsubscribes on `stop`.
+#[derive(Default)]
+struct Relay {
+    confirmed: Option<Result<(), HostError>>,
+    got: Vec<(u64, String, String, String, Vec<u8>)>,
+    bad_subject: Option<Result<(), HostError>>,
+}
+
+impl Protocol for Relay {
+    type Config = ();
+    const NAME: &'static str = "relay";
+    const LISTENERS: Listeners = Listeners::TCP;
+    fn new(_: (), _: &mut Ctx<'_>) -> Result<Relay, String> {
+        Ok(Relay::default())
+    }
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
+        match event {
+            Event::Start => {
+                ctx.bus_subscribe("room.1", true, 7).expect("subscribed");
+                self.bad_subject = Some(ctx.bus_subscribe("room.*", false, 8));
+            }
+            Event::BusDone { token: 7, result } => {
+                self.confirmed = Some(result);
+                let line = ChatMessage {
+                    from: "r".into(),
+                    channel: "room.1".into(),
+                    text: "hi".into(),
+                    at_unix_ms: 0,
+                };
+                ctx.bus_publish_message("room.1", &line).expect("queued");
+            }
+            Event::BusMessage {
+                token,
+                subject,
+                type_name,
+                from,
+                data,
+            } => self.got.push((
+                token,
+                subject.into(),
+                type_name.into(),
+                from.into(),
+                data.to_vec(),
+            )),
+            Event::Bytes { .. } => ctx.bus_unsubscribe(7).expect("unsubscribed"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn bus_subscriptions_are_confirmed_then_deliver_and_a_wildcard_is_refused() {
+    let mut host = MockHost::new();
+    let mut relay = host.create::<Relay>("").unwrap();
+    assert_eq!(relay.bad_subject, Some(Err(HostError::Invalid)));
+    assert_eq!(
+        host.bus_subscriptions.get(&7),
+        Some(&("room.1".to_string(), true))
+    );
+    host.bus_confirm(&mut relay, 1, 7, Ok(()));
+    assert_eq!(relay.confirmed, Some(Ok(())));
+    let published: Vec<Action> = host
+        .take_io()
+        .into_iter()
+        .filter(|a| matches!(a, Action::BusPublish { .. }))
+        .collect();
+    let Action::BusPublish {
+        subject,
+        type_name,
+        data,
+    } = &published[0]
+    else {
+        panic!("{published:?}")
+    };
+    assert_eq!(
+        (subject.as_str(), type_name.as_str()),
+        ("room.1", ChatMessage::TYPE)
+    );
+    assert_eq!(
+        serde_json::from_slice::<ChatMessage>(data).unwrap().text,
+        "hi"
+    );
+    host.bus_deliver(&mut relay, 2, 7, (ChatMessage::TYPE, "host-b/chat"), b"{}");
+    assert_eq!(
+        relay.got,
+        vec![(
+            7,
+            "room.1".to_string(),
+            ChatMessage::TYPE.to_string(),
+            "host-b/chat".to_string(),
+            b"{}".to_vec()
+        )]
+    );
+    host.deliver(
+        &mut relay,
+        3,
+        Event::Bytes {
+            conn: ConnId(1),
+            data: b"stop",
+        },
+    );
+    assert!(host.bus_subscriptions.is_empty());
+    host.bus_refuses = Some(HostError::Busy);
+    let mut ctx_result = None;
+    host.with_ctx(0, |ctx| ctx_result = Some(ctx.bus_publish("a", "", b"x")));
+    assert_eq!(ctx_result, Some(Err(HostError::Busy)));
+}
+
+/// What a key-value operation answered: the revision and the value, or why not.
+type KvAnswer = Result<(u64, Vec<u8>), HostError>;
+
+/// Runs the key-value operation each TCP read names (`create`, `update N`, `get`,
+/// `delete`) on `claims`/`visitor.1`, and keeps what comes back.
+#[derive(Default)]
+struct Claimer {
+    got: Vec<(u64, KvAnswer)>,
+    next: u64,
+}
+
+impl Protocol for Claimer {
+    type Config = ();
+    const NAME: &'static str = "claimer";
+    const LISTENERS: Listeners = Listeners::TCP;
+    fn new(_: (), _: &mut Ctx<'_>) -> Result<Claimer, String> {
+        Ok(Claimer::default())
+    }
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
+        use crate::{KvKind, KvOp};
+        match event {
+            Event::Bytes { data, .. } => {
+                let text = String::from_utf8_lossy(data).into_owned();
+                let mut words = text.split(' ');
+                let op = KvOp::new(KvKind::Get, "claims", "visitor.1", 30);
+                let op = match words.next() {
+                    Some("create") => KvOp {
+                        kind: KvKind::Create,
+                        ..op
+                    }
+                    .with_value(b"agent-a"),
+                    Some("update") => KvOp {
+                        kind: KvKind::Update,
+                        ..op
+                    }
+                    .with_value(b"agent-a again")
+                    .at_revision(words.next().and_then(|r| r.parse().ok()).unwrap_or(0)),
+                    Some("delete") => KvOp {
+                        kind: KvKind::Delete,
+                        ..op
+                    },
+                    Some("bad") => KvOp::new(KvKind::Get, "claims.x", "visitor.1", 30),
+                    _ => op,
+                };
+                self.next += 1;
+                if let Err(e) = ctx.bus_kv(op, self.next) {
+                    self.got.push((self.next, Err(e)));
+                }
+            }
+            Event::BusKvDone { token, result } => {
+                self.got
+                    .push((token, result.map(|(rev, value)| (rev, value.to_vec()))));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn bus_kv_claims_are_won_once_kept_at_their_revision_and_released() {
+    let mut host = MockHost::new();
+    let mut c = host.create::<Claimer>("").unwrap();
+    let say = |host: &mut MockHost, c: &mut Claimer, what: &str| {
+        let data = what.as_bytes();
+        host.deliver(
+            c,
+            0,
+            Event::Bytes {
+                conn: ConnId(1),
+                data,
+            },
+        );
+        host.bus_kv_complete(c, 1);
+        c.got.pop().expect("an answer").1
+    };
+    assert_eq!(say(&mut host, &mut c, "create"), Ok((1, Vec::new())));
+    // A second claim of the same key loses, as another host's would.
+    assert_eq!(say(&mut host, &mut c, "create"), Err(HostError::Exists));
+    assert_eq!(say(&mut host, &mut c, "update 7"), Err(HostError::Exists));
+    assert_eq!(say(&mut host, &mut c, "update 1"), Ok((2, Vec::new())));
+    assert_eq!(
+        say(&mut host, &mut c, "get"),
+        Ok((2, b"agent-a again".to_vec()))
+    );
+    assert_eq!(say(&mut host, &mut c, "delete").map(|_| ()), Ok(()));
+    assert_eq!(say(&mut host, &mut c, "get"), Err(HostError::NotFound));
+    // A bucket that is no single token is refused by the table, before the mock.
+    assert_eq!(say(&mut host, &mut c, "bad"), Err(HostError::Invalid));
+}

@@ -18,6 +18,14 @@
 //! - `whoami`: replies `instance N`, a number given to each instance when it is
 //!   created (distinct within the process), so a test can tell which instance (which
 //!   worker) serves it;
+//! - `bus-sub SUBJECT` / `bus-sub-own SUBJECT`: subscribes on the cluster bus (own
+//!   messages too, for the second), replying `bus-sub TOKEN pending` or the status;
+//!   `bus-unsub TOKEN`; `bus-pub SUBJECT TEXT`: publishes TEXT typed `ChatMessage/1`,
+//!   replying `bus-pub <status>`. Confirmations and messages are logged at info
+//!   (`faulty bus subscription`, `faulty bus message TOKEN on SUBJECT ...: TEXT`);
+//!   `bus-claim KEY VALUE` / `bus-get KEY` / `bus-release KEY`: a create, get or
+//!   delete in key-value bucket `claims` (60 s expiry), replying `VERB TOKEN pending`;
+//!   the outcome is logged (`faulty bus kv TOKEN: Ok((revision, "value"))` or `Err(..)`);
 //! - anything else is echoed back unchanged.
 //!
 //! Typed message ports exist so that `validate` tests can build a port type mismatch and
@@ -25,6 +33,9 @@
 //! `in` (`switchyard.TransferCompleted/1`) and input `any` (`*`). Messages received on an
 //! input are logged at info level (`faulty got message`, with the instance's number) so
 //! a test can see them arrive, and where.
+//!
+//! `message_delay_ms: N` in its config blocks the handler N ms on each typed message
+//! (a slow consumer, for the bus tests).
 //!
 //! Features (built as variants by the workers tests): `sharded` declares
 //! `Sharding::Any` (the plugin may run on several workers); `every-worker` adds
@@ -47,6 +58,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Deserialize;
 use switchyard_sdk::prelude::*;
 use switchyard_sdk::{InputDelivery, Sharding};
+use switchyard_sdk::{KvKind, KvOp};
 
 /// Instances created in this process so far: each takes the next number.
 static INSTANCES: AtomicU64 = AtomicU64::new(0);
@@ -64,6 +76,8 @@ pub struct Config {
     pub handover: Handover,
     /// Panic in `Protocol::import_state`.
     pub panic_in_import: bool,
+    /// Block the handler thread this long on each typed message (a slow consumer).
+    pub message_delay_ms: u64,
 }
 
 /// What `export_state` does, to test each way a handover can go.
@@ -89,6 +103,7 @@ pub struct Faulty {
     panic_always: bool,
     handover: Handover,
     panic_in_import: bool,
+    message_delay_ms: u64,
 }
 
 /// An id no host hands out: ids count up from small numbers.
@@ -115,6 +130,7 @@ impl Faulty {
             b"whoami" => Some(format!("instance {}", self.number).into_bytes()),
             b"count" => Some(format!("count {}", self.handled - 1).into_bytes()),
             b"malformed" => Some(self.malformed(ctx).into_bytes()),
+            cmd if cmd.starts_with(b"bus-") => Some(self.bus_command(ctx, cmd).into_bytes()),
             b"emit" => {
                 let msg = ChatMessage {
                     from: "faulty".into(),
@@ -126,6 +142,46 @@ impl Faulty {
             }
             _ => None,
         }
+    }
+
+    /// `bus-sub SUBJECT` (token: this command's number), `bus-sub-own SUBJECT`,
+    /// `bus-unsub TOKEN`, `bus-pub SUBJECT TEXT` (typed `ChatMessage/1`, TEXT as is):
+    /// the bus calls, replying with their status.
+    fn bus_command(&mut self, ctx: &mut Ctx<'_>, cmd: &[u8]) -> String {
+        let text = String::from_utf8_lossy(cmd).into_owned();
+        let mut words = text.splitn(3, ' ');
+        let (verb, arg, rest) = (
+            words.next().unwrap_or(""),
+            words.next().unwrap_or(""),
+            words.next().unwrap_or(""),
+        );
+        let outcome = match verb {
+            "bus-sub" | "bus-sub-own" => {
+                // This command's number: unique in the instance.
+                let token = self.handled;
+                match ctx.bus_subscribe(arg, verb == "bus-sub-own", token) {
+                    Ok(()) => return format!("bus-sub {token} pending"),
+                    Err(e) => Err(e),
+                }
+            }
+            "bus-unsub" => ctx.bus_unsubscribe(arg.parse().unwrap_or(0)),
+            "bus-claim" | "bus-get" | "bus-release" => {
+                let kind = match verb {
+                    "bus-claim" => KvKind::Create,
+                    "bus-get" => KvKind::Get,
+                    _ => KvKind::Delete,
+                };
+                let op = KvOp::new(kind, "claims", arg, 60).with_value(rest.as_bytes());
+                let token = self.handled;
+                match ctx.bus_kv(op, token) {
+                    Ok(()) => return format!("{verb} {token} pending"),
+                    Err(e) => Err(e),
+                }
+            }
+            "bus-pub" => ctx.bus_publish(arg, ChatMessage::TYPE, rest.as_bytes()),
+            _ => return format!("unknown {verb}"),
+        };
+        format!("{verb} {}", status(outcome))
     }
 
     /// Call host functions with arguments that cannot be valid, and say what came back.
@@ -179,6 +235,7 @@ impl Protocol for Faulty {
             panic_always: config.panic_always,
             handover: config.handover,
             panic_in_import: config.panic_in_import,
+            message_delay_ms: config.message_delay_ms,
         })
     }
 
@@ -226,9 +283,32 @@ impl Protocol for Faulty {
             Event::PeerEof { conn } => {
                 let _ = ctx.shutdown_write(conn);
             }
+            Event::BusDone { token, result } => {
+                ctx.info(format_args!("faulty bus subscription {token}: {result:?}"));
+            }
+            Event::BusKvDone { token, result } => {
+                let result = result.map(|(revision, value)| {
+                    (revision, String::from_utf8_lossy(value).into_owned())
+                });
+                ctx.info(format_args!("faulty bus kv {token}: {result:?}"));
+            }
+            Event::BusMessage {
+                token,
+                subject,
+                type_name,
+                from,
+                data,
+            } => {
+                ctx.info(format_args!(
+                    "faulty bus message {token} on {subject} of type {type_name} from {from}: {}",
+                    String::from_utf8_lossy(data)
+                ));
+            }
             Event::Message {
                 port, type_name, ..
             } => {
+                // A slow consumer on purpose: the thread is the handler's.
+                std::thread::sleep(std::time::Duration::from_millis(self.message_delay_ms));
                 ctx.info(format_args!(
                     "faulty got message on port {port} of type {type_name} in instance {}",
                     self.number

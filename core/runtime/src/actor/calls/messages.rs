@@ -1,4 +1,5 @@
-//! Typed messages a plugin emits on an output port, sent to the routed handlers.
+//! Typed messages a plugin emits on an output port, sent to the routed handlers and
+//! offered to the bus for the routed subjects (never waiting: `bus::outbox`).
 //!
 //! The host does not read them: what it counts of a transfer comes from
 //! `session_end` (`calls::sessions`), whatever the plugin's message types.
@@ -9,6 +10,7 @@ use switchyard_sdk::abi;
 
 use crate::actor::InstanceActor;
 use crate::actor::messages::TypedMessage;
+use crate::bus::outbox::Outgoing;
 
 /// Largest typed message.
 const MAX_MESSAGE: usize = 1024 * 1024;
@@ -24,13 +26,26 @@ pub fn emit(actor: &mut InstanceActor, port: u32, data: &[u8]) -> u32 {
     if data.len() > MAX_MESSAGE {
         return abi::SY_ERR_LIMIT;
     }
-    let Some(routes) = shared.outputs.get(&port) else {
+    let routes = shared.outputs.get(&port).map_or(&[][..], Vec::as_slice);
+    let subjects = shared.bus_outputs.get(&port).map_or(&[][..], Vec::as_slice);
+    if routes.is_empty() && subjects.is_empty() {
         return abi::SY_OK;
-    };
-    let data: Arc<[u8]> = Arc::from(data);
+    }
     let type_name = Arc::clone(&shared.type_names[port as usize]);
-    let registry = actor.registry.read().unwrap_or_else(|e| e.into_inner());
     let source: Arc<str> = Arc::from(format!("{}.{}", shared.name, decl.name));
+    if let Some(bus) = &shared.bus {
+        let payload = bytes::Bytes::copy_from_slice(data);
+        for subject in subjects {
+            bus.outbox.offer(Outgoing {
+                subject: Arc::clone(subject),
+                type_name: Arc::clone(&type_name),
+                source: Arc::clone(&source),
+                payload: payload.clone(),
+            });
+        }
+    }
+    let data: Arc<[u8]> = Arc::from(data);
+    let registry = actor.registry.read().unwrap_or_else(|e| e.into_inner());
     for r in routes {
         let Some(workers) = registry.get(&r.to_handler) else {
             continue;

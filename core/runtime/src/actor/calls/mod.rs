@@ -1,9 +1,12 @@
-//! [`Calls`]: the plugin's actions, executed by the actor that owns its resources.
+//! [`Calls`]: the plugin's actions, executed by the actor that owns its resources
+//! (one file per resource: `conns`, `files`, `store`, `sockets`, `timers`, `messages`,
+//! `sessions`, and `bus`: the cluster bus calls).
 //!
 //! These run *inside* a call into the plugin, so they never call the plugin back:
 //! anything that produces an event (a completed receive, a fired timer, a flush) is
 //! scheduled on the actor's context and delivered after the current call returns.
 
+mod bus;
 mod conns;
 mod files;
 mod messages;
@@ -194,6 +197,22 @@ impl HostCalls for Calls<'_> {
         token: u64,
     ) -> Result<Option<abi::SyStorageDone>, u32> {
         store::begin(self, op, token)
+    }
+
+    fn bus_publish(&mut self, subject: &str, type_name: &str, data: &[u8]) -> u32 {
+        bus::publish(self, subject, type_name, data)
+    }
+
+    fn bus_subscribe(&mut self, subject: &str, own: bool, token: u64) -> u32 {
+        bus::subscribe(self, subject, own, token)
+    }
+
+    fn bus_unsubscribe(&mut self, token: u64) -> u32 {
+        bus::unsubscribe(self, token)
+    }
+
+    fn bus_kv_begin(&mut self, op: switchyard_sdk::KvOp<'_>, token: u64) -> u32 {
+        bus::kv_begin(self, op, token)
     }
 
     fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {

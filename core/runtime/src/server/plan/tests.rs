@@ -40,6 +40,7 @@ pub(in crate::server) fn handler(name: &str, listeners: &[&str]) -> HandlerSpec 
         limits: Limits::default(),
         listeners: listeners.iter().map(|l| l.to_string()).collect(),
         outputs: Vec::new(),
+        bus_outputs: Vec::new(),
     }
 }
 
@@ -76,6 +77,8 @@ fn topology(handlers: Vec<HandlerSpec>, listeners: Vec<ListenerSpec>) -> Topolog
         plugin_dirs: Vec::new(),
         access_log: None,
         storages: Vec::new(),
+        bus: None,
+        bus_inputs: Vec::new(),
     }
 }
 

@@ -1,11 +1,10 @@
-//! The `bus` section: read in full, refused until served, and every error at its
-//! `file:line:col`.
+//! The `bus` section: read in full, and every error at its `file:line:col`.
 
 use super::fake::{assert_at, compile_text, errors, only, pos};
 use crate::topology::DiagnosticKind;
-use crate::topology::bus::{BusCredentials, BusSpec};
 use crate::topology::document;
 use crate::topology::reader::Reader;
+use crate::topology::{BusCredentials, BusSpec};
 
 /// A small valid topology with `bus` set to `bus`.
 fn layout(bus: &str) -> String {
@@ -32,20 +31,14 @@ fn read_bus(text: &str) -> Option<BusSpec> {
 }
 
 #[test]
-fn a_checked_bus_is_refused_at_its_value_until_served() {
+fn a_checked_bus_compiles_into_the_topology() {
     let text = layout(&nats(
-        r#"subject_prefix: "sy.prod", user_env: "SY_NATS_USER", password_env: "SY_NATS_PASS""#,
+        r#"subject_prefix: "sy.prod", user_env: "SY_NATS_USER", password_env: "SY_NATS_PASS", max_queued: 64"#,
     ));
-    let e = errors(&text);
-    assert_eq!(e.len(), 1, "{e}");
-    let d = only(&e, DiagnosticKind::UnsupportedBus);
-    assert_at(&d, pos(&text, "Some((kind: nats"));
-    assert!(
-        d.message
-            .contains("the NATS bus is not yet served (issue 22)"),
-        "{}",
-        d.message
-    );
+    let topo = compile_text(&text).expect("valid");
+    let bus = topo.bus.expect("a bus");
+    assert_eq!(bus.max_queued, 64);
+    assert!(topo.bus_inputs.is_empty());
     let spec = read_bus(&text).expect("read in full");
     assert_eq!(spec.servers, ["nats://127.0.0.1:4222"]);
     assert_eq!(
@@ -105,6 +98,10 @@ fn a_bad_prefix_or_name_is_reported_at_its_value() {
     let d = only(&errors(&text), DiagnosticKind::BadValue);
     assert_at(&d, pos(&text, "\"host a\""));
     assert!(d.message.contains("`name`"), "{}", d.message);
+    let text = layout(&nats("max_queued: 0"));
+    let d = only(&errors(&text), DiagnosticKind::BadValue);
+    assert_at(&d, pos(&text, "0))"));
+    assert!(d.message.contains("at least 1"), "{}", d.message);
     let text = layout(&nats(r#"subject_prefix: "sy.>""#));
     assert_at(
         &only(&errors(&text), DiagnosticKind::BadValue),

@@ -13,13 +13,15 @@
 //! - `bind.rs`: host names in `bind` (resolved, or not), `dual_stack`, their clashes.
 //! - `plugins.rs`: load failures by class, and where they are reported.
 //! - `storages.rs`: the `storages` section and a handler's `storage`.
-//! - `bus.rs`: the `bus` section, checked and refused until served (issue 22).
+//! - `bus.rs`: the `bus` section, each field checked at its value.
+//! - `bus_routes.rs`: routes between ports and bus subjects, and their types.
 //! - `workers.rs`: `workers` against the plugin's sharding, and its default.
 
 mod access_log;
 mod admin;
 mod bind;
 mod bus;
+mod bus_routes;
 mod fake;
 mod plugins;
 mod render;

@@ -102,6 +102,7 @@ fn a_full_topology_compiles_to_the_expected_graph() {
             },
             listeners: vec!["echo_udp".into(), "echo_tcp".into()],
             outputs: vec![],
+            bus_outputs: vec![],
         }
     );
     let chat = &t.handlers[1];

@@ -1,0 +1,159 @@
+//! The cluster bus calls of a plugin: publish through the handler's outbox (never
+//! waiting), and subscriptions made on the bus thread whose confirmation and messages
+//! come back to this actor as `BUS_DONE` and `BUS_MESSAGE` events, in order.
+//!
+//! A subscription's messages cross threads through a bounded channel: a plugin slower
+//! than its subject holds the subscription back, so messages wait in the NATS client's
+//! buffer and beyond it are dropped as a slow consumer, never piling up in memory.
+
+use std::sync::Arc;
+
+use std::time::Duration;
+
+use actix::{ActorFutureExt, ActorStreamExt, AsyncContext};
+use slog::debug;
+use switchyard_bus::BusError;
+use switchyard_sdk::KvOp;
+use switchyard_sdk::abi;
+use tokio::sync::mpsc;
+
+use super::Calls;
+use crate::actor::InstanceActor;
+use crate::actor::event::HostEvent;
+use crate::bus::access::{KvFailure, KvRequest, SubscriptionItem};
+use crate::bus::outbox::Outgoing;
+
+/// Largest message a plugin may publish (NATS's default payload limit).
+const MAX_MESSAGE: usize = 1024 * 1024;
+/// Most bus subscriptions per instance.
+const MAX_SUBSCRIPTIONS: usize = 1024;
+/// Messages of one subscription waiting for the handler thread, at most.
+const PENDING: usize = 64;
+
+pub fn publish(calls: &mut Calls<'_>, subject: &str, type_name: &str, data: &[u8]) -> u32 {
+    let shared = &calls.actor.shared;
+    let Some(bus) = &shared.bus else {
+        return abi::SY_ERR_UNSUPPORTED;
+    };
+    if data.len() > MAX_MESSAGE {
+        return abi::SY_ERR_LIMIT;
+    }
+    let queued = bus.outbox.offer(Outgoing {
+        subject: Arc::from(subject),
+        type_name: Arc::from(type_name),
+        source: Arc::from(shared.name.as_str()),
+        payload: bytes::Bytes::copy_from_slice(data),
+    });
+    if queued { abi::SY_OK } else { abi::SY_ERR_BUSY }
+}
+
+pub fn subscribe(calls: &mut Calls<'_>, subject: &str, own: bool, token: u64) -> u32 {
+    let Some(bus) = calls.actor.shared.bus.clone() else {
+        return abi::SY_ERR_UNSUPPORTED;
+    };
+    let subs = &calls.actor.res.bus_subs;
+    if subs.contains_key(&token) {
+        return abi::SY_ERR_EXISTS;
+    }
+    if subs.len() >= MAX_SUBSCRIPTIONS {
+        return abi::SY_ERR_LIMIT;
+    }
+    let (tx, rx) = mpsc::channel(PENDING);
+    let task = bus.subscribe(subject.to_owned(), own, tx);
+    let items = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let subject: Arc<str> = Arc::from(subject);
+    let delivery = actix::fut::wrap_stream::<_, InstanceActor>(items)
+        .map(move |item, act: &mut InstanceActor, ctx| match item {
+            SubscriptionItem::Done(result) => {
+                let status = match result {
+                    Ok(()) => abi::SY_OK,
+                    Err(e) => {
+                        debug!(act.shared.log, "bus subscription failed"; "subject" => &*subject, "error" => %e);
+                        act.res.bus_subs.remove(&token);
+                        abi::SY_ERR_IO
+                    }
+                };
+                act.deliver(HostEvent::BusDone { token, status }, ctx);
+            }
+            SubscriptionItem::Message(msg) => {
+                let source = format!(
+                    "{}/{}",
+                    msg.host.as_deref().unwrap_or("?"),
+                    msg.source.as_deref().unwrap_or("?")
+                );
+                let event = HostEvent::BusMessage {
+                    token,
+                    subject: &msg.subject,
+                    type_name: msg.type_name.as_deref().unwrap_or(""),
+                    source: &source,
+                    data: &msg.payload,
+                };
+                act.deliver(event, ctx);
+            }
+        })
+        .finish();
+    let delivery = calls.ctx.spawn(delivery);
+    calls
+        .actor
+        .res
+        .bus_subs
+        .insert(token, (delivery, task.abort_handle()));
+    abi::SY_PENDING
+}
+
+pub fn kv_begin(calls: &mut Calls<'_>, op: KvOp<'_>, token: u64) -> u32 {
+    let Some(bus) = calls.actor.shared.bus.clone() else {
+        return abi::SY_ERR_UNSUPPORTED;
+    };
+    if op.value.len() > MAX_MESSAGE || calls.actor.res.bus_kv_ops.len() >= MAX_SUBSCRIPTIONS {
+        return abi::SY_ERR_LIMIT;
+    }
+    let job = bus.kv(KvRequest {
+        kind: op.kind,
+        bucket: op.bucket.to_owned(),
+        key: op.key.to_owned(),
+        value: bytes::Bytes::copy_from_slice(op.value),
+        revision: op.revision,
+        max_age: Duration::from_secs(op.max_age_secs.into()),
+    });
+    let id = crate::ids::next_id();
+    let handle = calls
+        .ctx
+        .spawn(actix::fut::wrap_future::<_, InstanceActor>(job).map(
+            move |joined, act: &mut InstanceActor, ctx| {
+                act.res.bus_kv_ops.remove(&id);
+                let (status, revision, value) = match joined {
+                    Ok(Ok((revision, value))) => (abi::SY_OK, revision, value),
+                    Ok(Err(KvFailure::NotFound)) => (abi::SY_ERR_NOT_FOUND, 0, Default::default()),
+                    Ok(Err(KvFailure::Bus(BusError::Conflict { .. }))) => {
+                        (abi::SY_ERR_EXISTS, 0, Default::default())
+                    }
+                    Ok(Err(e)) => {
+                        debug!(act.shared.log, "bus key-value operation failed"; "error" => ?e);
+                        (abi::SY_ERR_IO, 0, Default::default())
+                    }
+                    Err(_) => (abi::SY_ERR_IO, 0, Default::default()),
+                };
+                let event = HostEvent::BusKvDone {
+                    token,
+                    status,
+                    revision,
+                    value: &value,
+                };
+                act.deliver(event, ctx);
+            },
+        ));
+    calls.actor.res.bus_kv_ops.insert(id, handle);
+    abi::SY_PENDING
+}
+
+pub fn unsubscribe(calls: &mut Calls<'_>, token: u64) -> u32 {
+    let Some((delivery, task)) = calls.actor.res.bus_subs.remove(&token) else {
+        return abi::SY_ERR_NOT_FOUND;
+    };
+    calls.ctx.cancel_future(delivery);
+    task.abort();
+    abi::SY_OK
+}
