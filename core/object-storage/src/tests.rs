@@ -38,7 +38,9 @@ async fn an_upload_is_invisible_until_committed() {
     assert_eq!(s.uploads_in_progress().await.unwrap(), 0);
     let listed = s.list(Some("d")).await.unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
-    assert!(matches!(&listed[0], ListEntry::File { name, size: 5, modified_unix } if *modified_unix > 0 && name.as_str() == "d/f"));
+    assert!(
+        matches!(&listed[0], ListEntry::File { name, size: 5, modified_unix } if *modified_unix > 0 && name.as_str() == "d/f")
+    );
 }
 
 #[tokio::test]
