@@ -127,29 +127,26 @@ curl_step() {
 # An upload is verified on the store: the object read back into a local file.
 readback() { curl -sf "$s3/switchyard/bench/$1" -o "$work/out/readback.bin" || fail "round $r: $1 not on the store"; }
 
-put_files() {
+# put_ours KEY NAME CMD...: one of our uploads, stored as bench/NAME: timed, its server
+# CPU and peak RSS taken, verified by reading the object back from the store.
+put_ours() {
+    local key=$1 name=$2 c0 c1
+    shift 2
     peak_reset
     c0=$(server_cpu "$SERVER_PID")
-    measured "$work/mc" "$bin/switchyard-files" --quiet put "$files_addr" "$work/src.bin" "fup-$r.bin" > /dev/null ||
-        fail "put-files round $r failed"
+    measured "$work/mc" "$@" > /dev/null || fail "$key round $r failed: $*"
     c1=$(server_cpu "$SERVER_PID")
-    peak_note put-files
-    readback "fup-$r.bin"
-    verify "put-files round $r" "$src_sha" "$work/out/readback.bin"
-    record "$results" put-files "$(sub "$(measured_field "$work/mc" 2)" "$(measured_field "$work/mc" 1)")" \
+    peak_note "$key"
+    readback "$name"
+    verify "$key round $r" "$src_sha" "$work/out/readback.bin"
+    record "$results" "$key" "$(sub "$(measured_field "$work/mc" 2)" "$(measured_field "$work/mc" 1)")" \
         "$(measured_field "$work/mc" 3)" "$(sub "$c1" "$c0")"
 }
+put_files() {
+    put_ours put-files "fup-$r.bin" "$bin/switchyard-files" --quiet put "$files_addr" "$work/src.bin" "fup-$r.bin"
+}
 put_bulk() {
-    peak_reset
-    c0=$(server_cpu "$SERVER_PID")
-    measured "$work/mc" "$bin/switchyard-bulk" -q send "$bulk_addr" "$work/src.bin" --name "bup-$r.bin" > /dev/null ||
-        fail "put-bulk round $r failed"
-    c1=$(server_cpu "$SERVER_PID")
-    peak_note put-bulk
-    readback "incoming/bup-$r.bin"
-    verify "put-bulk round $r" "$src_sha" "$work/out/readback.bin"
-    record "$results" put-bulk "$(sub "$(measured_field "$work/mc" 2)" "$(measured_field "$work/mc" 1)")" \
-        "$(measured_field "$work/mc" 3)" "$(sub "$c1" "$c0")"
+    put_ours put-bulk "incoming/bup-$r.bin" "$bin/switchyard-bulk" -q send "$bulk_addr" "$work/src.bin" --name "bup-$r.bin"
 }
 put_curl() {
     curl_step put-curl "$work/src.bin" curl -sf -T "$work/src.bin" "$s3/switchyard/bench/cup-$r.bin"
