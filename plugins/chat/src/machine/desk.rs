@@ -24,16 +24,20 @@ impl Chat {
         s.waiting_since.get_or_insert(now);
         s.last_text = clip(text, PREVIEW);
         let (id, dest, name) = (s.id, s.dest, s.name());
+        let held_elsewhere = s.remote_owner.is_some();
         let owner = s.owner.and_then(|a| self.sessions.get(a)).map(|a| a.dest);
+        let remote_agents = self.cluster.as_ref().map_or(0, |c| c.remote_agents());
         self.line(name, id.to_string(), text.to_string());
+        self.visitor_said_cluster(peer, text);
         let line = reply::visitor_line(id, text);
-        if owner.is_some() || !self.agents.is_empty() {
+        if owner.is_some() || held_elsewhere || !self.agents.is_empty() || remote_agents > 0 {
             match owner {
                 Some(agent) => self.send(agent, line),
-                None => {
+                None if !held_elsewhere => {
                     let to = self.agents.all();
                     self.fanout(to, line);
                 }
+                None => {}
             }
             if let Some(s) = self.sessions.get_mut(peer) {
                 s.owed_since.get_or_insert(now);
@@ -81,6 +85,7 @@ impl Chat {
         s.role = Role::Agent;
         (s.waiting_since, s.owed_since, s.owner) = (None, None, None);
         let dest = s.dest;
+        self.presence_changed(0);
         if self.agents.insert(dest) {
             let others = self.agents.except(peer);
             self.fanout(others, reply::info(format_args!("agent {name} is online")));
@@ -129,6 +134,7 @@ impl Chat {
             let others = self.agents.except(peer);
             self.fanout(others, reply::answer_line(visitor, &agent, text));
         }
+        self.answered_cluster(&agent, visitor, text);
         self.line(agent, visitor.to_string(), text.to_string());
     }
 
@@ -220,7 +226,7 @@ impl Chat {
     }
 
     /// The agent's name, or an error reply and `None` if `peer` is no agent.
-    fn agent_name(&mut self, peer: SocketAddr) -> Option<String> {
+    pub(super) fn agent_name(&mut self, peer: SocketAddr) -> Option<String> {
         let s = self.sessions.get(peer)?;
         if s.role == Role::Agent {
             return Some(s.name());

@@ -176,6 +176,10 @@ impl Chat {
                 last_text: s.last_text,
                 owner: s.owner.filter(|_| agents_on),
                 holding: s.holding.filter(|_| agent).map(VisitorId),
+                // Cluster claims are not handed over: they expire, and the visitor
+                // is back in the queue (docs: the chat across hosts).
+                remote_owner: None,
+                holding_remote: None,
             })?;
         }
         for (_, s) in sessions.iter() {
