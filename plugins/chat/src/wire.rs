@@ -111,7 +111,7 @@ impl Subjects {
     }
 
     /// The room a subject of [`Subjects::room`] names.
-    pub fn room_of<'a>(&self, subject: &'a str) -> Option<String> {
+    pub fn room_of(&self, subject: &str) -> Option<String> {
         subject
             .strip_prefix(self.base.as_str())?
             .strip_prefix(".room.")

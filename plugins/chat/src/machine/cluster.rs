@@ -324,18 +324,20 @@ impl Chat {
         let Some(c) = self.cluster.as_mut() else {
             return;
         };
-        let known = c.peers.contains_key(host);
-        c.peers.insert(
+        let before = c.peers.insert(
             host.to_owned(),
             Peer {
                 last_seen: now,
-                presence,
+                presence: presence.clone(),
             },
         );
-        if !known {
+        if before.is_none() {
             // A newcomer learns of us at once rather than a third of the period later.
             c.next_presence = now;
         }
+        // Joins and leaves a room note did not bring (made before we subscribed).
+        let before = before.map(|p| p.presence).unwrap_or_default();
+        self.rooms_presence_changed(host, &before, &presence);
     }
 
     fn renew_claims(&mut self, now: u64) {

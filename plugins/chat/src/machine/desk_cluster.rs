@@ -212,7 +212,7 @@ impl Chat {
             if a.holding_remote.as_ref() == Some(visitor) {
                 a.holding_remote = None;
             }
-            if !self.cluster.as_ref().is_some_and(|c| c.me != visitor.host)
+            if self.cluster.as_ref().is_none_or(|c| c.me == visitor.host)
                 && a.holding == Some(VisitorId(visitor.id))
             {
                 a.holding = None;

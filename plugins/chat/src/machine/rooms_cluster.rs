@@ -96,19 +96,48 @@ impl Chat {
             RoomNote::Line { from, text } => reply::room_line(room, &from, &text),
             RoomNote::Joined { name } => {
                 let list = members.entry(room.to_owned()).or_default();
-                if !list.contains(&name) {
-                    list.push(name.clone());
+                if list.contains(&name) {
+                    return; // announced already (by a presence)
                 }
+                list.push(name.clone());
                 reply::info(format_args!("{name}@{host} joined #{room}"))
             }
             RoomNote::Left { name, why } => {
-                if let Some(list) = members.get_mut(room) {
-                    list.retain(|n| *n != name);
+                let list = members.entry(room.to_owned()).or_default();
+                if !list.contains(&name) {
+                    return;
                 }
+                list.retain(|n| *n != name);
                 reply::info(format_args!("{name}@{host} {why} #{room}"))
             }
         };
         self.fanout(to, text);
+    }
+
+    /// `host`'s presence went from `before` to `now`: announce in our rooms the members
+    /// that came or went without a room note reaching us.
+    pub(super) fn rooms_presence_changed(&mut self, host: &str, before: &Presence, now: &Presence) {
+        let empty = Vec::new();
+        for (room, names) in &now.rooms {
+            let Some(to) = self.rooms.get_mut(room).map(|g| g.all()) else {
+                continue;
+            };
+            let old = before.rooms.get(room).unwrap_or(&empty);
+            for name in names.iter().filter(|n| !old.contains(n)) {
+                let text = reply::info(format_args!("{name}@{host} joined #{room}"));
+                self.fanout(to.clone(), text);
+            }
+        }
+        for (room, old) in &before.rooms {
+            let Some(to) = self.rooms.get_mut(room).map(|g| g.all()) else {
+                continue;
+            };
+            let names = now.rooms.get(room).unwrap_or(&empty);
+            for name in old.iter().filter(|n| !names.contains(n)) {
+                let text = reply::info(format_args!("{name}@{host} left #{room}"));
+                self.fanout(to.clone(), text);
+            }
+        }
     }
 
     /// `host` is gone: tell each of our rooms it had members in.
