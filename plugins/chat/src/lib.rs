@@ -37,3 +37,6 @@ pub mod wire;
 pub use plugin::{ChatPlugin, MESSAGES_PORT};
 
 switchyard_sdk::declare_plugin!(ChatPlugin);
+
+#[cfg(test)]
+mod plugin_cluster_tests;
