@@ -71,7 +71,7 @@ pub(super) struct Peer {
     pub presence: Presence,
 }
 
-/// A visitor of another host, as the desk notes tell.
+/// A visitor of another host, as the desk notes tell (`/waiting` lists them).
 #[derive(Debug, Default)]
 pub(super) struct RemoteVisitor {
     pub waiting_since: Option<u64>,

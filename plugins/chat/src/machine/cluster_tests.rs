@@ -216,6 +216,12 @@ fn a_visitor_on_one_host_talks_with_an_agent_on_the_other() {
         c.got(A, 1000).is_empty(),
         "no auto-reply: an agent is online elsewhere"
     );
+    c.say(B, 2000, "/waiting");
+    let waiting = c.got(B, 2000);
+    assert!(
+        waiting[0].starts_with("* 1 waiting\n  v1@host-a 0s: my order is late"),
+        "{waiting:?}"
+    );
     c.say(B, 2000, "/reply v1@host-a sorry, on its way");
     assert_eq!(c.got(A, 1000), vec!["sorry, on its way"]);
     assert_eq!(c.got(B, 2000), vec!["* sent to v1@host-a"]);

@@ -205,19 +205,35 @@ impl Chat {
         if self.agent_name(peer).is_none() {
             return;
         }
-        let mut list: Vec<_> = self
+        // (since, id, host, holder, preview): this host's visitors, then the cluster's.
+        let mut list: Vec<(u64, u64, &str, Option<String>, &str)> = self
             .sessions
             .iter()
-            .filter_map(|(_, v)| v.waiting_since.map(|since| (since, v)))
+            .filter_map(|(_, v)| {
+                let since = v.waiting_since?;
+                let holder = v
+                    .owner
+                    .and_then(|o| self.sessions.get(o))
+                    .map(|o| o.name())
+                    .or_else(|| v.remote_owner.clone());
+                Some((since, v.id.0, "", holder, v.last_text.as_str()))
+            })
             .collect();
-        list.sort_by_key(|(since, v)| (*since, v.id));
+        if let Some(c) = &self.cluster {
+            list.extend(c.remote.iter().filter_map(|(k, r)| {
+                let since = r.waiting_since?;
+                Some((since, k.id, k.host.as_str(), r.owner.clone(), r.last_text.as_str()))
+            }));
+        }
+        list.sort_by(|a, b| (a.0, a.2, a.1).cmp(&(b.0, b.2, b.1)));
         let mut text = reply::info(format_args!("{} waiting", list.len()));
-        for (since, v) in list.iter().take(WAITING_SHOWN) {
-            let _ = write!(text, "\n  {} {}s", v.id, now.saturating_sub(*since) / 1000);
-            if let Some(owner) = v.owner.and_then(|o| self.sessions.get(o)) {
-                let _ = write!(text, " held by {}", owner.name());
+        for (since, id, host, holder, preview) in list.iter().take(WAITING_SHOWN) {
+            let at = if host.is_empty() { String::new() } else { format!("@{host}") };
+            let _ = write!(text, "\n  v{id}{at} {}s", now.saturating_sub(*since) / 1000);
+            if let Some(holder) = holder {
+                let _ = write!(text, " held by {holder}");
             }
-            let _ = write!(text, ": {}", v.last_text);
+            let _ = write!(text, ": {preview}");
         }
         if list.len() > WAITING_SHOWN {
             let _ = write!(text, "\n  ... and {} more", list.len() - WAITING_SHOWN);
