@@ -30,20 +30,24 @@ struct Cluster {
     now: u64,
 }
 
+/// A clustered chat's configuration, presence every second.
+fn config() -> Config {
+    Config {
+        agent_secret: Some(SECRET.into()),
+        cluster: Some(ClusterConfig {
+            presence_secs: 3,
+            ..ClusterConfig::default()
+        }),
+        ..Config::default()
+    }
+}
+
 impl Cluster {
     fn new() -> Cluster {
         let hosts = ["host-a", "host-b"]
             .into_iter()
             .map(|name| {
-                let mut chat = Chat::new(Config {
-                    agent_secret: Some(SECRET.into()),
-                    cluster: Some(ClusterConfig {
-                        presence_secs: 3,
-                        ..ClusterConfig::default()
-                    }),
-                    ..Config::default()
-                })
-                .unwrap();
+                let mut chat = Chat::new(config()).unwrap();
                 chat.join_cluster(0, name);
                 Host {
                     name,
@@ -324,5 +328,35 @@ fn rooms_span_hosts_and_a_silent_host_leaves_them_and_releases_its_visitors() {
         c.got(A, 1000)
             .iter()
             .any(|l| l.contains("members of host host-b left #lobby"))
+    );
+}
+
+#[test]
+fn a_reload_hands_the_claims_over_and_the_successor_renews_them() {
+    let mut c = Cluster::new();
+    c.say(B, 2000, &format!("/agent {SECRET} bob"));
+    c.run_until(1500);
+    c.say(A, 1000, "hi");
+    c.say(B, 2000, "/take v1@host-a");
+    let (_, taken_at) = c.kv["v.host-a.1"].clone();
+    // Host B reloads: its state goes through the handover's bytes to a new machine.
+    let bytes = serde_json::to_vec(&c.hosts[B].chat.snapshot(c.now)).unwrap();
+    let mut next = Chat::new(config()).unwrap();
+    next.join_cluster(c.now, "host-b");
+    next.restore(serde_json::from_slice(&bytes).unwrap(), c.now)
+        .unwrap();
+    c.hosts[B].chat = next;
+    c.hosts[B].subscribed.clear();
+    c.settle();
+    c.run_until(c.now + 1200);
+    let (holder, revision) = c.kv["v.host-a.1"].clone();
+    assert_eq!(holder, "bob@host-b");
+    assert!(revision > taken_at, "the successor renewed the claim");
+    c.got(A, 1000);
+    c.say(B, 2000, "still with you");
+    assert_eq!(
+        c.got(A, 1000),
+        vec!["still with you"],
+        "bob still holds the visitor"
     );
 }

@@ -222,13 +222,23 @@ impl Chat {
         if let Some(c) = &self.cluster {
             list.extend(c.remote.iter().filter_map(|(k, r)| {
                 let since = r.waiting_since?;
-                Some((since, k.id, k.host.as_str(), r.owner.clone(), r.last_text.as_str()))
+                Some((
+                    since,
+                    k.id,
+                    k.host.as_str(),
+                    r.owner.clone(),
+                    r.last_text.as_str(),
+                ))
             }));
         }
         list.sort_by(|a, b| (a.0, a.2, a.1).cmp(&(b.0, b.2, b.1)));
         let mut text = reply::info(format_args!("{} waiting", list.len()));
         for (since, id, host, holder, preview) in list.iter().take(WAITING_SHOWN) {
-            let at = if host.is_empty() { String::new() } else { format!("@{host}") };
+            let at = if host.is_empty() {
+                String::new()
+            } else {
+                format!("@{host}")
+            };
             let _ = write!(text, "\n  v{id}{at} {}s", now.saturating_sub(*since) / 1000);
             if let Some(holder) = holder {
                 let _ = write!(text, " held by {holder}");

@@ -18,6 +18,7 @@
 //! - `rooms`: the room commands and the fan-out of room lines.
 //! - `cluster`: the chat across hosts: other hosts' presence, claims held here, and
 //!   the bus requests ([`BusOut`]) the adapter carries out.
+//! - `cluster_handover`: the cluster's claims handed over across a reload.
 //! - `desk_cluster`: the desk across hosts (other hosts' desk notes, claims taken).
 //! - `rooms_cluster`: rooms across hosts (room notes, members elsewhere).
 //! - `group`: a set of recipients with a cached recipient list.
@@ -28,6 +29,7 @@
 //! - `tests.rs`: the machine's tests; `cluster_tests.rs`: two hosts on a simulated bus.
 
 mod cluster;
+mod cluster_handover;
 mod desk;
 mod desk_cluster;
 mod group;
@@ -45,6 +47,7 @@ use std::sync::Arc;
 use switchyard_sdk::SocketId;
 
 pub use cluster::{BusOut, KvResult, KvWrite};
+pub use cluster_handover::{ClaimState, ClusterState};
 pub use group::Dest;
 use group::Group;
 pub use operator::SessionLine;
