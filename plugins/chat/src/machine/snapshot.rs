@@ -182,8 +182,8 @@ impl Chat {
                 last_text: s.last_text,
                 owner: s.owner.filter(|_| agents_on),
                 holding: s.holding.filter(|_| agent).map(VisitorId),
-                // Cluster claims are not handed over: they expire, and the visitor
-                // is back in the queue (docs: the chat across hosts).
+                // The cluster's part is restored after the sessions
+                // (`cluster_handover`).
                 remote_owner: None,
                 holding_remote: None,
             })?;
