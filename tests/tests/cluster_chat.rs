@@ -78,31 +78,9 @@ impl Client {
         panic!("{what}: not within {timeout:?}; got {got:?}");
     }
 
-    /// Send `text` every second until a line satisfies `pred` (a subscription or a
-    /// presence may still be on its way).
-    fn send_until(&self, text: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + BUS_WAIT;
-        let mut buf = [0u8; 2048];
-        let mut got = Vec::new();
-        while Instant::now() < deadline {
-            self.send(text);
-            let round = Instant::now() + Duration::from_secs(1);
-            while Instant::now() < round {
-                if let Ok((n, _)) = self.sock.recv_from(&mut buf) {
-                    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    if pred(&line) {
-                        return line;
-                    }
-                    got.push(line);
-                }
-            }
-        }
-        panic!("{what}: not within {BUS_WAIT:?}; got {got:?}");
-    }
-
-    /// Send `text` every second until `to` gets a line ending with `suffix` (the other
-    /// host's subscription or presence may still be on its way); that line.
-    fn deliver(&self, text: &str, to: &Client, suffix: &str) -> String {
+    /// Send `text` every second until a line `to` gets satisfies `pred` (a
+    /// subscription or a presence may still be on its way); that line.
+    fn resend_until(&self, text: &str, to: &Client, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + BUS_WAIT;
         let mut buf = [0u8; 2048];
         let mut got = Vec::new();
@@ -112,14 +90,24 @@ impl Client {
             while Instant::now() < round {
                 if let Ok((n, _)) = to.sock.recv_from(&mut buf) {
                     let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    if line.ends_with(suffix) {
+                    if pred(&line) {
                         return line;
                     }
                     got.push(line);
                 }
             }
         }
-        panic!("{text:?} did not reach the other client within {BUS_WAIT:?}; it got {got:?}");
+        panic!("after {text:?}: no line as awaited within {BUS_WAIT:?}; got {got:?}");
+    }
+
+    /// [`Client::resend_until`] this client's own reply satisfies `pred`.
+    fn send_until(&self, text: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.resend_until(text, self, pred)
+    }
+
+    /// [`Client::resend_until`] `to` gets a line ending with `suffix`.
+    fn deliver(&self, text: &str, to: &Client, suffix: &str) -> String {
+        self.resend_until(text, to, |l| l.ends_with(suffix))
     }
 
     /// Become an agent named `name`.
@@ -181,7 +169,7 @@ fn a_visitor_on_host_a_and_an_agent_on_host_b_talk_both_ways_and_a_room_spans_bo
     ben.until("ann's line reaches ben on B", BUS_WAIT, |l| {
         l == "#lobby <ann@host-a> hello from a"
     });
-    ben.send_until("/who", "ben's /who lists both hosts", |l| {
+    ben.send_until("/who", |l| {
         l.contains("#lobby (2)") && l.contains("ann@host-a") && l.contains("ben")
     });
 }
@@ -311,11 +299,9 @@ fn a_killed_host_leaves_its_rooms_and_its_agents_visitor_goes_back_to_the_queue(
         l.contains("host host-b left #lobby")
     });
     // The claim lapses with the presence: alice can take the visitor now.
-    alice.send_until(
-        &format!("/take {local_id}"),
-        "alice takes the visitor",
-        |l| l == format!("* alice took {local_id}"),
-    );
+    alice.send_until(&format!("/take {local_id}"), |l| {
+        l == format!("* alice took {local_id}")
+    });
     visitor.send("still there?");
     alice.until("the visitor reaches alice", BUS_WAIT, |l| {
         l.ends_with("] still there?")

@@ -328,27 +328,19 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|");
     for &n in &args.members {
-        let (mut base, mut host) = (Vec::new(), Vec::new());
-        for round in 0..args.rounds {
-            // Alternate the order so that neither server always runs on a warmer machine.
-            let mut run_tokio = || {
+        let (base, host) = alternate(
+            args.rounds,
+            || {
                 let (_server, addr) = start_tokio();
-                base.push(measure(addr, n, &args));
-            };
-            let mut run_host = || {
-                if !args.baseline_only {
+                Some(measure(addr, n, &args))
+            },
+            || {
+                (!args.baseline_only).then(|| {
                     let (_server, addr) = start_switchyard(dir.path());
-                    host.push(measure(addr, n, &args));
-                }
-            };
-            if round % 2 == 0 {
-                run_tokio();
-                run_host();
-            } else {
-                run_host();
-                run_tokio();
-            }
-        }
+                    measure(addr, n, &args)
+                })
+            },
+        );
         if let Some(path) = &args.rounds_tsv {
             write_rounds(path, n, &base, &host);
         }
@@ -407,25 +399,18 @@ fn compare_cluster(dir: &Path, url: &str, args: &Args) {
     );
     println!("|---|---|---|---|---|---|---|");
     for &n in &args.members {
-        let (mut one, mut two) = (Vec::new(), Vec::new());
-        for round in 0..args.rounds {
-            let mut run_one = || {
+        let (one, two) = alternate(
+            args.rounds,
+            || {
                 let (_server, addr) = start_switchyard(dir);
-                one.push(measure(addr, n, args));
-            };
-            let mut run_two = || {
+                Some(measure(addr, n, args))
+            },
+            || {
                 let (_a, a) = start_host(dir, "host-a", &cluster_topology(url, "host-a"));
                 let (_b, b) = start_host(dir, "host-b", &cluster_topology(url, "host-b"));
-                two.push(measure_on(&[a, b], n, args));
-            };
-            if round % 2 == 0 {
-                run_one();
-                run_two();
-            } else {
-                run_two();
-                run_one();
-            }
-        }
+                Some(measure_on(&[a, b], n, args))
+            },
+        );
         let (one, two) = (median(one), median(two));
         for (name, r) in [("one host", &one), ("two hosts on NATS", &two)] {
             println!(
@@ -438,4 +423,24 @@ fn compare_cluster(dir: &Path, url: &str, args: &Args) {
             );
         }
     }
+}
+
+/// `rounds` measurements of the baseline and of ours, alternating which goes first so
+/// that neither always runs on a warmer machine; `None`: that side is not measured.
+fn alternate(
+    rounds: usize,
+    mut baseline: impl FnMut() -> Option<Measured>,
+    mut ours: impl FnMut() -> Option<Measured>,
+) -> (Vec<Measured>, Vec<Measured>) {
+    let (mut base, mut host) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            base.extend(baseline());
+            host.extend(ours());
+        } else {
+            host.extend(ours());
+            base.extend(baseline());
+        }
+    }
+    (base, host)
 }

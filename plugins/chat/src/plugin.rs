@@ -225,15 +225,17 @@ impl ChatPlugin {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use switchyard_sdk::testing::{Action, MockHost};
 
-    fn peer(port: u16) -> std::net::SocketAddr {
+    /// A client on loopback port `port`.
+    pub(crate) fn peer(port: u16) -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    fn datagram(port: u16, data: &[u8]) -> Event<'_> {
+    /// A datagram from [`peer`] `port` on the chat's listener socket (id 4).
+    pub(crate) fn datagram(port: u16, data: &[u8]) -> Event<'_> {
         Event::Datagram {
             socket: SocketId(4),
             peer: peer(port),

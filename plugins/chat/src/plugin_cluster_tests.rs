@@ -2,29 +2,14 @@
 //! subscriptions made, other hosts' messages taken or refused by type, and a claim
 //! carried out as a key-value create.
 
-use std::net::SocketAddr;
-
 use switchyard_sdk::prelude::*;
 use switchyard_sdk::testing::{Action, MockHost};
 
 use crate::ChatPlugin;
+use crate::plugin::tests::{datagram, peer};
 use crate::wire::{DeskNote, Presence, VisitorKey};
 
 const CONFIG: &str = r#"(agent_secret: Some("s3cret-pass"), cluster: Some((presence_secs: 3)))"#;
-
-fn peer(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-fn datagram(port: u16, data: &[u8]) -> Event<'_> {
-    Event::Datagram {
-        socket: SocketId(4),
-        peer: peer(port),
-        local: peer(6000),
-        listener: "chat_udp",
-        data,
-    }
-}
 
 /// A clustered chat as host `host-a`, its two subscriptions confirmed.
 fn clustered() -> (MockHost, ChatPlugin) {
