@@ -322,11 +322,7 @@ fn main() {
     if let Some(url) = args.cluster.clone() {
         return compare_cluster(dir.path(), &url, &args);
     }
-    println!(
-        "| members | server | delivered msg/s (median of {}) | p50 µs | p99 µs | loss | ratio vs tokio |",
-        args.rounds
-    );
-    println!("|---|---|---|---|---|---|---|");
+    table_head("server", "tokio", args.rounds);
     for &n in &args.members {
         let (base, host) = alternate(
             args.rounds,
@@ -349,16 +345,29 @@ fn main() {
         let host = (!host.is_empty()).then(|| median(host));
         rows.extend(host.as_ref().map(|h| ("switchyard + chat", h)));
         for (name, r) in rows {
-            println!(
-                "| {n} | {name} | {:.0} | {} | {} | {:.2}% | {:.2} |",
-                r.delivered_per_sec,
-                r.p50_us,
-                r.p99_us,
-                r.loss * 100.0,
-                r.delivered_per_sec / base.delivered_per_sec
-            );
+            table_row(n, name, r, &base);
         }
     }
+}
+
+/// The results table's head: one row per setup, its ratio against `baseline`.
+fn table_head(setup: &str, baseline: &str, rounds: usize) {
+    println!(
+        "| members | {setup} | delivered msg/s (median of {rounds}) | p50 µs | p99 µs | loss | ratio vs {baseline} |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+}
+
+/// One row of the results table: `r` of `name`, its rate as a ratio of `base`'s.
+fn table_row(n: usize, name: &str, r: &Measured, base: &Measured) {
+    println!(
+        "| {n} | {name} | {:.0} | {} | {} | {:.2}% | {:.2} |",
+        r.delivered_per_sec,
+        r.p50_us,
+        r.p99_us,
+        r.loss * 100.0,
+        r.delivered_per_sec / base.delivered_per_sec
+    );
 }
 
 /// Append every round's delivered messages/s of both servers to `path`, one
@@ -393,11 +402,7 @@ fn median(mut runs: Vec<Measured>) -> Measured {
 
 /// `--cluster`: the room on two hosts on NATS `url` vs the same members on one host.
 fn compare_cluster(dir: &Path, url: &str, args: &Args) {
-    println!(
-        "| members | setup | delivered msg/s (median of {}) | p50 µs | p99 µs | loss | ratio vs one host |",
-        args.rounds
-    );
-    println!("|---|---|---|---|---|---|---|");
+    table_head("setup", "one host", args.rounds);
     for &n in &args.members {
         let (one, two) = alternate(
             args.rounds,
@@ -413,14 +418,7 @@ fn compare_cluster(dir: &Path, url: &str, args: &Args) {
         );
         let (one, two) = (median(one), median(two));
         for (name, r) in [("one host", &one), ("two hosts on NATS", &two)] {
-            println!(
-                "| {n} | {name} | {:.0} | {} | {} | {:.2}% | {:.2} |",
-                r.delivered_per_sec,
-                r.p50_us,
-                r.p99_us,
-                r.loss * 100.0,
-                r.delivered_per_sec / one.delivered_per_sec
-            );
+            table_row(n, name, r, &one);
         }
     }
 }
