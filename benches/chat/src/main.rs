@@ -338,7 +338,8 @@ fn main() {
             },
         );
         if let Some(path) = &args.rounds_tsv {
-            write_rounds(path, n, &base, &host);
+            let series = [("switchyard + chat", &host[..]), ("tokio broadcast loop", &base[..])];
+            write_rounds(path, n, series);
         }
         let base = median(base);
         let mut rows = vec![("tokio broadcast loop", &base)];
@@ -370,18 +371,16 @@ fn table_row(n: usize, name: &str, r: &Measured, base: &Measured) {
     );
 }
 
-/// Append every round's delivered messages/s of both servers to `path`, one
-/// tab-separated line each: case, series, role, round, value, unit (benches/plot.py).
-fn write_rounds(path: &Path, members: usize, base: &[Measured], host: &[Measured]) {
+/// Append every round's delivered messages/s of ours and the baseline (named) to
+/// `path`, one tab-separated line each: case, series, role, round, value, unit
+/// (benches/plot.py).
+fn write_rounds(path: &Path, members: usize, [ours, base]: [(&str, &[Measured]); 2]) {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .unwrap_or_else(|e| panic!("--rounds-tsv {}: {e}", path.display()));
-    for (series, role, runs) in [
-        ("switchyard + chat", "ours", host),
-        ("tokio broadcast loop", "baseline", base),
-    ] {
+    for ((series, runs), role) in [(ours, "ours"), (base, "baseline")] {
         for (round, m) in runs.iter().enumerate() {
             writeln!(
                 f,
@@ -416,6 +415,9 @@ fn compare_cluster(dir: &Path, url: &str, args: &Args) {
                 Some(measure_on(&[a, b], n, args))
             },
         );
+        if let Some(path) = &args.rounds_tsv {
+            write_rounds(path, n, [("two hosts on NATS", &two[..]), ("one host", &one[..])]);
+        }
         let (one, two) = (median(one), median(two));
         for (name, r) in [("one host", &one), ("two hosts on NATS", &two)] {
             table_row(n, name, r, &one);
