@@ -13,7 +13,9 @@
 //! `--cluster NATS_URL` compares instead the room split over two hosts on that NATS
 //! (members alternately on each host, the sender on the first; the second host gets
 //! each line once over the bus and fans it out to its members) with the same members
-//! on one host, in the same run, alternating order.
+//! on one host, in the same run, alternating order. The sender's window then also
+//! waits for the copies of a member on the last host, so the rate is one every host
+//! keeps up with (else the other host's backlog would be dropped, and counted as loss).
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
@@ -221,11 +223,31 @@ fn measure_on(servers: &[SocketAddr], n: usize, args: &Args) -> Measured {
             members.push(join(servers[i % servers.len()]).await);
         }
         let sender = join(servers[0]).await;
-        if servers.len() > 1 {
+        // With several hosts, the last member joined on the last host paces the sender
+        // too: a window that only waited for the sender's own host would measure how
+        // fast the other hosts drop what they cannot keep up with, not a rate they hold.
+        let pacer = match servers.len() {
+            1 => None,
+            _ => Some(join(servers[servers.len() - 1]).await),
+        };
+        let paced = Rc::new(std::cell::Cell::new(0u64));
+        let pace = Rc::new(tokio::sync::Notify::new());
+        if let Some(p) = pacer {
+            let (paced, pace) = (paced.clone(), pace.clone());
+            tokio::task::spawn_local(async move {
+                let mut buf = vec![0u8; 2048];
+                while let Ok(len) = p.recv(&mut buf).await {
+                    if stamp(&buf[..len]).is_some() {
+                        paced.set(paced.get() + 1);
+                        pace.notify_one();
+                    }
+                }
+            });
             // Every host's presence (a third of presence_secs) brings the others' room
             // members; the subscriptions are made at the joins.
             tokio::time::sleep(Duration::from_millis(1500)).await;
         }
+        let remote = servers.len() > 1;
         let lat: Rc<RefCell<Vec<u32>>> = Rc::new(RefCell::new(Vec::new()));
         let measuring = Rc::new(std::cell::Cell::new(false));
         for m in members {
@@ -243,21 +265,31 @@ fn measure_on(servers: &[SocketAddr], n: usize, args: &Args) -> Measured {
         tokio::time::sleep(Duration::from_millis(200)).await; // let join notices drain
         measuring.set(true);
         let t0 = Instant::now();
-        let mut sent = 0u64;
-        let mut inflight = 0usize;
+        // Copies back at the sender (and at the pacer): what is in flight is what one
+        // of them has not had yet.
+        let (mut sent, mut acked) = (0u64, 0u64);
+        paced.set(0);
         let mut buf = vec![0u8; 2048];
         while t0.elapsed() < Duration::from_secs(args.secs) {
-            while inflight < args.window {
+            let done = if remote { acked.min(paced.get()) } else { acked };
+            if sent - done < args.window as u64 {
                 let text = format!("m {sent} {}", start.elapsed().as_micros());
                 let _ = sender.send(text.as_bytes()).await;
                 sent += 1;
-                inflight += 1;
+                continue;
             }
             // Our own copy comes last in each fan-out; a lost one must not stall us.
-            match tokio::time::timeout(Duration::from_millis(200), sender.recv(&mut buf)).await {
-                Ok(Ok(len)) if stamp(&buf[..len]).is_some() => inflight -= 1,
-                Ok(_) => {}
-                Err(_) => inflight = 0,
+            tokio::select! {
+                got = sender.recv(&mut buf) => {
+                    if got.is_ok_and(|len| stamp(&buf[..len]).is_some()) {
+                        acked += 1;
+                    }
+                }
+                () = pace.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(200)) => {
+                    acked = sent;
+                    paced.set(sent);
+                }
             }
         }
         let elapsed = t0.elapsed().as_secs_f64();
