@@ -62,6 +62,8 @@ impl Server {
                             }
                         }
                         Output::Line { .. } => {}
+                        // This server joined no cluster: it asks nothing of a bus.
+                        Output::Bus(out) => panic!("a bus request outside a cluster: {out:?}"),
                     }
                 }
             }
