@@ -79,6 +79,12 @@
  *  - SyHostApi.bus_kv_begin, SyBusKvOp, SY_BUS_KV_*, SY_EV_BUS_KV_DONE (21): a key-value
  *    bucket on the bus (get, put, create-if-absent, compare-and-set, delete) with
  *    expiry, completing by an event: a claim two hosts cannot both win.
+ *  - SyHostApi.bus_identity: this handler's name on the bus ("host/handler"), the
+ *    address other hosts see as a message's source, so a plugin can ask for answers.
+ *  - SyHostApi.bus_stream_read, SY_EV_BUS_STREAM_MESSAGE (22): read one of the
+ *    topology's JetStream streams from a sequence, each message with its sequence, so
+ *    a reader that keeps its position with its output (the audit's transcript) reads
+ *    every message exactly once across its restarts.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -196,6 +202,11 @@ extern "C" {
  * CREATE of a key that has one, UPDATE of a key no longer at the revision (someone
  * else wrote or claimed it first); SY_ERR_IO: no bus connection, or NATS failed. */
 #define SY_EV_BUS_KV_DONE   21u
+/* token (the stream read's), amount (the message's stream sequence), listener (the
+ * subject, without the host's prefix), type_name, source, data: the next message of a
+ * bus_stream_read, in stream order. Sequences only grow; a gap means the stream no
+ * longer held those messages (its size or age bound removed them). */
+#define SY_EV_BUS_STREAM_MESSAGE 22u
 
 /* Key-value operations (SyBusKvOp.kind). */
 #define SY_BUS_KV_GET    1u /* key -> value, revision                                  */
@@ -525,6 +536,19 @@ typedef struct SyHostApi {
      * bad bucket, key or kind; SY_ERR_LIMIT: too many in flight or a value over 1 MiB;
      * SY_ERR_UNSUPPORTED without a bus. */
     uint32_t (*bus_kv_begin)(SyHostCtx *ctx, const SyBusKvOp *op, uint64_t token);
+    /* Added after bus_kv_begin. This handler's name on the bus, "host/handler" (the
+     * topology's bus `name` and the handler's), as other hosts see it in a message's
+     * source: copied into `buf` (up to `cap` bytes), its length in *len. SY_ERR_LIMIT:
+     * `cap` is too small (*len says how much is needed); SY_ERR_UNSUPPORTED without a
+     * bus. It may change across a reload that renames the host: ask again when needed. */
+    uint32_t (*bus_identity)(SyHostCtx *ctx, uint8_t *buf, size_t cap, size_t *len);
+    /* Read stream `stream` (a name of the topology's `bus.streams`) from stream
+     * sequence `start` (1: the oldest message kept) as `token`, which shares the
+     * subscription tokens (bus_unsubscribe ends it): SY_PENDING, then SY_EV_BUS_DONE,
+     * then SY_EV_BUS_STREAM_MESSAGE for each stored message in order, the messages
+     * stored later included. The read survives NATS restarts, continuing after the
+     * last sequence delivered. SY_ERR_NOT_FOUND: no such stream in the topology. */
+    uint32_t (*bus_stream_read)(SyHostCtx *ctx, SyStr stream, uint64_t start, uint64_t token);
 } SyHostApi;
 
 typedef struct SyPluginVTable {
@@ -622,7 +646,7 @@ _Static_assert(offsetof(SyPluginVTable, config_format) == 144, "SyPluginVTable v
 _Static_assert(offsetof(SyPluginVTable, storage) == 120, "SyPluginVTable v1 size");
 _Static_assert(offsetof(SyPluginVTable, export_state) == 128, "SyPluginVTable v2 size");
 _Static_assert(sizeof(SySession) == 96, "SySession");
-_Static_assert(sizeof(SyHostApi) == 336, "SyHostApi");
+_Static_assert(sizeof(SyHostApi) == 352, "SyHostApi");
 _Static_assert(sizeof(SyBusKvOp) == 72, "SyBusKvOp");
 _Static_assert(sizeof(SyStorageOp) == 40, "SyStorageOp");
 _Static_assert(sizeof(SyStorageDone) == 40, "SyStorageDone");

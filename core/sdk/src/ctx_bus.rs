@@ -65,6 +65,50 @@ impl Ctx<'_> {
         }
     }
 
+    /// This handler's name on the bus, `host/handler`: what other hosts see as the
+    /// `from` of its messages, so an answer can be addressed to it (a subject with
+    /// this name in it). [`HostError::Unsupported`] without a bus.
+    pub fn bus_identity(&mut self) -> Result<String, HostError> {
+        let mut buf = vec![0u8; 256];
+        loop {
+            let mut len = 0usize;
+            // SAFETY: `buf` is writable for its length during the call.
+            let status =
+                unsafe { (self.api.bus_identity)(self.raw, buf.as_mut_ptr(), buf.len(), &mut len) };
+            match status {
+                abi::SY_OK => {
+                    buf.truncate(len.min(buf.len()));
+                    return String::from_utf8(buf).map_err(|_| HostError::Invalid);
+                }
+                abi::SY_ERR_LIMIT if len > buf.len() && len <= 64 * 1024 => {
+                    buf.resize(len, 0);
+                }
+                other => return Err(HostError::from_status(other)),
+            }
+        }
+    }
+
+    /// Read stream `stream` (a name of the topology's `bus.streams`) from stream
+    /// sequence `start` (1: the oldest kept) as `token`, which shares the subscription
+    /// tokens ([`Ctx::bus_unsubscribe`] ends it): `Ok`, then [`crate::Event::BusDone`],
+    /// then an [`crate::Event::StreamMessage`] per message in stream order, later ones
+    /// included. A reader that keeps the last sequence with what it wrote reads each
+    /// message exactly once across its restarts: it starts again after that sequence.
+    pub fn bus_stream_read(
+        &mut self,
+        stream: &str,
+        start: u64,
+        token: u64,
+    ) -> Result<(), HostError> {
+        // SAFETY: the name is valid for the call.
+        let status =
+            unsafe { (self.api.bus_stream_read)(self.raw, SyStr::from_str(stream), start, token) };
+        match status {
+            abi::SY_PENDING | abi::SY_OK => Ok(()),
+            other => Err(HostError::from_status(other)),
+        }
+    }
+
     /// End subscription `token`: none of its messages is delivered after this call.
     pub fn bus_unsubscribe(&mut self, token: u64) -> Result<(), HostError> {
         // SAFETY: plain values.

@@ -121,6 +121,20 @@ pub enum Event<'a> {
         token: u64,
         result: Result<(u64, &'a [u8]), HostError>,
     },
+    /// The next message of a [`crate::Ctx::bus_stream_read`] `token`, in stream order.
+    StreamMessage {
+        token: u64,
+        /// The message's stream sequence: it only grows; a gap means the stream no
+        /// longer held those messages (its size or age bound removed them).
+        sequence: u64,
+        /// The subject, without the host's prefix.
+        subject: &'a str,
+        /// The publisher's type with its schema version; empty when untyped.
+        type_name: &'a str,
+        /// The publisher, `host/handler`.
+        from: &'a str,
+        data: &'a [u8],
+    },
     /// An event tag this SDK does not know (sent by a newer host); ignore it.
     Unknown { tag: u32 },
 }
@@ -253,6 +267,14 @@ impl<'a> Event<'a> {
             abi::SY_EV_BUS_KV_DONE => Event::BusKvDone {
                 token: raw.token,
                 result: result_of(raw.status).map(|()| (raw.amount, data)),
+            },
+            abi::SY_EV_BUS_STREAM_MESSAGE => Event::StreamMessage {
+                token: raw.token,
+                sequence: raw.amount,
+                subject: text(&raw.listener),
+                type_name: text(&raw.type_name),
+                from: text(&raw.source),
+                data,
             },
             tag => Event::Unknown { tag },
         }

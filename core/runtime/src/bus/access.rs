@@ -32,6 +32,14 @@ pub enum SubscriptionItem {
 }
 
 impl BusAccess {
+    /// The host's name on the bus now (a reload may rename it), `None` without a bus.
+    pub fn host_name(&self) -> Option<String> {
+        self.current
+            .borrow()
+            .as_ref()
+            .map(|bus| bus.host_name().to_owned())
+    }
+
     /// Subscribe to `subject` on the bus thread, sending what comes into `tx` (whose
     /// bound holds the subscription back when the handler is slow: messages then
     /// wait in the client's buffer and beyond it are dropped as a slow consumer).

@@ -163,6 +163,9 @@ pub const SY_EV_BUS_MESSAGE: u32 = 20;
 /// `bus_kv_begin` is done (`SY_ERR_NOT_FOUND`: no live value; `SY_ERR_EXISTS`: lost a
 /// create or compare-and-set).
 pub const SY_EV_BUS_KV_DONE: u32 = 21;
+/// `token` (the stream read's), `amount` (the stream sequence), `listener` (the
+/// subject), `type_name`, `source`, `data`: the next message of a `bus_stream_read`.
+pub const SY_EV_BUS_STREAM_MESSAGE: u32 = 22;
 
 // ---- key-value operations on the bus (`SyBusKvOp::kind`) ------------------------------
 /// `key` -> value, revision.

@@ -211,4 +211,12 @@ pub struct SyHostApi {
     /// `SY_EV_BUS_KV_DONE`.
     pub bus_kv_begin:
         unsafe extern "C" fn(ctx: *mut SyHostCtx, op: *const SyBusKvOp, token: u64) -> u32,
+    /// This handler's name on the bus, `host/handler`, copied into `buf` (`cap`
+    /// bytes), its length in `*len`: `SY_ERR_LIMIT` when `cap` is too small.
+    pub bus_identity:
+        unsafe extern "C" fn(ctx: *mut SyHostCtx, buf: *mut u8, cap: usize, len: *mut usize) -> u32,
+    /// Read topology stream `stream` from sequence `start` as `token`: `SY_PENDING`,
+    /// then `SY_EV_BUS_DONE`, then `SY_EV_BUS_STREAM_MESSAGE`s in stream order.
+    pub bus_stream_read:
+        unsafe extern "C" fn(ctx: *mut SyHostCtx, stream: SyStr, start: u64, token: u64) -> u32,
 }

@@ -74,7 +74,7 @@ const _: () = {
     assert!(SY_VTABLE_SIZE_V4 == 152);
     assert!(std::mem::size_of::<SySession>() == 96);
     // Grows only at its end (new calls), so older plugins keep reading a valid prefix.
-    assert!(std::mem::size_of::<SyHostApi>() == 336);
+    assert!(std::mem::size_of::<SyHostApi>() == 352);
     assert!(std::mem::size_of::<SyBusKvOp>() == 72);
     assert!(std::mem::size_of::<SyStorageOp>() == 40);
     assert!(std::mem::size_of::<SyStorageDone>() == 40);

@@ -1,12 +1,14 @@
 //! The cluster bus entries of [`super::HOST_API`]: `bus_publish`, `bus_subscribe`,
-//! `bus_unsubscribe` and `bus_kv_begin`, decoded and checked like every other entry. A subject that NATS
+//! `bus_unsubscribe`, `bus_kv_begin`, `bus_identity` and `bus_stream_read`, decoded and checked like every other entry. A subject that NATS
 //! would read as another (a wildcard, an empty token, whitespace) or a flag this SDK
 //! does not know is refused here, for the host and `MockHost` alike.
 
-use super::decode::{bytes_arg, dispatch, malformed, str_arg};
+use super::decode::{bytes_arg, dispatch, malformed, put, str_arg};
 use crate::KvOp;
-use crate::abi::{SY_BUS_OWN, SY_ERR_IO, SyBusKvOp, SyBytes, SyHostCtx, SyStr};
-use crate::bus_subject::subject_problem;
+use crate::abi::{
+    SY_BUS_OWN, SY_ERR_IO, SY_ERR_LIMIT, SY_OK, SyBusKvOp, SyBytes, SyHostCtx, SyStr,
+};
+use crate::bus_subject::{bucket_problem, subject_problem};
 
 /// The subject, when it is one NATS reads as meant.
 fn subject_arg<'a>(s: SyStr) -> Option<&'a str> {
@@ -65,4 +67,40 @@ pub(super) unsafe extern "C" fn h_bus_kv_begin(
         return malformed(ctx, "bus_kv_begin");
     };
     dispatch(ctx, SY_ERR_IO, |c| c.bus_kv_begin(op, token))
+}
+
+pub(super) unsafe extern "C" fn h_bus_identity(
+    ctx: *mut SyHostCtx,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> u32 {
+    if buf.is_null() && cap != 0 {
+        return malformed(ctx, "bus_identity");
+    }
+    dispatch(ctx, SY_ERR_IO, |c| match c.bus_identity() {
+        Ok(name) => {
+            put(len, name.len());
+            if name.len() > cap {
+                return SY_ERR_LIMIT;
+            }
+            // SAFETY: the plugin lends `cap` writable bytes at `buf` for the call
+            // (non-null whenever `cap` is not 0, checked above).
+            unsafe { std::ptr::copy_nonoverlapping(name.as_ptr(), buf, name.len()) };
+            SY_OK
+        }
+        Err(status) => status,
+    })
+}
+
+pub(super) unsafe extern "C" fn h_bus_stream_read(
+    ctx: *mut SyHostCtx,
+    stream: SyStr,
+    start: u64,
+    token: u64,
+) -> u32 {
+    let Some(stream) = str_arg(stream).filter(|s| bucket_problem(s).is_none()) else {
+        return malformed(ctx, "bus_stream_read");
+    };
+    dispatch(ctx, SY_ERR_IO, |c| c.bus_stream_read(stream, start, token))
 }

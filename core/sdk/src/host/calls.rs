@@ -181,6 +181,15 @@ pub trait HostCalls {
     fn bus_kv_begin(&mut self, op: crate::KvOp<'_>, token: u64) -> u32 {
         self.unsupported("bus_kv_begin")
     }
+    /// This handler's name on the bus, `host/handler`.
+    fn bus_identity(&mut self) -> Result<String, u32> {
+        Err(self.unsupported("bus_identity"))
+    }
+    /// Read topology stream `stream` from sequence `start` as `token`: `SY_PENDING`,
+    /// then `SY_EV_BUS_DONE` and `SY_EV_BUS_STREAM_MESSAGE`s.
+    fn bus_stream_read(&mut self, stream: &str, start: u64, token: u64) -> u32 {
+        self.unsupported("bus_stream_read")
+    }
     /// The plugin made call `call`, which this context does not offer: every default
     /// method answers through here. A context that must know (the dry `create` run at
     /// `validate`, whose refusal only counts when the plugin asked for nothing it was

@@ -7,7 +7,10 @@
 
 use std::ffi::c_void;
 
-use super::bus_table::{h_bus_kv_begin, h_bus_publish, h_bus_subscribe, h_bus_unsubscribe};
+use super::bus_table::{
+    h_bus_identity, h_bus_kv_begin, h_bus_publish, h_bus_stream_read, h_bus_subscribe,
+    h_bus_unsubscribe,
+};
 use super::calls::HostCalls;
 use super::decode::{addr_arg, bytes_arg, dispatch, malformed, put, status, str_arg};
 use super::store_table::{h_storage_begin, h_storage_listing, list_to};
@@ -408,4 +411,6 @@ pub static HOST_API: SyHostApi = SyHostApi {
     bus_subscribe: h_bus_subscribe,
     bus_unsubscribe: h_bus_unsubscribe,
     bus_kv_begin: h_bus_kv_begin,
+    bus_identity: h_bus_identity,
+    bus_stream_read: h_bus_stream_read,
 };

@@ -24,8 +24,13 @@ pub(super) fn publish(host: &mut MockHost, subject: &str, type_name: &str, data:
     host.bus_refuses.map_or(abi::SY_OK, HostError::status)
 }
 
+/// Whether `token` names a subscription or a stream read already.
+fn token_taken(host: &MockHost, token: u64) -> bool {
+    host.bus_subscriptions.contains_key(&token) || host.bus_stream_reads.contains_key(&token)
+}
+
 pub(super) fn subscribe(host: &mut MockHost, subject: &str, own: bool, token: u64) -> u32 {
-    if host.bus_subscriptions.contains_key(&token) {
+    if token_taken(host, token) {
         return abi::SY_ERR_EXISTS;
     }
     host.bus_subscriptions
@@ -38,8 +43,23 @@ pub(super) fn subscribe(host: &mut MockHost, subject: &str, own: bool, token: u6
     abi::SY_PENDING
 }
 
+pub(super) fn stream_read(host: &mut MockHost, stream: &str, start: u64, token: u64) -> u32 {
+    if token_taken(host, token) {
+        return abi::SY_ERR_EXISTS;
+    }
+    host.bus_stream_reads
+        .insert(token, (stream.to_owned(), start));
+    host.actions.push(Action::BusStreamRead {
+        stream: stream.into(),
+        start,
+        token,
+    });
+    abi::SY_PENDING
+}
+
 pub(super) fn unsubscribe(host: &mut MockHost, token: u64) -> u32 {
-    if host.bus_subscriptions.remove(&token).is_none() {
+    let read = host.bus_stream_reads.remove(&token).is_some();
+    if host.bus_subscriptions.remove(&token).is_none() && !read {
         return abi::SY_ERR_NOT_FOUND;
     }
     host.actions.push(Action::BusUnsubscribe { token });
@@ -114,7 +134,7 @@ impl MockHost {
         }
     }
 
-    /// Deliver [`Event::BusDone`] for subscription `token` (as the host does once
+    /// Deliver [`Event::BusDone`] for subscription or stream read `token` (as the host does once
     /// NATS has it, or with the error it failed with).
     pub fn bus_confirm<P: Protocol>(
         &mut self,
@@ -125,6 +145,7 @@ impl MockHost {
     ) {
         if result.is_err() {
             self.bus_subscriptions.remove(&token);
+            self.bus_stream_reads.remove(&token);
         }
         self.deliver(proto, now_ms, Event::BusDone { token, result });
     }
@@ -146,6 +167,32 @@ impl MockHost {
         let event = Event::BusMessage {
             token,
             subject: &subject,
+            type_name,
+            from,
+            data,
+        };
+        self.deliver(proto, now_ms, event);
+    }
+
+    /// Deliver message `sequence` of stream read `token`, on `subject` from `from`
+    /// (`host/handler`), as the host would. Panics when the plugin reads no such
+    /// stream: the host delivers nothing after `bus_unsubscribe`.
+    pub fn bus_stream_deliver<P: Protocol>(
+        &mut self,
+        proto: &mut P,
+        now_ms: u64,
+        (token, sequence): (u64, u64),
+        (subject, type_name, from): (&str, &str, &str),
+        data: &[u8],
+    ) {
+        assert!(
+            self.bus_stream_reads.contains_key(&token),
+            "no stream read {token}: the host delivers nothing for it"
+        );
+        let event = Event::StreamMessage {
+            token,
+            sequence,
+            subject,
             type_name,
             from,
             data,

@@ -454,4 +454,10 @@ impl HostCalls for MockHost {
             .push((token, super::bus::OwnedKvOp::from(op)));
         abi::SY_PENDING
     }
+    fn bus_identity(&mut self) -> Result<String, u32> {
+        self.bus_identity.clone().ok_or(abi::SY_ERR_UNSUPPORTED)
+    }
+    fn bus_stream_read(&mut self, stream: &str, start: u64, token: u64) -> u32 {
+        super::bus::stream_read(self, stream, start, token)
+    }
 }

@@ -126,6 +126,11 @@ pub enum Action {
     BusUnsubscribe {
         token: u64,
     },
+    BusStreamRead {
+        stream: String,
+        start: u64,
+        token: u64,
+    },
 }
 
 /// A session as the plugin last described it ([`crate::Ctx::describe_session`]).
@@ -218,6 +223,11 @@ pub struct MockHost {
     /// Bus subscriptions of the plugin, by token: subject and `own`
     /// ([`MockHost::bus_confirm`], [`MockHost::bus_deliver`]).
     pub bus_subscriptions: BTreeMap<u64, (String, bool)>,
+    /// Stream reads of the plugin, by token: stream and start sequence
+    /// ([`MockHost::bus_confirm`], [`MockHost::bus_stream_deliver`]).
+    pub bus_stream_reads: BTreeMap<u64, (String, u64)>,
+    /// This handler's name on the bus (`bus_identity`); `None`: no bus.
+    pub bus_identity: Option<String>,
     /// Set: `bus_publish` answers it (play a full queue with `HostError::Busy`).
     pub bus_refuses: Option<crate::HostError>,
     /// The bus's key-value entries, by (bucket, key): value and revision (set entries

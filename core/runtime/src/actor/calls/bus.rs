@@ -149,6 +149,14 @@ pub fn kv_begin(calls: &mut Calls<'_>, op: KvOp<'_>, token: u64) -> u32 {
     abi::SY_PENDING
 }
 
+/// `host/handler`: the name other hosts see as this handler's messages' source.
+pub fn identity(calls: &mut Calls<'_>) -> Result<String, u32> {
+    let shared = &calls.actor.shared;
+    let bus = shared.bus.as_ref().ok_or(abi::SY_ERR_UNSUPPORTED)?;
+    let host = bus.host_name().ok_or(abi::SY_ERR_UNSUPPORTED)?;
+    Ok(format!("{host}/{}", shared.name))
+}
+
 pub fn unsubscribe(calls: &mut Calls<'_>, token: u64) -> u32 {
     let Some((delivery, task)) = calls.actor.res.bus_subs.remove(&token) else {
         return abi::SY_ERR_NOT_FOUND;

@@ -215,6 +215,10 @@ impl HostCalls for Calls<'_> {
         bus::kv_begin(self, op, token)
     }
 
+    fn bus_identity(&mut self) -> Result<String, u32> {
+        bus::identity(self)
+    }
+
     fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {
         match &self.actor.res.listing {
             Some((t, entries)) if *t == token => Ok(entries.clone()),
