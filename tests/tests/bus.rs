@@ -1,7 +1,7 @@
 //! The host-side bus library (`switchyard-bus`) against a real nats-server
 //! (`switchyard_e2e::nats`): the subject prefix, own messages skipped, the key-value
-//! claim (exactly one winner), expiry, deduplicated stream publishes, and reconnection
-//! after the server restarts on the same port.
+//! claim (exactly one winner), expiry, the live keys of a bucket, deduplicated stream
+//! publishes, and reconnection after the server restarts on the same port.
 
 use std::time::{Duration, Instant};
 
@@ -184,6 +184,47 @@ async fn a_key_expires_after_the_buckets_max_age() {
         .create("member.7", Bytes::from_static(b"host-b"))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_bucket_lists_its_live_keys_with_their_values_and_write_times() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let a = connect(&server, "sy", "a").await;
+    let hosts = KvBucket::open(&a, "roster", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        hosts.keys().await.unwrap().is_empty(),
+        "a new bucket is empty"
+    );
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    for (key, value) in [("host-a", "first"), ("host-b", "b"), ("host-c", "c")] {
+        hosts.put(key, Bytes::from(value)).await.unwrap();
+    }
+    hosts
+        .put("host-a", Bytes::from_static(b"again"))
+        .await
+        .unwrap();
+    hosts.delete("host-c").await.unwrap();
+    let mut keys = hosts.keys().await.unwrap();
+    keys.sort();
+    assert_eq!(keys, ["host-a", "host-b"], "a deleted key is not live");
+    let mut records = hosts.records().await.unwrap();
+    records.sort_by(|x, y| x.key.cmp(&y.key));
+    assert_eq!(records.len(), 2);
+    assert_eq!(&records[0].entry.value[..], b"again", "the latest value");
+    assert_eq!(&records[1].entry.value[..], b"b");
+    assert!(records[0].entry.revision > records[1].entry.revision);
+    for r in &records {
+        // The server's clock, on this machine: within the test's own span.
+        assert!(r.written_unix_ms + 1_000 >= before, "{r:?}");
+        assert!(r.written_unix_ms <= before + 60_000, "{r:?}");
+    }
 }
 
 #[tokio::test]

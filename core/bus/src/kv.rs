@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{kv, stream};
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 
 use crate::connection::Bus;
 use crate::error::BusError;
@@ -24,6 +25,18 @@ pub struct KvEntry {
     pub value: Bytes,
     /// Its revision (the stream sequence of the write).
     pub revision: u64,
+}
+
+/// A live key as [`KvBucket::records`] lists it: its value, and when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvRecord {
+    /// The key.
+    pub key: String,
+    /// Its value and revision.
+    pub entry: KvEntry,
+    /// When the server stored this value, milliseconds since the Unix epoch (the
+    /// server's clock): how old a presence record is.
+    pub written_unix_ms: u64,
 }
 
 /// A bucket named after the prefix and a name of the host's choosing.
@@ -118,6 +131,46 @@ impl KvBucket {
                 kv::UpdateErrorKind::WrongLastRevision => BusError::Conflict { key: key.into() },
                 _ => BusError::nats("kv update", e),
             })
+    }
+
+    /// Every key with a live value (expired and deleted ones left out), in no
+    /// particular order. One ephemeral consumer on the bucket's stream: meant for a
+    /// small bucket read now and then (the hosts of a cluster), not a hot path.
+    pub async fn keys(&self) -> Result<Vec<String>, BusError> {
+        self.store
+            .keys()
+            .await
+            .map_err(|e| BusError::nats("kv keys", e))?
+            .try_collect()
+            .await
+            .map_err(|e| BusError::nats("kv keys", e))
+    }
+
+    /// Every live key with its value and write time ([`KvBucket::keys`], then each
+    /// one read). A key that goes between the two is left out.
+    pub async fn records(&self) -> Result<Vec<KvRecord>, BusError> {
+        let mut out = Vec::new();
+        for key in self.keys().await? {
+            let entry = self
+                .store
+                .entry(&key)
+                .await
+                .map_err(|e| BusError::nats("kv get", e))?;
+            let Some(e) = entry.filter(|e| e.operation == kv::Operation::Put) else {
+                continue;
+            };
+            let written_unix_ms =
+                u64::try_from(e.created.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+            out.push(KvRecord {
+                key,
+                entry: KvEntry {
+                    value: e.value,
+                    revision: e.revision,
+                },
+                written_unix_ms,
+            });
+        }
+        Ok(out)
     }
 
     /// Remove `key` (a released claim); later creates succeed.

@@ -24,7 +24,8 @@
 //!   typed), subscribe, connection state and events.
 //! - `subscription.rs`: [`Subscription`]: messages of a subject, own ones skipped.
 //! - `kv.rs`: [`KvBucket`]: get, put and compare-and-set in a JetStream key-value
-//!   bucket whose entries expire (the claim primitive).
+//!   bucket whose entries expire (the claim primitive), and its live keys and
+//!   records (the hosts of a cluster).
 //! - `stream.rs`: [`EventStream`]: a JetStream stream bounded by size and age, with
 //!   publishes deduplicated by message id (the cluster transcript).
 
@@ -38,7 +39,7 @@ mod subscription;
 
 pub use connection::{Bus, BusEvent, ConnectionState, Typed};
 pub use error::BusError;
-pub use kv::{KvBucket, KvEntry};
+pub use kv::{KvBucket, KvEntry, KvRecord};
 pub use options::{BusOptions, Credentials};
 pub use stream::{EventStream, Stored, StreamLimits};
 pub use subject::{HOST_HEADER, SOURCE_HEADER, TYPE_HEADER, subject_problem, token_problem};

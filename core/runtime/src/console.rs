@@ -10,11 +10,14 @@
 //! - `journal`: [`journal::Journal`], the bounded rings of the past (reloads, ended
 //!   sessions, log records).
 //! - `access`: who may read and who may act (token, `Origin`), as pure checks.
+//! - `cluster`: the bus (connection, hosts of the cluster) and the `s3` storages
+//!   (health, spool) as the status shows them.
 //! - `state`: [`state::Console`], the shared state, snapshots, reload requests and
 //!   cancels.
 //! - `http`: the admin listener's routes on actix-web; `page.html`, the page.
 
 pub mod access;
+pub mod cluster;
 pub mod http;
 pub mod journal;
 pub mod model;

@@ -186,7 +186,7 @@ impl Server {
         let bus = BusLink::prepare_for(
             &mut self.bus,
             topology.bus.as_ref(),
-            &self.metrics,
+            (&self.metrics, self.console.bus_board()),
             &self.registry,
             &self.log,
         )
@@ -267,6 +267,7 @@ impl Server {
             mut objects,
             admin,
         } = prepared;
+        self.console.add_storages(objects.values());
         let mut handlers = HashMap::new();
         for (spec, (_, step)) in topology.handlers.iter().zip(&plan.handlers) {
             let plugin = plugins

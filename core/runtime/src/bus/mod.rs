@@ -22,16 +22,22 @@
 //! - `inbox.rs`: subscriptions delivering to input ports, types checked.
 //! - `access.rs`: [`access::BusAccess`], a handler's side: the outbox, and the
 //!   subscriptions its plugin makes at run time (the ABI's bus calls).
+//! - `board.rs`: [`board::BusBoard`], what the console shows of the bus (connection
+//!   state and since when, the cluster's hosts), written by the bus thread.
+//! - `presence.rs`: [`presence::Presence`], this host's record in the cluster's hosts
+//!   bucket, refreshed by a heartbeat, and the listing of the others.
 //! - this file: [`BusLink`], the connection and its tasks across reloads.
 
 pub mod access;
+pub mod board;
 pub mod credentials;
 mod drops;
 mod inbox;
 pub mod outbox;
+pub mod presence;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use slog::{Logger, info, warn};
@@ -41,10 +47,13 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::actor::Registry;
+use crate::console::journal::now_unix_ms;
 use crate::metrics::BusMetrics;
 use crate::topology::{BusInputRoute, BusSpec};
+use board::{BusBoard, LinkState};
 use drops::DropLog;
 pub use outbox::{Outbox, Outgoing};
+use presence::Presence;
 
 /// How long a first connection may take before the log says the host runs without
 /// the bus (the client's own connect timeout).
@@ -96,6 +105,10 @@ pub struct BusLink {
     outbox: Outbox,
     metrics: BusMetrics,
     registry: Registry,
+    /// What the console shows of the bus; `presence`, the current connection's
+    /// heartbeat in the hosts bucket.
+    board: Arc<BusBoard>,
+    presence: Mutex<Option<Presence>>,
     log: Logger,
 }
 
@@ -104,7 +117,7 @@ impl BusLink {
     /// yet. Fails only if the thread cannot be started.
     pub fn new(
         max_queued: usize,
-        metrics: BusMetrics,
+        (metrics, board): (BusMetrics, Arc<BusBoard>),
         registry: Registry,
         log: &Logger,
     ) -> std::io::Result<BusLink> {
@@ -140,6 +153,8 @@ impl BusLink {
             outbox,
             metrics,
             registry,
+            board,
+            presence: Mutex::default(),
             log,
         })
     }
@@ -151,7 +166,7 @@ impl BusLink {
     pub fn prepare_for(
         link: &mut Option<BusLink>,
         spec: Option<&BusSpec>,
-        metrics: &crate::metrics::Metrics,
+        (metrics, board): (&crate::metrics::Metrics, &Arc<BusBoard>),
         registry: &Registry,
         log: &Logger,
     ) -> Result<Option<FreshBus>, String> {
@@ -162,7 +177,7 @@ impl BusLink {
         if link.is_none() {
             let made = BusLink::new(
                 spec.max_queued,
-                metrics.bus.clone(),
+                (metrics.bus.clone(), Arc::clone(board)),
                 Arc::clone(registry),
                 log,
             )
@@ -224,6 +239,27 @@ impl BusLink {
                 "name" => &spec.name, "prefix" => &spec.subject_prefix);
             let up = fresh.bus.state() == ConnectionState::Connected;
             self.metrics.connected.set(i64::from(up));
+            let link = (
+                spec.servers.clone(),
+                spec.name.clone(),
+                spec.subject_prefix.clone(),
+            );
+            let state = if up {
+                LinkState::Connected
+            } else {
+                LinkState::Connecting
+            };
+            self.board.set_link(Some(link), state, now_unix_ms());
+            let started = Presence::start(
+                fresh.bus.clone(),
+                Arc::clone(&self.board),
+                self.log.clone(),
+                &self.handle,
+            );
+            let running = self.presence.get_mut().unwrap_or_else(|e| e.into_inner());
+            if let Some(old) = running.replace(started) {
+                old.leave();
+            }
             self.watch_first_connect(fresh.bus.clone(), spec.servers.join(","));
             self.current.send_replace(Some(fresh.bus.clone()));
             self.connected_as = Some(fresh.made_with.clone());
@@ -233,6 +269,9 @@ impl BusLink {
             self.current.send_replace(None);
             self.connected_as = None;
             self.metrics.connected.set(0);
+            self.leave();
+            self.board
+                .set_link(None, LinkState::Disconnected, now_unix_ms());
             self.restart_receivers(Vec::new());
             return;
         };
@@ -246,6 +285,15 @@ impl BusLink {
         if reconnected || receivers_differ(&self.receivers, &receivers) {
             self.restart_receivers(receivers);
         }
+    }
+
+    /// Stop this host's heartbeat and delete its record from the hosts bucket (a
+    /// clean stop, a reload to another connection or none). The handle ends once the
+    /// record is deleted, within a few seconds at most; `None` when there was no
+    /// heartbeat.
+    pub fn leave(&self) -> Option<JoinHandle<()>> {
+        let mut presence = self.presence.lock().unwrap_or_else(|e| e.into_inner());
+        presence.take().map(Presence::leave)
     }
 
     /// Stop the subscriptions and start `receivers` on the current connection.
@@ -285,15 +333,17 @@ impl BusLink {
     /// connection `generation` is no longer the current one.
     fn on_event(&self, generation: u64) -> impl Fn(BusEvent) + Send + Sync + 'static {
         let (metrics, log) = (self.metrics.clone(), self.log.clone());
-        let current = Arc::clone(&self.generation);
+        let (current, board) = (Arc::clone(&self.generation), Arc::clone(&self.board));
         move |event| match event {
             _ if current.load(Ordering::Relaxed) != generation => {}
             BusEvent::Connected => {
+                board.set_state(LinkState::Connected, now_unix_ms());
                 metrics.connected.set(1);
                 metrics.connections.inc();
                 info!(log, "bus connected");
             }
             BusEvent::Disconnected => {
+                board.set_state(LinkState::Disconnected, now_unix_ms());
                 metrics.connected.set(0);
                 warn!(
                     log,

@@ -34,6 +34,10 @@ pub struct Status {
     pub finished: Vec<FinishedSession>,
     /// The last [`LOG_KEPT`] log records at WARN and above, newest first.
     pub log: Vec<LogRecord>,
+    /// The cluster bus and the hosts of the cluster; `null` without a bus.
+    pub bus: Option<BusStatus>,
+    /// Each `s3` storage in use, by name (empty without one).
+    pub storages: Vec<StorageStatus>,
 }
 
 /// The host itself.
@@ -163,6 +167,65 @@ pub struct LogRecord {
     pub msg: String,
     /// The record's key-value pairs, in order, as text.
     pub fields: Vec<(String, String)>,
+}
+
+/// The cluster bus as this host sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BusStatus {
+    pub servers: Vec<String>,
+    /// This host's name on the bus.
+    pub name: String,
+    pub subject_prefix: String,
+    /// `connected`, `connecting` (the first connection) or `disconnected` (lost,
+    /// reconnecting).
+    pub state: &'static str,
+    /// Since when it is in that state.
+    pub since_unix_ms: u64,
+    /// Typed messages waiting in the outbox for NATS.
+    pub queued: u64,
+    /// Typed messages dropped so far (queue full, backlogged, no bus, refused).
+    pub dropped: u64,
+    /// The hosts of the cluster (the hosts bucket's live records), by name.
+    pub hosts: Vec<ClusterHost>,
+    /// When the hosts were last listed (`null`: not yet).
+    pub hosts_listed_unix_ms: Option<u64>,
+    /// Why this host's last heartbeat failed (`null` when it worked).
+    pub presence_error: Option<String>,
+}
+
+/// One host of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterHost {
+    pub name: String,
+    pub version: String,
+    pub started_unix_ms: u64,
+    /// Its admin listener's address (`null`: none).
+    pub admin: Option<String>,
+    /// How long ago its record was written, by this host's clock.
+    pub last_seen_ms: u64,
+    pub this_host: bool,
+}
+
+/// One `s3` storage, over every handler using it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StorageStatus {
+    pub name: String,
+    pub endpoint: String,
+    pub bucket: String,
+    pub prefix: String,
+    /// `ok`, or `failing` (its last operation or probe failed).
+    pub state: &'static str,
+    /// Since when it fails (`null` when ok).
+    pub failing_since_unix_ms: Option<u64>,
+    /// The last failure's text (kept once the store is back), never credentials.
+    pub last_error: Option<String>,
+    pub last_error_unix_ms: Option<u64>,
+    /// When an operation (or probe) last got an answer.
+    pub last_ok_unix_ms: Option<u64>,
+    /// Operations waiting on the store now.
+    pub in_flight: u64,
+    /// Bytes of objects in the local spool (read and kept for reuse).
+    pub spooled_bytes: u64,
 }
 
 #[cfg(test)]

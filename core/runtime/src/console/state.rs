@@ -1,21 +1,25 @@
 //! [`Console`]: everything the operator console reads, in one place the admin
 //! listener's threads can share — the host's facts, the [`Journal`], the running
-//! handlers as the last reload left them, and the actors to ask for sessions — and
-//! [`Console::snapshot`], which turns it into a [`Status`].
+//! handlers as the last reload left them, the actors to ask for sessions, the bus's
+//! board and the storages in use — and [`Console::snapshot`], which turns it into a
+//! [`Status`].
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use actix::Addr;
 use tokio::sync::{mpsc, oneshot};
 
 use super::access::AccessPolicy;
+use super::cluster::{bus_status, storage_status};
 use super::journal::{Journal, now_unix_ms};
 use super::model::{
     HandlerState, HandlerStatus, HostStatus, LimitsView, ReloadRecord, SCHEMA, SessionView, Status,
 };
 use crate::actor::{CancelSession, InstanceActor, ListSessions, Registry};
+use crate::bus::board::BusBoard;
 use crate::metrics::Metrics;
+use crate::objects::ObjectBackend;
 
 /// How long a snapshot waits for one actor's sessions (a busy handler answers late;
 /// the page must not stall on it).
@@ -68,18 +72,23 @@ pub struct Console {
     next_serial: Mutex<u64>,
     access: Mutex<AccessPolicy>,
     reloads: Mutex<Option<mpsc::UnboundedSender<ReloadRequest>>>,
+    /// Written by the bus thread (connection, hosts of the cluster).
+    bus_board: Arc<BusBoard>,
+    /// Every `s3` storage a handler connected; gone ones are let go at each snapshot.
+    storages: Mutex<Vec<Weak<ObjectBackend>>>,
     /// The last snapshot and when it was taken: event streams share it.
     last: Mutex<Option<(Instant, Status)>>,
 }
 
 impl Console {
     pub fn new(journal: Arc<Journal>, metrics: Arc<Metrics>, registry: Registry) -> Arc<Console> {
+        let started_unix_ms = now_unix_ms();
         Arc::new(Console {
             journal,
             metrics,
             registry,
             started: Instant::now(),
-            started_unix_ms: now_unix_ms(),
+            started_unix_ms,
             version: Mutex::new(env!("CARGO_PKG_VERSION").to_owned()),
             topology_file: Mutex::default(),
             handlers: Mutex::default(),
@@ -87,8 +96,28 @@ impl Console {
             next_serial: Mutex::new(1),
             access: Mutex::default(),
             reloads: Mutex::default(),
+            bus_board: Arc::new(BusBoard::new(started_unix_ms)),
+            storages: Mutex::default(),
             last: Mutex::default(),
         })
+    }
+
+    /// The board the bus writes its state on (given to the bus when it starts).
+    pub fn bus_board(&self) -> &Arc<BusBoard> {
+        &self.bus_board
+    }
+
+    /// The admin listener's address now (`None`: no admin listener), for this host's
+    /// record in the cluster's hosts bucket.
+    pub fn set_admin_addr(&self, addr: Option<String>) {
+        self.bus_board.set_admin(addr);
+    }
+
+    /// `s3` storages handlers were just given; shown while a handler holds them.
+    pub fn add_storages<'a>(&self, backends: impl Iterator<Item = &'a Arc<ObjectBackend>>) {
+        let mut storages = locked(&self.storages);
+        storages.retain(|s| s.strong_count() > 0);
+        storages.extend(backends.map(Arc::downgrade));
     }
 
     pub fn journal(&self) -> &Arc<Journal> {
@@ -266,6 +295,11 @@ impl Console {
         }
         sessions.sort_by(|a, b| b.elapsed_ms.cmp(&a.elapsed_ms).then(a.id.cmp(&b.id)));
         let access = self.access();
+        let storages = {
+            let mut kept = locked(&self.storages);
+            kept.retain(|s| s.strong_count() > 0);
+            kept.clone()
+        };
         Status {
             schema: SCHEMA,
             host: HostStatus {
@@ -282,6 +316,8 @@ impl Console {
             sessions,
             finished: self.journal.finished_sessions(),
             log: self.journal.log_records(),
+            bus: bus_status(&self.bus_board, &self.metrics.bus, now_unix_ms()),
+            storages: storage_status(&storages),
         }
     }
 }

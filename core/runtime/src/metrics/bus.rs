@@ -29,6 +29,8 @@ pub struct BusMetrics {
     /// Times the client dropped messages of a subscription whose buffer was full.
     pub slow_consumer: Counter,
     dropped: Family<WhyLabel, Counter>,
+    /// `dropped` over every reason, for the console (not exported: the family is).
+    dropped_all: Counter,
     refused: Family<WhyLabel, Counter>,
 }
 
@@ -81,6 +83,12 @@ impl BusMetrics {
     /// Count a message not published, for `why`.
     pub fn dropped(&self, why: &'static str) {
         self.dropped.get_or_create(&WhyLabel { why }).inc();
+        self.dropped_all.inc();
+    }
+
+    /// Messages not published so far, whatever the reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_all.get()
     }
 
     /// Count a message from the bus not delivered, for `why`.

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use slog::{Logger, info, warn};
 
-use switchyard_object_storage::{ConditionalCreate, ObjectStorage, S3Settings};
+use switchyard_object_storage::{ConditionalCreate, ObjectStorage, ObjectStorageError, S3Settings};
 
 use super::cache::ReadCache;
-use crate::topology::S3Binding;
+use super::health::{self, StoreHealth};
+use crate::topology::{S3Binding, S3StorageSpec};
 
 /// Threads of the runtime that carries a storage's requests: they only wait on the
 /// network and copy into the spool, so two keep a 2-core machine's handlers free.
@@ -33,8 +34,13 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 pub struct ObjectBackend {
     /// The storage's name in the topology, for errors and logs.
     pub name: String,
+    /// Where it is (endpoint, bucket, prefix), for the console: names of the
+    /// credentials' variables at most, never their values.
+    pub spec: S3StorageSpec,
     pub storage: ObjectStorage,
     pub cache: ReadCache,
+    /// How the store has been answering (for the console).
+    pub health: Arc<StoreHealth>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -65,6 +71,8 @@ impl ObjectBackend {
             (Some(key), Some(secret)) => Some((env(name, key)?, env(name, secret)?)),
             _ => None,
         };
+        let secrets = credentials.iter().flat_map(|(k, s)| [k.clone(), s.clone()]);
+        let health = Arc::new(StoreHealth::new(secrets.collect()));
         let settings = S3Settings {
             endpoint: spec.endpoint.clone(),
             bucket: spec.bucket.clone(),
@@ -85,8 +93,10 @@ impl ObjectBackend {
             .map_err(|e| format!("storage `{name}`: runtime: {e}"))?;
         let backend = ObjectBackend {
             name: name.clone(),
+            spec: spec.clone(),
             cache: ReadCache::new(spool, CACHE_BYTES),
             storage,
+            health,
             runtime: Some(runtime),
         };
         let probe = backend.storage.clone();
@@ -95,10 +105,14 @@ impl ObjectBackend {
             .map_err(|e| format!("storage `{name}` ({}): {e}", spec.endpoint))?;
         match answer {
             ConditionalCreate::Honoured => {
+                backend.health.answered();
                 backend.spawn(sweep(
                     backend.storage.clone(),
+                    Arc::clone(&backend.health),
                     log.new(slog::o!("storage" => name.clone())),
                 ));
+                let health = Arc::clone(&backend.health);
+                backend.spawn(health::probe(backend.storage.clone(), health));
                 Ok(Arc::new(backend))
             }
             ConditionalCreate::Ignored => Err(format!(
@@ -106,6 +120,16 @@ impl ObjectBackend {
                 spec.endpoint
             )),
         }
+    }
+
+    /// Run store operation `op` on the storage's runtime, counted in its health (in
+    /// flight, then its outcome); the handle is awaited from any thread.
+    pub fn run<T: Send + 'static>(
+        &self,
+        op: impl Future<Output = Result<T, ObjectStorageError>> + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<T, ObjectStorageError>> {
+        let health = Arc::clone(&self.health);
+        self.spawn(async move { health.track(op).await })
     }
 
     /// Run `fut` on the storage's runtime; the handle is awaited from any thread.
@@ -143,9 +167,12 @@ impl ObjectBackend {
 /// Abort the multipart uploads crashed hosts left, and this host's own orphans, now and
 /// every [`SWEEP_EVERY`] (an aborted upload frees the store's parts; nothing of it
 /// was ever visible).
-async fn sweep(storage: ObjectStorage, log: Logger) {
+async fn sweep(storage: ObjectStorage, health: Arc<StoreHealth>, log: Logger) {
     loop {
-        match storage.sweep_stale_uploads(STALE_UPLOAD).await {
+        match health
+            .track(storage.sweep_stale_uploads(STALE_UPLOAD))
+            .await
+        {
             Ok(report) if !report.aborted.is_empty() => {
                 let names: Vec<&str> = report.aborted.iter().map(|n| n.as_str()).collect();
                 info!(log, "aborted uploads left by a crashed host"; "count" => names.len(), "names" => names.join(","));

@@ -20,15 +20,20 @@
 //! - `cache.rs`: [`ReadCache`], objects spooled by (name, etag), shared and bounded.
 //! - `claim.rs`: [`PartialClaim`], the renewed lock on a continued partial upload.
 //! - `commit.rs`: a spooled upload made an object.
+//! - `health.rs`: [`StoreHealth`], how the store has been answering (operations in
+//!   flight, failing since when, the last error without credentials), and the probe
+//!   of an idle storage, for the console.
 //! - `status.rs`: an object storage failure as the plugin's `SY_ERR_*`.
 
 mod backend;
 mod cache;
 mod claim;
 mod commit;
+pub mod health;
 mod status;
 
 pub use backend::ObjectBackend;
 pub use cache::{ReadCache, Spooled};
 pub use claim::{LEASE, PartialClaim};
+pub use health::{HealthView, StoreHealth};
 pub use status::status_of;

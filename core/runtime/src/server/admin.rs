@@ -60,6 +60,7 @@ impl BoundAdmin {
                 let handle = server.handle();
                 actix_rt::spawn(server);
                 info!(log, "listening"; "listener" => "(admin)", "kind" => "tcp", "addr" => %self.local);
+                console.set_admin_addr(Some(self.local.to_string()));
                 Some(handle)
             }
             Err(e) => {
@@ -110,6 +111,9 @@ pub(super) fn describe<'a>(
         })
         .collect();
     console.set_handlers(infos);
+    if topology.admin.is_none() {
+        console.set_admin_addr(None);
+    }
     console.set_access(AccessPolicy {
         token: topology.admin_token.as_ref().map(|t| t.0.clone()),
         loopback: topology.admin.is_none_or(|a| a.ip().is_loopback()),

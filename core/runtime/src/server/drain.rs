@@ -1,7 +1,7 @@
 //! Draining on SIGINT/SIGTERM: stop accepting, let in-flight work finish until
 //! `drain_timeout_secs`, then cut what is left — each actor logs and tells the
 //! sessions it has (`actor::DrainDeadline`) and gives their goodbyes a grace — and
-//! stop every actor.
+//! stop every actor; last, delete this host's record from the cluster's hosts bucket.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -45,6 +45,10 @@ impl Server {
             self.cut(&all).await;
         }
         self.abort(&all).await;
+        // Gone from the cluster's host list at once, not when the record expires.
+        if let Some(leaving) = self.bus.as_ref().and_then(crate::bus::BusLink::leave) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), leaving).await;
+        }
         finished
     }
 

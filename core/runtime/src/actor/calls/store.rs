@@ -166,7 +166,7 @@ fn spawn(
         return Err(abi::SY_ERR_LIMIT);
     }
     let objects = actor.shared.objects.as_ref().expect("an s3 handler");
-    let job = objects.spawn(op);
+    let job = objects.run(op);
     let id = actor.shared.next_id();
     let handle = calls
         .ctx

@@ -77,10 +77,11 @@ pub fn close(
     };
     let backend = Arc::clone(claim.backend());
     let storage = backend.storage.clone();
-    let log = actor.shared.log.clone();
+    let (log, health) = (actor.shared.log.clone(), Arc::clone(&backend.health));
     backend.spawn(async move {
         let name = claim.name().to_owned();
-        let kept = ObjectBackend::commit_spooled(storage, spool, name.clone(), true).await;
+        let commit = ObjectBackend::commit_spooled(storage, spool, name.clone(), true);
+        let kept = health.track(commit).await;
         if let Err(e) = kept {
             warn!(log, "partial upload not kept"; "name" => name, "error" => %e);
         }
