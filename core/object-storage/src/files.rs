@@ -47,7 +47,8 @@ pub enum ListEntry {
 
 impl ObjectStorage {
     /// The committed object `name`, with its digest from metadata (a `HEAD`: the
-    /// client returns user metadata only with a get, so this is a get of no body).
+    /// client returns user metadata only with a get, so this is a get of no body), or
+    /// else from its digest record (`digest.rs`).
     pub async fn stat(&self, name: &str) -> Result<ObjectInfo> {
         let name = ObjectName::parse(name)?;
         let options = GetOptions {
@@ -59,10 +60,14 @@ impl ObjectStorage {
             .get_opts(&self.key(&name), options)
             .await
             .map_err(|e| ObjectStorageError::store("stat", name.as_str(), e))?;
-        let sha256 = digest_from_attributes(&got.attributes);
+        let etag = got.meta.e_tag.clone();
+        let sha256 = match (digest_from_attributes(&got.attributes), &etag) {
+            (None, Some(etag)) => self.recorded_digest(&name, etag).await,
+            (declared, _) => declared,
+        };
         Ok(ObjectInfo {
             size: got.meta.size,
-            etag: got.meta.e_tag.clone(),
+            etag,
             modified_unix: got.meta.last_modified.timestamp(),
             sha256,
             name,
@@ -105,7 +110,9 @@ impl ObjectStorage {
         self.backend
             .delete(&self.key(&name))
             .await
-            .map_err(|e| ObjectStorageError::store("delete", name.as_str(), e))
+            .map_err(|e| ObjectStorageError::store("delete", name.as_str(), e))?;
+        self.remove_digest_record(&name).await;
+        Ok(())
     }
 
     /// Every key under a reserved area (the sweeper's and the tests' view).

@@ -9,7 +9,9 @@
 //!   overwrite is asked for, aborted on any failure (`upload.rs`, `lock.rs`);
 //! - a read is pinned to one version of the object (`If-Match` on its etag), so a file
 //!   replaced mid-transfer ends the transfer instead of mixing bytes (`read.rs`);
-//! - the sha256 is kept in the object's metadata, not in a side file (`digest.rs`);
+//! - the sha256 is kept in the object's metadata, not in a side file, or (an upload
+//!   whose parts left before its digest was known) in a record naming the version it
+//!   belongs to (`digest.rs`);
 //! - uploads left by a crashed host are found and aborted (`records.rs`, `sweep.rs`);
 //! - whether the store honours conditional creates is probed, not assumed (`probe.rs`).
 //!
@@ -23,7 +25,7 @@
 //! - `storage.rs`: [`ObjectStorage`] (backend + prefix), names <-> keys; [`Backend`].
 //! - `s3.rs`: [`S3Settings`], [`check_endpoint`], `ObjectStorage::connect_s3`.
 //! - `files.rs`: `stat`, `list`, `delete`; [`ObjectInfo`], [`ListEntry`].
-//! - `digest.rs`: sha256 digests as metadata; [`Sha256`].
+//! - `digest.rs`: sha256 digests as metadata, or as records tied to an etag; [`Sha256`].
 //! - `read.rs`: [`PinnedRead`], ranged reads pinned to one etag.
 //! - `records.rs`: the JSON records of in-progress uploads kept in the store.
 //! - `lock.rs`: [`LockGuard`], a conditional-create lock object with a lease.

@@ -103,8 +103,9 @@ async fn the_declared_digest_is_kept_in_metadata_and_checked() {
     };
     put(&s, "f", b"data", declared).await;
     assert_eq!(s.stat("f").await.unwrap().sha256, Some(sha(b"data")));
+    // Not declared: known at completion, kept in a digest record (metadata is fixed).
     put(&s, "g", b"data", UploadOptions::default()).await;
-    assert_eq!(s.stat("g").await.unwrap().sha256, None);
+    assert_eq!(s.stat("g").await.unwrap().sha256, Some(sha(b"data")));
     let mut up = s.begin_upload("h", declared).await.unwrap();
     up.put_part(Bytes::from_static(b"other")).await.unwrap();
     assert!(matches!(
@@ -274,4 +275,47 @@ async fn the_memory_store_honours_conditional_creates() {
         s.probe_conditional_create().await.unwrap(),
         crate::ConditionalCreate::Honoured
     );
+}
+
+#[tokio::test]
+async fn a_digest_known_only_at_completion_is_recorded_for_its_version_only() {
+    let s = ObjectStorage::in_memory("p").unwrap();
+    let mut up = s
+        .begin_upload("d/f", UploadOptions::default())
+        .await
+        .unwrap();
+    // Decided at the end, as for an upload whose parts left while it arrived.
+    up.set_overwrite(true);
+    up.put_part(Bytes::from_static(b"late")).await.unwrap();
+    up.commit().await.unwrap();
+    assert_eq!(s.stat("d/f").await.unwrap().sha256, Some(sha(b"late")));
+    let listed = s.list(None).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![ListEntry::Dir(crate::ObjectName::parse("d").unwrap())]
+    );
+
+    // Replaced behind the host's back: the record names another version.
+    let key = s.key(&crate::ObjectName::parse("d/f").unwrap());
+    use object_store::ObjectStoreExt;
+    s.backend
+        .put(&key, object_store::PutPayload::from_static(b"other"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.stat("d/f").await.unwrap().sha256,
+        None,
+        "never a stale digest"
+    );
+
+    // A create-only commit over nothing records too; a delete takes the record along.
+    s.delete("d/f").await.unwrap();
+    assert!(s.reserved_objects("digests").await.unwrap().is_empty());
+    let mut up = s
+        .begin_upload("d/f", UploadOptions::default())
+        .await
+        .unwrap();
+    up.put_part(Bytes::from_static(b"again")).await.unwrap();
+    up.commit().await.unwrap();
+    assert_eq!(s.stat("d/f").await.unwrap().sha256, Some(sha(b"again")));
 }

@@ -136,6 +136,12 @@ impl Upload {
         self.size
     }
 
+    /// Commit create-only or not: decided when the upload ends, for an upload begun
+    /// before its commit was asked for (its parts sent while they arrived).
+    pub fn set_overwrite(&mut self, overwrite: bool) {
+        self.options.overwrite = overwrite;
+    }
+
     /// Send the next part (at least [`MIN_PART`] bytes unless it is the last).
     pub async fn put_part(&mut self, data: Bytes) -> Result<()> {
         self.hasher.update(&data);
@@ -201,7 +207,7 @@ impl Upload {
             sha256,
         };
         if self.options.overwrite {
-            return self.complete().await.map(|()| done);
+            return self.complete(&sha256).await.map(|()| done);
         }
         let storage = self.storage.clone();
         let lock = match storage.lock(self.name.as_str(), COMMIT_LEASE).await {
@@ -218,22 +224,36 @@ impl Upload {
                     .await
                     .map(|()| Err(ObjectStorageError::AlreadyExists(name)))
             }
-            Err(ObjectStorageError::NotFound(_)) => self.complete().await.map(Ok),
+            Err(ObjectStorageError::NotFound(_)) => self.complete(&sha256).await.map(Ok),
             Err(e) => self.abort().await.map(|()| Err(e)),
         };
         lock.release().await?;
         outcome?.map(|()| done)
     }
 
-    async fn complete(self) -> Result<()> {
+    /// Complete the upload; a digest not declared at its start goes into a digest
+    /// record for the version made (`digest.rs`; best effort: without it the digest
+    /// is only unknown).
+    async fn complete(self, sha256: &Sha256) -> Result<()> {
         let backend = &self.storage.backend;
         let completed = backend
             .complete_multipart(&self.key, &self.id, self.parts.clone())
             .await;
-        if let Err(e) = completed {
-            let _ = backend.abort_multipart(&self.key, &self.id).await;
-            self.storage.remove_record(&self.record).await?;
-            return Err(ObjectStorageError::store("commit", self.name.as_str(), e));
+        let made = match completed {
+            Ok(made) => made,
+            Err(e) => {
+                let _ = backend.abort_multipart(&self.key, &self.id).await;
+                self.storage.remove_record(&self.record).await?;
+                return Err(ObjectStorageError::store("commit", self.name.as_str(), e));
+            }
+        };
+        if self.options.sha256.is_none()
+            && let Some(etag) = &made.e_tag
+        {
+            let _ = self
+                .storage
+                .put_digest_record(&self.name, etag, sha256)
+                .await;
         }
         self.storage.remove_record(&self.record).await
     }

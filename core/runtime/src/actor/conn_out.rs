@@ -39,6 +39,7 @@ fn inline_small_file(conn: &mut super::resources::Conn) {
             offset,
             remaining,
             sent,
+            spool,
             ..
         }),
     ) = (items.next(), items.next())
@@ -46,6 +47,13 @@ fn inline_small_file(conn: &mut super::resources::Conn) {
         return;
     };
     if *remaining == 0 || *remaining > INLINE_BELOW || *sent != 0 {
+        return;
+    }
+    // Not spooled yet: a hole of the spool file would read as zeros.
+    if spool
+        .as_ref()
+        .is_some_and(|s| s.ready(offset.saturating_add(*remaining)) != Ok(true))
+    {
         return;
     }
     let len = *remaining as usize;
@@ -99,7 +107,7 @@ impl InstanceActor {
                 } => Ok(Some(Done::FileSent {
                     token: *token,
                     sent: *sent,
-                    short: false,
+                    status: abi::SY_OK,
                 })),
                 Out::File {
                     file,
@@ -108,8 +116,29 @@ impl InstanceActor {
                     sent,
                     token,
                     cached_until,
-                } => {
-                    let ahead = (*remaining).min(file_cache::PROBE);
+                    spool,
+                } => 'file: {
+                    // An object being spooled: only its filled prefix may go out.
+                    let spooled = match spool.as_ref().map(|s| s.filled()) {
+                        None => u64::MAX,
+                        Some(Ok(n)) => n,
+                        Some(Err(status)) => {
+                            break 'file Ok(Some(Done::FileSent {
+                                token: *token,
+                                sent: *sent,
+                                status,
+                            }));
+                        }
+                    };
+                    if let Some(s) = spool
+                        && spooled <= *offset
+                    {
+                        let want = offset.saturating_add((*remaining).min(file_cache::PROBE));
+                        break 'file Err(Stall::Spooling(Arc::clone(s), want));
+                    }
+                    let ahead = (*remaining)
+                        .min(file_cache::PROBE)
+                        .min(spooled.saturating_sub(*offset));
                     if *offset >= *cached_until && !file_cache::is_cached(file, *offset, ahead) {
                         // Read it in off this thread first; `sendfile` would wait for it here.
                         Err(Stall::Cold(Arc::clone(file), *offset, ahead))
@@ -126,7 +155,12 @@ impl InstanceActor {
                             Ok(0) => Ok(Some(Done::FileSent {
                                 token: *token,
                                 sent: *sent,
-                                short: *remaining > 0,
+                                // The file shrank under us.
+                                status: if *remaining > 0 {
+                                    abi::SY_ERR_IO
+                                } else {
+                                    abi::SY_OK
+                                },
                             })),
                             Ok(n) => {
                                 self.shared.metrics.bytes_out.inc_by(n as u64);
@@ -137,7 +171,7 @@ impl InstanceActor {
                                 Ok((*remaining == 0).then_some(Done::FileSent {
                                     token: *token,
                                     sent: *sent,
-                                    short: false,
+                                    status: abi::SY_OK,
                                 }))
                             }
                             Err(e) => Err(Stall::Io(e)),
@@ -168,13 +202,16 @@ impl InstanceActor {
                         Done::Drained { token } => {
                             self.deliver(HostEvent::Drained { conn: id, token }, ctx);
                         }
-                        Done::FileSent { token, sent, short } => {
+                        Done::FileSent {
+                            token,
+                            sent,
+                            status,
+                        } => {
                             let ev = HostEvent::FileSent {
                                 conn: id,
                                 token,
                                 sent,
-                                // The file shrank under us.
-                                status: if short { abi::SY_ERR_IO } else { abi::SY_OK },
+                                status,
                             };
                             self.deliver(ev, ctx);
                         }
@@ -210,6 +247,24 @@ impl InstanceActor {
                                 act.flush(id, ctx);
                             },
                         );
+                        let handle = ctx.spawn(wait);
+                        if let Some(c) = self.res.conns.get_mut(&id) {
+                            c.flush_wait = Some(handle);
+                        }
+                    }
+                    return;
+                }
+                Err(Stall::Spooling(spool, want)) => {
+                    if conn.flush_wait.is_none() {
+                        let wait = async move { spool.wait(want).await }
+                            .into_actor(&*self)
+                            .map(move |_, act: &mut Self, ctx| {
+                                if let Some(c) = act.res.conns.get_mut(&id) {
+                                    c.flush_wait = None;
+                                }
+                                // Spooled (or failed: the send then ends with it).
+                                act.flush(id, ctx);
+                            });
                         let handle = ctx.spawn(wait);
                         if let Some(c) = self.res.conns.get_mut(&id) {
                             c.flush_wait = Some(handle);
@@ -295,12 +350,23 @@ enum Stall {
     /// A file range to send is not in the page cache: read it in first (the file,
     /// the offset and length).
     Cold(Arc<std::fs::File>, u64, u64),
+    /// An object's bytes at the send offset are not spooled yet: wait until they are
+    /// in up to the given end (off this thread: the spool fills on the storage's own).
+    Spooling(Arc<crate::objects::SpoolProgress>, u64),
 }
 
 /// What finishing the front of the output queue means.
 enum Done {
     Plain,
-    Drained { token: u64 },
-    FileSent { token: u64, sent: u64, short: bool },
+    Drained {
+        token: u64,
+    },
+    /// A send ended: whole (`SY_OK`), the file shorter than asked (`SY_ERR_IO`), or
+    /// the object's spool failed (its status).
+    FileSent {
+        token: u64,
+        sent: u64,
+        status: u32,
+    },
     Close,
 }

@@ -258,6 +258,7 @@ mod tests {
             sent,
             token,
             cached_until: 0,
+            spool: None,
         }
     }
 

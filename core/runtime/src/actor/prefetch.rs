@@ -21,6 +21,7 @@ use switchyard_sdk::abi;
 use super::InstanceActor;
 use super::event::HostEvent;
 use super::io::io_status;
+use crate::objects::SpoolProgress;
 
 /// Read `file[offset..end]` once, so its pages are cached: a readahead hint first (the
 /// kernel reads in large requests), then a pass that waits for every page.
@@ -53,10 +54,12 @@ pub const MAX_PREFETCHES: usize = 1024;
 
 /// Run [`prefetch`] of `file[offset..end]` on the blocking pool; deliver
 /// `FILE_PREFETCHED` with `token` when done (tracked in the instance's resources, so
-/// it is cancelled with the instance).
+/// it is cancelled with the instance). A file still being spooled (`spool`) is first
+/// waited for up to `end`: the plugin's prefetch after `SY_PENDING` is what lets its
+/// next read find the range.
 pub fn spawn(
     actor: &mut InstanceActor,
-    file: Arc<File>,
+    (file, spool): (Arc<File>, Option<Arc<SpoolProgress>>),
     (offset, end): (u64, u64),
     token: u64,
     ctx: &mut Context<InstanceActor>,
@@ -65,22 +68,28 @@ pub fn spawn(
         return abi::SY_ERR_LIMIT;
     }
     let id = actor.shared.next_id();
-    let job = tokio::task::spawn_blocking(move || prefetch(&file, offset, end));
+    let job = async move {
+        if let Some(spool) = spool {
+            let spooled = spool.wait(end).await;
+            spooled.map_err(|status| (status, "the object's spool failed".to_owned()))?;
+        }
+        match tokio::task::spawn_blocking(move || prefetch(&file, offset, end)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(io::Error::other(e.to_string())),
+        }
+        .map_err(|e| (io_status(&e), e.to_string()))
+    };
     let handle = ctx.spawn(actix::fut::wrap_future::<_, InstanceActor>(job).map(
-        move |done, act, ctx| {
+        move |done: Result<(), (u32, String)>, act, ctx| {
             act.res.prefetches.remove(&id);
-            let failed = match done {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(e) => Some(io::Error::other(e.to_string())),
-            };
-            let status = match failed {
-                Some(e) => {
+            let status = match done {
+                Ok(()) => abi::SY_OK,
+                Err((status, why)) => {
                     act.shared.metrics.error("storage_io");
-                    warn!(act.shared.log, "file prefetch failed"; "error" => %e);
-                    io_status(&e)
+                    warn!(act.shared.log, "file prefetch failed"; "error" => why);
+                    status
                 }
-                None => abi::SY_OK,
             };
             act.deliver(HostEvent::FilePrefetched { token, status }, ctx);
         },

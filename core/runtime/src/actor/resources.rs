@@ -18,6 +18,7 @@ use super::streams::{Gate, ReadControl, UdpItem, UdpRecv};
 use super::udp_sock::{ReadAhead, UdpSock};
 use super::writeback::Writeback;
 use crate::ids::IdMap;
+use crate::objects::SpoolProgress;
 use crate::storage::{FileVersion, TempFile};
 use switchyard_direct_io::DirectSink;
 
@@ -37,6 +38,8 @@ pub enum Out {
         token: u64,
         /// The file is known to be in the page cache up to here (see `file_cache`).
         cached_until: u64,
+        /// An object being spooled: bytes go out only once spooled.
+        spool: Option<std::sync::Arc<SpoolProgress>>,
     },
     Drained {
         token: u64,
@@ -167,6 +170,9 @@ pub enum OpenFile {
         version: FileVersion,
         /// Where it was opened, for its digest side file.
         path: Box<str>,
+        /// An object still being spooled into `file` (`None` on a dir): every read
+        /// of it waits for (or answers `SY_PENDING` until) its range is in.
+        spool: Option<std::sync::Arc<SpoolProgress>>,
     },
     /// An upload, and the writeback of what `write_file` appends to it (so the fsync
     /// of its commit waits for the tail only; `None` if no second descriptor).
@@ -227,6 +233,9 @@ pub struct Resources {
     pub object_partials: IdMap<crate::objects::PartialClaim>,
     /// `OPEN_PARTIAL`s in flight, by token: the spool temp each fills.
     pub partials_opening: IdMap<u64>,
+    /// Uploads of an `s3` storage, by handle: the parts sent while they arrive
+    /// (given up, and aborted, when the handle goes without a commit).
+    pub object_uploads: IdMap<crate::objects::EarlyParts>,
     /// The entries of the listing that finished last, by its token (`storage_listing`
     /// reads them during the call it finished in).
     pub listing: Option<(u64, Vec<(String, switchyard_sdk::abi::SyStat)>)>,

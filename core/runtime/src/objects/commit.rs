@@ -1,30 +1,59 @@
-//! A spooled upload made an object: hashed, sent as a multipart upload with its
-//! sha256 in the metadata, completed create-only unless overwrite is asked for.
+//! A spooled upload made an object: the rest of its parts sent (after those that left
+//! while it arrived, `early.rs`) and completed; or, when none left early, hashed and
+//! sent whole as a multipart upload with its sha256 in the metadata. Completed
+//! create-only unless overwrite is asked for.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use sha2::Digest;
 use switchyard_object_storage::{Committed, ObjectStorage, ObjectStorageError, UploadOptions};
 
-/// Bytes per part: above S3's 5 MiB minimum, and what one part holds in memory.
-const PART: usize = 8 << 20;
+use super::early::EarlyParts;
+use super::parts::{PARALLEL, PART, read_part};
 
-/// Parts sent at once (memory held: `PARALLEL * PART`); see
-/// docs/decisions/object-store-spool.md.
-const PARALLEL: usize = 4;
-
-/// Where each part of a `size`-byte file starts (one empty part for an empty file:
-/// a multipart upload needs one).
-fn part_ranges(size: u64) -> Vec<u64> {
-    let n = size.div_ceil(PART as u64).max(1);
-    (0..n).map(|i| i * PART as u64).collect()
+/// Where each part of a `size`-byte file starts from `from` (one empty part for an
+/// empty file: a multipart upload needs one).
+fn part_ranges(from: u64, size: u64) -> Vec<u64> {
+    let n = size.saturating_sub(from).div_ceil(PART as u64);
+    let n = if from == 0 { n.max(1) } else { n };
+    (0..n).map(|i| from + i * PART as u64).collect()
 }
 
 impl super::ObjectBackend {
+    /// Make spool temp `file` object `name`: when parts of it left while it arrived
+    /// for that very name (`early`), only the rest is sent, and its digest (the
+    /// upload's hash of every part) is declared at completion; otherwise (no early
+    /// part, another name, or the early parts failed) the whole file is sent by
+    /// [`commit_spooled`](Self::commit_spooled).
+    pub async fn commit_upload(
+        storage: ObjectStorage,
+        file: Arc<File>,
+        name: String,
+        overwrite: bool,
+        early: Option<EarlyParts>,
+    ) -> Result<Committed, ObjectStorageError> {
+        // Parts for another name are given up (dropped: their upload is aborted).
+        if let Some(early) = early.filter(|e| e.name() == name)
+            && let Ok(Some(sent)) = early.finish().await
+        {
+            let io = |e: std::io::Error| ObjectStorageError::Config(format!("spool: {e}"));
+            let mut upload = sent.upload;
+            upload.set_overwrite(overwrite);
+            let size = file.metadata().map_err(io)?.len();
+            let parts = futures_util::stream::iter(part_ranges(sent.to, size))
+                .map(move |at| read_part(&file, at).map_err(io));
+            if let Err(e) = upload.put_parts(parts, PARALLEL).await {
+                let _ = upload.abort().await;
+                return Err(e);
+            }
+            return upload.commit().await;
+        }
+        Self::commit_spooled(storage, file, name, overwrite).await
+    }
+
     /// Upload the whole of `file` as object `name`. The digest is computed first so
     /// that it goes into the metadata and the store checks the bytes against it; a
     /// failure at any point aborts the multipart upload (nothing becomes visible).
@@ -46,7 +75,7 @@ impl super::ObjectBackend {
         };
         let mut upload = storage.begin_upload(&name, options).await?;
         let size = file.metadata().map_err(io)?.len();
-        let parts = futures_util::stream::iter(part_ranges(size)).map(move |at| {
+        let parts = futures_util::stream::iter(part_ranges(0, size)).map(move |at| {
             read_part(&file, at).map_err(|e| ObjectStorageError::Config(format!("spool: {e}")))
         });
         if let Err(e) = upload.put_parts(parts, PARALLEL).await {
@@ -55,20 +84,6 @@ impl super::ObjectBackend {
         }
         upload.commit().await
     }
-}
-
-/// The next part of `file` from `at` (shorter at the end, empty past it).
-fn read_part(file: &File, at: u64) -> std::io::Result<Bytes> {
-    let mut buf = vec![0u8; PART];
-    let mut n = 0;
-    while n < PART {
-        match file.read_at(&mut buf[n..], at + n as u64)? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    buf.truncate(n);
-    Ok(Bytes::from(buf))
 }
 
 fn hash(file: &File) -> std::io::Result<[u8; 32]> {

@@ -20,6 +20,10 @@
 //! - `cache.rs`: [`ReadCache`], objects spooled by (name, etag), shared and bounded.
 //! - `claim.rs`: [`PartialClaim`], the renewed lock on a continued partial upload.
 //! - `commit.rs`: a spooled upload made an object.
+//! - `early.rs`: [`EarlyParts`], an upload's parts sent while it arrives.
+//! - `progress.rs`: [`SpoolProgress`], how far a spool file is filled (a cold read is
+//!   served while it is spooled).
+//! - `parts.rs`: the parts of a spool temp (size, how many at once, reading one).
 //! - `health.rs`: [`StoreHealth`], how the store has been answering (operations in
 //!   flight, failing since when, the last error without credentials), and the probe
 //!   of an idle storage, for the console.
@@ -29,11 +33,16 @@ mod backend;
 mod cache;
 mod claim;
 mod commit;
+mod early;
 pub mod health;
+mod parts;
+mod progress;
 mod status;
 
 pub use backend::ObjectBackend;
 pub use cache::{ReadCache, Spooled};
 pub use claim::{LEASE, PartialClaim};
+pub use early::EarlyParts;
 pub use health::{HealthView, StoreHealth};
+pub use progress::SpoolProgress;
 pub use status::status_of;

@@ -183,12 +183,12 @@ pub fn send_file(
     len: u64,
     token: u64,
 ) -> u32 {
-    let Some(OpenFile::Read { file, .. }) = actor.res.files.get(&file) else {
+    let Some(OpenFile::Read { file, spool, .. }) = actor.res.files.get(&file) else {
         return abi::SY_ERR_INVALID;
     };
     // Shared, not duplicated (no `fcntl` per send): the plugin may close its handle
     // before the send ends, and the descriptor lives until the send's reference goes.
-    let file = Arc::clone(file);
+    let (file, spool) = (Arc::clone(file), spool.clone());
     queue(
         actor,
         ctx,
@@ -200,6 +200,7 @@ pub fn send_file(
             sent: 0,
             token,
             cached_until: 0,
+            spool,
         },
     )
 }
@@ -226,7 +227,14 @@ pub fn recv_to_file(
     let direct = if c.eof {
         None
     } else {
-        match DirectSink::open_direct(temp.file(), len, sha256) {
+        // An upload to an object store is read back part by part as it arrives
+        // (`objects::EarlyParts`): from the page cache, not the disk.
+        let open = if actor.shared.objects.is_some() {
+            DirectSink::open_cached
+        } else {
+            DirectSink::open_direct
+        };
+        match open(temp.file(), len, sha256) {
             Ok(d) => d.map(|d| Rc::new(RefCell::new(d))),
             Err(e) => return io_status(&e),
         }

@@ -91,13 +91,17 @@ pub fn keep_read(
     actor: &mut InstanceActor,
     file: Arc<std::fs::File>,
     version: crate::storage::FileVersion,
+    spool: Arc<crate::objects::SpoolProgress>,
 ) -> Result<u64, u32> {
+    // Once filled, the file is served as any other.
+    let spool = (!spool.is_complete()).then_some(spool);
     new_file(
         actor,
         OpenFile::Read {
             file,
             version,
             path: "".into(),
+            spool,
         },
     )
 }
@@ -124,6 +128,7 @@ pub fn open_read(actor: &mut InstanceActor, path: &str) -> Result<(u64, u64), u3
             file: Arc::new(file),
             version,
             path: path.into(),
+            spool: None,
         },
     )?;
     Ok((id, version.size))
@@ -155,7 +160,16 @@ pub fn read_file(
 ) -> Result<usize, u32> {
     settle_direct(actor, ctx, file);
     let f = match actor.res.files.get(&file) {
-        Some(OpenFile::Read { file, .. }) => file,
+        Some(OpenFile::Read { file, spool, .. }) => {
+            // Not spooled yet: the plugin prefetches it and asks again.
+            let end = offset.saturating_add(buf.len() as u64);
+            if let Some(spool) = spool
+                && !spool.ready(end)?
+            {
+                return Err(abi::SY_PENDING);
+            }
+            file
+        }
         Some(OpenFile::Temp(t, _)) => t.file(),
         None => return Err(abi::SY_ERR_INVALID),
     };
@@ -238,6 +252,8 @@ pub fn close_file(actor: &mut InstanceActor, ctx: &mut Context<InstanceActor>, f
         settle_direct(actor, ctx, file);
     }
     actor.res.direct_writers.remove(&file);
+    // An upload closed without a commit: its early parts are given up.
+    actor.res.object_uploads.remove(&file);
     match actor.res.files.remove(&file) {
         Some(_) => abi::SY_OK,
         None => abi::SY_ERR_INVALID,
@@ -291,10 +307,16 @@ pub fn prefetch_file(
     len: u64,
     token: u64,
 ) -> u32 {
-    let Some(OpenFile::Read { file, version, .. }) = actor.res.files.get(&file) else {
+    let Some(OpenFile::Read {
+        file,
+        version,
+        spool,
+        ..
+    }) = actor.res.files.get(&file)
+    else {
         return abi::SY_ERR_INVALID;
     };
     let end = offset.saturating_add(len).min(version.size);
-    let file = Arc::clone(file);
-    crate::actor::prefetch::spawn(actor, file, (offset, end), token, ctx)
+    let (file, spool) = (Arc::clone(file), spool.clone());
+    crate::actor::prefetch::spawn(actor, (file, spool), (offset, end), token, ctx)
 }

@@ -43,13 +43,22 @@ pub fn send_datagram_file(
     (file, offset, len): (u64, u64, u32),
 ) -> Result<u32, u32> {
     let Some(OpenFile::Read {
-        file: f, version, ..
+        file: f,
+        version,
+        spool,
+        ..
     }) = actor.res.files.get(&file)
     else {
         return Err(abi::SY_ERR_INVALID);
     };
     if header.len() + len as usize > MAX_DATAGRAM_OUT {
         return Err(abi::SY_ERR_INVALID);
+    }
+    // Not spooled yet: nothing goes out; the plugin prefetches it and sends again.
+    if let Some(spool) = spool
+        && !spool.ready(offset.saturating_add(len.into()))?
+    {
+        return Err(abi::SY_PENDING);
     }
     let range = udp_out::FileRange {
         id: file,

@@ -20,7 +20,7 @@ use super::store_partial;
 use crate::actor::InstanceActor;
 use crate::actor::event::HostEvent;
 use crate::actor::resources::OpenFile;
-use crate::objects::{ObjectBackend, PartialClaim, Spooled, status_of};
+use crate::objects::{EarlyParts, ObjectBackend, PartialClaim, Spooled, status_of};
 use crate::storage::FileVersion;
 use crate::storage::digests;
 
@@ -63,9 +63,16 @@ pub fn begin(
     let storage = objects.storage.clone();
     match op {
         StoreOp::CreateTemp(path) => {
-            name(path)?;
-            // The upload arrives in the spool; it becomes an object at commit.
+            let name = name(path)?;
+            // The upload arrives in the spool; its parts leave as they arrive, and
+            // it becomes an object at commit.
             let id = super::files::create_spool_temp(actor)?;
+            if let Some(OpenFile::Temp(t, _)) = actor.res.files.get(&id)
+                && let Ok(file) = t.file().try_clone()
+            {
+                let early = EarlyParts::start(&objects, name, Arc::new(file));
+                actor.res.object_uploads.insert(id, early);
+            }
             Ok(Some(raw_done(kind, id, None)))
         }
         StoreOp::OpenPartial(path) => {
@@ -100,7 +107,7 @@ pub fn begin(
             spawn(calls, token, kind, async move {
                 backend
                     .cache
-                    .get(&backend.storage, &name)
+                    .get(&backend.storage, &backend.health, &name)
                     .await
                     .map(Gave::Spooled)
             })
@@ -137,6 +144,7 @@ pub fn begin(
             };
             // A continued partial's lock goes once its bytes are an object (or not).
             let claim = calls.actor.res.object_partials.remove(&file.0);
+            let early = calls.actor.res.object_uploads.remove(&file.0);
             let spool = temp
                 .file()
                 .try_clone()
@@ -144,7 +152,7 @@ pub fn begin(
                 .map_err(|e| crate::actor::io::io_status(&e))?;
             spawn(calls, token, kind, async move {
                 let committed =
-                    ObjectBackend::commit_spooled(storage, spool, name, overwrite).await;
+                    ObjectBackend::commit_upload(storage, spool, name, overwrite, early).await;
                 // The spool temp goes once the object exists (or the upload failed).
                 drop(temp);
                 drop(claim);
@@ -260,7 +268,7 @@ fn open_spooled(act: &mut InstanceActor, s: Spooled) -> Result<(u64, SyStat), u3
     if let Some(digest) = s.sha256 {
         digests::remember(version, digest);
     }
-    let id = super::files::keep_read(act, s.file, version)?;
+    let id = super::files::keep_read(act, s.file, version, s.progress)?;
     Ok((id, regular(s.size, s.modified_unix)))
 }
 
