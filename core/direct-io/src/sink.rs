@@ -73,34 +73,14 @@ impl DirectSink {
     /// [`MAX_ACTIVE`] streams already run, or the file cannot be reopened (no `/proc`);
     /// use a plain path.
     pub fn open_direct(temp: &File, len: u64, sha256: bool) -> io::Result<Option<DirectSink>> {
-        Self::open_worthwhile(temp, len, sha256, true)
-    }
-
-    /// As [`open_direct`](Self::open_direct), but the writes always go through the
-    /// page cache: for a file read back soon after it is written (an upload sent on to
-    /// an object store part by part while it arrives), which `O_DIRECT` would make a
-    /// second trip to the disk.
-    pub fn open_cached(temp: &File, len: u64, sha256: bool) -> io::Result<Option<DirectSink>> {
-        Self::open_worthwhile(temp, len, sha256, false)
-    }
-
-    fn open_worthwhile(
-        temp: &File,
-        len: u64,
-        sha256: bool,
-        try_direct: bool,
-    ) -> io::Result<Option<DirectSink>> {
         let before = temp.metadata()?.len();
         let work = len.saturating_add(if sha256 { before } else { 0 });
         if work < DIRECT_MIN || active_streams() >= MAX_ACTIVE {
             return Ok(None);
         }
-        let direct = try_direct
-            .then(|| reopen(temp, libc::O_DIRECT).ok())
-            .flatten();
-        let (writer, direct) = match direct {
-            Some(f) => (f, true),
-            None => match reopen(temp, 0) {
+        let (writer, direct) = match reopen(temp, libc::O_DIRECT) {
+            Ok(f) => (f, true),
+            Err(_) => match reopen(temp, 0) {
                 Ok(f) => (f, false),
                 Err(_) => return Ok(None),
             },

@@ -10,6 +10,8 @@
 use std::ops::Range;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use object_store::{GetOptions, GetRange};
 
 use crate::error::{ObjectStorageError, Result};
@@ -56,9 +58,39 @@ impl PinnedRead {
         if range.start >= end {
             return Ok(Bytes::new());
         }
+        let got = self.get_range(range.start..end).await?;
+        got.bytes()
+            .await
+            .map_err(|e| ObjectStorageError::store("read", name, e))
+    }
+
+    /// Bytes `range` of the pinned version (clamped to its size) as they arrive, in
+    /// order: a caller that writes them somewhere needs no buffer of the whole range.
+    /// The answer's version is checked before the first byte; fewer bytes than asked
+    /// mean the store cut the answer short.
+    pub async fn read_range_chunks(
+        &self,
+        range: Range<u64>,
+    ) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let end = range.end.min(self.info.size);
+        if range.start >= end {
+            return Ok(futures_util::stream::empty().boxed());
+        }
+        let got = self.get_range(range.start..end).await?;
+        let name = self.info.name.to_string();
+        Ok(got
+            .into_stream()
+            .map(move |chunk| chunk.map_err(|e| ObjectStorageError::store("read", &name, e)))
+            .boxed())
+    }
+
+    /// The answer to a ranged `GET` of the pinned version, its etag checked.
+    async fn get_range(&self, range: Range<u64>) -> Result<object_store::GetResult> {
+        let name = self.info.name.as_str();
+        let (start, end) = (range.start, range.end);
         let options = GetOptions {
             if_match: Some(self.etag.clone()),
-            range: Some(GetRange::Bounded(range.start..end)),
+            range: Some(GetRange::Bounded(start..end)),
             ..GetOptions::default()
         };
         let key = self.storage.key(&self.info.name);
@@ -72,8 +104,6 @@ impl PinnedRead {
         if got.meta.e_tag.as_deref() != Some(self.etag.as_str()) {
             return Err(ObjectStorageError::Replaced(name.into()));
         }
-        got.bytes()
-            .await
-            .map_err(|e| ObjectStorageError::store("read", name, e))
+        Ok(got)
     }
 }

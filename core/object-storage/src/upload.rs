@@ -57,7 +57,10 @@ pub struct Upload {
     id: MultipartId,
     record: Path,
     parts: Vec<PartId>,
-    hasher: sha2::Sha256,
+    /// `None` once the caller said it hashes the bytes itself ([`Upload::hashed_by_caller`]).
+    hasher: Option<sha2::Sha256>,
+    /// The digest declared after the upload began ([`Upload::declare_sha256`]).
+    declared_late: Option<Sha256>,
     size: u64,
     options: UploadOptions,
 }
@@ -101,7 +104,8 @@ impl ObjectStorage {
             id,
             record,
             parts: Vec::new(),
-            hasher: sha2::Sha256::new(),
+            hasher: Some(sha2::Sha256::new()),
+            declared_late: None,
             size: 0,
             options,
         })
@@ -142,9 +146,26 @@ impl Upload {
         self.options.overwrite = overwrite;
     }
 
+    /// The caller hashes the bytes itself (they pass through its own hasher anyway,
+    /// e.g. a receive's) and declares the digest before the commit
+    /// ([`declare_sha256`](Self::declare_sha256)): the parts are not hashed again here.
+    /// Call it before the first part.
+    pub fn hashed_by_caller(&mut self) {
+        self.hasher = None;
+    }
+
+    /// The sha256 of the whole upload, known only now: kept in a digest record of the
+    /// version made (the metadata was fixed when the upload began), and checked
+    /// against the parts' own hash unless [`hashed_by_caller`](Self::hashed_by_caller).
+    pub fn declare_sha256(&mut self, digest: Sha256) {
+        self.declared_late = Some(digest);
+    }
+
     /// Send the next part (at least [`MIN_PART`] bytes unless it is the last).
     pub async fn put_part(&mut self, data: Bytes) -> Result<()> {
-        self.hasher.update(&data);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&data);
+        }
         self.size += data.len() as u64;
         let part = self
             .storage
@@ -177,7 +198,9 @@ impl Upload {
             .enumerate()
             .map(|(i, part)| {
                 let part = part?;
-                hasher.update(&part);
+                if let Some(h) = hasher.as_mut() {
+                    h.update(&part);
+                }
                 *size += part.len() as u64;
                 Ok(async move {
                     backend
@@ -196,12 +219,23 @@ impl Upload {
     /// Make the object visible: checked against the declared digest, create-only
     /// unless `overwrite`. On any failure the upload is aborted.
     pub async fn commit(self) -> Result<Committed> {
-        let sha256: Sha256 = self.hasher.clone().finalize().into();
-        if self.options.sha256.is_some_and(|d| d != sha256) {
-            let name = self.name.to_string();
-            self.abort().await?;
-            return Err(ObjectStorageError::DigestMismatch(name));
-        }
+        let computed: Option<Sha256> = self.hasher.clone().map(|h| h.finalize().into());
+        let declared = self.options.sha256.or(self.declared_late);
+        let sha256 = match (computed, declared) {
+            (Some(c), Some(d)) if c != d => {
+                let name = self.name.to_string();
+                self.abort().await?;
+                return Err(ObjectStorageError::DigestMismatch(name));
+            }
+            (Some(digest), _) | (None, Some(digest)) => digest,
+            (None, None) => {
+                let name = self.name.to_string();
+                self.abort().await?;
+                return Err(ObjectStorageError::Config(format!(
+                    "`{name}`: hashed by the caller, but no digest was declared"
+                )));
+            }
+        };
         let done = Committed {
             size: self.size,
             sha256,

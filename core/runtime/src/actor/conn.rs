@@ -218,7 +218,8 @@ impl InstanceActor {
             // The stream dropped its handle with `set_direct(None)`: this is the last.
             let Ok(d) = Rc::try_unwrap(d).map(RefCell::into_inner) else {
                 debug_assert!(false, "a direct receive still shared at its end");
-                self.deliver_file_received(id, recv.token, recv.received, Err(abi::SY_ERR_IO), ctx);
+                let (token, n) = (recv.token, recv.received);
+                self.deliver_file_received(id, (token, recv.file), n, Err(abi::SY_ERR_IO), ctx);
                 return;
             };
             // Complete or not, the writer finishes first, so the plugin never sees the
@@ -243,7 +244,7 @@ impl InstanceActor {
             return;
         }
         let result = result.map(|()| recv.hasher.map(|h| h.finalize().into()));
-        self.deliver_file_received(id, recv.token, recv.received, result, ctx);
+        self.deliver_file_received(id, (recv.token, recv.file), recv.received, result, ctx);
     }
 
     /// A direct receive's writer (and hasher) are done, and the temp has its final
@@ -274,7 +275,7 @@ impl InstanceActor {
             _ => Err(abi::SY_ERR_INVALID), // the plugin closed it meanwhile
         };
         let result = result.and_then(|digest| at_end.map(|()| digest));
-        self.deliver_file_received(id, token, received, result, ctx);
+        self.deliver_file_received(id, (token, file), received, result, ctx);
         self.replay_held(id, ctx);
         match end {
             // Closed by the plugin meanwhile: no EOF to tell; the close goes on.
@@ -285,14 +286,24 @@ impl InstanceActor {
         }
     }
 
+    /// Tell the plugin a receive into `file` ended. Its digest (of the whole file)
+    /// is also kept for an upload to an object store, whose commit then needs no
+    /// hashing pass of its own (`objects::EarlyParts`).
     fn deliver_file_received(
         &mut self,
         id: u64,
-        token: u64,
+        (token, file): (u64, u64),
         received: u64,
         result: Result<Option<[u8; 32]>, u32>,
         ctx: &mut Context<Self>,
     ) {
+        if let Ok(Some(digest)) = &result
+            && let Some(early) = self.res.object_uploads.get_mut(&file)
+            && let Some(OpenFile::Temp(t, _)) = self.res.files.get(&file)
+            && let Ok(meta) = t.file().metadata()
+        {
+            early.received(meta.len(), *digest);
+        }
         let ev = HostEvent::FileReceived {
             conn: id,
             token,

@@ -181,26 +181,35 @@ fn io(e: std::io::Error) -> ObjectStorageError {
 
 /// Copy the pinned version `read` into `spooled`'s file, [`PARALLEL`] ranges at a
 /// time (a new one asked as soon as any is in, so a slow range does not idle the
-/// others), each written at its offset as it arrives; the readers are told the
-/// prefix every range before which is in.
+/// others), each range's bytes written at their offset as they arrive (no range is
+/// held in memory); the readers are told the prefix every range before which is in.
 async fn fill(read: &PinnedRead, spooled: &Spooled) -> Result<(), ObjectStorageError> {
     let size = spooled.size;
     let count = size.div_ceil(CHUNK);
     let ranges = (0..count).map(|i| (i, i * CHUNK..((i + 1) * CHUNK).min(size)));
+    let file = &spooled.file;
     let mut fetches = futures_util::stream::iter(ranges)
-        .map(
-            |(i, range)| async move { read.read_range(range.clone()).await.map(|b| (i, range, b)) },
-        )
+        .map(|(i, range)| async move {
+            let mut chunks = read.read_range_chunks(range.clone()).await?;
+            let mut at = range.start;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk?;
+                if at + chunk.len() as u64 > range.end {
+                    break;
+                }
+                file.write_all_at(&chunk, at).map_err(io)?;
+                at += chunk.len() as u64;
+            }
+            if at != range.end {
+                return Err(ObjectStorageError::Replaced(read.info().name.to_string()));
+            }
+            Ok(i)
+        })
         .buffer_unordered(PARALLEL);
     let mut arrived = vec![false; count as usize];
     let mut prefix = 0;
     while let Some(fetched) = fetches.next().await {
-        let (i, range, bytes) = fetched?;
-        if bytes.len() as u64 != range.end - range.start {
-            return Err(ObjectStorageError::Replaced(read.info().name.to_string()));
-        }
-        spooled.file.write_all_at(&bytes, range.start).map_err(io)?;
-        arrived[i as usize] = true;
+        arrived[fetched? as usize] = true;
         while arrived.get(prefix).copied().unwrap_or(false) {
             prefix += 1;
         }

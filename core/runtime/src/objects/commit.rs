@@ -35,55 +35,78 @@ impl super::ObjectBackend {
         overwrite: bool,
         early: Option<EarlyParts>,
     ) -> Result<Committed, ObjectStorageError> {
+        let io = |e: std::io::Error| ObjectStorageError::Config(format!("spool: {e}"));
+        let size = file.metadata().map_err(io)?.len();
         // Parts for another name are given up (dropped: their upload is aborted).
-        if let Some(early) = early.filter(|e| e.name() == name)
+        let early = early.filter(|e| e.name() == name);
+        let received = early.as_ref().and_then(|e| e.digest_at(size));
+        if let Some(early) = early
             && let Ok(Some(sent)) = early.finish().await
         {
-            let io = |e: std::io::Error| ObjectStorageError::Config(format!("spool: {e}"));
             let mut upload = sent.upload;
             upload.set_overwrite(overwrite);
-            let size = file.metadata().map_err(io)?.len();
+            let tail = Arc::clone(&file);
             let parts = futures_util::stream::iter(part_ranges(sent.to, size))
-                .map(move |at| read_part(&file, at).map_err(io));
-            if let Err(e) = upload.put_parts(parts, PARALLEL).await {
+                .map(move |at| read_part(&tail, at).map_err(io));
+            let digest = match received {
+                Some(digest) => Ok(digest),
+                // Written otherwise than by a receive (e.g. TFTP's blocks): hashed now.
+                None => hash_blocking(file).await,
+            };
+            let sent = match digest {
+                Ok(digest) => {
+                    upload.declare_sha256(digest);
+                    upload.put_parts(parts, PARALLEL).await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
                 let _ = upload.abort().await;
                 return Err(e);
             }
             return upload.commit().await;
         }
-        Self::commit_spooled(storage, file, name, overwrite).await
+        Self::commit_spooled(storage, file, name, overwrite, received).await
     }
 
-    /// Upload the whole of `file` as object `name`. The digest is computed first so
-    /// that it goes into the metadata and the store checks the bytes against it; a
-    /// failure at any point aborts the multipart upload (nothing becomes visible).
+    /// Upload the whole of `file` as object `name`. The digest (`known` from the
+    /// receive, else computed first) goes into the metadata, and the parts are checked
+    /// against it as they pass; a failure at any point aborts the multipart upload
+    /// (nothing becomes visible).
     pub async fn commit_spooled(
         storage: ObjectStorage,
         file: Arc<File>,
         name: String,
         overwrite: bool,
+        known: Option<[u8; 32]>,
     ) -> Result<Committed, ObjectStorageError> {
         let io = |e: std::io::Error| ObjectStorageError::Config(format!("spool: {e}"));
-        let hash_file = Arc::clone(&file);
-        let sha256 = tokio::task::spawn_blocking(move || hash(&hash_file))
-            .await
-            .map_err(|e| ObjectStorageError::Config(format!("spool: {e}")))?
-            .map_err(io)?;
+        let sha256 = match known {
+            Some(digest) => digest,
+            None => hash_blocking(Arc::clone(&file)).await?,
+        };
         let options = UploadOptions {
             sha256: Some(sha256),
             overwrite,
         };
         let mut upload = storage.begin_upload(&name, options).await?;
         let size = file.metadata().map_err(io)?.len();
-        let parts = futures_util::stream::iter(part_ranges(0, size)).map(move |at| {
-            read_part(&file, at).map_err(|e| ObjectStorageError::Config(format!("spool: {e}")))
-        });
+        let parts = futures_util::stream::iter(part_ranges(0, size))
+            .map(move |at| read_part(&file, at).map_err(io));
         if let Err(e) = upload.put_parts(parts, PARALLEL).await {
             let _ = upload.abort().await;
             return Err(e);
         }
         upload.commit().await
     }
+}
+
+/// The sha256 of the whole of `file`, on the blocking pool.
+async fn hash_blocking(file: Arc<File>) -> Result<[u8; 32], ObjectStorageError> {
+    tokio::task::spawn_blocking(move || hash(&file))
+        .await
+        .map_err(|e| ObjectStorageError::Config(format!("spool: {e}")))?
+        .map_err(|e| ObjectStorageError::Config(format!("spool: {e}")))
 }
 
 fn hash(file: &File) -> std::io::Result<[u8; 32]> {

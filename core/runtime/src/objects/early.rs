@@ -6,8 +6,10 @@
 //! on the storage's runtime watches the spool temp grow and sends each full part as
 //! soon as it is written, [`PARALLEL`] at a time (the memory held is bounded: parts are
 //! read from the temp, which is the buffer). The commit then sends only the tail and
-//! completes; the upload's own hash of the parts is the object's digest, kept in a
-//! digest record since the metadata was fixed when the upload began (`digest.rs` of
+//! completes. The parts are not hashed here: the receive hashes every byte anyway
+//! (for `FILE_RECEIVED`, over the whole temp), and that digest is declared at
+//! completion (a temp written otherwise is hashed at commit); it is kept in a digest
+//! record since the metadata was fixed when the upload began (`digest.rs` of
 //! `switchyard-object-storage`).
 //!
 //! What is written is known from the temp's size: its bytes are only appended, in
@@ -29,7 +31,7 @@ use switchyard_object_storage::{ObjectStorage, ObjectStorageError, Upload, Uploa
 use tokio::sync::watch;
 
 use super::backend::ObjectBackend;
-use super::parts::{PARALLEL, PART, read_part};
+use super::parts::{PARALLEL, PART, direct_reader, read_part, read_whole_part_direct};
 
 /// Bytes past a part that must be written before it is sent: a direct writer's last
 /// block may be padded past the end until it is cut back.
@@ -65,6 +67,9 @@ pub struct EarlyParts {
     task: Option<tokio::task::JoinHandle<Result<Option<Sent>, ObjectStorageError>>>,
     /// Parts sent so far (for tests and the log).
     sent: Arc<AtomicU64>,
+    /// The temp's size and sha256 when a receive into it ended (its digest covers
+    /// the whole file): the upload's digest, if nothing was written after it.
+    received: Option<(u64, [u8; 32])>,
 }
 
 impl std::fmt::Debug for Sent {
@@ -92,7 +97,18 @@ impl EarlyParts {
             end,
             task: Some(task),
             sent,
+            received: None,
         }
+    }
+
+    /// A receive into the temp ended with the whole file's `digest` at `size` bytes.
+    pub fn received(&mut self, size: u64, digest: [u8; 32]) {
+        self.received = Some((size, digest));
+    }
+
+    /// The digest of the temp at `size` bytes, when a receive gave it.
+    pub fn digest_at(&self, size: u64) -> Option<[u8; 32]> {
+        self.received.filter(|(at, _)| *at == size).map(|(_, d)| d)
     }
 
     /// The object the parts are for.
@@ -139,14 +155,19 @@ async fn pump(
         .begin_upload(&name, UploadOptions::default())
         .await?;
     let to = Arc::new(AtomicU64::new(0));
+    let direct = direct_reader(&file).map(Arc::new);
     let parts = futures_util::stream::unfold((0u64, end), |(at, mut end)| {
         let (file, to, sent) = (Arc::clone(&file), Arc::clone(&to), Arc::clone(&sent));
+        let direct = direct.clone();
         async move {
             let next = at + PART as u64;
             match written(&file, next, &mut end).await {
                 Ok(false) => None,
                 Ok(true) => {
-                    let part = read_part(&file, at).map_err(io);
+                    let part = match direct.and_then(|d| read_whole_part_direct(&d, at)) {
+                        Some(part) => Ok(part),
+                        None => read_part(&file, at).map_err(io),
+                    };
                     to.store(next, Ordering::Relaxed);
                     sent.fetch_add(1, Ordering::Relaxed);
                     Some((part, (next, end)))

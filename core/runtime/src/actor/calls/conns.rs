@@ -227,14 +227,7 @@ pub fn recv_to_file(
     let direct = if c.eof {
         None
     } else {
-        // An upload to an object store is read back part by part as it arrives
-        // (`objects::EarlyParts`): from the page cache, not the disk.
-        let open = if actor.shared.objects.is_some() {
-            DirectSink::open_cached
-        } else {
-            DirectSink::open_direct
-        };
-        match open(temp.file(), len, sha256) {
+        match DirectSink::open_direct(temp.file(), len, sha256) {
             Ok(d) => d.map(|d| Rc::new(RefCell::new(d))),
             Err(e) => return io_status(&e),
         }

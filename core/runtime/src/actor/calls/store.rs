@@ -150,9 +150,20 @@ pub fn begin(
                 .try_clone()
                 .map(Arc::new)
                 .map_err(|e| crate::actor::io::io_status(&e))?;
+            let (log, early_parts) = (
+                calls.actor.shared.log.clone(),
+                early.as_ref().map_or(0, EarlyParts::parts_sent),
+            );
             spawn(calls, token, kind, async move {
+                let began = std::time::Instant::now();
                 let committed =
-                    ObjectBackend::commit_upload(storage, spool, name, overwrite, early).await;
+                    ObjectBackend::commit_upload(storage, spool, name.clone(), overwrite, early)
+                        .await;
+                if let Ok(c) = &committed {
+                    debug!(log, "upload committed"; "name" => name, "bytes" => c.size,
+                        "parts_sent_while_arriving" => early_parts,
+                        "commit_ms" => began.elapsed().as_millis() as u64);
+                }
                 // The spool temp goes once the object exists (or the upload failed).
                 drop(temp);
                 drop(claim);

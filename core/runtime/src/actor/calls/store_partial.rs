@@ -80,7 +80,7 @@ pub fn close(
     let (log, health) = (actor.shared.log.clone(), Arc::clone(&backend.health));
     backend.spawn(async move {
         let name = claim.name().to_owned();
-        let commit = ObjectBackend::commit_spooled(storage, spool, name.clone(), true);
+        let commit = ObjectBackend::commit_spooled(storage, spool, name.clone(), true, None);
         let kept = health.track(commit).await;
         if let Err(e) = kept {
             warn!(log, "partial upload not kept"; "name" => name, "error" => %e);
