@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Collect the ratios printed by each side-by-side benchmark into one Markdown table.
 
-    benches/summarize.py DIR     # DIR holds echo.txt, chat.txt, tftp.txt, files.txt, bulk.txt,
+    benches/summarize.py DIR     # DIR holds echo.txt, chat.txt, chat-cluster.txt, tftp.txt, files.txt, bulk.txt,
                                  # files-gets.txt, tftp-storm.txt
 
 Every benchmark prints its own detailed table (kept in BENCHMARKS.md below the
@@ -80,6 +80,12 @@ def rows(d: Path):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 7 and cells[1].startswith("switchyard"):
             yield ("chat", f"fan-out to {cells[0]} members vs tokio", float(cells[6]), ">= 0.8")
+    # Issue 22: the room split over two hosts >= 0.7x the same members on one host.
+    for line in text("chat-cluster").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[1] == "two hosts on NATS":
+            yield ("chat-cluster", f"fan-out to {cells[0]} members on two hosts vs one host "
+                   f"(loss {cells[5]})", float(cells[6]), ">= 0.7")
 
     # name, ours, spin, hpa MB/s, ratio, spin ratio, hpa+sync MB/s, ratio, spin ratio.
     # Every ratio is kept: plain (no busy poll) and busy-poll, against tftpd-hpa and,

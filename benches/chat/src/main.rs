@@ -9,6 +9,13 @@
 //! Loopback only; every process is killed when the bench ends.
 //! `--rounds-tsv FILE` also appends every round's delivered messages/s of both servers
 //! to FILE, for `benches/plot.py` (benches/README.md, "Plots").
+//!
+//! `--cluster NATS_URL` compares instead the room split over two hosts on that NATS
+//! (members alternately on each host, the sender on the first; the second host gets
+//! each line once over the bus and fans it out to its members) with the same members
+//! on one host, in the same run, alternating order. The sender's window then also
+//! waits for the copies of a member on the last host, so the rate is one every host
+//! keeps up with (else the other host's backlog would be dropped, and counted as loss).
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
@@ -29,6 +36,8 @@ struct Args {
     rounds: usize,
     /// Where to append every round's rate (benches/plot.py's input), if anywhere.
     rounds_tsv: Option<PathBuf>,
+    /// Compare two hosts on this NATS with one host (`--cluster`).
+    cluster: Option<String>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -39,6 +48,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         baseline_only: false,
         rounds: 3,
         rounds_tsv: None,
+        cluster: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -52,6 +62,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--rounds" => args.rounds = value()?.parse().map_err(|_| "--rounds: a number")?,
             "--secs" => args.secs = value()?.parse().map_err(|_| "--secs: a number")?,
             "--rounds-tsv" => args.rounds_tsv = Some(value()?.into()),
+            "--cluster" => args.cluster = Some(value()?),
             "--window" => args.window = value()?.parse().map_err(|_| "--window: a number")?,
             "--members" => {
                 args.members = value()?
@@ -123,7 +134,28 @@ fn start_tokio() -> (Server, SocketAddr) {
     (Server(child), line.trim().parse().expect("address"))
 }
 
+/// The chat on one host, alone.
+const ONE_HOST: &str = r#"(listeners: {"u": (kind: udp, bind: "127.0.0.1:0")},
+    handlers: {"chat": (plugin: "chat", config: (rate_per_sec: 1000000, burst: 1000000))},
+    routes: [(from: "u", to: "chat")])"#;
+
+/// The chat of host `name` of a cluster on NATS `url`.
+fn cluster_topology(url: &str, name: &str) -> String {
+    format!(
+        r#"(bus: Some((kind: nats, servers: ["{url}"], name: "{name}", subject_prefix: "bench", max_queued: 65536)),
+    listeners: {{"u": (kind: udp, bind: "127.0.0.1:0")}},
+    handlers: {{"chat": (plugin: "chat", config: (rate_per_sec: 1000000, burst: 1000000,
+        max_room_members: 100000, cluster: Some((subject: "fanout", presence_secs: 3))))}},
+    routes: [(from: "u", to: "chat")])"#
+    )
+}
+
 fn start_switchyard(dir: &Path) -> (Server, SocketAddr) {
+    start_host(dir, "chat-bench", ONE_HOST)
+}
+
+/// Host `name` serving `topology`, once it logged that it serves.
+fn start_host(dir: &Path, name: &str, topology: &str) -> (Server, SocketAddr) {
     let exe_dir = std::env::current_exe()
         .expect("exe")
         .parent()
@@ -135,14 +167,8 @@ fn start_switchyard(dir: &Path) -> (Server, SocketAddr) {
         "{} missing: cargo build --release -p switchyard -p switchyard-chat",
         bin.display()
     );
-    let topo = dir.join("chat-bench.ron");
-    std::fs::write(
-        &topo,
-        r#"(listeners: {"u": (kind: udp, bind: "127.0.0.1:0")},
-            handlers: {"chat": (plugin: "chat", config: (rate_per_sec: 1000000, burst: 1000000))},
-            routes: [(from: "u", to: "chat")])"#,
-    )
-    .expect("topology");
+    let topo = dir.join(format!("{name}.ron"));
+    std::fs::write(&topo, topology).expect("topology");
     let mut child = Command::new(bin)
         .args(["serve", "--log-format", "json", "--config"])
         .arg(&topo)
@@ -179,6 +205,12 @@ struct Measured {
 
 /// Join `n` members and the sender, then send for `secs`.
 fn measure(server: SocketAddr, n: usize, args: &Args) -> Measured {
+    measure_on(&[server], n, args)
+}
+
+/// [`measure`] with the members spread over `servers` in turn, the sender on the first.
+fn measure_on(servers: &[SocketAddr], n: usize, args: &Args) -> Measured {
+    let servers = servers.to_vec();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -187,10 +219,35 @@ fn measure(server: SocketAddr, n: usize, args: &Args) -> Measured {
     local.block_on(&rt, async move {
         let start = Instant::now();
         let mut members = Vec::with_capacity(n);
-        for _ in 0..n {
-            members.push(join(server).await);
+        for i in 0..n {
+            members.push(join(servers[i % servers.len()]).await);
         }
-        let sender = join(server).await;
+        let sender = join(servers[0]).await;
+        // With several hosts, the last member joined on the last host paces the sender
+        // too: a window that only waited for the sender's own host would measure how
+        // fast the other hosts drop what they cannot keep up with, not a rate they hold.
+        let pacer = match servers.len() {
+            1 => None,
+            _ => Some(join(servers[servers.len() - 1]).await),
+        };
+        let paced = Rc::new(std::cell::Cell::new(0u64));
+        let pace = Rc::new(tokio::sync::Notify::new());
+        if let Some(p) = pacer {
+            let (paced, pace) = (paced.clone(), pace.clone());
+            tokio::task::spawn_local(async move {
+                let mut buf = vec![0u8; 2048];
+                while let Ok(len) = p.recv(&mut buf).await {
+                    if stamp(&buf[..len]).is_some() {
+                        paced.set(paced.get() + 1);
+                        pace.notify_one();
+                    }
+                }
+            });
+            // Every host's presence (a third of presence_secs) brings the others' room
+            // members; the subscriptions are made at the joins.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+        let remote = servers.len() > 1;
         let lat: Rc<RefCell<Vec<u32>>> = Rc::new(RefCell::new(Vec::new()));
         let measuring = Rc::new(std::cell::Cell::new(false));
         for m in members {
@@ -208,21 +265,31 @@ fn measure(server: SocketAddr, n: usize, args: &Args) -> Measured {
         tokio::time::sleep(Duration::from_millis(200)).await; // let join notices drain
         measuring.set(true);
         let t0 = Instant::now();
-        let mut sent = 0u64;
-        let mut inflight = 0usize;
+        // Copies back at the sender (and at the pacer): what is in flight is what one
+        // of them has not had yet.
+        let (mut sent, mut acked) = (0u64, 0u64);
+        paced.set(0);
         let mut buf = vec![0u8; 2048];
         while t0.elapsed() < Duration::from_secs(args.secs) {
-            while inflight < args.window {
+            let done = if remote { acked.min(paced.get()) } else { acked };
+            if sent - done < args.window as u64 {
                 let text = format!("m {sent} {}", start.elapsed().as_micros());
                 let _ = sender.send(text.as_bytes()).await;
                 sent += 1;
-                inflight += 1;
+                continue;
             }
             // Our own copy comes last in each fan-out; a lost one must not stall us.
-            match tokio::time::timeout(Duration::from_millis(200), sender.recv(&mut buf)).await {
-                Ok(Ok(len)) if stamp(&buf[..len]).is_some() => inflight -= 1,
-                Ok(_) => {}
-                Err(_) => inflight = 0,
+            tokio::select! {
+                got = sender.recv(&mut buf) => {
+                    if got.is_ok_and(|len| stamp(&buf[..len]).is_some()) {
+                        acked += 1;
+                    }
+                }
+                () = pace.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(200)) => {
+                    acked = sent;
+                    paced.set(sent);
+                }
             }
         }
         let elapsed = t0.elapsed().as_secs_f64();
@@ -284,65 +351,68 @@ fn main() {
         }
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    println!(
-        "| members | server | delivered msg/s (median of {}) | p50 µs | p99 µs | loss | ratio vs tokio |",
-        args.rounds
-    );
-    println!("|---|---|---|---|---|---|---|");
+    if let Some(url) = args.cluster.clone() {
+        return compare_cluster(dir.path(), &url, &args);
+    }
+    table_head("server", "tokio", args.rounds);
     for &n in &args.members {
-        let (mut base, mut host) = (Vec::new(), Vec::new());
-        for round in 0..args.rounds {
-            // Alternate the order so that neither server always runs on a warmer machine.
-            let mut run_tokio = || {
+        let (base, host) = alternate(
+            args.rounds,
+            || {
                 let (_server, addr) = start_tokio();
-                base.push(measure(addr, n, &args));
-            };
-            let mut run_host = || {
-                if !args.baseline_only {
+                Some(measure(addr, n, &args))
+            },
+            || {
+                (!args.baseline_only).then(|| {
                     let (_server, addr) = start_switchyard(dir.path());
-                    host.push(measure(addr, n, &args));
-                }
-            };
-            if round % 2 == 0 {
-                run_tokio();
-                run_host();
-            } else {
-                run_host();
-                run_tokio();
-            }
-        }
+                    measure(addr, n, &args)
+                })
+            },
+        );
         if let Some(path) = &args.rounds_tsv {
-            write_rounds(path, n, &base, &host);
+            let series = [("switchyard + chat", &host[..]), ("tokio broadcast loop", &base[..])];
+            write_rounds(path, n, series);
         }
         let base = median(base);
         let mut rows = vec![("tokio broadcast loop", &base)];
         let host = (!host.is_empty()).then(|| median(host));
         rows.extend(host.as_ref().map(|h| ("switchyard + chat", h)));
         for (name, r) in rows {
-            println!(
-                "| {n} | {name} | {:.0} | {} | {} | {:.2}% | {:.2} |",
-                r.delivered_per_sec,
-                r.p50_us,
-                r.p99_us,
-                r.loss * 100.0,
-                r.delivered_per_sec / base.delivered_per_sec
-            );
+            table_row(n, name, r, &base);
         }
     }
 }
 
-/// Append every round's delivered messages/s of both servers to `path`, one
-/// tab-separated line each: case, series, role, round, value, unit (benches/plot.py).
-fn write_rounds(path: &Path, members: usize, base: &[Measured], host: &[Measured]) {
+/// The results table's head: one row per setup, its ratio against `baseline`.
+fn table_head(setup: &str, baseline: &str, rounds: usize) {
+    println!(
+        "| members | {setup} | delivered msg/s (median of {rounds}) | p50 µs | p99 µs | loss | ratio vs {baseline} |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+}
+
+/// One row of the results table: `r` of `name`, its rate as a ratio of `base`'s.
+fn table_row(n: usize, name: &str, r: &Measured, base: &Measured) {
+    println!(
+        "| {n} | {name} | {:.0} | {} | {} | {:.2}% | {:.2} |",
+        r.delivered_per_sec,
+        r.p50_us,
+        r.p99_us,
+        r.loss * 100.0,
+        r.delivered_per_sec / base.delivered_per_sec
+    );
+}
+
+/// Append every round's delivered messages/s of ours and the baseline (named) to
+/// `path`, one tab-separated line each: case, series, role, round, value, unit
+/// (benches/plot.py).
+fn write_rounds(path: &Path, members: usize, [ours, base]: [(&str, &[Measured]); 2]) {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .unwrap_or_else(|e| panic!("--rounds-tsv {}: {e}", path.display()));
-    for (series, role, runs) in [
-        ("switchyard + chat", "ours", host),
-        ("tokio broadcast loop", "baseline", base),
-    ] {
+    for ((series, runs), role) in [(ours, "ours"), (base, "baseline")] {
         for (round, m) in runs.iter().enumerate() {
             writeln!(
                 f,
@@ -359,4 +429,50 @@ fn write_rounds(path: &Path, members: usize, base: &[Measured], host: &[Measured
 fn median(mut runs: Vec<Measured>) -> Measured {
     runs.sort_by(|a, b| a.delivered_per_sec.total_cmp(&b.delivered_per_sec));
     runs.swap_remove(runs.len() / 2)
+}
+
+/// `--cluster`: the room on two hosts on NATS `url` vs the same members on one host.
+fn compare_cluster(dir: &Path, url: &str, args: &Args) {
+    table_head("setup", "one host", args.rounds);
+    for &n in &args.members {
+        let (one, two) = alternate(
+            args.rounds,
+            || {
+                let (_server, addr) = start_switchyard(dir);
+                Some(measure(addr, n, args))
+            },
+            || {
+                let (_a, a) = start_host(dir, "host-a", &cluster_topology(url, "host-a"));
+                let (_b, b) = start_host(dir, "host-b", &cluster_topology(url, "host-b"));
+                Some(measure_on(&[a, b], n, args))
+            },
+        );
+        if let Some(path) = &args.rounds_tsv {
+            write_rounds(path, n, [("two hosts on NATS", &two[..]), ("one host", &one[..])]);
+        }
+        let (one, two) = (median(one), median(two));
+        for (name, r) in [("one host", &one), ("two hosts on NATS", &two)] {
+            table_row(n, name, r, &one);
+        }
+    }
+}
+
+/// `rounds` measurements of the baseline and of ours, alternating which goes first so
+/// that neither always runs on a warmer machine; `None`: that side is not measured.
+fn alternate(
+    rounds: usize,
+    mut baseline: impl FnMut() -> Option<Measured>,
+    mut ours: impl FnMut() -> Option<Measured>,
+) -> (Vec<Measured>, Vec<Measured>) {
+    let (mut base, mut host) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            base.extend(baseline());
+            host.extend(ours());
+        } else {
+            host.extend(ours());
+            base.extend(baseline());
+        }
+    }
+    (base, host)
 }

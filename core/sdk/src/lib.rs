@@ -50,6 +50,7 @@
 //! - `messages`: typed messages shared by the bundled plugins.
 //! - `storage`: [`Storage`], the storage calls as a trait for sans-I/O state machines.
 //! - `store_op`: [`StoreOp`] and [`StoreDone`], a storage operation that may wait.
+//! - `ctx_files`: the [`Ctx`] calls on storage that answer during the call.
 //! - `ctx_store`: the [`Ctx`] calls that start such operations and read listings.
 //! - `ctx_bus`: the [`Ctx`] calls of the cluster bus: publish, subscribe, unsubscribe.
 //! - [`bus_subject`]: what a bus subject, key or bucket may be (checked by the host table).
@@ -79,6 +80,7 @@ mod config;
 pub mod conn;
 mod ctx;
 mod ctx_bus;
+mod ctx_files;
 mod ctx_store;
 mod digest_line;
 mod error;

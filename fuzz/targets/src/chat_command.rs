@@ -5,7 +5,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use switchyard_chat::codec::names::{check_nick, check_room};
-use switchyard_chat::codec::{CodecError, Request, VisitorId, decode};
+use switchyard_chat::codec::{CodecError, Request, VisitorRef, decode};
 
 #[derive(Debug, Arbitrary)]
 enum Cmd {
@@ -78,7 +78,7 @@ pub fn chat_command(data: &[u8]) {
                 );
             } else {
                 let want = Request::Reply {
-                    visitor: VisitorId(*n),
+                    visitor: VisitorRef::local(*n),
                     text: text.trim_start(),
                 };
                 assert_eq!(got, Ok(want));
@@ -88,7 +88,7 @@ pub fn chat_command(data: &[u8]) {
             let line = format!("/take v{n}");
             assert_eq!(
                 decode(line.as_bytes(), MAX),
-                Ok(Request::Take(VisitorId(*n)))
+                Ok(Request::Take(VisitorRef::local(*n)))
             );
         }
         Cmd::Release(n) => {
@@ -98,7 +98,7 @@ pub fn chat_command(data: &[u8]) {
             };
             assert_eq!(
                 decode(line.as_bytes(), MAX),
-                Ok(Request::Release(n.map(VisitorId)))
+                Ok(Request::Release(n.map(VisitorRef::local)))
             );
         }
         Cmd::Simple(i) => {

@@ -211,5 +211,7 @@ fn check_output(o: &Output, spoke: &BTreeSet<SocketAddr>) {
                 .is_some_and(|n| n.parse::<u64>().is_ok());
             assert!(room || visitor, "a line on channel {channel:?}");
         }
+        // Not in a cluster (no `join_cluster`): the machine asks nothing of a bus.
+        Output::Bus(out) => panic!("a bus request outside a cluster: {out:?}"),
     }
 }

@@ -33,6 +33,61 @@ pub struct Config {
     pub max_room_members: usize,
     /// Failed `/agent` attempts after which a source may not try again (until it expires).
     pub max_auth_failures: u32,
+    /// Rooms and the support desk across the hosts of a cluster bus (the topology's
+    /// `bus`); `None`: this host alone.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// The chat across hosts (`crate::wire` says what goes over the bus).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// The bus subjects' stem (`<subject>.desk`, `<subject>.room.<room>`,
+    /// `<subject>.presence`): chats that should meet share it.
+    pub subject: String,
+    /// The key-value bucket of visitor claims (exactly one agent of the cluster holds a
+    /// visitor).
+    pub claims_bucket: String,
+    /// A host not heard from this long is gone: its room members leave and its agents'
+    /// visitors go back to the queue; a claim not renewed this long expires. Hosts
+    /// send their presence every third of it.
+    pub presence_secs: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> ClusterConfig {
+        ClusterConfig {
+            subject: "chat".into(),
+            claims_bucket: "chat-claims".into(),
+            presence_secs: 15,
+        }
+    }
+}
+
+impl ClusterConfig {
+    fn validate(&self) -> Result<(), String> {
+        let token_ok = |t: &str| {
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        };
+        if !self.subject.split('.').all(token_ok) {
+            return Err(format!(
+                "cluster.subject: {:?}: dotted words of letters, digits, `_` and `-`",
+                self.subject
+            ));
+        }
+        if !token_ok(&self.claims_bucket) {
+            return Err(format!(
+                "cluster.claims_bucket: {:?}: letters, digits, `_` and `-`",
+                self.claims_bucket
+            ));
+        }
+        if !(3..=3600).contains(&self.presence_secs) {
+            return Err("cluster.presence_secs: between 3 and 3600".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -54,6 +109,7 @@ impl Default for Config {
             max_rooms: 1_000,
             max_room_members: 10_000,
             max_auth_failures: 5,
+            cluster: None,
         }
     }
 }
@@ -88,7 +144,9 @@ impl Config {
         if self.max_sessions == 0 || self.max_rooms == 0 || self.max_room_members == 0 {
             return Err("max_sessions, max_rooms and max_room_members: at least 1".into());
         }
-        Ok(())
+        self.cluster
+            .as_ref()
+            .map_or(Ok(()), ClusterConfig::validate)
     }
 }
 
@@ -144,6 +202,20 @@ mod tests {
             },
             Config {
                 max_sessions: 0,
+                ..Config::default()
+            },
+            Config {
+                cluster: Some(ClusterConfig {
+                    subject: "chat.*".into(),
+                    ..ClusterConfig::default()
+                }),
+                ..Config::default()
+            },
+            Config {
+                cluster: Some(ClusterConfig {
+                    presence_secs: 1,
+                    ..ClusterConfig::default()
+                }),
                 ..Config::default()
             },
         ];

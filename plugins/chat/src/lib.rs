@@ -21,14 +21,22 @@
 //! - [`handover`]: the state handed over across a reload, as bytes, per version.
 //! - `plugin`: the `Protocol` impl, a thin adapter from host events to the machine.
 //! - `described`: the sessions described to the host for its operator console.
+//! - `bus_link`: the adapter's side of the cluster bus (subscriptions, claims, types
+//!   refused).
+//! - [`wire`]: what clustered chats tell each other over the bus (typed, versioned).
 
+mod bus_link;
 pub mod codec;
 pub mod config;
 mod described;
 pub mod handover;
 pub mod machine;
 mod plugin;
+pub mod wire;
 
 pub use plugin::{ChatPlugin, MESSAGES_PORT};
 
 switchyard_sdk::declare_plugin!(ChatPlugin);
+
+#[cfg(test)]
+mod plugin_cluster_tests;

@@ -14,13 +14,17 @@ use std::time::Duration;
 
 use switchyard_sdk::prelude::*;
 
+use crate::bus_link::BusLink;
 use crate::config::Config;
 use crate::described::Described;
 use crate::handover;
-use crate::machine::{Chat, Output};
+use crate::machine::{Chat, KvResult, Output};
+use crate::wire::Subjects;
 
 /// The only timer: the machine's sweep.
 const SWEEP_TIMER: u64 = 1;
+/// A failed bus subscription is tried again this long after.
+const RETRY_MS: u64 = 1000;
 /// The output port every chat line is published on.
 pub const MESSAGES_PORT: &str = "messages";
 
@@ -37,6 +41,10 @@ pub struct ChatPlugin {
     clock_offset: u64,
     /// The sessions as the host was told (the operator console shows them).
     described: Described,
+    /// The cluster bus, with `config.cluster`.
+    bus: BusLink,
+    /// The cluster's subjects, with `config.cluster`.
+    subjects: Option<Subjects>,
 }
 
 impl Protocol for ChatPlugin {
@@ -48,15 +56,31 @@ impl Protocol for ChatPlugin {
     const PORTS: &'static [Port] = &[Port::output(MESSAGES_PORT, ChatMessage::TYPE)];
     const HANDS_OVER_STATE: bool = true;
 
-    fn new(config: Config, _ctx: &mut Ctx<'_>) -> Result<Self, String> {
-        let chat = Chat::new(config)?;
-        Ok(ChatPlugin {
+    fn new(config: Config, ctx: &mut Ctx<'_>) -> Result<Self, String> {
+        let subjects = config.cluster.as_ref().map(|c| Subjects::new(&c.subject));
+        let mut chat = Chat::new(config)?;
+        if subjects.is_some() {
+            // The host's bus name makes visitor ids unique across the cluster and
+            // addresses answers; without a bus there is no cluster to join.
+            let me = ctx
+                .bus_identity()
+                .map_err(|e| format!("cluster: this chat needs the topology's `bus` ({e})"))?;
+            let host = me.split('/').next().unwrap_or(&me).to_owned();
+            chat.join_cluster(ctx.now_ms(), &host);
+            ctx.info(format_args!("chat joins the cluster as host {host}"));
+        }
+        let mut plugin = ChatPlugin {
             chat,
             armed: None,
             send_failures: 0,
             clock_offset: 0,
             described: Described::default(),
-        })
+            bus: BusLink::default(),
+            subjects,
+        };
+        let now = plugin.now(ctx);
+        plugin.flush(ctx, now);
+        Ok(plugin)
     }
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: Event<'_>) {
@@ -67,7 +91,30 @@ impl Protocol for ChatPlugin {
             } => self.chat.handle_datagram(now, socket, peer, data),
             Event::Timer { token: SWEEP_TIMER } => {
                 self.armed = None;
+                self.bus.retry(ctx);
                 self.chat.handle_timeout(now);
+            }
+            Event::BusDone { token, result } => self.bus.subscribed(ctx, token, result),
+            Event::BusMessage {
+                token,
+                type_name,
+                from,
+                data,
+                ..
+            } => {
+                if let Some(subjects) = &self.subjects {
+                    let key = (token, type_name, from);
+                    self.bus
+                        .deliver(ctx, &mut self.chat, now, key, data, subjects);
+                }
+            }
+            Event::BusKvDone { token, result } => {
+                let result = match result {
+                    Ok((revision, _)) => KvResult::Done(revision),
+                    Err(HostError::Exists | HostError::NotFound) => KvResult::Lost,
+                    Err(_) => KvResult::Failed,
+                };
+                self.chat.kv_done(now, token, result);
             }
             Event::Drain => self.chat.drain(),
             Event::Replaced => self.chat.replaced(),
@@ -151,6 +198,7 @@ impl ChatPlugin {
                     // No route on the port is a valid topology: nothing to do then.
                     let _ = ctx.emit(MESSAGES_PORT, &msg);
                 }
+                Output::Bus(out) => self.bus.carry_out(ctx, &mut self.chat, now, out),
             }
         }
         if self.send_failures > failures {
@@ -160,7 +208,10 @@ impl ChatPlugin {
             ));
         }
         self.described.update(ctx, &self.chat, now);
-        let deadline = self.chat.poll_timeout();
+        let mut deadline = self.chat.poll_timeout();
+        if self.bus.retrying() {
+            deadline = Some(deadline.map_or(now + RETRY_MS, |d| d.min(now + RETRY_MS)));
+        }
         if deadline != self.armed {
             let armed = match deadline {
                 Some(at) => {
@@ -174,15 +225,17 @@ impl ChatPlugin {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use switchyard_sdk::testing::{Action, MockHost};
 
-    fn peer(port: u16) -> std::net::SocketAddr {
+    /// A client on loopback port `port`.
+    pub(crate) fn peer(port: u16) -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    fn datagram(port: u16, data: &[u8]) -> Event<'_> {
+    /// A datagram from [`peer`] `port` on the chat's listener socket (id 4).
+    pub(crate) fn datagram(port: u16, data: &[u8]) -> Event<'_> {
         Event::Datagram {
             socket: SocketId(4),
             peer: peer(port),

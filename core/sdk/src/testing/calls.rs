@@ -13,7 +13,7 @@ use crate::host::{HostCalls, answer_at_once};
 use crate::store_op::StoreOp;
 
 /// What the real host's storage would accept as a path under the root.
-fn valid_path(path: &str) -> bool {
+pub(super) fn valid_path(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
         && !path.contains('\\')
@@ -23,7 +23,7 @@ fn valid_path(path: &str) -> bool {
             .all(|c| !c.is_empty() && c != ".." && c != ".")
 }
 
-fn stat_of(data: &[u8]) -> SyStat {
+pub(super) fn stat_of(data: &[u8]) -> SyStat {
     SyStat {
         struct_size: std::mem::size_of::<SyStat>() as u32,
         kind: abi::SY_FILE_REGULAR,
@@ -33,7 +33,7 @@ fn stat_of(data: &[u8]) -> SyStat {
 }
 
 /// A directory: the mock has none of its own, every prefix of a file's path is one.
-fn dir_stat() -> SyStat {
+pub(super) fn dir_stat() -> SyStat {
     SyStat {
         kind: abi::SY_FILE_DIR,
         size: 0,
@@ -43,14 +43,14 @@ fn dir_stat() -> SyStat {
 
 impl MockHost {
     /// Whether an `open_partial` handle continues `path` (it is locked, as on the host).
-    fn continued(&self, path: &str) -> bool {
+    pub(super) fn continued(&self, path: &str) -> bool {
         self.open
             .values()
             .any(|f| f.continues.as_deref() == Some(path))
     }
 
     /// Register an open file: its id and size.
-    fn hand_out(&mut self, file: OpenFile) -> (u64, u64) {
+    pub(super) fn hand_out(&mut self, file: OpenFile) -> (u64, u64) {
         self.next_id += 1;
         let size = file.data.len() as u64;
         self.open.insert(self.next_id, file);
@@ -291,49 +291,19 @@ impl HostCalls for MockHost {
         }
     }
     fn stat(&mut self, path: &str) -> Result<SyStat, u32> {
-        if !valid_path(path) {
-            return Err(abi::SY_ERR_ACCESS);
-        }
-        if let Some(data) = self.files.get(path) {
-            return Ok(stat_of(data));
-        }
-        let inside = format!("{path}/");
-        if self.files.keys().any(|name| name.starts_with(&inside)) {
-            return Ok(dir_stat());
-        }
-        Err(abi::SY_ERR_NOT_FOUND)
+        self.files_stat(path)
     }
-    /// The files directly in `path`, and its subdirectories (each prefix of a deeper
-    /// file's path), each once.
     fn list_dir(&mut self, path: &str) -> Result<Vec<(String, SyStat)>, u32> {
-        let prefix = if path.is_empty() {
-            String::new()
-        } else {
-            format!("{path}/")
-        };
-        let mut entries: Vec<(String, SyStat)> = Vec::new();
-        for (name, data) in &self.files {
-            let Some(rest) = name.strip_prefix(&prefix) else {
-                continue;
-            };
-            let entry = match rest.split_once('/') {
-                None => (rest.to_owned(), stat_of(data)),
-                Some((dir, _)) if entries.last().is_some_and(|(n, _)| n == dir) => continue,
-                Some((dir, _)) => (dir.to_owned(), dir_stat()),
-            };
-            entries.push(entry);
-        }
-        Ok(entries)
+        self.files_list_dir(path)
     }
     fn remove_file(&mut self, path: &str) -> u32 {
-        // As the host: a partial being continued is locked against removal.
-        if self.continued(path) {
-            return abi::SY_ERR_BUSY;
-        }
-        match self.files.remove(path) {
-            Some(_) => abi::SY_OK,
-            None => abi::SY_ERR_NOT_FOUND,
-        }
+        self.files_remove_file(path)
+    }
+    fn open_partial(&mut self, path: &str) -> Result<(u64, u64), u32> {
+        self.files_open_partial(path)
+    }
+    fn file_digest(&mut self, file: u64) -> Result<[u8; 32], u32> {
+        self.files_file_digest(file)
     }
     fn free_space(&mut self) -> Result<u64, u32> {
         Ok(self.free_space)
@@ -391,35 +361,6 @@ impl HostCalls for MockHost {
             }
             _ => abi::SY_ERR_INVALID,
         }
-    }
-    fn open_partial(&mut self, path: &str) -> Result<(u64, u64), u32> {
-        if !valid_path(path) || !path.rsplit('/').next().unwrap_or("").starts_with('.') {
-            return Err(abi::SY_ERR_ACCESS);
-        }
-        if self.continued(path) {
-            return Err(abi::SY_ERR_BUSY);
-        }
-        let Some(data) = self.files.get(path).cloned() else {
-            return Err(abi::SY_ERR_NOT_FOUND);
-        };
-        Ok(self.hand_out(OpenFile {
-            data,
-            temp: true,
-            continues: Some(path.to_owned()),
-            read_from: None,
-        }))
-    }
-    /// As the host on a cache miss: the side file beside the path the file was opened
-    /// at, if it matches the open file's size and time.
-    fn file_digest(&mut self, file: u64) -> Result<[u8; 32], u32> {
-        let f = self.open.get(&file).ok_or(abi::SY_ERR_INVALID)?;
-        let path = f.read_from.as_deref().ok_or(abi::SY_ERR_INVALID)?;
-        let stat = crate::Stat::from(stat_of(&f.data));
-        crate::sums::side_path(path)
-            .and_then(|side| self.files.get(&side))
-            .and_then(|text| std::str::from_utf8(text).ok())
-            .and_then(|text| crate::sums::parse(text, &stat))
-            .ok_or(abi::SY_ERR_NOT_FOUND)
     }
     /// At once, as a dir; or, with [`MockHost::storage_waits`], later: in flight until
     /// [`MockHost::complete_storage`].

@@ -20,7 +20,8 @@
 //!
 //! The mock is a [`crate::host::HostCalls`] behind the host's own `extern "C"` table,
 //! so a plugin's calls are decoded, checked and refused exactly as in the real host;
-//! only what each call then does is the mock's own (`calls`).
+//! only what each call then does is the mock's own (`calls`; `files`: the namespace
+//! under the root).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -36,6 +37,7 @@ use crate::protocol::Protocol;
 mod bus;
 mod calls;
 mod dry;
+mod files;
 mod waits;
 
 /// One thing the plugin asked the host to do.

@@ -1,7 +1,7 @@
 //! Agent commands' arguments: `/agent SECRET [NAME]`, `/reply ID TEXT`, `/take ID`,
 //! `/release [ID]`.
 
-use super::names::{VisitorId, check_nick};
+use super::names::{VisitorRef, check_nick};
 use super::room::one_word;
 use super::{CodecError, Request};
 
@@ -28,7 +28,7 @@ pub fn reply(args: &str) -> Result<Request<'_>, CodecError> {
             what: "a visitor id and a text",
         });
     }
-    let visitor = id.parse::<VisitorId>()?;
+    let visitor = VisitorRef::parse(id)?;
     let text = text.trim_start();
     if text.trim().is_empty() {
         return Err(CodecError::MissingArgument {
@@ -41,9 +41,11 @@ pub fn reply(args: &str) -> Result<Request<'_>, CodecError> {
 
 /// `/take ID`.
 pub fn take(args: &str) -> Result<Request<'_>, CodecError> {
-    Ok(Request::Take(
-        one_word(args, "take", "a visitor id")?.parse()?,
-    ))
+    Ok(Request::Take(VisitorRef::parse(one_word(
+        args,
+        "take",
+        "a visitor id",
+    )?)?))
 }
 
 /// `/release [ID]`: without an id, the visitor this agent holds.
@@ -51,9 +53,11 @@ pub fn release(args: &str) -> Result<Request<'_>, CodecError> {
     if args.trim().is_empty() {
         return Ok(Request::Release(None));
     }
-    Ok(Request::Release(Some(
-        one_word(args, "release", "a visitor id")?.parse()?,
-    )))
+    Ok(Request::Release(Some(VisitorRef::parse(one_word(
+        args,
+        "release",
+        "a visitor id",
+    )?)?)))
 }
 
 #[cfg(test)]
@@ -95,7 +99,7 @@ mod tests {
         assert_eq!(
             reply("v3 hello  there"),
             Ok(Request::Reply {
-                visitor: VisitorId(3),
+                visitor: VisitorRef::local(3),
                 text: "hello  there"
             })
         );
@@ -125,7 +129,7 @@ mod tests {
 
     #[test]
     fn take_and_release_forms() {
-        assert_eq!(take("v4"), Ok(Request::Take(VisitorId(4))));
+        assert_eq!(take("v4"), Ok(Request::Take(VisitorRef::local(4))));
         assert!(matches!(
             take(""),
             Err(CodecError::MissingArgument {
@@ -139,7 +143,10 @@ mod tests {
         );
         assert!(matches!(take("x"), Err(CodecError::BadVisitorId(_))));
         assert_eq!(release(""), Ok(Request::Release(None)));
-        assert_eq!(release("v2"), Ok(Request::Release(Some(VisitorId(2)))));
+        assert_eq!(
+            release("v2"),
+            Ok(Request::Release(Some(VisitorRef::local(2))))
+        );
         assert!(matches!(release("zz"), Err(CodecError::BadVisitorId(_))));
     }
 }

@@ -24,7 +24,7 @@ pub mod reply;
 mod room;
 
 pub use error::CodecError;
-pub use names::VisitorId;
+pub use names::{VisitorId, VisitorRef};
 
 /// The text that ends a visitor's session (seed-compatible: no reply is sent).
 pub const BYE: &str = "bye";
@@ -57,11 +57,14 @@ pub enum Request<'a> {
         name: Option<&'a str>,
     },
     /// `/reply ID TEXT` (agents).
-    Reply { visitor: VisitorId, text: &'a str },
+    Reply {
+        visitor: VisitorRef<'a>,
+        text: &'a str,
+    },
     /// `/take ID` (agents): this agent alone handles the visitor from now on.
-    Take(VisitorId),
+    Take(VisitorRef<'a>),
     /// `/release [ID]` (agents): give a visitor back to all agents.
-    Release(Option<VisitorId>),
+    Release(Option<VisitorRef<'a>>),
     /// `/waiting` (agents): visitors waiting for an answer.
     Waiting,
 }
@@ -222,11 +225,11 @@ mod tests {
         assert_eq!(
             d(b"/r v1 ok"),
             Ok(Request::Reply {
-                visitor: VisitorId(1),
+                visitor: VisitorRef::local(1),
                 text: "ok"
             })
         );
-        assert_eq!(d(b"/take 2"), Ok(Request::Take(VisitorId(2))));
+        assert_eq!(d(b"/take 2"), Ok(Request::Take(VisitorRef::local(2))));
         assert_eq!(
             d(b"/agent pw"),
             Ok(Request::Agent {

@@ -39,6 +39,55 @@ impl FromStr for VisitorId {
     }
 }
 
+/// A visitor as an agent names it: `v12` on this host, `v12@host-b` on another host
+/// of the cluster (the host's bus name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisitorRef<'a> {
+    pub id: VisitorId,
+    pub host: Option<&'a str>,
+}
+
+impl<'a> VisitorRef<'a> {
+    /// A visitor of this host.
+    pub fn local(id: u64) -> VisitorRef<'static> {
+        VisitorRef {
+            id: VisitorId(id),
+            host: None,
+        }
+    }
+
+    /// `v12` or `v12@host` (host: `[A-Za-z0-9_-]`, at most 64 bytes).
+    pub fn parse(s: &'a str) -> Result<VisitorRef<'a>, CodecError> {
+        let (id, host) = match s.split_once('@') {
+            Some((id, host)) => (id, Some(host)),
+            None => (s, None),
+        };
+        let bad_host = |h: &&str| {
+            h.is_empty()
+                || h.len() > 64
+                || !h
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        };
+        if host.as_ref().is_some_and(bad_host) {
+            return Err(CodecError::BadVisitorId(clip(s, 32)));
+        }
+        Ok(VisitorRef {
+            id: id.parse()?,
+            host,
+        })
+    }
+}
+
+impl fmt::Display for VisitorRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.host {
+            Some(host) => write!(f, "{}@{host}", self.id),
+            None => write!(f, "{}", self.id),
+        }
+    }
+}
+
 fn name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
 }
@@ -120,6 +169,17 @@ mod tests {
                 matches!(bad.parse::<VisitorId>(), Err(CodecError::BadVisitorId(_))),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn visitor_refs() {
+        assert_eq!(VisitorRef::parse("v3"), Ok(VisitorRef::local(3)));
+        let remote = VisitorRef::parse("v3@host-b").unwrap();
+        assert_eq!((remote.id, remote.host), (VisitorId(3), Some("host-b")));
+        assert_eq!(remote.to_string(), "v3@host-b");
+        for bad in ["v3@", "v3@a.b", "x@host", "v3@a b"] {
+            assert!(VisitorRef::parse(bad).is_err(), "{bad}");
         }
     }
 

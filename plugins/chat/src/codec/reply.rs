@@ -45,7 +45,7 @@ pub fn room_line(room: &str, from: &str, text: &str) -> String {
 
 /// `[v3] text`: a visitor's line as agents see it; `[v3] \<x> text` for a text that
 /// would otherwise read as agent x's answer.
-pub fn visitor_line(id: VisitorId, text: &str) -> String {
+pub fn visitor_line(id: impl std::fmt::Display, text: &str) -> String {
     if text.starts_with(['<', '\\']) {
         format!("[{id}] \\{text}")
     } else {
@@ -54,7 +54,7 @@ pub fn visitor_line(id: VisitorId, text: &str) -> String {
 }
 
 /// `[v3] <agent> text`: an agent's answer as the other agents see it.
-pub fn answer_line(id: VisitorId, agent: &str, text: &str) -> String {
+pub fn answer_line(id: impl std::fmt::Display, agent: &str, text: &str) -> String {
     format!("[{id}] <{agent}> {text}")
 }
 

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::machine::{RoomState, SessionState, Snapshot};
+use crate::machine::{ClusterState, RoomState, SessionState, Snapshot};
 
 /// The state version this build writes.
 pub const STATE_VERSION: u32 = if cfg!(feature = "state-v2-test") {
@@ -74,6 +74,8 @@ struct V2 {
     sessions: Vec<SessionState>,
     rooms: BTreeMap<String, Vec<SocketAddr>>,
     agents: Vec<SocketAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterState>,
 }
 
 impl From<Snapshot> for V2 {
@@ -83,6 +85,7 @@ impl From<Snapshot> for V2 {
             sessions: s.sessions,
             rooms: s.rooms.into_iter().map(|r| (r.name, r.members)).collect(),
             agents: s.agents,
+            cluster: s.cluster,
         }
     }
 }
@@ -98,6 +101,7 @@ impl From<V2> for Snapshot {
                 .map(|(name, members)| RoomState { name, members })
                 .collect(),
             agents: v.agents,
+            cluster: v.cluster,
         }
     }
 }
@@ -119,6 +123,7 @@ mod versions {
                 members: vec![addr],
             }],
             agents: Vec::new(),
+            cluster: None,
         }
     }
 

@@ -24,16 +24,20 @@ impl Chat {
         s.waiting_since.get_or_insert(now);
         s.last_text = clip(text, PREVIEW);
         let (id, dest, name) = (s.id, s.dest, s.name());
+        let held_elsewhere = s.remote_owner.is_some();
         let owner = s.owner.and_then(|a| self.sessions.get(a)).map(|a| a.dest);
+        let remote_agents = self.cluster.as_ref().map_or(0, |c| c.remote_agents());
         self.line(name, id.to_string(), text.to_string());
+        self.visitor_said_cluster(peer, text);
         let line = reply::visitor_line(id, text);
-        if owner.is_some() || !self.agents.is_empty() {
+        if owner.is_some() || held_elsewhere || !self.agents.is_empty() || remote_agents > 0 {
             match owner {
                 Some(agent) => self.send(agent, line),
-                None => {
+                None if !held_elsewhere => {
                     let to = self.agents.all();
                     self.fanout(to, line);
                 }
+                None => {}
             }
             if let Some(s) = self.sessions.get_mut(peer) {
                 s.owed_since.get_or_insert(now);
@@ -81,6 +85,7 @@ impl Chat {
         s.role = Role::Agent;
         (s.waiting_since, s.owed_since, s.owner) = (None, None, None);
         let dest = s.dest;
+        self.presence_changed(0);
         if self.agents.insert(dest) {
             let others = self.agents.except(peer);
             self.fanout(others, reply::info(format_args!("agent {name} is online")));
@@ -129,6 +134,7 @@ impl Chat {
             let others = self.agents.except(peer);
             self.fanout(others, reply::answer_line(visitor, &agent, text));
         }
+        self.answered_cluster(&agent, visitor, text);
         self.line(agent, visitor.to_string(), text.to_string());
     }
 
@@ -199,19 +205,45 @@ impl Chat {
         if self.agent_name(peer).is_none() {
             return;
         }
-        let mut list: Vec<_> = self
+        // (since, id, host, holder, preview): this host's visitors, then the cluster's.
+        let mut list: Vec<(u64, u64, &str, Option<String>, &str)> = self
             .sessions
             .iter()
-            .filter_map(|(_, v)| v.waiting_since.map(|since| (since, v)))
+            .filter_map(|(_, v)| {
+                let since = v.waiting_since?;
+                let holder = v
+                    .owner
+                    .and_then(|o| self.sessions.get(o))
+                    .map(|o| o.name())
+                    .or_else(|| v.remote_owner.clone());
+                Some((since, v.id.0, "", holder, v.last_text.as_str()))
+            })
             .collect();
-        list.sort_by_key(|(since, v)| (*since, v.id));
+        if let Some(c) = &self.cluster {
+            list.extend(c.remote.iter().filter_map(|(k, r)| {
+                let since = r.waiting_since?;
+                Some((
+                    since,
+                    k.id,
+                    k.host.as_str(),
+                    r.owner.clone(),
+                    r.last_text.as_str(),
+                ))
+            }));
+        }
+        list.sort_by(|a, b| (a.0, a.2, a.1).cmp(&(b.0, b.2, b.1)));
         let mut text = reply::info(format_args!("{} waiting", list.len()));
-        for (since, v) in list.iter().take(WAITING_SHOWN) {
-            let _ = write!(text, "\n  {} {}s", v.id, now.saturating_sub(*since) / 1000);
-            if let Some(owner) = v.owner.and_then(|o| self.sessions.get(o)) {
-                let _ = write!(text, " held by {}", owner.name());
+        for (since, id, host, holder, preview) in list.iter().take(WAITING_SHOWN) {
+            let at = if host.is_empty() {
+                String::new()
+            } else {
+                format!("@{host}")
+            };
+            let _ = write!(text, "\n  v{id}{at} {}s", now.saturating_sub(*since) / 1000);
+            if let Some(holder) = holder {
+                let _ = write!(text, " held by {holder}");
             }
-            let _ = write!(text, ": {}", v.last_text);
+            let _ = write!(text, ": {preview}");
         }
         if list.len() > WAITING_SHOWN {
             let _ = write!(text, "\n  ... and {} more", list.len() - WAITING_SHOWN);
@@ -220,7 +252,7 @@ impl Chat {
     }
 
     /// The agent's name, or an error reply and `None` if `peer` is no agent.
-    fn agent_name(&mut self, peer: SocketAddr) -> Option<String> {
+    pub(super) fn agent_name(&mut self, peer: SocketAddr) -> Option<String> {
         let s = self.sessions.get(peer)?;
         if s.role == Role::Agent {
             return Some(s.name());

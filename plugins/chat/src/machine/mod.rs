@@ -16,18 +16,27 @@
 //! - `session`: one source address's session, and the table of them.
 //! - `desk`: the support desk (visitors, the agent handshake, answers, takeover).
 //! - `rooms`: the room commands and the fan-out of room lines.
+//! - `cluster`: the chat across hosts: other hosts' presence, claims held here, and
+//!   the bus requests ([`BusOut`]) the adapter carries out.
+//! - `cluster_handover`: the cluster's claims handed over across a reload.
+//! - `desk_cluster`: the desk across hosts (other hosts' desk notes, claims taken).
+//! - `rooms_cluster`: rooms across hosts (room notes, members elsewhere).
 //! - `group`: a set of recipients with a cached recipient list.
 //! - `rate`: the per-source token bucket.
 //! - `snapshot`: the whole state as a reload hands it over, and restoring it.
 //! - `operator`: sessions as the host's console shows them (no text), and the
 //!   operator's release of one.
-//! - `tests.rs`: the machine's tests.
+//! - `tests.rs`: the machine's tests; `cluster_tests.rs`: two hosts on a simulated bus.
 
+mod cluster;
+mod cluster_handover;
 mod desk;
+mod desk_cluster;
 mod group;
 mod operator;
 mod rate;
 mod rooms;
+mod rooms_cluster;
 mod session;
 mod snapshot;
 
@@ -37,6 +46,8 @@ use std::sync::Arc;
 
 use switchyard_sdk::SocketId;
 
+pub use cluster::{BusOut, KvResult, KvWrite};
+pub use cluster_handover::{ClaimState, ClusterState};
 pub use group::Dest;
 use group::Group;
 pub use operator::SessionLine;
@@ -45,7 +56,7 @@ pub use session::Role;
 use session::Sessions;
 pub use snapshot::{RoomState, SessionState, Snapshot};
 
-use crate::codec::{self, Request, reply};
+use crate::codec::{self, Request, VisitorRef, reply};
 use crate::config::Config;
 
 /// One thing for the adapter to do.
@@ -62,6 +73,8 @@ pub enum Output {
         channel: String,
         text: String,
     },
+    /// Something to do on the cluster bus (only once [`Chat::join_cluster`] ran).
+    Bus(BusOut),
 }
 
 /// Who authored an automatic reply, in published chat lines.
@@ -82,6 +95,8 @@ pub struct Chat {
     /// Limits the "server full" replies to sources we hold no session for.
     strangers: TokenBucket,
     draining: bool,
+    /// The other hosts, once this host's bus name is known (config `cluster`).
+    cluster: Option<cluster::Cluster>,
 }
 
 impl Chat {
@@ -103,6 +118,7 @@ impl Chat {
             next_sweep: None,
             strangers: TokenBucket::full(STRANGER_BURST, 0),
             draining: false,
+            cluster: None,
         })
     }
 
@@ -113,7 +129,10 @@ impl Chat {
 
     /// When [`Chat::handle_timeout`] should run next (absolute ms), if ever.
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.next_sweep
+        [self.next_sweep, self.cluster_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn session_count(&self) -> usize {
@@ -163,6 +182,9 @@ impl Chat {
     /// Run the sweep if it is due: idle sessions expire, visitors owed a reply for
     /// `answer_timeout_secs` get the busy reply.
     pub fn handle_timeout(&mut self, now: u64) {
+        if self.cluster_deadline().is_some_and(|due| now >= due) {
+            self.cluster_tick(now);
+        }
         if self.next_sweep.is_none_or(|due| now < due) {
             return;
         }
@@ -268,9 +290,15 @@ impl Chat {
             Request::Who => self.who(peer),
             Request::Rooms => self.list_rooms(peer),
             Request::Agent { secret, name } => self.handshake(peer, secret, name),
-            Request::Reply { visitor, text } => self.answer(peer, visitor, text),
-            Request::Take(visitor) => self.take(peer, visitor),
-            Request::Release(visitor) => self.release(peer, visitor),
+            Request::Reply { visitor, text } => match self.visitor_key(visitor) {
+                Some(key) if self.is_remote(&key) => self.answer_remote(peer, key, text),
+                _ => self.answer(peer, visitor.id, text),
+            },
+            Request::Take(visitor) => match self.visitor_key(visitor) {
+                Some(key) => self.take_cluster(peer, key),
+                None => self.take(peer, visitor.id),
+            },
+            Request::Release(visitor) => self.release_any(peer, visitor),
             Request::Waiting => self.waiting(now, peer),
         }
     }
@@ -283,10 +311,11 @@ impl Chat {
         if let Some(room) = s.room.clone() {
             return self.say_in_room(peer, &room, text);
         }
-        match (s.role, s.holding) {
-            (Role::Visitor, _) => self.visitor_says(now, peer, text),
-            (Role::Agent, Some(visitor)) => self.answer(peer, visitor, text),
-            (Role::Agent, None) => self.reply(
+        match (s.role, s.holding, s.holding_remote.clone()) {
+            (Role::Visitor, ..) => self.visitor_says(now, peer, text),
+            (Role::Agent, _, Some(key)) => self.answer_remote(peer, key, text),
+            (Role::Agent, Some(visitor), None) => self.answer(peer, visitor, text),
+            (Role::Agent, None, None) => self.reply(
                 peer,
                 reply::error("you hold no visitor: /reply v3 TEXT, or /take v3 and then type"),
             ),
@@ -341,6 +370,24 @@ impl Chat {
                 }
             }
         }
+        self.session_ended_cluster(peer, s.role, s.id, &name, why);
+    }
+
+    /// `/release [ID]`: in a cluster, the claim goes back; else as on one host.
+    fn release_any(&mut self, peer: SocketAddr, visitor: Option<VisitorRef<'_>>) {
+        if self.cluster.is_none() {
+            return self.release(peer, visitor.map(|v| v.id));
+        }
+        let held = self.sessions.get(peer).and_then(|s| {
+            let me = self.cluster.as_ref()?;
+            s.holding_remote
+                .clone()
+                .or_else(|| s.holding.map(|id| me.key(id)))
+        });
+        match visitor.and_then(|v| self.visitor_key(v)).or(held) {
+            Some(key) => self.release_cluster(peer, key),
+            None => self.reply(peer, reply::error("you hold no visitor")),
+        }
     }
 
     fn reply(&mut self, peer: SocketAddr, payload: String) {
@@ -372,5 +419,7 @@ impl Chat {
 const STRANGER_RATE: u32 = 10;
 const STRANGER_BURST: u32 = 10;
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod tests;

@@ -56,9 +56,11 @@ impl Chat {
         if let Some(current) = current {
             self.left_room(peer, &name, &current, "left");
         }
+        let first = !self.rooms.contains_key(&room);
         let group = self.rooms.entry(room.clone()).or_default();
         group.insert(dest);
-        let (to, members) = (group.all(), group.len());
+        let (to, here) = (group.all(), group.len());
+        let members = here + self.remote_members(&room).len();
         if let Some(s) = self.sessions.get_mut(peer) {
             s.room = Some(room.clone());
         }
@@ -66,6 +68,7 @@ impl Chat {
             to,
             reply::info(format_args!("{name} joined #{room} ({members} members)")),
         );
+        self.room_joined_cluster(&room, &name, first);
     }
 
     /// `/leave`.
@@ -89,11 +92,14 @@ impl Chat {
         let Some(group) = self.rooms.get(&room) else {
             return;
         };
+        let remote = self.remote_members(&room);
+        let total = group.len() + remote.len();
         let names = group
             .addrs()
             .filter_map(|a| self.sessions.get(a))
-            .map(|s| s.name());
-        let text = listing(format!("#{room} ({}): ", group.len()), group.len(), names);
+            .map(|s| s.name())
+            .chain(remote);
+        let text = listing(format!("#{room} ({total}): "), total, names);
         self.reply(peer, reply::info(text));
     }
 
@@ -123,6 +129,7 @@ impl Chat {
             return;
         };
         self.fanout(to, reply::room_line(room, &name, text));
+        self.room_line_cluster(room, &name, text);
         self.line(name, format!("#{room}"), text.to_string());
     }
 
@@ -135,10 +142,11 @@ impl Chat {
         group.remove(peer);
         if group.is_empty() {
             self.rooms.remove(room);
-            return;
+            return self.room_left_cluster(room, name, why, true);
         }
         let to = group.all();
         self.fanout(to, reply::info(format_args!("{name} {why} #{room}")));
+        self.room_left_cluster(room, name, why, false);
     }
 }
 

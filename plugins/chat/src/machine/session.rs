@@ -42,6 +42,10 @@ pub struct Session {
     pub owner: Option<SocketAddr>,
     /// Agent: the visitor its plain text goes to.
     pub holding: Option<VisitorId>,
+    /// Visitor, in a cluster: the agent of another host holding them (`name@host`).
+    pub remote_owner: Option<String>,
+    /// Agent, in a cluster: the visitor of another host it holds.
+    pub holding_remote: Option<crate::wire::VisitorKey>,
 }
 
 impl Session {
@@ -89,6 +93,11 @@ impl Sessions {
         self.by_id.get(&id).copied()
     }
 
+    /// The session named `name` (any case).
+    pub fn addr_of_name(&self, name: &str) -> Option<SocketAddr> {
+        self.by_name.get(&name.to_ascii_lowercase()).copied()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&SocketAddr, &Session)> {
         self.by_addr.iter()
     }
@@ -117,6 +126,8 @@ impl Sessions {
             last_text: String::new(),
             owner: None,
             holding: None,
+            remote_owner: None,
+            holding_remote: None,
         })
     }
 

@@ -36,6 +36,10 @@ pub struct Snapshot {
     pub rooms: Vec<RoomState>,
     /// Online agents, in the order they came.
     pub agents: Vec<SocketAddr>,
+    /// The chat across hosts (`cluster_handover`). Absent outside a cluster, so such a
+    /// document is exactly what version 1 always was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::cluster_handover::ClusterState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,12 +134,14 @@ impl Chat {
             sessions,
             rooms,
             agents: self.agents.addrs().collect(),
+            cluster: self.cluster_snapshot(),
         }
     }
 
     /// Take a predecessor's state at `now` (at least `snapshot.oldest_ms()`), under
     /// this chat's configuration. On `Err` nothing changed.
     pub fn restore(&mut self, snapshot: Snapshot, now: u64) -> Result<(), String> {
+        let cluster = snapshot.cluster.clone();
         let agents_on = self.cfg.agent_secret.is_some();
         let was_agent: HashSet<SocketAddr> = snapshot
             .sessions
@@ -176,6 +182,10 @@ impl Chat {
                 last_text: s.last_text,
                 owner: s.owner.filter(|_| agents_on),
                 holding: s.holding.filter(|_| agent).map(VisitorId),
+                // The cluster's part is restored after the sessions
+                // (`cluster_handover`).
+                remote_owner: None,
+                holding_remote: None,
             })?;
         }
         for (_, s) in sessions.iter() {
@@ -205,6 +215,7 @@ impl Chat {
         self.next_sweep = (!self.sessions.is_empty()).then_some(now + self.tick_ms);
         let notice = reply::info("agents are disabled on this server now; you are a visitor");
         self.fanout(demoted.into(), notice);
+        self.cluster_restore(cluster, now);
         Ok(())
     }
 }
