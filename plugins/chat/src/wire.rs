@@ -281,8 +281,10 @@ mod tests {
             agent: "bob@b".into(),
         };
         assert!(bad_host.problem(1024).is_some());
-        let mut huge = Presence::default();
-        huge.agents = (0..11).map(|i| format!("a{i}")).collect();
+        let huge = Presence {
+            agents: (0..11).map(|i| format!("a{i}")).collect(),
+            ..Presence::default()
+        };
         assert!(huge.problem((10, 10, 10)).is_some());
         let mut odd_room = Presence::default();
         odd_room.rooms.insert("Lobby".into(), vec!["ann".into()]);
