@@ -183,6 +183,11 @@ pub fn kv_begin(calls: &mut Calls<'_>, op: KvOp<'_>, token: u64) -> u32 {
     if op.value.len() > MAX_MESSAGE || calls.actor.res.bus_kv_ops.len() >= MAX_SUBSCRIPTIONS {
         return abi::SY_ERR_LIMIT;
     }
+    if !crate::bus::presence::plugin_may_use(op.bucket) {
+        slog::warn!(calls.actor.shared.log, "bus key-value bucket refused: it is the host's own";
+            "bucket" => op.bucket);
+        return abi::SY_ERR_INVALID;
+    }
     let job = bus.kv(KvRequest {
         kind: op.kind,
         bucket: op.bucket.to_owned(),
