@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use switchyard_e2e::cluster::{BUS_WAIT, wait_subscribed};
+use switchyard_e2e::cluster::BUS_WAIT;
 use switchyard_e2e::files_wire::V2;
 use switchyard_e2e::nats::NatsServer;
 use switchyard_e2e::seaweed::Seaweed;
@@ -302,9 +302,12 @@ fn example_cluster() {
     };
     let a = Host::start(&servable_here("config/examples/cluster-a.ron"));
     let b = Host::start(&servable_here("config/examples/cluster-b.ron"));
-    // Host A's audit takes both subjects, its own host's messages included.
-    wait_subscribed(&a, "chat.lines", 1);
-    wait_subscribed(&a, "transfers", 1);
+    // Host A's audit reads the stream both hosts publish into, its own host's included.
+    a.expect_log(
+        "host A's audit reading the stream",
+        |j| switchyard_e2e::log_text(j).contains("transcript reads stream \"transcript\""),
+        BUS_WAIT,
+    );
     let from_b = chat_line(&b, "chat_udp");
     let from_a = chat_line(&a, "chat_udp");
     // A file uploaded to host B is served by host A (files and TFTP), and the other
@@ -331,19 +334,59 @@ fn example_cluster() {
     let transcript = "examples/cluster/run/a/state/audit";
     audited(&a, transcript, from_b);
     audited(&a, transcript, from_a);
-    audited(&a, transcript, "\"handler_port\":\"host-b/bulk.transfers\"");
-    audited(
-        &a,
-        transcript,
-        "\"handler_port\":\"host-a/files.transfers\"",
-    );
-    audited(&a, transcript, "\"handler_port\":\"host-b/tftp.transfers\"");
+    audited(&a, transcript, "\"from\":\"host-b/bulk.transfers\"");
+    audited(&a, transcript, "\"from\":\"host-a/files.transfers\"");
+    audited(&a, transcript, "\"from\":\"host-b/tftp.transfers\"");
+    chat_across(&a, &b);
     admin_metrics(&b);
     for host in [&a, &b] {
         assert_all_exercised(host, &["chat_udp", "tftp_udp", "files_tcp", "bulk_tcp"]);
     }
     let connected = a.metric("switchyard_bus_connected");
     assert_eq!(connected, Some(1.0), "within {BUS_WAIT:?}");
+}
+
+/// The example's chat spans both hosts: an agent on `a` sees a visitor of `b` (said
+/// again each second until host A's agents are known on B) and answers it there.
+fn chat_across(a: &Host, b: &Host) {
+    let agent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let visitor = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for s in [&agent, &visitor] {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+    let mut buf = [0u8; 2048];
+    agent
+        .send_to(b"/agent change-me-please ann", a.addr("chat_udp"))
+        .unwrap();
+    let mut seen = None;
+    let deadline = std::time::Instant::now() + BUS_WAIT;
+    while seen.is_none() && std::time::Instant::now() < deadline {
+        visitor
+            .send_to(b"a visitor of host B", b.addr("chat_udp"))
+            .unwrap();
+        for _ in 0..5 {
+            if let Ok((n, _)) = agent.recv_from(&mut buf) {
+                let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if line.ends_with("@host-b] a visitor of host B") {
+                    seen = Some(line[1..line.find(']').unwrap()].to_owned());
+                    break;
+                }
+            }
+        }
+    }
+    let id = seen.expect("host A's agent sees host B's visitor");
+    agent
+        .send_to(
+            format!("/reply {id} hello from host A").as_bytes(),
+            a.addr("chat_udp"),
+        )
+        .unwrap();
+    wait_until("the answer reaches the visitor on host B", BUS_WAIT, || {
+        visitor
+            .recv_from(&mut buf)
+            .is_ok_and(|(n, _)| &buf[..n] == b"hello from host A")
+    });
 }
 
 /// bulk v2 `PUT` of `body` as `name`: the stored name the server answers (on a shared

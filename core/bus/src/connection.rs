@@ -217,6 +217,11 @@ impl Bus {
         async_nats::jetstream::new(self.client.clone())
     }
 
+    /// The client, for JetStream contexts with their own timeouts.
+    pub(crate) fn client(&self) -> async_nats::Client {
+        self.client.clone()
+    }
+
     /// `prefix.name` for JetStream names derived from the prefix.
     pub(crate) fn prefix(&self) -> &str {
         &self.prefix

@@ -38,6 +38,12 @@ pub enum BusError {
         /// The key.
         key: String,
     },
+    /// A stream that the server does not have (not made yet, or its store lost).
+    #[error("no stream `{name}` on the server")]
+    NoStream {
+        /// The stream's name on the server.
+        name: String,
+    },
     /// Any other failure of the client or the server (JetStream off, timeouts...).
     #[error("NATS {op} failed: {reason}")]
     Nats {

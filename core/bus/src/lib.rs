@@ -26,14 +26,19 @@
 //! - `kv.rs`: [`KvBucket`]: get, put and compare-and-set in a JetStream key-value
 //!   bucket whose entries expire (the claim primitive), and its live keys and
 //!   records (the hosts of a cluster).
-//! - `stream.rs`: [`EventStream`]: a JetStream stream bounded by size and age, with
-//!   publishes deduplicated by message id (the cluster transcript).
+//! - `stream.rs`: [`ensure_stream`] and [`Bus::publish_stored`]: the topology's
+//!   JetStream streams, bounded by size and age, with publishes deduplicated by
+//!   message id (the cluster transcript); [`EventStream`], one stream over a subject
+//!   tree.
+//! - `stream_read.rs`: [`StreamCursor`]: a stream read in order from a sequence,
+//!   taken up again after any failure at the message after the last one given.
 
 mod connection;
 mod error;
 mod kv;
 mod options;
 mod stream;
+mod stream_read;
 mod subject;
 mod subscription;
 
@@ -41,6 +46,7 @@ pub use connection::{Bus, BusEvent, ConnectionState, Typed};
 pub use error::BusError;
 pub use kv::{KvBucket, KvEntry, KvRecord};
 pub use options::{BusOptions, Credentials};
-pub use stream::{EventStream, Stored, StreamLimits};
+pub use stream::{EventStream, Stored, StreamLimits, ensure_stream};
+pub use stream_read::{StoredMessage, StreamCursor};
 pub use subject::{HOST_HEADER, SOURCE_HEADER, TYPE_HEADER, subject_problem, token_problem};
 pub use subscription::{BusMessage, Subscription};

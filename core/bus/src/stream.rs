@@ -2,15 +2,24 @@
 //! publishes its audit events to it with a message id, so a publish re-sent after a
 //! lost acknowledgement (NATS restarted, a timeout) is stored once: the server drops a
 //! second message with an id it has seen within the duplicate window.
+//!
+//! Two ways in: [`ensure_stream`] and [`Bus::publish_stored`] serve the topology's
+//! streams (exact subjects, typed messages, what the runtime uses); [`EventStream`]
+//! is one stream over a subject tree with its own publish (what the bus tests use).
 
 use std::time::Duration;
 
-use async_nats::jetstream::{message::PublishMessage, stream};
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, message::PublishMessage, stream};
 use bytes::Bytes;
 
-use crate::connection::Bus;
+use crate::connection::{Bus, Typed};
 use crate::error::BusError;
-use crate::subject::prefixed;
+use crate::subject::{HOST_HEADER, SOURCE_HEADER, TYPE_HEADER, prefixed};
+
+/// How long a stored publish waits for the server's acknowledgement before it counts
+/// as failed (and is re-sent with the same id by the caller).
+const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How much a stream keeps; the oldest messages go first when either bound is hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,15 +61,7 @@ impl EventStream {
     ) -> Result<EventStream, BusError> {
         let full = prefixed(bus.prefix(), subject, "stream subject")?;
         let js = bus.jetstream();
-        let config = stream::Config {
-            name: format!("{}_{name}", bus.prefix().replace('.', "_")),
-            subjects: vec![format!("{full}.>")],
-            max_bytes: i64::try_from(limits.max_bytes).unwrap_or(i64::MAX),
-            max_age: limits.max_age,
-            duplicate_window: limits.duplicate_window,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        };
+        let config = config(bus, name, vec![format!("{full}.>")], limits);
         js.create_or_update_stream(config.clone())
             .await
             .map_err(|e| BusError::nats("stream create", e))?;
@@ -109,5 +110,85 @@ impl EventStream {
             .await
             .map_err(|e| BusError::nats("stream info", e))?;
         Ok(info.state.messages)
+    }
+}
+
+/// The server's name of stream `name`: under the prefix (dots made `_`, which stream
+/// names may not hold), so two clusters sharing an account keep apart.
+pub(crate) fn server_name(bus: &Bus, name: &str) -> String {
+    format!("{}_{name}", bus.prefix().replace('.', "_"))
+}
+
+/// A stream's configuration: on disk, bounded by `limits`.
+fn config(bus: &Bus, name: &str, subjects: Vec<String>, limits: StreamLimits) -> stream::Config {
+    stream::Config {
+        name: server_name(bus, name),
+        subjects,
+        max_bytes: i64::try_from(limits.max_bytes).unwrap_or(i64::MAX),
+        max_age: limits.max_age,
+        duplicate_window: limits.duplicate_window,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    }
+}
+
+/// Create stream `name` capturing exactly `subjects` (each under the prefix), or bring
+/// an existing one to these subjects and limits. Stored on disk, so it outlives a
+/// server restart; run again at every connection, so a server that lost it (a fresh
+/// store) has it again before the first publish is retried.
+pub async fn ensure_stream(
+    bus: &Bus,
+    name: &str,
+    subjects: &[String],
+    limits: StreamLimits,
+) -> Result<(), BusError> {
+    let full = subjects
+        .iter()
+        .map(|s| prefixed(bus.prefix(), s, "stream subject"))
+        .collect::<Result<Vec<_>, _>>()?;
+    bus.jetstream()
+        .create_or_update_stream(config(bus, name, full, limits))
+        .await
+        .map(|_| ())
+        .map_err(|e| BusError::nats("stream create", e))
+}
+
+impl Bus {
+    /// Publish a typed message on `prefix.subject`, which a stream captures, with
+    /// message id `id`, and wait for the server to store it: at least once from here,
+    /// and exactly once in the stream when a failure is retried with the same `id`
+    /// within the stream's duplicate window. Fails on a lost connection, a missing
+    /// stream or no acknowledgement within [`ACK_TIMEOUT`].
+    pub async fn publish_stored(
+        &self,
+        subject: &str,
+        typed: Typed<'_>,
+        id: &str,
+        payload: Bytes,
+    ) -> Result<Stored, BusError> {
+        let full = prefixed(self.prefix(), subject, "subject")?;
+        let mut headers = HeaderMap::new();
+        if !typed.type_name.is_empty() {
+            headers.insert(TYPE_HEADER, typed.type_name);
+        }
+        headers.insert(SOURCE_HEADER, typed.source);
+        headers.insert(HOST_HEADER, self.host_name());
+        let publish = PublishMessage::build()
+            .payload(payload)
+            .headers(headers)
+            .message_id(id);
+        let js = jetstream::ContextBuilder::new()
+            .timeout(ACK_TIMEOUT)
+            .build(self.client());
+        let ack = js
+            .send_publish(full, publish)
+            .await
+            .map_err(|e| BusError::nats("stream publish", e))?
+            .await
+            .map_err(|e| BusError::nats("stream ack", e))?;
+        Ok(Stored {
+            sequence: ack.sequence,
+            duplicate: ack.duplicate,
+        })
     }
 }

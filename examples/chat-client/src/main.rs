@@ -116,8 +116,10 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
         if line.trim().is_empty() {
             continue;
         }
-        send(&sock, line);
+        // Shown before it is sent: the reply (printed by the reader thread) can come
+        // back before this thread would get to print it.
         speaker::show_own(line);
+        send(&sock, line);
         lock(&live).sent(clock());
         if matches!(line.trim(), "bye" | "/quit") {
             return Ok(ExitCode::SUCCESS);

@@ -13,6 +13,9 @@ pub struct Config {
     pub flush_interval_ms: u64,
     /// A segment is closed and the next one started past this size.
     pub max_segment_bytes: usize,
+    /// Write the transcript from this stream of the topology's `bus.streams` (the
+    /// cluster's transcript, each message once), besides what the `events` port gets.
+    pub stream: Option<String>,
 }
 
 impl Default for Config {
@@ -21,6 +24,7 @@ impl Default for Config {
             file: "transcript.jsonl".into(),
             flush_interval_ms: 1000,
             max_segment_bytes: 4 << 20,
+            stream: None,
         }
     }
 }
@@ -55,6 +59,13 @@ impl Config {
             return Err(format!(
                 "file: {:?} must be a relative path inside the storage root",
                 self.file
+            ));
+        }
+        if let Some(stream) = &self.stream
+            && switchyard_sdk::bus_subject::bucket_problem(stream).is_some()
+        {
+            return Err(format!(
+                "stream: {stream:?} is no stream name (letters, digits, `_` and `-`)"
             ));
         }
         let (dir, name) = match self.file.rsplit_once('/') {

@@ -1,16 +1,22 @@
-//! The `Protocol` impl: typed messages in, records into [`Segments`], commits
-//! through the host's storage capability.
+//! The `Protocol` impl: typed messages in (from the `events` port, and from a stream
+//! of the bus when configured), records into [`Segments`], commits through the host's
+//! storage capability. The stream's position is the transcript's own
+//! ([`crate::cursor`]): read back from the newest segments at start.
 
 use std::time::Duration;
 
 use switchyard_sdk::prelude::*;
 
 use crate::config::Config;
+use crate::from_stream::{FromStream, READ_RETRY_TIMER, STREAM_TOKEN};
 use crate::record;
 use crate::segments::Segments;
 
-/// The only timer: the next commit.
-const FLUSH_TIMER: u64 = 1;
+/// The timer of the next commit.
+pub(crate) const FLUSH_TIMER: u64 = 1;
+/// The version of the state a replaced instance hands over: the last stream sequence
+/// it committed and its current segment's number (little-endian `u64`s).
+const STATE_VERSION: u32 = 1;
 /// The input port; it accepts every message type.
 pub const EVENTS_PORT: &str = "events";
 
@@ -21,6 +27,8 @@ pub struct Audit {
     armed: Option<u64>,
     /// Records lost to failed commits of sealed segments.
     lost: u64,
+    /// The stream written from, and where the transcript stands in it.
+    stream: Option<FromStream>,
 }
 
 impl Protocol for Audit {
@@ -33,6 +41,9 @@ impl Protocol for Audit {
     /// Transcripts hold every chat line with its peer's address: only this plugin
     /// reads them, so the topology keeps its root out of every served root.
     const STORAGE: StorageKind = StorageKind::Private;
+    /// A reload hands the stream position over, so the successor reads on exactly
+    /// after what this instance committed (nothing twice, nothing skipped).
+    const HANDS_OVER_STATE: bool = true;
 
     fn new(config: Config, ctx: &mut Ctx<'_>) -> Result<Self, String> {
         let name = config.validate()?;
@@ -62,10 +73,18 @@ impl Protocol for Audit {
             "transcript segments start at {}",
             segments.path()
         ));
+        let stream = match config.stream {
+            None => None,
+            Some(name) => {
+                let newest_first = segments.existing_paths(existing.iter().map(String::as_str));
+                Some(FromStream::new(ctx, name, &newest_first)?)
+            }
+        };
         Ok(Audit {
             segments,
             armed: None,
             lost: 0,
+            stream,
         })
     }
 
@@ -81,8 +100,46 @@ impl Protocol for Audit {
                 let line = record::encode(ctx.now_unix_ms(), from, type_name, data);
                 self.segments.append(now, &line);
             }
+            Event::StreamMessage {
+                token: STREAM_TOKEN,
+                sequence,
+                type_name,
+                from,
+                data,
+                ..
+            } => {
+                let taken = self
+                    .stream
+                    .as_mut()
+                    .and_then(|stream| stream.take(ctx, sequence, from, type_name, data));
+                if let Some(line) = taken {
+                    self.segments.append(now, &line);
+                }
+            }
+            Event::Start
+            | Event::Timer {
+                token: READ_RETRY_TIMER,
+            } => {
+                if let Some(stream) = &mut self.stream {
+                    stream.start(ctx);
+                }
+            }
+            Event::BusDone {
+                token: STREAM_TOKEN,
+                result,
+            } => {
+                if let Some(stream) = &mut self.stream {
+                    stream.started(ctx, result);
+                }
+            }
             Event::Timer { token: FLUSH_TIMER } => self.armed = None,
-            Event::Drain => self.segments.drain(),
+            Event::Drain => {
+                self.segments.drain();
+                // What is not read yet stays in the stream for the next instance.
+                if let Some(stream) = &mut self.stream {
+                    stream.end(ctx);
+                }
+            }
             _ => {}
         }
         self.flush(ctx, now);
@@ -91,6 +148,47 @@ impl Protocol for Audit {
     /// Uncommitted records keep the host's drain waiting for us.
     fn active_sessions(&self) -> u64 {
         self.segments.pending_records()
+    }
+
+    /// Stop reading, commit everything taken, and hand over where that leaves the
+    /// transcript. `None` (this instance then drains as without the hook) when there
+    /// is no stream, or a commit failed and records are still pending.
+    fn export_state(&mut self, ctx: &mut Ctx<'_>) -> Option<(u32, Vec<u8>)> {
+        let stream = self.stream.as_mut()?;
+        stream.end(ctx);
+        let last = stream.last();
+        self.segments.drain();
+        self.flush(ctx, ctx.now_ms());
+        if self.segments.pending_records() > 0 {
+            ctx.warn("records not committed at the reload: the successor may write them again");
+            return None;
+        }
+        let mut state = last.to_le_bytes().to_vec();
+        state.extend_from_slice(&self.segments.number().to_le_bytes());
+        Some((STATE_VERSION, state))
+    }
+
+    /// Read on after the predecessor's last committed sequence, in a segment after
+    /// its own.
+    fn import_state(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        version: u32,
+        state: &[u8],
+    ) -> Result<(), String> {
+        let (Some(stream), STATE_VERSION, Ok(state)) =
+            (&mut self.stream, version, <[u8; 16]>::try_from(state))
+        else {
+            return Err(format!(
+                "state version {version} of {} bytes is not taken",
+                state.len()
+            ));
+        };
+        let [last, segment] =
+            [&state[..8], &state[8..]].map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+        stream.continue_after(last);
+        self.segments.start_after(segment);
+        Ok(())
     }
 }
 

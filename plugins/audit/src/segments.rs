@@ -45,17 +45,7 @@ impl Segments {
         flush_ms: u64,
         existing: impl IntoIterator<Item = &'a str>,
     ) -> Segments {
-        let last = existing
-            .into_iter()
-            .filter_map(|name| {
-                name.strip_prefix(stem.as_str())?
-                    .strip_prefix('-')?
-                    .strip_suffix(ext.as_str())
-            })
-            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            .filter_map(|n| n.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0);
+        let last = numbers(&stem, &ext, existing).first().copied().unwrap_or(0);
         Segments {
             dir,
             stem,
@@ -71,14 +61,40 @@ impl Segments {
         }
     }
 
+    /// The current segment's number.
+    pub fn number(&self) -> u64 {
+        self.seq
+    }
+
+    /// Go on after segment `n` (a predecessor's last), unless past it already. Only
+    /// before the first record: what is buffered stays under the old number otherwise.
+    pub fn start_after(&mut self, n: u64) {
+        if self.buf.is_empty() && self.seq <= n {
+            self.seq = n + 1;
+        }
+    }
+
     /// The current segment's path.
     pub fn path(&self) -> String {
-        let name = format!("{}-{:06}{}", self.stem, self.seq, self.ext);
+        self.path_of(self.seq)
+    }
+
+    /// The path of segment `n`.
+    pub fn path_of(&self, n: u64) -> String {
+        let name = format!("{}-{n:06}{}", self.stem, self.ext);
         if self.dir.is_empty() {
             name
         } else {
             format!("{}/{name}", self.dir)
         }
+    }
+
+    /// The paths of the segments among `existing` names, newest first.
+    pub fn existing_paths<'a>(&self, existing: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        numbers(&self.stem, &self.ext, existing)
+            .into_iter()
+            .map(|n| self.path_of(n))
+            .collect()
     }
 
     /// Add one record (a full line). If it does not fit, the current segment is
@@ -137,6 +153,22 @@ impl Segments {
         self.dirty_since
             .map(|since| since.saturating_add(self.flush_ms))
     }
+}
+
+/// The segment numbers among `existing` names (`<stem>-<n><ext>`), highest first.
+fn numbers<'a>(stem: &str, ext: &str, existing: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
+    let mut found: Vec<u64> = existing
+        .into_iter()
+        .filter_map(|name| {
+            name.strip_prefix(stem)?
+                .strip_prefix('-')?
+                .strip_suffix(ext)
+        })
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|n| n.parse::<u64>().ok())
+        .collect();
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    found
 }
 
 #[cfg(test)]

@@ -137,17 +137,18 @@ impl BusLink {
             return;
         };
         let host = from.split('/').next().unwrap_or(from);
+        let (max_text, limits) = chat.note_limits();
         let taken = match type_name {
-            DeskNote::TYPE => serde_json::from_slice(data).map(|n| chat.handle_desk(now, n)),
+            DeskNote::TYPE => {
+                decode(data, |n: &DeskNote| n.problem(max_text)).map(|n| chat.handle_desk(now, n))
+            }
             RoomNote::TYPE => match subjects.room_of(subject) {
-                Some(room) => {
-                    serde_json::from_slice(data).map(|n| chat.handle_room(now, host, &room, n))
-                }
+                Some(room) => decode(data, |n: &RoomNote| n.problem(max_text))
+                    .map(|n| chat.handle_room(now, host, &room, n)),
                 None => Ok(()),
             },
-            Presence::TYPE => {
-                serde_json::from_slice(data).map(|p| chat.handle_presence(now, host, p))
-            }
+            Presence::TYPE => decode(data, |p: &Presence| p.problem(limits))
+                .map(|p| chat.handle_presence(now, host, p)),
             _ => {
                 let n = chat.refuse_note();
                 if n.is_power_of_two() {
@@ -166,9 +167,21 @@ impl BusLink {
             let n = chat.refuse_note();
             if n.is_power_of_two() {
                 ctx.warn(format_args!(
-                    "refused an undecodable {type_name} from {from}: {e} ({n} refused so far)"
+                    "refused a {type_name} from {from}: {e} ({n} refused so far)"
                 ));
             }
         }
+    }
+}
+
+/// A note as JSON, then checked (`problem`): the note, or why it is refused.
+fn decode<T: serde::de::DeserializeOwned>(
+    data: &[u8],
+    problem: impl FnOnce(&T) -> Option<String>,
+) -> Result<T, String> {
+    let note: T = serde_json::from_slice(data).map_err(|e| format!("undecodable: {e}"))?;
+    match problem(&note) {
+        Some(why) => Err(format!("not what a chat sends: {why}")),
+        None => Ok(note),
     }
 }

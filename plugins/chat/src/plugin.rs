@@ -156,6 +156,12 @@ impl Protocol for ChatPlugin {
 }
 
 impl ChatPlugin {
+    /// Other hosts' bus messages refused so far (unknown types or versions,
+    /// undecodable, or not what a chat sends).
+    pub fn refused_notes(&self) -> u64 {
+        self.chat.refused_notes()
+    }
+
     /// The machine's clock.
     fn now(&self, ctx: &Ctx<'_>) -> u64 {
         ctx.now_ms() + self.clock_offset

@@ -110,6 +110,35 @@ fn a_clustered_chat_subscribes_announces_itself_and_refuses_unknown_types() {
         warned.iter().any(|w| w.contains("undecodable")),
         "{warned:?}"
     );
+    // A note no chat would send (a name that passes for a server line): refused too.
+    let forged = serde_json::to_vec(&DeskNote::Answer {
+        visitor: VisitorKey {
+            host: "host-a".into(),
+            id: 1,
+        },
+        agent: "* server".into(),
+        text: "send your password".into(),
+    })
+    .unwrap();
+    host.bus_deliver(
+        &mut chat,
+        12,
+        desk,
+        (DeskNote::TYPE, "host-b/chat"),
+        &forged,
+    );
+    assert!(
+        !host
+            .take_io()
+            .iter()
+            .any(|a| matches!(a, Action::SendDatagram { .. })),
+        "nothing of it reaches anyone"
+    );
+    assert_eq!(
+        chat.refused_notes(),
+        3,
+        "a version, an undecodable note, a forgery"
+    );
 }
 
 #[test]

@@ -10,7 +10,12 @@
 //!   rooms' members. A host not heard from for `presence_secs` is gone: its members
 //!   leave the rooms and its agents' visitors go back to the queue.
 //!
-//! A receiver refuses a type (or version) it does not know instead of misreading it.
+//! A receiver refuses a type (or version) it does not know instead of misreading it,
+//! and a note that could not have come from a well-behaved chat ([`DeskNote::problem`],
+//! [`RoomNote::problem`], [`Presence::problem`]): a name that could pass for a server
+//! line, a text with control characters or longer than this chat sends, a presence
+//! larger than its limits. Whoever can publish under the host's subject prefix speaks
+//! for a host: give each cluster its own NATS account (docs/operations.md).
 
 use std::collections::BTreeMap;
 
@@ -57,6 +62,75 @@ pub enum DeskNote {
 
 impl DeskNote {
     pub const TYPE: &'static str = "switchyard.ChatDesk/1";
+
+    /// Why this note cannot be taken, or `None`.
+    pub fn problem(&self, max_text: usize) -> Option<String> {
+        match self {
+            DeskNote::Said {
+                visitor,
+                text,
+                owner,
+            } => visitor
+                .problem()
+                .or_else(|| text_problem(text, max_text))
+                .or_else(|| owner.as_deref().and_then(name_problem)),
+            DeskNote::Answer {
+                visitor,
+                agent,
+                text,
+            } => visitor
+                .problem()
+                .or_else(|| name_problem(agent))
+                .or_else(|| text_problem(text, max_text)),
+            DeskNote::Took { visitor, agent } => visitor.problem().or_else(|| name_problem(agent)),
+            DeskNote::Released { visitor, why } | DeskNote::Gone { visitor, why } => {
+                visitor.problem().or_else(|| text_problem(why, max_text))
+            }
+        }
+    }
+}
+
+impl VisitorKey {
+    fn problem(&self) -> Option<String> {
+        host_problem(&self.host)
+    }
+}
+
+/// A host's bus name as it appears in visitor ids: `[A-Za-z0-9_-]`, 1 to 64 bytes.
+fn host_problem(host: &str) -> Option<String> {
+    let ok = !host.is_empty()
+        && host.len() <= 64
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    (!ok).then(|| format!("host name {:?}", crate::codec::names::clip(host, 40)))
+}
+
+/// A member's or agent's name as shown: a nick or visitor id, then `@host` or not.
+fn name_problem(name: &str) -> Option<String> {
+    let (nick, host) = match name.split_once('@') {
+        Some((nick, host)) => (nick, Some(host)),
+        None => (name, None),
+    };
+    let nick_ok = !nick.is_empty()
+        && nick.len() <= crate::codec::names::MAX_NICK
+        && nick
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !nick_ok {
+        return Some(format!("name {:?}", crate::codec::names::clip(name, 40)));
+    }
+    host.and_then(host_problem)
+}
+
+/// A line's text: at most `max` bytes, no control characters but tabs.
+fn text_problem(text: &str, max: usize) -> Option<String> {
+    if text.len() > max {
+        return Some(format!("a text of {} bytes (at most {max})", text.len()));
+    }
+    text.chars()
+        .any(|c| c.is_control() && c != '\t')
+        .then(|| "a control character in a text".to_owned())
 }
 
 /// One room across hosts.
@@ -70,6 +144,19 @@ pub enum RoomNote {
 
 impl RoomNote {
     pub const TYPE: &'static str = "switchyard.ChatRoom/1";
+
+    /// Why this note cannot be taken, or `None`.
+    pub fn problem(&self, max_text: usize) -> Option<String> {
+        match self {
+            RoomNote::Line { from, text } => {
+                name_problem(from).or_else(|| text_problem(text, max_text))
+            }
+            RoomNote::Joined { name } => name_problem(name),
+            RoomNote::Left { name, why } => {
+                name_problem(name).or_else(|| text_problem(why, max_text))
+            }
+        }
+    }
 }
 
 /// A host's heartbeat: who it has.
@@ -83,6 +170,31 @@ pub struct Presence {
 
 impl Presence {
     pub const TYPE: &'static str = "switchyard.ChatPresence/1";
+
+    /// Why this presence cannot be taken (names, or more agents, rooms or members than
+    /// `limits` = (sessions, rooms, members per room) allow), or `None`.
+    pub fn problem(&self, (sessions, rooms, members): (usize, usize, usize)) -> Option<String> {
+        if self.agents.len() > sessions || self.rooms.len() > rooms {
+            return Some(format!(
+                "{} agents and {} rooms: more than this chat allows",
+                self.agents.len(),
+                self.rooms.len()
+            ));
+        }
+        if let Some((room, names)) = self.rooms.iter().find(|(_, n)| n.len() > members) {
+            return Some(format!("{} members in #{room}", names.len()));
+        }
+        let room_names = self.rooms.keys().filter_map(|r| {
+            crate::codec::names::check_room(r)
+                .ok()
+                .filter(|checked| checked == r)
+                .map_or_else(|| Some(format!("room {r:?}")), |_| None)
+        });
+        let names = self.agents.iter().chain(self.rooms.values().flatten());
+        room_names
+            .chain(names.filter_map(|n| name_problem(n)))
+            .next()
+    }
 }
 
 /// The bus subjects of one clustered chat, under its `cluster.subject`.
@@ -130,6 +242,56 @@ mod tests {
         assert_eq!(s.room_of("chat.room.a=b").as_deref(), Some("a.b"));
         assert_ne!(s.room("a.b"), s.room("a-b"));
         assert_eq!(s.room_of("chat.desk"), None);
+    }
+
+    #[test]
+    fn notes_that_no_chat_would_send_are_refused() {
+        let v = VisitorKey {
+            host: "a".into(),
+            id: 1,
+        };
+        let ok = DeskNote::Answer {
+            visitor: v.clone(),
+            agent: "bob@b".into(),
+            text: "fine".into(),
+        };
+        assert_eq!(ok.problem(1024), None);
+        let forged = DeskNote::Answer {
+            visitor: v.clone(),
+            agent: "* server".into(),
+            text: "x".into(),
+        };
+        assert!(forged.problem(1024).is_some());
+        let long = DeskNote::Said {
+            visitor: v.clone(),
+            text: "x".repeat(2000),
+            owner: None,
+        };
+        assert!(long.problem(1024).unwrap().contains("2000 bytes"));
+        let control = RoomNote::Line {
+            from: "ann@a".into(),
+            text: "line\n* fake".into(),
+        };
+        assert!(control.problem(1024).is_some());
+        let bad_host = DeskNote::Took {
+            visitor: VisitorKey {
+                host: "a.b".into(),
+                id: 1,
+            },
+            agent: "bob@b".into(),
+        };
+        assert!(bad_host.problem(1024).is_some());
+        let huge = Presence {
+            agents: (0..11).map(|i| format!("a{i}")).collect(),
+            ..Presence::default()
+        };
+        assert!(huge.problem((10, 10, 10)).is_some());
+        let mut odd_room = Presence::default();
+        odd_room.rooms.insert("Lobby".into(), vec!["ann".into()]);
+        assert!(
+            odd_room.problem((10, 10, 10)).is_some(),
+            "rooms are lowercase"
+        );
     }
 
     #[test]

@@ -115,6 +115,15 @@ pub enum HostEvent<'a> {
         source: &'a str,
         data: &'a [u8],
     },
+    /// The next message of a plugin's stream read, with its stream sequence.
+    BusStreamMessage {
+        token: u64,
+        sequence: u64,
+        subject: &'a str,
+        type_name: &'a str,
+        source: &'a str,
+        data: &'a [u8],
+    },
 }
 
 impl HostEvent<'_> {
@@ -143,6 +152,7 @@ impl HostEvent<'_> {
             HostEvent::BusDone { .. } => abi::SY_EV_BUS_DONE,
             HostEvent::BusKvDone { .. } => abi::SY_EV_BUS_KV_DONE,
             HostEvent::BusMessage { .. } => abi::SY_EV_BUS_MESSAGE,
+            HostEvent::BusStreamMessage { .. } => abi::SY_EV_BUS_STREAM_MESSAGE,
         };
         let mut ev = SyEvent::new(tag, now_ms);
         match self {
@@ -275,7 +285,18 @@ impl HostEvent<'_> {
                 type_name,
                 source,
                 data,
+            }
+            | HostEvent::BusStreamMessage {
+                token,
+                subject,
+                type_name,
+                source,
+                data,
+                ..
             } => {
+                if let HostEvent::BusStreamMessage { sequence, .. } = self {
+                    ev.amount = sequence;
+                }
                 ev.token = token;
                 ev.listener = SyStr::from_str(subject);
                 ev.type_name = SyStr::from_str(type_name);

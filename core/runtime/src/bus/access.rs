@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::outbox::Outbox;
+use super::streams::StreamSpecs;
 
 /// How long a plugin's subscription waits for a connection before it fails.
 const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -20,6 +21,8 @@ pub struct BusAccess {
     pub outbox: Outbox,
     pub(super) handle: Handle,
     pub(super) current: watch::Receiver<Option<Bus>>,
+    /// The topology's streams now (a reload may change them).
+    pub(super) streams: watch::Receiver<StreamSpecs>,
 }
 
 /// What a plugin's subscription produces, in order: `Done` once, then messages.
@@ -164,12 +167,8 @@ impl From<BusError> for KvFailure {
     }
 }
 
-/// The subscription once the bus is connected ([`CONNECT_WAIT`] at most).
-async fn subscribe_when_connected(
-    bus: &Bus,
-    subject: &str,
-    own: bool,
-) -> Result<switchyard_bus::Subscription, BusError> {
+/// Wait until `bus` is connected, [`CONNECT_WAIT`] at most.
+pub(super) async fn connected_within_wait(bus: &Bus) -> Result<(), BusError> {
     let deadline = tokio::time::Instant::now() + CONNECT_WAIT;
     while bus.state() != ConnectionState::Connected {
         if tokio::time::Instant::now() >= deadline {
@@ -180,5 +179,15 @@ async fn subscribe_when_connected(
         }
         tokio::time::sleep(WAIT_STEP).await;
     }
+    Ok(())
+}
+
+/// The subscription once the bus is connected ([`CONNECT_WAIT`] at most).
+async fn subscribe_when_connected(
+    bus: &Bus,
+    subject: &str,
+    own: bool,
+) -> Result<switchyard_bus::Subscription, BusError> {
+    connected_within_wait(bus).await?;
     bus.subscribe(subject, own).await
 }

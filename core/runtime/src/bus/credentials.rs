@@ -47,6 +47,7 @@ mod tests {
             subject_prefix: "sy".into(),
             credentials,
             max_queued: 16,
+            streams: Vec::new(),
         }
     }
 

@@ -20,6 +20,10 @@
 //! - `outbox.rs`: [`Outbox`], the bounded queue from handlers, and the publishing task.
 //! - `drops.rs`: what was dropped, one WARN line per reason and subject per second.
 //! - `inbox.rs`: subscriptions delivering to input ports, types checked.
+//! - `streams.rs`: the topology's JetStream streams made at every connection, and
+//!   publishes to their subjects re-sent with one message id until stored.
+//! - `stream_read.rs`: a plugin's read of a stream from a sequence (`bus_stream_read`),
+//!   taken up again after NATS restarts.
 //! - `access.rs`: [`access::BusAccess`], a handler's side: the outbox, and the
 //!   subscriptions its plugin makes at run time (the ABI's bus calls).
 //! - `board.rs`: [`board::BusBoard`], what the console shows of the bus (connection
@@ -35,6 +39,8 @@ mod drops;
 mod inbox;
 pub mod outbox;
 pub mod presence;
+pub mod stream_read;
+pub mod streams;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,7 +49,7 @@ use std::time::Duration;
 use slog::{Logger, info, warn};
 use switchyard_bus::{Bus, BusEvent, BusOptions, ConnectionState, Credentials};
 use tokio::runtime::Handle;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::actor::Registry;
@@ -54,6 +60,7 @@ use board::{BusBoard, LinkState};
 use drops::DropLog;
 pub use outbox::{Outbox, Outgoing};
 use presence::Presence;
+use streams::StreamSpecs;
 
 /// How long a first connection may take before the log says the host runs without
 /// the bus (the client's own connect timeout).
@@ -75,6 +82,8 @@ pub struct FreshBus {
     previous: u64,
     current: Arc<AtomicU64>,
     used: bool,
+    /// Told of each connection made, so the streams are made again on it.
+    connected: Arc<Notify>,
 }
 
 impl Drop for FreshBus {
@@ -96,6 +105,10 @@ pub struct BusLink {
     handle: Handle,
     stop: Option<oneshot::Sender<()>>,
     current: watch::Sender<Option<Bus>>,
+    /// The topology's streams, for the publishing task and the reads.
+    streams: watch::Sender<StreamSpecs>,
+    /// Makes the streams at each connection of the current bus.
+    stream_keeper: Option<JoinHandle<()>>,
     connected_as: Option<ConnectedAs>,
     receivers: Vec<inbox::Receiver>,
     tasks: Vec<JoinHandle<()>>,
@@ -133,7 +146,13 @@ impl BusLink {
         let drops = Arc::new(DropLog::default());
         let (outbox, rx) = Outbox::new(max_queued, metrics.clone(), Arc::clone(&drops));
         let (current, watching) = watch::channel(None);
-        handle.spawn(outbox::publish_all(rx, watching, outbox.clone()));
+        let (streams, streams_watched) = watch::channel(StreamSpecs::from([]));
+        handle.spawn(outbox::publish_all(
+            rx,
+            watching,
+            streams_watched,
+            outbox.clone(),
+        ));
         let reporter_log = log.clone();
         handle.spawn(async move {
             let mut every = tokio::time::interval(DROP_REPORT_EVERY);
@@ -146,6 +165,8 @@ impl BusLink {
             handle,
             stop: Some(stop),
             current,
+            streams,
+            stream_keeper: None,
             connected_as: None,
             receivers: Vec::new(),
             tasks: Vec::new(),
@@ -193,6 +214,7 @@ impl BusLink {
             outbox: self.outbox.clone(),
             handle: self.handle.clone(),
             current: self.current.subscribe(),
+            streams: self.streams.subscribe(),
         }
     }
 
@@ -210,7 +232,9 @@ impl BusLink {
         let _runtime = self.handle.enter();
         let previous = self.generation.load(Ordering::Relaxed);
         let generation = previous + 1;
-        let bus = Bus::start(options, self.on_event(generation)).map_err(|e| e.to_string())?;
+        let connected = Arc::new(Notify::new());
+        let on_event = self.on_event(generation, Arc::clone(&connected));
+        let bus = Bus::start(options, on_event).map_err(|e| e.to_string())?;
         // From now on this connection's events count (it may connect before the switch).
         self.generation.store(generation, Ordering::Relaxed);
         Ok(Some(FreshBus {
@@ -220,6 +244,7 @@ impl BusLink {
             previous,
             current: Arc::clone(&self.generation),
             used: false,
+            connected,
         }))
     }
 
@@ -263,6 +288,7 @@ impl BusLink {
             self.watch_first_connect(fresh.bus.clone(), spec.servers.join(","));
             self.current.send_replace(Some(fresh.bus.clone()));
             self.connected_as = Some(fresh.made_with.clone());
+            self.keep_streams(fresh.bus.clone(), &spec.streams, &fresh.connected);
         }
         let Some(spec) = spec else {
             self.generation.fetch_add(1, Ordering::Relaxed);
@@ -273,13 +299,21 @@ impl BusLink {
             self.board
                 .set_link(None, LinkState::Disconnected, now_unix_ms());
             self.restart_receivers(Vec::new());
+            if let Some(keeper) = self.stream_keeper.take() {
+                keeper.abort();
+            }
+            self.streams.send_replace(StreamSpecs::from([]));
             return;
         };
         if self.outbox.capacity() != spec.max_queued {
             let rx = self.outbox.resize(spec.max_queued);
-            let watching = self.current.subscribe();
-            self.handle
-                .spawn(outbox::publish_all(rx, watching, self.outbox.clone()));
+            let (watching, streams) = (self.current.subscribe(), self.streams.subscribe());
+            self.handle.spawn(outbox::publish_all(
+                rx,
+                watching,
+                streams,
+                self.outbox.clone(),
+            ));
         }
         let receivers = inbox::receivers(inputs);
         if reconnected || receivers_differ(&self.receivers, &receivers) {
@@ -294,6 +328,22 @@ impl BusLink {
     pub fn leave(&self) -> Option<JoinHandle<()>> {
         let mut presence = self.presence.lock().unwrap_or_else(|e| e.into_inner());
         presence.take().map(Presence::leave)
+    }
+
+    /// Make `specs` the streams, kept on `bus` at each connection `connected` tells of.
+    fn keep_streams(
+        &mut self,
+        bus: Bus,
+        specs: &[crate::topology::StreamSpec],
+        connected: &Arc<Notify>,
+    ) {
+        if let Some(keeper) = self.stream_keeper.take() {
+            keeper.abort();
+        }
+        let specs = StreamSpecs::from(specs);
+        self.streams.send_replace(Arc::clone(&specs));
+        let keep = streams::keep(bus, specs, Arc::clone(connected), self.log.clone());
+        self.stream_keeper = Some(self.handle.spawn(keep));
     }
 
     /// Stop the subscriptions and start `receivers` on the current connection.
@@ -331,7 +381,11 @@ impl BusLink {
 
     /// What the client's events do: the gauge, the counters, a log line; nothing once
     /// connection `generation` is no longer the current one.
-    fn on_event(&self, generation: u64) -> impl Fn(BusEvent) + Send + Sync + 'static {
+    fn on_event(
+        &self,
+        generation: u64,
+        connected: Arc<Notify>,
+    ) -> impl Fn(BusEvent) + Send + Sync + 'static {
         let (metrics, log) = (self.metrics.clone(), self.log.clone());
         let (current, board) = (Arc::clone(&self.generation), Arc::clone(&self.board));
         move |event| match event {
@@ -340,6 +394,7 @@ impl BusLink {
                 board.set_state(LinkState::Connected, now_unix_ms());
                 metrics.connected.set(1);
                 metrics.connections.inc();
+                connected.notify_one();
                 info!(log, "bus connected");
             }
             BusEvent::Disconnected => {
@@ -372,7 +427,7 @@ fn receivers_differ(a: &[inbox::Receiver], b: &[inbox::Receiver]) -> bool {
 
 impl Drop for BusLink {
     fn drop(&mut self) {
-        for task in self.tasks.drain(..) {
+        for task in self.tasks.drain(..).chain(self.stream_keeper.take()) {
             task.abort();
         }
         if let Some(stop) = self.stop.take() {

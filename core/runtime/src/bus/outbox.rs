@@ -7,6 +7,11 @@
 //! while reconnecting within its own bound and waits for room at most the publish
 //! timeout; past that, dropped and counted too. Drops are said in the log by
 //! [`DropLog`], one line per second at most.
+//!
+//! A message on a subject a stream captures (`streams.rs`) is not left to the client:
+//! the task waits for the stream's acknowledgement and re-sends it with the same
+//! message id until it is stored, so it is stored exactly once, and in order (the
+//! messages behind it wait in the queue meanwhile, within the same bound).
 
 use std::sync::{Arc, RwLock};
 
@@ -15,6 +20,7 @@ use switchyard_bus::{Bus, BusError, Typed};
 use tokio::sync::{mpsc, watch};
 
 use super::drops::DropLog;
+use super::streams::{StreamSpecs, ToStore, capturing, publish_until_stored};
 use crate::metrics::BusMetrics;
 
 /// One typed message to publish.
@@ -91,22 +97,38 @@ impl Outbox {
     }
 }
 
-/// Publish every message of `rx` on the bus `current` holds (none: dropped), in order.
+/// Publish every message of `rx` on the bus `current` holds (none: dropped), in order;
+/// those on a subject of one of `streams` until the stream has stored them.
 pub(super) async fn publish_all(
     mut rx: mpsc::Receiver<Outgoing>,
     current: watch::Receiver<Option<Bus>>,
+    streams: watch::Receiver<StreamSpecs>,
     outbox: Outbox,
 ) {
     while let Some(msg) = rx.recv().await {
         outbox.metrics.queued.dec();
+        let typed = Typed {
+            type_name: &msg.type_name,
+            source: &msg.source,
+        };
+        if capturing(&streams.borrow(), &msg.subject).is_some() {
+            let to_store = ToStore {
+                subject: &msg.subject,
+                typed,
+                payload: &msg.payload,
+            };
+            match publish_until_stored(&current, to_store, &outbox.metrics).await {
+                Ok(()) => {
+                    outbox.metrics.published.inc();
+                }
+                Err(why) => outbox.drop_one(why, &msg.subject),
+            }
+            continue;
+        }
         let bus = current.borrow().clone();
         let Some(bus) = bus else {
             outbox.drop_one("no_bus", &msg.subject);
             continue;
-        };
-        let typed = Typed {
-            type_name: &msg.type_name,
-            source: &msg.source,
         };
         match bus.publish_typed(&msg.subject, typed, msg.payload).await {
             Ok(()) => {

@@ -33,6 +33,12 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 pub const MAX_AGE: Duration = Duration::from_secs(15);
 /// The bucket's name under the prefix.
 pub const BUCKET: &str = "hosts";
+
+/// Whether a plugin may use key-value bucket `name`: not the host's own (a plugin's
+/// writes there would pass for hosts of the cluster on every console).
+pub fn plugin_may_use(name: &str) -> bool {
+    name != BUCKET
+}
 /// Longest any one step (open, write, list, delete) may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often a heartbeat that is due looks whether the connection is up again: the
@@ -158,6 +164,13 @@ async fn bounded<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hosts_bucket_is_the_hosts_own() {
+        assert!(!plugin_may_use("hosts"));
+        assert!(plugin_may_use("chat-claims"));
+        assert!(plugin_may_use("hosts2"));
+    }
 
     #[test]
     fn records_older_than_the_max_age_are_gone() {

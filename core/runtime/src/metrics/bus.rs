@@ -28,6 +28,10 @@ pub struct BusMetrics {
     pub received: Counter,
     /// Times the client dropped messages of a subscription whose buffer was full.
     pub slow_consumer: Counter,
+    /// Typed messages a stream acknowledged as stored (or as a duplicate of one stored).
+    pub stored: Counter,
+    /// Stream publishes sent again, with the same message id, after a failure.
+    pub resent: Counter,
     dropped: Family<WhyLabel, Counter>,
     /// `dropped` over every reason, for the console (not exported: the family is).
     dropped_all: Counter,
@@ -77,6 +81,16 @@ impl BusMetrics {
             "slow_consumer",
             "Times the client dropped messages of a subscription that was not read fast enough",
             self.slow_consumer.clone(),
+        );
+        bus.register(
+            "stored",
+            "Typed messages on a stream's subject that the stream acknowledged (published_total counts them too)",
+            self.stored.clone(),
+        );
+        bus.register(
+            "resent",
+            "Publishes to a stream sent again with the same message id after a failure (NATS away, no acknowledgement in time)",
+            self.resent.clone(),
         );
     }
 

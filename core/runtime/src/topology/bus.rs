@@ -9,6 +9,7 @@
 //!     subject_prefix: "switchyard",    // every subject is under it (the default)
 //!     user_env: "SY_NATS_USER", password_env: "SY_NATS_PASSWORD", // or token_env
 //!     max_queued: 4096,                // messages waiting for NATS, at most
+//!     streams: { "transcript": (subjects: ["chat.lines"]) }, // bus_streams.rs
 //! )),
 //! ```
 //!
@@ -38,6 +39,7 @@ const FIELDS: &[&str] = &[
     "password_env",
     "token_env",
     "max_queued",
+    "streams",
 ];
 /// The prefix when none is given.
 const DEFAULT_PREFIX: &str = "switchyard";
@@ -93,6 +95,10 @@ fn read_spec<'a>(r: &mut Reader<'a>, raw: &'a str) -> Option<BusSpec> {
             }
             _ => Some(n),
         });
+    let streams = match f.get("streams") {
+        None => Some(Vec::new()),
+        Some(raw) => super::bus_streams::read(r, raw),
+    };
     kind?;
     Some(BusSpec {
         servers: servers?,
@@ -100,6 +106,7 @@ fn read_spec<'a>(r: &mut Reader<'a>, raw: &'a str) -> Option<BusSpec> {
         subject_prefix: prefix?,
         credentials: credentials?,
         max_queued: max_queued?,
+        streams: streams?,
     })
 }
 

@@ -18,6 +18,8 @@ use super::diagnostic::DiagnosticKind;
 use super::handler_limits;
 use super::handler_storage::{StorageRef, read_root, read_storage_ref, read_symlinks};
 use super::model::{AccessLogSpec, BusSpec, Limits, ListenerKind, RestartPolicy};
+pub(crate) use super::named::At;
+use super::named::named_entries;
 use super::raw::{self, RawStruct};
 use super::reader::Reader;
 use super::storages::{self, StorageDef};
@@ -25,13 +27,6 @@ use crate::storage::Symlinks;
 
 /// Default for `drain_timeout_secs`.
 const DEFAULT_DRAIN_SECS: u64 = 10;
-
-/// A value and where it is written.
-#[derive(Debug, Clone)]
-pub(crate) struct At<T> {
-    pub value: T,
-    pub span: Option<Range<usize>>,
-}
 
 /// The whole file, read.
 #[derive(Debug, Default)]
@@ -230,65 +225,6 @@ fn read_plugins<'a>(r: &mut Reader<'a>, raw: &'a str, doc: &mut Document<'a>) {
             doc.plugins.insert(name.value, At { value: path, span });
         }
     }
-}
-
-/// The entries of a `{ "name": value }` map, names read and checked: strings, not
-/// empty, each defined once, and for names that routes use (`routed`) no `.`, which
-/// routes use for ports.
-fn named_entries<'a>(
-    r: &mut Reader<'a>,
-    raw: &'a str,
-    what: &str,
-    routed: bool,
-) -> Vec<(At<String>, &'a str)> {
-    let Some(map) = r.map(raw, &format!("`{what}s`")) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(At<String>, &'a str)> = Vec::new();
-    for (key, value) in map.entries {
-        let span = r.span(key);
-        let Ok(name) = raw::parse::<String>(key) else {
-            r.push(
-                Diag::new(
-                    DiagnosticKind::BadName,
-                    span,
-                    format!("a {what} name must be a string"),
-                )
-                .label("not a string")
-                .help(Some(format!(
-                    "write it in quotes: `\"{}\"`",
-                    key.trim_matches('"')
-                ))),
-            );
-            continue;
-        };
-        if name.is_empty() || (routed && name.contains('.')) {
-            r.push(
-                Diag::new(
-                    DiagnosticKind::BadName,
-                    span.clone(),
-                    format!("invalid {what} name `{name}`"),
-                )
-                .label("bad name")
-                .help(Some(
-                    "names are not empty and have no `.` (routes write `handler.port`)".into(),
-                )),
-            );
-        }
-        if out.iter().any(|(n, _)| n.value == name) {
-            r.push(
-                Diag::new(
-                    DiagnosticKind::Duplicate,
-                    span.clone(),
-                    format!("{what} `{name}` is defined twice"),
-                )
-                .label("second definition"),
-            );
-            continue;
-        }
-        out.push((At { value: name, span }, value));
-    }
-    out
 }
 
 fn read_listener<'a>(r: &mut Reader<'a>, name: At<String>, raw: &'a str) -> ListenerDef {

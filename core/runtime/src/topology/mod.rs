@@ -22,6 +22,7 @@
 //! - `reader.rs`: field checks (unknown/missing/duplicate), typed leaf values, ron errors
 //!   as diagnostics.
 //! - `document.rs`: the format itself: top level, listeners, handlers, routes.
+//! - `named.rs`: the entries of a `{ "name": value }` section, names checked alike.
 //! - `access_log.rs`: the top-level `access_log` field.
 //! - `admin.rs`: the `admin` address and `admin_token_env` (a token required off
 //!   loopback, read from the environment variable named).
@@ -29,6 +30,8 @@
 //! - `storages.rs`: the top-level `storages` section (`dir` and `s3` backends).
 //! - `bus.rs`: the top-level `bus` section (NATS servers, credentials' variables,
 //!   subject prefix, host name, queue bound).
+//! - `bus_streams.rs`: the bus's `streams` (JetStream streams: subjects, size, age
+//!   and deduplication bounds; no subject in two streams).
 //! - `bus_routes.rs`: routes between ports and bus subjects (`bus:subject`), their
 //!   types checked against every other route of the subject.
 //! - `service_url.rs`: the check of a service's URL (S3 endpoint, NATS server) that
@@ -65,6 +68,7 @@ mod admin;
 mod bind;
 mod bus;
 mod bus_routes;
+mod bus_streams;
 mod catalog;
 mod collect;
 mod compile;
@@ -74,6 +78,7 @@ mod document;
 mod handler_limits;
 mod handler_storage;
 mod model;
+mod named;
 mod object_storage;
 mod plugins;
 mod raw;
@@ -100,7 +105,7 @@ pub use diagnostic::{Diagnostic, DiagnosticKind, TopologyErrors};
 pub use model::{
     AccessLogFormat, AccessLogSpec, AdminToken, BusCredentials, BusInputRoute, BusOutputRoute,
     BusSpec, HandlerSpec, Limits, ListenerKind, ListenerSpec, OutputRoute, RestartPolicy,
-    S3Binding, S3StorageSpec, StorageBackend, StorageSpec, Topology,
+    S3Binding, S3StorageSpec, StorageBackend, StorageSpec, StreamSpec, Topology,
 };
 pub use plugins::{PluginLookup, plugin_lookup};
 pub use render::render;

@@ -59,6 +59,25 @@ pub struct BusSpec {
     /// Typed messages waiting to be published, at most, while NATS is slow or away;
     /// beyond it they are dropped and counted (`max_queued`).
     pub max_queued: usize,
+    /// JetStream streams (`streams`), in file order: what is published on their
+    /// subjects is stored, acknowledged and deduplicated (`topology::bus_streams`).
+    pub streams: Vec<StreamSpec>,
+}
+
+/// One of the bus's `streams`: a JetStream stream on the host's NATS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// Its name (letters, digits, `_`, `-`), which `bus_stream_read` names.
+    pub name: String,
+    /// The subjects it captures, exactly (under the bus's prefix); no subject is in
+    /// two streams.
+    pub subjects: Vec<String>,
+    /// Bytes kept at most; the oldest messages go first.
+    pub max_bytes: u64,
+    /// Messages older than this are removed.
+    pub max_age: std::time::Duration,
+    /// How long a message id is remembered: a publish re-sent within it is stored once.
+    pub duplicate_window: std::time::Duration,
 }
 
 /// The environment variables holding the bus credentials (never the secrets).

@@ -196,6 +196,17 @@ impl Chat {
         self.cluster.as_ref().map(|c| c.me.as_str())
     }
 
+    /// What another host's notes may hold at most: text bytes, and agents, rooms and
+    /// members per room of a presence (this chat's own limits: a peer configured alike
+    /// never sends more).
+    pub fn note_limits(&self) -> (usize, (usize, usize, usize)) {
+        let c = &self.cfg;
+        (
+            c.max_datagram,
+            (c.max_sessions, c.max_rooms, c.max_room_members),
+        )
+    }
+
     /// Bus messages refused so far (unknown types or versions, undecodable).
     pub fn refused_notes(&self) -> u64 {
         self.cluster.as_ref().map_or(0, |c| c.refused)

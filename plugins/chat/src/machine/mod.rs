@@ -19,7 +19,9 @@
 //! - `cluster`: the chat across hosts: other hosts' presence, claims held here, and
 //!   the bus requests ([`BusOut`]) the adapter carries out.
 //! - `cluster_handover`: the cluster's claims handed over across a reload.
-//! - `desk_cluster`: the desk across hosts (other hosts' desk notes, claims taken).
+//! - `desk_cluster`: the desk across hosts, this host's side (its visitors and answers).
+//! - `claims`: `/take` and `/release` across hosts (a key-value claim).
+//! - `desk_notes`: the other hosts' desk notes, and a host gone silent.
 //! - `rooms_cluster`: rooms across hosts (room notes, members elsewhere).
 //! - `group`: a set of recipients with a cached recipient list.
 //! - `rate`: the per-source token bucket.
@@ -28,10 +30,12 @@
 //!   operator's release of one.
 //! - `tests.rs`: the machine's tests; `cluster_tests.rs`: two hosts on a simulated bus.
 
+mod claims;
 mod cluster;
 mod cluster_handover;
 mod desk;
 mod desk_cluster;
+mod desk_notes;
 mod group;
 mod operator;
 mod rate;

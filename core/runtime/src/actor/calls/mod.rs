@@ -219,6 +219,10 @@ impl HostCalls for Calls<'_> {
         bus::identity(self)
     }
 
+    fn bus_stream_read(&mut self, stream: &str, start: u64, token: u64) -> u32 {
+        bus::stream_read(self, stream, start, token)
+    }
+
     fn storage_listing(&mut self, token: u64) -> Result<Vec<(String, SyStat)>, u32> {
         match &self.actor.res.listing {
             Some((t, entries)) if *t == token => Ok(entries.clone()),

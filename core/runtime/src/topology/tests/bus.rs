@@ -1,6 +1,6 @@
 //! The `bus` section: read in full, and every error at its `file:line:col`.
 
-use super::fake::{assert_at, compile_text, errors, only, pos};
+use super::fake::{assert_at, compile_text, errors, only, pos, pos_nth};
 use crate::topology::DiagnosticKind;
 use crate::topology::document;
 use crate::topology::reader::Reader;
@@ -146,4 +146,61 @@ fn unknown_fields_kinds_and_shapes_are_reported_at_their_place() {
         &only(&errors(&text), DiagnosticKind::BadValue),
         pos(&text, "\"nats://h\""),
     );
+}
+
+#[test]
+fn streams_compile_with_their_defaults_and_bounds() {
+    let text = layout(&nats(
+        r#"streams: { "transcript": (subjects: ["chat.lines", "transfers"], max_bytes: 2097152, max_age_secs: 3600, duplicate_window_secs: 60), "other": (subjects: ["x"]) }"#,
+    ));
+    let spec = read_bus(&text).expect("read in full");
+    assert_eq!(spec.streams.len(), 2);
+    let t = &spec.streams[0];
+    assert_eq!(
+        (t.name.as_str(), t.subjects.clone(), t.max_bytes),
+        (
+            "transcript",
+            vec!["chat.lines".into(), "transfers".into()],
+            2 << 20
+        )
+    );
+    assert_eq!(t.max_age.as_secs(), 3600);
+    assert_eq!(t.duplicate_window.as_secs(), 60);
+    let o = &spec.streams[1];
+    assert_eq!((o.max_bytes, o.max_age.as_secs()), (1 << 30, 7 * 24 * 3600));
+    assert_eq!(o.duplicate_window.as_secs(), 120);
+    assert!(compile_text(&text).is_ok());
+}
+
+#[test]
+fn every_stream_mistake_is_reported_at_its_value() {
+    let text = layout(&nats(
+        r#"streams: { "a.b": (subjects: ["s1"]), "t": (subjects: ["s1", "s..2", "t1", "t1"], max_bytes: 10, max_age_secs: 120, duplicate_window_secs: 600), "u": (subjects: []) }"#,
+    ));
+    let all = errors(&text);
+    let at = |needle: &str| pos(&text, needle);
+    let found: Vec<_> = all
+        .diagnostics
+        .iter()
+        .map(|d| (d.message.clone(), d.line, d.col))
+        .collect();
+    let has = |says: &str, (line, col): (u32, u32)| {
+        assert!(
+            found
+                .iter()
+                .any(|(m, l, c)| m.contains(says) && (*l, *c) == (line, col)),
+            "no `{says}` at {line}:{col} in {found:?}"
+        )
+    };
+    has("invalid stream name `a.b`", at("\"a.b\""));
+    has(
+        "captured by stream `a.b` already",
+        pos_nth(&text, "\"s1\"", 1),
+    );
+    has("invalid `subject`", at("\"s..2\""));
+    has("given twice in stream `t`", pos_nth(&text, "\"t1\"", 1));
+    has("between 1048576", at("10,"));
+    has("longer than `max_age_secs`", at("600"));
+    has("no subject", at("[])"));
+    assert_eq!(found.len(), 7, "{found:?}");
 }
