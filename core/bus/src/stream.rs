@@ -89,17 +89,7 @@ impl EventStream {
             .payload(payload)
             .message_id(id)
             .header(crate::HOST_HEADER, self.bus.host_name());
-        let ack = self
-            .js
-            .send_publish(full, publish)
-            .await
-            .map_err(|e| BusError::nats("stream publish", e))?
-            .await
-            .map_err(|e| BusError::nats("stream ack", e))?;
-        Ok(Stored {
-            sequence: ack.sequence,
-            duplicate: ack.duplicate,
-        })
+        send_stored(&self.js, full, publish).await
     }
 
     /// Messages stored now.
@@ -180,15 +170,24 @@ impl Bus {
         let js = jetstream::ContextBuilder::new()
             .timeout(ACK_TIMEOUT)
             .build(self.client());
-        let ack = js
-            .send_publish(full, publish)
-            .await
-            .map_err(|e| BusError::nats("stream publish", e))?
-            .await
-            .map_err(|e| BusError::nats("stream ack", e))?;
-        Ok(Stored {
-            sequence: ack.sequence,
-            duplicate: ack.duplicate,
-        })
+        send_stored(&js, full, publish).await
     }
+}
+
+/// Send `publish` on `subject` and wait for the stream's acknowledgement.
+async fn send_stored(
+    js: &jetstream::Context,
+    subject: String,
+    publish: PublishMessage,
+) -> Result<Stored, BusError> {
+    let ack = js
+        .send_publish(subject, publish)
+        .await
+        .map_err(|e| BusError::nats("stream publish", e))?
+        .await
+        .map_err(|e| BusError::nats("stream ack", e))?;
+    Ok(Stored {
+        sequence: ack.sequence,
+        duplicate: ack.duplicate,
+    })
 }

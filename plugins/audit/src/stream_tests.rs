@@ -55,16 +55,6 @@ fn deliver(host: &mut MockHost, audit: &mut Audit, now: u64, seq: u64) {
     );
 }
 
-fn warnings(host: &mut MockHost) -> Vec<String> {
-    host.take_actions()
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Log { level, msg } if level == switchyard_sdk::abi::SY_LOG_WARN => Some(msg),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_fresh_transcript_reads_from_the_first_sequence_and_records_seq_and_from() {
     let mut host = MockHost::new();
@@ -135,12 +125,12 @@ fn a_gap_in_sequences_is_a_warning_with_the_count() {
     assert_eq!(started(&mut host, &mut audit), 11);
     host.take_actions();
     deliver(&mut host, &mut audit, 0, 15);
-    let said = warnings(&mut host);
+    let said = host.take_warnings();
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(said[0].contains("4 messages"), "{}", said[0]);
     assert!(said[0].contains("11 to 14"), "{}", said[0]);
     deliver(&mut host, &mut audit, 1, 16);
-    assert!(warnings(&mut host).is_empty(), "no gap, no warning");
+    assert!(host.take_warnings().is_empty(), "no gap, no warning");
 }
 
 #[test]

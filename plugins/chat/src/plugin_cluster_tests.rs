@@ -32,16 +32,6 @@ fn token_of(host: &MockHost, subject: &str) -> u64 {
         .0
 }
 
-fn warnings(host: &mut MockHost) -> Vec<String> {
-    host.take_actions()
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Log { level, msg } if level == switchyard_sdk::abi::SY_LOG_WARN => Some(msg),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn without_a_bus_a_clustered_chat_is_refused_naming_the_bus() {
     let mut host = MockHost::new();
@@ -91,7 +81,7 @@ fn a_clustered_chat_subscribes_announces_itself_and_refuses_unknown_types() {
         ("switchyard.ChatDesk/2", "host-b/chat"),
         b"{}",
     );
-    let warned = warnings(&mut host);
+    let warned = host.take_warnings();
     assert!(
         warned
             .iter()
@@ -105,7 +95,7 @@ fn a_clustered_chat_subscribes_announces_itself_and_refuses_unknown_types() {
         (DeskNote::TYPE, "host-b/chat"),
         b"{not json",
     );
-    let warned = warnings(&mut host);
+    let warned = host.take_warnings();
     assert!(
         warned.iter().any(|w| w.contains("undecodable")),
         "{warned:?}"

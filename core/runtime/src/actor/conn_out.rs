@@ -256,37 +256,15 @@ impl InstanceActor {
                 }
                 Err(Stall::Spooling(spool, want)) => {
                     if conn.flush_wait.is_none() {
-                        let wait = async move { spool.wait(want).await }
-                            .into_actor(&*self)
-                            .map(move |_, act: &mut Self, ctx| {
-                                if let Some(c) = act.res.conns.get_mut(&id) {
-                                    c.flush_wait = None;
-                                }
-                                // Spooled (or failed: the send then ends with it).
-                                act.flush(id, ctx);
-                            });
-                        let handle = ctx.spawn(wait);
-                        if let Some(c) = self.res.conns.get_mut(&id) {
-                            c.flush_wait = Some(handle);
-                        }
+                        // Spooled (or failed: the send then ends with it).
+                        self.flush_after(id, async move { spool.wait(want).await }, ctx);
                     }
                     return;
                 }
                 Err(Stall::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     if conn.flush_wait.is_none() {
                         let stream = Rc::clone(&conn.stream);
-                        let wait = async move { stream.writable().await }
-                            .into_actor(&*self)
-                            .map(move |_, act: &mut Self, ctx| {
-                                if let Some(c) = act.res.conns.get_mut(&id) {
-                                    c.flush_wait = None;
-                                }
-                                act.flush(id, ctx);
-                            });
-                        let handle = ctx.spawn(wait);
-                        if let Some(c) = self.res.conns.get_mut(&id) {
-                            c.flush_wait = Some(handle);
-                        }
+                        self.flush_after(id, async move { stream.writable().await }, ctx);
                     }
                     return;
                 }
@@ -301,6 +279,26 @@ impl InstanceActor {
 
     /// Both directions are done (peer EOF seen, our write side shut and flushed):
     /// nothing more can happen on this connection, so it is closed and forgotten.
+    /// Flush `id` again once `ready` is done, whatever its result (the flush finds out
+    /// what changed); the wait is the connection's one `flush_wait`.
+    fn flush_after<T: 'static>(
+        &mut self,
+        id: u64,
+        ready: impl std::future::Future<Output = T> + 'static,
+        ctx: &mut Context<Self>,
+    ) {
+        let wait = ready.into_actor(&*self).map(move |_, act: &mut Self, ctx| {
+            if let Some(c) = act.res.conns.get_mut(&id) {
+                c.flush_wait = None;
+            }
+            act.flush(id, ctx);
+        });
+        let handle = ctx.spawn(wait);
+        if let Some(c) = self.res.conns.get_mut(&id) {
+            c.flush_wait = Some(handle);
+        }
+    }
+
     pub(super) fn close_if_finished(&mut self, id: u64, ctx: &mut Context<Self>) {
         let finished = self
             .res

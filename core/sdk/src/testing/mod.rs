@@ -397,6 +397,18 @@ impl MockHost {
         std::mem::take(&mut self.actions)
     }
 
+    /// The WARN lines logged since the last take of actions (which this is: every
+    /// other action recorded meanwhile is dropped too).
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        self.take_actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Log { level, msg } if level == crate::abi::SY_LOG_WARN => Some(msg),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The actions recorded since the last call, without log lines.
     pub fn take_io(&mut self) -> Vec<Action> {
         self.take_actions()
