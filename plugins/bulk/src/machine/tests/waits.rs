@@ -5,17 +5,26 @@
 //! what only a store that waits can do: a cut, a timeout and the drain deadline while
 //! a step is parked, and body bytes that arrive meanwhile.
 
-use switchyard_sdk::testing::MockHost;
-use switchyard_sdk::{DrainCause, StorageWaits};
+use switchyard_sdk::DrainCause;
+use switchyard_sdk::testing::{MockHost, StepDriver};
 
 use super::*;
 
-/// A connection's storage on the mock, waiting or not.
-struct Hosted {
-    host: MockHost,
-    waits: StorageWaits,
-    /// Steps run again after an answer (0 on a dir).
-    reruns: usize,
+/// A connection's storage on the mock, waiting or not (the SDK's driver, with this
+/// plugin's scenarios on top).
+struct Hosted(StepDriver);
+
+impl std::ops::Deref for Hosted {
+    type Target = StepDriver;
+    fn deref(&self) -> &StepDriver {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Hosted {
+    fn deref_mut(&mut self) -> &mut StepDriver {
+        &mut self.0
+    }
 }
 
 impl Hosted {
@@ -26,34 +35,7 @@ impl Hosted {
             .insert("incoming/old.bin".into(), b"old".to_vec());
         host.files
             .insert("incoming/v1-000004.bin".into(), b"v1".to_vec());
-        Hosted {
-            host,
-            waits: StorageWaits::new(1 << 32),
-            reruns: 0,
-        }
-    }
-
-    /// One input, storage operations left in flight.
-    fn hold(&mut self, s: &mut Session, now: u64, f: impl FnOnce(&mut Session, &mut dyn Storage)) {
-        let Hosted { host, waits, .. } = self;
-        host.with_ctx(now, |cx| f(s, &mut waits.storage(cx)));
-    }
-
-    /// Finish the operation in flight and run the step that waited, until nothing
-    /// waits (as the adapter does on each `StorageDone`).
-    fn answer(&mut self, s: &mut Session, now: u64) {
-        while self.waits.is_waiting() {
-            let done = self.host.finish_storage();
-            assert_eq!(done.len(), 1, "one operation in flight at a time");
-            for (token, result) in done {
-                let Hosted { host, waits, .. } = self;
-                assert!(host.with_ctx(now, |cx| waits.complete(cx, token, result)));
-                host.with_ctx(now, |cx| {
-                    s.handle_storage_ready(now, &mut waits.storage(cx))
-                });
-                self.reruns += 1;
-            }
-        }
+        Hosted(StepDriver::new(host))
     }
 
     fn input(
@@ -332,7 +314,7 @@ fn a_connection_cut_while_a_step_waits_leaves_no_handle_and_no_file() {
         h.hold(&mut s, 1, |s, st| s.handle_bytes(1, &head, st));
         for _ in 0..answered_first {
             let (token, result) = h.host.finish_storage().remove(0);
-            let Hosted { host, waits, .. } = &mut h;
+            let StepDriver { host, waits, .. } = &mut h.0;
             assert!(host.with_ctx(2, |cx| waits.complete(cx, token, result)));
             host.with_ctx(2, |cx| s.handle_storage_ready(2, &mut waits.storage(cx)));
         }
@@ -389,7 +371,7 @@ fn the_drain_deadline_while_a_commit_waits_stores_nothing() {
     // The temp made and the name found free: the commit is the one in flight.
     for _ in 0..2 {
         let (token, result) = h.host.finish_storage().remove(0);
-        let Hosted { host, waits, .. } = &mut h;
+        let StepDriver { host, waits, .. } = &mut h.0;
         assert!(host.with_ctx(2, |cx| waits.complete(cx, token, result)));
         host.with_ctx(2, |cx| s.handle_storage_ready(2, &mut waits.storage(cx)));
     }

@@ -6,20 +6,29 @@
 //! is parked.
 
 use sha2::{Digest, Sha256};
-use switchyard_sdk::testing::MockHost;
-use switchyard_sdk::{DrainCause, StorageWaits};
+use switchyard_sdk::DrainCause;
+use switchyard_sdk::testing::{MockHost, StepDriver};
 
 use super::*;
 use crate::cmd::hex;
 use crate::config::Config;
 use crate::machine::{Output, Session};
 
-/// A session's storage on the mock, waiting or not.
-struct Hosted {
-    host: MockHost,
-    waits: StorageWaits,
-    /// Steps run again after an answer (0 on a dir).
-    reruns: usize,
+/// A session's storage on the mock, waiting or not (the SDK's driver, with this
+/// plugin's scenarios on top).
+struct Hosted(StepDriver);
+
+impl std::ops::Deref for Hosted {
+    type Target = StepDriver;
+    fn deref(&self) -> &StepDriver {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Hosted {
+    fn deref_mut(&mut self) -> &mut StepDriver {
+        &mut self.0
+    }
 }
 
 impl Hosted {
@@ -30,34 +39,7 @@ impl Hosted {
         host.files.insert("d/x".into(), b"1".to_vec());
         host.files
             .insert("big".into(), (0..10_000u32).map(|i| i as u8).collect());
-        Hosted {
-            host,
-            waits: StorageWaits::new(1 << 32),
-            reruns: 0,
-        }
-    }
-
-    /// One input, storage operations left in flight.
-    fn hold(&mut self, s: &mut Session, now: u64, f: impl FnOnce(&mut Session, &mut dyn Storage)) {
-        let Hosted { host, waits, .. } = self;
-        host.with_ctx(now, |cx| f(s, &mut waits.storage(cx)));
-    }
-
-    /// Finish the operation in flight and run the step that waited for it, until
-    /// nothing waits (as the adapter does on each `StorageDone`).
-    fn answer(&mut self, s: &mut Session, now: u64) {
-        while self.waits.is_waiting() {
-            let done = self.host.finish_storage();
-            assert_eq!(done.len(), 1, "one operation in flight at a time");
-            for (token, result) in done {
-                let Hosted { host, waits, .. } = self;
-                assert!(host.with_ctx(now, |cx| waits.complete(cx, token, result)));
-                host.with_ctx(now, |cx| {
-                    s.handle_storage_ready(now, &mut waits.storage(cx))
-                });
-                self.reruns += 1;
-            }
-        }
+        Hosted(StepDriver::new(host))
     }
 
     /// One input, answered: its outputs.
