@@ -17,8 +17,8 @@
 //! for a prefetch ([`MockHost::cold_reads`]); emits are kept by port name, decoded on demand
 //! ([`MockHost::messages`]); bus subscriptions are kept until a test confirms them and
 //! delivers messages ([`MockHost::bus_confirm`], [`MockHost::bus_deliver`]).
-//! [`StepDriver`] runs a connection machine's steps over storage that waits, as the
-//! SDK's adapter does, for the same scenario on a dir and on a store.
+//! [`steps::StepDriver`] runs a connection machine's steps over storage that waits,
+//! as the SDK's adapter does, for the same scenario on a dir and on a store.
 //!
 //! The mock is a [`crate::host::HostCalls`] behind the host's own `extern "C"` table,
 //! so a plugin's calls are decoded, checked and refused exactly as in the real host;
@@ -40,9 +40,7 @@ mod bus;
 mod calls;
 mod dry;
 mod files;
-mod steps;
-
-pub use steps::StepDriver;
+pub mod steps;
 mod waits;
 
 /// One thing the plugin asked the host to do.

@@ -6,7 +6,8 @@
 //! a step is parked, and body bytes that arrive meanwhile.
 
 use switchyard_sdk::DrainCause;
-use switchyard_sdk::testing::{MockHost, StepDriver};
+use switchyard_sdk::testing::MockHost;
+use switchyard_sdk::testing::steps::StepDriver;
 
 use super::*;
 

@@ -7,7 +7,8 @@
 
 use sha2::{Digest, Sha256};
 use switchyard_sdk::DrainCause;
-use switchyard_sdk::testing::{MockHost, StepDriver};
+use switchyard_sdk::testing::MockHost;
+use switchyard_sdk::testing::steps::StepDriver;
 
 use super::*;
 use crate::cmd::hex;
